@@ -1,0 +1,142 @@
+// swift-tools-version:6.1
+// JingleKit: Jingle voice calls over XMPP. See README.md for the layer map.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "JingleKit",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "JingleKit", targets: ["JingleKit"]),
+        .library(name: "XMLStream", targets: ["XMLStream"]),
+        .library(name: "XMPPCore", targets: ["XMPPCore"]),
+        .library(name: "Jingle", targets: ["Jingle"]),
+        .library(name: "STUN", targets: ["STUN"]),
+        .library(name: "TURNServer", targets: ["TURNServer"]),
+        .library(name: "Media", targets: ["Media"]),
+        .library(name: "Transport", targets: ["Transport"]),
+        .executable(name: "jingle-agent", targets: ["jingle-agent"]),
+        .executable(name: "jingle-relay", targets: ["jingle-relay"]),
+        .executable(name: "jingle-harness", targets: ["jingle-harness"]),
+        .executable(name: "jingle-bench", targets: ["jingle-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+    ],
+    targets: [
+        // MARK: 1. C modules (leaf): system libraries with shims for what Swift cannot import.
+        .systemLibrary(name: "CLibXML2", path: "Sources/CModules/CLibXML2", pkgConfig: "libxml-2.0",
+                       providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "CNice", path: "Sources/CModules/CNice", pkgConfig: "nice",
+                       providers: [.apt(["libnice-dev"])]),
+        .systemLibrary(name: "CSRTP", path: "Sources/CModules/CSRTP", pkgConfig: "libsrtp2",
+                       providers: [.apt(["libsrtp2-dev"])]),
+        .systemLibrary(name: "COpus", path: "Sources/CModules/COpus", pkgConfig: "opus",
+                       providers: [.apt(["libopus-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/CModules/COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+
+        // MARK: 2. Wire and pure helpers.
+        .target(name: "CryptoPrimitives", dependencies: ["COpenSSL"],
+                path: "Sources/CryptoPrimitives", swiftSettings: swiftSettings),
+        .target(name: "XMLStream", dependencies: ["CLibXML2"],
+                path: "Sources/XMLStream", swiftSettings: swiftSettings),
+
+        // MARK: 3. Protocols: wire + sans-IO engines.
+        .target(name: "XMPPCore", dependencies: ["XMLStream", "CryptoPrimitives"],
+                path: "Sources/XMPPCore", swiftSettings: swiftSettings),
+        .target(name: "Jingle", dependencies: ["XMLStream", "XMPPCore"],
+                path: "Sources/Jingle", swiftSettings: swiftSettings),
+        .target(name: "STUN", dependencies: ["CryptoPrimitives"],
+                path: "Sources/STUN", swiftSettings: swiftSettings),
+        .target(name: "TURNServer", dependencies: [
+                    "STUN", "CryptoPrimitives",
+                    .product(name: "DequeModule", package: "swift-collections"),
+                ],
+                path: "Sources/TURNServer", swiftSettings: swiftSettings),
+
+        // MARK: 4. Adapters over C libraries.
+        .target(name: "TLS", dependencies: ["COpenSSL", "CryptoPrimitives"],
+                path: "Sources/TLS", swiftSettings: swiftSettings),
+        .target(name: "Media", dependencies: ["COpus", "CryptoPrimitives"],
+                path: "Sources/Media", swiftSettings: swiftSettings),
+        .target(name: "Transport", dependencies: ["CNice", "CSRTP", "COpenSSL", "TLS", "STUN", "Media"],
+                path: "Sources/Transport", swiftSettings: swiftSettings),
+
+        // MARK: 5. Runtime: sockets, clocks, threads.
+        .target(name: "XMPPClient", dependencies: [
+                    "XMPPCore", "XMLStream", "TLS",
+                    .product(name: "NIOCore", package: "swift-nio"),
+                    .product(name: "NIOPosix", package: "swift-nio"),
+                    .product(name: "Logging", package: "swift-log"),
+                ],
+                path: "Sources/XMPPClient", swiftSettings: swiftSettings),
+        .target(name: "RelayServer", dependencies: [
+                    "TURNServer", "STUN", "TLS",
+                    .product(name: "NIOCore", package: "swift-nio"),
+                    .product(name: "NIOPosix", package: "swift-nio"),
+                    .product(name: "Logging", package: "swift-log"),
+                    .product(name: "Metrics", package: "swift-metrics"),
+                    .product(name: "Prometheus", package: "swift-prometheus"),
+                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                ],
+                path: "Sources/RelayServer", swiftSettings: swiftSettings),
+        .target(name: "JingleKit", dependencies: [
+                    "XMPPClient", "XMPPCore", "Jingle", "Transport", "Media",
+                    .product(name: "Logging", package: "swift-log"),
+                ],
+                path: "Sources/JingleKit", swiftSettings: swiftSettings),
+
+        // MARK: 6. Tools.
+        .executableTarget(name: "jingle-agent", dependencies: [
+                    "JingleKit", "XMPPClient", "XMPPCore",
+                    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                    .product(name: "Logging", package: "swift-log"),
+                ],
+                path: "Tools/jingle-agent", swiftSettings: swiftSettings),
+        .executableTarget(name: "jingle-relay", dependencies: [
+                    "RelayServer", "TURNServer",
+                    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                    .product(name: "Logging", package: "swift-log"),
+                ],
+                path: "Tools/jingle-relay", swiftSettings: swiftSettings),
+        .executableTarget(name: "jingle-harness", dependencies: [
+                    "Jingle", "XMLStream", "XMPPCore",
+                    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                ],
+                path: "Tools/jingle-harness", swiftSettings: swiftSettings),
+        .target(name: "CXMLBenchLoop", dependencies: ["CLibXML2"], path: "Tools/jingle-bench/CXMLBenchLoop"),
+        .executableTarget(name: "jingle-bench", dependencies: [
+                    "XMLStream", "CXMLBenchLoop", "STUN", "TURNServer",
+                    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                ],
+                path: "Tools/jingle-bench/Sources", swiftSettings: swiftSettings),
+
+        // MARK: Tests.
+        .testTarget(name: "XMLStreamTests", dependencies: ["XMLStream"],
+                    resources: [.copy("Transcripts")], swiftSettings: swiftSettings),
+        .testTarget(name: "XMPPCoreTests", dependencies: ["XMPPCore", "XMLStream", "CryptoPrimitives"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "JingleTests", dependencies: ["Jingle", "XMLStream", "XMPPCore"],
+                    resources: [.copy("Vectors")], swiftSettings: swiftSettings),
+        .testTarget(name: "STUNTests", dependencies: ["STUN", "TURNServer", "CryptoPrimitives"],
+                    resources: [.copy("Vectors")], swiftSettings: swiftSettings),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "CryptoPrimitives"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "IntegrationTests", dependencies: [
+                        "XMPPClient", "XMPPCore", "XMLStream", "CryptoPrimitives", "TLS", "RelayServer",
+                        .product(name: "NIOCore", package: "swift-nio"),
+                        .product(name: "NIOPosix", package: "swift-nio"),
+                    ],
+                    swiftSettings: swiftSettings),
+    ]
+)

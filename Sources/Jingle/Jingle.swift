@@ -1,0 +1,2 @@
+// Jingle: this target is being built; see README.md for the layer map.
+enum JingleModule {}

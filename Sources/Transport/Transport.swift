@@ -1,0 +1,2 @@
+// Transport: this target is being built; see README.md for the layer map.
+enum TransportModule {}

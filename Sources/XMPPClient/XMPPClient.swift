@@ -1,0 +1,2 @@
+// XMPPClient: this target is being built; see README.md for the layer map.
+enum XMPPClientModule {}

@@ -1,0 +1,2 @@
+// XMPPCore: this target is being built; see README.md for the layer map.
+enum XMPPCoreModule {}
