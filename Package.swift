@@ -65,7 +65,10 @@ let package = Package(
                 path: "Sources/TURNServer", swiftSettings: swiftSettings),
 
         // MARK: 4. Adapters over C libraries.
-        .target(name: "TLS", dependencies: ["COpenSSL", "CryptoPrimitives"],
+        .target(name: "TLS", dependencies: [
+                    "COpenSSL", "CryptoPrimitives",
+                    .product(name: "NIOCore", package: "swift-nio"),
+                ],
                 path: "Sources/TLS", swiftSettings: swiftSettings),
         .target(name: "Media", dependencies: ["COpus", "CryptoPrimitives"],
                 path: "Sources/Media", swiftSettings: swiftSettings),
@@ -130,7 +133,22 @@ let package = Package(
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "STUNTests", dependencies: ["STUN", "TURNServer", "CryptoPrimitives"],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
-        .testTarget(name: "TLSTests", dependencies: ["TLS", "CryptoPrimitives"],
+        .testTarget(name: "TLSTests", dependencies: [
+                        "TLS", "CryptoPrimitives",
+                        .product(name: "NIOCore", package: "swift-nio"),
+                        .product(name: "NIOPosix", package: "swift-nio"),
+                        .product(name: "NIOEmbedded", package: "swift-nio"),
+                    ],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "MediaTests", dependencies: ["Media"],
+                    resources: [.copy("Vectors")], swiftSettings: swiftSettings),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Media", "TLS"],
+                    resources: [.copy("Vectors")], swiftSettings: swiftSettings),
+        .testTarget(name: "RelayTests", dependencies: [
+                        "RelayServer", "TURNServer", "STUN", "CryptoPrimitives",
+                        .product(name: "NIOCore", package: "swift-nio"),
+                        .product(name: "NIOPosix", package: "swift-nio"),
+                    ],
                     swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [
                         "XMPPClient", "XMPPCore", "XMLStream", "CryptoPrimitives", "TLS", "RelayServer",
