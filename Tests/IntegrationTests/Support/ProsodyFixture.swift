@@ -1,0 +1,116 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// A private Prosody on loopback, started once per test process through `Tools/prosody-test`
+/// (which writes its config, a CA, certificates and accounts) and stopped when the process exits.
+/// Tests that need it `try await ProsodyFixture.shared()`; if Prosody cannot start, the test fails
+/// with the script's output: integration tests never skip silently.
+struct ProsodyFixture: Sendable {
+    let directory: String
+    let port: Int
+    let caFile: String
+    let turnSecret: String
+    let turnHost: String
+    let turnPort: Int
+    let domain = "localhost"
+
+    func password(_ user: String) throws -> String {
+        try String(contentsOfFile: "\(directory)/\(user).password", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func passwordFile(_ user: String) -> String { "\(directory)/\(user).password" }
+
+    static func shared() async throws -> ProsodyFixture {
+        try await ProsodyStarter.instance.fixture()
+    }
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Paths of the repository, found from this file's location.
+enum Repository {
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<4 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    static var runDirectory: String {
+        ProcessInfo.processInfo.environment["JINGLEKIT_RUN_DIR"] ?? "\(root)/.run"
+    }
+
+    /// Runs a command to completion and returns its exit status and combined output.
+    /// Output goes through a file, not a pipe: a daemon the command leaves running may inherit
+    /// the pipe and would keep it open forever.
+    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let outputPath = NSTemporaryDirectory() + "jinglekit-run-\(UUID().uuidString).log"
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try handle.close()
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        return (process.terminationStatus, output)
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and released).
+    static func freeTCPPort() throws -> Int {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let channel = try ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).wait()
+        let port = channel.localAddress?.port ?? 0
+        try channel.close().wait()
+        guard port > 0 else { throw FixtureError(description: "could not find a free port") }
+        return port
+    }
+}
+
+nonisolated(unsafe) private var prosodyDirectoryToStop: String?
+
+private func stopProsodyAtExit() {
+    guard let dir = prosodyDirectoryToStop else { return }
+    _ = try? Repository.run("/bin/bash", ["\(Repository.root)/Tools/prosody-test", "stop", dir])
+}
+
+private actor ProsodyStarter {
+    static let instance = ProsodyStarter()
+    private var started: Result<ProsodyFixture, FixtureError>?
+
+    func fixture() throws -> ProsodyFixture {
+        if let started { return try started.get() }
+        let result: Result<ProsodyFixture, FixtureError>
+        do { result = .success(try start()) } catch let e as FixtureError { result = .failure(e) } catch {
+            result = .failure(FixtureError(description: "\(error)"))
+        }
+        started = result
+        return try result.get()
+    }
+
+    private func start() throws -> ProsodyFixture {
+        let port = try Repository.freeTCPPort()
+        let turnPort = try Repository.freeTCPPort()
+        let dir = "\(Repository.runDirectory)/prosody-\(ProcessInfo.processInfo.processIdentifier)"
+        let secret = "integration-secret-\(port)"
+        let (status, output) = try Repository.run("/bin/bash", [
+            "\(Repository.root)/Tools/prosody-test", "start", dir,
+            "--port", "\(port)", "--turn-host", "127.0.0.1", "--turn-port", "\(turnPort)", "--turn-secret", secret,
+        ])
+        guard status == 0 else {
+            throw FixtureError(description: "Tools/prosody-test failed (status \(status)):\n\(output)")
+        }
+        prosodyDirectoryToStop = dir
+        atexit { stopProsodyAtExit() }
+        return ProsodyFixture(directory: dir, port: port, caFile: "\(dir)/ca.pem", turnSecret: secret,
+                              turnHost: "127.0.0.1", turnPort: turnPort)
+    }
+}
