@@ -3,11 +3,28 @@ import CLibXML2
 /// The namespace of the stream root (RFC 6120 §4.8.1).
 let streamNamespaceURI = "http://etherx.jabber.org/streams"
 
-/// What the SAX2 callbacks mutate: the elements under construction and the events completed so far.
-/// One per libxml2 context; the callbacks reach it through the context's user data.
+/// Owns the state the SAX2 callbacks mutate; the callbacks reach it through the context's user
+/// data. The state lives behind an unsafe pointer so the hot callbacks mutate it in place without
+/// the dynamic exclusivity checks a class's stored properties would cost on every access.
 final class StreamTreeBuilder {
+    let state: UnsafeMutablePointer<StreamTreeState>
+
+    init(limits: XMLStreamLimits) {
+        state = .allocate(capacity: 1)
+        state.initialize(to: StreamTreeState(limits: limits))
+    }
+
+    deinit {
+        state.pointee.nodes.deallocate()
+        state.deinitialize(count: 1)
+        state.deallocate()
+    }
+}
+
+/// Elements under construction and the events completed so far, for one libxml2 context.
+struct StreamTreeState {
     let limits: XMLStreamLimits
-    /// The context whose callbacks feed this builder; set once the context exists.
+    /// The context whose callbacks feed this state; set once the context exists.
     var context: xmlParserCtxtPtr?
     private(set) var failure: XMLStreamError?
     private(set) var streamOpen = false
@@ -18,16 +35,26 @@ final class StreamTreeBuilder {
     /// Open elements, counting the stream root.
     private var depth = 0
     /// The open stanza and its open descendants, outermost first.
-    private var stack: [XMLElement] = []
+    private var frames: [OpenElement] = []
+    /// The children read so far of every open element, each element's after its parent's.
+    fileprivate(set) var nodes = NodeStack()
     private var pendingText = ""
     private var hasPendingText = false
     private var names = InternedNames()
+
+    /// An element whose end tag has not arrived yet; its children are `nodes[firstChild...]`.
+    private struct OpenElement {
+        var name: String
+        var namespace: String
+        var attributes: [XMLAttribute]
+        var firstChild: Int
+    }
 
     init(limits: XMLStreamLimits) {
         self.limits = limits
     }
 
-    func takeEvents() -> [XMLStreamEvent] {
+    mutating func takeEvents() -> [XMLStreamEvent] {
         var out: [XMLStreamEvent] = []
         swap(&out, &events)
         return out
@@ -35,9 +62,9 @@ final class StreamTreeBuilder {
 
     // MARK: SAX2 callbacks
 
-    func startElement(localname: UnsafePointer<xmlChar>, prefix: UnsafePointer<xmlChar>?,
-                      uri: UnsafePointer<xmlChar>?, attributeCount: Int,
-                      attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) {
+    mutating func startElement(localname: UnsafePointer<xmlChar>, prefix: UnsafePointer<xmlChar>?,
+                               uri: UnsafePointer<xmlChar>?, attributeCount: Int,
+                               attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) {
         guard failure == nil else { return }
         if depth > limits.maxDepth {
             fail(.tooDeep(limit: limits.maxDepth))
@@ -50,14 +77,14 @@ final class StreamTreeBuilder {
         }
         depth += 1
         if hasPendingText { flushText() }
-        let element = XMLElement(name: names.string(localname, context: context),
-                                 namespace: uri.map { names.string($0, context: context) } ?? "",
-                                 attributes: makeAttributes(count: attributeCount, attributes),
-                                 children: [])
-        stack.append(element)
+        let name = names.string(localname, context: context)
+        let namespace = uri.map { names.string($0, context: context) } ?? ""
+        frames.append(OpenElement(name: name, namespace: namespace,
+                                  attributes: makeAttributes(count: attributeCount, attributes),
+                                  firstChild: nodes.count))
     }
 
-    func endElement() {
+    mutating func endElement() {
         guard failure == nil else { return }
         depth -= 1
         if depth == 0 {
@@ -67,8 +94,10 @@ final class StreamTreeBuilder {
             return
         }
         if hasPendingText { flushText() }
-        guard let element = stack.popLast() else { return }
-        if stack.isEmpty {
+        guard let open = frames.popLast() else { return }
+        let element = XMLElement(name: open.name, namespace: open.namespace, attributes: open.attributes,
+                                 children: nodes.popArray(from: open.firstChild))
+        if frames.isEmpty {
             let end = currentOffset()
             if end - stanzaStart > limits.maxStanzaBytes {
                 fail(.stanzaTooLarge(limit: limits.maxStanzaBytes))
@@ -77,13 +106,13 @@ final class StreamTreeBuilder {
             stanzaStart = end
             events.append(.element(element))
         } else {
-            stack[stack.count - 1].children.append(.element(element))
+            nodes.push(.element(element))
         }
     }
 
-    func characters(_ bytes: UnsafePointer<xmlChar>, count: Int) {
+    mutating func characters(_ bytes: UnsafePointer<xmlChar>, count: Int) {
         guard failure == nil else { return }
-        if stack.isEmpty {
+        if frames.isEmpty {
             // Between stanzas (whitespace keepalives): dropped; the next stanza starts at the cursor.
             if depth == 1 { stanzaStart = currentOffset() }
             return
@@ -98,13 +127,13 @@ final class StreamTreeBuilder {
     }
 
     /// Refuses a construct RFC 6120 §11.1 forbids, stopping the parser.
-    func refuse(_ what: String) {
+    mutating func refuse(_ what: String) {
         guard failure == nil else { return }
         fail(.restrictedXML(detail: "\(what) \(position())"))
     }
 
     /// Records libxml2's error (the first one wins) and stops the parser.
-    func libxmlError(_ error: xmlError) {
+    mutating func libxmlError(_ error: xmlError) {
         guard failure == nil, error.level.rawValue >= XML_ERR_ERROR.rawValue else { return }
         var message = error.message.map { String(cString: $0) } ?? "error \(error.code)"
         while message.last?.isWhitespace == true { message.removeLast() }
@@ -121,9 +150,9 @@ final class StreamTreeBuilder {
 
     // MARK: Helpers
 
-    private func openStream(localname: UnsafePointer<xmlChar>, prefix: UnsafePointer<xmlChar>?,
-                            uri: UnsafePointer<xmlChar>?, attributeCount: Int,
-                            attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) {
+    private mutating func openStream(localname: UnsafePointer<xmlChar>, prefix: UnsafePointer<xmlChar>?,
+                                     uri: UnsafePointer<xmlChar>?, attributeCount: Int,
+                                     attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) {
         let name = String(cString: localname)
         let namespace = uri.map { String(cString: $0) } ?? ""
         guard name == "stream", namespace == streamNamespaceURI else {
@@ -143,7 +172,8 @@ final class StreamTreeBuilder {
 
     /// SAX2 hands attributes as five pointers each: localname, prefix, URI, value start, value end.
     /// Values are not NUL-terminated, and with XML_PARSE_NOENT their entities are already decoded.
-    private func makeAttributes(count: Int, _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) -> [XMLAttribute] {
+    private mutating func makeAttributes(count: Int,
+                                         _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) -> [XMLAttribute] {
         guard count > 0, let attributes else { return [] }
         var result: [XMLAttribute] = []
         result.reserveCapacity(count)
@@ -151,15 +181,15 @@ final class StreamTreeBuilder {
             let fields = attributes + index * 5
             guard let localname = fields[0], let start = fields[3], let end = fields[4] else { continue }
             let value = String(decoding: UnsafeBufferPointer(start: start, count: end - start), as: UTF8.self)
-            result.append(XMLAttribute(name: names.string(localname, context: context),
-                                       namespace: fields[2].map { names.string($0, context: context) } ?? "",
-                                       value: value))
+            let name = names.string(localname, context: context)
+            let namespace = fields[2].map { names.string($0, context: context) } ?? ""
+            result.append(XMLAttribute(name: name, namespace: namespace, value: value))
         }
         return result
     }
 
-    private func flushText() {
-        stack[stack.count - 1].children.append(.text(pendingText))
+    private mutating func flushText() {
+        nodes.push(.text(pendingText))
         pendingText = ""
         hasPendingText = false
     }
@@ -175,7 +205,7 @@ final class StreamTreeBuilder {
         return "(line \(xmlSAX2GetLineNumber(raw)), column \(xmlSAX2GetColumnNumber(raw)))"
     }
 
-    private func fail(_ error: XMLStreamError) {
+    private mutating func fail(_ error: XMLStreamError) {
         failure = error
         if let context { xmlStopParser(context) }
     }

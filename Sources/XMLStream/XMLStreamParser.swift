@@ -29,7 +29,7 @@ public final class XMLStreamParser {
     }
 
     /// True between `<stream:stream>` and `</stream:stream>`.
-    public var isStreamOpen: Bool { builder.streamOpen }
+    public var isStreamOpen: Bool { builder.state.pointee.streamOpen }
 
     /// Starts over with a fresh libxml2 context, as a stream restart needs (RFC 6120 §5.4.3.3 after
     /// STARTTLS, §6.4.6 after SASL). Clears any failure.
@@ -68,15 +68,16 @@ public final class XMLStreamParser {
             }
             offset += size
             fedBytes += size
-            if let error = builder.failure { return .failure(fail(error)) }
+            if let error = builder.state.pointee.failure { return .failure(fail(error)) }
             if status != 0 {
                 return .failure(fail(.notWellFormed(detail: "libxml2 stopped with error \(status)")))
             }
         }
-        if !builder.streamClosed, fedBytes - builder.stanzaStart > limits.maxStanzaBytes {
+        let state = builder.state
+        if !state.pointee.streamClosed, fedBytes - state.pointee.stanzaStart > limits.maxStanzaBytes {
             return .failure(fail(.stanzaTooLarge(limit: limits.maxStanzaBytes)))
         }
-        return .success(builder.takeEvents())
+        return .success(state.pointee.takeEvents())
     }
 
     private func fail(_ error: XMLStreamError) -> XMLStreamError {
@@ -91,7 +92,7 @@ public final class XMLStreamParser {
         guard let context = xmlCreatePushParserCtxt(&handler, userData, nil, 0, nil) else { return nil }
         let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOENT.rawValue)
         xmlCtxtUseOptions(context, options)
-        builder.context = context
+        builder.state.pointee.context = context
         return context
     }
 }
