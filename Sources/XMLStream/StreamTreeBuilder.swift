@@ -113,8 +113,13 @@ struct StreamTreeState {
     mutating func characters(_ bytes: UnsafePointer<xmlChar>, count: Int) {
         guard failure == nil else { return }
         if frames.isEmpty {
-            // Between stanzas (whitespace keepalives): dropped; the next stanza starts at the cursor.
-            if depth == 1 { stanzaStart = currentOffset() }
+            // Between stanzas (whitespace keepalives): dropped; the next stanza starts after it.
+            // libxml2 passes this text straight from its input buffer (then its end is exact) or,
+            // for unusual characters, from a copy after moving its cursor past the text.
+            if depth == 1, let context {
+                let end = jk_xml_offset_of(context, bytes + count)
+                stanzaStart = end >= 0 ? end : currentOffset()
+            }
             return
         }
         let text = String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)

@@ -90,7 +90,10 @@ public final class XMLStreamParser {
         var handler = makeSAXHandler()
         let userData = Unmanaged.passUnretained(builder).toOpaque()
         guard let context = xmlCreatePushParserCtxt(&handler, userData, nil, 0, nil) else { return nil }
-        let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOENT.rawValue)
+        // NONET: never fetch anything. NOENT: decode entities in attribute values (otherwise libxml2
+        // hands them back re-escaped); safe only because DTDs, hence entity declarations, are refused.
+        // IGNORE_ENC: XMPP is UTF-8 only (RFC 6120 §11.6), so an encoding declaration switches nothing.
+        let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOENT.rawValue | XML_PARSE_IGNORE_ENC.rawValue)
         xmlCtxtUseOptions(context, options)
         builder.state.pointee.context = context
         return context

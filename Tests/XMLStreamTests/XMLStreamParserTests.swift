@@ -143,6 +143,48 @@ private func stanzas(_ events: [XMLStreamEvent]) -> [XMLElement] {
         #expect(message.children.last == .text("\n"))
     }
 
+    @Test func acceptsAnUnprefixedStreamRootAndNonContiguousInput() throws {
+        let parser = XMLStreamParser()
+        let input = "<stream xmlns='http://etherx.jabber.org/streams'><features/></stream>"
+        let events = try parser.feed(Array(input.utf8).lazy.map { $0 })
+        #expect(events == [
+            .streamOpened(XMLElement(name: "stream", namespace: "http://etherx.jabber.org/streams")),
+            .element(XMLElement(name: "features", namespace: "http://etherx.jabber.org/streams")),
+            .streamClosed,
+        ])
+    }
+
+    @Test func buildsWideAndDeepTreesInOrder() throws {
+        let items = (0..<300).map { "<item n='\($0)'>t\($0)</item>" }.joined()
+        let parser = XMLStreamParser()
+        _ = try parser.feed(header)
+        let events = try parser.feed("<iq type='result'><query xmlns='urn:x'>" + items + "</query><after/></iq>")
+        let iq = try #require(stanzas(events).first)
+        let query = try #require(iq.child("query"))
+        #expect(query.children("item").count == 300)
+        #expect(query.children("item").map(\.text) == (0..<300).map { "t\($0)" })
+        #expect(query.children("item").last?.attribute("n") == "299")
+        #expect(iq.elements.map(\.name) == ["query", "after"])
+        #expect(iq.child("after")?.namespace == "jabber:client")
+        // A parser dropped in the middle of a stanza releases what it built.
+        _ = try parser.feed("<iq><query xmlns='urn:x'>" + items)
+    }
+
+    @Test(arguments: ["", "\n", "  \n\t ", "\r\n"])
+    func stanzaLimitCountsExactlyTheStanzaBytes(_ gap: String) throws {
+        let stanza = "<message to='romeo@example.test'><body>\(String(repeating: "z", count: 100))</body></message>"
+        let size = stanza.utf8.count
+        let exact = XMLStreamParser(limits: XMLStreamLimits(maxStanzaBytes: size))
+        #expect(try exact.feed(header + gap + stanza + gap + stanza).count == 3)
+        #expect(try exact.feed(gap + stanza).count == 1)
+
+        let first = XMLStreamParser(limits: XMLStreamLimits(maxStanzaBytes: size - 1))
+        #expect(throws: XMLStreamError.stanzaTooLarge(limit: size - 1)) { try first.feed(header + gap + stanza) }
+        let later = XMLStreamParser(limits: XMLStreamLimits(maxStanzaBytes: size - 1))
+        _ = try later.feed(header + "<presence/>")
+        #expect(throws: XMLStreamError.stanzaTooLarge(limit: size - 1)) { try later.feed(gap + stanza) }
+    }
+
     // MARK: Errors
 
     @Test(arguments: [
@@ -169,6 +211,22 @@ private func stanzas(_ events: [XMLStreamEvent]) -> [XMLElement] {
             Issue.record("no error, events \(events)")
         } catch {
             #expect(BadInput.Kind(error) == bad.kind, "\(error)")
+        }
+    }
+
+    @Test func encodingDeclarationsDoNotSwitchAwayFromUTF8() throws {
+        let latin1Header = "<?xml version='1.0' encoding='ISO-8859-1'?>"
+            + "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
+        let parser = XMLStreamParser()
+        _ = try parser.feed(latin1Header)
+        // "café" in UTF-8 is read as UTF-8 whatever the declaration says...
+        let utf8 = try parser.feed(Array("<message><body>café</body></message>".utf8))
+        #expect(stanzas(utf8).first?.child("body")?.text == "café")
+        // ...and a lone Latin-1 byte is not UTF-8.
+        #expect {
+            _ = try parser.feed(Array("<message><body>caf".utf8) + [0xE9] + Array("</body></message>".utf8))
+        } throws: { error in
+            if case .notWellFormed = error as? XMLStreamError { true } else { false }
         }
     }
 

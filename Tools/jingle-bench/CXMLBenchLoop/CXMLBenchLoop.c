@@ -48,7 +48,7 @@ long jk_c_sax_count_stanzas(const char *bytes, size_t length, size_t chunk) {
     struct counter counter = {0, 0, 0};
     xmlParserCtxtPtr ctxt = xmlCreatePushParserCtxt(&sax, &counter, NULL, 0, NULL);
     if (ctxt == NULL) return -1;
-    xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOENT);
+    xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOENT | XML_PARSE_IGNORE_ENC);
     long result = 0;
     for (size_t offset = 0; offset < length; offset += chunk) {
         size_t size = length - offset < chunk ? length - offset : chunk;

@@ -25,6 +25,7 @@ struct BenchSamples {
 /// Formats `value` with `digits` decimals, without Foundation.
 func formatted(_ value: Double, digits: Int = 2) -> String {
     guard value.isFinite else { return "n/a" }
+    guard digits > 0 else { return String(Int(value.rounded())) }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
     let rounded = (value * scale).rounded() / scale
