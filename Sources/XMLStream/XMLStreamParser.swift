@@ -8,6 +8,9 @@ import CLibXML2
 /// enforced (no DTD, no entity declarations or undeclared entity references, no processing
 /// instructions other than the XML declaration, no comments), as are `XMLStreamLimits`.
 ///
+/// Character data directly inside the stream root (whitespace keepalives between stanzas) is not
+/// reported; text inside stanzas is kept exactly, CDATA sections as plain text.
+///
 /// After an error the parser stays failed, and every further `feed` throws the same error, until
 /// `reset()`. Events completed earlier in the failing call are dropped: the stream is dead anyway.
 /// Not thread-safe: one owner feeds it.
