@@ -114,6 +114,7 @@ public struct JingleSession: Sendable {
             groups = j.groups
             answerDeadline = now + timeouts.answer
         case .sessionAccept:
+            for c in j.contents where !hasContent(c.key) { throw .unknownContent(c.key) }
             if j.responder == nil { j.responder = local }
             if j.initiator == nil { j.initiator = peer }
             phase = .active
@@ -123,6 +124,9 @@ public struct JingleSession: Sendable {
             let out = request(j, now: now)
             return out + end(j.reason, byPeer: false, notify: true, now: now)
         case .contentAdd:
+            for c in j.contents where c.creator != role || hasContent(c.key) || pendingAdds[c.key] != nil {
+                throw .illegalContent(c.key)
+            }
             for c in j.contents { pendingAdds[c.key] = (c, role) }
         case .contentAccept, .contentReject:
             for c in j.contents {
@@ -231,6 +235,9 @@ public struct JingleSession: Sendable {
         case .sessionInitiate:
             return [.send(iq.error(JingleErrorCondition.outOfOrder.stanzaError))]
         case .sessionAccept:
+            for c in j.contents where !hasContent(c.key) {
+                return badRequest(iq, "session-accept names content '\(c.name)' that was not offered")
+            }
             phase = .active
             answerDeadline = nil
             apply(acceptedContents: j.contents)
@@ -254,7 +261,8 @@ public struct JingleSession: Sendable {
             return ack
         case .contentAdd:
             for c in j.contents {
-                if hasContent(c.key) { return badRequest(iq, "content '\(c.name)' already exists") }
+                if c.creator != peerRole { return badRequest(iq, "content-add of '\(c.name)' with creator \(c.creator.rawValue)") }
+                if hasContent(c.key) || pendingAdds[c.key]?.proposer == peerRole { return badRequest(iq, "content '\(c.name)' already exists") }
                 if let p = pendingAdds[c.key] ?? pendingAdds.first(where: { $0.key.name == c.name })?.value, p.proposer == role {
                     // Racing content-adds (XEP-0166 §7.2.16): the initiator's action wins.
                     if role == .initiator { return [.send(iq.error(JingleErrorCondition.tieBreak.stanzaError))] }

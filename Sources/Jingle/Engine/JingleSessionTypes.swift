@@ -46,6 +46,8 @@ public enum JingleSessionEvent: Sendable, Hashable {
 public enum JingleSessionError: Error, Sendable, Hashable, CustomStringConvertible {
     case illegalAction(JingleAction, phase: SessionPhase, role: Creator)
     case unknownContent(ContentKey)
+    /// A content-add whose creator is not the sender, or whose content already exists.
+    case illegalContent(ContentKey)
     case nothingPending(JingleAction, ContentKey)
     case wrongSession(String)
 
@@ -53,6 +55,7 @@ public enum JingleSessionError: Error, Sendable, Hashable, CustomStringConvertib
         switch self {
         case let .illegalAction(a, phase, role): "\(role.rawValue) may not send \(a.rawValue) while the session is \(phase.rawValue)"
         case let .unknownContent(k): "no content '\(k.name)' created by \(k.creator.rawValue)"
+        case let .illegalContent(k): "content-add of '\(k.name)' created by \(k.creator.rawValue) is not allowed"
         case let .nothingPending(a, k): "\(a.rawValue) for '\(k.name)' answers nothing pending"
         case let .wrongSession(sid): "action for session '\(sid)' sent through another session"
         }
