@@ -12,6 +12,8 @@ public struct Content: Sendable, Hashable {
     /// XEP-0166 §7.3 `<security/>`, kept verbatim.
     public var security: XMLElement?
     public var extraAttributes: [XMLAttribute]
+    /// Unknown children, verbatim; stray non-whitespace text is kept as a `#text` pseudo-element
+    /// (empty namespace) so it is written back too.
     public var extraChildren: [XMLElement]
 
     public init(creator: Creator, name: ContentName, disposition: String? = nil, senders: Senders? = nil,

@@ -223,3 +223,37 @@ import XMPPCore
         #expect(net.a["s1"]?.phase == .active)
     }
 }
+
+@Suite struct TieBreakEdgeTests {
+    typealias Net = PairedNetwork
+
+    @Test func equalSidsLowerJIDWins() throws {
+        var net = Net()
+        net.collect(try net.a.initiate(sid: "same", to: Net.bob, contents: [Net.audioContent()], now: net.now), fromAlice: true)
+        net.collect(try net.b.initiate(sid: "same", to: Net.alice, contents: [Net.audioContent()], now: net.now), fromAlice: false)
+        net.run()
+        // alice@example.com sorts before bob@example.net: alice's initiate wins.
+        #expect(net.a["same"]?.role == .initiator && net.a["same"]?.phase == .pending)
+        #expect(net.b["same"]?.role == .responder && net.b["same"]?.phase == .pending, "bob's session was replaced by alice's")
+        net.collect(try net.b.send(Jingle(action: .sessionAccept, sid: "same", contents: [Net.audioContent()]), now: net.now), fromAlice: false)
+        net.run()
+        #expect(net.a["same"]?.phase == .active && net.b["same"]?.phase == .active)
+    }
+
+    @Test func racingTransportReplaceInitiatorWins() throws {
+        var net = Net()
+        net.collect(try net.a.initiate(sid: "s", to: Net.bob, contents: [Net.audioContent()], now: net.now), fromAlice: true)
+        net.run()
+        net.collect(try net.b.send(Jingle(action: .sessionAccept, sid: "s", contents: [Net.audioContent()]), now: net.now), fromAlice: false)
+        net.run()
+        let raw = Content(creator: .initiator, name: "voice", transport: .rawUDP(RawUDPTransport()))
+        net.collect(try net.a.send(Jingle(action: .transportReplace, sid: "s", contents: [raw]), now: net.now), fromAlice: true)
+        net.collect(try net.b.send(Jingle(action: .transportReplace, sid: "s", contents: [raw]), now: net.now), fromAlice: false)
+        net.run()
+        let bobLost = net.eventsB.contains { if case .rejected(.transportReplace, let e) = $0.1 { JingleErrorCondition(error: e) == .tieBreak } else { false } }
+        #expect(bobLost)
+        net.collect(try net.b.send(Jingle(action: .transportAccept, sid: "s", contents: [raw]), now: net.now), fromAlice: false)
+        net.run()
+        if case .rawUDP = net.a["s"]?.contents.first?.transport {} else { Issue.record("alice's replace not applied") }
+    }
+}

@@ -45,3 +45,24 @@ import XMPPCore
         #expect(f.contains(expected), "\(path): expected an error containing '\(expected)', got '\(f)'")
     }
 }
+
+/// The test reader and the production streaming parser read every vector to the same models.
+@Suite struct ParserAgreementTests {
+    static let files = Vectors.xmlFiles().filter { path in
+        Vectors.errata()[path] == nil && !((try? Vectors.text(path)).map { $0.contains("<!--") || $0.hasPrefix("<?xml") } ?? true)
+    }
+
+    @Test(arguments: files)
+    func streamParserAgreesWithTestReader(_ path: String) throws {
+        let text = try Vectors.text(path)
+        let parser = XMLStreamParser()
+        var events = try parser.feed("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+        events += try parser.feed(text)
+        let fromStream = events.compactMap { if case .element(let e) = $0 { e } else { nil } }
+        let fromReader = try TestXMLReader.parseAll(text)
+        #expect(fromStream.count == fromReader.count)
+        for (s, r) in zip(fromStream, fromReader) {
+            #expect(try DecodedStanza.decode(s) == DecodedStanza.decode(r), "\(path)")
+        }
+    }
+}

@@ -60,7 +60,7 @@ public struct JingleSession: Sendable {
 
     /// Creates the responder's session from a received `session-initiate` (already routed and
     /// parsed); returns the session and the IQ result plus the `received` event.
-    public static func accept(initiate jingle: Jingle, iq: IQ, local: JID, timeouts: JingleSessionTimeouts = .init(),
+    public static func incoming(initiate jingle: Jingle, iq: IQ, local: JID, timeouts: JingleSessionTimeouts = .init(),
                               now: EngineInstant) -> (JingleSession, [JingleSessionOutput])? {
         guard jingle.action == .sessionInitiate, let from = iq.from else { return nil }
         var s = JingleSession(sid: jingle.sid, role: .responder, local: local, peer: from, timeouts: timeouts)

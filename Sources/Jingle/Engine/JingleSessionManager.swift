@@ -83,7 +83,6 @@ public struct JingleSessionManager: Sendable {
     }
 
     private mutating func handleInitiate(_ jingle: Jingle, iq: IQ, from: JID, now: EngineInstant) -> [Output] {
-        if sessions[jingle.sid] != nil { return [.send(iq.error(JingleErrorCondition.outOfOrder.stanzaError))] }
         var out: [Output] = []
         // Crossing initiates with the same peer: the lower sid (i;octet) wins, then the lower initiator JID.
         for (sid, var mine) in sessions.sorted(by: { $0.key < $1.key })
@@ -93,8 +92,10 @@ public struct JingleSessionManager: Sendable {
             if !theirsWins { return [.send(iq.error(JingleErrorCondition.tieBreak.stanzaError))] }
             out += wrap(sid, mine.abandon(Reason(.alternativeSession(sid: jingle.sid), text: "tie-break")))
             sessions[sid] = mine
+            if sid == jingle.sid { sessions[sid] = nil }
         }
-        guard let (s, sOut) = JingleSession.accept(initiate: jingle, iq: iq, local: local, timeouts: timeouts, now: now) else {
+        if sessions[jingle.sid] != nil { return out + [.send(iq.error(JingleErrorCondition.outOfOrder.stanzaError))] }
+        guard let (s, sOut) = JingleSession.incoming(initiate: jingle, iq: iq, local: local, timeouts: timeouts, now: now) else {
             return out + [.send(iq.error(StanzaError(.badRequest)))]
         }
         sessions[jingle.sid] = s
