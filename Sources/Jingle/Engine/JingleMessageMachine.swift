@@ -193,7 +193,15 @@ public struct JingleMessageMachine: Sendable {
         let fromOwnAccount = from.bare == local.bare
         if sentByUs || (fromOwnAccount && jmi.action != .propose) {
             // Another of our devices acted on this call.
-            guard let c = calls[jmi.id], !c.outgoing else { return [] }
+            guard let c = calls[jmi.id] else {
+                // Seen before the proposal itself (archive or carbon order): remember it, so the
+                // proposal arriving later does not ring here.
+                if [.proceed, .accept, .reject].contains(jmi.action) {
+                    calls[jmi.id] = Call(id: jmi.id, outgoing: false, peer: from, descriptions: [], state: .ended(.answeredElsewhere))
+                }
+                return []
+            }
+            guard !c.outgoing else { return [] }
             switch (jmi.action, c.state) {
             case (.proceed, .incoming), (.accept, .incoming), (.reject, .incoming):
                 calls[jmi.id]?.state = .ended(.answeredElsewhere)
