@@ -161,3 +161,33 @@ import XMPPCore
         #expect(j.contents.first?.rtp?.extmapAllowMixed == expected.extmapAllowMixed)
     }
 }
+
+/// Every XEP example carrying RTP contents maps to SDP and back with its payload types,
+/// candidates, fingerprints and senders intact.
+@Suite struct VectorSDPMappingTests {
+    static let files = Vectors.xmlFiles().filter { Vectors.errata()[$0] == nil }
+
+    @Test(arguments: files)
+    func rtpExamplesMapToSDPAndBack(_ path: String) throws {
+        for e in try TestXMLReader.parseAll(Vectors.text(path)) {
+            guard case .jingle(_, let j) = try DecodedStanza.decode(e), j.contents.contains(where: { $0.rtp != nil }) else { continue }
+            let party: Creator = j.action == .sessionAccept ? .responder : .initiator
+            let sdp = try SessionDescription(parsing: SDPMapping.sessionDescription(from: j, party: party).description)
+            let back = try SDPMapping.jingle(from: sdp, action: j.action, sid: j.sid, party: party)
+            let rtpContents = j.contents.filter { $0.rtp != nil }
+            #expect(back.contents.map(\.name) == rtpContents.map(\.name), "\(path)")
+            for (a, b) in zip(rtpContents, back.contents) {
+                #expect(a.rtp?.payloadTypes.map(\.id) == b.rtp?.payloadTypes.map(\.id), "\(path)")
+                #expect(a.rtp?.payloadTypes.map { $0.name?.lowercased() } == b.rtp?.payloadTypes.map { $0.name?.lowercased() }, "\(path)")
+                #expect(a.rtp?.payloadTypes.map(\.parameters) == b.rtp?.payloadTypes.map(\.parameters), "\(path)")
+                #expect(a.senders == b.senders, "\(path)")
+                if let ice = a.transport?.iceUDP {
+                    #expect(ice.candidates == b.transport?.iceUDP?.candidates, "\(path)")
+                    #expect(ice.fingerprints == b.transport?.iceUDP?.fingerprints, "\(path)")
+                    #expect(ice.ufrag == b.transport?.iceUDP?.ufrag && ice.pwd == b.transport?.iceUDP?.pwd, "\(path)")
+                }
+            }
+            #expect(back.groups == j.groups, "\(path)")
+        }
+    }
+}

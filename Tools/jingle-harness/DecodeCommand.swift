@@ -21,8 +21,8 @@ struct DecodeCommand: ParsableCommand {
     @Flag(name: .customLong("from-sdp"), help: "Read SDP and print the Jingle IQ it maps to.")
     var fromSDP = false
 
-    @Option(help: "Whose description the SDP is: initiator or responder.")
-    var party: String = "initiator"
+    @Option(help: "Whose description the SDP is: initiator or responder (default: responder for session-accept, else initiator).")
+    var party: String?
 
     @Option(help: "Jingle action for --from-sdp.")
     var action: String = "session-initiate"
@@ -32,19 +32,22 @@ struct DecodeCommand: ParsableCommand {
 
     func validate() throws {
         if sdp && fromSDP { throw ValidationError("--sdp and --from-sdp exclude each other") }
-        if Creator(rawValue: party) == nil { throw ValidationError("--party must be 'initiator' or 'responder'") }
+        if let party, Creator(rawValue: party) == nil { throw ValidationError("--party must be 'initiator' or 'responder'") }
         if JingleAction(rawValue: action) == nil { throw ValidationError("--action '\(action)' is not a Jingle action") }
     }
 
     func run() throws {
         let text: String
         do { text = try StanzaInput.read(file) } catch { throw fail("\(error)") }
-        let role = Creator(rawValue: party) ?? .initiator
+        func role(for action: JingleAction) -> Creator {
+            if let party, let c = Creator(rawValue: party) { return c }
+            return action == .sessionAccept ? .responder : .initiator
+        }
         if fromSDP {
             do {
                 let description = try SessionDescription(parsing: text)
-                let jingle = try SDPMapping.jingle(from: description, action: JingleAction(rawValue: action) ?? .sessionInitiate,
-                                                   sid: sid, party: role)
+                let a = JingleAction(rawValue: action) ?? .sessionInitiate
+                let jingle = try SDPMapping.jingle(from: description, action: a, sid: sid, party: role(for: a))
                 print(XMLSerializer.serialize(jingle.iq(id: sid + "-1", to: nil).element))
             } catch { throw fail("invalid SDP: \(error)") }
             return
@@ -72,7 +75,7 @@ struct DecodeCommand: ParsableCommand {
         }
         if sdp {
             guard let jingle else { throw fail("--sdp needs a Jingle IQ") }
-            print(SDPMapping.sessionDescription(from: jingle, party: role).description, terminator: "")
+            print(SDPMapping.sessionDescription(from: jingle, party: role(for: jingle.action)).description, terminator: "")
         } else {
             print(ModelJSON.render(decoded))
         }
