@@ -257,3 +257,19 @@ import XMPPCore
         if case .rawUDP = net.a["s"]?.contents.first?.transport {} else { Issue.record("alice's replace not applied") }
     }
 }
+
+@Suite struct ForgedAnswerTests {
+    @Test func answersFromAnotherJIDAreIgnored() throws {
+        var net = PairedNetwork()
+        net.collect(try net.a.initiate(sid: "s", to: PairedNetwork.bob, contents: [PairedNetwork.audioContent()], now: net.now), fromAlice: true)
+        let id = net.toB[0].id
+        let forged = IQ(type: .error, id: id, from: JID("mallory@evil.example/x")!, to: PairedNetwork.alice,
+                        error: StanzaError(.forbidden))
+        net.collect(net.a.handle(forged, now: net.now) ?? [], fromAlice: true)
+        #expect(net.a["s"]?.phase == .pending)
+        #expect(net.a["s"]?.isAwaiting(id) == true)
+        net.run()
+        #expect(net.a["s"]?.isAwaiting(id) == false, "the real answer still counts")
+        #expect(net.b["s"]?.phase == .pending)
+    }
+}

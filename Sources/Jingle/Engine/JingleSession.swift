@@ -315,7 +315,8 @@ public struct JingleSession: Sendable {
     }
 
     private mutating func handleAnswer(_ iq: IQ, now: EngineInstant) -> [JingleSessionOutput] {
-        guard let o = outstanding.removeValue(forKey: iq.id), iq.from == peer || iq.from == nil else { return [] }
+        // Only the peer's full JID may answer (a forged answer must not consume our request).
+        guard outstanding[iq.id] != nil, iq.from == peer, let o = outstanding.removeValue(forKey: iq.id) else { return [] }
         let action = o.jingle.action
         if iq.type == .result {
             var out: [JingleSessionOutput] = [.event(.acknowledged(action))]
