@@ -273,3 +273,18 @@ import XMPPCore
         #expect(net.b["s"]?.phase == .pending)
     }
 }
+
+@Suite struct ContentRemoveTests {
+    @Test func removingTheLastContentEndsTheSession() throws {
+        var net = PairedNetwork()
+        net.collect(try net.a.initiate(sid: "s", to: PairedNetwork.bob, contents: [PairedNetwork.audioContent()], now: net.now), fromAlice: true)
+        net.run()
+        net.collect(try net.b.send(Jingle(action: .sessionAccept, sid: "s", contents: [PairedNetwork.audioContent()]), now: net.now), fromAlice: false)
+        net.run()
+        net.collect(try net.b.send(Jingle(action: .contentRemove, sid: "s", contents: [Content(creator: .initiator, name: "voice")]), now: net.now), fromAlice: false)
+        net.run()
+        #expect(net.a["s"]?.phase == .ended)
+        #expect(net.b["s"]?.phase == .ended)
+        #expect(net.eventsB.contains { if case .ended(_, byPeer: true) = $0.1 { true } else { false } })
+    }
+}

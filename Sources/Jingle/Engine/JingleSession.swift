@@ -257,7 +257,13 @@ public struct JingleSession: Sendable {
                 return badRequest(iq, "no content '\(c.name)' created by \(c.creator.rawValue)")
             }
             if j.action == .contentModify { for c in j.contents { setSenders(c.senders, for: c.key) } }
-            if j.action == .contentRemove { remove(j.contents.map(\.key)) }
+            if j.action == .contentRemove {
+                remove(j.contents.map(\.key))
+                // XEP-0166 §7.2.6: a session left without contents is terminated by the receiver.
+                if contents.isEmpty && pendingAdds.isEmpty {
+                    return ack + end(Reason(.success, text: "no contents left"), byPeer: false, notify: true, now: now)
+                }
+            }
             return ack
         case .contentAdd:
             for c in j.contents {
