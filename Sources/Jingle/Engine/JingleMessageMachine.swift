@@ -31,6 +31,7 @@ public struct JingleMessageMachine: Sendable {
         case rejected(Reason?), retracted(Reason?), finished(Reason?), answeredElsewhere, lostTieBreak, timedOut, busy
     }
 
+    /// One proposal (XEP-0353 §3) as this device knows it.
     public struct Call: Sendable, Hashable {
         public var id: String
         public var outgoing: Bool
@@ -41,11 +42,13 @@ public struct JingleMessageMachine: Sendable {
         var deadline: EngineInstant?
     }
 
+    /// What the machine asks its driver to do: send a `<message/>`, or tell the application.
     public enum Output: Sendable, Hashable {
         case send(XMLElement)
         case event(JMIEvent)
     }
 
+    /// What happened to a proposal, for the application.
     public enum JMIEvent: Sendable, Hashable {
         case incoming(id: String, from: JID, descriptions: [ApplicationDescription])
         case ringing(id: String, device: JID)
@@ -54,6 +57,7 @@ public struct JingleMessageMachine: Sendable {
         case ended(id: String, JMIEnd)
     }
 
+    /// Our own misuse (acting on an unknown call or in the wrong state), thrown locally.
     public enum MisuseError: Error, Sendable, Hashable {
         case unknownCall(String)
         case wrongState(String, CallState)
