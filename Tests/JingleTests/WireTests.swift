@@ -175,3 +175,16 @@ import XMPPCore
         #expect(fp.value.hasPrefix("02:1A:CC"))
     }
 }
+
+@Suite struct ErrorVectorTests {
+    /// The errors we send are the ones XEP-0166's examples show (condition and type).
+    @Test(arguments: [("0166/example-29.xml", JingleErrorCondition.unknownSession), ("0166/example-31.xml", .unsupportedInfo),
+                      ("0166/example-34.xml", .tieBreak), ("0166/example-37.xml", .securityRequired)])
+    func ourErrorsMatchTheExamples(_ path: String, _ condition: JingleErrorCondition) throws {
+        let iq = try #require(IQ(element: TestXMLReader.parse(Vectors.text(path))))
+        let error = try #require(iq.error)
+        #expect(JingleErrorCondition(error: error) == condition)
+        #expect(condition.stanzaError.condition == error.condition)
+        #expect(condition.stanzaError.type == error.type)
+    }
+}
