@@ -43,7 +43,7 @@ import XMPPCore
         if case .failure(let r) = Negotiation.answer(noDTLS, transport: local) { #expect(r.condition == .failedApplication) } else { Issue.record("accepted") }
         let relaxed = MediaPolicy(requireDTLS: false)
         #expect((try? Negotiation.answer(noDTLS, policy: relaxed, transport: local).get()) != nil)
-        let initiate = Jingle(action: .sessionInitiate, sid: "s", contents: [noCodec])
+        let initiate = JingleElement(action: .sessionInitiate, sid: "s", contents: [noCodec])
         if case .failure(let r) = Negotiation.accept(initiate, transport: { _ in local }) { #expect(r.condition == .incompatibleParameters) } else { Issue.record("accepted") }
     }
 
@@ -61,7 +61,7 @@ import XMPPCore
     @Test func acceptKeepsBundleOfAcceptedContents() throws {
         let video = Content(creator: .initiator, name: "video", description: .other(.init("description", namespace: "urn:example")),
                             transport: .iceUDP(ICEUDPTransport()))
-        let initiate = Jingle(action: .sessionInitiate, sid: "s", contents: [offer([PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2)]), video],
+        let initiate = JingleElement(action: .sessionInitiate, sid: "s", contents: [offer([PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2)]), video],
                               groups: [Group(semantics: "BUNDLE", contents: ["audio", "video"])])
         let accept = try Negotiation.accept(initiate, transport: { _ in local }).get()
         #expect(accept.contents.map(\.name) == ["audio"])

@@ -29,7 +29,7 @@ import XMPPCore
         #expect { try SessionDescription(parsing: text) } throws: { "\($0)".contains(expected) }
     }
 
-    static func fullSession() -> Jingle {
+    static func fullSession() -> JingleElement {
         let fp = Fingerprint(hash: "sha-256", setup: .actpass, value: "AA:BB:CC")
         func ice(_ n: Int) -> ContentTransport {
             .iceUDP(ICEUDPTransport(ufrag: "uf", pwd: "pwdpwdpwdpwdpwdpwdpwdpwd", candidates: [
@@ -57,7 +57,7 @@ import XMPPCore
         ], bandwidths: [Bandwidth(type: "AS", value: "512")], rtcpMux: true, feedback: [RTCPFeedback(type: "nack")],
            sources: [Source(ssrc: 1, parameters: [Parameter(name: "cname", value: "abc")]), Source(ssrc: 2, parameters: [Parameter(name: "cname", value: "abc")])],
            sourceGroups: [SourceGroup(semantics: "FID", ssrcs: [1, 2])])
-        return Jingle(action: .sessionInitiate, sid: "sid-1", initiator: alice, contents: [
+        return JingleElement(action: .sessionInitiate, sid: "sid-1", initiator: alice, contents: [
             Content(creator: .initiator, name: "audio0", senders: .both, description: .rtp(audio), transport: ice(0)),
             Content(creator: .initiator, name: "video1", senders: .initiator, description: .rtp(video), transport: ice(1)),
         ], groups: [Group(semantics: "BUNDLE", contents: ["audio0", "video1"])])
@@ -114,7 +114,7 @@ import XMPPCore
         let j = try SDPMapping.jingle(from: sdp, action: .sessionInitiate, sid: "s", party: .initiator, initiator: Self.alice)
         // The Jingle survives its own XML form.
         let xml = XMLSerializer.serialize(j.element)
-        #expect(try Jingle(element: TestXMLReader.parse(xml, defaultNamespace: "")) == j)
+        #expect(try JingleElement(element: TestXMLReader.parse(xml, defaultNamespace: "")) == j)
         let back = SDPMapping.sessionDescription(from: j, party: .initiator)
         #expect(back.media.count == sdp.media.count)
         #expect(back.attributes("group") == sdp.attributes("group"))

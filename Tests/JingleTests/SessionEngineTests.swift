@@ -6,7 +6,7 @@ import XMPPCore
 @Suite struct SessionEngineTests {
     typealias Net = PairedNetwork
 
-    func received(_ events: [(String, JingleSessionEvent)], _ action: JingleAction) -> [Jingle] {
+    func received(_ events: [(String, JingleSessionEvent)], _ action: JingleAction) -> [JingleElement] {
         events.compactMap { if case .received(let j) = $0.1, j.action == action { j } else { nil } }
     }
 
@@ -19,7 +19,7 @@ import XMPPCore
         net.collect(try net.a.initiate(sid: sid, to: Net.bob, contents: [Net.audioContent()], now: net.now), fromAlice: true)
         net.run()
         #expect(net.b[sid]?.phase == .pending)
-        net.collect(try net.b.send(Jingle(action: .sessionAccept, sid: sid, contents: [Net.audioContent()]), now: net.now), fromAlice: false)
+        net.collect(try net.b.send(JingleElement(action: .sessionAccept, sid: sid, contents: [Net.audioContent()]), now: net.now), fromAlice: false)
         net.run()
     }
 
@@ -31,7 +31,7 @@ import XMPPCore
             #expect(net.b["s1"]?.phase == .active)
             #expect(received(net.eventsB, .sessionInitiate).count == 1)
             #expect(received(net.eventsA, .sessionAccept).count == 1)
-            let term = Jingle(action: .sessionTerminate, sid: "s1", reason: Reason(.success))
+            let term = JingleElement(action: .sessionTerminate, sid: "s1", reason: Reason(.success))
             if byAlice { net.collect(try net.a.send(term, now: net.now), fromAlice: true) } else {
                 net.collect(try net.b.send(term, now: net.now), fromAlice: false)
             }
@@ -53,7 +53,7 @@ import XMPPCore
         #expect(net.toB.isEmpty)
         net.deliverOne(toAlice: true)           // alice gets the result: flushes the transport-info
         #expect(net.toB.count == 1)
-        #expect(try Jingle(iq: net.toB[0]).action == .transportInfo)
+        #expect(try JingleElement(iq: net.toB[0]).action == .transportInfo)
         net.run()
         #expect(received(net.eventsB, .transportInfo).count == 1)
     }
@@ -66,7 +66,7 @@ import XMPPCore
         net.run()
         #expect(received(net.eventsA, .transportInfo).count == 1)
         #expect(net.a["s1"]?.phase == .pending)
-        net.collect(try net.b.send(Jingle(action: .sessionAccept, sid: "s1", contents: [Net.audioContent()]), now: net.now), fromAlice: false)
+        net.collect(try net.b.send(JingleElement(action: .sessionAccept, sid: "s1", contents: [Net.audioContent()]), now: net.now), fromAlice: false)
         net.run()
         #expect(net.a["s1"]?.phase == .active)
     }
@@ -82,7 +82,7 @@ import XMPPCore
         #expect(net.b["aaa"]?.phase == .pending && net.b["aaa"]?.role == .initiator)
         let rejected = net.eventsA.compactMap { if case .rejected(_, let e) = $0.1 { JingleErrorCondition(error: e) } else { nil } }
         #expect(rejected.isEmpty, "the tie-break error for the abandoned session is ignored")
-        net.collect(try net.a.send(Jingle(action: .sessionAccept, sid: "aaa", contents: [Net.audioContent()]), now: net.now), fromAlice: true)
+        net.collect(try net.a.send(JingleElement(action: .sessionAccept, sid: "aaa", contents: [Net.audioContent()]), now: net.now), fromAlice: true)
         net.run()
         #expect(net.a["aaa"]?.phase == .active && net.b["aaa"]?.phase == .active)
     }
@@ -91,22 +91,22 @@ import XMPPCore
         var net = Net()
         try establish(&net)
         let video = Content(creator: .responder, name: "video", senders: .both, description: .rtp(RTPDescription(media: "video")))
-        net.collect(try net.b.send(Jingle(action: .contentAdd, sid: "s1", contents: [video]), now: net.now), fromAlice: false)
+        net.collect(try net.b.send(JingleElement(action: .contentAdd, sid: "s1", contents: [video]), now: net.now), fromAlice: false)
         net.run()
         #expect(received(net.eventsA, .contentAdd).count == 1)
-        net.collect(try net.a.send(Jingle(action: .contentAccept, sid: "s1", contents: [video]), now: net.now), fromAlice: true)
+        net.collect(try net.a.send(JingleElement(action: .contentAccept, sid: "s1", contents: [video]), now: net.now), fromAlice: true)
         net.run()
         #expect(net.a["s1"]?.contents.count == 2 && net.b["s1"]?.contents.count == 2)
         let screen = Content(creator: .initiator, name: "screen", description: .rtp(RTPDescription(media: "video")))
-        net.collect(try net.a.send(Jingle(action: .contentAdd, sid: "s1", contents: [screen]), now: net.now), fromAlice: true)
+        net.collect(try net.a.send(JingleElement(action: .contentAdd, sid: "s1", contents: [screen]), now: net.now), fromAlice: true)
         net.run()
-        net.collect(try net.b.send(Jingle(action: .contentReject, sid: "s1", contents: [screen], reason: Reason(.decline)), now: net.now), fromAlice: false)
+        net.collect(try net.b.send(JingleElement(action: .contentReject, sid: "s1", contents: [screen], reason: Reason(.decline)), now: net.now), fromAlice: false)
         net.run()
         #expect(net.a["s1"]?.contents.count == 2 && net.b["s1"]?.contents.count == 2)
         #expect(net.a["s1"]?.isPending(screen.key) == false && net.b["s1"]?.isPending(screen.key) == false)
         // Accepting a content nobody added is our own misuse.
         #expect(throws: JingleSessionError.nothingPending(.contentAccept, screen.key)) {
-            try net.b.send(Jingle(action: .contentAccept, sid: "s1", contents: [screen]), now: net.now)
+            try net.b.send(JingleElement(action: .contentAccept, sid: "s1", contents: [screen]), now: net.now)
         }
     }
 
@@ -115,14 +115,14 @@ import XMPPCore
         try establish(&net)
         let fromA = Content(creator: .initiator, name: "video", description: .rtp(RTPDescription(media: "video")))
         let fromB = Content(creator: .responder, name: "video", description: .rtp(RTPDescription(media: "video")))
-        net.collect(try net.a.send(Jingle(action: .contentAdd, sid: "s1", contents: [fromA]), now: net.now), fromAlice: true)
-        net.collect(try net.b.send(Jingle(action: .contentAdd, sid: "s1", contents: [fromB]), now: net.now), fromAlice: false)
+        net.collect(try net.a.send(JingleElement(action: .contentAdd, sid: "s1", contents: [fromA]), now: net.now), fromAlice: true)
+        net.collect(try net.b.send(JingleElement(action: .contentAdd, sid: "s1", contents: [fromB]), now: net.now), fromAlice: false)
         net.run()
         let bobLost = net.eventsB.contains { if case .rejected(.contentAdd, let e) = $0.1 { JingleErrorCondition(error: e) == .tieBreak } else { false } }
         #expect(bobLost)
         #expect(net.b["s1"]?.isPending(fromA.key) == true, "bob holds alice's add for an answer")
         #expect(net.b["s1"]?.isPending(fromB.key) == false)
-        net.collect(try net.b.send(Jingle(action: .contentAccept, sid: "s1", contents: [fromA]), now: net.now), fromAlice: false)
+        net.collect(try net.b.send(JingleElement(action: .contentAccept, sid: "s1", contents: [fromA]), now: net.now), fromAlice: false)
         net.run()
         #expect(net.a["s1"]?.contents.map(\.key) == net.b["s1"]?.contents.map(\.key))
     }
@@ -134,9 +134,9 @@ import XMPPCore
         net.run()
         #expect(received(net.eventsB, .transportInfo).last?.contents.first?.transport?.iceUDP?.ufrag == "restart")
         let raw = Content(creator: .initiator, name: "voice", transport: .rawUDP(RawUDPTransport()))
-        net.collect(try net.b.send(Jingle(action: .transportReplace, sid: "s1", contents: [raw]), now: net.now), fromAlice: false)
+        net.collect(try net.b.send(JingleElement(action: .transportReplace, sid: "s1", contents: [raw]), now: net.now), fromAlice: false)
         net.run()
-        net.collect(try net.a.send(Jingle(action: .transportAccept, sid: "s1", contents: [raw]), now: net.now), fromAlice: true)
+        net.collect(try net.a.send(JingleElement(action: .transportAccept, sid: "s1", contents: [raw]), now: net.now), fromAlice: true)
         net.run()
         if case .rawUDP = net.a["s1"]?.contents.first?.transport {} else { Issue.record("alice did not switch") }
         if case .rawUDP = net.b["s1"]?.contents.first?.transport {} else { Issue.record("bob did not switch") }
@@ -177,10 +177,10 @@ import XMPPCore
         }
         // A ping and a ringing still work, and so does termination.
         #expect(answer(&net, toAlice: try req("<jingle xmlns='urn:xmpp:jingle:1' action='session-info' sid='s1'/>"))?.type == .result)
-        net.collect(try net.b.send(Jingle(action: .sessionInfo, sid: "s1", info: [.rtp(.mute(creator: .responder, name: nil))]), now: net.now), fromAlice: false)
+        net.collect(try net.b.send(JingleElement(action: .sessionInfo, sid: "s1", info: [.rtp(.mute(creator: .responder, name: nil))]), now: net.now), fromAlice: false)
         net.run()
         #expect(received(net.eventsA, .sessionInfo).count == 2, "the ping and the mute")
-        net.collect(try net.b.send(Jingle(action: .sessionTerminate, sid: "s1", reason: Reason(.success)), now: net.now), fromAlice: false)
+        net.collect(try net.b.send(JingleElement(action: .sessionTerminate, sid: "s1", reason: Reason(.success)), now: net.now), fromAlice: false)
         net.run()
         #expect(net.a["s1"]?.phase == .ended)
         // After the end, the sid is unknown.
@@ -192,10 +192,10 @@ import XMPPCore
         var net = Net()
         net.collect(try net.a.initiate(sid: "s1", to: Net.bob, contents: [Net.audioContent()], now: net.now), fromAlice: true)
         #expect(throws: JingleSessionError.illegalAction(.sessionAccept, phase: .pending, role: .initiator)) {
-            try net.a.send(Jingle(action: .sessionAccept, sid: "s1"), now: net.now)
+            try net.a.send(JingleElement(action: .sessionAccept, sid: "s1"), now: net.now)
         }
-        #expect(throws: JingleSessionError.self) { try net.a.send(Jingle(action: .sessionInitiate, sid: "s1"), now: net.now) }
-        #expect(throws: JingleSessionError.wrongSession("zz")) { try net.a.send(Jingle(action: .sessionInfo, sid: "zz"), now: net.now) }
+        #expect(throws: JingleSessionError.self) { try net.a.send(JingleElement(action: .sessionInitiate, sid: "s1"), now: net.now) }
+        #expect(throws: JingleSessionError.wrongSession("zz")) { try net.a.send(JingleElement(action: .sessionInfo, sid: "zz"), now: net.now) }
     }
 
     @Test func noAnswerTerminatesWithTimeout() throws {
@@ -215,7 +215,7 @@ import XMPPCore
     @Test func unansweredRequestTimesOut() throws {
         var net = Net()
         try establish(&net)
-        net.collect(try net.a.send(Jingle(action: .sessionInfo, sid: "s1", info: [.rtp(.hold)]), now: net.now), fromAlice: true)
+        net.collect(try net.a.send(JingleElement(action: .sessionInfo, sid: "s1", info: [.rtp(.hold)]), now: net.now), fromAlice: true)
         net.toB.removeAll()                    // lost on the way
         #expect(net.a.nextDeadline == .seconds(30))
         net.advance(to: .seconds(31))
@@ -235,7 +235,7 @@ import XMPPCore
         // alice@example.com sorts before bob@example.net: alice's initiate wins.
         #expect(net.a["same"]?.role == .initiator && net.a["same"]?.phase == .pending)
         #expect(net.b["same"]?.role == .responder && net.b["same"]?.phase == .pending, "bob's session was replaced by alice's")
-        net.collect(try net.b.send(Jingle(action: .sessionAccept, sid: "same", contents: [Net.audioContent()]), now: net.now), fromAlice: false)
+        net.collect(try net.b.send(JingleElement(action: .sessionAccept, sid: "same", contents: [Net.audioContent()]), now: net.now), fromAlice: false)
         net.run()
         #expect(net.a["same"]?.phase == .active && net.b["same"]?.phase == .active)
     }
@@ -244,15 +244,15 @@ import XMPPCore
         var net = Net()
         net.collect(try net.a.initiate(sid: "s", to: Net.bob, contents: [Net.audioContent()], now: net.now), fromAlice: true)
         net.run()
-        net.collect(try net.b.send(Jingle(action: .sessionAccept, sid: "s", contents: [Net.audioContent()]), now: net.now), fromAlice: false)
+        net.collect(try net.b.send(JingleElement(action: .sessionAccept, sid: "s", contents: [Net.audioContent()]), now: net.now), fromAlice: false)
         net.run()
         let raw = Content(creator: .initiator, name: "voice", transport: .rawUDP(RawUDPTransport()))
-        net.collect(try net.a.send(Jingle(action: .transportReplace, sid: "s", contents: [raw]), now: net.now), fromAlice: true)
-        net.collect(try net.b.send(Jingle(action: .transportReplace, sid: "s", contents: [raw]), now: net.now), fromAlice: false)
+        net.collect(try net.a.send(JingleElement(action: .transportReplace, sid: "s", contents: [raw]), now: net.now), fromAlice: true)
+        net.collect(try net.b.send(JingleElement(action: .transportReplace, sid: "s", contents: [raw]), now: net.now), fromAlice: false)
         net.run()
         let bobLost = net.eventsB.contains { if case .rejected(.transportReplace, let e) = $0.1 { JingleErrorCondition(error: e) == .tieBreak } else { false } }
         #expect(bobLost)
-        net.collect(try net.b.send(Jingle(action: .transportAccept, sid: "s", contents: [raw]), now: net.now), fromAlice: false)
+        net.collect(try net.b.send(JingleElement(action: .transportAccept, sid: "s", contents: [raw]), now: net.now), fromAlice: false)
         net.run()
         if case .rawUDP = net.a["s"]?.contents.first?.transport {} else { Issue.record("alice's replace not applied") }
     }
@@ -279,9 +279,9 @@ import XMPPCore
         var net = PairedNetwork()
         net.collect(try net.a.initiate(sid: "s", to: PairedNetwork.bob, contents: [PairedNetwork.audioContent()], now: net.now), fromAlice: true)
         net.run()
-        net.collect(try net.b.send(Jingle(action: .sessionAccept, sid: "s", contents: [PairedNetwork.audioContent()]), now: net.now), fromAlice: false)
+        net.collect(try net.b.send(JingleElement(action: .sessionAccept, sid: "s", contents: [PairedNetwork.audioContent()]), now: net.now), fromAlice: false)
         net.run()
-        net.collect(try net.b.send(Jingle(action: .contentRemove, sid: "s", contents: [Content(creator: .initiator, name: "voice")]), now: net.now), fromAlice: false)
+        net.collect(try net.b.send(JingleElement(action: .contentRemove, sid: "s", contents: [Content(creator: .initiator, name: "voice")]), now: net.now), fromAlice: false)
         net.run()
         #expect(net.a["s"]?.phase == .ended)
         #expect(net.b["s"]?.phase == .ended)

@@ -18,7 +18,7 @@ struct SeededGenerator: RandomNumberGenerator {
 @Suite struct SessionPropertyTests {
     static let names: [ContentName] = ["voice", "v1", "v2"]
 
-    static func randomJingle(_ rng: inout SeededGenerator, sid: String) -> Jingle {
+    static func randomJingle(_ rng: inout SeededGenerator, sid: String) -> JingleElement {
         let action = JingleAction.allCases.randomElement(using: &rng)!
         var contents: [Content] = []
         for _ in 0..<Int.random(in: 0...2, using: &rng) {
@@ -27,7 +27,7 @@ struct SeededGenerator: RandomNumberGenerator {
             if action == .transportReplace, Bool.random(using: &rng) { c.transport = .rawUDP(RawUDPTransport()) }
             contents.append(c)
         }
-        var j = Jingle(action: action, sid: Int.random(in: 0..<20, using: &rng) == 0 ? "other" : sid, contents: contents)
+        var j = JingleElement(action: action, sid: Int.random(in: 0..<20, using: &rng) == 0 ? "other" : sid, contents: contents)
         if action == .sessionTerminate || action == .contentReject { j.reason = Reason(.decline) }
         if action == .sessionInfo, Bool.random(using: &rng) { j.info = [.rtp(.ringing)] }
         return j

@@ -4,12 +4,12 @@ import XMLStream
 import XMPPCore
 
 @Suite struct WireTests {
-    func jingle(_ xml: String) throws -> Jingle {
-        try Jingle(element: TestXMLReader.parse(xml, defaultNamespace: ""))
+    func jingle(_ xml: String) throws -> JingleElement {
+        try JingleElement(element: TestXMLReader.parse(xml, defaultNamespace: ""))
     }
 
-    func roundTrip(_ j: Jingle) throws -> Jingle {
-        try Jingle(element: TestXMLReader.parse(XMLSerializer.serialize(j.element), defaultNamespace: ""))
+    func roundTrip(_ j: JingleElement) throws -> JingleElement {
+        try JingleElement(element: TestXMLReader.parse(XMLSerializer.serialize(j.element), defaultNamespace: ""))
     }
 
     @Test func rtpModelReadsEveryExtension() throws {
@@ -123,18 +123,18 @@ import XMPPCore
                                       .failedApplication, .failedTransport, .generalError, .gone, .incompatibleParameters,
                                       .mediaError, .securityError, .success, .timeout, .unsupportedApplications, .unsupportedTransports]
         for c in all {
-            let j = Jingle(action: .sessionTerminate, sid: "s", reason: Reason(c, text: "why"))
+            let j = JingleElement(action: .sessionTerminate, sid: "s", reason: Reason(c, text: "why"))
             #expect(try roundTrip(j) == j)
         }
     }
 
     @Test func everyActionAndSessionInfoRoundTrips() throws {
         for a in JingleAction.allCases {
-            let j = Jingle(action: a, sid: "s", initiator: JID("a@b/c"))
+            let j = JingleElement(action: a, sid: "s", initiator: JID("a@b/c"))
             #expect(try roundTrip(j) == j)
         }
         let infos: [RTPSessionInfo] = [.active, .hold, .unhold, .ringing, .mute(creator: .initiator, name: "voice"), .unmute(creator: .responder, name: nil)]
-        let j = Jingle(action: .sessionInfo, sid: "s", info: infos.map { .rtp($0) })
+        let j = JingleElement(action: .sessionInfo, sid: "s", info: infos.map { .rtp($0) })
         #expect(try roundTrip(j) == j)
     }
 

@@ -55,16 +55,16 @@ struct DecodeCommand: ParsableCommand {
         let element: XMLElement
         do { element = try StanzaInput.element(from: text) } catch { throw fail("invalid XML: \(error)") }
         let decoded: Any
-        var jingle: Jingle? = nil
+        var jingle: JingleElement? = nil
         do {
             if element.name == "message", let m = try JingleMessage.find(in: element) {
                 decoded = ["from": element.attribute("from") as Any, "to": element.attribute("to") as Any, "jingleMessage": m]
             } else if element.name == "iq", let iq = IQ(element: element) {
-                let j = try Jingle(iq: iq)
+                let j = try JingleElement(iq: iq)
                 jingle = j
                 decoded = ["from": iq.from as Any, "to": iq.to as Any, "id": iq.id, "type": iq.type.rawValue, "jingle": j]
             } else if element.name == "jingle" {
-                let j = try Jingle(element: element)
+                let j = try JingleElement(element: element)
                 jingle = j
                 decoded = ["jingle": j]
             } else {

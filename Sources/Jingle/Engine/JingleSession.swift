@@ -17,7 +17,7 @@ public struct JingleSession: Sendable {
     public let timeouts: JingleSessionTimeouts
 
     struct Outstanding: Sendable, Hashable {
-        var jingle: Jingle
+        var jingle: JingleElement
         var deadline: EngineInstant
     }
 
@@ -28,7 +28,7 @@ public struct JingleSession: Sendable {
     /// Transport-replaces awaiting an answer.
     private var pendingReplaces: [ContentKey: (transport: ContentTransport, proposer: Creator)] = [:]
     /// Our transport-infos held back until the initiate/accept/content-add they refer to is acknowledged.
-    private var queuedTransportInfo: [Jingle] = []
+    private var queuedTransportInfo: [JingleElement] = []
     private var answerDeadline: EngineInstant?
     private var nextID = 0
 
@@ -53,14 +53,14 @@ public struct JingleSession: Sendable {
     public static func initiate(sid: String, local: JID, peer: JID, contents: [Content], groups: [Group] = [],
                                 timeouts: JingleSessionTimeouts = .init(), now: EngineInstant) -> (JingleSession, [JingleSessionOutput]) {
         var s = JingleSession(sid: sid, role: .initiator, local: local, peer: peer, timeouts: timeouts)
-        let j = Jingle(action: .sessionInitiate, sid: sid, initiator: local, contents: contents, groups: groups)
+        let j = JingleElement(action: .sessionInitiate, sid: sid, initiator: local, contents: contents, groups: groups)
         let out = (try? s.send(j, now: now)) ?? []
         return (s, out)
     }
 
     /// Creates the responder's session from a received `session-initiate` (already routed and
     /// parsed); returns the session and the IQ result plus the `received` event.
-    public static func incoming(initiate jingle: Jingle, iq: IQ, local: JID, timeouts: JingleSessionTimeouts = .init(),
+    public static func incoming(initiate jingle: JingleElement, iq: IQ, local: JID, timeouts: JingleSessionTimeouts = .init(),
                               now: EngineInstant) -> (JingleSession, [JingleSessionOutput])? {
         guard jingle.action == .sessionInitiate, let from = iq.from else { return nil }
         var s = JingleSession(sid: jingle.sid, role: .responder, local: local, peer: from, timeouts: timeouts)
@@ -101,7 +101,7 @@ public struct JingleSession: Sendable {
     // MARK: Sending
 
     /// Sends one of our actions; throws when the table or the session's state forbids it.
-    public mutating func send(_ jingle: Jingle, now: EngineInstant) throws(JingleSessionError) -> [JingleSessionOutput] {
+    public mutating func send(_ jingle: JingleElement, now: EngineInstant) throws(JingleSessionError) -> [JingleSessionOutput] {
         guard jingle.sid == sid else { throw .wrongSession(jingle.sid) }
         guard ActionLegality.isAllowed(jingle.action, in: phase, sender: role) else {
             throw .illegalAction(jingle.action, phase: phase, role: role)
@@ -165,7 +165,7 @@ public struct JingleSession: Sendable {
         a == .sessionInitiate || a == .sessionAccept || a == .contentAdd || a == .contentAccept || a == .transportReplace
     }
 
-    private mutating func request(_ j: Jingle, now: EngineInstant) -> [JingleSessionOutput] {
+    private mutating func request(_ j: JingleElement, now: EngineInstant) -> [JingleSessionOutput] {
         nextID += 1
         let id = "\(sid)-\(role == .initiator ? "i" : "r")\(nextID)"
         outstanding[id] = Outstanding(jingle: j, deadline: now + timeouts.response)
@@ -175,7 +175,7 @@ public struct JingleSession: Sendable {
     private mutating func end(_ reason: Reason?, byPeer: Bool, notify: Bool, now: EngineInstant) -> [JingleSessionOutput] {
         var out: [JingleSessionOutput] = []
         if !byPeer, notify, phase != .ended, !outstanding.values.contains(where: { $0.jingle.action == .sessionTerminate }) {
-            out += request(Jingle(action: .sessionTerminate, sid: sid, reason: reason), now: now)
+            out += request(JingleElement(action: .sessionTerminate, sid: sid, reason: reason), now: now)
         }
         phase = .ended
         answerDeadline = nil
@@ -213,8 +213,8 @@ public struct JingleSession: Sendable {
         guard iq.from == peer else {
             return [.send(iq.error(JingleErrorCondition.unknownSession.stanzaError))]
         }
-        let jingle: Jingle
-        do { jingle = try Jingle(iq: iq) } catch {
+        let jingle: JingleElement
+        do { jingle = try JingleElement(iq: iq) } catch {
             return [.send(iq.error(StanzaError(.badRequest, text: error.description)))]
         }
         guard jingle.sid == sid else { return [.send(iq.error(JingleErrorCondition.unknownSession.stanzaError))] }
@@ -229,7 +229,7 @@ public struct JingleSession: Sendable {
         [.send(iq.error(StanzaError(.badRequest, text: text)))]
     }
 
-    private mutating func receive(_ j: Jingle, iq: IQ, now: EngineInstant) -> [JingleSessionOutput] {
+    private mutating func receive(_ j: JingleElement, iq: IQ, now: EngineInstant) -> [JingleSessionOutput] {
         let ack: [JingleSessionOutput] = [.send(iq.result()), .event(.received(j))]
         switch j.action {
         case .sessionInitiate:

@@ -35,7 +35,7 @@ public struct JingleSessionManager: Sendable {
     }
 
     /// Sends one of our actions in its session.
-    public mutating func send(_ jingle: Jingle, now: EngineInstant) throws(JingleSessionError) -> [Output] {
+    public mutating func send(_ jingle: JingleElement, now: EngineInstant) throws(JingleSessionError) -> [Output] {
         guard var s = sessions[jingle.sid] else { throw .wrongSession(jingle.sid) }
         let out = try s.send(jingle, now: now)
         sessions[jingle.sid] = s
@@ -64,8 +64,8 @@ public struct JingleSessionManager: Sendable {
             return wrap(sid, out)
         }
         guard let payload = iq.payload, payload.name == "jingle", payload.namespace == JingleNamespace.jingle else { return nil }
-        let jingle: Jingle
-        do { jingle = try Jingle(element: payload) } catch {
+        let jingle: JingleElement
+        do { jingle = try JingleElement(element: payload) } catch {
             return [.send(iq.error(StanzaError(.badRequest, text: error.description)))]
         }
         guard iq.type == .set, let from = iq.from else {
@@ -82,7 +82,7 @@ public struct JingleSessionManager: Sendable {
         return wrap(jingle.sid, out)
     }
 
-    private mutating func handleInitiate(_ jingle: Jingle, iq: IQ, from: JID, now: EngineInstant) -> [Output] {
+    private mutating func handleInitiate(_ jingle: JingleElement, iq: IQ, from: JID, now: EngineInstant) -> [Output] {
         var out: [Output] = []
         // Crossing initiates with the same peer: the lower sid (i;octet) wins, then the lower initiator JID.
         for (sid, var mine) in sessions.sorted(by: { $0.key < $1.key })

@@ -29,7 +29,7 @@ public enum JingleSessionOutput: Sendable, Hashable {
 /// What happened in a session, for the application (XEP-0166 §7.2 actions as received).
 public enum JingleSessionEvent: Sendable, Hashable {
     /// The peer sent an action we accepted (acknowledged with an IQ result); the model is attached.
-    case received(Jingle)
+    case received(JingleElement)
     /// The peer acknowledged our action.
     case acknowledged(JingleAction)
     /// The peer answered our action with an error; the session survives unless `ended` follows.

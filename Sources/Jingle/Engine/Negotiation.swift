@@ -130,8 +130,8 @@ public enum Negotiation {
 
     /// Our session-accept for a session-initiate, or the reason to terminate: contents that cannot
     /// be answered are left out; when none can, the first refusal's reason is returned.
-    public static func accept(_ initiate: Jingle, policy: MediaPolicy = .init(),
-                              transport: (ContentName) -> LocalTransport) -> Result<Jingle, Reason> {
+    public static func accept(_ initiate: JingleElement, policy: MediaPolicy = .init(),
+                              transport: (ContentName) -> LocalTransport) -> Result<JingleElement, Reason> {
         var accepted: [Content] = []
         var firstFailure: Reason? = nil
         for c in initiate.contents {
@@ -145,7 +145,7 @@ public enum Negotiation {
         let groups = initiate.groups.map { g in
             Group(semantics: g.semantics, contents: g.contents.filter { names.contains($0) })
         }.filter { !$0.contents.isEmpty }
-        return .success(Jingle(action: .sessionAccept, sid: initiate.sid, initiator: initiate.initiator,
+        return .success(JingleElement(action: .sessionAccept, sid: initiate.sid, initiator: initiate.initiator,
                                contents: accepted, groups: groups))
     }
 }

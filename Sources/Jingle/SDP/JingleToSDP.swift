@@ -9,7 +9,7 @@
 public enum SDPMapping {
     /// The SDP describing `party`'s side of the RTP contents of `jingle` (an offer for
     /// session-initiate/content-add, an answer for session-accept/content-accept).
-    public static func sessionDescription(from jingle: Jingle, party: Creator, sessionVersion: String = "2") -> SessionDescription {
+    public static func sessionDescription(from jingle: JingleElement, party: Creator, sessionVersion: String = "2") -> SessionDescription {
         var sdp = SessionDescription(origin: SDPOrigin(sessionID: numericSessionID(jingle.sid), sessionVersion: sessionVersion))
         for g in jingle.groups {
             sdp.lines.append(.attribute("group", ([g.semantics] + g.contents.map(\.rawValue)).joined(separator: " ")))

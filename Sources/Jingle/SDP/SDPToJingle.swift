@@ -5,8 +5,8 @@ extension SDPMapping {
     /// produced the SDP, `creator` the creator of its contents. Session-level ICE credentials,
     /// fingerprints and setup (as Firefox sends them) apply to every media section.
     public static func jingle(from sdp: SessionDescription, action: JingleAction, sid: String, party: Creator,
-                              creator: Creator = .initiator, initiator: JID? = nil, responder: JID? = nil) throws(SDPParseError) -> Jingle {
-        var j = Jingle(action: action, sid: sid, initiator: initiator, responder: responder)
+                              creator: Creator = .initiator, initiator: JID? = nil, responder: JID? = nil) throws(SDPParseError) -> JingleElement {
+        var j = JingleElement(action: action, sid: sid, initiator: initiator, responder: responder)
         for g in sdp.attributes("group") {
             let f = g.split(separator: " ").map(String.init)
             guard let semantics = f.first else { throw SDPParseError(line: 0, reason: "a=group without semantics") }

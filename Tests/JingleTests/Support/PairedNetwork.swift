@@ -77,8 +77,8 @@ struct PairedNetwork {
                 transport: .iceUDP(ICEUDPTransport(ufrag: "u", pwd: "p")))
     }
 
-    static func candidateInfo(sid: String, name: ContentName = "voice", creator: Creator = .initiator, ufrag: String = "u") -> Jingle {
-        Jingle(action: .transportInfo, sid: sid, contents: [Content(creator: creator, name: name, transport: .iceUDP(ICEUDPTransport(
+    static func candidateInfo(sid: String, name: ContentName = "voice", creator: Creator = .initiator, ufrag: String = "u") -> JingleElement {
+        JingleElement(action: .transportInfo, sid: sid, contents: [Content(creator: creator, name: name, transport: .iceUDP(ICEUDPTransport(
             ufrag: ufrag, pwd: "p", candidates: [Candidate(component: 1, foundation: "1", id: "c1", ip: "192.0.2.1", port: 4000,
                                                            priority: 1, type: .host)])))])
     }

@@ -40,7 +40,7 @@ enum Vectors {
 /// One decoded top-level element of a vector.
 enum DecodedStanza: Equatable {
     /// A Jingle IQ: the envelope (payload removed) and the action.
-    case jingle(envelope: IQ, Jingle)
+    case jingle(envelope: IQ, JingleElement)
     /// A JMI message: the envelope (JMI child removed) and the payload.
     case jingleMessage(envelope: XMLElement, JingleMessage)
     case iq(IQ)
@@ -58,7 +58,7 @@ enum DecodedStanza: Equatable {
             if iq.type == .set, let p = iq.payload, p.namespace == JingleNamespace.jingle {
                 var envelope = iq
                 envelope.payload = nil
-                return .jingle(envelope: envelope, try Jingle(iq: iq))
+                return .jingle(envelope: envelope, try JingleElement(iq: iq))
             }
             return .iq(iq)
         case (XMPPNamespace.client, "message"):

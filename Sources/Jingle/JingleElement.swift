@@ -3,7 +3,8 @@ import XMPPCore
 
 /// A Jingle action, `<jingle xmlns='urn:xmpp:jingle:1' action sid initiator responder/>`
 /// (XEP-0166 §7.1), with its contents, reason, XEP-0338 groups and session-info payloads.
-public struct Jingle: Sendable, Hashable {
+/// (Named `JingleElement`, not `Jingle`, so that `Jingle.X` keeps naming the module's types.)
+public struct JingleElement: Sendable, Hashable {
     public var action: JingleAction
     public var sid: String
     public var initiator: JID?
@@ -85,7 +86,7 @@ public struct Jingle: Sendable, Hashable {
     }
 }
 
-extension Jingle {
+extension JingleElement {
     /// Reads the `<jingle/>` payload of an IQ set.
     public init(iq: IQ) throws(JingleParseError) {
         guard let payload = iq.payload else { throw .missingChild(element: "iq", child: "jingle") }
