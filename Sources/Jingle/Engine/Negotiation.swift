@@ -1,0 +1,154 @@
+/// The DTLS role a party ends up with (RFC 5763 §5, XEP-0320 §3): `active` is the DTLS client.
+public enum DTLSRole: String, Sendable, Hashable {
+    case client, server
+}
+
+/// What a party supports and requires when it offers or answers RTP contents.
+public struct MediaPolicy: Sendable, Hashable {
+    /// Codecs we can use, in preference order; ids are ours for offers, the offerer's are kept in answers.
+    public var audioCodecs: [PayloadType]
+    /// Refuse contents without a DTLS fingerprint (XEP-0320); on by default.
+    public var requireDTLS: Bool
+
+    public init(audioCodecs: [PayloadType] = Negotiation.defaultAudioCodecs, requireDTLS: Bool = true) {
+        self.audioCodecs = audioCodecs
+        self.requireDTLS = requireDTLS
+    }
+}
+
+/// Our local transport credentials for one content: ICE (XEP-0176) and the DTLS fingerprint (XEP-0320).
+public struct LocalTransport: Sendable, Hashable {
+    public var ufrag: String
+    public var pwd: String
+    public var fingerprintHash: String
+    public var fingerprint: String?
+
+    public init(ufrag: String, pwd: String, fingerprintHash: String = "sha-256", fingerprint: String?) {
+        self.ufrag = ufrag
+        self.pwd = pwd
+        self.fingerprintHash = fingerprintHash
+        self.fingerprint = fingerprint
+    }
+}
+
+/// Offer/answer for RTP contents (XEP-0167 §5 with RFC 3264 §6 rules): codec intersection by
+/// name (case-insensitive), clock rate and channels; telephone-event (RFC 4733) kept only at a
+/// chosen codec's clock rate; DTLS roles actpass/active/passive (RFC 5763 §5).
+public enum Negotiation {
+    /// Opus 48000/2 with in-band FEC (RFC 7587), telephone-event at 48000 and 8000, PCMU.
+    public static let defaultAudioCodecs: [PayloadType] = [
+        PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2,
+                    parameters: [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")]),
+        PayloadType(id: 0, name: "PCMU", clockrate: 8000),
+        PayloadType(id: 101, name: "telephone-event", clockrate: 48000, parameters: [Parameter(name: "0-15", value: "")]),
+        PayloadType(id: 126, name: "telephone-event", clockrate: 8000, parameters: [Parameter(name: "0-15", value: "")]),
+    ]
+
+    static func isTelephoneEvent(_ p: PayloadType) -> Bool { p.name?.lowercased() == "telephone-event" }
+
+    /// RFC 3551 static payload types have a known clock rate when the offer leaves it out.
+    static func clockrate(_ p: PayloadType) -> UInt32? {
+        if let c = p.clockrate { return c }
+        switch p.id {
+        case 0, 3, 4, 5, 7, 8, 9, 12, 13, 15, 18: return 8000
+        case 10, 11: return 44100
+        case 6: return 16000
+        default: return nil
+        }
+    }
+
+    /// Whether two payload types describe the same codec.
+    public static func matches(_ a: PayloadType, _ b: PayloadType) -> Bool {
+        guard let an = a.name, let bn = b.name else { return a.id == b.id && a.id < 96 }
+        return an.lowercased() == bn.lowercased() && clockrate(a) == clockrate(b) && a.channelCount == b.channelCount
+    }
+
+    /// Our offer for one audio content.
+    public static func offer(name: ContentName = "audio", policy: MediaPolicy = .init(), transport: LocalTransport,
+                             senders: Senders = .both) -> Content {
+        let fp = transport.fingerprint.map { Fingerprint(hash: transport.fingerprintHash, setup: .actpass, value: $0) }
+        return Content(creator: .initiator, name: name, senders: senders,
+                       description: .rtp(RTPDescription(media: "audio", payloadTypes: policy.audioCodecs, rtcpMux: true)),
+                       transport: .iceUDP(ICEUDPTransport(ufrag: transport.ufrag, pwd: transport.pwd, fingerprints: fp.map { [$0] } ?? [])))
+    }
+
+    /// The setup we answer with: the offerer's `actpass` gets `active` (RFC 8842 §5.5).
+    public static func answerSetup(to offered: DTLSSetup) -> DTLSSetup? {
+        switch offered {
+        case .actpass, .passive: .active
+        case .active: .passive
+        case .holdconn: nil
+        }
+    }
+
+    /// Our DTLS role once both setups are known; nil when they do not fit together.
+    public static func dtlsRole(local: DTLSSetup, remote: DTLSSetup) -> DTLSRole? {
+        switch (local, remote) {
+        case (.active, .passive), (.active, .actpass): .client
+        case (.passive, .active), (.actpass, .active): .server
+        default: nil
+        }
+    }
+
+    /// Our answer to one offered content, or the reason to refuse it.
+    public static func answer(_ offered: Content, policy: MediaPolicy = .init(), transport: LocalTransport) -> Result<Content, Reason> {
+        guard let rtp = offered.rtp else { return .failure(Reason(.unsupportedApplications)) }
+        guard case .iceUDP(let ice)? = offered.transport else { return .failure(Reason(.unsupportedTransports)) }
+        var setup: DTLSSetup? = nil
+        if let fp = ice.fingerprints.first {
+            guard let s = answerSetup(to: fp.setup ?? .actpass) else {
+                return .failure(Reason(.incompatibleParameters, text: "DTLS setup holdconn"))
+            }
+            setup = s
+        } else if policy.requireDTLS {
+            return .failure(Reason(.failedApplication, text: "DTLS-SRTP required"))
+        }
+        var chosen: [PayloadType] = []
+        for p in rtp.payloadTypes where !isTelephoneEvent(p) {
+            guard let ours = policy.audioCodecs.first(where: { matches($0, p) }) else { continue }
+            var a = ours
+            a.id = p.id
+            chosen.append(a)
+        }
+        guard !chosen.isEmpty else { return .failure(Reason(.incompatibleParameters, text: "no codec in common")) }
+        let rates = Set(chosen.compactMap(clockrate))
+        for p in rtp.payloadTypes where isTelephoneEvent(p) && rates.contains(clockrate(p) ?? 0) {
+            if var ours = policy.audioCodecs.first(where: { matches($0, p) }) {
+                ours.id = p.id
+                chosen.append(ours)
+            }
+        }
+        var description = RTPDescription(media: rtp.media, payloadTypes: chosen, rtcpMux: rtp.rtcpMux)
+        description.headerExtensions = rtp.headerExtensions
+        var t = ICEUDPTransport(ufrag: transport.ufrag, pwd: transport.pwd)
+        if let setup, let value = transport.fingerprint {
+            t.fingerprints = [Fingerprint(hash: transport.fingerprintHash, setup: setup, value: value)]
+        }
+        return .success(Content(creator: offered.creator, name: offered.name, senders: offered.senders,
+                                description: .rtp(description), transport: .iceUDP(t)))
+    }
+
+    /// Our session-accept for a session-initiate, or the reason to terminate: contents that cannot
+    /// be answered are left out; when none can, the first refusal's reason is returned.
+    public static func accept(_ initiate: JingleElement, policy: MediaPolicy = .init(),
+                              transport: (ContentName) -> LocalTransport) -> Result<JingleElement, Reason> {
+        var accepted: [Content] = []
+        var firstFailure: Reason? = nil
+        for c in initiate.contents {
+            switch answer(c, policy: policy, transport: transport(c.name)) {
+            case .success(let a): accepted.append(a)
+            case .failure(let r): firstFailure = firstFailure ?? r
+            }
+        }
+        guard !accepted.isEmpty else { return .failure(firstFailure ?? Reason(.failedApplication)) }
+        let names = Set(accepted.map(\.name))
+        let groups = initiate.groups.map { g in
+            Group(semantics: g.semantics, contents: g.contents.filter { names.contains($0) })
+        }.filter { !$0.contents.isEmpty }
+        return .success(JingleElement(action: .sessionAccept, sid: initiate.sid, initiator: initiate.initiator,
+                               contents: accepted, groups: groups))
+    }
+}
+
+/// A refusal carries the XEP-0166 reason to terminate or reject with.
+extension Reason: Error {}
