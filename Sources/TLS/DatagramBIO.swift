@@ -62,7 +62,9 @@ nonisolated(unsafe) private let datagramBIOMethod: OpaquePointer? = {
         }
         let datagram = queue.inbound.removeFirst()
         let count = min(datagram.count, Int(capacity))  // a datagram larger than the buffer is truncated, as on a socket
-        datagram.withUnsafeBytes { UnsafeMutableRawPointer(buffer).copyMemory(from: $0.baseAddress!, byteCount: count) }
+        datagram.withUnsafeBytes { source in
+            if let base = source.baseAddress, count > 0 { UnsafeMutableRawPointer(buffer).copyMemory(from: base, byteCount: count) }
+        }
         return Int32(count)
     }
     _ = BIO_meth_set_ctrl(method) { bio, command, _, pointer in

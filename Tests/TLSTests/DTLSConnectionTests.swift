@@ -13,18 +13,20 @@ struct DTLSLink {
     /// Datagrams delivered so far, per direction (for drop decisions).
     var toServerCount = 0
     var toClientCount = 0
+    /// Sizes of every datagram delivered, in order: positive to the server, negative to the client.
+    var sizes: [Int] = []
 
     init(clientProfiles: [SRTPProtectionProfile] = [.aeadAES128GCM, .aes128CMHMACSHA1_80],
          serverProfiles: [SRTPProtectionProfile] = [.aeadAES128GCM, .aes128CMHMACSHA1_80],
-         clientExpects: String? = nil) throws {
+         clientExpects: String? = nil, mtu: Int = 1200) throws {
         let clientCertificate = try DTLSCertificate.generate()
         let serverCertificate = try DTLSCertificate.generate()
         client = try DTLSConnection(role: .client, certificate: clientCertificate,
                                     expectedPeerFingerprint: ("sha-256", clientExpects ?? serverCertificate.fingerprint(.sha256)),
-                                    profiles: clientProfiles)
+                                    profiles: clientProfiles, mtu: mtu)
         server = try DTLSConnection(role: .server, certificate: serverCertificate,
                                     expectedPeerFingerprint: ("SHA-256", clientCertificate.fingerprint(.sha256).lowercased()),
-                                    profiles: serverProfiles)
+                                    profiles: serverProfiles, mtu: mtu)
     }
 
     /// Delivers datagrams both ways until quiet; `drop` decides per (direction, index) what is lost.
@@ -34,6 +36,7 @@ struct DTLSLink {
         var toClient = toClient
         for _ in 0..<50 where !toServer.isEmpty || !toClient.isEmpty {
             for datagram in toServer {
+                sizes.append(datagram.count)
                 toServerCount += 1
                 if drop(true, toServerCount) { continue }
                 let output = try server.receive(datagram: datagram, now: now)
@@ -43,6 +46,7 @@ struct DTLSLink {
             }
             toServer = []
             for datagram in toClient {
+                sizes.append(-datagram.count)
                 toClientCount += 1
                 if drop(false, toClientCount) { continue }
                 let output = try client.receive(datagram: datagram, now: now)
@@ -101,6 +105,36 @@ struct DTLSLink {
         #expect(material.localKey.count + material.localSalt.count + material.remoteKey.count + material.remoteSalt.count
                 == (expected == .aeadAES128GCM ? 56 : 60))
         #expect(link.serverMaterial?.remoteKey == material.localKey)
+    }
+
+    @Test func flightsAreSplitIntoDatagramsWithinTheMTU() throws {
+        var link = try DTLSLink(mtu: 300)
+        try link.run(toServer: link.client.start(now: link.now))
+        #expect(link.clientMaterial != nil && link.serverMaterial != nil)
+        // OpenSSL packs the last records of a flight into one datagram and does not count the
+        // expansion of the first encrypted record (Finished) against the MTU: allow that much.
+        #expect(link.sizes.allSatisfy { abs($0) <= 300 + 32 })
+        // The server's first flight (certificate included) is split: several datagrams in a row to the client.
+        #expect(link.sizes.prefix(4).filter { $0 < 0 }.count >= 2)
+    }
+
+    @Test func noCommonSRTPProfileFailsTheHandshake() throws {
+        var link = try DTLSLink(clientProfiles: [.aes128CMHMACSHA1_80], serverProfiles: [.aeadAES128GCM])
+        let error = #expect(throws: DTLSError.self) { try link.run(toServer: link.client.start(now: link.now)) }
+        #expect(error == .handshakeFailed(reason: "no SRTP protection profile negotiated"))
+        #expect(link.clientMaterial == nil && link.serverMaterial == nil)
+    }
+
+    @Test func timersStopOnceEstablished() throws {
+        var link = try DTLSLink()
+        let flight1 = link.client.start(now: link.now)
+        #expect(link.client.nextDeadline != nil)
+        #expect(link.server.nextDeadline == nil)
+        try link.run(toServer: flight1)
+        #expect(link.client.nextDeadline == nil)
+        #expect(link.server.nextDeadline == nil)
+        // Far in the future nothing is retransmitted by the client.
+        #expect(link.client.handleTimeout(now: link.now + .seconds(120)).isEmpty)
     }
 
     @Test func droppedClientHelloIsRetransmittedWhenTheTimerFires() throws {
