@@ -45,6 +45,12 @@ public final class NIOTLSHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// What the handshake agreed, once it completed. Read it on the channel's event loop.
     public var handshakeCompleted: TLSHandshakeCompleted? { connection.handshakeCompleted }
 
+    /// Exported keying material (RFC 5705, RFC 8446 §7.5), e.g. for tls-exporter channel binding
+    /// (RFC 9266). Call on the channel's event loop after `TLSHandshakeCompleted`.
+    public func exportKeyingMaterial(label: String, context: [UInt8]? = nil, length: Int) throws(TLSError) -> [UInt8] {
+        try connection.exportKeyingMaterial(label: label, context: context, length: length)
+    }
+
     // MARK: Lifecycle
 
     public func handlerAdded(context: ChannelHandlerContext) {

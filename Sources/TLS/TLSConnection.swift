@@ -135,6 +135,8 @@ public final class TLSConnection {
             guard jk_SSL_set_tlsext_host_name(ssl, name) == 1, SSL_set1_host(ssl, name) == 1 else {
                 throw .configuration(reason: "invalid server name \(name): \(OpenSSLErrorQueue.drain(fallback: "rejected"))")
             }
+            // RFC 6125 §6.4.3: a wildcard only as the whole left-most label.
+            SSL_set_hostflags(ssl, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS))
         }
     }
 
@@ -201,6 +203,22 @@ public final class TLSConnection {
         state = .closed
         OpenSSLErrorQueue.clear()
         return takePendingCiphertext()
+    }
+
+    /// Keying material exported from the session (RFC 5705 / RFC 8446 §7.5), e.g. for the
+    /// "EXPORTER-Channel-Binding" label of tls-exporter channel binding (RFC 9266). Established only.
+    public func exportKeyingMaterial(label: String, context: [UInt8]? = nil, length: Int) throws(TLSError) -> [UInt8] {
+        guard state == .established else { throw .protocolError(reason: "keying material exported before the handshake completed") }
+        guard length > 0, length <= 1 << 16 else { throw .protocolError(reason: "invalid exporter length \(length)") }
+        OpenSSLErrorQueue.clear()
+        var out = [UInt8](repeating: 0, count: length)
+        let useContext: Int32 = context == nil ? 0 : 1  // RFC 5705 §4: no context differs from an empty one
+        let ok = (context ?? []).withUnsafeBufferPointer { contextBuffer in
+            SSL_export_keying_material(ssl, &out, length, label, label.utf8.count,
+                                       contextBuffer.baseAddress, contextBuffer.count, useContext)
+        }
+        guard ok == 1 else { throw .protocolError(reason: OpenSSLErrorQueue.drain(fallback: "export failed")) }
+        return out
     }
 
     /// Ciphertext OpenSSL wrote but no step returned yet, such as the alert after a failed handshake.

@@ -36,6 +36,34 @@ import Testing
         #expect(throws: TLSError.closed) { _ = try client.write(plaintext: hello) }
     }
 
+    @Test func bothSidesExportTheSameChannelBinding() throws {
+        let files = try CertificateFiles()
+        defer { files.remove() }
+        var pair = TLSPair(client: try TLSConnection.client(TLSClientConfiguration(serverName: "localhost", trustedCAFile: files.certificateFile)),
+                           server: try TLSConnection.server(files.serverConfiguration))
+        #expect(throws: TLSError.self) { _ = try pair.client.exportKeyingMaterial(label: "EXPORTER-Channel-Binding", length: 32) }
+        try pair.handshake()
+        let client = try pair.client.exportKeyingMaterial(label: "EXPORTER-Channel-Binding", length: 32)
+        let server = try pair.server.exportKeyingMaterial(label: "EXPORTER-Channel-Binding", length: 32)
+        #expect(client.count == 32)
+        #expect(client == server)
+        #expect(try pair.client.exportKeyingMaterial(label: "EXPORTER-other", length: 32) != client)
+    }
+
+    @Test func partialWildcardIsNotAccepted() throws {
+        let files = try CertificateFiles(commonName: "wild", subjectAlternativeNames: ["x*.example.org", "*.example.net"])
+        defer { files.remove() }
+        var partial = TLSPair(client: try TLSConnection.client(TLSClientConfiguration(serverName: "xmpp.example.org", trustedCAFile: files.certificateFile)),
+                              server: try TLSConnection.server(files.serverConfiguration))
+        #expect(throws: TLSError.certificateVerificationFailed(reason: "certificate verify failed: hostname mismatch (hostname xmpp.example.org)")) {
+            try partial.handshake()
+        }
+        var whole = TLSPair(client: try TLSConnection.client(TLSClientConfiguration(serverName: "chat.example.net", trustedCAFile: files.certificateFile)),
+                            server: try TLSConnection.server(files.serverConfiguration))
+        try whole.handshake()
+        #expect(whole.client.state == .established)
+    }
+
     @Test func writeBeforeHandshakeIsRefused() throws {
         let client = try TLSConnection.client(TLSClientConfiguration(serverName: "localhost"))
         #expect(throws: TLSError.self) { _ = try client.write(plaintext: [1, 2, 3]) }
