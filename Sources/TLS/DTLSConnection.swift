@@ -18,8 +18,9 @@ import Darwin
 /// `handleTimeout` moves that deadline to the caller's so that a virtual clock drives
 /// retransmissions. On later versions OpenSSL's clock must also agree that the timer expired.
 ///
-/// Peer certificates are self-signed: the chain is not verified, the fingerprint is the trust; it
-/// is checked when the handshake completes, before any keying material is released.
+/// Peer certificates are self-signed: the chain is not verified, the fingerprint is the trust. It is
+/// checked in OpenSSL's verify callback (a mismatch aborts with a bad_certificate alert, left in
+/// `takePendingDatagrams()`) and again before any keying material is released.
 ///
 /// Not thread-safe: use one association from one thread at a time.
 public final class DTLSConnection {
@@ -36,7 +37,7 @@ public final class DTLSConnection {
     /// The error that failed the association, including one found inside `handleTimeout(now:)`.
     public private(set) var failure: DTLSError?
 
-    private let fingerprintAlgorithm: FingerprintAlgorithm
+    private let peerCheck: PeerFingerprintCheck
     private let certificate: DTLSCertificate
     private let context: OpaquePointer
     private let ssl: OpaquePointer
@@ -58,8 +59,8 @@ public final class DTLSConnection {
         guard (256...65_507).contains(mtu) else { throw .configuration(reason: "MTU \(mtu) outside 256...65507") }
         self.role = role
         self.certificate = certificate
-        self.fingerprintAlgorithm = algorithm
         self.expectedPeerFingerprint = (algorithm.rawValue, expectedPeerFingerprint.value.uppercased())
+        self.peerCheck = PeerFingerprintCheck(algorithm: algorithm, expected: expectedPeerFingerprint.value.uppercased())
 
         guard let context = SSL_CTX_new(DTLS_method()) else {
             throw .configuration(reason: "cannot create SSL_CTX: \(OpenSSLErrorQueue.drain(fallback: "out of memory"))")
@@ -80,8 +81,8 @@ public final class DTLSConnection {
             throw fail("cannot offer SRTP profiles")
         }
         _ = jk_SSL_CTX_set_options(context, jk_SSL_OP_NO_QUERY_MTU() | jk_SSL_OP_NO_RENEGOTIATION() | jk_SSL_OP_NO_TICKET())
-        // Both sides must present a certificate; any self-signed one passes here, the fingerprint decides.
-        SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT) { _, _ in 1 }
+        // Both sides must present a certificate; self-signed is fine, the fingerprint decides.
+        SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, PeerFingerprintCheck.verifyCallback)
 
         guard let ssl = SSL_new(context) else {
             SSL_CTX_free(context)
@@ -94,6 +95,7 @@ public final class DTLSConnection {
         }
         SSL_set_bio(ssl, bio, bio)  // one reference, owned by the SSL
         _ = jk_SSL_set_mtu(ssl, mtu)
+        PeerFingerprintCheck.attach(peerCheck, to: ssl)
         if role == .client { SSL_set_connect_state(ssl) } else { SSL_set_accept_state(ssl) }
         self.context = context
         self.ssl = ssl
@@ -143,11 +145,16 @@ public final class DTLSConnection {
             try step(&output)
         } catch {
             failure = error
-            output.datagrams = queue.takeOutbound()
-            throw error
+            throw error  // the alert stays queued for takePendingDatagrams()
         }
         output.datagrams = queue.takeOutbound()
         return output
+    }
+
+    /// Datagrams queued but not returned, such as the alert after `receive` threw: send them to
+    /// tell the peer why the handshake ended.
+    public func takePendingDatagrams() -> [[UInt8]] {
+        queue.takeOutbound()
     }
 
     /// Retransmits the last flight if `now` reached `nextDeadline` (RFC 6347 §4.2.4.1).
@@ -197,7 +204,11 @@ public final class DTLSConnection {
                 let code = SSL_get_error(ssl, result)
                 if code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE { return }
                 state = .failed
-                throw .handshakeFailed(reason: OpenSSLErrorQueue.drain(fallback: "handshake failed"))
+                let reason = OpenSSLErrorQueue.drain(fallback: "handshake failed")
+                if let mismatch = peerCheck.mismatch {
+                    throw .fingerprintMismatch(expected: mismatch.expected, actual: mismatch.actual)
+                }
+                throw .handshakeFailed(reason: reason)
             }
             do throws(DTLSError) {
                 let material = try completeHandshake()
@@ -237,12 +248,10 @@ public final class DTLSConnection {
             throw .handshakeFailed(reason: "peer sent no certificate")
         }
         defer { X509_free(peer) }
-        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        guard X509_digest(peer, fingerprintAlgorithm.evp, &digest, &length) == 1 else {
+        // Checked in the verify callback already; checked again here before any key leaves.
+        guard let actual = peerCheck.fingerprint(of: peer) else {
             throw .handshakeFailed(reason: "cannot hash the peer certificate")
         }
-        let actual = OpenSSLText.colonHex(digest.prefix(Int(length)))
         guard actual == expectedPeerFingerprint.value else {
             throw .fingerprintMismatch(expected: expectedPeerFingerprint.value, actual: actual)
         }

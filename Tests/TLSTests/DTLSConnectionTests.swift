@@ -194,6 +194,18 @@ struct DTLSLink {
         #expect(link.client.state == .failed)
         #expect(link.client.keyingMaterial == nil)
         #expect(link.client.failure == error)
+        // The client aborted inside the handshake: its alert tells the server at once.
+        let alert = link.client.takePendingDatagrams()
+        #expect(!alert.isEmpty)
+        let serverError = #expect(throws: DTLSError.self) {
+            for datagram in alert { _ = try link.server.receive(datagram: datagram, now: link.now) }
+        }
+        guard case .handshakeFailed(let reason)? = serverError else {
+            Issue.record("expected handshakeFailed on the server, got \(String(describing: serverError))")
+            return
+        }
+        #expect(reason.contains("bad certificate"))
+        #expect(link.server.keyingMaterial == nil)
     }
 
     @Test func garbageDatagramsDoNotCrashOrDerail() throws {
