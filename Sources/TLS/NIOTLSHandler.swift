@@ -113,6 +113,11 @@ public final class NIOTLSHandler: ChannelDuplexHandler, @unchecked Sendable {
             context.fireChannelRead(wrapInboundOut(context.channel.allocator.buffer(bytes: output.plaintext)))
         }
         if output.peerClosed {
+            // Answer close_notify with ours (RFC 8446 §6.1), then close.
+            let reply = connection.close()
+            if !reply.isEmpty {
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: reply)), promise: nil)
+            }
             failBufferedWrites(TLSError.closed)
             context.close(promise: nil)
         }

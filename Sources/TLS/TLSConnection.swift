@@ -33,6 +33,10 @@ public final class TLSConnection {
     private let networkIn: OpaquePointer   // ciphertext from the peer, read by OpenSSL
     private let networkOut: OpaquePointer  // ciphertext OpenSSL wrote for the peer
     private let verifiedName: String?
+    /// We sent close_notify and still wait for the peer's (RFC 8446 §6.1).
+    private var awaitingPeerClose = false
+    private var sentCloseNotify = false
+    private var receivedCloseNotify = false
 
     /// A client connection verifying `configuration.serverName`.
     public static func client(_ configuration: TLSClientConfiguration) throws(TLSError) -> TLSConnection {
@@ -155,6 +159,7 @@ public final class TLSConnection {
     /// On a thrown error, `takePendingCiphertext()` still holds the alert to send to the peer.
     public func receive<Bytes: Collection<UInt8>>(ciphertext: Bytes) throws(TLSError) -> TLSOutput {
         switch state {
+        case .closed where awaitingPeerClose: break
         case .failed, .closed: throw .closed
         case .handshaking, .established: break
         }
@@ -169,8 +174,27 @@ public final class TLSConnection {
             throw .protocolError(reason: "cannot buffer \(ciphertext.count) bytes of ciphertext")
         }
         var output = TLSOutput()
-        try advance(&output)
+        if state == .closed {
+            awaitPeerClose(&output)
+        } else {
+            try advance(&output)
+        }
         return output
+    }
+
+    /// After our close_notify: discard data still in flight and report the peer's close_notify.
+    private func awaitPeerClose(_ output: inout TLSOutput) {
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        while awaitingPeerClose {
+            let result = buffer.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
+            if result > 0 { continue }
+            let code = SSL_get_error(ssl, result)
+            if code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE { break }
+            awaitingPeerClose = false
+            output.peerClosed = code == SSL_ERROR_ZERO_RETURN
+            receivedCloseNotify = output.peerClosed
+        }
+        OpenSSLErrorQueue.clear()
     }
 
     /// Encrypts application data. Only after the handshake completed (`state == .established`).
@@ -196,10 +220,16 @@ public final class TLSConnection {
     }
 
     /// Sends close_notify (RFC 8446 §6.1) and returns it; later writes throw `TLSError.closed`.
+    /// `receive` still accepts the peer's close_notify afterwards (reported as `peerClosed`).
     public func close() -> [UInt8] {
-        guard state == .established || state == .handshaking else { return takePendingCiphertext() }
+        let answeringPeer = state == .closed && receivedCloseNotify && !sentCloseNotify
+        guard state == .established || state == .handshaking || answeringPeer else { return takePendingCiphertext() }
         OpenSSLErrorQueue.clear()
-        if state == .established { _ = SSL_shutdown(ssl) }
+        if state == .established || answeringPeer {
+            _ = SSL_shutdown(ssl)
+            sentCloseNotify = true
+            awaitingPeerClose = !receivedCloseNotify
+        }
         state = .closed
         OpenSSLErrorQueue.clear()
         return takePendingCiphertext()
@@ -268,6 +298,7 @@ public final class TLSConnection {
                 return
             case SSL_ERROR_ZERO_RETURN:
                 output.peerClosed = true
+                receivedCloseNotify = true
                 state = .closed
                 return
             default:

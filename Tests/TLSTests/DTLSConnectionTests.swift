@@ -153,6 +153,31 @@ struct DTLSLink {
         })
     }
 
+    @Test func retransmissionsBackOffThenGiveUp() throws {
+        let link = try DTLSLink()
+        var now = link.now
+        #expect(!link.client.start(now: now).isEmpty)  // lost, as is everything after it
+        var intervals: [Duration] = []
+        var retransmissions = 0
+        for _ in 0..<30 {
+            guard let deadline = link.client.nextDeadline else { break }
+            intervals.append(deadline - now)
+            now = deadline
+            if !link.client.handleTimeout(now: now).isEmpty { retransmissions += 1 }
+        }
+        // RFC 6347 §4.2.4.1: start at 1 s, double each time, cap at 60 s.
+        let seconds = intervals.map { Int(($0 / .milliseconds(1)).rounded() / 1000) }
+        #expect(Array(seconds.prefix(7)) == [1, 2, 4, 8, 16, 32, 60])
+        #expect(retransmissions >= 10)
+        #expect(link.client.state == .failed)
+        guard case .handshakeFailed? = link.client.failure else {
+            Issue.record("expected handshakeFailed, got \(String(describing: link.client.failure))")
+            return
+        }
+        #expect(link.client.nextDeadline == nil)
+        #expect(now - link.now > .seconds(300))  // minutes of virtual time, no real waiting
+    }
+
     @Test func lostFinalFlightIsRecoveredByRetransmission() throws {
         var link = try DTLSLink()
         var flight2: [[UInt8]] = []

@@ -21,11 +21,13 @@ import Testing
 
         let hello = Array("<stream:stream to='example.org'>".utf8)
         try pair.run(toServer: try client.write(plaintext: hello), toClient: [])
-        #expect(pair.serverReceived == hello)
+        let serverReceived = pair.serverReceived
+        #expect(serverReceived == hello)
 
         let big = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         try pair.run(toServer: [], toClient: try server.write(plaintext: big))
-        #expect(pair.clientReceived == big)
+        let clientReceived = pair.clientReceived
+        #expect(clientReceived == big)
 
         let closeNotify = client.close()
         #expect(!closeNotify.isEmpty)
@@ -33,6 +35,13 @@ import Testing
         try pair.run(toServer: closeNotify, toClient: [])
         #expect(pair.serverSawClose)
         #expect(server.state == .closed)
+        // The server answers with its own close_notify; the client, already closed, sees it.
+        let answer = server.close()
+        #expect(!answer.isEmpty)
+        try pair.run(toServer: [], toClient: answer)
+        let clientSawClose = pair.clientSawClose
+        #expect(clientSawClose)
+        #expect(throws: TLSError.closed) { _ = try client.receive(ciphertext: [23, 3, 3, 0, 1, 0]) }
         #expect(throws: TLSError.closed) { _ = try client.write(plaintext: hello) }
     }
 
