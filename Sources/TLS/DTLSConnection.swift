@@ -24,7 +24,7 @@ import Darwin
 ///
 /// Not thread-safe: use one association from one thread at a time.
 public final class DTLSConnection {
-    public let role: DTLSRole
+    public let role: Role
     public let expectedPeerFingerprint: (hash: String, value: String)
 
     /// Where the association is in its life.
@@ -49,7 +49,7 @@ public final class DTLSConnection {
     ///   - expectedPeerFingerprint: the peer's signalled hash name ("sha-256") and value ("AB:CD:...").
     ///   - profiles: SRTP profiles to offer, in preference order.
     ///   - mtu: largest datagram payload to produce.
-    public init(role: DTLSRole, certificate: DTLSCertificate, expectedPeerFingerprint: (hash: String, value: String),
+    public init(role: Role, certificate: DTLSCertificate, expectedPeerFingerprint: (hash: String, value: String),
                 profiles: [SRTPProtectionProfile] = [.aeadAES128GCM, .aes128CMHMACSHA1_80], mtu: Int = 1200) throws(DTLSError) {
         OpenSSLErrorQueue.clear()
         guard let algorithm = FingerprintAlgorithm(name: expectedPeerFingerprint.hash) else {
@@ -128,12 +128,12 @@ public final class DTLSConnection {
     public func receive(datagram: [UInt8], now: ContinuousClock.Instant) throws(DTLSError) -> DTLSOutput {
         switch state {
         case .closed, .failed: throw .closed
-        case .new: state = .handshaking  // a server waiting for the ClientHello
-        case .handshaking, .established: break
+        case .new, .handshaking, .established: break
         }
         guard let first = datagram.first, (20...63).contains(first) else {
             throw .protocolError(reason: datagram.isEmpty ? "empty datagram" : "not a DTLS record (first byte \(datagram[0]))")
         }
+        if state == .new { state = .handshaking }  // a server waiting for the ClientHello
         OpenSSLErrorQueue.clear()
         queue.inbound.append(datagram)
         var output = DTLSOutput()

@@ -1,21 +1,3 @@
-/// Which side of the DTLS handshake (RFC 6347) this endpoint plays, from the signalled
-/// `setup` attribute (RFC 4145 §4, RFC 5763 §5; XEP-0320 `setup`): `active` is the client,
-/// `passive` the server.
-public enum DTLSRole: Sendable, Hashable {
-    case client
-    case server
-
-    /// The role for a resolved `setup` value: "active" -> client, "passive" -> server.
-    /// "actpass" and anything else return `nil`: the offer/answer must resolve it first.
-    public init?(setup: String) {
-        switch setup {
-        case "active": self = .client
-        case "passive": self = .server
-        default: return nil
-        }
-    }
-}
-
 /// Hash functions of the fingerprint attribute (RFC 8122 §5, XEP-0320 `hash`).
 public enum FingerprintAlgorithm: String, Sendable, Hashable, CaseIterable {
     case sha1 = "sha-1"
@@ -134,3 +116,24 @@ extension SRTPKeyingMaterial: CustomStringConvertible, CustomDebugStringConverti
     public var description: String { "SRTPKeyingMaterial(\(profile), keys redacted)" }
     public var debugDescription: String { description }
 }
+
+extension DTLSConnection {
+    /// Which side of the DTLS handshake (RFC 6347) this endpoint plays, from the signalled
+    /// `setup` attribute (RFC 4145 §4, RFC 5763 §5; XEP-0320 `setup`): `active` is the client,
+    /// `passive` the server.
+    public enum Role: Sendable, Hashable {
+        case client
+        case server
+
+        /// The role for a resolved `setup` value: "active" -> client, "passive" -> server.
+        /// "actpass" and anything else return `nil`: the offer/answer must resolve it first.
+        public init?(setup: String) {
+            switch setup {
+            case "active": self = .client
+            case "passive": self = .server
+            default: return nil
+            }
+        }
+    }
+}
+

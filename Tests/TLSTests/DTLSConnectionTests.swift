@@ -273,9 +273,9 @@ struct DTLSLink {
         let certificate = try DTLSCertificate.generate()
         #expect(certificate.fingerprint(.sha256).count == 95)
         #expect(certificate.fingerprint(.sha1).count == 59)
-        #expect(DTLSRole(setup: "active") == .client)
-        #expect(DTLSRole(setup: "passive") == .server)
-        #expect(DTLSRole(setup: "actpass") == nil)
+        #expect(DTLSConnection.Role(setup: "active") == .client)
+        #expect(DTLSConnection.Role(setup: "passive") == .server)
+        #expect(DTLSConnection.Role(setup: "actpass") == nil)
         #expect(throws: DTLSError.self) {
             _ = try DTLSConnection(role: .client, certificate: certificate, expectedPeerFingerprint: ("md2", "00"))
         }
