@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "XMLStreamTests", dependencies: ["XMLStream"],
                     resources: [.copy("Transcripts")], swiftSettings: swiftSettings),
         .testTarget(name: "XMPPCoreTests", dependencies: ["XMPPCore", "XMLStream", "CryptoPrimitives"],
-                    swiftSettings: swiftSettings),
+                    resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "JingleTests", dependencies: ["Jingle", "XMLStream", "XMPPCore"],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "STUNTests", dependencies: ["STUN", "TURNServer", "CryptoPrimitives"],
