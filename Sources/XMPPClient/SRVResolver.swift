@@ -12,10 +12,9 @@ import XMPPCore
 /// answer in time, an error response) yields no records, and the caller falls back to the domain on 5222.
 enum SRVResolver {
     /// The SRV records in connection order; empty when there are none or the lookup failed.
-    static func lookup(domain: String, timeout: Duration, group: EventLoopGroup) async -> [SRVRecord] {
-        guard let nameserver = nameserver(), let address = try? SocketAddress(ipAddress: nameserver, port: 53) else {
-            return []
-        }
+    /// - Parameter nameserver: `host` or `host:port` of the resolver; nil reads /etc/resolv.conf.
+    static func lookup(domain: String, nameserver override: String?, timeout: Duration, group: EventLoopGroup) async -> [SRVRecord] {
+        guard let address = resolverAddress(override) else { return [] }
         let id = UInt16.random(in: 0...UInt16.max)
         let query = DNSSRVCodec.query(id: id, name: "_xmpp-client._tcp.\(domain)")
         let eventLoop = group.next()
@@ -42,6 +41,14 @@ enum SRVResolver {
             answer.fail(error)
             return []
         }
+    }
+
+    /// The resolver's address: `override` (`ip` or `ip:port`, `[v6]:port`) or the first nameserver of /etc/resolv.conf, port 53.
+    static func resolverAddress(_ override: String?) -> SocketAddress? {
+        guard let override else { return nameserver().flatMap { try? SocketAddress(ipAddress: $0, port: 53) } }
+        if let direct = try? SocketAddress(ipAddress: override, port: 53) { return direct }
+        guard let parsed = XMPPClientConfiguration.ServerAddress(override) else { return nil }
+        return try? SocketAddress(ipAddress: parsed.host, port: parsed.port)
     }
 
     /// The first `nameserver` line of /etc/resolv.conf.

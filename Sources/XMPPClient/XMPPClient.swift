@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -128,7 +133,8 @@ public actor XMPPClient {
         let domain = configuration.jid.domainpart
         var targets: [XMPPClientConfiguration.ServerAddress] = []
         if domain != "localhost", !domain.contains(":"), domain.contains(where: { $0.isLetter }) {
-            let records = await SRVResolver.lookup(domain: domain, timeout: configuration.dnsTimeout, group: group)
+            let records = await SRVResolver.lookup(domain: domain, nameserver: configuration.dnsServer,
+                                                   timeout: configuration.dnsTimeout, group: group)
             targets = records.map { .init(host: $0.target, port: Int($0.port)) }
             logger.debug("SRV lookup", metadata: ["domain": "\(domain)", "records": "\(records)"])
         }
@@ -293,9 +299,14 @@ public actor XMPPClient {
         return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
+    /// A short reason for a failed TCP connect: "connection refused", "cannot resolve host", "timed out".
     static func describe(_ error: Error) -> String {
-        if let e = error as? IOError { return e.description }
-        if error is ChannelError { return "\(error)" }
+        if let e = error as? NIOConnectionError {
+            if e.dnsAError != nil || e.dnsAAAAError != nil, e.connectionErrors.isEmpty { return "cannot resolve host" }
+            if let first = e.connectionErrors.first { return describe(first.error) }
+        }
+        if let e = error as? IOError { return String(cString: strerror(e.errnoCode)).lowercased() }
+        if case ChannelError.connectTimeout = error { return "connect timed out" }
         return "\(error)"
     }
 }

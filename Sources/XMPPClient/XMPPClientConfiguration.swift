@@ -49,6 +49,8 @@ public struct XMPPClientConfiguration: Sendable {
     public var negotiationStepTimeout: Duration
     /// How long the DNS SRV lookup may take before falling back to the domain on 5222.
     public var dnsTimeout: Duration
+    /// The DNS resolver for the SRV lookup, `ip` or `ip:port`; nil uses the first of /etc/resolv.conf.
+    public var dnsServer: String?
     /// Default deadline for `sendIQ`.
     public var requestTimeout: Duration
     /// Our disco#info (XEP-0030) answer.
@@ -59,7 +61,7 @@ public struct XMPPClientConfiguration: Sendable {
     public init(jid: JID, password: String, server: ServerAddress? = nil, trustedCAFile: String? = nil,
                 allowPlaintext: Bool = false, mechanisms: [SASLMechanismName] = SASLMechanismName.preferenceOrder,
                 connectTimeout: Duration = .seconds(10), negotiationStepTimeout: Duration = .seconds(30),
-                dnsTimeout: Duration = .seconds(3), requestTimeout: Duration = .seconds(30),
+                dnsTimeout: Duration = .seconds(3), dnsServer: String? = nil, requestTimeout: Duration = .seconds(30),
                 disco: DiscoResponder = DiscoResponder(), reconnect: ReconnectPolicy? = nil) {
         self.jid = jid
         self.password = password
@@ -70,6 +72,7 @@ public struct XMPPClientConfiguration: Sendable {
         self.connectTimeout = connectTimeout
         self.negotiationStepTimeout = negotiationStepTimeout
         self.dnsTimeout = dnsTimeout
+        self.dnsServer = dnsServer
         self.requestTimeout = requestTimeout
         self.disco = disco
         self.reconnect = reconnect
