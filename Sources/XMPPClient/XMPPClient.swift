@@ -41,6 +41,7 @@ public actor XMPPClient {
     private var iqHandlers: [String: IQRequestHandler] = [:]
     private var reconnectPolicy: ReconnectPolicy?
     private var reconnectTask: Task<Void, Never>?
+    private var connecting: Task<ConnectionInfo, Error>?
     private var userDisconnected = false
     private var nextRequestNumber = 0
 
@@ -78,7 +79,22 @@ public actor XMPPClient {
         userDisconnected = false
         reconnectTask?.cancel()
         reconnectTask = nil
-        return try await establish()
+        // A second caller while a connect is under way waits for the same attempt.
+        if let connecting {
+            return try await Self.value(of: connecting)
+        }
+        let task = Task { () throws -> ConnectionInfo in try await self.establish() }
+        connecting = task
+        defer { connecting = nil }
+        return try await Self.value(of: task)
+    }
+
+    private static func value(of task: Task<ConnectionInfo, Error>) async throws(XMPPError) -> ConnectionInfo {
+        do {
+            return try await task.value
+        } catch {
+            throw (error as? XMPPError) ?? .connectionLost(reason: "\(error)")
+        }
     }
 
     private func establish() async throws(XMPPError) -> ConnectionInfo {
@@ -186,6 +202,7 @@ public actor XMPPClient {
         channel.eventLoop.execute { handler.closeStream() }
         _ = try? await handler.closed.futureResult.get()
         _ = try? await channel.closeFuture.get()
+        connectionEnded(channel: channel, error: nil)
     }
 
     // MARK: Sending
