@@ -258,10 +258,11 @@ public actor XMPPClient {
 
     /// Handles incoming IQ get/set whose payload is in `namespace`; the handler returns the
     /// response (use `request.result(payload:)` or `request.error(_:)`). Nil removes it.
-    public func setIQHandler(namespace: String, _ handler: IQRequestHandler?) {
+    /// The handler is in force for requests that arrive after this returns.
+    public func setIQHandler(namespace: String, _ handler: IQRequestHandler?) async {
         iqHandlers[namespace] = handler
         if let channel, let current = self.handler {
-            channel.eventLoop.execute { current.setIQHandler(namespace: namespace, handler) }
+            try? await channel.eventLoop.submit { current.setIQHandler(namespace: namespace, handler) }.get()
         }
     }
 
