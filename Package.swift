@@ -128,6 +128,12 @@ let package = Package(
         .testTarget(name: "XMLStreamTests", dependencies: ["XMLStream"],
                     resources: [.copy("Transcripts")], swiftSettings: swiftSettings),
         .testTarget(name: "XMPPCoreTests", dependencies: ["XMPPCore", "XMLStream", "CryptoPrimitives"],
+                    resources: [.copy("Vectors")], swiftSettings: swiftSettings),
+        .testTarget(name: "XMPPClientTests", dependencies: [
+                        "XMPPClient", "XMPPCore", "XMLStream", "TLS",
+                        .product(name: "NIOCore", package: "swift-nio"),
+                        .product(name: "NIOPosix", package: "swift-nio"),
+                    ],
                     swiftSettings: swiftSettings),
         .testTarget(name: "JingleTests", dependencies: ["Jingle", "XMLStream", "XMPPCore"],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
