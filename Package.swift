@@ -99,6 +99,12 @@ let package = Package(
                 ],
                 path: "Sources/JingleKit", swiftSettings: swiftSettings),
 
+        .target(name: "Harness", dependencies: [
+                    "Jingle", "XMPPCore", "XMPPClient", "XMLStream",
+                    .product(name: "Logging", package: "swift-log"),
+                ],
+                path: "Sources/Harness", swiftSettings: swiftSettings),
+
         // MARK: 6. Tools.
         .executableTarget(name: "jingle-agent", dependencies: [
                     "JingleKit", "XMPPClient", "XMPPCore",
@@ -113,7 +119,7 @@ let package = Package(
                 ],
                 path: "Tools/jingle-relay", swiftSettings: swiftSettings),
         .executableTarget(name: "jingle-harness", dependencies: [
-                    "Jingle", "XMLStream", "XMPPCore",
+                    "Jingle", "XMLStream", "XMPPCore", "XMPPClient", "Harness",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 ],
                 path: "Tools/jingle-harness", swiftSettings: swiftSettings),
@@ -156,8 +162,13 @@ let package = Package(
                         .product(name: "NIOPosix", package: "swift-nio"),
                     ],
                     swiftSettings: swiftSettings),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Jingle", "XMPPCore", "XMLStream"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "JingleKitTests", dependencies: ["JingleKit", "Jingle", "XMPPCore", "XMLStream"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [
                         "XMPPClient", "XMPPCore", "XMLStream", "CryptoPrimitives", "TLS", "RelayServer",
+                        "JingleKit", "Jingle", "Harness",
                         .product(name: "NIOCore", package: "swift-nio"),
                         .product(name: "NIOPosix", package: "swift-nio"),
                     ],

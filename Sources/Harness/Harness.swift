@@ -1,0 +1,2 @@
+// Harness: scenario model, runner and statistics for jingle-harness (being built).
+enum HarnessModule {}
