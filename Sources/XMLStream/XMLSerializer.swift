@@ -68,45 +68,35 @@ public enum XMLSerializer {
     }
 
     /// Escapes character data: `&`, `<` and `>` (the last for `]]>`).
-    public static func escapeText(_ s: String) -> String {
-        guard s.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") }) else {
-            return s
-        }
-        var out = ""
-        out.reserveCapacity(s.utf8.count + 16)
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
+    public static func escapeText(_ s: String) -> String { escape(s, inAttribute: false) }
 
     /// Escapes an attribute value for single quotes; also `"` and whitespace that parsers normalise.
-    public static func escapeAttribute(_ s: String) -> String {
-        guard s.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">")
-            || $0 == UInt8(ascii: "'") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) else {
-            return s
+    public static func escapeAttribute(_ s: String) -> String { escape(s, inAttribute: true) }
+
+    /// The entity or character reference for `byte`, or nil when it stands for itself.
+    @inline(__always)
+    private static func replacement(for byte: UInt8, inAttribute: Bool) -> String? {
+        switch byte {
+        case UInt8(ascii: "&"): "&amp;"
+        case UInt8(ascii: "<"): "&lt;"
+        case UInt8(ascii: ">"): "&gt;"
+        case UInt8(ascii: "'") where inAttribute: "&apos;"
+        case 0x22 where inAttribute: "&quot;"
+        case 0x0A where inAttribute: "&#10;"
+        case 0x0D where inAttribute: "&#13;"
+        case 0x09 where inAttribute: "&#9;"
+        default: nil
         }
-        var out = ""
+    }
+
+    private static func escape(_ s: String, inAttribute: Bool) -> String {
+        guard s.utf8.contains(where: { replacement(for: $0, inAttribute: inAttribute) != nil }) else { return s }
+        var out = [UInt8]()
         out.reserveCapacity(s.utf8.count + 16)
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "'": out += "&apos;"
-            case "\"": out += "&quot;"
-            case "\n": out += "&#10;"
-            case "\r": out += "&#13;"
-            case "\t": out += "&#9;"
-            default: out.unicodeScalars.append(c)
-            }
+        for byte in s.utf8 {
+            if let r = replacement(for: byte, inAttribute: inAttribute) { out.append(contentsOf: r.utf8) } else { out.append(byte) }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
