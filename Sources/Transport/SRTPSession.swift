@@ -89,8 +89,14 @@ public final class SRTPSession: @unchecked Sendable {
     private func run(_ packet: [UInt8], minimum: Int, extra: Int, context: OpaquePointer, lock: borrowing Mutex<Void>,
                      _ op: Operation) throws(SRTPError) -> [UInt8] {
         guard packet.count >= minimum else { throw .packetTooShort(length: packet.count) }
-        var buffer = packet
-        buffer.append(contentsOf: repeatElement(0, count: extra))
+        // One allocation with room for the trailer; copied with memcpy rather than element by element.
+        var buffer = [UInt8](unsafeUninitializedCapacity: packet.count + extra) { storage, initialized in
+            packet.withUnsafeBufferPointer { source in
+                if let s = source.baseAddress, let d = storage.baseAddress { d.update(from: s, count: source.count) }
+            }
+            if let d = storage.baseAddress { (d + packet.count).initialize(repeating: 0, count: extra) }
+            initialized = packet.count + extra
+        }
         var length = Int32(packet.count)
         let status = lock.withLock { _ in
             buffer.withUnsafeMutableBytes { op(context, $0.baseAddress, &length) }
