@@ -234,13 +234,20 @@ private func context(_ user: gpointer?) -> ICECallbackContext? {
 
 private let iceTeardown: @convention(c) (gpointer?) -> gboolean = { user in
     guard let user else { return 0 }
-    let box = Unmanaged<TeardownBox>.fromOpaque(user).takeRetainedValue()
-    let h = box.handles
+    let h = Unmanaged<TeardownBox>.fromOpaque(user).takeUnretainedValue().handles
     _ = nice_agent_attach_recv(h.agent, h.stream, 1, h.context, nil, nil)
+    // Releases TURN allocations (refresh with lifetime 0) before the agent goes; completes on this
+    // thread's main loop, then the agent is freed and the loop stops.
+    nice_agent_close_async(h.agent, iceClosed, user)
+    return 0  // G_SOURCE_REMOVE
+}
+
+private let iceClosed: @convention(c) (OpaquePointer?, OpaquePointer?, gpointer?) -> Void = { _, _, user in
+    guard let user else { return }
+    let h = Unmanaged<TeardownBox>.fromOpaque(user).takeRetainedValue().handles
     nice_agent_remove_stream(h.agent, h.stream)
     g_object_unref(UnsafeMutableRawPointer(h.agent))
     g_main_loop_quit(h.loop)
-    return 0  // G_SOURCE_REMOVE
 }
 
 private let iceReceive: @convention(c) (OpaquePointer?, guint, guint, guint, UnsafeMutablePointer<gchar>?, gpointer?) -> Void = {

@@ -147,6 +147,10 @@ gboolean nice_agent_attach_recv(NiceAgent *agent, guint stream_id, guint compone
                                 NiceAgentRecvFunc func, gpointer data);
 gboolean nice_agent_restart_stream(NiceAgent *agent, guint stream_id);
 gboolean nice_agent_peer_candidate_gathering_done(NiceAgent *agent, guint stream_id);
+typedef struct _GObject GObject;
+typedef struct _GAsyncResult GAsyncResult;
+typedef void (*GAsyncReadyCallback)(GObject *source_object, GAsyncResult *res, gpointer data);
+void nice_agent_close_async(NiceAgent *agent, GAsyncReadyCallback callback, gpointer callback_data);
 
 /* g_object_set is variadic; one typed setter per property kind. */
 static inline void jk_g_object_set_bool(gpointer object, const char *name, gboolean value) {
