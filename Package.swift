@@ -36,7 +36,7 @@ let package = Package(
         // MARK: 1. C modules (leaf): system libraries with shims for what Swift cannot import.
         .systemLibrary(name: "CLibXML2", path: "Sources/CModules/CLibXML2", pkgConfig: "libxml-2.0",
                        providers: [.apt(["libxml2-dev"])]),
-        .systemLibrary(name: "CNice", path: "Sources/CModules/CNice", pkgConfig: "nice",
+        .systemLibrary(name: "CNice", path: "Sources/CModules/CNice",
                        providers: [.apt(["libnice-dev"])]),
         .systemLibrary(name: "CSRTP", path: "Sources/CModules/CSRTP", pkgConfig: "libsrtp2",
                        providers: [.apt(["libsrtp2-dev"])]),

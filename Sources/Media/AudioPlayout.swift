@@ -1,0 +1,62 @@
+/// The receive side of an Opus stream (RFC 7587): an `AdaptiveJitterBuffer` driving an
+/// `OpusDecoder`, with FEC recovery, concealment and time stretching; every `pull` returns
+/// exactly one frame of interleaved PCM. An adapter (it owns the decoder); the clock is an argument.
+public final class AudioPlayout {
+    public private(set) var jitterBuffer: AdaptiveJitterBuffer
+    public let channels: Int
+    public let sampleRate: Int
+    private let decoder: OpusDecoder
+    private var pending: [Int16] = []
+    /// Packets that failed to decode (concealed instead).
+    public private(set) var decodeErrors = 0
+
+    public init(configuration: AdaptiveJitterBuffer.Configuration = .init(), channels: Int = 1) throws(OpusError) {
+        jitterBuffer = AdaptiveJitterBuffer(configuration: configuration)
+        decoder = try OpusDecoder(sampleRate: configuration.clockRate, channels: channels)
+        self.channels = channels
+        self.sampleRate = configuration.clockRate
+    }
+
+    public var statistics: AdaptiveJitterBuffer.Statistics { jitterBuffer.statistics }
+
+    @discardableResult
+    public func insert(_ packet: RTPPacket, at now: ContinuousClock.Instant) -> AdaptiveJitterBuffer.InsertResult {
+        jitterBuffer.insert(packet, at: now)
+    }
+
+    /// One frame (`samplesPerFrame * channels` samples) for playout at `now`.
+    public func pull(at now: ContinuousClock.Instant) -> [Int16] {
+        let frame = jitterBuffer.configuration.samplesPerFrame
+        let needed = frame * channels
+        var rounds = 0
+        while pending.count < needed && rounds < 4 {
+            rounds += 1
+            switch jitterBuffer.pull(at: now) {
+            case .buffering:
+                pending.append(contentsOf: repeatElement(0, count: needed - pending.count))
+            case .decode(let payload, _, let stretch):
+                var pcm: [Int16]
+                do { pcm = try decoder.decode(payload) } catch {
+                    decodeErrors += 1
+                    pcm = (try? decoder.conceal(frameSize: frame)) ?? [Int16](repeating: 0, count: needed)
+                }
+                switch stretch {
+                case .none: break
+                case .accelerate: pcm = TimeStretcher.accelerate(pcm, channels: channels, sampleRate: sampleRate)
+                case .preemptiveExpand: pcm = TimeStretcher.expand(pcm, channels: channels, sampleRate: sampleRate)
+                }
+                pending.append(contentsOf: pcm)
+            case .decodeFEC(let next, _):
+                let pcm = (try? decoder.decodeFEC(from: next, frameSize: frame)) ?? [Int16](repeating: 0, count: needed)
+                pending.append(contentsOf: pcm)
+            case .conceal:
+                let pcm = (try? decoder.conceal(frameSize: frame)) ?? [Int16](repeating: 0, count: needed)
+                pending.append(contentsOf: pcm)
+            }
+        }
+        if pending.count < needed { pending.append(contentsOf: repeatElement(0, count: needed - pending.count)) }
+        let out = Array(pending[0..<needed])
+        pending.removeFirst(needed)
+        return out
+    }
+}

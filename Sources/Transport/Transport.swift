@@ -1,2 +1,0 @@
-// Transport: this target is being built; see README.md for the layer map.
-enum TransportModule {}
