@@ -47,7 +47,7 @@ final class DTLSServerDriver: ChannelInboundHandler {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let done = loop.makePromise(of: SRTPKeyingMaterial.self)
-        let timeout = loop.scheduleTask(in: .seconds(10)) { done.fail(DTLSError.handshakeFailed(reason: "test timed out")) }
+        let timeout = loop.scheduleTask(in: .seconds(60)) { done.fail(DTLSError.handshakeFailed(reason: "test timed out")) }
         let channel = try await DatagramBootstrap(group: loop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

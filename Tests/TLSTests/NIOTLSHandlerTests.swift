@@ -184,7 +184,7 @@ final class ClientProbe: ChannelInboundHandler {
         let payload = (0..<50_000).map { UInt8(truncatingIfNeeded: $0) }
         let done = group.next().makePromise(of: (TLSHandshakeCompleted, [UInt8]).self)
         // Bounded wait: fail after 10 s instead of hanging.
-        let timeout = done.futureResult.eventLoop.scheduleTask(in: .seconds(10)) {
+        let timeout = done.futureResult.eventLoop.scheduleTask(in: .seconds(60)) {
             done.fail(TLSError.handshakeFailed(reason: "test timed out"))
         }
         let caFile = files.certificateFile

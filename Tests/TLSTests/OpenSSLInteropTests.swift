@@ -35,7 +35,7 @@ import TLS
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let done = loop.makePromise(of: (TLSHandshakeCompleted, [UInt8]).self)
-        let timeout = loop.scheduleTask(in: .seconds(10)) { done.fail(TLSError.handshakeFailed(reason: "test timed out")) }
+        let timeout = loop.scheduleTask(in: .seconds(60)) { done.fail(TLSError.handshakeFailed(reason: "test timed out")) }
         let caFile = files.certificateFile
         let client = try await ClientBootstrap(group: loop)
             .channelInitializer { channel in

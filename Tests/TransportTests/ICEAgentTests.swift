@@ -2,7 +2,7 @@ import Testing
 @testable import Transport
 
 /// Collects what two agents' event pumps report, for bounded waits in tests.
-func waitForNotes(_ required: Set<String>, in notes: AsyncStream<String>, seconds: Int = 15) async -> Set<String> {
+func waitForNotes(_ required: Set<String>, in notes: AsyncStream<String>, seconds: Int = 60) async -> Set<String> {
     await withTaskGroup(of: Set<String>?.self) { group in
         group.addTask {
             var seen = Set<String>()

@@ -27,7 +27,7 @@ final class CoturnProcess: @unchecked Sendable {
 
     /// Waits until coturn's log says its servers are up (bounded by `seconds`). The log is drained
     /// continuously so coturn never blocks writing to a full pipe.
-    func waitUntilReady(seconds: Int = 10) async -> Bool {
+    func waitUntilReady(seconds: Int = 60) async -> Bool {
         let (ready, signal) = AsyncStream<Void>.makeStream()
         let seen = Mutex("")
         output.fileHandleForReading.readabilityHandler = { handle in
@@ -78,7 +78,7 @@ final class CoturnProcess: @unchecked Sendable {
         let pumpB = pump("b", b, to: a, notes: sink)
         try a.gather()
         try b.gather()
-        let connected = await waitForNotes(["a:ready", "b:ready"], in: notes, seconds: 20)
+        let connected = await waitForNotes(["a:ready", "b:ready"], in: notes, seconds: 60)
         #expect(connected.isSuperset(of: ["a:ready", "b:ready"]), "\(connected)")
         try a.send(Array("via relay".utf8))
         let got = await waitForNotes(["b:data:via relay"], in: notes)
