@@ -48,13 +48,7 @@ public enum Negotiation {
 
     /// RFC 3551 static payload types have a known clock rate when the offer leaves it out.
     static func clockrate(_ p: PayloadType) -> UInt32? {
-        if let c = p.clockrate { return c }
-        switch p.id {
-        case 0, 3, 4, 5, 7, 8, 9, 12, 13, 15, 18: return 8000
-        case 10, 11: return 44100
-        case 6: return 16000
-        default: return nil
-        }
+        p.clockrate ?? StaticPayloadTypes.entry(p.id)?.clockrate
     }
 
     /// Whether two payload types describe the same codec.
