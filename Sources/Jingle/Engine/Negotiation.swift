@@ -3,7 +3,8 @@ public enum DTLSRole: String, Sendable, Hashable {
     case client, server
 }
 
-/// What a party supports and requires when it offers or answers RTP contents.
+/// What a party supports and requires when it offers or answers RTP contents (XEP-0167 §5
+/// payload types, XEP-0320 DTLS fingerprints).
 public struct MediaPolicy: Sendable, Hashable {
     /// Codecs we can use, in preference order; ids are ours for offers, the offerer's are kept in answers.
     public var audioCodecs: [PayloadType]
