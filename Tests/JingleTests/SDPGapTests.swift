@@ -241,3 +241,29 @@ import XMPPCore
         #expect(back == j)
     }
 }
+
+/// `SDPMapping.notCarried(by:)` names what the SDP would lose, and nothing for lossless input.
+@Suite struct SDPLimitTests {
+    @Test func losslessSessionsReportNothing() throws {
+        #expect(SDPMapping.notCarried(by: SDPTests.fullSession()).isEmpty)
+    }
+
+    @Test func lossesAreNamed() throws {
+        let rtp = RTPDescription(media: "audio", payloadTypes: [
+            PayloadType(id: 111, name: "opus", clockrate: 48000, ptime: 20), PayloadType(id: 8),
+        ], encryption: Encryption(required: false, crypto: [Crypto(cryptoSuite: "S", keyParams: "inline:k", tag: "1")]),
+           sources: [Source(ssrc: 5)])
+        let raw = RawUDPTransport(candidates: [RawUDPCandidate(component: 1, id: "a9j3mnbtu1", ip: "10.0.1.1", port: 49170)])
+        let j = SDPGapTests.session(rtp, transport: .rawUDP(raw))
+        let lost = SDPMapping.notCarried(by: j)
+        #expect(lost == [
+            "content 'voice': raw-udp candidate 'a9j3mnbtu1' id, generation or type",
+            "content 'voice': payload types with different ptime or maxptime",
+            "content 'voice': payload type 8 without name (comes back named PCMA)",
+            "content 'voice': encryption required='0' (comes back absent)",
+            "content 'voice': first source without parameters (reads back as the description ssrc)",
+        ])
+        // Each reported loss is real: the round trip differs.
+        #expect(try SDPGapTests.roundTrip(j).1 != j)
+    }
+}

@@ -98,6 +98,7 @@ import XMPPCore
         let party: Creator = g.bool() ? .initiator : .responder
         let j = JingleElement(action: party == .initiator ? .sessionInitiate : .sessionAccept, sid: "s\(seed)",
                               contents: contents, groups: groups)
+        #expect(SDPMapping.notCarried(by: j).isEmpty, "seed \(seed)")
         let text = SDPMapping.sessionDescription(from: j, party: party).description
         let r = try SDPMapping.map(SessionDescription(parsing: text), action: j.action, sid: j.sid, party: party)
         #expect(r.jingle == j, "seed \(seed):\n\(text)")

@@ -17,7 +17,8 @@
 /// - `ptime`/`maxptime`: SDP has one value per media; it goes back to every payload type, so
 ///   payload types with different (or missing) ptimes all come back with the first one found.
 /// Not carried: non-RTP descriptions, other transports, unknown XML children and attributes.
-/// SDP -> Jingle reports every line it could not carry in `SDPToJingleResult.unmappedLines`.
+/// `notCarried(by:)` lists what a given Jingle action would lose; SDP -> Jingle reports every
+/// line it could not carry in `SDPToJingleResult.unmappedLines`.
 public enum SDPMapping {
     /// The SDP describing `party`'s side of the RTP contents of `jingle` (an offer for
     /// session-initiate/content-add, an answer for session-accept/content-accept).
