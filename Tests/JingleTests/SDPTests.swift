@@ -94,7 +94,7 @@ import XMPPCore
     /// The SDP lines that the mapping carries: what must survive SDP -> Jingle -> SDP.
     static let mapped: Set<String> = ["mid", "ice-ufrag", "ice-pwd", "fingerprint", "setup", "extmap", "extmap-allow-mixed",
                                       "sendrecv", "sendonly", "recvonly", "inactive", "rtcp-mux", "rtpmap", "fmtp", "rtcp-fb",
-                                      "ssrc", "ssrc-group", "candidate", "crypto", "ptime", "maxptime"]
+                                      "ssrc", "ssrc-group", "candidate", "crypto", "ptime", "maxptime", "msid"]
 
     static func mappedLines(_ m: MediaDescription, session: SessionDescription) -> Set<String> {
         var out = Set<String>()
@@ -102,6 +102,8 @@ import XMPPCore
             guard let (name, value) = l.attribute, mapped.contains(name) else { continue }
             var v = value ?? ""
             if name == "rtpmap", v.hasSuffix("/8000/1") { v = String(v.dropLast(2)) }  // channels 1 is the default
+            // a=msid and the XEP-0339 msid parameter are one fact: the a=msid line is compared.
+            if name == "ssrc", v.contains(" msid:") { continue }
             if name == "candidate" { v = String(v.split(separator: " ").prefix(8).joined(separator: " ")) }
             out.insert("\(name):\(v)")
         }
@@ -185,6 +187,10 @@ import XMPPCore
                     #expect(ice.candidates == b.transport?.iceUDP?.candidates, "\(path)")
                     #expect(ice.fingerprints == b.transport?.iceUDP?.fingerprints, "\(path)")
                     #expect(ice.ufrag == b.transport?.iceUDP?.ufrag && ice.pwd == b.transport?.iceUDP?.pwd, "\(path)")
+                }
+                if case .rawUDP(let raw)? = a.transport, let rtp = raw.candidates.first(where: { $0.component == 1 }) {
+                    guard case .rawUDP(let got)? = b.transport else { Issue.record("\(path): raw-udp lost"); continue }
+                    #expect(got.candidates.first?.ip == rtp.ip && got.candidates.first?.port == rtp.port, "\(path)")
                 }
             }
             #expect(back.groups == j.groups, "\(path)")

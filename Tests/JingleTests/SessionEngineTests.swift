@@ -288,3 +288,36 @@ import XMPPCore
         #expect(net.eventsB.contains { if case .ended(_, byPeer: true) = $0.1 { true } else { false } })
     }
 }
+
+/// The shorthands a runtime uses, and dropping ended sessions.
+@Suite struct SessionManagerActionTests {
+    typealias Net = PairedNetwork
+
+    @Test func shorthandsDriveACall() throws {
+        var net = Net()
+        net.collect(try net.a.initiate(sid: "s", to: Net.bob, contents: [Net.audioContent()], now: net.now), fromAlice: true)
+        // Candidates trickled right away wait for the initiate's acknowledgement.
+        let cand = Candidate(component: 1, foundation: "1", id: "c1", ip: "192.0.2.1", port: 4000, priority: 1, type: .host)
+        let held = try net.a.transportInfo(sid: "s", content: ContentKey(.initiator, "voice"), ufrag: "u", pwd: "p", candidates: [cand], now: net.now)
+        #expect(held.isEmpty)
+        net.run()
+        let infos = net.eventsB.compactMap { if case .received(let j) = $0.1, j.action == .transportInfo { j } else { nil } }
+        #expect(infos.first?.contents.first?.transport?.iceUDP?.candidates == [cand])
+        net.collect(try net.b.sessionInfo(sid: "s", [.ringing], now: net.now), fromAlice: false)
+        net.collect(try net.b.accept(sid: "s", contents: [Net.audioContent()], now: net.now), fromAlice: false)
+        net.run()
+        #expect(net.eventsA.contains { if case .received(let j) = $0.1 { j.info == [.rtp(.ringing)] } else { false } })
+        #expect(net.a["s"]?.phase == .active)
+        net.collect(try net.a.terminate(sid: "s", reason: Reason(.success), now: net.now), fromAlice: true)
+        net.run()
+        #expect(net.b["s"]?.phase == .ended)
+        #expect(throws: JingleSessionError.self) { try net.a.terminate(sid: "s", now: net.now) }
+        net.a.removeEndedSessions()
+        net.b.removeEndedSessions()
+        #expect(net.a.sessions.isEmpty && net.b.sessions.isEmpty)
+        // A late request for the dropped session is answered unknown-session.
+        let late = JingleElement(action: .sessionInfo, sid: "s").iq(id: "late", from: Net.bob, to: Net.alice)
+        let answer = net.a.handle(late, now: net.now)
+        #expect(answer == [.send(late.error(JingleErrorCondition.unknownSession.stanzaError))])
+    }
+}

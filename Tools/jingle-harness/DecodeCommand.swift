@@ -2,11 +2,10 @@ import ArgumentParser
 import Foundation
 import Jingle
 import XMLStream
-import XMPPCore
 
-/// `jingle-harness decode [FILE]`: reads a Jingle IQ (XEP-0166) or a JMI message (XEP-0353) and
-/// prints its model as JSON; `--sdp` prints the SDP it maps to; `--from-sdp` reads SDP and prints
-/// the Jingle IQ it maps to.
+/// `jingle-harness decode [FILE]`: a thin wrapper over `JingleDocument` (Jingle target). Reads a
+/// Jingle IQ (XEP-0166) or a JMI message (XEP-0353) and prints its JSON; `--sdp` prints the SDP
+/// it maps to; `--from-sdp` reads SDP and prints the Jingle IQ (unmapped SDP lines go to stderr).
 struct DecodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decode",
@@ -39,45 +38,20 @@ struct DecodeCommand: ParsableCommand {
     func run() throws {
         let text: String
         do { text = try StanzaInput.read(file) } catch { throw fail("\(error)") }
-        func role(for action: JingleAction) -> Creator {
-            if let party, let c = Creator(rawValue: party) { return c }
-            return action == .sessionAccept ? .responder : .initiator
-        }
-        if fromSDP {
-            do {
-                let description = try SessionDescription(parsing: text)
-                let a = JingleAction(rawValue: action) ?? .sessionInitiate
-                let jingle = try SDPMapping.jingle(from: description, action: a, sid: sid, party: role(for: a))
-                print(XMLSerializer.serialize(jingle.iq(id: sid + "-1", to: nil).element))
-            } catch { throw fail("invalid SDP: \(error)") }
-            return
-        }
-        let element: XMLElement
-        do { element = try StanzaInput.element(from: text) } catch { throw fail("invalid XML: \(error)") }
-        let decoded: Any
-        var jingle: JingleElement? = nil
+        let role = party.flatMap(Creator.init(rawValue:))
         do {
-            if element.name == "message", let m = try JingleMessage.find(in: element) {
-                decoded = ["from": element.attribute("from") as Any, "to": element.attribute("to") as Any, "jingleMessage": m]
-            } else if element.name == "iq", let iq = IQ(element: element) {
-                let j = try JingleElement(iq: iq)
-                jingle = j
-                decoded = ["from": iq.from as Any, "to": iq.to as Any, "id": iq.id, "type": iq.type.rawValue, "jingle": j]
-            } else if element.name == "jingle" {
-                let j = try JingleElement(element: element)
-                jingle = j
-                decoded = ["jingle": j]
+            if fromSDP {
+                let (iq, unmapped) = try JingleDocument.fromSDP(text, action: JingleAction(rawValue: action) ?? .sessionInitiate,
+                                                                sid: sid, party: role)
+                for u in unmapped { FileHandle.standardError.write(Data("unmapped SDP line: \(u)\n".utf8)) }
+                print(XMLSerializer.serialize(iq.element))
+            } else if sdp {
+                print(try JingleDocument.decode(xml: text).sdp(party: role).description, terminator: "")
             } else {
-                throw fail("not a Jingle IQ or JMI message: <\(element.name) xmlns='\(element.namespace)'>")
+                print(try JingleDocument.decode(xml: text).json.description)
             }
-        } catch let e as JingleParseError {
-            throw fail("invalid Jingle: \(e)")
-        }
-        if sdp {
-            guard let jingle else { throw fail("--sdp needs a Jingle IQ") }
-            print(SDPMapping.sessionDescription(from: jingle, party: role(for: jingle.action)).description, terminator: "")
-        } else {
-            print(ModelJSON.render(decoded))
+        } catch {
+            throw fail("\(error)")
         }
     }
 

@@ -6,8 +6,13 @@ import XMPPCore
 /// `<accept/>` mirrored to our own bare JID so our other devices stop ringing), rejected,
 /// retracted and finished. Crossing proposals are settled by the lower id (XEP-0353 §5); a
 /// proposal while another call is in progress is rejected with `<busy/>`; carbons of our own
-/// accept/proceed/reject mean the call was answered on another device; archived proposals older
-/// than `proposalLifetime` are ignored.
+/// accept/proceed/reject mean the call was answered on another device; delayed or archived
+/// proposals whose XEP-0203 stamp is older than `proposalLifetime` are ignored.
+///
+/// Driving it: feed every received `<message/>` to `handle(_:now:wallClock:)`, our user's
+/// choices to `propose`/`ringing`/`accept`/`reject`/`retract`/`finish`, and call
+/// `handleDeadline(now:)` at `nextDeadline`; send each `.send` stanza, show each `.event`.
+/// `now` is the driver's monotonic time, `wallClock` its wall-clock time (for delay stamps).
 public struct JingleMessageMachine: Sendable {
     public let local: JID
     /// How long a proposal rings before the caller retracts it, and after which an archived one is stale.
@@ -176,19 +181,50 @@ public struct JingleMessageMachine: Sendable {
 
     // MARK: Received messages
 
-    /// Handles a received `<message/>`, including XEP-0280 carbons. `age` is how old the message
-    /// is by its XEP-0203 delay stamp (nil when live), as the driver computed it.
-    public mutating func handle(_ stanza: XMLElement, age: Duration? = nil, now: EngineInstant) -> [Output] {
-        guard stanza.name == "message", let outerFrom = stanza.attribute("from").flatMap(JID.init) ?? Optional(local.bare) else { return [] }
-        // Carbons are only believed from our own account (XEP-0280 §11).
-        for wrapper in ["sent", "received"] {
-            if let carbon = stanza.child(wrapper, namespace: XMPPNamespace.carbons),
-               let inner = carbon.child("forwarded", namespace: XMPPNamespace.forward)?.child("message") {
-                guard outerFrom == local.bare else { return [] }
-                return handleInner(inner, sentByUs: wrapper == "sent", age: age, now: now)
-            }
+    /// XEP-0313 archive results, which carry archived messages in a XEP-0297 `<forwarded/>`.
+    static let mamNamespace = "urn:xmpp:mam:2"
+
+    /// Handles a received `<message/>`: a live one, a XEP-0280 carbon (`<sent/>`/`<received/>`)
+    /// or a XEP-0313 archive `<result/>`, the last two unwrapped from their XEP-0297
+    /// `<forwarded/>` and believed only from our own account.
+    ///
+    /// Staleness (XEP-0353 §3.1: an old proposal must not ring): the message's age is `wallClock`
+    /// minus the earliest XEP-0203 `<delay stamp/>` found on the `<forwarded/>` wrapper, the
+    /// inner message or the outer message (stamps in the XEP-0082 DateTime profile). A proposal
+    /// older than `proposalLifetime` is ignored; a younger one rings only for what is left of it.
+    /// `wallClock` is the driver's wall-clock time (no clock is read here); without it delays are
+    /// not judged. `age`, when given, is used instead of the stamps. Unreadable stamps are skipped.
+    public mutating func handle(_ stanza: XMLElement, age: Duration? = nil, now: EngineInstant,
+                                wallClock: XMPPDateTime? = nil) -> [Output] {
+        guard stanza.name == "message" else { return [] }
+        let outerFrom: JID
+        if let raw = stanza.attribute("from") {
+            guard let j = JID(raw) else { return [] }
+            outerFrom = j
+        } else {
+            outerFrom = local.bare   // from our own server on behalf of our account
         }
-        return handleInner(stanza, sentByUs: false, age: age, now: now)
+        // Carbons (XEP-0280 §11) and archive results (XEP-0313 §5) are only believed from our own account.
+        let wrappers: [(XMLElement?, Bool)] = [
+            (stanza.child("sent", namespace: XMPPNamespace.carbons), true),
+            (stanza.child("received", namespace: XMPPNamespace.carbons), false),
+            (stanza.child("result", namespace: Self.mamNamespace), false),
+        ]
+        for case let (wrapper?, sentByUs) in wrappers {
+            guard let forwarded = wrapper.child("forwarded", namespace: XMPPNamespace.forward),
+                  let inner = forwarded.child("message", namespace: XMPPNamespace.client) else { return [] }
+            guard outerFrom == local.bare else { return [] }
+            let messageAge = age ?? Self.age(Delay.earliest(in: [forwarded, inner, stanza]), wallClock: wallClock)
+            return handleInner(inner, sentByUs: sentByUs, age: messageAge, now: now)
+        }
+        return handleInner(stanza, sentByUs: false, age: age ?? Self.age(Delay.earliest(in: [stanza]), wallClock: wallClock), now: now)
+    }
+
+    /// How long before `wallClock` the delay was stamped (zero for stamps in the future).
+    static func age(_ delay: Delay?, wallClock: XMPPDateTime?) -> Duration? {
+        guard let delay, let wallClock else { return nil }
+        let seconds = min(max(0, wallClock.secondsSince1970 - delay.stamp.secondsSince1970), 1e12)
+        return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
     private mutating func handleInner(_ m: XMLElement, sentByUs: Bool, age: Duration?, now: EngineInstant) -> [Output] {
@@ -286,7 +322,7 @@ public struct JingleMessageMachine: Sendable {
             return out + [.send(message(to: from, JingleMessage(action: .reject, id: jmi.id, reason: Reason(.busy))))]
         }
         calls[jmi.id] = Call(id: jmi.id, outgoing: false, peer: from, descriptions: jmi.descriptions, state: .incoming,
-                             deadline: now + proposalLifetime)
+                             deadline: now + proposalLifetime - (age ?? .zero))
         return out + [.event(.incoming(id: jmi.id, from: from, descriptions: jmi.descriptions))]
     }
 }

@@ -5,6 +5,13 @@ import XMPPCore
 /// `<item-not-found/><unknown-session/>`, unparseable requests `bad-request`, and crossing
 /// session-initiates are settled by the tie-break of XEP-0166 §7.2.16 (lower sid wins, then the
 /// lower JID).
+///
+/// Driving it (sans-IO, ARCHITECTURE.md): pass every received IQ to `handle(_:now:)` (nil means
+/// the IQ is not Jingle's), our user's actions to `initiate`/`send` or the shorthands in
+/// `JingleSessionManager+Actions.swift`, and call `handleDeadline(now:)` when `nextDeadline` is
+/// reached; send every `.send` IQ (its `from` is `local`, `to` the peer's full JID), hand every
+/// `.event` to the application, then re-arm one timer at `nextDeadline`. `now` is the driver's
+/// monotonic time as a `Duration` from any origin it keeps fixed.
 public struct JingleSessionManager: Sendable {
     public let local: JID
     public let timeouts: JingleSessionTimeouts
@@ -23,6 +30,9 @@ public struct JingleSessionManager: Sendable {
     }
 
     public subscript(sid: String) -> JingleSession? { sessions[sid] }
+
+    /// Drops a session (e.g. one that ended); its sid is free again.
+    public mutating func forget(sid: String) { sessions[sid] = nil }
 
     /// Starts an outgoing session.
     public mutating func initiate(sid: String, to peer: JID, contents: [Content], groups: [Group] = [],

@@ -18,7 +18,8 @@ extension Content {
     public var key: ContentKey { ContentKey(creator, name) }
 }
 
-/// What a session engine asks its driver to do.
+/// What a session engine asks its driver to do: send an IQ set (XEP-0166 §7.2 action) or the
+/// IQ result/error answering one (XEP-0166 §7.2, §10), or tell the application.
 public enum JingleSessionOutput: Sendable, Hashable {
     /// Send this IQ (a request, or the answer to the peer's request).
     case send(IQ)
@@ -42,7 +43,8 @@ public enum JingleSessionEvent: Sendable, Hashable {
     case ended(Reason?, byPeer: Bool)
 }
 
-/// Our own misuse of a session, thrown locally (never sent).
+/// Our own misuse of a session, thrown locally (never sent): an action the XEP-0166 §6-7 rules
+/// forbid in this phase or for this content.
 public enum JingleSessionError: Error, Sendable, Hashable, CustomStringConvertible {
     case illegalAction(JingleAction, phase: SessionPhase, role: Creator)
     case unknownContent(ContentKey)

@@ -3,7 +3,8 @@ public enum DTLSRole: String, Sendable, Hashable {
     case client, server
 }
 
-/// What a party supports and requires when it offers or answers RTP contents.
+/// What a party supports and requires when it offers or answers RTP contents (XEP-0167 §5
+/// payload types, XEP-0320 DTLS fingerprints).
 public struct MediaPolicy: Sendable, Hashable {
     /// Codecs we can use, in preference order; ids are ours for offers, the offerer's are kept in answers.
     public var audioCodecs: [PayloadType]
@@ -48,13 +49,7 @@ public enum Negotiation {
 
     /// RFC 3551 static payload types have a known clock rate when the offer leaves it out.
     static func clockrate(_ p: PayloadType) -> UInt32? {
-        if let c = p.clockrate { return c }
-        switch p.id {
-        case 0, 3, 4, 5, 7, 8, 9, 12, 13, 15, 18: return 8000
-        case 10, 11: return 44100
-        case 6: return 16000
-        default: return nil
-        }
+        p.clockrate ?? StaticPayloadTypes.entry(p.id)?.clockrate
     }
 
     /// Whether two payload types describe the same codec.
