@@ -10,7 +10,7 @@ import XMPPCore
 
     func load(_ name: String) throws -> String { try Vectors.text("sdp/\(name)") }
 
-    @Test(arguments: ["chrome-offer.sdp", "firefox-offer.sdp"])
+    @Test(arguments: ["chrome-offer.sdp", "firefox-offer.sdp", "firefox121-captured-offer.sdp"])
     func parseSerialiseKeepsEveryLine(_ name: String) throws {
         let text = try load(name)
         let sdp = try SessionDescription(parsing: text)
@@ -110,7 +110,7 @@ import XMPPCore
         return out
     }
 
-    @Test(arguments: ["chrome-offer.sdp", "firefox-offer.sdp"])
+    @Test(arguments: ["chrome-offer.sdp", "firefox-offer.sdp", "firefox121-captured-offer.sdp"])
     func browserOfferMapsToJingleAndBack(_ name: String) throws {
         let sdp = try SessionDescription(parsing: load(name))
         let j = try SDPMapping.jingle(from: sdp, action: .sessionInitiate, sid: "s", party: .initiator, initiator: Self.alice)
