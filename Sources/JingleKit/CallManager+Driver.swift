@@ -120,9 +120,7 @@ extension CallManager {
             r.call.sink.yield(.accepted)
         case .ended(let reason, let byPeer):
             guard let r = records[sid], !r.state.isEnded else { return }
-            var end = CallEndReason.from(reason, byPeer: byPeer, wasActive: r.state == .active)
-            if case .noAnswer = end, byPeer { end = .failed(reason, byPeer: true) }
-            finish(sid: sid, end)
+            finish(sid: sid, CallEndReason.from(reason, byPeer: byPeer, wasActive: r.state == .active))
         case .acknowledged, .rejected, .timedOut:
             break
         }
