@@ -130,7 +130,7 @@ public struct CallConfiguration: Sendable {
     public var enableCarbons: Bool
     /// Send initial presence on start (JMI proposals go to available resources).
     public var sendPresence: Bool
-    /// Calls while another is in progress: refuse JMI proposals with `<busy/>` (done by the engine).
+    /// Makes each call's ICE + DTLS-SRTP transport; `SignallingOnlyTransportProvider` (no media) by default.
     public var mediaTransports: any MediaTransportProvider
 
     public static let defaultPolicy = MediaPolicy(audioCodecs: [
