@@ -327,10 +327,6 @@ extension CallManager {
         if records[sid]?.state.isEnded == false {
             finish(sid: sid, CallEndReason.from(reason, byPeer: false, wasActive: wasActive))
         }
-        // A JMI call that reached Jingle also gets `<finish/>` (XEP-0353 §3.6).
-        if r.call.usesJMI, r.sessionStarted, let device = r.device, let out = try? jmi.finish(id: sid, peer: device, reason: reason) {
-            carryOut(out)
-        }
         rearm()
     }
 
@@ -342,5 +338,15 @@ extension CallManager {
         r.call.sink.yield(.ended(end))
         r.call.sink.finish()
         if let media = r.media { Task { await media.close() } }
+        // A JMI call that reached Jingle ends in the JMI machine too (else it would answer every
+        // later proposal busy); the side that ended it sends `<finish/>` (XEP-0353 §3.6).
+        if r.call.usesJMI, let device = r.device, let c = jmi.calls[sid] {
+            switch c.state {
+            case .proceeded, .accepted:
+                let out = (try? jmi.finish(id: sid, peer: device, reason: end.jingleReason)) ?? []
+                if !end.isByPeer { carryOut(out) }
+            case .proposing, .incoming, .ended: break
+            }
+        }
     }
 }

@@ -35,6 +35,29 @@ public enum CallEndReason: Sendable, Hashable {
     /// Any other reason, or a local failure (negotiation, transport).
     case failed(Reason?, byPeer: Bool)
 
+    /// The XEP-0166 reason that says this end on the wire.
+    var jingleReason: Reason {
+        switch self {
+        case .completed: Reason(.success)
+        case .declined: Reason(.decline)
+        case .busy: Reason(.busy)
+        case .cancelled: Reason(.cancel)
+        case .noAnswer: Reason(.timeout)
+        case .answeredElsewhere: Reason(.success)
+        case .lostTieBreak: Reason(.expired)
+        case .failed(let r, _): r ?? Reason(.generalError)
+        }
+    }
+
+    /// Whether the peer (or another of our devices) ended the call.
+    var isByPeer: Bool {
+        switch self {
+        case .completed(let p), .declined(let p), .busy(let p), .cancelled(let p), .failed(_, let p): p
+        case .noAnswer, .lostTieBreak: false
+        case .answeredElsewhere: true
+        }
+    }
+
     /// The reason for a Jingle end, by condition, knowing whether the call had become active.
     static func from(_ reason: Reason?, byPeer: Bool, wasActive: Bool) -> CallEndReason {
         switch reason?.condition {

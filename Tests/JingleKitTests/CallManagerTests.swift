@@ -77,6 +77,27 @@ import XMPPCore
         #expect(await incoming.state == .ended(.completed(byPeer: false)))
     }
 
+    @Test(arguments: [true, false]) func aJMICallEndedByEitherSideLeavesBothFreeForTheNext(calleeHangsUp: Bool) async throws {
+        let (_, alice, bobs) = await makeManagers()
+        for round in 0..<2 {
+            let outgoing = try await alice.placeCall(to: bobBare, timeout: .seconds(30))
+            let aliceEvents = EventReader(outgoing)
+            let incoming = try await nextIncoming(bobs[0])
+            let bobEvents = EventReader(incoming)
+            #expect(await incoming.state == .ringing, "round \(round): not refused as busy")
+            try await incoming.accept()
+            _ = try await aliceEvents.next("accepted") { $0 == .accepted }
+            if calleeHangsUp {
+                await incoming.hangUp()
+                #expect(try await aliceEvents.ended() == .completed(byPeer: true))
+            } else {
+                await outgoing.hangUp()
+                #expect(try await bobEvents.ended() == .completed(byPeer: true))
+            }
+        }
+        #expect(await alice.activeCalls.isEmpty)
+    }
+
     @Test(arguments: [true, false]) func declineEndsTheCallerAsDeclined(useJMI: Bool) async throws {
         let (_, alice, bobs) = await makeManagers()
         let outgoing = try await alice.placeCall(to: useJMI ? bobBare : bobDesk, useJMI: useJMI, timeout: .seconds(30))
