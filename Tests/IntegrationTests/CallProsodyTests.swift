@@ -108,4 +108,27 @@ import XMPPCore
         #expect(try await aliceEvents.ended() == .noAnswer)
         #expect(try await bobEvents.ended() == .noAnswer)
     }
+
+    @Test func busyRejectAndCancelWhileRingingOverJMI() async throws {
+        let aliceClient = try await connect("alice", "call-b")
+        let bobClient = try await connect("bob", "call-b")
+        defer { Task { await aliceClient.disconnect(); await bobClient.disconnect() } }
+        let alice = try await manager(aliceClient)
+        let bob = try await manager(bobClient)
+        _ = try await bobClient.ping(nil, timeout: .seconds(10))
+
+        let busy = try await alice.placeCall(to: JID("bob@localhost")!, timeout: .seconds(30))
+        let busyEvents = CallEvents(busy)
+        try await nextCall(bob).reject(reason: Reason(.busy))
+        #expect(try await busyEvents.ended() == .busy(byPeer: true))
+
+        let cancelled = try await alice.placeCall(to: JID("bob@localhost")!, timeout: .seconds(30))
+        let cancelledEvents = CallEvents(cancelled)
+        let incoming = try await nextCall(bob)
+        let bobEvents = CallEvents(incoming)
+        _ = try await cancelledEvents.next("ringing") { if case .ringing = $0 { true } else { false } }
+        await cancelled.hangUp()
+        #expect(try await bobEvents.ended() == .cancelled(byPeer: true))
+        #expect(await cancelled.state == .ended(.cancelled(byPeer: false)))
+    }
 }
