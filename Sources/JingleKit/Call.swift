@@ -1,0 +1,72 @@
+import Jingle
+import XMPPCore
+
+/// One voice call (XEP-0166 session with an XEP-0167 audio content, optionally set up through
+/// XEP-0353 Jingle Message Initiation). Its state lives in the `CallManager`; this handle reads
+/// it and forwards actions. `events` delivers what happens, in order, and finishes when it ends.
+public final class Call: Sendable, CustomStringConvertible {
+    /// The Jingle sid, which is also the JMI proposal id.
+    public let sid: String
+    /// The JID the call was placed to (bare for JMI), or the caller's full JID.
+    public let peer: JID
+    public let direction: CallDirection
+    public let usesJMI: Bool
+    public let events: AsyncStream<CallEvent>
+    let sink: AsyncStream<CallEvent>.Continuation
+    private weak let manager: CallManager?
+
+    init(sid: String, peer: JID, direction: CallDirection, usesJMI: Bool, manager: CallManager) {
+        self.sid = sid
+        self.peer = peer
+        self.direction = direction
+        self.usesJMI = usesJMI
+        self.manager = manager
+        (events, sink) = AsyncStream.makeStream(of: CallEvent.self)
+    }
+
+    public var description: String { "call \(sid) \(direction == .outgoing ? "to" : "from") \(peer)" }
+
+    public var state: CallState {
+        get async { await manager?.state(of: sid) ?? .ended(.failed(nil, byPeer: false)) }
+    }
+
+    /// The peer's full JID once known (the device that answered, or the caller).
+    public var remoteDevice: JID? {
+        get async { await manager?.remoteDevice(of: sid) }
+    }
+
+    public var statistics: CallStatistics {
+        get async { await manager?.statistics(of: sid) ?? CallStatistics() }
+    }
+
+    /// Answers an incoming ringing call.
+    public func accept() async throws(CallError) {
+        guard let manager else { throw .managerUnavailable }
+        try await manager.accept(sid: sid)
+    }
+
+    /// Refuses an incoming ringing call, `<decline/>` by default (use `Reason(.busy)` for busy).
+    public func reject(reason: Reason = Reason(.decline)) async throws(CallError) {
+        guard let manager else { throw .managerUnavailable }
+        try await manager.reject(sid: sid, reason: reason)
+    }
+
+    /// Ends the call in any state: retracts a proposal, cancels an unanswered session, declines an
+    /// incoming ringing call, or terminates an active one with `<success/>`. No-op when ended.
+    public func hangUp(reason: Reason? = nil) async {
+        await manager?.hangUp(sid: sid, reason: reason)
+    }
+
+    /// Tells the peer we muted or unmuted our audio (XEP-0167 §7.3).
+    public func setMuted(_ muted: Bool) async throws(CallError) {
+        guard let manager else { throw .managerUnavailable }
+        try await manager.sendInfo(sid: sid, muted ? .mute(creator: .initiator, name: "audio")
+                                                   : .unmute(creator: .initiator, name: "audio"))
+    }
+
+    /// Tells the peer we put the call on hold or resumed it (XEP-0167 §7.2).
+    public func setHeld(_ held: Bool) async throws(CallError) {
+        guard let manager else { throw .managerUnavailable }
+        try await manager.sendInfo(sid: sid, held ? .hold : .unhold)
+    }
+}

@@ -1,0 +1,352 @@
+import Jingle
+import XMLStream
+import XMPPCore
+
+// The driver: inputs (IQ requests and answers, messages, timers, our actions) go to the engines
+// with `now`; every output is carried out here.
+extension CallManager {
+    // MARK: Inputs
+
+    func receiveRequest(_ iq: IQ) -> IQ {
+        guard let out = sessions.handle(iq, now: now) else { return iq.error(StanzaError(.serviceUnavailable)) }
+        var response: IQ?
+        var rest: [JingleSessionManager.Output] = []
+        for o in out {
+            if case .send(let r) = o, response == nil, r.id == iq.id, r.type == .result || r.type == .error {
+                response = r
+            } else {
+                rest.append(o)
+            }
+        }
+        carryOut(rest)
+        rearm()
+        return response ?? iq.error(StanzaError(.internalServerError))
+    }
+
+    func receiveResponse(_ iq: IQ) {
+        guard let out = sessions.handle(iq, now: now) else { return }
+        carryOut(out)
+        rearm()
+    }
+
+    func receive(_ stanza: Stanza) {
+        guard case .message(let m) = stanza else { otherSink.yield(stanza); return }
+        let element = m.element
+        let carbon = element.child("sent", namespace: XMPPNamespace.carbons) ?? element.child("received", namespace: XMPPNamespace.carbons)
+        let inner = carbon?.child("forwarded", namespace: XMPPNamespace.forward)?.child("message") ?? element
+        guard (try? JingleMessage.find(in: inner)) != nil else { otherSink.yield(stanza); return }
+        carryOut(jmi.handle(element, age: Self.age(of: inner), now: now))
+        rearm()
+    }
+
+    /// XEP-0203: a delayed (offline or archived) message's age is unknown to us without a date
+    /// parser; treat any delayed proposal as older than the lifetime.
+    static func age(of message: XMLElement) -> Duration? {
+        message.child("delay", namespace: "urn:xmpp:delay") == nil ? nil : .seconds(Int64.max / 2)
+    }
+
+    func fireTimer() {
+        let t = now
+        carryOut(sessions.handleDeadline(now: t))
+        carryOut(jmi.handleDeadline(now: t))
+        for sid in records.keys.sorted() {
+            guard let r = records[sid], let d = r.deadline, d <= t else { continue }
+            records[sid]?.deadline = nil
+            switch r.state {
+            case .proposing, .ringing, .connecting:
+                if r.call.direction == .outgoing { giveUp(sid: sid, reason: Reason(.timeout)) }
+            case .active, .ended: break
+            }
+        }
+        rearm()
+    }
+
+    func rearm() {
+        let deadlines = [sessions.nextDeadline, jmi.nextDeadline] + records.values.map(\.deadline)
+        timer?.cancel()
+        guard let next = deadlines.compactMap({ $0 }).min() else { timer = nil; return }
+        let at = origin + next
+        let clock = self.clock
+        timer = Task { [weak self] in
+            do { try await clock.sleep(until: at, tolerance: nil) } catch { return }
+            await self?.fireTimer()
+        }
+    }
+
+    // MARK: Outputs
+
+    func carryOut(_ out: [JingleSessionManager.Output]) {
+        for o in out {
+            switch o {
+            case .send(let iq):
+                if iq.type == .set || iq.type == .get { enqueue(.request(iq, nil)) } else { enqueue(.stanza(iq.element)) }
+            case .event(let sid, let e):
+                sessionEvent(sid: sid, e)
+            }
+        }
+    }
+
+    func carryOut(_ out: [JingleMessageMachine.Output]) {
+        for o in out {
+            switch o {
+            case .send(let m): enqueue(.stanza(m))
+            case .event(let e): jmiEvent(e)
+            }
+        }
+    }
+
+    private func sessionEvent(sid: String, _ e: JingleSessionEvent) {
+        switch e {
+        case .received(let j):
+            switch j.action {
+            case .sessionInitiate: incomingInitiate(j)
+            case .sessionAccept: remoteAccepted(sid: sid, j)
+            case .sessionInfo: for i in j.info { if case .rtp(let info) = i { sessionInfo(sid: sid, info) } }
+            case .transportInfo:
+                let candidates = j.contents.flatMap { c -> [Candidate] in
+                    if case .iceUDP(let t)? = c.transport { t.candidates } else { [] }
+                }
+                guard let r = records[sid], !candidates.isEmpty else { return }
+                r.call.sink.yield(.remoteCandidates(candidates))
+                if let media = r.media { Task { await media.addRemoteCandidates(candidates) } }
+            default: break
+            }
+        case .active:
+            guard var r = records[sid], !r.state.isEnded else { return }
+            r.state = .active
+            r.acceptedAt = now
+            r.deadline = nil
+            records[sid] = r
+            r.call.sink.yield(.accepted)
+        case .ended(let reason, let byPeer):
+            guard let r = records[sid], !r.state.isEnded else { return }
+            finish(sid: sid, CallEndReason.from(reason, byPeer: byPeer, wasActive: r.state == .active))
+        case .acknowledged, .rejected, .timedOut:
+            break
+        }
+    }
+
+    private func sessionInfo(sid: String, _ info: RTPSessionInfo) {
+        guard var r = records[sid] else { return }
+        switch info {
+        case .ringing:
+            guard r.call.direction == .outgoing else { return }
+            if r.state == .proposing { r.state = .ringing }
+            if r.ringingAt == nil { r.ringingAt = now }
+            records[sid] = r
+            r.call.sink.yield(.ringing(device: r.device ?? r.call.peer))
+        case .mute: r.call.sink.yield(.remoteMuted(true))
+        case .unmute: r.call.sink.yield(.remoteMuted(false))
+        case .hold: r.call.sink.yield(.remoteHeld(true))
+        case .unhold, .active: r.call.sink.yield(.remoteHeld(false))
+        }
+    }
+
+    private func jmiEvent(_ e: JingleMessageMachine.JMIEvent) {
+        switch e {
+        case .incoming(let id, let from, _):
+            guard records[id] == nil else { return }
+            let call = Call(sid: id, peer: from, direction: .incoming, usesJMI: true, manager: self)
+            records[id] = CallRecord(call: call, state: .ringing, device: from, placedAt: now)
+            if let out = try? jmi.ringing(id: id) { carryOut(out) }
+            incomingSink.yield(call)
+        case .ringing(let id, let device):
+            guard var r = records[id], r.state == .proposing || r.state == .ringing else { return }
+            r.state = .ringing
+            let first = r.ringingAt == nil
+            if first { r.ringingAt = now }
+            records[id] = r
+            if first { r.call.sink.yield(.ringing(device: device)) }
+        case .proceeded(let id, let device):
+            guard var r = records[id], !r.state.isEnded, !r.sessionStarted else { return }
+            r.state = .connecting
+            r.device = device
+            r.proceededAt = now
+            records[id] = r
+            r.call.sink.yield(.proceeded(device: device))
+            Task { await self.initiateSession(sid: id) }
+        case .ended(let id, let end):
+            guard let r = records[id], !r.state.isEnded, !r.sessionStarted else { return }
+            let reason: CallEndReason
+            switch end {
+            case .rejected(let why):
+                let cond = why?.condition
+                reason = cond == .busy ? .busy(byPeer: true) : cond == .decline || cond == nil ? .declined(byPeer: true) : .failed(why, byPeer: true)
+            case .retracted(let why): reason = why?.condition == .timeout ? .noAnswer : .cancelled(byPeer: r.call.direction == .incoming)
+            case .finished(let why): reason = .from(why, byPeer: true, wasActive: r.state == .active)
+            case .answeredElsewhere: reason = .answeredElsewhere
+            case .lostTieBreak: reason = .lostTieBreak
+            case .timedOut: reason = .noAnswer
+            case .busy: reason = .busy(byPeer: false)
+            }
+            finish(sid: id, reason)
+        }
+    }
+
+    // MARK: Steps of a call
+
+    /// Outgoing: create the media transport and send session-initiate with our offer.
+    func initiateSession(sid: String) async {
+        guard let r = records[sid], !r.state.isEnded, !r.sessionStarted, let device = r.device else { return }
+        records[sid]?.sessionStarted = true
+        let media: any MediaTransport
+        do { media = try await configuration.mediaTransports.makeTransport(sid: sid, role: .initiator) } catch {
+            return giveUp(sid: sid, reason: Reason(.failedTransport, text: "\(error)"))
+        }
+        let localTransport = await media.localTransport()
+        let candidates = await media.localCandidates()
+        guard records[sid]?.state.isEnded == false else { return await media.close() }
+        attach(media, to: sid)
+        var offer = Negotiation.offer(policy: configuration.policy, transport: localTransport)
+        if case .iceUDP(var t)? = offer.transport { t.candidates = candidates; offer.transport = .iceUDP(t) }
+        do {
+            carryOut(try sessions.initiate(sid: sid, to: device, contents: [offer], now: now))
+            records[sid]?.initiatedAt = now
+        } catch {
+            records[sid]?.sessionStarted = false
+            giveUp(sid: sid, reason: Reason(.generalError, text: error.description))
+        }
+        rearm()
+    }
+
+    private func incomingInitiate(_ j: JingleElement) {
+        guard let session = sessions[j.sid] else { return }
+        if var r = records[j.sid] {
+            // The session of a JMI call we accepted: only its caller may start it.
+            guard r.call.direction == .incoming, r.awaitingInitiate, r.device == session.peer else {
+                carryOut((try? sessions.send(JingleElement(action: .sessionTerminate, sid: j.sid, reason: Reason(.generalError, text: "unexpected session")), now: now)) ?? [])
+                return
+            }
+            r.initiate = j
+            r.sessionStarted = true
+            r.initiatedAt = now
+            records[j.sid] = r
+            Task { await self.answer(sid: j.sid) }
+            return
+        }
+        let call = Call(sid: j.sid, peer: session.peer, direction: .incoming, usesJMI: false, manager: self)
+        var r = CallRecord(call: call, state: .ringing, device: session.peer, placedAt: now)
+        r.initiate = j
+        r.sessionStarted = true
+        r.initiatedAt = now
+        records[j.sid] = r
+        carryOut((try? sessions.send(JingleElement(action: .sessionInfo, sid: j.sid, info: [.rtp(.ringing)]), now: now)) ?? [])
+        incomingSink.yield(call)
+    }
+
+    private func remoteAccepted(sid: String, _ j: JingleElement) {
+        guard let r = records[sid], let media = r.media, let content = j.contents.first,
+              case .iceUDP(let t)? = content.transport else { return }
+        let fp = t.fingerprints.first
+        let role = fp.flatMap { $0.setup }.flatMap { Negotiation.dtlsRole(local: .actpass, remote: $0) }
+        let remote = RemoteMediaParameters(ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates, fingerprint: fp, dtlsRole: role)
+        Task { await media.start(remote: remote) }
+    }
+
+    /// Incoming: create the media transport and answer the session-initiate with session-accept.
+    func answer(sid: String) async {
+        guard let r = records[sid], let initiate = r.initiate, !r.state.isEnded, r.media == nil else { return }
+        let media: any MediaTransport
+        do { media = try await configuration.mediaTransports.makeTransport(sid: sid, role: .responder) } catch {
+            return giveUp(sid: sid, reason: Reason(.failedTransport, text: "\(error)"))
+        }
+        let localTransport = await media.localTransport()
+        let candidates = await media.localCandidates()
+        guard records[sid]?.state.isEnded == false else { return await media.close() }
+        attach(media, to: sid)
+        switch Negotiation.accept(initiate, policy: configuration.policy, transport: { _ in localTransport }) {
+        case .failure(let reason):
+            giveUp(sid: sid, reason: reason)
+        case .success(var accept):
+            accept.contents = accept.contents.map { c in
+                var c = c
+                if case .iceUDP(var t)? = c.transport { t.candidates = candidates; c.transport = .iceUDP(t) }
+                return c
+            }
+            do { carryOut(try sessions.send(accept, now: now)) } catch {
+                giveUp(sid: sid, reason: Reason(.generalError, text: error.description))
+            }
+            if let offered = initiate.contents.first, case .iceUDP(let t)? = offered.transport {
+                let fp = t.fingerprints.first
+                let ours = accept.contents.first.flatMap { c -> DTLSSetup? in
+                    if case .iceUDP(let a)? = c.transport { a.fingerprints.first?.setup } else { nil }
+                }
+                let role = ours.flatMap { o in fp?.setup.flatMap { Negotiation.dtlsRole(local: o, remote: $0) } }
+                let remote = RemoteMediaParameters(ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates, fingerprint: fp, dtlsRole: role)
+                Task { await media.start(remote: remote) }
+            }
+        }
+        rearm()
+    }
+
+    private func attach(_ media: any MediaTransport, to sid: String) {
+        records[sid]?.media = media
+        records[sid]?.mediaEvents = Task { [weak self] in
+            for await event in media.events {
+                await self?.mediaEvent(sid: sid, event)
+            }
+        }
+    }
+
+    private func mediaEvent(sid: String, _ event: MediaTransportEvent) {
+        guard let r = records[sid], !r.state.isEnded else { return }
+        switch event {
+        case .connected: r.call.sink.yield(.mediaConnected)
+        case .failed(let reason): giveUp(sid: sid, reason: reason)
+        case .localCandidates(let candidates):
+            guard let content = sessions[sid]?.contents.first else { return }
+            let info = Content(creator: content.creator, name: content.name,
+                               transport: .iceUDP(ICEUDPTransport(ufrag: nil, pwd: nil, candidates: candidates)))
+            if let out = try? sessions.send(JingleElement(action: .transportInfo, sid: sid, contents: [info]), now: now) { carryOut(out) }
+            rearm()
+        }
+    }
+
+    /// Ends a call from our side with `reason`, by whatever means its stage needs.
+    func giveUp(sid: String, reason: Reason) {
+        guard let r = records[sid], !r.state.isEnded else { return }
+        let wasActive = r.state == .active
+        if let session = sessions[sid], session.phase != .ended {
+            if let out = try? sessions.send(JingleElement(action: .sessionTerminate, sid: sid, reason: reason), now: now) {
+                carryOut(out)   // the session's `ended` event finishes the record
+            }
+        } else if r.call.usesJMI {
+            let out: [JingleMessageMachine.Output]?
+            if r.call.direction == .outgoing, r.state == .proposing || r.state == .ringing {
+                out = try? jmi.retract(id: sid, reason: reason)
+            } else if r.call.direction == .incoming, r.state == .ringing {
+                out = try? jmi.reject(id: sid, reason: reason)
+            } else if let device = r.device {
+                out = try? jmi.finish(id: sid, peer: device, reason: reason)
+            } else {
+                out = nil
+            }
+            finish(sid: sid, CallEndReason.from(reason, byPeer: false, wasActive: wasActive))
+            if let out { carryOut(out) }
+        }
+        if records[sid]?.state.isEnded == false {
+            finish(sid: sid, CallEndReason.from(reason, byPeer: false, wasActive: wasActive))
+        }
+        rearm()
+    }
+
+    func finish(sid: String, _ end: CallEndReason) {
+        guard var r = records[sid], !r.state.isEnded else { return }
+        r.state = .ended(end)
+        r.deadline = nil
+        records[sid] = r
+        r.call.sink.yield(.ended(end))
+        r.call.sink.finish()
+        if let media = r.media { Task { await media.close() } }
+        // A JMI call that reached Jingle ends in the JMI machine too (else it would answer every
+        // later proposal busy); the side that ended it sends `<finish/>` (XEP-0353 §3.6).
+        if r.call.usesJMI, let device = r.device, let c = jmi.calls[sid] {
+            switch c.state {
+            case .proceeded, .accepted:
+                let out = (try? jmi.finish(id: sid, peer: device, reason: end.jingleReason)) ?? []
+                if !end.isByPeer { carryOut(out) }
+            case .proposing, .incoming, .ended: break
+            }
+        }
+    }
+}

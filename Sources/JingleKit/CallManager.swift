@@ -1,0 +1,136 @@
+import Jingle
+import Logging
+import XMLStream
+import XMPPCore
+
+/// The call runtime for one XMPP session: it owns the session's Jingle traffic (XEP-0166 IQs,
+/// XEP-0353 JMI messages including XEP-0280 carbons) and drives `JingleSessionManager` and
+/// `JingleMessageMachine` by the driver contract: feed one input with `now` from the runtime's
+/// clock, carry out every output, re-arm one timer at the earliest deadline.
+///
+/// ```swift
+/// let calls = CallManager(transport: client, local: info.boundJID)
+/// try await calls.start()
+/// let call = try await calls.placeCall(to: JID("bob@example.com")!, timeout: .seconds(30))
+/// for await event in call.events { print(event) }
+/// ```
+public actor CallManager {
+    public let local: JID
+    public let configuration: CallConfiguration
+    let transport: any XMPPStanzaTransport
+    private let logger: Logger
+    let clock = ContinuousClock()
+    let origin: ContinuousClock.Instant
+
+    var sessions: JingleSessionManager
+    var jmi: JingleMessageMachine
+    var records: [String: CallRecord] = [:]
+    var timer: Task<Void, Never>?
+    var stanzaLoop: Task<Void, Never>?
+    var outboxTask: Task<Void, Never>?
+    let outbox: AsyncStream<Outgoing>.Continuation
+    let outboxStream: AsyncStream<Outgoing>
+
+    /// Calls that arrive here, ringing (direct session-initiates and JMI proposals).
+    public nonisolated let incomingCalls: AsyncStream<Call>
+    let incomingSink: AsyncStream<Call>.Continuation
+    /// Stanzas the manager does not use (other messages, presences), newest 256 kept.
+    public nonisolated let otherStanzas: AsyncStream<Stanza>
+    let otherSink: AsyncStream<Stanza>.Continuation
+
+    enum Outgoing: Sendable {
+        case stanza(XMLElement)
+        /// A request; its answer goes to `onResponse`, or to the session engine when nil.
+        case request(IQ, (@Sendable (IQ?) -> Void)?)
+    }
+
+    public init(transport: any XMPPStanzaTransport, local: JID, configuration: CallConfiguration = .init(),
+                logger: Logger = Logger(label: "jinglekit.calls")) {
+        self.transport = transport
+        self.local = local
+        self.configuration = configuration
+        self.logger = logger
+        origin = clock.now
+        sessions = JingleSessionManager(local: local, timeouts: configuration.sessionTimeouts)
+        jmi = JingleMessageMachine(local: local, proposalLifetime: configuration.proposalLifetime)
+        (incomingCalls, incomingSink) = AsyncStream.makeStream(of: Call.self)
+        (otherStanzas, otherSink) = AsyncStream.makeStream(of: Stanza.self, bufferingPolicy: .bufferingNewest(256))
+        (outboxStream, outbox) = AsyncStream.makeStream(of: Outgoing.self)
+    }
+
+    deinit {
+        timer?.cancel()
+        stanzaLoop?.cancel()
+        outboxTask?.cancel()
+        outbox.finish()
+        incomingSink.finish()
+        otherSink.finish()
+    }
+
+    // MARK: Lifecycle
+
+    /// Registers the Jingle IQ handler, starts reading stanzas, sends presence and enables carbons
+    /// (per `configuration`). Returns whether carbons were enabled.
+    @discardableResult
+    public func start() async -> Bool {
+        guard stanzaLoop == nil else { return false }
+        let stream = outboxStream
+        let transport = self.transport
+        let timeout = configuration.sessionTimeouts.response
+        let weakSelf = WeakCallManager(self)
+        outboxTask = Task {
+            for await item in stream {
+                switch item {
+                case .stanza(let e):
+                    do { try await transport.send(e) } catch { await weakSelf.value?.log("send failed: \(error)") }
+                case .request(let iq, let onResponse):
+                    await transport.sendRequest(iq, timeout: timeout) { response in
+                        if let onResponse { return onResponse(response) }
+                        guard let response else { return }
+                        Task { await weakSelf.value?.receiveResponse(response) }
+                    }
+                }
+            }
+        }
+        await transport.setRequestHandler(namespace: JingleNamespace.jingle) { [weak self] iq in
+            guard let self else { return iq.error(StanzaError(.serviceUnavailable)) }
+            return await self.receiveRequest(iq)
+        }
+        let stanzas = transport.stanzas
+        stanzaLoop = Task { [weak self] in
+            for await stanza in stanzas {
+                guard let self else { return }
+                await self.receive(stanza)
+            }
+        }
+        if configuration.sendPresence {
+            outbox.yield(.stanza(XMLElement("presence", namespace: XMPPNamespace.client)))
+        }
+        guard configuration.enableCarbons else { return false }
+        let enable = IQ(type: .set, id: "carbons-\(UInt32.random(in: 0...UInt32.max))",
+                        payload: XMLElement("enable", namespace: XMPPNamespace.carbons))
+        return await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+            outbox.yield(.request(enable, { response in c.resume(returning: response?.type == .result) }))
+        }
+    }
+
+    /// Stops reading stanzas and removes the Jingle handler; ongoing calls end with `<gone/>`.
+    public func stop() async {
+        for sid in records.keys.sorted() { hangUp(sid: sid, reason: Reason(.gone)) }
+        await transport.setRequestHandler(namespace: JingleNamespace.jingle, nil)
+        stanzaLoop?.cancel()
+        timer?.cancel()
+    }
+
+    func enqueue(_ item: Outgoing) { outbox.yield(item) }
+
+    func log(_ s: String) { logger.warning("\(s)") }
+
+    var now: EngineInstant { clock.now - origin }
+}
+
+/// A weak reference that can cross tasks.
+final class WeakCallManager: Sendable {
+    weak let value: CallManager?
+    init(_ value: CallManager) { self.value = value }
+}

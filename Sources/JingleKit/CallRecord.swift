@@ -1,0 +1,38 @@
+import Jingle
+import XMPPCore
+
+/// What the runtime knows about one call besides the engines' state.
+struct CallRecord {
+    let call: Call
+    var state: CallState
+    /// The peer's full JID once known.
+    var device: JID?
+    /// Whether a Jingle session exists for this sid (initiated or received).
+    var sessionStarted = false
+    /// Incoming: the session-initiate to answer.
+    var initiate: JingleElement?
+    /// Incoming JMI call accepted here: answer the caller's session-initiate when it comes.
+    var awaitingInitiate = false
+    /// Our no-answer deadline for an outgoing call.
+    var deadline: EngineInstant?
+    var media: (any MediaTransport)?
+    var mediaEvents: Task<Void, Never>?
+
+    // Timings (runtime clock).
+    var placedAt: EngineInstant
+    var ringingAt: EngineInstant?
+    var proceededAt: EngineInstant?
+    var initiatedAt: EngineInstant?
+    var acceptedAt: EngineInstant?
+
+    var statistics: CallStatistics {
+        var s = CallStatistics()
+        if call.usesJMI && call.direction == .outgoing {
+            s.proposeToRinging = ringingAt.map { $0 - placedAt }
+            s.proposeToProceed = proceededAt.map { $0 - placedAt }
+        }
+        if let i = initiatedAt, let a = acceptedAt { s.initiateToAccept = a - i }
+        s.setup = acceptedAt.map { $0 - placedAt }
+        return s
+    }
+}

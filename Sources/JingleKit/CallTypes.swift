@@ -1,0 +1,175 @@
+import Jingle
+import XMPPCore
+
+/// Where a call is (XEP-0353 §3 proposal, then XEP-0166 §6 session phases).
+public enum CallState: Sendable, Hashable {
+    /// Outgoing: proposed (JMI) or initiated (direct) and not ringing yet.
+    case proposing
+    /// Outgoing: a callee device rings; incoming: ringing here, waiting for `accept()`.
+    case ringing
+    /// Accepted or proceeded; the Jingle offer/answer is under way.
+    case connecting
+    /// session-accept sent or received.
+    case active
+    case ended(CallEndReason)
+
+    public var isEnded: Bool { if case .ended = self { true } else { false } }
+}
+
+/// Why a call ended, from XEP-0166 §7.4 reasons and XEP-0353 outcomes.
+public enum CallEndReason: Sendable, Hashable {
+    /// An active call was hung up (`<success/>`).
+    case completed(byPeer: Bool)
+    /// The callee declined (`<decline/>`).
+    case declined(byPeer: Bool)
+    /// The callee was busy (`<busy/>`).
+    case busy(byPeer: Bool)
+    /// The caller withdrew before an answer (JMI retract, or terminate with `<cancel/>`).
+    case cancelled(byPeer: Bool)
+    /// Nobody answered in time (`<timeout/>`).
+    case noAnswer
+    /// Another device of our account answered or rejected (XEP-0353 with XEP-0280 carbons).
+    case answeredElsewhere
+    /// Crossing calls with the same peer: the other one won (XEP-0166 §7.2.16, XEP-0353 §5).
+    case lostTieBreak
+    /// Any other reason, or a local failure (negotiation, transport).
+    case failed(Reason?, byPeer: Bool)
+
+    /// The XEP-0166 reason that says this end on the wire.
+    var jingleReason: Reason {
+        switch self {
+        case .completed: Reason(.success)
+        case .declined: Reason(.decline)
+        case .busy: Reason(.busy)
+        case .cancelled: Reason(.cancel)
+        case .noAnswer: Reason(.timeout)
+        case .answeredElsewhere: Reason(.success)
+        case .lostTieBreak: Reason(.expired)
+        case .failed(let r, _): r ?? Reason(.generalError)
+        }
+    }
+
+    /// Whether the peer (or another of our devices) ended the call.
+    var isByPeer: Bool {
+        switch self {
+        case .completed(let p), .declined(let p), .busy(let p), .cancelled(let p), .failed(_, let p): p
+        case .noAnswer, .lostTieBreak: false
+        case .answeredElsewhere: true
+        }
+    }
+
+    /// The reason for a Jingle end, by condition, knowing whether the call had become active.
+    static func from(_ reason: Reason?, byPeer: Bool, wasActive: Bool) -> CallEndReason {
+        switch reason?.condition {
+        case .success?: return .completed(byPeer: byPeer)
+        case .decline?: return .declined(byPeer: byPeer)
+        case .busy?: return .busy(byPeer: byPeer)
+        case .cancel?, nil: return wasActive ? .completed(byPeer: byPeer) : .cancelled(byPeer: byPeer)
+        case .timeout?, .expired?: return wasActive ? .failed(reason, byPeer: byPeer) : .noAnswer
+        case .alternativeSession?: return .lostTieBreak
+        default: return .failed(reason, byPeer: byPeer)
+        }
+    }
+}
+
+/// What happens to a call, in order, for the application.
+public enum CallEvent: Sendable, Hashable {
+    /// A callee device rings (JMI `<ringing/>` or XEP-0167 §7 session-info ringing).
+    case ringing(device: JID)
+    /// A callee device proceeded (JMI); the Jingle session to it starts.
+    case proceeded(device: JID)
+    /// The session is accepted: the call is active.
+    case accepted
+    /// The peer trickled candidates (XEP-0176 transport-info).
+    case remoteCandidates([Candidate])
+    /// The peer muted or unmuted (XEP-0167 §7.3).
+    case remoteMuted(Bool)
+    /// The peer put the call on hold or resumed it (XEP-0167 §7.2).
+    case remoteHeld(Bool)
+    /// The media transport reports ICE + DTLS connected.
+    case mediaConnected
+    case ended(CallEndReason)
+}
+
+/// Whether we placed the call or received it.
+public enum CallDirection: Sendable, Hashable {
+    case outgoing, incoming
+}
+
+/// Setup timings of one call, measured by the runtime's clock (nil when the step did not happen).
+public struct CallStatistics: Sendable, Hashable {
+    /// JMI propose sent -> first `<ringing/>` received (outgoing JMI calls).
+    public var proposeToRinging: Duration?
+    /// JMI propose sent -> `<proceed/>` received (outgoing JMI calls).
+    public var proposeToProceed: Duration?
+    /// session-initiate sent or received -> session-accept received or sent.
+    public var initiateToAccept: Duration?
+    /// Call placed or received -> active.
+    public var setup: Duration?
+
+    public init(proposeToRinging: Duration? = nil, proposeToProceed: Duration? = nil, initiateToAccept: Duration? = nil,
+                setup: Duration? = nil) {
+        self.proposeToRinging = proposeToRinging
+        self.proposeToProceed = proposeToProceed
+        self.initiateToAccept = initiateToAccept
+        self.setup = setup
+    }
+}
+
+/// Our misuse of a call or manager, thrown locally.
+public enum CallError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The action does not fit the call's state (e.g. accepting an outgoing or ended call).
+    case wrongState(CallState)
+    /// A direct Jingle call needs the callee's full JID.
+    case fullJIDRequired(JID)
+    /// The manager was released or not started.
+    case managerUnavailable
+    /// The transport could not be created.
+    case transportFailed(String)
+    /// The signalling engine refused our action.
+    case engine(String)
+
+    public var description: String {
+        switch self {
+        case .wrongState(let s): "not possible while the call is \(s)"
+        case .fullJIDRequired(let j): "a direct Jingle call needs a full JID, got \(j)"
+        case .managerUnavailable: "the call manager is not running"
+        case .transportFailed(let s): "media transport: \(s)"
+        case .engine(let s): "signalling: \(s)"
+        }
+    }
+}
+
+/// Settings of a `CallManager`.
+public struct CallConfiguration: Sendable {
+    /// Codecs offered and accepted: Opus 48000/2 with in-band FEC and telephone-event/48000.
+    public var policy: MediaPolicy
+    /// Timers of Jingle sessions (response timeout; the answer timeout applies to direct calls).
+    public var sessionTimeouts: JingleSessionTimeouts
+    /// How long an incoming JMI proposal rings before it is given up, and the age beyond which an
+    /// archived proposal is ignored.
+    public var proposalLifetime: Duration
+    /// Enable XEP-0280 carbons on start, so other devices' answers stop our ringing.
+    public var enableCarbons: Bool
+    /// Send initial presence on start (JMI proposals go to available resources).
+    public var sendPresence: Bool
+    /// Makes each call's ICE + DTLS-SRTP transport; `SignallingOnlyTransportProvider` (no media) by default.
+    public var mediaTransports: any MediaTransportProvider
+
+    public static let defaultPolicy = MediaPolicy(audioCodecs: [
+        PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2,
+                    parameters: [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")]),
+        PayloadType(id: 101, name: "telephone-event", clockrate: 48000, parameters: [Parameter(name: "0-15", value: "")]),
+    ])
+
+    public init(policy: MediaPolicy = CallConfiguration.defaultPolicy, sessionTimeouts: JingleSessionTimeouts = .init(),
+                proposalLifetime: Duration = .seconds(60), enableCarbons: Bool = true, sendPresence: Bool = true,
+                mediaTransports: any MediaTransportProvider = SignallingOnlyTransportProvider()) {
+        self.policy = policy
+        self.sessionTimeouts = sessionTimeouts
+        self.proposalLifetime = proposalLifetime
+        self.enableCarbons = enableCarbons
+        self.sendPresence = sendPresence
+        self.mediaTransports = mediaTransports
+    }
+}

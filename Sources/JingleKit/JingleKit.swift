@@ -1,2 +1,0 @@
-// JingleKit: this target is being built; see README.md for the layer map.
-enum JingleKitModule {}
