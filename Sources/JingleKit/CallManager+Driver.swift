@@ -1,3 +1,4 @@
+import Foundation
 import Jingle
 import XMLStream
 import XMPPCore
@@ -35,14 +36,11 @@ extension CallManager {
         let carbon = element.child("sent", namespace: XMPPNamespace.carbons) ?? element.child("received", namespace: XMPPNamespace.carbons)
         let inner = carbon?.child("forwarded", namespace: XMPPNamespace.forward)?.child("message") ?? element
         guard (try? JingleMessage.find(in: inner)) != nil else { otherSink.yield(stanza); return }
-        carryOut(jmi.handle(element, age: Self.age(of: inner), now: now))
+        // The JMI engine judges XEP-0203 delays itself (stale proposals must not ring); it is
+        // handed the wall clock, read here in the runtime.
+        let wallClock = XMPPDateTime(secondsSince1970: Date().timeIntervalSince1970)
+        carryOut(jmi.handle(element, now: now, wallClock: wallClock))
         rearm()
-    }
-
-    /// XEP-0203: a delayed (offline or archived) message's age is unknown to us without a date
-    /// parser; treat any delayed proposal as older than the lifetime.
-    static func age(of message: XMLElement) -> Duration? {
-        message.child("delay", namespace: "urn:xmpp:delay") == nil ? nil : .seconds(Int64.max / 2)
     }
 
     func fireTimer() {
