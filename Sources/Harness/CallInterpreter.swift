@@ -40,7 +40,7 @@ public struct CallInterpreter: Sendable {
     private var pauseUntil: Double?
     private var waitingSince: Double?
     private var buffered: [XMLElement] = []
-    private var lastRequest: (id: String, from: String?)?
+    private var unanswered: [(id: String, from: String?)] = []
     private var idCounter = 0
     private var random: SplitMix64
 
@@ -70,10 +70,6 @@ public struct CallInterpreter: Sendable {
     /// A stanza for this call arrived.
     public mutating func receive(_ stanza: XMLElement, now: Double) -> [Output] {
         guard verdict == nil else { return [] }
-        if stanza.name == "iq", let type = stanza.attribute("type"), type == "set" || type == "get",
-           let id = stanza.attribute("id") {
-            lastRequest = (id, stanza.attribute("from"))
-        }
         buffered.append(stanza)
         var out: [Output] = []
         advance(now: now, into: &out)
@@ -133,18 +129,19 @@ public struct CallInterpreter: Sendable {
                 nextDeadline = pauseUntil
                 if let until = pauseUntil, now >= until { pauseUntil = nil; pc += 1; continue }
                 return
-            case .answerIQ(let condition, let errorType, _):
-                if let request = lastRequest {
+            case .answerIQ(let condition, let jingleCondition, let errorType, _):
+                for request in unanswered {
                     var response = XMLElement("iq", namespace: XMPPNamespace.client,
                                               ["type": condition == nil ? "result" : "error", "id": request.id])
                     if let from = request.from { response.setAttribute("to", from) }
                     if let condition {
                         response.append(XMLElement("error", namespace: XMPPNamespace.client, ["type": errorType],
-                                                   children: [XMLElement(condition, namespace: XMPPNamespace.stanzas)]))
+                                                   children: [XMLElement(condition, namespace: XMPPNamespace.stanzas)]
+                                                       + (jingleCondition.map { [XMLElement($0, namespace: JingleNamespace.errors)] } ?? [])))
                     }
                     out.append(.answerIQ(requestID: request.id, response: response))
-                    lastRequest = nil
                 }
+                unanswered = []
                 pc += 1
             case .jump(let label, let condition, _):
                 let taken: Bool = switch condition {
@@ -223,6 +220,10 @@ public struct CallInterpreter: Sendable {
         if variables["peer"] == nil, let from = stanza.attribute("from") { variables["peer"] = from }
         if let measure = expectation.measure, let mark = measure.components(separatedBy: "->").first, let at = marks[mark] {
             measurements.append(Measurement(name: measure, seconds: max(0, now - at)))
+        }
+        if stanza.name == "iq", let type = stanza.attribute("type"), type == "set" || type == "get",
+           let id = stanza.attribute("id") {
+            unanswered.append((id, stanza.attribute("from")))
         }
         matchedInGroup.insert(memberIndex)
         let done = !group.unordered

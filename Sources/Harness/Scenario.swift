@@ -39,8 +39,9 @@ public enum Instruction: Sendable, Hashable {
     case expect(ExpectGroup)
     /// Wait this long without expecting anything.
     case pause(milliseconds: Int, line: Int)
-    /// Reply to the last IQ get/set received: `result`, or `error` with a condition.
-    case answerIQ(errorCondition: String?, errorType: String, line: Int)
+    /// Reply to every IQ get/set matched and not yet answered: `result`, or `error` with a
+    /// defined condition (RFC 6120 §8.3.3) and optionally a Jingle one (XEP-0166 §10).
+    case answerIQ(errorCondition: String?, jingleCondition: String?, errorType: String, line: Int)
     /// Continue at a label, always or when a variable has (or equals) a value.
     case jump(label: String, condition: JumpCondition?, line: Int)
     /// Set a variable to a literal (with `[var]` substitution) or to fresh random characters.

@@ -35,7 +35,7 @@ private struct Compiler {
                    "capture", "goto", "measure"],
         "unordered": ["timeout", "on-timeout"],
         "pause": ["ms"],
-        "answer-iq": ["type", "condition", "error-type"],
+        "answer-iq": ["type", "condition", "jingle-condition", "error-type"],
         "label": ["name"],
         "goto": ["label", "if", "equals"],
         "set": ["var", "value", "random"],
@@ -128,7 +128,8 @@ private struct Compiler {
                 throw ScenarioError(line: e.line, element: "answer-iq", message: "type must be result or error, not '\(type)'")
             }
             let condition = type == "error" ? (e.attribute("condition") ?? "bad-request") : nil
-            instructions.append(.answerIQ(errorCondition: condition, errorType: e.attribute("error-type") ?? "cancel", line: e.line))
+            instructions.append(.answerIQ(errorCondition: condition, jingleCondition: type == "error" ? e.attribute("jingle-condition") : nil,
+                                          errorType: e.attribute("error-type") ?? "cancel", line: e.line))
         case "label":
             let name = try required(e, "name")
             guard labels[name] == nil else {
