@@ -83,7 +83,7 @@ public enum ReportWriters {
 
     /// The final summary printed to the terminal.
     public static func text(_ report: RunReport) -> String {
-        var lines = [String(format: "%@: %d started, %d finished, %d passed, %d failed in %.1f s (%.1f calls/s)",
+        var lines = [String(format: "%@: %d call legs started, %d finished, %d passed, %d failed in %.1f s (%.1f calls/s)",
                             report.scenario, report.started, report.records.count, report.succeeded, report.failed,
                             report.elapsedSeconds, report.rate)]
         lines.append("step                          count    p50ms    p90ms    p99ms    maxms")

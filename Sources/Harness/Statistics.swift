@@ -112,6 +112,10 @@ public struct RunReport: Sendable {
         return order.map { ($0, SampleSummary(samples: samples[$0] ?? [])) } + [("call", SampleSummary(samples: durations))]
     }
 
-    /// Completed calls per second over the run.
-    public var rate: Double { elapsedSeconds > 0 ? Double(records.count) / elapsedSeconds : 0 }
+    /// Completed calls per second over the run, counting initiator legs when there are any (so a
+    /// run playing both roles does not count each call twice).
+    public var rate: Double {
+        let initiators = records.filter { $0.role == .initiator }.count
+        return elapsedSeconds > 0 ? Double(initiators > 0 ? initiators : records.count) / elapsedSeconds : 0
+    }
 }
