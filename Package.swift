@@ -122,7 +122,7 @@ let package = Package(
                     "Jingle", "XMLStream", "XMPPCore", "XMPPClient", "Harness",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 ],
-                path: "Tools/jingle-harness", swiftSettings: swiftSettings),
+                path: "Tools/jingle-harness", exclude: ["SCENARIOS.md"], swiftSettings: swiftSettings),
         .target(name: "CXMLBenchLoop", dependencies: ["CLibXML2"], path: "Tools/jingle-bench/CXMLBenchLoop"),
         .executableTarget(name: "jingle-bench", dependencies: [
                     "XMLStream", "CXMLBenchLoop", "STUN", "TURNServer",
