@@ -78,6 +78,7 @@ public actor LoadRunner {
     private var started = 0
     private var nextCallNumber = 0
     private var inFlightInitiators = 0
+    private var initiatorsStarted = 0
     private var stopRequested = false
     private let origin = ContinuousClock.now
     private var seed: UInt64 = UInt64.random(in: 0...UInt64.max)
@@ -90,9 +91,13 @@ public actor LoadRunner {
     /// Stops placing new calls; calls in flight may still finish (within `drainSeconds`).
     public func stop() { stopRequested = true }
 
+    /// Counts calls by their initiator legs when this process places calls, else by responder legs.
     public var counters: LiveCounters {
-        let ok = records.filter(\.verdict.passed).count
-        return LiveCounters(elapsed: now, started: started, succeeded: ok, failed: records.count - ok, inFlight: calls.count)
+        let placing = endpoints.contains { $0.scenario.role == .initiator }
+        let legs = placing ? records.filter { $0.role == .initiator } : records
+        let ok = legs.filter(\.verdict.passed).count
+        return LiveCounters(elapsed: now, started: placing ? initiatorsStarted : started, succeeded: ok,
+                            failed: legs.count - ok, inFlight: placing ? inFlightInitiators : calls.count)
     }
 
     private var now: Double {
@@ -191,6 +196,7 @@ public actor LoadRunner {
         let endpoint = endpoints[index]
         nextCallNumber += 1
         started += 1
+        initiatorsStarted += 1
         inFlightInitiators += 1
         let interpreter = CallInterpreter(scenario: endpoint.scenario, callNumber: nextCallNumber,
                                           variables: baseVariables(endpoint), seed: nextSeed(), now: now)

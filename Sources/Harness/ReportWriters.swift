@@ -27,8 +27,9 @@ public enum ReportWriters {
             var name: String
             var count: Int
             var p50_ms, p90_ms, p99_ms, max_ms, mean_ms: Double
-            var histogram: [String: Int]
+            var histogram: [Bucket]
         }
+        struct Bucket: Codable { var bucket: String; var count: Int }
         struct Failure: Codable { var cause: String; var count: Int }
         var scenario: String
         var elapsed_s: Double
@@ -48,7 +49,7 @@ public enum ReportWriters {
                 let s = step.summary
                 return .init(name: step.name, count: s.count, p50_ms: round3(s.p50 * 1000), p90_ms: round3(s.p90 * 1000),
                              p99_ms: round3(s.p99 * 1000), max_ms: round3(s.max * 1000), mean_ms: round3(s.mean * 1000),
-                             histogram: Dictionary(uniqueKeysWithValues: zip(Histogram.labels, s.histogram)))
+                             histogram: zip(Histogram.labels, s.histogram).map { JSONSummary.Bucket(bucket: $0, count: $1) })
             },
             failures: report.failuresByCause.map { .init(cause: $0.cause, count: $0.count) })
         let encoder = JSONEncoder()

@@ -59,8 +59,9 @@ import Testing
         let steps = try #require(object["steps"] as? [[String: Any]])
         #expect(steps.first?["name"] as? String == "initiate->result")
         #expect(steps.first?["p50_ms"] as? Double == 2)
-        let histogram = try #require(steps.first?["histogram"] as? [String: Int])
-        #expect(histogram["<=2ms"] == 1 && histogram["<=5ms"] == 1)
+        let buckets = try #require(steps.first?["histogram"] as? [[String: Any]])
+        #expect(buckets.map { $0["bucket"] as? String } == Histogram.labels)
+        #expect(buckets[1]["count"] as? Int == 1 && buckets[2]["count"] as? Int == 1 && buckets[0]["count"] as? Int == 0)
         let failures = try #require(object["failures"] as? [[String: Any]])
         #expect(failures.first?["cause"] as? String == "timeout")
     }
