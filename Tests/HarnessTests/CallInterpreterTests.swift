@@ -156,4 +156,28 @@ import XMPPCore
         var call = try make("\n<send><message to='[nobody]'/></send>")
         #expect(call.start(now: 0) == [.finished(.failed(.template("variable [nobody] is not defined", line: 2)))])
     }
+
+    @Test func conditionalGotoFollowsCapturedValues() throws {
+        var call = try make("""
+        <expect kind='message' capture='what=body'/>
+        <goto label='busy' if='what' equals='busy'/>
+        <set var='path' value='free'/>
+        <end/>
+        <label name='busy'/>
+        <set var='path' value='busy'/>
+        """)
+        _ = call.start(now: 0)
+        let message = XMLElement("message", namespace: XMPPNamespace.client, ["from": Self.peer],
+                                 children: [XMLElement("body", namespace: XMPPNamespace.client, text: "busy")])
+        #expect(call.receive(message, now: 0.1) == [.finished(.passed)])
+        #expect(call.variables["path"] == "busy")
+    }
+
+    @Test func anUnorderedGroupTimesOutNamingEveryMember() throws {
+        var call = try make("<unordered timeout='300'><expect type='result'/><expect type='set' action='session-accept'/></unordered>")
+        _ = call.start(now: 0)
+        #expect(call.receive(Self.result(id: "r"), now: 0.1).isEmpty)
+        let out = call.tick(now: 0.3)
+        #expect(out == [.finished(.failed(.timeout(expecting: "iq result + iq set session-accept", line: 1)))])
+    }
 }
