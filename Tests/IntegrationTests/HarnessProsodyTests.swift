@@ -90,4 +90,13 @@ import XMPPCore
             #expect(expecting.contains("iq result") && expecting.contains("session-accept"))
         }
     }
+
+    @Test(arguments: ["jmi-caller", "retract-while-ringing", "glare", "ice-restart", "content-add", "terminate-reasons"])
+    func builtInPairPassesThroughProsody(_ name: String) async throws {
+        let initiator = try scenario(name)
+        let responder = try scenario(try #require(initiator.peer))
+        let report = try await run(initiator: initiator, responder: responder, calls: 2)
+        #expect(report.allPassed, "\(name): \(report.failuresByCause)")
+        #expect(report.records.count == 4)
+    }
 }
