@@ -1,0 +1,316 @@
+import Jingle
+import XMLStream
+import XMPPCore
+
+/// Plays one call of a `Scenario`, sans-IO: feed it stanzas and the time, it returns stanzas to
+/// send and, at the end, a verdict. Times are seconds on any monotonic clock. The driver calls
+/// `tick(now:)` when `nextDeadline` has passed.
+///
+/// Stanzas that arrive while the scenario is sending or pausing wait until the next `<expect>`.
+/// At an expect, a stanza may match the current group or any optional group right after it (and
+/// the first required one after those); skipped optional groups are passed over.
+public struct CallInterpreter: Sendable {
+    /// What the driver must do.
+    public enum Output: Sendable, Hashable {
+        /// Send this stanza (an IQ get/set among them: its answer must come back through `receive`).
+        case send(XMLElement)
+        /// Answer the IQ request `requestID` (from `to`) with this response.
+        case answerIQ(requestID: String, response: XMLElement)
+        case finished(CallVerdict)
+    }
+
+    /// A response time measured by an `<expect measure='mark->name'>`.
+    public struct Measurement: Sendable, Hashable {
+        public var name: String
+        public var seconds: Double
+    }
+
+    public let scenario: Scenario
+    public private(set) var variables: [String: String]
+    public private(set) var measurements: [Measurement] = []
+    public private(set) var verdict: CallVerdict?
+    public private(set) var nextDeadline: Double?
+    public let startedAt: Double
+    public private(set) var finishedAt: Double?
+
+    private var pc = 0
+    private var marks: [String: Double] = [:]
+    private var loopCounters: [Int: Int] = [:]
+    private var matchedInGroup: Set<Int> = []
+    private var pauseUntil: Double?
+    private var waitingSince: Double?
+    private var buffered: [XMLElement] = []
+    private var unanswered: [(id: String, from: String?)] = []
+    private var idCounter = 0
+    private var random: SplitMix64
+
+    /// - Parameters:
+    ///   - variables: initial values: at least `local_jid`; `peer` for an initiator; others
+    ///     (`sid`, `ufrag`, `pwd`, `fingerprint`) are generated when absent.
+    public init(scenario: Scenario, callNumber: Int, variables: [String: String], seed: UInt64, now: Double) {
+        self.scenario = scenario
+        self.startedAt = now
+        random = SplitMix64(seed: seed)
+        var vars = variables
+        vars["call_number"] = String(callNumber)
+        if scenario.role == .initiator, vars["sid"] == nil { vars["sid"] = "jh\(callNumber)-" + random.token(10) }
+        if vars["ufrag"] == nil { vars["ufrag"] = random.token(8) }
+        if vars["pwd"] == nil { vars["pwd"] = random.token(24) }
+        if vars["fingerprint"] == nil { vars["fingerprint"] = random.fingerprint() }
+        self.variables = vars
+    }
+
+    /// Runs the scenario up to its first wait.
+    public mutating func start(now: Double) -> [Output] {
+        var out: [Output] = []
+        advance(now: now, into: &out)
+        return out
+    }
+
+    /// A stanza for this call arrived.
+    public mutating func receive(_ stanza: XMLElement, now: Double) -> [Output] {
+        guard verdict == nil else { return [] }
+        buffered.append(stanza)
+        var out: [Output] = []
+        advance(now: now, into: &out)
+        return out
+    }
+
+    /// Time passed: fires a pause's end or an expect's timeout when due.
+    public mutating func tick(now: Double) -> [Output] {
+        guard verdict == nil else { return [] }
+        var out: [Output] = []
+        if let until = pauseUntil, now >= until {
+            pauseUntil = nil
+            pc += 1
+        } else if let deadline = nextDeadline, now >= deadline, case .expect(let group) = scenario.instructions[pc] {
+            if let label = group.onTimeout, let target = scenario.labels[label] {
+                jump(to: target)
+            } else if group.isOptional {
+                pc += 1
+                resetWait()
+            } else {
+                finish(.failed(.timeout(expecting: expecting(group), line: group.line)), now: now, into: &out)
+                return out
+            }
+        }
+        advance(now: now, into: &out)
+        return out
+    }
+
+    /// Stops the call now as failed with `cause` (for the driver: send failure, shutdown).
+    public mutating func abort(_ cause: FailureCause, now: Double) -> [Output] {
+        guard verdict == nil else { return [] }
+        var out: [Output] = []
+        finish(.failed(cause), now: now, into: &out)
+        return out
+    }
+
+    // MARK: Program
+
+    private mutating func advance(now: Double, into out: inout [Output]) {
+        var steps = 0
+        while verdict == nil {
+            steps += 1
+            if steps > 100_000 { finish(.failed(.template("scenario loops without waiting", line: 0)), now: now, into: &out); return }
+            guard pc < scenario.instructions.count else { finish(.passed, now: now, into: &out); return }
+            switch scenario.instructions[pc] {
+            case .send(let template, let mark, let line):
+                do {
+                    let element = try template.render { lookup($0) }
+                    if let mark { marks[mark] = now }
+                    out.append(.send(element))
+                    pc += 1
+                } catch {
+                    finish(.failed(.template(error.description, line: line)), now: now, into: &out)
+                }
+            case .pause(let ms, _):
+                if pauseUntil == nil { pauseUntil = now + Double(ms) / 1000 }
+                nextDeadline = pauseUntil
+                if let until = pauseUntil, now >= until { pauseUntil = nil; pc += 1; continue }
+                return
+            case .answerIQ(let condition, let jingleCondition, let errorType, _):
+                for request in unanswered {
+                    var response = XMLElement("iq", namespace: XMPPNamespace.client,
+                                              ["type": condition == nil ? "result" : "error", "id": request.id])
+                    if let from = request.from { response.setAttribute("to", from) }
+                    if let condition {
+                        response.append(XMLElement("error", namespace: XMPPNamespace.client, ["type": errorType],
+                                                   children: [XMLElement(condition, namespace: XMPPNamespace.stanzas)]
+                                                       + (jingleCondition.map { [XMLElement($0, namespace: JingleNamespace.errors)] } ?? [])))
+                    }
+                    out.append(.answerIQ(requestID: request.id, response: response))
+                }
+                unanswered = []
+                pc += 1
+            case .jump(let label, let condition, _):
+                let taken: Bool = switch condition {
+                case nil: true
+                case .defined(let v)?: variables[v] != nil
+                case .equals(let v, let value)?: variables[v] == value
+                }
+                if taken, let target = scenario.labels[label] { jump(to: target) } else { pc += 1 }
+            case .set(let variable, let value, let line):
+                switch value {
+                case .random(let n): variables[variable] = random.token(n); pc += 1
+                case .literal(let text):
+                    do { variables[variable] = try StanzaTemplate.substitute(text) { lookup($0) }; pc += 1 } catch {
+                        finish(.failed(.template(error.description, line: line)), now: now, into: &out)
+                    }
+                }
+            case .loopStart(let slot, let count):
+                loopCounters[slot] = count
+                pc += 1
+            case .loopEnd(let slot, let bodyStart):
+                let left = (loopCounters[slot] ?? 1) - 1
+                loopCounters[slot] = left
+                pc = left > 0 ? bodyStart : pc + 1
+            case .end:
+                finish(.passed, now: now, into: &out)
+                return
+            case .expect(let group):
+                if waitingSince == nil {
+                    waitingSince = now
+                    nextDeadline = now + Double(group.timeoutMS ?? scenario.defaultTimeoutMS) / 1000
+                }
+                guard !buffered.isEmpty else { return }
+                let stanza = buffered.removeFirst()
+                matchStanza(stanza, now: now, into: &out)
+            }
+        }
+    }
+
+    private mutating func matchStanza(_ stanza: XMLElement, now: Double, into out: inout [Output]) {
+        guard case .expect(let current) = scenario.instructions[pc] else { return }
+        // Candidates: the current group, then following groups while the ones before are optional.
+        var index = pc
+        var group = current
+        while true {
+            for (i, expectation) in group.expectations.enumerated() where !(index == pc && matchedInGroup.contains(i)) {
+                guard Self.matches(expectation, stanza) else { continue }
+                if index != pc { pc = index; resetWait(); waitingSince = now
+                    nextDeadline = now + Double(group.timeoutMS ?? scenario.defaultTimeoutMS) / 1000 }
+                accept(expectation, memberIndex: i, group: group, stanza: stanza, now: now, into: &out)
+                return
+            }
+            let groupOptional = index == pc
+                ? group.expectations.indices.allSatisfy { group.expectations[$0].optional || matchedInGroup.contains($0) }
+                : group.isOptional
+            guard groupOptional, index + 1 < scenario.instructions.count,
+                  case .expect(let next) = scenario.instructions[index + 1] else { break }
+            index += 1
+            group = next
+        }
+        finish(.failed(FailureCause.classify(stanza, expecting: expecting(current), line: current.line)), now: now, into: &out)
+    }
+
+    private mutating func accept(_ expectation: Expectation, memberIndex: Int, group: ExpectGroup, stanza: XMLElement,
+                                 now: Double, into out: inout [Output]) {
+        for capture in expectation.captures {
+            guard let value = capture.path.value(in: stanza) else {
+                finish(.failed(.missingCapture(path: capture.path.description, line: expectation.line)), now: now, into: &out)
+                return
+            }
+            variables[capture.variable] = value
+        }
+        if variables["sid"] == nil {
+            variables["sid"] = stanza.child("jingle", namespace: JingleNamespace.jingle)?.attribute("sid")
+                ?? stanza.elements.first { $0.namespace == JingleNamespace.jingleMessage }?.attribute("id")
+        }
+        if variables["peer"] == nil, let from = stanza.attribute("from") { variables["peer"] = from }
+        if let measure = expectation.measure, let mark = measure.components(separatedBy: "->").first, let at = marks[mark] {
+            measurements.append(Measurement(name: measure, seconds: max(0, now - at)))
+        }
+        if stanza.name == "iq", let type = stanza.attribute("type"), type == "set" || type == "get",
+           let id = stanza.attribute("id") {
+            unanswered.append((id, stanza.attribute("from")))
+        }
+        matchedInGroup.insert(memberIndex)
+        let done = !group.unordered
+            || group.expectations.indices.allSatisfy { group.expectations[$0].optional || matchedInGroup.contains($0) }
+        guard done else { return }
+        if let label = expectation.gotoLabel, let target = scenario.labels[label] { jump(to: target) } else {
+            pc += 1
+            resetWait()
+        }
+    }
+
+    private mutating func jump(to target: Int) {
+        pc = target
+        resetWait()
+    }
+
+    private mutating func resetWait() {
+        matchedInGroup = []
+        waitingSince = nil
+        nextDeadline = nil
+    }
+
+    private mutating func finish(_ verdict: CallVerdict, now: Double, into out: inout [Output]) {
+        self.verdict = verdict
+        finishedAt = now
+        nextDeadline = nil
+        out.append(.finished(verdict))
+    }
+
+    private mutating func lookup(_ name: String) -> String? {
+        if name == "id" {
+            idCounter += 1
+            return "\(variables["sid"] ?? "c\(variables["call_number"] ?? "0")")-\(idCounter)"
+        }
+        return variables[name]
+    }
+
+    private func expecting(_ group: ExpectGroup) -> String {
+        group.expectations.map(\.summary).joined(separator: " + ")
+    }
+
+    /// Whether `stanza` is what `expectation` describes.
+    public static func matches(_ expectation: Expectation, _ stanza: XMLElement) -> Bool {
+        guard stanza.name == expectation.kind.rawValue else { return false }
+        if let type = expectation.type, (stanza.attribute("type") ?? (stanza.name == "message" ? "normal" : "")) != type {
+            return false
+        }
+        if let action = expectation.action {
+            guard stanza.child("jingle", namespace: JingleNamespace.jingle)?.attribute("action") == action else { return false }
+        }
+        if let jmi = expectation.jmi {
+            guard stanza.child(jmi, namespace: JingleNamespace.jingleMessage) != nil else { return false }
+        }
+        if let reason = expectation.reason {
+            guard let r = StanzaPath.find("reason", in: stanza), r.elements.contains(where: { $0.name == reason }) else { return false }
+        }
+        if let condition = expectation.errorCondition {
+            guard let error = stanza.child("error"), error.elements.contains(where: { $0.name == condition }) else { return false }
+        }
+        return true
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for per-call tokens.
+struct SplitMix64: Sendable {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func token(_ length: Int) -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        return String((0..<length).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] })
+    }
+
+    /// A SHA-256-shaped fingerprint text (32 hex pairs); only its shape matters for signalling.
+    mutating func fingerprint() -> String {
+        (0..<32).map { _ in
+            let b = UInt8(truncatingIfNeeded: next())
+            let hex = String(b, radix: 16, uppercase: true)
+            return hex.count == 1 ? "0" + hex : hex
+        }.joined(separator: ":")
+    }
+}

@@ -1,2 +1,0 @@
-// Harness: scenario model, runner and statistics for jingle-harness (being built).
-enum HarnessModule {}

@@ -1,0 +1,336 @@
+import Jingle
+import XMLStream
+import XMPPClient
+import XMPPCore
+
+/// How many calls to place and how fast, in the manner of SIPp's `-r`, `-l`, `-m`.
+public struct LoadOptions: Sendable {
+    /// New calls per second once the ramp is over.
+    public var rate: Double
+    /// At most this many initiator calls in flight; new calls wait for a free slot.
+    public var maxConcurrent: Int
+    /// Stop placing calls after this many (nil: no limit).
+    public var totalCalls: Int?
+    /// Stop placing calls after this many seconds (nil: no limit).
+    public var durationSeconds: Double?
+    /// Rise linearly from a twentieth of `rate` to `rate` over this many seconds.
+    public var rampSeconds: Double
+    /// After placing stops, wait at most this long for calls in flight before aborting them.
+    public var drainSeconds: Double
+
+    public init(rate: Double = 10, maxConcurrent: Int = 100, totalCalls: Int? = 1, durationSeconds: Double? = nil,
+                rampSeconds: Double = 0, drainSeconds: Double = 30) {
+        self.rate = rate
+        self.maxConcurrent = maxConcurrent
+        self.totalCalls = totalCalls
+        self.durationSeconds = durationSeconds
+        self.rampSeconds = rampSeconds
+        self.drainSeconds = drainSeconds
+    }
+}
+
+/// One logged-in account and the part it plays: an initiator calls `peer`; a responder answers
+/// every session-initiate or JMI propose it receives with its scenario.
+public struct HarnessEndpoint: Sendable {
+    public var client: XMPPClient
+    public var localJID: JID
+    public var scenario: Scenario
+    public var peer: JID?
+
+    public init(client: XMPPClient, localJID: JID, scenario: Scenario, peer: JID? = nil) {
+        self.client = client
+        self.localJID = localJID
+        self.scenario = scenario
+        self.peer = peer
+    }
+}
+
+/// Counters for the live line.
+public struct LiveCounters: Sendable, Hashable {
+    public var elapsed: Double
+    public var started: Int
+    public var succeeded: Int
+    public var failed: Int
+    public var inFlight: Int
+}
+
+/// Drives `CallInterpreter`s over `XMPPClient`s: places calls at the configured rate, routes
+/// incoming stanzas to calls by Jingle `sid` or JMI `id`, fires deadlines, and collects records.
+///
+/// Sends of one call go out in order. Incoming Jingle IQs are answered by the scenario's
+/// `<answer-iq/>`, sent in order with the call's other stanzas.
+public actor LoadRunner {
+    private struct CallKey: Hashable {
+        var endpoint: Int
+        var sid: String
+    }
+
+    private struct ActiveCall {
+        var interpreter: CallInterpreter
+        var lastSend: Task<Void, Never>?
+        var heldRequests: [String: CheckedContinuation<IQ?, Never>] = [:]
+    }
+
+    private let endpoints: [HarnessEndpoint]
+    private let options: LoadOptions
+    private var calls: [CallKey: ActiveCall] = [:]
+    private var records: [CallRecord] = []
+    private var started = 0
+    private var nextCallNumber = 0
+    private var inFlightInitiators = 0
+    private var initiatorsStarted = 0
+    private var stopRequested = false
+    private let origin = ContinuousClock.now
+    private var seed: UInt64 = UInt64.random(in: 0...UInt64.max)
+
+    public init(endpoints: [HarnessEndpoint], options: LoadOptions) {
+        self.endpoints = endpoints
+        self.options = options
+    }
+
+    /// Stops placing new calls; calls in flight may still finish (within `drainSeconds`).
+    public func stop() { stopRequested = true }
+
+    /// Counts calls by their initiator legs when this process places calls, else by responder legs.
+    public var counters: LiveCounters {
+        let placing = endpoints.contains { $0.scenario.role == .initiator }
+        let legs = placing ? records.filter { $0.role == .initiator } : records
+        let ok = legs.filter(\.verdict.passed).count
+        return LiveCounters(elapsed: now, started: placing ? initiatorsStarted : started, succeeded: ok,
+                            failed: legs.count - ok, inFlight: placing ? inFlightInitiators : calls.count)
+    }
+
+    private var now: Double {
+        let d = ContinuousClock.now - origin
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    /// Places calls until the total, the duration or `stop()`, lets them finish, and reports.
+    public func run(scenarioName: String, progress: (@Sendable (LiveCounters) -> Void)? = nil) async -> RunReport {
+        var listeners: [Task<Void, Never>] = []
+        for (index, endpoint) in endpoints.enumerated() {
+            await endpoint.client.setIQHandler(namespace: JingleNamespace.jingle) { [weak self] iq in
+                guard let self else { return iq.error(StanzaError(.serviceUnavailable)) }
+                return await self.incomingRequest(endpoint: index, iq)
+            }
+            let stanzas = endpoint.client.stanzas
+            listeners.append(Task { [weak self] in
+                for await stanza in stanzas {
+                    guard let self else { return }
+                    await self.incoming(endpoint: index, stanza.element)
+                }
+            })
+        }
+        let ticker = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(5))
+                await self?.tickAll()
+            }
+        }
+        let reporter = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                if let counters = await self?.counters, !Task.isCancelled { progress?(counters) }
+            }
+        }
+
+        await placeCalls()
+        let drainUntil = now + options.drainSeconds
+        while !calls.isEmpty, now < drainUntil {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        for key in Array(calls.keys) {
+            if var call = calls[key] { perform(call.interpreter.abort(.aborted, now: now), key: key, call: &call) }
+        }
+        ticker.cancel()
+        reporter.cancel()
+        for listener in listeners { listener.cancel() }
+        for endpoint in endpoints { await endpoint.client.setIQHandler(namespace: JingleNamespace.jingle, nil) }
+        return RunReport(scenario: scenarioName, records: records, elapsedSeconds: now, started: started)
+    }
+
+    private func placeCalls() async {
+        let callers = endpoints.indices.filter { endpoints[$0].scenario.role == .initiator && endpoints[$0].peer != nil }
+        let rate = max(options.rate, 0.001)
+        var issued = 0
+        var nextStart = now
+        while !stopRequested {
+            if let total = options.totalCalls, issued >= total { break }
+            if let duration = options.durationSeconds, now >= duration { break }
+            if callers.isEmpty {
+                // A responder-only run answers until the duration, the total or stop.
+                if options.durationSeconds == nil, let total = options.totalCalls, started >= total, calls.isEmpty { break }
+                try? await Task.sleep(for: .milliseconds(20))
+                continue
+            }
+            if nextStart > now {
+                try? await Task.sleep(for: .seconds(min(nextStart - now, 0.05)))
+                continue
+            }
+            if inFlightInitiators >= options.maxConcurrent {
+                try? await Task.sleep(for: .milliseconds(2))
+                continue
+            }
+            startCall(on: callers[issued % callers.count])
+            issued += 1
+            let ramp = options.rampSeconds > 0 ? min(1, max(0.05, now / options.rampSeconds)) : 1
+            nextStart += 1 / (rate * ramp)
+        }
+    }
+
+    private func nextSeed() -> UInt64 {
+        seed = seed &* 6364136223846793005 &+ 1442695040888963407
+        return seed
+    }
+
+    private func baseVariables(_ endpoint: HarnessEndpoint) -> [String: String] {
+        var vars = ["local_jid": endpoint.localJID.description, "local_bare": endpoint.localJID.bare.description]
+        if let peer = endpoint.peer {
+            vars["peer"] = peer.description
+            vars["peer_bare"] = peer.bare.description
+        }
+        return vars
+    }
+
+    private func startCall(on index: Int) {
+        let endpoint = endpoints[index]
+        nextCallNumber += 1
+        started += 1
+        initiatorsStarted += 1
+        inFlightInitiators += 1
+        let interpreter = CallInterpreter(scenario: endpoint.scenario, callNumber: nextCallNumber,
+                                          variables: baseVariables(endpoint), seed: nextSeed(), now: now)
+        let key = CallKey(endpoint: index, sid: interpreter.variables["sid"] ?? "call\(nextCallNumber)")
+        var call = ActiveCall(interpreter: interpreter)
+        let outputs = call.interpreter.start(now: now)
+        perform(outputs, key: key, call: &call)
+    }
+
+    /// The call a stanza belongs to: by Jingle sid or JMI id. A responder endpoint opens a new call
+    /// for a session-initiate or propose with an unknown id.
+    private func route(endpoint index: Int, _ stanza: XMLElement) -> CallKey? {
+        let jingle = stanza.child("jingle", namespace: JingleNamespace.jingle)
+        let jmi = stanza.elements.first { $0.namespace == JingleNamespace.jingleMessage }
+        guard let sid = jingle?.attribute("sid") ?? jmi?.attribute("id") else { return nil }
+        let key = CallKey(endpoint: index, sid: sid)
+        if calls[key] != nil { return key }
+        let endpoint = endpoints[index]
+        let opens = jingle?.attribute("action") == JingleAction.sessionInitiate.rawValue || jmi?.name == "propose"
+        guard endpoint.scenario.role == .responder, opens, !stopRequested || options.durationSeconds == nil else { return nil }
+        nextCallNumber += 1
+        started += 1
+        var vars = baseVariables(endpoint)
+        vars["sid"] = sid
+        if let from = stanza.attribute("from") { vars["peer"] = from; vars["peer_bare"] = JID(from)?.bare.description ?? from }
+        var call = ActiveCall(interpreter: CallInterpreter(scenario: endpoint.scenario, callNumber: nextCallNumber,
+                                                           variables: vars, seed: nextSeed(), now: now))
+        let outputs = call.interpreter.start(now: now)
+        perform(outputs, key: key, call: &call)
+        return calls[key] != nil ? key : nil
+    }
+
+    private func incoming(endpoint index: Int, _ stanza: XMLElement) {
+        guard let key = route(endpoint: index, stanza), var call = calls[key] else { return }
+        let outputs = call.interpreter.receive(stanza, now: now)
+        perform(outputs, key: key, call: &call)
+    }
+
+    /// An incoming Jingle IQ: held until the scenario answers it (the answer itself goes out in
+    /// order with the call's other stanzas) or the call ends.
+    private func incomingRequest(endpoint index: Int, _ iq: IQ) async -> IQ {
+        guard let key = route(endpoint: index, iq.element), calls[key] != nil else {
+            // XEP-0166 §7.3: a request for a session we do not have.
+            return iq.error(StanzaError(.itemNotFound, applicationCondition:
+                XMLElement("unknown-session", namespace: JingleNamespace.errors)))
+        }
+        let answer: IQ? = await withCheckedContinuation { continuation in
+            guard var call = calls[key] else { continuation.resume(returning: nil); return }
+            call.heldRequests[iq.id] = continuation
+            calls[key] = call
+            let outputs = call.interpreter.receive(iq.element, now: now)
+            perform(outputs, key: key, call: &call)
+        }
+        if let answer { return answer }
+        // Already answered in order by the scenario: this copy goes to ourselves and is dropped there.
+        return IQ(type: .result, id: iq.id, to: endpoints[index].localJID)
+    }
+
+    private func deliver(_ key: CallKey, _ stanza: XMLElement) {
+        guard var call = calls[key] else { return }
+        let outputs = call.interpreter.receive(stanza, now: now)
+        perform(outputs, key: key, call: &call)
+    }
+
+    private func abortCall(_ key: CallKey, _ cause: FailureCause) {
+        guard var call = calls[key] else { return }
+        perform(call.interpreter.abort(cause, now: now), key: key, call: &call)
+    }
+
+    private func tickAll() {
+        let t = now
+        for (key, call) in calls {
+            guard let deadline = call.interpreter.nextDeadline, deadline <= t else { continue }
+            var c = call
+            perform(c.interpreter.tick(now: t), key: key, call: &c)
+        }
+    }
+
+    /// Carries out interpreter outputs and stores the call back (or records it when finished).
+    private func perform(_ outputs: [CallInterpreter.Output], key: CallKey, call: inout ActiveCall) {
+        let client = endpoints[key.endpoint].client
+        for output in outputs {
+            switch output {
+            case .send(let element):
+                let previous = call.lastSend
+                call.lastSend = Task { [weak self] in
+                    await previous?.value
+                    await self?.transmit(element, client: client, key: key)
+                }
+            case .answerIQ(let requestID, let response):
+                let previous = call.lastSend
+                call.lastSend = Task { [weak self] in
+                    await previous?.value
+                    await self?.transmit(response, client: client, key: key)
+                }
+                call.heldRequests.removeValue(forKey: requestID)?.resume(returning: nil)
+            case .finished(let verdict):
+                let interpreter = call.interpreter
+                records.append(CallRecord(
+                    callNumber: interpreter.variables["call_number"].flatMap(Int.init) ?? 0,
+                    role: interpreter.scenario.role, scenario: interpreter.scenario.name, verdict: verdict,
+                    startedAt: interpreter.startedAt, durationSeconds: (interpreter.finishedAt ?? now) - interpreter.startedAt,
+                    measurements: interpreter.measurements))
+                // Requests the scenario never answered stay unanswered towards the peer (the copy
+                // XMPPClient insists on writing goes back to ourselves).
+                for held in call.heldRequests.values { held.resume(returning: nil) }
+                call.heldRequests = [:]
+                if interpreter.scenario.role == .initiator { inFlightInitiators -= 1 }
+                calls[key] = nil
+                return
+            }
+        }
+        calls[key] = call
+    }
+
+    private func transmit(_ element: XMLElement, client: XMPPClient, key: CallKey) async {
+        let type = element.attribute("type")
+        if element.name == "iq", type == "set" || type == "get", let iq = IQ(element: element) {
+            do {
+                let response = try await client.sendIQ(iq, timeout: .seconds(120))
+                deliver(key, response.element)
+            } catch {
+                if case .stanza(let stanzaError) = error {
+                    var response = IQ(type: .error, id: iq.id, from: iq.to, error: stanzaError)
+                    response.to = endpoints[key.endpoint].localJID
+                    deliver(key, response.element)
+                } else if case .timeout = error {
+                    return
+                } else {
+                    abortCall(key, .transport("\(error)"))
+                }
+            }
+        } else {
+            do { try await client.send(element) } catch { abortCall(key, .transport("\(error)")) }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import XMLStream
+
+/// The machine-readable outputs of a run: per-call CSV, a JSON summary, and JUnit XML with one
+/// test case per call (so CI shows which calls failed and why).
+public enum ReportWriters {
+    /// One row per call: `call,role,scenario,result,cause,detail,duration_ms`, then one column per measure.
+    public static func csv(_ report: RunReport) -> String {
+        let names = report.steps.map(\.name).filter { $0 != "call" }
+        var lines = [(["call", "role", "scenario", "result", "cause", "detail", "duration_ms"] + names.map { "\($0)_ms" })
+            .map(csvField).joined(separator: ",")]
+        for r in report.records {
+            var row = [String(r.callNumber), r.role.rawValue, r.scenario]
+            switch r.verdict {
+            case .passed: row += ["passed", "", ""]
+            case .failed(let cause): row += ["failed", cause.category, cause.description]
+            }
+            row.append(ms(r.durationSeconds))
+            for name in names { row.append(r.measurements.first { $0.name == name }.map { ms($0.seconds) } ?? "") }
+            lines.append(row.map(csvField).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    struct JSONSummary: Codable {
+        struct Step: Codable {
+            var name: String
+            var count: Int
+            var p50_ms, p90_ms, p99_ms, max_ms, mean_ms: Double
+            var histogram: [Bucket]
+        }
+        struct Bucket: Codable { var bucket: String; var count: Int }
+        struct Failure: Codable { var cause: String; var count: Int }
+        var scenario: String
+        var elapsed_s: Double
+        var started, finished, succeeded, failed: Int
+        var rate_cps: Double
+        var passed: Bool
+        var steps: [Step]
+        var failures: [Failure]
+    }
+
+    public static func json(_ report: RunReport) -> String {
+        let summary = JSONSummary(
+            scenario: report.scenario, elapsed_s: round3(report.elapsedSeconds), started: report.started,
+            finished: report.records.count, succeeded: report.succeeded, failed: report.failed,
+            rate_cps: round3(report.rate), passed: report.allPassed,
+            steps: report.steps.map { step in
+                let s = step.summary
+                return .init(name: step.name, count: s.count, p50_ms: round3(s.p50 * 1000), p90_ms: round3(s.p90 * 1000),
+                             p99_ms: round3(s.p99 * 1000), max_ms: round3(s.max * 1000), mean_ms: round3(s.mean * 1000),
+                             histogram: zip(Histogram.labels, s.histogram).map { JSONSummary.Bucket(bucket: $0, count: $1) })
+            },
+            failures: report.failuresByCause.map { .init(cause: $0.cause, count: $0.count) })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = (try? encoder.encode(summary)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    public static func junit(_ report: RunReport) -> String {
+        var suite = XMLElement("testsuite", namespace: "", [
+            "name": report.scenario, "tests": String(report.records.count), "failures": String(report.failed),
+            "errors": "0", "time": String(format: "%.3f", report.elapsedSeconds),
+        ])
+        for r in report.records {
+            var testcase = XMLElement("testcase", namespace: "", [
+                "classname": "jingle-harness.\(r.scenario)", "name": "call \(r.callNumber) (\(r.role.rawValue))",
+                "time": String(format: "%.3f", r.durationSeconds),
+            ])
+            if case .failed(let cause) = r.verdict {
+                testcase.append(XMLElement("failure", namespace: "", ["type": cause.category, "message": cause.description]))
+            }
+            suite.append(testcase)
+        }
+        let suites = XMLElement("testsuites", namespace: "", children: [suite])
+        return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + XMLSerializer.serialize(suites) + "\n"
+    }
+
+    /// The live line: `12s started 240 ok 236 failed 1 in-flight 3 rate 20.0/s`.
+    public static func liveLine(elapsed: Double, started: Int, succeeded: Int, failed: Int, inFlight: Int, rate: Double) -> String {
+        String(format: "%5.0fs started %d ok %d failed %d in-flight %d rate %.1f/s", elapsed, started, succeeded, failed, inFlight, rate)
+    }
+
+    /// The final summary printed to the terminal.
+    public static func text(_ report: RunReport) -> String {
+        var lines = [String(format: "%@: %d call legs started, %d finished, %d passed, %d failed in %.1f s (%.1f calls/s)",
+                            report.scenario, report.started, report.records.count, report.succeeded, report.failed,
+                            report.elapsedSeconds, report.rate)]
+        lines.append("step                          count    p50ms    p90ms    p99ms    maxms")
+        for (name, s) in report.steps where s.count > 0 {
+            lines.append(String(format: "%-28@ %6d %8.1f %8.1f %8.1f %8.1f", name.padding(toLength: 28, withPad: " ", startingAt: 0),
+                                s.count, s.p50 * 1000, s.p90 * 1000, s.p99 * 1000, s.max * 1000))
+        }
+        for f in report.failuresByCause { lines.append("failed: \(f.count) x \(f.cause)") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func csvField(_ s: String) -> String {
+        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+
+    static func ms(_ seconds: Double) -> String { String(format: "%.3f", seconds * 1000) }
+    static func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
+}

@@ -1,0 +1,84 @@
+import XMLStream
+import XMPPCore
+
+/// The stanza inside a `<send>`: an element tree whose attribute values and text may hold
+/// `[variable]` placeholders, filled in for each call when it is sent.
+public struct StanzaTemplate: Sendable, Hashable {
+    public var name: String
+    public var namespace: String
+    public var attributes: [(name: String, value: String)]
+    public var children: [Child]
+
+    public indirect enum Child: Sendable, Hashable {
+        case element(StanzaTemplate)
+        case text(String)
+    }
+
+    public init(name: String, namespace: String, attributes: [(name: String, value: String)] = [], children: [Child] = []) {
+        self.name = name
+        self.namespace = namespace
+        self.attributes = attributes
+        self.children = children
+    }
+
+    public static func == (a: StanzaTemplate, b: StanzaTemplate) -> Bool {
+        a.name == b.name && a.namespace == b.namespace && a.children == b.children
+            && a.attributes.map(\.name) == b.attributes.map(\.name) && a.attributes.map(\.value) == b.attributes.map(\.value)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(namespace)
+        for a in attributes { hasher.combine(a.name); hasher.combine(a.value) }
+        hasher.combine(children)
+    }
+
+    /// Builds the element, replacing each `[name]` with `lookup(name)`; a name the lookup does
+    /// not know fails with `TemplateError.undefinedVariable`.
+    public func render(_ lookup: (String) -> String?) throws(TemplateError) -> XMLElement {
+        var element = XMLElement(name: name, namespace: namespace)
+        for a in attributes {
+            element.attributes.append(XMLAttribute(name: a.name, value: try Self.substitute(a.value, lookup)))
+        }
+        for child in children {
+            switch child {
+            case .element(let t): element.append(try t.render(lookup))
+            case .text(let s): element.append(text: try Self.substitute(s, lookup))
+            }
+        }
+        return element
+    }
+
+    /// Replaces `[name]` placeholders (names of letters, digits, `_`, `-`, `.`); other brackets stay.
+    public static func substitute(_ text: String, _ lookup: (String) -> String?) throws(TemplateError) -> String {
+        guard text.contains("[") else { return text }
+        var out = ""
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "[") {
+            out += rest[..<open]
+            let after = rest[rest.index(after: open)...]
+            guard let close = after.firstIndex(of: "]") else { out += rest[open...]; return out }
+            let name = after[..<close]
+            if !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "_-.".contains($0) }) {
+                guard let value = lookup(String(name)) else { throw .undefinedVariable(String(name)) }
+                out += value
+            } else {
+                out += rest[open...close]
+            }
+            rest = after[after.index(after: close)...]
+        }
+        out += rest
+        return out
+    }
+}
+
+/// Why a template could not be filled in.
+public enum TemplateError: Error, Sendable, Hashable, CustomStringConvertible {
+    case undefinedVariable(String)
+
+    public var description: String {
+        switch self {
+        case .undefinedVariable(let name): "variable [\(name)] is not defined"
+        }
+    }
+}

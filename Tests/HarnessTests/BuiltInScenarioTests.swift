@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+@testable import Harness
+
+/// Every scenario in Samples/harness parses, and each initiator names a responder that exists.
+@Suite struct BuiltInScenarioTests {
+    static let directory: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path + "/Samples/harness"
+    }()
+
+    static let names: [String] = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+        .filter { $0.hasSuffix(".xml") }.map { String($0.dropLast(4)) }.sorted()
+
+    @Test func theBuiltInsAreAllThere() {
+        for name in ["caller", "callee", "jmi-caller", "jmi-callee", "glare", "retract-while-ringing", "ice-restart",
+                     "content-add", "terminate-reasons"] {
+            #expect(Self.names.contains(name), "missing \(name).xml")
+        }
+    }
+
+    @Test(arguments: names) func parsesAndPairs(_ name: String) throws {
+        let scenario = try ScenarioLibrary.load(name, searchPaths: [Self.directory])
+        #expect(scenario.name == name)
+        let peerName = try #require(scenario.peer, "\(name) names no peer")
+        let peer = try ScenarioLibrary.load(peerName, searchPaths: [Self.directory])
+        #expect(peer.role != scenario.role)
+        #expect(peer.peer == name)
+    }
+}

@@ -1,0 +1,108 @@
+import Testing
+@testable import Harness
+
+@Suite struct ScenarioParserTests {
+    static let good = """
+    <?xml version="1.0"?>
+    <!-- a caller with every kind of step -->
+    <scenario name="demo" role="initiator" peer="callee" timeout="3000">
+      <send mark="initiate">
+        <iq type="set" to="[peer]" id="[id]">
+          <jingle xmlns="urn:xmpp:jingle:1" action="session-initiate" sid="[sid]" initiator="[local_jid]"/>
+        </iq>
+      </send>
+      <unordered timeout="5000" on-timeout="bye">
+        <expect type="result" measure="initiate->result"/>
+        <expect type="set" action="transport-info" optional="true"/>
+        <expect type="set" action="session-accept" capture="ufrag=transport@ufrag fp=fingerprint"/>
+      </unordered>
+      <answer-iq/>
+      <loop count="3">
+        <pause ms="10"/>
+      </loop>
+      <set var="ufrag" random="8"/>
+      <goto label="bye" if="fp"/>
+      <label name="bye"/>
+      <end/>
+    </scenario>
+    """
+
+    @Test func aFullScenarioCompilesToInstructions() throws {
+        let s = try ScenarioParser.parse(Self.good)
+        #expect(s.name == "demo")
+        #expect(s.role == .initiator)
+        #expect(s.peer == "callee")
+        #expect(s.defaultTimeoutMS == 3000)
+        guard case .send(let template, let mark, let line) = s.instructions[0] else { Issue.record("not a send"); return }
+        #expect(mark == "initiate")
+        #expect(line == 4)
+        #expect(template.name == "iq" && template.namespace == "jabber:client")
+        guard case .element(let jingle) = template.children.first else { Issue.record("no jingle"); return }
+        #expect(jingle.namespace == "urn:xmpp:jingle:1")
+        guard case .expect(let group) = s.instructions[1] else { Issue.record("not an expect"); return }
+        #expect(group.unordered && group.expectations.count == 3 && group.timeoutMS == 5000 && group.onTimeout == "bye")
+        #expect(group.expectations[2].captures.map(\.variable) == ["ufrag", "fp"])
+        #expect(group.expectations[2].captures[0].path.description == "transport@ufrag")
+        #expect(group.expectations[2].captures[1].path.attribute == nil)
+        #expect(group.expectations[1].optional)
+        #expect(s.instructions[3] == .loopStart(slot: 0, count: 3))
+        #expect(s.instructions[5] == .loopEnd(slot: 0, bodyStart: 4))
+        #expect(s.labels["bye"] == 8)
+        #expect(s.instructions[7] == .jump(label: "bye", condition: .defined("fp"), line: 19))
+    }
+
+    func error(_ text: String) -> ScenarioError? {
+        do { _ = try ScenarioParser.parse(text); return nil } catch { return error }
+    }
+
+    @Test func anUnknownStepNamesItsLineAndElement() {
+        let e = error("<scenario name='x' role='initiator'>\n<pause ms='1'/>\n\n<sned/>\n</scenario>")
+        #expect(e?.line == 4)
+        #expect(e?.element == "sned")
+        #expect(e?.description.hasPrefix("line 4: <sned>: unknown step") == true)
+    }
+
+    @Test func missingAndInvalidAttributesAreNamed() {
+        #expect(error("<scenario role='initiator'/>")?.message == "missing attribute 'name'")
+        #expect(error("<scenario name='x' role='caller'/>")?.message.contains("initiator or responder") == true)
+        let pause = error("<scenario name='x' role='responder'>\n  <pause ms='soon'/>\n</scenario>")
+        #expect(pause?.line == 2 && pause?.element == "pause")
+        let attr = error("<scenario name='x' role='responder'>\n<expect kind='iq' colour='red'/>\n</scenario>")
+        #expect(attr?.message == "unknown attribute 'colour'" && attr?.line == 2)
+        let kind = error("<scenario name='x' role='responder'><expect kind='mail'/></scenario>")
+        #expect(kind?.message.contains("kind must be") == true)
+        let capture = error("<scenario name='x' role='responder'><expect capture='sid'/></scenario>")
+        #expect(capture?.message.contains("not name=path") == true)
+    }
+
+    @Test func labelsMustExistAndBeUnique() {
+        let missing = error("<scenario name='x' role='initiator'>\n<expect on-timeout='nowhere'/>\n</scenario>")
+        #expect(missing?.line == 2 && missing?.message.contains("nowhere") == true)
+        let twice = error("<scenario name='x' role='initiator'>\n<label name='a'/>\n<label name='a'/>\n</scenario>")
+        #expect(twice?.line == 3 && twice?.message.contains("twice") == true)
+    }
+
+    @Test func sendMustHoldOneStanza() {
+        let two = error("<scenario name='x' role='initiator'>\n<send><iq/><iq/></send>\n</scenario>")
+        #expect(two?.line == 2 && two?.element == "send")
+        let notStanza = error("<scenario name='x' role='initiator'>\n<send>\n<jingle/>\n</send></scenario>")
+        #expect(notStanza?.line == 3 && notStanza?.element == "jingle")
+    }
+
+    @Test func unorderedMembersCannotCarryGroupAttributes() {
+        let e = error("<scenario name='x' role='initiator'><unordered>\n<expect timeout='5'/>\n</unordered></scenario>")
+        #expect(e?.line == 2 && e?.message.contains("belongs on the <unordered>") == true)
+        let allOptional = error("<scenario name='x' role='initiator'><unordered><expect optional='true'/></unordered></scenario>")
+        #expect(allOptional?.message.contains("not optional") == true)
+    }
+
+    @Test func malformedXMLReportsTheLine() {
+        let e = error("<scenario name='x' role='initiator'>\n<pause ms='1'>\n</scenario>")
+        #expect(e?.line == 3)
+        #expect(e?.message.hasPrefix("XML error") == true)
+    }
+
+    @Test func theRootMustBeScenario() {
+        #expect(error("<script name='x'/>")?.message == "the root element must be <scenario>")
+    }
+}
