@@ -11,13 +11,13 @@ import Testing
     @Test func checkPrintsWhatWasNegotiatedAndExitsZero() async throws {
         let prosody = try await ProsodyFixture.shared()
         let (status, output) = try Repository.run(Self.agent, [
-            "check", "--jid", "bob@localhost", "--password-file", prosody.passwordFile("bob"),
+            "check", "--jid", "\(try await prosody.account("agent-check").jid)", "--password-file", prosody.passwordFile("agent-check"),
             "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile,
         ])
         #expect(status == 0, "output:\n\(output)")
         #expect(output.contains("TLSv1."))
         #expect(output.contains("SCRAM-SHA-256"))
-        #expect(output.contains("bob@localhost/"))
+        #expect(output.contains("agent-check@localhost/"))
         #expect(output.contains("turn"))
         #expect(!output.contains(prosody.turnSecret))
     }
@@ -28,7 +28,7 @@ import Testing
         try "wrong-password\n".write(toFile: wrong, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: wrong) }
         let (status, output) = try Repository.run(Self.agent, [
-            "check", "--jid", "bob@localhost", "--password-file", wrong,
+            "check", "--jid", "\(try await prosody.account("agent-check").jid)", "--password-file", wrong,
             "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile,
         ])
         #expect(status != 0)
@@ -40,7 +40,7 @@ import Testing
     @Test func untrustedServerExitsNonZero() async throws {
         let prosody = try await ProsodyFixture.shared()
         let (status, output) = try Repository.run(Self.agent, [
-            "check", "--jid", "bob@localhost", "--password-file", prosody.passwordFile("bob"),
+            "check", "--jid", "\(try await prosody.account("agent-check").jid)", "--password-file", prosody.passwordFile("agent-check"),
             "--server", "127.0.0.1:\(prosody.port)",
         ])
         #expect(status != 0)

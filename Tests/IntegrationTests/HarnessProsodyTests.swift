@@ -12,9 +12,11 @@ import XMPPCore
 
     func run(initiator: Scenario, responder: Scenario, calls: Int) async throws -> RunReport {
         let prosody = try await ProsodyFixture.shared()
+        let caller = try await prosody.account("harness-caller")
+        let callee = try await prosody.account("harness-callee")
         let accounts = [
-            HarnessAccount(jid: JID(localpart: "alice", domainpart: prosody.domain), password: try prosody.password("alice")),
-            HarnessAccount(jid: JID(localpart: "bob", domainpart: prosody.domain), password: try prosody.password("bob")),
+            HarnessAccount(jid: caller.jid, password: caller.password),
+            HarnessAccount(jid: callee.jid, password: callee.password),
         ]
         let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
         let endpoints = try await HarnessSetup.pairs(accounts, initiator: initiator, responder: responder, server: server)

@@ -12,9 +12,12 @@ import XMPPCore
     func client(_ user: String, domain: String = "localhost", password: String? = nil, caFile: String? = nil,
                 useCA: Bool = true, resource: String? = nil) async throws -> XMPPClient {
         let prosody = try await ProsodyFixture.shared()
-        let jid = JID(localpart: user, domainpart: domain, resourcepart: resource)
+        // Accounts of this suite's own on localhost (see ProsodyFixture.account).
+        let localpart = domain == prosody.domain ? "login-\(user)" : user
+        if domain == prosody.domain { _ = try await prosody.account(localpart) }
+        let jid = JID(localpart: localpart, domainpart: domain, resourcepart: resource)
         let configuration = XMPPClientConfiguration(
-            jid: jid, password: try password ?? prosody.password(user),
+            jid: jid, password: try password ?? prosody.password(localpart),
             server: .init(host: "127.0.0.1", port: prosody.port),
             trustedCAFile: useCA ? (caFile ?? prosody.caFile) : nil,
             connectTimeout: .seconds(5), negotiationStepTimeout: .seconds(10), requestTimeout: .seconds(10))
@@ -31,7 +34,7 @@ import XMPPCore
         #expect(aliceInfo.tlsVersion?.hasPrefix("TLSv1.") == true)
         #expect(aliceInfo.saslMechanism == .scramSHA256, "Prosody stores SHA-256 hashes for localhost")
         #expect(daveInfo.saslMechanism == .scramSHA1, "Prosody stores SHA-1 hashes for sha1.localhost")
-        #expect(aliceInfo.boundJID.bare == JID("alice@localhost"))
+        #expect(aliceInfo.boundJID.bare == JID("login-alice@localhost"))
         #expect(aliceInfo.boundJID.resourcepart == "desk")
         #expect(daveInfo.boundJID.bare == JID("dave@sha1.localhost"))
 

@@ -1,4 +1,5 @@
 import Foundation
+import XMPPCore
 import NIOCore
 import NIOPosix
 
@@ -24,6 +25,14 @@ struct ProsodyFixture: Sendable {
 
     static func shared() async throws -> ProsodyFixture {
         try await ProsodyStarter.instance.fixture()
+    }
+
+    /// An account of this suite's own on `localhost` (registered on first use, password in
+    /// `passwordFile(name)`), so suites running in parallel never receive each other's JMI
+    /// proposals, which go to every resource of a bare JID.
+    func account(_ name: String) async throws -> (jid: JID, password: String) {
+        try await ProsodyStarter.instance.register(name, in: self)
+        return (JID(localpart: name, domainpart: domain), try password(name))
     }
 }
 
@@ -85,6 +94,19 @@ private func stopProsodyAtExit() {
 private actor ProsodyStarter {
     static let instance = ProsodyStarter()
     private var started: Result<ProsodyFixture, FixtureError>?
+
+    private var registered: Set<String> = ["alice", "bob", "carol"]
+
+    func register(_ name: String, in fixture: ProsodyFixture) throws {
+        guard !registered.contains(name) else { return }
+        let password = "\(name)-pass"
+        let (status, output) = try Repository.run("/usr/bin/prosodyctl", [
+            "--config", "\(fixture.directory)/prosody.cfg.lua", "register", name, fixture.domain, password,
+        ])
+        guard status == 0 else { throw FixtureError(description: "prosodyctl register \(name) failed: \(output)") }
+        try password.write(toFile: fixture.passwordFile(name), atomically: true, encoding: .utf8)
+        registered.insert(name)
+    }
 
     func fixture() throws -> ProsodyFixture {
         if let started { return try started.get() }
