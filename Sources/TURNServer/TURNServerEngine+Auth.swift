@@ -21,7 +21,7 @@ extension TURNServerEngine {
             [.realm(credentials.realm), .nonce(nonces.issue(for: tuple.client.ip, now: now)), .passwordAlgorithms(offered)]
         }
         func fail(_ error: STUNErrorCode, _ reason: AuthFailure, username: String?, challengeAgain: Bool = true) -> AuthOutcome {
-            statistics.authFailures += 1
+            if reason != .staleNonce { statistics.authFailures += 1 }
             let extra = challengeAgain ? challenge(error) : []
             return .reject([.sendToClient(tuple, errorResponse(to: request, error, extra: extra, key: nil)),
                             .event(.authenticationFailed(tuple, username: username, reason: reason))])
