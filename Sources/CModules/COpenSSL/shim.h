@@ -31,4 +31,12 @@ static inline long jk_SSL_get_peer_cert_chain_count(SSL *ssl) {
     return chain ? sk_X509_num(chain) : 0;
 }
 static inline int jk_ERR_GET_REASON(unsigned long e) { return ERR_GET_REASON(e); }
+/* TLS/DTLS adapter (Sources/TLS). */
+static inline uint64_t jk_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }
+static inline unsigned long jk_XN_FLAG_RFC2253(void) { return XN_FLAG_RFC2253; }
+static inline void jk_BIO_set_retry_read(BIO *b) { BIO_set_retry_read(b); }
+static inline void jk_BIO_clear_retry_flags(BIO *b) { BIO_clear_retry_flags(b); }
+static inline long jk_SSL_CTX_set_num_tickets(SSL_CTX *ctx, size_t n) { return (long)SSL_CTX_set_num_tickets(ctx, n); }
+static inline long jk_SSL_set_max_proto_version(SSL *ssl, int v) { return (long)SSL_set_max_proto_version(ssl, v); }
+static inline long jk_DTLS_set_link_mtu(SSL *ssl, long mtu) { return (long)DTLS_set_link_mtu(ssl, mtu); }
 #endif

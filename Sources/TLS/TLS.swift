@@ -1,2 +1,0 @@
-// TLS: this target is being built; see README.md for the layer map.
-enum TLSModule {}
