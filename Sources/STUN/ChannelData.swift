@@ -6,6 +6,9 @@ public enum ChannelData {
     public static let headerSize = 4
     /// Valid channel numbers (RFC 8656 §12).
     public static let channelRange: ClosedRange<UInt16> = 0x4000...0x4FFF
+    /// Channel numbers RFC 5766 allowed; still sent by older clients, so framing accepts them
+    /// and the allocation engine decides which it binds.
+    public static let legacyChannelRange: ClosedRange<UInt16> = 0x4000...0x7FFF
 
     /// True if the first byte says ChannelData (top two bits 01, RFC 7983 §7).
     @inline(__always)
@@ -17,7 +20,7 @@ public enum ChannelData {
     public static func parse(_ bytes: UnsafeRawBufferPointer) throws(STUNParseError) -> (channel: UInt16, payload: Range<Int>) {
         guard bytes.count >= headerSize else { throw .truncated(needed: headerSize, available: bytes.count) }
         let channel = UInt16(bytes[0]) << 8 | UInt16(bytes[1])
-        guard channelRange.contains(channel) else { throw .badChannelNumber(channel) }
+        guard legacyChannelRange.contains(channel) else { throw .badChannelNumber(channel) }
         let length = Int(bytes[2]) << 8 | Int(bytes[3])
         guard headerSize + length <= bytes.count else {
             throw .truncated(needed: headerSize + length, available: bytes.count)
@@ -91,7 +94,7 @@ public struct STUNStreamFramer: Sendable {
             return .stun(frame)
         case 0x40:
             let channel = UInt16(first) << 8 | UInt16(buffer[start + 1])
-            guard ChannelData.channelRange.contains(channel) else { throw .badChannelNumber(channel) }
+            guard ChannelData.legacyChannelRange.contains(channel) else { throw .badChannelNumber(channel) }
             let total = ChannelData.headerSize + ((length + 3) & ~3)
             guard total <= maximumFrameSize else { throw .frameTooLong(total) }
             guard available >= total else { return nil }

@@ -15,7 +15,7 @@ public enum STUNParseError: Error, Hashable, Sendable {
     case malformedAttribute(type: UInt16, reason: String)
     /// An attribute followed FINGERPRINT, which must be last.
     case attributeAfterFingerprint(type: UInt16)
-    /// ChannelData with a channel number outside 0x4000-0x4FFF.
+    /// ChannelData with a channel number outside 0x4000-0x7FFF.
     case badChannelNumber(UInt16)
     /// The first two bits were 0b10 or 0b11, neither STUN nor ChannelData.
     case unknownFraming(UInt8)

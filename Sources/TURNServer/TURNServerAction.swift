@@ -28,7 +28,7 @@ public enum TURNServerEvent: Hashable, Sendable {
 }
 
 public enum DeletionReason: String, Hashable, Sendable {
-    case expired, refreshedToZero, relayFailed, shutdown
+    case expired, refreshedToZero, relayFailed, shutdown, connectionClosed
 }
 
 public enum AuthFailure: String, Hashable, Sendable {
@@ -64,4 +64,6 @@ public struct TURNStatistics: Hashable, Sendable {
     public var authFailures: UInt64 = 0
     public var allocationsCreated: UInt64 = 0
     public var allocationsDeleted: UInt64 = 0
+
+    public init() {}
 }

@@ -27,6 +27,9 @@ public struct TURNServerConfiguration: Sendable {
     /// When set, Allocate requests are redirected here with 300 Try Alternate (RFC 8489 §10).
     public var alternateServer: TransportAddress?
     public var nonceLifetime: Double = 600
+    /// Channel numbers ChannelBind accepts: RFC 8656 §12's 0x4000-0x4FFF by default; set to
+    /// `ChannelData.legacyChannelRange` for RFC 5766 clients (such as coturn's test client).
+    public var channelNumbers: ClosedRange<UInt16> = ChannelData.channelRange
 
     public init(realm: String, relayIPv4: IPAddress? = nil, relayIPv6: IPAddress? = nil) {
         self.realm = realm

@@ -62,7 +62,7 @@ extension TURNServerEngine {
     /// the permission too.
     mutating func handleChannelBind(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
         if let failure = requireAllocation(request, context: context, from: tuple) { return failure }
-        guard let number = request.channelNumber, ChannelData.channelRange.contains(number),
+        guard let number = request.channelNumber, configuration.channelNumbers.contains(number),
               let peer = request.xorPeerAddresses.first, let allocation = allocations[tuple] else {
             return reject(request, .badRequest, context: context, from: tuple)
         }

@@ -125,3 +125,10 @@ extension TURNServerEngine {
         return actions
     }
 }
+
+extension TURNServerEngine {
+    /// The client's TCP or TLS connection closed: its allocation ends (RFC 8656 §3.1).
+    public mutating func clientDisconnected(_ tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+        removeAllocation(tuple, reason: .connectionClosed)
+    }
+}

@@ -15,8 +15,8 @@ import Testing
     }
 
     @Test func badChannelAndTruncation() {
-        #expect(throws: STUNParseError.badChannelNumber(0x5000)) {
-            try ([0x50, 0x00, 0x00, 0x00] as [UInt8]).withUnsafeBytes { try ChannelData.parse($0) }
+        #expect(throws: STUNParseError.badChannelNumber(0x8000)) {
+            try ([0x80, 0x00, 0x00, 0x00] as [UInt8]).withUnsafeBytes { try ChannelData.parse($0) }
         }
         #expect(throws: STUNParseError.truncated(needed: 9, available: 6)) {
             try ([0x40, 0x00, 0x00, 0x05, 1, 2] as [UInt8]).withUnsafeBytes { try ChannelData.parse($0) }

@@ -126,6 +126,12 @@ import STUN
         #expect(h.lastEvent(t) == .failed(.channelBind, STUNErrorCode(400)))
         h.client(t) { $0.bindChannel(other, number: 0x5000, now: $1) }
         #expect(h.lastEvent(t) == .failed(.channelBind, STUNErrorCode(400)))
+        // RFC 5766 numbers when configured for older clients.
+        let legacy = TURNHarness(configuration: TURNHarness.configuration { $0.channelNumbers = ChannelData.legacyChannelRange })
+        let l = legacy.addClient(TURNHarness.tuple(1))
+        legacy.client(l) { $0.allocate(now: $1) }
+        legacy.client(l) { $0.bindChannel(other, number: 0x7ABC, now: $1) }
+        #expect(legacy.lastEvent(l) == .channelBound(0x7ABC, other))
         h.client(t) { $0.bindChannel(Self.peer, number: 0x4001, now: $1) }   // rebinding the same pair refreshes
         #expect(h.lastEvent(t) == .channelBound(0x4001, Self.peer))
     }
