@@ -137,6 +137,12 @@ public final class RelayServer: @unchecked Sendable {
         }.get()
     }
 
+    /// Refuses new allocations from now on; existing ones keep working.
+    public func beginDrain() async throws {
+        let core = self.core
+        try await core.eventLoop.submit { core.engine.startDraining() }.get()
+    }
+
     /// Graceful drain (SIGTERM): refuse new allocations, wait for existing ones to end or for
     /// `timeout` seconds, then close everything.
     public func drainAndStop(timeout: Double? = nil) async throws {
