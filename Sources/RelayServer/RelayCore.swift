@@ -81,17 +81,18 @@ final class RelayCore: @unchecked Sendable {
 
     // MARK: - Output
 
+    /// NIO socket addresses are costly to build per packet; keep the ones in use.
+    func socketAddress(_ address: TransportAddress) -> SocketAddress {
+        if let cached = peerAddressCache[address] { return cached }
+        if peerAddressCache.count > 65_536 { peerAddressCache.removeAll(keepingCapacity: true) }
+        let made = address.socketAddress
+        peerAddressCache[address] = made
+        return made
+    }
+
     func sendToPeer(_ buffer: ByteBuffer, from relay: TransportAddress, to peer: TransportAddress) {
         guard let channel = relayChannels[relay] else { return }
-        let address: SocketAddress
-        if let cached = peerAddressCache[peer] {
-            address = cached
-        } else {
-            if peerAddressCache.count > 65_536 { peerAddressCache.removeAll(keepingCapacity: true) }
-            address = peer.socketAddress
-            peerAddressCache[peer] = address
-        }
-        channel.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
+        channel.write(AddressedEnvelope(remoteAddress: socketAddress(peer), data: buffer), promise: nil)
         dirty[ObjectIdentifier(channel)] = channel
     }
 
@@ -99,7 +100,7 @@ final class RelayCore: @unchecked Sendable {
         switch tuple.transport {
         case .udp:
             guard let channel = listeners[tuple.server] else { return }
-            channel.write(AddressedEnvelope(remoteAddress: tuple.client.socketAddress, data: buffer), promise: nil)
+            channel.write(AddressedEnvelope(remoteAddress: socketAddress(tuple.client), data: buffer), promise: nil)
             dirty[ObjectIdentifier(channel)] = channel
         case .tcp, .tls:
             guard let channel = connections[tuple] else { return }

@@ -24,14 +24,18 @@ extension TURNServerEngine {
     /// payload goes without copying it.
     public mutating func routeChannelData(_ bytes: UnsafeRawBufferPointer, from tuple: FiveTuple, now: Timestamp) -> ClientDataRoute {
         guard let (number, payload) = try? ChannelData.parse(bytes) else { countDrop(.malformed); return .dropped(.malformed) }
-        guard let allocation = allocations[tuple] else { countDrop(.noAllocation); return .dropped(.noAllocation) }
-        guard let channel = allocation.channels[number], channel.expiry > now,
-              let relay = allocation.relay(for: channel.peer.ip.family) else {
+        // Borrow the allocation in place (no copy of its tables on the hot path).
+        guard let index = allocations.index(forKey: tuple) else { countDrop(.noAllocation); return .dropped(.noAllocation) }
+        guard let channel = allocations.values[index].channels[number], channel.expiry > now,
+              let relay = allocations.values[index].relay(for: channel.peer.ip.family) else {
             countDrop(.unknownChannel)
             return .dropped(.unknownChannel)
         }
-        guard allocation.hasPermission(channel.peer.ip, now: now) else { countDrop(.noPermission); return .dropped(.noPermission) }
-        if allocation.bucket != nil, !takeBandwidth(tuple, payload.count, now: now) {
+        guard allocations.values[index].hasPermission(channel.peer.ip, now: now) else {
+            countDrop(.noPermission)
+            return .dropped(.noPermission)
+        }
+        if allocations.values[index].bucket != nil, !takeBandwidth(tuple, payload.count, now: now) {
             countDrop(.bandwidth)
             return .dropped(.bandwidth)
         }
@@ -43,18 +47,22 @@ extension TURNServerEngine {
     /// Hot path, peer to client (RFC 8656 §11.3, §12.6): `length` bytes arrived from `peer`
     /// on `relay`. Returns the channel to use or that a Data indication is needed.
     public mutating func routePeerData(from peer: TransportAddress, to relay: TransportAddress, length: Int, now: Timestamp) -> PeerDataRoute {
-        guard let tuple = relayOwners[relay], let allocation = allocations[tuple] else {
+        guard let tuple = relayOwners[relay], let index = allocations.index(forKey: tuple) else {
             countDrop(.noAllocation)
             return .dropped(.noAllocation)
         }
-        guard allocation.hasPermission(peer.ip, now: now) else { countDrop(.noPermission); return .dropped(.noPermission) }
-        if allocation.bucket != nil, !takeBandwidth(tuple, length, now: now) {
+        guard allocations.values[index].hasPermission(peer.ip, now: now) else {
+            countDrop(.noPermission)
+            return .dropped(.noPermission)
+        }
+        if allocations.values[index].bucket != nil, !takeBandwidth(tuple, length, now: now) {
             countDrop(.bandwidth)
             return .dropped(.bandwidth)
         }
         statistics.packetsToClient += 1
         statistics.bytesToClient += UInt64(length)
-        if let number = allocation.channelByPeer[peer], let channel = allocation.channels[number], channel.expiry > now {
+        if let number = allocations.values[index].channelByPeer[peer],
+           let channel = allocations.values[index].channels[number], channel.expiry > now {
             return .channel(tuple, number)
         }
         return .indication(tuple)

@@ -69,8 +69,13 @@ import TURNServer
         throw POSIXError(.ETIMEDOUT)
     }
 
-    static func relay() async throws -> RelayServer {
+    static func relay(tls: (certificate: String, key: String)? = nil) async throws -> RelayServer {
         var c = RelayConfiguration()
+        if let tls {
+            c.tlsListen = [TransportAddress("127.0.0.1:\(try TestPorts.freeUDPPort())")!]
+            c.tlsCertificateFile = tls.certificate
+            c.tlsPrivateKeyFile = tls.key
+        }
         c.listen = [TransportAddress("127.0.0.1:\(try TestPorts.freeUDPPort())")!]
         c.relayIPv4 = IPAddress("127.0.0.1")
         c.realm = "relay.test"
@@ -105,16 +110,37 @@ import TURNServer
         return t
     }
 
-    func exchange(credentials: [String]) async throws {
+    enum Transport { case udp, tcp, tls }
+
+    /// A throwaway self-signed certificate made with the openssl command-line tool.
+    static func certificate() throws -> (certificate: String, key: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let cert = directory.appendingPathComponent("cert.pem").path
+        let key = directory.appendingPathComponent("key.pem").path
+        _ = try run(try tool("openssl"), ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                                          "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"], limit: 20)
+        guard FileManager.default.fileExists(atPath: cert) else { throw POSIXError(.ENOENT) }
+        return (cert, key)
+    }
+
+    func exchange(credentials: [String], transport: Transport = .udp) async throws {
         let uclient = try Self.tool("turnutils_uclient")
         let (peer, peerPort) = try Self.startPeer()
         defer { Self.stop(peer) }
-        let server = try await Self.relay()
+        let server = try await Self.relay(tls: transport == .tls ? try Self.certificate() : nil)
         defer { Task { try? await server.stop() } }
-        let listen = try #require(server.udpAddresses.first)
-        // 10 sessions x 100 messages of 120 bytes at 20 ms intervals: 500 packets/s each way.
-        let args = credentials + ["-p", String(listen.port), "-e", "127.0.0.1", "-r", String(peerPort),
-                                  "-n", "100", "-m", "10", "-l", "120", "-c", "127.0.0.1"]
+        let listen = try #require(transport == .tls ? server.tlsAddresses.first : server.udpAddresses.first)
+        let flags: [String] = switch transport {
+        case .udp: []
+        case .tcp: ["-t"]
+        case .tls: ["-t", "-S"]
+        }
+        // 10 sessions x 100 messages at 20 ms intervals: 500 packets/s each way. Over streams an
+        // odd length exercises ChannelData padding.
+        let length = transport == .udp ? "120" : "121"
+        let args = credentials + flags + ["-p", String(listen.port), "-e", "127.0.0.1", "-r", String(peerPort),
+                                          "-n", "100", "-m", "10", "-l", length, "-c", "127.0.0.1"]
         let (_, output) = try Self.run(uclient, args, limit: 60)
         let t = Self.totals(output)
         #expect(t.sent == 1000, "uclient output:\n\(output.suffix(2000))")
@@ -132,6 +158,14 @@ import TURNServer
 
     @Test func uclientRESTSecret() async throws {
         try await exchange(credentials: ["-u", "carol", "-W", "s3cret"])
+    }
+
+    @Test func uclientOverTCP() async throws {
+        try await exchange(credentials: ["-u", "alice", "-w", "secret"], transport: .tcp)
+    }
+
+    @Test func uclientOverTLS() async throws {
+        try await exchange(credentials: ["-u", "alice", "-w", "secret"], transport: .tls)
     }
 
     @Test func uclientWrongPasswordIsRefused() async throws {
