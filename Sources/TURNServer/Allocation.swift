@@ -35,6 +35,34 @@ struct Allocation: Sendable {
     }
 }
 
+/// Hot-path indexes kept beside the allocations so relaying a packet copies no allocation:
+/// plain values only, no reference-counted storage.
+struct ChannelKey: Hashable, Sendable {
+    var tuple: FiveTuple
+    var number: UInt16
+}
+
+struct ChannelRoute: Sendable {
+    var peer: TransportAddress
+    var relay: TransportAddress
+    var expiry: Timestamp
+}
+
+struct PeerKey: Hashable, Sendable {
+    var relay: TransportAddress
+    var peer: TransportAddress
+}
+
+struct PeerRoute: Sendable {
+    var number: UInt16
+    var expiry: Timestamp
+}
+
+struct PermissionKey: Hashable, Sendable {
+    var tuple: FiveTuple
+    var ip: IPAddress
+}
+
 /// A token bucket for the per-allocation bandwidth cap: `rate` bytes per second, one second
 /// of burst.
 struct TokenBucket: Sendable {

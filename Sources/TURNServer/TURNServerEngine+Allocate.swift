@@ -181,6 +181,11 @@ extension TURNServerEngine {
     /// Removes an allocation and frees its ports; returns close actions for `closing`.
     mutating func removeAllocation(_ tuple: FiveTuple, reason: DeletionReason, closing: [TransportAddress]? = nil) -> [TURNServerAction] {
         guard let allocation = allocations.removeValue(forKey: tuple) else { return [] }
+        for ip in allocation.permissions.keys { permissionIndex[PermissionKey(tuple: tuple, ip: ip)] = nil }
+        for (number, channel) in allocation.channels {
+            channelRoutes[ChannelKey(tuple: tuple, number: number)] = nil
+            if let relay = allocation.relay(for: channel.peer.ip.family) { peerRoutes[PeerKey(relay: relay, peer: channel.peer)] = nil }
+        }
         for relay in allocation.relays {
             relayOwners[relay] = nil
             usedPorts[relay.ip]?.remove(relay.port)

@@ -51,6 +51,7 @@ extension TURNServerEngine {
         var events: [TURNServerAction] = []
         for peer in peers {
             allocations[tuple]?.permissions[peer.ip] = now + configuration.permissionLifetime
+            permissionIndex[PermissionKey(tuple: tuple, ip: peer.ip)] = now + configuration.permissionLifetime
             events.append(.event(.permissionCreated(tuple, peer: peer.ip)))
         }
         scheduleDeadline(now + configuration.permissionLifetime)
@@ -81,6 +82,12 @@ extension TURNServerEngine {
         allocations[tuple]?.channels[number] = Allocation.Channel(peer: peer, expiry: now + configuration.channelLifetime)
         allocations[tuple]?.channelByPeer[peer] = number
         allocations[tuple]?.permissions[peer.ip] = now + configuration.permissionLifetime
+        permissionIndex[PermissionKey(tuple: tuple, ip: peer.ip)] = now + configuration.permissionLifetime
+        if let relay = allocation.relay(for: peer.ip.family) {
+            let expiry = now + configuration.channelLifetime
+            channelRoutes[ChannelKey(tuple: tuple, number: number)] = ChannelRoute(peer: peer, relay: relay, expiry: expiry)
+            peerRoutes[PeerKey(relay: relay, peer: peer)] = PeerRoute(number: number, expiry: expiry)
+        }
         scheduleDeadline(now + configuration.permissionLifetime)
         return [.sendToClient(tuple, successResponse(to: request, [], key: context.key, integrity: context.integrity)),
                 .event(.channelBound(tuple, channel: number, peer: peer))]

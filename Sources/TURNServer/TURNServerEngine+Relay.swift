@@ -24,18 +24,19 @@ extension TURNServerEngine {
     /// payload goes without copying it.
     public mutating func routeChannelData(_ bytes: UnsafeRawBufferPointer, from tuple: FiveTuple, now: Timestamp) -> ClientDataRoute {
         guard let (number, payload) = try? ChannelData.parse(bytes) else { countDrop(.malformed); return .dropped(.malformed) }
-        // Borrow the allocation in place (no copy of its tables on the hot path).
-        guard let index = allocations.index(forKey: tuple) else { countDrop(.noAllocation); return .dropped(.noAllocation) }
-        guard let channel = allocations.values[index].channels[number], channel.expiry > now,
-              let relay = allocations.values[index].relay(for: channel.peer.ip.family) else {
+        // Plain-value indexes: no allocation is copied on the hot path.
+        guard let route = channelRoutes[ChannelKey(tuple: tuple, number: number)], route.expiry > now else {
+            if allocations[tuple] == nil { countDrop(.noAllocation); return .dropped(.noAllocation) }
             countDrop(.unknownChannel)
             return .dropped(.unknownChannel)
         }
-        guard allocations.values[index].hasPermission(channel.peer.ip, now: now) else {
+        let channel = route
+        let relay = route.relay
+        guard let permission = permissionIndex[PermissionKey(tuple: tuple, ip: channel.peer.ip)], permission > now else {
             countDrop(.noPermission)
             return .dropped(.noPermission)
         }
-        if allocations.values[index].bucket != nil, !takeBandwidth(tuple, payload.count, now: now) {
+        if configuration.bandwidthBytesPerSecond != nil, !takeBandwidth(tuple, payload.count, now: now) {
             countDrop(.bandwidth)
             return .dropped(.bandwidth)
         }
@@ -47,23 +48,22 @@ extension TURNServerEngine {
     /// Hot path, peer to client (RFC 8656 §11.3, §12.6): `length` bytes arrived from `peer`
     /// on `relay`. Returns the channel to use or that a Data indication is needed.
     public mutating func routePeerData(from peer: TransportAddress, to relay: TransportAddress, length: Int, now: Timestamp) -> PeerDataRoute {
-        guard let tuple = relayOwners[relay], let index = allocations.index(forKey: tuple) else {
+        guard let tuple = relayOwners[relay] else {
             countDrop(.noAllocation)
             return .dropped(.noAllocation)
         }
-        guard allocations.values[index].hasPermission(peer.ip, now: now) else {
+        guard let permission = permissionIndex[PermissionKey(tuple: tuple, ip: peer.ip)], permission > now else {
             countDrop(.noPermission)
             return .dropped(.noPermission)
         }
-        if allocations.values[index].bucket != nil, !takeBandwidth(tuple, length, now: now) {
+        if configuration.bandwidthBytesPerSecond != nil, !takeBandwidth(tuple, length, now: now) {
             countDrop(.bandwidth)
             return .dropped(.bandwidth)
         }
         statistics.packetsToClient += 1
         statistics.bytesToClient += UInt64(length)
-        if let number = allocations.values[index].channelByPeer[peer],
-           let channel = allocations.values[index].channels[number], channel.expiry > now {
-            return .channel(tuple, number)
+        if let route = peerRoutes[PeerKey(relay: relay, peer: peer)], route.expiry > now {
+            return .channel(tuple, route.number)
         }
         return .indication(tuple)
     }
@@ -101,6 +101,9 @@ extension TURNServerEngine {
                 continue
             }
             consider(allocation.expiry)
+            for (ip, expiry) in allocation.permissions where expiry <= now {
+                permissionIndex[PermissionKey(tuple: tuple, ip: ip)] = nil
+            }
             allocation.permissions = allocation.permissions.filter { $0.value > now }
             for e in allocation.permissions.values { consider(e) }
             for (number, channel) in allocation.channels {
@@ -108,6 +111,10 @@ extension TURNServerEngine {
                 if release <= now {
                     allocation.channels[number] = nil
                     allocation.channelByPeer[channel.peer] = nil
+                    channelRoutes[ChannelKey(tuple: tuple, number: number)] = nil
+                    if let relay = allocation.relay(for: channel.peer.ip.family) {
+                        peerRoutes[PeerKey(relay: relay, peer: channel.peer)] = nil
+                    }
                 } else {
                     consider(release)
                 }

@@ -16,6 +16,9 @@ public struct TURNServerEngine: Sendable {
     var reservations: [UInt64: (relay: TransportAddress, expiry: Timestamp)] = [:]
     var allocationsPerUser: [String: Int] = [:]
     var earliestDeadline: Timestamp?
+    var channelRoutes: [ChannelKey: ChannelRoute] = [:]
+    var peerRoutes: [PeerKey: PeerRoute] = [:]
+    var permissionIndex: [PermissionKey: Timestamp] = [:]
     var draining = false
 
     public init(configuration: TURNServerConfiguration, credentials: CredentialStore, nonceSecret: [UInt8] = SecureRandom.bytes(32)) {
