@@ -8,6 +8,8 @@ public struct CredentialStore: Sendable {
     public private(set) var users: [String: String]
     public private(set) var secrets: [String]
     var userhashIndex: [[UInt8]: String] = [:]
+    /// Long-term keys derived once per user (MD5, SHA-256): key derivation normalises strings.
+    var userKeys: [String: (md5: [UInt8], sha256: [UInt8])] = [:]
     public let realm: String
 
     public init(realm: String, users: [String: String] = [:], secrets: [String] = []) {
@@ -26,7 +28,12 @@ public struct CredentialStore: Sendable {
 
     mutating func rebuildIndex() {
         userhashIndex = [:]
-        for name in users.keys { userhashIndex[STUNKey.userhash(username: name, realm: realm)] = name }
+        userKeys = [:]
+        for (name, password) in users {
+            userhashIndex[STUNKey.userhash(username: name, realm: realm)] = name
+            userKeys[name] = (STUNKey.longTerm(username: name, realm: realm, password: password, algorithm: .md5),
+                              STUNKey.longTerm(username: name, realm: realm, password: password, algorithm: .sha256))
+        }
     }
 
     /// The REST password for `username` under `secret`.
@@ -52,8 +59,8 @@ public struct CredentialStore: Sendable {
 
     /// Candidate long-term keys for `username` under `algorithm`.
     func keys(for username: String, algorithm: PasswordAlgorithm, now: Timestamp) -> Lookup {
-        if let password = users[username] {
-            return .keys([STUNKey.longTerm(username: username, realm: realm, password: password, algorithm: algorithm)])
+        if let keys = userKeys[username] {
+            return .keys([algorithm == .sha256 ? keys.sha256 : keys.md5])
         }
         guard !secrets.isEmpty else { return .unknownUser }
         let expiryText = username.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
