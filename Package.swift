@@ -168,7 +168,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [
                         "XMPPClient", "XMPPCore", "XMLStream", "CryptoPrimitives", "TLS", "RelayServer",
-                        "JingleKit", "Jingle", "Harness",
+                        "JingleKit", "Jingle", "Harness", "Transport", "STUN", "TURNServer",
                         .product(name: "NIOCore", package: "swift-nio"),
                         .product(name: "NIOPosix", package: "swift-nio"),
                     ],
