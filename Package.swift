@@ -125,7 +125,7 @@ let package = Package(
                 path: "Tools/jingle-harness", exclude: ["README.md", "SCENARIOS.md"], swiftSettings: swiftSettings),
         .target(name: "CXMLBenchLoop", dependencies: ["CLibXML2"], path: "Tools/jingle-bench/CXMLBenchLoop"),
         .executableTarget(name: "jingle-bench", dependencies: [
-                    "XMLStream", "CXMLBenchLoop", "STUN", "TURNServer",
+                    "XMLStream", "CXMLBenchLoop", "STUN", "TURNServer", "Media", "Transport",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 ],
                 path: "Tools/jingle-bench/Sources", swiftSettings: swiftSettings),

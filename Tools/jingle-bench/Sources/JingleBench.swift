@@ -7,6 +7,6 @@ struct JingleBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jingle-bench",
         abstract: "Measure JingleKit's hot paths against plain C anchors.",
-        subcommands: [XMLBenchCommand.self]
+        subcommands: [XMLBenchCommand.self, MediaBenchCommand.self]
     )
 }
