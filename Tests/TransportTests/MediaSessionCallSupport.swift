@@ -30,13 +30,24 @@ enum CallSupport {
         return String(decoding: output, as: UTF8.self)
     }
 
+    /// A fresh directory for one test's audio; JINGLEKIT_CALL_AUDIO_DIR names one to keep instead.
     static func temporaryDirectory() throws -> URL {
+        if let keep = ProcessInfo.processInfo.environment["JINGLEKIT_CALL_AUDIO_DIR"] {
+            let dir = URL(fileURLWithPath: keep)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            return dir
+        }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("jk-call-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir
     }
 
     /// About nine seconds of synthetic speech at 48 kHz mono 16-bit (espeak-ng, then sox).
+    static func removeTemporary(_ dir: URL) {
+        guard ProcessInfo.processInfo.environment["JINGLEKIT_CALL_AUDIO_DIR"] == nil else { return }
+        try? FileManager.default.removeItem(at: dir)
+    }
+
     static func makeSpeech(in dir: URL) throws -> (url: URL, wav: WAVFile) {
         let raw = dir.appendingPathComponent("espeak.wav")
         let speech = dir.appendingPathComponent("speech.wav")
@@ -71,7 +82,7 @@ enum CallSupport {
     }
 
     /// Two agents on 127.0.0.1 and two sessions; `a` is ICE-controlling and DTLS client.
-    static func makePeers(loss: Double = 0, fec: Bool = true, seed: UInt64 = 7,
+    static func makePeers(loss: Double = 0, fec: Bool = true, seed: UInt64 = 7, timeStretching: Bool = true,
                           bFingerprintOverride: String? = nil) throws -> (Peer, Peer) {
         let certA = try DTLSCertificate.generate(commonName: "a")
         let certB = try DTLSCertificate.generate(commonName: "b")
@@ -87,7 +98,7 @@ enum CallSupport {
         let b = try MediaSession(agent: agentB, configuration: MediaSessionConfiguration(
             role: .server, certificate: certB,
             remoteFingerprint: ("sha-256", bFingerprintOverride ?? certA.fingerprint(.sha256)),
-            ssrc: 0x2222_2222, cname: "b@loopback"))
+            ssrc: 0x2222_2222, cname: "b@loopback", timeStretching: timeStretching))
         return (Peer(agent: agentA, session: a), Peer(agent: agentB, session: b))
     }
 
@@ -141,8 +152,9 @@ enum CallSupport {
     }
 
     /// A one-way call: `a` sends `speech` paced in real time, `b` records from its first decoded frame.
-    static func call(speech: [Int16], loss: Double = 0, fec: Bool = true, seed: UInt64 = 7) async throws -> CallResult {
-        let (a, b) = try makePeers(loss: loss, fec: fec, seed: seed)
+    static func call(speech: [Int16], loss: Double = 0, fec: Bool = true, seed: UInt64 = 7,
+                     timeStretching: Bool = true) async throws -> CallResult {
+        let (a, b) = try makePeers(loss: loss, fec: fec, seed: seed, timeStretching: timeStretching)
         let pumps = [pump(a, to: b.agent), pump(b, to: a.agent)]
         let timers = driveTimers([a.session, b.session])
         defer {
@@ -176,6 +188,9 @@ enum CallSupport {
             if i < frames {
                 try a.session.send(frame: Array(speech[(i * frame)..<((i + 1) * frame)]))
             }
+            // The receiver's 20 ms clock runs 10 ms out of phase with the sender's, as two
+            // devices' would, so arrivals do not race the pull.
+            try await clock.sleep(until: tick + .milliseconds(10))
             let pcm = b.session.pullFrame()
             if !recording {
                 let s = b.session.statistics
@@ -190,9 +205,9 @@ enum CallSupport {
 
     /// Runs a call, writes the recording, and scores it.
     static func scoredCall(speech: (url: URL, wav: WAVFile), in dir: URL, loss: Double, fec: Bool,
-                           seed: UInt64 = 7) async throws -> (mos: Double, result: CallResult) {
-        let result = try await call(speech: speech.wav.samples, loss: loss, fec: fec, seed: seed)
-        let out = dir.appendingPathComponent("received-\(Int(loss * 100))-\(fec ? "fec" : "nofec").wav")
+                           seed: UInt64 = 7, timeStretching: Bool = true) async throws -> (mos: Double, result: CallResult) {
+        let result = try await call(speech: speech.wav.samples, loss: loss, fec: fec, seed: seed, timeStretching: timeStretching)
+        let out = dir.appendingPathComponent("received-\(Int(loss * 100))-\(fec ? "fec" : "nofec")-\(timeStretching ? "stretch" : "fixed").wav")
         try Data(WAVFile(sampleRate: 48_000, channels: 1, samples: result.recorded).serialized()).write(to: out)
         let mos = try pesq(reference: speech.url, degraded: out)
         return (mos, result)

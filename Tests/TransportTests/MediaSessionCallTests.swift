@@ -8,7 +8,7 @@ import TLS
 @Suite(.serialized) struct MediaSessionCallTests {
     @Test func cleanLoopbackCallScoresAtLeast3_8() async throws {
         let dir = try CallSupport.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { CallSupport.removeTemporary(dir) }
         let speech = try CallSupport.makeSpeech(in: dir)
         #expect(speech.wav.samples.count >= 48_000 * 6, "test speech is \(speech.wav.samples.count) samples")
 
@@ -31,7 +31,7 @@ import TLS
 
     @Test func tenPercentLossWithFECScoresAtLeast3_0() async throws {
         let dir = try CallSupport.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { CallSupport.removeTemporary(dir) }
         let speech = try CallSupport.makeSpeech(in: dir)
         let (mos, result) = try await CallSupport.scoredCall(speech: speech, in: dir, loss: 0.10, fec: true)
         let s = result.sender, r = result.receiver
@@ -91,12 +91,13 @@ import TLS
     @Test(.enabled(if: ProcessInfo.processInfo.environment["JINGLEKIT_MOS_MATRIX"] != nil))
     func mosAcrossLossRates() async throws {
         let dir = try CallSupport.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { CallSupport.removeTemporary(dir) }
         let speech = try CallSupport.makeSpeech(in: dir)
-        for fec in [true, false] {
+        for (fec, stretch) in [(true, true), (true, false), (false, false)] {
             for loss in [0.0, 0.05, 0.10, 0.20] {
-                let (mos, result) = try await CallSupport.scoredCall(speech: speech, in: dir, loss: loss, fec: fec)
-                print("MOS-MATRIX loss=\(Int(loss * 100))% fec=\(fec) mos=\(mos) dropped=\(result.sender.packetsDroppedByLossStage) fecRecovered=\(result.receiver.fecRecoveredFrames) concealed=\(result.receiver.concealedFrames) jbDelay=\(result.receiver.jitterBufferDelay)")
+                let (mos, result) = try await CallSupport.scoredCall(speech: speech, in: dir, loss: loss, fec: fec,
+                                                                     timeStretching: stretch)
+                print("MOS-MATRIX loss=\(Int(loss * 100))% fec=\(fec) stretch=\(stretch) mos=\(mos) dropped=\(result.sender.packetsDroppedByLossStage) fecRecovered=\(result.receiver.fecRecoveredFrames) concealed=\(result.receiver.concealedFrames) accel=\(result.receiver.acceleratedFrames) expand=\(result.receiver.expandedFrames) jbDelay=\(result.receiver.jitterBufferDelay)")
                 #expect(mos > 1.0)
             }
         }

@@ -41,7 +41,7 @@ public final class MediaSession: @unchecked Sendable {
     private let dtls: DTLSConnection
     private var srtp: SRTPSession?
     private let encoder: OpusEncoder
-    private let playout: AudioPlayout
+    private let playout: OpusPlayout
     private var lossStage: OutgoingLossStage?
     private var sequenceNumber = UInt16.random(in: 0...UInt16.max)
     private var timestamp = UInt32.random(in: 0...UInt32.max)
@@ -75,7 +75,7 @@ public final class MediaSession: @unchecked Sendable {
             let jb = AdaptiveJitterBuffer.Configuration(
                 clockRate: Self.sampleRate, samplesPerFrame: Self.samplesPerFrame,
                 minimumDelay: configuration.jitterBuffer.minimumDelay, maximumDelay: configuration.jitterBuffer.maximumDelay)
-            playout = try AudioPlayout(configuration: jb, channels: 1)
+            playout = try OpusPlayout(configuration: jb, timeStretching: configuration.timeStretching)
         } catch {
             throw .codec("\(error)")
         }
@@ -214,10 +214,12 @@ public final class MediaSession: @unchecked Sendable {
     public var statistics: MediaSessionStatistics {
         lock.withLock { _ in
             var s = stats
-            let p = playout.statistics
+            let p = playout.jitterBuffer.statistics
             s.decodedFrames = p.decodedFrames
             s.concealedFrames = p.concealedFrames
             s.fecRecoveredFrames = p.fecRecoveredFrames
+            s.acceleratedFrames = p.acceleratedFrames
+            s.expandedFrames = p.expandedFrames
             s.jitterBufferDelay = p.currentDelay
             if let receiver {
                 s.packetsLost = Int(receiver.cumulativeLost)

@@ -23,6 +23,9 @@ public struct MediaSessionConfiguration: Sendable {
     /// Interval between RTCP compound packets (RFC 3550 §6.2; fixed here, about one second).
     public var rtcpInterval: Duration
     public var jitterBuffer: AdaptiveJitterBufferSettings
+    /// Whether the jitter buffer may shorten or lengthen frames to steer its delay (NetEq-style
+    /// accelerate/expand). Off keeps every played frame exactly 20 ms.
+    public var timeStretching: Bool
     /// TEST ONLY: drops this fraction (0...1) of outgoing RTP packets, after encoding and before
     /// SRTP, with a seeded generator so runs repeat. RTCP, DTLS and STUN are never dropped.
     /// Leave `nil` in real calls.
@@ -32,7 +35,7 @@ public struct MediaSessionConfiguration: Sendable {
                 payloadType: UInt8 = 111, ssrc: UInt32 = UInt32.random(in: 1...UInt32.max), cname: String = "jinglekit",
                 opusBitrate: Int = 32_000, forwardErrorCorrection: Bool = true, expectedLossPercent: Int = 0,
                 discontinuousTransmission: Bool = false, rtcpInterval: Duration = .seconds(1),
-                jitterBuffer: AdaptiveJitterBufferSettings = .init(),
+                jitterBuffer: AdaptiveJitterBufferSettings = .init(), timeStretching: Bool = true,
                 testOnlyOutgoingRTPLoss: (fraction: Double, seed: UInt64)? = nil) {
         self.role = role
         self.certificate = certificate
@@ -46,6 +49,7 @@ public struct MediaSessionConfiguration: Sendable {
         self.discontinuousTransmission = discontinuousTransmission
         self.rtcpInterval = rtcpInterval
         self.jitterBuffer = jitterBuffer
+        self.timeStretching = timeStretching
         self.testOnlyOutgoingRTPLoss = testOnlyOutgoingRTPLoss
     }
 }

@@ -26,6 +26,9 @@ public struct MediaSessionStatistics: Sendable, Hashable {
     public var decodedFrames = 0
     public var concealedFrames = 0
     public var fecRecoveredFrames = 0
+    /// Frames the jitter buffer shortened (accelerate) or lengthened (preemptive expand).
+    public var acceleratedFrames = 0
+    public var expandedFrames = 0
     /// Current jitter-buffer delay.
     public var jitterBufferDelay: Duration = .zero
     /// The ICE pair in use, as "local address:port -> remote address:port".
