@@ -82,7 +82,7 @@ enum CallSupport {
     }
 
     /// Two agents on 127.0.0.1 and two sessions; `a` is ICE-controlling and DTLS client.
-    static func makePeers(loss: Double = 0, fec: Bool = true, seed: UInt64 = 7, timeStretching: Bool = true,
+    static func makePeers(loss: Double = 0, fec: Bool = true, seed: UInt64 = 7, timeStretching: Bool = true, bitrate: Int = 32_000,
                           bFingerprintOverride: String? = nil) throws -> (Peer, Peer) {
         let certA = try DTLSCertificate.generate(commonName: "a")
         let certB = try DTLSCertificate.generate(commonName: "b")
@@ -93,7 +93,7 @@ enum CallSupport {
         let percent = Int((loss * 100).rounded())
         let a = try MediaSession(agent: agentA, configuration: MediaSessionConfiguration(
             role: .client, certificate: certA, remoteFingerprint: ("sha-256", certB.fingerprint(.sha256)),
-            ssrc: 0x1111_1111, cname: "a@loopback", forwardErrorCorrection: fec, expectedLossPercent: fec ? percent : 0,
+            ssrc: 0x1111_1111, cname: "a@loopback", opusBitrate: bitrate, forwardErrorCorrection: fec, expectedLossPercent: fec ? percent : 0,
             testOnlyOutgoingRTPLoss: loss > 0 ? (loss, seed) : nil))
         let b = try MediaSession(agent: agentB, configuration: MediaSessionConfiguration(
             role: .server, certificate: certB,
@@ -153,8 +153,8 @@ enum CallSupport {
 
     /// A one-way call: `a` sends `speech` paced in real time, `b` records from its first decoded frame.
     static func call(speech: [Int16], loss: Double = 0, fec: Bool = true, seed: UInt64 = 7,
-                     timeStretching: Bool = true) async throws -> CallResult {
-        let (a, b) = try makePeers(loss: loss, fec: fec, seed: seed, timeStretching: timeStretching)
+                     timeStretching: Bool = true, bitrate: Int = 32_000) async throws -> CallResult {
+        let (a, b) = try makePeers(loss: loss, fec: fec, seed: seed, timeStretching: timeStretching, bitrate: bitrate)
         let pumps = [pump(a, to: b.agent), pump(b, to: a.agent)]
         let timers = driveTimers([a.session, b.session])
         defer {
@@ -205,8 +205,9 @@ enum CallSupport {
 
     /// Runs a call, writes the recording, and scores it.
     static func scoredCall(speech: (url: URL, wav: WAVFile), in dir: URL, loss: Double, fec: Bool,
-                           seed: UInt64 = 7, timeStretching: Bool = true) async throws -> (mos: Double, result: CallResult) {
-        let result = try await call(speech: speech.wav.samples, loss: loss, fec: fec, seed: seed, timeStretching: timeStretching)
+                           seed: UInt64 = 7, timeStretching: Bool = true, bitrate: Int = 32_000) async throws -> (mos: Double, result: CallResult) {
+        let result = try await call(speech: speech.wav.samples, loss: loss, fec: fec, seed: seed,
+                                    timeStretching: timeStretching, bitrate: bitrate)
         let out = dir.appendingPathComponent("received-\(Int(loss * 100))-\(fec ? "fec" : "nofec")-\(timeStretching ? "stretch" : "fixed").wav")
         try Data(WAVFile(sampleRate: 48_000, channels: 1, samples: result.recorded).serialized()).write(to: out)
         let mos = try pesq(reference: speech.url, degraded: out)
