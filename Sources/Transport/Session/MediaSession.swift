@@ -1,0 +1,374 @@
+import Foundation
+import Media
+import Synchronization
+import TLS
+
+/// What a `MediaSession` reports to its owner.
+public enum MediaSessionEvent: Sendable, Equatable {
+    /// DTLS finished and SRTP keys are installed (RFC 5764 §4.2): media can flow.
+    case established(SRTPProfile)
+    /// The session failed; nothing more will flow.
+    case failed(MediaSessionError)
+    case closed
+}
+
+/// One Opus audio stream (RFC 7587) over one ICE component with RTP/RTCP multiplexing (RFC 5761),
+/// secured by DTLS-SRTP (RFC 5764, fingerprint checked per RFC 5763 §5). Datagrams received on the
+/// component are demultiplexed by first byte (RFC 7983). RTCP SR/RR with SDES every
+/// `rtcpInterval` (RFC 3550 §6.4).
+///
+/// A runtime adapter: it reads the clocks, and the owner drives it. Forward every `ICEEvent` of the
+/// agent to `handle(_:)`, call `handleTimeout()` at `nextDeadline` (or every 20 ms tick), hand
+/// 20 ms PCM frames (48 kHz mono Int16, 960 samples) to `send(frame:)`, and pull received audio
+/// every 20 ms with `pullFrame()`. All methods are safe to call from any thread.
+public final class MediaSession: @unchecked Sendable {
+    public static let sampleRate = 48_000
+    public static let samplesPerFrame = 960
+
+    public let configuration: MediaSessionConfiguration
+    /// `established`, `failed` and `closed`, in order.
+    public let events: AsyncStream<MediaSessionEvent>
+
+    private let agent: ICEAgent
+    private let lock = Mutex(())
+    private let continuation: AsyncStream<MediaSessionEvent>.Continuation
+    private let clock = ContinuousClock()
+    private let started: ContinuousClock.Instant
+
+    // Everything below is guarded by `lock`.
+    private enum Phase { case waitingForICE, handshaking, established, failed, closed }
+    private var phase: Phase = .waitingForICE
+    private let dtls: DTLSConnection
+    private var srtp: SRTPSession?
+    private let encoder: OpusEncoder
+    private let playout: OpusPlayout
+    private var lossStage: OutgoingLossStage?
+    private var sequenceNumber = UInt16.random(in: 0...UInt16.max)
+    private var timestamp = UInt32.random(in: 0...UInt32.max)
+    private var packetsSentTotal: UInt32 = 0
+    private var payloadOctetsSent: UInt32 = 0
+    private var sentSinceLastReport = false
+    private var receiver: RTPReceiverStatistics?
+    private var nextRTCP: ContinuousClock.Instant?
+    private var stats = MediaSessionStatistics()
+
+    /// - Parameter agent: a one-component agent; the session sends on it but does not consume its
+    ///   `events` (the owner forwards them to `handle(_:)`).
+    public init(agent: ICEAgent, configuration: MediaSessionConfiguration) throws(MediaSessionError) {
+        self.agent = agent
+        self.configuration = configuration
+        (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        started = clock.now
+        do {
+            dtls = try DTLSConnection(role: configuration.role, certificate: configuration.certificate,
+                                      expectedPeerFingerprint: configuration.remoteFingerprint)
+        } catch {
+            throw MediaSessionError(error)
+        }
+        do {
+            encoder = try OpusEncoder(sampleRate: Self.sampleRate, channels: 1, application: .voip)
+            try encoder.setBitrate(configuration.opusBitrate)
+            try encoder.setInbandFEC(configuration.forwardErrorCorrection,
+                                     expectedPacketLossPercent: configuration.expectedLossPercent)
+            try encoder.setDTX(configuration.discontinuousTransmission)
+            try encoder.setVoiceSignal()
+            let jb = AdaptiveJitterBuffer.Configuration(
+                clockRate: Self.sampleRate, samplesPerFrame: Self.samplesPerFrame,
+                minimumDelay: configuration.jitterBuffer.minimumDelay, maximumDelay: configuration.jitterBuffer.maximumDelay)
+            playout = try OpusPlayout(configuration: jb, timeStretching: configuration.timeStretching)
+        } catch {
+            throw .codec("\(error)")
+        }
+        if let loss = configuration.testOnlyOutgoingRTPLoss {
+            lossStage = OutgoingLossStage(fraction: loss.fraction, seed: loss.seed)
+        }
+    }
+
+    // MARK: - Driving
+
+    /// Feeds one event of the agent: ICE state starts DTLS once connected, datagrams are
+    /// demultiplexed (RFC 7983), the selected pair is recorded. Candidate events are ignored here.
+    public func handle(_ event: ICEEvent) {
+        let now = clock.now
+        var outgoing: [[UInt8]] = []
+        var notices: [MediaSessionEvent] = []
+        lock.withLock { _ in
+            switch event {
+            case .stateChanged(let state):
+                switch state {
+                case .connected, .ready:
+                    if phase == .waitingForICE {
+                        phase = .handshaking
+                        outgoing += dtls.start(now: now)
+                        checkDTLSFailure(&notices, &outgoing)
+                    }
+                case .failed:
+                    if phase != .closed && phase != .failed {
+                        fail(.transportFailed("ICE failed"), &notices)
+                    }
+                default: break
+                }
+            case .selectedPair(let local, let remote):
+                stats.selectedPair = "\(local.address):\(local.port) -> \(remote.address):\(remote.port)"
+            case .datagram(let bytes):
+                receiveDatagram(bytes, now: now, &outgoing, &notices)
+            case .localCandidate, .gatheringDone:
+                break
+            }
+        }
+        transmit(outgoing)
+        notices.forEach { continuation.yield($0) }
+    }
+
+    /// When `handleTimeout()` next has work (a DTLS retransmission or an RTCP report).
+    public var nextDeadline: ContinuousClock.Instant? {
+        lock.withLock { _ in
+            [dtls.nextDeadline, nextRTCP].compactMap { $0 }.min()
+        }
+    }
+
+    /// Runs what is due: DTLS retransmissions (RFC 6347 §4.2.4) and RTCP reports.
+    public func handleTimeout() {
+        let now = clock.now
+        var outgoing: [[UInt8]] = []
+        var notices: [MediaSessionEvent] = []
+        lock.withLock { _ in
+            if phase == .handshaking || phase == .established {
+                outgoing += dtls.handleTimeout(now: now)
+                if phase == .handshaking { checkDTLSFailure(&notices, &outgoing) }
+            }
+            if phase == .established, let due = nextRTCP, now >= due {
+                if let report = makeRTCP(now: now) { outgoing.append(report) }
+                nextRTCP = now + configuration.rtcpInterval
+            }
+        }
+        transmit(outgoing)
+        notices.forEach { continuation.yield($0) }
+    }
+
+    /// Encodes one 20 ms frame (960 samples, 48 kHz mono) and sends it as SRTP.
+    public func send(frame: [Int16]) throws(MediaSessionError) {
+        guard frame.count == Self.samplesPerFrame else {
+            throw .invalidFrame(samples: frame.count, expected: Self.samplesPerFrame)
+        }
+        let datagram: [UInt8]? = try lock.withLock { _ throws(MediaSessionError) -> [UInt8]? in
+            switch phase {
+            case .established: break
+            case .closed: throw .closed
+            case .waitingForICE, .handshaking, .failed: throw .notEstablished
+            }
+            guard let srtp else { throw .notEstablished }
+            let payload: [UInt8]
+            do { payload = try encoder.encode(frame) } catch { throw .codec("\(error)") }
+            let packet = RTPPacket(marker: packetsSentTotal == 0, payloadType: configuration.payloadType,
+                                   sequenceNumber: sequenceNumber, timestamp: timestamp,
+                                   ssrc: configuration.ssrc, payload: payload)
+            sequenceNumber &+= 1
+            timestamp &+= UInt32(Self.samplesPerFrame)
+            packetsSentTotal &+= 1
+            payloadOctetsSent &+= UInt32(truncatingIfNeeded: payload.count)
+            sentSinceLastReport = true
+            if var stage = lossStage {
+                let drop = stage.shouldDrop()
+                lossStage = stage
+                if drop {
+                    stats.packetsDroppedByLossStage += 1
+                    return nil
+                }
+            }
+            let protected: [UInt8]
+            do throws(SRTPError) { protected = try srtp.protect(packet.serialized()) } catch { throw .srtp(error) }
+            stats.packetsSent += 1
+            stats.bytesSent += protected.count
+            return protected
+        }
+        if let datagram { transmit([datagram]) }
+    }
+
+    /// One 20 ms frame of received audio (silence until the first packet arrives).
+    public func pullFrame() -> [Int16] {
+        let now = clock.now
+        return lock.withLock { _ in playout.pull(at: now) }
+    }
+
+    /// Sends RTCP BYE and DTLS close_notify; media stops.
+    public func close() {
+        var outgoing: [[UInt8]] = []
+        let wasOpen: Bool = lock.withLock { _ in
+            guard phase != .closed else { return false }
+            if phase == .established, let srtp {
+                var packets: [RTCPPacket] = [reportPacket(now: clock.now)]
+                packets.append(.bye(RTCPBye(sources: [configuration.ssrc])))
+                if let bye = try? srtp.protectRTCP(RTCPCompound.serialize(packets)) { outgoing.append(bye) }
+            }
+            outgoing += dtls.close()
+            phase = .closed
+            return true
+        }
+        guard wasOpen else { return }
+        transmit(outgoing)
+        continuation.yield(.closed)
+        continuation.finish()
+    }
+
+    public var statistics: MediaSessionStatistics {
+        lock.withLock { _ in
+            var s = stats
+            let p = playout.jitterBuffer.statistics
+            s.decodedFrames = p.decodedFrames
+            s.concealedFrames = p.concealedFrames
+            s.fecRecoveredFrames = p.fecRecoveredFrames
+            s.acceleratedFrames = p.acceleratedFrames
+            s.expandedFrames = p.expandedFrames
+            s.jitterBufferDelay = p.currentDelay
+            if let receiver {
+                s.packetsLost = Int(receiver.cumulativeLost)
+                s.jitter = .nanoseconds(Int64(receiver.jitter * 1e9 / Double(Self.sampleRate)))
+            }
+            return s
+        }
+    }
+
+    // MARK: - Internals (called with `lock` held)
+
+    private func receiveDatagram(_ bytes: [UInt8], now: ContinuousClock.Instant,
+                                 _ outgoing: inout [[UInt8]], _ notices: inout [MediaSessionEvent]) {
+        switch DatagramKind(classifying: bytes) {
+        case .dtls:
+            guard phase == .handshaking || phase == .established || phase == .waitingForICE else { return }
+            if phase == .waitingForICE {
+                // The peer's ICE finished first: its ClientHello may beat our own state change.
+                phase = .handshaking
+                outgoing += dtls.start(now: now)
+            }
+            do {
+                let output = try dtls.receive(datagram: bytes, now: now)
+                outgoing += output.datagrams
+                if let keys = output.handshakeCompleted { install(keys, now: now, &notices) }
+            } catch {
+                outgoing += dtls.takePendingDatagrams()
+                if phase == .handshaking { fail(MediaSessionError(error), &notices) }
+            }
+        case .rtp:
+            guard phase == .established, let srtp else { return }
+            guard let plain = try? srtp.unprotect(bytes), let packet = try? RTPPacket(parsing: plain) else {
+                stats.packetsRejected += 1
+                return
+            }
+            guard packet.payloadType == configuration.payloadType else { return }
+            stats.packetsReceived += 1
+            stats.bytesReceived += bytes.count
+            if receiver?.ssrc != packet.ssrc {
+                receiver = RTPReceiverStatistics(ssrc: packet.ssrc, clockRate: Self.sampleRate)
+            }
+            receiver?.receive(sequenceNumber: packet.sequenceNumber, timestamp: packet.timestamp, at: now)
+            playout.insert(packet, at: now)
+        case .rtcp:
+            guard phase == .established, let srtp else { return }
+            guard let plain = try? srtp.unprotectRTCP(bytes),
+                  let packets = try? RTCPCompound.parse(plain) else {
+                stats.packetsRejected += 1
+                return
+            }
+            stats.rtcpReceived += 1
+            let arrival = Self.wallClockNTP()
+            for packet in packets {
+                switch packet {
+                case .senderReport(let sr):
+                    if receiver?.ssrc == sr.ssrc { receiver?.receiveSenderReport(sr.ntpTimestamp, at: now) }
+                    absorb(sr.reportBlocks, arrival: arrival)
+                case .receiverReport(let rr):
+                    absorb(rr.reportBlocks, arrival: arrival)
+                default: break
+                }
+            }
+        case .stun, .zrtp, .turnChannel, .unknown:
+            break  // libnice consumes STUN itself; nothing else belongs on this component.
+        }
+    }
+
+    private func absorb(_ blocks: [RTCPReportBlock], arrival: NTPTimestamp) {
+        for block in blocks where block.ssrc == configuration.ssrc {
+            stats.remoteFractionLost = Double(block.fractionLost) / 256
+            stats.remotePacketsLost = Int(block.cumulativeLost)
+            stats.remoteJitter = .nanoseconds(Int64(block.jitter) * 1_000_000_000 / Int64(Self.sampleRate))
+            if let rtt = rtcpRoundTripTime(block: block, arrival: arrival) { stats.roundTripTime = rtt }
+        }
+    }
+
+    private func install(_ keys: SRTPKeyingMaterial, now: ContinuousClock.Instant, _ notices: inout [MediaSessionEvent]) {
+        guard let profile = SRTPProfile(dtlsProtectionProfileID: keys.profile.identifier) else {
+            fail(.unsupportedSRTPProfile(keys.profile.identifier), &notices)
+            return
+        }
+        do {
+            srtp = try SRTPSession(profile: profile, localKey: keys.localKey, localSalt: keys.localSalt,
+                                   remoteKey: keys.remoteKey, remoteSalt: keys.remoteSalt)
+        } catch {
+            fail(.srtp(error), &notices)
+            return
+        }
+        phase = .established
+        stats.srtpProfile = profile
+        stats.dtlsHandshakeDuration = now - started
+        nextRTCP = now + configuration.rtcpInterval
+        notices.append(.established(profile))
+    }
+
+    private func checkDTLSFailure(_ notices: inout [MediaSessionEvent], _ outgoing: inout [[UInt8]]) {
+        if dtls.state == .failed, let failure = dtls.failure {
+            outgoing += dtls.takePendingDatagrams()
+            fail(MediaSessionError(failure), &notices)
+        }
+    }
+
+    private func fail(_ error: MediaSessionError, _ notices: inout [MediaSessionEvent]) {
+        guard phase != .failed && phase != .closed else { return }
+        phase = .failed
+        srtp = nil
+        notices.append(.failed(error))
+    }
+
+    private func reportPacket(now: ContinuousClock.Instant) -> RTCPPacket {
+        var blocks: [RTCPReportBlock] = []
+        if var r = receiver, r.sequence.received > 0 {
+            let block = r.makeReportBlock(at: now)
+            receiver = r
+            stats.fractionLost = Double(block.fractionLost) / 256
+            blocks.append(block)
+        }
+        if sentSinceLastReport {
+            sentSinceLastReport = false
+            return .senderReport(RTCPSenderReport(
+                ssrc: configuration.ssrc, ntpTimestamp: Self.wallClockNTP(), rtpTimestamp: timestamp,
+                packetCount: packetsSentTotal, octetCount: payloadOctetsSent, reportBlocks: blocks))
+        }
+        return .receiverReport(RTCPReceiverReport(ssrc: configuration.ssrc, reportBlocks: blocks))
+    }
+
+    private func makeRTCP(now: ContinuousClock.Instant) -> [UInt8]? {
+        guard let srtp else { return nil }
+        let compound = RTCPCompound.serialize([
+            reportPacket(now: now),
+            .sourceDescription(RTCPSourceDescription(chunks: [
+                .init(source: configuration.ssrc, items: [.cname(configuration.cname)]),
+            ])),
+        ])
+        guard let protected = try? srtp.protectRTCP(compound) else { return nil }
+        stats.rtcpSent += 1
+        return protected
+    }
+
+    private static func wallClockNTP() -> NTPTimestamp {
+        let seconds = Date().timeIntervalSince1970
+        return NTPTimestamp(sinceUnixEpoch: .nanoseconds(Int64(seconds * 1e9)))
+    }
+
+    // MARK: - Sending (without the lock)
+
+    private func transmit(_ datagrams: [[UInt8]]) {
+        for datagram in datagrams where !datagram.isEmpty {
+            try? agent.send(datagram)
+        }
+    }
+}

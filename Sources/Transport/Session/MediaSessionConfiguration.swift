@@ -1,0 +1,65 @@
+import TLS
+
+/// What one audio stream of a call needs from signalling (XEP-0167 payload type, XEP-0320
+/// fingerprint and setup, RFC 5763 §5) and the encoder settings (RFC 7587 Opus over RTP).
+public struct MediaSessionConfiguration: Sendable {
+    /// DTLS role from the resolved `setup` attribute: `active` is the client, `passive` the server.
+    public var role: DTLSConnection.Role
+    /// This call's certificate; its fingerprint is what we signalled.
+    public var certificate: DTLSCertificate
+    /// The peer's signalled fingerprint: hash name ("sha-256") and value ("AB:CD:...").
+    public var remoteFingerprint: (hash: String, value: String)
+    /// Dynamic RTP payload type negotiated for Opus (RFC 7587 §7).
+    public var payloadType: UInt8
+    /// Our RTP synchronisation source.
+    public var ssrc: UInt32
+    /// CNAME sent in RTCP SDES (RFC 3550 §6.5.1).
+    public var cname: String
+    public var opusBitrate: Int
+    /// Opus in-band FEC (RFC 6716 §2.1.7), with the loss percentage told to the encoder.
+    public var forwardErrorCorrection: Bool
+    public var expectedLossPercent: Int
+    public var discontinuousTransmission: Bool
+    /// Interval between RTCP compound packets (RFC 3550 §6.2; fixed here, about one second).
+    public var rtcpInterval: Duration
+    public var jitterBuffer: AdaptiveJitterBufferSettings
+    /// Whether the jitter buffer may shorten or lengthen frames to steer its delay (NetEq-style
+    /// accelerate/expand). Off keeps every played frame exactly 20 ms.
+    public var timeStretching: Bool
+    /// TEST ONLY: drops this fraction (0...1) of outgoing RTP packets, after encoding and before
+    /// SRTP, with a seeded generator so runs repeat. RTCP, DTLS and STUN are never dropped.
+    /// Leave `nil` in real calls.
+    public var testOnlyOutgoingRTPLoss: (fraction: Double, seed: UInt64)?
+
+    public init(role: DTLSConnection.Role, certificate: DTLSCertificate, remoteFingerprint: (hash: String, value: String),
+                payloadType: UInt8 = 111, ssrc: UInt32 = UInt32.random(in: 1...UInt32.max), cname: String = "jinglekit",
+                opusBitrate: Int = 32_000, forwardErrorCorrection: Bool = true, expectedLossPercent: Int = 0,
+                discontinuousTransmission: Bool = false, rtcpInterval: Duration = .seconds(1),
+                jitterBuffer: AdaptiveJitterBufferSettings = .init(), timeStretching: Bool = true,
+                testOnlyOutgoingRTPLoss: (fraction: Double, seed: UInt64)? = nil) {
+        self.role = role
+        self.certificate = certificate
+        self.remoteFingerprint = remoteFingerprint
+        self.payloadType = payloadType
+        self.ssrc = ssrc
+        self.cname = cname
+        self.opusBitrate = opusBitrate
+        self.forwardErrorCorrection = forwardErrorCorrection
+        self.expectedLossPercent = expectedLossPercent
+        self.discontinuousTransmission = discontinuousTransmission
+        self.rtcpInterval = rtcpInterval
+        self.jitterBuffer = jitterBuffer
+        self.timeStretching = timeStretching
+        self.testOnlyOutgoingRTPLoss = testOnlyOutgoingRTPLoss
+    }
+}
+
+/// Jitter-buffer bounds for the receive side (`AdaptiveJitterBuffer.Configuration` at 48 kHz, 20 ms frames).
+public struct AdaptiveJitterBufferSettings: Sendable, Hashable {
+    public var minimumDelay: Duration
+    public var maximumDelay: Duration
+    public init(minimumDelay: Duration = .milliseconds(40), maximumDelay: Duration = .milliseconds(400)) {
+        self.minimumDelay = minimumDelay
+        self.maximumDelay = maximumDelay
+    }
+}

@@ -1,0 +1,41 @@
+/// A snapshot of one media session (counters in the spirit of RFC 3550 §6.4 and the W3C
+/// webrtc-stats inbound/outbound RTP and candidate-pair entries).
+public struct MediaSessionStatistics: Sendable, Hashable {
+    /// RTP packets handed to ICE (after the test-only loss stage) and their SRTP bytes.
+    public var packetsSent = 0
+    public var bytesSent = 0
+    /// RTP packets the test-only loss stage dropped.
+    public var packetsDroppedByLossStage = 0
+    public var packetsReceived = 0
+    public var bytesReceived = 0
+    /// SRTP/SRTCP packets that failed authentication or replay checks.
+    public var packetsRejected = 0
+    /// Our view of the peer's stream: cumulative lost packets and fraction lost in the last interval (0...1).
+    public var packetsLost: Int = 0
+    public var fractionLost: Double = 0
+    /// Interarrival jitter of the received stream (RFC 3550 §6.4.1).
+    public var jitter: Duration = .zero
+    /// What the peer reported about our stream in its last RTCP report block.
+    public var remoteFractionLost: Double = 0
+    public var remotePacketsLost: Int = 0
+    public var remoteJitter: Duration = .zero
+    /// Round-trip time from the peer's LSR/DLSR (RFC 3550 §6.4.1), once known.
+    public var roundTripTime: Duration?
+    public var rtcpSent = 0
+    public var rtcpReceived = 0
+    public var decodedFrames = 0
+    public var concealedFrames = 0
+    public var fecRecoveredFrames = 0
+    /// Frames the jitter buffer shortened (accelerate) or lengthened (preemptive expand).
+    public var acceleratedFrames = 0
+    public var expandedFrames = 0
+    /// Current jitter-buffer delay.
+    public var jitterBufferDelay: Duration = .zero
+    /// The ICE pair in use, as "local address:port -> remote address:port".
+    public var selectedPair: String?
+    public var srtpProfile: SRTPProfile?
+    /// How long after the session started DTLS completed.
+    public var dtlsHandshakeDuration: Duration?
+
+    public init() {}
+}

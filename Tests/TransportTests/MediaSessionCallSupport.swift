@@ -1,0 +1,216 @@
+import Foundation
+import Media
+import TLS
+@testable import Transport
+
+/// Helpers for in-process loopback calls: test speech, two sessions over two ICE agents, PESQ.
+enum CallSupport {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    struct ToolFailure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    @discardableResult
+    static func run(_ tool: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [tool] + arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw ToolFailure(description: "\(tool) exited \(process.terminationStatus): \(String(decoding: errors, as: UTF8.self))")
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// A fresh directory for one test's audio; JINGLEKIT_CALL_AUDIO_DIR names one to keep instead.
+    static func temporaryDirectory() throws -> URL {
+        if let keep = ProcessInfo.processInfo.environment["JINGLEKIT_CALL_AUDIO_DIR"] {
+            let dir = URL(fileURLWithPath: keep)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            return dir
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("jk-call-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// About nine seconds of synthetic speech at 48 kHz mono 16-bit (espeak-ng, then sox).
+    static func removeTemporary(_ dir: URL) {
+        guard ProcessInfo.processInfo.environment["JINGLEKIT_CALL_AUDIO_DIR"] == nil else { return }
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    static func makeSpeech(in dir: URL) throws -> (url: URL, wav: WAVFile) {
+        let raw = dir.appendingPathComponent("espeak.wav")
+        let speech = dir.appendingPathComponent("speech.wav")
+        try run("espeak-ng", ["-s", "150", "-w", raw.path,
+                              "The quick brown fox jumps over the lazy dog. "
+                              + "A voice call carries speech in small packets, fifty every second. "
+                              + "Each one is encrypted, numbered and timed, then played out on the far side."])
+        try run("sox", [raw.path, "-r", "48000", "-c", "1", "-b", "16", speech.path])
+        let wav = try WAVFile(parsing: Array(try Data(contentsOf: speech)), requireSampleRate: 48_000)
+        return (speech, wav)
+    }
+
+    /// Wideband PESQ MOS of `degraded` against `reference` via Tools/pesq.
+    static func pesq(reference: URL, degraded: URL) throws -> Double {
+        let tool = repositoryRoot.appendingPathComponent("Tools/pesq").path
+        let output = try run(tool, [reference.path, degraded.path])
+        guard let mos = Double(output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw ToolFailure(description: "Tools/pesq printed \(output)")
+        }
+        return mos
+    }
+
+    struct CallResult {
+        var recorded: [Int16]
+        var sender: MediaSessionStatistics
+        var receiver: MediaSessionStatistics
+    }
+
+    struct Peer {
+        let agent: ICEAgent
+        let session: MediaSession
+    }
+
+    /// Two agents on 127.0.0.1 and two sessions; `a` is ICE-controlling and DTLS client.
+    static func makePeers(loss: Double = 0, fec: Bool = true, seed: UInt64 = 7, timeStretching: Bool = true, bitrate: Int = 32_000,
+                          bFingerprintOverride: String? = nil) throws -> (Peer, Peer) {
+        let certA = try DTLSCertificate.generate(commonName: "a")
+        let certB = try DTLSCertificate.generate(commonName: "b")
+        let agentA = try ICEAgent(configuration: ICEConfiguration(controlling: true, localAddresses: ["127.0.0.1"]))
+        let agentB = try ICEAgent(configuration: ICEConfiguration(controlling: false, localAddresses: ["127.0.0.1"]))
+        try agentA.setRemoteCredentials(try agentB.localCredentials())
+        try agentB.setRemoteCredentials(try agentA.localCredentials())
+        let percent = Int((loss * 100).rounded())
+        let a = try MediaSession(agent: agentA, configuration: MediaSessionConfiguration(
+            role: .client, certificate: certA, remoteFingerprint: ("sha-256", certB.fingerprint(.sha256)),
+            ssrc: 0x1111_1111, cname: "a@loopback", opusBitrate: bitrate, forwardErrorCorrection: fec, expectedLossPercent: fec ? percent : 0,
+            testOnlyOutgoingRTPLoss: loss > 0 ? (loss, seed) : nil))
+        let b = try MediaSession(agent: agentB, configuration: MediaSessionConfiguration(
+            role: .server, certificate: certB,
+            remoteFingerprint: ("sha-256", bFingerprintOverride ?? certA.fingerprint(.sha256)),
+            ssrc: 0x2222_2222, cname: "b@loopback", timeStretching: timeStretching))
+        return (Peer(agent: agentA, session: a), Peer(agent: agentB, session: b))
+    }
+
+    /// Forwards `peer`'s ICE events: candidates to the other agent, everything to the session.
+    static func pump(_ peer: Peer, to other: ICEAgent) -> Task<Void, Never> {
+        Task.detached {
+            for await event in peer.agent.events {
+                switch event {
+                case .localCandidate(let c): _ = try? other.addRemoteCandidates([c])
+                case .gatheringDone: try? other.remoteGatheringDone()
+                default: break
+                }
+                peer.session.handle(event)
+            }
+        }
+    }
+
+    /// Waits for the first terminal event (`established` or `failed`) of a session, bounded.
+    static func outcome(of session: MediaSession, seconds: Int = 30) async -> MediaSessionEvent? {
+        await withTaskGroup(of: MediaSessionEvent?.self) { group in
+            group.addTask {
+                for await event in session.events {
+                    switch event {
+                    case .established, .failed: return event
+                    case .closed: return nil
+                    }
+                }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(seconds))
+                return nil
+            }
+            let first = (await group.next()) ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// Drives both sessions' timers every 20 ms while `body` waits (DTLS retransmissions).
+    static func driveTimers(_ sessions: [MediaSession]) -> Task<Void, Never> {
+        Task.detached {
+            let clock = ContinuousClock()
+            var tick = clock.now
+            while !Task.isCancelled {
+                sessions.forEach { $0.handleTimeout() }
+                tick += .milliseconds(20)
+                try? await clock.sleep(until: tick)
+            }
+        }
+    }
+
+    /// A one-way call: `a` sends `speech` paced in real time, `b` records from its first decoded frame.
+    static func call(speech: [Int16], loss: Double = 0, fec: Bool = true, seed: UInt64 = 7,
+                     timeStretching: Bool = true, bitrate: Int = 32_000) async throws -> CallResult {
+        let (a, b) = try makePeers(loss: loss, fec: fec, seed: seed, timeStretching: timeStretching, bitrate: bitrate)
+        let pumps = [pump(a, to: b.agent), pump(b, to: a.agent)]
+        let timers = driveTimers([a.session, b.session])
+        defer {
+            timers.cancel()
+            a.session.close()
+            b.session.close()
+            a.agent.close()
+            b.agent.close()
+            pumps.forEach { $0.cancel() }
+        }
+        async let outcomeA = outcome(of: a.session)
+        async let outcomeB = outcome(of: b.session)
+        try a.agent.gather()
+        try b.agent.gather()
+        let (ea, eb) = await (outcomeA, outcomeB)
+        guard case .established = ea, case .established = eb else {
+            throw ToolFailure(description: "call not established: a=\(String(describing: ea)) b=\(String(describing: eb))")
+        }
+        timers.cancel()
+
+        let frame = MediaSession.samplesPerFrame
+        let frames = speech.count / frame
+        let tail = 40  // 800 ms for the jitter buffer to drain
+        var recorded: [Int16] = []
+        var recording = false
+        let clock = ContinuousClock()
+        var tick = clock.now
+        for i in 0..<(frames + tail) {
+            a.session.handleTimeout()
+            b.session.handleTimeout()
+            if i < frames {
+                try a.session.send(frame: Array(speech[(i * frame)..<((i + 1) * frame)]))
+            }
+            // The receiver's 20 ms clock runs 10 ms out of phase with the sender's, as two
+            // devices' would, so arrivals do not race the pull.
+            try await clock.sleep(until: tick + .milliseconds(10))
+            let pcm = b.session.pullFrame()
+            if !recording {
+                let s = b.session.statistics
+                recording = s.decodedFrames + s.fecRecoveredFrames + s.concealedFrames > 0
+            }
+            if recording { recorded += pcm }
+            tick += .milliseconds(20)
+            try await clock.sleep(until: tick)
+        }
+        return CallResult(recorded: recorded, sender: a.session.statistics, receiver: b.session.statistics)
+    }
+
+    /// Runs a call, writes the recording, and scores it.
+    static func scoredCall(speech: (url: URL, wav: WAVFile), in dir: URL, loss: Double, fec: Bool,
+                           seed: UInt64 = 7, timeStretching: Bool = true, bitrate: Int = 32_000) async throws -> (mos: Double, result: CallResult) {
+        let result = try await call(speech: speech.wav.samples, loss: loss, fec: fec, seed: seed,
+                                    timeStretching: timeStretching, bitrate: bitrate)
+        let out = dir.appendingPathComponent("received-\(Int(loss * 100))-\(fec ? "fec" : "nofec")-\(timeStretching ? "stretch" : "fixed").wav")
+        try Data(WAVFile(sampleRate: 48_000, channels: 1, samples: result.recorded).serialized()).write(to: out)
+        let mos = try pesq(reference: speech.url, degraded: out)
+        return (mos, result)
+    }
+}

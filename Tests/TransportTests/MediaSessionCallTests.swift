@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+import TLS
+@testable import Transport
+
+/// In-process loopback calls: two `MediaSession`s over two `ICEAgent`s on 127.0.0.1, speech sent
+/// one way, recorded on the other side and scored with wideband PESQ (Tools/pesq).
+@Suite(.serialized) struct MediaSessionCallTests {
+    @Test func cleanLoopbackCallScoresAtLeast3_8() async throws {
+        let dir = try CallSupport.temporaryDirectory()
+        defer { CallSupport.removeTemporary(dir) }
+        let speech = try CallSupport.makeSpeech(in: dir)
+        #expect(speech.wav.samples.count >= 48_000 * 6, "test speech is \(speech.wav.samples.count) samples")
+
+        let (mos, result) = try await CallSupport.scoredCall(speech: speech, in: dir, loss: 0, fec: true)
+        let s = result.sender, r = result.receiver
+        print("MOS clean: \(mos); sender \(s); receiver \(r)")
+        #expect(mos >= 3.8)
+        let frames = speech.wav.samples.count / MediaSession.samplesPerFrame
+        #expect(s.packetsSent == frames)
+        #expect(r.packetsReceived == frames)
+        #expect(r.packetsLost == 0)
+        #expect(s.srtpProfile == r.srtpProfile && s.srtpProfile != nil)
+        #expect(s.dtlsHandshakeDuration != nil)
+        #expect(s.selectedPair?.hasPrefix("127.0.0.1:") == true)
+        #expect(s.rtcpSent >= 3 && r.rtcpSent >= 3)
+        #expect(s.roundTripTime != nil, "the receiver's RR carries LSR/DLSR for the sender's SR")
+        #expect(r.decodedFrames >= frames - 2)
+        #expect(s.bytesSent > 0 && r.bytesReceived == s.bytesSent)
+    }
+
+    @Test func tenPercentLossWithFECAt48kbpsScoresAtLeast3_0() async throws {
+        let dir = try CallSupport.temporaryDirectory()
+        defer { CallSupport.removeTemporary(dir) }
+        let speech = try CallSupport.makeSpeech(in: dir)
+        // At 48 kb/s Opus has room for useful LBRR (FEC) data; at 32 kb/s 10% loss scores about 3.1.
+        let (mos, result) = try await CallSupport.scoredCall(speech: speech, in: dir, loss: 0.10, fec: true, bitrate: 48_000)
+        let s = result.sender, r = result.receiver
+        print("MOS 10% loss, FEC: \(mos); sender \(s); receiver \(r)")
+        #expect(mos >= 3.0)
+        let frames = speech.wav.samples.count / MediaSession.samplesPerFrame
+        #expect(s.packetsDroppedByLossStage > frames / 20 && s.packetsDroppedByLossStage < frames / 5)
+        #expect(s.packetsSent + s.packetsDroppedByLossStage == frames)
+        #expect(r.packetsReceived == s.packetsSent)
+        #expect(r.packetsLost > 0)
+        #expect(s.remotePacketsLost > 0, "the receiver's RTCP reports the loss back")
+        #expect(r.fecRecoveredFrames > 0)
+    }
+
+    @Test func fingerprintMismatchFailsTheSessionWithASecurityError() async throws {
+        let stranger = try DTLSCertificate.generate(commonName: "mallory")
+        let (a, b) = try CallSupport.makePeers(bFingerprintOverride: stranger.fingerprint(.sha256))
+        let pumps = [CallSupport.pump(a, to: b.agent), CallSupport.pump(b, to: a.agent)]
+        let timers = CallSupport.driveTimers([a.session, b.session])
+        defer {
+            timers.cancel()
+            a.agent.close()
+            b.agent.close()
+            pumps.forEach { $0.cancel() }
+        }
+        async let outcomeB = CallSupport.outcome(of: b.session)
+        try a.agent.gather()
+        try b.agent.gather()
+        let eb = await outcomeB
+        guard case .failed(let error) = eb else {
+            Issue.record("expected a failure, got \(String(describing: eb))")
+            return
+        }
+        guard case .fingerprintMismatch(let expected, _) = error else {
+            Issue.record("expected fingerprintMismatch, got \(error)")
+            return
+        }
+        #expect(expected == stranger.fingerprint(.sha256).uppercased())
+        #expect(throws: MediaSessionError.notEstablished) {
+            try b.session.send(frame: [Int16](repeating: 0, count: MediaSession.samplesPerFrame))
+        }
+        #expect(b.session.statistics.srtpProfile == nil)
+    }
+
+    @Test func wrongFrameSizeIsATypedError() throws {
+        let (a, b) = try CallSupport.makePeers()
+        defer { a.agent.close(); b.agent.close() }
+        #expect(throws: MediaSessionError.invalidFrame(samples: 480, expected: 960)) {
+            try a.session.send(frame: [Int16](repeating: 0, count: 480))
+        }
+        #expect(throws: MediaSessionError.notEstablished) {
+            try a.session.send(frame: [Int16](repeating: 0, count: 960))
+        }
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["JINGLEKIT_MOS_BITRATES"] != nil))
+    func mosAcrossBitratesAtTenPercentLoss() async throws {
+        let dir = try CallSupport.temporaryDirectory()
+        defer { CallSupport.removeTemporary(dir) }
+        let speech = try CallSupport.makeSpeech(in: dir)
+        for bitrate in [24_000, 40_000, 48_000] {
+            let (mos, result) = try await CallSupport.scoredCall(speech: speech, in: dir, loss: 0.10, fec: true,
+                                                                 timeStretching: false, bitrate: bitrate)
+            print("MOS-BITRATE bitrate=\(bitrate) mos=\(mos) fecRecovered=\(result.receiver.fecRecoveredFrames) bytes=\(result.sender.bytesSent)")
+            #expect(mos > 1.0)
+        }
+    }
+
+    /// The loss/FEC matrix; set JINGLEKIT_MOS_MATRIX=1 to run it (about 4 minutes of real-time calls).
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["JINGLEKIT_MOS_MATRIX"] != nil))
+    func mosAcrossLossRates() async throws {
+        let dir = try CallSupport.temporaryDirectory()
+        defer { CallSupport.removeTemporary(dir) }
+        let speech = try CallSupport.makeSpeech(in: dir)
+        for (bitrate, fec) in [(32_000, true), (32_000, false), (48_000, true), (48_000, false)] {
+            for loss in [0.0, 0.05, 0.10, 0.20] {
+                let (mos, result) = try await CallSupport.scoredCall(speech: speech, in: dir, loss: loss, fec: fec,
+                                                                     bitrate: bitrate)
+                print("MOS-MATRIX bitrate=\(bitrate) loss=\(Int(loss * 100))% fec=\(fec) mos=\(mos) dropped=\(result.sender.packetsDroppedByLossStage) fecRecovered=\(result.receiver.fecRecoveredFrames) concealed=\(result.receiver.concealedFrames) accel=\(result.receiver.acceleratedFrames) expand=\(result.receiver.expandedFrames) jbDelay=\(result.receiver.jitterBufferDelay)")
+                #expect(mos > 1.0)
+            }
+        }
+    }
+}
