@@ -1,2 +1,0 @@
-// STUN: this target is being built; see README.md for the layer map.
-enum STUNModule {}

@@ -1,0 +1,61 @@
+import STUN
+
+/// One allocation's state (RFC 8656 §2.2): relayed addresses, lifetime, permissions (§9),
+/// channels (§12), the credentials that created it, and its bandwidth bucket.
+struct Allocation: Sendable {
+    struct Channel: Sendable {
+        var peer: TransportAddress
+        var expiry: Timestamp
+    }
+
+    let tuple: FiveTuple
+    let username: String
+    /// Key and algorithm of the request that created the allocation; responses use them.
+    var key: [UInt8]
+    var integrity: IntegrityAlgorithms
+    var relays: [TransportAddress]
+    var expiry: Timestamp
+    var permissions: [IPAddress: Timestamp] = [:]
+    var channels: [UInt16: Channel] = [:]
+    var channelByPeer: [TransportAddress: UInt16] = [:]
+    /// Relays not yet confirmed open, and the response to send once they are.
+    var pendingRelays: Set<TransportAddress> = []
+    var pendingResponse: [UInt8]?
+    var allocateTransaction: TransactionID
+    var allocateResponse: [UInt8] = []
+    var bucket: TokenBucket?
+
+    func hasPermission(_ ip: IPAddress, now: Timestamp) -> Bool {
+        if let e = permissions[ip] { return e > now }
+        return false
+    }
+
+    func relay(for family: AddressFamily) -> TransportAddress? {
+        relays.first { $0.ip.family == family }
+    }
+}
+
+/// A token bucket for the per-allocation bandwidth cap: `rate` bytes per second, one second
+/// of burst.
+struct TokenBucket: Sendable {
+    let rate: Double
+    var tokens: Double
+    var last: Timestamp
+
+    init(rate: Int, now: Timestamp) {
+        self.rate = Double(rate)
+        self.tokens = Double(rate)
+        self.last = now
+    }
+
+    mutating func take(_ bytes: Int, now: Timestamp) -> Bool {
+        let elapsed = now - last
+        if elapsed > 0 {
+            tokens = min(rate, tokens + elapsed * rate)
+            last = now
+        }
+        guard tokens >= Double(bytes) else { return false }
+        tokens -= Double(bytes)
+        return true
+    }
+}

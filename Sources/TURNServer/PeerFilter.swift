@@ -1,0 +1,118 @@
+import STUN
+
+/// An address prefix such as `10.0.0.0/8` or `fc00::/7`.
+public struct CIDR: Hashable, Sendable, CustomStringConvertible {
+    public let address: IPAddress
+    public let prefixLength: Int
+
+    public init?(address: IPAddress, prefixLength: Int) {
+        switch address {
+        case .v4: guard (0...32).contains(prefixLength) else { return nil }
+        case .v6: guard (0...128).contains(prefixLength) else { return nil }
+        }
+        self.address = address
+        self.prefixLength = prefixLength
+    }
+
+    /// Parses `ADDRESS/PREFIX`, or a bare address as a host prefix.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let ip = IPAddress(String(parts[0])) else { return nil }
+        let full = ip.family == .ipv4 ? 32 : 128
+        if parts.count == 2 {
+            guard let p = Int(parts[1]) else { return nil }
+            self.init(address: ip, prefixLength: p)
+        } else {
+            self.init(address: ip, prefixLength: full)
+        }
+    }
+
+    public func contains(_ ip: IPAddress) -> Bool {
+        switch (address, ip) {
+        case (.v4(let net), .v4(let a)):
+            if prefixLength == 0 { return true }
+            let mask: UInt32 = prefixLength == 32 ? .max : ~(UInt32.max >> UInt32(prefixLength))
+            return net & mask == a & mask
+        case (.v6(let nh, let nl), .v6(let ah, let al)):
+            if prefixLength <= 64 {
+                if prefixLength == 0 { return true }
+                let mask: UInt64 = prefixLength == 64 ? .max : ~(UInt64.max >> UInt64(prefixLength))
+                return nh & mask == ah & mask
+            }
+            let low = prefixLength - 64
+            let mask: UInt64 = low == 64 ? .max : ~(UInt64.max >> UInt64(low))
+            return nh == ah && nl & mask == al & mask
+        default:
+            return false
+        }
+    }
+
+    public var description: String { "\(address)/\(prefixLength)" }
+}
+
+/// Decides which peer addresses a relay may send to (RFC 8656 §21.1.2 security considerations,
+/// RFC 6156 §9): special-purpose ranges are denied by default, including IPv6 forms that embed
+/// a denied IPv4 address (IPv4-mapped, IPv4-compatible, NAT64, 6to4, Teredo); an explicit
+/// allow-list overrides; loopback may be allowed for tests.
+public struct PeerFilter: Hashable, Sendable {
+    public var allowList: [CIDR]
+    public var allowLoopback: Bool
+
+    public init(allowList: [CIDR] = [], allowLoopback: Bool = false) {
+        self.allowList = allowList
+        self.allowLoopback = allowLoopback
+    }
+
+    /// IPv4 special-purpose ranges denied by default (RFC 6890 and successors).
+    public static let deniedIPv4: [CIDR] = [
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+        "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
+        "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32",
+    ].compactMap { CIDR($0) }
+
+    /// IPv6 special-purpose ranges denied outright.
+    public static let deniedIPv6: [CIDR] = [
+        "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "100::/64", "2001:db8::/32",
+        "64:ff9b:1::/48", "fec0::/10", "2001:10::/28", "2001:20::/28",
+    ].compactMap { CIDR($0) }
+
+    /// Why a peer address was refused.
+    public enum Verdict: Hashable, Sendable {
+        case allowed
+        case denied(CIDR)
+    }
+
+    /// The IPv4 address an IPv6 address carries in one of the translation or tunnelling forms.
+    public static func embeddedIPv4(_ ip: IPAddress) -> UInt32? {
+        guard case .v6(let hi, let lo) = ip else { return nil }
+        let low32 = UInt32(truncatingIfNeeded: lo)
+        if hi == 0 && lo >> 32 == 0x0000_FFFF { return low32 }                       // ::ffff:a.b.c.d
+        if hi == 0 && lo >> 32 == 0 && lo > 1 { return low32 }                       // ::a.b.c.d (compatible)
+        if hi == 0x0064_FF9B_0000_0000 && lo >> 32 == 0 { return low32 }             // 64:ff9b::/96
+        if hi >> 48 == 0x2002 { return UInt32(truncatingIfNeeded: hi >> 16) }        // 2002:AABB:CCDD::/48
+        if hi >> 32 == 0x2001_0000 { return ~low32 }                                  // Teredo client, obfuscated
+        if hi == 0 && lo >> 16 == 0xFFFF_0000_0000 { return low32 }                  // ::ffff:0:a.b.c.d (SIIT)
+        return nil
+    }
+
+    public func verdict(_ ip: IPAddress) -> Verdict {
+        if allowList.contains(where: { $0.contains(ip) }) { return .allowed }
+        let embedded = PeerFilter.embeddedIPv4(ip)
+        if let v4 = embedded, allowList.contains(where: { $0.contains(.v4(v4)) }) { return .allowed }
+        if allowLoopback {
+            if ip == .v6(0, 1) { return .allowed }
+            let v4: UInt32? = if case .v4(let a) = ip { a } else { embedded }
+            if let v4, v4 >> 24 == 127 { return .allowed }
+        }
+        switch ip {
+        case .v4:
+            if let hit = PeerFilter.deniedIPv4.first(where: { $0.contains(ip) }) { return .denied(hit) }
+        case .v6:
+            if let hit = PeerFilter.deniedIPv6.first(where: { $0.contains(ip) }) { return .denied(hit) }
+            if let v4 = embedded, let hit = PeerFilter.deniedIPv4.first(where: { $0.contains(.v4(v4)) }) { return .denied(hit) }
+        }
+        return .allowed
+    }
+
+    public func allows(_ ip: IPAddress) -> Bool { verdict(ip) == .allowed }
+}

@@ -1,2 +1,0 @@
-// TURNServer: this target is being built; see README.md for the layer map.
-enum TURNServerModule {}

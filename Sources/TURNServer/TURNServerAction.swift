@@ -1,0 +1,69 @@
+import STUN
+
+/// What the allocation engine asks its driver to do (RFC 8656 server behaviour, sans-IO).
+public enum TURNServerAction: Hashable, Sendable {
+    /// Send bytes to the client over the 5-tuple's transport.
+    case sendToClient(FiveTuple, [UInt8])
+    /// Send a UDP datagram from the relayed address to a peer.
+    case sendToPeer(from: TransportAddress, to: TransportAddress, [UInt8])
+    /// Bind a UDP socket on this relayed address, then call `relayOpened` or `relayFailed`.
+    case openRelay(TransportAddress)
+    /// Close the relayed address's socket.
+    case closeRelay(TransportAddress)
+    /// Something worth logging or counting.
+    case event(TURNServerEvent)
+}
+
+/// Events for logs and metrics. Usernames appear; passwords and keys never do.
+public enum TURNServerEvent: Hashable, Sendable {
+    case allocationCreated(FiveTuple, username: String, relays: [TransportAddress], lifetime: UInt32)
+    case allocationRefreshed(FiveTuple, lifetime: UInt32)
+    case allocationDeleted(FiveTuple, reason: DeletionReason)
+    case authenticationFailed(FiveTuple, username: String?, reason: AuthFailure)
+    case requestRejected(FiveTuple, method: STUNMethod, code: Int)
+    case peerDenied(FiveTuple, peer: IPAddress)
+    case permissionCreated(FiveTuple, peer: IPAddress)
+    case channelBound(FiveTuple, channel: UInt16, peer: TransportAddress)
+    case malformed(FiveTuple, STUNParseError)
+}
+
+public enum DeletionReason: String, Hashable, Sendable {
+    case expired, refreshedToZero, relayFailed, shutdown, connectionClosed
+}
+
+public enum AuthFailure: String, Hashable, Sendable {
+    case unknownUser, expiredCredential, badIntegrity, staleNonce, missingAttributes, badPasswordAlgorithm
+}
+
+/// Why a relayed packet was dropped; each is counted.
+public enum DropReason: String, Hashable, Sendable, CaseIterable {
+    case noAllocation, noPermission, unknownChannel, peerDenied, bandwidth, malformed, pending
+}
+
+/// Where the driver should send a packet that arrived on the hot path.
+public enum ClientDataRoute: Hashable, Sendable {
+    /// Send `bytes[payload]` from `relay` to `peer`.
+    case toPeer(relay: TransportAddress, peer: TransportAddress, payload: Range<Int>)
+    case dropped(DropReason)
+}
+
+/// Where a peer's datagram goes: as ChannelData on `channel` or as a Data indication.
+public enum PeerDataRoute: Hashable, Sendable {
+    case channel(FiveTuple, UInt16)
+    case indication(FiveTuple)
+    case dropped(DropReason)
+}
+
+/// Counters the engine keeps for metrics.
+public struct TURNStatistics: Hashable, Sendable {
+    public var packetsToPeer: UInt64 = 0
+    public var bytesToPeer: UInt64 = 0
+    public var packetsToClient: UInt64 = 0
+    public var bytesToClient: UInt64 = 0
+    public var drops: [DropReason: UInt64] = [:]
+    public var authFailures: UInt64 = 0
+    public var allocationsCreated: UInt64 = 0
+    public var allocationsDeleted: UInt64 = 0
+
+    public init() {}
+}

@@ -1,0 +1,39 @@
+import STUN
+
+/// Settings of the allocation engine: realm, relay addresses, lifetimes (RFC 8656 §7.2, §9,
+/// §11), quotas and the peer filter.
+public struct TURNServerConfiguration: Sendable {
+    public var realm: String
+    /// The address relayed IPv4 allocations bind to; nil disables IPv4 relays.
+    public var relayIPv4: IPAddress?
+    /// The address relayed IPv6 allocations bind to (RFC 6156); nil disables IPv6 relays.
+    public var relayIPv6: IPAddress?
+    public var portRange: ClosedRange<UInt16> = 49152...65535
+    /// Lifetime granted when the client asks for less (RFC 8656 §7.2: 600 s).
+    public var defaultLifetime: UInt32 = 600
+    public var maxLifetime: UInt32 = 3600
+    public var permissionLifetime: Double = 300
+    public var channelLifetime: Double = 600
+    /// How long an expired channel's number and peer stay reserved (RFC 8656 §12).
+    public var channelCooldown: Double = 300
+    /// How long an EVEN-PORT reservation is held (RFC 8656 §14.6 suggests about 30 s).
+    public var reservationLifetime: Double = 30
+    public var maxAllocations: Int = 10_000
+    public var maxAllocationsPerUser: Int = 100
+    /// Relayed bytes per second per allocation, each direction counted; nil for no cap.
+    public var bandwidthBytesPerSecond: Int?
+    public var peerFilter = PeerFilter()
+    public var software: String?
+    /// When set, Allocate requests are redirected here with 300 Try Alternate (RFC 8489 §10).
+    public var alternateServer: TransportAddress?
+    public var nonceLifetime: Double = 600
+    /// Channel numbers ChannelBind accepts: RFC 8656 §12's 0x4000-0x4FFF by default; set to
+    /// `ChannelData.legacyChannelRange` for RFC 5766 clients (such as coturn's test client).
+    public var channelNumbers: ClosedRange<UInt16> = ChannelData.channelRange
+
+    public init(realm: String, relayIPv4: IPAddress? = nil, relayIPv6: IPAddress? = nil) {
+        self.realm = realm
+        self.relayIPv4 = relayIPv4
+        self.relayIPv6 = relayIPv6
+    }
+}

@@ -1,0 +1,193 @@
+import CryptoPrimitives
+import STUN
+
+extension TURNServerEngine {
+    /// Allocate (RFC 8656 §7.2, RFC 6156 §4, RFC 8656 §7.2 EVEN-PORT/RESERVATION-TOKEN).
+    mutating func handleAllocate(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+        // Retransmission of the request that created the allocation: same answer again.
+        if let existing = allocations[tuple] {
+            if existing.allocateTransaction == request.transactionID {
+                return existing.pendingResponse != nil ? [] : [.sendToClient(tuple, existing.allocateResponse)]
+            }
+            return reject(request, .allocationMismatch, context: context, from: tuple)
+        }
+        if let alternate = configuration.alternateServer {
+            return reject(request, .tryAlternate, context: context, from: tuple, extra: [.alternateServer(alternate)])
+        }
+        guard let transport = request.requestedTransport else { return reject(request, .badRequest, context: context, from: tuple) }
+        guard transport == 17 else { return reject(request, .unsupportedTransportProtocol, context: context, from: tuple) }
+        let token = request.reservationToken
+        let evenPort = request.evenPort
+        let requestedFamily = request.requestedAddressFamily
+        let additionalFamily = request.additionalAddressFamily
+        if token != nil && (evenPort != nil || requestedFamily != nil || additionalFamily != nil) {
+            return reject(request, .badRequest, context: context, from: tuple)
+        }
+        if requestedFamily != nil && additionalFamily != nil {
+            return reject(request, .badRequest, context: context, from: tuple)
+        }
+        if let additionalFamily, additionalFamily != .ipv6 {
+            return reject(request, .badRequest, context: context, from: tuple)
+        }
+        if draining || allocations.count >= configuration.maxAllocations {
+            return reject(request, .insufficientCapacity, context: context, from: tuple)
+        }
+        if allocationsPerUser[context.username, default: 0] >= configuration.maxAllocationsPerUser {
+            return reject(request, .allocationQuotaReached, context: context, from: tuple)
+        }
+
+        var relays: [TransportAddress] = []
+        var extra: [STUNAttribute] = []
+        if let token {
+            let tokenValue = token.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            guard let reservation = reservations.removeValue(forKey: tokenValue), reservation.expiry > now else {
+                return reject(request, .insufficientCapacity, context: context, from: tuple)
+            }
+            relays = [reservation.relay]
+        } else {
+            let family = requestedFamily ?? .ipv4
+            guard let ip = relayIP(for: family) else {
+                return reject(request, .addressFamilyNotSupported, context: context, from: tuple)
+            }
+            if let reserveNext = evenPort {
+                guard let port = pickEvenPort(on: ip, reserveNext: reserveNext) else {
+                    return reject(request, .insufficientCapacity, context: context, from: tuple)
+                }
+                relays = [TransportAddress(ip: ip, port: port)]
+                if reserveNext {
+                    let tokenBytes = SecureRandom.bytes(8)
+                    let value = tokenBytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                    let next = TransportAddress(ip: ip, port: port + 1)
+                    reservations[value] = (next, now + configuration.reservationLifetime)
+                    scheduleDeadline(now + configuration.reservationLifetime)
+                    extra.append(.reservationToken(tokenBytes))
+                }
+            } else {
+                guard let port = pickPort(on: ip) else {
+                    return reject(request, .insufficientCapacity, context: context, from: tuple)
+                }
+                relays = [TransportAddress(ip: ip, port: port)]
+            }
+            if additionalFamily == .ipv6 {
+                if let ip6 = configuration.relayIPv6, let port = pickPort(on: ip6) {
+                    relays.append(TransportAddress(ip: ip6, port: port))
+                } else {
+                    extra.append(.addressErrorCode(family: .ipv6, error: .addressFamilyNotSupported))
+                }
+            }
+        }
+
+        let lifetime = grantedLifetime(request.lifetime)
+        var allocation = Allocation(tuple: tuple, username: context.username, key: context.key, integrity: context.integrity,
+                                    relays: relays, expiry: now + Double(lifetime), allocateTransaction: request.transactionID)
+        if let rate = configuration.bandwidthBytesPerSecond { allocation.bucket = TokenBucket(rate: rate, now: now) }
+        let response = successResponse(to: request, relays.map { .xorRelayedAddress($0) } + extra
+                                            + [.lifetime(lifetime), .xorMappedAddress(tuple.client)],
+                                        key: context.key, integrity: context.integrity)
+        allocation.allocateResponse = response
+        allocation.pendingResponse = response
+        allocation.pendingRelays = Set(relays)
+        allocations[tuple] = allocation
+        for relay in relays { relayOwners[relay] = tuple }
+        allocationsPerUser[context.username, default: 0] += 1
+        scheduleDeadline(allocation.expiry)
+        return relays.map { .openRelay($0) }
+    }
+
+    func relayIP(for family: AddressFamily) -> IPAddress? {
+        family == .ipv4 ? configuration.relayIPv4 : configuration.relayIPv6
+    }
+
+    func grantedLifetime(_ requested: UInt32?) -> UInt32 {
+        let asked = requested ?? configuration.defaultLifetime
+        return min(max(asked, configuration.defaultLifetime), configuration.maxLifetime)
+    }
+
+    /// A free port in the configured range, chosen at random (RFC 8656 §7.2 asks for
+    /// unpredictable ports), then by scan.
+    mutating func pickPort(on ip: IPAddress) -> UInt16? {
+        let range = configuration.portRange
+        var used = usedPorts[ip, default: []]
+        defer { usedPorts[ip] = used }
+        guard used.count < range.count else { return nil }
+        for _ in 0..<16 {
+            let p = UInt16.random(in: range)
+            if !used.contains(p) { used.insert(p); return p }
+        }
+        var p = UInt16.random(in: range)
+        for _ in 0..<range.count {
+            if !used.contains(p) {
+                used.insert(p)
+                return p
+            }
+            p = p == range.upperBound ? range.lowerBound : p + 1
+        }
+        return nil
+    }
+
+    /// An even port (and, with `reserveNext`, the odd one above it also free).
+    mutating func pickEvenPort(on ip: IPAddress, reserveNext: Bool) -> UInt16? {
+        let range = configuration.portRange
+        var used = usedPorts[ip, default: []]
+        defer { usedPorts[ip] = used }
+        let low = range.lowerBound % 2 == 0 ? range.lowerBound : range.lowerBound + 1
+        guard low < range.upperBound else { return nil }
+        let count = (Int(range.upperBound) - Int(low)) / 2 + 1
+        var index = Int.random(in: 0..<count)
+        for _ in 0..<count {
+            let p = UInt16(Int(low) + 2 * index)
+            index = (index + 1) % count
+            guard !used.contains(p) else { continue }
+            if reserveNext {
+                guard p < range.upperBound, !used.contains(p + 1) else { continue }
+                used.insert(p + 1)
+            }
+            used.insert(p)
+            return p
+        }
+        return nil
+    }
+
+    /// The driver bound the relayed address's socket.
+    public mutating func relayOpened(_ relay: TransportAddress, now: Timestamp) -> [TURNServerAction] {
+        guard let tuple = relayOwners[relay], var allocation = allocations[tuple] else { return [.closeRelay(relay)] }
+        allocation.pendingRelays.remove(relay)
+        guard allocation.pendingRelays.isEmpty, let response = allocation.pendingResponse else {
+            allocations[tuple] = allocation
+            return []
+        }
+        allocation.pendingResponse = nil
+        allocations[tuple] = allocation
+        statistics.allocationsCreated += 1
+        let lifetime = UInt32(max(0, (allocation.expiry - now).rounded()))
+        return [.sendToClient(tuple, response),
+                .event(.allocationCreated(tuple, username: allocation.username, relays: allocation.relays, lifetime: lifetime))]
+    }
+
+    /// The driver could not bind the relayed address: the allocation fails with 508.
+    public mutating func relayFailed(_ relay: TransportAddress, now: Timestamp) -> [TURNServerAction] {
+        guard let tuple = relayOwners[relay], let allocation = allocations[tuple] else { return [] }
+        var actions: [TURNServerAction] = []
+        if allocation.pendingResponse != nil, let request = try? STUNMessage.decode(allocation.allocateResponse) {
+            let response = STUNMessage(.allocate, .errorResponse, transactionID: request.transactionID,
+                                       attributes: [.errorCode(.insufficientCapacity)])
+                .encode(key: allocation.key, integrity: allocation.integrity)
+            actions.append(.sendToClient(tuple, response))
+        }
+        actions += removeAllocation(tuple, reason: .relayFailed, closing: allocation.relays.filter { $0 != relay })
+        return actions
+    }
+
+    /// Removes an allocation and frees its ports; returns close actions for `closing`.
+    mutating func removeAllocation(_ tuple: FiveTuple, reason: DeletionReason, closing: [TransportAddress]? = nil) -> [TURNServerAction] {
+        guard let allocation = allocations.removeValue(forKey: tuple) else { return [] }
+        for relay in allocation.relays {
+            relayOwners[relay] = nil
+            usedPorts[relay.ip]?.remove(relay.port)
+        }
+        allocationsPerUser[allocation.username, default: 1] -= 1
+        if allocationsPerUser[allocation.username] == 0 { allocationsPerUser[allocation.username] = nil }
+        if allocation.pendingResponse == nil { statistics.allocationsDeleted += 1 }
+        return (closing ?? allocation.relays).map { .closeRelay($0) } + [.event(.allocationDeleted(tuple, reason: reason))]
+    }
+}

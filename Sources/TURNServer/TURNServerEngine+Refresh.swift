@@ -1,0 +1,88 @@
+import STUN
+
+extension TURNServerEngine {
+    /// Refresh (RFC 8656 §8.2): lifetime 0 deletes; otherwise the lifetime is renewed.
+    mutating func handleRefresh(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+        guard let allocation = allocations[tuple], allocation.pendingResponse == nil else {
+            return reject(request, .allocationMismatch, context: context, from: tuple)
+        }
+        guard allocation.username == context.username else {
+            return reject(request, .wrongCredentials, context: context, from: tuple)
+        }
+        if let family = request.requestedAddressFamily, allocation.relay(for: family) == nil {
+            return reject(request, .peerAddressFamilyMismatch, context: context, from: tuple)
+        }
+        let requested = request.lifetime ?? configuration.defaultLifetime
+        if requested == 0 {
+            let response = successResponse(to: request, [.lifetime(0)], key: context.key, integrity: context.integrity)
+            return [.sendToClient(tuple, response)] + removeAllocation(tuple, reason: .refreshedToZero)
+        }
+        let lifetime = grantedLifetime(requested)
+        allocations[tuple]?.expiry = now + Double(lifetime)
+        scheduleDeadline(now + Double(lifetime))
+        let response = successResponse(to: request, [.lifetime(lifetime)], key: context.key, integrity: context.integrity)
+        return [.sendToClient(tuple, response), .event(.allocationRefreshed(tuple, lifetime: lifetime))]
+    }
+
+    /// Checks common to CreatePermission and ChannelBind: allocation exists, same user.
+    func requireAllocation(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple) -> [TURNServerAction]? {
+        guard let allocation = allocations[tuple], allocation.pendingResponse == nil else {
+            return reject(request, .allocationMismatch, context: context, from: tuple)
+        }
+        guard allocation.username == context.username else {
+            return reject(request, .wrongCredentials, context: context, from: tuple)
+        }
+        return nil
+    }
+
+    /// CreatePermission (RFC 8656 §10.2): every XOR-PEER-ADDRESS must be acceptable or none is
+    /// installed; 403 for filtered peers, 443 for a family with no relay.
+    mutating func handleCreatePermission(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+        if let failure = requireAllocation(request, context: context, from: tuple) { return failure }
+        let peers = request.xorPeerAddresses
+        guard !peers.isEmpty else { return reject(request, .badRequest, context: context, from: tuple) }
+        guard let allocation = allocations[tuple] else { return [] }
+        for peer in peers where allocation.relay(for: peer.ip.family) == nil {
+            return reject(request, .peerAddressFamilyMismatch, context: context, from: tuple)
+        }
+        for peer in peers where !configuration.peerFilter.allows(peer.ip) {
+            return reject(request, .forbidden, context: context, from: tuple) + [.event(.peerDenied(tuple, peer: peer.ip))]
+        }
+        var events: [TURNServerAction] = []
+        for peer in peers {
+            allocations[tuple]?.permissions[peer.ip] = now + configuration.permissionLifetime
+            events.append(.event(.permissionCreated(tuple, peer: peer.ip)))
+        }
+        scheduleDeadline(now + configuration.permissionLifetime)
+        return [.sendToClient(tuple, successResponse(to: request, [], key: context.key, integrity: context.integrity))] + events
+    }
+
+    /// ChannelBind (RFC 8656 §11.2): number in 0x4000-0x4FFF, a number bound to one peer and a
+    /// peer to one number (including during the cooldown after expiry), installs or refreshes
+    /// the permission too.
+    mutating func handleChannelBind(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+        if let failure = requireAllocation(request, context: context, from: tuple) { return failure }
+        guard let number = request.channelNumber, configuration.channelNumbers.contains(number),
+              let peer = request.xorPeerAddresses.first, let allocation = allocations[tuple] else {
+            return reject(request, .badRequest, context: context, from: tuple)
+        }
+        if let bound = allocation.channels[number], bound.peer != peer {
+            return reject(request, .badRequest, context: context, from: tuple)
+        }
+        if let boundNumber = allocation.channelByPeer[peer], boundNumber != number {
+            return reject(request, .badRequest, context: context, from: tuple)
+        }
+        guard allocation.relay(for: peer.ip.family) != nil else {
+            return reject(request, .peerAddressFamilyMismatch, context: context, from: tuple)
+        }
+        guard configuration.peerFilter.allows(peer.ip) else {
+            return reject(request, .forbidden, context: context, from: tuple) + [.event(.peerDenied(tuple, peer: peer.ip))]
+        }
+        allocations[tuple]?.channels[number] = Allocation.Channel(peer: peer, expiry: now + configuration.channelLifetime)
+        allocations[tuple]?.channelByPeer[peer] = number
+        allocations[tuple]?.permissions[peer.ip] = now + configuration.permissionLifetime
+        scheduleDeadline(now + configuration.permissionLifetime)
+        return [.sendToClient(tuple, successResponse(to: request, [], key: context.key, integrity: context.integrity)),
+                .event(.channelBound(tuple, channel: number, peer: peer))]
+    }
+}

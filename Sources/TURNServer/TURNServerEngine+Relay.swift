@@ -1,0 +1,142 @@
+import STUN
+
+extension TURNServerEngine {
+    /// Send indication (RFC 8656 §11.2-11.3): relayed if a permission exists; otherwise, or
+    /// for a filtered peer, silently dropped and counted.
+    mutating func handleSendIndication(_ indication: STUNMessage, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+        guard let allocation = allocations[tuple], allocation.pendingResponse == nil else { countDrop(.noAllocation); return [] }
+        guard let peer = indication.xorPeerAddresses.first, let data = indication.data else { countDrop(.malformed); return [] }
+        guard let relay = allocation.relay(for: peer.ip.family) else { countDrop(.noPermission); return [] }
+        guard configuration.peerFilter.allows(peer.ip) else { countDrop(.peerDenied); return [] }
+        guard allocation.hasPermission(peer.ip, now: now) else { countDrop(.noPermission); return [] }
+        guard takeBandwidth(tuple, data.count, now: now) else { countDrop(.bandwidth); return [] }
+        statistics.packetsToPeer += 1
+        statistics.bytesToPeer += UInt64(data.count)
+        return [.sendToPeer(from: relay, to: peer, data)]
+    }
+
+    mutating func takeBandwidth(_ tuple: FiveTuple, _ bytes: Int, now: Timestamp) -> Bool {
+        guard allocations[tuple]?.bucket != nil else { return true }
+        return allocations[tuple]?.bucket?.take(bytes, now: now) ?? true
+    }
+
+    /// Hot path, client to peer: a ChannelData message (RFC 8656 §12.5). Returns where its
+    /// payload goes without copying it.
+    public mutating func routeChannelData(_ bytes: UnsafeRawBufferPointer, from tuple: FiveTuple, now: Timestamp) -> ClientDataRoute {
+        guard let (number, payload) = try? ChannelData.parse(bytes) else { countDrop(.malformed); return .dropped(.malformed) }
+        // Borrow the allocation in place (no copy of its tables on the hot path).
+        guard let index = allocations.index(forKey: tuple) else { countDrop(.noAllocation); return .dropped(.noAllocation) }
+        guard let channel = allocations.values[index].channels[number], channel.expiry > now,
+              let relay = allocations.values[index].relay(for: channel.peer.ip.family) else {
+            countDrop(.unknownChannel)
+            return .dropped(.unknownChannel)
+        }
+        guard allocations.values[index].hasPermission(channel.peer.ip, now: now) else {
+            countDrop(.noPermission)
+            return .dropped(.noPermission)
+        }
+        if allocations.values[index].bucket != nil, !takeBandwidth(tuple, payload.count, now: now) {
+            countDrop(.bandwidth)
+            return .dropped(.bandwidth)
+        }
+        statistics.packetsToPeer += 1
+        statistics.bytesToPeer += UInt64(payload.count)
+        return .toPeer(relay: relay, peer: channel.peer, payload: payload)
+    }
+
+    /// Hot path, peer to client (RFC 8656 §11.3, §12.6): `length` bytes arrived from `peer`
+    /// on `relay`. Returns the channel to use or that a Data indication is needed.
+    public mutating func routePeerData(from peer: TransportAddress, to relay: TransportAddress, length: Int, now: Timestamp) -> PeerDataRoute {
+        guard let tuple = relayOwners[relay], let index = allocations.index(forKey: tuple) else {
+            countDrop(.noAllocation)
+            return .dropped(.noAllocation)
+        }
+        guard allocations.values[index].hasPermission(peer.ip, now: now) else {
+            countDrop(.noPermission)
+            return .dropped(.noPermission)
+        }
+        if allocations.values[index].bucket != nil, !takeBandwidth(tuple, length, now: now) {
+            countDrop(.bandwidth)
+            return .dropped(.bandwidth)
+        }
+        statistics.packetsToClient += 1
+        statistics.bytesToClient += UInt64(length)
+        if let number = allocations.values[index].channelByPeer[peer],
+           let channel = allocations.values[index].channels[number], channel.expiry > now {
+            return .channel(tuple, number)
+        }
+        return .indication(tuple)
+    }
+
+    /// A peer's datagram on a relayed address, as actions (general path; the driver may use
+    /// `routePeerData` instead to avoid copies).
+    public mutating func handlePeerDatagram(_ bytes: [UInt8], from peer: TransportAddress, to relay: TransportAddress, now: Timestamp) -> [TURNServerAction] {
+        switch routePeerData(from: peer, to: relay, length: bytes.count, now: now) {
+        case .dropped:
+            return []
+        case .channel(let tuple, let number):
+            return [.sendToClient(tuple, ChannelData.encode(channel: number, data: bytes, padded: tuple.transport != .udp))]
+        case .indication(let tuple):
+            return [.sendToClient(tuple, TURNServerEngine.dataIndication(peer: peer, data: bytes))]
+        }
+    }
+
+    /// A Data indication carrying `data` from `peer` (RFC 8656 §11.3).
+    public static func dataIndication(peer: TransportAddress, data: [UInt8]) -> [UInt8] {
+        STUNMessage(.data, .indication, attributes: [.xorPeerAddress(peer), .data(data)]).encode()
+    }
+
+    // MARK: - Timers
+
+    /// Expires allocations, permissions, channels and reservations due at `now`.
+    public mutating func handleTimeout(now: Timestamp) -> [TURNServerAction] {
+        guard let due = earliestDeadline, due <= now else { return [] }
+        var actions: [TURNServerAction] = []
+        var next: Timestamp?
+        func consider(_ t: Timestamp) { if next.map({ t < $0 }) ?? true { next = t } }
+        for tuple in Array(allocations.keys) {
+            guard var allocation = allocations[tuple] else { continue }
+            if allocation.expiry <= now {
+                actions += removeAllocation(tuple, reason: .expired)
+                continue
+            }
+            consider(allocation.expiry)
+            allocation.permissions = allocation.permissions.filter { $0.value > now }
+            for e in allocation.permissions.values { consider(e) }
+            for (number, channel) in allocation.channels {
+                let release = channel.expiry + configuration.channelCooldown
+                if release <= now {
+                    allocation.channels[number] = nil
+                    allocation.channelByPeer[channel.peer] = nil
+                } else {
+                    consider(release)
+                }
+            }
+            allocations[tuple] = allocation
+        }
+        for (token, reservation) in reservations {
+            if reservation.expiry <= now {
+                reservations[token] = nil
+                usedPorts[reservation.relay.ip]?.remove(reservation.relay.port)
+            } else {
+                consider(reservation.expiry)
+            }
+        }
+        earliestDeadline = next
+        return actions
+    }
+
+    /// Deletes every allocation (shutdown).
+    public mutating func removeAll() -> [TURNServerAction] {
+        var actions: [TURNServerAction] = []
+        for tuple in Array(allocations.keys) { actions += removeAllocation(tuple, reason: .shutdown) }
+        return actions
+    }
+}
+
+extension TURNServerEngine {
+    /// The client's TCP or TLS connection closed: its allocation ends (RFC 8656 §3.1).
+    public mutating func clientDisconnected(_ tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+        removeAllocation(tuple, reason: .connectionClosed)
+    }
+}

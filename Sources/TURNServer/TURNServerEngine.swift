@@ -1,0 +1,144 @@
+import CryptoPrimitives
+import STUN
+
+/// The TURN server's allocation engine (RFC 8656 over RFC 8489, IPv6 per RFC 6156), sans-IO:
+/// feed it datagrams from clients and peers with the current time, carry out the returned
+/// actions, and call `handleTimeout` at `nextDeadline`. It opens no sockets and reads no clock.
+public struct TURNServerEngine: Sendable {
+    public private(set) var configuration: TURNServerConfiguration
+    public internal(set) var credentials: CredentialStore
+    public internal(set) var statistics = TURNStatistics()
+    let nonces: NonceIssuer
+
+    var allocations: [FiveTuple: Allocation] = [:]
+    var relayOwners: [TransportAddress: FiveTuple] = [:]
+    var usedPorts: [IPAddress: Set<UInt16>] = [:]
+    var reservations: [UInt64: (relay: TransportAddress, expiry: Timestamp)] = [:]
+    var allocationsPerUser: [String: Int] = [:]
+    var earliestDeadline: Timestamp?
+    var draining = false
+
+    public init(configuration: TURNServerConfiguration, credentials: CredentialStore, nonceSecret: [UInt8] = SecureRandom.bytes(32)) {
+        self.configuration = configuration
+        self.credentials = credentials
+        self.nonces = NonceIssuer(secret: nonceSecret, lifetime: configuration.nonceLifetime)
+    }
+
+    /// Number of live allocations.
+    public var allocationCount: Int { allocations.count }
+
+    /// Relayed addresses of the allocation on `tuple`, if any.
+    public func relayedAddresses(of tuple: FiveTuple) -> [TransportAddress] { allocations[tuple]?.relays ?? [] }
+
+    /// The next time `handleTimeout` has work to do.
+    public var nextDeadline: Timestamp? { earliestDeadline }
+
+    /// Replaces users and REST secrets (configuration reload); live allocations keep their keys.
+    public mutating func replaceCredentials(users: [String: String], secrets: [String]) {
+        credentials.replace(users: users, secrets: secrets)
+    }
+
+    /// Refuses new allocations from now on (graceful drain); existing ones keep working.
+    public mutating func startDraining() { draining = true }
+
+    mutating func scheduleDeadline(_ t: Timestamp) {
+        if let e = earliestDeadline, e <= t { return }
+        earliestDeadline = t
+    }
+
+    mutating func countDrop(_ reason: DropReason) {
+        statistics.drops[reason, default: 0] += 1
+    }
+
+    // MARK: - Client datagrams
+
+    /// A datagram (or framed stream message) from a client on `tuple`.
+    public mutating func handleClientDatagram(_ bytes: [UInt8], from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+        guard let first = bytes.first else { return [] }
+        if ChannelData.isChannelData(first) {
+            let route = bytes.withUnsafeBytes { routeChannelData($0, from: tuple, now: now) }
+            if case .toPeer(let relay, let peer, let payload) = route {
+                return [.sendToPeer(from: relay, to: peer, Array(bytes[payload]))]
+            }
+            return []
+        }
+        let message: STUNMessage
+        do {
+            message = try STUNMessage.decode(bytes)
+        } catch {
+            countDrop(.malformed)
+            return [.event(.malformed(tuple, error))]
+        }
+        switch message.type.messageClass {
+        case .request:
+            return handleRequest(message, requestSize: bytes.count, from: tuple, now: now)
+        case .indication:
+            if message.type.method == .send { return handleSendIndication(message, from: tuple, now: now) }
+            return []
+        case .successResponse, .errorResponse:
+            return []
+        }
+    }
+
+    mutating func handleRequest(_ request: STUNMessage, requestSize: Int, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+        let unknown = request.unknownComprehensionRequired
+        if !unknown.isEmpty {
+            let response = errorResponse(to: request, .unknownAttribute, extra: [.unknownAttributes(unknown)], key: nil)
+            // Never answer an unauthenticated request with more than it sent (amplification).
+            guard response.count <= requestSize + 24 else { return [] }
+            return [.sendToClient(tuple, response)]
+        }
+        switch request.type.method {
+        case .binding:
+            return handleBinding(request, requestSize: requestSize, from: tuple)
+        case .allocate, .refresh, .createPermission, .channelBind:
+            let auth = authenticate(request, from: tuple, now: now)
+            switch auth {
+            case .reject(let actions):
+                return actions
+            case .accepted(let context):
+                switch request.type.method {
+                case .allocate: return handleAllocate(request, context: context, from: tuple, now: now)
+                case .refresh: return handleRefresh(request, context: context, from: tuple, now: now)
+                case .createPermission: return handleCreatePermission(request, context: context, from: tuple, now: now)
+                default: return handleChannelBind(request, context: context, from: tuple, now: now)
+                }
+            }
+        default:
+            return [.sendToClient(tuple, errorResponse(to: request, .badRequest, key: nil))]
+        }
+    }
+
+    /// Binding (RFC 8489 §6.3.1): XOR-MAPPED-ADDRESS only, plus FINGERPRINT if the request had
+    /// one, so the response is never larger than the request plus the mapped address.
+    mutating func handleBinding(_ request: STUNMessage, requestSize: Int, from tuple: FiveTuple) -> [TURNServerAction] {
+        let response = STUNMessage(.binding, .successResponse, transactionID: request.transactionID,
+                                   attributes: [.xorMappedAddress(tuple.client)])
+        let bytes = response.encode(fingerprint: request.has(.fingerprint))
+        let mappedSize = tuple.client.ip.family == .ipv4 ? 12 : 24
+        guard bytes.count <= requestSize + mappedSize else { return [] }
+        return [.sendToClient(tuple, bytes)]
+    }
+
+    // MARK: - Responses
+
+    func successResponse(to request: STUNMessage, _ attributes: [STUNAttribute], key: [UInt8], integrity: IntegrityAlgorithms) -> [UInt8] {
+        var attrs = attributes
+        if let software = configuration.software, request.type.method == .allocate { attrs.append(.software(software)) }
+        return STUNMessage(request.type.method, .successResponse, transactionID: request.transactionID, attributes: attrs)
+            .encode(key: key, integrity: integrity, fingerprint: request.has(.fingerprint))
+    }
+
+    func errorResponse(to request: STUNMessage, _ error: STUNErrorCode, extra: [STUNAttribute] = [], key: [UInt8]?,
+                       integrity: IntegrityAlgorithms = .sha1) -> [UInt8] {
+        STUNMessage(request.type.method, .errorResponse, transactionID: request.transactionID,
+                    attributes: [.errorCode(error)] + extra)
+            .encode(key: key, integrity: integrity, fingerprint: request.has(.fingerprint))
+    }
+
+    func reject(_ request: STUNMessage, _ error: STUNErrorCode, context: AuthContext, from tuple: FiveTuple,
+                extra: [STUNAttribute] = []) -> [TURNServerAction] {
+        [.sendToClient(tuple, errorResponse(to: request, error, extra: extra, key: context.key, integrity: context.integrity)),
+         .event(.requestRejected(tuple, method: request.type.method, code: error.code))]
+    }
+}

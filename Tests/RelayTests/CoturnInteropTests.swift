@@ -1,0 +1,181 @@
+import Foundation
+import Testing
+import STUN
+import TURNServer
+@testable import RelayServer
+
+/// coturn's own test client (`turnutils_uclient`) and peer (`turnutils_peer`) against our relay,
+/// in long-term and TURN REST modes, checking zero loss at a moderate rate. These tools must be
+/// installed (Debian package `coturn`); the tests fail, not skip, when they are missing.
+@Suite(.serialized) struct CoturnInteropTests {
+    static func tool(_ name: String) throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw ToolMissing(name: name)
+    }
+
+    struct ToolMissing: Error, CustomStringConvertible {
+        let name: String
+        var description: String { "\(name) not found on PATH: install Debian package `coturn` (apt-get install coturn)" }
+    }
+
+    /// Runs a process with a hard time limit; returns its combined output.
+    static func run(_ executable: String, _ arguments: [String], limit: Double) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("uclient-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        let deadline = Date().addingTimeInterval(limit)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        stop(process)
+        try handle.close()
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(at: log)
+        return (process.terminationStatus, output)
+    }
+
+    /// Kills a child process and waits (bounded) for it to go; Foundation's waitUntilExit can spin.
+    static func stop(_ process: Process) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+    }
+
+    /// Starts turnutils_peer on a free loopback port.
+    static func startPeer() throws -> (Process, UInt16) {
+        let port = try TestPorts.freeUDPPort()
+        let peer = Process()
+        peer.executableURL = URL(fileURLWithPath: try tool("turnutils_peer"))
+        peer.arguments = ["-L", "127.0.0.1", "-p", String(port)]
+        peer.standardOutput = FileHandle.nullDevice
+        peer.standardError = FileHandle.nullDevice
+        try peer.run()
+        // Bounded wait until the peer answers on its port.
+        let probe = try UDPTestSocket()
+        for _ in 0..<40 {
+            probe.send([1, 2, 3, 4], to: TransportAddress(ip: .v4(0x7F00_0001), port: port))
+            if probe.receive(timeout: 0.1) != nil { return (peer, port) }
+        }
+        stop(peer)
+        throw POSIXError(.ETIMEDOUT)
+    }
+
+    static func relay(tls: (certificate: String, key: String)? = nil) async throws -> RelayServer {
+        var c = RelayConfiguration()
+        if let tls {
+            c.tlsListen = [TransportAddress("127.0.0.1:\(try TestPorts.freeUDPPort())")!]
+            c.tlsCertificateFile = tls.certificate
+            c.tlsPrivateKeyFile = tls.key
+        }
+        c.listen = [TransportAddress("127.0.0.1:\(try TestPorts.freeUDPPort())")!]
+        c.relayIPv4 = IPAddress("127.0.0.1")
+        c.realm = "relay.test"
+        c.users = ["alice": "secret"]
+        c.secrets = ["s3cret"]
+        c.allowLoopbackPeers = true
+        c.rfc5766Channels = true
+        c.portRange = TestPorts.relayRange()
+        let server = try RelayServer(configuration: c)
+        try await server.start()
+        return server
+    }
+
+    struct Totals {
+        var sent = -1
+        var received = -1
+        var lost = -1
+    }
+
+    static func totals(_ output: String) -> Totals {
+        var t = Totals()
+        for line in output.split(separator: "\n") {
+            if line.contains("start_mclient: tot_send_msgs=") {
+                let numbers = line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+                if numbers.count >= 2 { t.sent = numbers[numbers.count - 2]; t.received = numbers[numbers.count - 1] }
+            }
+            if line.contains("Total lost packets") {
+                let after = line.components(separatedBy: "Total lost packets ").last ?? ""
+                t.lost = Int(after.prefix { $0.isNumber }) ?? -1
+            }
+        }
+        return t
+    }
+
+    enum Transport { case udp, tcp, tls }
+
+    /// A throwaway self-signed certificate made with the openssl command-line tool.
+    static func certificate() throws -> (certificate: String, key: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let cert = directory.appendingPathComponent("cert.pem").path
+        let key = directory.appendingPathComponent("key.pem").path
+        _ = try run(try tool("openssl"), ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                                          "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"], limit: 20)
+        guard FileManager.default.fileExists(atPath: cert) else { throw POSIXError(.ENOENT) }
+        return (cert, key)
+    }
+
+    func exchange(credentials: [String], transport: Transport = .udp) async throws {
+        let uclient = try Self.tool("turnutils_uclient")
+        let (peer, peerPort) = try Self.startPeer()
+        defer { Self.stop(peer) }
+        let server = try await Self.relay(tls: transport == .tls ? try Self.certificate() : nil)
+        defer { Task { try? await server.stop() } }
+        let listen = try #require(transport == .tls ? server.tlsAddresses.first : server.udpAddresses.first)
+        let flags: [String] = switch transport {
+        case .udp: []
+        case .tcp: ["-t"]
+        case .tls: ["-t", "-S"]
+        }
+        // 10 sessions x 100 messages at 20 ms intervals: 500 packets/s each way. Over streams an
+        // odd length exercises ChannelData padding.
+        let length = transport == .udp ? "120" : "121"
+        let args = credentials + flags + ["-p", String(listen.port), "-e", "127.0.0.1", "-r", String(peerPort),
+                                          "-n", "100", "-m", "10", "-l", length, "-c", "127.0.0.1"]
+        let (_, output) = try Self.run(uclient, args, limit: 60)
+        let t = Self.totals(output)
+        #expect(t.sent == 1000, "uclient output:\n\(output.suffix(2000))")
+        #expect(t.received == t.sent)
+        #expect(t.lost == 0)
+        let statistics = try await server.statistics()
+        #expect(statistics.packetsToPeer >= 1000)
+        #expect(statistics.packetsToClient >= 1000)
+        #expect(statistics.authFailures == 0)
+    }
+
+    @Test func uclientLongTermCredentials() async throws {
+        try await exchange(credentials: ["-u", "alice", "-w", "secret"])
+    }
+
+    @Test func uclientRESTSecret() async throws {
+        try await exchange(credentials: ["-u", "carol", "-W", "s3cret"])
+    }
+
+    @Test func uclientOverTCP() async throws {
+        try await exchange(credentials: ["-u", "alice", "-w", "secret"], transport: .tcp)
+    }
+
+    @Test func uclientOverTLS() async throws {
+        try await exchange(credentials: ["-u", "alice", "-w", "secret"], transport: .tls)
+    }
+
+    @Test func uclientWrongPasswordIsRefused() async throws {
+        let uclient = try Self.tool("turnutils_uclient")
+        let server = try await Self.relay()
+        defer { Task { try? await server.stop() } }
+        let listen = try #require(server.udpAddresses.first)
+        _ = try Self.run(uclient, ["-u", "alice", "-w", "wrong", "-p", String(listen.port), "-e", "127.0.0.1",
+                                   "-r", "9", "-n", "1", "-m", "1", "-c", "127.0.0.1"], limit: 10)
+        #expect(try await server.allocationCount() == 0)
+        #expect(try await server.statistics().authFailures >= 1)
+    }
+}
