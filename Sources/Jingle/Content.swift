@@ -56,8 +56,12 @@ public struct Content: Sendable, Hashable {
             default: extraChildren.append(c)
             }
         }
-        for case .text(let t) in element.children where isSignificantText(t) {
-            extraChildren.append(XMLElement(name: "#text", namespace: "", children: [.text(t)]))
+        // Stray text is kept as one piece: the pieces are written next to each other after the
+        // elements, where a parser would read them back as one text node anyway.
+        var strayText = ""
+        for case .text(let t) in element.children where isSignificantText(t) { strayText += t }
+        if !strayText.isEmpty {
+            extraChildren.append(XMLElement(name: "#text", namespace: "", children: [.text(strayText)]))
         }
     }
 

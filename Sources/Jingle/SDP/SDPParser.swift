@@ -29,6 +29,10 @@ extension SessionDescription {
             guard type.isASCII, type.isLetter, type.isLowercase else {
                 throw SDPParseError(line: n, reason: "invalid line type '\(type)'")
             }
+            // RFC 8866 §9: no value may hold CR, LF or NUL (a stray CR would not survive writing).
+            guard !raw.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\0" }) else {
+                throw SDPParseError(line: n, reason: "value contains a carriage return or NUL")
+            }
             parsed.append((n, SDPLine(type, String(raw.dropFirst(2)))))
         }
         guard parsed.count >= 3 else { throw SDPParseError(line: parsed.count + 1, reason: "missing v=, o= or s= line") }

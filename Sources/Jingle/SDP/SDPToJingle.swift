@@ -224,8 +224,8 @@ extension SDPMapping {
                 }
             case "extmap":
                 guard words.count >= 2 else { throw bad("invalid extmap '\(v)'") }
-                let idDir = words[0].split(separator: "/")
-                guard let id = UInt16(idDir[0]) else { throw bad("invalid extmap id '\(v)'") }
+                let idDir = words[0].split(separator: "/", omittingEmptySubsequences: false)
+                guard idDir.count <= 2, let id = UInt16(idDir[0]) else { throw bad("invalid extmap id '\(v)'") }
                 var h = HeaderExtension(id: id, uri: String(words[1]))
                 if idDir.count == 2 { h.senders = Self.senders(direction: String(idDir[1]), party: party) }
                 h.parameters = words.dropFirst(2).map(Self.parameter)
