@@ -67,7 +67,8 @@ public enum XMLSerializer {
         out += ">"
     }
 
-    /// Escapes character data: `&`, `<` and `>` (the last for `]]>`).
+    /// Escapes character data: `&`, `<`, `>` (the last for `]]>`) and CR, which parsers would
+    /// otherwise normalise to LF.
     public static func escapeText(_ s: String) -> String { escape(s, inAttribute: false) }
 
     /// Escapes an attribute value for single quotes; also `"` and whitespace that parsers normalise.
@@ -83,7 +84,7 @@ public enum XMLSerializer {
         case UInt8(ascii: "'") where inAttribute: "&apos;"
         case 0x22 where inAttribute: "&quot;"
         case 0x0A where inAttribute: "&#10;"
-        case 0x0D where inAttribute: "&#13;"
+        case 0x0D: "&#13;"   // a literal CR would be read back as LF (XML 1.0 §2.11)
         case 0x09 where inAttribute: "&#9;"
         default: nil
         }

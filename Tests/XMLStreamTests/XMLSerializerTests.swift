@@ -22,3 +22,15 @@ import Testing
         #expect(e.description == "<text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' xml:lang='en'/>")
     }
 }
+
+@Suite struct XMLSerializerCarriageReturnTests {
+    /// Found by fuzz-jingle: `&#13;` in text came back as LF after a round trip.
+    @Test func carriageReturnInTextSurvivesARoundTrip() throws {
+        let e = XMLElement("body", namespace: "jabber:client", text: "a\r\nb\rc")
+        let written = XMLSerializer.serialize(e, parentNamespace: "jabber:client")
+        #expect(written == "<body>a&#13;\nb&#13;c</body>")
+        let parser = XMLStreamParser()
+        let events = try parser.feed("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>" + written)
+        #expect(events.last == .element(e))
+    }
+}
