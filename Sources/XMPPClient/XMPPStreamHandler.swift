@@ -84,7 +84,7 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        terminate(.connectionLost(reason: closingByUs ? "closed" : "the server closed the connection"), notifyServer: false)
+        terminate(closingByUs ? nil : .connectionLost(reason: "the server closed the connection"), notifyServer: false)
         context.fireChannelInactive()
     }
 
@@ -222,7 +222,7 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
             case .failed(let error):
                 let notify: Bool
                 switch error {
-                case .stream, .connectionLost, .tls: notify = false
+                case .connectionLost, .tls: notify = false
                 default: notify = true
                 }
                 terminate(error, notifyServer: notify)

@@ -117,3 +117,20 @@ import Testing
         #expect(throws: XMPPError.self) { _ = try SASLClient.select(offered: ["DIGEST-MD5", "X-OAUTH2"], tlsEstablished: true) }
     }
 }
+
+@Suite struct SASLprepTests {
+    /// RFC 4013 §3 examples.
+    @Test func rfcExamples() throws {
+        #expect(try SASLprep.prepare("I\u{00AD}X") == "IX")
+        #expect(try SASLprep.prepare("user") == "user")
+        #expect(try SASLprep.prepare("USER") == "USER")
+        #expect(try SASLprep.prepare("\u{00AA}") == "a")
+        #expect(try SASLprep.prepare("\u{2168}") == "IX")
+        #expect(throws: XMPPError.self) { _ = try SASLprep.prepare("\u{0007}") }
+    }
+
+    @Test func spacesAndPrivateUse() throws {
+        #expect(try SASLprep.prepare("a\u{00A0}b") == "a b")
+        #expect(throws: XMPPError.self) { _ = try SASLprep.prepare("a\u{E000}") }
+    }
+}

@@ -42,7 +42,8 @@ struct Check: AsyncParsableCommand {
         if let subject = info.peerCertificateSubject { print("certificate: \(subject)") }
         print("sasl: \(info.saslMechanism)")
         print("jid: \(info.boundJID)")
-        print("stream features: \(info.features.element.elements.map(\.name).joined(separator: " "))")
+        print("stream features:")
+        for feature in info.features.featureNames { print("  \(feature)") }
         do {
             let server = try await client.discoInfo()
             print("server identities: \(server.identities.map(\.description).joined(separator: ", "))")

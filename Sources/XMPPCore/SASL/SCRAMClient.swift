@@ -72,7 +72,8 @@ public struct SCRAMClient: Sendable {
         let withoutProof = "c=\(channelBinding),r=\(nonce)"
         let authMessage = Array("\(clientFirstBare),\(serverFirst),\(withoutProof)".utf8)
 
-        let salted = Digest.pbkdf2(algorithm, password: Array(password.utf8), salt: salt,
+        let prepared = try SASLprep.prepare(password)
+        let salted = Digest.pbkdf2(algorithm, password: Array(prepared.utf8), salt: salt,
                                    iterations: iterations, keyLength: algorithm.byteCount)
         let clientKey = Digest.hmac(algorithm, key: salted, data: Array("Client Key".utf8))
         let storedKey = Digest.hash(algorithm, clientKey)
