@@ -154,7 +154,11 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "MediaTests", dependencies: ["Media"],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "Media", "TLS"],
+        .testTarget(name: "TransportTests", dependencies: [
+                        "Transport", "Media", "TLS", "Jingle", "XMPPCore", "XMLStream", "RelayServer", "TURNServer", "STUN",
+                        .product(name: "NIOCore", package: "swift-nio"),
+                        .product(name: "NIOPosix", package: "swift-nio"),
+                    ],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "RelayTests", dependencies: [
                         "RelayServer", "TURNServer", "STUN", "CryptoPrimitives",
@@ -164,7 +168,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Jingle", "XMPPCore", "XMLStream"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "JingleKitTests", dependencies: ["JingleKit", "Jingle", "XMPPCore", "XMLStream"],
+        .testTarget(name: "JingleKitTests", dependencies: ["JingleKit", "Jingle", "XMPPCore", "XMLStream", "Transport", "Media", "TLS"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [
                         "XMPPClient", "XMPPCore", "XMLStream", "CryptoPrimitives", "TLS", "RelayServer",
