@@ -61,7 +61,7 @@ import TLS
 
         let session = try MediaSession(agent: call.agent, configuration: MediaSessionConfiguration(
             role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
-            payloadType: opus, cname: "romeo@localhost"))
+            payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false))
         try call.start(session, remote: remote)
 
         let outcome = try await Self.run(call, session, peer: peer, speech: speech, dir: dir, label: "aiortc-answerer")
@@ -108,7 +108,7 @@ import TLS
 
         let session = try MediaSession(agent: call.agent, configuration: MediaSessionConfiguration(
             role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
-            payloadType: opus, cname: "romeo@localhost"))
+            payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false))
         try call.start(session, remote: remote)
         try peer.send(type: "answer", sdp: try AiortcSignalling.sdp(of: accept, party: .responder))
 
@@ -117,6 +117,13 @@ import TLS
     }
 
     // MARK: - The call itself, the same in both directions
+
+    /// aiortc paces its audio from Python's event loop, which on a loaded machine sends in small
+    /// bursts. A fixed 100 ms floor absorbs them, and with time stretching off every played frame
+    /// stays 20 ms, so the recording is what the codec and SRTP path delivered, sample-aligned,
+    /// rather than how the jitter buffer steered around the other process's scheduling.
+    static let jitterBuffer = AdaptiveJitterBufferSettings(minimumDelay: .milliseconds(100))
+
 
     /// Waits for DTLS-SRTP on both ends, exchanges the speech both ways in real time, stops aiortc
     /// and scores both recordings.
