@@ -118,11 +118,12 @@ import TLS
 
     // MARK: - The call itself, the same in both directions
 
-    /// aiortc paces its audio from Python's event loop, which on a loaded machine sends in small
-    /// bursts. A fixed 100 ms floor absorbs them, and with time stretching off every played frame
-    /// stays 20 ms, so the recording is what the codec and SRTP path delivered, sample-aligned,
-    /// rather than how the jitter buffer steered around the other process's scheduling.
-    static let jitterBuffer = AdaptiveJitterBufferSettings(minimumDelay: .milliseconds(100))
+    /// aiortc paces its audio from Python's event loop, in bursts (a WAV chunk becomes several
+    /// packets at once), and on a loaded two-core machine it can stall for over 100 ms. A 200 ms
+    /// floor absorbs that, and with time stretching off every played frame stays 20 ms, so the
+    /// recording is what the codec and SRTP path delivered, sample-aligned, rather than how the
+    /// jitter buffer steered around the other process's scheduling.
+    static let jitterBuffer = AdaptiveJitterBufferSettings(minimumDelay: .milliseconds(200))
 
 
     /// Waits for DTLS-SRTP on both ends, exchanges the speech both ways in real time, stops aiortc
