@@ -125,7 +125,6 @@ import TLS
     /// jitter buffer steered around the other process's scheduling.
     static let jitterBuffer = AdaptiveJitterBufferSettings(minimumDelay: .milliseconds(200))
 
-
     /// Waits for DTLS-SRTP on both ends, exchanges the speech both ways in real time, stops aiortc
     /// and scores both recordings.
     static func run(_ call: AiortcCall, _ session: MediaSession, peer: AiortcPeer, speech: (url: URL, wav: WAVFile),
@@ -138,8 +137,8 @@ import TLS
                                            + "ICE \(call.iceStates.withLock { $0 }); aiortc log: \(peer.logTail())")
         }
         // aiortc starts playing as soon as its DTLS is up, so our 20 ms clock starts now too: audio
-        // left unpulled meanwhile would only make the jitter buffer shorten speech to catch up.
-        // The tail covers the difference between the two starts.
+        // left unpulled meanwhile would only pile up in the jitter buffer as extra delay.
+        // The tail covers that delay and the difference between the two starts.
         let exchange = try await AiortcCall.exchange(session, speech: speech.wav.samples, tailFrames: 100)
         let connected = try await peer.next("connected", seconds: 1)
         session.close()
