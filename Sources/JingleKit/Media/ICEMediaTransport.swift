@@ -1,3 +1,4 @@
+import Foundation
 import Jingle
 import Synchronization
 import TLS
@@ -181,8 +182,15 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
         guard !running.isEmpty || session != nil else { return }
         running.forEach { $0.cancel() }
         session?.close()
+        // libnice's teardown can take a while (it releases TURN allocations); wait for it on a
+        // plain thread, never on the cooperative pool, whose few threads run every call.
         let agent = self.agent
-        await Task.detached { agent.close() }.value   // waits for the GLib thread to finish
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                agent.close()
+                done.resume()
+            }
+        }
         inbox.finish()
         sink.finish()
     }

@@ -63,7 +63,10 @@ struct CallsBenchCommand: AsyncParsableCommand {
                 group.addTask {
                     let call = try await callerCalls.placeCall(to: calleeBare, timeout: .seconds(30))
                     call.setAudioSource(ToneSource(frequency: 440))
+                    let t0 = ContinuousClock.now
+                    let trace = ProcessInfo.processInfo.environment["JINGLE_BENCH_TRACE"] != nil
                     for await event in call.events {
+                        if trace { print("trace \(call.sid.prefix(4)) +\(ContinuousClock.now - t0) \(event)") }
                         switch event {
                         case .firstAudio: return call
                         case .ended(let reason): throw BenchFailure("a call ended before audio: \(reason)")
