@@ -27,6 +27,7 @@ struct CallsBenchCommand: AsyncParsableCommand {
     @Option(help: "Seconds each level's calls stay up once all are connected.") var seconds: Int = 10
     @Option(name: .customLong("local-address"), help: "Address for ICE host candidates.") var localAddress: String = "127.0.0.1"
     @Flag(name: .customLong("relay-only"), help: "Force media through the server's TURN relay (XEP-0215).") var relayOnly = false
+    @Flag(help: "Print every call event with its time since the call was placed.") var trace = false
 
     func run() async throws {
         let counts = levels.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -64,7 +65,7 @@ struct CallsBenchCommand: AsyncParsableCommand {
                     let call = try await callerCalls.placeCall(to: calleeBare, timeout: .seconds(30))
                     call.setAudioSource(ToneSource(frequency: 440))
                     let t0 = ContinuousClock.now
-                    let trace = ProcessInfo.processInfo.environment["JINGLE_BENCH_TRACE"] != nil
+                    let trace = self.trace
                     for await event in call.events {
                         if trace { print("trace \(call.sid.prefix(4)) +\(ContinuousClock.now - t0) \(event)") }
                         switch event {
