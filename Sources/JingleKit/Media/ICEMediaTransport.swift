@@ -146,7 +146,8 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
             role: dtlsRole, certificate: certificate, remoteFingerprint: (fingerprint.hash, fingerprint.value),
             payloadType: opus, cname: cname, opusBitrate: settings.opusBitrate,
             forwardErrorCorrection: settings.forwardErrorCorrection,
-            discontinuousTransmission: settings.discontinuousTransmission)
+            discontinuousTransmission: settings.discontinuousTransmission,
+            jitterBuffer: settings.jitterBuffer, timeStretching: settings.timeStretching)
         let session: MediaSession
         do { session = try MediaSession(agent: agent, configuration: configuration) } catch {
             return fail(Reason(.failedApplication, text: "\(error)"))
