@@ -3,6 +3,9 @@ import TLS
 /// What one audio stream of a call needs from signalling (XEP-0167 payload type, XEP-0320
 /// fingerprint and setup, RFC 5763 §5) and the encoder settings (RFC 7587 Opus over RTP).
 public struct MediaSessionConfiguration: Sendable {
+    /// The Opus bitrate a session uses unless told otherwise (bits per second).
+    public static let defaultOpusBitrate = 32_000
+
     /// DTLS role from the resolved `setup` attribute: `active` is the client, `passive` the server.
     public var role: DTLSConnection.Role
     /// This call's certificate; its fingerprint is what we signalled.
@@ -11,12 +14,16 @@ public struct MediaSessionConfiguration: Sendable {
     public var remoteFingerprint: (hash: String, value: String)
     /// Dynamic RTP payload type negotiated for Opus (RFC 7587 §7).
     public var payloadType: UInt8
+    /// Dynamic RTP payload type negotiated for telephone-event/48000 (RFC 4733 §7.1.1), or nil
+    /// when the peer did not offer it (then `sendDTMF` refuses and no events are recognised).
+    public var telephoneEventPayloadType: UInt8?
     /// Our RTP synchronisation source.
     public var ssrc: UInt32
     /// CNAME sent in RTCP SDES (RFC 3550 §6.5.1).
     public var cname: String
     public var opusBitrate: Int
-    /// Opus in-band FEC (RFC 6716 §2.1.7), with the loss percentage told to the encoder.
+    /// Opus in-band FEC (RFC 6716 §2.1.7). The loss percentage told to the encoder starts at
+    /// `expectedLossPercent` and then follows the peer's RTCP reports (`ExpectedLossEstimator`).
     public var forwardErrorCorrection: Bool
     public var expectedLossPercent: Int
     public var discontinuousTransmission: Bool
@@ -32,8 +39,8 @@ public struct MediaSessionConfiguration: Sendable {
     public var testOnlyOutgoingRTPLoss: (fraction: Double, seed: UInt64)?
 
     public init(role: DTLSConnection.Role, certificate: DTLSCertificate, remoteFingerprint: (hash: String, value: String),
-                payloadType: UInt8 = 111, ssrc: UInt32 = UInt32.random(in: 1...UInt32.max), cname: String = "jinglekit",
-                opusBitrate: Int = 32_000, forwardErrorCorrection: Bool = true, expectedLossPercent: Int = 0,
+                payloadType: UInt8 = 111, telephoneEventPayloadType: UInt8? = 101, ssrc: UInt32 = UInt32.random(in: 1...UInt32.max), cname: String = "jinglekit",
+                opusBitrate: Int = MediaSessionConfiguration.defaultOpusBitrate, forwardErrorCorrection: Bool = true, expectedLossPercent: Int = 0,
                 discontinuousTransmission: Bool = false, rtcpInterval: Duration = .seconds(1),
                 jitterBuffer: AdaptiveJitterBufferSettings = .init(), timeStretching: Bool = true,
                 testOnlyOutgoingRTPLoss: (fraction: Double, seed: UInt64)? = nil) {
@@ -41,6 +48,7 @@ public struct MediaSessionConfiguration: Sendable {
         self.certificate = certificate
         self.remoteFingerprint = remoteFingerprint
         self.payloadType = payloadType
+        self.telephoneEventPayloadType = telephoneEventPayloadType
         self.ssrc = ssrc
         self.cname = cname
         self.opusBitrate = opusBitrate
