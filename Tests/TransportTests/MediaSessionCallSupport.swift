@@ -74,6 +74,9 @@ enum CallSupport {
         var recorded: [Int16]
         var sender: MediaSessionStatistics
         var receiver: MediaSessionStatistics
+        /// The receiver when the last frame was sent: its jitter-buffer counters before the
+        /// stream's end drains the buffer (the tail is concealed and counts as expand).
+        var receiverWhileSending: MediaSessionStatistics
         /// DTMF digits the receiver reported, in order.
         var dtmf: [Character] = []
     }
@@ -90,8 +93,8 @@ enum CallSupport {
         var seed: UInt64 = 7
         var timeStretching = true
         var bitrate = MediaSessionConfiguration.defaultOpusBitrate
-        /// The encoder's loss percentage before RTCP says anything (the product default is 0).
-        var initialLossPercent = 0
+        /// The encoder's loss percentage before RTCP says anything.
+        var initialLossPercent = MediaSessionConfiguration.defaultExpectedLossPercent
         /// TURN/STUN servers for both agents, and whether they may use relayed candidates only.
         var servers: [ICEServer] = []
         var relayOnly = false
@@ -208,6 +211,7 @@ enum CallSupport {
         let tail = 40  // 800 ms for the jitter buffer to drain
         var recorded: [Int16] = []
         var recording = false
+        var whileSending = MediaSessionStatistics()
         let clock = ContinuousClock()
         var tick = clock.now
         for i in 0..<(frames + tail) {
@@ -225,13 +229,15 @@ enum CallSupport {
                 recording = s.decodedFrames + s.fecRecoveredFrames + s.concealedFrames > 0
             }
             if recording { recorded += pcm }
+            if i == frames { whileSending = b.session.statistics }
             tick += .milliseconds(20)
             try await clock.sleep(until: tick)
         }
-        let result = CallResult(recorded: recorded, sender: a.session.statistics, receiver: b.session.statistics)
+        var result = CallResult(recorded: recorded, sender: a.session.statistics, receiver: b.session.statistics,
+                                receiverWhileSending: whileSending)
         b.session.close()
-        return CallResult(recorded: result.recorded, sender: result.sender, receiver: result.receiver,
-                          dtmf: await digits.value)
+        result.dtmf = await digits.value
+        return result
     }
 
     /// Runs a call, writes the recording, and scores it.

@@ -83,7 +83,7 @@ public final class MediaSession: @unchecked Sendable {
             encoder = try OpusEncoder(sampleRate: Self.sampleRate, channels: 1, application: .voip)
             try encoder.setBitrate(configuration.opusBitrate)
             try encoder.setInbandFEC(configuration.forwardErrorCorrection,
-                                     expectedPacketLossPercent: lossEstimator.percent)
+                                     expectedPacketLossPercent: configuration.forwardErrorCorrection ? lossEstimator.percent : 0)
             try encoder.setDTX(configuration.discontinuousTransmission)
             try encoder.setVoiceSignal()
             let jb = AdaptiveJitterBuffer.Configuration(
