@@ -146,6 +146,8 @@ public enum CallError: Error, Sendable, Hashable, CustomStringConvertible {
     case transportFailed(String)
     /// The signalling engine refused our action.
     case engine(String)
+    /// DTMF cannot be sent: a digit outside 0-9 * # A-D, no telephone-event negotiated, or no media.
+    case dtmf(String)
 
     public var description: String {
         switch self {
@@ -154,6 +156,7 @@ public enum CallError: Error, Sendable, Hashable, CustomStringConvertible {
         case .managerUnavailable: "the call manager is not running"
         case .transportFailed(let s): "media transport: \(s)"
         case .engine(let s): "signalling: \(s)"
+        case .dtmf(let s): "DTMF: \(s)"
         }
     }
 }

@@ -142,9 +142,11 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
         case .server: .server
         }
         let opus = remote.payloadTypes.first { $0.name?.lowercased() == "opus" }?.id ?? 111
+        // RFC 4733 events at Opus's 48 kHz clock; nil when the peer did not agree to them.
+        let events = remote.payloadTypes.first { $0.name?.lowercased() == "telephone-event" && $0.clockrate == 48_000 }?.id
         let configuration = MediaSessionConfiguration(
             role: dtlsRole, certificate: certificate, remoteFingerprint: (fingerprint.hash, fingerprint.value),
-            payloadType: opus, cname: cname, opusBitrate: settings.opusBitrate,
+            payloadType: opus, telephoneEventPayloadType: events, cname: cname, opusBitrate: settings.opusBitrate,
             forwardErrorCorrection: settings.forwardErrorCorrection,
             discontinuousTransmission: settings.discontinuousTransmission,
             jitterBuffer: settings.jitterBuffer, timeStretching: settings.timeStretching)
@@ -200,6 +202,15 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
 
     func route(_ audio: CallAudioRouting) {
         state.withLock { $0.audio = audio }
+    }
+
+    func sendDTMF(_ digits: String) throws(CallError) {
+        guard let session = state.withLock({ $0.session }) else {
+            throw .wrongState(.connecting)
+        }
+        do { try session.sendDTMF(digits) } catch {
+            throw .dtmf(error.description)
+        }
     }
 
     var mediaStatistics: CallMediaStatistics? {
@@ -302,6 +313,8 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
             if first { sink.yield(.connected) }
         case .failed(let error):
             fail(Self.reason(for: error))
+        case .dtmf(let digit):
+            sink.yield(.dtmf(digit))
         case .closed:
             break
         }
@@ -312,7 +325,7 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
         switch error {
         case .fingerprintMismatch, .handshakeFailed, .unsupportedSRTPProfile, .srtp:
             Reason(.securityError, text: error.description)
-        case .codec:
+        case .codec, .invalidDTMFDigit, .telephoneEventNotNegotiated:
             Reason(.failedApplication, text: error.description)
         case .transportFailed, .invalidFrame, .notEstablished, .closed:
             Reason(.failedTransport, text: error.description)
