@@ -11,7 +11,8 @@ public struct CallMediaSettings: Sendable {
     public var discoverServers: Bool
     /// Use relayed candidates only (the peer sees only the relay's address).
     public var relayOnly: Bool
-    /// Opus target bitrate in bits per second (RFC 7587 §3.1.1).
+    /// Opus target bitrate in bits per second (RFC 7587 §3.1.1); 48 kbit/s by default, which keeps
+    /// speech clear with in-band FEC on (see `MediaSessionConfiguration.defaultOpusBitrate`).
     public var opusBitrate: Int
     /// Opus in-band forward error correction (RFC 6716 §2.1.7).
     public var forwardErrorCorrection: Bool
@@ -30,7 +31,7 @@ public struct CallMediaSettings: Sendable {
     public var connectTimeout: Duration
 
     public init(localAddresses: [String] = [], iceServers: [ICEServer] = [], discoverServers: Bool = true,
-                relayOnly: Bool = false, opusBitrate: Int = 32_000, forwardErrorCorrection: Bool = true,
+                relayOnly: Bool = false, opusBitrate: Int = MediaSessionConfiguration.defaultOpusBitrate, forwardErrorCorrection: Bool = true,
                 discontinuousTransmission: Bool = false, jitterBuffer: AdaptiveJitterBufferSettings = .init(),
                 timeStretching: Bool = true, gatheringWait: Duration = .seconds(2),
                 connectTimeout: Duration = .seconds(30)) {

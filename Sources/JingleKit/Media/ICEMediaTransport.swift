@@ -44,6 +44,9 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
         var ended = false
         var closed = false
         var connectDeadline: ContinuousClock.Instant?
+        /// The peer's credentials are set: candidates can go to libnice (else they wait here).
+        var remoteKnown = false
+        var earlyCandidates: [Candidate] = []
         var audio: CallAudioRouting?
         var framesSent = 0
         var framesPlayed = 0
@@ -136,7 +139,12 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
         } catch {
             return fail(Reason(.failedTransport, text: "ICE refused the peer's credentials: \(error)"))
         }
-        addCandidates(remote.candidates)
+        let early = state.withLock { s -> [Candidate] in
+            s.remoteKnown = true
+            defer { s.earlyCandidates = [] }
+            return s.earlyCandidates
+        }
+        addCandidates(remote.candidates + early)
         let dtlsRole: DTLSConnection.Role = switch remote.dtlsRole ?? (role == .initiator ? .server : .client) {
         case .client: .client
         case .server: .server
@@ -169,7 +177,11 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
     }
 
     func addRemoteCandidates(_ candidates: [Candidate]) async {
-        addCandidates(candidates)
+        let now = state.withLock { s -> Bool in
+            if !s.remoteKnown { s.earlyCandidates += candidates }
+            return s.remoteKnown
+        }
+        if now { addCandidates(candidates) }
     }
 
     func close() async {
