@@ -81,3 +81,38 @@ public enum HarnessSetup {
         for endpoint in endpoints { await endpoint.client.disconnect() }
     }
 }
+
+extension ServerSettings {
+    /// From a `host[:port]` option (IPv6 literals in brackets); nil when `text` is not one.
+    /// Without `text` the JID's domain is used at login.
+    public init?(server text: String?, caFile: String?) {
+        self.init(caFile: caFile)
+        guard let text else { return }
+        var host: String
+        var port: Int
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            port = rest.isEmpty ? 5222 : (rest.hasPrefix(":") ? Int(rest.dropFirst()) ?? -1 : -1)
+        } else if let colon = text.lastIndex(of: ":") {
+            host = String(text[..<colon])
+            port = Int(text[text.index(after: colon)...]) ?? -1
+        } else {
+            host = text
+            port = 5222
+        }
+        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+        self.host = host
+        self.port = port
+    }
+}
+
+extension HarnessAccount {
+    /// Reads an accounts CSV file; errors name the file and the line.
+    public static func load(_ path: String) throws(AccountsError) -> [HarnessAccount] {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw .unreadable(path)
+        }
+        do { return try parseCSV(text) } catch { throw .inFile(path, error) }
+    }
+}
