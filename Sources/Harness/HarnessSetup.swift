@@ -62,7 +62,8 @@ public enum HarnessSetup {
     }
 
     /// Role `both`: accounts pair up (1st calls 2nd, 3rd calls 4th, ...); the initiator scenario
-    /// runs on the first of each pair and `responder` on the second.
+    /// runs on the first of each pair and `responder` on the second. When `responder` is itself an
+    /// initiator scenario (two-sided glare), both of a pair call each other.
     public static func pairs(_ accounts: [HarnessAccount], initiator: Scenario, responder: Scenario,
                              server: ServerSettings) async throws -> [HarnessEndpoint] {
         var endpoints: [HarnessEndpoint] = []
@@ -71,7 +72,8 @@ public enum HarnessSetup {
             let (callee, calleeJID) = try await connect(accounts[index + 1], index: index + 1, server: server)
             let (caller, callerJID) = try await connect(accounts[index], index: index, server: server)
             endpoints.append(HarnessEndpoint(client: caller, localJID: callerJID, scenario: initiator, peer: calleeJID))
-            endpoints.append(HarnessEndpoint(client: callee, localJID: calleeJID, scenario: responder))
+            endpoints.append(HarnessEndpoint(client: callee, localJID: calleeJID, scenario: responder,
+                                             peer: responder.role == .initiator ? callerJID : nil))
             index += 2
         }
         return endpoints

@@ -358,25 +358,47 @@ public actor LoadRunner {
         calls[key] = call
     }
 
+    /// Writes a stanza of call `key`. An IQ request returns once it is written (so later sends of
+    /// the call are not held up by its answer, which may itself wait on them, as in glare); its
+    /// response is delivered to the call when it comes.
     private func transmit(_ element: XMLElement, client: XMPPClient, key: CallKey) async {
         let type = element.attribute("type")
         if element.name == "iq", type == "set" || type == "get", let iq = IQ(element: element) {
-            do {
-                let response = try await client.sendIQ(iq, timeout: .seconds(120))
-                deliver(key, response.element)
-            } catch {
-                if case .stanza(let stanzaError) = error {
-                    var response = IQ(type: .error, id: iq.id, from: iq.to, error: stanzaError)
-                    response.to = endpoints[key.endpoint].localJID
-                    deliver(key, response.element)
-                } else if case .timeout = error {
-                    return
-                } else {
-                    abortCall(key, .transport("\(error)"))
-                }
+            let local = endpoints[key.endpoint].localJID
+            await client.writeRequest(iq, timeout: .seconds(120)) { [weak self] result in
+                Task { await self?.responded(key, iq: iq, local: local, result) }
             }
         } else {
             do { try await client.send(element) } catch { abortCall(key, .transport("\(error)")) }
         }
+    }
+
+    private func responded(_ key: CallKey, iq: IQ, local: JID, _ result: Result<IQ, XMPPError>) {
+        switch result {
+        case .success(let response): deliver(key, response.element)
+        case .failure(.stanza(let stanzaError)):
+            var response = IQ(type: .error, id: iq.id, from: iq.to, error: stanzaError)
+            response.to = local
+            deliver(key, response.element)
+        case .failure(.timeout): return
+        case .failure(let error): abortCall(key, .transport("\(error)"))
+        }
+    }
+}
+
+extension XMPPClient {
+    /// Writes `iq` before returning (in order with later sends on this client) and hands its
+    /// response, or the error, to `onResponse` when it comes.
+    func writeRequest(_ iq: IQ, timeout: Duration, onResponse: @escaping @Sendable (Result<IQ, XMPPError>) -> Void) {
+        // Started immediately on this actor: the request is queued for writing before we return.
+        if #available(macOS 26.0, *) {
+            Task.immediate { await self.issue(iq, timeout: timeout, onResponse: onResponse) }
+        } else {
+            Task { await self.issue(iq, timeout: timeout, onResponse: onResponse) }
+        }
+    }
+
+    private func issue(_ iq: IQ, timeout: Duration, onResponse: @escaping @Sendable (Result<IQ, XMPPError>) -> Void) async {
+        do { onResponse(.success(try await sendIQ(iq, timeout: timeout))) } catch { onResponse(.failure(error)) }
     }
 }

@@ -80,6 +80,9 @@ struct RunCommand: ParsableCommand {
                     return HarnessExit.fail(HarnessExit.badInput, "\(error)")
                 }
                 let (initiator, responder) = mainScenario.role == .initiator ? (mainScenario, peer) : (peer, mainScenario)
+                if responder.role == .initiator, peerName != mainScenario.name {
+                    return HarnessExit.fail(HarnessExit.usage, "both scenarios are initiators; only a scenario that names itself as peer (glare-both) may")
+                }
                 guard accountList.count >= 2 else { return HarnessExit.fail(HarnessExit.usage, "--role both needs at least two accounts") }
                 endpoints = try await HarnessSetup.pairs(accountList, initiator: initiator, responder: responder, server: settings)
             case "initiator":
@@ -105,9 +108,12 @@ struct RunCommand: ParsableCommand {
             return HarnessExit.fail(HarnessExit.unavailable, "login failed: \(error)")
         }
 
+        // Two-sided glare: when both of a pair initiate, each placement starts both at once.
+        let together = endpoints.count >= 2 && endpoints.allSatisfy { $0.scenario.role == .initiator && $0.peer != nil }
+            && role == "both"
         let options = LoadOptions(rate: rate, maxConcurrent: maxConcurrent,
                                   totalCalls: calls ?? (duration == nil ? 1 : nil), durationSeconds: duration,
-                                  rampSeconds: ramp, drainSeconds: drain)
+                                  rampSeconds: ramp, drainSeconds: drain, together: together)
         let runner = LoadRunner(endpoints: endpoints, options: options)
         signal(SIGINT, SIG_IGN)
         let interrupts = DispatchSource.makeSignalSource(signal: SIGINT)

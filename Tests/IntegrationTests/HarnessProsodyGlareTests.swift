@@ -1,0 +1,50 @@
+import Foundation
+import Harness
+import Testing
+import XMLStream
+import XMPPCore
+
+/// True two-sided glare through Prosody: two harness parties send session-initiate to each other
+/// in the same instant, both running `glare-both`; the tie-break of XEP-0166 §7.2.16 (lower sid
+/// wins) leaves exactly one session per round, initiated by the side with the lower sid.
+@Suite(.serialized) struct HarnessProsodyGlareTests {
+    @Test func crossingInitiatesResolveToTheLowerSidsSession() async throws {
+        let prosody = try await ProsodyFixture.shared()
+        let a = try await prosody.account("hglare-a")
+        let b = try await prosody.account("hglare-b")
+        let scenario = try ScenarioLibrary.load("glare-both", searchPaths: ["\(Repository.root)/Samples/harness"])
+        let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
+        let endpoints = try await HarnessSetup.pairs([HarnessAccount(jid: a.jid, password: a.password),
+                                                      HarnessAccount(jid: b.jid, password: b.password)],
+                                                     initiator: scenario, responder: scenario, server: server)
+        #expect(endpoints.allSatisfy { $0.scenario.role == .initiator && $0.peer != nil })
+        let rounds = 4
+        let runner = LoadRunner(endpoints: endpoints, options: LoadOptions(rate: 5, maxConcurrent: 2, totalCalls: rounds,
+                                                                           drainSeconds: 15, together: true))
+        let report = await runner.run(scenarioName: scenario.name)
+        await HarnessSetup.disconnect(endpoints)
+
+        #expect(report.allPassed, "\(report.records.map { "\($0.callNumber): \($0.verdict)" })")
+        #expect(report.records.count == 2 * rounds)
+        let winners = report.records.filter { $0.kept["accepted"] != nil }
+        let losers = report.records.filter { $0.kept["accepted"] == nil }
+        #expect(winners.count == rounds && losers.count == rounds)
+        for winner in winners {
+            // The surviving session is the winner's own, and its sid is the lower of the two.
+            let ours = try #require(winner.kept["ours"]?.child("jingle")?.attribute("sid"))
+            let theirs = try #require(winner.kept["theirs"]?.child("jingle")?.attribute("sid"))
+            #expect(winner.kept["accepted"]?.child("jingle")?.attribute("sid") == ours)
+            #expect(Array(ours.utf8).lexicographicallyPrecedes(Array(theirs.utf8)))
+        }
+        for loser in losers {
+            // The losing side's own initiate was refused with conflict + tie-break.
+            let refused = try #require(loser.kept["refused"])
+            #expect(refused.child("error")?.elements.contains { $0.name == "tie-break" } == true)
+            let ours = try #require(loser.kept["ours"]?.child("jingle")?.attribute("sid"))
+            let theirs = try #require(loser.kept["theirs"]?.child("jingle")?.attribute("sid"))
+            #expect(Array(theirs.utf8).lexicographicallyPrecedes(Array(ours.utf8)))
+        }
+        let steps = Dictionary(uniqueKeysWithValues: report.steps.map { ($0.name, $0.summary.count) })
+        #expect(steps["initiate->accept"] == rounds && steps["accept->result"] == rounds)
+    }
+}
