@@ -106,6 +106,27 @@ public struct CallInterpreter: Sendable {
         return out
     }
 
+    /// Whether the step now waiting would take `stanza`: the current expect, or one after it
+    /// past optional ones (the same candidates `receive` tries).
+    public func wants(_ stanza: XMLElement) -> Bool {
+        guard verdict == nil, pauseUntil == nil, pc < scenario.instructions.count,
+              case .expect(var group) = scenario.instructions[pc] else { return false }
+        var index = pc
+        while true {
+            for (i, expectation) in group.expectations.enumerated() where !(index == pc && matchedInGroup.contains(i)) {
+                if Self.matches(expectation, stanza) { return true }
+            }
+            let optional = index == pc
+                ? group.expectations.indices.allSatisfy { group.expectations[$0].optional || matchedInGroup.contains($0) }
+                : group.isOptional
+            guard optional, index + 1 < scenario.instructions.count, case .expect(let next) = scenario.instructions[index + 1] else {
+                return false
+            }
+            index += 1
+            group = next
+        }
+    }
+
     /// Stops the call now as failed with `cause` (for the driver: send failure, shutdown).
     public mutating func abort(_ cause: FailureCause, now: Double) -> [Output] {
         guard verdict == nil else { return [] }

@@ -248,12 +248,13 @@ public actor LoadRunner {
         if let owner = aliases[key], calls[owner] != nil { return owner }
         let endpoint = endpoints[index]
         let opens = jingle?.attribute("action") == JingleAction.sessionInitiate.rawValue || jmi?.name == "propose"
-        // Glare: a session-initiate from the peer of one of our calls in flight belongs to that call.
+        // Glare: a session-initiate from the peer of one of our calls in flight belongs to the
+        // oldest such call whose waiting step takes it.
         if opens, jingle != nil, let from = stanza.attribute("from"),
-           let owner = calls.keys.sorted(by: { $0.sid < $1.sid }).first(where: { k in
-               k.endpoint == index && calls[k]?.interpreter.scenario.role == .initiator
-                   && calls[k]?.interpreter.variables["peer"] == from
-           }) {
+           let owner = calls.filter({ k, call in
+               k.endpoint == index && call.interpreter.scenario.role == .initiator
+                   && call.interpreter.variables["peer"] == from && call.interpreter.wants(stanza)
+           }).min(by: { $0.value.interpreter.startedAt < $1.value.interpreter.startedAt })?.key {
             aliases[key] = owner
             return owner
         }

@@ -18,8 +18,8 @@ import XMPPCore
                                                       HarnessAccount(jid: b.jid, password: b.password)],
                                                      initiator: scenario, responder: scenario, server: server)
         #expect(endpoints.allSatisfy { $0.scenario.role == .initiator && $0.peer != nil })
-        let rounds = 4
-        let runner = LoadRunner(endpoints: endpoints, options: LoadOptions(rate: 5, maxConcurrent: 2, totalCalls: rounds,
+        let rounds = 5
+        let runner = LoadRunner(endpoints: endpoints, options: LoadOptions(rate: 8, maxConcurrent: 4, totalCalls: rounds,
                                                                            drainSeconds: 15, together: true))
         let report = await runner.run(scenarioName: scenario.name)
         await HarnessSetup.disconnect(endpoints)

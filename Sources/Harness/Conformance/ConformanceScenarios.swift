@@ -62,7 +62,7 @@ enum ConformanceScenarios {
     /// Scenario name to file text.
     static let all: [String: String] = [
         "conformance-call": """
-        <scenario name="conformance-call" role="initiator" timeout="4000">
+        <scenario name="conformance-call" role="initiator" timeout="10000">
           <!-- Acknowledged at once and kept: a responder may wait for this ack before accepting. -->
           <ignore type="set" action="session-info" keep="ringing"/>
         \(ignores)
@@ -81,14 +81,14 @@ enum ConformanceScenarios {
         """,
 
         "conformance-unknown-session": """
-        <scenario name="conformance-unknown-session" role="initiator" timeout="4000">
+        <scenario name="conformance-unknown-session" role="initiator" timeout="10000">
           <send keep="request">\(terminate(sid: "unknown-[sid]"))</send>
           <expect type="error" condition="item-not-found" jingle-condition="unknown-session" keep="reply"/>
         </scenario>
         """,
 
         "conformance-out-of-order": """
-        <scenario name="conformance-out-of-order" role="initiator" timeout="4000">
+        <scenario name="conformance-out-of-order" role="initiator" timeout="10000">
         \(ignores)
           <ignore type="set" action="session-accept"/>
           <send>\(offer())</send>
@@ -111,7 +111,7 @@ enum ConformanceScenarios {
         """,
 
         "conformance-early-transport-info": """
-        <scenario name="conformance-early-transport-info" role="initiator" timeout="4000">
+        <scenario name="conformance-early-transport-info" role="initiator" timeout="10000">
         \(ignores)
           <ignore type="set" action="session-accept"/>
           <send>\(offer())</send>
@@ -131,7 +131,7 @@ enum ConformanceScenarios {
         """,
 
         "conformance-malformed": """
-        <scenario name="conformance-malformed" role="initiator" timeout="4000">
+        <scenario name="conformance-malformed" role="initiator" timeout="10000">
           <!-- A session-initiate without the required sid (XEP-0166 §7.1) and without contents. -->
           <send keep="request"><iq type="set" to="[peer]" id="[id]">
             <jingle xmlns="urn:xmpp:jingle:1" action="session-initiate" initiator="[local_jid]"/></iq></send>
@@ -140,7 +140,7 @@ enum ConformanceScenarios {
         """,
 
         "conformance-tie-break": """
-        <scenario name="conformance-tie-break" role="initiator" timeout="6000">
+        <scenario name="conformance-tie-break" role="initiator" timeout="10000">
         \(ignores)
           <!-- The target calls us; its session-initiate stays unanswered while ours crosses it. -->
           <expect type="set" action="session-initiate" capture="peer_sid=jingle@sid" keep="their-initiate"/>
@@ -154,7 +154,7 @@ enum ConformanceScenarios {
         """,
 
         "conformance-jmi": """
-        <scenario name="conformance-jmi" role="initiator" timeout="4000">
+        <scenario name="conformance-jmi" role="initiator" timeout="10000">
           <ignore type="set" action="session-info"/>
           <ignore type="set" action="transport-info"/>
           <ignore kind="message" jmi="finish"/>
@@ -174,20 +174,20 @@ enum ConformanceScenarios {
         """,
 
         "conformance-jmi-retract": """
-        <scenario name="conformance-jmi-retract" role="initiator" timeout="4000">
+        <scenario name="conformance-jmi-retract" role="initiator" timeout="10000">
           <ignore kind="message" jmi="finish"/>
           <send>\(jmi("propose", description: true))</send>
           <expect kind="message" jmi="ringing" keep="ringing"/>
           <send keep="retract">\(jmi("retract"))</send>
           <!-- After the retract arrives the target must stop ringing: no proceed within the window. -->
-          <expect kind="message" jmi="proceed" timeout="1500" on-timeout="stopped" keep="late-proceed"/>
+          <expect kind="message" jmi="proceed" timeout="3000" on-timeout="stopped" keep="late-proceed"/>
           <fail message="the target proceeded after the proposal was retracted"/>
           <label name="stopped"/>
         </scenario>
         """,
 
         "conformance-jmi-busy": """
-        <scenario name="conformance-jmi-busy" role="initiator" timeout="4000">
+        <scenario name="conformance-jmi-busy" role="initiator" timeout="10000">
           <ignore kind="message" jmi="proceed"/>
           <ignore kind="message" jmi="ringing"/>
           <ignore kind="message" jmi="finish"/>
