@@ -68,7 +68,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: html); try? FileManager.default.removeItem(atPath: png) }
         try HTMLReport.render(report).write(toFile: html, atomically: true, encoding: .utf8)
 
-        let shot = try Repository.run("/bin/bash", ["\(Repository.root)/Tools/harness-report-screenshot", html, png, "1000", "1800"])
+        let shot = try await harnessRunProcess("/bin/bash", ["\(Repository.root)/Tools/harness-report-screenshot", html, png, "1000", "1800"])
         #expect(shot.status == 0, "output:\n\(shot.output)")
         #expect(FileManager.default.fileExists(atPath: png), "no PNG: \(shot.output)")
         if let keep = ProcessInfo.processInfo.environment["JINGLEKIT_KEEP_SCREENSHOT"] {
@@ -76,7 +76,7 @@ import Testing
             try FileManager.default.copyItem(atPath: png, toPath: keep)
         }
 
-        let decoded = try Repository.run("/usr/bin/python3", ["-c", Self.inspect, png])
+        let decoded = try await harnessRunProcess("/usr/bin/python3", ["-c", Self.inspect, png])
         #expect(decoded.status == 0, "decoder:\n\(decoded.output)")
         let fields = decoded.output.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
         try #require(fields.count == 5, "decoder printed: \(decoded.output)")
