@@ -33,6 +33,23 @@ import XMPPCore
         #expect(call.transcript.map { $0.attribute("id") } == ["r1", "r2", "a1"])
     }
 
+    @Test func wantsTellsWhetherTheWaitingStepTakesAStanza() throws {
+        var call = try make("""
+        <expect type="set" action="session-initiate"/>
+        <expect type="set" action="transport-info" optional="true"/>
+        <expect type="set" action="session-terminate"/>
+        """)
+        _ = call.start(now: 0)
+        #expect(call.wants(T.jingleIQ("session-initiate", sid: "s")))
+        #expect(!call.wants(T.jingleIQ("transport-info", sid: "s")))
+        _ = call.receive(T.jingleIQ("session-initiate", sid: "s"), now: 0.1)
+        // Past the initiate: the optional transport-info and the terminate after it are wanted.
+        #expect(!call.wants(T.jingleIQ("session-initiate", sid: "s2")))
+        #expect(call.wants(T.jingleIQ("transport-info", sid: "s")) && call.wants(T.jingleIQ("session-terminate", sid: "s")))
+        _ = call.receive(T.jingleIQ("session-terminate", sid: "s"), now: 0.2)
+        #expect(call.verdict == .passed && !call.wants(T.jingleIQ("session-terminate", sid: "s")))
+    }
+
     @Test func anExpectCanRequireTheJingleErrorCondition() throws {
         func reply(_ jingleCondition: String) -> XMLElement {
             XMLElement("iq", namespace: XMPPNamespace.client, ["type": "error", "id": "e", "from": T.peer], children: [
