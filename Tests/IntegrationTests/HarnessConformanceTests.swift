@@ -23,7 +23,7 @@ final class CallManagerTarget: ConformanceTargetUnderTest {
     let answering: Task<Void, Never>
     let target: ConformanceTarget
 
-    init(account: String, ringPeriod: Duration = .seconds(1)) async throws {
+    init(account: String, ringPeriod: Duration = .seconds(2)) async throws {
         let prosody = try await ProsodyFixture.shared()
         let (jid, password) = try await prosody.account(account)
         client = XMPPClient(configuration: XMPPClientConfiguration(
