@@ -248,9 +248,9 @@ public actor LoadRunner {
         if let owner = aliases[key], calls[owner] != nil { return owner }
         let endpoint = endpoints[index]
         let opens = jingle?.attribute("action") == JingleAction.sessionInitiate.rawValue || jmi?.name == "propose"
-        // Glare: a session-initiate from the peer of one of our calls in flight belongs to the
-        // oldest such call whose waiting step takes it.
-        if opens, jingle != nil, let from = stanza.attribute("from"),
+        // Glare: a session-initiate or propose from the peer of one of our calls in flight belongs
+        // to the oldest such call whose waiting step takes it.
+        if opens, let from = stanza.attribute("from"),
            let owner = calls.filter({ k, call in
                k.endpoint == index && call.interpreter.scenario.role == .initiator
                    && call.interpreter.variables["peer"] == from && call.interpreter.wants(stanza)

@@ -16,7 +16,7 @@ import Testing
 
     @Test func theBuiltInsAreAllThere() {
         for name in ["caller", "callee", "jmi-caller", "jmi-callee", "glare", "retract-while-ringing", "ice-restart",
-                     "content-add", "terminate-reasons", "glare-both"] {
+                     "content-add", "terminate-reasons", "glare-both", "jmi-glare-both"] {
             #expect(Self.names.contains(name), "missing \(name).xml")
         }
     }
