@@ -8,9 +8,9 @@ import Transport
 /// DTLS-SRTP media session (XEP-0320, RFC 5763/5764) with Opus (RFC 7587), driven by a 20 ms media
 /// clock that feeds the call's audio source to the encoder and the jitter buffer's output to its sink.
 ///
-/// A runtime adapter: it reads the clock and owns three tasks (ICE events in order, the media
-/// session's events, the media clock). Everything else is guarded by one lock.
-final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
+/// A runtime adapter: it reads the clock, owns two tasks (ICE events in order, the media
+/// session's events) and is ticked by the process's `MediaClock`. Its state is guarded by one lock.
+final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked Sendable {
     let events: AsyncStream<MediaTransportEvent>
     private let sink: AsyncStream<MediaTransportEvent>.Continuation
     private let agent: ICEAgent
@@ -89,18 +89,8 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
                 }
             }
         }
-        let mediaClock = Task.detached { [weak self] in
-            let clock = ContinuousClock()
-            var tick = clock.now
-            while !Task.isCancelled {
-                guard let self, self.tick(scheduled: tick, now: clock.now) else { return }
-                tick += CallAudio.frameDuration
-                let now = clock.now
-                if now - tick > .milliseconds(200) { tick = now }   // resynchronise after a long stall
-                do { try await clock.sleep(until: tick, tolerance: .milliseconds(1)) } catch { return }
-            }
-        }
-        tasks.withLock { $0 = [forwarder, consumer, mediaClock] }
+        tasks.withLock { $0 = [forwarder, consumer] }
+        MediaClock.shared.add(self)
     }
 
     /// Starts gathering; call once after `init`.
@@ -355,7 +345,7 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
 
     /// One media-clock tick: timers, the connect deadline, then one frame each way once DTLS is done.
     /// Returns false when the transport is closed.
-    private func tick(scheduled: ContinuousClock.Instant, now: ContinuousClock.Instant) -> Bool {
+    func tick(scheduled: ContinuousClock.Instant, now: ContinuousClock.Instant) -> Bool {
         let (session, established, audio, overdue, closed) = state.withLock { s in
             (s.session, s.established && !s.ended, s.audio, s.connectDeadline.map { now >= $0 } ?? false, s.closed)
         }
