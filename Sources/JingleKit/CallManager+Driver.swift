@@ -368,8 +368,11 @@ extension CallManager {
         if r.call.usesJMI, let device = r.device, let c = jmi.calls[sid] {
             switch c.state {
             case .proceeded, .accepted:
-                let out = (try? jmi.finish(id: sid, peer: device, reason: end.jingleReason)) ?? []
-                if !end.isByPeer { carryOut(out) }
+                if end.isByPeer {
+                    jmi.sessionEndedByPeer(id: sid, reason: end.jingleReason)
+                } else {
+                    carryOut((try? jmi.finish(id: sid, peer: device, reason: end.jingleReason)) ?? [])
+                }
             case .proposing, .incoming, .ended: break
             }
         }

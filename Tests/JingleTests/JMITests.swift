@@ -1,4 +1,4 @@
-import Jingle
+@testable import Jingle
 import Testing
 import XMLStream
 import XMPPCore
@@ -164,6 +164,19 @@ struct JMIServer {
         s.run()
         #expect(s.ends(Self.mercutio) == [.rejected(Reason(.busy))])
         #expect(s.devices[Self.phone]?.calls["c1"]?.state == .accepted)
+    }
+
+    @Test func aSessionEndedByThePeerFreesTheMachineWithoutSendingAnything() throws {
+        var m = JingleMessageMachine(local: Self.phone)
+        let propose = XMLElement("message", namespace: XMPPNamespace.client, ["from": Self.romeo.description, "to": Self.phone.bare.description],
+                                 children: [JingleMessage(action: .propose, id: "s1", descriptions: Self.audio).element])
+        _ = m.handle(propose, now: .zero)
+        _ = try m.accept(id: "s1")
+        #expect(m.isBusy(except: "other"))
+        m.sessionEndedByPeer(id: "s1", reason: Reason(.success))
+        #expect(m.calls["s1"]?.state == .ended(.finished(Reason(.success))))
+        #expect(!m.isBusy(except: "other"), "a new call may ring")
+        m.sessionEndedByPeer(id: "unknown", reason: nil)   // ignored
     }
 
     @Test func aMachineAllowingTwoCallsTakesASecondCallerAndIsBusyForAThird() throws {

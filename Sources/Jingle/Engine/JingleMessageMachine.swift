@@ -160,6 +160,19 @@ public struct JingleMessageMachine: Sendable {
         return [.send(message(to: peer, JingleMessage(action: .finish, id: id, reason: reason)))]
     }
 
+    /// The peer ended the call's Jingle session (its session-terminate, or its `<finish/>` already
+    /// handled): the call ends here too and nothing is sent, so it no longer counts toward busy.
+    public mutating func sessionEndedByPeer(id: String, reason: Reason?) {
+        guard let c = calls[id] else { return }
+        switch c.state {
+        case .proceeded, .accepted:
+            calls[id]?.state = .ended(.finished(reason))
+            calls[id]?.deadline = nil
+        case .proposing, .incoming, .ended:
+            break
+        }
+    }
+
     private func call(_ id: String, in expected: CallState) throws(MisuseError) -> Call {
         guard let c = calls[id] else { throw .unknownCall(id) }
         guard c.state == expected else { throw .wrongState(id, c.state) }
