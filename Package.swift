@@ -107,7 +107,7 @@ let package = Package(
 
         // MARK: 6. Tools.
         .executableTarget(name: "jingle-agent", dependencies: [
-                    "JingleKit", "XMPPClient", "XMPPCore",
+                    "JingleKit", "Jingle", "Transport", "XMPPClient", "XMPPCore",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                     .product(name: "Logging", package: "swift-log"),
                 ],

@@ -1,10 +1,12 @@
 import ArgumentParser
 
-/// `jingle-agent`: a headless Jingle voice-call agent. Each subcommand lives in its own file.
+/// `jingle-agent`: a headless Jingle voice-call agent (XEP-0166/0167 calls, set up through
+/// XEP-0353 Jingle Message Initiation). Each subcommand lives in its own file.
 @main
 struct JingleAgent: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jingle-agent",
         abstract: "Headless Jingle voice-call agent.",
-        subcommands: [Check.self])
+        discussion: "Exit codes of call, answer and echo:\n" + AgentExitCode.table,
+        subcommands: [CallCommand.self, AnswerCommand.self, EchoCommand.self, Check.self])
 }

@@ -1,0 +1,61 @@
+import JingleKit
+
+/// Follows one call from placed (or received) to ended: prints its progress, hangs it up after
+/// `--hangup-after` or `--duration`, wires its media, and makes its report.
+struct CallRunner: Sendable {
+    let call: Call
+    let options: CallOptions
+    let media: MediaWiring
+    let board: StatusBoard
+    /// Loop received audio back (`echo`).
+    var echo = false
+
+    /// Runs until the call ends; returns its report (already printed per `--report`).
+    func run() async -> CallReport {
+        let started = ContinuousClock.now
+        var builder = CallReportBuilder(call: call, mediaExpected: media.carriesMedia)
+        var timers: [Task<Void, Never>] = []
+        board.add(call, state: call.direction == .outgoing ? "calling" : "ringing")
+        let who = "\(call.peer)"
+        for await event in call.events {
+            builder.record(event, at: ContinuousClock.now - started)
+            switch event {
+            case .ringing(let device):
+                Console.shared.progress(call.direction == .outgoing ? "ringing on \(device)" : "ringing: call from \(who)")
+                board.update(call, state: "ringing")
+            case .proceeded(let device):
+                Console.shared.progress("proceeding with \(device)")
+                board.update(call, state: "connecting")
+            case .accepted:
+                Console.shared.progress("answered: call \(call.sid) with \(who) is active")
+                board.update(call, state: "active", active: true)
+                await media.attach(to: call, echo: echo)
+                for limit in [options.hangupAfter, options.duration].compactMap({ $0 }) {
+                    timers.append(Task { [call] in
+                        try? await Task.sleep(for: .milliseconds(Int64(limit * 1000)))
+                        guard !Task.isCancelled else { return }
+                        Console.shared.progress("hanging up after \(CallReport.format(seconds: limit))")
+                        await call.hangUp()
+                    })
+                }
+            case .mediaConnected:
+                Console.shared.progress("media connected")
+                await media.mediaConnected(call)
+            case .remoteMuted(let muted):
+                Console.shared.progress(muted ? "peer muted" : "peer unmuted")
+            case .remoteHeld(let held):
+                Console.shared.progress(held ? "peer put the call on hold" : "peer resumed the call")
+            case .remoteCandidates:
+                break
+            case .ended(let end):
+                Console.shared.progress("ended: \(CallReportBuilder.describe(.ended(end)).dropFirst(6))")
+            }
+        }
+        for t in timers { t.cancel() }
+        board.remove(call)
+        let report = builder.report(statistics: await call.statistics, remoteDevice: await call.remoteDevice,
+                                    media: await media.report(for: call))
+        if let text = report.rendered(options.report) { Console.shared.output(text) }
+        return report
+    }
+}
