@@ -28,8 +28,8 @@ final class AgentProcess: @unchecked Sendable {
         let base = NSTemporaryDirectory() + "jingle-agent-\(name)-\(UUID().uuidString)"
         stdoutPath = base + ".out"
         stderrPath = base + ".err"
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: Self.executable)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
