@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "jingle-relay", targets: ["jingle-relay"]),
         .executable(name: "jingle-harness", targets: ["jingle-harness"]),
         .executable(name: "jingle-bench", targets: ["jingle-bench"]),
+        .executable(name: "answering-machine", targets: ["answering-machine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -129,6 +130,13 @@ let package = Package(
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 ],
                 path: "Tools/jingle-bench/Sources", swiftSettings: swiftSettings),
+
+        // MARK: 7. Samples: programs on the public API.
+        .executableTarget(name: "answering-machine", dependencies: [
+                    "JingleKit", "Jingle", "XMPPClient", "XMPPCore",
+                    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                ],
+                path: "Samples/answering-machine", exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // MARK: Tests.
         .testTarget(name: "XMLStreamTests", dependencies: ["XMLStream"],

@@ -13,6 +13,8 @@ public final class Call: Sendable, CustomStringConvertible {
     public let usesJMI: Bool
     public let events: AsyncStream<CallEvent>
     let sink: AsyncStream<CallEvent>.Continuation
+    /// The PCM source and sink the media transport reads.
+    let audio = CallAudioRouting()
     private weak let manager: CallManager?
 
     init(sid: String, peer: JID, direction: CallDirection, usesJMI: Bool, manager: CallManager) {
@@ -57,9 +59,27 @@ public final class Call: Sendable, CustomStringConvertible {
         await manager?.hangUp(sid: sid, reason: reason)
     }
 
-    /// Tells the peer we muted or unmuted our audio (XEP-0167 §7.3).
+    /// Audio to send: 20 ms frames of 48 kHz mono PCM, pulled by the call's media clock once
+    /// DTLS-SRTP is up. Set it any time (before answering, or to switch prompts); nil sends silence.
+    public func setAudioSource(_ source: (any CallAudioSource)?) {
+        audio.source = source
+    }
+
+    /// Where received audio goes, one 20 ms frame per tick from the jitter buffer; nil discards it.
+    public func setAudioSink(_ sink: (any CallAudioSink)?) {
+        audio.sink = sink
+    }
+
+    /// Media counters (packets, loss, jitter, RTT, concealment, FEC, selected pair); nil before
+    /// the media session exists or with a signalling-only transport.
+    public var mediaStatistics: CallMediaStatistics? {
+        get async { await manager?.mediaStatistics(of: sid) }
+    }
+
+    /// Mutes or unmutes our audio (silence is sent) and tells the peer (XEP-0167 §7.3).
     public func setMuted(_ muted: Bool) async throws(CallError) {
         guard let manager else { throw .managerUnavailable }
+        audio.muted = muted
         try await manager.sendInfo(sid: sid, muted ? .mute(creator: .initiator, name: "audio")
                                                    : .unmute(creator: .initiator, name: "audio"))
     }

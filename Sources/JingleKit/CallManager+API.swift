@@ -52,6 +52,9 @@ extension CallManager {
     func state(of sid: String) -> CallState? { records[sid]?.state }
     func remoteDevice(of sid: String) -> JID? { records[sid]?.device }
     func statistics(of sid: String) -> CallStatistics? { records[sid]?.statistics }
+    func mediaStatistics(of sid: String) -> CallMediaStatistics? {
+        (records[sid]?.media as? any AudioMediaTransport)?.mediaStatistics
+    }
 
     func accept(sid: String) async throws(CallError) {
         guard var r = records[sid] else { throw .managerUnavailable }

@@ -237,8 +237,14 @@ extension CallManager {
               case .iceUDP(let t)? = content.transport else { return }
         let fp = t.fingerprints.first
         let role = fp.flatMap { $0.setup }.flatMap { Negotiation.dtlsRole(local: .actpass, remote: $0) }
-        let remote = RemoteMediaParameters(ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates, fingerprint: fp, dtlsRole: role)
+        let remote = RemoteMediaParameters(ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates, fingerprint: fp, dtlsRole: role,
+                                           payloadTypes: Self.payloadTypes(of: content))
         Task { await media.start(remote: remote) }
+    }
+
+    /// The RTP payload types of a content's description (XEP-0167 §4).
+    static func payloadTypes(of content: Content) -> [PayloadType] {
+        if case .rtp(let d)? = content.description { d.payloadTypes } else { [] }
     }
 
     /// Incoming: create the media transport and answer the session-initiate with session-accept.
@@ -270,7 +276,9 @@ extension CallManager {
                     if case .iceUDP(let a)? = c.transport { a.fingerprints.first?.setup } else { nil }
                 }
                 let role = ours.flatMap { o in fp?.setup.flatMap { Negotiation.dtlsRole(local: o, remote: $0) } }
-                let remote = RemoteMediaParameters(ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates, fingerprint: fp, dtlsRole: role)
+                let agreed = accept.contents.first.map(Self.payloadTypes(of:)) ?? []
+                let remote = RemoteMediaParameters(ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates, fingerprint: fp, dtlsRole: role,
+                                                   payloadTypes: agreed)
                 Task { await media.start(remote: remote) }
             }
         }
@@ -279,6 +287,7 @@ extension CallManager {
 
     private func attach(_ media: any MediaTransport, to sid: String) {
         records[sid]?.media = media
+        if let audioMedia = media as? any AudioMediaTransport, let call = records[sid]?.call { audioMedia.route(call.audio) }
         records[sid]?.mediaEvents = Task { [weak self] in
             for await event in media.events {
                 await self?.mediaEvent(sid: sid, event)
@@ -289,7 +298,17 @@ extension CallManager {
     private func mediaEvent(sid: String, _ event: MediaTransportEvent) {
         guard let r = records[sid], !r.state.isEnded else { return }
         switch event {
-        case .connected: r.call.sink.yield(.mediaConnected)
+        case .iceConnected(let pair):
+            records[sid]?.iceConnectedAt = now
+            r.call.sink.yield(.iceConnected(pair))
+        case .connected:
+            records[sid]?.dtlsConnectedAt = now
+            r.call.sink.yield(.mediaConnected)
+        case .firstAudio:
+            records[sid]?.firstAudioAt = now
+            r.call.sink.yield(.firstAudio)
+        case .dtmf(let digit): r.call.sink.yield(.dtmf(digit))
+        case .audioSourceFinished: r.call.sink.yield(.audioSourceFinished)
         case .failed(let reason): giveUp(sid: sid, reason: reason)
         case .localCandidates(let candidates):
             guard let content = sessions[sid]?.contents.first else { return }

@@ -24,6 +24,9 @@ struct CallRecord {
     var proceededAt: EngineInstant?
     var initiatedAt: EngineInstant?
     var acceptedAt: EngineInstant?
+    var iceConnectedAt: EngineInstant?
+    var dtlsConnectedAt: EngineInstant?
+    var firstAudioAt: EngineInstant?
 
     var statistics: CallStatistics {
         var s = CallStatistics()
@@ -33,6 +36,9 @@ struct CallRecord {
         }
         if let i = initiatedAt, let a = acceptedAt { s.initiateToAccept = a - i }
         s.setup = acceptedAt.map { $0 - placedAt }
+        s.iceConnected = iceConnectedAt.map { $0 - placedAt }
+        s.dtlsConnected = dtlsConnectedAt.map { $0 - placedAt }
+        s.firstAudio = firstAudioAt.map { $0 - placedAt }
         return s
     }
 }

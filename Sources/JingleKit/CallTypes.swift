@@ -86,8 +86,16 @@ public enum CallEvent: Sendable, Hashable {
     case remoteMuted(Bool)
     /// The peer put the call on hold or resumed it (XEP-0167 §7.2).
     case remoteHeld(Bool)
-    /// The media transport reports ICE + DTLS connected.
+    /// ICE connectivity checks succeeded on this candidate pair.
+    case iceConnected(SelectedCandidatePair)
+    /// The media transport reports ICE + DTLS-SRTP connected: audio flows.
     case mediaConnected
+    /// The first packet of the peer's audio was decoded.
+    case firstAudio
+    /// The peer sent a DTMF digit (RFC 4733 telephone-event).
+    case dtmf(Character)
+    /// The audio source set with `setAudioSource` has no more frames; silence is sent from now on.
+    case audioSourceFinished
     case ended(CallEndReason)
 }
 
@@ -106,13 +114,23 @@ public struct CallStatistics: Sendable, Hashable {
     public var initiateToAccept: Duration?
     /// Call placed or received -> active.
     public var setup: Duration?
+    /// Call placed or received -> ICE connectivity established (RFC 8445 §8).
+    public var iceConnected: Duration?
+    /// Call placed or received -> DTLS-SRTP keys installed (RFC 5764 §4.2).
+    public var dtlsConnected: Duration?
+    /// Call placed or received -> the first packet of the peer's audio decoded.
+    public var firstAudio: Duration?
 
     public init(proposeToRinging: Duration? = nil, proposeToProceed: Duration? = nil, initiateToAccept: Duration? = nil,
-                setup: Duration? = nil) {
+                setup: Duration? = nil, iceConnected: Duration? = nil, dtlsConnected: Duration? = nil,
+                firstAudio: Duration? = nil) {
         self.proposeToRinging = proposeToRinging
         self.proposeToProceed = proposeToProceed
         self.initiateToAccept = initiateToAccept
         self.setup = setup
+        self.iceConnected = iceConnected
+        self.dtlsConnected = dtlsConnected
+        self.firstAudio = firstAudio
     }
 }
 

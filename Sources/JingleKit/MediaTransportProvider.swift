@@ -8,13 +8,17 @@ public struct RemoteMediaParameters: Sendable, Hashable {
     public var candidates: [Candidate]
     public var fingerprint: Fingerprint?
     public var dtlsRole: DTLSRole?
+    /// The payload types both sides agreed on (XEP-0167 §5: the answer's list), ids as on the wire.
+    public var payloadTypes: [PayloadType]
 
-    public init(ufrag: String?, pwd: String?, candidates: [Candidate], fingerprint: Fingerprint?, dtlsRole: DTLSRole?) {
+    public init(ufrag: String?, pwd: String?, candidates: [Candidate], fingerprint: Fingerprint?, dtlsRole: DTLSRole?,
+                payloadTypes: [PayloadType] = []) {
         self.ufrag = ufrag
         self.pwd = pwd
         self.candidates = candidates
         self.fingerprint = fingerprint
         self.dtlsRole = dtlsRole
+        self.payloadTypes = payloadTypes
     }
 }
 
@@ -22,8 +26,16 @@ public struct RemoteMediaParameters: Sendable, Hashable {
 public enum MediaTransportEvent: Sendable, Hashable {
     /// Candidates gathered after the offer/answer went out: the call sends them in a transport-info.
     case localCandidates([Candidate])
+    /// ICE connectivity checks succeeded on this pair (RFC 8445 §8).
+    case iceConnected(SelectedCandidatePair)
     /// ICE selected a pair and DTLS-SRTP completed with the signalled fingerprint.
     case connected
+    /// The first packet of the peer's audio was decoded.
+    case firstAudio
+    /// The peer sent an RFC 4733 telephone-event (a DTMF digit).
+    case dtmf(Character)
+    /// The call's audio source returned no more frames.
+    case audioSourceFinished
     /// ICE or DTLS failed; the call ends with `<failed-transport/>` or `<security-error/>`.
     case failed(Reason)
 }
@@ -49,4 +61,43 @@ public protocol MediaTransport: AnyObject, Sendable {
 /// Makes one `MediaTransport` per call: the seam where ICE over libnice, DTLS and SRTP plug in.
 public protocol MediaTransportProvider: Sendable {
     func makeTransport(sid: String, role: Creator) async throws -> any MediaTransport
+}
+
+/// The candidate pair ICE uses (RFC 8445 §4), as the W3C candidate-pair statistics describe it.
+public struct SelectedCandidatePair: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var localType: CandidateType
+    public var localAddress: String
+    public var localPort: UInt16
+    public var remoteType: CandidateType
+    public var remoteAddress: String
+    public var remotePort: UInt16
+    /// `udp` or `tcp`.
+    public var transportProtocol: String
+
+    public init(localType: CandidateType, localAddress: String, localPort: UInt16, remoteType: CandidateType,
+                remoteAddress: String, remotePort: UInt16, transportProtocol: String) {
+        self.localType = localType
+        self.localAddress = localAddress
+        self.localPort = localPort
+        self.remoteType = remoteType
+        self.remoteAddress = remoteAddress
+        self.remotePort = remotePort
+        self.transportProtocol = transportProtocol
+    }
+
+    /// Whether either end is a TURN relay.
+    public var isRelayed: Bool { localType == .relay || remoteType == .relay }
+
+    public var description: String {
+        "\(localType.rawValue) \(localAddress):\(localPort) -> \(remoteType.rawValue) \(remoteAddress):\(remotePort) (\(transportProtocol))"
+    }
+}
+
+/// A media transport that carries audio: the call's PCM source and sink, mute, DTMF and
+/// statistics reach it through this protocol.
+protocol AudioMediaTransport: MediaTransport {
+    /// Connects the call's audio slots; called once, right after the transport is made.
+    func route(_ audio: CallAudioRouting)
+    /// Media counters of the call so far; nil before the media session exists.
+    var mediaStatistics: CallMediaStatistics? { get }
 }

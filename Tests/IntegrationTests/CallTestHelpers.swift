@@ -25,8 +25,9 @@ final class CallEvents: @unchecked Sendable {
     private var iterator: AsyncStream<CallEvent>.AsyncIterator
     init(_ call: Call) { iterator = call.events.makeAsyncIterator() }
 
-    func next(_ what: String, where match: @escaping @Sendable (CallEvent) -> Bool) async throws -> CallEvent {
-        try await callWait(.seconds(15), what) { [self] in
+    func next(_ what: String, within limit: Duration = .seconds(15),
+              where match: @escaping @Sendable (CallEvent) -> Bool) async throws -> CallEvent {
+        try await callWait(limit, what) { [self] in
             while let e = await self.iterator.next() { if match(e) { return e } }
             throw CallWaitTimedOut(what: "\(what) (events ended)")
         }

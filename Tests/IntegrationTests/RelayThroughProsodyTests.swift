@@ -14,17 +14,7 @@ import XMPPCore
         let prosody = try await ProsodyFixture.shared()
 
         // The relay, on the address and secret Prosody advertises.
-        var configuration = RelayConfiguration()
-        configuration.listen = [try #require(TransportAddress("127.0.0.1:\(prosody.turnPort)"))]
-        configuration.relayIPv4 = IPAddress("127.0.0.1")
-        configuration.realm = "localhost"
-        configuration.secrets = [prosody.turnSecret]
-        configuration.allowLoopbackPeers = true     // both ICE agents live on 127.0.0.1 in this test
-        let base = UInt16(25_000 + Int(getpid() % 40) * 100)
-        configuration.portRange = base...(base + 99)
-        configuration.socketBufferBytes = 0
-        let relay = try RelayServer(configuration: configuration)
-        try await relay.start()
+        let relay = try await RelayFixture.shared(for: prosody)
 
         // Credentials from Prosody over XEP-0215.
         let account = try await prosody.account("relay-user")
@@ -64,7 +54,6 @@ import XMPPCore
         sink.finish()
         let local = log.compactMap { if case .localCandidate(let c) = $0 { c } else { nil } }
         #expect(!local.isEmpty && local.allSatisfy { $0.kind == .relayed })
-        try await relay.stop()
     }
 
     /// Trickles `agent`'s candidates to `peer` and reports its events as short notes.

@@ -1,0 +1,371 @@
+import Jingle
+import Synchronization
+import TLS
+import Transport
+
+/// One call's audio transport: an ICE agent over libnice (XEP-0176, RFC 8445) carrying a
+/// DTLS-SRTP media session (XEP-0320, RFC 5763/5764) with Opus (RFC 7587), driven by a 20 ms media
+/// clock that feeds the call's audio source to the encoder and the jitter buffer's output to its sink.
+///
+/// A runtime adapter: it reads the clock and owns three tasks (ICE events in order, the media
+/// session's events, the media clock). Everything else is guarded by one lock.
+final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
+    let events: AsyncStream<MediaTransportEvent>
+    private let sink: AsyncStream<MediaTransportEvent>.Continuation
+    private let agent: ICEAgent
+    private let certificate: DTLSCertificate
+    private let settings: CallMediaSettings
+    private let role: Creator
+    private let cname: String
+    private let clock = ContinuousClock()
+    private let state = Mutex(State())
+    private let tasks = Mutex([Task<Void, Never>]())
+
+    /// What the ICE-event task consumes, in order: agent events, and the media session once it exists.
+    private enum Input: Sendable {
+        case ice(ICEEvent)
+        case sessionReady(MediaSession)
+    }
+    private let inbox: AsyncStream<Input>.Continuation
+
+    private struct State {
+        var session: MediaSession?
+        var gathered: [ICECandidate] = []
+        var gatheringDone = false
+        var handedOut = false
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
+        var iceConnected = false
+        var reportedICE = false
+        var pair: SelectedCandidatePair?
+        var established = false
+        var firstAudio = false
+        var ended = false
+        var closed = false
+        var connectDeadline: ContinuousClock.Instant?
+        var audio: CallAudioRouting?
+        var framesSent = 0
+        var framesPlayed = 0
+        var lateTicks = 0
+        var sendLevel = -100.0
+        var receiveLevel = -100.0
+    }
+
+    init(agent: ICEAgent, role: Creator, settings: CallMediaSettings, cname: String) throws(CallError) {
+        self.agent = agent
+        self.role = role
+        self.settings = settings
+        self.cname = cname
+        do { certificate = try DTLSCertificate.generate(commonName: "JingleKit") } catch {
+            throw .transportFailed("cannot make the call's DTLS certificate: \(error)")
+        }
+        (events, sink) = AsyncStream.makeStream(of: MediaTransportEvent.self)
+        let (inputs, inbox) = AsyncStream.makeStream(of: Input.self)
+        self.inbox = inbox
+        let agentEvents = agent.events
+        let forwarder = Task.detached {
+            for await event in agentEvents { inbox.yield(.ice(event)) }
+        }
+        let consumer = Task.detached { [weak self] in
+            var delivered: MediaSession?
+            var pending: [ICEEvent] = []
+            for await input in inputs {
+                switch input {
+                case .ice(let event):
+                    self?.note(event)
+                    if let delivered {
+                        delivered.handle(event)
+                    } else if pending.count < 512 {
+                        pending.append(event)
+                    }
+                case .sessionReady(let session):
+                    delivered = session
+                    pending.forEach { session.handle($0) }
+                    pending = []
+                }
+            }
+        }
+        let mediaClock = Task.detached { [weak self] in
+            let clock = ContinuousClock()
+            var tick = clock.now
+            while !Task.isCancelled {
+                guard let self, self.tick(scheduled: tick, now: clock.now) else { return }
+                tick += CallAudio.frameDuration
+                let now = clock.now
+                if now - tick > .milliseconds(200) { tick = now }   // resynchronise after a long stall
+                do { try await clock.sleep(until: tick, tolerance: .milliseconds(1)) } catch { return }
+            }
+        }
+        tasks.withLock { $0 = [forwarder, consumer, mediaClock] }
+    }
+
+    /// Starts gathering; call once after `init`.
+    func gather() throws(CallError) {
+        do { try agent.gather() } catch { throw .transportFailed("ICE gathering failed: \(error)") }
+    }
+
+    // MARK: MediaTransport
+
+    func localTransport() async -> LocalTransport {
+        let credentials = (try? agent.localCredentials()) ?? ICECredentials(usernameFragment: "", password: "")
+        return LocalTransport(ufrag: credentials.usernameFragment, pwd: credentials.password,
+                              fingerprintHash: "sha-256", fingerprint: certificate.fingerprint(.sha256))
+    }
+
+    func localCandidates() async -> [Candidate] {
+        if !state.withLock({ $0.gatheringDone || $0.closed }) {
+            await waitForGathering(at: clock.now + settings.gatheringWait)
+        }
+        return state.withLock { s in
+            s.handedOut = true
+            return s.gathered.map(CandidateMapping.jingle)
+        }
+    }
+
+    func start(remote: RemoteMediaParameters) async {
+        guard !state.withLock({ $0.closed || $0.session != nil || $0.ended }) else { return }
+        guard let ufrag = remote.ufrag, let pwd = remote.pwd, !ufrag.isEmpty, !pwd.isEmpty else {
+            return fail(Reason(.failedTransport, text: "the peer sent no ICE ufrag/pwd (XEP-0176)"))
+        }
+        guard let fingerprint = remote.fingerprint, !fingerprint.value.isEmpty else {
+            return fail(Reason(.securityError, text: "the peer sent no DTLS fingerprint (XEP-0320)"))
+        }
+        do {
+            try agent.setRemoteCredentials(ICECredentials(usernameFragment: ufrag, password: pwd))
+        } catch {
+            return fail(Reason(.failedTransport, text: "ICE refused the peer's credentials: \(error)"))
+        }
+        addCandidates(remote.candidates)
+        let dtlsRole: DTLSConnection.Role = switch remote.dtlsRole ?? (role == .initiator ? .server : .client) {
+        case .client: .client
+        case .server: .server
+        }
+        let opus = remote.payloadTypes.first { $0.name?.lowercased() == "opus" }?.id ?? 111
+        let configuration = MediaSessionConfiguration(
+            role: dtlsRole, certificate: certificate, remoteFingerprint: (fingerprint.hash, fingerprint.value),
+            payloadType: opus, cname: cname, opusBitrate: settings.opusBitrate,
+            forwardErrorCorrection: settings.forwardErrorCorrection,
+            discontinuousTransmission: settings.discontinuousTransmission)
+        let session: MediaSession
+        do { session = try MediaSession(agent: agent, configuration: configuration) } catch {
+            return fail(Reason(.failedApplication, text: "\(error)"))
+        }
+        let installed = state.withLock { s -> Bool in
+            guard !s.closed, s.session == nil else { return false }
+            s.session = session
+            s.connectDeadline = clock.now + settings.connectTimeout
+            return true
+        }
+        guard installed else { return session.close() }
+        let watcher = Task.detached { [weak self] in
+            for await event in session.events { self?.sessionEvent(event) }
+        }
+        tasks.withLock { $0.append(watcher) }
+        inbox.yield(.sessionReady(session))
+    }
+
+    func addRemoteCandidates(_ candidates: [Candidate]) async {
+        addCandidates(candidates)
+    }
+
+    func close() async {
+        let (session, waiters) = state.withLock { s -> (MediaSession?, [CheckedContinuation<Void, Never>]) in
+            guard !s.closed else { return (nil, []) }
+            s.closed = true
+            let w = Array(s.waiters.values)
+            s.waiters = [:]
+            return (s.session, w)
+        }
+        waiters.forEach { $0.resume() }
+        let running = tasks.withLock { t in defer { t = [] }; return t }
+        guard !running.isEmpty || session != nil else { return }
+        running.forEach { $0.cancel() }
+        session?.close()
+        let agent = self.agent
+        await Task.detached { agent.close() }.value   // waits for the GLib thread to finish
+        inbox.finish()
+        sink.finish()
+    }
+
+    // MARK: AudioMediaTransport
+
+    func route(_ audio: CallAudioRouting) {
+        state.withLock { $0.audio = audio }
+    }
+
+    var mediaStatistics: CallMediaStatistics? {
+        let (session, s) = state.withLock { ($0.session, $0) }
+        guard let session else { return nil }
+        var stats = CallMediaStatistics(session.statistics)
+        stats.selectedPair = s.pair
+        stats.framesSent = s.framesSent
+        stats.framesPlayed = s.framesPlayed
+        stats.lateTicks = s.lateTicks
+        stats.sendLevel = s.sendLevel
+        stats.receiveLevel = s.receiveLevel
+        return stats
+    }
+
+    // MARK: Internals
+
+    private func addCandidates(_ candidates: [Candidate]) {
+        let usable = candidates.compactMap(CandidateMapping.ice)
+        guard !usable.isEmpty else { return }
+        _ = try? agent.addRemoteCandidates(usable)
+    }
+
+    private func waitForGathering(at deadline: ContinuousClock.Instant) async {
+        let id = state.withLock { s -> UInt64 in
+            s.nextWaiter += 1
+            return s.nextWaiter
+        }
+        let timer = Task.detached { [weak self] in
+            try? await ContinuousClock().sleep(until: deadline, tolerance: .milliseconds(5))
+            self?.resumeWaiter(id)
+        }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { s -> Bool in
+                if s.gatheringDone || s.closed { return true }
+                s.waiters[id] = c
+                return false
+            }
+            if resumeNow { c.resume() }
+        }
+        timer.cancel()
+    }
+
+    private func resumeWaiter(_ id: UInt64) {
+        state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+    }
+
+    /// Bookkeeping for one ICE event (candidates, gathering, pair, state); the event then goes to the session.
+    private func note(_ event: ICEEvent) {
+        switch event {
+        case .localCandidate(let c):
+            let trickle = state.withLock { s -> Bool in
+                s.gathered.append(c)
+                return s.handedOut
+            }
+            if trickle { sink.yield(.localCandidates([CandidateMapping.jingle(c)])) }
+        case .gatheringDone:
+            let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+                s.gatheringDone = true
+                defer { s.waiters = [:] }
+                return Array(s.waiters.values)
+            }
+            waiters.forEach { $0.resume() }
+        case .selectedPair(let local, let remote):
+            let pair = SelectedCandidatePair(
+                localType: CandidateMapping.jingle(local).type, localAddress: local.address, localPort: local.port,
+                remoteType: CandidateMapping.jingle(remote).type, remoteAddress: remote.address, remotePort: remote.port,
+                transportProtocol: local.transport == .udp ? "udp" : "tcp")
+            reportICE { $0.pair = pair }
+        case .stateChanged(let s):
+            switch s {
+            case .connected, .ready: reportICE { $0.iceConnected = true }
+            case .failed, .disconnected, .gathering, .connecting: break
+            }
+        case .datagram:
+            break
+        }
+    }
+
+    /// Updates the ICE bookkeeping and reports `iceConnected` once both the state and the pair are known.
+    private func reportICE(_ update: (inout State) -> Void) {
+        let report = state.withLock { s -> SelectedCandidatePair? in
+            update(&s)
+            guard s.iceConnected, !s.reportedICE, let pair = s.pair else { return nil }
+            s.reportedICE = true
+            return pair
+        }
+        if let report { sink.yield(.iceConnected(report)) }
+    }
+
+    private func sessionEvent(_ event: MediaSessionEvent) {
+        switch event {
+        case .established:
+            let first = state.withLock { s -> Bool in
+                guard !s.established, !s.ended else { return false }
+                s.established = true
+                s.connectDeadline = nil
+                return true
+            }
+            if first { sink.yield(.connected) }
+        case .failed(let error):
+            fail(Self.reason(for: error))
+        case .closed:
+            break
+        }
+    }
+
+    /// XEP-0166 §7.4 reason for a media session failure.
+    static func reason(for error: MediaSessionError) -> Reason {
+        switch error {
+        case .fingerprintMismatch, .handshakeFailed, .unsupportedSRTPProfile, .srtp:
+            Reason(.securityError, text: error.description)
+        case .codec:
+            Reason(.failedApplication, text: error.description)
+        case .transportFailed, .invalidFrame, .notEstablished, .closed:
+            Reason(.failedTransport, text: error.description)
+        }
+    }
+
+    private func fail(_ reason: Reason) {
+        let first = state.withLock { s -> Bool in
+            guard !s.ended, !s.closed else { return false }
+            s.ended = true
+            return true
+        }
+        if first { sink.yield(.failed(reason)) }
+    }
+
+    /// One media-clock tick: timers, the connect deadline, then one frame each way once DTLS is done.
+    /// Returns false when the transport is closed.
+    private func tick(scheduled: ContinuousClock.Instant, now: ContinuousClock.Instant) -> Bool {
+        let (session, established, audio, overdue, closed) = state.withLock { s in
+            (s.session, s.established && !s.ended, s.audio, s.connectDeadline.map { now >= $0 } ?? false, s.closed)
+        }
+        guard !closed else { return false }
+        session?.handleTimeout()
+        if overdue {
+            state.withLock { $0.connectDeadline = nil }
+            let seconds = settings.connectTimeout.components.seconds
+            fail(Reason(.failedTransport, text: "ICE and DTLS did not connect within \(seconds) s"))
+            return true
+        }
+        guard established, let session else { return true }
+
+        var frame = silence
+        if let source = audio?.source {
+            if let f = source.nextFrame() {
+                frame = f.count == CallAudio.samplesPerFrame ? f
+                    : Array(f.prefix(CallAudio.samplesPerFrame)) + [Int16](repeating: 0, count: max(0, CallAudio.samplesPerFrame - f.count))
+            } else if audio?.clearSource(ifStill: source) == true {
+                sink.yield(.audioSourceFinished)
+            }
+        }
+        if audio?.muted == true { frame = silence }
+        try? session.send(frame: frame)
+        let played = session.pullFrame()
+        audio?.sink?.receive(frame: played)
+
+        let late = now - scheduled > CallAudio.frameDuration
+        let sendLevel = CallAudio.level(of: frame)
+        let receiveLevel = CallAudio.level(of: played)
+        let checkFirstAudio = state.withLock { s -> Bool in
+            s.framesSent += 1
+            s.framesPlayed += 1
+            if late { s.lateTicks += 1 }
+            s.sendLevel = sendLevel
+            s.receiveLevel = receiveLevel
+            return !s.firstAudio
+        }
+        if checkFirstAudio, session.statistics.decodedFrames > 0 {
+            state.withLock { $0.firstAudio = true }
+            sink.yield(.firstAudio)
+        }
+        return true
+    }
+
+    private let silence = [Int16](repeating: 0, count: CallAudio.samplesPerFrame)
+}

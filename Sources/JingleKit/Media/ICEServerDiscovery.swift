@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Transport
+import XMPPCore
+
+/// Turns XEP-0215 external services into ICE servers: `stun` and `turn`/`turns` entries with a
+/// transport (RFC 7064/7065 URI semantics: `turn` over UDP unless `transport=tcp`, `turns` over TLS).
+/// libnice needs literal addresses, so host names are resolved here.
+public enum ICEServerDiscovery {
+    /// The ICE servers among `services`, resolved; entries without a usable port, credentials
+    /// (for TURN) or address are left out, each with the reason in `skipped`.
+    public static func iceServers(from services: [ExternalService],
+                                  resolve: (String) -> String? = resolveIPv4OrIPv6) -> (servers: [ICEServer], skipped: [String]) {
+        var servers: [ICEServer] = []
+        var skipped: [String] = []
+        for s in services {
+            let type = s.type.lowercased()
+            guard type == "stun" || type == "turn" || type == "turns" else { continue }
+            guard let address = resolve(s.host) else { skipped.append("\(s): cannot resolve \(s.host)"); continue }
+            let transport = s.transport?.lowercased() ?? (type == "turns" ? "tcp" : "udp")
+            let port = s.port ?? (type == "turns" ? 5349 : 3478)
+            if type == "stun" {
+                guard transport == "udp" else { skipped.append("\(s): STUN over \(transport) is not used"); continue }
+                servers.append(ICEServer(address: address, port: port, kind: .stun))
+                continue
+            }
+            guard let username = s.username, let password = s.password else {
+                skipped.append("\(s): TURN without credentials"); continue
+            }
+            let kind: ICEServer.Kind
+            switch (type, transport) {
+            case ("turn", "udp"): kind = .turnUDP(username: username, password: password)
+            case ("turn", "tcp"): kind = .turnTCP(username: username, password: password)
+            case ("turns", "tcp"), ("turns", "tls"), ("turn", "tls"): kind = .turnTLS(username: username, password: password)
+            default: skipped.append("\(s): unsupported transport \(transport)"); continue
+            }
+            servers.append(ICEServer(address: address, port: port, kind: kind))
+        }
+        return (servers, skipped)
+    }
+
+    /// A literal address as is; otherwise the first address getaddrinfo gives (IPv4 first).
+    public static func resolveIPv4OrIPv6(_ host: String) -> String? {
+        if isLiteral(host) { return host }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0, let first = list else { return nil }
+        defer { freeaddrinfo(list) }
+        var found: [(family: Int32, text: String)] = []
+        var p: UnsafeMutablePointer<addrinfo>? = first
+        while let ai = p {
+            var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            if getnameinfo(ai.pointee.ai_addr, ai.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 {
+                let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                found.append((ai.pointee.ai_family, text))
+            }
+            p = ai.pointee.ai_next
+        }
+        return (found.first { $0.family == AF_INET } ?? found.first)?.text
+    }
+
+    static func isLiteral(_ host: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+}
