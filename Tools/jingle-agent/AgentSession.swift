@@ -20,7 +20,7 @@ final class AgentSession: Sendable {
     }
 
     /// Logs in and starts the call manager (presence, carbons, the Jingle handler).
-    static func connect(_ configuration: XMPPClientConfiguration, options: CallOptions, plan: MediaPlan) async throws(AgentFailure) -> AgentSession {
+    static func connect(_ configuration: XMPPClientConfiguration, options: CallOptions, media: MediaWiring) async throws(AgentFailure) -> AgentSession {
         var logger = Logger(label: "jingle-agent")
         logger.logLevel = options.verbose ? .debug : .critical
         let client = XMPPClient(configuration: configuration, logger: logger)
@@ -28,12 +28,11 @@ final class AgentSession: Sendable {
         do { info = try await client.connect() } catch {
             throw AgentFailure("cannot log in as \(configuration.jid): \(error)", exitCode: .signallingFailure)
         }
-        let media = MediaWiring(plan: plan, enabled: !options.signallingOnly)
         let transport = DrainingTransport(client: client)
         var callLogger = Logger(label: "jingle-agent.calls")
         callLogger.logLevel = options.verbose ? .debug : .critical
         let manager = CallManager(transport: transport, local: info.boundJID,
-                                  configuration: CallConfiguration(mediaTransports: await media.transportProvider(client: client)),
+                                  configuration: CallConfiguration(mediaTransports: media.transportProvider(client: client)),
                                   logger: callLogger)
         await manager.start()
         Console.shared.progress("connected as \(info.boundJID)")

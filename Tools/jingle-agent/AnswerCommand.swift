@@ -98,7 +98,8 @@ func runAnswering(command: String, mode: AnswerMode, echo: Bool, which: AnswerLi
             return
         }
         let signals = SignalWatcher()
-        let session = try await AgentSession.connect(configuration, options: options, plan: plan)
+        let media = try MediaWiring(plan: plan, enabled: !options.signallingOnly)
+        let session = try await AgentSession.connect(configuration, options: options, media: media)
         let board = StatusBoard(media: session.media)
         let loop = AnswerLoop(session: session, options: options, mode: mode, echo: echo, limits: which.limits, board: board)
         let interrupt = Task {

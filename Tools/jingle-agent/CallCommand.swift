@@ -56,12 +56,16 @@ struct CallCommand: AsyncParsableCommand {
         }
         guard let peer = JID(target) else { throw AgentFailure(usage: "'\(target)' is not a JID") }
         let signals = SignalWatcher()
-        let session = try await AgentSession.connect(configuration, options: options, plan: plan)
+        let media = try MediaWiring(plan: plan, enabled: !options.signallingOnly)
+        let session = try await AgentSession.connect(configuration, options: options, media: media)
         let call: Call
         do {
             call = try await session.manager.placeCall(to: peer, useJMI: !noJMI, timeout: .milliseconds(Int64(timeout * 1000)))
         } catch {
             await session.close()
+            if case .transportFailed = error {
+                throw AgentFailure("cannot place the call: \(error)", exitCode: .connectionFailure)
+            }
             throw AgentFailure("cannot place the call: \(error)", exitCode: .signallingFailure)
         }
         Console.shared.progress("calling \(peer)\(noJMI ? " (direct Jingle)" : " (JMI)"), sid \(call.sid)")

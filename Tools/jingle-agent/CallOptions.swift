@@ -69,6 +69,10 @@ struct MediaOptions: ParsableArguments {
                                valueName: "url"))
     var iceServers: [String] = []
 
+    @Flag(inversion: .prefixedNo,
+          help: "Ask the XMPP server for STUN/TURN services (XEP-0215); on by default unless --ice-server is given.")
+    var discoverServers: Bool?
+
     @Option(name: .customLong("ice-username"), help: ArgumentHelp("TURN username for --ice-server.", valueName: "name"))
     var iceUsername: String?
 
@@ -149,7 +153,7 @@ struct MediaOptions: ParsableArguments {
             }
             do throws(ConfigFileError) {
                 if !relayOnly, let e = file.value("media", "relay-only") { plan.relayOnly = try file.bool(e) }
-                if let e = file.value("media", "discover-servers") { plan.discoverServers = try file.bool(e) }
+                if discoverServers == nil, let e = file.value("media", "discover-servers") { plan.discoverServers = try file.bool(e) }
                 if bitrate == nil, let e = file.value("media", "bitrate") { plan.bitrate = try file.int(e, in: 6000...510_000) }
                 if fec == nil, let e = file.value("media", "fec") { plan.fec = try file.bool(e) }
                 if !dtx, let e = file.value("media", "dtx") { plan.dtx = try file.bool(e) }
@@ -163,8 +167,12 @@ struct MediaOptions: ParsableArguments {
             }
             plan.iceServerURLs.append(url.description)
         }
-        // Servers given explicitly replace the XMPP server's XEP-0215 announcements.
-        if !plan.iceServers.isEmpty { plan.discoverServers = false }
+        // Servers given explicitly replace the XMPP server's XEP-0215 announcements unless asked for.
+        if let discoverServers {
+            plan.discoverServers = discoverServers
+        } else if !plan.iceServers.isEmpty, file?.value("media", "discover-servers") == nil {
+            plan.discoverServers = false
+        }
         return plan
     }
 }

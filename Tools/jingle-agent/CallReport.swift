@@ -22,8 +22,11 @@ struct CallReport: Codable, Sendable, Equatable {
 
     /// The ICE candidate pair that carried the media (RFC 8445 §8.1).
     struct CandidatePair: Codable, Sendable, Equatable {
+        /// Type and address, e.g. `host 127.0.0.1:50000` or `relay 192.0.2.7:49152`.
         var local: String
         var remote: String
+        /// `udp` or `tcp`.
+        var transport: String
     }
 
     /// RTP/RTCP figures (RFC 3550 §6.4), Opus decoder figures.
@@ -83,6 +86,7 @@ struct CallReportBuilder: Sendable {
     private(set) var ringingDevices: [String] = []
     private(set) var acceptedAt: Duration?
     private(set) var mediaConnected = false
+    private(set) var selectedPair: SelectedCandidatePair?
     private(set) var dtmf = ""
     private(set) var end: CallEndReason?
     private(set) var endedAt: Duration?
@@ -103,17 +107,13 @@ struct CallReportBuilder: Sendable {
             if !ringingDevices.contains(device.description) { ringingDevices.append(device.description) }
         case .accepted: acceptedAt = acceptedAt ?? at
         case .mediaConnected: mediaConnected = true
+        case .iceConnected(let pair): selectedPair = pair
+        case .dtmf(let digit): dtmf.append(digit)
         case .ended(let reason):
             end = reason
             endedAt = at
-        case .proceeded, .remoteCandidates, .remoteMuted, .remoteHeld: break
+        case .proceeded, .remoteCandidates, .remoteMuted, .remoteHeld, .firstAudio, .audioSourceFinished: break
         }
-    }
-
-    /// A DTMF digit received (RFC 4733 telephone-event).
-    mutating func recordDTMF(_ digit: Character, at: Duration) {
-        dtmf.append(digit)
-        timeline.append(.init(atMs: at.milliseconds, event: "dtmf \(digit)"))
     }
 
     var isActive: Bool { acceptedAt != nil && end == nil }
@@ -124,9 +124,10 @@ struct CallReportBuilder: Sendable {
         return AgentExitCode.forCall(end, mediaExpected: mediaExpected, mediaConnected: mediaConnected, audioReceived: audioReceived)
     }
 
-    func report(statistics: CallStatistics, remoteDevice: JID?, media: CallReport.Media?) -> CallReport {
+    func report(statistics: CallStatistics, remoteDevice: JID?, mediaStatistics: CallMediaStatistics?) -> CallReport {
         let end = self.end ?? .failed(nil, byPeer: false)
-        let audioReceived = media?.packetsReceived.map { $0 > 0 }
+        let media = mediaExpected ? MediaWiring.reportMedia(mediaStatistics, pair: selectedPair) : nil
+        let audioReceived = media?.packetsReceived.map { $0 > 0 } ?? (mediaExpected ? false : nil)
         let (outcome, byPeer) = Self.outcome(end)
         let reason = Self.reason(end)
         var talk: Double? = nil
@@ -139,7 +140,10 @@ struct CallReportBuilder: Sendable {
             setup: CallReport.Setup(proposeToRingingMs: statistics.proposeToRinging?.milliseconds,
                                     proposeToProceedMs: statistics.proposeToProceed?.milliseconds,
                                     initiateToAcceptMs: statistics.initiateToAccept?.milliseconds,
-                                    totalMs: statistics.setup?.milliseconds),
+                                    totalMs: statistics.setup?.milliseconds,
+                                    iceConnectedMs: statistics.iceConnected?.milliseconds,
+                                    dtlsConnectedMs: statistics.dtlsConnected?.milliseconds,
+                                    firstAudioMs: statistics.firstAudio?.milliseconds),
             media: media, dtmfReceived: dtmf, timeline: timeline)
     }
 
@@ -179,6 +183,10 @@ struct CallReportBuilder: Sendable {
         case .remoteMuted(let m): m ? "remote muted" : "remote unmuted"
         case .remoteHeld(let h): h ? "remote held" : "remote resumed"
         case .mediaConnected: "media connected"
+        case .iceConnected(let pair): "ICE connected \(pair)"
+        case .firstAudio: "first audio"
+        case .dtmf(let digit): "DTMF \(digit)"
+        case .audioSourceFinished: "audio source finished"
         case .ended(let r):
             "ended \(outcome(r).0)\(outcome(r).1 ? " by peer" : "")\(reason(r).map { " (\($0.condition.name))" } ?? "")"
         }

@@ -17,6 +17,11 @@ struct CallRunner: Sendable {
         var timers: [Task<Void, Never>] = []
         board.add(call, state: call.direction == .outgoing ? "calling" : "ringing")
         let who = "\(call.peer)"
+        var attached = MediaWiring.Attached()
+        do { attached = try media.attach(to: call, echo: echo) } catch {
+            Console.shared.error("jingle-agent: \(error)")
+            await call.hangUp()
+        }
         for await event in call.events {
             builder.record(event, at: ContinuousClock.now - started)
             switch event {
@@ -29,7 +34,6 @@ struct CallRunner: Sendable {
             case .accepted:
                 Console.shared.progress("answered: call \(call.sid) with \(who) is active")
                 board.update(call, state: "active", active: true)
-                await media.attach(to: call, echo: echo)
                 for limit in [options.hangupAfter, options.duration].compactMap({ $0 }) {
                     timers.append(Task { [call] in
                         try? await Task.sleep(for: .milliseconds(Int64(limit * 1000)))
@@ -38,9 +42,16 @@ struct CallRunner: Sendable {
                         await call.hangUp()
                     })
                 }
+            case .iceConnected(let pair):
+                Console.shared.progress("ICE connected: \(pair)")
             case .mediaConnected:
-                Console.shared.progress("media connected")
-                await media.mediaConnected(call)
+                Console.shared.progress("media connected (DTLS-SRTP)")
+            case .firstAudio:
+                Console.shared.progress("first audio received")
+            case .dtmf(let digit):
+                Console.shared.progress("DTMF received: \(digit)")
+            case .audioSourceFinished:
+                Console.shared.progress("audio source finished; sending silence")
             case .remoteMuted(let muted):
                 Console.shared.progress(muted ? "peer muted" : "peer unmuted")
             case .remoteHeld(let held):
@@ -53,8 +64,9 @@ struct CallRunner: Sendable {
         }
         for t in timers { t.cancel() }
         board.remove(call)
+        if let problem = media.finish(attached) { Console.shared.error("jingle-agent: \(problem)") }
         let report = builder.report(statistics: await call.statistics, remoteDevice: await call.remoteDevice,
-                                    media: await media.report(for: call))
+                                    mediaStatistics: await call.mediaStatistics)
         if let text = report.rendered(options.report) { Console.shared.output(text) }
         return report
     }

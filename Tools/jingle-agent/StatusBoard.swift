@@ -52,7 +52,9 @@ final class StatusBoard: Sendable {
         let now = ContinuousClock.now
         for entry in snapshot.prefix(4) {
             var text = "\(entry.call.peer) \(entry.state) \(Self.clock(now - (entry.activeSince ?? entry.startedAt)))"
-            if entry.activeSince != nil, let figures = await media.statusFigures(for: entry.call) { text += " " + figures }
+            if media.carriesMedia, entry.activeSince != nil, let stats = await entry.call.mediaStatistics {
+                text += " " + MediaWiring.statusFigures(stats)
+            }
             parts.append(text)
         }
         if snapshot.count > 4 { parts.append("+\(snapshot.count - 4) more") }
