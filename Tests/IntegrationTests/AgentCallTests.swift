@@ -132,6 +132,17 @@ import Glibc
         #expect(try bob.report()["endedByPeer"] as? Bool == false)
     }
 
+    @Test func durationCapsTheCall() async throws {
+        let a = try await AgentAccounts.make()
+        let bob = try await callee("callee", try await a.arguments("agentcall-duration-b"), ["--auto", "--max-calls", "1"] + Self.signalling)
+        let alice = try AgentProcess("caller", ["call", a.bare("agentcall-duration-b"), "--report", "json", "--duration", "0.4"]
+                                     + (try await a.arguments("agentcall-duration-a")) + Self.signalling)
+        #expect(try await alice.exitStatus() == 0, "\(alice.transcript)")
+        #expect(try await bob.exitStatus() == 0, "\(bob.transcript)")
+        #expect((try alice.report()["talkMs"] as? Double ?? 0) >= 400)
+        #expect(try alice.report()["endedByPeer"] as? Bool == false)
+    }
+
     @Test func signalDuringAnActiveCallHangsUpNormally() async throws {
         let a = try await AgentAccounts.make()
         let bob = try await callee("callee", try await a.arguments("agentcall-sigactive-b"), ["--auto", "--max-calls", "1"] + Self.signalling)

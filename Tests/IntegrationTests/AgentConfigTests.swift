@@ -79,6 +79,18 @@ import Testing
         #expect(s["iceServers"] as? [String] == ["stun:198.51.100.1:19302"])
     }
 
+    @Test func sampleConfigurationParses() async throws {
+        let dir = try TempDir()
+        let password = try dir.write("pw", "x\n")
+        let sample = "\(Repository.root)/Samples/agent/agent.conf"
+        let (status, p) = try await run(["answer", "--config", sample, "--password-file", password, "--dry-run"])
+        #expect(status == 0, "\(p.transcript)")
+        let s = try settings(p)
+        #expect(s["jid"] as? String == "alice@example.com/agent")
+        #expect(s["caFile"] as? String == "\(Repository.root)/Samples/agent/ca.pem")
+        #expect(s["bitrate"] as? Int == 32000)
+    }
+
     static let badFiles: [(String, String, String)] = [
         ("[account]\njid = a@example.com\njdi = b@example.com\n", ":3: 'jdi'", "unknown key"),
         ("[account]\n\nserver = nowhere:port\njid = a@example.com\n", ":3: 'server'", "not HOST:PORT"),

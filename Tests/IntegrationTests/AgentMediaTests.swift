@@ -19,7 +19,8 @@ import Glibc
     }
 
     func echo(_ name: String, _ a: AgentAccounts, _ extra: [String] = loopback) async throws -> AgentProcess {
-        let p = try AgentProcess("echo", ["echo", "--max-calls", "1", "--report", "json"] + (try await a.arguments(name)) + extra)
+        let limit = extra.contains("--max-calls") ? [] : ["--max-calls", "1"]
+        let p = try AgentProcess("echo", ["echo", "--report", "json"] + limit + (try await a.arguments(name)) + extra)
         try await p.waitFor("waiting for calls")
         return p
     }
@@ -69,6 +70,27 @@ import Glibc
         let voiced = Array(try WAVReader.samples(recording).drop(while: { abs(Int($0)) < 1000 }))
         let frequency = WAVReader.zeroCrossingFrequency(Array(voiced.prefix(12_000)))
         #expect(frequency > 950 && frequency < 1050, "echoed tone at \(frequency) Hz")
+    }
+
+    /// One echo process, two callers at once (direct Jingle: the JMI engine answers a second
+    /// proposal busy while a call is going on): each gets its own tone back, nobody else's.
+    @Test func oneEchoProcessServesTwoCallsAtOnceWithoutCrossTalk() async throws {
+        let a = try await AgentAccounts.make()
+        let dir = try TempDir()
+        let callee = try await echo("agentmedia-two-b", a, Self.loopback + ["--max-calls", "2"])
+        let callers = try await [(1, 440.0), (2, 880.0)].asyncMap { i, tone in
+            try AgentProcess("caller\(i)", ["call", "agentmedia-two-b@localhost/agent", "--no-jmi", "--tone", "\(tone)",
+                                             "--record", "\(dir.path)/back\(i).wav", "--hangup-after", "2", "--report", "json"]
+                             + (try await a.arguments("agentmedia-two-a\(i)")) + Self.loopback)
+        }
+        for c in callers { #expect(try await c.exitStatus() == 0, "\(c.transcript)") }
+        #expect(try await callee.exitStatus() == 0, "\(callee.transcript)")
+        #expect(try callee.reports().count == 2)
+        for (i, tone) in [(1, 440.0), (2, 880.0)] {
+            let voiced = Array(try WAVReader.samples("\(dir.path)/back\(i).wav").drop(while: { abs(Int($0)) < 1000 }))
+            let frequency = WAVReader.zeroCrossingFrequency(Array(voiced.prefix(24_000)))
+            #expect(abs(frequency - tone) < tone * 0.1, "caller \(i) sent \(tone) Hz and got \(frequency) Hz back")
+        }
     }
 
     @Test func relayOnlyCallGoesThroughJingleRelayWithXEP0215Credentials() async throws {

@@ -43,8 +43,12 @@ struct CallReport: Codable, Sendable, Equatable {
         var rttMs: Double?
         /// Share of played frames that were concealed (PLC).
         var concealmentRate: Double?
-        /// Share of lost frames recovered from in-band FEC.
+        /// Share of played frames recovered from in-band FEC.
         var fecRecoveryRate: Double?
+        /// 20 ms frames our media clock sent and played, and its ticks that ran more than a frame late.
+        var framesSent: Int?
+        var framesPlayed: Int?
+        var lateTicks: Int?
     }
 
     /// One event with its time since the call was placed or received.

@@ -97,7 +97,8 @@ struct MediaWiring: Sendable {
             bytesReceived: s.bytesReceived, packetsLost: s.packetsLost,
             lossPercent: expected > 0 ? 100 * Double(s.packetsLost) / Double(expected) : 0,
             jitterMs: s.jitter.milliseconds, rttMs: s.roundTripTime?.milliseconds,
-            concealmentRate: s.concealmentRate, fecRecoveryRate: s.fecRecoveryRate)
+            concealmentRate: s.concealmentRate, fecRecoveryRate: s.fecRecoveryRate,
+            framesSent: s.framesSent, framesPlayed: s.framesPlayed, lateTicks: s.lateTicks)
     }
 
     /// Loss, jitter, RTT and received level for the status line.

@@ -44,9 +44,10 @@ extension CallReport {
         if !ringingDevices.isEmpty { lines.append("  rang: \(ringingDevices.joined(separator: ", "))") }
         let timings: [(String, Double?)] = [
             ("propose->ringing", setup.proposeToRingingMs), ("propose->proceed", setup.proposeToProceedMs),
-            ("initiate->accept", setup.initiateToAcceptMs), ("ICE connected", setup.iceConnectedMs),
-            ("DTLS done", setup.dtlsConnectedMs), ("first audio", setup.firstAudioMs), ("total", setup.totalMs),
+            ("initiate->accept", setup.initiateToAcceptMs), ("active", setup.totalMs), ("ICE connected", setup.iceConnectedMs),
+            ("DTLS done", setup.dtlsConnectedMs), ("first audio", setup.firstAudioMs),
         ]
+        // Each figure is measured from when the call was placed or received.
         let shown = timings.compactMap { name, value in value.map { "\(name) \(Self.format(ms: $0))" } }
         if !shown.isEmpty { lines.append("  setup: " + shown.joined(separator: ", ")) }
         if let media {
@@ -63,6 +64,7 @@ extension CallReport {
             if let c = media.concealmentRate { quality.append("concealed \(Self.format(c * 100, digits: 1)) %") }
             if let f = media.fecRecoveryRate { quality.append("FEC recovered \(Self.format(f * 100, digits: 1)) %") }
             if !quality.isEmpty { lines.append("  quality: " + quality.joined(separator: ", ")) }
+            if let late = media.lateTicks, late > 0 { lines.append("  media clock: \(late) late ticks of \(media.framesSent ?? 0) frames") }
         }
         if !dtmfReceived.isEmpty { lines.append("  DTMF received: \(dtmfReceived)") }
         return lines.joined(separator: "\n")
