@@ -7,8 +7,8 @@ import Glibc
 /// `jingle-agent` calls with media (libnice ICE on loopback, DTLS-SRTP, Opus) through the shared
 /// Prosody: a tone or a WAV file sent to `echo` comes back and is recorded; the report carries
 /// the setup timings and media figures; relay-only calls go through jingle-relay with Prosody's
-/// XEP-0215 credentials.
-@Suite(.serialized) struct AgentMediaTests {
+/// XEP-0215 credentials. "RealTime" in the name: Tools/test runs it apart from the CPU-heavy suites.
+@Suite(.serialized) struct AgentRealTimeMediaTests {
     /// Host candidates on loopback only, no XEP-0215 lookup (the relay is not needed here).
     static let loopback = ["--local-address", "127.0.0.1", "--no-discover-servers"]
 
