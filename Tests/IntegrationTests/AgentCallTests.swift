@@ -217,6 +217,26 @@ import Glibc
         #expect(try bob.report()["peer"] as? String == "agentcall-allow-ok@localhost/agent")
     }
 
+    /// On a terminal (a pty from `script`), `answer` without --auto asks y/n and draws the status
+    /// line in place; elsewhere stdout carries only the reports (every other test parses it).
+    @Test func onATerminalTheCalleeAsksAndDrawsTheStatusLine() async throws {
+        let a = try await AgentAccounts.make()
+        let args = [AgentProcess.executable, "answer", "--max-calls", "1", "--report", "json"]
+            + (try await a.arguments("agentcall-tty-b")) + Self.signalling
+        let bob = try AgentProcess("callee", ["-qec", args.joined(separator: " "), "/dev/null"],
+                                   executable: "/usr/bin/script", interactive: true)
+        try await bob.waitFor("waiting for calls", onStdout: true)
+        let alice = try AgentProcess("caller", ["call", a.bare("agentcall-tty-b"), "--hangup-after", "1.5", "--report", "json"]
+                                     + (try await a.arguments("agentcall-tty-a")) + Self.signalling)
+        try await bob.waitFor("Answer the call from agentcall-tty-a@localhost/agent? [y/n]", onStdout: true)
+        try bob.type("y\n")
+        #expect(try await alice.exitStatus() == 0, "\(alice.transcript)")
+        #expect(try await bob.exitStatus() == 0, "\(bob.transcript)")
+        #expect(bob.stdout.contains("\r\u{1B}[2Kagentcall-tty-a@localhost/agent active 00:0"), "\(bob.transcript)")
+        #expect(bob.stdout.contains("\"outcome\":\"completed\""), "\(bob.transcript)")
+        #expect(try alice.report()["outcome"] as? String == "completed")
+    }
+
     @Test func wrongPasswordIsASignallingFailure() async throws {
         let a = try await AgentAccounts.make()
         let wrong = NSTemporaryDirectory() + "jingle-agent-wrong-\(UUID().uuidString)"

@@ -20,9 +20,12 @@ final class AgentProcess: @unchecked Sendable {
     private let process = Process()
     private let stdoutPath: String
     private let stderrPath: String
+    private let input: Pipe?
 
-    /// Starts `jingle-agent arguments...`; `environment` entries are added to ours.
-    init(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    /// Starts `jingle-agent arguments...` (or `executable`); `environment` entries are added to
+    /// ours. With `interactive`, stdin is a pipe that `type(_:)` writes to.
+    init(_ name: String, _ arguments: [String], environment: [String: String] = [:], executable: String? = nil,
+         interactive: Bool = false) throws {
         self.name = name
         self.arguments = arguments
         let base = NSTemporaryDirectory() + "jingle-agent-\(name)-\(UUID().uuidString)"
@@ -30,7 +33,7 @@ final class AgentProcess: @unchecked Sendable {
         stderrPath = base + ".err"
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.executableURL = URL(fileURLWithPath: executable ?? Self.executable)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["JINGLE_AGENT_PASSWORD"] = nil
@@ -39,11 +42,19 @@ final class AgentProcess: @unchecked Sendable {
         process.environment = env
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-        process.standardInput = FileHandle.nullDevice
+        input = interactive ? Pipe() : nil
+        process.standardInput = input ?? FileHandle.nullDevice
         try process.run()
     }
 
+    /// Writes `text` to the process's stdin (interactive processes only).
+    func type(_ text: String) throws {
+        guard let input else { throw AgentTestError("\(name) was not started interactive") }
+        try input.fileHandleForWriting.write(contentsOf: Data(text.utf8))
+    }
+
     deinit {
+        try? input?.fileHandleForWriting.close()
         if process.isRunning { process.terminate() }
         try? FileManager.default.removeItem(atPath: stdoutPath)
         try? FileManager.default.removeItem(atPath: stderrPath)
@@ -55,13 +66,14 @@ final class AgentProcess: @unchecked Sendable {
     /// Everything it printed, for failure messages.
     var transcript: String { "[\(name)] \(arguments.joined(separator: " "))\n--- stdout\n\(stdout)--- stderr\n\(stderr)" }
 
-    /// Waits (bounded) until stderr contains `text`; fails if the process exits first.
-    func waitFor(_ text: String, limit: Duration = .seconds(20)) async throws {
+    /// Waits (bounded) until stderr (or stdout) contains `text`; fails if the process exits first.
+    func waitFor(_ text: String, onStdout: Bool = false, limit: Duration = .seconds(20)) async throws {
         let deadline = ContinuousClock.now + limit
+        var output: String { onStdout ? stdout : stderr }
         while ContinuousClock.now < deadline {
-            if stderr.contains(text) { return }
+            if output.contains(text) { return }
             if !process.isRunning {
-                if stderr.contains(text) { return }
+                if output.contains(text) { return }
                 throw AgentTestError("\(name) exited (\(process.terminationStatus)) before printing '\(text)'\n\(transcript)")
             }
             try await Task.sleep(for: .milliseconds(20))

@@ -146,6 +146,7 @@ actor Prompter {
         let line: String? = await withCheckedContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(returning: readLine()) }
         }
+        Console.shared.answered()
         return line.map { $0.trimmed.lowercased().hasPrefix("y") } ?? false
     }
 }

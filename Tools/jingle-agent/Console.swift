@@ -20,6 +20,8 @@ final class Console: Sendable {
     private struct State {
         var quiet = false
         var statusShown = false
+        /// A question waits for its answer: the status line must not overwrite it.
+        var prompting = false
     }
 
     init() {
@@ -56,19 +58,22 @@ final class Console: Sendable {
         }
     }
 
-    /// A question on stderr, without a line end, even when quiet.
+    /// A question on stderr, without a line end, even when quiet; the status line pauses until `answered()`.
     func prompt(_ text: String) {
         state.withLock { s in
             clearStatus(&s)
+            s.prompting = true
             Self.emit(2, text)
         }
     }
+
+    func answered() { state.withLock { $0.prompting = false } }
 
     /// Redraws the status line (terminal only, not quiet).
     func status(_ text: String) {
         guard stdoutIsTerminal else { return }
         state.withLock { s in
-            guard !s.quiet else { return }
+            guard !s.quiet, !s.prompting else { return }
             Self.emit(1, "\r\u{1B}[2K" + text)
             s.statusShown = true
         }
