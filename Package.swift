@@ -127,6 +127,7 @@ let package = Package(
         .target(name: "CXMLBenchLoop", dependencies: ["CLibXML2"], path: "Tools/jingle-bench/CXMLBenchLoop"),
         .executableTarget(name: "jingle-bench", dependencies: [
                     "XMLStream", "CXMLBenchLoop", "STUN", "TURNServer", "Media", "Transport",
+                    "JingleKit", "Jingle", "XMPPClient", "XMPPCore",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 ],
                 path: "Tools/jingle-bench/Sources", swiftSettings: swiftSettings),
