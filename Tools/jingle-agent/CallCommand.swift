@@ -77,7 +77,17 @@ struct CallCommand: AsyncParsableCommand {
                 await call.hangUp()
             }
         }
-        let report = await CallRunner(call: call, options: options, media: session.media, board: board).run()
+        let runner = CallRunner(call: call, options: options, media: session.media, board: board)
+        let bounces = Task { [failure = runner.failure] in
+            for await bounce in session.transport.bounces {
+                let mine = bounce.proposalID.map { $0 == call.sid } ?? (bounce.from?.bare == call.peer.bare)
+                guard call.usesJMI, mine, await call.state == .proposing else { continue }
+                failure.set("the proposal bounced: \(bounce.error)")
+                await call.hangUp()
+            }
+        }
+        let report = await runner.run()
+        bounces.cancel()
         ticker.cancel()
         interrupt.cancel()
         await session.close()

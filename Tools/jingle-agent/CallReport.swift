@@ -128,19 +128,26 @@ struct CallReportBuilder: Sendable {
         return AgentExitCode.forCall(end, mediaExpected: mediaExpected, mediaConnected: mediaConnected, audioReceived: audioReceived)
     }
 
-    func report(statistics: CallStatistics, remoteDevice: JID?, mediaStatistics: CallMediaStatistics?) -> CallReport {
+    /// - Parameter failure: what went wrong when the agent, not the call, saw the failure.
+    func report(statistics: CallStatistics, remoteDevice: JID?, mediaStatistics: CallMediaStatistics?,
+                failure: String? = nil) -> CallReport {
         let end = self.end ?? .failed(nil, byPeer: false)
         let media = mediaExpected ? MediaWiring.reportMedia(mediaStatistics, pair: selectedPair) : nil
         let audioReceived = media?.packetsReceived.map { $0 > 0 } ?? (mediaExpected ? false : nil)
-        let (outcome, byPeer) = Self.outcome(end)
-        let reason = Self.reason(end)
+        var (outcome, byPeer) = Self.outcome(end)
+        var reason = Self.reason(end)
+        var code = exitCode(audioReceived: audioReceived)
+        if let failure {
+            (outcome, byPeer, code) = ("failed", true, .signallingFailure)
+            reason = Reason(.generalError, text: failure)
+        }
         var talk: Double? = nil
         if let acceptedAt, let endedAt { talk = (endedAt - acceptedAt).milliseconds }
         return CallReport(
             sid: sid, direction: direction == .outgoing ? "outgoing" : "incoming", peer: peer.description,
             remoteDevice: remoteDevice?.description, jmi: jmi, outcome: outcome, endedByPeer: byPeer,
             reason: reason?.condition.name, reasonText: reason?.text,
-            exitCode: exitCode(audioReceived: audioReceived).rawValue, talkMs: talk, ringingDevices: ringingDevices,
+            exitCode: code.rawValue, talkMs: talk, ringingDevices: ringingDevices,
             setup: CallReport.Setup(proposeToRingingMs: statistics.proposeToRinging?.milliseconds,
                                     proposeToProceedMs: statistics.proposeToProceed?.milliseconds,
                                     initiateToAcceptMs: statistics.initiateToAccept?.milliseconds,

@@ -1,4 +1,13 @@
 import JingleKit
+import Synchronization
+
+/// A failure the agent itself saw for a call (a bounced proposal), which the call's end reason
+/// cannot say; it makes the report's outcome `failed` and the exit code a signalling failure.
+final class CallFailureNote: Sendable {
+    private let text = Mutex<String?>(nil)
+    var value: String? { text.withLock { $0 } }
+    func set(_ s: String) { text.withLock { $0 = $0 ?? s } }
+}
 
 /// Follows one call from placed (or received) to ended: prints its progress, hangs it up after
 /// `--hangup-after` or `--duration`, wires its media, and makes its report.
@@ -9,6 +18,7 @@ struct CallRunner: Sendable {
     let board: StatusBoard
     /// Loop received audio back (`echo`).
     var echo = false
+    var failure = CallFailureNote()
 
     /// Runs until the call ends; returns its report (already printed per `--report`).
     func run() async -> CallReport {
@@ -66,7 +76,7 @@ struct CallRunner: Sendable {
         board.remove(call)
         if let problem = media.finish(attached) { Console.shared.error("jingle-agent: \(problem)") }
         let report = builder.report(statistics: await call.statistics, remoteDevice: await call.remoteDevice,
-                                    mediaStatistics: await call.mediaStatistics)
+                                    mediaStatistics: await call.mediaStatistics, failure: failure.value)
         if let text = report.rendered(options.report) { Console.shared.output(text) }
         return report
     }
