@@ -237,6 +237,16 @@ import Glibc
         #expect(try alice.report()["outcome"] as? String == "completed")
     }
 
+    @Test func aProposalThatBouncesIsASignallingFailureAtOnce() async throws {
+        let a = try await AgentAccounts.make()
+        // The test Prosody talks to no other server: the proposal comes back as a message error.
+        let alice = try AgentProcess("caller", ["call", "nobody@elsewhere.invalid", "--timeout", "600", "--report", "json"]
+                                     + (try await a.arguments("agentcall-bounce-a")) + Self.signalling)
+        #expect(try await alice.exitStatus(limit: .seconds(30)) == 6, "\(alice.transcript)")
+        #expect(try alice.report()["outcome"] as? String == "failed")
+        #expect((try alice.report()["reasonText"] as? String ?? "").contains("bounced"), "\(alice.transcript)")
+    }
+
     @Test func wrongPasswordIsASignallingFailure() async throws {
         let a = try await AgentAccounts.make()
         let wrong = NSTemporaryDirectory() + "jingle-agent-wrong-\(UUID().uuidString)"
