@@ -112,7 +112,7 @@ let package = Package(
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                     .product(name: "Logging", package: "swift-log"),
                 ],
-                path: "Tools/jingle-agent", exclude: ["bench-concurrency"], swiftSettings: swiftSettings),
+                path: "Tools/jingle-agent", exclude: ["bench"], swiftSettings: swiftSettings),
         .executableTarget(name: "jingle-relay", dependencies: [
                     "RelayServer", "TURNServer",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
