@@ -76,6 +76,13 @@ public final class Call: Sendable, CustomStringConvertible {
         get async { await manager?.mediaStatistics(of: sid) }
     }
 
+    /// Sends DTMF digits (0-9, *, #, A-D) as RFC 4733 telephone-events, about 100 ms each with
+    /// 100 ms between them, once media is connected. The peer sees `CallEvent.dtmf` per digit.
+    public func sendDTMF(_ digits: String) async throws(CallError) {
+        guard let manager else { throw .managerUnavailable }
+        try await manager.sendDTMF(sid: sid, digits)
+    }
+
     /// Mutes or unmutes our audio (silence is sent) and tells the peer (XEP-0167 §7.3).
     public func setMuted(_ muted: Bool) async throws(CallError) {
         guard let manager else { throw .managerUnavailable }

@@ -52,6 +52,13 @@ extension CallManager {
     func state(of sid: String) -> CallState? { records[sid]?.state }
     func remoteDevice(of sid: String) -> JID? { records[sid]?.device }
     func statistics(of sid: String) -> CallStatistics? { records[sid]?.statistics }
+    func sendDTMF(sid: String, _ digits: String) throws(CallError) {
+        guard let r = records[sid] else { throw .managerUnavailable }
+        guard r.state == .active else { throw .wrongState(r.state) }
+        guard let media = r.media as? any AudioMediaTransport else { throw .dtmf("this call has no media transport") }
+        try media.sendDTMF(digits)
+    }
+
     func mediaStatistics(of sid: String) -> CallMediaStatistics? {
         (records[sid]?.media as? any AudioMediaTransport)?.mediaStatistics
     }

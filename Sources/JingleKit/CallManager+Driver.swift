@@ -106,7 +106,11 @@ extension CallManager {
                 }
                 guard let r = records[sid], !candidates.isEmpty else { return }
                 r.call.sink.yield(.remoteCandidates(candidates))
-                if let media = r.media { Task { await media.addRemoteCandidates(candidates) } }
+                if let media = r.media {
+                    Task { await media.addRemoteCandidates(candidates) }
+                } else {
+                    records[sid]?.earlyCandidates += candidates   // our transport is still being made
+                }
             default: break
             }
         case .active:
@@ -288,6 +292,10 @@ extension CallManager {
     private func attach(_ media: any MediaTransport, to sid: String) {
         records[sid]?.media = media
         if let audioMedia = media as? any AudioMediaTransport, let call = records[sid]?.call { audioMedia.route(call.audio) }
+        if let early = records[sid]?.earlyCandidates, !early.isEmpty {
+            records[sid]?.earlyCandidates = []
+            Task { await media.addRemoteCandidates(early) }
+        }
         records[sid]?.mediaEvents = Task { [weak self] in
             for await event in media.events {
                 await self?.mediaEvent(sid: sid, event)

@@ -52,7 +52,8 @@ public actor CallManager {
         self.logger = logger
         origin = clock.now
         sessions = JingleSessionManager(local: local, timeouts: configuration.sessionTimeouts)
-        jmi = JingleMessageMachine(local: local, proposalLifetime: configuration.proposalLifetime)
+        jmi = JingleMessageMachine(local: local, proposalLifetime: configuration.proposalLifetime,
+                                   maximumCalls: configuration.maximumConcurrentCalls)
         (incomingCalls, incomingSink) = AsyncStream.makeStream(of: Call.self)
         (otherStanzas, otherSink) = AsyncStream.makeStream(of: Stanza.self, bufferingPolicy: .bufferingNewest(256))
         (outboxStream, outbox) = AsyncStream.makeStream(of: Outgoing.self)

@@ -16,6 +16,8 @@ struct CallRecord {
     /// Our no-answer deadline for an outgoing call.
     var deadline: EngineInstant?
     var media: (any MediaTransport)?
+    /// Candidates the peer trickled before our transport existed; handed over when it does.
+    var earlyCandidates: [Candidate] = []
     var mediaEvents: Task<Void, Never>?
 
     // Timings (runtime clock).

@@ -146,6 +146,8 @@ public enum CallError: Error, Sendable, Hashable, CustomStringConvertible {
     case transportFailed(String)
     /// The signalling engine refused our action.
     case engine(String)
+    /// DTMF cannot be sent: a digit outside 0-9 * # A-D, no telephone-event negotiated, or no media.
+    case dtmf(String)
 
     public var description: String {
         switch self {
@@ -154,6 +156,7 @@ public enum CallError: Error, Sendable, Hashable, CustomStringConvertible {
         case .managerUnavailable: "the call manager is not running"
         case .transportFailed(let s): "media transport: \(s)"
         case .engine(let s): "signalling: \(s)"
+        case .dtmf(let s): "DTMF: \(s)"
         }
     }
 }
@@ -173,6 +176,9 @@ public struct CallConfiguration: Sendable {
     public var sendPresence: Bool
     /// Makes each call's ICE + DTLS-SRTP transport; `SignallingOnlyTransportProvider` (no media) by default.
     public var mediaTransports: any MediaTransportProvider
+    /// Calls in progress at once before a new JMI proposal is answered `<busy/>` (XEP-0353): 1 is
+    /// a phone; a bot answering many callers sets more.
+    public var maximumConcurrentCalls: Int
 
     public static let defaultPolicy = MediaPolicy(audioCodecs: [
         PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2,
@@ -182,12 +188,14 @@ public struct CallConfiguration: Sendable {
 
     public init(policy: MediaPolicy = CallConfiguration.defaultPolicy, sessionTimeouts: JingleSessionTimeouts = .init(),
                 proposalLifetime: Duration = .seconds(60), enableCarbons: Bool = true, sendPresence: Bool = true,
-                mediaTransports: any MediaTransportProvider = SignallingOnlyTransportProvider()) {
+                mediaTransports: any MediaTransportProvider = SignallingOnlyTransportProvider(),
+                maximumConcurrentCalls: Int = 1) {
         self.policy = policy
         self.sessionTimeouts = sessionTimeouts
         self.proposalLifetime = proposalLifetime
         self.enableCarbons = enableCarbons
         self.sendPresence = sendPresence
         self.mediaTransports = mediaTransports
+        self.maximumConcurrentCalls = maximumConcurrentCalls
     }
 }

@@ -98,6 +98,8 @@ public struct SelectedCandidatePair: Sendable, Hashable, Codable, CustomStringCo
 protocol AudioMediaTransport: MediaTransport {
     /// Connects the call's audio slots; called once, right after the transport is made.
     func route(_ audio: CallAudioRouting)
+    /// Queues RFC 4733 telephone-events for `digits` (0-9, *, #, A-D).
+    func sendDTMF(_ digits: String) throws(CallError)
     /// Media counters of the call so far; nil before the media session exists.
     var mediaStatistics: CallMediaStatistics? { get }
 }

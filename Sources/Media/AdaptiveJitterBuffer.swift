@@ -1,9 +1,25 @@
-/// An adaptive jitter buffer engine in the spirit of WebRTC NetEq (sans-IO). Packets are inserted
-/// with their arrival time; each `pull(at:)` says what to do for the next frame: decode it (with
-/// a time-stretch hint), recover it from the next packet's in-band FEC (RFC 6716 §2.1.7), conceal
-/// it, or keep buffering. The target delay is the 95th percentile of the packets' relative
-/// transit delay (arrival minus media time, over a sliding history) plus one frame.
-/// Fixed frame duration (one Opus frame per RTP packet, RFC 7587 §4.2).
+/// An adaptive jitter buffer engine modelled on WebRTC NetEq's decision logic (sans-IO). Packets
+/// are inserted with their arrival time; each `pull(at:pendingSamples:)` says what to do for the
+/// next frame: decode it (perhaps shortened by accelerate), recover it from the next packet's
+/// in-band FEC (RFC 6716 §2.1.7), conceal it, or keep buffering. One Opus frame per RTP packet
+/// (RFC 7587 §4.2), fixed frame duration.
+///
+/// - Target delay: the `percentile` (95th) of the packets' relative arrival delay (arrival minus
+///   media time, relative to the fastest packet of a sliding history) rounded up to whole frames,
+///   plus one frame, within `minimumDelay...maximumDelay`. It rises at once when a packet needs
+///   more, and falls by one frame only after `targetDecreaseHold` packets in a row asked for less
+///   (hysteresis), so a single quiet stretch does not shrink it.
+/// - Buffer level: media from the frame to play to the end of the newest packet, plus the decoded
+///   samples the caller still holds; smoothed with `levelSmoothing` per pull (NetEq's buffer
+///   level filter), and corrected at once by what time stretching removed.
+/// - Accelerate only when the smoothed level and the current level both exceed the high limit
+///   (one frame above the larger of the target and NetEq's low limit, max(3/4 target,
+///   target - 85 ms)), and at most once every `stretchInterval` pulls. The caller may decline
+///   (players here cut only quiet frames, where it is inaudible).
+/// - Expand only on a real underrun: when the frame due is missing and nothing else is buffered
+///   (or less than the target), it is concealed without moving the playout point, so a late
+///   packet is still played and the delay grows by one frame. There is no preemptive expand
+///   (stretching audio that is there); at or above the target a missing frame counts as lost.
 public struct AdaptiveJitterBuffer: Sendable {
     public struct Configuration: Sendable {
         public var clockRate: Int
@@ -11,13 +27,20 @@ public struct AdaptiveJitterBuffer: Sendable {
         public var minimumDelay: Duration
         public var maximumDelay: Duration
         public var maximumPackets: Int
-        /// Number of recent packets whose transit delay drives the target.
+        /// Number of recent packets whose arrival delay drives the target.
         public var historyLength: Int
         public var percentile: Double
+        /// Packets in a row that must ask for a lower target before it drops one frame.
+        public var targetDecreaseHold: Int
+        /// Weight of the previous value in the buffer-level filter, per pull (0...1).
+        public var levelSmoothing: Double
+        /// Pulls after an accelerate before the next one may happen.
+        public var stretchInterval: Int
 
         public init(clockRate: Int = 48_000, samplesPerFrame: Int = 960,
                     minimumDelay: Duration = .milliseconds(20), maximumDelay: Duration = .milliseconds(400),
-                    maximumPackets: Int = 100, historyLength: Int = 200, percentile: Double = 0.95) {
+                    maximumPackets: Int = 100, historyLength: Int = 200, percentile: Double = 0.95,
+                    targetDecreaseHold: Int? = nil, levelSmoothing: Double = 0.95, stretchInterval: Int = 5) {
             self.clockRate = max(1, clockRate)
             self.samplesPerFrame = max(1, samplesPerFrame)
             self.minimumDelay = minimumDelay
@@ -25,6 +48,9 @@ public struct AdaptiveJitterBuffer: Sendable {
             self.maximumPackets = max(2, maximumPackets)
             self.historyLength = max(2, historyLength)
             self.percentile = min(max(percentile, 0), 1)
+            self.targetDecreaseHold = max(1, targetDecreaseHold ?? self.historyLength / 4)
+            self.levelSmoothing = levelSmoothing.isFinite ? min(max(levelSmoothing, 0), 1) : 0.95
+            self.stretchInterval = max(1, stretchInterval)
         }
     }
 
@@ -40,10 +66,9 @@ public struct AdaptiveJitterBuffer: Sendable {
     /// How the decoded frame should be stretched to steer the buffer towards its target.
     public enum TimeStretch: Equatable, Sendable {
         case none
-        /// Buffer above target: shorten the frame by about one pitch period.
+        /// Buffer above target for a while: shorten the frame by about one pitch period, then
+        /// report what was removed with `didAccelerate(removedSamples:)`.
         case accelerate
-        /// Buffer below target: lengthen the frame by about one pitch period.
-        case preemptiveExpand
     }
 
     public enum Decision: Equatable, Sendable {
@@ -59,17 +84,23 @@ public struct AdaptiveJitterBuffer: Sendable {
     public struct Statistics: Equatable, Sendable {
         public var insertedPackets = 0
         public var decodedFrames = 0
+        /// Every concealed frame, whether lost or played out while the buffer was empty.
         public var concealedFrames = 0
         public var fecRecoveredFrames = 0
         public var latePackets = 0
         public var duplicatePackets = 0
         public var overflowDrops = 0
+        /// Frames shortened by accelerate.
         public var acceleratedFrames = 0
+        /// Frames concealed while waiting for a late packet, the buffer being empty or below
+        /// target (NetEq's expand): each lengthens the delay by a frame. In `concealedFrames`.
         public var expandedFrames = 0
         public var resynchronisations = 0
         /// Media buffered from the next frame to play to the end of the newest packet.
         public var currentDelay: Duration = .zero
         public var targetDelay: Duration = .zero
+        /// The smoothed buffer level the accelerate decision uses (including caller-held samples).
+        public var filteredLevel: Duration = .zero
     }
 
     public let configuration: Configuration
@@ -84,6 +115,9 @@ public struct AdaptiveJitterBuffer: Sendable {
     private var transits: [Int64] = []
     private var transitIndex = 0
     private var targetSamples: Int64
+    private var packetsBelowTarget = 0
+    private var filteredLevel: Double = 0
+    private var stretchCountdown = 0
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -152,32 +186,74 @@ public struct AdaptiveJitterBuffer: Sendable {
         let sorted = transits.sorted()
         let index = min(sorted.count - 1, Int((Double(sorted.count - 1) * configuration.percentile).rounded(.up)))
         let jitter = sorted[index] - sorted[0]
+        let frames = (jitter + frame - 1) / frame + 1
         let minimum = Self.samples(configuration.minimumDelay, rate: configuration.clockRate)
         let maximum = Self.samples(configuration.maximumDelay, rate: configuration.clockRate)
-        targetSamples = min(max(jitter + frame, minimum), maximum)
+        let wanted = min(max(frames * frame, minimum), maximum)
+        if wanted > targetSamples {
+            targetSamples = wanted
+            packetsBelowTarget = 0
+        } else if wanted < targetSamples {
+            packetsBelowTarget += 1
+            if packetsBelowTarget >= configuration.targetDecreaseHold {
+                targetSamples = max(wanted, targetSamples - frame)
+                packetsBelowTarget = 0
+            }
+        } else {
+            packetsBelowTarget = 0
+        }
         statistics.targetDelay = duration(samples: targetSamples)
     }
 
-    /// Buffered media in samples from the playout point (or the oldest packet before start).
-    private var levelSamples: Int64 {
+    /// Buffered media in samples from `start` to the end of the newest packet.
+    private func samplesAhead(of start: Int64) -> Int64 {
         guard let newest = packets.keys.max() else { return 0 }
-        let start = playout ?? packets.keys.min() ?? newest
         return max(0, newest + frame - start)
+    }
+
+    /// Buffered media from the playout point (or the oldest packet before start).
+    private var levelSamples: Int64 {
+        guard let start = playout ?? packets.keys.min() else { return 0 }
+        return samplesAhead(of: start)
     }
 
     private mutating func updateLevel() {
         statistics.currentDelay = duration(samples: levelSamples)
+        statistics.filteredLevel = duration(samples: Int64(filteredLevel.rounded()))
     }
 
-    /// Decides what to play for the next frame at `now`.
-    public mutating func pull(at now: ContinuousClock.Instant) -> Decision {
+    /// NetEq's limits around the target, one frame higher: accelerate only above `high`, so an
+    /// excess of a single frame (one underrun) is left alone.
+    private var highLimit: Int64 {
+        let low = max(targetSamples * 3 / 4, targetSamples - Self.samples(.milliseconds(85), rate: configuration.clockRate))
+        return max(targetSamples, low) + frame
+    }
+
+    /// Reports how many samples the caller removed when it carried out an accelerate, so the
+    /// filtered level follows at once (NetEq corrects its filter the same way). Zero means the
+    /// caller declined (the frame was not a good place to cut): it is not counted, and the next
+    /// pull may ask again.
+    public mutating func didAccelerate(removedSamples: Int) {
+        if removedSamples <= 0 {
+            statistics.acceleratedFrames = max(0, statistics.acceleratedFrames - 1)
+            stretchCountdown = 0
+        } else {
+            filteredLevel = max(0, filteredLevel - Double(removedSamples))
+        }
+        updateLevel()
+    }
+
+    /// Decides what to play for the next frame at `now`. `pendingSamples`: decoded samples the
+    /// caller holds and has not played yet; they count in the buffer level.
+    public mutating func pull(at now: ContinuousClock.Instant, pendingSamples: Int = 0) -> Decision {
         defer { updateLevel() }
         guard var p = playout else {
             guard let first = firstArrival, let oldest = packets.keys.min() else { return .buffering }
             let waited = Self.samples(now - first, rate: configuration.clockRate)
             guard levelSamples >= targetSamples || waited >= targetSamples else { return .buffering }
             playout = oldest
-            return pull(at: now)
+            filteredLevel = Double(samplesAhead(of: oldest))
+            return pull(at: now, pendingSamples: pendingSamples)
         }
         // After a long outage (or a timestamp jump) skip forward instead of concealing for ever.
         if packets[p] == nil, let oldest = packets.keys.min(),
@@ -185,26 +261,31 @@ public struct AdaptiveJitterBuffer: Sendable {
             p = oldest
             statistics.resynchronisations += 1
         }
+        let level = samplesAhead(of: p) + Int64(max(0, pendingSamples))
+        let w = configuration.levelSmoothing
+        filteredLevel = w * filteredLevel + (1 - w) * Double(level)
+        if stretchCountdown > 0 { stretchCountdown -= 1 }
         let ts = UInt32(truncatingIfNeeded: p)
         if let payload = packets.removeValue(forKey: p) {
-            let level = levelSamples + frame  // including the frame just taken
             playout = p + frame
             statistics.decodedFrames += 1
             var stretch = TimeStretch.none
-            if level > targetSamples + 2 * frame && level >= 3 * frame {
+            let high = highLimit
+            if stretchCountdown == 0 && level > high && filteredLevel >= Double(high) {
                 stretch = .accelerate
+                stretchCountdown = configuration.stretchInterval
                 statistics.acceleratedFrames += 1
-            } else if level < targetSamples {
-                stretch = .preemptiveExpand
-                statistics.expandedFrames += 1
             }
             return .decode(payload: payload, timestamp: ts, stretch: stretch)
         }
-        // Nothing buffered at all: the frame is late, not lost (NetEq's expand). Conceal without
-        // moving the playout point, so the delay grows and the packet can still be played.
-        if packets.isEmpty {
+        // The frame due is missing. With nothing buffered, or less than the target, it is taken
+        // as late rather than lost (NetEq's expand): conceal without moving the playout point,
+        // so the delay grows a frame and the packet can still be played. At or above the target
+        // it is lost: recover it from the next packet's FEC or conceal it, and move on.
+        if packets.isEmpty || level < targetSamples {
             playout = p
             statistics.concealedFrames += 1
+            statistics.expandedFrames += 1
             return .conceal(timestamp: ts)
         }
         playout = p + frame

@@ -31,7 +31,7 @@ public final class AudioPlayout {
         var rounds = 0
         while pending.count < needed && rounds < 4 {
             rounds += 1
-            switch jitterBuffer.pull(at: now) {
+            switch jitterBuffer.pull(at: now, pendingSamples: pending.count / channels) {
             case .buffering:
                 pending.append(contentsOf: repeatElement(0, count: needed - pending.count))
             case .decode(let payload, _, let stretch):
@@ -40,10 +40,10 @@ public final class AudioPlayout {
                     decodeErrors += 1
                     pcm = (try? decoder.conceal(frameSize: frame)) ?? [Int16](repeating: 0, count: needed)
                 }
-                switch stretch {
-                case .none: break
-                case .accelerate: pcm = TimeStretcher.accelerate(pcm, channels: channels, sampleRate: sampleRate)
-                case .preemptiveExpand: pcm = TimeStretcher.expand(pcm, channels: channels, sampleRate: sampleRate)
+                if stretch == .accelerate {
+                    let full = pcm.count
+                    pcm = TimeStretcher.accelerateIfQuiet(pcm, channels: channels, sampleRate: sampleRate)
+                    jitterBuffer.didAccelerate(removedSamples: (full - pcm.count) / channels)
                 }
                 pending.append(contentsOf: pcm)
             case .decodeFEC(let next, _):

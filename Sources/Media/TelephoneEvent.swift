@@ -20,6 +20,17 @@ public struct TelephoneEvent: Equatable, Sendable {
         }
     }
 
+    /// The DTMF digit for an event code 0...15 (RFC 4733 §3.2), upper-case letters for A-D.
+    public static func dtmfDigit(_ event: UInt8) -> Character? {
+        switch event {
+        case 0...9: return Character(String(event))
+        case 10: return "*"
+        case 11: return "#"
+        case 12...15: return Character(UnicodeScalar(UInt8(ascii: "A") + event - 12))
+        default: return nil
+        }
+    }
+
     public init(event: UInt8, isEnd: Bool, volume: UInt8, duration: UInt16) throws(MediaWireError) {
         guard volume <= 63 else { throw .valueOutOfRange(what: "telephone-event volume", value: Int(volume)) }
         self.event = event

@@ -65,6 +65,9 @@ public struct TURNServerEngine: Sendable {
             }
             return []
         }
+        if let transaction = ClassicBinding.transactionID(of: bytes) {
+            return [.sendToClient(tuple, ClassicBinding.response(transactionID: transaction, mapped: tuple.client))]
+        }
         let message: STUNMessage
         do {
             message = try STUNMessage.decode(bytes)

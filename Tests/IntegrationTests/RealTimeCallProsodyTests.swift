@@ -75,6 +75,14 @@ import XMPPCore
         let timings = await call.statistics
         #expect(timings.proposeToProceed != nil && timings.iceConnected != nil && timings.dtlsConnected != nil)
 
+        // DTMF through the relay: every digit once, in order.
+        try await call.sendDTMF("159#")
+        var digits = ""
+        while digits.count < 4 {
+            if case .dtmf(let d) = try await calleeEvents.next("DTMF", where: { if case .dtmf = $0 { true } else { false } }) { digits.append(d) }
+        }
+        #expect(digits == "159#")
+
         await call.hangUp()
         #expect(try await calleeEvents.ended() == .completed(byPeer: true))
         try recorder.finish()

@@ -182,6 +182,25 @@ func toneFrequency(_ samples: [Int16]) -> Double {
         await outgoing.hangUp()
     }
 
+    @Test func dtmfDigitsArriveAsSentAndBadDigitsAreRefused() async throws {
+        let (alice, bob) = await managers()
+        let outgoing = try await alice.placeCall(to: JID("bob@localhost")!, timeout: .seconds(30))
+        let aliceEvents = EventReader(outgoing)
+        let incoming = try await nextIncoming(bob)
+        let bobEvents = EventReader(incoming)
+        try await incoming.accept()
+        _ = try await aliceEvents.next("media connected") { $0 == .mediaConnected }
+        await #expect(throws: CallError.self) { try await outgoing.sendDTMF("12x") }
+        try await outgoing.sendDTMF("123#*A")
+        var digits = ""
+        while digits.count < 6 {
+            let e = try await bobEvents.next("digit \(digits.count + 1)") { if case .dtmf = $0 { true } else { false } }
+            if case .dtmf(let d) = e { digits.append(d) }
+        }
+        #expect(digits == "123#*A", "no digit lost, repeated or reordered; 'x' refused the whole string")
+        await outgoing.hangUp()
+    }
+
     @Test func aTamperedFingerprintFailsTheCallWithASecurityError() async throws {
         let (alice, bob) = await managers(aliceProvider: TamperingProvider(inner: ICEMediaTransportProvider(settings: Self.loopback)))
         let outgoing = try await alice.placeCall(to: JID("bob@localhost")!, timeout: .seconds(30))

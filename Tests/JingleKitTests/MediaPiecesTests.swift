@@ -23,7 +23,7 @@ import XMPPCore
             host.hasSuffix(".invalid") ? nil : ICEServerDiscovery.resolveIPv4OrIPv6(host)
         }
         #expect(found.servers == [
-            ICEServer(address: "127.0.0.1", port: 3478, kind: .stun),
+            // No STUN: the TURN server on the same address and port reports the reflexive address.
             ICEServer(address: "127.0.0.1", port: 3478, kind: .turnUDP(username: "1700000000", password: "p")),
             ICEServer(address: "::1", port: 3479, kind: .turnTCP(username: "u", password: "p")),
             ICEServer(address: "127.0.0.1", port: 5349, kind: .turnTLS(username: "u", password: "p")),
@@ -31,6 +31,14 @@ import XMPPCore
         #expect(found.skipped.count == 2)
         #expect(found.skipped.contains { $0.contains("without credentials") })
         #expect(found.skipped.contains { $0.contains("cannot resolve no-such-host.invalid") })
+    }
+
+    @Test func oneSTUNServerIsKeptUnlessATURNServerSharesItsAddress() {
+        let stunA = ICEServer(address: "192.0.2.1", port: 3478, kind: .stun)
+        let stunB = ICEServer(address: "192.0.2.2", port: 3478, kind: .stun)
+        let turn = ICEServer(address: "192.0.2.2", port: 3478, kind: .turnUDP(username: "u", password: "p"))
+        #expect(ICEServerDiscovery.usable([stunA, stunB]) == [stunA])
+        #expect(ICEServerDiscovery.usable([stunB, turn, stunA]) == [turn, stunA])
     }
 
     @Test func hostNamesAreResolvedToLiteralAddresses() {

@@ -166,6 +166,22 @@ struct JMIServer {
         #expect(s.devices[Self.phone]?.calls["c1"]?.state == .accepted)
     }
 
+    @Test func aMachineAllowingTwoCallsTakesASecondCallerAndIsBusyForAThird() throws {
+        let tybalt = JID("tybalt@verona.example/sword")!
+        var s = JMIServer([Self.romeo, Self.phone, Self.mercutio, tybalt])
+        s.devices[Self.phone] = JingleMessageMachine(local: Self.phone, maximumCalls: 2)
+        try s.act(Self.romeo) { try $0.propose(id: "c1", to: Self.phone.bare, descriptions: Self.audio, now: .zero) }
+        s.run()
+        try s.act(Self.phone) { try $0.accept(id: "c1") }
+        s.run()
+        try s.act(Self.mercutio) { try $0.propose(id: "c2", to: Self.phone.bare, descriptions: Self.audio, now: .zero) }
+        s.run()
+        #expect(s.devices[Self.phone]?.calls["c2"]?.state == .incoming, "a second call rings")
+        try s.act(tybalt) { try $0.propose(id: "c3", to: Self.phone.bare, descriptions: Self.audio, now: .zero) }
+        s.run()
+        #expect(s.ends(tybalt) == [.rejected(Reason(.busy))], "a third is busy")
+    }
+
     @Test func staleArchivedProposalIsIgnoredAndForeignCarbonsToo() throws {
         var m = JingleMessageMachine(local: Self.phone)
         let propose = XMLElement("message", namespace: XMPPNamespace.client, ["from": Self.romeo.description, "to": Self.phone.bare.description],

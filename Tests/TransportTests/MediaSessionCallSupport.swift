@@ -74,6 +74,11 @@ enum CallSupport {
         var recorded: [Int16]
         var sender: MediaSessionStatistics
         var receiver: MediaSessionStatistics
+        /// The receiver when the last frame was sent: its jitter-buffer counters before the
+        /// stream's end drains the buffer (the tail is concealed and counts as expand).
+        var receiverWhileSending: MediaSessionStatistics
+        /// DTMF digits the receiver reported, in order.
+        var dtmf: [Character] = []
     }
 
     struct Peer {
@@ -81,24 +86,41 @@ enum CallSupport {
         let session: MediaSession
     }
 
+    /// How a test call is set up. Defaults: the product's defaults, no loss, host candidates.
+    struct CallOptions {
+        var loss: Double = 0
+        var fec = true
+        var seed: UInt64 = 7
+        var timeStretching = true
+        var bitrate = MediaSessionConfiguration.defaultOpusBitrate
+        /// The encoder's loss percentage before RTCP says anything.
+        var initialLossPercent = MediaSessionConfiguration.defaultExpectedLossPercent
+        /// TURN/STUN servers for both agents, and whether they may use relayed candidates only.
+        var servers: [ICEServer] = []
+        var relayOnly = false
+        /// Digits the sender queues as RFC 4733 events once the call is up.
+        var dtmf: String?
+    }
+
     /// Two agents on 127.0.0.1 and two sessions; `a` is ICE-controlling and DTLS client.
-    static func makePeers(loss: Double = 0, fec: Bool = true, seed: UInt64 = 7, timeStretching: Bool = true, bitrate: Int = 32_000,
-                          bFingerprintOverride: String? = nil) throws -> (Peer, Peer) {
+    static func makePeers(_ options: CallOptions = CallOptions(), bFingerprintOverride: String? = nil) throws -> (Peer, Peer) {
         let certA = try DTLSCertificate.generate(commonName: "a")
         let certB = try DTLSCertificate.generate(commonName: "b")
-        let agentA = try ICEAgent(configuration: ICEConfiguration(controlling: true, localAddresses: ["127.0.0.1"]))
-        let agentB = try ICEAgent(configuration: ICEConfiguration(controlling: false, localAddresses: ["127.0.0.1"]))
+        let agentA = try ICEAgent(configuration: ICEConfiguration(controlling: true, localAddresses: ["127.0.0.1"],
+                                                                  servers: options.servers, relayOnly: options.relayOnly))
+        let agentB = try ICEAgent(configuration: ICEConfiguration(controlling: false, localAddresses: ["127.0.0.1"],
+                                                                  servers: options.servers, relayOnly: options.relayOnly))
         try agentA.setRemoteCredentials(try agentB.localCredentials())
         try agentB.setRemoteCredentials(try agentA.localCredentials())
-        let percent = Int((loss * 100).rounded())
         let a = try MediaSession(agent: agentA, configuration: MediaSessionConfiguration(
             role: .client, certificate: certA, remoteFingerprint: ("sha-256", certB.fingerprint(.sha256)),
-            ssrc: 0x1111_1111, cname: "a@loopback", opusBitrate: bitrate, forwardErrorCorrection: fec, expectedLossPercent: fec ? percent : 0,
-            testOnlyOutgoingRTPLoss: loss > 0 ? (loss, seed) : nil))
+            ssrc: 0x1111_1111, cname: "a@loopback", opusBitrate: options.bitrate, forwardErrorCorrection: options.fec,
+            expectedLossPercent: options.initialLossPercent,
+            testOnlyOutgoingRTPLoss: options.loss > 0 ? (options.loss, options.seed) : nil))
         let b = try MediaSession(agent: agentB, configuration: MediaSessionConfiguration(
             role: .server, certificate: certB,
             remoteFingerprint: ("sha-256", bFingerprintOverride ?? certA.fingerprint(.sha256)),
-            ssrc: 0x2222_2222, cname: "b@loopback", timeStretching: timeStretching))
+            ssrc: 0x2222_2222, cname: "b@loopback", timeStretching: options.timeStretching))
         return (Peer(agent: agentA, session: a), Peer(agent: agentB, session: b))
     }
 
@@ -124,6 +146,7 @@ enum CallSupport {
                     switch event {
                     case .established, .failed: return event
                     case .closed: return nil
+                    case .dtmf: continue
                     }
                 }
                 return nil
@@ -152,9 +175,8 @@ enum CallSupport {
     }
 
     /// A one-way call: `a` sends `speech` paced in real time, `b` records from its first decoded frame.
-    static func call(speech: [Int16], loss: Double = 0, fec: Bool = true, seed: UInt64 = 7,
-                     timeStretching: Bool = true, bitrate: Int = 32_000) async throws -> CallResult {
-        let (a, b) = try makePeers(loss: loss, fec: fec, seed: seed, timeStretching: timeStretching, bitrate: bitrate)
+    static func call(speech: [Int16], _ options: CallOptions) async throws -> CallResult {
+        let (a, b) = try makePeers(options)
         let pumps = [pump(a, to: b.agent), pump(b, to: a.agent)]
         let timers = driveTimers([a.session, b.session])
         defer {
@@ -165,8 +187,8 @@ enum CallSupport {
             b.agent.close()
             pumps.forEach { $0.cancel() }
         }
-        async let outcomeA = outcome(of: a.session)
-        async let outcomeB = outcome(of: b.session)
+        async let outcomeA = outcome(of: a.session, seconds: options.servers.isEmpty ? 30 : 60)
+        async let outcomeB = outcome(of: b.session, seconds: options.servers.isEmpty ? 30 : 60)
         try a.agent.gather()
         try b.agent.gather()
         let (ea, eb) = await (outcomeA, outcomeB)
@@ -174,12 +196,22 @@ enum CallSupport {
             throw ToolFailure(description: "call not established: a=\(String(describing: ea)) b=\(String(describing: eb))")
         }
         timers.cancel()
+        // Ends when `b` closes (its event stream finishes then).
+        let digits = Task.detached { () -> [Character] in
+            var got: [Character] = []
+            for await event in b.session.events {
+                if case .dtmf(let c) = event { got.append(c) }
+            }
+            return got
+        }
+        if let dtmf = options.dtmf { try a.session.sendDTMF(dtmf) }
 
         let frame = MediaSession.samplesPerFrame
         let frames = speech.count / frame
         let tail = 40  // 800 ms for the jitter buffer to drain
         var recorded: [Int16] = []
         var recording = false
+        var whileSending = MediaSessionStatistics()
         let clock = ContinuousClock()
         var tick = clock.now
         for i in 0..<(frames + tail) {
@@ -197,18 +229,22 @@ enum CallSupport {
                 recording = s.decodedFrames + s.fecRecoveredFrames + s.concealedFrames > 0
             }
             if recording { recorded += pcm }
+            if i == frames { whileSending = b.session.statistics }
             tick += .milliseconds(20)
             try await clock.sleep(until: tick)
         }
-        return CallResult(recorded: recorded, sender: a.session.statistics, receiver: b.session.statistics)
+        var result = CallResult(recorded: recorded, sender: a.session.statistics, receiver: b.session.statistics,
+                                receiverWhileSending: whileSending)
+        b.session.close()
+        result.dtmf = await digits.value
+        return result
     }
 
     /// Runs a call, writes the recording, and scores it.
-    static func scoredCall(speech: (url: URL, wav: WAVFile), in dir: URL, loss: Double, fec: Bool,
-                           seed: UInt64 = 7, timeStretching: Bool = true, bitrate: Int = 32_000) async throws -> (mos: Double, result: CallResult) {
-        let result = try await call(speech: speech.wav.samples, loss: loss, fec: fec, seed: seed,
-                                    timeStretching: timeStretching, bitrate: bitrate)
-        let out = dir.appendingPathComponent("received-\(Int(loss * 100))-\(fec ? "fec" : "nofec")-\(timeStretching ? "stretch" : "fixed").wav")
+    static func scoredCall(speech: (url: URL, wav: WAVFile), in dir: URL, _ options: CallOptions,
+                           label: String = "call") async throws -> (mos: Double, result: CallResult) {
+        let result = try await call(speech: speech.wav.samples, options)
+        let out = dir.appendingPathComponent("received-\(label)-\(options.bitrate / 1000)k-\(Int(options.loss * 100))-\(options.fec ? "fec" : "nofec")-\(options.timeStretching ? "stretch" : "fixed").wav")
         try Data(WAVFile(sampleRate: 48_000, channels: 1, samples: result.recorded).serialized()).write(to: out)
         let mos = try pesq(reference: speech.url, degraded: out)
         return (mos, result)

@@ -12,7 +12,7 @@ import TLS
         let speech = try CallSupport.makeSpeech(in: dir)
         #expect(speech.wav.samples.count >= 48_000 * 6, "test speech is \(speech.wav.samples.count) samples")
 
-        let (mos, result) = try await CallSupport.scoredCall(speech: speech, in: dir, loss: 0, fec: true)
+        let (mos, result) = try await CallSupport.scoredCall(speech: speech, in: dir, .init(), label: "clean")
         let s = result.sender, r = result.receiver
         print("MOS clean: \(mos); sender \(s); receiver \(r)")
         #expect(mos >= 3.8)
@@ -27,14 +27,20 @@ import TLS
         #expect(s.roundTripTime != nil, "the receiver's RR carries LSR/DLSR for the sender's SR")
         #expect(r.decodedFrames >= frames - 2)
         #expect(s.bytesSent > 0 && r.bytesReceived == s.bytesSent)
+        // FEC started at the default expected loss and relaxed as clean RTCP reports came back;
+        // and a clean call barely stretches.
+        #expect(s.encoderExpectedLossPercent < MediaSessionConfiguration.defaultExpectedLossPercent)
+        let w = result.receiverWhileSending
+        print("STRETCH clean: accelerate \(w.acceleratedFrames) expand \(w.expandedFrames) in \(frames) frames")
+        #expect(w.acceleratedFrames + w.expandedFrames <= 5, "\(w)")
     }
 
-    @Test func tenPercentLossWithFECAt48kbpsScoresAtLeast3_0() async throws {
+    @Test func tenPercentLossWithFECAtTheDefaultBitrateScoresAtLeast3_0() async throws {
         let dir = try CallSupport.temporaryDirectory()
         defer { CallSupport.removeTemporary(dir) }
         let speech = try CallSupport.makeSpeech(in: dir)
-        // At 48 kb/s Opus has room for useful LBRR (FEC) data; at 32 kb/s 10% loss scores about 3.1.
-        let (mos, result) = try await CallSupport.scoredCall(speech: speech, in: dir, loss: 0.10, fec: true, bitrate: 48_000)
+        // The product defaults: 48 kb/s, FEC steered by RTCP loss reports, NetEq-like jitter buffer.
+        let (mos, result) = try await CallSupport.scoredCall(speech: speech, in: dir, .init(loss: 0.10), label: "loss")
         let s = result.sender, r = result.receiver
         print("MOS 10% loss, FEC: \(mos); sender \(s); receiver \(r)")
         #expect(mos >= 3.0)
@@ -45,6 +51,25 @@ import TLS
         #expect(r.packetsLost > 0)
         #expect(s.remotePacketsLost > 0, "the receiver's RTCP reports the loss back")
         #expect(r.fecRecoveredFrames > 0)
+        // The encoder followed the receiver's RTCP reports (about 10% lost).
+        #expect((5...25).contains(s.encoderExpectedLossPercent), "encoder expects \(s.encoderExpectedLossPercent)%")
+        let w = result.receiverWhileSending
+        print("STRETCH 10% loss: accelerate \(w.acceleratedFrames) expand \(w.expandedFrames) in \(frames) frames")
+    }
+
+    @Test func dtmfDigitsArriveOnceEachInOrder() async throws {
+        let dir = try CallSupport.temporaryDirectory()
+        defer { CallSupport.removeTemporary(dir) }
+        let speech = try CallSupport.makeSpeech(in: dir)
+        // Three seconds of speech carry the six digits (200 ms each with the gap).
+        let result = try await CallSupport.call(speech: Array(speech.wav.samples.prefix(48_000 * 3)), .init(dtmf: "123#*A"))
+        let s = result.sender, r = result.receiver
+        #expect(result.dtmf == Array("123#*A"))
+        #expect(s.telephoneEventPacketsSent == 6 * 7, "start, 3 updates and 3 ends per digit")
+        #expect(r.telephoneEventPacketsReceived == s.telephoneEventPacketsSent)
+        #expect(r.dtmfDigitsReceived == 6 && r.telephoneEventPacketsMalformed == 0)
+        #expect(r.packetsLost == 0, "events share the stream's sequence numbers")
+        #expect(r.decodedFrames > 100, "audio resumed after the digits")
     }
 
     @Test func fingerprintMismatchFailsTheSessionWithASecurityError() async throws {
@@ -86,6 +111,11 @@ import TLS
         #expect(throws: MediaSessionError.notEstablished) {
             try a.session.send(frame: [Int16](repeating: 0, count: 960))
         }
+        #expect(throws: MediaSessionError.invalidDTMFDigit("x")) { try a.session.sendDTMF("12x4") }
+        #expect(throws: MediaSessionError.invalidDTMFDigit("E")) { try a.session.sendDTMF("E") }
+        try a.session.sendDTMF("0123456789*#ABCDabcd")
+        a.session.close()
+        #expect(throws: MediaSessionError.closed) { try a.session.sendDTMF("1") }
     }
 
     @Test(.enabled(if: ProcessInfo.processInfo.environment["JINGLEKIT_MOS_BITRATES"] != nil))
@@ -93,26 +123,49 @@ import TLS
         let dir = try CallSupport.temporaryDirectory()
         defer { CallSupport.removeTemporary(dir) }
         let speech = try CallSupport.makeSpeech(in: dir)
-        for bitrate in [24_000, 40_000, 48_000] {
-            let (mos, result) = try await CallSupport.scoredCall(speech: speech, in: dir, loss: 0.10, fec: true,
-                                                                 timeStretching: false, bitrate: bitrate)
+        for bitrate in [32_000, 40_000, 48_000] {
+            let (mos, result) = try await CallSupport.scoredCall(
+                speech: speech, in: dir, .init(loss: 0.10, bitrate: bitrate), label: "bitrates")
             print("MOS-BITRATE bitrate=\(bitrate) mos=\(mos) fecRecovered=\(result.receiver.fecRecoveredFrames) bytes=\(result.sender.bytesSent)")
             #expect(mos > 1.0)
         }
     }
 
-    /// The loss/FEC matrix; set JINGLEKIT_MOS_MATRIX=1 to run it (about 4 minutes of real-time calls).
+    /// The loss/FEC matrix; set JINGLEKIT_MOS_MATRIX=1 to run it (about 5 minutes of real-time
+    /// calls), or JINGLEKIT_MOS_MATRIX=fec for the FEC columns only.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["JINGLEKIT_MOS_MATRIX"] != nil))
     func mosAcrossLossRates() async throws {
         let dir = try CallSupport.temporaryDirectory()
         defer { CallSupport.removeTemporary(dir) }
         let speech = try CallSupport.makeSpeech(in: dir)
-        for (bitrate, fec) in [(32_000, true), (32_000, false), (48_000, true), (48_000, false)] {
+        let fecOnly = ProcessInfo.processInfo.environment["JINGLEKIT_MOS_MATRIX"] == "fec"
+        let combos = [(32_000, true), (32_000, false), (48_000, true), (48_000, false)].filter { !fecOnly || $0.1 }
+        for (bitrate, fec) in combos {
             for loss in [0.0, 0.05, 0.10, 0.20] {
-                let (mos, result) = try await CallSupport.scoredCall(speech: speech, in: dir, loss: loss, fec: fec,
-                                                                     bitrate: bitrate)
-                print("MOS-MATRIX bitrate=\(bitrate) loss=\(Int(loss * 100))% fec=\(fec) mos=\(mos) dropped=\(result.sender.packetsDroppedByLossStage) fecRecovered=\(result.receiver.fecRecoveredFrames) concealed=\(result.receiver.concealedFrames) accel=\(result.receiver.acceleratedFrames) expand=\(result.receiver.expandedFrames) jbDelay=\(result.receiver.jitterBufferDelay)")
+                let (mos, result) = try await CallSupport.scoredCall(
+                    speech: speech, in: dir, .init(loss: loss, fec: fec, bitrate: bitrate), label: "matrix")
+                print("MOS-MATRIX bitrate=\(bitrate) loss=\(Int(loss * 100))% fec=\(fec) mos=\(mos) dropped=\(result.sender.packetsDroppedByLossStage) fecRecovered=\(result.receiver.fecRecoveredFrames) concealed=\(result.receiver.concealedFrames) encoderLoss=\(result.sender.encoderExpectedLossPercent)% accel=\(result.receiverWhileSending.acceleratedFrames) expand=\(result.receiverWhileSending.expandedFrames) jbDelay=\(result.receiver.jitterBufferDelay)")
                 #expect(mos > 1.0)
+            }
+        }
+    }
+
+    /// What starting the encoder at 0% or 10% expected loss costs and buys, before RTCP reports
+    /// steer it: set JINGLEKIT_MOS_INITIAL_LOSS=1 (eight real-time calls, about 3 minutes).
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["JINGLEKIT_MOS_INITIAL_LOSS"] != nil))
+    func mosByInitialExpectedLoss() async throws {
+        let dir = try CallSupport.temporaryDirectory()
+        defer { CallSupport.removeTemporary(dir) }
+        let speech = try CallSupport.makeSpeech(in: dir)
+        for bitrate in [32_000, 48_000] {
+            for initial in [0, 10] {
+                for loss in [0.0, 0.10] {
+                    let (mos, result) = try await CallSupport.scoredCall(
+                        speech: speech, in: dir, .init(loss: loss, bitrate: bitrate, initialLossPercent: initial),
+                        label: "initial\(initial)")
+                    print("MOS-INITIAL bitrate=\(bitrate) initial=\(initial)% loss=\(Int(loss * 100))% mos=\(mos) encoderLoss=\(result.sender.encoderExpectedLossPercent)% fecRecovered=\(result.receiver.fecRecoveredFrames) accel=\(result.receiverWhileSending.acceleratedFrames) expand=\(result.receiverWhileSending.expandedFrames)")
+                    #expect(mos > 1.0)
+                }
             }
         }
     }

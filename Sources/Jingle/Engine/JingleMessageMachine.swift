@@ -5,7 +5,7 @@ import XMPPCore
 /// proposed to the callee's bare JID, answered with `<proceed/>` to the caller's full JID (with
 /// `<accept/>` mirrored to our own bare JID so our other devices stop ringing), rejected,
 /// retracted and finished. Crossing proposals are settled by the lower id (XEP-0353 §5); a
-/// proposal while another call is in progress is rejected with `<busy/>`; carbons of our own
+/// proposal while `maximumCalls` calls are in progress is rejected with `<busy/>`; carbons of our own
 /// accept/proceed/reject mean the call was answered on another device; delayed or archived
 /// proposals whose XEP-0203 stamp is older than `proposalLifetime` are ignored.
 ///
@@ -71,22 +71,28 @@ public struct JingleMessageMachine: Sendable {
 
     public private(set) var calls: [String: Call] = [:]
 
-    public init(local: JID, proposalLifetime: Duration = .seconds(60)) {
+    /// How many calls may be in progress at once before new proposals are answered `<busy/>`:
+    /// 1 behaves like a phone; a bot answering many callers sets more.
+    public let maximumCalls: Int
+
+    public init(local: JID, proposalLifetime: Duration = .seconds(60), maximumCalls: Int = 1) {
         self.local = local
         self.proposalLifetime = proposalLifetime
+        self.maximumCalls = max(1, maximumCalls)
     }
 
     public var nextDeadline: EngineInstant? { calls.values.compactMap(\.deadline).min() }
 
-    /// Whether a call other than `id` is in progress (then new proposals are answered busy).
+    /// Whether `maximumCalls` calls other than `id` are in progress (then new proposals are answered busy).
     func isBusy(except id: String) -> Bool {
-        calls.values.contains { c in
+        let inProgress = calls.values.count { c in
             guard c.id != id else { return false }
             switch c.state {
             case .proposing, .proceeded, .incoming, .accepted: return true
             case .ended: return false
             }
         }
+        return inProgress >= maximumCalls
     }
 
     // MARK: Messages

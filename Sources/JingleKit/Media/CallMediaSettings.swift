@@ -11,12 +11,18 @@ public struct CallMediaSettings: Sendable {
     public var discoverServers: Bool
     /// Use relayed candidates only (the peer sees only the relay's address).
     public var relayOnly: Bool
-    /// Opus target bitrate in bits per second (RFC 7587 §3.1.1).
+    /// Opus target bitrate in bits per second (RFC 7587 §3.1.1); 48 kbit/s by default, which keeps
+    /// speech clear with in-band FEC on (see `MediaSessionConfiguration.defaultOpusBitrate`).
     public var opusBitrate: Int
     /// Opus in-band forward error correction (RFC 6716 §2.1.7).
     public var forwardErrorCorrection: Bool
     /// Opus discontinuous transmission: fewer packets during silence.
     public var discontinuousTransmission: Bool
+    /// Bounds of the receive jitter buffer's delay (it adapts between them).
+    public var jitterBuffer: AdaptiveJitterBufferSettings
+    /// Let the jitter buffer shorten or lengthen frames to steer its delay (lower latency);
+    /// off keeps every played frame exactly 20 ms (a recorder that prefers fidelity to latency).
+    public var timeStretching: Bool
     /// How long `localCandidates()` waits for gathering before the offer or answer goes out; later
     /// candidates are trickled in transport-info (XEP-0176 §5).
     public var gatheringWait: Duration
@@ -25,8 +31,9 @@ public struct CallMediaSettings: Sendable {
     public var connectTimeout: Duration
 
     public init(localAddresses: [String] = [], iceServers: [ICEServer] = [], discoverServers: Bool = true,
-                relayOnly: Bool = false, opusBitrate: Int = 32_000, forwardErrorCorrection: Bool = true,
-                discontinuousTransmission: Bool = false, gatheringWait: Duration = .seconds(2),
+                relayOnly: Bool = false, opusBitrate: Int = MediaSessionConfiguration.defaultOpusBitrate, forwardErrorCorrection: Bool = true,
+                discontinuousTransmission: Bool = false, jitterBuffer: AdaptiveJitterBufferSettings = .init(),
+                timeStretching: Bool = true, gatheringWait: Duration = .seconds(2),
                 connectTimeout: Duration = .seconds(30)) {
         self.localAddresses = localAddresses
         self.iceServers = iceServers
@@ -35,6 +42,8 @@ public struct CallMediaSettings: Sendable {
         self.opusBitrate = opusBitrate
         self.forwardErrorCorrection = forwardErrorCorrection
         self.discontinuousTransmission = discontinuousTransmission
+        self.jitterBuffer = jitterBuffer
+        self.timeStretching = timeStretching
         self.gatheringWait = gatheringWait
         self.connectTimeout = connectTimeout
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Jingle
 import Synchronization
 import TLS
@@ -43,6 +44,9 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
         var ended = false
         var closed = false
         var connectDeadline: ContinuousClock.Instant?
+        /// The peer's credentials are set: candidates can go to libnice (else they wait here).
+        var remoteKnown = false
+        var earlyCandidates: [Candidate] = []
         var audio: CallAudioRouting?
         var framesSent = 0
         var framesPlayed = 0
@@ -135,17 +139,25 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
         } catch {
             return fail(Reason(.failedTransport, text: "ICE refused the peer's credentials: \(error)"))
         }
-        addCandidates(remote.candidates)
+        let early = state.withLock { s -> [Candidate] in
+            s.remoteKnown = true
+            defer { s.earlyCandidates = [] }
+            return s.earlyCandidates
+        }
+        addCandidates(remote.candidates + early)
         let dtlsRole: DTLSConnection.Role = switch remote.dtlsRole ?? (role == .initiator ? .server : .client) {
         case .client: .client
         case .server: .server
         }
         let opus = remote.payloadTypes.first { $0.name?.lowercased() == "opus" }?.id ?? 111
+        // RFC 4733 events at Opus's 48 kHz clock; nil when the peer did not agree to them.
+        let events = remote.payloadTypes.first { $0.name?.lowercased() == "telephone-event" && $0.clockrate == 48_000 }?.id
         let configuration = MediaSessionConfiguration(
             role: dtlsRole, certificate: certificate, remoteFingerprint: (fingerprint.hash, fingerprint.value),
-            payloadType: opus, cname: cname, opusBitrate: settings.opusBitrate,
+            payloadType: opus, telephoneEventPayloadType: events, cname: cname, opusBitrate: settings.opusBitrate,
             forwardErrorCorrection: settings.forwardErrorCorrection,
-            discontinuousTransmission: settings.discontinuousTransmission)
+            discontinuousTransmission: settings.discontinuousTransmission,
+            jitterBuffer: settings.jitterBuffer, timeStretching: settings.timeStretching)
         let session: MediaSession
         do { session = try MediaSession(agent: agent, configuration: configuration) } catch {
             return fail(Reason(.failedApplication, text: "\(error)"))
@@ -165,7 +177,11 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
     }
 
     func addRemoteCandidates(_ candidates: [Candidate]) async {
-        addCandidates(candidates)
+        let now = state.withLock { s -> Bool in
+            if !s.remoteKnown { s.earlyCandidates += candidates }
+            return s.remoteKnown
+        }
+        if now { addCandidates(candidates) }
     }
 
     func close() async {
@@ -181,8 +197,15 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
         guard !running.isEmpty || session != nil else { return }
         running.forEach { $0.cancel() }
         session?.close()
+        // libnice's teardown can take a while (it releases TURN allocations); wait for it on a
+        // plain thread, never on the cooperative pool, whose few threads run every call.
         let agent = self.agent
-        await Task.detached { agent.close() }.value   // waits for the GLib thread to finish
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                agent.close()
+                done.resume()
+            }
+        }
         inbox.finish()
         sink.finish()
     }
@@ -191,6 +214,15 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
 
     func route(_ audio: CallAudioRouting) {
         state.withLock { $0.audio = audio }
+    }
+
+    func sendDTMF(_ digits: String) throws(CallError) {
+        guard let session = state.withLock({ $0.session }) else {
+            throw .wrongState(.connecting)
+        }
+        do { try session.sendDTMF(digits) } catch {
+            throw .dtmf(error.description)
+        }
     }
 
     var mediaStatistics: CallMediaStatistics? {
@@ -293,6 +325,8 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
             if first { sink.yield(.connected) }
         case .failed(let error):
             fail(Self.reason(for: error))
+        case .dtmf(let digit):
+            sink.yield(.dtmf(digit))
         case .closed:
             break
         }
@@ -303,7 +337,7 @@ final class ICEMediaTransport: AudioMediaTransport, @unchecked Sendable {
         switch error {
         case .fingerprintMismatch, .handshakeFailed, .unsupportedSRTPProfile, .srtp:
             Reason(.securityError, text: error.description)
-        case .codec:
+        case .codec, .invalidDTMFDigit, .telephoneEventNotNegotiated:
             Reason(.failedApplication, text: error.description)
         case .transportFailed, .invalidFrame, .notEstablished, .closed:
             Reason(.failedTransport, text: error.description)

@@ -48,6 +48,7 @@ public struct ICEMediaTransportProvider: MediaTransportProvider {
                 logger.info("no STUN/TURN services from the XMPP server (XEP-0215): \(error)")
             }
         }
+        servers = ICEServerDiscovery.usable(servers)
         if settings.relayOnly && !servers.contains(where: \.isTURN) {
             throw CallError.transportFailed("relay-only needs a TURN server: none configured and none offered by the XMPP server (XEP-0215)")
         }

@@ -37,7 +37,25 @@ public enum ICEServerDiscovery {
             }
             servers.append(ICEServer(address: address, port: port, kind: kind))
         }
-        return (servers, skipped)
+        return (usable(servers), skipped)
+    }
+
+    /// The servers libnice should be given: at most one STUN server (libnice takes one), and none
+    /// where a TURN server listens on the same UDP address and port, since its Allocate response
+    /// already carries our server-reflexive address (RFC 8656 §7.3 XOR-MAPPED-ADDRESS). libnice's
+    /// separate Binding on the TURN socket is never answered in a form it accepts there, and
+    /// gathering would wait for its retransmissions to time out.
+    public static func usable(_ servers: [ICEServer]) -> [ICEServer] {
+        let turnUDP = Set(servers.compactMap { s -> String? in
+            if case .turnUDP = s.kind { "\(s.address)|\(s.port)" } else { nil }
+        })
+        var stunTaken = false
+        return servers.filter { s in
+            guard case .stun = s.kind else { return true }
+            guard !stunTaken, !turnUDP.contains("\(s.address)|\(s.port)") else { return false }
+            stunTaken = true
+            return true
+        }
     }
 
     /// A literal address as is; otherwise the first address getaddrinfo gives (IPv4 first).

@@ -10,12 +10,17 @@ public enum MediaSessionEvent: Sendable, Equatable {
     /// The session failed; nothing more will flow.
     case failed(MediaSessionError)
     case closed
+    /// The peer sent a DTMF digit as an RFC 4733 telephone event (reported once per event, when
+    /// its first packet arrives).
+    case dtmf(Character)
 }
 
 /// One Opus audio stream (RFC 7587) over one ICE component with RTP/RTCP multiplexing (RFC 5761),
 /// secured by DTLS-SRTP (RFC 5764, fingerprint checked per RFC 5763 §5). Datagrams received on the
 /// component are demultiplexed by first byte (RFC 7983). RTCP SR/RR with SDES every
-/// `rtcpInterval` (RFC 3550 §6.4).
+/// `rtcpInterval` (RFC 3550 §6.4). The loss the peer reports about our stream steers the Opus
+/// encoder's in-band FEC (`ExpectedLossEstimator`). DTMF goes out and comes in as RFC 4733
+/// telephone events on the negotiated payload type.
 ///
 /// A runtime adapter: it reads the clocks, and the owner drives it. Forward every `ICEEvent` of the
 /// agent to `handle(_:)`, call `handleTimeout()` at `nextDeadline` (or every 20 ms tick), hand
@@ -26,7 +31,7 @@ public final class MediaSession: @unchecked Sendable {
     public static let samplesPerFrame = 960
 
     public let configuration: MediaSessionConfiguration
-    /// `established`, `failed` and `closed`, in order.
+    /// `established`, then any `dtmf` digits received, then `failed` or `closed`.
     public let events: AsyncStream<MediaSessionEvent>
 
     private let agent: ICEAgent
@@ -51,6 +56,9 @@ public final class MediaSession: @unchecked Sendable {
     private var receiver: RTPReceiverStatistics?
     private var nextRTCP: ContinuousClock.Instant?
     private var stats = MediaSessionStatistics()
+    private var lossEstimator: ExpectedLossEstimator
+    private var dtmfOut: TelephoneEventQueue
+    private var dtmfIn = TelephoneEventReceiver()
 
     /// - Parameter agent: a one-component agent; the session sends on it but does not consume its
     ///   `events` (the owner forwards them to `handle(_:)`).
@@ -59,6 +67,12 @@ public final class MediaSession: @unchecked Sendable {
         self.configuration = configuration
         (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
         started = clock.now
+        lossEstimator = ExpectedLossEstimator(initialPercent: configuration.expectedLossPercent)
+        do {
+            dtmfOut = try TelephoneEventQueue(packetSamples: Self.samplesPerFrame)
+        } catch {
+            throw .codec("\(error)")
+        }
         do {
             dtls = try DTLSConnection(role: configuration.role, certificate: configuration.certificate,
                                       expectedPeerFingerprint: configuration.remoteFingerprint)
@@ -69,7 +83,7 @@ public final class MediaSession: @unchecked Sendable {
             encoder = try OpusEncoder(sampleRate: Self.sampleRate, channels: 1, application: .voip)
             try encoder.setBitrate(configuration.opusBitrate)
             try encoder.setInbandFEC(configuration.forwardErrorCorrection,
-                                     expectedPacketLossPercent: configuration.expectedLossPercent)
+                                     expectedPacketLossPercent: configuration.forwardErrorCorrection ? lossEstimator.percent : 0)
             try encoder.setDTX(configuration.discontinuousTransmission)
             try encoder.setVoiceSignal()
             let jb = AdaptiveJitterBuffer.Configuration(
@@ -82,6 +96,7 @@ public final class MediaSession: @unchecked Sendable {
         if let loss = configuration.testOnlyOutgoingRTPLoss {
             lossStage = OutgoingLossStage(fraction: loss.fraction, seed: loss.seed)
         }
+        stats.encoderExpectedLossPercent = configuration.forwardErrorCorrection ? lossEstimator.percent : 0
     }
 
     // MARK: - Driving
@@ -110,6 +125,8 @@ public final class MediaSession: @unchecked Sendable {
                 }
             case .selectedPair(let local, let remote):
                 stats.selectedPair = "\(local.address):\(local.port) -> \(remote.address):\(remote.port)"
+                stats.selectedLocalCandidateKind = local.kind
+                stats.selectedRemoteCandidateKind = remote.kind
             case .datagram(let bytes):
                 receiveDatagram(bytes, now: now, &outgoing, &notices)
             case .localCandidate, .gatheringDone:
@@ -146,12 +163,14 @@ public final class MediaSession: @unchecked Sendable {
         notices.forEach { continuation.yield($0) }
     }
 
-    /// Encodes one 20 ms frame (960 samples, 48 kHz mono) and sends it as SRTP.
+    /// Encodes one 20 ms frame (960 samples, 48 kHz mono) and sends it as SRTP. While a queued
+    /// DTMF event is being sent, the frame is still encoded (the encoder's state stays continuous)
+    /// but the event's packets go out in its place (`TelephoneEventQueue`).
     public func send(frame: [Int16]) throws(MediaSessionError) {
         guard frame.count == Self.samplesPerFrame else {
             throw .invalidFrame(samples: frame.count, expected: Self.samplesPerFrame)
         }
-        let datagram: [UInt8]? = try lock.withLock { _ throws(MediaSessionError) -> [UInt8]? in
+        let datagrams = try lock.withLock { _ throws(MediaSessionError) -> [[UInt8]] in
             switch phase {
             case .established: break
             case .closed: throw .closed
@@ -160,29 +179,66 @@ public final class MediaSession: @unchecked Sendable {
             guard let srtp else { throw .notEstablished }
             let payload: [UInt8]
             do { payload = try encoder.encode(frame) } catch { throw .codec("\(error)") }
-            let packet = RTPPacket(marker: packetsSentTotal == 0, payloadType: configuration.payloadType,
-                                   sequenceNumber: sequenceNumber, timestamp: timestamp,
-                                   ssrc: configuration.ssrc, payload: payload)
-            sequenceNumber &+= 1
-            timestamp &+= UInt32(Self.samplesPerFrame)
-            packetsSentTotal &+= 1
-            payloadOctetsSent &+= UInt32(truncatingIfNeeded: payload.count)
-            sentSinceLastReport = true
-            if var stage = lossStage {
-                let drop = stage.shouldDrop()
-                lossStage = stage
-                if drop {
-                    stats.packetsDroppedByLossStage += 1
-                    return nil
+            var packets: [RTPPacket] = []
+            switch dtmfOut.nextSlot(timestamp: timestamp) {
+            case .audio:
+                packets.append(RTPPacket(marker: packetsSentTotal == 0, payloadType: configuration.payloadType,
+                                         sequenceNumber: sequenceNumber, timestamp: timestamp,
+                                         ssrc: configuration.ssrc, payload: payload))
+            case .events(let events):
+                let pt = configuration.telephoneEventPayloadType ?? configuration.payloadType
+                for event in events {
+                    packets.append(RTPPacket(marker: event.marker, payloadType: pt, sequenceNumber: sequenceNumber &+ UInt16(truncatingIfNeeded: packets.count),
+                                             timestamp: event.timestamp, ssrc: configuration.ssrc,
+                                             payload: event.event.serialized()))
                 }
+                stats.telephoneEventPacketsSent += events.count
             }
-            let protected: [UInt8]
-            do throws(SRTPError) { protected = try srtp.protect(packet.serialized()) } catch { throw .srtp(error) }
-            stats.packetsSent += 1
-            stats.bytesSent += protected.count
-            return protected
+            timestamp &+= UInt32(Self.samplesPerFrame)
+            var out: [[UInt8]] = []
+            for packet in packets {
+                sequenceNumber &+= 1
+                packetsSentTotal &+= 1
+                payloadOctetsSent &+= UInt32(truncatingIfNeeded: packet.payload.count)
+                sentSinceLastReport = true
+                if var stage = lossStage {
+                    let drop = stage.shouldDrop()
+                    lossStage = stage
+                    if drop {
+                        stats.packetsDroppedByLossStage += 1
+                        continue
+                    }
+                }
+                let protected: [UInt8]
+                do throws(SRTPError) { protected = try srtp.protect(packet.serialized()) } catch { throw .srtp(error) }
+                stats.packetsSent += 1
+                stats.bytesSent += protected.count
+                out.append(protected)
+            }
+            return out
         }
-        if let datagram { transmit([datagram]) }
+        transmit(datagrams)
+    }
+
+    /// Queues DTMF digits (0-9, *, #, A-D; a-d are accepted as A-D) to send as RFC 4733
+    /// telephone events: each about 100 ms, then 100 ms of audio before the next. They ride the
+    /// send path, so they go out only while the owner keeps calling `send(frame:)`. Checks
+    /// every digit before queueing any.
+    public func sendDTMF(_ digits: String) throws(MediaSessionError) {
+        var events: [UInt8] = []
+        for c in digits {
+            guard let code = TelephoneEvent.dtmf(c) else { throw .invalidDTMFDigit(c) }
+            events.append(code)
+        }
+        try lock.withLock { _ throws(MediaSessionError) in
+            guard configuration.telephoneEventPayloadType != nil else { throw .telephoneEventNotNegotiated }
+            switch phase {
+            case .closed: throw .closed
+            case .failed: throw .notEstablished
+            case .waitingForICE, .handshaking, .established: break
+            }
+            dtmfOut.enqueue(events)
+        }
     }
 
     /// One 20 ms frame of received audio (silence until the first packet arrives).
@@ -255,14 +311,22 @@ public final class MediaSession: @unchecked Sendable {
                 stats.packetsRejected += 1
                 return
             }
-            guard packet.payloadType == configuration.payloadType else { return }
+            let isEvent = configuration.telephoneEventPayloadType.map { $0 == packet.payloadType } ?? false
+            guard packet.payloadType == configuration.payloadType || isEvent else { return }
             stats.packetsReceived += 1
             stats.bytesReceived += bytes.count
             if receiver?.ssrc != packet.ssrc {
                 receiver = RTPReceiverStatistics(ssrc: packet.ssrc, clockRate: Self.sampleRate)
+                dtmfIn = TelephoneEventReceiver()
             }
+            // Telephone events share the stream's sequence numbers (RFC 4733 §2.1), so they count
+            // for loss and jitter, but they are not audio for the jitter buffer.
             receiver?.receive(sequenceNumber: packet.sequenceNumber, timestamp: packet.timestamp, at: now)
-            playout.insert(packet, at: now)
+            if isEvent {
+                receiveTelephoneEvent(packet, &notices)
+            } else {
+                playout.insert(packet, at: now)
+            }
         case .rtcp:
             guard phase == .established, let srtp else { return }
             guard let plain = try? srtp.unprotectRTCP(bytes),
@@ -287,8 +351,28 @@ public final class MediaSession: @unchecked Sendable {
         }
     }
 
+    private func receiveTelephoneEvent(_ packet: RTPPacket, _ notices: inout [MediaSessionEvent]) {
+        guard let event = try? TelephoneEvent(parsing: packet.payload) else {
+            stats.telephoneEventPacketsMalformed += 1
+            return
+        }
+        stats.telephoneEventPacketsReceived += 1
+        for note in dtmfIn.receive(timestamp: packet.timestamp, payload: event) {
+            if case .began(let code, _) = note, let digit = TelephoneEvent.dtmfDigit(code) {
+                stats.dtmfDigitsReceived += 1
+                notices.append(.dtmf(digit))
+            }
+        }
+    }
+
     private func absorb(_ blocks: [RTCPReportBlock], arrival: NTPTimestamp) {
         for block in blocks where block.ssrc == configuration.ssrc {
+            // The peer's view of our stream steers FEC strength (RFC 6716 §2.1.7).
+            if configuration.forwardErrorCorrection, let percent = lossEstimator.report(fractionLost: block.fractionLost) {
+                if (try? encoder.setExpectedPacketLoss(percent: percent)) != nil {
+                    stats.encoderExpectedLossPercent = percent
+                }
+            }
             stats.remoteFractionLost = Double(block.fractionLost) / 256
             stats.remotePacketsLost = Int(block.cumulativeLost)
             stats.remoteJitter = .nanoseconds(Int64(block.jitter) * 1_000_000_000 / Int64(Self.sampleRate))

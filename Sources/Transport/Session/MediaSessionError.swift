@@ -14,6 +14,10 @@ public enum MediaSessionError: Error, Sendable, Equatable, CustomStringConvertib
     case transportFailed(String)
     /// A PCM frame of the wrong size was handed to `send`.
     case invalidFrame(samples: Int, expected: Int)
+    /// `sendDTMF` was given a character that is not a DTMF digit (0-9, *, #, A-D).
+    case invalidDTMFDigit(Character)
+    /// `sendDTMF` was called but no telephone-event payload type was negotiated.
+    case telephoneEventNotNegotiated
     /// Opus could not be set up or failed to encode.
     case codec(String)
     /// Media cannot flow yet (DTLS not done) or any more (closed or failed).
@@ -28,6 +32,8 @@ public enum MediaSessionError: Error, Sendable, Equatable, CustomStringConvertib
         case .srtp(let e): "SRTP setup failed: \(e)"
         case .transportFailed(let r): "transport failed: \(r)"
         case .invalidFrame(let n, let e): "PCM frame has \(n) samples, expected \(e)"
+        case .invalidDTMFDigit(let c): "not a DTMF digit: \(String(reflecting: String(c))) (expected 0-9, *, #, A-D)"
+        case .telephoneEventNotNegotiated: "no telephone-event payload type was negotiated"
         case .codec(let r): "Opus: \(r)"
         case .notEstablished: "media session not established"
         case .closed: "media session closed"

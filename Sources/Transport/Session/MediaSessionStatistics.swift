@@ -19,6 +19,15 @@ public struct MediaSessionStatistics: Sendable, Hashable {
     public var remoteFractionLost: Double = 0
     public var remotePacketsLost: Int = 0
     public var remoteJitter: Duration = .zero
+    /// The packet-loss percentage the Opus encoder currently protects against with in-band FEC,
+    /// smoothed from the peer's RTCP reports (0 when FEC is off).
+    public var encoderExpectedLossPercent = 0
+    /// RFC 4733 telephone-event packets sent and received (valid ones), malformed ones received,
+    /// and DTMF digits reported.
+    public var telephoneEventPacketsSent = 0
+    public var telephoneEventPacketsReceived = 0
+    public var telephoneEventPacketsMalformed = 0
+    public var dtmfDigitsReceived = 0
     /// Round-trip time from the peer's LSR/DLSR (RFC 3550 §6.4.1), once known.
     public var roundTripTime: Duration?
     public var rtcpSent = 0
@@ -26,13 +35,17 @@ public struct MediaSessionStatistics: Sendable, Hashable {
     public var decodedFrames = 0
     public var concealedFrames = 0
     public var fecRecoveredFrames = 0
-    /// Frames the jitter buffer shortened (accelerate) or lengthened (preemptive expand).
+    /// Frames the jitter buffer shortened (accelerate), and frames it concealed because nothing
+    /// was buffered (expand: each lengthens the delay by one frame; included in `concealedFrames`).
     public var acceleratedFrames = 0
     public var expandedFrames = 0
     /// Current jitter-buffer delay.
     public var jitterBufferDelay: Duration = .zero
     /// The ICE pair in use, as "local address:port -> remote address:port".
     public var selectedPair: String?
+    /// Candidate types of the pair in use (RFC 8445 §5.1.1): `.relayed` means through TURN.
+    public var selectedLocalCandidateKind: ICECandidate.Kind?
+    public var selectedRemoteCandidateKind: ICECandidate.Kind?
     public var srtpProfile: SRTPProfile?
     /// How long after the session started DTLS completed.
     public var dtlsHandshakeDuration: Duration?

@@ -3,7 +3,7 @@ import Media
 /// The receive side of one Opus stream (RFC 7587): `AdaptiveJitterBuffer` decisions turned into
 /// one 20 ms PCM frame per pull, with in-band FEC recovery (RFC 6716 §2.1.7) and concealment.
 /// Like `AudioPlayout`, but time stretching can be switched off: then the jitter buffer's
-/// accelerate/expand hints are ignored and every frame is exactly one frame long, which keeps a
+/// accelerate hints are ignored and every frame is exactly one frame long, which keeps a
 /// recording sample-aligned with what was sent. Called with the session's lock held.
 final class OpusPlayout {
     private(set) var jitterBuffer: AdaptiveJitterBuffer
@@ -29,7 +29,7 @@ final class OpusPlayout {
         var rounds = 0
         while pending.count < frame && rounds < 4 {
             rounds += 1
-            switch jitterBuffer.pull(at: now) {
+            switch jitterBuffer.pull(at: now, pendingSamples: pending.count) {
             case .buffering:
                 pending.append(contentsOf: repeatElement(0, count: frame - pending.count))
             case .decode(let payload, _, let stretch):
@@ -38,12 +38,10 @@ final class OpusPlayout {
                     decodeErrors += 1
                     pcm = silenceOrConcealment(frame)
                 }
-                if timeStretching {
-                    switch stretch {
-                    case .none: break
-                    case .accelerate: pcm = TimeStretcher.accelerate(pcm, channels: 1, sampleRate: sampleRate)
-                    case .preemptiveExpand: pcm = TimeStretcher.expand(pcm, channels: 1, sampleRate: sampleRate)
-                    }
+                if timeStretching, stretch == .accelerate {
+                    let full = pcm.count
+                    pcm = TimeStretcher.accelerateIfQuiet(pcm, channels: 1, sampleRate: sampleRate)
+                    jitterBuffer.didAccelerate(removedSamples: full - pcm.count)
                 }
                 pending.append(contentsOf: pcm)
             case .decodeFEC(let next, _):

@@ -27,13 +27,15 @@ struct CallsBenchCommand: AsyncParsableCommand {
     @Option(help: "Seconds each level's calls stay up once all are connected.") var seconds: Int = 10
     @Option(name: .customLong("local-address"), help: "Address for ICE host candidates.") var localAddress: String = "127.0.0.1"
     @Flag(name: .customLong("relay-only"), help: "Force media through the server's TURN relay (XEP-0215).") var relayOnly = false
+    @Flag(help: "Print every call event with its time since the call was placed.") var trace = false
 
     func run() async throws {
         let counts = levels.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--levels: positive integers, e.g. 1,4,8") }
         let settings = CallMediaSettings(localAddresses: [localAddress], relayOnly: relayOnly)
-        let (callerClient, callerCalls) = try await login(caller, callerPasswordFile, "bench-caller", settings)
-        let (calleeClient, calleeCalls) = try await login(callee, calleePasswordFile, "bench-callee", settings)
+        let most = counts.max() ?? 1
+        let (callerClient, callerCalls) = try await login(caller, callerPasswordFile, "bench-caller", settings, maximumCalls: most)
+        let (calleeClient, calleeCalls) = try await login(callee, calleePasswordFile, "bench-callee", settings, maximumCalls: most)
         _ = try await calleeClient.ping(nil, timeout: .seconds(10))
         let answering = Task {
             for await call in calleeCalls.incomingCalls {
@@ -62,7 +64,10 @@ struct CallsBenchCommand: AsyncParsableCommand {
                 group.addTask {
                     let call = try await callerCalls.placeCall(to: calleeBare, timeout: .seconds(30))
                     call.setAudioSource(ToneSource(frequency: 440))
+                    let t0 = ContinuousClock.now
+                    let trace = self.trace
                     for await event in call.events {
+                        if trace { print("trace \(call.sid.prefix(4)) +\(ContinuousClock.now - t0) \(event)") }
                         switch event {
                         case .firstAudio: return call
                         case .ended(let reason): throw BenchFailure("a call ended before audio: \(reason)")
@@ -77,8 +82,19 @@ struct CallsBenchCommand: AsyncParsableCommand {
             return made
         }
         var setups: [Double] = []
+        var steps: [String: [Double]] = [:]
+        func inSeconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
         for call in calls {
-            if let d = await call.statistics.firstAudio { setups.append(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) }
+            let t = await call.statistics
+            if let d = t.firstAudio { setups.append(inSeconds(d)) }
+            for (name, value) in [("proceed", t.proposeToProceed), ("accept", t.setup), ("ICE", t.iceConnected),
+                                  ("DTLS", t.dtlsConnected), ("audio", t.firstAudio)] {
+                if let value { steps[name, default: []].append(inSeconds(value)) }
+            }
+        }
+        let medians = ["proceed", "accept", "ICE", "DTLS", "audio"].map { name -> String in
+            let v = (steps[name] ?? []).sorted()
+            return v.isEmpty ? "\(name) -" : String(format: "%@ %.0f ms", name, v[v.count / 2] * 1000)
         }
         let before = await ticks(callerCalls, calleeCalls)
         let cpuBefore = processCPUSeconds()
@@ -93,10 +109,11 @@ struct CallsBenchCommand: AsyncParsableCommand {
         setups.sort()
         func pct(_ p: Double) -> Double { setups.isEmpty ? .nan : setups[min(setups.count - 1, Int(Double(setups.count - 1) * p))] * 1000 }
         let late = after.late - before.late, frames = after.frames - before.frames
-        let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+        let wallSeconds = inSeconds(wall)
         print(String(format: "%5d  %7.0f ms %7.0f ms %7.0f ms  %9.3f%%  %8d  %5.0f%%",
                      n, pct(0.5), pct(0.95), pct(1), frames == 0 ? 0 : 100 * Double(late) / Double(frames), frames,
                      100 * cpu / wallSeconds))
+        print("       median since propose: " + medians.joined(separator: ", "))
     }
 
     /// Late ticks and frames over every endpoint of both managers.
@@ -110,8 +127,8 @@ struct CallsBenchCommand: AsyncParsableCommand {
         return (late, frames)
     }
 
-    private func login(_ jid: String, _ passwordFile: String, _ resource: String, _ settings: CallMediaSettings)
-        async throws -> (XMPPClient, CallManager) {
+    private func login(_ jid: String, _ passwordFile: String, _ resource: String, _ settings: CallMediaSettings,
+                       maximumCalls: Int = 1) async throws -> (XMPPClient, CallManager) {
         guard let account = JID(jid) else { throw ValidationError("'\(jid)' is not a JID") }
         let password = try String(contentsOfFile: passwordFile, encoding: .utf8)
             .split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
@@ -120,7 +137,8 @@ struct CallsBenchCommand: AsyncParsableCommand {
             server: XMPPClientConfiguration.ServerAddress(server), trustedCAFile: caFile))
         try await client.connect()
         let media = ICEMediaTransportProvider(settings: settings, client: client)
-        let calls = try await CallManager.forClient(client, configuration: CallConfiguration(mediaTransports: media))
+        let calls = try await CallManager.forClient(client, configuration: CallConfiguration(
+            mediaTransports: media, maximumConcurrentCalls: maximumCalls))
         await calls.start()
         return (client, calls)
     }

@@ -1,0 +1,69 @@
+import Jingle
+import JingleKit
+import Testing
+import XMPPCore
+
+/// A provider whose transports are made only when the test opens the gate, so the peer's
+/// trickled candidates can arrive before the transport exists.
+actor GatedProvider: MediaTransportProvider {
+    private let inner = RecordingProvider()
+    private var gate: CheckedContinuation<Void, Never>?
+    private var open = false
+    nonisolated var made: AsyncStream<RecordingTransport> { inner.made }
+    /// Signals that a transport is waiting at the gate.
+    nonisolated let waiting: AsyncStream<Void>
+    private let waitingSink: AsyncStream<Void>.Continuation
+    init() { (waiting, waitingSink) = AsyncStream.makeStream(of: Void.self) }
+
+    func makeTransport(sid: String, role: Creator) async throws -> any MediaTransport {
+        if !open {
+            await withCheckedContinuation { gate = $0; waitingSink.yield() }
+        }
+        return try await inner.makeTransport(sid: sid, role: role)
+    }
+
+    func openGate() {
+        open = true
+        gate?.resume()
+        gate = nil
+    }
+}
+
+@Suite struct EarlyCandidateTests {
+    @Test func candidatesTrickledBeforeOurTransportExistsAreHandedToIt() async throws {
+        let router = InMemoryRouter()
+        let aliceMedia = RecordingProvider(), bobMedia = GatedProvider()
+        let ac = await router.client("alice@localhost/desk"), bc = await router.client("bob@localhost/desk")
+        let alice = CallManager(transport: ac, local: ac.jid, configuration: CallConfiguration(mediaTransports: aliceMedia))
+        let bob = CallManager(transport: bc, local: bc.jid, configuration: CallConfiguration(mediaTransports: bobMedia))
+        await alice.start()
+        await bob.start()
+
+        let outgoing = try await alice.placeCall(to: bc.jid, useJMI: false, timeout: .seconds(30))
+        let aliceTransport = try await first(aliceMedia.made, "alice's transport")
+        let incoming = try await nextIncoming(bob)
+        let bobEvents = EventReader(incoming)
+        let answering = Task { try await incoming.accept() }
+        try await first(bobMedia.waiting, "bob's transport waits at the gate")
+
+        // Alice trickles a candidate while bob's transport is still being made.
+        let late = Candidate(component: 1, foundation: "9", id: "early1", ip: "127.0.0.1", network: 0, port: 40001,
+                             priority: 100, type: .host)
+        aliceTransport.emit(.localCandidates([late]))
+        _ = try await bobEvents.next("remote candidates") { $0 == .remoteCandidates([late]) }
+
+        await bobMedia.openGate()
+        try await answering.value
+        let bobTransport = try await first(bobMedia.made, "bob's transport")
+        let told = try await within(.seconds(10), "the early candidate at bob's transport") {
+            var seen: [RecordingTransport.Told] = []
+            for await t in bobTransport.told {
+                seen.append(t)
+                if seen.contains(.candidates([late])) { break }
+            }
+            return seen
+        }
+        #expect(told.contains(.candidates([late])), "the early candidate reached bob's transport")
+        await outgoing.hangUp()
+    }
+}

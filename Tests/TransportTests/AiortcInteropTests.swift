@@ -1,0 +1,182 @@
+import Foundation
+import Jingle
+import Media
+import Testing
+import TLS
+@testable import Transport
+
+/// Interop with an independent WebRTC stack: aiortc (PyPI, installed in .venv by Tools/bootstrap,
+/// run as Tools/peers/aiortc_peer.py) in both offer/answer directions. Our side is described in
+/// Jingle and reaches aiortc only as SDP through `SDPMapping`; aiortc's SDP comes back the same way.
+/// ICE (RFC 8445) on 127.0.0.1, DTLS-SRTP (RFC 5764) and Opus (RFC 7587) must connect, and speech
+/// sent each way is scored with wideband PESQ.
+///
+/// The name contains `MediaSessionCallTests` so Tools/test runs it with the other real-time suites,
+/// alone, after the CPU-heavy ones.
+@Suite(.serialized) struct AiortcMediaSessionCallTests {
+    /// What one call delivered.
+    struct Outcome {
+        var profile: SRTPProfile
+        var connected: AiortcPeer.Message
+        var stopped: AiortcPeer.Message
+        var ours: MediaSessionStatistics
+        var iceStates: [ICEComponentState]
+        /// What we recorded, scored against the speech aiortc played.
+        var mosReceivedByUs: Double
+        /// What aiortc recorded, scored against the speech we sent.
+        var mosReceivedByAiortc: Double
+        var frames: Int
+    }
+
+    @Test func aiortcAnswersOurJingleOffer() async throws {
+        let dir = try CallSupport.temporaryDirectory()
+        defer { CallSupport.removeTemporary(dir) }
+        let speech = try CallSupport.makeSpeech(in: dir)
+        let peer = try AiortcPeer(role: .answerer, play: speech.url, record: dir.appendingPathComponent("received-by-aiortc-answerer.wav"), in: dir)
+        defer { peer.terminate() }
+        let call = try AiortcCall(controlling: true)
+        defer { call.close() }
+
+        // Our session-initiate: Opus offer, ICE credentials and candidates, DTLS fingerprint (actpass).
+        let candidates = try await call.gather()
+        let credentials = try call.agent.localCredentials()
+        var offer = Negotiation.offer(transport: LocalTransport(ufrag: credentials.usernameFragment, pwd: credentials.password,
+                                                                fingerprint: call.certificate.fingerprint(.sha256)))
+        offer = try AiortcSignalling.adding(candidates, to: offer)
+        let initiate = JingleElement(action: .sessionInitiate, sid: AiortcSignalling.sid, initiator: AiortcSignalling.ourJID, contents: [offer])
+        try peer.send(type: "offer", sdp: try AiortcSignalling.sdp(of: initiate, party: .initiator))
+
+        // aiortc's SDP answer, read back as a session-accept.
+        let answerSDP = try #require(try await peer.next("answer").sdp)
+        let (accept, unmapped) = try AiortcSignalling.jingle(fromSDP: answerSDP, action: .sessionAccept, party: .responder)
+        print("aiortc answer: SDP lines without a Jingle form: \(unmapped.map(\.description))")
+        Self.checkOnlyFormless(unmapped)
+        let content = try #require(accept.content(offer.name), "aiortc's answer has no content '\(offer.name)': \(accept.contents.map(\.name))")
+        let remote = try AiortcSignalling.RemoteAudio(content)
+        #expect(remote.setup == .active, "aiortc answers actpass with active (RFC 8842 §5.5)")
+        let role = try #require(Negotiation.dtlsRole(local: .actpass, remote: remote.setup))
+        let opus = try #require(remote.opusPayloadTypes.first, "aiortc answered without Opus: \(answerSDP)")
+        #expect(opus == 111, "an answer keeps the offerer's payload type")
+        #expect(!remote.candidates.isEmpty && remote.candidates.allSatisfy { $0.address == "127.0.0.1" })
+
+        let session = try MediaSession(agent: call.agent, configuration: MediaSessionConfiguration(
+            role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
+            payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false))
+        try call.start(session, remote: remote)
+
+        let outcome = try await Self.run(call, session, peer: peer, speech: speech, dir: dir, label: "aiortc-answerer")
+        Self.check(outcome, dtlsRoleOfAiortc: "client")
+    }
+
+    @Test func weAnswerAiortcOfferWithJingle() async throws {
+        let dir = try CallSupport.temporaryDirectory()
+        defer { CallSupport.removeTemporary(dir) }
+        let speech = try CallSupport.makeSpeech(in: dir)
+        let peer = try AiortcPeer(role: .offerer, play: speech.url, record: dir.appendingPathComponent("received-by-aiortc-offerer.wav"), in: dir)
+        defer { peer.terminate() }
+
+        // aiortc's SDP offer, read as a session-initiate.
+        let offerSDP = try #require(try await peer.next("offer").sdp)
+        let (initiate, unmapped) = try AiortcSignalling.jingle(fromSDP: offerSDP, action: .sessionInitiate, party: .initiator)
+        print("aiortc offer: SDP lines without a Jingle form: \(unmapped.map(\.description))")
+        Self.checkOnlyFormless(unmapped)
+        let offered = try #require(initiate.contents.first, "aiortc's offer has no content")
+        let remote = try AiortcSignalling.RemoteAudio(offered)
+        #expect(remote.setup == .actpass)
+
+        // Our session-accept from the negotiation rules, with our candidates.
+        let call = try AiortcCall(controlling: false)
+        defer { call.close() }
+        let candidates = try await call.gather()
+        let credentials = try call.agent.localCredentials()
+        let local = LocalTransport(ufrag: credentials.usernameFragment, pwd: credentials.password,
+                                   fingerprint: call.certificate.fingerprint(.sha256))
+        var accept: JingleElement
+        switch Negotiation.accept(initiate, transport: { _ in local }) {
+        case .success(let a): accept = a
+        case .failure(let reason): throw AiortcSignalling.Failure(description: "we refused aiortc's offer: \(reason)")
+        }
+        accept.responder = AiortcSignalling.ourJID
+        let answered = try #require(accept.content(offered.name))
+        accept.contents = [try AiortcSignalling.adding(candidates, to: answered)]
+        let ourSetup = try #require(answered.transport?.iceUDP?.fingerprints.first?.setup)
+        #expect(ourSetup == .active, "we answer actpass with active (RFC 8842 §5.5)")
+        let role = try #require(Negotiation.dtlsRole(local: ourSetup, remote: remote.setup))
+        let opus = try #require(answered.rtp?.payloadTypes.first { $0.name?.lowercased() == "opus" }?.id,
+                                "we answered without Opus: \(answered)")
+        #expect(remote.opusPayloadTypes.contains(opus))
+
+        let session = try MediaSession(agent: call.agent, configuration: MediaSessionConfiguration(
+            role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
+            payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false))
+        try call.start(session, remote: remote)
+        try peer.send(type: "answer", sdp: try AiortcSignalling.sdp(of: accept, party: .responder))
+
+        let outcome = try await Self.run(call, session, peer: peer, speech: speech, dir: dir, label: "aiortc-offerer")
+        Self.check(outcome, dtlsRoleOfAiortc: "server")
+    }
+
+    // MARK: - The call itself, the same in both directions
+
+    /// aiortc paces its audio from Python's event loop, in bursts (a WAV chunk becomes several
+    /// packets at once), and on a loaded two-core machine it can stall for over 100 ms. A 200 ms
+    /// floor absorbs that, and with time stretching off every played frame stays 20 ms, so the
+    /// recording is what the codec and SRTP path delivered, sample-aligned, rather than how the
+    /// jitter buffer steered around the other process's scheduling.
+    static let jitterBuffer = AdaptiveJitterBufferSettings(minimumDelay: .milliseconds(200))
+
+    /// Waits for DTLS-SRTP on both ends, exchanges the speech both ways in real time, stops aiortc
+    /// and scores both recordings.
+    static func run(_ call: AiortcCall, _ session: MediaSession, peer: AiortcPeer, speech: (url: URL, wav: WAVFile),
+                    dir: URL, label: String) async throws -> Outcome {
+        let timers = CallSupport.driveTimers([session])
+        let event = await CallSupport.outcome(of: session)
+        timers.cancel()
+        guard case .established(let profile) = event else {
+            throw AiortcSignalling.Failure(description: "\(label): our session did not establish: \(String(describing: event)); "
+                                           + "ICE \(call.iceStates.withLock { $0 }); aiortc log: \(peer.logTail())")
+        }
+        // aiortc starts playing as soon as its DTLS is up, so our 20 ms clock starts now too: audio
+        // left unpulled meanwhile would only pile up in the jitter buffer as extra delay.
+        // The tail covers that delay and the difference between the two starts.
+        let exchange = try await AiortcCall.exchange(session, speech: speech.wav.samples, tailFrames: 100)
+        let connected = try await peer.next("connected", seconds: 1)
+        session.close()
+        let stopped = try await peer.stop()
+
+        let ours = dir.appendingPathComponent("received-by-jinglekit-\(label).wav")
+        try Data(WAVFile(sampleRate: 48_000, channels: 1, samples: exchange.recorded).serialized()).write(to: ours)
+        let theirs = dir.appendingPathComponent("received-by-\(label).wav")
+        let mosUs = try CallSupport.pesq(reference: speech.url, degraded: ours)
+        let mosThem = try CallSupport.pesq(reference: speech.url, degraded: theirs)
+        print("\(label): SRTP \(profile); PESQ received by JingleKit \(mosUs), received by aiortc \(mosThem); "
+              + "ours \(exchange.statistics); aiortc \(stopped)")
+        return Outcome(profile: profile, connected: connected, stopped: stopped, ours: exchange.statistics,
+                       iceStates: call.iceStates.withLock { $0 }, mosReceivedByUs: mosUs, mosReceivedByAiortc: mosThem,
+                       frames: speech.wav.samples.count / MediaSession.samplesPerFrame)
+    }
+
+    /// aiortc's SDP lines the mapping drops must be the ones Jingle has no form for: WebRTC's
+    /// msid-semantic, end-of-candidates (XEP-0176 has no end marker without trickle), and the
+    /// a=rtcp placeholder next to rtcp-mux. Anything else is a mapping gap.
+    static func checkOnlyFormless(_ unmapped: [UnmappedSDPLine]) {
+        let formless: Set<String> = ["msid-semantic", "end-of-candidates", "rtcp"]
+        let others = unmapped.filter { $0.line.attribute.map { !formless.contains($0.name) } ?? true }
+        #expect(others.isEmpty, "SDP lines from aiortc the mapping lost: \(others.map(\.description))")
+    }
+
+    static func check(_ o: Outcome, dtlsRoleOfAiortc: String) {
+        #expect(o.iceStates.contains(.connected) || o.iceStates.contains(.ready), "ICE states \(o.iceStates)")
+        #expect(o.ours.selectedPair?.hasPrefix("127.0.0.1:") == true, "selected pair \(String(describing: o.ours.selectedPair))")
+        #expect(o.connected.srtpProfile == AiortcSignalling.openSSLName(o.profile), "aiortc negotiated \(String(describing: o.connected.srtpProfile))")
+        #expect(o.connected.dtlsRole == dtlsRoleOfAiortc)
+        #expect(o.ours.packetsSent == o.frames)
+        #expect((o.stopped.packetsReceived ?? 0) >= o.frames - 2, "aiortc received \(String(describing: o.stopped.packetsReceived)) of \(o.frames)")
+        #expect((o.stopped.recordedFrames ?? 0) > 0)
+        #expect(o.ours.packetsReceived >= o.frames - 2, "we received \(o.ours.packetsReceived) of about \(o.frames)")
+        #expect(o.ours.packetsRejected == 0)
+        #expect(o.ours.rtcpReceived > 0, "aiortc's RTCP unprotects and parses")
+        #expect(o.mosReceivedByUs >= 3.8)
+        #expect(o.mosReceivedByAiortc >= 3.8)
+    }
+}
