@@ -170,27 +170,28 @@ import Glibc
         #expect(try alice.report()["remoteDevice"] as? String == "agentcall-two-b@localhost/desk")
     }
 
-    /// Concurrent calls are direct Jingle: the JMI engine answers a proposal busy while another
-    /// call is in progress (XEP-0353 behaviour of `JingleMessageMachine`).
+    /// Calls at once over JMI (the runtime's busy limit follows --max-concurrent) and direct Jingle.
     @Test func oneAnswererTakesConcurrentCallsAndRefusesBeyondItsLimit() async throws {
         let a = try await AgentAccounts.make()
         let bob = try await callee("callee", try await a.arguments("agentcall-many-b"),
                                    ["--auto", "--max-calls", "3", "--max-concurrent", "2"] + Self.signalling)
-        let target = "agentcall-many-b@localhost/agent"
-        let callers = try await (1...2).asyncMap { i in
-            try AgentProcess("caller\(i)", ["call", target, "--no-jmi", "--report", "json"]
-                             + (try await a.arguments("agentcall-many-a\(i)")) + Self.signalling)
-        }
+        let callers = [
+            try AgentProcess("caller1", ["call", a.bare("agentcall-many-b"), "--report", "json"]
+                             + (try await a.arguments("agentcall-many-a1")) + Self.signalling),
+            try AgentProcess("caller2", ["call", "agentcall-many-b@localhost/agent", "--no-jmi", "--report", "json"]
+                             + (try await a.arguments("agentcall-many-a2")) + Self.signalling),
+        ]
         for c in callers { try await c.waitFor("is active") }
         // Both calls are up at once; a third caller is refused as busy.
-        let third = try AgentProcess("caller3", ["call", target, "--no-jmi", "--report", "json"]
+        let third = try AgentProcess("caller3", ["call", a.bare("agentcall-many-b"), "--report", "json"]
                                      + (try await a.arguments("agentcall-many-a3")) + Self.signalling)
         #expect(try await third.exitStatus() == 3, "\(third.transcript)")
         #expect(try third.report()["outcome"] as? String == "busy")
+        #expect(bob.stderr.contains("--max-concurrent 2"), "\(bob.transcript)")
         for c in callers { c.send(SIGTERM) }
         for c in callers { #expect(try await c.exitStatus() == 0, "\(c.transcript)") }
         // Refused calls do not count: a third call is taken once a slot is free, then it exits.
-        let fourth = try AgentProcess("caller4", ["call", target, "--no-jmi", "--hangup-after", "0.2", "--report", "json"]
+        let fourth = try AgentProcess("caller4", ["call", a.bare("agentcall-many-b"), "--hangup-after", "0.2", "--report", "json"]
                                       + (try await a.arguments("agentcall-many-a3")) + Self.signalling)
         #expect(try await fourth.exitStatus() == 0, "\(fourth.transcript)")
         #expect(try await bob.exitStatus() == 0, "\(bob.transcript)")

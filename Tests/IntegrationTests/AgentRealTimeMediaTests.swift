@@ -72,14 +72,15 @@ import Glibc
         #expect(frequency > 950 && frequency < 1050, "echoed tone at \(frequency) Hz")
     }
 
-    /// One echo process, two callers at once (direct Jingle: the JMI engine answers a second
-    /// proposal busy while a call is going on): each gets its own tone back, nobody else's.
+    /// One echo process, two callers at once (one over JMI, one direct): each gets its own tone
+    /// back, nobody else's.
     @Test func oneEchoProcessServesTwoCallsAtOnceWithoutCrossTalk() async throws {
         let a = try await AgentAccounts.make()
         let dir = try TempDir()
         let callee = try await echo("agentmedia-two-b", a, Self.loopback + ["--max-calls", "2"])
         let callers = try await [(1, 440.0), (2, 880.0)].asyncMap { i, tone in
-            try AgentProcess("caller\(i)", ["call", "agentmedia-two-b@localhost/agent", "--no-jmi", "--tone", "\(tone)",
+            try AgentProcess("caller\(i)", ["call"] + (i == 1 ? [a.bare("agentmedia-two-b")] : ["agentmedia-two-b@localhost/agent", "--no-jmi"])
+                             + ["--tone", "\(tone)",
                                              "--record", "\(dir.path)/back\(i).wav", "--hangup-after", "2", "--report", "json"]
                              + (try await a.arguments("agentmedia-two-a\(i)")) + Self.loopback)
         }
@@ -91,6 +92,16 @@ import Glibc
             let frequency = WAVReader.zeroCrossingFrequency(Array(voiced.prefix(24_000)))
             #expect(abs(frequency - tone) < tone * 0.1, "caller \(i) sent \(tone) Hz and got \(frequency) Hz back")
         }
+    }
+
+    @Test func dtmfDigitsArriveAsSent() async throws {
+        let a = try await AgentAccounts.make()
+        let callee = try await echo("agentmedia-dtmf-b", a)
+        let caller = try AgentProcess("caller", ["call", a.bare("agentmedia-dtmf-b"), "--dtmf", "1234*#9", "--hangup-after", "3",
+                                                 "--report", "json"] + (try await a.arguments("agentmedia-dtmf-a")) + Self.loopback)
+        #expect(try await caller.exitStatus() == 0, "\(caller.transcript)")
+        #expect(try await callee.exitStatus() == 0, "\(callee.transcript)")
+        #expect(try callee.report()["dtmfReceived"] as? String == "1234*#9", "\(callee.transcript)")
     }
 
     @Test func relayOnlyCallGoesThroughJingleRelayWithXEP0215Credentials() async throws {

@@ -20,7 +20,9 @@ final class AgentSession: Sendable {
     }
 
     /// Logs in and starts the call manager (presence, carbons, the Jingle handler).
-    static func connect(_ configuration: XMPPClientConfiguration, options: CallOptions, media: MediaWiring) async throws(AgentFailure) -> AgentSession {
+    /// - Parameter concurrentCalls: calls at once before a JMI proposal is answered busy by the runtime.
+    static func connect(_ configuration: XMPPClientConfiguration, options: CallOptions, media: MediaWiring,
+                        concurrentCalls: Int = 1) async throws(AgentFailure) -> AgentSession {
         var logger = Logger(label: "jingle-agent")
         logger.logLevel = options.verbose ? .debug : .critical
         let client = XMPPClient(configuration: configuration, logger: logger)
@@ -32,7 +34,8 @@ final class AgentSession: Sendable {
         var callLogger = Logger(label: "jingle-agent.calls")
         callLogger.logLevel = options.verbose ? .debug : .critical
         let manager = CallManager(transport: transport, local: info.boundJID,
-                                  configuration: CallConfiguration(mediaTransports: media.transportProvider(client: client)),
+                                  configuration: CallConfiguration(mediaTransports: media.transportProvider(client: client),
+                                                                   maximumConcurrentCalls: concurrentCalls),
                                   logger: callLogger)
         await manager.start()
         Console.shared.progress("connected as \(info.boundJID)")

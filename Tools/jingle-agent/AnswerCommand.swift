@@ -99,7 +99,9 @@ func runAnswering(command: String, mode: AnswerMode, echo: Bool, which: AnswerLi
         }
         let signals = SignalWatcher()
         let media = try MediaWiring(plan: plan, enabled: !options.signallingOnly)
-        let session = try await AgentSession.connect(configuration, options: options, media: media)
+        // The agent itself refuses calls beyond --max-concurrent; the runtime need not.
+        let session = try await AgentSession.connect(configuration, options: options, media: media,
+                                                     concurrentCalls: which.maxConcurrent.map { $0 + 1 } ?? 10_000)
         let board = StatusBoard(media: session.media)
         let loop = AnswerLoop(session: session, options: options, mode: mode, echo: echo, limits: which.limits, board: board)
         let interrupt = Task {

@@ -56,6 +56,7 @@ struct CallRunner: Sendable {
                 Console.shared.progress("ICE connected: \(pair)")
             case .mediaConnected:
                 Console.shared.progress("media connected (DTLS-SRTP)")
+                timers.append(Task { [media, call] in await media.mediaConnected(call) })
             case .firstAudio:
                 Console.shared.progress("first audio received")
             case .dtmf(let digit):

@@ -20,18 +20,30 @@ struct MediaWiring: Sendable {
         self.plan = plan
         self.enabled = enabled
         if enabled, plan.play != nil { _ = try makeSource(echo: nil) }
-        if plan.dtmf != nil {
-            throw AgentFailure(usage: "--dtmf: sending DTMF is not available in this build's call runtime (received digits are reported)")
-        }
+        if plan.dtmf != nil, !enabled { throw AgentFailure(usage: "--dtmf needs media (not --signalling-only)") }
     }
 
     /// Whether calls carry media (so a call that never connects media is a connection failure).
     var carriesMedia: Bool { enabled }
 
     var settings: CallMediaSettings {
-        CallMediaSettings(localAddresses: plan.localAddresses, iceServers: plan.iceServers, discoverServers: plan.discoverServers,
-                          relayOnly: plan.relayOnly, opusBitrate: plan.bitrate ?? 32_000, forwardErrorCorrection: plan.fec,
-                          discontinuousTransmission: plan.dtx)
+        var s = CallMediaSettings(localAddresses: plan.localAddresses, iceServers: plan.iceServers,
+                                  discoverServers: plan.discoverServers, relayOnly: plan.relayOnly)
+        if let bitrate = plan.bitrate { s.opusBitrate = bitrate }
+        s.forwardErrorCorrection = plan.fec
+        s.discontinuousTransmission = plan.dtx
+        return s
+    }
+
+    /// Sends the `--dtmf` digits (RFC 4733) once the media is up.
+    func mediaConnected(_ call: Call) async {
+        guard enabled, let digits = plan.dtmf else { return }
+        Console.shared.progress("sending DTMF \(digits)")
+        do {
+            try await call.sendDTMF(digits)
+        } catch {
+            Console.shared.error("jingle-agent: cannot send DTMF: \(error)")
+        }
     }
 
     func transportProvider(client: XMPPClient) -> any MediaTransportProvider {
