@@ -23,6 +23,7 @@ final class AgentSession: Sendable {
     /// - Parameter concurrentCalls: calls at once before a JMI proposal is answered busy by the runtime.
     static func connect(_ configuration: XMPPClientConfiguration, options: CallOptions, media: MediaWiring,
                         concurrentCalls: Int = 1) async throws(AgentFailure) -> AgentSession {
+        AgentLogging.setVerbose(options.verbose)
         var logger = Logger(label: "jingle-agent")
         logger.logLevel = options.verbose ? .debug : .critical
         let client = XMPPClient(configuration: configuration, logger: logger)
