@@ -119,6 +119,23 @@ import Glibc
         #expect((media["packetsReceived"] as? Int ?? 0) > 0, "\(caller.stdout)")
     }
 
+    /// A caller that vanishes (killed: no terminate is sent) leaves the callee without audio; with
+    /// --media-timeout it hangs up with <media-error/> and exits 8.
+    @Test func audioThatStopsIsAMediaFailureAfterTheMediaTimeout() async throws {
+        let a = try await AgentAccounts.make()
+        let callee = try await echo("agentmedia-silent-b", a, Self.loopback + ["--media-timeout", "1"])
+        let caller = try AgentProcess("caller", ["call", a.bare("agentmedia-silent-b"), "--tone", "440"]
+                                      + (try await a.arguments("agentmedia-silent-a")) + Self.loopback)
+        try await callee.waitFor("first audio received")
+        caller.send(SIGKILL)
+        _ = try await caller.exitStatus()
+        #expect(try await callee.exitStatus() == 8, "\(callee.transcript)")
+        let report = try callee.report()
+        #expect(report["outcome"] as? String == "failed")
+        #expect(report["reason"] as? String == "media-error")
+        #expect(((report["media"] as? [String: Any])?["packetsReceived"] as? Int ?? 0) > 0)
+    }
+
     @Test func relayOnlyWithoutATURNServerIsAConnectionFailure() async throws {
         let a = try await AgentAccounts.make()
         let callee = try await echo("agentmedia-noturn-b", a)

@@ -9,6 +9,10 @@ struct CallOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Longest a call may last once answered; then hang up.", valueName: "seconds"))
     var duration: Double?
 
+    @Option(name: .customLong("media-timeout"),
+            help: ArgumentHelp("Hang up with <media-error/> (exit 8) when no audio packet arrived for this long.", valueName: "seconds"))
+    var mediaTimeout: Double?
+
     @Option(name: .long, help: ArgumentHelp("Report printed on stdout at the end of each call: text, json (one line per call) or none.",
                                             valueName: "format"))
     var report: ReportFormat = .text
@@ -28,6 +32,9 @@ struct CallOptions: ParsableArguments {
     func validate() throws {
         if let hangupAfter, !(hangupAfter >= 0 && hangupAfter <= 86400 * 7) {
             throw ValidationError("--hangup-after must be between 0 and 604800 seconds")
+        }
+        if let mediaTimeout, !(mediaTimeout >= 0.5 && mediaTimeout <= 3600) {
+            throw ValidationError("--media-timeout must be between 0.5 and 3600 seconds")
         }
         if let duration, !(duration > 0 && duration <= 86400 * 7) {
             throw ValidationError("--duration must be between 0 and 604800 seconds")

@@ -1,3 +1,4 @@
+import Jingle
 import JingleKit
 import Synchronization
 
@@ -19,6 +20,25 @@ struct CallRunner: Sendable {
     /// Loop received audio back (`echo`).
     var echo = false
     var failure = CallFailureNote()
+
+    /// Hangs up with `<media-error/>` once no audio packet arrived for `limit` seconds.
+    static func watchAudio(_ call: Call, limit: Double) async {
+        var last = -1
+        var since = ContinuousClock.now
+        let step = Duration.milliseconds(Int64(min(500, limit * 250)))
+        while !Task.isCancelled {
+            try? await Task.sleep(for: step)
+            guard !Task.isCancelled, let received = await call.mediaStatistics?.packetsReceived else { continue }
+            if received != last {
+                last = received
+                since = .now
+            } else if ContinuousClock.now - since >= .milliseconds(Int64(limit * 1000)) {
+                Console.shared.progress("no audio for \(CallReport.format(seconds: limit)): hanging up")
+                await call.hangUp(reason: Reason(.mediaError, text: "no audio received for \(CallReport.format(seconds: limit))"))
+                return
+            }
+        }
+    }
 
     /// Runs until the call ends; returns its report (already printed per `--report`).
     func run() async -> CallReport {
@@ -57,6 +77,7 @@ struct CallRunner: Sendable {
             case .mediaConnected:
                 Console.shared.progress("media connected (DTLS-SRTP)")
                 timers.append(Task { [media, call] in await media.mediaConnected(call) })
+                if let limit = options.mediaTimeout { timers.append(Task { [call] in await Self.watchAudio(call, limit: limit) }) }
             case .firstAudio:
                 Console.shared.progress("first audio received")
             case .dtmf(let digit):
