@@ -123,7 +123,7 @@ let package = Package(
                     "Jingle", "XMLStream", "XMPPCore", "XMPPClient", "Harness",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 ],
-                path: "Tools/jingle-harness", exclude: ["README.md", "SCENARIOS.md"], swiftSettings: swiftSettings),
+                path: "Tools/jingle-harness", exclude: ["README.md", "SCENARIOS.md", "report-example.png"], swiftSettings: swiftSettings),
         .target(name: "CXMLBenchLoop", dependencies: ["CLibXML2"], path: "Tools/jingle-bench/CXMLBenchLoop"),
         .executableTarget(name: "jingle-bench", dependencies: [
                     "XMLStream", "CXMLBenchLoop", "STUN", "TURNServer", "Media", "Transport",

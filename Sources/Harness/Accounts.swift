@@ -30,14 +30,20 @@ public struct HarnessAccount: Sendable, Hashable {
 }
 
 /// Why an accounts file was refused.
-public enum AccountsError: Error, Sendable, Hashable, CustomStringConvertible {
+public indirect enum AccountsError: Error, Sendable, Hashable, CustomStringConvertible {
     case badRow(line: Int, String)
     case empty
+    case unreadable(String)
+    /// An error in the named file.
+    case inFile(String, AccountsError)
 
     public var description: String {
         switch self {
         case .badRow(let line, let why): "accounts line \(line): \(why)"
         case .empty: "the accounts file lists no accounts"
+        case .unreadable(let path): "cannot read accounts file \(path)"
+        case .inFile(let path, .badRow(let line, let why)): "\(path):\(line): \(why)"
+        case .inFile(let path, let inner): "\(path): \(inner)"
         }
     }
 }

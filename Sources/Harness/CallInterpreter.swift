@@ -28,6 +28,13 @@ public struct CallInterpreter: Sendable {
     public let scenario: Scenario
     public private(set) var variables: [String: String]
     public private(set) var measurements: [Measurement] = []
+    /// Stanzas kept by `keep='name'` on a send or an expect.
+    public private(set) var kept: [String: XMLElement] = [:]
+    /// Every stanza received for this call, in order (the first `transcriptLimit`).
+    public private(set) var transcript: [XMLElement] = []
+    /// The stanza that decided the verdict: the one that failed the call, or the last one matched.
+    public private(set) var decidingStanza: XMLElement?
+    public static let transcriptLimit = 200
     public private(set) var verdict: CallVerdict?
     public private(set) var nextDeadline: Double?
     public let startedAt: Double
@@ -70,6 +77,7 @@ public struct CallInterpreter: Sendable {
     /// A stanza for this call arrived.
     public mutating func receive(_ stanza: XMLElement, now: Double) -> [Output] {
         guard verdict == nil else { return [] }
+        if transcript.count < Self.transcriptLimit { transcript.append(stanza) }
         buffered.append(stanza)
         var out: [Output] = []
         advance(now: now, into: &out)
@@ -98,6 +106,27 @@ public struct CallInterpreter: Sendable {
         return out
     }
 
+    /// Whether the step now waiting would take `stanza`: the current expect, or one after it
+    /// past optional ones (the same candidates `receive` tries).
+    public func wants(_ stanza: XMLElement) -> Bool {
+        guard verdict == nil, pauseUntil == nil, pc < scenario.instructions.count,
+              case .expect(var group) = scenario.instructions[pc] else { return false }
+        var index = pc
+        while true {
+            for (i, expectation) in group.expectations.enumerated() where !(index == pc && matchedInGroup.contains(i)) {
+                if Self.matches(expectation, stanza) { return true }
+            }
+            let optional = index == pc
+                ? group.expectations.indices.allSatisfy { group.expectations[$0].optional || matchedInGroup.contains($0) }
+                : group.isOptional
+            guard optional, index + 1 < scenario.instructions.count, case .expect(let next) = scenario.instructions[index + 1] else {
+                return false
+            }
+            index += 1
+            group = next
+        }
+    }
+
     /// Stops the call now as failed with `cause` (for the driver: send failure, shutdown).
     public mutating func abort(_ cause: FailureCause, now: Double) -> [Output] {
         guard verdict == nil else { return [] }
@@ -115,10 +144,11 @@ public struct CallInterpreter: Sendable {
             if steps > 100_000 { finish(.failed(.template("scenario loops without waiting", line: 0)), now: now, into: &out); return }
             guard pc < scenario.instructions.count else { finish(.passed, now: now, into: &out); return }
             switch scenario.instructions[pc] {
-            case .send(let template, let mark, let line):
+            case .send(let template, let mark, let keep, let line):
                 do {
                     let element = try template.render { lookup($0) }
                     if let mark { marks[mark] = now }
+                    if let keep { kept[keep] = element }
                     out.append(.send(element))
                     pc += 1
                 } catch {
@@ -148,6 +178,8 @@ public struct CallInterpreter: Sendable {
                 case nil: true
                 case .defined(let v)?: variables[v] != nil
                 case .equals(let v, let value)?: variables[v] == value
+                case .less(let a, let b)?:
+                    if let x = variables[a], let y = variables[b] { Array(x.utf8).lexicographicallyPrecedes(Array(y.utf8)) } else { false }
                 }
                 if taken, let target = scenario.labels[label] { jump(to: target) } else { pc += 1 }
             case .set(let variable, let value, let line):
@@ -167,6 +199,9 @@ public struct CallInterpreter: Sendable {
                 pc = left > 0 ? bodyStart : pc + 1
             case .end:
                 finish(.passed, now: now, into: &out)
+                return
+            case .fail(let message, let line):
+                finish(.failed(.asserted(message, line: line)), now: now, into: &out)
                 return
             case .expect(let group):
                 if waitingSince == nil {
@@ -201,11 +236,24 @@ public struct CallInterpreter: Sendable {
             index += 1
             group = next
         }
+        if let pattern = scenario.ignores.first(where: { Self.matches($0, stanza) }) {
+            if let keep = pattern.keep, kept[keep] == nil { kept[keep] = stanza }
+            if stanza.name == "iq", let type = stanza.attribute("type"), type == "set" || type == "get",
+               let id = stanza.attribute("id") {
+                var response = XMLElement("iq", namespace: XMPPNamespace.client, ["type": "result", "id": id])
+                if let from = stanza.attribute("from") { response.setAttribute("to", from) }
+                out.append(.answerIQ(requestID: id, response: response))
+            }
+            return
+        }
+        decidingStanza = stanza
         finish(.failed(FailureCause.classify(stanza, expecting: expecting(current), line: current.line)), now: now, into: &out)
     }
 
     private mutating func accept(_ expectation: Expectation, memberIndex: Int, group: ExpectGroup, stanza: XMLElement,
                                  now: Double, into out: inout [Output]) {
+        decidingStanza = stanza
+        if let keep = expectation.keep { kept[keep] = stanza }
         for capture in expectation.captures {
             guard let value = capture.path.value(in: stanza) else {
                 finish(.failed(.missingCapture(path: capture.path.description, line: expectation.line)), now: now, into: &out)
@@ -282,6 +330,10 @@ public struct CallInterpreter: Sendable {
         }
         if let condition = expectation.errorCondition {
             guard let error = stanza.child("error"), error.elements.contains(where: { $0.name == condition }) else { return false }
+        }
+        if let condition = expectation.jingleCondition {
+            guard let error = stanza.child("error"),
+                  error.elements.contains(where: { $0.name == condition && $0.namespace == JingleNamespace.errors }) else { return false }
         }
         return true
     }

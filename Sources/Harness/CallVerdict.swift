@@ -23,6 +23,8 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
     case transport(String)
     /// The run was stopped before the call finished.
     case aborted
+    /// The scenario reached a `<fail message='...'/>` step.
+    case asserted(String, line: Int)
 
     /// The key failures are counted under: `timeout`, `iq-error:item-not-found`,
     /// `jingle:out-of-order`, `terminate:decline`, `missing:fingerprint`, ...
@@ -37,6 +39,7 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
         case .template: "template"
         case .transport: "transport"
         case .aborted: "aborted"
+        case .asserted: "assert"
         }
     }
 
@@ -51,6 +54,7 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
         case .template(let m, let line): "\(m) (line \(line))"
         case .transport(let m): "transport: \(m)"
         case .aborted: "stopped before the call finished"
+        case .asserted(let m, let line): "\(m) (line \(line))"
         }
     }
 

@@ -35,7 +35,7 @@ public enum HTMLReport {
 
     /// A bar chart of histogram counts with the bucket labels under the bars.
     public static func svg(_ counts: [Int]) -> String {
-        let barWidth = 44, height = 160, top = 20, bottom = 40
+        let barWidth = 58, height = 160, top = 20, bottom = 40
         let width = counts.count * barWidth + 20
         let peak = max(counts.max() ?? 0, 1)
         let labels = Histogram.labels

@@ -62,7 +62,8 @@ public enum HarnessSetup {
     }
 
     /// Role `both`: accounts pair up (1st calls 2nd, 3rd calls 4th, ...); the initiator scenario
-    /// runs on the first of each pair and `responder` on the second.
+    /// runs on the first of each pair and `responder` on the second. When `responder` is itself an
+    /// initiator scenario (two-sided glare), both of a pair call each other.
     public static func pairs(_ accounts: [HarnessAccount], initiator: Scenario, responder: Scenario,
                              server: ServerSettings) async throws -> [HarnessEndpoint] {
         var endpoints: [HarnessEndpoint] = []
@@ -71,7 +72,8 @@ public enum HarnessSetup {
             let (callee, calleeJID) = try await connect(accounts[index + 1], index: index + 1, server: server)
             let (caller, callerJID) = try await connect(accounts[index], index: index, server: server)
             endpoints.append(HarnessEndpoint(client: caller, localJID: callerJID, scenario: initiator, peer: calleeJID))
-            endpoints.append(HarnessEndpoint(client: callee, localJID: calleeJID, scenario: responder))
+            endpoints.append(HarnessEndpoint(client: callee, localJID: calleeJID, scenario: responder,
+                                             peer: responder.role == .initiator ? callerJID : nil))
             index += 2
         }
         return endpoints
@@ -79,5 +81,40 @@ public enum HarnessSetup {
 
     public static func disconnect(_ endpoints: [HarnessEndpoint]) async {
         for endpoint in endpoints { await endpoint.client.disconnect() }
+    }
+}
+
+extension ServerSettings {
+    /// From a `host[:port]` option (IPv6 literals in brackets); nil when `text` is not one.
+    /// Without `text` the JID's domain is used at login.
+    public init?(server text: String?, caFile: String?) {
+        self.init(caFile: caFile)
+        guard let text else { return }
+        var host: String
+        var port: Int
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            port = rest.isEmpty ? 5222 : (rest.hasPrefix(":") ? Int(rest.dropFirst()) ?? -1 : -1)
+        } else if let colon = text.lastIndex(of: ":") {
+            host = String(text[..<colon])
+            port = Int(text[text.index(after: colon)...]) ?? -1
+        } else {
+            host = text
+            port = 5222
+        }
+        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+        self.host = host
+        self.port = port
+    }
+}
+
+extension HarnessAccount {
+    /// Reads an accounts CSV file; errors name the file and the line.
+    public static func load(_ path: String) throws(AccountsError) -> [HarnessAccount] {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw .unreadable(path)
+        }
+        do { return try parseCSV(text) } catch { throw .inFile(path, error) }
     }
 }

@@ -17,9 +17,13 @@ public struct LoadOptions: Sendable {
     public var rampSeconds: Double
     /// After placing stops, wait at most this long for calls in flight before aborting them.
     public var drainSeconds: Double
+    /// Each placement starts one call on every initiator endpoint in the same instant (two-sided
+    /// glare: both parties' session-initiates cross); `totalCalls` then counts placements.
+    public var together: Bool
 
     public init(rate: Double = 10, maxConcurrent: Int = 100, totalCalls: Int? = 1, durationSeconds: Double? = nil,
-                rampSeconds: Double = 0, drainSeconds: Double = 30) {
+                rampSeconds: Double = 0, drainSeconds: Double = 30, together: Bool = false) {
+        self.together = together
         self.rate = rate
         self.maxConcurrent = maxConcurrent
         self.totalCalls = totalCalls
@@ -58,7 +62,9 @@ public struct LiveCounters: Sendable, Hashable {
 /// incoming stanzas to calls by Jingle `sid` or JMI `id`, fires deadlines, and collects records.
 ///
 /// Sends of one call go out in order. Incoming Jingle IQs are answered by the scenario's
-/// `<answer-iq/>`, sent in order with the call's other stanzas.
+/// `<answer-iq/>`, sent in order with the call's other stanzas. A call also owns every other sid
+/// or JMI id it sends, and a session-initiate from its peer while it is in flight (glare,
+/// XEP-0166 §7.2.16): such stanzas reach the same call.
 public actor LoadRunner {
     private struct CallKey: Hashable {
         var endpoint: Int
@@ -74,6 +80,9 @@ public actor LoadRunner {
     private let endpoints: [HarnessEndpoint]
     private let options: LoadOptions
     private var calls: [CallKey: ActiveCall] = [:]
+    /// Further sids and JMI ids of a call, to the call's own key.
+    private var aliases: [CallKey: CallKey] = [:]
+    private var startWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
     private var records: [CallRecord] = []
     private var started = 0
     private var nextCallNumber = 0
@@ -90,6 +99,21 @@ public actor LoadRunner {
 
     /// Stops placing new calls; calls in flight may still finish (within `drainSeconds`).
     public func stop() { stopRequested = true }
+
+    /// Returns once `count` initiator calls have started (their first sends are under way), or
+    /// the run has ended.
+    public func waitUntilStarted(_ count: Int) async {
+        if initiatorsStarted >= count || finished { return }
+        await withCheckedContinuation { startWaiters.append((count, $0)) }
+    }
+
+    private var finished = false
+
+    private func wakeStartWaiters() {
+        let ready = startWaiters.filter { finished || initiatorsStarted >= $0.count }
+        startWaiters.removeAll { finished || initiatorsStarted >= $0.count }
+        for waiter in ready { waiter.continuation.resume() }
+    }
 
     /// Counts calls by their initiator legs when this process places calls, else by responder legs.
     public var counters: LiveCounters {
@@ -142,6 +166,8 @@ public actor LoadRunner {
         for key in Array(calls.keys) {
             if var call = calls[key] { perform(call.interpreter.abort(.aborted, now: now), key: key, call: &call) }
         }
+        finished = true
+        wakeStartWaiters()
         ticker.cancel()
         reporter.cancel()
         for listener in listeners { listener.cancel() }
@@ -171,7 +197,12 @@ public actor LoadRunner {
                 try? await Task.sleep(for: .milliseconds(2))
                 continue
             }
-            startCall(on: callers[issued % callers.count])
+            if options.together {
+                for caller in callers { startCall(on: caller) }
+            } else {
+                startCall(on: callers[issued % callers.count])
+            }
+            wakeStartWaiters()
             issued += 1
             let ramp = options.rampSeconds > 0 ? min(1, max(0.05, now / options.rampSeconds)) : 1
             nextStart += 1 / (rate * ramp)
@@ -214,8 +245,19 @@ public actor LoadRunner {
         guard let sid = jingle?.attribute("sid") ?? jmi?.attribute("id") else { return nil }
         let key = CallKey(endpoint: index, sid: sid)
         if calls[key] != nil { return key }
+        if let owner = aliases[key], calls[owner] != nil { return owner }
         let endpoint = endpoints[index]
         let opens = jingle?.attribute("action") == JingleAction.sessionInitiate.rawValue || jmi?.name == "propose"
+        // Glare: a session-initiate or propose from the peer of one of our calls in flight belongs
+        // to the oldest such call whose waiting step takes it.
+        if opens, let from = stanza.attribute("from"),
+           let owner = calls.filter({ k, call in
+               k.endpoint == index && call.interpreter.scenario.role == .initiator
+                   && call.interpreter.variables["peer"] == from && call.interpreter.wants(stanza)
+           }).min(by: { $0.value.interpreter.startedAt < $1.value.interpreter.startedAt })?.key {
+            aliases[key] = owner
+            return owner
+        }
         guard endpoint.scenario.role == .responder, opens, !stopRequested || options.durationSeconds == nil else { return nil }
         nextCallNumber += 1
         started += 1
@@ -281,6 +323,9 @@ public actor LoadRunner {
         for output in outputs {
             switch output {
             case .send(let element):
+                let sent = element.child("jingle", namespace: JingleNamespace.jingle)?.attribute("sid")
+                    ?? element.elements.first { $0.namespace == JingleNamespace.jingleMessage }?.attribute("id")
+                if let sent, sent != key.sid { aliases[CallKey(endpoint: key.endpoint, sid: sent)] = key }
                 let previous = call.lastSend
                 call.lastSend = Task { [weak self] in
                     await previous?.value
@@ -299,38 +344,62 @@ public actor LoadRunner {
                     callNumber: interpreter.variables["call_number"].flatMap(Int.init) ?? 0,
                     role: interpreter.scenario.role, scenario: interpreter.scenario.name, verdict: verdict,
                     startedAt: interpreter.startedAt, durationSeconds: (interpreter.finishedAt ?? now) - interpreter.startedAt,
-                    measurements: interpreter.measurements))
+                    measurements: interpreter.measurements, kept: interpreter.kept, transcript: interpreter.transcript,
+                    decidingStanza: interpreter.decidingStanza))
                 // Requests the scenario never answered stay unanswered towards the peer (the copy
                 // XMPPClient insists on writing goes back to ourselves).
                 for held in call.heldRequests.values { held.resume(returning: nil) }
                 call.heldRequests = [:]
                 if interpreter.scenario.role == .initiator { inFlightInitiators -= 1 }
                 calls[key] = nil
+                aliases = aliases.filter { $0.value != key }
                 return
             }
         }
         calls[key] = call
     }
 
+    /// Writes a stanza of call `key`. An IQ request returns once it is written (so later sends of
+    /// the call are not held up by its answer, which may itself wait on them, as in glare); its
+    /// response is delivered to the call when it comes.
     private func transmit(_ element: XMLElement, client: XMPPClient, key: CallKey) async {
         let type = element.attribute("type")
         if element.name == "iq", type == "set" || type == "get", let iq = IQ(element: element) {
-            do {
-                let response = try await client.sendIQ(iq, timeout: .seconds(120))
-                deliver(key, response.element)
-            } catch {
-                if case .stanza(let stanzaError) = error {
-                    var response = IQ(type: .error, id: iq.id, from: iq.to, error: stanzaError)
-                    response.to = endpoints[key.endpoint].localJID
-                    deliver(key, response.element)
-                } else if case .timeout = error {
-                    return
-                } else {
-                    abortCall(key, .transport("\(error)"))
-                }
+            let local = endpoints[key.endpoint].localJID
+            await client.writeRequest(iq, timeout: .seconds(120)) { [weak self] result in
+                Task { await self?.responded(key, iq: iq, local: local, result) }
             }
         } else {
             do { try await client.send(element) } catch { abortCall(key, .transport("\(error)")) }
         }
+    }
+
+    private func responded(_ key: CallKey, iq: IQ, local: JID, _ result: Result<IQ, XMPPError>) {
+        switch result {
+        case .success(let response): deliver(key, response.element)
+        case .failure(.stanza(let stanzaError)):
+            var response = IQ(type: .error, id: iq.id, from: iq.to, error: stanzaError)
+            response.to = local
+            deliver(key, response.element)
+        case .failure(.timeout): return
+        case .failure(let error): abortCall(key, .transport("\(error)"))
+        }
+    }
+}
+
+extension XMPPClient {
+    /// Writes `iq` before returning (in order with later sends on this client) and hands its
+    /// response, or the error, to `onResponse` when it comes.
+    func writeRequest(_ iq: IQ, timeout: Duration, onResponse: @escaping @Sendable (Result<IQ, XMPPError>) -> Void) {
+        // Started immediately on this actor: the request is queued for writing before we return.
+        if #available(macOS 26.0, *) {
+            Task.immediate { await self.issue(iq, timeout: timeout, onResponse: onResponse) }
+        } else {
+            Task { await self.issue(iq, timeout: timeout, onResponse: onResponse) }
+        }
+    }
+
+    private func issue(_ iq: IQ, timeout: Duration, onResponse: @escaping @Sendable (Result<IQ, XMPPError>) -> Void) async {
+        do { onResponse(.success(try await sendIQ(iq, timeout: timeout))) } catch { onResponse(.failure(error)) }
     }
 }

@@ -19,22 +19,28 @@ public struct Scenario: Sendable, Hashable {
     public var instructions: [Instruction]
     /// Label name to instruction index.
     public var labels: [String: Int]
+    /// `<ignore>` patterns: a stanza no current step wants that matches one of these is dropped
+    /// (an IQ get/set among them is answered with a result; with `keep` the first is kept) instead
+    /// of failing the call.
+    public var ignores: [Expectation]
 
     public init(name: String, role: Role, peer: String? = nil, defaultTimeoutMS: Int = 10_000,
-                instructions: [Instruction], labels: [String: Int] = [:]) {
+                instructions: [Instruction], labels: [String: Int] = [:], ignores: [Expectation] = []) {
         self.name = name
         self.role = role
         self.peer = peer
         self.defaultTimeoutMS = defaultTimeoutMS
         self.instructions = instructions
         self.labels = labels
+        self.ignores = ignores
     }
 }
 
 /// One compiled step of a scenario.
 public enum Instruction: Sendable, Hashable {
-    /// Send a stanza built from `template`; `mark` records the send time under that name.
-    case send(template: StanzaTemplate, mark: String?, line: Int)
+    /// Send a stanza built from `template`; `mark` records the send time under that name, `keep`
+    /// keeps the stanza under that name (for conformance checks).
+    case send(template: StanzaTemplate, mark: String?, keep: String?, line: Int)
     /// Wait for stanzas matching the group's expectations (one, or several in any order).
     case expect(ExpectGroup)
     /// Wait this long without expecting anything.
@@ -52,12 +58,17 @@ public enum Instruction: Sendable, Hashable {
     case loopEnd(slot: Int, bodyStart: Int)
     /// Record the call as passed now and stop.
     case end(line: Int)
+    /// Record the call as failed now with `message` and stop.
+    case fail(message: String, line: Int)
 }
 
 /// What decides a conditional jump.
 public enum JumpCondition: Sendable, Hashable {
     case defined(String)
     case equals(String, String)
+    /// Both variables are set and the first sorts before the second byte by byte (octets), the
+    /// comparison of the Jingle tie-break (XEP-0166 §7.2.16).
+    case less(String, String)
 }
 
 /// The right-hand side of `<set>`.
@@ -102,6 +113,8 @@ public struct Expectation: Sendable, Hashable {
     public var reason: String?
     /// For an IQ error: the defined condition expected.
     public var errorCondition: String?
+    /// For an IQ error: the Jingle condition (XEP-0166 §10, `urn:xmpp:jingle:errors:1`) expected.
+    public var jingleCondition: String?
     public var optional: Bool
     /// Captures: variable name and path (`jingle@sid`, `transport@ufrag`, `fingerprint`).
     public var captures: [Capture]
@@ -109,27 +122,33 @@ public struct Expectation: Sendable, Hashable {
     public var gotoLabel: String?
     /// Response-time name, `mark->name`: records now minus the time of send mark `mark`.
     public var measure: String?
+    /// Keep the matched stanza under this name (for conformance checks).
+    public var keep: String?
     public var line: Int
 
     public init(kind: Kind, type: String? = nil, action: String? = nil, jmi: String? = nil, reason: String? = nil,
-                errorCondition: String? = nil, optional: Bool = false, captures: [Capture] = [],
-                gotoLabel: String? = nil, measure: String? = nil, line: Int = 0) {
+                errorCondition: String? = nil, jingleCondition: String? = nil, optional: Bool = false,
+                captures: [Capture] = [], gotoLabel: String? = nil, measure: String? = nil, keep: String? = nil,
+                line: Int = 0) {
         self.kind = kind
         self.type = type
         self.action = action
         self.jmi = jmi
         self.reason = reason
         self.errorCondition = errorCondition
+        self.jingleCondition = jingleCondition
         self.optional = optional
         self.captures = captures
         self.gotoLabel = gotoLabel
         self.measure = measure
+        self.keep = keep
         self.line = line
     }
 
     /// A short human description, e.g. `iq set session-accept`.
     public var summary: String {
-        [kind.rawValue, type, action, jmi.map { "jmi:\($0)" }, reason.map { "reason:\($0)" }]
+        [kind.rawValue, type, action, jmi.map { "jmi:\($0)" }, reason.map { "reason:\($0)" },
+         errorCondition, jingleCondition]
             .compactMap { $0 }.joined(separator: " ")
     }
 }

@@ -18,7 +18,13 @@ public enum ScenarioParser {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ScenarioError(line: 0, element: nil, message: "cannot read scenario file \(path)")
         }
-        return try parse(data: data)
+        do {
+            return try parse(data: data)
+        } catch {
+            var located = error
+            located.file = path
+            throw located
+        }
     }
 }
 
@@ -27,17 +33,20 @@ private struct Compiler {
     var labels: [String: Int] = [:]
     var labelUses: [(label: String, line: Int, element: String)] = []
     var loopSlots = 0
+    var ignores: [Expectation] = []
 
     static let allowed: [String: Set<String>] = [
         "scenario": ["name", "role", "peer", "timeout"],
-        "send": ["mark"],
-        "expect": ["kind", "type", "action", "jmi", "reason", "condition", "optional", "timeout", "on-timeout",
-                   "capture", "goto", "measure"],
+        "send": ["mark", "keep"],
+        "expect": ["kind", "type", "action", "jmi", "reason", "condition", "jingle-condition", "optional", "timeout",
+                   "on-timeout", "capture", "goto", "measure", "keep"],
+        "ignore": ["kind", "type", "action", "jmi", "reason", "condition", "jingle-condition", "keep"],
+        "fail": ["message"],
         "unordered": ["timeout", "on-timeout"],
         "pause": ["ms"],
         "answer-iq": ["type", "condition", "jingle-condition", "error-type"],
         "label": ["name"],
-        "goto": ["label", "if", "equals"],
+        "goto": ["label", "if", "equals", "less-than"],
         "set": ["var", "value", "random"],
         "loop": ["count"],
         "end": [],
@@ -60,7 +69,7 @@ private struct Compiler {
             throw ScenarioError(line: use.line, element: use.element, message: "no <label name='\(use.label)'> in this scenario")
         }
         return Scenario(name: name, role: role, peer: root.attribute("peer"), defaultTimeoutMS: timeout ?? 10_000,
-                        instructions: instructions, labels: labels)
+                        instructions: instructions, labels: labels, ignores: ignores)
     }
 
     mutating func compileSteps(_ parent: SourceElement) throws(ScenarioError) {
@@ -79,7 +88,7 @@ private struct Compiler {
     mutating func compileStep(_ e: SourceElement) throws(ScenarioError) {
         guard Self.allowed[e.name] != nil, e.name != "scenario" else {
             throw ScenarioError(line: e.line, element: e.name, message: "unknown step; expected one of send, expect, "
-                                + "unordered, pause, answer-iq, label, goto, set, loop, end")
+                                + "unordered, pause, answer-iq, label, goto, set, loop, end, fail, ignore")
         }
         try checkAttributes(e)
         switch e.name {
@@ -93,7 +102,7 @@ private struct Compiler {
                 throw ScenarioError(line: stanzas[0].line, element: stanzas[0].name,
                                     message: "a stanza must be <iq>, <message> or <presence> in jabber:client")
             }
-            instructions.append(.send(template: template, mark: e.attribute("mark"), line: e.line))
+            instructions.append(.send(template: template, mark: e.attribute("mark"), keep: e.attribute("keep"), line: e.line))
         case "expect":
             let expectation = try expectation(e)
             instructions.append(.expect(ExpectGroup(
@@ -140,10 +149,17 @@ private struct Compiler {
             let label = try labelUse(e, "label") ?? ""
             if label.isEmpty { _ = try required(e, "label") }
             var condition: JumpCondition?
+            if e.attribute("equals") != nil, e.attribute("less-than") != nil {
+                throw ScenarioError(line: e.line, element: "goto", message: "give either 'equals' or 'less-than', not both")
+            }
             if let variable = e.attribute("if") {
-                condition = e.attribute("equals").map { .equals(variable, $0) } ?? .defined(variable)
-            } else if e.attribute("equals") != nil {
-                throw ScenarioError(line: e.line, element: "goto", message: "'equals' needs 'if' naming the variable")
+                if let other = e.attribute("less-than") {
+                    condition = .less(variable, other)
+                } else {
+                    condition = e.attribute("equals").map { .equals(variable, $0) } ?? .defined(variable)
+                }
+            } else if e.attribute("equals") != nil || e.attribute("less-than") != nil {
+                throw ScenarioError(line: e.line, element: "goto", message: "'equals' and 'less-than' need 'if' naming the variable")
             }
             instructions.append(.jump(label: label, condition: condition, line: e.line))
         case "set":
@@ -171,6 +187,13 @@ private struct Compiler {
             instructions.append(.loopEnd(slot: slot, bodyStart: bodyStart))
         case "end":
             instructions.append(.end(line: e.line))
+        case "fail":
+            instructions.append(.fail(message: try required(e, "message"), line: e.line))
+        case "ignore":
+            guard e.elements.isEmpty else {
+                throw ScenarioError(line: e.line, element: "ignore", message: "takes attributes only, no children")
+            }
+            ignores.append(try expectation(e))
         default:
             break
         }
@@ -201,8 +224,9 @@ private struct Compiler {
         }
         return Expectation(kind: kind, type: e.attribute("type"), action: e.attribute("action"), jmi: e.attribute("jmi"),
                            reason: e.attribute("reason"), errorCondition: e.attribute("condition"),
-                           optional: optionalText == "true", captures: captures,
-                           gotoLabel: try labelUse(e, "goto"), measure: e.attribute("measure"), line: e.line)
+                           jingleCondition: e.attribute("jingle-condition"), optional: optionalText == "true",
+                           captures: captures, gotoLabel: try labelUse(e, "goto"), measure: e.attribute("measure"),
+                           keep: e.attribute("keep"), line: e.line)
     }
 
     mutating func labelUse(_ e: SourceElement, _ attribute: String) throws(ScenarioError) -> String? {

@@ -81,14 +81,19 @@ public struct ScenarioError: Error, Sendable, Hashable, CustomStringConvertible 
     public var line: Int
     public var element: String?
     public var message: String
+    /// The scenario file, when the scenario came from one.
+    public var file: String?
 
-    public init(line: Int, element: String?, message: String) {
+    public init(line: Int, element: String?, message: String, file: String? = nil) {
         self.line = line
         self.element = element
         self.message = message
+        self.file = file
     }
 
+    /// `FILE:LINE: <element>: problem` (`line N:` without a file).
     public var description: String {
-        if let element { "line \(line): <\(element)>: \(message)" } else { "line \(line): \(message)" }
+        let place = file.map { "\($0):\(line)" } ?? "line \(line)"
+        return element.map { "\(place): <\($0)>: \(message)" } ?? "\(place): \(message)"
     }
 }

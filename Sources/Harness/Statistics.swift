@@ -1,3 +1,5 @@
+import XMLStream
+
 /// Summary of many samples: count, percentiles (nearest rank) and a fixed-bucket histogram.
 public struct SampleSummary: Sendable, Hashable {
     public var count: Int
@@ -58,9 +60,17 @@ public struct CallRecord: Sendable, Hashable {
     public var startedAt: Double
     public var durationSeconds: Double
     public var measurements: [CallInterpreter.Measurement]
+    /// Stanzas kept by name, the received transcript and the deciding stanza (see `CallInterpreter`).
+    public var kept: [String: XMLElement]
+    public var transcript: [XMLElement]
+    public var decidingStanza: XMLElement?
 
     public init(callNumber: Int, role: Scenario.Role, scenario: String, verdict: CallVerdict, startedAt: Double,
-                durationSeconds: Double, measurements: [CallInterpreter.Measurement]) {
+                durationSeconds: Double, measurements: [CallInterpreter.Measurement], kept: [String: XMLElement] = [:],
+                transcript: [XMLElement] = [], decidingStanza: XMLElement? = nil) {
+        self.kept = kept
+        self.transcript = transcript
+        self.decidingStanza = decidingStanza
         self.callNumber = callNumber
         self.role = role
         self.scenario = scenario

@@ -2,7 +2,8 @@ import Foundation
 import Testing
 @testable import Harness
 
-/// Every scenario in Samples/harness parses, and each initiator names a responder that exists.
+/// Every scenario in Samples/harness parses, and each initiator names a responder that exists
+/// (or itself, for two-sided glare where both parties initiate); Samples/harness/broken parses too.
 @Suite struct BuiltInScenarioTests {
     static let directory: String = {
         var url = URL(fileURLWithPath: #filePath)
@@ -15,7 +16,7 @@ import Testing
 
     @Test func theBuiltInsAreAllThere() {
         for name in ["caller", "callee", "jmi-caller", "jmi-callee", "glare", "retract-while-ringing", "ice-restart",
-                     "content-add", "terminate-reasons"] {
+                     "content-add", "terminate-reasons", "glare-both", "jmi-glare-both"] {
             #expect(Self.names.contains(name), "missing \(name).xml")
         }
     }
@@ -25,7 +26,13 @@ import Testing
         #expect(scenario.name == name)
         let peerName = try #require(scenario.peer, "\(name) names no peer")
         let peer = try ScenarioLibrary.load(peerName, searchPaths: [Self.directory])
-        #expect(peer.role != scenario.role)
+        #expect(peer.role != scenario.role || (peerName == name && scenario.role == .initiator))
         #expect(peer.peer == name)
+    }
+
+    @Test(arguments: ["out-of-order", "never-answers", "no-fingerprint"])
+    func brokenRespondersParse(_ name: String) throws {
+        let scenario = try ScenarioParser.parse(contentsOf: "\(Self.directory)/broken/\(name).xml")
+        #expect(scenario.role == .responder)
     }
 }

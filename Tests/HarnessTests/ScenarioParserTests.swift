@@ -33,7 +33,7 @@ import Testing
         #expect(s.role == .initiator)
         #expect(s.peer == "callee")
         #expect(s.defaultTimeoutMS == 3000)
-        guard case .send(let template, let mark, let line) = s.instructions[0] else { Issue.record("not a send"); return }
+        guard case .send(let template, let mark, _, let line) = s.instructions[0] else { Issue.record("not a send"); return }
         #expect(mark == "initiate")
         #expect(line == 4)
         #expect(template.name == "iq" && template.namespace == "jabber:client")

@@ -1,3 +1,4 @@
+import Foundation
 import JingleKit
 
 struct CallWaitTimedOut: Error, CustomStringConvertible {
@@ -28,7 +29,10 @@ final class CallEvents: @unchecked Sendable {
     func next(_ what: String, within limit: Duration = .seconds(15),
               where match: @escaping @Sendable (CallEvent) -> Bool) async throws -> CallEvent {
         try await callWait(limit, what) { [self] in
-            while let e = await self.iterator.next() { if match(e) { return e } }
+            while let e = await self.iterator.next() {
+                if ProcessInfo.processInfo.environment["JINGLEKIT_TRACE_CALLS"] != nil { print("call event: \(e)") }
+                if match(e) { return e }
+            }
             throw CallWaitTimedOut(what: "\(what) (events ended)")
         }
     }

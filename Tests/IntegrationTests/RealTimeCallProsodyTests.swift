@@ -21,9 +21,15 @@ import XMPPCore
         return client
     }
 
-    func manager(_ client: XMPPClient, relayOnly: Bool) async throws -> CallManager {
-        let media = ICEMediaTransportProvider(
-            settings: CallMediaSettings(localAddresses: ["127.0.0.1"], relayOnly: relayOnly), client: client)
+    /// - Parameter recorder: the settings a call recorder would pick, fidelity over latency: a
+    ///   deeper jitter buffer and no time stretching, so every played frame is 20 ms of what was sent.
+    func manager(_ client: XMPPClient, relayOnly: Bool, recorder: Bool = false) async throws -> CallManager {
+        var settings = CallMediaSettings(localAddresses: ["127.0.0.1"], relayOnly: relayOnly)
+        if recorder {
+            settings.jitterBuffer = AdaptiveJitterBufferSettings(minimumDelay: .milliseconds(120))
+            settings.timeStretching = false
+        }
+        let media = ICEMediaTransportProvider(settings: settings, client: client)
         let m = try await CallManager.forClient(client, configuration: CallConfiguration(mediaTransports: media))
         await m.start()
         return m
@@ -43,7 +49,7 @@ import XMPPCore
         let calleeClient = try await connect(try await prosody.account("rt-callee"), "agent", prosody)
         defer { Task { await callerClient.disconnect(); await calleeClient.disconnect() } }
         let caller = try await manager(callerClient, relayOnly: true)
-        let callee = try await manager(calleeClient, relayOnly: true)
+        let callee = try await manager(calleeClient, relayOnly: true, recorder: true)
         _ = try await calleeClient.ping(nil, timeout: .seconds(10))   // presence settled before the proposal
 
         let calleeJID = try #require(await calleeClient.connectionInfo?.boundJID).bare

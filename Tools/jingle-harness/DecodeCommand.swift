@@ -57,6 +57,6 @@ struct DecodeCommand: ParsableCommand {
 
     private func fail(_ message: String) -> Error {
         FileHandle.standardError.write(Data("jingle-harness: \(message)\n".utf8))
-        return ExitCode(2)
+        return ExitCode(HarnessExit.badInput)
     }
 }

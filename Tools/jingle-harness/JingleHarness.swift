@@ -7,6 +7,6 @@ struct JingleHarness: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jingle-harness",
         abstract: "Decode, map and exercise Jingle signalling.",
-        subcommands: [DecodeCommand.self, RunCommand.self]
+        subcommands: [DecodeCommand.self, RunCommand.self, ConformanceCommand.self]
     )
 }

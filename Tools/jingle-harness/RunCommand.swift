@@ -52,22 +52,8 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let box = ResultBox()
-        let semaphore = DispatchSemaphore(value: 0)
         let command = self
-        Task {
-            let code = await command.execute()
-            box.set(code)
-            semaphore.signal()
-        }
-        semaphore.wait()
-        let code = box.get()
-        if code != 0 { throw ExitCode(code) }
-    }
-
-    private func fail(_ message: String) -> Int32 {
-        FileHandle.standardError.write(Data("jingle-harness: \(message)\n".utf8))
-        return 2
+        try HarnessExit.runBlocking { await command.execute() }
     }
 
     func execute() async -> Int32 {
@@ -75,38 +61,42 @@ struct RunCommand: ParsableCommand {
         let accountList: [HarnessAccount]
         do {
             mainScenario = try ScenarioLibrary.load(scenario)
-            let text = try String(contentsOfFile: accounts, encoding: .utf8)
-            accountList = try HarnessAccount.parseCSV(text)
+            accountList = try HarnessAccount.load(accounts)
         } catch {
-            return fail("\(error)")
+            return HarnessExit.fail(HarnessExit.badInput, "\(error)")
         }
-        var settings = ServerSettings(caFile: caFile)
-        if let server {
-            guard let address = XMPPClientAddress(server) else { return fail("--server '\(server)' is not host[:port]") }
-            settings.host = address.host
-            settings.port = address.port
+        guard let settings = ServerSettings(server: server, caFile: caFile) else {
+            return HarnessExit.fail(HarnessExit.usage, "--server '\(server ?? "")' is not host[:port]")
         }
         var endpoints: [HarnessEndpoint] = []
         do {
             switch role {
             case "both":
                 guard let peerName = peerScenario ?? mainScenario.peer else {
-                    return fail("scenario '\(mainScenario.name)' names no peer; give --peer-scenario")
+                    return HarnessExit.fail(HarnessExit.usage, "scenario '\(mainScenario.name)' names no peer; give --peer-scenario")
                 }
-                let peer = try ScenarioLibrary.load(peerName)
+                let peer: Scenario
+                do { peer = try ScenarioLibrary.load(peerName) } catch {
+                    return HarnessExit.fail(HarnessExit.badInput, "\(error)")
+                }
                 let (initiator, responder) = mainScenario.role == .initiator ? (mainScenario, peer) : (peer, mainScenario)
-                guard accountList.count >= 2 else { return fail("--role both needs at least two accounts") }
+                if responder.role == .initiator, peerName != mainScenario.name {
+                    return HarnessExit.fail(HarnessExit.usage, "both scenarios are initiators; only a scenario that names itself as peer (glare-both) may")
+                }
+                guard accountList.count >= 2 else { return HarnessExit.fail(HarnessExit.usage, "--role both needs at least two accounts") }
                 endpoints = try await HarnessSetup.pairs(accountList, initiator: initiator, responder: responder, server: settings)
             case "initiator":
                 guard mainScenario.role == .initiator, let targetJID = target.flatMap(JID.init) else {
-                    return fail("--role initiator needs an initiator scenario and a valid --target")
+                    return HarnessExit.fail(HarnessExit.usage, "--role initiator needs an initiator scenario and a valid --target")
                 }
                 for (i, account) in accountList.enumerated() {
                     let (client, jid) = try await HarnessSetup.connect(account, index: i, server: settings)
                     endpoints.append(HarnessEndpoint(client: client, localJID: jid, scenario: mainScenario, peer: targetJID))
                 }
             default:
-                guard mainScenario.role == .responder else { return fail("--role responder needs a responder scenario") }
+                guard mainScenario.role == .responder else {
+                    return HarnessExit.fail(HarnessExit.usage, "--role responder needs a responder scenario")
+                }
                 for (i, account) in accountList.enumerated() {
                     let (client, jid) = try await HarnessSetup.connect(account, index: i, server: settings)
                     FileHandle.standardError.write(Data("answering as \(jid)\n".utf8))
@@ -115,12 +105,15 @@ struct RunCommand: ParsableCommand {
             }
         } catch {
             await HarnessSetup.disconnect(endpoints)
-            return fail("login failed: \(error)")
+            return HarnessExit.fail(HarnessExit.unavailable, "login failed: \(error)")
         }
 
+        // Two-sided glare: when both of a pair initiate, each placement starts both at once.
+        let together = endpoints.count >= 2 && endpoints.allSatisfy { $0.scenario.role == .initiator && $0.peer != nil }
+            && role == "both"
         let options = LoadOptions(rate: rate, maxConcurrent: maxConcurrent,
                                   totalCalls: calls ?? (duration == nil ? 1 : nil), durationSeconds: duration,
-                                  rampSeconds: ramp, drainSeconds: drain)
+                                  rampSeconds: ramp, drainSeconds: drain, together: together)
         let runner = LoadRunner(endpoints: endpoints, options: options)
         signal(SIGINT, SIG_IGN)
         let interrupts = DispatchSource.makeSignalSource(signal: SIGINT)
@@ -150,39 +143,11 @@ struct RunCommand: ParsableCommand {
         ]
         for case (let path?, let render) in outputs {
             do { try render(report).write(toFile: path, atomically: true, encoding: .utf8) } catch {
-                return fail("cannot write \(path): \(error)")
+                return HarnessExit.fail(HarnessExit.cannotWrite, "cannot write \(path): \(error)")
             }
         }
-        return report.allPassed ? 0 : 1
+        return report.allPassed ? HarnessExit.passed : HarnessExit.failed
     }
-}
-
-/// `host[:port]`, IPv6 literals in brackets.
-private struct XMPPClientAddress {
-    var host: String
-    var port: Int
-
-    init?(_ text: String) {
-        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
-            host = String(text[text.index(after: text.startIndex)..<close])
-            let rest = text[text.index(after: close)...]
-            port = rest.isEmpty ? 5222 : (rest.hasPrefix(":") ? Int(rest.dropFirst()) ?? -1 : -1)
-        } else if let colon = text.lastIndex(of: ":") {
-            host = String(text[..<colon])
-            port = Int(text[text.index(after: colon)...]) ?? -1
-        } else {
-            host = text
-            port = 5222
-        }
-        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
-    }
-}
-
-private final class ResultBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var code: Int32 = 2
-    func set(_ value: Int32) { lock.lock(); code = value; lock.unlock() }
-    func get() -> Int32 { lock.lock(); defer { lock.unlock() }; return code }
 }
 
 private final class StopCounter: @unchecked Sendable {
