@@ -32,6 +32,8 @@ struct MediaWiring: Sendable {
         if let bitrate = plan.bitrate { s.opusBitrate = bitrate }
         s.forwardErrorCorrection = plan.fec
         s.discontinuousTransmission = plan.dtx
+        // A recorder keeps every played frame 20 ms, so the recording lines up with what was sent.
+        if plan.record != nil { s.timeStretching = false }
         return s
     }
 
