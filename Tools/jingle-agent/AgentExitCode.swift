@@ -36,7 +36,7 @@ enum AgentExitCode: Int32, CaseIterable, Sendable, Codable {
         case .cancelled: "withdrawn before an answer (cancelled, answered elsewhere, signal)"
         case .signallingFailure: "signalling failed: login, XMPP connection, Jingle error or negotiation"
         case .connectionFailure: "connection failed: ICE or DTLS"
-        case .mediaFailure: "media failed: no audio received"
+        case .mediaFailure: "media failed: no audio received, or none for --media-timeout"
         case .usage: "bad command line or configuration file"
         }
     }
