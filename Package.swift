@@ -108,11 +108,11 @@ let package = Package(
 
         // MARK: 6. Tools.
         .executableTarget(name: "jingle-agent", dependencies: [
-                    "JingleKit", "XMPPClient", "XMPPCore",
+                    "JingleKit", "Jingle", "Transport", "XMPPClient", "XMPPCore",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                     .product(name: "Logging", package: "swift-log"),
                 ],
-                path: "Tools/jingle-agent", swiftSettings: swiftSettings),
+                path: "Tools/jingle-agent", exclude: ["bench"], swiftSettings: swiftSettings),
         .executableTarget(name: "jingle-relay", dependencies: [
                     "RelayServer", "TURNServer",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -3,10 +3,7 @@ import Testing
 
 /// `jingle-agent check`, the built executable, against the test Prosody.
 @Suite struct AgentCheckTests {
-    static var agent: String {
-        let debug = "\(Repository.root)/.build/debug/jingle-agent"
-        return debug
-    }
+    static var agent: String { AgentProcess.executable }
 
     @Test func checkPrintsWhatWasNegotiatedAndExitsZero() async throws {
         let prosody = try await ProsodyFixture.shared()

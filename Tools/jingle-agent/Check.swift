@@ -18,11 +18,11 @@ struct Check: AsyncParsableCommand {
     var verbose = false
 
     func run() async throws {
-        do {
+        do throws(AgentFailure) {
             try await check()
         } catch {
             printError("jingle-agent check: \(error)")
-            throw ExitCode.failure
+            throw ExitCode(error.exitCode.rawValue)
         }
     }
 
@@ -35,7 +35,7 @@ struct Check: AsyncParsableCommand {
         do {
             info = try await client.connect()
         } catch {
-            throw AgentFailure("\(error)")
+            throw AgentFailure("\(error)", exitCode: .signallingFailure)
         }
         print("server: \(info.host):\(info.port)")
         print("tls: \(info.tlsVersion ?? "none") \(info.cipherSuite ?? "")")

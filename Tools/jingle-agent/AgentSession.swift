@@ -1,0 +1,58 @@
+import JingleKit
+import Logging
+import XMPPClient
+import XMPPCore
+
+/// One logged-in agent: the XMPP client, the call manager on it, and an orderly way out.
+final class AgentSession: Sendable {
+    let client: XMPPClient
+    let transport: DrainingTransport
+    let manager: CallManager
+    let boundJID: JID
+    let media: MediaWiring
+
+    private init(client: XMPPClient, transport: DrainingTransport, manager: CallManager, boundJID: JID, media: MediaWiring) {
+        self.client = client
+        self.transport = transport
+        self.manager = manager
+        self.boundJID = boundJID
+        self.media = media
+    }
+
+    /// Logs in and starts the call manager (presence, carbons, the Jingle handler).
+    /// - Parameter concurrentCalls: calls at once before a JMI proposal is answered busy by the runtime.
+    static func connect(_ configuration: XMPPClientConfiguration, options: CallOptions, media: MediaWiring,
+                        concurrentCalls: Int = 1) async throws(AgentFailure) -> AgentSession {
+        AgentLogging.setVerbose(options.verbose)
+        var logger = Logger(label: "jingle-agent")
+        logger.logLevel = options.verbose ? .debug : .critical
+        let client = XMPPClient(configuration: configuration, logger: logger)
+        let info: ConnectionInfo
+        do { info = try await client.connect() } catch {
+            throw AgentFailure("cannot log in as \(configuration.jid): \(error)", exitCode: .signallingFailure)
+        }
+        let transport = DrainingTransport(client: client)
+        var callLogger = Logger(label: "jingle-agent.calls")
+        callLogger.logLevel = options.verbose ? .debug : .critical
+        let manager = CallManager(transport: transport, local: info.boundJID,
+                                  configuration: CallConfiguration(mediaTransports: media.transportProvider(client: client),
+                                                                   maximumConcurrentCalls: concurrentCalls),
+                                  logger: callLogger)
+        await manager.start()
+        Console.shared.progress("connected as \(info.boundJID)")
+        return AgentSession(client: client, transport: transport, manager: manager, boundJID: info.boundJID, media: media)
+    }
+
+    /// Hangs up every call still going.
+    func hangUpAll() async {
+        for call in await manager.activeCalls { await call.hangUp() }
+    }
+
+    /// Ends the calls still going, lets the last stanzas leave, and logs out.
+    func close() async {
+        await hangUpAll()
+        await transport.drain()
+        await manager.stop()
+        await client.disconnect()
+    }
+}

@@ -1,0 +1,49 @@
+import Transport
+
+/// The media settings of the agent's calls, resolved from flags and the configuration file.
+/// `CallMediaSettings` of JingleKit is made from it when calls carry media.
+struct MediaPlan: Sendable {
+    /// What `--play` plays, by file extension.
+    enum AudioFileKind: String, Sendable {
+        case wav, oggOpus
+        init?(path: String) {
+            let lower = path.lowercased()
+            if lower.hasSuffix(".wav") { self = .wav } else if lower.hasSuffix(".ogg") || lower.hasSuffix(".opus") { self = .oggOpus } else { return nil }
+        }
+    }
+
+    var play: String?
+    var loop = false
+    var record: String?
+    var tone: Double?
+    var dtmf: String?
+    var bitrate: Int?
+    var fec = true
+    var dtx = false
+    var relayOnly = false
+    /// Ask the XMPP server for STUN/TURN services (XEP-0215) when none are given.
+    var discoverServers = true
+    var iceServers: [ICEServer] = []
+    /// The `--ice-server` URLs as normalised text (for `--dry-run`; no credentials).
+    var iceServerURLs: [String] = []
+    var localAddresses: [String] = []
+}
+
+/// What `--dry-run` prints: the settings a run would use, without secrets.
+struct ResolvedSettings: Codable, Sendable {
+    var command: String
+    var jid: String
+    var server: String?
+    var caFile: String?
+    var iceServers: [String]
+    var discoverServers: Bool
+    var relayOnly: Bool
+    var localAddresses: [String]
+    var bitrate: Int?
+    var fec: Bool
+    var dtx: Bool
+    var play: String?
+    var record: String?
+    var tone: Double?
+    var dtmf: String?
+}

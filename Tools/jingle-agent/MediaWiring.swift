@@ -1,0 +1,147 @@
+import Foundation
+import JingleKit
+import XMPPClient
+
+/// Where the agent's calls meet JingleKit's media runtime: the transport provider for the call
+/// manager (libnice ICE, DTLS-SRTP, Opus), what each call sends and records, and the media
+/// figures for the status line and the report. With `--signalling-only`, calls carry no media.
+struct MediaWiring: Sendable {
+    let plan: MediaPlan
+    /// False with `--signalling-only`.
+    let enabled: Bool
+
+    /// The audio plugged into one call, kept to finish the recording when it ends.
+    struct Attached: Sendable {
+        var recorder: WAVFileRecorder?
+    }
+
+    /// Checks what the plan needs before anything connects: the `--play` file must load.
+    init(plan: MediaPlan, enabled: Bool) throws(AgentFailure) {
+        self.plan = plan
+        self.enabled = enabled
+        if enabled, plan.play != nil { _ = try makeSource(echo: nil) }
+        if plan.dtmf != nil, !enabled { throw AgentFailure(usage: "--dtmf needs media (not --signalling-only)") }
+    }
+
+    /// Whether calls carry media (so a call that never connects media is a connection failure).
+    var carriesMedia: Bool { enabled }
+
+    var settings: CallMediaSettings {
+        var s = CallMediaSettings(localAddresses: plan.localAddresses, iceServers: plan.iceServers,
+                                  discoverServers: plan.discoverServers, relayOnly: plan.relayOnly)
+        if let bitrate = plan.bitrate { s.opusBitrate = bitrate }
+        s.forwardErrorCorrection = plan.fec
+        s.discontinuousTransmission = plan.dtx
+        // A recorder keeps every played frame 20 ms, so the recording lines up with what was sent.
+        if plan.record != nil { s.timeStretching = false }
+        return s
+    }
+
+    /// Sends the `--dtmf` digits (RFC 4733) once the media is up.
+    func mediaConnected(_ call: Call) async {
+        guard enabled, let digits = plan.dtmf else { return }
+        Console.shared.progress("sending DTMF \(digits)")
+        do {
+            try await call.sendDTMF(digits)
+        } catch {
+            Console.shared.error("jingle-agent: cannot send DTMF: \(error)")
+        }
+    }
+
+    func transportProvider(client: XMPPClient) -> any MediaTransportProvider {
+        enabled ? ICEMediaTransportProvider(settings: settings, client: client) : SignallingOnlyTransportProvider()
+    }
+
+    /// Sets up what a call sends (`--play`, `--tone`, or the echo of what it receives) and where
+    /// its audio is recorded (`--record`; `{sid}` in the path becomes the call's sid).
+    func attach(to call: Call, echo: Bool) throws(AgentFailure) -> Attached {
+        guard enabled else { return Attached() }
+        let echoAudio = echo ? EchoAudio() : nil
+        if let source = try makeSource(echo: echoAudio) { call.setAudioSource(source) }
+        var attached = Attached()
+        if let record = plan.record {
+            let recorder = WAVFileRecorder(url: URL(fileURLWithPath: record.replacingOccurrences(of: "{sid}", with: call.sid)))
+            attached.recorder = recorder
+            if let echoAudio {
+                call.setAudioSink(TeeSink([echoAudio, recorder]))
+            } else {
+                call.setAudioSink(recorder)
+            }
+        } else if let echoAudio {
+            call.setAudioSink(echoAudio)
+        }
+        return attached
+    }
+
+    /// Writes the recording; returns a problem to report, if any.
+    func finish(_ attached: Attached) -> String? {
+        guard let recorder = attached.recorder else { return nil }
+        do { try recorder.finish() } catch { return "cannot write the recording: \(error)" }
+        Console.shared.progress("recorded \(recorder.recorded.count / CallAudio.sampleRate) s to \(recorder.url.path)")
+        return nil
+    }
+
+    private func makeSource(echo: EchoAudio?) throws(AgentFailure) -> (any CallAudioSource)? {
+        if let echo { return echo }
+        if let tone = plan.tone { return ToneSource(frequency: tone) }
+        guard let play = plan.play else { return nil }
+        let url = URL(fileURLWithPath: play)
+        do {
+            switch MediaPlan.AudioFileKind(path: play) {
+            case .wav?: return try WAVFileSource.load(url, loop: plan.loop)
+            case .oggOpus?: return try OggOpusFileSource.load(url, loop: plan.loop)
+            case nil: throw AgentFailure(usage: "--play '\(play)': expected a .wav, .ogg or .opus file")
+            }
+        } catch let error as CallAudioFileError {
+            throw AgentFailure(usage: "--play: \(error)")
+        } catch let error as AgentFailure {
+            throw error
+        } catch {
+            throw AgentFailure(usage: "--play: \(error)")
+        }
+    }
+
+    /// The report's media section from the last statistics seen.
+    static func reportMedia(_ s: CallMediaStatistics?, pair: SelectedCandidatePair?) -> CallReport.Media? {
+        guard let s else { return pair.map { CallReport.Media(selectedPair: .init($0)) } }
+        let expected = s.packetsReceived + s.packetsLost
+        return CallReport.Media(
+            selectedPair: (s.selectedPair ?? pair).map(CallReport.CandidatePair.init), srtpProfile: s.srtpProfile,
+            packetsSent: s.packetsSent, packetsReceived: s.packetsReceived, bytesSent: s.bytesSent,
+            bytesReceived: s.bytesReceived, packetsLost: s.packetsLost,
+            lossPercent: expected > 0 ? 100 * Double(s.packetsLost) / Double(expected) : 0,
+            jitterMs: s.jitter.milliseconds, rttMs: s.roundTripTime?.milliseconds,
+            concealmentRate: s.concealmentRate, fecRecoveryRate: s.fecRecoveryRate,
+            framesSent: s.framesSent, framesPlayed: s.framesPlayed, lateTicks: s.lateTicks)
+    }
+
+    /// Loss, jitter, RTT and received level for the status line.
+    static func statusFigures(_ s: CallMediaStatistics) -> String {
+        var parts = ["loss \(CallReport.format(s.fractionLost * 100, digits: 1))%",
+                     "jitter \(CallReport.format(s.jitter.milliseconds, digits: 0)) ms"]
+        if let rtt = s.roundTripTime { parts.append("RTT \(CallReport.format(rtt.milliseconds, digits: 0)) ms") }
+        parts.append("level \(meter(s.receiveLevel))")
+        return parts.joined(separator: " ")
+    }
+
+    /// A ten-step bar for a dBFS level (-60 dB and below is empty).
+    static func meter(_ dBFS: Double) -> String {
+        let steps = max(0, min(10, Int(((dBFS + 60) / 6).rounded())))
+        return "[" + String(repeating: "#", count: steps) + String(repeating: " ", count: 10 - steps) + "]"
+    }
+}
+
+extension CallReport.CandidatePair {
+    init(_ pair: SelectedCandidatePair) {
+        self.init(local: "\(pair.localType.rawValue) \(pair.localAddress):\(pair.localPort)",
+                  remote: "\(pair.remoteType.rawValue) \(pair.remoteAddress):\(pair.remotePort)",
+                  transport: pair.transportProtocol)
+    }
+}
+
+/// Hands each received frame to several sinks (echo and record).
+final class TeeSink: CallAudioSink {
+    let sinks: [any CallAudioSink]
+    init(_ sinks: [any CallAudioSink]) { self.sinks = sinks }
+    func receive(frame: [Int16]) { for s in sinks { s.receive(frame: frame) } }
+}
