@@ -4,29 +4,59 @@ import NIOPosix
 import STUN
 import TURNServer
 
+/// A UDP socket the relay writes to directly and the NIO channel that reads it.
+struct UDPEndpoint {
+    let channel: Channel
+    let socket: DirectUDPSocket
+}
+
 /// The runtime around the allocation engine: owns the engine, the listeners, the relay sockets
 /// and client stream connections, carries out the engine's actions and keeps its one timer.
 /// Confined to one event loop: every method runs on `eventLoop`.
+///
+/// Hot paths write UDP datagrams straight to the sockets (`DirectUDPSocket`): client to peer
+/// with one `sendto` from the received buffer, peer to client staged per listener and sent with
+/// one `sendmmsg` at the end of the event-loop tick, across every relay socket that was read in
+/// that tick.
 final class RelayCore: @unchecked Sendable {
     let eventLoop: EventLoop
     var engine: TURNServerEngine
     let logger: Logger
     let socketBufferBytes: Int
-    /// UDP listener channels by their local address.
-    var listeners: [TransportAddress: Channel] = [:]
-    var relayChannels: [TransportAddress: Channel] = [:]
+    /// UDP listeners by their bound address, and the same in a short array for the hot path.
+    var listeners: [TransportAddress: UDPEndpoint] = [:]
+    var listenerList: [DirectUDPSocket] = []
+    var relays: [TransportAddress: UDPEndpoint] = [:]
     var connections: [FiveTuple: Channel] = [:]
     var dirty: [ObjectIdentifier: Channel] = [:]
-    var peerAddressCache: [TransportAddress: SocketAddress] = [:]
+    var pendingSockets: [DirectUDPSocket] = []
+    var flushScheduled = false
     var timer: Scheduled<Void>?
     var timerDeadline: Timestamp?
     var receiveErrors: UInt64 = 0
+    /// Send errors of relay sockets already closed (live sockets keep their own count).
+    var closedSendErrors: UInt64 = 0
 
     init(eventLoop: EventLoop, engine: TURNServerEngine, logger: Logger, socketBufferBytes: Int) {
         self.eventLoop = eventLoop
         self.engine = engine
         self.logger = logger
         self.socketBufferBytes = socketBufferBytes
+    }
+
+    func addListener(_ endpoint: UDPEndpoint) {
+        listeners[endpoint.socket.local] = endpoint
+        listenerList.append(endpoint.socket)
+    }
+
+    func listener(for address: TransportAddress) -> DirectUDPSocket? {
+        for socket in listenerList where socket.local == address { return socket }
+        return nil
+    }
+
+    /// Datagrams the kernel refused to send, over every socket.
+    var sendErrors: UInt64 {
+        closedSendErrors + listenerList.reduce(0) { $0 + $1.sendErrors } + relays.values.reduce(0) { $0 + $1.socket.sendErrors }
     }
 
     // MARK: - Hot paths
@@ -37,10 +67,11 @@ final class RelayCore: @unchecked Sendable {
         let tuple = FiveTuple(client: client, server: listener, transport: .udp)
         let now = wallClock()
         if ChannelData.isChannelData(first) {
-            let route = buffer.withUnsafeReadableBytes { engine.routeChannelData($0, from: tuple, now: now) }
-            if case .toPeer(let relay, let peer, let payload) = route,
-               let slice = buffer.getSlice(at: buffer.readerIndex + payload.lowerBound, length: payload.count) {
-                sendToPeer(slice, from: relay, to: peer)
+            buffer.withUnsafeReadableBytes { raw in
+                if case .toPeer(let relay, let peer, let payload) = engine.routeChannelData(raw, from: tuple, now: now),
+                   let out = relays[relay] {
+                    out.socket.send(UnsafeRawBufferPointer(rebasing: raw[payload]), to: peer)
+                }
             }
             return
         }
@@ -55,23 +86,43 @@ final class RelayCore: @unchecked Sendable {
         case .dropped:
             return
         case .channel(let tuple, let number):
-            let padded = tuple.transport != .udp
+            if tuple.transport == .udp {
+                guard let listener = listener(for: tuple.server) else { return }
+                let first = listener.stage(length: ChannelData.headerSize + length, to: tuple.client) { out in
+                    ChannelData.writeHeader(channel: number, length: length, into: out)
+                    buffer.withUnsafeReadableBytes { payload in
+                        UnsafeMutableRawBufferPointer(rebasing: out[ChannelData.headerSize...]).copyMemory(from: payload)
+                    }
+                }
+                if first { scheduleFlush(listener) }
+                return
+            }
             var out = allocator.buffer(capacity: 4 + length + 3)
             out.writeInteger(number)
             out.writeInteger(UInt16(truncatingIfNeeded: length))
             var payload = buffer
             out.writeBuffer(&payload)
-            if padded { out.writeRepeatingByte(0, count: (4 - length % 4) % 4) }
-            sendToClient(out, tuple: tuple)
+            out.writeRepeatingByte(0, count: (4 - length % 4) % 4)
+            sendToClient(stream: out, tuple: tuple)
         case .indication(let tuple):
-            let bytes = TURNServerEngine.dataIndication(peer: peer, data: Array(buffer.readableBytesView))
-            sendToClient(allocator.buffer(bytes: bytes), tuple: tuple)
+            sendToClient(TURNServerEngine.dataIndication(peer: peer, data: Array(buffer.readableBytesView)), tuple: tuple)
         }
     }
 
     /// A framed message from a TCP or TLS client.
     func streamMessage(_ bytes: [UInt8], tuple: FiveTuple) {
         execute(engine.handleClientDatagram(bytes, from: tuple, now: wallClock()))
+    }
+
+    /// A ChannelData payload from a TCP or TLS client.
+    func streamChannelData(channel number: UInt16, payload: [UInt8], tuple: FiveTuple) {
+        let bytes = ChannelData.encode(channel: number, data: payload)
+        bytes.withUnsafeBytes { raw in
+            if case .toPeer(let relay, let peer, let range) = engine.routeChannelData(raw, from: tuple, now: wallClock()),
+               let out = relays[relay] {
+                out.socket.send(UnsafeRawBufferPointer(rebasing: raw[range]), to: peer)
+            }
+        }
     }
 
     func streamClosed(_ tuple: FiveTuple) {
@@ -81,39 +132,53 @@ final class RelayCore: @unchecked Sendable {
 
     // MARK: - Output
 
-    /// NIO socket addresses are costly to build per packet; keep the ones in use.
-    func socketAddress(_ address: TransportAddress) -> SocketAddress {
-        if let cached = peerAddressCache[address] { return cached }
-        if peerAddressCache.count > 65_536 { peerAddressCache.removeAll(keepingCapacity: true) }
-        let made = address.socketAddress
-        peerAddressCache[address] = made
-        return made
+    func sendToPeer(_ bytes: [UInt8], from relay: TransportAddress, to peer: TransportAddress) {
+        guard let out = relays[relay] else { return }
+        bytes.withUnsafeBytes { out.socket.send($0, to: peer) }
     }
 
-    func sendToPeer(_ buffer: ByteBuffer, from relay: TransportAddress, to peer: TransportAddress) {
-        guard let channel = relayChannels[relay] else { return }
-        channel.write(AddressedEnvelope(remoteAddress: socketAddress(peer), data: buffer), promise: nil)
-        dirty[ObjectIdentifier(channel)] = channel
-    }
-
-    func sendToClient(_ buffer: ByteBuffer, tuple: FiveTuple) {
+    func sendToClient(_ bytes: [UInt8], tuple: FiveTuple) {
         switch tuple.transport {
         case .udp:
-            guard let channel = listeners[tuple.server] else { return }
-            channel.write(AddressedEnvelope(remoteAddress: socketAddress(tuple.client), data: buffer), promise: nil)
-            dirty[ObjectIdentifier(channel)] = channel
+            guard let listener = listener(for: tuple.server) else { return }
+            let first = listener.stage(length: bytes.count, to: tuple.client) { out in
+                bytes.withUnsafeBytes { out.copyMemory(from: $0) }
+            }
+            if first { scheduleFlush(listener) }
         case .tcp, .tls:
             guard let channel = connections[tuple] else { return }
-            channel.write(buffer, promise: nil)
-            dirty[ObjectIdentifier(channel)] = channel
+            sendToClient(stream: channel.allocator.buffer(bytes: bytes), tuple: tuple)
         }
     }
 
-    /// Flushes every channel written to since the last flush (called at the end of a read batch).
+    func sendToClient(stream buffer: ByteBuffer, tuple: FiveTuple) {
+        guard let channel = connections[tuple] else { return }
+        channel.write(buffer, promise: nil)
+        if dirty.updateValue(channel, forKey: ObjectIdentifier(channel)) == nil, !flushScheduled {
+            scheduleFlush(nil)
+        }
+    }
+
+    /// Sends what was staged once the event loop has handled every socket readable in this
+    /// tick (an in-loop task runs after the tick's I/O and needs no wake-up).
+    func scheduleFlush(_ socket: DirectUDPSocket?) {
+        if let socket { pendingSockets.append(socket) }
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.execute { self.flush() }
+    }
+
+    /// Sends every staged datagram and flushes every stream written to.
     func flush() {
-        guard !dirty.isEmpty else { return }
-        for channel in dirty.values { channel.flush() }
-        dirty.removeAll(keepingCapacity: true)
+        flushScheduled = false
+        if !pendingSockets.isEmpty {
+            for socket in pendingSockets { socket.flush() }
+            pendingSockets.removeAll(keepingCapacity: true)
+        }
+        if !dirty.isEmpty {
+            for channel in dirty.values { channel.flush() }
+            dirty.removeAll(keepingCapacity: true)
+        }
     }
 
     // MARK: - Actions
@@ -122,15 +187,13 @@ final class RelayCore: @unchecked Sendable {
         for action in actions {
             switch action {
             case .sendToClient(let tuple, let bytes):
-                guard let allocator = (listeners.first?.value ?? connections[tuple])?.allocator else { continue }
-                sendToClient(allocator.buffer(bytes: bytes), tuple: tuple)
+                sendToClient(bytes, tuple: tuple)
             case .sendToPeer(let relay, let peer, let bytes):
-                guard let channel = relayChannels[relay] else { continue }
-                sendToPeer(channel.allocator.buffer(bytes: bytes), from: relay, to: peer)
+                sendToPeer(bytes, from: relay, to: peer)
             case .openRelay(let relay):
                 openRelay(relay)
             case .closeRelay(let relay):
-                relayChannels.removeValue(forKey: relay)?.close(promise: nil)
+                closeRelay(relay)
             case .event(let event):
                 log(event)
             }
@@ -139,30 +202,42 @@ final class RelayCore: @unchecked Sendable {
         rearmTimer()
     }
 
+    /// Binds the relayed address's socket ourselves (so a bind failure is known at once), then
+    /// lets NIO read it: one datagram per read, as epoll reports the socket again while more wait.
     func openRelay(_ relay: TransportAddress) {
         let core = self
-        let buffer = socketBufferBytes
-        var bootstrap = DatagramBootstrap(group: eventLoop)
+        let socket: DirectUDPSocket
+        do {
+            socket = try DirectUDPSocket(binding: relay, bufferBytes: socketBufferBytes / 4, reuseAddress: false, batched: false)
+        } catch {
+            logger.warning("relay socket bind failed", metadata: ["relay": "\(relay)", "error": "\(error)"])
+            eventLoop.execute { core.execute(core.engine.relayFailed(relay, now: wallClock())) }
+            return
+        }
+        DatagramBootstrap(group: eventLoop)
+            .channelOption(.maxMessagesPerRead, value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(RelayHandler(core: core, relay: relay))
                 }
             }
-            .channelOption(.maxMessagesPerRead, value: 16)
-        if buffer > 0 {
-            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(buffer / 4))
-                .channelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(buffer / 4))
-        }
-        bootstrap.bind(to: relay.socketAddress).whenComplete { result in
-            switch result {
-            case .success(let channel):
-                core.relayChannels[relay] = channel
-                core.execute(core.engine.relayOpened(relay, now: wallClock()))
-            case .failure(let error):
-                core.logger.warning("relay socket bind failed", metadata: ["relay": "\(relay)", "error": "\(error)"])
-                core.execute(core.engine.relayFailed(relay, now: wallClock()))
+            .withBoundSocket(socket.fd)
+            .whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    core.relays[relay] = UDPEndpoint(channel: channel, socket: socket)
+                    core.execute(core.engine.relayOpened(relay, now: wallClock()))
+                case .failure(let error):
+                    core.logger.warning("relay socket registration failed", metadata: ["relay": "\(relay)", "error": "\(error)"])
+                    core.execute(core.engine.relayFailed(relay, now: wallClock()))
+                }
             }
-        }
+    }
+
+    func closeRelay(_ relay: TransportAddress) {
+        guard let endpoint = relays.removeValue(forKey: relay) else { return }
+        closedSendErrors += endpoint.socket.sendErrors
+        endpoint.channel.close(promise: nil)
     }
 
     // MARK: - Timer

@@ -2,30 +2,21 @@ import NIOCore
 import STUN
 import TURNServer
 
-/// Reads client datagrams on a UDP listener (RFC 8656 over UDP) and hands them to the core.
+/// Reads client datagrams on a UDP listener (RFC 8656 over UDP) and hands them to the core;
+/// what they cause is sent when the core flushes at the end of the event-loop tick.
 final class ClientDatagramHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     let core: RelayCore
-    var listener: TransportAddress
+    let listener: TransportAddress
 
     init(core: RelayCore, listener: TransportAddress) {
         self.core = core
         self.listener = listener
     }
 
-    /// The bound address is known only once the socket is active.
-    func channelActive(context: ChannelHandlerContext) {
-        if let local = context.channel.localAddress.flatMap({ TransportAddress($0) }) { listener = local }
-        context.fireChannelActive()
-    }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         core.clientDatagram(envelope.data, from: envelope.remoteAddress, listener: listener)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        core.flush()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -47,10 +38,6 @@ final class RelayHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         core.peerDatagram(envelope.data, from: envelope.remoteAddress, relay: relay, allocator: context.channel.allocator)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        core.flush()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -94,11 +81,7 @@ final class StreamClientHandler: ChannelInboundHandler {
                 case .stun(let bytes):
                     core.streamMessage(bytes, tuple: tuple)
                 case .channelData(let channel, let payload):
-                    let bytes = ChannelData.encode(channel: channel, data: payload)
-                    let route = bytes.withUnsafeBytes { core.engine.routeChannelData($0, from: tuple, now: wallClock()) }
-                    if case .toPeer(let relay, let peer, _) = route {
-                        core.sendToPeer(context.channel.allocator.buffer(bytes: payload), from: relay, to: peer)
-                    }
+                    core.streamChannelData(channel: channel, payload: payload, tuple: tuple)
                 }
             }
         } catch {

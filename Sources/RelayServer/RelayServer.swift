@@ -39,23 +39,28 @@ public final class RelayServer: @unchecked Sendable {
         let core = self.core
         let buffer = configuration.socketBufferBytes
         for address in configuration.listen {
-            var udp = DatagramBootstrap(group: core.eventLoop)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                .channelOption(.maxMessagesPerRead, value: 32)
-                .channelOption(.datagramVectorReadMessageCount, value: 32)
-                // The receive buffer is split between the vectored reads: 2 KiB per datagram.
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))
-            if buffer > 0 {
-                udp = udp.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(buffer))
-                    .channelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(buffer))
+            // The listener is bound here so the core can write to it directly; NIO reads it with
+            // vectored receives (recvmmsg), one batch per readiness report.
+            let socket = try DirectUDPSocket(binding: address, bufferBytes: buffer, reuseAddress: true, batched: true)
+            let boundUDP = socket.local
+            let udpChannel: Channel
+            do {
+                udpChannel = try await DatagramBootstrap(group: core.eventLoop)
+                    .channelOption(.maxMessagesPerRead, value: 1)
+                    .channelOption(.datagramVectorReadMessageCount, value: 64)
+                    // The receive buffer is split between the vectored reads: 2 KiB per datagram.
+                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 64 * 2048))
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(ClientDatagramHandler(core: core, listener: boundUDP))
+                        }
+                    }
+                    .withBoundSocket(socket.fd).get()
+            } catch {
+                socket.closeUnregistered()
+                throw error
             }
-            let udpChannel = try await udp.channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ClientDatagramHandler(core: core, listener: address))
-                }
-            }.bind(to: address.socketAddress).get()
-            let boundUDP = udpChannel.localAddress.flatMap { TransportAddress($0) } ?? address
-            try await core.eventLoop.submit { core.listeners[boundUDP] = udpChannel }.get()
+            try await core.eventLoop.submit { core.addListener(UDPEndpoint(channel: udpChannel, socket: socket)) }.get()
             channels.append(udpChannel)
             udpAddresses.append(boundUDP)
             // TCP on the same port as the UDP listener.
@@ -82,7 +87,7 @@ public final class RelayServer: @unchecked Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler {
                             metrics.render(statistics: core.engine.statistics, allocationCount: core.engine.allocationCount,
-                                           receiveErrorCount: core.receiveErrors)
+                                           receiveErrorCount: core.receiveErrors, sendErrorCount: core.sendErrors)
                         })
                     }
                 }
@@ -121,6 +126,21 @@ public final class RelayServer: @unchecked Sendable {
         return try await core.eventLoop.submit { core.engine.allocationCount }.get()
     }
 
+    /// How many entries the engine's tables and the driver's socket tables hold.
+    public struct RuntimeSizes: Hashable, Sendable {
+        public var engine: TURNServerEngine.StateSizes
+        public var relaySockets: Int
+        public var streamConnections: Int
+    }
+
+    /// The current table sizes (soak tests show churn leaves nothing behind).
+    public func runtimeSizes() async throws -> RuntimeSizes {
+        let core = self.core
+        return try await core.eventLoop.submit {
+            RuntimeSizes(engine: core.engine.stateSizes, relaySockets: core.relays.count, streamConnections: core.connections.count)
+        }.get()
+    }
+
     /// The engine's counters.
     public func statistics() async throws -> TURNStatistics {
         let core = self.core
@@ -133,7 +153,7 @@ public final class RelayServer: @unchecked Sendable {
         let metrics = self.metrics
         return try await core.eventLoop.submit {
             metrics.render(statistics: core.engine.statistics, allocationCount: core.engine.allocationCount,
-                           receiveErrorCount: core.receiveErrors)
+                           receiveErrorCount: core.receiveErrors, sendErrorCount: core.sendErrors)
         }.get()
     }
 
@@ -164,8 +184,10 @@ public final class RelayServer: @unchecked Sendable {
             core.timer?.cancel()
             core.execute(core.engine.removeAll())
             for channel in core.connections.values { channel.close(promise: nil) }
-            for channel in core.relayChannels.values { channel.close(promise: nil) }
-            core.relayChannels.removeAll()
+            core.flush()
+            for relay in Array(core.relays.keys) { core.closeRelay(relay) }
+            core.listeners.removeAll()
+            core.listenerList.removeAll()
         }.get()
         for channel in channels { try? await channel.close() }
         channels.removeAll()
