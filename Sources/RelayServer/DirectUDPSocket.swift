@@ -5,12 +5,10 @@ import Darwin
 #endif
 import STUN
 
-/// A UDP socket the relay binds itself and writes to directly (`sendto`, and `sendmmsg` for
-/// batches), while NIO reads it (registered with `DatagramBootstrap.withBoundSocket`). Writing
-/// past NIO's pipeline saves an envelope, a boxed `NIOAny`, a pending-write entry and a
-/// `ByteBuffer` per datagram. After registration the NIO channel owns the descriptor and closes
-/// it; this object only borrows it for writes, and the core drops it before closing the channel.
-/// Confined to the relay's event loop.
+/// A non-blocking UDP socket the relay's data plane binds, reads (`recvmmsg`, see
+/// `ReceiveBatch`) and writes (`sendto`, and `sendmmsg` for staged batches) itself, with no
+/// envelope, boxed value, address text or buffer object per datagram. Owns its descriptor.
+/// Confined to the data-plane thread once registered.
 final class DirectUDPSocket: @unchecked Sendable {
     let fd: CInt
     let family: AddressFamily
@@ -18,8 +16,9 @@ final class DirectUDPSocket: @unchecked Sendable {
     let local: TransportAddress
     /// Datagrams `sendto`/`sendmmsg` refused (full buffers, unreachable peers).
     var sendErrors: UInt64 = 0
-    /// Outgoing datagrams staged for one `sendmmsg` at the end of the event-loop tick.
+    /// Outgoing datagrams staged for one `sendmmsg` at the end of the loop iteration.
     private var batch: SendBatch?
+    private var closed = false
 
     enum SocketError: Error, CustomStringConvertible {
         case socket(Int32), bind(TransportAddress, Int32)
@@ -56,7 +55,7 @@ final class DirectUDPSocket: @unchecked Sendable {
         }
         guard bound == 0 else {
             let e = errno
-            close(fd)
+            _ = Glibc.close(fd)
             throw SocketError.bind(address, e)
         }
         var actual = sockaddr_storage()
@@ -69,8 +68,13 @@ final class DirectUDPSocket: @unchecked Sendable {
         if batched { batch = SendBatch() }
     }
 
-    /// Closes the descriptor when NIO never took it over.
-    func closeUnregistered() { close(fd) }
+    func close() {
+        guard !closed else { return }
+        closed = true
+        _ = Glibc.close(fd)
+    }
+
+    deinit { close() }
 
     /// Sends one datagram now.
     func send(_ bytes: UnsafeRawBufferPointer, to destination: TransportAddress) {
@@ -116,13 +120,6 @@ struct MessageVectorEntry {
     var msg_hdr = msghdr()
     var msg_len: CUnsignedInt = 0
 }
-
-/// `sendmmsg(2)`, looked up once in the C library (not exported by Glibc's Swift module);
-/// nil where the system has none, and then batches go out one `sendmsg` at a time.
-let sendmmsgFunction: (@convention(c) (CInt, UnsafeMutableRawPointer?, CUnsignedInt, CInt) -> CInt)? = {
-    guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "sendmmsg") else { return nil }
-    return unsafeBitCast(symbol, to: (@convention(c) (CInt, UnsafeMutableRawPointer?, CUnsignedInt, CInt) -> CInt).self)
-}()
 
 /// Preallocated `mmsghdr`/`iovec`/address/data slots for one `sendmmsg`.
 final class SendBatch {
@@ -176,8 +173,8 @@ final class SendBatch {
         var failed = 0
         while offset < count {
             let sent: CInt
-            if let sendmmsgFunction {
-                sent = sendmmsgFunction(fd, UnsafeMutableRawPointer(headers + offset), CUnsignedInt(count - offset), 0)
+            if let sendMany = LinuxCalls.sendMany {
+                sent = sendMany(fd, UnsafeMutableRawPointer(headers + offset), CUnsignedInt(count - offset), 0)
             } else {
                 sent = sendmsg(fd, &headers[offset].msg_hdr, 0) >= 0 ? 1 : -1
             }
@@ -245,7 +242,10 @@ enum SocketAddressBytes {
                     (UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
                      UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
                 }
-                return TransportAddress(ip: .v6(hi, lo), port: UInt16(bigEndian: sin6.pointee.sin6_port))
+                let port = UInt16(bigEndian: sin6.pointee.sin6_port)
+                // An IPv4-mapped source on a dual-stack socket is the IPv4 address.
+                if hi == 0 && lo >> 32 == 0xFFFF { return TransportAddress(ip: .v4(UInt32(truncatingIfNeeded: lo)), port: port) }
+                return TransportAddress(ip: .v6(hi, lo), port: port)
             }
         default:
             return nil
