@@ -311,6 +311,10 @@ final class RelayCore: @unchecked Sendable {
             relays[relay] = socket
             track(socket.fd, .relay(socket, relay))
             return engine.relayOpened(relay, now: wallClock())
+        } catch DirectUDPSocket.SocketError.bind(_, EADDRINUSE) {
+            // Another process holds the port (the range may overlap ephemeral ports): move.
+            logger.debug("relay port in use, trying another", metadata: ["relay": "\(relay)"])
+            return engine.relayAddressInUse(relay, now: wallClock())
         } catch {
             logger.warning("relay socket bind failed", metadata: ["relay": "\(relay)", "error": "\(error)"])
             return engine.relayFailed(relay, now: wallClock())

@@ -58,4 +58,35 @@ import TURNServer
         #expect(try await server.statistics().allocationsCreated == UInt64(cycles))
         #expect(try await server.statistics().allocationsDeleted == UInt64(cycles))
     }
+
+    /// A relayed port held by another socket: the allocation moves to the free one.
+    @Test func relayPortHeldElsewhereIsSkipped() async throws {
+        var holder: UDPTestSocket?
+        var base: UInt16 = 0
+        for _ in 0..<50 {
+            let candidate = UInt16.random(in: 20000...24998)
+            if let held = try? UDPTestSocket(port: candidate), (try? UDPTestSocket(port: candidate + 1)) != nil {
+                holder = held
+                base = candidate
+                break
+            }
+        }
+        let held = try #require(holder, "no two free consecutive ports")
+        var configuration = RelayUDPTests.configuration()
+        configuration.metrics = nil
+        configuration.portRange = base...base + 1
+        let server = try RelayServer(configuration: configuration)
+        try await server.start()
+        defer { Task { try? await server.stop() } }
+        let listen = try #require(server.udpAddresses.first)
+        let socket = try UDPTestSocket()
+        var client = TURNClient(configuration: .init(username: "alice", password: "secret"))
+        let events = RelayUDPTests().drive(&client, socket, server: listen, client.allocate(now: currentTime())) {
+            if case .allocated = $0 { true } else if case .failed = $0 { true } else { false }
+        }
+        guard case .allocated(let relays, _, _, _)? = events.last else { Issue.record("allocation failed: \(events)"); return }
+        #expect(relays == [TransportAddress(ip: .v4(0x7F00_0001), port: base + 1)])
+        #expect(held.address.port == base)
+        #expect(try await server.runtimeSizes().engine.usedPorts == 1)
+    }
 }

@@ -60,3 +60,39 @@ import STUN
         #expect(expiring.count == cycles / 4)
     }
 }
+
+/// A relayed port another process holds: the allocation moves to another port (bounded).
+@Suite struct TURNPortInUseTests {
+    @Test func allocationMovesPastPortsInUse() throws {
+        let h = TURNHarness()
+        h.relayPortsInUse = 3
+        let t = h.addClient(TURNHarness.tuple(1))
+        h.client(t) { $0.allocate(now: $1) }
+        guard case .allocated(let relays, _, _, _)? = h.lastEvent(t) else { Issue.record("\(String(describing: h.events[t]))"); return }
+        // The response names the port that was finally bound, and only that port is held.
+        #expect(h.openRelays == Set(relays))
+        #expect(h.server.stateSizes.usedPorts == 1)
+        #expect(h.server.stateSizes.relayOwners == 1)
+        h.client(t) { $0.refresh(lifetime: 0, now: $1) }
+        #expect(h.server.stateSizes.isEmpty)
+    }
+
+    @Test func allocationFailsWith508AfterTooManyPortsInUse() throws {
+        let h = TURNHarness()
+        h.relayPortsInUse = 100
+        let t = h.addClient(TURNHarness.tuple(2))
+        h.client(t) { $0.allocate(now: $1) }
+        #expect(h.lastEvent(t) == .failed(.allocate, STUNErrorCode(508)))
+        #expect(h.relayPortsInUse == 100 - 1 - TURNServerEngine.maximumBindRetries)
+        #expect(h.server.stateSizes.isEmpty, "\(h.server.stateSizes)")
+    }
+
+    @Test func evenPortAllocationDoesNotMove() throws {
+        let h = TURNHarness()
+        h.relayPortsInUse = 1
+        let t = h.addClient(TURNHarness.tuple(3)) { $0.evenPort = false }
+        h.client(t) { $0.allocate(now: $1) }
+        #expect(h.lastEvent(t) == .failed(.allocate, STUNErrorCode(508)))
+        #expect(h.server.stateSizes.isEmpty, "\(h.server.stateSizes)")
+    }
+}
