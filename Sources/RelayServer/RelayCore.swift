@@ -1,77 +1,250 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
-import NIOPosix
 import STUN
+import Synchronization
 import TURNServer
 
-/// The runtime around the allocation engine: owns the engine, the listeners, the relay sockets
-/// and client stream connections, carries out the engine's actions and keeps its one timer.
-/// Confined to one event loop: every method runs on `eventLoop`.
+/// The runtime around the allocation engine: owns the engine, the UDP listeners and relay
+/// sockets, carries out the engine's actions and keeps its one timer. It runs its own data-plane
+/// thread around one level-triggered epoll instance: per readiness report, one `recvmmsg`
+/// (up to 64 datagrams from a listener, 16 from a relay socket) into preallocated slots, the
+/// engine's plain-value routing, then client-to-peer datagrams go out with one `sendto` straight
+/// from the receive slot and peer-to-client ChannelData is staged per listener and sent with one
+/// `sendmmsg` at the end of the loop iteration. No envelope, boxed value, address text or
+/// buffer object is made per datagram.
+///
+/// TCP and TLS clients and the metrics endpoint stay on NIO; their work reaches the engine
+/// through `post`, in order. Everything else in this class runs on the data-plane thread.
 final class RelayCore: @unchecked Sendable {
-    let eventLoop: EventLoop
     var engine: TURNServerEngine
     let logger: Logger
     let socketBufferBytes: Int
-    /// UDP listener channels by their local address.
-    var listeners: [TransportAddress: Channel] = [:]
-    var relayChannels: [TransportAddress: Channel] = [:]
+    let poll: EventPoll
+    let receiveBatch = ReceiveBatch()
+    /// UDP listeners (few: a short array is the fastest lookup).
+    var listeners: [DirectUDPSocket] = []
+    var relays: [TransportAddress: DirectUDPSocket] = [:]
+    /// What each registered descriptor is, indexed by descriptor.
+    var endpoints: [Endpoint?] = []
     var connections: [FiveTuple: Channel] = [:]
-    var dirty: [ObjectIdentifier: Channel] = [:]
-    var peerAddressCache: [TransportAddress: SocketAddress] = [:]
-    var timer: Scheduled<Void>?
-    var timerDeadline: Timestamp?
+    var pendingSockets: [DirectUDPSocket] = []
     var receiveErrors: UInt64 = 0
+    /// Send errors of relay sockets already closed (live sockets keep their own count).
+    var closedSendErrors: UInt64 = 0
+    let allocator = ByteBufferAllocator()
 
-    init(eventLoop: EventLoop, engine: TURNServerEngine, logger: Logger, socketBufferBytes: Int) {
-        self.eventLoop = eventLoop
+    enum Endpoint {
+        case listener(DirectUDPSocket)
+        case relay(DirectUDPSocket, TransportAddress)
+    }
+
+    /// Work posted from other threads, and whether the loop was already woken for it.
+    private let inbox = Mutex<(work: [@Sendable () -> Void], woken: Bool, stopped: Bool)>(([], false, false))
+    private var stopRequested = false
+    private var thread: pthread_t?
+
+    init(engine: TURNServerEngine, logger: Logger, socketBufferBytes: Int) throws {
         self.engine = engine
         self.logger = logger
         self.socketBufferBytes = socketBufferBytes
+        self.poll = try EventPoll()
+    }
+
+    // MARK: - Thread
+
+    /// Starts the data-plane thread.
+    func start() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var tid = pthread_t()
+        let created = pthread_create(&tid, nil, { argument in
+            guard let argument else { return nil }
+            let core = Unmanaged<RelayCore>.fromOpaque(argument).takeRetainedValue()
+            core.run()
+            return nil
+        }, context)
+        if created == 0 {
+            thread = tid
+        } else {
+            Unmanaged<RelayCore>.fromOpaque(context).release()
+            logger.critical("cannot start the relay's data-plane thread", metadata: ["errno": "\(created)"])
+        }
+    }
+
+    /// Runs `work` on the data-plane thread, in posting order. Once the loop has stopped, runs
+    /// it at once on the caller's thread (nothing else touches the state then).
+    func post(_ work: @escaping @Sendable () -> Void) {
+        let wake: Bool? = inbox.withLock { box in
+            if box.stopped { return nil }
+            box.work.append(work)
+            defer { box.woken = true }
+            return !box.woken
+        }
+        switch wake {
+        case nil: work()
+        case true?: poll.wake()
+        case false?: break
+        }
+    }
+
+    /// Runs `work` on the data-plane thread and returns its result.
+    func submit<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            post { continuation.resume(returning: work()) }
+        }
+    }
+
+    var isRunning: Bool { thread != nil }
+
+    /// Ends the loop after the work already posted, and waits for the thread.
+    func stopThread() {
+        post { self.stopRequested = true }
+        if let thread { pthread_join(thread, nil) }
+        thread = nil
+    }
+
+    private func run() {
+        while !stopRequested {
+            poll.wait(timeoutMilliseconds: waitTimeout()) { token in readable(Int(token)) }
+            runInbox()
+            if let deadline = engine.nextDeadline, deadline <= wallClock() {
+                execute(engine.handleTimeout(now: wallClock()))
+            }
+            flush()
+        }
+        runInbox()
+        inbox.withLock { $0.stopped = true }
+        runInbox()
+    }
+
+    private func waitTimeout() -> CInt {
+        if inbox.withLock({ !$0.work.isEmpty }) { return 0 }
+        guard let deadline = engine.nextDeadline else { return 1000 }
+        let milliseconds = (deadline - wallClock()) * 1000
+        return CInt(max(0, min(1000, milliseconds.rounded(.up))))
+    }
+
+    private func runInbox() {
+        let work = inbox.withLock { box -> [@Sendable () -> Void] in
+            box.woken = false
+            defer { box.work.removeAll() }
+            return box.work
+        }
+        for item in work { item() }
+    }
+
+    // MARK: - Sockets
+
+    func addListener(_ socket: DirectUDPSocket) {
+        listeners.append(socket)
+        track(socket.fd, .listener(socket))
+    }
+
+    func track(_ fd: CInt, _ endpoint: Endpoint?) {
+        let index = Int(fd)
+        if index >= endpoints.count { endpoints += Array(repeating: nil, count: index - endpoints.count + 64) }
+        endpoints[index] = endpoint
+        if endpoint != nil { poll.register(fd, token: UInt64(index)) } else { poll.unregister(fd) }
+    }
+
+    func listener(for address: TransportAddress) -> DirectUDPSocket? {
+        for socket in listeners where socket.local == address { return socket }
+        return nil
+    }
+
+    /// Datagrams the kernel refused to send, over every socket.
+    var sendErrors: UInt64 {
+        closedSendErrors + listeners.reduce(0) { $0 + $1.sendErrors } + relays.values.reduce(0) { $0 + $1.sendErrors }
+    }
+
+    private func readable(_ index: Int) {
+        guard index < endpoints.count, let endpoint = endpoints[index] else { return }
+        switch endpoint {
+        case .listener(let socket):
+            // Up to four full batches per report; the rest waits for the next one.
+            for _ in 0..<4 {
+                let n = receiveBatch.receive(fd: socket.fd, limit: receiveBatch.capacity)
+                if n < 0 { receiveErrors += 1; return }
+                for i in 0..<n {
+                    guard let bytes = receiveBatch.bytes(i), let client = receiveBatch.source(i) else { receiveErrors += 1; continue }
+                    clientDatagram(bytes, from: client, listener: socket)
+                }
+                if n < receiveBatch.capacity { return }
+            }
+        case .relay(let socket, let relay):
+            let n = receiveBatch.receive(fd: socket.fd, limit: 16)
+            if n < 0 { receiveErrors += 1; return }
+            for i in 0..<n {
+                guard let bytes = receiveBatch.bytes(i), let peer = receiveBatch.source(i) else { receiveErrors += 1; continue }
+                peerDatagram(bytes, from: peer, relay: relay)
+            }
+        }
     }
 
     // MARK: - Hot paths
 
     /// A UDP datagram from a client on `listener`.
-    func clientDatagram(_ buffer: ByteBuffer, from remote: SocketAddress, listener: TransportAddress) {
-        guard let client = TransportAddress(remote), let first = buffer.readableBytesView.first else { return }
-        let tuple = FiveTuple(client: client, server: listener, transport: .udp)
+    func clientDatagram(_ bytes: UnsafeRawBufferPointer, from client: TransportAddress, listener: DirectUDPSocket) {
+        guard let first = bytes.first else { return }
+        let tuple = FiveTuple(client: client, server: listener.local, transport: .udp)
         let now = wallClock()
         if ChannelData.isChannelData(first) {
-            let route = buffer.withUnsafeReadableBytes { engine.routeChannelData($0, from: tuple, now: now) }
-            if case .toPeer(let relay, let peer, let payload) = route,
-               let slice = buffer.getSlice(at: buffer.readerIndex + payload.lowerBound, length: payload.count) {
-                sendToPeer(slice, from: relay, to: peer)
+            if case .toPeer(let relay, let peer, let payload) = engine.routeChannelData(bytes, from: tuple, now: now),
+               let out = relays[relay] {
+                out.send(UnsafeRawBufferPointer(rebasing: bytes[payload]), to: peer)
             }
             return
         }
-        execute(engine.handleClientDatagram(Array(buffer.readableBytesView), from: tuple, now: now))
+        execute(engine.handleClientDatagram(Array(bytes), from: tuple, now: now))
     }
 
     /// A datagram from a peer on a relayed address.
-    func peerDatagram(_ buffer: ByteBuffer, from remote: SocketAddress, relay: TransportAddress, allocator: ByteBufferAllocator) {
-        guard let peer = TransportAddress(remote) else { return }
-        let length = buffer.readableBytes
+    func peerDatagram(_ bytes: UnsafeRawBufferPointer, from peer: TransportAddress, relay: TransportAddress) {
+        let length = bytes.count
         switch engine.routePeerData(from: peer, to: relay, length: length, now: wallClock()) {
         case .dropped:
             return
         case .channel(let tuple, let number):
-            let padded = tuple.transport != .udp
+            if tuple.transport == .udp {
+                guard let listener = listener(for: tuple.server) else { return }
+                let first = listener.stage(length: ChannelData.headerSize + length, to: tuple.client) { out in
+                    ChannelData.writeHeader(channel: number, length: length, into: out)
+                    UnsafeMutableRawBufferPointer(rebasing: out[ChannelData.headerSize...]).copyMemory(from: bytes)
+                }
+                if first { pendingSockets.append(listener) }
+                return
+            }
             var out = allocator.buffer(capacity: 4 + length + 3)
             out.writeInteger(number)
             out.writeInteger(UInt16(truncatingIfNeeded: length))
-            var payload = buffer
-            out.writeBuffer(&payload)
-            if padded { out.writeRepeatingByte(0, count: (4 - length % 4) % 4) }
-            sendToClient(out, tuple: tuple)
+            out.writeBytes(bytes)
+            out.writeRepeatingByte(0, count: (4 - length % 4) % 4)
+            sendToClient(stream: out, tuple: tuple)
         case .indication(let tuple):
-            let bytes = TURNServerEngine.dataIndication(peer: peer, data: Array(buffer.readableBytesView))
-            sendToClient(allocator.buffer(bytes: bytes), tuple: tuple)
+            sendToClient(TURNServerEngine.dataIndication(peer: peer, data: Array(bytes)), tuple: tuple)
         }
     }
 
     /// A framed message from a TCP or TLS client.
     func streamMessage(_ bytes: [UInt8], tuple: FiveTuple) {
         execute(engine.handleClientDatagram(bytes, from: tuple, now: wallClock()))
+    }
+
+    /// A ChannelData payload from a TCP or TLS client.
+    func streamChannelData(channel number: UInt16, payload: [UInt8], tuple: FiveTuple) {
+        let bytes = ChannelData.encode(channel: number, data: payload)
+        bytes.withUnsafeBytes { raw in
+            if case .toPeer(let relay, let peer, let range) = engine.routeChannelData(raw, from: tuple, now: wallClock()),
+               let out = relays[relay] {
+                out.send(UnsafeRawBufferPointer(rebasing: raw[range]), to: peer)
+            }
+        }
+    }
+
+    func streamOpened(_ tuple: FiveTuple, channel: Channel) {
+        connections[tuple] = channel
     }
 
     func streamClosed(_ tuple: FiveTuple) {
@@ -81,104 +254,91 @@ final class RelayCore: @unchecked Sendable {
 
     // MARK: - Output
 
-    /// NIO socket addresses are costly to build per packet; keep the ones in use.
-    func socketAddress(_ address: TransportAddress) -> SocketAddress {
-        if let cached = peerAddressCache[address] { return cached }
-        if peerAddressCache.count > 65_536 { peerAddressCache.removeAll(keepingCapacity: true) }
-        let made = address.socketAddress
-        peerAddressCache[address] = made
-        return made
+    func sendToPeer(_ bytes: [UInt8], from relay: TransportAddress, to peer: TransportAddress) {
+        guard let out = relays[relay] else { return }
+        bytes.withUnsafeBytes { out.send($0, to: peer) }
     }
 
-    func sendToPeer(_ buffer: ByteBuffer, from relay: TransportAddress, to peer: TransportAddress) {
-        guard let channel = relayChannels[relay] else { return }
-        channel.write(AddressedEnvelope(remoteAddress: socketAddress(peer), data: buffer), promise: nil)
-        dirty[ObjectIdentifier(channel)] = channel
-    }
-
-    func sendToClient(_ buffer: ByteBuffer, tuple: FiveTuple) {
+    func sendToClient(_ bytes: [UInt8], tuple: FiveTuple) {
         switch tuple.transport {
         case .udp:
-            guard let channel = listeners[tuple.server] else { return }
-            channel.write(AddressedEnvelope(remoteAddress: socketAddress(tuple.client), data: buffer), promise: nil)
-            dirty[ObjectIdentifier(channel)] = channel
+            guard let listener = listener(for: tuple.server) else { return }
+            let first = listener.stage(length: bytes.count, to: tuple.client) { out in
+                bytes.withUnsafeBytes { out.copyMemory(from: $0) }
+            }
+            if first { pendingSockets.append(listener) }
         case .tcp, .tls:
-            guard let channel = connections[tuple] else { return }
-            channel.write(buffer, promise: nil)
-            dirty[ObjectIdentifier(channel)] = channel
+            sendToClient(stream: allocator.buffer(bytes: bytes), tuple: tuple)
         }
     }
 
-    /// Flushes every channel written to since the last flush (called at the end of a read batch).
+    /// Stream writes hop to the connection's NIO event loop.
+    func sendToClient(stream buffer: ByteBuffer, tuple: FiveTuple) {
+        connections[tuple]?.writeAndFlush(buffer, promise: nil)
+    }
+
+    /// Sends every staged datagram (end of a loop iteration).
     func flush() {
-        guard !dirty.isEmpty else { return }
-        for channel in dirty.values { channel.flush() }
-        dirty.removeAll(keepingCapacity: true)
+        guard !pendingSockets.isEmpty else { return }
+        for socket in pendingSockets { socket.flush() }
+        pendingSockets.removeAll(keepingCapacity: true)
     }
 
     // MARK: - Actions
 
     func execute(_ actions: [TURNServerAction]) {
-        for action in actions {
+        var queue = actions[...]
+        while let action = queue.popFirst() {
             switch action {
             case .sendToClient(let tuple, let bytes):
-                guard let allocator = (listeners.first?.value ?? connections[tuple])?.allocator else { continue }
-                sendToClient(allocator.buffer(bytes: bytes), tuple: tuple)
+                sendToClient(bytes, tuple: tuple)
             case .sendToPeer(let relay, let peer, let bytes):
-                guard let channel = relayChannels[relay] else { continue }
-                sendToPeer(channel.allocator.buffer(bytes: bytes), from: relay, to: peer)
+                sendToPeer(bytes, from: relay, to: peer)
             case .openRelay(let relay):
-                openRelay(relay)
+                queue.append(contentsOf: openRelay(relay))
             case .closeRelay(let relay):
-                relayChannels.removeValue(forKey: relay)?.close(promise: nil)
+                closeRelay(relay)
             case .event(let event):
                 log(event)
             }
         }
+    }
+
+    /// Binds and registers the relayed address's socket; the engine hears at once how it went.
+    func openRelay(_ relay: TransportAddress) -> [TURNServerAction] {
+        do {
+            let socket = try DirectUDPSocket(binding: relay, bufferBytes: socketBufferBytes / 4, reuseAddress: false, batched: false)
+            relays[relay] = socket
+            track(socket.fd, .relay(socket, relay))
+            return engine.relayOpened(relay, now: wallClock())
+        } catch DirectUDPSocket.SocketError.bind(_, EADDRINUSE) {
+            // Another process holds the port (the range may overlap ephemeral ports): move.
+            logger.debug("relay port in use, trying another", metadata: ["relay": "\(relay)"])
+            return engine.relayAddressInUse(relay, now: wallClock())
+        } catch {
+            logger.warning("relay socket bind failed", metadata: ["relay": "\(relay)", "error": "\(error)"])
+            return engine.relayFailed(relay, now: wallClock())
+        }
+    }
+
+    func closeRelay(_ relay: TransportAddress) {
+        guard let socket = relays.removeValue(forKey: relay) else { return }
+        closedSendErrors += socket.sendErrors
+        track(socket.fd, nil)
+        socket.close()
+    }
+
+    /// Deletes every allocation and closes every UDP socket (shutdown).
+    func closeAll() {
+        execute(engine.removeAll())
         flush()
-        rearmTimer()
-    }
-
-    func openRelay(_ relay: TransportAddress) {
-        let core = self
-        let buffer = socketBufferBytes
-        var bootstrap = DatagramBootstrap(group: eventLoop)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RelayHandler(core: core, relay: relay))
-                }
-            }
-            .channelOption(.maxMessagesPerRead, value: 16)
-        if buffer > 0 {
-            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(buffer / 4))
-                .channelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(buffer / 4))
+        for relay in Array(relays.keys) { closeRelay(relay) }
+        for socket in listeners {
+            track(socket.fd, nil)
+            socket.close()
         }
-        bootstrap.bind(to: relay.socketAddress).whenComplete { result in
-            switch result {
-            case .success(let channel):
-                core.relayChannels[relay] = channel
-                core.execute(core.engine.relayOpened(relay, now: wallClock()))
-            case .failure(let error):
-                core.logger.warning("relay socket bind failed", metadata: ["relay": "\(relay)", "error": "\(error)"])
-                core.execute(core.engine.relayFailed(relay, now: wallClock()))
-            }
-        }
-    }
-
-    // MARK: - Timer
-
-    func rearmTimer() {
-        guard let deadline = engine.nextDeadline else { return }
-        if let current = timerDeadline, current <= deadline { return }
-        timer?.cancel()
-        timerDeadline = deadline
-        let delay = max(0, deadline - wallClock())
-        let core = self
-        timer = eventLoop.scheduleTask(in: .milliseconds(Int64(delay * 1000) + 1)) {
-            core.timerDeadline = nil
-            core.timer = nil
-            core.execute(core.engine.handleTimeout(now: wallClock()))
-        }
+        listeners.removeAll()
+        for channel in connections.values { channel.close(promise: nil) }
     }
 
     // MARK: - Logs

@@ -2,62 +2,6 @@ import NIOCore
 import STUN
 import TURNServer
 
-/// Reads client datagrams on a UDP listener (RFC 8656 over UDP) and hands them to the core.
-final class ClientDatagramHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let core: RelayCore
-    var listener: TransportAddress
-
-    init(core: RelayCore, listener: TransportAddress) {
-        self.core = core
-        self.listener = listener
-    }
-
-    /// The bound address is known only once the socket is active.
-    func channelActive(context: ChannelHandlerContext) {
-        if let local = context.channel.localAddress.flatMap({ TransportAddress($0) }) { listener = local }
-        context.fireChannelActive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        core.clientDatagram(envelope.data, from: envelope.remoteAddress, listener: listener)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        core.flush()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        core.receiveErrors += 1
-    }
-}
-
-/// Reads peer datagrams on one relayed address.
-final class RelayHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let core: RelayCore
-    let relay: TransportAddress
-
-    init(core: RelayCore, relay: TransportAddress) {
-        self.core = core
-        self.relay = relay
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        core.peerDatagram(envelope.data, from: envelope.remoteAddress, relay: relay, allocator: context.channel.allocator)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        core.flush()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        core.receiveErrors += 1
-    }
-}
-
 /// Frames a TCP or TLS client connection into STUN and ChannelData messages (RFC 8656 §12.4,
 /// RFC 8489 §6.2.2); the allocation ends when the connection closes (RFC 8656 §3.1).
 final class StreamClientHandler: ChannelInboundHandler {
@@ -80,7 +24,9 @@ final class StreamClientHandler: ChannelInboundHandler {
         }
         let t = FiveTuple(client: remote, server: local, transport: transport)
         tuple = t
-        core.connections[t] = context.channel
+        let core = self.core
+        let channel = context.channel
+        core.post { core.streamOpened(t, channel: channel) }
         context.fireChannelActive()
     }
 
@@ -88,37 +34,38 @@ final class StreamClientHandler: ChannelInboundHandler {
         guard let tuple else { return }
         let buffer = unwrapInboundIn(data)
         framer.append(buffer.readableBytesView)
+        let core = self.core
         do {
-            while let frame = try framer.next() {
-                switch frame {
-                case .stun(let bytes):
-                    core.streamMessage(bytes, tuple: tuple)
-                case .channelData(let channel, let payload):
-                    let bytes = ChannelData.encode(channel: channel, data: payload)
-                    let route = bytes.withUnsafeBytes { core.engine.routeChannelData($0, from: tuple, now: wallClock()) }
-                    if case .toPeer(let relay, let peer, _) = route {
-                        core.sendToPeer(context.channel.allocator.buffer(bytes: payload), from: relay, to: peer)
+            var frames: [STUNStreamFramer.Frame] = []
+            while let frame = try framer.next() { frames.append(frame) }
+            guard !frames.isEmpty else { return }
+            let framed = frames
+            core.post {
+                for frame in framed {
+                    switch frame {
+                    case .stun(let bytes):
+                        core.streamMessage(bytes, tuple: tuple)
+                    case .channelData(let channel, let payload):
+                        core.streamChannelData(channel: channel, payload: payload, tuple: tuple)
                     }
                 }
             }
         } catch {
-            core.receiveErrors += 1
+            core.post { core.receiveErrors += 1 }
             context.close(promise: nil)
         }
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        core.flush()
-    }
-
     func channelInactive(context: ChannelHandlerContext) {
-        if let tuple { core.streamClosed(tuple) }
+        let core = self.core
+        if let tuple { core.post { core.streamClosed(tuple) } }
         tuple = nil
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        core.receiveErrors += 1
+        let core = self.core
+        core.post { core.receiveErrors += 1 }
         context.close(promise: nil)
     }
 }
@@ -127,10 +74,12 @@ final class StreamClientHandler: ChannelInboundHandler {
 final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
-    let render: () -> String
+    /// Produces the exposition text and hands it to the callback (on another thread).
+    let render: (@escaping @Sendable (String) -> Void) -> Void
     var request: [UInt8] = []
+    var answered = false
 
-    init(render: @escaping () -> String) {
+    init(render: @escaping (@escaping @Sendable (String) -> Void) -> Void) {
         self.render = render
     }
 
@@ -138,14 +87,17 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         request += unwrapInboundIn(data).readableBytesView
         guard request.count < 16_384 else { context.close(promise: nil); return }
         let text = String(decoding: request, as: UTF8.self)
-        guard text.contains("\r\n\r\n") else { return }
+        guard text.contains("\r\n\r\n"), !answered else { return }
+        answered = true
         let found = text.hasPrefix("GET /metrics ") || text.hasPrefix("GET / ")
-        let body = found ? render() : "not found\n"
-        let head = "HTTP/1.1 \(found ? "200 OK" : "404 Not Found")\r\nContent-Type: text/plain; version=0.0.4\r\n"
-            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(string: head + body))).whenComplete { _ in
-            channel.close(promise: nil)
+        let respond: @Sendable (String) -> Void = { body in
+            let head = "HTTP/1.1 \(found ? "200 OK" : "404 Not Found")\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
+            channel.writeAndFlush(channel.allocator.buffer(string: head + body)).whenComplete { _ in
+                channel.close(promise: nil)
+            }
         }
+        if found { render(respond) } else { respond("not found\n") }
     }
 }

@@ -5,9 +5,10 @@ import STUN
 import TLS
 import TURNServer
 
-/// The TURN relay daemon's runtime (RFC 8656): UDP listeners read with vectored receives,
-/// TCP and TLS listeners with stream framing, one UDP socket per relayed address, a Prometheus
-/// endpoint, credential reload and graceful drain. All state lives on one event loop.
+/// The TURN relay daemon's runtime (RFC 8656): UDP listeners and one UDP socket per relayed
+/// address on the core's own epoll data-plane thread (vectored receives and sends), TCP and TLS
+/// listeners with stream framing and a Prometheus endpoint on NIO, credential reload and
+/// graceful drain. All relay state lives on the data-plane thread.
 public final class RelayServer: @unchecked Sendable {
     public let configuration: RelayConfiguration
     let group: MultiThreadedEventLoopGroup
@@ -30,34 +31,23 @@ public final class RelayServer: @unchecked Sendable {
         let engine = TURNServerEngine(configuration: configuration.engineConfiguration,
                                       credentials: CredentialStore(realm: configuration.realm, users: configuration.users,
                                                                    secrets: configuration.secrets))
-        core = RelayCore(eventLoop: self.group.next(), engine: engine, logger: logger,
-                         socketBufferBytes: configuration.socketBufferBytes)
+        core = try RelayCore(engine: engine, logger: logger, socketBufferBytes: configuration.socketBufferBytes)
     }
 
-    /// Binds every listener. Throws if any cannot be bound.
+    /// Binds every listener and starts the data plane. Throws if any cannot be bound.
     public func start() async throws {
         let core = self.core
         let buffer = configuration.socketBufferBytes
+        var sockets: [DirectUDPSocket] = []
         for address in configuration.listen {
-            var udp = DatagramBootstrap(group: core.eventLoop)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                .channelOption(.maxMessagesPerRead, value: 32)
-                .channelOption(.datagramVectorReadMessageCount, value: 32)
-                // The receive buffer is split between the vectored reads: 2 KiB per datagram.
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))
-            if buffer > 0 {
-                udp = udp.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(buffer))
-                    .channelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(buffer))
-            }
-            let udpChannel = try await udp.channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ClientDatagramHandler(core: core, listener: address))
-                }
-            }.bind(to: address.socketAddress).get()
-            let boundUDP = udpChannel.localAddress.flatMap { TransportAddress($0) } ?? address
-            try await core.eventLoop.submit { core.listeners[boundUDP] = udpChannel }.get()
-            channels.append(udpChannel)
-            udpAddresses.append(boundUDP)
+            let socket = try DirectUDPSocket(binding: address, bufferBytes: buffer, reuseAddress: true, batched: true)
+            sockets.append(socket)
+            udpAddresses.append(socket.local)
+        }
+        let bound = sockets
+        core.post { for socket in bound { core.addListener(socket) } }
+        core.start()
+        for boundUDP in udpAddresses {
             // TCP on the same port as the UDP listener.
             let tcpChannel = try await streamBootstrap(transport: .tcp, tls: nil)
                 .bind(to: boundUDP.socketAddress).get()
@@ -76,13 +66,15 @@ public final class RelayServer: @unchecked Sendable {
         }
         if let metricsListen = configuration.metrics {
             let metrics = self.metrics
-            let channel = try await ServerBootstrap(group: core.eventLoop)
+            let channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler {
-                            metrics.render(statistics: core.engine.statistics, allocationCount: core.engine.allocationCount,
-                                           receiveErrorCount: core.receiveErrors)
+                        try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler { reply in
+                            core.post {
+                                reply(metrics.render(statistics: core.engine.statistics, allocationCount: core.engine.allocationCount,
+                                                     receiveErrorCount: core.receiveErrors, sendErrorCount: core.sendErrors))
+                            }
                         })
                     }
                 }
@@ -95,7 +87,7 @@ public final class RelayServer: @unchecked Sendable {
 
     func streamBootstrap(transport: ClientTransport, tls: TLSServerConfiguration?) -> ServerBootstrap {
         let core = self.core
-        return ServerBootstrap(group: core.eventLoop)
+        return ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
@@ -109,38 +101,53 @@ public final class RelayServer: @unchecked Sendable {
     /// Replaces users and REST secrets (SIGHUP); live allocations are kept.
     public func reloadCredentials(users: [String: String], secrets: [String]) async throws {
         let core = self.core
-        try await core.eventLoop.submit {
+        await core.submit {
             core.engine.replaceCredentials(users: users, secrets: secrets)
             core.logger.info("credentials reloaded", metadata: ["users": "\(users.count)", "secrets": "\(secrets.count)"])
-        }.get()
+        }
     }
 
     /// Number of live allocations.
     public func allocationCount() async throws -> Int {
         let core = self.core
-        return try await core.eventLoop.submit { core.engine.allocationCount }.get()
+        return await core.submit { core.engine.allocationCount }
+    }
+
+    /// How many entries the engine's tables and the driver's socket tables hold.
+    public struct RuntimeSizes: Hashable, Sendable {
+        public var engine: TURNServerEngine.StateSizes
+        public var relaySockets: Int
+        public var streamConnections: Int
+    }
+
+    /// The current table sizes (soak tests show churn leaves nothing behind).
+    public func runtimeSizes() async throws -> RuntimeSizes {
+        let core = self.core
+        return await core.submit {
+            RuntimeSizes(engine: core.engine.stateSizes, relaySockets: core.relays.count, streamConnections: core.connections.count)
+        }
     }
 
     /// The engine's counters.
     public func statistics() async throws -> TURNStatistics {
         let core = self.core
-        return try await core.eventLoop.submit { core.engine.statistics }.get()
+        return await core.submit { core.engine.statistics }
     }
 
     /// The Prometheus text exposition, as the metrics endpoint would serve it.
     public func metricsText() async throws -> String {
         let core = self.core
         let metrics = self.metrics
-        return try await core.eventLoop.submit {
+        return await core.submit {
             metrics.render(statistics: core.engine.statistics, allocationCount: core.engine.allocationCount,
-                           receiveErrorCount: core.receiveErrors)
-        }.get()
+                           receiveErrorCount: core.receiveErrors, sendErrorCount: core.sendErrors)
+        }
     }
 
     /// Refuses new allocations from now on; existing ones keep working.
     public func beginDrain() async throws {
         let core = self.core
-        try await core.eventLoop.submit { core.engine.startDraining() }.get()
+        await core.submit { core.engine.startDraining() }
     }
 
     /// Graceful drain (SIGTERM): refuse new allocations, wait for existing ones to end or for
@@ -148,7 +155,7 @@ public final class RelayServer: @unchecked Sendable {
     public func drainAndStop(timeout: Double? = nil) async throws {
         let core = self.core
         let limit = timeout ?? configuration.drainTimeout
-        try await core.eventLoop.submit { core.engine.startDraining() }.get()
+        await core.submit { core.engine.startDraining() }
         core.logger.info("draining", metadata: ["timeout": "\(limit)"])
         let deadline = ContinuousClock.now + .milliseconds(Int64(limit * 1000))
         while ContinuousClock.now < deadline, try await allocationCount() > 0 {
@@ -157,16 +164,15 @@ public final class RelayServer: @unchecked Sendable {
         try await stop()
     }
 
-    /// Closes every socket and stops the event loop.
+    /// Closes every socket and stops the data plane and the event loop.
     public func stop() async throws {
         let core = self.core
-        try await core.eventLoop.submit {
-            core.timer?.cancel()
-            core.execute(core.engine.removeAll())
-            for channel in core.connections.values { channel.close(promise: nil) }
-            for channel in core.relayChannels.values { channel.close(promise: nil) }
-            core.relayChannels.removeAll()
-        }.get()
+        if core.isRunning {
+            await core.submit { core.closeAll() }
+            core.stopThread()
+        } else {
+            core.closeAll()
+        }
         for channel in channels { try? await channel.close() }
         channels.removeAll()
         if ownsGroup { try await group.shutdownGracefully() }

@@ -23,6 +23,14 @@ struct Allocation: Sendable {
     var pendingResponse: [UInt8]?
     var allocateTransaction: TransactionID
     var allocateResponse: [UInt8] = []
+    /// What the success response is rebuilt from when a relayed port turns out to be taken
+    /// by another process (until the response is sent).
+    var responseExtra: [STUNAttribute] = []
+    var grantedLifetime: UInt32 = 0
+    var responseFingerprint = false
+    /// Ports fixed by EVEN-PORT or a RESERVATION-TOKEN cannot move to another port.
+    var portsMovable = true
+    var bindRetries = 0
     var bucket: TokenBucket?
 
     func hasPermission(_ ip: IPAddress, now: Timestamp) -> Bool {

@@ -81,9 +81,11 @@ extension TURNServerEngine {
         var allocation = Allocation(tuple: tuple, username: context.username, key: context.key, integrity: context.integrity,
                                     relays: relays, expiry: now + Double(lifetime), allocateTransaction: request.transactionID)
         if let rate = configuration.bandwidthBytesPerSecond { allocation.bucket = TokenBucket(rate: rate, now: now) }
-        let response = successResponse(to: request, relays.map { .xorRelayedAddress($0) } + extra
-                                            + [.lifetime(lifetime), .xorMappedAddress(tuple.client)],
-                                        key: context.key, integrity: context.integrity)
+        allocation.responseExtra = extra
+        allocation.grantedLifetime = lifetime
+        allocation.responseFingerprint = request.has(.fingerprint)
+        allocation.portsMovable = token == nil && evenPort == nil
+        let response = allocateSuccess(allocation)
         allocation.allocateResponse = response
         allocation.pendingResponse = response
         allocation.pendingRelays = Set(relays)
@@ -92,6 +94,43 @@ extension TURNServerEngine {
         allocationsPerUser[context.username, default: 0] += 1
         scheduleDeadline(allocation.expiry)
         return relays.map { .openRelay($0) }
+    }
+
+    /// The Allocate success response (RFC 8656 §7.3) for `allocation`'s current relays.
+    func allocateSuccess(_ allocation: Allocation) -> [UInt8] {
+        var attributes: [STUNAttribute] = allocation.relays.map { .xorRelayedAddress($0) } + allocation.responseExtra
+            + [.lifetime(allocation.grantedLifetime), .xorMappedAddress(allocation.tuple.client)]
+        if let software = configuration.software { attributes.append(.software(software)) }
+        return STUNMessage(.allocate, .successResponse, transactionID: allocation.allocateTransaction, attributes: attributes)
+            .encode(key: allocation.key, integrity: allocation.integrity, fingerprint: allocation.responseFingerprint)
+    }
+
+    /// How many other ports an allocation tries when its relayed port is taken.
+    static let maximumBindRetries = 8
+
+    /// The driver could not bind the relayed address because another socket holds it (the
+    /// relay port range may overlap the system's ephemeral ports): the allocation moves to
+    /// another free port, up to `maximumBindRetries` times, then fails with 508 like
+    /// `relayFailed`. Ports fixed by EVEN-PORT or a reservation do not move.
+    public mutating func relayAddressInUse(_ relay: TransportAddress, now: Timestamp) -> [TURNServerAction] {
+        guard let tuple = relayOwners[relay], var allocation = allocations[tuple], allocation.pendingResponse != nil,
+              allocation.portsMovable, allocation.bindRetries < TURNServerEngine.maximumBindRetries,
+              let port = pickPort(on: relay.ip) else {
+            return relayFailed(relay, now: now)
+        }
+        usedPorts[relay.ip]?.remove(relay.port)
+        relayOwners[relay] = nil
+        let moved = TransportAddress(ip: relay.ip, port: port)
+        relayOwners[moved] = tuple
+        allocation.relays = allocation.relays.map { $0 == relay ? moved : $0 }
+        allocation.pendingRelays.remove(relay)
+        allocation.pendingRelays.insert(moved)
+        allocation.bindRetries += 1
+        let response = allocateSuccess(allocation)
+        allocation.allocateResponse = response
+        allocation.pendingResponse = response
+        allocations[tuple] = allocation
+        return [.openRelay(moved)]
     }
 
     func relayIP(for family: AddressFamily) -> IPAddress? {

@@ -3,40 +3,40 @@ import Glibc
 #endif
 import Foundation
 import STUN
+@testable import RelayServer
 
-/// A plain blocking UDP socket on loopback with receive timeouts, for driving the relay from
-/// tests without sleeps: every wait is bounded by a timeout.
+/// A plain blocking UDP socket on loopback (127.0.0.1, or ::1 for `.ipv6`) with receive
+/// timeouts, for driving the relay from tests without sleeps: every wait is bounded by a timeout.
 final class UDPTestSocket {
     let fd: Int32
     let address: TransportAddress
+    let family: AddressFamily
 
-    init(port: UInt16 = 0) throws {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    init(port: UInt16 = 0, family: AddressFamily = .ipv4) throws {
+        let fd = socket(family == .ipv4 ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = port.bigEndian
-        sin.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        let ok = withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard ok == 0 else { close(fd); throw POSIXError(.EADDRINUSE) }
-        var bound = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let loopback: IPAddress = family == .ipv4 ? .v4(0x7F00_0001) : .v6(0, 1)
+        var storage = sockaddr_storage()
+        let length = SocketAddressBytes.write(TransportAddress(ip: loopback, port: port), family: family, into: &storage)
+        let ok = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard ok == 0 else { close(fd); throw POSIXError(family == .ipv6 ? .EADDRNOTAVAIL : .EADDRINUSE) }
+        var bound = sockaddr_storage()
+        var boundLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &boundLength) } }
         self.fd = fd
-        address = TransportAddress(ip: .v4(0x7F00_0001), port: UInt16(bigEndian: bound.sin_port))
+        self.family = family
+        address = SocketAddressBytes.read(&bound) ?? TransportAddress(ip: loopback, port: port)
     }
 
     deinit { close(fd) }
 
     func send(_ bytes: [UInt8], to destination: TransportAddress) {
-        guard case .v4(let ip) = destination.ip else { return }
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = destination.port.bigEndian
-        sin.sin_addr.s_addr = ip.bigEndian
+        var storage = sockaddr_storage()
+        let length = SocketAddressBytes.write(destination, family: family, into: &storage)
+        guard length > 0 else { return }
         _ = bytes.withUnsafeBytes { raw in
-            withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                sendto(fd, raw.baseAddress, raw.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fd, raw.baseAddress, raw.count, 0, $0, length)
             } }
         }
     }
@@ -46,15 +46,15 @@ final class UDPTestSocket {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&pfd, 1, Int32(max(1, timeout * 1000))) > 0 else { return nil }
         var buffer = [UInt8](repeating: 0, count: 65_536)
-        var sin = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let n = buffer.withUnsafeMutableBytes { raw in
-            withUnsafeMutablePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 recvfrom(fd, raw.baseAddress, raw.count, 0, $0, &length)
             } }
         }
-        guard n >= 0 else { return nil }
-        return (Array(buffer[0..<n]), TransportAddress(ip: .v4(UInt32(bigEndian: sin.sin_addr.s_addr)), port: UInt16(bigEndian: sin.sin_port)))
+        guard n >= 0, let from = SocketAddressBytes.read(&storage) else { return nil }
+        return (Array(buffer[0..<n]), from)
     }
 }
 

@@ -12,6 +12,8 @@ final class TURNHarness {
     var serverEvents: [TURNServerEvent] = []
     var openRelays: Set<TransportAddress> = []
     var failRelayOpen = false
+    /// How many more relay binds report "address in use".
+    var relayPortsInUse = 0
     var now = Timestamp(seconds: 1_700_000_000)
     static let serverAddress = TransportAddress("192.0.2.10:3478")!
     static let relayIP = IPAddress("198.51.100.1")!
@@ -86,6 +88,9 @@ final class TURNHarness {
             case .openRelay(let relay):
                 if failRelayOpen {
                     serve(server.relayFailed(relay, now: now))
+                } else if relayPortsInUse > 0 {
+                    relayPortsInUse -= 1
+                    serve(server.relayAddressInUse(relay, now: now))
                 } else {
                     openRelays.insert(relay)
                     serve(server.relayOpened(relay, now: now))
