@@ -116,6 +116,12 @@ import TLS
         try a.session.sendDTMF("0123456789*#ABCDabcd")
         a.session.close()
         #expect(throws: MediaSessionError.closed) { try a.session.sendDTMF("1") }
+        // Without a negotiated telephone-event payload type there is nothing to send DTMF on.
+        let cert = try DTLSCertificate.generate(commonName: "c")
+        let plain = try MediaSession(agent: b.agent, configuration: MediaSessionConfiguration(
+            role: .client, certificate: cert, remoteFingerprint: ("sha-256", cert.fingerprint(.sha256)),
+            telephoneEventPayloadType: nil))
+        #expect(throws: MediaSessionError.telephoneEventNotNegotiated) { try plain.sendDTMF("1") }
     }
 
     @Test(.enabled(if: ProcessInfo.processInfo.environment["JINGLEKIT_MOS_BITRATES"] != nil))
