@@ -118,6 +118,8 @@ public struct AdaptiveJitterBuffer: Sendable {
     private var packetsBelowTarget = 0
     private var filteredLevel: Double = 0
     private var stretchCountdown = 0
+    /// End (extended timestamp) of media time that carries no audio packets.
+    private var noAudioUntil: Int64?
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -229,6 +231,15 @@ public struct AdaptiveJitterBuffer: Sendable {
         return max(targetSamples, low) + frame
     }
 
+    /// Media time from `timestamp` for `duration` units carries no audio: an RFC 4733 telephone
+    /// event replaced it (its packets share the stream's clock). Frames there are concealed and
+    /// passed over, not waited for, so a DTMF digit does not add to the delay.
+    public mutating func noteNoAudio(from timestamp: UInt32, duration: Int) {
+        let start = extend(timestamp)
+        let end = start + Int64(max(0, duration))
+        noAudioUntil = max(noAudioUntil ?? end, end)
+    }
+
     /// Reports how many samples the caller removed when it carried out an accelerate, so the
     /// filtered level follows at once (NetEq corrects its filter the same way). Zero means the
     /// caller declined (the frame was not a good place to cut): it is not counted, and the next
@@ -282,7 +293,8 @@ public struct AdaptiveJitterBuffer: Sendable {
         // as late rather than lost (NetEq's expand): conceal without moving the playout point,
         // so the delay grows a frame and the packet can still be played. At or above the target
         // it is lost: recover it from the next packet's FEC or conceal it, and move on.
-        if packets.isEmpty || level < targetSamples {
+        let replaced = noAudioUntil.map { p < $0 } ?? false
+        if !replaced && (packets.isEmpty || level < targetSamples) {
             playout = p
             statistics.concealedFrames += 1
             statistics.expandedFrames += 1

@@ -158,4 +158,17 @@ struct PlayoutSimulation {
         #expect(asked >= 2, "asked again on the next pull after declining")
         #expect(buffer.statistics.acceleratedFrames == 0)
     }
+
+    @Test func mediaTimeTakenByATelephoneEventIsNotWaitedFor() {
+        // Frames 20-24 are replaced by a DTMF event whose packets the session saw (not audio).
+        let arrivals: [(UInt16, Int)] = (0..<100).filter { !(20..<25).contains($0) }.map { ($0, Int($0) * 20) }
+        var told = PlayoutSimulation(configuration: Self.session)
+        told.buffer.noteNoAudio(from: 1000 + 20 * 960, duration: 5 * 960)
+        told.run(arrivals: arrivals, firstPull: 10, pulls: 100)
+        var untold = PlayoutSimulation(configuration: Self.session)
+        untold.run(arrivals: arrivals, firstPull: 10, pulls: 100)
+        #expect(told.buffer.statistics.expandedFrames == 0)
+        #expect(untold.buffer.statistics.expandedFrames > 0)
+        #expect(told.played.filter { $0.hasPrefix("d") }.count >= 90)
+    }
 }

@@ -358,6 +358,7 @@ public final class MediaSession: @unchecked Sendable {
             return
         }
         stats.telephoneEventPacketsReceived += 1
+        playout.noteNoAudio(from: packet.timestamp, duration: Int(event.duration))
         for note in dtmfIn.receive(timestamp: packet.timestamp, payload: event) {
             if case .began(let code, _) = note, let digit = TelephoneEvent.dtmfDigit(code) {
                 stats.dtmfDigitsReceived += 1

@@ -24,6 +24,11 @@ final class OpusPlayout {
         jitterBuffer.insert(packet, at: now)
     }
 
+    /// Media time taken by a telephone event: not audio to wait for.
+    func noteNoAudio(from timestamp: UInt32, duration: Int) {
+        jitterBuffer.noteNoAudio(from: timestamp, duration: duration)
+    }
+
     func pull(at now: ContinuousClock.Instant) -> [Int16] {
         let frame = jitterBuffer.configuration.samplesPerFrame
         var rounds = 0
