@@ -15,7 +15,8 @@
 /// - Accelerate only when the smoothed level and the current level both exceed the high limit
 ///   (one frame above the larger of the target and NetEq's low limit, max(3/4 target,
 ///   target - 85 ms)), and at most once every `stretchInterval` pulls. The caller may decline
-///   (players here cut only quiet frames, where it is inaudible).
+///   (players here cut only quiet frames, where it is inaudible). At four times the high limit
+///   (a stall's backlog) every frame is shortened, loud or not (`fastAccelerate`).
 /// - Expand only on a real underrun: when the frame due is missing and nothing else is buffered
 ///   (or less than the target), it is concealed without moving the playout point, so a late
 ///   packet is still played and the delay grows by one frame. There is no preemptive expand
@@ -69,6 +70,10 @@ public struct AdaptiveJitterBuffer: Sendable {
         /// Buffer above target for a while: shorten the frame by about one pitch period, then
         /// report what was removed with `didAccelerate(removedSamples:)`.
         case accelerate
+        /// Buffer at four times the high limit or more (after a stall delivered a backlog):
+        /// shorten this frame even if it is loud, and expect to be asked again next frame
+        /// (NetEq's fast accelerate). Report what was removed as for `accelerate`.
+        case fastAccelerate
     }
 
     public enum Decision: Equatable, Sendable {
@@ -282,7 +287,10 @@ public struct AdaptiveJitterBuffer: Sendable {
             statistics.decodedFrames += 1
             var stretch = TimeStretch.none
             let high = highLimit
-            if stretchCountdown == 0 && level > high && filteredLevel >= Double(high) {
+            if level >= 4 * high && filteredLevel >= Double(4 * high) {
+                stretch = .fastAccelerate
+                statistics.acceleratedFrames += 1
+            } else if stretchCountdown == 0 && level > high && filteredLevel >= Double(high) {
                 stretch = .accelerate
                 stretchCountdown = configuration.stretchInterval
                 statistics.acceleratedFrames += 1

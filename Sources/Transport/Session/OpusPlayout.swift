@@ -43,9 +43,12 @@ final class OpusPlayout {
                     decodeErrors += 1
                     pcm = silenceOrConcealment(frame)
                 }
-                if timeStretching, stretch == .accelerate {
+                if timeStretching, stretch != .none {
                     let full = pcm.count
                     pcm = TimeStretcher.accelerateIfQuiet(pcm, channels: 1, sampleRate: sampleRate)
+                    if stretch == .fastAccelerate && pcm.count == full {
+                        pcm = TimeStretcher.accelerate(pcm, channels: 1, sampleRate: sampleRate)
+                    }
                     jitterBuffer.didAccelerate(removedSamples: full - pcm.count)
                 }
                 pending.append(contentsOf: pcm)
