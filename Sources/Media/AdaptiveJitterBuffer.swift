@@ -18,9 +18,9 @@
 ///   (players here cut only quiet frames, where it is inaudible). At four times the high limit
 ///   (a stall's backlog) every frame is shortened, loud or not (`fastAccelerate`).
 /// - Expand only on a real underrun: when the frame due is missing and nothing else is buffered
-///   (or less than the target), it is concealed without moving the playout point, so a late
+///   (or less than NetEq's low limit), it is concealed without moving the playout point, so a late
 ///   packet is still played and the delay grows by one frame. There is no preemptive expand
-///   (stretching audio that is there); at or above the target a missing frame counts as lost.
+///   (stretching audio that is there); at or above the low limit a missing frame counts as lost.
 public struct AdaptiveJitterBuffer: Sendable {
     public struct Configuration: Sendable {
         public var clockRate: Int
@@ -125,6 +125,8 @@ public struct AdaptiveJitterBuffer: Sendable {
     private var stretchCountdown = 0
     /// End (extended timestamp) of media time that carries no audio packets.
     private var noAudioUntil: Int64?
+    /// The playout point when a packet last arrived after its frame was played.
+    private var lastLateAt: Int64?
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -162,6 +164,7 @@ public struct AdaptiveJitterBuffer: Sendable {
         if firstArrival == nil { firstArrival = now }
         if let p = playout, ts < p {
             statistics.latePackets += 1
+            lastLateAt = p
             return .late
         }
         if packets[ts] != nil {
@@ -229,11 +232,15 @@ public struct AdaptiveJitterBuffer: Sendable {
         statistics.filteredLevel = duration(samples: Int64(filteredLevel.rounded()))
     }
 
-    /// NetEq's limits around the target, one frame higher: accelerate only above `high`, so an
-    /// excess of a single frame (one underrun) is left alone.
+    /// NetEq's low limit: below it a missing frame is waited for rather than counted lost.
+    private var lowLimit: Int64 {
+        max(targetSamples * 3 / 4, targetSamples - Self.samples(.milliseconds(85), rate: configuration.clockRate))
+    }
+
+    /// NetEq's high limit, one frame higher: accelerate only above it, so an excess of a single
+    /// frame (one underrun) is left alone.
     private var highLimit: Int64 {
-        let low = max(targetSamples * 3 / 4, targetSamples - Self.samples(.milliseconds(85), rate: configuration.clockRate))
-        return max(targetSamples, low) + frame
+        max(targetSamples, lowLimit) + frame
     }
 
     /// Media time from `timestamp` for `duration` units carries no audio: an RFC 4733 telephone
@@ -297,12 +304,15 @@ public struct AdaptiveJitterBuffer: Sendable {
             }
             return .decode(payload: payload, timestamp: ts, stretch: stretch)
         }
-        // The frame due is missing. With nothing buffered, or less than the target, it is taken
+        // The frame due is missing. With nothing buffered, or less than the low limit, it is taken
         // as late rather than lost (NetEq's expand): conceal without moving the playout point,
-        // so the delay grows a frame and the packet can still be played. At or above the target
-        // it is lost: recover it from the next packet's FEC or conceal it, and move on.
+        // so the delay grows a frame and the packet can still be played. At or above the low
+        // limit (3/4 of the target) it is lost: recover it from the next packet's FEC or conceal it, and
+        // move on. Between the low limit and the target it is waited for only if packets were
+        // late in the last 100 frames: lateness, not loss, is what more delay cures.
         let replaced = noAudioUntil.map { p < $0 } ?? false
-        if !replaced && (packets.isEmpty || level < targetSamples) {
+        let recentlyLate = lastLateAt.map { p - $0 < 100 * frame } ?? false
+        if !replaced && (packets.isEmpty || level < lowLimit || (recentlyLate && level < targetSamples)) {
             playout = p
             statistics.concealedFrames += 1
             statistics.expandedFrames += 1
