@@ -15,11 +15,12 @@
 /// - Accelerate only when the smoothed level and the current level both exceed the high limit
 ///   (one frame above the larger of the target and NetEq's low limit, max(3/4 target,
 ///   target - 85 ms)), and at most once every `stretchInterval` pulls. The caller may decline
-///   (players here cut only quiet frames, where it is inaudible).
+///   (players here cut only quiet frames, where it is inaudible). At four times the high limit
+///   (a stall's backlog) every frame is shortened, loud or not (`fastAccelerate`).
 /// - Expand only on a real underrun: when the frame due is missing and nothing else is buffered
-///   (or less than the target), it is concealed without moving the playout point, so a late
+///   (or less than NetEq's low limit), it is concealed without moving the playout point, so a late
 ///   packet is still played and the delay grows by one frame. There is no preemptive expand
-///   (stretching audio that is there); at or above the target a missing frame counts as lost.
+///   (stretching audio that is there); at or above the low limit a missing frame counts as lost.
 public struct AdaptiveJitterBuffer: Sendable {
     public struct Configuration: Sendable {
         public var clockRate: Int
@@ -69,6 +70,10 @@ public struct AdaptiveJitterBuffer: Sendable {
         /// Buffer above target for a while: shorten the frame by about one pitch period, then
         /// report what was removed with `didAccelerate(removedSamples:)`.
         case accelerate
+        /// Buffer at four times the high limit or more (after a stall delivered a backlog):
+        /// shorten this frame even if it is loud, and expect to be asked again next frame
+        /// (NetEq's fast accelerate). Report what was removed as for `accelerate`.
+        case fastAccelerate
     }
 
     public enum Decision: Equatable, Sendable {
@@ -118,6 +123,10 @@ public struct AdaptiveJitterBuffer: Sendable {
     private var packetsBelowTarget = 0
     private var filteredLevel: Double = 0
     private var stretchCountdown = 0
+    /// End (extended timestamp) of media time that carries no audio packets.
+    private var noAudioUntil: Int64?
+    /// The playout point when a packet last arrived after its frame was played.
+    private var lastLateAt: Int64?
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -155,6 +164,7 @@ public struct AdaptiveJitterBuffer: Sendable {
         if firstArrival == nil { firstArrival = now }
         if let p = playout, ts < p {
             statistics.latePackets += 1
+            lastLateAt = p
             return .late
         }
         if packets[ts] != nil {
@@ -222,11 +232,24 @@ public struct AdaptiveJitterBuffer: Sendable {
         statistics.filteredLevel = duration(samples: Int64(filteredLevel.rounded()))
     }
 
-    /// NetEq's limits around the target, one frame higher: accelerate only above `high`, so an
-    /// excess of a single frame (one underrun) is left alone.
+    /// NetEq's low limit: below it a missing frame is waited for rather than counted lost.
+    private var lowLimit: Int64 {
+        max(targetSamples * 3 / 4, targetSamples - Self.samples(.milliseconds(85), rate: configuration.clockRate))
+    }
+
+    /// NetEq's high limit, one frame higher: accelerate only above it, so an excess of a single
+    /// frame (one underrun) is left alone.
     private var highLimit: Int64 {
-        let low = max(targetSamples * 3 / 4, targetSamples - Self.samples(.milliseconds(85), rate: configuration.clockRate))
-        return max(targetSamples, low) + frame
+        max(targetSamples, lowLimit) + frame
+    }
+
+    /// Media time from `timestamp` for `duration` units carries no audio: an RFC 4733 telephone
+    /// event replaced it (its packets share the stream's clock). Frames there are concealed and
+    /// passed over, not waited for, so a DTMF digit does not add to the delay.
+    public mutating func noteNoAudio(from timestamp: UInt32, duration: Int) {
+        let start = extend(timestamp)
+        let end = start + Int64(max(0, duration))
+        noAudioUntil = max(noAudioUntil ?? end, end)
     }
 
     /// Reports how many samples the caller removed when it carried out an accelerate, so the
@@ -271,18 +294,25 @@ public struct AdaptiveJitterBuffer: Sendable {
             statistics.decodedFrames += 1
             var stretch = TimeStretch.none
             let high = highLimit
-            if stretchCountdown == 0 && level > high && filteredLevel >= Double(high) {
+            if level >= 4 * high && filteredLevel >= Double(4 * high) {
+                stretch = .fastAccelerate
+                statistics.acceleratedFrames += 1
+            } else if stretchCountdown == 0 && level > high && filteredLevel >= Double(high) {
                 stretch = .accelerate
                 stretchCountdown = configuration.stretchInterval
                 statistics.acceleratedFrames += 1
             }
             return .decode(payload: payload, timestamp: ts, stretch: stretch)
         }
-        // The frame due is missing. With nothing buffered, or less than the target, it is taken
+        // The frame due is missing. With nothing buffered, or less than the low limit, it is taken
         // as late rather than lost (NetEq's expand): conceal without moving the playout point,
-        // so the delay grows a frame and the packet can still be played. At or above the target
-        // it is lost: recover it from the next packet's FEC or conceal it, and move on.
-        if packets.isEmpty || level < targetSamples {
+        // so the delay grows a frame and the packet can still be played. At or above the low
+        // limit (3/4 of the target) it is lost: recover it from the next packet's FEC or conceal it, and
+        // move on. Between the low limit and the target it is waited for only if packets were
+        // late in the last 100 frames: lateness, not loss, is what more delay cures.
+        let replaced = noAudioUntil.map { p < $0 } ?? false
+        let recentlyLate = lastLateAt.map { p - $0 < 100 * frame } ?? false
+        if !replaced && (packets.isEmpty || level < lowLimit || (recentlyLate && level < targetSamples)) {
             playout = p
             statistics.concealedFrames += 1
             statistics.expandedFrames += 1

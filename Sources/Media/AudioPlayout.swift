@@ -40,9 +40,12 @@ public final class AudioPlayout {
                     decodeErrors += 1
                     pcm = (try? decoder.conceal(frameSize: frame)) ?? [Int16](repeating: 0, count: needed)
                 }
-                if stretch == .accelerate {
+                if stretch != .none {
                     let full = pcm.count
                     pcm = TimeStretcher.accelerateIfQuiet(pcm, channels: channels, sampleRate: sampleRate)
+                    if stretch == .fastAccelerate && pcm.count == full {
+                        pcm = TimeStretcher.accelerate(pcm, channels: channels, sampleRate: sampleRate)
+                    }
                     jitterBuffer.didAccelerate(removedSamples: (full - pcm.count) / channels)
                 }
                 pending.append(contentsOf: pcm)

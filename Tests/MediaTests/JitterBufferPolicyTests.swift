@@ -30,7 +30,7 @@ struct PlayoutSimulation {
                 rounds += 1
                 let d = buffer.pull(at: now, pendingSamples: pending)
                 decisions.append(d)
-                if case .decode(_, _, .accelerate) = d {
+                if case .decode(_, _, let stretch) = d, stretch != .none {
                     pending += 960 - removed
                     buffer.didAccelerate(removedSamples: removed)
                 } else {
@@ -146,16 +146,45 @@ struct PlayoutSimulation {
     @Test func aDeclinedAccelerateIsNotCountedAndIsAskedAgain() {
         var buffer = AdaptiveJitterBuffer(configuration: Self.session)
         let t0 = ContinuousClock.now
-        // Thirty packets on time but nothing played for 600 ms: far above the 40 ms target.
-        for seq in 0..<30 { buffer.insert(JitterSimulation.packet(UInt16(seq)), at: t0 + .milliseconds(20 * seq)) }
+        // Eight packets on time but nothing played for 160 ms: above the 60 ms high limit of the
+        // 40 ms target, below the 240 ms where every frame is shortened.
+        for seq in 0..<8 { buffer.insert(JitterSimulation.packet(UInt16(seq)), at: t0 + .milliseconds(20 * seq)) }
         var asked = 0
-        for i in 0..<8 {
-            if case .decode(_, _, .accelerate) = buffer.pull(at: t0 + .milliseconds(600 + 20 * i)) {
+        for i in 0..<5 {
+            if case .decode(_, _, .accelerate) = buffer.pull(at: t0 + .milliseconds(160 + 20 * i)) {
                 asked += 1
                 buffer.didAccelerate(removedSamples: 0)
             }
         }
         #expect(asked >= 2, "asked again on the next pull after declining")
         #expect(buffer.statistics.acceleratedFrames == 0)
+    }
+
+    @Test func mediaTimeTakenByATelephoneEventIsNotWaitedFor() {
+        // Frames 20-24 are replaced by a DTMF event whose packets the session saw (not audio).
+        let arrivals: [(UInt16, Int)] = (0..<100).filter { !(20..<25).contains($0) }.map { ($0, Int($0) * 20) }
+        var told = PlayoutSimulation(configuration: Self.session)
+        told.buffer.noteNoAudio(from: 1000 + 20 * 960, duration: 5 * 960)
+        told.run(arrivals: arrivals, firstPull: 10, pulls: 100)
+        var untold = PlayoutSimulation(configuration: Self.session)
+        untold.run(arrivals: arrivals, firstPull: 10, pulls: 100)
+        #expect(told.buffer.statistics.expandedFrames == 0)
+        #expect(untold.buffer.statistics.expandedFrames > 0)
+        #expect(told.played.filter { $0.hasPrefix("d") }.count >= 90)
+    }
+
+    @Test func aStallsBacklogIsShortenedEveryFrame() {
+        var buffer = AdaptiveJitterBuffer(configuration: Self.session)
+        let t0 = ContinuousClock.now
+        // Forty packets on time, nothing played for 800 ms: far above four times the high limit
+        // (60 ms for the 40 ms target).
+        for seq in 0..<40 { buffer.insert(JitterSimulation.packet(UInt16(seq)), at: t0 + .milliseconds(20 * seq)) }
+        var fast = 0
+        for i in 0..<5 {
+            if case .decode(_, _, .fastAccelerate) = buffer.pull(at: t0 + .milliseconds(800 + 20 * i)) { fast += 1 }
+            buffer.didAccelerate(removedSamples: 240)
+        }
+        #expect(fast == 5, "every frame, loud or not")
+        #expect(buffer.statistics.acceleratedFrames == 5)
     }
 }

@@ -319,8 +319,9 @@ public final class MediaSession: @unchecked Sendable {
                 receiver = RTPReceiverStatistics(ssrc: packet.ssrc, clockRate: Self.sampleRate)
                 dtmfIn = TelephoneEventReceiver()
             }
-            // Telephone events share the stream's sequence numbers (RFC 4733 §2.1), so they count
-            // for loss and jitter, but they are not audio for the jitter buffer.
+            // Telephone events are part of the audio stream (same SSRC, sequence numbers and
+            // clock; RFC 4733), so they count for loss and jitter, but they are not audio for
+            // the jitter buffer.
             receiver?.receive(sequenceNumber: packet.sequenceNumber, timestamp: packet.timestamp, at: now)
             if isEvent {
                 receiveTelephoneEvent(packet, &notices)
@@ -357,6 +358,7 @@ public final class MediaSession: @unchecked Sendable {
             return
         }
         stats.telephoneEventPacketsReceived += 1
+        playout.noteNoAudio(from: packet.timestamp, duration: Int(event.duration))
         for note in dtmfIn.receive(timestamp: packet.timestamp, payload: event) {
             if case .began(let code, _) = note, let digit = TelephoneEvent.dtmfDigit(code) {
                 stats.dtmfDigitsReceived += 1

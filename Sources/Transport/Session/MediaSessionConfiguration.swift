@@ -21,7 +21,7 @@ public struct MediaSessionConfiguration: Sendable {
     public var remoteFingerprint: (hash: String, value: String)
     /// Dynamic RTP payload type negotiated for Opus (RFC 7587 §7).
     public var payloadType: UInt8
-    /// Dynamic RTP payload type negotiated for telephone-event/48000 (RFC 4733 §7.1.1), or nil
+    /// Dynamic RTP payload type negotiated for telephone-event/48000 (RFC 4733), or nil
     /// when the peer did not offer it (then `sendDTMF` refuses and no events are recognised).
     public var telephoneEventPayloadType: UInt8?
     /// Our RTP synchronisation source.

@@ -24,6 +24,11 @@ final class OpusPlayout {
         jitterBuffer.insert(packet, at: now)
     }
 
+    /// Media time taken by a telephone event: not audio to wait for.
+    func noteNoAudio(from timestamp: UInt32, duration: Int) {
+        jitterBuffer.noteNoAudio(from: timestamp, duration: duration)
+    }
+
     func pull(at now: ContinuousClock.Instant) -> [Int16] {
         let frame = jitterBuffer.configuration.samplesPerFrame
         var rounds = 0
@@ -38,9 +43,12 @@ final class OpusPlayout {
                     decodeErrors += 1
                     pcm = silenceOrConcealment(frame)
                 }
-                if timeStretching, stretch == .accelerate {
+                if timeStretching, stretch != .none {
                     let full = pcm.count
                     pcm = TimeStretcher.accelerateIfQuiet(pcm, channels: 1, sampleRate: sampleRate)
+                    if stretch == .fastAccelerate && pcm.count == full {
+                        pcm = TimeStretcher.accelerate(pcm, channels: 1, sampleRate: sampleRate)
+                    }
                     jitterBuffer.didAccelerate(removedSamples: full - pcm.count)
                 }
                 pending.append(contentsOf: pcm)
