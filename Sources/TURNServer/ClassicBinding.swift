@@ -3,6 +3,8 @@ import STUN
 /// Binding requests in the classic STUN format of RFC 3489: no magic cookie, a 128-bit
 /// transaction id. Some clients still send them (libnice's server-reflexive discovery does);
 /// RFC 8489 §12 (backwards compatibility) has a server answer them with MAPPED-ADDRESS only.
+/// RFC 3489 sent Binding requests over UDP only, so only UDP clients get this answer; over TCP
+/// and TLS a cookie-less message is malformed as before.
 enum ClassicBinding {
     /// The transaction id of a well-formed classic Binding request, or nil for anything else.
     static func transactionID(of bytes: [UInt8]) -> ArraySlice<UInt8>? {

@@ -65,7 +65,7 @@ public struct TURNServerEngine: Sendable {
             }
             return []
         }
-        if let transaction = ClassicBinding.transactionID(of: bytes) {
+        if tuple.transport == .udp, let transaction = ClassicBinding.transactionID(of: bytes) {
             return [.sendToClient(tuple, ClassicBinding.response(transactionID: transaction, mapped: tuple.client))]
         }
         let message: STUNMessage

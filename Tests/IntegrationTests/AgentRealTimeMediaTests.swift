@@ -119,6 +119,30 @@ import Glibc
         #expect((media["packetsReceived"] as? Int ?? 0) > 0, "\(caller.stdout)")
     }
 
+    /// The end-to-end figure with two agents: speech played by one, recorded by the other,
+    /// media forced through jingle-relay with Prosody's XEP-0215 credentials, wideband PESQ >= 3.8.
+    @Test func speechThroughTheRelayIsRecordedWithPESQAbove3_8() async throws {
+        let a = try await AgentAccounts.make()
+        _ = try await RelayFixture.shared(for: a.prosody)
+        let dir = try TempDir()
+        let speech = dir.path + "/speech.wav", received = dir.path + "/received.wav"
+        let made = try Repository.run("\(Repository.root)/Tools/speech-sample", [speech])
+        #expect(made.status == 0, "\(made.output)")
+        let relayed = ["--local-address", "127.0.0.1", "--relay-only"]
+        let callee = try AgentProcess("callee", ["answer", "--auto", "--max-calls", "1", "--record", received,
+                                                 "--report", "json"] + (try await a.arguments("agentmedia-pesq-b")) + relayed)
+        try await callee.waitFor("waiting for calls")
+        let caller = try AgentProcess("caller", ["call", a.bare("agentmedia-pesq-b"), "--play", speech, "--hangup-after", "15",
+                                                 "--report", "json"] + (try await a.arguments("agentmedia-pesq-a")) + relayed)
+        #expect(try await caller.exitStatus(limit: .seconds(90)) == 0, "\(caller.transcript)")
+        #expect(try await callee.exitStatus(limit: .seconds(30)) == 0, "\(callee.transcript)")
+        let score = try Repository.run("\(Repository.root)/Tools/pesq", [speech, received])
+        let mos = try #require(score.output.split(separator: "\n").lazy.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }.first,
+                               "Tools/pesq: \(score.output)")
+        print("AgentRealTimeMediaTests: wideband PESQ \(mos) between two agents through jingle-relay")
+        #expect(mos >= 3.8)
+    }
+
     /// A caller that vanishes (killed: no terminate is sent) leaves the callee without audio; with
     /// --media-timeout it hangs up with <media-error/> and exits 8.
     @Test func audioThatStopsIsAMediaFailureAfterTheMediaTimeout() async throws {

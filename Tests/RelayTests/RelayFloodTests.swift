@@ -100,7 +100,8 @@ import TURNServer
             guard let (bytes, _) = attacker.receive(timeout: 1) else { continue }
             if let m = try? STUNMessage.decode(bytes), m.transactionID == first.transactionID { challenge = m }
         }
-        let nonce = try #require(try #require(challenge, "no answer to the first Allocate").nonce)
+        let answered = try #require(challenge, "no answer to the first Allocate")
+        let nonce = try #require(answered.nonce)
 
         let before = try await server.statistics()
         var rng = SplitMix(state: 0x5EED_1234)

@@ -22,5 +22,8 @@ import TURNServer
         #expect(harness.raw([0x00, 0x03, 0x00, 0x00] + transaction, from: tuple).isEmpty, "classic Allocate: not served")
         #expect(harness.raw([0x00, 0x01, 0x00, 0x08] + transaction, from: tuple).isEmpty, "length beyond the bytes")
         #expect(harness.raw([0x00, 0x01, 0x00, 0x00] + transaction.prefix(10), from: tuple).isEmpty, "truncated")
+        var tcp = tuple
+        tcp.transport = .tcp
+        #expect(harness.raw([0x00, 0x01, 0x00, 0x00] + transaction, from: tcp).isEmpty, "RFC 3489 Binding was UDP only")
     }
 }
