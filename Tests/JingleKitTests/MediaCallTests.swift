@@ -85,7 +85,9 @@ func toneFrequency(_ samples: [Int16]) -> Double {
 
 /// Two call managers over the in-memory router with the real media transport: libnice ICE on
 /// 127.0.0.1, DTLS-SRTP with per-call certificates, Opus, and the call's PCM source and sink.
-@Suite struct MediaCallTests {
+/// Real time ("RealTime" in the name): Tools/test runs it in the serial pass, where CPU-heavy
+/// suites cannot hold up its media clocks and actors.
+@Suite struct RealTimeMediaCallTests {
     static let loopback = CallMediaSettings(localAddresses: ["127.0.0.1"], discoverServers: false)
 
     func managers(alice aliceSettings: CallMediaSettings = loopback, bob bobSettings: CallMediaSettings = loopback,

@@ -44,6 +44,10 @@ struct AnswerCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Answer every call at once.")
     var auto = false
 
+    @Option(name: .customLong("answer-after"),
+            help: ArgumentHelp("With --auto: let each call ring this many seconds before answering.", valueName: "seconds"))
+    var answerAfter: Double = 0
+
     @Flag(name: .long, help: "Decline every call with <busy/>.")
     var busy = false
 
@@ -57,10 +61,12 @@ struct AnswerCommand: AsyncParsableCommand {
 
     func validate() throws {
         if [auto, busy, decline].filter({ $0 }).count > 1 { throw ValidationError("choose one of --auto, --busy and --decline") }
+        if answerAfter != 0 && !auto { throw ValidationError("--answer-after goes with --auto") }
+        if answerAfter < 0 || answerAfter > 3600 { throw ValidationError("--answer-after: 0 to 3600 seconds, got \(answerAfter)") }
     }
 
     func run() async throws {
-        let mode: AnswerMode = auto ? .auto : busy ? .busy : decline ? .decline : Console.shared.canPrompt ? .prompt : .ring
+        let mode: AnswerMode = auto ? .auto(delay: .milliseconds(Int(answerAfter * 1000))) : busy ? .busy : decline ? .decline : Console.shared.canPrompt ? .prompt : .ring
         try await runAnswering(command: "answer", mode: mode, echo: false, which: which, account: account,
                                options: options, mediaOptions: mediaOptions)
     }
@@ -79,7 +85,7 @@ struct EchoCommand: AsyncParsableCommand {
     @OptionGroup(title: "Media") var mediaOptions: MediaOptions
 
     func run() async throws {
-        try await runAnswering(command: "echo", mode: .auto, echo: true, which: which, account: account,
+        try await runAnswering(command: "echo", mode: .auto(delay: .zero), echo: true, which: which, account: account,
                                options: options, mediaOptions: mediaOptions)
     }
 }

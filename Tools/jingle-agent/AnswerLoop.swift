@@ -5,8 +5,8 @@ import XMPPCore
 
 /// What `answer` does with a call it admits.
 enum AnswerMode: Sendable {
-    /// Accept at once (`--auto`, `echo`).
-    case auto
+    /// Accept, after letting the call ring for `delay` (`--auto [--answer-after S]`, `echo`).
+    case auto(delay: Duration)
     /// Decline with `<busy/>` (`--busy`).
     case busy
     /// Decline with `<decline/>` (`--decline`).
@@ -94,7 +94,8 @@ actor AnswerLoop {
         Task {
             async let report = runner.run()
             switch mode {
-            case .auto:
+            case .auto(let delay):
+                if delay > .zero { try? await Task.sleep(for: delay) }   // the rings before answering
                 do { try await call.accept() } catch { Console.shared.progress("cannot answer: \(error)") }
             case .busy:
                 try? await call.reject(reason: Reason(.busy))
