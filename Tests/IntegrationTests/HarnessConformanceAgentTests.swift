@@ -25,29 +25,12 @@ final class AgentTarget: ConformanceTargetUnderTest {
 }
 
 @Suite(.serialized) struct HarnessConformanceAgentTests {
-    func run(_ rules: [String], against target: AgentTarget, harness: String) async throws -> ConformanceReport {
-        let prosody = try await ProsodyFixture.shared()
-        let (jid, password) = try await prosody.account(harness)
-        let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
-        let report: ConformanceReport
-        do {
-            report = try await ConformanceRunner.run(try ConformanceSuite.select(rules), target: target.target,
-                                                     account: HarnessAccount(jid: jid, password: password), server: server)
-        } catch {
-            await target.stop()
-            throw error
-        }
-        await target.stop()
-        print(report.text)
-        return report
-    }
-
     /// Every rule but two passes against an agent that takes several calls at once. The
     /// tie-break rule needs the target to place a call on request (the agent has no such control)
     /// and is skipped; the busy rule is the next test's, with an agent set to one call at a time.
     @Test func everyRulePassesAgainstJingleAgentAnswer() async throws {
         let rules = ConformanceSuite.rules.map(\.id).filter { $0 != "xep0353-busy-reject" }
-        let report = try await run(rules, against: try await AgentTarget(account: "hconf-agent"), harness: "hconf-harness-agent")
+        let report = try await runConformance(rules, against: try await AgentTarget(account: "hconf-agent"), harness: "hconf-harness-agent")
         #expect(report.outcomes.count == ConformanceSuite.rules.count - 1)
         for outcome in report.outcomes where outcome.rule.id != "xep0166-tie-break" {
             #expect(outcome.status == .pass, "\(ConformanceReport.line(outcome))")
@@ -57,7 +40,7 @@ final class AgentTarget: ConformanceTargetUnderTest {
 
     @Test func anAgentTakingOneCallAtATimeRefusesASecondProposalBusy() async throws {
         let target = try await AgentTarget(account: "hconf-agent-one", extra: ["--max-concurrent", "1"])
-        let report = try await run(["xep0353-busy-reject"], against: target, harness: "hconf-harness-agent-one")
+        let report = try await runConformance(["xep0353-busy-reject"], against: target, harness: "hconf-harness-agent-one")
         #expect(report.outcome("xep0353-busy-reject")?.status == .pass)
     }
 }

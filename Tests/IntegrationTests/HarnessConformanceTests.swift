@@ -84,25 +84,30 @@ final class ScenarioTarget: ConformanceTargetUnderTest {
     }
 }
 
+/// Runs the selected rules (all when empty) from the account `harness` against `target`, then stops it.
+func runConformance(_ rules: [String], against target: some ConformanceTargetUnderTest, harness: String) async throws -> ConformanceReport {
+    let prosody = try await ProsodyFixture.shared()
+    let (jid, password) = try await prosody.account(harness)
+    let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
+    let report: ConformanceReport
+    do {
+        report = try await ConformanceRunner.run(try ConformanceSuite.select(rules), target: target.target,
+                                                 account: HarnessAccount(jid: jid, password: password), server: server)
+    } catch {
+        await target.stop()
+        throw error
+    }
+    await target.stop()
+    print(report.text)
+    return report
+}
+
 /// `jingle-harness conformance` (the library behind it) through the shared Prosody: every rule
 /// passes against JingleKit's own responder, and deliberately broken responders fail exactly the
 /// rules they break, with the right cause and the stanza that decided it.
 @Suite(.serialized) struct HarnessConformanceTests {
     func run(against target: some ConformanceTargetUnderTest, harness: String, rules: [String] = []) async throws -> ConformanceReport {
-        let prosody = try await ProsodyFixture.shared()
-        let (jid, password) = try await prosody.account(harness)
-        let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
-        let report: ConformanceReport
-        do {
-            report = try await ConformanceRunner.run(try ConformanceSuite.select(rules), target: target.target,
-                                                     account: HarnessAccount(jid: jid, password: password), server: server)
-        } catch {
-            await target.stop()
-            throw error
-        }
-        await target.stop()
-        print(report.text)
-        return report
+        try await runConformance(rules, against: target, harness: harness)
     }
 
     func broken(_ name: String) -> String { "\(Repository.root)/Samples/harness/broken/\(name).xml" }
