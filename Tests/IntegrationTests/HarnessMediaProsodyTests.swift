@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Harness
 
 /// `jingle-harness run --role both --media` through the shared Prosody: every call of the
 /// built-in caller/callee and JMI caller/callee pairs runs ICE + DTLS-SRTP + Opus on loopback
@@ -55,5 +56,63 @@ import Testing
         #expect(status == 0, "output:\n\(output)")
         #expect(report.passed && report.failed == 0 && report.succeeded == 4, "\(report.failures)\n\(output)")
         expectMediaSteps(report, legs: 4, output)
+    }
+}
+
+/// In-process media runs whose peer breaks the media plane fail with the media cause.
+@Suite(.serialized) struct HarnessMediaFailureProsodyTests {
+    /// A caller that needs no fingerprint capture, so the signalling passes without one.
+    static let plainCaller = """
+    <scenario name="plain-caller" role="initiator">
+      <send><iq type="set" to="[peer]" id="[id]">
+        <jingle xmlns="urn:xmpp:jingle:1" action="session-initiate" sid="[sid]" initiator="[local_jid]">
+          <content creator="initiator" name="audio" senders="both">
+            <description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio"><payload-type id="111" name="opus" clockrate="48000" channels="2"/></description>
+            <transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="[ufrag]" pwd="[pwd]">
+              <fingerprint xmlns="urn:xmpp:jingle:apps:dtls:0" hash="sha-256" setup="actpass">[fingerprint]</fingerprint>
+            </transport>
+          </content>
+        </jingle></iq></send>
+      <unordered>
+        <expect type="result"/>
+        <expect type="set" action="session-accept"/>
+      </unordered>
+      <answer-iq/>
+    </scenario>
+    """
+
+    /// Answers with ICE credentials and candidates but no DTLS fingerprint (XEP-0320 broken).
+    static let acceptWithoutFingerprint = """
+    <scenario name="no-fingerprint" role="responder">
+      <expect type="set" action="session-initiate"/>
+      <answer-iq/>
+      <send><iq type="set" to="[peer]" id="[id]">
+        <jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="[sid]" responder="[local_jid]">
+          <content creator="initiator" name="audio">
+            <description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio"><payload-type id="111" name="opus" clockrate="48000" channels="2"/></description>
+            <transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="[ufrag]" pwd="[pwd]"/>
+          </content>
+        </jingle></iq></send>
+    </scenario>
+    """
+
+    @Test func anAnswerWithoutFingerprintFailsTheCallerWithDTLSFailed() async throws {
+        let prosody = try await ProsodyFixture.shared()
+        let caller = try await prosody.account("hmedia-e")
+        let callee = try await prosody.account("hmedia-f")
+        let accounts = [HarnessAccount(jid: caller.jid, password: caller.password),
+                        HarnessAccount(jid: callee.jid, password: callee.password)]
+        let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
+        let endpoints = try await HarnessSetup.pairs(accounts, initiator: try ScenarioParser.parse(Self.plainCaller),
+                                                     responder: try ScenarioParser.parse(Self.acceptWithoutFingerprint),
+                                                     server: server)
+        let runner = LoadRunner(endpoints: endpoints, options: LoadOptions(rate: 5, maxConcurrent: 5, totalCalls: 1, drainSeconds: 15),
+                                media: .ice(localAddresses: ["127.0.0.1"], timeout: .seconds(2)))
+        let report = await runner.run(scenarioName: "plain-caller")
+        await HarnessSetup.disconnect(endpoints)
+        let causes = report.records.filter { $0.role == .initiator }.compactMap {
+            if case .failed(let cause) = $0.verdict { cause.category } else { nil }
+        }
+        #expect(causes == ["dtls-failed"], "\(report.failuresByCause)")
     }
 }
