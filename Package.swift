@@ -101,7 +101,7 @@ let package = Package(
                 path: "Sources/JingleKit", swiftSettings: swiftSettings),
 
         .target(name: "Harness", dependencies: [
-                    "Jingle", "XMPPCore", "XMPPClient", "XMLStream",
+                    "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "JingleKit",
                     .product(name: "Logging", package: "swift-log"),
                 ],
                 path: "Sources/Harness", swiftSettings: swiftSettings),

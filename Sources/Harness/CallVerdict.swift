@@ -25,6 +25,12 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
     case aborted
     /// The scenario reached a `<fail message='...'/>` step.
     case asserted(String, line: Int)
+    /// `--media`: ICE connectivity checks did not succeed (RFC 8445 §7) in time or failed.
+    case iceFailed(String)
+    /// `--media`: ICE connected but the DTLS-SRTP handshake (RFC 5763) did not complete.
+    case dtlsFailed(String)
+    /// `--media`: DTLS completed but no media packet from the peer was decoded in time.
+    case noMedia(String)
 
     /// The key failures are counted under: `timeout`, `iq-error:item-not-found`,
     /// `jingle:out-of-order`, `terminate:decline`, `missing:fingerprint`, ...
@@ -40,6 +46,9 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
         case .transport: "transport"
         case .aborted: "aborted"
         case .asserted: "assert"
+        case .iceFailed: "ice-failed"
+        case .dtlsFailed: "dtls-failed"
+        case .noMedia: "no-media"
         }
     }
 
@@ -55,6 +64,9 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
         case .transport(let m): "transport: \(m)"
         case .aborted: "stopped before the call finished"
         case .asserted(let m, let line): "\(m) (line \(line))"
+        case .iceFailed(let m): "ICE failed: \(m)"
+        case .dtlsFailed(let m): "DTLS failed: \(m)"
+        case .noMedia(let m): "no media: \(m)"
         }
     }
 

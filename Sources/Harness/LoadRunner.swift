@@ -1,4 +1,5 @@
 import Jingle
+import JingleKit
 import XMLStream
 import XMPPClient
 import XMPPCore
@@ -49,6 +50,25 @@ public struct HarnessEndpoint: Sendable {
     }
 }
 
+/// The media plane of a `--media` run: each call gets a transport from `provider` and passes
+/// only when the peer's first media packet was decoded within `timeout` of the call's end (or
+/// of its hang-up, which waits for it).
+public struct MediaPlane: Sendable {
+    public var provider: any MediaTransportProvider
+    public var timeout: Duration
+
+    public init(provider: any MediaTransportProvider, timeout: Duration = .seconds(5)) {
+        self.provider = provider
+        self.timeout = timeout
+    }
+    /// JingleKit's ICE/DTLS-SRTP/Opus transport with host candidates on `localAddresses` only
+    /// (no STUN/TURN discovery): what a load run on one machine or a LAN needs.
+    public static func ice(localAddresses: [String], timeout: Duration = .seconds(5)) -> MediaPlane {
+        MediaPlane(provider: ICEMediaTransportProvider(
+            settings: CallMediaSettings(localAddresses: localAddresses, discoverServers: false), client: nil), timeout: timeout)
+    }
+}
+
 /// Counters for the live line.
 public struct LiveCounters: Sendable, Hashable {
     public var elapsed: Double
@@ -75,10 +95,14 @@ public actor LoadRunner {
         var interpreter: CallInterpreter
         var lastSend: Task<Void, Never>?
         var heldRequests: [String: CheckedContinuation<IQ?, Never>] = [:]
+        var leg: MediaLeg?
+        var lastMedia: Task<Void, Never>?
     }
 
     private let endpoints: [HarnessEndpoint]
     private let options: LoadOptions
+    private let media: MediaPlane?
+    private var pendingMedia = 0
     private var calls: [CallKey: ActiveCall] = [:]
     /// Further sids and JMI ids of a call, to the call's own key.
     private var aliases: [CallKey: CallKey] = [:]
@@ -92,9 +116,10 @@ public actor LoadRunner {
     private let origin = ContinuousClock.now
     private var seed: UInt64 = UInt64.random(in: 0...UInt64.max)
 
-    public init(endpoints: [HarnessEndpoint], options: LoadOptions) {
+    public init(endpoints: [HarnessEndpoint], options: LoadOptions, media: MediaPlane? = nil) {
         self.endpoints = endpoints
         self.options = options
+        self.media = media
     }
 
     /// Stops placing new calls; calls in flight may still finish (within `drainSeconds`).
@@ -160,11 +185,15 @@ public actor LoadRunner {
 
         await placeCalls()
         let drainUntil = now + options.drainSeconds
-        while !calls.isEmpty, now < drainUntil {
+        while !calls.isEmpty || pendingMedia > 0, now < drainUntil {
             try? await Task.sleep(for: .milliseconds(10))
         }
         for key in Array(calls.keys) {
             if var call = calls[key] { perform(call.interpreter.abort(.aborted, now: now), key: key, call: &call) }
+        }
+        let mediaUntil = now + 10 + (media.map { Self.seconds($0.timeout) } ?? 0)
+        while pendingMedia > 0, now < mediaUntil {
+            try? await Task.sleep(for: .milliseconds(10))
         }
         finished = true
         wakeStartWaiters()
@@ -233,6 +262,7 @@ public actor LoadRunner {
                                           variables: baseVariables(endpoint), seed: nextSeed(), now: now)
         let key = CallKey(endpoint: index, sid: interpreter.variables["sid"] ?? "call\(nextCallNumber)")
         var call = ActiveCall(interpreter: interpreter)
+        call.leg = media.map { MediaLeg(provider: $0.provider, sid: key.sid, role: .initiator) }
         let outputs = call.interpreter.start(now: now)
         perform(outputs, key: key, call: &call)
     }
@@ -266,6 +296,7 @@ public actor LoadRunner {
         if let from = stanza.attribute("from") { vars["peer"] = from; vars["peer_bare"] = JID(from)?.bare.description ?? from }
         var call = ActiveCall(interpreter: CallInterpreter(scenario: endpoint.scenario, callNumber: nextCallNumber,
                                                            variables: vars, seed: nextSeed(), now: now))
+        call.leg = media.map { MediaLeg(provider: $0.provider, sid: sid, role: .responder) }
         let outputs = call.interpreter.start(now: now)
         perform(outputs, key: key, call: &call)
         return calls[key] != nil ? key : nil
@@ -273,6 +304,7 @@ public actor LoadRunner {
 
     private func incoming(endpoint index: Int, _ stanza: XMLElement) {
         guard let key = route(endpoint: index, stanza), var call = calls[key] else { return }
+        toMedia(stanza, call: &call)
         let outputs = call.interpreter.receive(stanza, now: now)
         perform(outputs, key: key, call: &call)
     }
@@ -288,6 +320,7 @@ public actor LoadRunner {
         let answer: IQ? = await withCheckedContinuation { continuation in
             guard var call = calls[key] else { continuation.resume(returning: nil); return }
             call.heldRequests[iq.id] = continuation
+            toMedia(iq.element, call: &call)
             calls[key] = call
             let outputs = call.interpreter.receive(iq.element, now: now)
             perform(outputs, key: key, call: &call)
@@ -295,6 +328,20 @@ public actor LoadRunner {
         if let answer { return answer }
         // Already answered in order by the scenario: this copy goes to ourselves and is dropped there.
         return IQ(type: .result, id: iq.id, to: endpoints[index].localJID)
+    }
+
+    /// Hands a received stanza to the call's media leg, in arrival order.
+    private func toMedia(_ stanza: XMLElement, call: inout ActiveCall) {
+        guard let leg = call.leg, stanza.child("jingle", namespace: JingleNamespace.jingle) != nil else { return }
+        let previous = call.lastMedia
+        call.lastMedia = Task {
+            await previous?.value
+            await leg.received(stanza)
+        }
+    }
+
+    private static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 
     private func deliver(_ key: CallKey, _ stanza: XMLElement) {
@@ -327,8 +374,19 @@ public actor LoadRunner {
                     ?? element.elements.first { $0.namespace == JingleNamespace.jingleMessage }?.attribute("id")
                 if let sent, sent != key.sid { aliases[CallKey(endpoint: key.endpoint, sid: sent)] = key }
                 let previous = call.lastSend
+                let leg = call.leg
+                let timeout = media?.timeout ?? .zero
                 call.lastSend = Task { [weak self] in
                     await previous?.value
+                    var element = element
+                    if let leg {
+                        // A hang-up waits (bounded) for media to flow; an offer or answer carries the leg's transport.
+                        if element.child("jingle", namespace: JingleNamespace.jingle)?.attribute("action")
+                            == JingleAction.sessionTerminate.rawValue {
+                            await leg.settle(timeout: timeout)
+                        }
+                        element = await leg.fill(element)
+                    }
                     await self?.transmit(element, client: client, key: key)
                 }
             case .answerIQ(let requestID, let response):
@@ -340,12 +398,21 @@ public actor LoadRunner {
                 call.heldRequests.removeValue(forKey: requestID)?.resume(returning: nil)
             case .finished(let verdict):
                 let interpreter = call.interpreter
-                records.append(CallRecord(
-                    callNumber: interpreter.variables["call_number"].flatMap(Int.init) ?? 0,
-                    role: interpreter.scenario.role, scenario: interpreter.scenario.name, verdict: verdict,
-                    startedAt: interpreter.startedAt, durationSeconds: (interpreter.finishedAt ?? now) - interpreter.startedAt,
-                    measurements: interpreter.measurements, kept: interpreter.kept, transcript: interpreter.transcript,
-                    decidingStanza: interpreter.decidingStanza))
+                if let leg = call.leg {
+                    // The media leg settles (bounded) after the signalling; the record waits for it.
+                    pendingMedia += 1
+                    let timeout = media?.timeout ?? .zero
+                    let lastMedia = call.lastMedia
+                    Task { [weak self] in
+                        await lastMedia?.value
+                        if verdict.passed { await leg.settle(timeout: timeout) }
+                        let outcome = await leg.outcome()
+                        await leg.close()
+                        await self?.record(interpreter, verdict: verdict, media: outcome)
+                    }
+                } else {
+                    record(interpreter, verdict: verdict, media: nil)
+                }
                 // Requests the scenario never answered stay unanswered towards the peer (the copy
                 // XMPPClient insists on writing goes back to ourselves).
                 for held in call.heldRequests.values { held.resume(returning: nil) }
@@ -357,6 +424,18 @@ public actor LoadRunner {
             }
         }
         calls[key] = call
+    }
+
+    private func record(_ interpreter: CallInterpreter, verdict: CallVerdict, media outcome: MediaLeg.Outcome?) {
+        if outcome != nil { pendingMedia -= 1 }
+        var verdict = verdict
+        if verdict.passed, let failure = outcome?.failure { verdict = .failed(failure) }
+        records.append(CallRecord(
+            callNumber: interpreter.variables["call_number"].flatMap(Int.init) ?? 0,
+            role: interpreter.scenario.role, scenario: interpreter.scenario.name, verdict: verdict,
+            startedAt: interpreter.startedAt, durationSeconds: (interpreter.finishedAt ?? now) - interpreter.startedAt,
+            measurements: interpreter.measurements + (outcome?.measurements ?? []), kept: interpreter.kept,
+            transcript: interpreter.transcript, decidingStanza: interpreter.decidingStanza))
     }
 
     /// Writes a stanza of call `key`. An IQ request returns once it is written (so later sends of

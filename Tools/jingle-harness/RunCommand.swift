@@ -39,6 +39,12 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Ramp the rate up over this many seconds.") var ramp: Double = 0
     @Option(help: "Wait at most this many seconds for calls in flight at the end.") var drain: Double = 30
 
+    @Flag(help: "Media plane: each call runs ICE + DTLS-SRTP + Opus through JingleKit; a call passes only once the peer's first media packet is decoded.")
+    var media = false
+    @Option(help: "With --media: local addresses for host candidates (repeatable).") var mediaAddress: [String] = ["127.0.0.1"]
+    @Option(help: "With --media: seconds a call waits for first media (else ice-failed, dtls-failed or no-media).")
+    var mediaTimeout: Double = 5
+
     @Option(help: "Write one row per call.") var csv: String?
     @Option(help: "Write the summary as JSON.") var json: String?
     @Option(help: "Write JUnit XML (one test case per call).") var junit: String?
@@ -47,6 +53,7 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         guard ["initiator", "responder", "both"].contains(role) else { throw ValidationError("--role must be initiator, responder or both") }
+        if media, !(mediaTimeout > 0) { throw ValidationError("--media-timeout must be above 0") }
         if role == "initiator", target == nil { throw ValidationError("--role initiator needs --target JID") }
         guard rate > 0, maxConcurrent > 0 else { throw ValidationError("--rate and --max-concurrent must be positive") }
     }
@@ -114,7 +121,8 @@ struct RunCommand: ParsableCommand {
         let options = LoadOptions(rate: rate, maxConcurrent: maxConcurrent,
                                   totalCalls: calls ?? (duration == nil ? 1 : nil), durationSeconds: duration,
                                   rampSeconds: ramp, drainSeconds: drain, together: together)
-        let runner = LoadRunner(endpoints: endpoints, options: options)
+        let plane = media ? MediaPlane.ice(localAddresses: mediaAddress, timeout: .milliseconds(Int(mediaTimeout * 1000))) : nil
+        let runner = LoadRunner(endpoints: endpoints, options: options, media: plane)
         signal(SIGINT, SIG_IGN)
         let interrupts = DispatchSource.makeSignalSource(signal: SIGINT)
         let stops = StopCounter()

@@ -1,0 +1,197 @@
+import Jingle
+import JingleKit
+import XMLStream
+
+/// One call's media plane in `--media` runs: a JingleKit `MediaTransport` (ICE per XEP-0176 /
+/// RFC 8445, DTLS-SRTP per XEP-0320 / RFC 5763, Opus per RFC 7587) driven by the call's stanzas.
+///
+/// The harness fills the ICE-UDP transport of the call's outgoing session-initiate or
+/// session-accept with the leg's real ufrag, pwd, certificate fingerprint and host candidates,
+/// starts the leg with the peer's transport from the received offer or answer, and adds
+/// candidates trickled in transport-info. Once DTLS is up the transport sends a 20 ms Opus frame
+/// of silence at a time, so the peer decodes its first packet without an audio source.
+actor MediaLeg {
+    /// What the media plane of a call came to.
+    struct Outcome: Sendable {
+        var measurements: [CallInterpreter.Measurement]
+        /// nil when the first media packet was decoded.
+        var failure: FailureCause?
+    }
+
+    private let role: Creator
+    private let setup: Task<(any MediaTransport)?, Never>
+    private var transport: (any MediaTransport)?
+    private var setupError: String?
+    private var listening = false
+    private var started = false
+    private var closed = false
+    private var acceptAt: ContinuousClock.Instant?
+    private var iceAt: ContinuousClock.Instant?
+    private var dtlsAt: ContinuousClock.Instant?
+    private var mediaAt: ContinuousClock.Instant?
+    private var failure: Reason?
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(provider: any MediaTransportProvider, sid: String, role: Creator) {
+        self.role = role
+        setup = Task { try? await provider.makeTransport(sid: sid, role: role) }
+    }
+
+    private func ready() async -> (any MediaTransport)? {
+        if let transport { return transport }
+        guard let made = await setup.value else {
+            if failure == nil { failure = Reason(.failedTransport, text: "the media transport could not be made") }
+            wake()
+            return nil
+        }
+        transport = made
+        if !listening {
+            listening = true
+            let events = made.events
+            Task { [weak self] in
+                for await event in events { await self?.handle(event) }
+                await self?.ended()
+            }
+        }
+        return made
+    }
+
+    /// `element` with the ICE-UDP transport of an outgoing session-initiate or session-accept
+    /// carrying this leg's credentials, fingerprint and candidates.
+    func fill(_ element: XMLElement) async -> XMLElement {
+        guard let jingle = element.child("jingle", namespace: JingleNamespace.jingle),
+              let action = jingle.attribute("action"),
+              action == JingleAction.sessionInitiate.rawValue || action == JingleAction.sessionAccept.rawValue,
+              let transport = await ready() else { return element }
+        if action == JingleAction.sessionAccept.rawValue { acceptAt = .now }
+        let local = await transport.localTransport()
+        let candidates = await transport.localCandidates()
+        return Self.rewrite(element, local: local, candidates: candidates)
+    }
+
+    private static func rewrite(_ element: XMLElement, local: LocalTransport, candidates: [Candidate]) -> XMLElement {
+        var out = element
+        if element.name == "transport", element.namespace == JingleNamespace.iceUDP {
+            out.setAttribute("ufrag", local.ufrag)
+            out.setAttribute("pwd", local.pwd)
+            out.children = element.children.map { node in
+                guard case .element(var child) = node, child.name == "fingerprint", child.namespace == JingleNamespace.dtls,
+                      let value = local.fingerprint else { return node }
+                child.setAttribute("hash", local.fingerprintHash)
+                child.children = [.text(value)]
+                return .element(child)
+            }
+            if out.child("candidate", namespace: JingleNamespace.iceUDP) == nil {
+                for candidate in candidates { out.append(candidate.element) }
+            }
+            return out
+        }
+        out.children = element.children.map { node in
+            guard case .element(let child) = node else { return node }
+            return .element(rewrite(child, local: local, candidates: candidates))
+        }
+        return out
+    }
+
+    /// A stanza of the call arrived: the peer's offer or answer starts the leg; transport-info
+    /// adds candidates.
+    func received(_ stanza: XMLElement) async {
+        guard let jingle = stanza.child("jingle", namespace: JingleNamespace.jingle), let action = jingle.attribute("action"),
+              stanza.attribute("type") == "set" else { return }
+        let transports = jingle.elements.compactMap { $0.child("transport", namespace: JingleNamespace.iceUDP) }
+            .compactMap { try? ICEUDPTransport(element: $0) }
+        switch action {
+        case JingleAction.sessionInitiate.rawValue, JingleAction.sessionAccept.rawValue:
+            if action == JingleAction.sessionAccept.rawValue { acceptAt = .now }
+            guard !started, let remote = transports.first, let transport = await ready() else { return }
+            started = true
+            // RFC 5763 §5: the answerer picks; an initiator whose answer says `passive` is the client.
+            let setup = remote.fingerprints.first?.setup
+            let dtlsRole: DTLSRole? = role == .initiator && setup == .passive ? .client : nil
+            await transport.start(remote: RemoteMediaParameters(
+                ufrag: remote.ufrag, pwd: remote.pwd, candidates: remote.candidates, fingerprint: remote.fingerprints.first,
+                dtlsRole: dtlsRole))
+        case JingleAction.transportInfo.rawValue:
+            let candidates = transports.flatMap(\.candidates)
+            guard !candidates.isEmpty, let transport = await ready() else { return }
+            await transport.addRemoteCandidates(candidates)
+        default:
+            return
+        }
+    }
+
+    private func handle(_ event: MediaTransportEvent) {
+        switch event {
+        case .iceConnected: if iceAt == nil { iceAt = .now }
+        case .connected:
+            if iceAt == nil { iceAt = .now }
+            if dtlsAt == nil { dtlsAt = .now }
+        case .firstAudio: if mediaAt == nil { mediaAt = .now }
+        case .failed(let reason): if failure == nil { failure = reason }
+        default: return
+        }
+        wake()
+    }
+
+    private func ended() {
+        listening = false
+        wake()
+    }
+
+    private func wake() {
+        guard mediaAt != nil || failure != nil || closed || !listening else { return }
+        let ready = waiters
+        waiters = []
+        ready.forEach { $0.resume() }
+    }
+
+    /// Waits until the first media packet was decoded, the transport failed, or `timeout`.
+    func settle(timeout: Duration) async {
+        guard mediaAt == nil, failure == nil, !closed else { return }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.timedOut()
+        }
+        await withCheckedContinuation { waiters.append($0) }
+        timer.cancel()
+    }
+
+    private func timedOut() {
+        let ready = waiters
+        waiters = []
+        ready.forEach { $0.resume() }
+    }
+
+    /// The measurements so far and the cause when media did not flow: `ice-failed` before ICE
+    /// connected, `dtls-failed` before DTLS completed, `no-media` when no packet was decoded.
+    func outcome() -> Outcome {
+        var measurements: [CallInterpreter.Measurement] = []
+        func seconds(_ from: ContinuousClock.Instant?, _ to: ContinuousClock.Instant?) -> Double? {
+            guard let from, let to else { return nil }
+            let d = to - from
+            return max(0, Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+        }
+        if let s = seconds(acceptAt, iceAt) { measurements.append(.init(name: "accept->ice", seconds: s)) }
+        if let s = seconds(iceAt, dtlsAt) { measurements.append(.init(name: "ice->dtls", seconds: s)) }
+        if let s = seconds(dtlsAt, mediaAt) { measurements.append(.init(name: "dtls->first-media", seconds: s)) }
+        guard mediaAt == nil else { return Outcome(measurements: measurements, failure: nil) }
+        let detail = failure.map { [$0.condition.name, $0.text].compactMap { $0 }.joined(separator: ": ") }
+        let cause: FailureCause
+        if iceAt == nil, failure?.condition != .securityError {
+            cause = .iceFailed(detail ?? (started ? "ICE did not connect in time" : "no offer or answer started the media leg"))
+        } else if dtlsAt == nil {
+            cause = .dtlsFailed(detail ?? "DTLS-SRTP did not complete in time")
+        } else {
+            cause = .noMedia(detail ?? "no media packet was decoded in time")
+        }
+        return Outcome(measurements: measurements, failure: cause)
+    }
+
+    /// Releases the transport (sockets, agent); once.
+    func close() async {
+        guard !closed else { return }
+        closed = true
+        wake()
+        if let transport = await setup.value { await transport.close() }
+    }
+}
