@@ -6,12 +6,7 @@ import XMLStream
 enum CandidateMapping {
     /// Our gathered candidate as signalled; `id` is a fresh token (XEP-0176 §4 requires one per candidate).
     static func jingle(_ c: ICECandidate) -> Candidate {
-        let type: CandidateType = switch c.kind {
-        case .host: .host
-        case .serverReflexive: .srflx
-        case .peerReflexive: .prflx
-        case .relayed: .relay
-        }
+        let type = candidateType(c.kind)
         let proto: String
         var extra: [XMLAttribute] = []
         switch c.transport {
@@ -24,6 +19,16 @@ enum CandidateMapping {
                          id: token(10), ip: c.address, network: 0, port: c.port, priority: c.priority,
                          protocol: proto, relAddr: c.relatedAddress, relPort: c.relatedPort, type: type,
                          extraAttributes: extra)
+    }
+
+    /// The XEP-0176 type of a libnice candidate kind.
+    static func candidateType(_ kind: ICECandidate.Kind) -> CandidateType {
+        switch kind {
+        case .host: .host
+        case .serverReflexive: .srflx
+        case .peerReflexive: .prflx
+        case .relayed: .relay
+        }
     }
 
     /// The peer's candidate for libnice; nil for what we cannot use (another component, TCP

@@ -278,8 +278,8 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
             waiters.forEach { $0.resume() }
         case .selectedPair(let local, let remote):
             let pair = SelectedCandidatePair(
-                localType: CandidateMapping.jingle(local).type, localAddress: local.address, localPort: local.port,
-                remoteType: CandidateMapping.jingle(remote).type, remoteAddress: remote.address, remotePort: remote.port,
+                localType: CandidateMapping.candidateType(local.kind), localAddress: local.address, localPort: local.port,
+                remoteType: CandidateMapping.candidateType(remote.kind), remoteAddress: remote.address, remotePort: remote.port,
                 transportProtocol: local.transport == .udp ? "udp" : "tcp")
             reportICE { $0.pair = pair }
         case .stateChanged(let s):
