@@ -254,8 +254,10 @@ public struct CallInterpreter: Sendable {
                                  now: Double, into out: inout [Output]) {
         decidingStanza = stanza
         if let keep = expectation.keep { kept[keep] = stanza }
+        // A carbon's captures read the message it forwards (its `from` is the device that sent it).
+        let captured = expectation.carbon != nil ? (Self.carbon(in: stanza)?.1 ?? stanza) : stanza
         for capture in expectation.captures {
-            guard let value = capture.path.value(in: stanza) else {
+            guard let value = capture.path.value(in: captured) else {
                 finish(.failed(.missingCapture(path: capture.path.description, line: expectation.line)), now: now, into: &out)
                 return
             }
@@ -314,7 +316,15 @@ public struct CallInterpreter: Sendable {
     }
 
     /// Whether `stanza` is what `expectation` describes.
-    public static func matches(_ expectation: Expectation, _ stanza: XMLElement) -> Bool {
+    public static func matches(_ expectation: Expectation, _ received: XMLElement) -> Bool {
+        let stanza: XMLElement
+        if let (direction, forwarded) = carbon(in: received) {
+            guard expectation.carbon == direction else { return false }
+            stanza = forwarded
+        } else {
+            guard expectation.carbon == nil else { return false }
+            stanza = received
+        }
         guard stanza.name == expectation.kind.rawValue else { return false }
         if let type = expectation.type, (stanza.attribute("type") ?? (stanza.name == "message" ? "normal" : "")) != type {
             return false
@@ -336,6 +346,21 @@ public struct CallInterpreter: Sendable {
                   error.elements.contains(where: { $0.name == condition && $0.namespace == JingleNamespace.errors }) else { return false }
         }
         return true
+    }
+}
+
+extension CallInterpreter {
+    /// The direction and forwarded message of a XEP-0280 carbon (`<sent/>` or `<received/>`
+    /// holding a XEP-0297 `<forwarded/>` message); nil for any other stanza.
+    public static func carbon(in stanza: XMLElement) -> (CarbonDirection, XMLElement)? {
+        guard stanza.name == "message" else { return nil }
+        for direction in [CarbonDirection.sent, .received] {
+            if let wrapper = stanza.child(direction.rawValue, namespace: XMPPNamespace.carbons),
+               let message = wrapper.child("forwarded", namespace: XMPPNamespace.forward)?.child("message") {
+                return (direction, message)
+            }
+        }
+        return nil
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import XMPPClient
+import XMLStream
 import XMPPCore
 
 /// Finds scenarios by file path or built-in name (`caller` -> `<dir>/caller.xml`).
@@ -43,12 +44,16 @@ public struct ServerSettings: Sendable {
 
 /// Logs accounts in and pairs them into endpoints for a run.
 public enum HarnessSetup {
-    /// Connects `account` with a resource unique to this process and sends initial presence.
-    public static func connect(_ account: HarnessAccount, index: Int, server: ServerSettings) async throws -> (XMPPClient, JID) {
+    /// Connects `account` with a resource unique to this process (and to `device`, for one of
+    /// several devices of the account) and sends initial presence; with `carbons`, enables
+    /// XEP-0280 carbons first (a server that refuses them fails the login).
+    public static func connect(_ account: HarnessAccount, index: Int, server: ServerSettings,
+                               device: Int? = nil, carbons: Bool = false) async throws -> (XMPPClient, JID) {
         var jid = account.jid
-        if jid.resourcepart == nil {
+        if jid.resourcepart == nil || device != nil {
             jid = JID(localpart: jid.localpart, domainpart: jid.domainpart,
-                      resourcepart: "harness-\(ProcessInfo.processInfo.processIdentifier)-\(index)")
+                      resourcepart: (jid.resourcepart ?? "harness-\(ProcessInfo.processInfo.processIdentifier)-\(index)")
+                          + (device.map { "-d\($0)" } ?? ""))
         }
         let configuration = XMPPClientConfiguration(
             jid: jid, password: account.password,
@@ -57,30 +62,91 @@ public enum HarnessSetup {
             requestTimeout: .seconds(60))
         let client = XMPPClient(configuration: configuration)
         let info = try await client.connect()
+        if carbons {
+            let enable = IQ(type: .set, id: await client.makeID(), payload: XMLStream.XMLElement("enable", namespace: XMPPNamespace.carbons))
+            let answer = try await client.sendIQ(enable)
+            guard answer.type == .result else {
+                await client.disconnect()
+                throw HarnessSetupError.carbonsRefused(info.boundJID)
+            }
+        }
         try await client.sendPresence()
         return (client, info.boundJID)
+    }
+
+    /// The endpoints of one account answering with `scenario`: one, or `devices` resources of it
+    /// (variables `device` = 1...N and `devices` = N), as several devices of one user are.
+    public static func responders(_ account: HarnessAccount, index: Int, scenario: Scenario, devices: Int,
+                                  server: ServerSettings) async throws -> [HarnessEndpoint] {
+        var endpoints: [HarnessEndpoint] = []
+        do {
+            for device in 1...max(1, devices) {
+                let (client, jid) = try await connect(account, index: index, server: server,
+                                                      device: devices > 1 ? device : nil, carbons: scenario.carbons)
+                endpoints.append(HarnessEndpoint(client: client, localJID: jid, scenario: scenario,
+                                                 variables: ["device": "\(device)", "devices": "\(max(1, devices))"]))
+            }
+        } catch {
+            await disconnect(endpoints)
+            throw error
+        }
+        return endpoints
     }
 
     /// Role `both`: accounts pair up (1st calls 2nd, 3rd calls 4th, ...); the initiator scenario
     /// runs on the first of each pair and `responder` on the second. When `responder` is itself an
     /// initiator scenario (two-sided glare), both of a pair call each other.
-    public static func pairs(_ accounts: [HarnessAccount], initiator: Scenario, responder: Scenario,
+    ///
+    /// With `devices` above 1 the second of each pair logs in that many times (the responder
+    /// scenario runs on each device) and the initiator calls its bare JID.
+    public static func pairs(_ accounts: [HarnessAccount], initiator: Scenario, responder: Scenario, devices: Int = 1,
                              server: ServerSettings) async throws -> [HarnessEndpoint] {
         var endpoints: [HarnessEndpoint] = []
         var index = 0
-        while index + 1 < accounts.count {
-            let (callee, calleeJID) = try await connect(accounts[index + 1], index: index + 1, server: server)
-            let (caller, callerJID) = try await connect(accounts[index], index: index, server: server)
-            endpoints.append(HarnessEndpoint(client: caller, localJID: callerJID, scenario: initiator, peer: calleeJID))
-            endpoints.append(HarnessEndpoint(client: callee, localJID: calleeJID, scenario: responder,
-                                             peer: responder.role == .initiator ? callerJID : nil))
-            index += 2
+        do {
+            while index + 1 < accounts.count {
+                if responder.role == .initiator {
+                    let (callee, calleeJID) = try await connect(accounts[index + 1], index: index + 1, server: server)
+                    let (caller, callerJID) = try await connect(accounts[index], index: index, server: server)
+                    endpoints.append(HarnessEndpoint(client: caller, localJID: callerJID, scenario: initiator, peer: calleeJID))
+                    endpoints.append(HarnessEndpoint(client: callee, localJID: calleeJID, scenario: responder, peer: callerJID))
+                } else {
+                    let callees = try await responders(accounts[index + 1], index: index + 1, scenario: responder,
+                                                       devices: devices, server: server)
+                    let caller: XMPPClient, callerJID: JID
+                    do {
+                        (caller, callerJID) = try await connect(accounts[index], index: index, server: server, carbons: initiator.carbons)
+                    } catch {
+                        await disconnect(callees)
+                        throw error
+                    }
+                    let calleeJID = devices > 1 ? callees[0].localJID.bare : callees[0].localJID
+                    endpoints.append(HarnessEndpoint(client: caller, localJID: callerJID, scenario: initiator, peer: calleeJID))
+                    endpoints += callees
+                }
+                index += 2
+            }
+        } catch {
+            await disconnect(endpoints)
+            throw error
         }
         return endpoints
     }
 
     public static func disconnect(_ endpoints: [HarnessEndpoint]) async {
         for endpoint in endpoints { await endpoint.client.disconnect() }
+    }
+}
+
+/// Why logging an endpoint in failed, beyond the XMPP errors themselves.
+public enum HarnessSetupError: Error, Sendable, CustomStringConvertible {
+    /// The scenario needs XEP-0280 carbons and the server answered the enable request with an error.
+    case carbonsRefused(JID)
+
+    public var description: String {
+        switch self {
+        case .carbonsRefused(let jid): "the server refused to enable XEP-0280 carbons for \(jid) (the scenario sets carbons=\"true\")"
+        }
     }
 }
 

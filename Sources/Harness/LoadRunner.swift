@@ -41,8 +41,12 @@ public struct HarnessEndpoint: Sendable {
     public var localJID: JID
     public var scenario: Scenario
     public var peer: JID?
+    /// Variables every call of this endpoint starts with, besides `local_jid` and `peer`: for
+    /// one of several devices of an account, `device` (1-based) and `devices`.
+    public var variables: [String: String]
 
-    public init(client: XMPPClient, localJID: JID, scenario: Scenario, peer: JID? = nil) {
+    public init(client: XMPPClient, localJID: JID, scenario: Scenario, peer: JID? = nil, variables: [String: String] = [:]) {
+        self.variables = variables
         self.client = client
         self.localJID = localJID
         self.scenario = scenario
@@ -244,7 +248,9 @@ public actor LoadRunner {
     }
 
     private func baseVariables(_ endpoint: HarnessEndpoint) -> [String: String] {
-        var vars = ["local_jid": endpoint.localJID.description, "local_bare": endpoint.localJID.bare.description]
+        var vars = endpoint.variables
+        vars["local_jid"] = endpoint.localJID.description
+        vars["local_bare"] = endpoint.localJID.bare.description
         if let peer = endpoint.peer {
             vars["peer"] = peer.description
             vars["peer_bare"] = peer.bare.description
@@ -269,7 +275,10 @@ public actor LoadRunner {
 
     /// The call a stanza belongs to: by Jingle sid or JMI id. A responder endpoint opens a new call
     /// for a session-initiate or propose with an unknown id.
-    private func route(endpoint index: Int, _ stanza: XMLElement) -> CallKey? {
+    private func route(endpoint index: Int, _ received: XMLElement) -> CallKey? {
+        // A carbon belongs to the call its forwarded message names, and never opens one.
+        let carbon = CallInterpreter.carbon(in: received)
+        let stanza = carbon?.1 ?? received
         let jingle = stanza.child("jingle", namespace: JingleNamespace.jingle)
         let jmi = stanza.elements.first { $0.namespace == JingleNamespace.jingleMessage }
         guard let sid = jingle?.attribute("sid") ?? jmi?.attribute("id") else { return nil }
@@ -277,7 +286,7 @@ public actor LoadRunner {
         if calls[key] != nil { return key }
         if let owner = aliases[key], calls[owner] != nil { return owner }
         let endpoint = endpoints[index]
-        let opens = jingle?.attribute("action") == JingleAction.sessionInitiate.rawValue || jmi?.name == "propose"
+        let opens = carbon == nil && (jingle?.attribute("action") == JingleAction.sessionInitiate.rawValue || jmi?.name == "propose")
         // Glare: a session-initiate or propose from the peer of one of our calls in flight belongs
         // to the oldest such call whose waiting step takes it.
         if opens, let from = stanza.attribute("from"),
@@ -303,6 +312,10 @@ public actor LoadRunner {
     }
 
     private func incoming(endpoint index: Int, _ stanza: XMLElement) {
+        // XEP-0280 §11: a carbon is only believed from our own bare JID.
+        if CallInterpreter.carbon(in: stanza) != nil, stanza.attribute("from").flatMap(JID.init) != endpoints[index].localJID.bare {
+            return
+        }
         guard let key = route(endpoint: index, stanza), var call = calls[key] else { return }
         toMedia(stanza, call: &call)
         let outputs = call.interpreter.receive(stanza, now: now)

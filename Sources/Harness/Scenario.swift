@@ -23,9 +23,15 @@ public struct Scenario: Sendable, Hashable {
     /// (an IQ get/set among them is answered with a result; with `keep` the first is kept) instead
     /// of failing the call.
     public var ignores: [Expectation]
+    /// Endpoints running this scenario enable XEP-0280 carbons at login, so they see the messages
+    /// their account's other devices send and receive (a multi-device callee sees its sibling's
+    /// `<proceed/>`).
+    public var carbons: Bool
 
     public init(name: String, role: Role, peer: String? = nil, defaultTimeoutMS: Int = 10_000,
-                instructions: [Instruction], labels: [String: Int] = [:], ignores: [Expectation] = []) {
+                instructions: [Instruction], labels: [String: Int] = [:], ignores: [Expectation] = [],
+                carbons: Bool = false) {
+        self.carbons = carbons
         self.name = name
         self.role = role
         self.peer = peer
@@ -124,12 +130,16 @@ public struct Expectation: Sendable, Hashable {
     public var measure: String?
     /// Keep the matched stanza under this name (for conformance checks).
     public var keep: String?
+    /// Match a XEP-0280 carbon of this direction, by the message it forwards; nil matches only
+    /// stanzas that are not carbons.
+    public var carbon: CarbonDirection?
     public var line: Int
 
     public init(kind: Kind, type: String? = nil, action: String? = nil, jmi: String? = nil, reason: String? = nil,
                 errorCondition: String? = nil, jingleCondition: String? = nil, optional: Bool = false,
                 captures: [Capture] = [], gotoLabel: String? = nil, measure: String? = nil, keep: String? = nil,
-                line: Int = 0) {
+                carbon: CarbonDirection? = nil, line: Int = 0) {
+        self.carbon = carbon
         self.kind = kind
         self.type = type
         self.action = action
@@ -147,10 +157,16 @@ public struct Expectation: Sendable, Hashable {
 
     /// A short human description, e.g. `iq set session-accept`.
     public var summary: String {
-        [kind.rawValue, type, action, jmi.map { "jmi:\($0)" }, reason.map { "reason:\($0)" },
+        [carbon.map { "carbon:\($0.rawValue)" }, kind.rawValue, type, action, jmi.map { "jmi:\($0)" }, reason.map { "reason:\($0)" },
          errorCondition, jingleCondition]
             .compactMap { $0 }.joined(separator: " ")
     }
+}
+
+/// Which copy a XEP-0280 carbon is (§6 received, §7 sent): `sent` forwards a message another
+/// device of our account sent, `received` one it received.
+public enum CarbonDirection: String, Sendable, Hashable {
+    case sent, received
 }
 
 /// `name=path`: store the value found at `path` in variable `name`.

@@ -36,11 +36,11 @@ private struct Compiler {
     var ignores: [Expectation] = []
 
     static let allowed: [String: Set<String>] = [
-        "scenario": ["name", "role", "peer", "timeout"],
+        "scenario": ["name", "role", "peer", "timeout", "carbons"],
         "send": ["mark", "keep"],
         "expect": ["kind", "type", "action", "jmi", "reason", "condition", "jingle-condition", "optional", "timeout",
-                   "on-timeout", "capture", "goto", "measure", "keep"],
-        "ignore": ["kind", "type", "action", "jmi", "reason", "condition", "jingle-condition", "keep"],
+                   "on-timeout", "capture", "goto", "measure", "keep", "carbon"],
+        "ignore": ["kind", "type", "action", "jmi", "reason", "condition", "jingle-condition", "keep", "carbon"],
         "fail": ["message"],
         "unordered": ["timeout", "on-timeout"],
         "pause": ["ms"],
@@ -64,12 +64,16 @@ private struct Compiler {
                                 message: "role must be initiator or responder, not '\(roleText)'")
         }
         let timeout = try root.attribute("timeout").map { (t: String) throws(ScenarioError) in try milliseconds(t, root, "timeout") }
+        let carbonsText = root.attribute("carbons") ?? "false"
+        guard carbonsText == "true" || carbonsText == "false" else {
+            throw ScenarioError(line: root.line, element: "scenario", message: "carbons must be true or false, not '\(carbonsText)'")
+        }
         try compileSteps(root)
         for use in labelUses where labels[use.label] == nil {
             throw ScenarioError(line: use.line, element: use.element, message: "no <label name='\(use.label)'> in this scenario")
         }
         return Scenario(name: name, role: role, peer: root.attribute("peer"), defaultTimeoutMS: timeout ?? 10_000,
-                        instructions: instructions, labels: labels, ignores: ignores)
+                        instructions: instructions, labels: labels, ignores: ignores, carbons: carbonsText == "true")
     }
 
     mutating func compileSteps(_ parent: SourceElement) throws(ScenarioError) {
@@ -222,11 +226,19 @@ private struct Compiler {
         if e.attribute("action") != nil, e.attribute("jmi") != nil {
             throw ScenarioError(line: e.line, element: "expect", message: "give either action (Jingle) or jmi (XEP-0353), not both")
         }
+        var carbon: CarbonDirection?
+        if let text = e.attribute("carbon") {
+            guard let direction = CarbonDirection(rawValue: text), kind == .message else {
+                throw ScenarioError(line: e.line, element: e.name,
+                                    message: "carbon must be sent or received, on kind=\"message\" (not '\(text)' on \(kind.rawValue))")
+            }
+            carbon = direction
+        }
         return Expectation(kind: kind, type: e.attribute("type"), action: e.attribute("action"), jmi: e.attribute("jmi"),
                            reason: e.attribute("reason"), errorCondition: e.attribute("condition"),
                            jingleCondition: e.attribute("jingle-condition"), optional: optionalText == "true",
                            captures: captures, gotoLabel: try labelUse(e, "goto"), measure: e.attribute("measure"),
-                           keep: e.attribute("keep"), line: e.line)
+                           keep: e.attribute("keep"), carbon: carbon, line: e.line)
     }
 
     mutating func labelUse(_ e: SourceElement, _ attribute: String) throws(ScenarioError) -> String? {

@@ -1,4 +1,7 @@
 import Testing
+import Jingle
+import XMLStream
+import XMPPCore
 @testable import Harness
 
 @Suite struct ScenarioParserTests {
@@ -104,5 +107,66 @@ import Testing
 
     @Test func theRootMustBeScenario() {
         #expect(error("<script name='x'/>")?.message == "the root element must be <scenario>")
+    }
+}
+
+/// XEP-0280 carbons in scenarios: the `carbons` switch and `carbon` expectations.
+@Suite struct ScenarioCarbonTests {
+    static func proceed(from: String) -> XMLElement {
+        XMLElement("message", namespace: XMPPNamespace.client, ["from": from, "to": "alice@example.com/a", "type": "chat"],
+                   children: [XMLElement("proceed", namespace: JingleNamespace.jingleMessage, ["id": "s1"])])
+    }
+
+    static let carbonOfProceed = XMLElement(
+        "message", namespace: XMPPNamespace.client, ["from": "bob@example.com", "to": "bob@example.com/d2", "type": "chat"],
+        children: [XMLElement("sent", namespace: XMPPNamespace.carbons, children: [
+            XMLElement("forwarded", namespace: XMPPNamespace.forward, children: [proceed(from: "bob@example.com/d1")]),
+        ])])
+
+    @Test func carbonExpectationsMatchOnlyCarbonsOfTheirDirection() throws {
+        let s = try ScenarioParser.parse("""
+        <scenario name="m" role="responder" carbons="true">
+          <expect kind="message" carbon="sent" jmi="proceed" capture="by=message@from"/>
+        </scenario>
+        """)
+        #expect(s.carbons)
+        guard case .expect(let group) = s.instructions[0] else { Issue.record("not an expect"); return }
+        let sent = group.expectations[0]
+        #expect(CallInterpreter.matches(sent, Self.carbonOfProceed))
+        var received = sent
+        received.carbon = .received
+        #expect(!CallInterpreter.matches(received, Self.carbonOfProceed))
+        var plain = sent
+        plain.carbon = nil
+        #expect(!CallInterpreter.matches(plain, Self.carbonOfProceed), "a plain expect must not take a carbon")
+        let direct = Self.proceed(from: "bob@example.com/d1")
+        #expect(!CallInterpreter.matches(sent, direct))
+        #expect(CallInterpreter.matches(plain, direct))
+        #expect(CallInterpreter.carbon(in: Self.carbonOfProceed)?.1.attribute("from") == "bob@example.com/d1")
+    }
+
+    @Test func badCarbonAttributesNameTheLine() {
+        #expect(throws: ScenarioError.self) {
+            try ScenarioParser.parse("<scenario name=\"m\" role=\"responder\" carbons=\"yes\"/>")
+        }
+        do {
+            _ = try ScenarioParser.parse("""
+            <scenario name="m" role="responder">
+              <expect carbon="sent" action="session-initiate"/>
+            </scenario>
+            """)
+            Issue.record("carbon on an iq expect was accepted")
+        } catch {
+            #expect(error.line == 2)
+            #expect(error.message.contains("carbon"))
+        }
+    }
+
+    @Test func theMultiDeviceBuiltInsLoad() throws {
+        let dir = "\(#filePath)".components(separatedBy: "/Tests/")[0] + "/Samples/harness"
+        let callee = try ScenarioLibrary.load("multi-device-callee", searchPaths: [dir])
+        #expect(callee.carbons && callee.role == .responder && callee.peer == "multi-device-caller")
+        let caller = try ScenarioLibrary.load("multi-device-caller", searchPaths: [dir])
+        #expect(caller.role == .initiator && caller.ignores.contains { $0.jmi == "ringing" })
     }
 }

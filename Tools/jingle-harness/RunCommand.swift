@@ -26,6 +26,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Full JID to call with --role initiator.")
     var target: String?
 
+    @Option(help: "Log each answering account in this many times (resources ...-d1, -d2 ...): one user's several devices; scenario variables [device] and [devices]. With --role both the caller then calls the bare JID.")
+    var devices: Int = 1
+
     @Option(help: "Server address host[:port] (default: the JID's domain).")
     var server: String?
 
@@ -55,6 +58,8 @@ struct RunCommand: ParsableCommand {
         guard ["initiator", "responder", "both"].contains(role) else { throw ValidationError("--role must be initiator, responder or both") }
         if media, !(mediaTimeout > 0) { throw ValidationError("--media-timeout must be above 0") }
         if role == "initiator", target == nil { throw ValidationError("--role initiator needs --target JID") }
+        guard (1...16).contains(devices) else { throw ValidationError("--devices must be 1 to 16") }
+        if devices > 1, role == "initiator" { throw ValidationError("--devices applies to answering accounts (--role responder or both)") }
         guard rate > 0, maxConcurrent > 0 else { throw ValidationError("--rate and --max-concurrent must be positive") }
     }
 
@@ -91,13 +96,14 @@ struct RunCommand: ParsableCommand {
                     return HarnessExit.fail(HarnessExit.usage, "both scenarios are initiators; only a scenario that names itself as peer (glare-both) may")
                 }
                 guard accountList.count >= 2 else { return HarnessExit.fail(HarnessExit.usage, "--role both needs at least two accounts") }
-                endpoints = try await HarnessSetup.pairs(accountList, initiator: initiator, responder: responder, server: settings)
+                endpoints = try await HarnessSetup.pairs(accountList, initiator: initiator, responder: responder,
+                                                         devices: devices, server: settings)
             case "initiator":
                 guard mainScenario.role == .initiator, let targetJID = target.flatMap(JID.init) else {
                     return HarnessExit.fail(HarnessExit.usage, "--role initiator needs an initiator scenario and a valid --target")
                 }
                 for (i, account) in accountList.enumerated() {
-                    let (client, jid) = try await HarnessSetup.connect(account, index: i, server: settings)
+                    let (client, jid) = try await HarnessSetup.connect(account, index: i, server: settings, carbons: mainScenario.carbons)
                     endpoints.append(HarnessEndpoint(client: client, localJID: jid, scenario: mainScenario, peer: targetJID))
                 }
             default:
@@ -105,9 +111,12 @@ struct RunCommand: ParsableCommand {
                     return HarnessExit.fail(HarnessExit.usage, "--role responder needs a responder scenario")
                 }
                 for (i, account) in accountList.enumerated() {
-                    let (client, jid) = try await HarnessSetup.connect(account, index: i, server: settings)
-                    FileHandle.standardError.write(Data("answering as \(jid)\n".utf8))
-                    endpoints.append(HarnessEndpoint(client: client, localJID: jid, scenario: mainScenario))
+                    let answering = try await HarnessSetup.responders(account, index: i, scenario: mainScenario,
+                                                                      devices: devices, server: settings)
+                    for endpoint in answering {
+                        FileHandle.standardError.write(Data("answering as \(endpoint.localJID)\n".utf8))
+                    }
+                    endpoints += answering
                 }
             }
         } catch {
