@@ -287,12 +287,13 @@ public actor LoadRunner {
         if let owner = aliases[key], calls[owner] != nil { return owner }
         let endpoint = endpoints[index]
         let opens = carbon == nil && (jingle?.attribute("action") == JingleAction.sessionInitiate.rawValue || jmi?.name == "propose")
-        // Glare: a session-initiate or propose from the peer of one of our calls in flight belongs
-        // to the oldest such call whose waiting step takes it.
-        if opens, let from = stanza.attribute("from"),
+        // Glare: a session-initiate or propose from the peer of one of our calls in flight (any
+        // resource of the peer's account: its call may come from another device) belongs to the
+        // oldest such call whose waiting step takes it.
+        if opens, let from = stanza.attribute("from").flatMap(JID.init),
            let owner = calls.filter({ k, call in
                k.endpoint == index && call.interpreter.scenario.role == .initiator
-                   && call.interpreter.variables["peer"] == from && call.interpreter.wants(stanza)
+                   && call.interpreter.variables["peer"].flatMap(JID.init)?.bare == from.bare && call.interpreter.wants(stanza)
            }).min(by: { $0.value.interpreter.startedAt < $1.value.interpreter.startedAt })?.key {
             aliases[key] = owner
             return owner
