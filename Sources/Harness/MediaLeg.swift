@@ -25,6 +25,8 @@ actor MediaLeg {
     }
 
     private let role: Creator
+    /// How long an outgoing restart waits for first media before it restarts anyway.
+    static let restartWait: Duration = .seconds(5)
     private let setup: Task<(any MediaTransport)?, Never>
     private var transport: (any MediaTransport)?
     private var setupError: String?
@@ -98,7 +100,9 @@ actor MediaLeg {
                 answerPending = false
                 local = await transport.localTransport()
             } else if let previous = templateUfrag, ufrag != previous {
-                // The scenario set new credentials: our restart.
+                // The scenario set new credentials: our restart, of a call whose media flows
+                // (bounded wait, as for the hang-up).
+                await settle(timeout: Self.restartWait)
                 restartPending = true
                 beginRestart()
                 guard let restarted = await transport.restartICE(remote: nil) else {
