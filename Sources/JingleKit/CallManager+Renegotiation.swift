@@ -89,12 +89,15 @@ extension CallManager {
     }
 
     /// Our restart: new credentials, sent in a transport-info; the peer answers with its own.
+    /// While one is awaiting the peer's answer, another call does nothing.
     func restartICE(sid: String) async throws(CallError) {
         guard let r = records[sid] else { throw .managerUnavailable }
         guard r.state == .active else { throw .wrongState(r.state) }
         guard let media = r.media, let content = sessions[sid]?.contents.first?.key else {
             throw .transportFailed("the call has no media transport")
         }
+        // One restart at a time: a second offer would be answered as the peer's own restart.
+        guard !r.restartPending else { return }
         records[sid]?.restartPending = true
         records[sid]?.ufragBeforeRestart = r.localUfrag
         guard let local = await media.restartICE(remote: nil) else {
