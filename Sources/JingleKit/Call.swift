@@ -95,7 +95,7 @@ public final class Call: Sendable, CustomStringConvertible {
     /// credentials go to the peer in a transport-info, the peer answers with its own, and
     /// connectivity checks run again while DTLS-SRTP keeps its keys (XEP-0320). The call reports
     /// `.iceRestarted` when the peer's answer arrives, then `.iceConnected` on the new pair.
-    /// A restart still waiting for the peer's answer is not started again. Throws `.wrongState`
+    /// A restart still waiting for the peer's answer (up to 10 s) is not started again. Throws `.wrongState`
     /// unless active, `.transportFailed` when the transport cannot restart.
     public func restartICE() async throws(CallError) {
         guard let manager else { throw .managerUnavailable }

@@ -89,16 +89,18 @@ extension CallManager {
     }
 
     /// Our restart: new credentials, sent in a transport-info; the peer answers with its own.
-    /// While one is awaiting the peer's answer, another call does nothing.
+    /// While one is awaiting the peer's answer (up to 10 s), another call does nothing.
     func restartICE(sid: String) async throws(CallError) {
         guard let r = records[sid] else { throw .managerUnavailable }
         guard r.state == .active else { throw .wrongState(r.state) }
         guard let media = r.media, let content = sessions[sid]?.contents.first?.key else {
             throw .transportFailed("the call has no media transport")
         }
-        // One restart at a time: a second offer would be answered as the peer's own restart.
-        guard !r.restartPending else { return }
+        // One restart at a time: a second offer would be answered as the peer's own restart. An
+        // offer the peer left unanswered for 10 s no longer blocks a new one.
+        if r.restartPending, let offered = r.restartOfferedAt, now - offered < .seconds(10) { return }
         records[sid]?.restartPending = true
+        records[sid]?.restartOfferedAt = now
         records[sid]?.ufragBeforeRestart = r.localUfrag
         guard let local = await media.restartICE(remote: nil) else {
             records[sid]?.restartPending = false

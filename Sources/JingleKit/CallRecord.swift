@@ -30,6 +30,7 @@ struct CallRecord {
     /// We restarted ICE and wait for the peer's new credentials; our ufrag before that restart.
     var restartPending = false
     var ufragBeforeRestart: String?
+    var restartOfferedAt: EngineInstant?
 
     // Timings (runtime clock).
     var placedAt: EngineInstant
