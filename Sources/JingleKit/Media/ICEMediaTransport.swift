@@ -421,8 +421,10 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
     /// With `remote` nil we initiate and wait for the peer's new credentials. With `remote` (the
     /// peer's new ufrag, pwd and candidates) we restart too unless this answers our own restart,
     /// then hand libnice the peer's credentials and candidates. Returns our current credentials.
+    /// A `failed` state while the new checks run is not passed on (the old pair still works).
     func restartICE(remote: RemoteMediaParameters?) async -> LocalTransport? {
         guard !state.withLock({ $0.closed || $0.ended }) else { return nil }
+        if let remote, (remote.ufrag ?? "").isEmpty || (remote.pwd ?? "").isEmpty { return nil }
         let restartHere = state.withLock { s -> Bool in
             if remote != nil, s.awaitingRestartAnswer {
                 s.awaitingRestartAnswer = false
@@ -441,12 +443,13 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
                 s.packetsAtReconnect = nil
                 s.remoteKnown = true
                 s.earlyCandidates = []
-                s.connectDeadline = clock.now + timeout
+                // Before DTLS is up the connect deadline starts again; once media flows, a restart
+                // that never reconnects leaves the old pair carrying it rather than ending the call.
+                if !s.established { s.connectDeadline = clock.now + timeout }
             }
             sink.yield(.iceRestarted)
         }
-        if let remote {
-            guard let ufrag = remote.ufrag, let pwd = remote.pwd, !ufrag.isEmpty, !pwd.isEmpty else { return nil }
+        if let remote, let ufrag = remote.ufrag, let pwd = remote.pwd {
             do { try agent.setRemoteCredentials(ICECredentials(usernameFragment: ufrag, password: pwd)) } catch {
                 fail(Reason(.failedTransport, text: "ICE refused the peer's restart credentials: \(error)"))
                 return nil
