@@ -231,6 +231,35 @@ actor RestartRecordingProvider: MediaTransportProvider {
         withExtendedLifetime(manager) {}
     }
 
+    @Test func aRestartBeforeWeAnswerReplacesTheOffersCredentials() async throws {
+        let router = InMemoryRouter()
+        let media = RestartRecordingProvider()
+        let ac = await router.client("alice@localhost/desk")
+        let manager = CallManager(transport: ac, local: ac.jid, configuration: CallConfiguration(mediaTransports: media))
+        await manager.start()
+        let bob = await RawJinglePeer(router: router, jid: "bob@localhost/phone")
+        let sid = "raw-early-restart"
+        #expect(await bob.send(RawJinglePeer.audioOffer(sid: sid, ufrag: "bobUfrag1", pwd: "bobPassword1bobPassword1"), to: ac.jid)?.type == .result)
+        let call = try await nextIncoming(manager)
+        let stale = Candidate(component: 1, foundation: "1", id: "old1", ip: "127.0.0.1", network: 0, port: 42000, priority: 100, type: .host)
+        let fresh = Candidate(component: 1, foundation: "2", id: "new1", ip: "127.0.0.1", network: 0, port: 42001, priority: 100, type: .host)
+        for (ufrag, pwd, candidate) in [("bobUfrag1", nil, stale), ("bobUfrag2", "bobPassword2bobPassword2", fresh)] {
+            let info = Content(creator: .initiator, name: "audio", transport: .iceUDP(ICEUDPTransport(ufrag: ufrag, pwd: pwd, candidates: [candidate])))
+            #expect(await bob.send(JingleElement(action: .transportInfo, sid: sid, contents: [info]), to: ac.jid)?.type == .result)
+        }
+        try await call.accept()
+        _ = try await bob.next(.sessionAccept)
+        let transport = try await first(media.made, "alice's transport")
+        let started = try await within(.seconds(10), "the transport started") {
+            for await t in transport.told { if case .start(let remote) = t { return remote } }
+            throw TimedOut(what: "start (stream ended)")
+        }
+        #expect(started.ufrag == "bobUfrag2" && started.pwd == "bobPassword2bobPassword2")
+        #expect(started.candidates == [fresh], "the old generation's trickled candidate is gone")
+        await call.hangUp()
+        withExtendedLifetime(manager) {}
+    }
+
     @Test func restartICEBeforeTheCallIsActiveIsRefused() async throws {
         let router = InMemoryRouter()
         let ac = await router.client("alice@localhost/desk")
