@@ -10,6 +10,12 @@ import XMLStream
 /// starts the leg with the peer's transport from the received offer or answer, and adds
 /// candidates trickled in transport-info. Once DTLS is up the transport sends a 20 ms Opus frame
 /// of silence at a time, so the peer decodes its first packet without an audio source.
+///
+/// ICE restart (RFC 8445 §9, XEP-0176 §2.4): an outgoing transport-info whose template ufrag
+/// differs from the one sent before (the scenario `set` new credentials) restarts the leg's ICE
+/// and carries its real new ufrag, pwd and candidates; a received transport-info with a new
+/// ufrag and pwd restarts the leg too (or answers its own restart), and the next outgoing
+/// transport-info carries the new credentials. Candidates of a retired ufrag are dropped.
 actor MediaLeg {
     /// What the media plane of a call came to.
     struct Outcome: Sendable {
@@ -19,6 +25,8 @@ actor MediaLeg {
     }
 
     private let role: Creator
+    /// How long an outgoing restart waits for first media before it restarts anyway.
+    static let restartWait: Duration = .seconds(5)
     private let setup: Task<(any MediaTransport)?, Never>
     private var transport: (any MediaTransport)?
     private var setupError: String?
@@ -31,6 +39,20 @@ actor MediaLeg {
     private var mediaAt: ContinuousClock.Instant?
     private var failure: Reason?
     private var waiters: [CheckedContinuation<Void, Never>] = []
+    // ICE restart bookkeeping.
+    /// The ufrag of the scenario's last offer, answer or restart template (before rewriting).
+    private var templateUfrag: String?
+    private var peerUfrag: String?
+    private var retiredPeerUfrags: Set<String> = []
+    /// We restarted and wait for the peer's credentials.
+    private var restartPending = false
+    /// The peer restarted; our next transport-info answers with the new credentials.
+    private var answerPending = false
+    private var restartAt: ContinuousClock.Instant?
+    /// The transport reported its restart: the next `iceConnected` is the new generation's.
+    private var transportRestarted = false
+    private var restartICEAt: ContinuousClock.Instant?
+    private var restartMediaAt: ContinuousClock.Instant?
 
     init(provider: any MediaTransportProvider, sid: String, role: Creator) {
         self.role = role
@@ -56,17 +78,55 @@ actor MediaLeg {
         return made
     }
 
-    /// `element` with the ICE-UDP transport of an outgoing session-initiate or session-accept
-    /// carrying this leg's credentials, fingerprint and candidates.
+    /// `element` with the ICE-UDP transport of an outgoing session-initiate, session-accept or
+    /// transport-info carrying this leg's credentials, fingerprint and candidates; a
+    /// transport-info with new template credentials first restarts the leg's ICE.
     func fill(_ element: XMLElement) async -> XMLElement {
         guard let jingle = element.child("jingle", namespace: JingleNamespace.jingle),
-              let action = jingle.attribute("action"),
-              action == JingleAction.sessionInitiate.rawValue || action == JingleAction.sessionAccept.rawValue,
-              let transport = await ready() else { return element }
-        if action == JingleAction.sessionAccept.rawValue { acceptAt = .now }
-        let local = await transport.localTransport()
-        let candidates = await transport.localCandidates()
-        return Self.rewrite(element, local: local, candidates: candidates)
+              let action = jingle.attribute("action") else { return element }
+        let ufrag = StanzaPath.find("transport", in: jingle)?.attribute("ufrag")
+        switch action {
+        case JingleAction.sessionInitiate.rawValue, JingleAction.sessionAccept.rawValue:
+            guard let transport = await ready() else { return element }
+            if action == JingleAction.sessionAccept.rawValue { acceptAt = .now }
+            templateUfrag = ufrag
+            let local = await transport.localTransport()
+            let candidates = await transport.localCandidates()
+            return Self.rewrite(element, local: local, candidates: candidates)
+        case JingleAction.transportInfo.rawValue:
+            guard let ufrag, let transport = await ready() else { return element }
+            let local: LocalTransport
+            if answerPending {
+                answerPending = false
+                local = await transport.localTransport()
+            } else if let previous = templateUfrag, ufrag != previous {
+                // The scenario set new credentials: our restart, of a call whose media flows
+                // (bounded wait, as for the hang-up).
+                await settle(timeout: Self.restartWait)
+                restartPending = true
+                beginRestart()
+                guard let restarted = await transport.restartICE(remote: nil) else {
+                    restartPending = false
+                    if failure == nil { failure = Reason(.failedTransport, text: "the media transport cannot restart ICE") }
+                    wake()
+                    return element
+                }
+                local = restarted
+            } else {
+                local = await transport.localTransport()
+            }
+            templateUfrag = ufrag
+            return Self.rewrite(element, local: local, candidates: await transport.localCandidates())
+        default:
+            return element
+        }
+    }
+
+    private func beginRestart() {
+        restartAt = .now
+        transportRestarted = false
+        restartICEAt = nil
+        restartMediaAt = nil
     }
 
     private static func rewrite(_ element: XMLElement, local: LocalTransport, candidates: [Candidate]) -> XMLElement {
@@ -105,6 +165,7 @@ actor MediaLeg {
             if action == JingleAction.sessionAccept.rawValue { acceptAt = .now }
             guard !started, let remote = transports.first, let transport = await ready() else { return }
             started = true
+            peerUfrag = remote.ufrag
             // RFC 5763 §5: the answerer picks; an initiator whose answer says `passive` is the client.
             let setup = remote.fingerprints.first?.setup
             let dtlsRole: DTLSRole? = role == .initiator && setup == .passive ? .client : nil
@@ -112,7 +173,25 @@ actor MediaLeg {
                 ufrag: remote.ufrag, pwd: remote.pwd, candidates: remote.candidates, fingerprint: remote.fingerprints.first,
                 dtlsRole: dtlsRole))
         case JingleAction.transportInfo.rawValue:
-            let candidates = transports.flatMap(\.candidates)
+            var candidates: [Candidate] = []
+            for t in transports {
+                if let u = t.ufrag, retiredPeerUfrags.contains(u) { continue }   // an old generation
+                if let u = t.ufrag, let current = peerUfrag, u != current {
+                    guard let pwd = t.pwd, !pwd.isEmpty, let transport = await ready() else { continue }
+                    retiredPeerUfrags.insert(current)
+                    peerUfrag = u
+                    if restartPending {
+                        restartPending = false
+                    } else {
+                        answerPending = true
+                        beginRestart()
+                    }
+                    _ = await transport.restartICE(remote: RemoteMediaParameters(
+                        ufrag: u, pwd: pwd, candidates: t.candidates, fingerprint: t.fingerprints.first, dtlsRole: nil))
+                    continue
+                }
+                candidates += t.candidates
+            }
             guard !candidates.isEmpty, let transport = await ready() else { return }
             await transport.addRemoteCandidates(candidates)
         default:
@@ -122,7 +201,11 @@ actor MediaLeg {
 
     private func handle(_ event: MediaTransportEvent) {
         switch event {
-        case .iceConnected: if iceAt == nil { iceAt = .now }
+        case .iceConnected:
+            if iceAt == nil { iceAt = .now }
+            if transportRestarted, restartICEAt == nil { restartICEAt = .now }
+        case .iceRestarted: transportRestarted = true
+        case .mediaResumed: if restartAt != nil, restartMediaAt == nil { restartMediaAt = .now }
         case .connected:
             if iceAt == nil { iceAt = .now }
             if dtlsAt == nil { dtlsAt = .now }
@@ -138,16 +221,20 @@ actor MediaLeg {
         wake()
     }
 
+    /// First media arrived and, after a restart, media resumed on the new pair.
+    private var settled: Bool { mediaAt != nil && (restartAt == nil || restartMediaAt != nil) }
+
     private func wake() {
-        guard mediaAt != nil || failure != nil || closed || !listening else { return }
+        guard settled || failure != nil || closed || !listening else { return }
         let ready = waiters
         waiters = []
         ready.forEach { $0.resume() }
     }
 
-    /// Waits until the first media packet was decoded, the transport failed, or `timeout`.
+    /// Waits until the first media packet was decoded (and, after an ICE restart, media resumed),
+    /// the transport failed, or `timeout`.
     func settle(timeout: Duration) async {
-        guard mediaAt == nil, failure == nil, !closed else { return }
+        guard !settled, failure == nil, !closed else { return }
         let timer = Task { [weak self] in
             try? await Task.sleep(for: timeout)
             await self?.timedOut()
@@ -174,10 +261,16 @@ actor MediaLeg {
         if let s = seconds(acceptAt, iceAt) { measurements.append(.init(name: "accept->ice", seconds: s)) }
         if let s = seconds(iceAt, dtlsAt) { measurements.append(.init(name: "ice->dtls", seconds: s)) }
         if let s = seconds(dtlsAt, mediaAt) { measurements.append(.init(name: "dtls->first-media", seconds: s)) }
-        guard mediaAt == nil else { return Outcome(measurements: measurements, failure: nil) }
+        if let s = seconds(restartAt, restartICEAt) { measurements.append(.init(name: "restart->ice", seconds: s)) }
+        if let s = seconds(restartAt, restartMediaAt) { measurements.append(.init(name: "restart->media", seconds: s)) }
+        guard !settled else { return Outcome(measurements: measurements, failure: nil) }
         let detail = failure.map { [$0.condition.name, $0.text].compactMap { $0 }.joined(separator: ": ") }
         let cause: FailureCause
-        if iceAt == nil, failure?.condition != .securityError {
+        if mediaAt != nil {
+            // Media flowed, then an ICE restart did not bring it back.
+            cause = restartICEAt == nil ? .iceFailed(detail ?? "ICE did not reconnect after the restart")
+                                        : .noMedia(detail ?? "no media packet arrived after the ICE restart")
+        } else if iceAt == nil, failure?.condition != .securityError {
             cause = .iceFailed(detail ?? (started ? "ICE did not connect in time" : "no offer or answer started the media leg"))
         } else if dtlsAt == nil {
             cause = .dtlsFailed(detail ?? "DTLS-SRTP did not complete in time")

@@ -91,6 +91,17 @@ public final class Call: Sendable, CustomStringConvertible {
                                                    : .unmute(creator: .initiator, name: "audio"))
     }
 
+    /// Restarts ICE (RFC 8445 §9, XEP-0176 §2.4), e.g. after a network change: new local
+    /// credentials go to the peer in a transport-info, the peer answers with its own, and
+    /// connectivity checks run again while DTLS-SRTP keeps its keys (XEP-0320). The call reports
+    /// `.iceRestarted` when the peer's answer arrives, then `.iceConnected` on the new pair.
+    /// A restart still waiting for the peer's answer (up to 10 s) is not started again. Throws `.wrongState`
+    /// unless active, `.transportFailed` when the transport cannot restart.
+    public func restartICE() async throws(CallError) {
+        guard let manager else { throw .managerUnavailable }
+        try await manager.restartICE(sid: sid)
+    }
+
     /// Tells the peer we put the call on hold or resumed it (XEP-0167 §7.2).
     public func setHeld(_ held: Bool) async throws(CallError) {
         guard let manager else { throw .managerUnavailable }

@@ -100,17 +100,8 @@ extension CallManager {
             case .sessionInitiate: incomingInitiate(j)
             case .sessionAccept: remoteAccepted(sid: sid, j)
             case .sessionInfo: for i in j.info { if case .rtp(let info) = i { sessionInfo(sid: sid, info) } }
-            case .transportInfo:
-                let candidates = j.contents.flatMap { c -> [Candidate] in
-                    if case .iceUDP(let t)? = c.transport { t.candidates } else { [] }
-                }
-                guard let r = records[sid], !candidates.isEmpty else { return }
-                r.call.sink.yield(.remoteCandidates(candidates))
-                if let media = r.media {
-                    Task { await media.addRemoteCandidates(candidates) }
-                } else {
-                    records[sid]?.earlyCandidates += candidates   // our transport is still being made
-                }
+            case .transportInfo: receivedTransportInfo(sid: sid, j)
+            case .contentAdd: receivedContentAdd(sid: sid, j)
             default: break
             }
         case .active:
@@ -199,6 +190,7 @@ extension CallManager {
         let candidates = await media.localCandidates()
         guard records[sid]?.state.isEnded == false else { return await media.close() }
         attach(media, to: sid)
+        records[sid]?.localUfrag = localTransport.ufrag
         var offer = Negotiation.offer(policy: configuration.policy, transport: localTransport)
         if case .iceUDP(var t)? = offer.transport { t.candidates = candidates; offer.transport = .iceUDP(t) }
         do {
@@ -220,6 +212,7 @@ extension CallManager {
                 return
             }
             r.initiate = j
+            r.remoteUfrag = Self.ufrag(of: j)
             r.sessionStarted = true
             r.initiatedAt = now
             records[j.sid] = r
@@ -229,6 +222,7 @@ extension CallManager {
         let call = Call(sid: j.sid, peer: session.peer, direction: .incoming, usesJMI: false, manager: self)
         var r = CallRecord(call: call, state: .ringing, device: session.peer, placedAt: now)
         r.initiate = j
+        r.remoteUfrag = Self.ufrag(of: j)
         r.sessionStarted = true
         r.initiatedAt = now
         records[j.sid] = r
@@ -241,9 +235,16 @@ extension CallManager {
               case .iceUDP(let t)? = content.transport else { return }
         let fp = t.fingerprints.first
         let role = fp.flatMap { $0.setup }.flatMap { Negotiation.dtlsRole(local: .actpass, remote: $0) }
+        records[sid]?.remoteUfrag = t.ufrag
+        records[sid]?.localSetup = role.map { $0 == .client ? .active : .passive }
         let remote = RemoteMediaParameters(ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates, fingerprint: fp, dtlsRole: role,
                                            payloadTypes: Self.payloadTypes(of: content))
         Task { await media.start(remote: remote) }
+    }
+
+    /// The ICE ufrag of an offer's first content (XEP-0176 §5).
+    static func ufrag(of j: JingleElement) -> String? {
+        if case .iceUDP(let t)? = j.contents.first?.transport { t.ufrag } else { nil }
     }
 
     /// The RTP payload types of a content's description (XEP-0167 §4).
@@ -253,7 +254,7 @@ extension CallManager {
 
     /// Incoming: create the media transport and answer the session-initiate with session-accept.
     func answer(sid: String) async {
-        guard let r = records[sid], let initiate = r.initiate, !r.state.isEnded, r.media == nil else { return }
+        guard let r = records[sid], r.initiate != nil, !r.state.isEnded, r.media == nil else { return }
         let media: any MediaTransport
         do { media = try await configuration.mediaTransports.makeTransport(sid: sid, role: .responder) } catch {
             return giveUp(sid: sid, reason: Reason(.failedTransport, text: "\(error)"))
@@ -262,6 +263,9 @@ extension CallManager {
         let candidates = await media.localCandidates()
         guard records[sid]?.state.isEnded == false else { return await media.close() }
         attach(media, to: sid)
+        records[sid]?.localUfrag = localTransport.ufrag
+        // Read after the transport is made: an ICE restart meanwhile may have replaced its credentials.
+        guard let initiate = records[sid]?.initiate else { return await media.close() }
         switch Negotiation.accept(initiate, policy: configuration.policy, transport: { _ in localTransport }) {
         case .failure(let reason):
             giveUp(sid: sid, reason: reason)
@@ -280,6 +284,8 @@ extension CallManager {
                     if case .iceUDP(let a)? = c.transport { a.fingerprints.first?.setup } else { nil }
                 }
                 let role = ours.flatMap { o in fp?.setup.flatMap { Negotiation.dtlsRole(local: o, remote: $0) } }
+                records[sid]?.remoteUfrag = t.ufrag
+                records[sid]?.localSetup = ours
                 let agreed = accept.contents.first.map(Self.payloadTypes(of:)) ?? []
                 let remote = RemoteMediaParameters(ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates, fingerprint: fp, dtlsRole: role,
                                                    payloadTypes: agreed)
@@ -317,11 +323,12 @@ extension CallManager {
             r.call.sink.yield(.firstAudio)
         case .dtmf(let digit): r.call.sink.yield(.dtmf(digit))
         case .audioSourceFinished: r.call.sink.yield(.audioSourceFinished)
+        case .iceRestarted, .mediaResumed: break   // the call reports restarts from the signalling
         case .failed(let reason): giveUp(sid: sid, reason: reason)
         case .localCandidates(let candidates):
             guard let content = sessions[sid]?.contents.first else { return }
             let info = Content(creator: content.creator, name: content.name,
-                               transport: .iceUDP(ICEUDPTransport(ufrag: nil, pwd: nil, candidates: candidates)))
+                               transport: .iceUDP(ICEUDPTransport(ufrag: r.localUfrag, pwd: nil, candidates: candidates)))
             if let out = try? sessions.send(JingleElement(action: .transportInfo, sid: sid, contents: [info]), now: now) { carryOut(out) }
             rearm()
         }

@@ -19,6 +19,18 @@ struct CallRecord {
     /// Candidates the peer trickled before our transport existed; handed over when it does.
     var earlyCandidates: [Candidate] = []
     var mediaEvents: Task<Void, Never>?
+    /// The peer's current ICE ufrag (XEP-0176), and the ones an ICE restart retired: candidates
+    /// signalled with a retired ufrag belong to an old generation and are dropped (RFC 8838 §4).
+    var remoteUfrag: String?
+    var retiredRemoteUfrags: Set<String> = []
+    /// Our current ufrag, sent with trickled candidates so the peer can tell generations apart.
+    var localUfrag: String?
+    /// Our DTLS setup as negotiated (XEP-0320), repeated in a restart's fingerprint.
+    var localSetup: DTLSSetup?
+    /// We restarted ICE and wait for the peer's new credentials; our ufrag before that restart.
+    var restartPending = false
+    var ufragBeforeRestart: String?
+    var restartOfferedAt: EngineInstant?
 
     // Timings (runtime clock).
     var placedAt: EngineInstant

@@ -96,7 +96,33 @@ public enum CallEvent: Sendable, Hashable {
     case dtmf(Character)
     /// The audio source set with `setAudioSource` has no more frames; silence is sent from now on.
     case audioSourceFinished
+    /// ICE restarted (RFC 8445 §9, XEP-0176 §2.4): both sides have new credentials; DTLS-SRTP
+    /// carries on and `.iceConnected` follows again once the new checks succeed.
+    case iceRestarted(ICERestart)
+    /// The peer proposed a content (XEP-0166 §7.2.1, e.g. video) and we answered content-reject
+    /// with `reason`: a call carries one audio stream. The call goes on unchanged.
+    case contentRejected(name: String, media: String?, reason: Reason)
     case ended(CallEndReason)
+}
+
+/// One ICE restart of a call (RFC 8445 §9): who started it and both new username fragments.
+public struct ICERestart: Sendable, Hashable {
+    /// The peer sent new credentials first; false when `Call.restartICE()` started it here.
+    public var byPeer: Bool
+    public var localUfrag: String
+    public var remoteUfrag: String
+    /// The ufrags of the generation the restart retired.
+    public var previousLocalUfrag: String?
+    public var previousRemoteUfrag: String?
+
+    public init(byPeer: Bool, localUfrag: String, remoteUfrag: String, previousLocalUfrag: String? = nil,
+                previousRemoteUfrag: String? = nil) {
+        self.byPeer = byPeer
+        self.localUfrag = localUfrag
+        self.remoteUfrag = remoteUfrag
+        self.previousLocalUfrag = previousLocalUfrag
+        self.previousRemoteUfrag = previousRemoteUfrag
+    }
 }
 
 /// Whether we placed the call or received it.

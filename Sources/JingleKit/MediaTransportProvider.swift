@@ -38,6 +38,11 @@ public enum MediaTransportEvent: Sendable, Hashable {
     case audioSourceFinished
     /// ICE or DTLS failed; the call ends with `<failed-transport/>` or `<security-error/>`.
     case failed(Reason)
+    /// The transport restarted ICE (RFC 8445 §9) with new credentials; an `iceConnected` after
+    /// this one reports the new generation's pair.
+    case iceRestarted
+    /// After an ICE restart: a media packet arrived once ICE had reconnected.
+    case mediaResumed
 }
 
 /// One call's transport for its audio content: ICE agent (XEP-0176) plus DTLS-SRTP (XEP-0320).
@@ -56,6 +61,18 @@ public protocol MediaTransport: AnyObject, Sendable {
     var events: AsyncStream<MediaTransportEvent> { get }
     /// Releases sockets and agents; called once when the call ends.
     func close() async
+    /// ICE restart (RFC 8445 §9, XEP-0176 §2.4); DTLS and SRTP keep their association (XEP-0320).
+    /// With `remote` nil we initiate: new local credentials, the peer's old candidates dropped.
+    /// With `remote` (the peer's new ufrag, pwd and candidates) the transport restarts too,
+    /// unless this is the answer to its own restart, then uses the peer's new credentials.
+    /// Returns our credentials after the restart (then `localCandidates()` are re-signalled),
+    /// or nil when the transport cannot restart (the call then keeps its old credentials).
+    func restartICE(remote: RemoteMediaParameters?) async -> LocalTransport?
+}
+
+extension MediaTransport {
+    /// Transports that cannot restart ICE keep their credentials.
+    public func restartICE(remote: RemoteMediaParameters?) async -> LocalTransport? { nil }
 }
 
 /// Makes one `MediaTransport` per call: the seam where ICE over libnice, DTLS and SRTP plug in.

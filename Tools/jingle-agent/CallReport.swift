@@ -116,7 +116,8 @@ struct CallReportBuilder: Sendable {
         case .ended(let reason):
             end = reason
             endedAt = at
-        case .proceeded, .remoteCandidates, .remoteMuted, .remoteHeld, .firstAudio, .audioSourceFinished: break
+        case .proceeded, .remoteCandidates, .remoteMuted, .remoteHeld, .firstAudio, .audioSourceFinished, .iceRestarted,
+             .contentRejected: break
         }
     }
 
@@ -198,6 +199,8 @@ struct CallReportBuilder: Sendable {
         case .firstAudio: "first audio"
         case .dtmf(let digit): "DTMF \(digit)"
         case .audioSourceFinished: "audio source finished"
+        case .iceRestarted(let r): "ICE restarted\(r.byPeer ? " by peer" : "") (ufrag \(r.localUfrag), peer \(r.remoteUfrag))"
+        case .contentRejected(let name, let media, let reason): "content-add '\(name)'\(media.map { " (\($0))" } ?? "") rejected: \(reason.condition.name)"
         case .ended(let r):
             "ended \(outcome(r).0)\(outcome(r).1 ? " by peer" : "")\(reason(r).map { " (\($0.condition.name))" } ?? "")"
         }

@@ -88,6 +88,10 @@ struct CallRunner: Sendable {
                 Console.shared.progress(muted ? "peer muted" : "peer unmuted")
             case .remoteHeld(let held):
                 Console.shared.progress(held ? "peer put the call on hold" : "peer resumed the call")
+            case .iceRestarted(let restart):
+                Console.shared.progress("ICE restarted \(restart.byPeer ? "by the peer" : "here"); checks run again")
+            case .contentRejected(let name, let media, let reason):
+                Console.shared.progress("refused content-add '\(name)' (\(media ?? "non-RTP")): \(reason.condition.name)")
             case .remoteCandidates:
                 break
             case .ended(let end):

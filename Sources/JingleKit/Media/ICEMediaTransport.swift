@@ -53,6 +53,12 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         var lateTicks = 0
         var sendLevel = -100.0
         var receiveLevel = -100.0
+        /// ICE restart (RFC 8445 §9): we restarted and wait for the peer's new credentials.
+        var awaitingRestartAnswer = false
+        /// Restarted and not yet reconnected: a `failed` state of the old checks is not fatal.
+        var restarting = false
+        /// Packets received when ICE reconnected after a restart; `mediaResumed` once more arrive.
+        var packetsAtReconnect: Int?
     }
 
     init(agent: ICEAgent, role: Creator, settings: CallMediaSettings, cname: String) throws(CallError) {
@@ -76,7 +82,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
             for await input in inputs {
                 switch input {
                 case .ice(let event):
-                    self?.note(event)
+                    guard self?.note(event) ?? true else { continue }
                     if let delivered {
                         delivered.handle(event)
                     } else if pending.count < 512 {
@@ -260,8 +266,9 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
     }
 
-    /// Bookkeeping for one ICE event (candidates, gathering, pair, state); the event then goes to the session.
-    private func note(_ event: ICEEvent) {
+    /// Bookkeeping for one ICE event (candidates, gathering, pair, state); returns whether the
+    /// event then goes to the session (not a `failed` state while a restart reconnects).
+    private func note(_ event: ICEEvent) -> Bool {
         switch event {
         case .localCandidate(let c):
             let trickle = state.withLock { s -> Bool in
@@ -285,20 +292,30 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         case .stateChanged(let s):
             switch s {
             case .connected, .ready: reportICE { $0.iceConnected = true }
-            case .failed, .disconnected, .gathering, .connecting: break
+            case .failed: return !state.withLock { $0.restarting }
+            case .disconnected, .gathering, .connecting: break
             }
         case .datagram:
             break
         }
+        return true
     }
 
     /// Updates the ICE bookkeeping and reports `iceConnected` once both the state and the pair are known.
     private func reportICE(_ update: (inout State) -> Void) {
-        let report = state.withLock { s -> SelectedCandidatePair? in
+        let (report, session) = state.withLock { s -> (SelectedCandidatePair?, MediaSession?) in
             update(&s)
-            guard s.iceConnected, !s.reportedICE, let pair = s.pair else { return nil }
+            guard s.iceConnected, !s.reportedICE, let pair = s.pair else { return (nil, nil) }
             s.reportedICE = true
-            return pair
+            guard s.restarting else { return (pair, nil) }
+            s.restarting = false
+            if s.established { s.connectDeadline = nil }
+            return (pair, s.session)
+        }
+        if let session {
+            // Reconnected after a restart: media counts as resumed once more packets arrive.
+            let base = session.statistics.packetsReceived
+            state.withLock { $0.packetsAtReconnect = base }
         }
         if let report { sink.yield(.iceConnected(report)) }
     }
@@ -388,8 +405,68 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
             state.withLock { $0.firstAudio = true }
             sink.yield(.firstAudio)
         }
+        checkMediaResumed(session)
         return true
     }
 
     private let silence = [Int16](repeating: 0, count: CallAudio.samplesPerFrame)
+
+    // MARK: ICE restart
+
+    /// ICE restart (RFC 8445 §9, XEP-0176 §2.4). libnice's restart gives the stream new local
+    /// credentials and drops the peer's candidates and checks; our local candidates stay (they are
+    /// signalled again with the new ufrag) and the selected pair keeps carrying media until a new
+    /// one is chosen, so DTLS and SRTP (XEP-0320) go on untouched.
+    ///
+    /// With `remote` nil we initiate and wait for the peer's new credentials. With `remote` (the
+    /// peer's new ufrag, pwd and candidates) we restart too unless this answers our own restart,
+    /// then hand libnice the peer's credentials and candidates. Returns our current credentials.
+    /// A `failed` state while the new checks run is not passed on (the old pair still works).
+    func restartICE(remote: RemoteMediaParameters?) async -> LocalTransport? {
+        guard !state.withLock({ $0.closed || $0.ended }) else { return nil }
+        if let remote, (remote.ufrag ?? "").isEmpty || (remote.pwd ?? "").isEmpty { return nil }
+        let restartHere = state.withLock { s -> Bool in
+            if remote != nil, s.awaitingRestartAnswer {
+                s.awaitingRestartAnswer = false
+                return false
+            }
+            return true
+        }
+        if restartHere {
+            do { try agent.restart() } catch { return nil }
+            let timeout = settings.connectTimeout
+            state.withLock { s in
+                s.awaitingRestartAnswer = remote == nil
+                s.restarting = true
+                s.reportedICE = false
+                s.pair = nil
+                s.packetsAtReconnect = nil
+                s.remoteKnown = true
+                s.earlyCandidates = []
+                // Before DTLS is up the connect deadline starts again; once media flows, a restart
+                // that never reconnects leaves the old pair carrying it rather than ending the call.
+                if !s.established { s.connectDeadline = clock.now + timeout }
+            }
+            sink.yield(.iceRestarted)
+        }
+        if let remote, let ufrag = remote.ufrag, let pwd = remote.pwd {
+            do { try agent.setRemoteCredentials(ICECredentials(usernameFragment: ufrag, password: pwd)) } catch {
+                fail(Reason(.failedTransport, text: "ICE refused the peer's restart credentials: \(error)"))
+                return nil
+            }
+            addCandidates(remote.candidates)
+        }
+        return await localTransport()
+    }
+
+    /// Reports `mediaResumed` once a packet arrived after ICE reconnected from a restart.
+    private func checkMediaResumed(_ session: MediaSession) {
+        let received = session.statistics.packetsReceived
+        let resumed = state.withLock { s -> Bool in
+            guard let base = s.packetsAtReconnect, received > base else { return false }
+            s.packetsAtReconnect = nil
+            return true
+        }
+        if resumed { sink.yield(.mediaResumed) }
+    }
 }
