@@ -7,8 +7,8 @@
 /// effect from the moment it is made in the same way. Paused time is kept apart so that the
 /// ramp, a `--duration` and the reported rate count only the time spent placing calls.
 public struct CallSchedule: Sendable, Hashable {
-    /// The lowest rate `setRate` accepts: one call every ten seconds.
-    public static let minimumRate = 0.1
+    /// The lowest rate accepted: one call every 1000 seconds.
+    public static let minimumRate = 0.001
 
     /// New calls per second once the ramp is over.
     public private(set) var rate: Double
