@@ -95,6 +95,9 @@ import XMPPCore
         try await phone.waitFor("answeredElsewhere", limit: .seconds(10))
         desk.send(SIGTERM)
         phone.send(SIGTERM)
+        // Its calls ended, the phone exits at once: its 30 s answer timers no longer hold them.
+        try await phone.exitStatus(limit: .seconds(10))
+        #expect(!phone.stderr.contains("cannot answer"), "\(phone.transcript)")
         expectPassed(report, desk)
         for record in report.records {
             let proceed = record.transcript.first { $0.elements.contains { $0.name == "proceed" } }
