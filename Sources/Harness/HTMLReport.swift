@@ -13,7 +13,8 @@ public enum HTMLReport {
         <h1>\(esc(report.scenario))</h1>
         <p class="\(report.allPassed ? "ok" : "bad")">\(report.allPassed ? "PASSED" : "FAILED"): \(report.started) started,
         \(report.records.count) finished, \(report.succeeded) passed, \(report.failed) failed in
-        \(String(format: "%.1f", report.elapsedSeconds)) s (\(String(format: "%.1f", report.rate)) calls/s)</p>
+        \(String(format: "%.1f", report.elapsedSeconds)) s\(report.pausedSeconds > 0 ? String(format: ", %.1f s paused", report.pausedSeconds) : "")
+        (\(String(format: "%.1f", report.rate)) calls/s)</p>
 
         """
         if !report.failuresByCause.isEmpty {

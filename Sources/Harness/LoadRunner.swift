@@ -80,6 +80,12 @@ public struct LiveCounters: Sendable, Hashable {
     public var succeeded: Int
     public var failed: Int
     public var inFlight: Int
+    /// True while placing new calls is paused.
+    public var paused: Bool = false
+    /// The offered rate in calls per second (the ramp applied); 0 when this run places no calls.
+    public var rate: Double = 0
+    /// Time spent paused so far.
+    public var pausedSeconds: Double = 0
 }
 
 /// Drives `CallInterpreter`s over `XMPPClient`s: places calls at the configured rate, routes
@@ -89,6 +95,10 @@ public struct LiveCounters: Sendable, Hashable {
 /// `<answer-iq/>`, sent in order with the call's other stanzas. A call also owns every other sid
 /// or JMI id it sends, and a session-initiate from its peer while it is in flight (glare,
 /// XEP-0166 §7.2.16): such stanzas reach the same call.
+///
+/// While a run places calls it can be paused (calls in flight carry on, no new call starts),
+/// resumed (the rate schedule restarts from the resume, with no burst of the calls missed), and
+/// given a new rate, as SIPp's keyboard controls do; see `CallSchedule`.
 public actor LoadRunner {
     private struct CallKey: Hashable {
         var endpoint: Int
@@ -117,6 +127,9 @@ public actor LoadRunner {
     private var inFlightInitiators = 0
     private var initiatorsStarted = 0
     private var stopRequested = false
+    private var schedule: CallSchedule
+    /// When placing calls ended (nil while it goes on); later pauses have no effect.
+    private var placingEndedAt: Double?
     private let origin = ContinuousClock.now
     private var seed: UInt64 = UInt64.random(in: 0...UInt64.max)
 
@@ -124,10 +137,30 @@ public actor LoadRunner {
         self.endpoints = endpoints
         self.options = options
         self.media = media
+        schedule = CallSchedule(rate: options.rate, rampSeconds: options.rampSeconds, now: 0)
     }
 
     /// Stops placing new calls; calls in flight may still finish (within `drainSeconds`).
     public func stop() { stopRequested = true }
+
+    /// Stops placing new calls until `resume()`; calls in flight carry on. Paused time does not
+    /// count towards `durationSeconds`, the ramp or the reported rate. No effect once placing ended.
+    public func pause() {
+        guard placingEndedAt == nil else { return }
+        schedule.pause(now: now)
+    }
+
+    /// Places calls again, the next one at once and the rest at the rate from here on.
+    public func resume() { schedule.resume(now: now) }
+
+    /// Sets the rate (calls per second, at least `CallSchedule.minimumRate`) from now on.
+    public func setRate(_ rate: Double) { schedule.setRate(rate, now: now) }
+
+    /// True while placing new calls is paused.
+    public var isPaused: Bool { schedule.isPaused }
+
+    /// The configured rate (before any ramp), as last set.
+    public var rate: Double { schedule.rate }
 
     /// Returns once `count` initiator calls have started (their first sends are under way), or
     /// the run has ended.
@@ -149,9 +182,14 @@ public actor LoadRunner {
         let placing = endpoints.contains { $0.scenario.role == .initiator }
         let legs = placing ? records.filter { $0.role == .initiator } : records
         let ok = legs.filter(\.verdict.passed).count
-        return LiveCounters(elapsed: now, started: placing ? initiatorsStarted : started, succeeded: ok,
-                            failed: legs.count - ok, inFlight: placing ? inFlightInitiators : calls.count)
+        let t = now
+        return LiveCounters(elapsed: t, started: placing ? initiatorsStarted : started, succeeded: ok,
+                            failed: legs.count - ok, inFlight: placing ? inFlightInitiators : calls.count,
+                            paused: schedule.isPaused && placingEndedAt == nil, rate: placing ? schedule.currentRate(now: t) : 0,
+                            pausedSeconds: pausedSeconds)
     }
+
+    private var pausedSeconds: Double { schedule.pausedSeconds(now: placingEndedAt ?? now) }
 
     private var now: Double {
         let d = ContinuousClock.now - origin
@@ -159,7 +197,9 @@ public actor LoadRunner {
     }
 
     /// Places calls until the total, the duration or `stop()`, lets them finish, and reports.
-    public func run(scenarioName: String, progress: (@Sendable (LiveCounters) -> Void)? = nil) async -> RunReport {
+    /// `progress` gets the counters every `progressInterval`.
+    public func run(scenarioName: String, progressInterval: Duration = .seconds(1),
+                    progress: (@Sendable (LiveCounters) -> Void)? = nil) async -> RunReport {
         var listeners: [Task<Void, Never>] = []
         for (index, endpoint) in endpoints.enumerated() {
             await endpoint.client.setIQHandler(namespace: JingleNamespace.jingle) { [weak self] iq in
@@ -182,12 +222,15 @@ public actor LoadRunner {
         }
         let reporter = Task { [weak self] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
+                try? await Task.sleep(for: progressInterval)
                 if let counters = await self?.counters, !Task.isCancelled { progress?(counters) }
             }
         }
 
+        let placingFrom = now
         await placeCalls()
+        placingEndedAt = now
+        let placing = max(0, now - placingFrom - pausedSeconds)
         let drainUntil = now + options.drainSeconds
         while !calls.isEmpty || pendingMedia > 0, now < drainUntil {
             try? await Task.sleep(for: .milliseconds(10))
@@ -205,25 +248,30 @@ public actor LoadRunner {
         reporter.cancel()
         for listener in listeners { listener.cancel() }
         for endpoint in endpoints { await endpoint.client.setIQHandler(namespace: JingleNamespace.jingle, nil) }
-        return RunReport(scenario: scenarioName, records: records, elapsedSeconds: now, started: started)
+        return RunReport(scenario: scenarioName, records: records, elapsedSeconds: now, started: started,
+                         pausedSeconds: pausedSeconds, placingSeconds: placing)
     }
 
     private func placeCalls() async {
         let callers = endpoints.indices.filter { endpoints[$0].scenario.role == .initiator && endpoints[$0].peer != nil }
-        let rate = max(options.rate, 0.001)
         var issued = 0
-        var nextStart = now
+        // The schedule starts now (not when the runner was made); a pause made before stays.
+        if !schedule.isPaused { schedule.setRate(schedule.rate, now: now) }
         while !stopRequested {
             if let total = options.totalCalls, issued >= total { break }
-            if let duration = options.durationSeconds, now >= duration { break }
+            if let duration = options.durationSeconds, schedule.activeSeconds(now: now) >= duration { break }
             if callers.isEmpty {
                 // A responder-only run answers until the duration, the total or stop.
                 if options.durationSeconds == nil, let total = options.totalCalls, started >= total, calls.isEmpty { break }
                 try? await Task.sleep(for: .milliseconds(20))
                 continue
             }
-            if nextStart > now {
-                try? await Task.sleep(for: .seconds(min(nextStart - now, 0.05)))
+            guard let due = schedule.nextDue else {
+                try? await Task.sleep(for: .milliseconds(20))
+                continue
+            }
+            if due > now {
+                try? await Task.sleep(for: .seconds(min(due - now, 0.05)))
                 continue
             }
             if inFlightInitiators >= options.maxConcurrent {
@@ -237,8 +285,7 @@ public actor LoadRunner {
             }
             wakeStartWaiters()
             issued += 1
-            let ramp = options.rampSeconds > 0 ? min(1, max(0.05, now / options.rampSeconds)) : 1
-            nextStart += 1 / (rate * ramp)
+            schedule.placed(now: now)
         }
     }
 

@@ -26,13 +26,15 @@ public enum ReportWriters {
         struct Step: Codable {
             var name: String
             var count: Int
-            var p50_ms, p90_ms, p99_ms, max_ms, mean_ms: Double
+            var p50_ms, p90_ms, p95_ms, p99_ms, max_ms, mean_ms: Double
             var histogram: [Bucket]
         }
         struct Bucket: Codable { var bucket: String; var count: Int }
         struct Failure: Codable { var cause: String; var count: Int }
         var scenario: String
         var elapsed_s: Double
+        var paused_s: Double
+        var placing_s: Double
         var started, finished, succeeded, failed: Int
         var rate_cps: Double
         var passed: Bool
@@ -42,12 +44,15 @@ public enum ReportWriters {
 
     public static func json(_ report: RunReport) -> String {
         let summary = JSONSummary(
-            scenario: report.scenario, elapsed_s: round3(report.elapsedSeconds), started: report.started,
+            scenario: report.scenario, elapsed_s: round3(report.elapsedSeconds), paused_s: round3(report.pausedSeconds),
+            placing_s: round3(report.placingSeconds),
+            started: report.started,
             finished: report.records.count, succeeded: report.succeeded, failed: report.failed,
             rate_cps: round3(report.rate), passed: report.allPassed,
             steps: report.steps.map { step in
                 let s = step.summary
                 return .init(name: step.name, count: s.count, p50_ms: round3(s.p50 * 1000), p90_ms: round3(s.p90 * 1000),
+                             p95_ms: round3(s.p95 * 1000),
                              p99_ms: round3(s.p99 * 1000), max_ms: round3(s.max * 1000), mean_ms: round3(s.mean * 1000),
                              histogram: zip(Histogram.labels, s.histogram).map { JSONSummary.Bucket(bucket: $0, count: $1) })
             },
@@ -77,16 +82,23 @@ public enum ReportWriters {
         return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + XMLSerializer.serialize(suites) + "\n"
     }
 
-    /// The live line: `12s started 240 ok 236 failed 1 in-flight 3 rate 20.0/s`.
-    public static func liveLine(elapsed: Double, started: Int, succeeded: Int, failed: Int, inFlight: Int, rate: Double) -> String {
-        String(format: "%5.0fs started %d ok %d failed %d in-flight %d rate %.1f/s", elapsed, started, succeeded, failed, inFlight, rate)
+    /// The live line: `12s started 240 ok 236 failed 1 in-flight 3 rate 20.0/s`, then the offered
+    /// rate (`target 20.0/s`) when known, and `PAUSED` while placing calls is paused.
+    public static func liveLine(elapsed: Double, started: Int, succeeded: Int, failed: Int, inFlight: Int, rate: Double,
+                                target: Double? = nil, paused: Bool = false) -> String {
+        var line = String(format: "%5.0fs started %d ok %d failed %d in-flight %d rate %.1f/s", elapsed, started, succeeded,
+                          failed, inFlight, rate)
+        if let target { line += String(format: " target %.1f/s", target) }
+        if paused { line += " PAUSED" }
+        return line
     }
 
     /// The final summary printed to the terminal.
     public static func text(_ report: RunReport) -> String {
-        var lines = [String(format: "%@: %d call legs started, %d finished, %d passed, %d failed in %.1f s (%.1f calls/s)",
+        let paused = report.pausedSeconds > 0 ? String(format: ", %.1f s paused", report.pausedSeconds) : ""
+        var lines = [String(format: "%@: %d call legs started, %d finished, %d passed, %d failed in %.1f s%@ (%.1f calls/s)",
                             report.scenario, report.started, report.records.count, report.succeeded, report.failed,
-                            report.elapsedSeconds, report.rate)]
+                            report.elapsedSeconds, paused, report.rate)]
         lines.append("step                          count    p50ms    p90ms    p99ms    maxms")
         for (name, s) in report.steps where s.count > 0 {
             lines.append(String(format: "%-28@ %6d %8.1f %8.1f %8.1f %8.1f", name.padding(toLength: 28, withPad: " ", startingAt: 0),

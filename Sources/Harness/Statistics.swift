@@ -5,6 +5,7 @@ public struct SampleSummary: Sendable, Hashable {
     public var count: Int
     public var p50: Double
     public var p90: Double
+    public var p95: Double
     public var p99: Double
     public var max: Double
     public var mean: Double
@@ -16,6 +17,7 @@ public struct SampleSummary: Sendable, Hashable {
         count = sorted.count
         p50 = Self.percentile(sorted, 50)
         p90 = Self.percentile(sorted, 90)
+        p95 = Self.percentile(sorted, 95)
         p99 = Self.percentile(sorted, 99)
         max = sorted.last ?? 0
         mean = sorted.isEmpty ? 0 : sorted.reduce(0, +) / Double(sorted.count)
@@ -88,9 +90,17 @@ public struct RunReport: Sendable {
     public var elapsedSeconds: Double
     /// Calls that were started (by an initiator) or received (by a responder).
     public var started: Int
+    /// Time placing calls was paused (part of `elapsedSeconds`).
+    public var pausedSeconds: Double
+    /// Time spent placing calls, pauses left out: from the first call to the moment placing
+    /// ended (the total, the duration or a stop), before the calls in flight drained.
+    public var placingSeconds: Double
 
-    public init(scenario: String, records: [CallRecord], elapsedSeconds: Double, started: Int) {
+    public init(scenario: String, records: [CallRecord], elapsedSeconds: Double, started: Int, pausedSeconds: Double = 0,
+                placingSeconds: Double = 0) {
         self.scenario = scenario
+        self.pausedSeconds = pausedSeconds
+        self.placingSeconds = placingSeconds
         self.records = records.sorted { ($0.callNumber, $0.role.rawValue) < ($1.callNumber, $1.role.rawValue) }
         self.elapsedSeconds = elapsedSeconds
         self.started = started
@@ -122,10 +132,13 @@ public struct RunReport: Sendable {
         return order.map { ($0, SampleSummary(samples: samples[$0] ?? [])) } + [("call", SampleSummary(samples: durations))]
     }
 
-    /// Completed calls per second over the run, counting initiator legs when there are any (so a
-    /// run playing both roles does not count each call twice).
+    /// The run's time less the paused time.
+    public var activeSeconds: Double { max(0, elapsedSeconds - pausedSeconds) }
+
+    /// Completed calls per second over the run's active (not paused) time, counting initiator legs
+    /// when there are any (so a run playing both roles does not count each call twice).
     public var rate: Double {
         let initiators = records.filter { $0.role == .initiator }.count
-        return elapsedSeconds > 0 ? Double(initiators > 0 ? initiators : records.count) / elapsedSeconds : 0
+        return activeSeconds > 0 ? Double(initiators > 0 ? initiators : records.count) / activeSeconds : 0
     }
 }

@@ -93,10 +93,16 @@ actor AnswerLoop {
         let prompter = self.prompter
         Task {
             async let report = runner.run()
+            var answering: Task<Void, Never>?
             switch mode {
             case .auto(let delay):
-                if delay > .zero { try? await Task.sleep(for: delay) }   // the rings before answering
-                do { try await call.accept() } catch { Console.shared.progress("cannot answer: \(error)") }
+                // The rings before answering, in a task of its own: a call that ends meanwhile
+                // (retracted, answered on another device) is not answered, nor held in flight.
+                answering = Task {
+                    if delay > .zero { try? await Task.sleep(for: delay) }
+                    guard !Task.isCancelled else { return }
+                    do { try await call.accept() } catch { Console.shared.progress("cannot answer: \(error)") }
+                }
             case .busy:
                 try? await call.reject(reason: Reason(.busy))
             case .decline:
@@ -110,7 +116,9 @@ actor AnswerLoop {
             case .ring:
                 break
             }
-            self.finished(await report)
+            let ended = await report
+            answering?.cancel()
+            self.finished(ended)
         }
     }
 

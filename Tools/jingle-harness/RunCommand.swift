@@ -36,9 +36,10 @@ struct RunCommand: ParsableCommand {
     var caFile: String?
 
     @Option(help: "New calls per second.") var rate: Double = 10
+    @Option(help: "Calls/s the + and - keys add or take away (default: 10 % of the current rate).") var rateStep: Double?
     @Option(help: "Most initiator calls in flight at once.") var maxConcurrent: Int = 100
     @Option(help: "Total calls to place (default 1 unless --duration is given).") var calls: Int?
-    @Option(help: "Stop placing calls after this many seconds.") var duration: Double?
+    @Option(help: "Stop placing calls after this many seconds of placing them (paused time does not count).") var duration: Double?
     @Option(help: "Ramp the rate up over this many seconds.") var ramp: Double = 0
     @Option(help: "Wait at most this many seconds for calls in flight at the end.") var drain: Double = 30
 
@@ -60,7 +61,8 @@ struct RunCommand: ParsableCommand {
         if role == "initiator", target == nil { throw ValidationError("--role initiator needs --target JID") }
         guard (1...16).contains(devices) else { throw ValidationError("--devices must be 1 to 16") }
         if devices > 1, role == "initiator" { throw ValidationError("--devices applies to answering accounts (--role responder or both)") }
-        guard rate > 0, maxConcurrent > 0 else { throw ValidationError("--rate and --max-concurrent must be positive") }
+        guard rate > 0, rate.isFinite, maxConcurrent > 0 else { throw ValidationError("--rate and --max-concurrent must be positive") }
+        if let rateStep, !(rateStep > 0 && rateStep.isFinite) { throw ValidationError("--rate-step must be positive") }
     }
 
     func run() throws {
@@ -69,6 +71,8 @@ struct RunCommand: ParsableCommand {
     }
 
     func execute() async -> Int32 {
+        // SIGINT, SIGUSR1 and SIGUSR2 are handled once the run starts; until then they must not kill us.
+        RunControls.ignoreSignals()
         let mainScenario: Scenario
         let accountList: [HarnessAccount]
         do {
@@ -132,15 +136,9 @@ struct RunCommand: ParsableCommand {
                                   rampSeconds: ramp, drainSeconds: drain, together: together)
         let plane = media ? MediaPlane.ice(localAddresses: mediaAddress, timeout: .milliseconds(Int(mediaTimeout * 1000))) : nil
         let runner = LoadRunner(endpoints: endpoints, options: options, media: plane)
-        signal(SIGINT, SIG_IGN)
-        let interrupts = DispatchSource.makeSignalSource(signal: SIGINT)
-        let stops = StopCounter()
-        interrupts.setEventHandler {
-            if stops.increment() > 1 { Foundation.exit(130) }
-            FileHandle.standardError.write(Data("\nstopping: no new calls, waiting for calls in flight (^C again to quit)\n".utf8))
-            Task { await runner.stop() }
-        }
-        interrupts.resume()
+        let controls = RunControls(runner: runner, rateStep: rateStep)
+        controls.start(keys: true)
+        defer { controls.finish() }
         let quiet = self.quiet
         let lastBox = LastBox()
         let report = await runner.run(scenarioName: mainScenario.name) { c in
@@ -150,9 +148,9 @@ struct RunCommand: ParsableCommand {
             let rate = c.elapsed > last.time ? Double(finished - last.finished) / (c.elapsed - last.time) : 0
             FileHandle.standardError.write(Data((ReportWriters.liveLine(
                 elapsed: c.elapsed, started: c.started, succeeded: c.succeeded, failed: c.failed,
-                inFlight: c.inFlight, rate: rate) + "\n").utf8))
+                inFlight: c.inFlight, rate: rate, target: c.rate > 0 ? c.rate : nil, paused: c.paused) + "\n").utf8))
         }
-        interrupts.cancel()
+        controls.finish()
         await HarnessSetup.disconnect(endpoints)
         print(ReportWriters.text(report), terminator: "")
         let outputs: [(String?, (RunReport) -> String)] = [
@@ -165,12 +163,6 @@ struct RunCommand: ParsableCommand {
         }
         return report.allPassed ? HarnessExit.passed : HarnessExit.failed
     }
-}
-
-private final class StopCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    func increment() -> Int { lock.lock(); defer { lock.unlock() }; count += 1; return count }
 }
 
 private final class LastBox: @unchecked Sendable {
