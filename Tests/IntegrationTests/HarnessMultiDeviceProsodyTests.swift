@@ -91,40 +91,4 @@ import XMPPCore
         #expect(badStatus == 64, "output:\n\(badOutput)")
         #expect(badOutput.contains("--devices"), "output:\n\(badOutput)")
     }
-
-    /// `multi-device-caller` against a user on two `jingle-agent answer` processes: the desk
-    /// answers at once, the phone (set to answer after 20 s) stops ringing when the desk's
-    /// proceed reaches it as a carbon, and reports the call answered elsewhere (exit 5).
-    @Test func harnessCallsAUserOnTwoAgents() async throws {
-        let prosody = try await ProsodyFixture.shared()
-        let agents = try await AgentAccounts.make()
-        var devices: [AgentProcess] = []
-        for (resource, delay) in [("desk", "0"), ("phone", "20")] {
-            let p = try AgentProcess("multi-\(resource)", ["answer", "--auto", "--answer-after", delay, "--max-calls", "1",
-                                                          "--report", "json", "--signalling-only"]
-                                     + (try await agents.arguments("hmulti-agents", resource: resource)))
-            try await p.waitFor("waiting for calls")
-            devices.append(p)
-        }
-        let caller = try await prosody.account("hmulti-agents-caller")
-        let (client, jid) = try await HarnessSetup.connect(HarnessAccount(jid: caller.jid, password: caller.password), index: 0,
-                                                            server: server(prosody))
-        let target = try #require(JID(agents.bare("hmulti-agents")))
-        let runner = LoadRunner(endpoints: [HarnessEndpoint(client: client, localJID: jid, scenario: try scenario("multi-device-caller"),
-                                                            peer: target)],
-                                options: LoadOptions(totalCalls: 1, drainSeconds: 15))
-        let report = await runner.run(scenarioName: "multi-device-caller")
-        await client.disconnect()
-        let deskStatus = try await devices[0].exitStatus()
-        let phoneStatus = try await devices[1].exitStatus()
-        #expect(report.allPassed, "\(report.failuresByCause)")
-        #expect(deskStatus == 0, "\(devices[0].transcript)")
-        // A call withdrawn before this device answered exits 5, as a cancelled one does.
-        #expect(phoneStatus == 5, "\(devices[1].transcript)")
-        let desk = try devices[0].report()
-        let phone = try devices[1].report()
-        #expect(desk["outcome"] as? String == "completed", "\(devices[0].transcript)")
-        #expect(phone["outcome"] as? String == "answeredElsewhere", "\(devices[1].transcript)")
-        #expect(phone["sid"] as? String == desk["sid"] as? String)
-    }
 }

@@ -84,13 +84,13 @@ import XMPPCore
         #expect(report.steps.contains { $0.name == "propose->ringing" && $0.summary.count == 2 })
     }
 
-    /// JMI to a bare JID with two devices online: the one answering at once takes the call (its
+    /// `multi-device-caller` (JMI to a bare JID) with two devices online: the one answering at once takes the call (its
     /// proceed comes from its full JID, and the session goes there); the other, set to answer much
     /// later, stops ringing when it sees its sibling's proceed (XEP-0280 carbons).
     @Test func jmiCallerToTwoDevicesIsTakenByTheOneThatAnswers() async throws {
         let (desk, deskJID) = try await agent("hscen-agent-two", resource: "desk", ["--auto"])
         let (phone, _) = try await agent("hscen-agent-two", resource: "phone", ["--auto", "--answer-after", "30"])
-        let report = try await run(try scenario("jmi-caller"), to: deskJID.bare, harness: "hscen-harness-two")
+        let report = try await run(try scenario("multi-device-caller"), to: deskJID.bare, harness: "hscen-harness-two")
         // The phone saw the desk's proceed and stopped ringing, well before its own 30 s answer.
         try await phone.waitFor("answeredElsewhere", limit: .seconds(10))
         desk.send(SIGTERM)
