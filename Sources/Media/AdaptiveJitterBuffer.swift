@@ -119,6 +119,9 @@ public struct AdaptiveJitterBuffer: Sendable {
     private var firstArrival: ContinuousClock.Instant?
     private var transits: [Int64] = []
     private var transitIndex = 0
+    /// `transits` kept in ascending order as packets arrive (one binary search and one shift per
+    /// packet instead of sorting the whole history every time).
+    private var sortedTransits: [Int64] = []
     private var targetSamples: Int64
     private var packetsBelowTarget = 0
     private var filteredLevel: Double = 0
@@ -183,6 +186,16 @@ public struct AdaptiveJitterBuffer: Sendable {
         return result
     }
 
+    /// The first index in ascending `values` whose element is not below `value`.
+    private static func lowerBound(of value: Int64, in values: [Int64]) -> Int {
+        var low = 0, high = values.count
+        while low < high {
+            let mid = (low + high) / 2
+            if values[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
     private mutating func recordTransit(ts: Int64, now: ContinuousClock.Instant) {
         let base = origin ?? now
         origin = base
@@ -190,10 +203,13 @@ public struct AdaptiveJitterBuffer: Sendable {
         if transits.count < configuration.historyLength {
             transits.append(transit)
         } else {
+            let replaced = transits[transitIndex]
+            sortedTransits.remove(at: Self.lowerBound(of: replaced, in: sortedTransits))
             transits[transitIndex] = transit
             transitIndex = (transitIndex + 1) % configuration.historyLength
         }
-        let sorted = transits.sorted()
+        sortedTransits.insert(transit, at: Self.lowerBound(of: transit, in: sortedTransits))
+        let sorted = sortedTransits
         let index = min(sorted.count - 1, Int((Double(sorted.count - 1) * configuration.percentile).rounded(.up)))
         let jitter = sorted[index] - sorted[0]
         let frames = (jitter + frame - 1) / frame + 1

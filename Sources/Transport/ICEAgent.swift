@@ -3,31 +3,99 @@ import Dispatch
 import Foundation
 import Synchronization
 
+/// Where received datagrams go: as `.datagram` events (the default), held until a receiver is
+/// attached, or straight to a receiver on the GLib thread.
+enum DatagramRoute {
+    case events
+    case held([[UInt8]])
+    case receiver(@Sendable (UnsafeRawBufferPointer) -> Void)
+}
+
 /// Context handed to libnice's C callbacks as `Unmanaged` user data. Callbacks run on whichever
 /// thread releases the agent lock (the GLib thread or a caller's), so it holds only Sendable state.
 final class ICECallbackContext: Sendable {
     let continuation: AsyncStream<ICEEvent>.Continuation
+    let route = Mutex(DatagramRoute.events)
     init(continuation: AsyncStream<ICEEvent>.Continuation) { self.continuation = continuation }
+
+    /// One received datagram, on the GLib thread.
+    func receive(_ bytes: UnsafeRawBufferPointer) {
+        let receiver = route.withLock { route -> (@Sendable (UnsafeRawBufferPointer) -> Void)? in
+            switch route {
+            case .receiver(let r): return r
+            case .held(var list):
+                if list.count < ICEAgent.heldDatagramLimit {
+                    route = .events   // avoids copying the list on append
+                    list.append(Array(bytes))
+                    route = .held(list)
+                }
+                return nil
+            case .events:
+                continuation.yield(.datagram(Array(bytes)))
+                return nil
+            }
+        }
+        receiver?(bytes)
+    }
 }
 
-/// Raw GLib/libnice pointers moved to the GLib thread; only touched there or under the agent lock.
+/// Raw GLib/libnice pointers; only touched on the GLib thread or under the agent lock.
 struct GLibHandles: @unchecked Sendable {
     let context: OpaquePointer
-    let loop: OpaquePointer
     let agent: OpaquePointer
     let stream: guint
 }
 
+/// The process's one GLib main context for every libnice agent, run by one plain thread for the
+/// life of the process. libnice drives any number of agents from one context, so one thread
+/// (and one poll) serves every call instead of a thread per agent.
+final class ICEMainLoop: @unchecked Sendable {
+    static let shared: ICEMainLoop? = ICEMainLoop()
+    let context: OpaquePointer
+
+    private init?() {
+        guard let context = g_main_context_new() else { return nil }
+        guard let loop = g_main_loop_new(context, 0) else {
+            g_main_context_unref(context)
+            return nil
+        }
+        self.context = context
+        let ready = DispatchSemaphore(value: 0)
+        let handles = LoopHandles(context: context, loop: loop)
+        let thread = Thread {
+            g_main_context_push_thread_default(handles.context)
+            ready.signal()
+            g_main_loop_run(handles.loop)   // never quits: the context lives as long as the process
+        }
+        thread.name = "JingleKit ICE GLib"
+        thread.qualityOfService = .userInteractive
+        thread.start()
+        ready.wait()
+    }
+
+    private struct LoopHandles: @unchecked Sendable {
+        let context: OpaquePointer
+        let loop: OpaquePointer
+    }
+
+    /// True on the loop's own thread (where teardown must not wait for the loop).
+    var isCurrentThread: Bool { g_main_context_is_owner(context) != 0 }
+}
+
 /// An ICE agent (RFC 8445, libnice in RFC 5245 compatibility mode) for one stream with one
-/// component (RTP and RTCP multiplexed, RFC 5761). It owns a `NiceAgent` whose GLib main context
-/// runs on its own thread; it is torn down there by `close()` or `deinit`. Events (candidates,
-/// gathering done, state, selected pair, datagrams) arrive in order on `events`.
+/// component (RTP and RTCP multiplexed, RFC 5761). Its `NiceAgent` runs on the process's shared
+/// GLib main context (`ICEMainLoop`); it is torn down there by `close()` or `deinit`. Events
+/// (candidates, gathering done, state, selected pair, datagrams) arrive in order on `events`;
+/// a media owner can instead take datagrams straight from the GLib thread
+/// (`holdDatagrams()`, then `deliverDatagrams(to:)`).
 public final class ICEAgent: @unchecked Sendable {
+    /// Datagrams kept while held and no receiver is attached yet; later ones are dropped.
+    static let heldDatagramLimit = 512
+
     public let events: AsyncStream<ICEEvent>
     public let configuration: ICEConfiguration
     private let handles: GLibHandles
     private let callbackContext: ICECallbackContext
-    private let loopFinished = DispatchSemaphore(value: 0)
     private let closed = Mutex(false)
 
     public init(configuration: ICEConfiguration) throws(ICEError) {
@@ -37,16 +105,11 @@ public final class ICEAgent: @unchecked Sendable {
         guard let continuation else { throw .agentCreationFailed }
         callbackContext = ICECallbackContext(continuation: continuation)
 
-        guard let context = g_main_context_new() else { throw .agentCreationFailed }
-        guard let loop = g_main_loop_new(context, 0) else {
-            g_main_context_unref(context)
-            throw .agentCreationFailed
-        }
+        guard let mainLoop = ICEMainLoop.shared else { throw .agentCreationFailed }
+        let context = mainLoop.context
         var options = NICE_AGENT_OPTION_NONE.rawValue
         if configuration.trickle { options |= NICE_AGENT_OPTION_ICE_TRICKLE.rawValue }
         guard let agent = nice_agent_new_full(context, NICE_COMPATIBILITY_RFC5245, NiceAgentOption(rawValue: options)) else {
-            g_main_loop_unref(loop)
-            g_main_context_unref(context)
             throw .agentCreationFailed
         }
         let object = UnsafeMutableRawPointer(agent)
@@ -82,13 +145,11 @@ public final class ICEAgent: @unchecked Sendable {
                 }
             }
         }
-        handles = GLibHandles(context: context, loop: loop, agent: agent, stream: stream)
+        handles = GLibHandles(context: context, agent: agent, stream: stream)
         if let failure {
             // All stored properties are set, so deinit will run: mark closed so it does nothing.
             closed.withLock { $0 = true }
             g_object_unref(object)
-            g_main_loop_unref(loop)
-            g_main_context_unref(context)
             continuation.finish()
             throw failure
         }
@@ -99,16 +160,6 @@ public final class ICEAgent: @unchecked Sendable {
         _ = jk_g_signal_connect(object, "new-selected-pair-full", unsafeBitCast(iceSelectedPair, to: (@convention(c) () -> Void).self), user)
         _ = nice_agent_attach_recv(agent, stream, 1, context, iceReceive, user)
 
-        let h = handles
-        let done = loopFinished
-        let thread = Thread {
-            g_main_context_push_thread_default(h.context)
-            g_main_loop_run(h.loop)
-            g_main_context_pop_thread_default(h.context)
-            done.signal()
-        }
-        thread.name = "ICEAgent GLib"
-        thread.start()
     }
 
     deinit { close() }
@@ -196,7 +247,36 @@ public final class ICEAgent: @unchecked Sendable {
         guard ok else { throw .restartFailed }
     }
 
-    /// Tears the agent down on its GLib thread, stops the thread and ends `events`. Idempotent.
+    /// From now on received datagrams are kept (up to `heldDatagramLimit`) instead of becoming
+    /// `.datagram` events, until `deliverDatagrams(to:)` attaches their receiver.
+    public func holdDatagrams() {
+        callbackContext.route.withLock { route in
+            if case .events = route { route = .held([]) }
+        }
+    }
+
+    /// Hands every received datagram straight to `receiver`, on the GLib thread that read it
+    /// (no event stream, no task hop): first any held ones in arrival order, then each as it
+    /// arrives. The buffer is valid only during the call. `receiver` must not block for long:
+    /// the thread serves every agent in the process. `close()` detaches it.
+    public func deliverDatagrams(to receiver: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) {
+        while true {
+            // Drain what was held (more may arrive meanwhile) until the list is empty, then attach.
+            let batch = callbackContext.route.withLock { route -> [[UInt8]] in
+                if case .held(let list) = route, !list.isEmpty {
+                    route = .held([])
+                    return list
+                }
+                route = .receiver(receiver)
+                return []
+            }
+            if batch.isEmpty { return }
+            for datagram in batch { datagram.withUnsafeBytes { receiver($0) } }
+        }
+    }
+
+    /// Tears the agent down on the shared GLib thread (releasing any TURN allocations) and ends
+    /// `events`. Waits for libnice to finish unless called on that thread itself. Idempotent.
     public func close() {
         let first = closed.withLock { isClosed -> Bool in
             if isClosed { return false }
@@ -204,13 +284,19 @@ public final class ICEAgent: @unchecked Sendable {
             return true
         }
         guard first else { return }
-        let box = Unmanaged.passRetained(TeardownBox(handles)).toOpaque()
-        g_main_context_invoke(handles.context, iceTeardown, box)
-        loopFinished.wait()
-        g_main_loop_unref(handles.loop)
-        g_main_context_unref(handles.context)
+        callbackContext.route.withLock { $0 = .events }
+        let teardown = TeardownBox(handles, callbackContext)
+        let onLoopThread = ICEMainLoop.shared?.isCurrentThread ?? false
+        g_main_context_invoke(handles.context, iceTeardown, Unmanaged.passRetained(teardown).toOpaque())
+        if !onLoopThread {
+            // Bounded: libnice gives up on an unanswered TURN refresh well within this.
+            _ = teardown.done.wait(timeout: .now() + .seconds(10))
+        }
         callbackContext.continuation.finish()
     }
+
+    /// The GLib main context this agent runs on (tests check that agents share one).
+    var contextForTesting: OpaquePointer { handles.context }
 
     private func withOpenAgent<T>(_ body: (GLibHandles) -> T) throws(ICEError) -> T {
         // The lock keeps close() from freeing the agent while a call is using it.
@@ -220,9 +306,16 @@ public final class ICEAgent: @unchecked Sendable {
     }
 }
 
+/// What teardown needs on the GLib thread; it keeps the callback context alive until libnice
+/// can no longer call back.
 final class TeardownBox: @unchecked Sendable {
     let handles: GLibHandles
-    init(_ h: GLibHandles) { handles = h }
+    let callbackContext: ICECallbackContext
+    let done = DispatchSemaphore(value: 0)
+    init(_ h: GLibHandles, _ c: ICECallbackContext) {
+        handles = h
+        callbackContext = c
+    }
 }
 
 // MARK: - C callbacks (nonisolated: GLib calls them from its own or a caller's thread).
@@ -237,24 +330,24 @@ private let iceTeardown: @convention(c) (gpointer?) -> gboolean = { user in
     let h = Unmanaged<TeardownBox>.fromOpaque(user).takeUnretainedValue().handles
     _ = nice_agent_attach_recv(h.agent, h.stream, 1, h.context, nil, nil)
     // Releases TURN allocations (refresh with lifetime 0) before the agent goes; completes on this
-    // thread's main loop, then the agent is freed and the loop stops.
+    // thread's main loop, then the agent is freed.
     nice_agent_close_async(h.agent, iceClosed, user)
     return 0  // G_SOURCE_REMOVE
 }
 
 private let iceClosed: @convention(c) (OpaquePointer?, OpaquePointer?, gpointer?) -> Void = { _, _, user in
     guard let user else { return }
-    let h = Unmanaged<TeardownBox>.fromOpaque(user).takeRetainedValue().handles
+    let box = Unmanaged<TeardownBox>.fromOpaque(user).takeRetainedValue()
+    let h = box.handles
     nice_agent_remove_stream(h.agent, h.stream)
     g_object_unref(UnsafeMutableRawPointer(h.agent))
-    g_main_loop_quit(h.loop)
+    box.done.signal()
 }
 
 private let iceReceive: @convention(c) (OpaquePointer?, guint, guint, guint, UnsafeMutablePointer<gchar>?, gpointer?) -> Void = {
     _, _, _, length, buffer, user in
     guard let ctx = context(user), let buffer else { return }
-    let bytes = UnsafeRawBufferPointer(start: buffer, count: Int(length))
-    ctx.continuation.yield(.datagram(Array(bytes)))
+    ctx.receive(UnsafeRawBufferPointer(start: buffer, count: Int(length)))
 }
 
 private let iceNewCandidate: @convention(c) (OpaquePointer?, UnsafeMutablePointer<NiceCandidate>?, gpointer?) -> Void = {

@@ -86,13 +86,13 @@ public final class SRTPSession: @unchecked Sendable {
 
     private typealias Operation = (srtp_t?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?) -> srtp_err_status_t
 
-    private func run(_ packet: [UInt8], minimum: Int, extra: Int, context: OpaquePointer, lock: borrowing Mutex<Void>,
+    private func run(_ packet: UnsafeRawBufferPointer, minimum: Int, extra: Int, context: OpaquePointer, lock: borrowing Mutex<Void>,
                      _ op: Operation) throws(SRTPError) -> [UInt8] {
         guard packet.count >= minimum else { throw .packetTooShort(length: packet.count) }
         // One allocation with room for the trailer; copied with memcpy rather than element by element.
         var buffer = [UInt8](unsafeUninitializedCapacity: packet.count + extra) { storage, initialized in
-            packet.withUnsafeBufferPointer { source in
-                if let s = source.baseAddress, let d = storage.baseAddress { d.update(from: s, count: source.count) }
+            if let s = packet.baseAddress, let d = storage.baseAddress {
+                UnsafeMutableRawPointer(d).copyMemory(from: s, byteCount: packet.count)
             }
             if let d = storage.baseAddress { (d + packet.count).initialize(repeating: 0, count: extra) }
             initialized = packet.count + extra
@@ -108,21 +108,41 @@ public final class SRTPSession: @unchecked Sendable {
 
     /// RTP -> SRTP.
     public func protect(_ rtp: [UInt8]) throws(SRTPError) -> [UInt8] {
+        try rtp.withUnsafeBytes { bytes in Result { () throws(SRTPError) in try protect(bytes) } }.get()
+    }
+
+    /// The same, reading a borrowed buffer (one copy, into the returned packet).
+    public func protect(_ rtp: UnsafeRawBufferPointer) throws(SRTPError) -> [UInt8] {
         try run(rtp, minimum: 12, extra: SRTPLibrary.trailerRoom, context: outboundHandle, lock: outbound) { srtp_protect($0, $1, $2) }
     }
 
     /// SRTP -> RTP, checking authentication and replay.
     public func unprotect(_ srtp: [UInt8]) throws(SRTPError) -> [UInt8] {
+        try srtp.withUnsafeBytes { bytes in Result { () throws(SRTPError) in try unprotect(bytes) } }.get()
+    }
+
+    /// The same, reading a borrowed buffer (one copy, into the returned packet).
+    public func unprotect(_ srtp: UnsafeRawBufferPointer) throws(SRTPError) -> [UInt8] {
         try run(srtp, minimum: 12, extra: 0, context: inboundHandle, lock: inbound) { srtp_unprotect($0, $1, $2) }
     }
 
     /// RTCP -> SRTCP.
     public func protectRTCP(_ rtcp: [UInt8]) throws(SRTPError) -> [UInt8] {
+        try rtcp.withUnsafeBytes { bytes in Result { () throws(SRTPError) in try protectRTCP(bytes) } }.get()
+    }
+
+    /// The same, reading a borrowed buffer.
+    public func protectRTCP(_ rtcp: UnsafeRawBufferPointer) throws(SRTPError) -> [UInt8] {
         try run(rtcp, minimum: 8, extra: SRTPLibrary.trailerRoom, context: outboundHandle, lock: outbound) { srtp_protect_rtcp($0, $1, $2) }
     }
 
     /// SRTCP -> RTCP, checking authentication and replay.
     public func unprotectRTCP(_ srtcp: [UInt8]) throws(SRTPError) -> [UInt8] {
+        try srtcp.withUnsafeBytes { bytes in Result { () throws(SRTPError) in try unprotectRTCP(bytes) } }.get()
+    }
+
+    /// The same, reading a borrowed buffer.
+    public func unprotectRTCP(_ srtcp: UnsafeRawBufferPointer) throws(SRTPError) -> [UInt8] {
         try run(srtcp, minimum: 8, extra: 0, context: inboundHandle, lock: inbound) { srtp_unprotect_rtcp($0, $1, $2) }
     }
 }

@@ -93,6 +93,8 @@ enum CallSupport {
         var seed: UInt64 = 7
         var timeStretching = true
         var bitrate = MediaSessionConfiguration.defaultOpusBitrate
+        /// The sender's Opus complexity (nil: libopus's default).
+        var complexity: Int?
         /// The encoder's loss percentage before RTCP says anything.
         var initialLossPercent = MediaSessionConfiguration.defaultExpectedLossPercent
         /// TURN/STUN servers for both agents, and whether they may use relayed candidates only.
@@ -118,7 +120,7 @@ enum CallSupport {
         try agentB.setRemoteCredentials(try agentA.localCredentials())
         let a = try MediaSession(agent: agentA, configuration: MediaSessionConfiguration(
             role: .client, certificate: certA, remoteFingerprint: ("sha-256", certB.fingerprint(.sha256)),
-            ssrc: 0x1111_1111, cname: "a@loopback", opusBitrate: options.bitrate, forwardErrorCorrection: options.fec,
+            ssrc: 0x1111_1111, cname: "a@loopback", opusBitrate: options.bitrate, opusComplexity: options.complexity, forwardErrorCorrection: options.fec,
             expectedLossPercent: options.initialLossPercent,
             testOnlyOutgoingRTPLoss: options.loss > 0 ? (options.loss, options.seed) : nil))
         let b = try MediaSession(agent: agentB, configuration: MediaSessionConfiguration(

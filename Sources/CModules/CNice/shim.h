@@ -36,6 +36,7 @@ void g_main_context_unref(GMainContext *context);
 void g_main_context_push_thread_default(GMainContext *context);
 void g_main_context_pop_thread_default(GMainContext *context);
 void g_main_context_invoke(GMainContext *context, GSourceFunc function, gpointer data);
+gboolean g_main_context_is_owner(GMainContext *context);
 GMainLoop *g_main_loop_new(GMainContext *context, gboolean is_running);
 void g_main_loop_run(GMainLoop *loop);
 void g_main_loop_quit(GMainLoop *loop);

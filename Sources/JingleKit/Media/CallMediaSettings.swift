@@ -14,6 +14,9 @@ public struct CallMediaSettings: Sendable {
     /// Opus target bitrate in bits per second (RFC 7587 §3.1.1); 48 kbit/s by default, which keeps
     /// speech clear with in-band FEC on (see `MediaSessionConfiguration.defaultOpusBitrate`).
     public var opusBitrate: Int
+    /// Opus encoder complexity 0-10, or nil for libopus's default (see
+    /// `MediaSessionConfiguration.opusComplexity`: lower costs less CPU per call).
+    public var opusComplexity: Int?
     /// Opus in-band forward error correction (RFC 6716 §2.1.7).
     public var forwardErrorCorrection: Bool
     /// Opus discontinuous transmission: fewer packets during silence.
@@ -34,12 +37,13 @@ public struct CallMediaSettings: Sendable {
                 relayOnly: Bool = false, opusBitrate: Int = MediaSessionConfiguration.defaultOpusBitrate, forwardErrorCorrection: Bool = true,
                 discontinuousTransmission: Bool = false, jitterBuffer: AdaptiveJitterBufferSettings = .init(),
                 timeStretching: Bool = true, gatheringWait: Duration = .seconds(2),
-                connectTimeout: Duration = .seconds(30)) {
+                connectTimeout: Duration = .seconds(30), opusComplexity: Int? = nil) {
         self.localAddresses = localAddresses
         self.iceServers = iceServers
         self.discoverServers = discoverServers
         self.relayOnly = relayOnly
         self.opusBitrate = opusBitrate
+        self.opusComplexity = opusComplexity
         self.forwardErrorCorrection = forwardErrorCorrection
         self.discontinuousTransmission = discontinuousTransmission
         self.jitterBuffer = jitterBuffer

@@ -72,6 +72,9 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         (events, sink) = AsyncStream.makeStream(of: MediaTransportEvent.self)
         let (inputs, inbox) = AsyncStream.makeStream(of: Input.self)
         self.inbox = inbox
+        // Datagrams skip the event stream: held until the media session exists, then handed to
+        // it on the GLib thread that read them (see `start`).
+        agent.holdDatagrams()
         let agentEvents = agent.events
         let forwarder = Task.detached {
             for await event in agentEvents { inbox.yield(.ice(event)) }
@@ -151,6 +154,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         let configuration = MediaSessionConfiguration(
             role: dtlsRole, certificate: certificate, remoteFingerprint: (fingerprint.hash, fingerprint.value),
             payloadType: opus, telephoneEventPayloadType: events, cname: cname, opusBitrate: settings.opusBitrate,
+            opusComplexity: settings.opusComplexity,
             forwardErrorCorrection: settings.forwardErrorCorrection,
             discontinuousTransmission: settings.discontinuousTransmission,
             jitterBuffer: settings.jitterBuffer, timeStretching: settings.timeStretching)
@@ -165,6 +169,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
             return true
         }
         guard installed else { return session.close() }
+        agent.deliverDatagrams { [weak session] datagram in session?.receive(datagram: datagram) }
         let watcher = Task.detached { [weak self] in
             for await event in session.events { self?.sessionEvent(event) }
         }

@@ -86,6 +86,7 @@ public final class MediaSession: @unchecked Sendable {
                                      expectedPacketLossPercent: configuration.forwardErrorCorrection ? lossEstimator.percent : 0)
             try encoder.setDTX(configuration.discontinuousTransmission)
             try encoder.setVoiceSignal()
+            if let complexity = configuration.opusComplexity { try encoder.setComplexity(complexity) }
             let jb = AdaptiveJitterBuffer.Configuration(
                 clockRate: Self.sampleRate, samplesPerFrame: Self.samplesPerFrame,
                 minimumDelay: configuration.jitterBuffer.minimumDelay, maximumDelay: configuration.jitterBuffer.maximumDelay)
@@ -128,13 +129,26 @@ public final class MediaSession: @unchecked Sendable {
                 stats.selectedLocalCandidateKind = local.kind
                 stats.selectedRemoteCandidateKind = remote.kind
             case .datagram(let bytes):
-                receiveDatagram(bytes, now: now, &outgoing, &notices)
+                bytes.withUnsafeBytes { receiveDatagram($0, now: now, &outgoing, &notices) }
             case .localCandidate, .gatheringDone:
                 break
             }
         }
         transmit(outgoing)
         notices.forEach { continuation.yield($0) }
+    }
+
+    /// Feeds one datagram received on the component, on whatever thread read it (for example
+    /// straight from `ICEAgent.deliverDatagrams(to:)`): demultiplexed by first byte (RFC 7983),
+    /// DTLS to the handshake, SRTP/SRTCP unprotected into the jitter buffer and statistics.
+    /// The same as `handle(.datagram(...))` without copying the bytes first.
+    public func receive(datagram: UnsafeRawBufferPointer) {
+        let now = clock.now
+        var outgoing: [[UInt8]] = []
+        var notices: [MediaSessionEvent] = []
+        lock.withLock { _ in receiveDatagram(datagram, now: now, &outgoing, &notices) }
+        if !outgoing.isEmpty { transmit(outgoing) }
+        for notice in notices { continuation.yield(notice) }
     }
 
     /// When `handleTimeout()` next has work (a DTLS retransmission or an RTCP report).
@@ -287,7 +301,7 @@ public final class MediaSession: @unchecked Sendable {
 
     // MARK: - Internals (called with `lock` held)
 
-    private func receiveDatagram(_ bytes: [UInt8], now: ContinuousClock.Instant,
+    private func receiveDatagram(_ bytes: UnsafeRawBufferPointer, now: ContinuousClock.Instant,
                                  _ outgoing: inout [[UInt8]], _ notices: inout [MediaSessionEvent]) {
         switch DatagramKind(classifying: bytes) {
         case .dtls:
@@ -298,7 +312,7 @@ public final class MediaSession: @unchecked Sendable {
                 outgoing += dtls.start(now: now)
             }
             do {
-                let output = try dtls.receive(datagram: bytes, now: now)
+                let output = try dtls.receive(datagram: Array(bytes), now: now)
                 outgoing += output.datagrams
                 if let keys = output.handshakeCompleted { install(keys, now: now, &notices) }
             } catch {

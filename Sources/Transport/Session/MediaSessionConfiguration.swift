@@ -29,6 +29,10 @@ public struct MediaSessionConfiguration: Sendable {
     /// CNAME sent in RTCP SDES (RFC 3550 §6.5.1).
     public var cname: String
     public var opusBitrate: Int
+    /// Opus encoder complexity 0-10 (`OPUS_SET_COMPLEXITY`), or nil for libopus's default (9 in
+    /// 1.3.1). Encoding is most of a call's CPU: about 500 us per 20 ms frame at 9 and about
+    /// 300 us at 5 on this project's benchmark machine (BENCHMARKS.md, calls in one process).
+    public var opusComplexity: Int?
     /// Opus in-band FEC (RFC 6716 §2.1.7). The loss percentage told to the encoder starts at
     /// `expectedLossPercent` and then follows the peer's RTCP reports (`ExpectedLossEstimator`).
     public var forwardErrorCorrection: Bool
@@ -47,8 +51,8 @@ public struct MediaSessionConfiguration: Sendable {
 
     public init(role: DTLSConnection.Role, certificate: DTLSCertificate, remoteFingerprint: (hash: String, value: String),
                 payloadType: UInt8 = 111, telephoneEventPayloadType: UInt8? = 101, ssrc: UInt32 = UInt32.random(in: 1...UInt32.max), cname: String = "jinglekit",
-                opusBitrate: Int = MediaSessionConfiguration.defaultOpusBitrate, forwardErrorCorrection: Bool = true,
-                expectedLossPercent: Int = MediaSessionConfiguration.defaultExpectedLossPercent,
+                opusBitrate: Int = MediaSessionConfiguration.defaultOpusBitrate, opusComplexity: Int? = nil,
+                forwardErrorCorrection: Bool = true, expectedLossPercent: Int = MediaSessionConfiguration.defaultExpectedLossPercent,
                 discontinuousTransmission: Bool = false, rtcpInterval: Duration = .seconds(1),
                 jitterBuffer: AdaptiveJitterBufferSettings = .init(), timeStretching: Bool = true,
                 testOnlyOutgoingRTPLoss: (fraction: Double, seed: UInt64)? = nil) {
@@ -60,6 +64,7 @@ public struct MediaSessionConfiguration: Sendable {
         self.ssrc = ssrc
         self.cname = cname
         self.opusBitrate = opusBitrate
+        self.opusComplexity = opusComplexity
         self.forwardErrorCorrection = forwardErrorCorrection
         self.expectedLossPercent = expectedLossPercent
         self.discontinuousTransmission = discontinuousTransmission
