@@ -31,7 +31,7 @@ final class DirectUDPSocket: @unchecked Sendable {
     }
 
     /// Opens a non-blocking UDP socket bound to `address`. `batched` sockets stage writes.
-    init(binding address: TransportAddress, bufferBytes: Int, reuseAddress: Bool, batched: Bool) throws {
+    init(binding address: TransportAddress, bufferBytes: Int, reuseAddress: Bool, reusePort: Bool = false, batched: Bool) throws {
         family = address.ip.family
         let domain = family == .ipv4 ? AF_INET : AF_INET6
         #if canImport(Glibc)
@@ -43,6 +43,7 @@ final class DirectUDPSocket: @unchecked Sendable {
         guard fd >= 0 else { throw SocketError.socket(errno) }
         var one: CInt = 1
         if reuseAddress { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size)) }
+        if reusePort { setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<CInt>.size)) }
         if bufferBytes > 0 {
             var size = CInt(bufferBytes)
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size))

@@ -35,6 +35,11 @@ public struct RelayConfiguration: Sendable {
     public var socketBufferBytes = 4 << 20
     /// Accept RFC 5766 channel numbers 0x4000-0x7FFF (older clients, coturn's tools).
     public var rfc5766Channels = false
+    /// UDP data-plane threads. Each has its own `SO_REUSEPORT` socket on every UDP listening
+    /// address (the kernel keeps each client 5-tuple on one of them), its own allocation table
+    /// and its own share of the relay port range; `max-allocations` is split between them and
+    /// `user-quota` applies per thread.
+    public var threads = 1
 
     public init() {}
 
@@ -54,13 +59,30 @@ public struct RelayConfiguration: Sendable {
         return c
     }
 
+    /// The engine configuration of data-plane thread `shard` (0..<threads): its own slice of
+    /// the relay port range (so threads never race for a port; the whole range when it is
+    /// smaller than two ports a thread) and its share of `max-allocations`.
+    public func engineConfiguration(shard: Int) -> TURNServerConfiguration {
+        var c = engineConfiguration
+        let count = max(threads, 1)
+        guard count > 1 else { return c }
+        c.maxAllocations = (maxAllocations + count - 1) / count
+        let size = portRange.count
+        if size >= 2 * count {
+            let low = Int(portRange.lowerBound) + size * shard / count
+            let high = Int(portRange.lowerBound) + size * (shard + 1) / count - 1
+            c.portRange = UInt16(low)...UInt16(high)
+        }
+        return c
+    }
+
     /// A one-line summary safe for logs: passwords and secrets are never included.
     public var redactedSummary: String {
         let listeners = (listen.map { "udp+tcp://\($0)" } + tlsListen.map { "tls://\($0)" }).joined(separator: ",")
         return "listen=\(listeners) relay=\(relayIPv4.map { "\($0)" } ?? "-")/\(relayIPv6.map { "\($0)" } ?? "-") "
             + "realm=\(realm) users=\(users.count)(redacted) secrets=\(secrets.count)(redacted) "
             + "ports=\(portRange.lowerBound)-\(portRange.upperBound) allow-peers=\(allowPeers.map(\.description)) "
-            + "loopback-peers=\(allowLoopbackPeers)"
+            + "loopback-peers=\(allowLoopbackPeers) threads=\(threads)"
     }
 }
 
@@ -163,6 +185,7 @@ extension RelayConfiguration {
         case "nonce-lifetime": nonceLifetime = Double(try integer(10...86_400))
         case "drain-timeout": drainTimeout = Double(try integer(0...3600))
         case "socket-buffer": socketBufferBytes = try integer(0...(256 << 20))
+        case "threads": threads = try integer(1...64)
         default: throw fail("unknown key")
         }
     }

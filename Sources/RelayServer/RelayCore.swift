@@ -167,18 +167,21 @@ final class RelayCore: @unchecked Sendable {
             for _ in 0..<4 {
                 let n = receiveBatch.receive(fd: socket.fd, limit: receiveBatch.capacity)
                 if n < 0 { receiveErrors += 1; return }
+                // One clock read per batch: the datagrams arrived within microseconds.
+                let now = wallClock()
                 for i in 0..<n {
                     guard let bytes = receiveBatch.bytes(i), let client = receiveBatch.source(i) else { receiveErrors += 1; continue }
-                    clientDatagram(bytes, from: client, listener: socket)
+                    clientDatagram(bytes, from: client, listener: socket, now: now)
                 }
                 if n < receiveBatch.capacity { return }
             }
         case .relay(let socket, let relay):
             let n = receiveBatch.receive(fd: socket.fd, limit: 16)
             if n < 0 { receiveErrors += 1; return }
+            let now = wallClock()
             for i in 0..<n {
                 guard let bytes = receiveBatch.bytes(i), let peer = receiveBatch.source(i) else { receiveErrors += 1; continue }
-                peerDatagram(bytes, from: peer, relay: relay)
+                peerDatagram(bytes, from: peer, relay: relay, now: now)
             }
         }
     }
@@ -186,10 +189,9 @@ final class RelayCore: @unchecked Sendable {
     // MARK: - Hot paths
 
     /// A UDP datagram from a client on `listener`.
-    func clientDatagram(_ bytes: UnsafeRawBufferPointer, from client: TransportAddress, listener: DirectUDPSocket) {
+    func clientDatagram(_ bytes: UnsafeRawBufferPointer, from client: TransportAddress, listener: DirectUDPSocket, now: Timestamp) {
         guard let first = bytes.first else { return }
         let tuple = FiveTuple(client: client, server: listener.local, transport: .udp)
-        let now = wallClock()
         if ChannelData.isChannelData(first) {
             if case .toPeer(let relay, let peer, let payload) = engine.routeChannelData(bytes, from: tuple, now: now),
                let out = relays[relay] {
@@ -201,9 +203,9 @@ final class RelayCore: @unchecked Sendable {
     }
 
     /// A datagram from a peer on a relayed address.
-    func peerDatagram(_ bytes: UnsafeRawBufferPointer, from peer: TransportAddress, relay: TransportAddress) {
+    func peerDatagram(_ bytes: UnsafeRawBufferPointer, from peer: TransportAddress, relay: TransportAddress, now: Timestamp) {
         let length = bytes.count
-        switch engine.routePeerData(from: peer, to: relay, length: length, now: wallClock()) {
+        switch engine.routePeerData(from: peer, to: relay, length: length, now: now) {
         case .dropped:
             return
         case .channel(let tuple, let number):

@@ -6,13 +6,16 @@ import TURNServer
 /// RFC 8489 §6.2.2); the allocation ends when the connection closes (RFC 8656 §3.1).
 final class StreamClientHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    let core: RelayCore
+    /// The data-plane thread this connection's allocation lives on (chosen when it opens).
+    var core: RelayCore
+    let cores: [RelayCore]
     let transport: ClientTransport
     var framer = STUNStreamFramer()
     var tuple: FiveTuple?
 
-    init(core: RelayCore, transport: ClientTransport) {
-        self.core = core
+    init(cores: [RelayCore], transport: ClientTransport) {
+        self.core = cores[0]
+        self.cores = cores
         self.transport = transport
     }
 
@@ -24,6 +27,7 @@ final class StreamClientHandler: ChannelInboundHandler {
         }
         let t = FiveTuple(client: remote, server: local, transport: transport)
         tuple = t
+        core = cores[Int(remote.port) % cores.count]
         let core = self.core
         let channel = context.channel
         core.post { core.streamOpened(t, channel: channel) }

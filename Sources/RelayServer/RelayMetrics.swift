@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 import TURNServer
 
 /// Prometheus metrics for the relay: allocations, packets and bytes per direction, drops by
@@ -17,9 +18,8 @@ final class RelayMetrics: @unchecked Sendable {
     let receiveErrors: Counter
     let sendErrors: Counter
     var drops: [DropReason: Counter] = [:]
-    var last = TURNStatistics()
-    var lastReceiveErrors: UInt64 = 0
-    var lastSendErrors: UInt64 = 0
+    /// What each counter has been raised to so far, by counter name (under `lock`).
+    private let lock = Mutex<[String: UInt64]>([:])
 
     init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -38,25 +38,30 @@ final class RelayMetrics: @unchecked Sendable {
         }
     }
 
-    /// Brings the counters up to date and renders the text exposition format.
+    /// Brings the counters up to date and renders the text exposition format. Safe from any
+    /// thread; a snapshot older than one already rendered never lowers or double-counts.
     func render(statistics s: TURNStatistics, allocationCount: Int, receiveErrorCount: UInt64, sendErrorCount: UInt64) -> String {
-        allocations.set(Int64(allocationCount))
-        created.increment(by: Int64(s.allocationsCreated - last.allocationsCreated))
-        deleted.increment(by: Int64(s.allocationsDeleted - last.allocationsDeleted))
-        packetsToPeer.increment(by: Int64(s.packetsToPeer - last.packetsToPeer))
-        packetsToClient.increment(by: Int64(s.packetsToClient - last.packetsToClient))
-        bytesToPeer.increment(by: Int64(s.bytesToPeer - last.bytesToPeer))
-        bytesToClient.increment(by: Int64(s.bytesToClient - last.bytesToClient))
-        authFailures.increment(by: Int64(s.authFailures - last.authFailures))
-        receiveErrors.increment(by: Int64(receiveErrorCount - lastReceiveErrors))
-        if sendErrorCount > lastSendErrors { sendErrors.increment(by: Int64(sendErrorCount - lastSendErrors)) }
-        for reason in DropReason.allCases {
-            let delta = s.drops[reason, default: 0] - last.drops[reason, default: 0]
-            if delta > 0 { drops[reason]?.increment(by: Int64(delta)) }
+        lock.withLock { seen in
+            func advance(_ counter: Counter, _ key: String, to value: UInt64) {
+                let old = seen[key, default: 0]
+                guard value > old else { return }
+                counter.increment(by: Int64(value - old))
+                seen[key] = value
+            }
+            allocations.set(Int64(allocationCount))
+            advance(created, "created", to: s.allocationsCreated)
+            advance(deleted, "deleted", to: s.allocationsDeleted)
+            advance(packetsToPeer, "packetsToPeer", to: s.packetsToPeer)
+            advance(packetsToClient, "packetsToClient", to: s.packetsToClient)
+            advance(bytesToPeer, "bytesToPeer", to: s.bytesToPeer)
+            advance(bytesToClient, "bytesToClient", to: s.bytesToClient)
+            advance(authFailures, "authFailures", to: s.authFailures)
+            advance(receiveErrors, "receiveErrors", to: receiveErrorCount)
+            advance(sendErrors, "sendErrors", to: sendErrorCount)
+            for reason in DropReason.allCases {
+                if let counter = drops[reason] { advance(counter, "drop." + reason.rawValue, to: s.drops[reason, default: 0]) }
+            }
+            return registry.emitToString()
         }
-        last = s
-        lastReceiveErrors = receiveErrorCount
-        lastSendErrors = max(lastSendErrors, sendErrorCount)
-        return registry.emitToString()
     }
 }

@@ -6,14 +6,19 @@ import TLS
 import TURNServer
 
 /// The TURN relay daemon's runtime (RFC 8656): UDP listeners and one UDP socket per relayed
-/// address on the core's own epoll data-plane thread (vectored receives and sends), TCP and TLS
-/// listeners with stream framing and a Prometheus endpoint on NIO, credential reload and
-/// graceful drain. All relay state lives on the data-plane thread.
+/// address on epoll data-plane threads (vectored receives and sends), TCP and TLS listeners
+/// with stream framing and a Prometheus endpoint on NIO, credential reload and graceful drain.
+/// With `threads` > 1 each data-plane thread (a `RelayCore`) has its own `SO_REUSEPORT`
+/// listener socket per UDP address, its own allocation engine and port slice: the kernel's
+/// 5-tuple hash keeps a client on one socket, so its allocation and relay socket stay on the
+/// thread that received its Allocate. All relay state lives on the data-plane threads.
 public final class RelayServer: @unchecked Sendable {
     public let configuration: RelayConfiguration
     let group: MultiThreadedEventLoopGroup
     let ownsGroup: Bool
-    let core: RelayCore
+    /// One per data-plane thread; `cores[0]` also logs for the server.
+    let cores: [RelayCore]
+    var core: RelayCore { cores[0] }
     let metrics = RelayMetrics()
     var channels: [Channel] = []
     /// The addresses actually bound (ports resolved when 0 was asked for).
@@ -28,25 +33,41 @@ public final class RelayServer: @unchecked Sendable {
         self.configuration = configuration
         self.ownsGroup = group == nil
         self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let engine = TURNServerEngine(configuration: configuration.engineConfiguration,
-                                      credentials: CredentialStore(realm: configuration.realm, users: configuration.users,
-                                                                   secrets: configuration.secrets))
-        core = try RelayCore(engine: engine, logger: logger, socketBufferBytes: configuration.socketBufferBytes)
+        cores = try (0..<max(configuration.threads, 1)).map { shard in
+            let engine = TURNServerEngine(configuration: configuration.engineConfiguration(shard: shard),
+                                          credentials: CredentialStore(realm: configuration.realm, users: configuration.users,
+                                                                       secrets: configuration.secrets))
+            return try RelayCore(engine: engine, logger: logger, socketBufferBytes: configuration.socketBufferBytes)
+        }
+    }
+
+    /// Runs `work` on every data-plane thread and returns the results in thread order.
+    func onEveryCore<T: Sendable>(_ work: @escaping @Sendable (RelayCore) -> T) async -> [T] {
+        var results: [T] = []
+        for core in cores { results.append(await core.submit { work(core) }) }
+        return results
     }
 
     /// Binds every listener and starts the data plane. Throws if any cannot be bound.
     public func start() async throws {
-        let core = self.core
+        let cores = self.cores
         let buffer = configuration.socketBufferBytes
-        var sockets: [DirectUDPSocket] = []
+        let shared = cores.count > 1
+        var sockets: [[DirectUDPSocket]] = Array(repeating: [], count: cores.count)
         for address in configuration.listen {
-            let socket = try DirectUDPSocket(binding: address, bufferBytes: buffer, reuseAddress: true, batched: true)
-            sockets.append(socket)
-            udpAddresses.append(socket.local)
+            // The first socket resolves port 0; the other threads' sockets join its port.
+            let first = try DirectUDPSocket(binding: address, bufferBytes: buffer, reuseAddress: true, reusePort: shared, batched: true)
+            sockets[0].append(first)
+            udpAddresses.append(first.local)
+            for shard in cores.indices.dropFirst() {
+                sockets[shard].append(try DirectUDPSocket(binding: first.local, bufferBytes: buffer, reuseAddress: true,
+                                                          reusePort: true, batched: true))
+            }
         }
-        let bound = sockets
-        core.post { for socket in bound { core.addListener(socket) } }
-        core.start()
+        for (core, bound) in zip(cores, sockets) {
+            core.post { for socket in bound { core.addListener(socket) } }
+            core.start()
+        }
         for boundUDP in udpAddresses {
             // TCP on the same port as the UDP listener.
             let tcpChannel = try await streamBootstrap(transport: .tcp, tls: nil)
@@ -71,10 +92,7 @@ public final class RelayServer: @unchecked Sendable {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler { reply in
-                            core.post {
-                                reply(metrics.render(statistics: core.engine.statistics, allocationCount: core.engine.allocationCount,
-                                                     receiveErrorCount: core.receiveErrors, sendErrorCount: core.sendErrors))
-                            }
+                            Task { reply(metrics.render(await RelayServer.snapshot(cores))) }
                         })
                     }
                 }
@@ -86,31 +104,32 @@ public final class RelayServer: @unchecked Sendable {
     }
 
     func streamBootstrap(transport: ClientTransport, tls: TLSServerConfiguration?) -> ServerBootstrap {
-        let core = self.core
+        let cores = self.cores
         return ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(try NIOTLSHandler.server(tls)) }
-                    try channel.pipeline.syncOperations.addHandler(StreamClientHandler(core: core, transport: transport))
+                    try channel.pipeline.syncOperations.addHandler(StreamClientHandler(cores: cores, transport: transport))
                 }
             }
     }
 
     /// Replaces users and REST secrets (SIGHUP); live allocations are kept.
     public func reloadCredentials(users: [String: String], secrets: [String]) async throws {
-        let core = self.core
-        await core.submit {
-            core.engine.replaceCredentials(users: users, secrets: secrets)
-            core.logger.info("credentials reloaded", metadata: ["users": "\(users.count)", "secrets": "\(secrets.count)"])
-        }
+        _ = await onEveryCore { core in core.engine.replaceCredentials(users: users, secrets: secrets) }
+        core.logger.info("credentials reloaded", metadata: ["users": "\(users.count)", "secrets": "\(secrets.count)"])
     }
 
     /// Number of live allocations.
     public func allocationCount() async throws -> Int {
-        let core = self.core
-        return await core.submit { core.engine.allocationCount }
+        await onEveryCore { $0.engine.allocationCount }.reduce(0, +)
+    }
+
+    /// Live allocations on each data-plane thread, in thread order.
+    public func allocationCountsPerThread() async throws -> [Int] {
+        await onEveryCore { $0.engine.allocationCount }
     }
 
     /// How many entries the engine's tables and the driver's socket tables hold.
@@ -122,40 +141,61 @@ public final class RelayServer: @unchecked Sendable {
 
     /// The current table sizes (soak tests show churn leaves nothing behind).
     public func runtimeSizes() async throws -> RuntimeSizes {
-        let core = self.core
-        return await core.submit {
-            RuntimeSizes(engine: core.engine.stateSizes, relaySockets: core.relays.count, streamConnections: core.connections.count)
+        let parts = await onEveryCore {
+            RuntimeSizes(engine: $0.engine.stateSizes, relaySockets: $0.relays.count, streamConnections: $0.connections.count)
         }
+        var total = RuntimeSizes(engine: .init(), relaySockets: 0, streamConnections: 0)
+        for part in parts {
+            total.engine = total.engine + part.engine
+            total.relaySockets += part.relaySockets
+            total.streamConnections += part.streamConnections
+        }
+        return total
     }
 
     /// The engine's counters.
     public func statistics() async throws -> TURNStatistics {
-        let core = self.core
-        return await core.submit { core.engine.statistics }
+        await onEveryCore { $0.engine.statistics }.reduce(TURNStatistics(), +)
+    }
+
+    /// Every thread's counters, summed (one metrics scrape).
+    struct Snapshot: Sendable {
+        var statistics = TURNStatistics()
+        var allocationCount = 0
+        var receiveErrors: UInt64 = 0
+        var sendErrors: UInt64 = 0
+    }
+
+    static func snapshot(_ cores: [RelayCore]) async -> Snapshot {
+        var total = Snapshot()
+        for core in cores {
+            let part = await core.submit {
+                Snapshot(statistics: core.engine.statistics, allocationCount: core.engine.allocationCount,
+                         receiveErrors: core.receiveErrors, sendErrors: core.sendErrors)
+            }
+            total.statistics = total.statistics + part.statistics
+            total.allocationCount += part.allocationCount
+            total.receiveErrors += part.receiveErrors
+            total.sendErrors += part.sendErrors
+        }
+        return total
     }
 
     /// The Prometheus text exposition, as the metrics endpoint would serve it.
     public func metricsText() async throws -> String {
-        let core = self.core
-        let metrics = self.metrics
-        return await core.submit {
-            metrics.render(statistics: core.engine.statistics, allocationCount: core.engine.allocationCount,
-                           receiveErrorCount: core.receiveErrors, sendErrorCount: core.sendErrors)
-        }
+        metrics.render(await RelayServer.snapshot(cores))
     }
 
     /// Refuses new allocations from now on; existing ones keep working.
     public func beginDrain() async throws {
-        let core = self.core
-        await core.submit { core.engine.startDraining() }
+        _ = await onEveryCore { $0.engine.startDraining() }
     }
 
     /// Graceful drain (SIGTERM): refuse new allocations, wait for existing ones to end or for
     /// `timeout` seconds, then close everything.
     public func drainAndStop(timeout: Double? = nil) async throws {
-        let core = self.core
         let limit = timeout ?? configuration.drainTimeout
-        await core.submit { core.engine.startDraining() }
+        _ = await onEveryCore { $0.engine.startDraining() }
         core.logger.info("draining", metadata: ["timeout": "\(limit)"])
         let deadline = ContinuousClock.now + .milliseconds(Int64(limit * 1000))
         while ContinuousClock.now < deadline, try await allocationCount() > 0 {
@@ -166,12 +206,13 @@ public final class RelayServer: @unchecked Sendable {
 
     /// Closes every socket and stops the data plane and the event loop.
     public func stop() async throws {
-        let core = self.core
-        if core.isRunning {
-            await core.submit { core.closeAll() }
-            core.stopThread()
-        } else {
-            core.closeAll()
+        for core in cores {
+            if core.isRunning {
+                await core.submit { core.closeAll() }
+                core.stopThread()
+            } else {
+                core.closeAll()
+            }
         }
         for channel in channels { try? await channel.close() }
         channels.removeAll()

@@ -69,8 +69,9 @@ import TURNServer
         throw POSIXError(.ETIMEDOUT)
     }
 
-    static func relay(tls: (certificate: String, key: String)? = nil) async throws -> RelayServer {
+    static func relay(tls: (certificate: String, key: String)? = nil, threads: Int = 1) async throws -> RelayServer {
         var c = RelayConfiguration()
+        c.threads = threads
         if let tls {
             c.tlsListen = [TransportAddress("127.0.0.1:\(try TestPorts.freeUDPPort())")!]
             c.tlsCertificateFile = tls.certificate
@@ -110,7 +111,10 @@ import TURNServer
         return t
     }
 
-    enum Transport { case udp, tcp, tls }
+    enum Transport: Sendable, CustomStringConvertible {
+        case udp, tcp, tls
+        var description: String { switch self { case .udp: "udp"; case .tcp: "tcp"; case .tls: "tls" } }
+    }
 
     /// A throwaway self-signed certificate made with the openssl command-line tool.
     static func certificate() throws -> (certificate: String, key: String) {
@@ -124,11 +128,11 @@ import TURNServer
         return (cert, key)
     }
 
-    func exchange(credentials: [String], transport: Transport = .udp) async throws {
+    func exchange(credentials: [String], transport: Transport = .udp, threads: Int = 1) async throws {
         let uclient = try Self.tool("turnutils_uclient")
         let (peer, peerPort) = try Self.startPeer()
         defer { Self.stop(peer) }
-        let server = try await Self.relay(tls: transport == .tls ? try Self.certificate() : nil)
+        let server = try await Self.relay(tls: transport == .tls ? try Self.certificate() : nil, threads: threads)
         defer { Task { try? await server.stop() } }
         let listen = try #require(transport == .tls ? server.tlsAddresses.first : server.udpAddresses.first)
         let flags: [String] = switch transport {
@@ -171,6 +175,13 @@ import TURNServer
 
     @Test func uclientOverTCP() async throws {
         try await exchange(credentials: ["-u", "alice", "-w", "secret"], transport: .tcp)
+    }
+
+    /// Two data-plane threads: uclient's 10 sessions land on either listener socket (UDP) or
+    /// thread (TCP) and each still relays every message both ways.
+    @Test(arguments: [Transport.udp, .tcp])
+    func uclientWithTwoDataPlaneThreads(transport: Transport) async throws {
+        try await exchange(credentials: ["-u", "alice", "-w", "secret"], transport: transport, threads: 2)
     }
 
     @Test func uclientOverTLS() async throws {

@@ -52,6 +52,8 @@ struct JingleRelay: AsyncParsableCommand {
     var alternateServer: String?
     @Option(name: .customLong("drain-timeout"), help: "Seconds SIGTERM waits for allocations to end.")
     var drainTimeout: String?
+    @Option(help: "UDP data-plane threads (SO_REUSEPORT listeners, allocations sharded by thread; default 1).")
+    var threads: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -76,7 +78,7 @@ struct JingleRelay: AsyncParsableCommand {
         let singles: [(String, String?)] = [
             ("tls-certificate", tlsCertificate), ("tls-private-key", tlsPrivateKey), ("realm", realm), ("metrics", metrics),
             ("ports", ports), ("max-allocations", maxAllocations), ("user-quota", userQuota), ("bandwidth", bandwidth),
-            ("alternate-server", alternateServer), ("drain-timeout", drainTimeout),
+            ("alternate-server", alternateServer), ("drain-timeout", drainTimeout), ("threads", threads),
         ]
         for (key, value) in singles { if let value { overrides.append((key, value)) } }
         for (key, value) in overrides {

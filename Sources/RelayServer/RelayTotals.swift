@@ -1,0 +1,41 @@
+import TURNServer
+
+// Sums over data-plane threads: each thread's engine keeps its own counters and tables
+// (RFC 8656 §2.2 state, sharded), and the server reports their totals.
+
+extension TURNStatistics {
+    static func + (a: TURNStatistics, b: TURNStatistics) -> TURNStatistics {
+        var s = a
+        s.packetsToPeer += b.packetsToPeer
+        s.bytesToPeer += b.bytesToPeer
+        s.packetsToClient += b.packetsToClient
+        s.bytesToClient += b.bytesToClient
+        s.drops.merge(b.drops, uniquingKeysWith: +)
+        s.authFailures += b.authFailures
+        s.allocationsCreated += b.allocationsCreated
+        s.allocationsDeleted += b.allocationsDeleted
+        return s
+    }
+}
+
+extension TURNServerEngine.StateSizes {
+    static func + (a: Self, b: Self) -> Self {
+        var s = a
+        s.allocations += b.allocations
+        s.relayOwners += b.relayOwners
+        s.usedPorts += b.usedPorts
+        s.reservations += b.reservations
+        s.users += b.users
+        s.channelRoutes += b.channelRoutes
+        s.peerRoutes += b.peerRoutes
+        s.permissions += b.permissions
+        return s
+    }
+}
+
+extension RelayMetrics {
+    func render(_ snapshot: RelayServer.Snapshot) -> String {
+        render(statistics: snapshot.statistics, allocationCount: snapshot.allocationCount,
+               receiveErrorCount: snapshot.receiveErrors, sendErrorCount: snapshot.sendErrors)
+    }
+}
