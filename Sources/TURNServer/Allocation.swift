@@ -28,8 +28,12 @@ struct Allocation: Sendable {
     var responseExtra: [STUNAttribute] = []
     var grantedLifetime: UInt32 = 0
     var responseFingerprint = false
-    /// Ports fixed by EVEN-PORT or a RESERVATION-TOKEN cannot move to another port.
+    /// A port fixed by a RESERVATION-TOKEN cannot move to another port.
     var portsMovable = true
+    /// EVEN-PORT was asked (RFC 8656 §14.6): a move goes to another even port.
+    var evenPort = false
+    /// The token of the odd port reserved with EVEN-PORT's R bit; the reservation moves with it.
+    var reservedNext: UInt64?
     var bindRetries = 0
     var bucket: TokenBucket?
 

@@ -38,6 +38,7 @@ extension TURNServerEngine {
 
         var relays: [TransportAddress] = []
         var extra: [STUNAttribute] = []
+        var reservedNext: UInt64?
         if let token {
             let tokenValue = token.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
             guard let reservation = reservations.removeValue(forKey: tokenValue), reservation.expiry > now else {
@@ -59,6 +60,7 @@ extension TURNServerEngine {
                     let value = tokenBytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
                     let next = TransportAddress(ip: ip, port: port + 1)
                     reservations[value] = (next, now + configuration.reservationLifetime)
+                    reservedNext = value
                     scheduleDeadline(now + configuration.reservationLifetime)
                     extra.append(.reservationToken(tokenBytes))
                 }
@@ -84,7 +86,9 @@ extension TURNServerEngine {
         allocation.responseExtra = extra
         allocation.grantedLifetime = lifetime
         allocation.responseFingerprint = request.has(.fingerprint)
-        allocation.portsMovable = token == nil && evenPort == nil
+        allocation.portsMovable = token == nil
+        allocation.evenPort = evenPort != nil
+        allocation.reservedNext = reservedNext
         let response = allocateSuccess(allocation)
         allocation.allocateResponse = response
         allocation.pendingResponse = response
@@ -109,16 +113,25 @@ extension TURNServerEngine {
     static let maximumBindRetries = 8
 
     /// The driver could not bind the relayed address because another socket holds it (the
-    /// relay port range may overlap the system's ephemeral ports): the allocation moves to
-    /// another free port, up to `maximumBindRetries` times, then fails with 508 like
-    /// `relayFailed`. Ports fixed by EVEN-PORT or a reservation do not move.
+    /// relay port range may overlap the system's ephemeral ports or another service's): the
+    /// allocation moves to another free port (another even one for EVEN-PORT, whose reserved
+    /// odd neighbour moves with it), up to `maximumBindRetries` times, then fails with 508 like
+    /// `relayFailed`. A port fixed by a RESERVATION-TOKEN does not move.
     public mutating func relayAddressInUse(_ relay: TransportAddress, now: Timestamp) -> [TURNServerAction] {
         guard let tuple = relayOwners[relay], var allocation = allocations[tuple], allocation.pendingResponse != nil,
-              allocation.portsMovable, allocation.bindRetries < TURNServerEngine.maximumBindRetries,
-              let port = pickPort(on: relay.ip) else {
+              allocation.portsMovable, allocation.bindRetries < TURNServerEngine.maximumBindRetries else {
             return relayFailed(relay, now: now)
         }
+        let picked = allocation.evenPort
+            ? pickEvenPort(on: relay.ip, reserveNext: allocation.reservedNext != nil)
+            : pickPort(on: relay.ip)
+        guard let port = picked else { return relayFailed(relay, now: now) }
         usedPorts[relay.ip]?.remove(relay.port)
+        if let token = allocation.reservedNext, var reservation = reservations[token] {
+            usedPorts[relay.ip]?.remove(reservation.relay.port)
+            reservation.relay = TransportAddress(ip: relay.ip, port: port + 1)
+            reservations[token] = reservation
+        }
         relayOwners[relay] = nil
         let moved = TransportAddress(ip: relay.ip, port: port)
         relayOwners[moved] = tuple
@@ -212,6 +225,10 @@ extension TURNServerEngine {
                                        attributes: [.errorCode(.insufficientCapacity)])
                 .encode(key: allocation.key, integrity: allocation.integrity)
             actions.append(.sendToClient(tuple, response))
+            // The client never learns the token: the odd port it reserved is free again.
+            if let token = allocation.reservedNext, let reservation = reservations.removeValue(forKey: token) {
+                usedPorts[reservation.relay.ip]?.remove(reservation.relay.port)
+            }
         }
         actions += removeAllocation(tuple, reason: .relayFailed, closing: allocation.relays.filter { $0 != relay })
         return actions

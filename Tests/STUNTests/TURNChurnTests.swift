@@ -87,12 +87,41 @@ import STUN
         #expect(h.server.stateSizes.isEmpty, "\(h.server.stateSizes)")
     }
 
-    @Test func evenPortAllocationDoesNotMove() throws {
+    @Test func evenPortAllocationMovesToAnotherEvenPort() throws {
         let h = TURNHarness()
-        h.relayPortsInUse = 1
+        h.relayPortsInUse = 2
         let t = h.addClient(TURNHarness.tuple(3)) { $0.evenPort = false }
         h.client(t) { $0.allocate(now: $1) }
-        #expect(h.lastEvent(t) == .failed(.allocate, STUNErrorCode(508)))
-        #expect(h.server.stateSizes.isEmpty, "\(h.server.stateSizes)")
+        guard case .allocated(let relays, _, _, nil)? = h.lastEvent(t) else { Issue.record("\(String(describing: h.events[t]))"); return }
+        #expect(relays[0].port % 2 == 0)
+        #expect(h.openRelays == Set(relays))
+        #expect(h.server.stateSizes.usedPorts == 1)
+    }
+
+    /// With the R bit the reserved odd port moves with the even one: the token then gets port + 1.
+    @Test func evenPortReservationMovesWithItsPort() throws {
+        let h = TURNHarness()
+        h.relayPortsInUse = 3
+        let t = h.addClient(TURNHarness.tuple(4)) { $0.evenPort = true }
+        h.client(t) { $0.allocate(now: $1) }
+        guard case .allocated(let relays, _, _, let token?)? = h.lastEvent(t) else { Issue.record("\(String(describing: h.events[t]))"); return }
+        #expect(relays[0].port % 2 == 0)
+        #expect(h.server.stateSizes.usedPorts == 2, "the even port and its reserved neighbour, nothing left behind")
+        let t2 = h.addClient(TURNHarness.tuple(5)) { $0.reservationToken = token }
+        h.client(t2) { $0.allocate(now: $1) }
+        #expect(h.relay(t2)?.port == relays[0].port + 1)
+    }
+
+    /// A RESERVATION-TOKEN names one port: if it is taken, the allocation fails with 508.
+    @Test func reservedPortDoesNotMove() throws {
+        let h = TURNHarness()
+        let t = h.addClient(TURNHarness.tuple(6)) { $0.evenPort = true }
+        h.client(t) { $0.allocate(now: $1) }
+        guard case .allocated(_, _, _, let token?)? = h.lastEvent(t) else { Issue.record("no token"); return }
+        h.relayPortsInUse = 1
+        let t2 = h.addClient(TURNHarness.tuple(7)) { $0.reservationToken = token }
+        h.client(t2) { $0.allocate(now: $1) }
+        #expect(h.lastEvent(t2) == .failed(.allocate, STUNErrorCode(508)))
+        #expect(h.server.stateSizes.usedPorts == 1, "only the first allocation's port")
     }
 }
