@@ -93,7 +93,8 @@ import Glibc
         let a = try await AgentAccounts.make()
         // Without --auto and without a terminal the callee lets the call ring.
         let bob = try await callee("callee", try await a.arguments("agentcall-noanswer-b"), ["--max-calls", "1"] + Self.signalling)
-        let alice = try AgentProcess("caller", ["call", a.bare("agentcall-noanswer-b"), "--timeout", "1", "--report", "json"]
+        // Long enough that the callee's ringing arrives first even on a loaded machine.
+        let alice = try AgentProcess("caller", ["call", a.bare("agentcall-noanswer-b"), "--timeout", "4", "--report", "json"]
                                      + (try await a.arguments("agentcall-noanswer-a")) + Self.signalling)
         #expect(try await alice.exitStatus() == 4, "\(alice.transcript)")
         #expect(try await bob.exitStatus() == 4, "\(bob.transcript)")
