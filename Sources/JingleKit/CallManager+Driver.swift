@@ -182,15 +182,8 @@ extension CallManager {
     func initiateSession(sid: String) async {
         guard let r = records[sid], !r.state.isEnded, !r.sessionStarted, let device = r.device else { return }
         records[sid]?.sessionStarted = true
-        let media: any MediaTransport
-        do { media = try await configuration.mediaTransports.makeTransport(sid: sid, role: .initiator) } catch {
-            return giveUp(sid: sid, reason: Reason(.failedTransport, text: "\(error)"))
-        }
-        let localTransport = await media.localTransport()
-        let candidates = await media.localCandidates()
-        guard records[sid]?.state.isEnded == false else { return await media.close() }
-        attach(media, to: sid)
-        records[sid]?.localUfrag = localTransport.ufrag
+        guard let prepared = await prepareTransport(sid: sid, role: .initiator) else { return }
+        let (_, localTransport, candidates) = prepared
         var offer = Negotiation.offer(policy: configuration.policy, transport: localTransport)
         if case .iceUDP(var t)? = offer.transport { t.candidates = candidates; offer.transport = .iceUDP(t) }
         do {
@@ -255,15 +248,8 @@ extension CallManager {
     /// Incoming: create the media transport and answer the session-initiate with session-accept.
     func answer(sid: String) async {
         guard let r = records[sid], r.initiate != nil, !r.state.isEnded, r.media == nil else { return }
-        let media: any MediaTransport
-        do { media = try await configuration.mediaTransports.makeTransport(sid: sid, role: .responder) } catch {
-            return giveUp(sid: sid, reason: Reason(.failedTransport, text: "\(error)"))
-        }
-        let localTransport = await media.localTransport()
-        let candidates = await media.localCandidates()
-        guard records[sid]?.state.isEnded == false else { return await media.close() }
-        attach(media, to: sid)
-        records[sid]?.localUfrag = localTransport.ufrag
+        guard let prepared = await prepareTransport(sid: sid, role: .responder) else { return }
+        let (media, localTransport, candidates) = prepared
         // Read after the transport is made: an ICE restart meanwhile may have replaced its credentials.
         guard let initiate = records[sid]?.initiate else { return await media.close() }
         switch Negotiation.accept(initiate, policy: configuration.policy, transport: { _ in localTransport }) {
@@ -293,6 +279,25 @@ extension CallManager {
             }
         }
         rearm()
+    }
+
+    /// Makes the call's media transport and waits for its credentials and candidates; attaches it
+    /// unless the call ended meanwhile (then closes it). Nil when there is nothing to go on with.
+    private func prepareTransport(sid: String, role: Creator) async -> (any MediaTransport, LocalTransport, [Candidate])? {
+        let media: any MediaTransport
+        do { media = try await configuration.mediaTransports.makeTransport(sid: sid, role: role) } catch {
+            giveUp(sid: sid, reason: Reason(.failedTransport, text: "\(error)"))
+            return nil
+        }
+        let localTransport = await media.localTransport()
+        let candidates = await media.localCandidates()
+        guard records[sid]?.state.isEnded == false else {
+            await media.close()
+            return nil
+        }
+        attach(media, to: sid)
+        records[sid]?.localUfrag = localTransport.ufrag
+        return (media, localTransport, candidates)
     }
 
     private func attach(_ media: any MediaTransport, to sid: String) {
