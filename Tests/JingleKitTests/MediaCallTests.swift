@@ -119,9 +119,21 @@ func toneFrequency(_ samples: [Int16]) -> Double {
         guard case .iceConnected(let pair) = ice else { return }
         #expect(pair.localAddress == "127.0.0.1" && pair.remoteAddress == "127.0.0.1")
         #expect(!pair.isRelayed)
-        _ = try await aliceEvents.next("media connected") { $0 == .mediaConnected }
-        _ = try await bobEvents.next("media connected") { $0 == .mediaConnected }
+        do {
+            _ = try await aliceEvents.next("media connected") { $0 == .mediaConnected }
+            _ = try await bobEvents.next("media connected") { $0 == .mediaConnected }
+        } catch {
+            // Where the handshake stopped: records each side sent and received, sends ICE refused.
+            let a = await outgoing.mediaStatistics, b = await incoming.mediaStatistics
+            let detail = "DTLS not done. alice: sent \(a?.dtlsDatagramsSent ?? -1), received \(a?.dtlsDatagramsReceived ?? -1), "
+                + "refused \(a?.sendFailures ?? -1); bob: sent \(b?.dtlsDatagramsSent ?? -1), "
+                + "received \(b?.dtlsDatagramsReceived ?? -1), refused \(b?.sendFailures ?? -1)"
+            Issue.record(Comment(rawValue: detail))
+            throw error
+        }
         _ = try await bobEvents.next("first audio") { $0 == .firstAudio }
+        let aliceMedia = try #require(await outgoing.mediaStatistics)
+        #expect(aliceMedia.dtlsDatagramsSent > 0 && aliceMedia.dtlsDatagramsReceived > 0, "the handshake's records are counted")
 
         let heard = try await within(.seconds(15), "half a second of tone") { await detector.heard() }
         let frequency = toneFrequency(heard)

@@ -49,6 +49,11 @@ struct CallReport: Codable, Sendable, Equatable {
         var framesSent: Int?
         var framesPlayed: Int?
         var lateTicks: Int?
+        /// DTLS records sent (with retransmissions) and received, and datagrams ICE refused to
+        /// send: where a handshake that never finished got stuck.
+        var dtlsDatagramsSent: Int?
+        var dtlsDatagramsReceived: Int?
+        var sendFailures: Int?
     }
 
     /// One event with its time since the call was placed or received.

@@ -112,7 +112,9 @@ struct MediaWiring: Sendable {
             lossPercent: expected > 0 ? 100 * Double(s.packetsLost) / Double(expected) : 0,
             jitterMs: s.jitter.milliseconds, rttMs: s.roundTripTime?.milliseconds,
             concealmentRate: s.concealmentRate, fecRecoveryRate: s.fecRecoveryRate,
-            framesSent: s.framesSent, framesPlayed: s.framesPlayed, lateTicks: s.lateTicks)
+            framesSent: s.framesSent, framesPlayed: s.framesPlayed, lateTicks: s.lateTicks,
+            dtlsDatagramsSent: s.dtlsDatagramsSent, dtlsDatagramsReceived: s.dtlsDatagramsReceived,
+            sendFailures: s.sendFailures)
     }
 
     /// Loss, jitter, RTT and received level for the status line.

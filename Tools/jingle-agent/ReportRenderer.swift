@@ -65,6 +65,10 @@ extension CallReport {
             if let f = media.fecRecoveryRate { quality.append("FEC recovered \(Self.format(f * 100, digits: 1)) %") }
             if !quality.isEmpty { lines.append("  quality: " + quality.joined(separator: ", ")) }
             if let late = media.lateTicks, late > 0 { lines.append("  media clock: \(late) late ticks of \(media.framesSent ?? 0) frames") }
+            if media.srtpProfile == nil, let sent = media.dtlsDatagramsSent, let received = media.dtlsDatagramsReceived {
+                // DTLS never finished: say how far it got.
+                lines.append("  DTLS: \(sent) records sent, \(received) received, \(media.sendFailures ?? 0) refused by ICE")
+            }
         }
         if !dtmfReceived.isEmpty { lines.append("  DTMF received: \(dtmfReceived)") }
         return lines.joined(separator: "\n")

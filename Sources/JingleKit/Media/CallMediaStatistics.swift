@@ -35,6 +35,10 @@ public struct CallMediaStatistics: Sendable, Hashable {
     public var selectedPair: SelectedCandidatePair?
     /// The SRTP protection profile DTLS negotiated (RFC 5764 §4.1.2 name).
     public var srtpProfile: String?
+    /// DTLS records sent (with retransmissions) and received, and datagrams ICE refused to send.
+    public var dtlsDatagramsSent = 0
+    public var dtlsDatagramsReceived = 0
+    public var sendFailures = 0
     /// Frames our media clock sent and played, and the ticks that ran more than one frame late.
     public var framesSent = 0
     public var framesPlayed = 0
@@ -78,6 +82,9 @@ public struct CallMediaStatistics: Sendable, Hashable {
         acceleratedFrames = s.acceleratedFrames
         expandedFrames = s.expandedFrames
         jitterBufferDelay = s.jitterBufferDelay
+        dtlsDatagramsSent = s.dtlsDatagramsSent
+        dtlsDatagramsReceived = s.dtlsDatagramsReceived
+        sendFailures = s.sendFailures
         srtpProfile = s.srtpProfile.map { p in
             switch p {
             case .aeadAES128GCM: "AEAD_AES_128_GCM"

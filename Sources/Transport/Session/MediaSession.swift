@@ -115,7 +115,7 @@ public final class MediaSession: @unchecked Sendable {
                 case .connected, .ready:
                     if phase == .waitingForICE {
                         phase = .handshaking
-                        outgoing += dtls.start(now: now)
+                        outgoing += countedDTLS(dtls.start(now: now))
                         checkDTLSFailure(&notices, &outgoing)
                     }
                 case .failed:
@@ -165,7 +165,7 @@ public final class MediaSession: @unchecked Sendable {
         var notices: [MediaSessionEvent] = []
         lock.withLock { _ in
             if phase == .handshaking || phase == .established {
-                outgoing += dtls.handleTimeout(now: now)
+                outgoing += countedDTLS(dtls.handleTimeout(now: now))
                 if phase == .handshaking { checkDTLSFailure(&notices, &outgoing) }
             }
             if phase == .established, let due = nextRTCP, now >= due {
@@ -306,17 +306,18 @@ public final class MediaSession: @unchecked Sendable {
         switch DatagramKind(classifying: bytes) {
         case .dtls:
             guard phase == .handshaking || phase == .established || phase == .waitingForICE else { return }
+            stats.dtlsDatagramsReceived += 1
             if phase == .waitingForICE {
                 // The peer's ICE finished first: its ClientHello may beat our own state change.
                 phase = .handshaking
-                outgoing += dtls.start(now: now)
+                outgoing += countedDTLS(dtls.start(now: now))
             }
             do {
                 let output = try dtls.receive(datagram: Array(bytes), now: now)
-                outgoing += output.datagrams
+                outgoing += countedDTLS(output.datagrams)
                 if let keys = output.handshakeCompleted { install(keys, now: now, &notices) }
             } catch {
-                outgoing += dtls.takePendingDatagrams()
+                outgoing += countedDTLS(dtls.takePendingDatagrams())
                 if phase == .handshaking { fail(MediaSessionError(error), &notices) }
             }
         case .rtp:
@@ -415,9 +416,15 @@ public final class MediaSession: @unchecked Sendable {
         notices.append(.established(profile))
     }
 
+    /// Counts DTLS records on their way out (with `lock` held) and passes them through.
+    private func countedDTLS(_ datagrams: [[UInt8]]) -> [[UInt8]] {
+        stats.dtlsDatagramsSent += datagrams.count
+        return datagrams
+    }
+
     private func checkDTLSFailure(_ notices: inout [MediaSessionEvent], _ outgoing: inout [[UInt8]]) {
         if dtls.state == .failed, let failure = dtls.failure {
-            outgoing += dtls.takePendingDatagrams()
+            outgoing += countedDTLS(dtls.takePendingDatagrams())
             fail(MediaSessionError(failure), &notices)
         }
     }
@@ -466,9 +473,12 @@ public final class MediaSession: @unchecked Sendable {
 
     // MARK: - Sending (without the lock)
 
+    /// Hands datagrams to ICE; counts the ones it refuses (taking the lock only then).
     private func transmit(_ datagrams: [[UInt8]]) {
+        var failed = 0
         for datagram in datagrams where !datagram.isEmpty {
-            try? agent.send(datagram)
+            do { try agent.send(datagram) } catch { failed += 1 }
         }
+        if failed > 0 { lock.withLock { _ in stats.sendFailures += failed } }
     }
 }

@@ -49,6 +49,13 @@ public struct MediaSessionStatistics: Sendable, Hashable {
     public var srtpProfile: SRTPProfile?
     /// How long after the session started DTLS completed.
     public var dtlsHandshakeDuration: Duration?
+    /// DTLS records sent (flights and their retransmissions, RFC 6347 §4.2.4) and received: a
+    /// handshake that stalls shows here whether anything reached the peer or came back.
+    public var dtlsDatagramsSent = 0
+    public var dtlsDatagramsReceived = 0
+    /// Datagrams (DTLS, SRTP or SRTCP) the ICE agent refused to send, for example before a
+    /// candidate pair was selected.
+    public var sendFailures = 0
 
     public init() {}
 }
