@@ -2,7 +2,8 @@ import Prometheus
 import Synchronization
 import TURNServer
 
-/// Prometheus metrics for the relay: allocations, packets and bytes per direction, drops by
+/// Prometheus metrics for the relay: allocations, packets and bytes per direction (and how many
+/// packets went in indications), drops by
 /// cause, authentication failures and receive errors. Counters are brought up to date from the
 /// engine's statistics when scraped, so the packet path never touches them.
 final class RelayMetrics: @unchecked Sendable {
@@ -14,6 +15,8 @@ final class RelayMetrics: @unchecked Sendable {
     let packetsToClient: Counter
     let bytesToPeer: Counter
     let bytesToClient: Counter
+    let indicationsToPeer: Counter
+    let indicationsToClient: Counter
     let authFailures: Counter
     let receiveErrors: Counter
     let sendErrors: Counter
@@ -30,6 +33,8 @@ final class RelayMetrics: @unchecked Sendable {
         packetsToClient = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_packets", unitName: "total", helpText: "Relayed packets"), labels: [("direction", "to_client")])
         bytesToPeer = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_bytes", unitName: "total", helpText: "Relayed payload bytes"), labels: [("direction", "to_peer")])
         bytesToClient = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_bytes", unitName: "total", helpText: "Relayed payload bytes"), labels: [("direction", "to_client")])
+        indicationsToPeer = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_indications", unitName: "total", helpText: "Relayed packets carried in Send/Data indications rather than ChannelData"), labels: [("direction", "to_peer")])
+        indicationsToClient = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_indications", unitName: "total", helpText: "Relayed packets carried in Send/Data indications rather than ChannelData"), labels: [("direction", "to_client")])
         authFailures = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_auth_failures", unitName: "total", helpText: "Failed authentications"))
         receiveErrors = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_receive_errors", unitName: "total", helpText: "Socket receive errors"))
         sendErrors = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_send_errors", unitName: "total", helpText: "Datagrams the kernel refused to send"))
@@ -55,6 +60,8 @@ final class RelayMetrics: @unchecked Sendable {
             advance(packetsToClient, "packetsToClient", to: s.packetsToClient)
             advance(bytesToPeer, "bytesToPeer", to: s.bytesToPeer)
             advance(bytesToClient, "bytesToClient", to: s.bytesToClient)
+            advance(indicationsToPeer, "indicationsToPeer", to: s.indicationsToPeer)
+            advance(indicationsToClient, "indicationsToClient", to: s.indicationsToClient)
             advance(authFailures, "authFailures", to: s.authFailures)
             advance(receiveErrors, "receiveErrors", to: receiveErrorCount)
             advance(sendErrors, "sendErrors", to: sendErrorCount)

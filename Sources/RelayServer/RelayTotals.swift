@@ -10,6 +10,8 @@ extension TURNStatistics {
         s.bytesToPeer += b.bytesToPeer
         s.packetsToClient += b.packetsToClient
         s.bytesToClient += b.bytesToClient
+        s.indicationsToPeer += b.indicationsToPeer
+        s.indicationsToClient += b.indicationsToClient
         s.drops.merge(b.drops, uniquingKeysWith: +)
         s.authFailures += b.authFailures
         s.allocationsCreated += b.allocationsCreated

@@ -60,6 +60,10 @@ public struct TURNStatistics: Hashable, Sendable {
     public var bytesToPeer: UInt64 = 0
     public var packetsToClient: UInt64 = 0
     public var bytesToClient: UInt64 = 0
+    /// Of the packets above, those carried in Send and Data indications (RFC 8656 §11); the
+    /// rest went as ChannelData (§12).
+    public var indicationsToPeer: UInt64 = 0
+    public var indicationsToClient: UInt64 = 0
     public var drops: [DropReason: UInt64] = [:]
     public var authFailures: UInt64 = 0
     public var allocationsCreated: UInt64 = 0

@@ -12,6 +12,7 @@ extension TURNServerEngine {
         guard takeBandwidth(tuple, data.count, now: now) else { countDrop(.bandwidth); return [] }
         statistics.packetsToPeer += 1
         statistics.bytesToPeer += UInt64(data.count)
+        statistics.indicationsToPeer += 1
         return [.sendToPeer(from: relay, to: peer, data)]
     }
 
@@ -65,6 +66,7 @@ extension TURNServerEngine {
         if let route = peerRoutes[PeerKey(relay: relay, peer: peer)], route.expiry > now {
             return .channel(tuple, route.number)
         }
+        statistics.indicationsToClient += 1
         return .indication(tuple)
     }
 

@@ -128,7 +128,9 @@ import TURNServer
         return (cert, key)
     }
 
-    func exchange(credentials: [String], transport: Transport = .udp, threads: Int = 1) async throws {
+    /// uclient's relayed round trips through our relay; `sendIndications` makes it use Send and
+    /// Data indications (`-s`, RFC 8656 §11) instead of ChannelBind and ChannelData.
+    func exchange(credentials: [String], transport: Transport = .udp, threads: Int = 1, sendIndications: Bool = false) async throws {
         let uclient = try Self.tool("turnutils_uclient")
         let (peer, peerPort) = try Self.startPeer()
         defer { Self.stop(peer) }
@@ -146,7 +148,7 @@ import TURNServer
         // uclient picks a TLS version per session at random, and TLS 1.0/1.1 are refused by
         // policy; over TLS run single sessions until one negotiates TLS 1.2+ (bounded tries).
         let sessions = transport == .tls ? 1 : 10
-        let args = credentials + flags + ["-p", String(listen.port), "-e", "127.0.0.1", "-r", String(peerPort),
+        let args = credentials + flags + (sendIndications ? ["-s"] : []) + ["-p", String(listen.port), "-e", "127.0.0.1", "-r", String(peerPort),
                                           "-n", "100", "-m", String(sessions), "-l", length, "-c", "127.0.0.1"]
         var (_, output) = try Self.run(uclient, args, limit: 60)
         var t = Self.totals(output)
@@ -163,6 +165,13 @@ import TURNServer
         #expect(statistics.packetsToPeer >= UInt64(100 * sessions))
         #expect(statistics.packetsToClient >= UInt64(100 * sessions))
         #expect(statistics.authFailures == 0)
+        if sendIndications {
+            // Every message went as a Send indication and came back as a Data indication.
+            #expect(statistics.indicationsToPeer >= UInt64(100 * sessions))
+            #expect(statistics.indicationsToClient >= UInt64(100 * sessions))
+        } else {
+            #expect(statistics.indicationsToPeer < statistics.packetsToPeer / 10, "channel mode relays by ChannelData")
+        }
     }
 
     @Test func uclientLongTermCredentials() async throws {
@@ -171,6 +180,11 @@ import TURNServer
 
     @Test func uclientRESTSecret() async throws {
         try await exchange(credentials: ["-u", "carol", "-W", "s3cret"])
+    }
+
+    @Test(arguments: [Transport.udp, .tcp])
+    func uclientSendIndications(transport: Transport) async throws {
+        try await exchange(credentials: ["-u", "alice", "-w", "secret"], transport: transport, sendIndications: true)
     }
 
     @Test func uclientOverTCP() async throws {

@@ -86,6 +86,9 @@ import TURNServer
         let metrics = try await server.metricsText()
         #expect(metrics.contains("turn_packets_total{direction=\"to_peer\"} 2"))
         #expect(metrics.contains("turn_packets_total{direction=\"to_client\"} 1"))
+        // One of the two went to the peer in a Send indication; the reply came back by channel.
+        #expect(metrics.contains("turn_indications_total{direction=\"to_peer\"} 1"))
+        #expect(metrics.contains("turn_indications_total{direction=\"to_client\"} 0"))
         #expect(metrics.contains("turn_allocations 1"))
 
         // Deallocate closes the relay socket.
