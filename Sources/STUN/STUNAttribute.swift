@@ -149,7 +149,7 @@ extension STUNAttribute {
         case .evenPort: try exact(1); return .evenPort(reserveNext: try r.u8() & 0x80 != 0)
         case .reservationToken: try exact(8); return .reservationToken(Array(value))
         case .dontFragment: try exact(0); return .dontFragment
-        case .requestedAddressFamily, .additionalAddressFamily:
+        case .requestedAddressFamily, .additionalAddressFamily, .legacyAdditionalAddressFamily:
             try exact(4)
             guard let family = AddressFamily(rawValue: try r.u8()) else { throw bad("unknown family") }
             return t == .requestedAddressFamily ? .requestedAddressFamily(family) : .additionalAddressFamily(family)

@@ -27,6 +27,9 @@ public struct STUNAttributeType: RawRepresentable, Hashable, Sendable, CustomStr
     public static let priority = STUNAttributeType(rawValue: 0x0024)
     public static let useCandidate = STUNAttributeType(rawValue: 0x0025)
     public static let additionalAddressFamily = STUNAttributeType(rawValue: 0x8000)
+    /// The codepoint ADDITIONAL-ADDRESS-FAMILY had before RFC 8656 registered 0x8000, which
+    /// coturn (and `turnutils_uclient -Z`) still send; read as the same attribute, never written.
+    public static let legacyAdditionalAddressFamily = STUNAttributeType(rawValue: 0x8032)
     public static let addressErrorCode = STUNAttributeType(rawValue: 0x8001)
     public static let passwordAlgorithms = STUNAttributeType(rawValue: 0x8002)
     public static let software = STUNAttributeType(rawValue: 0x8022)

@@ -50,28 +50,29 @@ import TURNServer
         while process.isRunning && Date() < deadline { usleep(20_000) }
     }
 
-    /// Starts turnutils_peer on a free loopback port.
-    static func startPeer() throws -> (Process, UInt16) {
+    /// Starts turnutils_peer on a free loopback port (IPv4, or ::1 with `ipv6`).
+    static func startPeer(ipv6: Bool = false) throws -> (Process, UInt16) {
         let port = try TestPorts.freeUDPPort()
         let peer = Process()
         peer.executableURL = URL(fileURLWithPath: try tool("turnutils_peer"))
-        peer.arguments = ["-L", "127.0.0.1", "-p", String(port)]
+        peer.arguments = ["-L", ipv6 ? "::1" : "127.0.0.1", "-p", String(port)]
         peer.standardOutput = FileHandle.nullDevice
         peer.standardError = FileHandle.nullDevice
         try peer.run()
         // Bounded wait until the peer answers on its port.
-        let probe = try UDPTestSocket()
+        let probe = try UDPTestSocket(family: ipv6 ? .ipv6 : .ipv4)
         for _ in 0..<40 {
-            probe.send([1, 2, 3, 4], to: TransportAddress(ip: .v4(0x7F00_0001), port: port))
+            probe.send([1, 2, 3, 4], to: TransportAddress(ip: ipv6 ? .v6(0, 1) : .v4(0x7F00_0001), port: port))
             if probe.receive(timeout: 0.1) != nil { return (peer, port) }
         }
         stop(peer)
         throw POSIXError(.ETIMEDOUT)
     }
 
-    static func relay(tls: (certificate: String, key: String)? = nil, threads: Int = 1) async throws -> RelayServer {
+    static func relay(tls: (certificate: String, key: String)? = nil, threads: Int = 1, ipv6Relay: Bool = false) async throws -> RelayServer {
         var c = RelayConfiguration()
         c.threads = threads
+        if ipv6Relay { c.relayIPv6 = IPAddress("::1") }
         if let tls {
             c.tlsListen = [TransportAddress("127.0.0.1:\(try TestPorts.freeUDPPort())")!]
             c.tlsCertificateFile = tls.certificate
@@ -185,6 +186,25 @@ import TURNServer
     @Test(arguments: [Transport.udp, .tcp])
     func uclientSendIndications(transport: Transport) async throws {
         try await exchange(credentials: ["-u", "alice", "-w", "secret"], transport: transport, sendIndications: true)
+    }
+
+    /// uclient's dual allocation (`-Z`: ADDITIONAL-ADDRESS-FAMILY at coturn's pre-RFC codepoint
+    /// 0x8032) gets an IPv4 and an IPv6 relayed address, and relays to an IPv6 peer through the
+    /// IPv6 one (RFC 8656 §7.2, RFC 6156).
+    @Test func uclientDualAllocationReachesAnIPv6Peer() async throws {
+        let uclient = try Self.tool("turnutils_uclient")
+        let (peer, peerPort) = try Self.startPeer(ipv6: true)
+        defer { Self.stop(peer) }
+        let server = try await Self.relay(ipv6Relay: true)
+        defer { Task { try? await server.stop() } }
+        let listen = try #require(server.udpAddresses.first)
+        let (_, output) = try Self.run(uclient, ["-u", "alice", "-w", "secret", "-Z", "-p", String(listen.port), "-e", "::1",
+                                                 "-r", String(peerPort), "-n", "50", "-m", "5", "-l", "120", "-c", "127.0.0.1"], limit: 60)
+        let t = Self.totals(output)
+        #expect(t.sent == 250, "uclient output:\n\(output.suffix(2000))")
+        #expect(t.received == t.sent)
+        #expect(t.lost == 0)
+        #expect(try await server.statistics().packetsToPeer >= 250)
     }
 
     @Test func uclientOverTCP() async throws {

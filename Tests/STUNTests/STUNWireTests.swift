@@ -43,6 +43,16 @@ import Testing
         #expect(decoded.type == message.type)
     }
 
+    /// coturn's pre-RFC ADDITIONAL-ADDRESS-FAMILY codepoint (0x8032) reads as the RFC 8656 one.
+    @Test func legacyAdditionalAddressFamilyCodepointIsRead() throws {
+        var bytes = STUNMessage(.allocate, .request, attributes: [.additionalAddressFamily(.ipv6)]).encode()
+        #expect(Array(bytes[20..<22]) == [0x80, 0x00])
+        bytes[20] = 0x80
+        bytes[21] = 0x32
+        let decoded = try STUNMessage.decode(bytes)
+        #expect(decoded.additionalAddressFamily == .ipv6)
+    }
+
     @Test func messageTypeBits() {
         for method in [STUNMethod.binding, .allocate, .refresh, .send, .data, .createPermission, .channelBind] {
             for cls in [STUNClass.request, .indication, .successResponse, .errorResponse] {
