@@ -131,7 +131,8 @@ import TURNServer
 
     /// uclient's relayed round trips through our relay; `sendIndications` makes it use Send and
     /// Data indications (`-s`, RFC 8656 §11) instead of ChannelBind and ChannelData.
-    func exchange(credentials: [String], transport: Transport = .udp, threads: Int = 1, sendIndications: Bool = false) async throws {
+    func exchange(credentials: [String], transport: Transport = .udp, threads: Int = 1, sendIndications: Bool = false,
+                  flags extra: [String] = []) async throws {
         let uclient = try Self.tool("turnutils_uclient")
         let (peer, peerPort) = try Self.startPeer()
         defer { Self.stop(peer) }
@@ -149,7 +150,7 @@ import TURNServer
         // uclient picks a TLS version per session at random, and TLS 1.0/1.1 are refused by
         // policy; over TLS run single sessions until one negotiates TLS 1.2+ (bounded tries).
         let sessions = transport == .tls ? 1 : 10
-        let args = credentials + flags + (sendIndications ? ["-s"] : []) + ["-p", String(listen.port), "-e", "127.0.0.1", "-r", String(peerPort),
+        let args = credentials + flags + (sendIndications ? ["-s"] : []) + extra + ["-p", String(listen.port), "-e", "127.0.0.1", "-r", String(peerPort),
                                           "-n", "100", "-m", String(sessions), "-l", length, "-c", "127.0.0.1"]
         var (_, output) = try Self.run(uclient, args, limit: 60)
         var t = Self.totals(output)
@@ -166,7 +167,7 @@ import TURNServer
         #expect(statistics.packetsToPeer >= UInt64(100 * sessions))
         #expect(statistics.packetsToClient >= UInt64(100 * sessions))
         #expect(statistics.authFailures == 0)
-        if sendIndications {
+        if sendIndications || extra.contains("-s") {
             // Every message went as a Send indication and came back as a Data indication.
             #expect(statistics.indicationsToPeer >= UInt64(100 * sessions))
             #expect(statistics.indicationsToClient >= UInt64(100 * sessions))
@@ -205,6 +206,15 @@ import TURNServer
         #expect(t.received == t.sent)
         #expect(t.lost == 0)
         #expect(try await server.statistics().packetsToPeer >= 250)
+    }
+
+    /// More of uclient's modes: DONT-FRAGMENT (-g), ChannelData padded over UDP as pjnath does
+    /// (-D), REQUESTED-ADDRESS-FAMILY IPv4 (-X), extra CreatePermission and ChannelBind requests
+    /// (-G), and client-to-client (-y: sessions relay to each other's relayed addresses, by
+    /// channel and by Send indication).
+    @Test(arguments: [["-g"], ["-D"], ["-X"], ["-G"], ["-y"], ["-y", "-s"]])
+    func uclientModes(_ flags: [String]) async throws {
+        try await exchange(credentials: ["-u", "alice", "-w", "secret"], flags: flags)
     }
 
     @Test func uclientOverTCP() async throws {
