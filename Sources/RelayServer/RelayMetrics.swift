@@ -3,9 +3,9 @@ import Synchronization
 import TURNServer
 
 /// Prometheus metrics for the relay: allocations, packets and bytes per direction (and how many
-/// packets went in indications), drops by
-/// cause, authentication failures and receive errors. Counters are brought up to date from the
-/// engine's statistics when scraped, so the packet path never touches them.
+/// of those packets went in Send/Data indications), drops by cause, authentication failures,
+/// receive and send errors. Counters are brought up to date from the engine's statistics when
+/// scraped, so the packet path never touches them.
 final class RelayMetrics: @unchecked Sendable {
     let registry: PrometheusCollectorRegistry
     let allocations: Gauge
