@@ -30,6 +30,16 @@ final class RelayCore: @unchecked Sendable {
     /// What each registered descriptor is, indexed by descriptor.
     var endpoints: [Endpoint?] = []
     var connections: [FiveTuple: Channel] = [:]
+    /// Each stream connection's handler, reachable on its event loop (RFC 6062 data connections).
+    var streamHandlers: [FiveTuple: NIOLoopBound<StreamClientHandler>] = [:]
+    /// TCP allocations (RFC 6062): listeners on relayed addresses, peer connections by ID and
+    /// back, the data connection each peer connection is joined to, bytes relayed.
+    let group: EventLoopGroup
+    var tcpRelays: [TransportAddress: Channel] = [:]
+    var peerChannels: [PeerConnectionID: Channel] = [:]
+    var peerIDs: [ObjectIdentifier: PeerConnectionID] = [:]
+    var dataConnections: [PeerConnectionID: FiveTuple] = [:]
+    let tcpCounters = TCPRelayCounters()
     var pendingSockets: [DirectUDPSocket] = []
     var receiveErrors: UInt64 = 0
     /// Send errors of relay sockets already closed (live sockets keep their own count).
@@ -46,7 +56,8 @@ final class RelayCore: @unchecked Sendable {
     private var stopRequested = false
     private var thread: pthread_t?
 
-    init(engine: TURNServerEngine, logger: Logger, socketBufferBytes: Int) throws {
+    init(engine: TURNServerEngine, logger: Logger, socketBufferBytes: Int, group: EventLoopGroup) throws {
+        self.group = group
         self.engine = engine
         self.logger = logger
         self.socketBufferBytes = socketBufferBytes
@@ -231,7 +242,13 @@ final class RelayCore: @unchecked Sendable {
 
     /// A framed message from a TCP or TLS client.
     func streamMessage(_ bytes: [UInt8], tuple: FiveTuple) {
-        execute(engine.handleClientDatagram(bytes, from: tuple, now: wallClock()))
+        let actions = engine.handleClientDatagram(bytes, from: tuple, now: wallClock())
+        execute(actions)
+        if STUNStreamFramer.isConnectionBindRequest(bytes), !actions.contains(where: { if case .joinDataConnection = $0 { true } else { false } }),
+           let handler = streamHandlers[tuple] {
+            // Refused or challenged: the connection goes back to framing.
+            handler.eventLoop.execute { handler.value.resumeFraming() }
+        }
     }
 
     /// A ChannelData payload from a TCP or TLS client.
@@ -245,12 +262,14 @@ final class RelayCore: @unchecked Sendable {
         }
     }
 
-    func streamOpened(_ tuple: FiveTuple, channel: Channel) {
+    func streamOpened(_ tuple: FiveTuple, channel: Channel, handler: NIOLoopBound<StreamClientHandler>) {
         connections[tuple] = channel
+        streamHandlers[tuple] = handler
     }
 
     func streamClosed(_ tuple: FiveTuple) {
         connections[tuple] = nil
+        streamHandlers[tuple] = nil
         execute(engine.clientDisconnected(tuple, now: wallClock()))
     }
 
@@ -300,6 +319,15 @@ final class RelayCore: @unchecked Sendable {
                 queue.append(contentsOf: openRelay(relay))
             case .closeRelay(let relay):
                 closeRelay(relay)
+                closeTCPRelay(relay)
+            case .openTCPRelay(let relay):
+                openTCPRelay(relay)
+            case .connectToPeer(let id, let relay, let peer):
+                connectToPeer(id, from: relay, to: peer)
+            case .joinDataConnection(let id, let tuple):
+                joinDataConnection(id, tuple)
+            case .closePeerConnection(let id):
+                closePeerConnection(id)
             case .event(let event):
                 log(event)
             }
@@ -341,6 +369,12 @@ final class RelayCore: @unchecked Sendable {
         }
         listeners.removeAll()
         for channel in connections.values { channel.close(promise: nil) }
+        for channel in tcpRelays.values { channel.close(promise: nil) }
+        for channel in peerChannels.values { channel.close(promise: nil) }
+        tcpRelays.removeAll()
+        peerChannels.removeAll()
+        peerIDs.removeAll()
+        dataConnections.removeAll()
     }
 
     // MARK: - Logs
@@ -361,6 +395,11 @@ final class RelayCore: @unchecked Sendable {
             logger.debug("malformed message", metadata: ["client": "\(tuple)", "error": "\(error)"])
         case .requestRejected(let tuple, let method, let code):
             logger.debug("request rejected", metadata: ["client": "\(tuple)", "method": "\(method)", "code": "\(code)"])
+        case .peerConnectionOpened(let tuple, let id, let peer, let outgoing):
+            logger.debug("peer connection opened", metadata: ["client": "\(tuple)", "connection": "\(id)", "peer": "\(peer)",
+                                                              "by": "\(outgoing ? "connect" : "peer")"])
+        case .peerConnectionClosed(let tuple, let id, let reason):
+            logger.debug("peer connection closed", metadata: ["client": "\(tuple)", "connection": "\(id)", "reason": "\(reason.rawValue)"])
         case .allocationRefreshed, .permissionCreated, .channelBound:
             logger.trace("\(event)")
         }

@@ -3,21 +3,38 @@ import STUN
 import TURNServer
 
 /// Frames a TCP or TLS client connection into STUN and ChannelData messages (RFC 8656 §12.4,
-/// RFC 8489 §6.2.2); the allocation ends when the connection closes (RFC 8656 §3.1).
+/// RFC 8489 §6.2.2); the allocation ends when the connection closes (RFC 8656 §3.1). A
+/// connection that sends ConnectionBind (RFC 6062 §5.4) holds the bytes after it unframed until
+/// the relay answers: joined, it becomes a raw pipe to its peer connection; refused, it goes
+/// back to framing.
 final class StreamClientHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
     /// The data-plane thread this connection's allocation lives on (chosen when it opens).
     var core: RelayCore
     let cores: [RelayCore]
     let transport: ClientTransport
     var framer = STUNStreamFramer()
     var tuple: FiveTuple?
+    var mode = Mode.framing
+    var context: ChannelHandlerContext?
+
+    enum Mode {
+        case framing
+        /// A ConnectionBind is with the relay: later bytes wait here, unframed.
+        case awaitingBind([UInt8])
+        /// A client data connection: bytes go to the peer connection as they are.
+        case joined(Channel)
+    }
 
     init(cores: [RelayCore], transport: ClientTransport) {
         self.core = cores[0]
         self.cores = cores
         self.transport = transport
     }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelActive(context: ChannelHandlerContext) {
         guard let remote = context.channel.remoteAddress.flatMap({ TransportAddress($0) }),
@@ -30,18 +47,44 @@ final class StreamClientHandler: ChannelInboundHandler {
         core = cores[Int(remote.port) % cores.count]
         let core = self.core
         let channel = context.channel
-        core.post { core.streamOpened(t, channel: channel) }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        core.post { core.streamOpened(t, channel: channel, handler: handler) }
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let tuple else { return }
         let buffer = unwrapInboundIn(data)
-        framer.append(buffer.readableBytesView)
+        switch mode {
+        case .joined(let peer):
+            core.tcpCounters.toPeer.add(UInt64(buffer.readableBytes), ordering: .relaxed)
+            peer.write(buffer, promise: nil)
+        case .awaitingBind(var held):
+            held += buffer.readableBytesView
+            mode = .awaitingBind(held)
+        case .framing:
+            framer.append(buffer.readableBytesView)
+            deliverFrames(context: context)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .joined(let peer) = mode { peer.flush() }
+        context.fireChannelReadComplete()
+    }
+
+    /// Hands complete frames to the relay, stopping after a ConnectionBind request.
+    func deliverFrames(context: ChannelHandlerContext) {
+        guard let tuple else { return }
         let core = self.core
         do {
             var frames: [STUNStreamFramer.Frame] = []
-            while let frame = try framer.next() { frames.append(frame) }
+            while let frame = try framer.next() {
+                frames.append(frame)
+                if case .stun(let bytes) = frame, STUNStreamFramer.isConnectionBindRequest(bytes) {
+                    mode = .awaitingBind(framer.takeRemainder())
+                    break
+                }
+            }
             guard !frames.isEmpty else { return }
             let framed = frames
             core.post {
@@ -60,6 +103,33 @@ final class StreamClientHandler: ChannelInboundHandler {
         }
     }
 
+    /// The relay joined this connection to `peer` (its ConnectionBind succeeded; the response
+    /// was written before this): bytes held since go first.
+    func join(peer: Channel) {
+        guard case .awaitingBind(let held) = mode, let context else { return }
+        mode = .joined(peer)
+        if !held.isEmpty {
+            core.tcpCounters.toPeer.add(UInt64(held.count), ordering: .relaxed)
+            peer.writeAndFlush(context.channel.allocator.buffer(bytes: held), promise: nil)
+        }
+        peer.setOption(.autoRead, value: context.channel.isWritable).whenFailure { _ in }
+    }
+
+    /// The ConnectionBind was refused (for instance challenged with 401): framing resumes,
+    /// starting with the bytes held meanwhile.
+    func resumeFraming() {
+        guard case .awaitingBind(let held) = mode, let context else { return }
+        mode = .framing
+        framer.append(held[...])
+        deliverFrames(context: context)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // A slow client slows its peer: stop reading the peer while our buffer is full.
+        if case .joined(let peer) = mode { peer.setOption(.autoRead, value: context.channel.isWritable).whenFailure { _ in } }
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         let core = self.core
         if let tuple { core.post { core.streamClosed(tuple) } }
@@ -70,6 +140,71 @@ final class StreamClientHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         let core = self.core
         core.post { core.receiveErrors += 1 }
+        context.close(promise: nil)
+    }
+}
+
+/// One peer TCP connection of a TCP allocation (RFC 6062 §5.2, §5.3), made by Connect or
+/// accepted on the relayed address. It does not read until joined to a client data connection,
+/// so the kernel buffers the peer's bytes and its window closes (§5.2); joined, bytes go to the
+/// client as they are.
+final class PeerStreamHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let core: RelayCore
+    /// The listener's relayed address, for connections accepted there (nil when made by Connect).
+    let acceptedOn: TransportAddress?
+    var client: Channel?
+    var context: ChannelHandlerContext?
+
+    init(core: RelayCore, acceptedOn: TransportAddress?) {
+        self.core = core
+        self.acceptedOn = acceptedOn
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let relay = acceptedOn, let peer = context.channel.remoteAddress.flatMap({ TransportAddress($0) }) {
+            let core = self.core
+            let channel = context.channel
+            core.post { core.peerAccepted(channel, from: peer, on: relay) }
+        }
+        context.fireChannelActive()
+    }
+
+    /// Joined to the client data connection: start reading the peer.
+    func join(client: Channel) {
+        guard let context else { return }
+        self.client = client
+        context.channel.setOption(.autoRead, value: client.isWritable).whenFailure { _ in }
+        context.read()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        core.tcpCounters.toClient.add(UInt64(buffer.readableBytes), ordering: .relaxed)
+        client?.write(buffer, promise: nil)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        client?.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        client?.setOption(.autoRead, value: context.channel.isWritable).whenFailure { _ in }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let core = self.core
+        let channel = context.channel
+        core.post { core.peerChannelClosed(channel) }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
     }
 }

@@ -32,12 +32,13 @@ public final class RelayServer: @unchecked Sendable {
         try configuration.validate()
         self.configuration = configuration
         self.ownsGroup = group == nil
-        self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.group = group
         cores = try (0..<max(configuration.threads, 1)).map { shard in
             let engine = TURNServerEngine(configuration: configuration.engineConfiguration(shard: shard),
                                           credentials: CredentialStore(realm: configuration.realm, users: configuration.users,
                                                                        secrets: configuration.secrets))
-            return try RelayCore(engine: engine, logger: logger, socketBufferBytes: configuration.socketBufferBytes)
+            return try RelayCore(engine: engine, logger: logger, socketBufferBytes: configuration.socketBufferBytes, group: group)
         }
     }
 

@@ -16,6 +16,10 @@ extension TURNStatistics {
         s.authFailures += b.authFailures
         s.allocationsCreated += b.allocationsCreated
         s.allocationsDeleted += b.allocationsDeleted
+        s.peerConnectionsConnected += b.peerConnectionsConnected
+        s.peerConnectionsAccepted += b.peerConnectionsAccepted
+        s.peerConnectionsFailed += b.peerConnectionsFailed
+        s.peerConnectionsJoined += b.peerConnectionsJoined
         return s
     }
 }
@@ -31,6 +35,7 @@ extension TURNServerEngine.StateSizes {
         s.channelRoutes += b.channelRoutes
         s.peerRoutes += b.peerRoutes
         s.permissions += b.permissions
+        s.peerConnections += b.peerConnections
         return s
     }
 }

@@ -77,6 +77,20 @@ public struct STUNStreamFramer: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
+    /// Removes and returns every byte not yet cut into frames (a stream leaving framing, such
+    /// as an RFC 6062 data connection after its ConnectionBind).
+    public mutating func takeRemainder() -> [UInt8] {
+        let rest = Array(buffer[start...])
+        buffer.removeAll()
+        start = 0
+        return rest
+    }
+
+    /// Whether a framed STUN message is a ConnectionBind request (RFC 6062 §6.1, type 0x000B).
+    public static func isConnectionBindRequest(_ frame: [UInt8]) -> Bool {
+        frame.count >= 2 && frame[0] == 0x00 && frame[1] == 0x0B
+    }
+
     /// The next complete frame, nil if more bytes are needed. Throws on bytes that are neither
     /// STUN nor ChannelData; the stream cannot be resynchronised after that.
     public mutating func next() throws(STUNParseError) -> Frame? {

@@ -22,6 +22,8 @@ public enum STUNAttribute: Hashable, Sendable {
     case requestedTransport(UInt8)
     case data([UInt8])
     case channelNumber(UInt16)
+    /// RFC 6062 §6.2.1: names a peer TCP connection of a TCP allocation.
+    case connectionID(UInt32)
     case evenPort(reserveNext: Bool)
     case reservationToken([UInt8])
     case dontFragment
@@ -58,6 +60,7 @@ public enum STUNAttribute: Hashable, Sendable {
         case .requestedTransport: .requestedTransport
         case .data: .data
         case .channelNumber: .channelNumber
+        case .connectionID: .connectionID
         case .evenPort: .evenPort
         case .reservationToken: .reservationToken
         case .dontFragment: .dontFragment
@@ -146,6 +149,7 @@ extension STUNAttribute {
         case .requestedTransport: try exact(4); return .requestedTransport(try r.u8())
         case .data: return .data(Array(value))
         case .channelNumber: try exact(4); return .channelNumber(try r.u16())
+        case .connectionID: try exact(4); return .connectionID(try r.u32())
         case .evenPort: try exact(1); return .evenPort(reserveNext: try r.u8() & 0x80 != 0)
         case .reservationToken: try exact(8); return .reservationToken(Array(value))
         case .dontFragment: try exact(0); return .dontFragment
@@ -216,7 +220,7 @@ extension STUNAttribute {
             out.append(contentsOf: s.utf8)
         case .userhash(let b), .messageIntegrity(let b), .messageIntegritySHA256(let b), .data(let b), .reservationToken(let b):
             out.append(contentsOf: b)
-        case .fingerprint(let v), .lifetime(let v), .priority(let v):
+        case .fingerprint(let v), .lifetime(let v), .priority(let v), .connectionID(let v):
             out.appendU32(v)
         case .errorCode(let e):
             out.appendU16(0)

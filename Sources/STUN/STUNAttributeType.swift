@@ -25,6 +25,8 @@ public struct STUNAttributeType: RawRepresentable, Hashable, Sendable, CustomStr
     public static let xorMappedAddress = STUNAttributeType(rawValue: 0x0020)
     public static let reservationToken = STUNAttributeType(rawValue: 0x0022)
     public static let priority = STUNAttributeType(rawValue: 0x0024)
+    /// RFC 6062 §6.2.1.
+    public static let connectionID = STUNAttributeType(rawValue: 0x002A)
     public static let useCandidate = STUNAttributeType(rawValue: 0x0025)
     public static let additionalAddressFamily = STUNAttributeType(rawValue: 0x8000)
     /// The codepoint ADDITIONAL-ADDRESS-FAMILY had before RFC 8656 registered 0x8000, which

@@ -26,6 +26,9 @@ public struct STUNErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let wrongCredentials = STUNErrorCode(441)
     public static let unsupportedTransportProtocol = STUNErrorCode(442)
     public static let peerAddressFamilyMismatch = STUNErrorCode(443)
+    /// RFC 6062 §6.3.
+    public static let connectionAlreadyExists = STUNErrorCode(446)
+    public static let connectionTimeoutOrFailure = STUNErrorCode(447)
     public static let allocationQuotaReached = STUNErrorCode(486)
     public static let serverError = STUNErrorCode(500)
     public static let insufficientCapacity = STUNErrorCode(508)
@@ -43,6 +46,8 @@ public struct STUNErrorCode: Hashable, Sendable, CustomStringConvertible {
         case 441: "Wrong Credentials"
         case 442: "Unsupported Transport Protocol"
         case 443: "Peer Address Family Mismatch"
+        case 446: "Connection Already Exists"
+        case 447: "Connection Timeout or Failure"
         case 486: "Allocation Quota Reached"
         case 500: "Server Error"
         case 508: "Insufficient Capacity"

@@ -57,6 +57,7 @@ extension STUNMessage {
     public var xorPeerAddresses: [TransportAddress] { attributes.compactMap { if case .xorPeerAddress(let v) = $0 { v } else { nil } } }
     public var data: [UInt8]? { for case .data(let v) in attributes { return v }; return nil }
     public var channelNumber: UInt16? { for case .channelNumber(let v) in attributes { return v }; return nil }
+    public var connectionID: UInt32? { for case .connectionID(let v) in attributes { return v }; return nil }
     public var requestedTransport: UInt8? { for case .requestedTransport(let v) in attributes { return v }; return nil }
     public var passwordAlgorithms: [PasswordAlgorithm]? { for case .passwordAlgorithms(let v) in attributes { return v }; return nil }
     public var passwordAlgorithm: PasswordAlgorithm? { for case .passwordAlgorithm(let v) in attributes { return v }; return nil }

@@ -10,6 +10,10 @@ public struct STUNMethod: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let data = STUNMethod(rawValue: 0x007)
     public static let createPermission = STUNMethod(rawValue: 0x008)
     public static let channelBind = STUNMethod(rawValue: 0x009)
+    /// RFC 6062 §6.1: TCP allocations.
+    public static let connect = STUNMethod(rawValue: 0x00A)
+    public static let connectionBind = STUNMethod(rawValue: 0x00B)
+    public static let connectionAttempt = STUNMethod(rawValue: 0x00C)
 
     public var description: String {
         switch self {
@@ -20,6 +24,9 @@ public struct STUNMethod: RawRepresentable, Hashable, Sendable, CustomStringConv
         case .data: "Data"
         case .createPermission: "CreatePermission"
         case .channelBind: "ChannelBind"
+        case .connect: "Connect"
+        case .connectionBind: "ConnectionBind"
+        case .connectionAttempt: "ConnectionAttempt"
         default: "Method(0x\(String(rawValue, radix: 16)))"
         }
     }

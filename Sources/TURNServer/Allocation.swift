@@ -36,6 +36,9 @@ struct Allocation: Sendable {
     var reservedNext: UInt64?
     var bindRetries = 0
     var bucket: TokenBucket?
+    /// A TCP allocation (RFC 6062): the relayed address is a TCP listener and peers are
+    /// reached by Connect and ConnectionAttempt, never by Send, ChannelBind or ChannelData.
+    var tcp = false
 
     func hasPermission(_ ip: IPAddress, now: Timestamp) -> Bool {
         if let e = permissions[ip] { return e > now }

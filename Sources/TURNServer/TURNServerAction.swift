@@ -8,8 +8,20 @@ public enum TURNServerAction: Hashable, Sendable {
     case sendToPeer(from: TransportAddress, to: TransportAddress, [UInt8])
     /// Bind a UDP socket on this relayed address, then call `relayOpened` or `relayFailed`.
     case openRelay(TransportAddress)
-    /// Close the relayed address's socket.
+    /// Listen for TCP connections on this relayed address (a TCP allocation, RFC 6062 §5.1),
+    /// then call `relayOpened`, `relayAddressInUse` or `relayFailed` as for `openRelay`.
+    case openTCPRelay(TransportAddress)
+    /// Close the relayed address's socket (UDP or TCP listener).
     case closeRelay(TransportAddress)
+    /// Open a TCP connection from the relayed address to the peer (RFC 6062 §5.2), giving up
+    /// after at least 30 s; then call `peerConnectionEstablished` or `peerConnectionFailed`.
+    case connectToPeer(PeerConnectionID, from: TransportAddress, to: TransportAddress)
+    /// The client connection on the 5-tuple is now the data connection of this peer
+    /// connection (RFC 6062 §5.4): after the response queued before this action, relay bytes
+    /// raw both ways, peer bytes buffered so far first.
+    case joinDataConnection(PeerConnectionID, FiveTuple)
+    /// Close the peer connection and its client data connection, if any (RFC 6062 §5.5).
+    case closePeerConnection(PeerConnectionID)
     /// Something worth logging or counting.
     case event(TURNServerEvent)
 }
@@ -24,12 +36,23 @@ public enum TURNServerEvent: Hashable, Sendable {
     case peerDenied(FiveTuple, peer: IPAddress)
     case permissionCreated(FiveTuple, peer: IPAddress)
     case channelBound(FiveTuple, channel: UInt16, peer: TransportAddress)
+    /// A TCP allocation's peer connection was made (outgoing by Connect, or accepted).
+    case peerConnectionOpened(FiveTuple, PeerConnectionID, peer: TransportAddress, outgoing: Bool)
+    case peerConnectionClosed(FiveTuple, PeerConnectionID, reason: PeerConnectionEnd)
     case malformed(FiveTuple, STUNParseError)
 }
 
 public enum DeletionReason: String, Hashable, Sendable {
     case expired, refreshedToZero, relayFailed, shutdown, connectionClosed
 }
+
+/// Why a TCP allocation's peer connection ended (RFC 6062 §5.2-5.5).
+public enum PeerConnectionEnd: String, Hashable, Sendable {
+    case connectFailed, notBound, closed, allocationEnded
+}
+
+/// Names one peer TCP connection of a TCP allocation (RFC 6062 §6.2.1 CONNECTION-ID).
+public typealias PeerConnectionID = UInt32
 
 public enum AuthFailure: String, Hashable, Sendable {
     case unknownUser, expiredCredential, badIntegrity, staleNonce, missingAttributes, badPasswordAlgorithm
@@ -68,6 +91,13 @@ public struct TURNStatistics: Hashable, Sendable {
     public var authFailures: UInt64 = 0
     public var allocationsCreated: UInt64 = 0
     public var allocationsDeleted: UInt64 = 0
+    /// TCP allocations' peer connections (RFC 6062): opened by Connect, accepted from peers
+    /// (and announced with ConnectionAttempt), Connects that failed (447), joined to a client
+    /// data connection by ConnectionBind.
+    public var peerConnectionsConnected: UInt64 = 0
+    public var peerConnectionsAccepted: UInt64 = 0
+    public var peerConnectionsFailed: UInt64 = 0
+    public var peerConnectionsJoined: UInt64 = 0
 
     public init() {}
 }

@@ -15,11 +15,19 @@ extension TURNServerEngine {
             return reject(request, .tryAlternate, context: context, from: tuple, extra: [.alternateServer(alternate)])
         }
         guard let transport = request.requestedTransport else { return reject(request, .badRequest, context: context, from: tuple) }
-        guard transport == 17 else { return reject(request, .unsupportedTransportProtocol, context: context, from: tuple) }
+        guard transport == 17 || transport == 6 else {
+            return reject(request, .unsupportedTransportProtocol, context: context, from: tuple)
+        }
+        let tcp = transport == 6
         let token = request.reservationToken
         let evenPort = request.evenPort
         let requestedFamily = request.requestedAddressFamily
         let additionalFamily = request.additionalAddressFamily
+        // A TCP allocation (RFC 6062 §5.1) needs a stream client connection, and takes neither
+        // port reservations nor DONT-FRAGMENT; it relays one address family.
+        if tcp && (tuple.transport == .udp || token != nil || evenPort != nil || request.has(.dontFragment) || additionalFamily != nil) {
+            return reject(request, .badRequest, context: context, from: tuple)
+        }
         if token != nil && (evenPort != nil || requestedFamily != nil || additionalFamily != nil) {
             return reject(request, .badRequest, context: context, from: tuple)
         }
@@ -89,6 +97,7 @@ extension TURNServerEngine {
         allocation.portsMovable = token == nil
         allocation.evenPort = evenPort != nil
         allocation.reservedNext = reservedNext
+        allocation.tcp = tcp
         let response = allocateSuccess(allocation)
         allocation.allocateResponse = response
         allocation.pendingResponse = response
@@ -97,7 +106,7 @@ extension TURNServerEngine {
         for relay in relays { relayOwners[relay] = tuple }
         allocationsPerUser[context.username, default: 0] += 1
         scheduleDeadline(allocation.expiry)
-        return relays.map { .openRelay($0) }
+        return relays.map { tcp ? .openTCPRelay($0) : .openRelay($0) }
     }
 
     /// The Allocate success response (RFC 8656 §7.3) for `allocation`'s current relays.
@@ -143,7 +152,7 @@ extension TURNServerEngine {
         allocation.allocateResponse = response
         allocation.pendingResponse = response
         allocations[tuple] = allocation
-        return [.openRelay(moved)]
+        return [allocation.tcp ? .openTCPRelay(moved) : .openRelay(moved)]
     }
 
     func relayIP(for family: AddressFamily) -> IPAddress? {
@@ -249,6 +258,7 @@ extension TURNServerEngine {
         allocationsPerUser[allocation.username, default: 1] -= 1
         if allocationsPerUser[allocation.username] == 0 { allocationsPerUser[allocation.username] = nil }
         if allocation.pendingResponse == nil { statistics.allocationsDeleted += 1 }
-        return (closing ?? allocation.relays).map { .closeRelay($0) } + [.event(.allocationDeleted(tuple, reason: reason))]
+        return closePeerConnections(of: tuple) + (closing ?? allocation.relays).map { .closeRelay($0) }
+            + [.event(.allocationDeleted(tuple, reason: reason))]
     }
 }

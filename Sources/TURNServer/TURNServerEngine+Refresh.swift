@@ -64,7 +64,8 @@ extension TURNServerEngine {
     mutating func handleChannelBind(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
         if let failure = requireAllocation(request, context: context, from: tuple) { return failure }
         guard let number = request.channelNumber, configuration.channelNumbers.contains(number),
-              let peer = request.xorPeerAddresses.first, let allocation = allocations[tuple] else {
+              let peer = request.xorPeerAddresses.first, let allocation = allocations[tuple], !allocation.tcp else {
+            // A TCP allocation has no channels (RFC 6062 §3).
             return reject(request, .badRequest, context: context, from: tuple)
         }
         if let bound = allocation.channels[number], bound.peer != peer {

@@ -5,6 +5,8 @@ extension TURNServerEngine {
     /// for a filtered peer, silently dropped and counted.
     mutating func handleSendIndication(_ indication: STUNMessage, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
         guard let allocation = allocations[tuple], allocation.pendingResponse == nil else { countDrop(.noAllocation); return [] }
+        // A TCP allocation reaches peers only by Connect and ConnectionAttempt (RFC 6062 §3).
+        guard !allocation.tcp else { countDrop(.noPermission); return [] }
         guard let peer = indication.xorPeerAddresses.first, let data = indication.data else { countDrop(.malformed); return [] }
         guard let relay = allocation.relay(for: peer.ip.family) else { countDrop(.noPermission); return [] }
         guard configuration.peerFilter.allows(peer.ip) else { countDrop(.peerDenied); return [] }
@@ -123,6 +125,9 @@ extension TURNServerEngine {
             }
             allocations[tuple] = allocation
         }
+        let bindWaits = expirePeerConnections(now: now)
+        actions += bindWaits.actions
+        if let t = bindWaits.next { consider(t) }
         for (token, reservation) in reservations {
             if reservation.expiry <= now {
                 reservations[token] = nil
@@ -145,7 +150,8 @@ extension TURNServerEngine {
 
 extension TURNServerEngine {
     /// The client's TCP or TLS connection closed: its allocation ends (RFC 8656 §3.1).
+    /// A closed client data connection ends its peer connection (RFC 6062 §5.5).
     public mutating func clientDisconnected(_ tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
-        removeAllocation(tuple, reason: .connectionClosed)
+        removeAllocation(tuple, reason: .connectionClosed) + closePeerConnections(of: tuple)
     }
 }

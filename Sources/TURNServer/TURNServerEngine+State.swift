@@ -12,6 +12,8 @@ extension TURNServerEngine {
         public var channelRoutes = 0
         public var peerRoutes = 0
         public var permissions = 0
+        /// TCP allocations' peer connections (RFC 6062).
+        public var peerConnections = 0
 
         public init() {}
 
@@ -20,7 +22,8 @@ extension TURNServerEngine {
 
         public var description: String {
             "allocations=\(allocations) relayOwners=\(relayOwners) usedPorts=\(usedPorts) reservations=\(reservations) "
-                + "users=\(users) channelRoutes=\(channelRoutes) peerRoutes=\(peerRoutes) permissions=\(permissions)"
+                + "users=\(users) channelRoutes=\(channelRoutes) peerRoutes=\(peerRoutes) permissions=\(permissions) "
+                + "peerConnections=\(peerConnections)"
         }
     }
 
@@ -35,6 +38,7 @@ extension TURNServerEngine {
         s.channelRoutes = channelRoutes.count
         s.peerRoutes = peerRoutes.count
         s.permissions = permissionIndex.count
+        s.peerConnections = peerConnections.count
         return s
     }
 }

@@ -19,6 +19,7 @@ public struct TURNServerEngine: Sendable {
     var channelRoutes: [ChannelKey: ChannelRoute] = [:]
     var peerRoutes: [PeerKey: PeerRoute] = [:]
     var permissionIndex: [PermissionKey: Timestamp] = [:]
+    var peerConnections: [PeerConnectionID: PeerConnection] = [:]
     var draining = false
 
     public init(configuration: TURNServerConfiguration, credentials: CredentialStore, nonceSecret: [UInt8] = SecureRandom.bytes(32)) {
@@ -97,7 +98,7 @@ public struct TURNServerEngine: Sendable {
         switch request.type.method {
         case .binding:
             return handleBinding(request, requestSize: requestSize, from: tuple)
-        case .allocate, .refresh, .createPermission, .channelBind:
+        case .allocate, .refresh, .createPermission, .channelBind, .connect, .connectionBind:
             let auth = authenticate(request, from: tuple, now: now)
             switch auth {
             case .reject(let actions):
@@ -107,6 +108,8 @@ public struct TURNServerEngine: Sendable {
                 case .allocate: return handleAllocate(request, context: context, from: tuple, now: now)
                 case .refresh: return handleRefresh(request, context: context, from: tuple, now: now)
                 case .createPermission: return handleCreatePermission(request, context: context, from: tuple, now: now)
+                case .connect: return handleConnect(request, context: context, from: tuple, now: now)
+                case .connectionBind: return handleConnectionBind(request, context: context, from: tuple, now: now)
                 default: return handleChannelBind(request, context: context, from: tuple, now: now)
                 }
             }

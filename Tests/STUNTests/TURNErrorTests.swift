@@ -37,8 +37,11 @@ import STUN
     @Test func unsupportedTransport442AndMissing400() {
         let h = TURNHarness()
         let t = TURNHarness.tuple(1)
-        _ = h.raw(h.signedRequest(.allocate, [.requestedTransport(6)], from: t), from: t)
+        _ = h.raw(h.signedRequest(.allocate, [.requestedTransport(132)], from: t), from: t)
         #expect(h.lastErrorCode(t) == 442)
+        // TCP (6) is known, but a TCP allocation over UDP is a bad request (RFC 6062 §5.1).
+        _ = h.raw(h.signedRequest(.allocate, [.requestedTransport(6)], from: t), from: t)
+        #expect(h.lastErrorCode(t) == 400)
         _ = h.raw(h.signedRequest(.allocate, [], from: t), from: t)
         #expect(h.lastErrorCode(t) == 400)
         _ = h.raw(h.signedRequest(.allocate, [.requestedTransport(17), .reservationToken([1, 2, 3, 4, 5, 6, 7, 8]),

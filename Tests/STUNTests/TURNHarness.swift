@@ -11,6 +11,12 @@ final class TURNHarness {
     var peerReceived: [(from: TransportAddress, to: TransportAddress, data: [UInt8])] = []
     var serverEvents: [TURNServerEvent] = []
     var openRelays: Set<TransportAddress> = []
+    /// RFC 6062: relayed addresses listening for TCP, Connects asked of the driver, joins and
+    /// closes of peer connections.
+    var tcpRelays: Set<TransportAddress> = []
+    var peerConnects: [(id: PeerConnectionID, from: TransportAddress, to: TransportAddress)] = []
+    var joined: [(id: PeerConnectionID, tuple: FiveTuple)] = []
+    var closedPeerConnections: [PeerConnectionID] = []
     var failRelayOpen = false
     /// How many more relay binds report "address in use".
     var relayPortsInUse = 0
@@ -95,8 +101,18 @@ final class TURNHarness {
                     openRelays.insert(relay)
                     serve(server.relayOpened(relay, now: now))
                 }
+            case .openTCPRelay(let relay):
+                tcpRelays.insert(relay)
+                serve(server.relayOpened(relay, now: now))
             case .closeRelay(let relay):
                 openRelays.remove(relay)
+                tcpRelays.remove(relay)
+            case .connectToPeer(let id, let from, let to):
+                peerConnects.append((id, from, to))
+            case .joinDataConnection(let id, let tuple):
+                joined.append((id, tuple))
+            case .closePeerConnection(let id):
+                closedPeerConnections.append(id)
             case .event(let e):
                 serverEvents.append(e)
             }
