@@ -66,6 +66,8 @@ public struct RelayConfiguration: Sendable {
         var c = engineConfiguration
         let count = max(threads, 1)
         guard count > 1 else { return c }
+        // CONNECTION-IDs name their thread, so a ConnectionBind finds it (RFC 6062 §5.4).
+        c.connectionIDShard = (UInt32(shard), UInt32(count))
         c.maxAllocations = (maxAllocations + count - 1) / count
         let size = portRange.count
         if size >= 2 * count {

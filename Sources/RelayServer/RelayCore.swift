@@ -267,6 +267,12 @@ final class RelayCore: @unchecked Sendable {
         streamHandlers[tuple] = handler
     }
 
+    /// The connection moved to another data-plane thread (see `StreamClientHandler`).
+    func streamForgotten(_ tuple: FiveTuple) {
+        connections[tuple] = nil
+        streamHandlers[tuple] = nil
+    }
+
     func streamClosed(_ tuple: FiveTuple) {
         connections[tuple] = nil
         streamHandlers[tuple] = nil

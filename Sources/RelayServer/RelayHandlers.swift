@@ -18,6 +18,9 @@ final class StreamClientHandler: ChannelInboundHandler {
     var tuple: FiveTuple?
     var mode = Mode.framing
     var context: ChannelHandlerContext?
+    /// Whether any message other than ConnectionBind has gone to `core` (then the connection
+    /// stays with that thread).
+    var deliveredOther = false
 
     enum Mode {
         case framing
@@ -25,6 +28,8 @@ final class StreamClientHandler: ChannelInboundHandler {
         case awaitingBind([UInt8])
         /// A client data connection: bytes go to the peer connection as they are.
         case joined(Channel)
+
+        var isAwaitingBind: Bool { if case .awaitingBind = self { true } else { false } }
     }
 
     init(cores: [RelayCore], transport: ClientTransport) {
@@ -75,18 +80,20 @@ final class StreamClientHandler: ChannelInboundHandler {
     /// Hands complete frames to the relay, stopping after a ConnectionBind request.
     func deliverFrames(context: ChannelHandlerContext) {
         guard let tuple else { return }
-        let core = self.core
         do {
             var frames: [STUNStreamFramer.Frame] = []
             while let frame = try framer.next() {
                 frames.append(frame)
                 if case .stun(let bytes) = frame, STUNStreamFramer.isConnectionBindRequest(bytes) {
                     mode = .awaitingBind(framer.takeRemainder())
+                    if frames.count == 1 && !deliveredOther { moveToOwner(ofConnectionBind: bytes, context: context) }
                     break
                 }
             }
             guard !frames.isEmpty else { return }
+            if frames.count > 1 || !(mode.isAwaitingBind) { deliveredOther = true }
             let framed = frames
+            let core = self.core
             core.post {
                 for frame in framed {
                     switch frame {
@@ -98,9 +105,24 @@ final class StreamClientHandler: ChannelInboundHandler {
                 }
             }
         } catch {
+            let core = self.core
             core.post { core.receiveErrors += 1 }
             context.close(promise: nil)
         }
+    }
+
+    /// A new connection whose first message is a ConnectionBind belongs with the thread that
+    /// made the CONNECTION-ID (its value modulo the thread count).
+    func moveToOwner(ofConnectionBind bytes: [UInt8], context: ChannelHandlerContext) {
+        guard cores.count > 1, let tuple, let id = (try? STUNMessage.decode(bytes))?.connectionID else { return }
+        let owner = cores[Int(id % UInt32(cores.count))]
+        guard owner !== core else { return }
+        let old = core
+        old.post { old.streamForgotten(tuple) }
+        core = owner
+        let channel = context.channel
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        owner.post { owner.streamOpened(tuple, channel: channel, handler: handler) }
     }
 
     /// The relay joined this connection to `peer` (its ConnectionBind succeeded; the response

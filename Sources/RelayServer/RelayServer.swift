@@ -138,18 +138,24 @@ public final class RelayServer: @unchecked Sendable {
         public var engine: TURNServerEngine.StateSizes
         public var relaySockets: Int
         public var streamConnections: Int
+        /// RFC 6062: TCP listeners on relayed addresses and peer connections.
+        public var tcpRelayListeners = 0
+        public var peerConnectionChannels = 0
     }
 
     /// The current table sizes (soak tests show churn leaves nothing behind).
     public func runtimeSizes() async throws -> RuntimeSizes {
         let parts = await onEveryCore {
-            RuntimeSizes(engine: $0.engine.stateSizes, relaySockets: $0.relays.count, streamConnections: $0.connections.count)
+            RuntimeSizes(engine: $0.engine.stateSizes, relaySockets: $0.relays.count, streamConnections: $0.connections.count,
+                         tcpRelayListeners: $0.tcpRelays.count, peerConnectionChannels: $0.peerChannels.count)
         }
         var total = RuntimeSizes(engine: .init(), relaySockets: 0, streamConnections: 0)
         for part in parts {
             total.engine = total.engine + part.engine
             total.relaySockets += part.relaySockets
             total.streamConnections += part.streamConnections
+            total.tcpRelayListeners += part.tcpRelayListeners
+            total.peerConnectionChannels += part.peerConnectionChannels
         }
         return total
     }

@@ -181,10 +181,13 @@ extension TURNServerEngine {
     }
 
     /// A random CONNECTION-ID not in use (unpredictable, so another client cannot guess it).
+    /// With `connectionIDShard`, the ID is `index` modulo `count`.
     mutating func newPeerConnectionID() -> PeerConnectionID {
+        let (index, count) = configuration.connectionIDShard
         while true {
-            let id = PeerConnectionID.random(in: 1...PeerConnectionID.max)
-            if peerConnections[id] == nil { return id }
+            let random = PeerConnectionID.random(in: count...PeerConnectionID.max)
+            let id = random - random % max(count, 1) + index
+            if id != 0, peerConnections[id] == nil { return id }
         }
     }
 }

@@ -232,6 +232,49 @@ import TURNServer
         try await exchange(credentials: ["-u", "alice", "-w", "secret"], transport: .tls)
     }
 
+    /// TCP relaying (RFC 6062) with uclient's `-T`: its sessions make TCP allocations over TCP
+    /// (or TLS), Connect to each other's relayed addresses (the other side hears a
+    /// ConnectionAttempt), bind a new data connection for each and send every message through
+    /// them; afterwards nothing is left open.
+    @Test(arguments: [(["-u", "alice", "-w", "secret"], 1, false), (["-u", "carol", "-W", "s3cret"], 1, false),
+                      (["-u", "alice", "-w", "secret"], 2, false), (["-u", "alice", "-w", "secret"], 1, true)])
+    func uclientTCPRelay(credentials: [String], threads: Int, tls: Bool) async throws {
+        let uclient = try Self.tool("turnutils_uclient")
+        let server = try await Self.relay(tls: tls ? try Self.certificate() : nil, threads: threads)
+        defer { Task { try? await server.stop() } }
+        let listen = try #require(tls ? server.tlsAddresses.first : server.udpAddresses.first)
+        // 4 sessions: 6 Connects, 6 ConnectionAttempts, 12 data connections, 50 messages each.
+        let args = credentials + ["-T"] + (tls ? ["-S"] : []) + ["-p", String(listen.port), "-n", "50", "-m", "4", "-l", "121", "127.0.0.1"]
+        var (_, output) = try Self.run(uclient, args, limit: 90)
+        var t = Self.totals(output)
+        var attempts = 1
+        // uclient picks a TLS version per session at random and TLS 1.0/1.1 are refused: retry.
+        while tls && t.sent != 200 && attempts < 8 {
+            (_, output) = try Self.run(uclient, args, limit: 90)
+            t = Self.totals(output)
+            attempts += 1
+        }
+        #expect(output.contains("12 connections are completed"), "uclient output:\n\(output.suffix(2000))")
+        #expect(t.sent == 200, "uclient output:\n\(output.suffix(2000))")
+        #expect(t.received == t.sent)
+        #expect(t.lost == 0)
+        let statistics = try await server.statistics()
+        #expect(statistics.peerConnectionsConnected >= 6)
+        #expect(statistics.peerConnectionsAccepted == statistics.peerConnectionsConnected)
+        #expect(statistics.peerConnectionsJoined >= 12)
+        #expect(statistics.authFailures == 0)
+        // uclient deletes its allocations and closes its connections: everything goes.
+        var sizes = try await server.runtimeSizes()
+        for _ in 0..<100 where sizes.engine.allocations + sizes.engine.peerConnections + sizes.peerConnectionChannels
+            + sizes.tcpRelayListeners > 0 {
+            try await Task.sleep(for: .milliseconds(50))
+            sizes = try await server.runtimeSizes()
+        }
+        #expect(sizes.engine.isEmpty, "\(sizes.engine)")
+        #expect(sizes.peerConnectionChannels == 0)
+        #expect(sizes.tcpRelayListeners == 0)
+    }
+
     @Test func uclientWrongPasswordIsRefused() async throws {
         let uclient = try Self.tool("turnutils_uclient")
         let server = try await Self.relay()
