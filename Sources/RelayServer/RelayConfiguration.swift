@@ -40,6 +40,10 @@ public struct RelayConfiguration: Sendable {
     /// and its own share of the relay port range; `max-allocations` is split between them and
     /// `user-quota` applies per thread.
     public var threads = 1
+    /// TCP allocations (RFC 6062); off answers REQUESTED-TRANSPORT TCP with 442.
+    public var tcpRelay = true
+    /// Peer TCP connections one TCP allocation may hold (Connect beyond it: 508).
+    public var tcpConnectionsPerAllocation = 64
 
     public init() {}
 
@@ -56,6 +60,8 @@ public struct RelayConfiguration: Sendable {
         c.alternateServer = alternateServer
         c.nonceLifetime = nonceLifetime
         c.channelNumbers = rfc5766Channels ? ChannelData.legacyChannelRange : ChannelData.channelRange
+        c.tcpAllocations = tcpRelay
+        c.maxPeerConnectionsPerAllocation = tcpConnectionsPerAllocation
         return c
     }
 
@@ -84,7 +90,7 @@ public struct RelayConfiguration: Sendable {
         return "listen=\(listeners) relay=\(relayIPv4.map { "\($0)" } ?? "-")/\(relayIPv6.map { "\($0)" } ?? "-") "
             + "realm=\(realm) users=\(users.count)(redacted) secrets=\(secrets.count)(redacted) "
             + "ports=\(portRange.lowerBound)-\(portRange.upperBound) allow-peers=\(allowPeers.map(\.description)) "
-            + "loopback-peers=\(allowLoopbackPeers) threads=\(threads)"
+            + "loopback-peers=\(allowLoopbackPeers) threads=\(threads) tcp-relay=\(tcpRelay)"
     }
 }
 
@@ -188,6 +194,8 @@ extension RelayConfiguration {
         case "drain-timeout": drainTimeout = Double(try integer(0...3600))
         case "socket-buffer": socketBufferBytes = try integer(0...(256 << 20))
         case "threads": threads = try integer(1...64)
+        case "tcp-relay": tcpRelay = try boolean()
+        case "tcp-connections-per-allocation": tcpConnectionsPerAllocation = try integer(1...10_000)
         default: throw fail("unknown key")
         }
     }

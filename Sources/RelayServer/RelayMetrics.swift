@@ -4,7 +4,8 @@ import TURNServer
 
 /// Prometheus metrics for the relay: allocations, packets and bytes per direction (and how many
 /// of those packets went in Send/Data indications), drops by cause, authentication failures,
-/// receive and send errors. Counters are brought up to date from the engine's statistics when
+/// receive and send errors, and for TCP allocations (RFC 6062) peer connections by how they
+/// came about and the bytes carried over them. Counters are brought up to date from the engine's statistics when
 /// scraped, so the packet path never touches them.
 final class RelayMetrics: @unchecked Sendable {
     let registry: PrometheusCollectorRegistry
@@ -21,6 +22,13 @@ final class RelayMetrics: @unchecked Sendable {
     let receiveErrors: Counter
     let sendErrors: Counter
     var drops: [DropReason: Counter] = [:]
+    let peerConnections: Gauge
+    let peerConnectionsConnected: Counter
+    let peerConnectionsAccepted: Counter
+    let peerConnectionsFailed: Counter
+    let peerConnectionsJoined: Counter
+    let tcpBytesToPeer: Counter
+    let tcpBytesToClient: Counter
     /// What each counter has been raised to so far, by counter name (under `lock`).
     private let lock = Mutex<[String: UInt64]>([:])
 
@@ -38,6 +46,17 @@ final class RelayMetrics: @unchecked Sendable {
         authFailures = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_auth_failures", unitName: "total", helpText: "Failed authentications"))
         receiveErrors = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_receive_errors", unitName: "total", helpText: "Socket receive errors"))
         sendErrors = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_send_errors", unitName: "total", helpText: "Datagrams the kernel refused to send"))
+        let connectionsName = MetricNameDescriptor(metricName: "turn_tcp_peer_connections", unitName: "total",
+                                                   helpText: "TCP allocations' peer connections (RFC 6062) by outcome")
+        peerConnections = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "turn_tcp_peer_connections", unitName: "",
+                                                                               helpText: "Live peer connections of TCP allocations"))
+        peerConnectionsConnected = registry.makeCounter(descriptor: connectionsName, labels: [("outcome", "connected")])
+        peerConnectionsAccepted = registry.makeCounter(descriptor: connectionsName, labels: [("outcome", "accepted")])
+        peerConnectionsFailed = registry.makeCounter(descriptor: connectionsName, labels: [("outcome", "failed")])
+        peerConnectionsJoined = registry.makeCounter(descriptor: connectionsName, labels: [("outcome", "joined")])
+        let tcpBytesName = MetricNameDescriptor(metricName: "turn_tcp_bytes", unitName: "total", helpText: "Bytes relayed over TCP allocations' data connections")
+        tcpBytesToPeer = registry.makeCounter(descriptor: tcpBytesName, labels: [("direction", "to_peer")])
+        tcpBytesToClient = registry.makeCounter(descriptor: tcpBytesName, labels: [("direction", "to_client")])
         for reason in DropReason.allCases {
             drops[reason] = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_drops", unitName: "total", helpText: "Dropped packets by cause"), labels: [("cause", reason.rawValue)])
         }
@@ -45,7 +64,8 @@ final class RelayMetrics: @unchecked Sendable {
 
     /// Brings the counters up to date and renders the text exposition format. Safe from any
     /// thread; a snapshot older than one already rendered never lowers or double-counts.
-    func render(statistics s: TURNStatistics, allocationCount: Int, receiveErrorCount: UInt64, sendErrorCount: UInt64) -> String {
+    func render(statistics s: TURNStatistics, allocationCount: Int, receiveErrorCount: UInt64, sendErrorCount: UInt64,
+                tcp: (live: Int, bytesToPeer: UInt64, bytesToClient: UInt64) = (0, 0, 0)) -> String {
         lock.withLock { seen in
             func advance(_ counter: Counter, _ key: String, to value: UInt64) {
                 let old = seen[key, default: 0]
@@ -65,6 +85,13 @@ final class RelayMetrics: @unchecked Sendable {
             advance(authFailures, "authFailures", to: s.authFailures)
             advance(receiveErrors, "receiveErrors", to: receiveErrorCount)
             advance(sendErrors, "sendErrors", to: sendErrorCount)
+            peerConnections.set(Int64(tcp.live))
+            advance(peerConnectionsConnected, "tcpConnected", to: s.peerConnectionsConnected)
+            advance(peerConnectionsAccepted, "tcpAccepted", to: s.peerConnectionsAccepted)
+            advance(peerConnectionsFailed, "tcpFailed", to: s.peerConnectionsFailed)
+            advance(peerConnectionsJoined, "tcpJoined", to: s.peerConnectionsJoined)
+            advance(tcpBytesToPeer, "tcpBytesToPeer", to: tcp.bytesToPeer)
+            advance(tcpBytesToClient, "tcpBytesToClient", to: tcp.bytesToClient)
             for reason in DropReason.allCases {
                 if let counter = drops[reason] { advance(counter, "drop." + reason.rawValue, to: s.drops[reason, default: 0]) }
             }

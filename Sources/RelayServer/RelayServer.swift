@@ -171,6 +171,9 @@ public final class RelayServer: @unchecked Sendable {
         var allocationCount = 0
         var receiveErrors: UInt64 = 0
         var sendErrors: UInt64 = 0
+        var peerConnections = 0
+        var tcpBytesToPeer: UInt64 = 0
+        var tcpBytesToClient: UInt64 = 0
     }
 
     static func snapshot(_ cores: [RelayCore]) async -> Snapshot {
@@ -178,12 +181,18 @@ public final class RelayServer: @unchecked Sendable {
         for core in cores {
             let part = await core.submit {
                 Snapshot(statistics: core.engine.statistics, allocationCount: core.engine.allocationCount,
-                         receiveErrors: core.receiveErrors, sendErrors: core.sendErrors)
+                         receiveErrors: core.receiveErrors, sendErrors: core.sendErrors,
+                         peerConnections: core.engine.stateSizes.peerConnections,
+                         tcpBytesToPeer: core.tcpCounters.toPeer.load(ordering: .relaxed),
+                         tcpBytesToClient: core.tcpCounters.toClient.load(ordering: .relaxed))
             }
             total.statistics = total.statistics + part.statistics
             total.allocationCount += part.allocationCount
             total.receiveErrors += part.receiveErrors
             total.sendErrors += part.sendErrors
+            total.peerConnections += part.peerConnections
+            total.tcpBytesToPeer += part.tcpBytesToPeer
+            total.tcpBytesToClient += part.tcpBytesToClient
         }
         return total
     }

@@ -43,6 +43,7 @@ extension TURNServerEngine.StateSizes {
 extension RelayMetrics {
     func render(_ snapshot: RelayServer.Snapshot) -> String {
         render(statistics: snapshot.statistics, allocationCount: snapshot.allocationCount,
-               receiveErrorCount: snapshot.receiveErrors, sendErrorCount: snapshot.sendErrors)
+               receiveErrorCount: snapshot.receiveErrors, sendErrorCount: snapshot.sendErrors,
+               tcp: (snapshot.peerConnections, snapshot.tcpBytesToPeer, snapshot.tcpBytesToClient))
     }
 }

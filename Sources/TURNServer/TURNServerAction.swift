@@ -61,6 +61,8 @@ public enum AuthFailure: String, Hashable, Sendable {
 /// Why a relayed packet was dropped; each is counted.
 public enum DropReason: String, Hashable, Sendable, CaseIterable {
     case noAllocation, noPermission, unknownChannel, peerDenied, bandwidth, malformed, pending
+    /// A peer TCP connection beyond the allocation's limit (RFC 6062), closed at once.
+    case quota
 }
 
 /// Where the driver should send a packet that arrived on the hot path.

@@ -33,6 +33,11 @@ public struct TURNServerConfiguration: Sendable {
     /// With several engines behind one listener (one per thread), each makes CONNECTION-IDs
     /// (RFC 6062) equal to `index` modulo `count`, so a ConnectionBind arriving on any thread
     /// can be handed to the engine that owns the connection.
+    /// Whether Allocate may ask for TCP (RFC 6062); when not, REQUESTED-TRANSPORT TCP gets 442.
+    public var tcpAllocations = true
+    /// Peer TCP connections one TCP allocation may hold at once; Connect beyond it gets 508 and
+    /// further peers connecting are closed.
+    public var maxPeerConnectionsPerAllocation = 64
     public var connectionIDShard: (index: UInt32, count: UInt32) = (0, 1)
 
     public init(realm: String, relayIPv4: IPAddress? = nil, relayIPv6: IPAddress? = nil) {

@@ -15,7 +15,7 @@ extension TURNServerEngine {
             return reject(request, .tryAlternate, context: context, from: tuple, extra: [.alternateServer(alternate)])
         }
         guard let transport = request.requestedTransport else { return reject(request, .badRequest, context: context, from: tuple) }
-        guard transport == 17 || transport == 6 else {
+        guard transport == 17 || (transport == 6 && configuration.tcpAllocations) else {
             return reject(request, .unsupportedTransportProtocol, context: context, from: tuple)
         }
         let tcp = transport == 6

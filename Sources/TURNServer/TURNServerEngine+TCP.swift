@@ -41,6 +41,9 @@ extension TURNServerEngine {
         if peerConnections.values.contains(where: { $0.owner == tuple && $0.peer == peer }) {
             return reject(request, .connectionAlreadyExists, context: context, from: tuple)
         }
+        guard peerConnectionCount(of: tuple) < configuration.maxPeerConnectionsPerAllocation else {
+            return reject(request, .insufficientCapacity, context: context, from: tuple)
+        }
         let id = newPeerConnectionID()
         peerConnections[id] = PeerConnection(owner: tuple, relay: relay, peer: peer,
                                              state: .connecting(transaction: request.transactionID, key: context.key,
@@ -103,6 +106,10 @@ extension TURNServerEngine {
             countDrop(.noPermission)
             return (nil, [])
         }
+        guard peerConnectionCount(of: tuple) < configuration.maxPeerConnectionsPerAllocation else {
+            countDrop(.quota)
+            return (nil, [])
+        }
         let id = newPeerConnectionID()
         let deadline = now + TURNServerEngine.connectionBindTimeout
         peerConnections[id] = PeerConnection(owner: tuple, relay: relay, peer: peer, state: .awaitingBind(deadline: deadline))
@@ -139,6 +146,10 @@ extension TURNServerEngine {
         if case .connecting = connection.state { return peerConnectionFailed(id, now: now) }
         peerConnections[id] = nil
         return [.closePeerConnection(id), .event(.peerConnectionClosed(connection.owner, id, reason: .closed))]
+    }
+
+    func peerConnectionCount(of tuple: FiveTuple) -> Int {
+        peerConnections.values.reduce(0) { $0 + ($1.owner == tuple ? 1 : 0) }
     }
 
     /// Whether `tuple` is a client data connection joined to a peer connection.

@@ -83,6 +83,12 @@ import TURNServer
         #expect(echoed == payload)
         let statistics = try await server.statistics()
         #expect(statistics.peerConnectionsConnected == 1 && statistics.peerConnectionsJoined == 1)
+        let metrics = try await server.metricsText()
+        #expect(metrics.contains("turn_tcp_bytes_total{direction=\"to_peer\"} 1048576"), "\(metrics)")
+        #expect(metrics.contains("turn_tcp_bytes_total{direction=\"to_client\"} 1048576"))
+        #expect(metrics.contains("turn_tcp_peer_connections_total{outcome=\"connected\"} 1"))
+        #expect(metrics.contains("turn_tcp_peer_connections_total{outcome=\"joined\"} 1"))
+        #expect(metrics.contains("turn_tcp_peer_connections 1"))
         // The client's data connection ends: the peer connection goes, the allocation stays.
         data.shutdownBoth()
         let sizes = try await Self.waitForNoPeerConnections(server)

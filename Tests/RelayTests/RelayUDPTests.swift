@@ -171,6 +171,13 @@ import TURNServer
         let ok = try RelayConfiguration.parse("listen = 127.0.0.1:3478\nrelay-ip = 127.0.0.1\nsecret = x # trailing\nallow-peer = 10.0.0.0/8\n")
         #expect(ok.secrets == ["x"])
         #expect(ok.allowPeers == [CIDR("10.0.0.0/8")!])
+        #expect(ok.tcpRelay && ok.engineConfiguration.tcpAllocations, "TCP allocations are on by default")
+        let tcp = try RelayConfiguration.parse("tcp-relay = no\ntcp-connections-per-allocation = 8\n")
+        #expect(!tcp.engineConfiguration.tcpAllocations)
+        #expect(tcp.engineConfiguration.maxPeerConnectionsPerAllocation == 8)
+        #expect(throws: RelayConfigurationError(key: "tcp-connections-per-allocation", line: 2, reason: "expected an integer in 1...10000, got \"0\"")) {
+            try RelayConfiguration.parse("tcp-relay = yes\ntcp-connections-per-allocation = 0\n")
+        }
         try ok.validate()
         #expect(!ok.redactedSummary.contains("x"))
         var noUsers = ok

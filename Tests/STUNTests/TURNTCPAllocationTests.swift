@@ -204,6 +204,35 @@ import STUN
         #expect(h.server.statistics.packetsToPeer == 0)
     }
 
+    @Test func peerConnectionsPerAllocationAreLimitedAndTCPCanBeSwitchedOff() throws {
+        let h = TURNHarness(configuration: TURNHarness.configuration { $0.maxPeerConnectionsPerAllocation = 2 })
+        let t = Self.tcpTuple(1)
+        let relay = try allocateTCP(h, t)
+        _ = try connect(h, t, to: Self.peer)
+        _ = try connect(h, t, to: Self.otherPeer)
+        _ = h.raw(h.signedRequest(.connect, [.xorPeerAddress(TransportAddress("203.0.113.7:7000")!)], from: t), from: t)
+        #expect(h.lastErrorCode(t) == 508)
+        _ = h.raw(h.signedRequest(.createPermission, [.xorPeerAddress(Self.peer)], from: t), from: t)
+        #expect(h.server.peerConnectionAccepted(from: TransportAddress("203.0.113.5:7001")!, on: relay, now: h.now).id == nil)
+        #expect(h.server.statistics.drops[.quota] == 1)
+
+        let off = TURNHarness(configuration: TURNHarness.configuration { $0.tcpAllocations = false })
+        _ = off.raw(off.signedRequest(.allocate, [.requestedTransport(6)], from: t), from: t)
+        #expect(off.lastErrorCode(t) == 442)
+    }
+
+    /// With several engines (one per relay thread), each engine's CONNECTION-IDs are its index
+    /// modulo the count, so the relay can hand a ConnectionBind to the right one.
+    @Test func connectionIDsNameTheirShard() throws {
+        let h = TURNHarness(configuration: TURNHarness.configuration { $0.connectionIDShard = (2, 3) })
+        let t = Self.tcpTuple(1)
+        _ = try allocateTCP(h, t)
+        for n in 0..<20 {
+            let id = try connect(h, t, to: TransportAddress(ip: .v4(0xCB00_7100 + UInt32(n)), port: 80))
+            #expect(id % 3 == 2)
+        }
+    }
+
     @Test func connectionIDAttributeRoundTrips() throws {
         let message = STUNMessage(.connectionAttempt, .indication, attributes: [.connectionID(0xDEAD_BEEF)])
         let decoded = try STUNMessage.decode(message.encode())
