@@ -42,7 +42,7 @@ public struct RelayConfiguration: Sendable {
     public var threads = 1
     /// TCP allocations (RFC 6062); off answers REQUESTED-TRANSPORT TCP with 442.
     public var tcpRelay = true
-    /// Peer TCP connections one TCP allocation may hold (Connect beyond it: 508).
+    /// Peer TCP connections one TCP allocation may hold (Connect beyond it: 403).
     public var tcpConnectionsPerAllocation = 64
 
     public init() {}

@@ -23,17 +23,19 @@ extension RelayCore {
     /// Listens on the relayed address; `SO_REUSEPORT` lets Connect's outgoing connections bind
     /// the same address (RFC 6062 §5.2: they come from the relayed address).
     func openTCPRelay(_ relay: TransportAddress) {
+        // SO_REUSEPORT would let the listener share a port another socket already listens on
+        // (another relay process of the same user): probe without it first.
+        guard RelayCore.tcpPortIsFree(relay) else {
+            execute(engine.relayAddressInUse(relay, now: wallClock()))
+            return
+        }
         let core = self
         ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(RelayCore.reusePort, value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.autoRead, value: false)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(PeerStreamHandler(core: core, acceptedOn: relay))
-                }
-            }
+            .childChannelInitializer { core.addPeerHandler(to: $0, acceptedOn: relay) }
             .bind(to: relay.socketAddress)
             .whenComplete { result in
                 core.post {
@@ -51,6 +53,29 @@ extension RelayCore {
             }
     }
 
+    /// Whether a plain TCP socket (`SO_REUSEADDR` only, so connections in TIME_WAIT do not
+    /// count) can bind `address`: false when anything listens there.
+    static func tcpPortIsFree(_ address: TransportAddress) -> Bool {
+        let domain = address.ip.family == .ipv4 ? AF_INET : AF_INET6
+        let fd = socket(domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return true }
+        defer { _ = Glibc.close(fd) }
+        var one: CInt = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size))
+        var storage = sockaddr_storage()
+        let length = SocketAddressBytes.write(address, family: address.ip.family, into: &storage)
+        let bound = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        return bound == 0 || errno != EADDRINUSE
+    }
+
+    /// A peer connection's pipeline: one `PeerStreamHandler`.
+    func addPeerHandler(to channel: Channel, acceptedOn relay: TransportAddress?) -> EventLoopFuture<Void> {
+        let core = self
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(PeerStreamHandler(core: core, acceptedOn: relay))
+        }
+    }
+
     func closeTCPRelay(_ relay: TransportAddress) {
         tcpRelays.removeValue(forKey: relay)?.close(promise: nil)
     }
@@ -66,11 +91,7 @@ extension RelayCore {
             .channelOption(.autoRead, value: false)
             .connectTimeout(.seconds(Int64(TURNServerEngine.connectionBindTimeout)))
             .bind(to: relay.socketAddress)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(PeerStreamHandler(core: core, acceptedOn: nil))
-                }
-            }
+            .channelInitializer { core.addPeerHandler(to: $0, acceptedOn: nil) }
             .connect(to: peer.socketAddress)
             .whenComplete { result in
                 core.post {
@@ -103,6 +124,8 @@ extension RelayCore {
     /// become one pipe.
     func joinDataConnection(_ id: PeerConnectionID, _ tuple: FiveTuple) {
         guard let peer = peerChannels[id], let client = connections[tuple], let handler = streamHandlers[tuple] else {
+            // One side is already gone: end both (the client's connection is past STUN now).
+            connections[tuple]?.close(promise: nil)
             execute(engine.peerConnectionClosed(id, now: wallClock()))
             return
         }
@@ -131,7 +154,12 @@ extension RelayCore {
         }
     }
 
+    /// Closes once what was written has gone, or after `closeGrace` if the other end stopped
+    /// reading.
     static func closeAfterWrites(_ channel: Channel) {
         channel.writeAndFlush(ByteBuffer()).whenComplete { _ in channel.close(promise: nil) }
+        channel.eventLoop.scheduleTask(in: closeGrace) { channel.close(promise: nil) }
     }
+
+    static let closeGrace = TimeAmount.seconds(5)
 }

@@ -86,6 +86,8 @@ final class StreamClientHandler: ChannelInboundHandler {
                 frames.append(frame)
                 if case .stun(let bytes) = frame, STUNStreamFramer.isConnectionBindRequest(bytes) {
                     mode = .awaitingBind(framer.takeRemainder())
+                    // Read no more until the relay answers: what is held stays one read's worth.
+                    context.channel.setOption(.autoRead, value: false).whenFailure { _ in }
                     if frames.count == 1 && !deliveredOther { moveToOwner(ofConnectionBind: bytes, context: context) }
                     break
                 }
@@ -127,6 +129,7 @@ final class StreamClientHandler: ChannelInboundHandler {
 
     /// The relay joined this connection to `peer` (its ConnectionBind succeeded; the response
     /// was written before this): bytes held since go first.
+    /// Reading resumes while the peer can take more (`PeerStreamHandler` keeps that up).
     func join(peer: Channel) {
         guard case .awaitingBind(let held) = mode, let context else { return }
         mode = .joined(peer)
@@ -134,7 +137,7 @@ final class StreamClientHandler: ChannelInboundHandler {
             core.tcpCounters.toPeer.add(UInt64(held.count), ordering: .relaxed)
             peer.writeAndFlush(context.channel.allocator.buffer(bytes: held), promise: nil)
         }
-        peer.setOption(.autoRead, value: context.channel.isWritable).whenFailure { _ in }
+        context.channel.setOption(.autoRead, value: peer.isWritable).whenFailure { _ in }
     }
 
     /// The ConnectionBind was refused (for instance challenged with 401): framing resumes,
@@ -142,6 +145,7 @@ final class StreamClientHandler: ChannelInboundHandler {
     func resumeFraming() {
         guard case .awaitingBind(let held) = mode, let context else { return }
         mode = .framing
+        context.channel.setOption(.autoRead, value: true).whenFailure { _ in }
         framer.append(held[...])
         deliverFrames(context: context)
     }
@@ -177,6 +181,8 @@ final class PeerStreamHandler: ChannelInboundHandler {
     let acceptedOn: TransportAddress?
     var client: Channel?
     var context: ChannelHandlerContext?
+    /// Read before `join` reached this handler (the client side may start reads first).
+    var early: [ByteBuffer] = []
 
     init(core: RelayCore, acceptedOn: TransportAddress?) {
         self.core = core
@@ -195,18 +201,22 @@ final class PeerStreamHandler: ChannelInboundHandler {
         context.fireChannelActive()
     }
 
-    /// Joined to the client data connection: start reading the peer.
+    /// Joined to the client data connection: anything read early goes first, then each side
+    /// reads while the other can take more.
     func join(client: Channel) {
         guard let context else { return }
         self.client = client
+        for buffer in early { client.write(buffer, promise: nil) }
+        if !early.isEmpty { client.flush() }
+        early = []
         context.channel.setOption(.autoRead, value: client.isWritable).whenFailure { _ in }
-        context.read()
+        client.setOption(.autoRead, value: context.channel.isWritable).whenFailure { _ in }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         core.tcpCounters.toClient.add(UInt64(buffer.readableBytes), ordering: .relaxed)
-        client?.write(buffer, promise: nil)
+        if let client { client.write(buffer, promise: nil) } else { early.append(buffer) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

@@ -155,6 +155,18 @@ public struct TransportAddress: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
+    /// One 64-bit word for an IPv4 address and port (relay tables hash these per packet).
+    public func hash(into hasher: inout Hasher) {
+        switch ip {
+        case .v4(let a):
+            hasher.combine(UInt64(a) << 16 | UInt64(port))
+        case .v6(let hi, let lo):
+            hasher.combine(hi)
+            hasher.combine(lo)
+            hasher.combine(port)
+        }
+    }
+
     /// Parses `1.2.3.4:5678` or `[2001:db8::1]:5678`.
     public init?(_ text: String) {
         if text.hasPrefix("[") {

@@ -57,10 +57,13 @@ struct ChannelKey: Hashable, Sendable {
     var number: UInt16
 }
 
+/// A bound channel, client to peer. The permission's expiry for the peer's IP is copied in
+/// (kept current by `setPermission`) so relaying takes one look-up.
 struct ChannelRoute: Sendable {
     var peer: TransportAddress
     var relay: TransportAddress
     var expiry: Timestamp
+    var permissionExpiry: Timestamp
 }
 
 struct PeerKey: Hashable, Sendable {
@@ -68,9 +71,13 @@ struct PeerKey: Hashable, Sendable {
     var peer: TransportAddress
 }
 
+/// A bound channel, peer to client: the allocation, the number and both expiries, so a peer's
+/// datagram on a channel takes one look-up.
 struct PeerRoute: Sendable {
     var number: UInt16
     var expiry: Timestamp
+    var tuple: FiveTuple
+    var permissionExpiry: Timestamp
 }
 
 struct PermissionKey: Hashable, Sendable {

@@ -26,5 +26,17 @@ public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
         self.transport = transport
     }
 
+    /// Two 64-bit words for IPv4 tuples (hashed on every relayed packet).
+    public func hash(into hasher: inout Hasher) {
+        if case .v4(let c) = client.ip, case .v4(let s) = server.ip {
+            hasher.combine(UInt64(c) << 32 | UInt64(s))
+            hasher.combine(UInt64(client.port) << 24 | UInt64(server.port) << 8 | UInt64(transport.rawValue))
+        } else {
+            hasher.combine(client)
+            hasher.combine(server)
+            hasher.combine(transport)
+        }
+    }
+
     public var description: String { "\(transport):\(client)->\(server)" }
 }

@@ -35,7 +35,7 @@ public struct TURNServerConfiguration: Sendable {
     /// can be handed to the engine that owns the connection.
     /// Whether Allocate may ask for TCP (RFC 6062); when not, REQUESTED-TRANSPORT TCP gets 442.
     public var tcpAllocations = true
-    /// Peer TCP connections one TCP allocation may hold at once; Connect beyond it gets 508 and
+    /// Peer TCP connections one TCP allocation may hold at once; Connect beyond it gets 403 and
     /// further peers connecting are closed.
     public var maxPeerConnectionsPerAllocation = 64
     public var connectionIDShard: (index: UInt32, count: UInt32) = (0, 1)

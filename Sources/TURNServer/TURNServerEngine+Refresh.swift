@@ -50,12 +50,25 @@ extension TURNServerEngine {
         }
         var events: [TURNServerAction] = []
         for peer in peers {
-            allocations[tuple]?.permissions[peer.ip] = now + configuration.permissionLifetime
-            permissionIndex[PermissionKey(tuple: tuple, ip: peer.ip)] = now + configuration.permissionLifetime
+            setPermission(tuple, peer.ip, expiry: now + configuration.permissionLifetime)
             events.append(.event(.permissionCreated(tuple, peer: peer.ip)))
         }
         scheduleDeadline(now + configuration.permissionLifetime)
         return [.sendToClient(tuple, successResponse(to: request, [], key: context.key, integrity: context.integrity))] + events
+    }
+
+    /// Installs or refreshes the permission for `ip` (RFC 8656 §9) in the allocation, the
+    /// permission index and the routes of the channels bound to peers at that IP.
+    mutating func setPermission(_ tuple: FiveTuple, _ ip: IPAddress, expiry: Timestamp) {
+        guard let allocation = allocations[tuple] else { return }
+        allocations[tuple]?.permissions[ip] = expiry
+        permissionIndex[PermissionKey(tuple: tuple, ip: ip)] = expiry
+        for (number, channel) in allocation.channels where channel.peer.ip == ip {
+            channelRoutes[ChannelKey(tuple: tuple, number: number)]?.permissionExpiry = expiry
+            if let relay = allocation.relay(for: ip.family) {
+                peerRoutes[PeerKey(relay: relay, peer: channel.peer)]?.permissionExpiry = expiry
+            }
+        }
     }
 
     /// ChannelBind (RFC 8656 §11.2): number in 0x4000-0x4FFF, a number bound to one peer and a
@@ -82,13 +95,15 @@ extension TURNServerEngine {
         }
         allocations[tuple]?.channels[number] = Allocation.Channel(peer: peer, expiry: now + configuration.channelLifetime)
         allocations[tuple]?.channelByPeer[peer] = number
-        allocations[tuple]?.permissions[peer.ip] = now + configuration.permissionLifetime
-        permissionIndex[PermissionKey(tuple: tuple, ip: peer.ip)] = now + configuration.permissionLifetime
+        let permissionExpiry = now + configuration.permissionLifetime
         if let relay = allocation.relay(for: peer.ip.family) {
             let expiry = now + configuration.channelLifetime
-            channelRoutes[ChannelKey(tuple: tuple, number: number)] = ChannelRoute(peer: peer, relay: relay, expiry: expiry)
-            peerRoutes[PeerKey(relay: relay, peer: peer)] = PeerRoute(number: number, expiry: expiry)
+            channelRoutes[ChannelKey(tuple: tuple, number: number)] = ChannelRoute(peer: peer, relay: relay, expiry: expiry,
+                                                                                permissionExpiry: permissionExpiry)
+            peerRoutes[PeerKey(relay: relay, peer: peer)] = PeerRoute(number: number, expiry: expiry, tuple: tuple,
+                                                                      permissionExpiry: permissionExpiry)
         }
+        setPermission(tuple, peer.ip, expiry: permissionExpiry)
         scheduleDeadline(now + configuration.permissionLifetime)
         return [.sendToClient(tuple, successResponse(to: request, [], key: context.key, integrity: context.integrity)),
                 .event(.channelBound(tuple, channel: number, peer: peer))]

@@ -33,9 +33,7 @@ extension TURNServerEngine {
             countDrop(.unknownChannel)
             return .dropped(.unknownChannel)
         }
-        let channel = route
-        let relay = route.relay
-        guard let permission = permissionIndex[PermissionKey(tuple: tuple, ip: channel.peer.ip)], permission > now else {
+        guard route.permissionExpiry > now else {
             countDrop(.noPermission)
             return .dropped(.noPermission)
         }
@@ -45,12 +43,22 @@ extension TURNServerEngine {
         }
         statistics.packetsToPeer += 1
         statistics.bytesToPeer += UInt64(payload.count)
-        return .toPeer(relay: relay, peer: channel.peer, payload: payload)
+        return .toPeer(relay: route.relay, peer: route.peer, payload: payload)
     }
 
     /// Hot path, peer to client (RFC 8656 §11.3, §12.6): `length` bytes arrived from `peer`
     /// on `relay`. Returns the channel to use or that a Data indication is needed.
     public mutating func routePeerData(from peer: TransportAddress, to relay: TransportAddress, length: Int, now: Timestamp) -> PeerDataRoute {
+        // A bound channel with a live permission: one look-up.
+        if let route = peerRoutes[PeerKey(relay: relay, peer: peer)], route.expiry > now, route.permissionExpiry > now {
+            if configuration.bandwidthBytesPerSecond != nil, !takeBandwidth(route.tuple, length, now: now) {
+                countDrop(.bandwidth)
+                return .dropped(.bandwidth)
+            }
+            statistics.packetsToClient += 1
+            statistics.bytesToClient += UInt64(length)
+            return .channel(route.tuple, route.number)
+        }
         guard let tuple = relayOwners[relay] else {
             countDrop(.noAllocation)
             return .dropped(.noAllocation)
@@ -65,9 +73,6 @@ extension TURNServerEngine {
         }
         statistics.packetsToClient += 1
         statistics.bytesToClient += UInt64(length)
-        if let route = peerRoutes[PeerKey(relay: relay, peer: peer)], route.expiry > now {
-            return .channel(tuple, route.number)
-        }
         statistics.indicationsToClient += 1
         return .indication(tuple)
     }
@@ -152,6 +157,6 @@ extension TURNServerEngine {
     /// The client's TCP or TLS connection closed: its allocation ends (RFC 8656 §3.1).
     /// A closed client data connection ends its peer connection (RFC 6062 §5.5).
     public mutating func clientDisconnected(_ tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
-        removeAllocation(tuple, reason: .connectionClosed) + closePeerConnections(of: tuple)
+        allocations[tuple] != nil ? removeAllocation(tuple, reason: .connectionClosed) : closePeerConnections(of: tuple)
     }
 }

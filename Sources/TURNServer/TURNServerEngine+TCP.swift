@@ -38,31 +38,35 @@ extension TURNServerEngine {
         guard configuration.peerFilter.allows(peer.ip) else {
             return reject(request, .forbidden, context: context, from: tuple) + [.event(.peerDenied(tuple, peer: peer.ip))]
         }
-        if peerConnections.values.contains(where: { $0.owner == tuple && $0.peer == peer }) {
+        if peerConnections.contains(owner: tuple, peer: peer) {
             return reject(request, .connectionAlreadyExists, context: context, from: tuple)
         }
+        // Local policy (RFC 6062 §5.2): 403.
         guard peerConnectionCount(of: tuple) < configuration.maxPeerConnectionsPerAllocation else {
-            return reject(request, .insufficientCapacity, context: context, from: tuple)
+            return reject(request, .forbidden, context: context, from: tuple)
         }
         let id = newPeerConnectionID()
-        peerConnections[id] = PeerConnection(owner: tuple, relay: relay, peer: peer,
-                                             state: .connecting(transaction: request.transactionID, key: context.key,
-                                                                integrity: context.integrity, fingerprint: request.has(.fingerprint)))
+        peerConnections.insert(PeerConnection(owner: tuple, relay: relay, peer: peer,
+                                              state: .connecting(transaction: request.transactionID, key: context.key,
+                                                                 integrity: context.integrity, fingerprint: request.has(.fingerprint))),
+                               id: id)
         return [.connectToPeer(id, from: relay, to: peer)]
     }
 
     /// The driver's connection to the peer is up: Connect succeeds with CONNECTION-ID and the
     /// 30 s wait for ConnectionBind starts (RFC 6062 §5.2).
     public mutating func peerConnectionEstablished(_ id: PeerConnectionID, now: Timestamp) -> [TURNServerAction] {
-        guard var connection = peerConnections[id],
-              case .connecting(let transaction, let key, let integrity, let fingerprint) = connection.state else { return [] }
+        // Gone meanwhile (its allocation ended): the driver's new connection must close.
+        guard let connection = peerConnections[id],
+              case .connecting(let transaction, let key, let integrity, let fingerprint) = connection.state else {
+            return [.closePeerConnection(id)]
+        }
         guard allocations[connection.owner] != nil else {
-            peerConnections[id] = nil
+            peerConnections.remove(id)
             return [.closePeerConnection(id)]
         }
         let deadline = now + TURNServerEngine.connectionBindTimeout
-        connection.state = .awaitingBind(deadline: deadline)
-        peerConnections[id] = connection
+        peerConnections.update(id, to: .awaitingBind(deadline: deadline))
         scheduleDeadline(deadline)
         statistics.peerConnectionsConnected += 1
         let response = STUNMessage(.connect, .successResponse, transactionID: transaction, attributes: [.connectionID(id)])
@@ -76,7 +80,7 @@ extension TURNServerEngine {
     public mutating func peerConnectionFailed(_ id: PeerConnectionID, now: Timestamp) -> [TURNServerAction] {
         guard let connection = peerConnections[id],
               case .connecting(let transaction, let key, let integrity, let fingerprint) = connection.state else { return [] }
-        peerConnections[id] = nil
+        peerConnections.remove(id)
         statistics.peerConnectionsFailed += 1
         guard allocations[connection.owner] != nil else { return [] }
         let response = STUNMessage(.connect, .errorResponse, transactionID: transaction,
@@ -112,7 +116,7 @@ extension TURNServerEngine {
         }
         let id = newPeerConnectionID()
         let deadline = now + TURNServerEngine.connectionBindTimeout
-        peerConnections[id] = PeerConnection(owner: tuple, relay: relay, peer: peer, state: .awaitingBind(deadline: deadline))
+        peerConnections.insert(PeerConnection(owner: tuple, relay: relay, peer: peer, state: .awaitingBind(deadline: deadline)), id: id)
         scheduleDeadline(deadline)
         statistics.peerConnectionsAccepted += 1
         let attempt = STUNMessage(.connectionAttempt, .indication, attributes: [.xorPeerAddress(peer), .connectionID(id)]).encode()
@@ -124,16 +128,15 @@ extension TURNServerEngine {
     /// that peer's data connection. 400 over UDP, on a control connection, or for an unknown
     /// or already joined CONNECTION-ID; 441 for another user.
     mutating func handleConnectionBind(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
-        guard tuple.transport != .udp, allocations[tuple] == nil, !isDataConnection(tuple),
-              let id = request.connectionID, var connection = peerConnections[id],
+        guard tuple.transport != .udp, allocations[tuple] == nil, peerConnections.id(joinedTo: tuple) == nil,
+              let id = request.connectionID, let connection = peerConnections[id],
               case .awaitingBind = connection.state, let allocation = allocations[connection.owner] else {
             return reject(request, .badRequest, context: context, from: tuple)
         }
         guard allocation.username == context.username else {
             return reject(request, .wrongCredentials, context: context, from: tuple)
         }
-        connection.state = .joined(tuple)
-        peerConnections[id] = connection
+        peerConnections.update(id, to: .joined(tuple))
         statistics.peerConnectionsJoined += 1
         return [.sendToClient(tuple, successResponse(to: request, [], key: context.key, integrity: context.integrity)),
                 .joinDataConnection(id, tuple)]
@@ -144,17 +147,12 @@ extension TURNServerEngine {
     public mutating func peerConnectionClosed(_ id: PeerConnectionID, now: Timestamp) -> [TURNServerAction] {
         guard let connection = peerConnections[id] else { return [] }
         if case .connecting = connection.state { return peerConnectionFailed(id, now: now) }
-        peerConnections[id] = nil
+        peerConnections.remove(id)
         return [.closePeerConnection(id), .event(.peerConnectionClosed(connection.owner, id, reason: .closed))]
     }
 
     func peerConnectionCount(of tuple: FiveTuple) -> Int {
-        peerConnections.values.reduce(0) { $0 + ($1.owner == tuple ? 1 : 0) }
-    }
-
-    /// Whether `tuple` is a client data connection joined to a peer connection.
-    func isDataConnection(_ tuple: FiveTuple) -> Bool {
-        peerConnections.values.contains { if case .joined(let t) = $0.state { t == tuple } else { false } }
+        peerConnections.ids(ownedBy: tuple).count
     }
 
     /// Closes the peer connections of the allocation on `tuple` (it is being removed), or the
@@ -162,13 +160,14 @@ extension TURNServerEngine {
     mutating func closePeerConnections(of tuple: FiveTuple) -> [TURNServerAction] {
         guard !peerConnections.isEmpty else { return [] }
         var actions: [TURNServerAction] = []
-        for (id, connection) in peerConnections {
-            let owned = connection.owner == tuple
-            let dataConnection: Bool = if case .joined(let t) = connection.state { t == tuple } else { false }
-            guard owned || dataConnection else { continue }
-            peerConnections[id] = nil
+        for id in peerConnections.ids(ownedBy: tuple).sorted() {
+            guard let connection = peerConnections.remove(id) else { continue }
             actions.append(.closePeerConnection(id))
-            actions.append(.event(.peerConnectionClosed(connection.owner, id, reason: owned ? .allocationEnded : .closed)))
+            actions.append(.event(.peerConnectionClosed(connection.owner, id, reason: .allocationEnded)))
+        }
+        if let id = peerConnections.id(joinedTo: tuple), let connection = peerConnections.remove(id) {
+            actions.append(.closePeerConnection(id))
+            actions.append(.event(.peerConnectionClosed(connection.owner, id, reason: .closed)))
         }
         return actions
     }
@@ -178,10 +177,10 @@ extension TURNServerEngine {
     mutating func expirePeerConnections(now: Timestamp) -> (actions: [TURNServerAction], next: Timestamp?) {
         var actions: [TURNServerAction] = []
         var next: Timestamp?
-        for (id, connection) in peerConnections {
+        for (id, connection) in peerConnections.byID {
             guard case .awaitingBind(let deadline) = connection.state else { continue }
             if deadline <= now {
-                peerConnections[id] = nil
+                peerConnections.remove(id)
                 actions.append(.closePeerConnection(id))
                 actions.append(.event(.peerConnectionClosed(connection.owner, id, reason: .notBound)))
             } else if next.map({ deadline < $0 }) ?? true {
@@ -195,9 +194,9 @@ extension TURNServerEngine {
     /// With `connectionIDShard`, the ID is `index` modulo `count`.
     mutating func newPeerConnectionID() -> PeerConnectionID {
         let (index, count) = configuration.connectionIDShard
+        let stride = max(count, 1)
         while true {
-            let random = PeerConnectionID.random(in: count...PeerConnectionID.max)
-            let id = random - random % max(count, 1) + index
+            let id = PeerConnectionID.random(in: 0...(PeerConnectionID.max - index) / stride) * stride + index
             if id != 0, peerConnections[id] == nil { return id }
         }
     }

@@ -19,7 +19,7 @@ public struct TURNServerEngine: Sendable {
     var channelRoutes: [ChannelKey: ChannelRoute] = [:]
     var peerRoutes: [PeerKey: PeerRoute] = [:]
     var permissionIndex: [PermissionKey: Timestamp] = [:]
-    var peerConnections: [PeerConnectionID: PeerConnection] = [:]
+    var peerConnections = PeerConnectionTable()
     var draining = false
 
     public init(configuration: TURNServerConfiguration, credentials: CredentialStore, nonceSecret: [UInt8] = SecureRandom.bytes(32)) {

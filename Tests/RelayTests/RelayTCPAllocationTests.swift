@@ -139,4 +139,33 @@ import TURNServer
         #expect(sizes.engine.peerConnections == 0 && sizes.peerConnectionChannels == 0)
         #expect(try await server.statistics().peerConnectionsAccepted == 1)
     }
+
+    /// A relayed port where another process already listens on TCP is skipped, although the
+    /// relay's own listeners use SO_REUSEPORT (which would otherwise share the port).
+    @Test func aTCPRelayedPortSomeoneListensOnIsSkipped() async throws {
+        let range = TestPorts.relayRange()
+        let taken = range.lowerBound
+        let (occupant, _) = try TCPTestStream.listen(port: taken)
+        var c = RelayConfiguration()
+        c.listen = [TransportAddress("127.0.0.1:\(try TestPorts.freeUDPPort())")!]
+        c.relayIPv4 = IPAddress("127.0.0.1")
+        c.realm = "relay.test"
+        c.users = ["alice": "secret"]
+        c.allowLoopbackPeers = true
+        c.portRange = taken...taken + 1
+        let server = try RelayServer(configuration: c)
+        try await server.start()
+        defer { Task { try? await server.stop() } }
+        for _ in 0..<4 {
+            let control = try Self.allocateTCP(server)
+            #expect(control.relay.port == taken + 1)
+            control.stream.shutdownBoth()
+            var count = try await server.allocationCount()
+            for _ in 0..<100 where count > 0 {
+                try await Task.sleep(for: .milliseconds(20))
+                count = try await server.allocationCount()
+            }
+        }
+        _ = occupant
+    }
 }

@@ -29,11 +29,11 @@ final class TCPTestStream: @unchecked Sendable {
     }
 
     /// A listening socket on 127.0.0.1 and its port.
-    static func listen() throws -> (TCPTestStream, UInt16) {
+    static func listen(port: UInt16 = 0) throws -> (TCPTestStream, UInt16) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
         var storage = sockaddr_storage()
-        let length = SocketAddressBytes.write(TransportAddress(ip: .v4(0x7F00_0001), port: 0), family: .ipv4, into: &storage)
+        let length = SocketAddressBytes.write(TransportAddress(ip: .v4(0x7F00_0001), port: port), family: .ipv4, into: &storage)
         let bound = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
         guard bound == 0, Glibc.listen(fd, 16) == 0 else { close(fd); throw POSIXError(.EADDRINUSE) }
         return (TCPTestStream(fd: fd), localAddress(fd).port)
