@@ -109,6 +109,34 @@ import STUN
         #expect(h.server.statistics.drops[.noPermission] == 1)
     }
 
+    /// A channel outlives its permission (600 s against 300 s): past the permission's expiry
+    /// ChannelData is dropped both ways, and a CreatePermission alone (no new ChannelBind)
+    /// brings the channel back (RFC 8656 §9, §12).
+    @Test func aChannelCarriesDataOnlyWhileItsPermissionLasts() throws {
+        let h = TURNHarness()
+        let t = h.addClient(TURNHarness.tuple(1))
+        h.client(t) { $0.allocate(now: $1) }
+        let relay = try #require(h.relay(t))
+        h.client(t) { $0.bindChannel(Self.peer, now: $1) }
+        h.client(t) { c, _ in [.send(c.frame([1], to: Self.peer))] }
+        #expect(h.peerReceived.count == 1)
+        let client = h.clients[t]
+        h.clients[t] = nil   // no automatic refreshes meanwhile
+        h.advance(by: 301)
+        h.clients[t] = client
+        h.client(t) { c, _ in [.send(c.frame([2], to: Self.peer))] }
+        h.peerSend([3], from: Self.peer, to: relay)
+        #expect(h.peerReceived.count == 1)
+        #expect(h.server.statistics.drops[.noPermission] == 2)
+        h.client(t) { $0.createPermission([Self.peer.ip], now: $1) }
+        h.client(t) { c, _ in [.send(c.frame([4], to: Self.peer))] }
+        #expect(h.peerReceived.last?.data == [4])
+        let before = h.server.statistics.packetsToClient
+        h.peerSend([5], from: Self.peer, to: relay)
+        #expect(h.server.statistics.packetsToClient == before + 1)
+        #expect(h.server.statistics.indicationsToClient == 0, "back on the channel, not a Data indication")
+    }
+
     @Test func refreshWithZeroLifetimeDeletes() throws {
         let h = TURNHarness()
         let t = h.addClient(TURNHarness.tuple(1))
