@@ -35,6 +35,7 @@ extension RelayCore {
             .serverChannelOption(RelayCore.reusePort, value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { core.addPeerHandler(to: $0, acceptedOn: relay) }
             .bind(to: relay.socketAddress)
             .whenComplete { result in
@@ -89,6 +90,7 @@ extension RelayCore {
             .channelOption(RelayCore.reusePort, value: 1)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.autoRead, value: false)
+            .channelOption(.allowRemoteHalfClosure, value: true)
             .connectTimeout(.seconds(Int64(TURNServerEngine.connectionBindTimeout)))
             .bind(to: relay.socketAddress)
             .channelInitializer { core.addPeerHandler(to: $0, acceptedOn: nil) }
@@ -162,4 +164,14 @@ extension RelayCore {
     }
 
     static let closeGrace = TimeAmount.seconds(5)
+
+    /// The other side of a joined pair sent its FIN: pass it on once what was written has gone
+    /// (RFC 6062 relays a byte stream, and a half-close is part of it). Where the connection
+    /// cannot half-close (TLS), it closes instead.
+    static func closeOutput(_ channel: Channel) {
+        let done = channel.eventLoop.makePromise(of: Void.self)
+        done.futureResult.whenFailure { _ in closeAfterWrites(channel) }
+        channel.flush()
+        channel.close(mode: .output, promise: done)
+    }
 }

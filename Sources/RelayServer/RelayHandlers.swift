@@ -156,6 +156,16 @@ final class StreamClientHandler: ChannelInboundHandler {
         context.fireChannelWritabilityChanged()
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            // A joined data connection passes the client's FIN to the peer; any other
+            // connection ends (its allocation with it, RFC 8656 §3.1).
+            if case .joined(let peer) = mode { RelayCore.closeOutput(peer) } else { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         let core = self.core
         if let tuple { core.post { core.streamClosed(tuple) } }
@@ -181,8 +191,10 @@ final class PeerStreamHandler: ChannelInboundHandler {
     let acceptedOn: TransportAddress?
     var client: Channel?
     var context: ChannelHandlerContext?
-    /// Read before `join` reached this handler (the client side may start reads first).
+    /// Read before `join` reached this handler (the client side may start reads first), and
+    /// whether the peer's FIN came too.
     var early: [ByteBuffer] = []
+    var earlyEnd = false
 
     init(core: RelayCore, acceptedOn: TransportAddress?) {
         self.core = core
@@ -209,6 +221,7 @@ final class PeerStreamHandler: ChannelInboundHandler {
         for buffer in early { client.write(buffer, promise: nil) }
         if !early.isEmpty { client.flush() }
         early = []
+        if earlyEnd { RelayCore.closeOutput(client) }
         context.channel.setOption(.autoRead, value: client.isWritable).whenFailure { _ in }
         client.setOption(.autoRead, value: context.channel.isWritable).whenFailure { _ in }
     }
@@ -227,6 +240,15 @@ final class PeerStreamHandler: ChannelInboundHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         client?.setOption(.autoRead, value: context.channel.isWritable).whenFailure { _ in }
         context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            // The peer's FIN goes on to the client after the bytes before it.
+            if let client { RelayCore.closeOutput(client) } else { earlyEnd = true }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

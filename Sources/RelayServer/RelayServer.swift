@@ -109,6 +109,9 @@ public final class RelayServer: @unchecked Sendable {
         return ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Plain TCP keeps a half-close (RFC 6062 data connections pass it on; a control
+            // connection that half-closes is closed as before).
+            .childChannelOption(.allowRemoteHalfClosure, value: tls == nil)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(try NIOTLSHandler.server(tls)) }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import STUN
 import TURNServer
@@ -132,9 +133,10 @@ import TURNServer
         #expect(data.read(exactly: hello.count, timeout: 10) == hello)
         data.send(Array("and back".utf8))
         #expect(peer.read(exactly: 8, timeout: 10) == Array("and back".utf8))
-        // The peer ends: the client's data connection is closed too.
+        // The peer ends: its FIN reaches the client; when the client ends too, all is gone.
         peer.shutdownBoth()
         #expect(data.closedByPeer(timeout: 10))
+        data.shutdownBoth()
         let sizes = try await Self.waitForNoPeerConnections(server)
         #expect(sizes.engine.peerConnections == 0 && sizes.peerConnectionChannels == 0)
         #expect(try await server.statistics().peerConnectionsAccepted == 1)
@@ -167,5 +169,40 @@ import TURNServer
             }
         }
         _ = occupant
+    }
+
+    /// A half-close crosses the relay in both directions (RFC 6062 relays a byte stream): the
+    /// client sends a request and its FIN; the peer reads to the end, answers and closes; the
+    /// client reads the whole answer and then the end of the stream.
+    @Test func aHalfCloseCrossesTheRelay() async throws {
+        let server = try await CoturnInteropTests.relay()
+        defer { Task { try? await server.stop() } }
+        let (listener, peerPort) = try TCPTestStream.listen()
+        let answer = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let peerSaw = Mutex<[UInt8]?>(nil)
+        let peerThread = Thread {
+            guard let connection = listener.accept(timeout: 20) else { return }
+            var request: [UInt8] = []
+            while let chunk = connection.read(timeout: 20), !chunk.isEmpty { request += chunk }
+            peerSaw.withLock { $0 = request }
+            connection.send(answer)
+            connection.shutdownBoth()
+        }
+        peerThread.start()
+        let control = try Self.allocateTCP(server)
+        let connected = try #require(Self.request(control.stream, .connect,
+                                                  [.xorPeerAddress(TransportAddress(ip: .v4(0x7F00_0001), port: peerPort))],
+                                                  nonce: control.nonce))
+        let id = try #require(connected.connectionID)
+        let (data, bound) = try Self.bind(server, control, id: id)
+        #expect(bound.type == STUNMessageType(method: .connectionBind, messageClass: .successResponse))
+        let request = Array("GET / HTTP/1.0\r\n\r\n".utf8)
+        data.send(request)
+        data.shutdownWrite()
+        #expect(data.read(exactly: answer.count, timeout: 20) == answer)
+        #expect(data.closedByPeer(timeout: 10))
+        #expect(peerSaw.withLock { $0 } == request, "the peer read the request and then the client's FIN")
+        let sizes = try await Self.waitForNoPeerConnections(server)
+        #expect(sizes.engine.peerConnections == 0 && sizes.peerConnectionChannels == 0)
     }
 }

@@ -55,6 +55,9 @@ final class TCPTestStream: @unchecked Sendable {
         return SocketAddressBytes.read(&storage) ?? TransportAddress(ip: .v4(0), port: 0)
     }
 
+    /// Sends a FIN: no more bytes from this side, reading goes on.
+    func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
+
     /// Ends the connection both ways now (the descriptor is closed on deinit).
     func shutdownBoth() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
 
