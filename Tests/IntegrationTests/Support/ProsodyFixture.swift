@@ -73,6 +73,32 @@ enum Repository {
         return (process.terminationStatus, output)
     }
 
+    /// A port for the relay fixture (UDP and TCP), free on 127.0.0.1 a moment ago. It comes from
+    /// 29000-29999, below the kernel's ephemeral range (32768 and up): a port the kernel handed
+    /// out could be taken by some test's ephemeral UDP socket (ICE gathering, TURN clients) before
+    /// the relay fixture starts, which can be long after Prosody.
+    static func freeRelayPort() throws -> Int {
+        func bindable(_ type: Int32, _ port: UInt16) -> Bool {
+            let fd = socket(AF_INET, type, 0)
+            guard fd >= 0 else { return false }
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            return withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            } == 0
+        }
+        for _ in 0..<200 {
+            let candidate = UInt16.random(in: 29_000...29_999)
+            if bindable(Int32(SOCK_DGRAM.rawValue), candidate) && bindable(Int32(SOCK_STREAM.rawValue), candidate) {
+                return Int(candidate)
+            }
+        }
+        throw FixtureError(description: "no free relay port in 29000-29999")
+    }
+
     /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and released).
     static func freeTCPPort() throws -> Int {
         let group = MultiThreadedEventLoopGroup.singleton
@@ -120,7 +146,7 @@ private actor ProsodyStarter {
 
     private func start() throws -> ProsodyFixture {
         let port = try Repository.freeTCPPort()
-        let turnPort = try Repository.freeTCPPort()
+        let turnPort = try Repository.freeRelayPort()
         let dir = "\(Repository.runDirectory)/prosody-\(ProcessInfo.processInfo.processIdentifier)"
         let secret = "integration-secret-\(port)"
         let (status, output) = try Repository.run("/bin/bash", [
