@@ -151,6 +151,25 @@ import TURNServer
         let metrics = try await server.metricsText()
         #expect(metrics.contains("turn_drops_total{cause=\"malformed\"}"))
 
+        // Junk that looks like ConnectionBind (RFC 6062): each one holds the connection's
+        // later bytes until the relay has refused it, then framing resumes; none sticks.
+        let binds = try TCPTestSocket(connectingTo: tcpListen)
+        let beforeBinds = try await server.statistics()
+        var bindFrames: [UInt8] = []
+        for _ in 0..<200 {
+            let length = 4 * Int.random(in: 0...16, using: &rng)
+            bindFrames += [0x00, 0x0B, UInt8(length >> 8), UInt8(length & 0xFF)] + Self.randomBytes(16 + length, &rng)
+        }
+        binds.send(bindFrames)
+        let probe = STUNMessage(.binding, .request)
+        binds.send(probe.encode())
+        var bindFramer = STUNStreamFramer()
+        bindFramer.append(try #require(binds.receive(timeout: 10), "no Binding answer after the ConnectionBind junk"))
+        guard case .stun(let probeAnswer)? = try bindFramer.next() else { Issue.record("no STUN answer after the ConnectionBind junk"); return }
+        #expect(try STUNMessage.decode(probeAnswer).transactionID == probe.transactionID)
+        let afterBinds = try await server.statistics()
+        #expect(afterBinds.drops[.malformed, default: 0] - beforeBinds.drops[.malformed, default: 0] == 200)
+
         // A normal client still allocates and relays both ways.
         let socket = try UDPTestSocket()
         let peer = try UDPTestSocket()
