@@ -30,14 +30,14 @@ public struct TURNServerConfiguration: Sendable {
     /// Channel numbers ChannelBind accepts: RFC 8656 §12's 0x4000-0x4FFF by default; set to
     /// `ChannelData.legacyChannelRange` for RFC 5766 clients (such as coturn's test client).
     public var channelNumbers: ClosedRange<UInt16> = ChannelData.channelRange
-    /// With several engines behind one listener (one per thread), each makes CONNECTION-IDs
-    /// (RFC 6062) equal to `index` modulo `count`, so a ConnectionBind arriving on any thread
-    /// can be handed to the engine that owns the connection.
     /// Whether Allocate may ask for TCP (RFC 6062); when not, REQUESTED-TRANSPORT TCP gets 442.
     public var tcpAllocations = true
     /// Peer TCP connections one TCP allocation may hold at once; Connect beyond it gets 403 and
     /// further peers connecting are closed.
     public var maxPeerConnectionsPerAllocation = 64
+    /// With several engines behind one listener (one per thread), each makes CONNECTION-IDs
+    /// (RFC 6062) equal to `index` modulo `count`, so a ConnectionBind arriving on any thread
+    /// can be handed to the engine that owns the connection.
     public var connectionIDShard: (index: UInt32, count: UInt32) = (0, 1)
 
     public init(realm: String, relayIPv4: IPAddress? = nil, relayIPv6: IPAddress? = nil) {
