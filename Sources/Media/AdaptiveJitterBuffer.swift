@@ -1,22 +1,36 @@
 /// An adaptive jitter buffer engine modelled on WebRTC NetEq's decision logic (sans-IO). Packets
 /// are inserted with their arrival time; each `pull(at:pendingSamples:)` says what to do for the
-/// next frame: decode it (perhaps shortened by accelerate), recover it from the next packet's
-/// in-band FEC (RFC 6716 §2.1.7), conceal it, or keep buffering. One Opus frame per RTP packet
-/// (RFC 7587 §4.2), fixed frame duration.
+/// next stretch of media: decode a packet (perhaps shortened by accelerate), recover a missing
+/// frame from the next packet's in-band FEC (RFC 6716 §2.1.7), conceal it, play silence through a
+/// gap the sender left on purpose, or keep buffering.
 ///
+/// Playout follows the RTP timestamps (RFC 3550 §5.1), not a frame count: the playout point is a
+/// media time, and the packet that plays next is the earliest one buffered, whatever its
+/// timestamp step. Each packet's duration is read from its Opus TOC byte (RFC 7587 §4.2, RFC 6716
+/// §3.1: 10, 20, 40 or 60 ms, several frames per packet). So a first step of 648 samples
+/// (GStreamer's `rtpopuspay`: 960 minus the encoder's look-ahead), any timestamp origin,
+/// wrap-around, 40 and 60 ms packets and ptime changes all play without loss.
+///
+/// - Sequence numbers tell loss from silence: a timestamp gap with no sequence number missing
+///   (DTX, RFC 7587 §3.1.3, or a pause) or before a marker bit (a new talkspurt, RFC 3551 §4.1) is
+///   silence, played as such and not counted as concealment; a gap with packets missing is loss.
+/// - A new SSRC (the sender restarted) starts the buffer afresh; a timestamp that jumps back or
+///   forward by more than `maximumDelay` re-anchors the playout point (`resynchronisations`).
 /// - Target delay: the `percentile` (95th) of the packets' relative arrival delay (arrival minus
 ///   media time, relative to the fastest packet of a sliding history) rounded up to whole frames,
 ///   plus one frame, within `minimumDelay...maximumDelay`. It rises at once when a packet needs
 ///   more, and falls by one frame only after `targetDecreaseHold` packets in a row asked for less
 ///   (hysteresis), so a single quiet stretch does not shrink it.
-/// - Buffer level: media from the frame to play to the end of the newest packet, plus the decoded
+/// - Buffer level: media from the playout point to the end of the newest packet, plus the decoded
 ///   samples the caller still holds; smoothed with `levelSmoothing` per pull (NetEq's buffer
 ///   level filter), and corrected at once by what time stretching removed.
 /// - Accelerate only when the smoothed level and the current level both exceed the high limit
 ///   (one frame above the larger of the target and NetEq's low limit, max(3/4 target,
 ///   target - 85 ms)), and at most once every `stretchInterval` pulls. The caller may decline
 ///   (players here cut only quiet frames, where it is inaudible). At four times the high limit
-///   (a stall's backlog) every frame is shortened, loud or not (`fastAccelerate`).
+///   (a stall's backlog) every frame is shortened, loud or not (`fastAccelerate`). Above
+///   `maximumDelay` (a sender clock running fast with stretching off) the oldest packet is
+///   dropped, so the delay stays bounded in every mode (`discardedPackets`).
 /// - Expand only on a real underrun: when the frame due is missing and nothing else is buffered
 ///   (or less than NetEq's low limit), it is concealed without moving the playout point, so a late
 ///   packet is still played and the delay grows by one frame. There is no preemptive expand
@@ -84,36 +98,67 @@ public struct AdaptiveJitterBuffer: Sendable {
         case decodeFEC(nextPayload: [UInt8], timestamp: UInt32)
         /// The frame at `timestamp` is missing: run packet-loss concealment.
         case conceal(timestamp: UInt32)
+        /// The sender sent nothing for the frame at `timestamp` and lost nothing (DTX or a pause):
+        /// play one frame of silence (or the decoder's comfort noise). Not concealment.
+        case silence(timestamp: UInt32)
     }
 
     public struct Statistics: Equatable, Sendable {
         public var insertedPackets = 0
+        /// Media decoded from packets, in frames of `samplesPerFrame` (a 60 ms packet is three).
         public var decodedFrames = 0
         /// Every concealed frame, whether lost or played out while the buffer was empty.
         public var concealedFrames = 0
         public var fecRecoveredFrames = 0
+        /// Frames of silence played through timestamp gaps the sender left without losing a
+        /// packet (DTX, pauses, talkspurt starts). Neither decoded nor concealed.
+        public var silenceFrames = 0
         public var latePackets = 0
         public var duplicatePackets = 0
         public var overflowDrops = 0
+        /// Packets dropped unplayed because the delay exceeded `maximumDelay`.
+        public var discardedPackets = 0
         /// Frames shortened by accelerate.
         public var acceleratedFrames = 0
         /// Frames concealed while waiting for a late packet, the buffer being empty or below
         /// target (NetEq's expand): each lengthens the delay by a frame. In `concealedFrames`.
         public var expandedFrames = 0
+        /// Times the playout point was re-anchored: a new SSRC, or a timestamp jump.
         public var resynchronisations = 0
         /// Media buffered from the next frame to play to the end of the newest packet.
         public var currentDelay: Duration = .zero
         public var targetDelay: Duration = .zero
         /// The smoothed buffer level the accelerate decision uses (including caller-held samples).
         public var filteredLevel: Duration = .zero
+
+        /// Frames that carried the sender's audio or a repair of it (silence gaps left out).
+        public var playedFrames: Int { decodedFrames + concealedFrames + fecRecoveredFrames }
+        /// Share of `playedFrames` that was concealed (0...1); 0 before anything played.
+        public var concealedRatio: Double {
+            playedFrames == 0 ? 0 : Double(concealedFrames) / Double(playedFrames)
+        }
     }
 
     public let configuration: Configuration
     public private(set) var statistics = Statistics()
 
-    private var packets: [Int64: [UInt8]] = [:]
+    /// One buffered packet: its payload, its duration in samples and its extended sequence number.
+    private struct Entry: Sendable {
+        var payload: [UInt8]
+        var samples: Int64
+        var sequence: Int64
+        var marker: Bool
+    }
+
+    private var packets: [Int64: Entry] = [:]
+    private var ssrc: UInt32?
     private var lastTimestamp: UInt32?
     private var lastExtended: Int64 = 0
+    private var lastSequence: UInt16?
+    private var lastExtendedSequence: Int64 = 0
+    /// Extended sequence number of the last packet played (decoded or recovered).
+    private var playedSequence: Int64?
+    /// The playout point: media time (extended timestamp) of the next sample to play.
     private var playout: Int64?
     private var origin: ContinuousClock.Instant?
     private var firstArrival: ContinuousClock.Instant?
@@ -126,6 +171,11 @@ public struct AdaptiveJitterBuffer: Sendable {
     private var packetsBelowTarget = 0
     private var filteredLevel: Double = 0
     private var stretchCountdown = 0
+    /// Decoded samples not yet a whole frame in `statistics.decodedFrames`.
+    private var decodedRemainder: Int64 = 0
+    /// Frames expanded since the last packet played: reclassified as silence if the packet that
+    /// ends the wait shows nothing was lost.
+    private var expansionsSincePlayed = 0
     /// End (extended timestamp) of media time that carries no audio packets.
     private var noAudioUntil: Int64?
     /// The playout point when a packet last arrived after its frame was played.
@@ -144,6 +194,9 @@ public struct AdaptiveJitterBuffer: Sendable {
     }
 
     private var frame: Int64 { Int64(configuration.samplesPerFrame) }
+    private var maximumSamples: Int64 { Self.samples(configuration.maximumDelay, rate: configuration.clockRate) }
+    /// Timestamps this close to the playout point count as on time (Opus's shortest frame, 2.5 ms).
+    private var tolerance: Int64 { Int64(configuration.clockRate / 400) }
 
     private mutating func extend(_ ts: UInt32) -> Int64 {
         guard let last = lastTimestamp else {
@@ -159,23 +212,73 @@ public struct AdaptiveJitterBuffer: Sendable {
         return value
     }
 
-    /// Inserts one RTP packet (its payload and timestamp) that arrived at `now`.
+    private mutating func extendSequence(_ seq: UInt16) -> Int64 {
+        guard let last = lastSequence else {
+            lastSequence = seq
+            lastExtendedSequence = Int64(seq) + (1 << 16)
+            return lastExtendedSequence
+        }
+        let value = lastExtendedSequence + Int64(Int16(bitPattern: seq &- last))
+        if value > lastExtendedSequence {
+            lastExtendedSequence = value
+            lastSequence = seq
+        }
+        return value
+    }
+
+    /// The packet's duration from its Opus TOC byte; one frame when it cannot be read.
+    private func packetSamples(_ payload: [UInt8]) -> Int64 {
+        guard let info = try? OpusPacketInfo(parsing: payload) else { return frame }
+        return Int64(info.totalSamples) * Int64(configuration.clockRate) / Int64(OpusPacketInfo.rtpClockRate)
+    }
+
+    /// Forgets the stream (a new SSRC, or timestamps that jumped): the next packet starts afresh,
+    /// keeping the statistics and the target delay.
+    private mutating func restart() {
+        packets.removeAll()
+        lastTimestamp = nil
+        lastSequence = nil
+        playedSequence = nil
+        playout = nil
+        origin = nil
+        firstArrival = nil
+        transits.removeAll()
+        sortedTransits.removeAll()
+        transitIndex = 0
+        noAudioUntil = nil
+        lastLateAt = nil
+        expansionsSincePlayed = 0
+        statistics.resynchronisations += 1
+    }
+
+    /// Inserts one RTP packet (its payload, timestamp, sequence number and SSRC) that arrived at `now`.
     @discardableResult
     public mutating func insert(_ packet: RTPPacket, at now: ContinuousClock.Instant) -> InsertResult {
-        let ts = extend(packet.timestamp)
+        if let known = ssrc, known != packet.ssrc { restart() }
+        ssrc = packet.ssrc
+        var ts = extend(packet.timestamp)
+        var seq = extendSequence(packet.sequenceNumber)
+        let samples = packetSamples(packet.payload)
+        // Far behind the playout point yet newer than everything played: the sender's clock
+        // jumped back (a restart under the same SSRC). Start again from this packet.
+        if let p = playout, p - ts > 2 * maximumSamples, let played = playedSequence, seq > played {
+            restart()
+            ts = extend(packet.timestamp)
+            seq = extendSequence(packet.sequenceNumber)
+        }
         recordTransit(ts: ts, now: now)
         if firstArrival == nil { firstArrival = now }
-        if let p = playout, ts < p {
+        if let p = playout, ts + samples <= p {
             statistics.latePackets += 1
             lastLateAt = p
             return .late
         }
-        if packets[ts] != nil {
+        if packets[ts] != nil || (playedSequence.map { seq <= $0 } ?? false) {
             statistics.duplicatePackets += 1
             return .duplicate
         }
         statistics.insertedPackets += 1
-        packets[ts] = packet.payload
+        packets[ts] = Entry(payload: packet.payload, samples: samples, sequence: seq, marker: packet.marker)
         var result = InsertResult.buffered
         if packets.count > configuration.maximumPackets, let oldest = packets.keys.min() {
             packets[oldest] = nil
@@ -214,8 +317,7 @@ public struct AdaptiveJitterBuffer: Sendable {
         let jitter = sorted[index] - sorted[0]
         let frames = (jitter + frame - 1) / frame + 1
         let minimum = Self.samples(configuration.minimumDelay, rate: configuration.clockRate)
-        let maximum = Self.samples(configuration.maximumDelay, rate: configuration.clockRate)
-        let wanted = min(max(frames * frame, minimum), maximum)
+        let wanted = min(max(frames * frame, minimum), maximumSamples)
         if wanted > targetSamples {
             targetSamples = wanted
             packetsBelowTarget = 0
@@ -231,10 +333,16 @@ public struct AdaptiveJitterBuffer: Sendable {
         statistics.targetDelay = duration(samples: targetSamples)
     }
 
+    /// The earliest buffered packet.
+    private var earliest: (timestamp: Int64, entry: Entry)? {
+        guard let ts = packets.keys.min(), let entry = packets[ts] else { return nil }
+        return (ts, entry)
+    }
+
     /// Buffered media in samples from `start` to the end of the newest packet.
     private func samplesAhead(of start: Int64) -> Int64 {
-        guard let newest = packets.keys.max() else { return 0 }
-        return max(0, newest + frame - start)
+        guard let newest = packets.keys.max(), let entry = packets[newest] else { return 0 }
+        return max(0, newest + entry.samples - start)
     }
 
     /// Buffered media from the playout point (or the oldest packet before start).
@@ -282,8 +390,8 @@ public struct AdaptiveJitterBuffer: Sendable {
         updateLevel()
     }
 
-    /// Decides what to play for the next frame at `now`. `pendingSamples`: decoded samples the
-    /// caller holds and has not played yet; they count in the buffer level.
+    /// Decides what to play next at `now`. `pendingSamples`: decoded samples the caller holds and
+    /// has not played yet; they count in the buffer level.
     public mutating func pull(at now: ContinuousClock.Instant, pendingSamples: Int = 0) -> Decision {
         defer { updateLevel() }
         guard var p = playout else {
@@ -294,52 +402,124 @@ public struct AdaptiveJitterBuffer: Sendable {
             filteredLevel = Double(samplesAhead(of: oldest))
             return pull(at: now, pendingSamples: pendingSamples)
         }
-        // After a long outage (or a timestamp jump) skip forward instead of concealing for ever.
-        if packets[p] == nil, let oldest = packets.keys.min(),
-           oldest - p > Self.samples(configuration.maximumDelay, rate: configuration.clockRate) {
-            p = oldest
-            statistics.resynchronisations += 1
+        // Packets wholly behind the playout point (a late overlap) are of no use any more.
+        while let (ts, entry) = earliest, ts + entry.samples <= p {
+            packets[ts] = nil
+            statistics.latePackets += 1
         }
+        // Above the maximum delay (a sender clock running fast while stretching is off, or a
+        // backlog stretching could not cut): drop the oldest packet so the delay stays bounded.
+        while samplesAhead(of: p) > maximumSamples + frame, let (ts, entry) = earliest, packets.count > 1 {
+            packets[ts] = nil
+            p = max(p, ts + entry.samples)
+            statistics.discardedPackets += 1
+        }
+        // Nothing lost before the earliest packet (consecutive sequence numbers, or a
+        // talkspurt's marker): the gap to it is silence the sender chose (DTX, RFC 7587 §3.1.3),
+        // and the expansions while waiting for it were silence too.
+        let replaced = noAudioUntil.map { p < $0 } ?? false
+        let lostNothing = !replaced && earliest.map { next in
+            next.timestamp > p + tolerance
+                && (next.entry.marker || (playedSequence.map { next.entry.sequence == $0 + 1 } ?? false))
+        } ?? false
+        if lostNothing {
+            statistics.concealedFrames -= expansionsSincePlayed
+            statistics.expandedFrames -= expansionsSincePlayed
+            statistics.silenceFrames += expansionsSincePlayed
+            expansionsSincePlayed = 0
+        }
+        // A timestamp jump forward further than the maximum delay: re-anchor there instead of
+        // concealing (or playing silence) all the way.
+        if let (ts, _) = earliest, ts - p > maximumSamples {
+            p = ts
+            statistics.resynchronisations += 1
+            transits.removeAll()
+            sortedTransits.removeAll()
+            transitIndex = 0
+            origin = nil
+        }
+        playout = p
         let level = samplesAhead(of: p) + Int64(max(0, pendingSamples))
         let w = configuration.levelSmoothing
         filteredLevel = w * filteredLevel + (1 - w) * Double(level)
         if stretchCountdown > 0 { stretchCountdown -= 1 }
         let ts = UInt32(truncatingIfNeeded: p)
-        if let payload = packets.removeValue(forKey: p) {
-            playout = p + frame
-            statistics.decodedFrames += 1
-            var stretch = TimeStretch.none
-            let high = highLimit
-            if level >= 4 * high && filteredLevel >= Double(4 * high) {
-                stretch = .fastAccelerate
-                statistics.acceleratedFrames += 1
-            } else if stretchCountdown == 0 && level > high && filteredLevel >= Double(high) {
-                stretch = .accelerate
-                stretchCountdown = configuration.stretchInterval
-                statistics.acceleratedFrames += 1
-            }
-            return .decode(payload: payload, timestamp: ts, stretch: stretch)
+
+        if let (next, entry) = earliest, next <= p + tolerance {
+            return play(next, entry, level: level)
         }
-        // The frame due is missing. With nothing buffered, or less than the low limit, it is taken
-        // as late rather than lost (NetEq's expand): conceal without moving the playout point,
-        // so the delay grows a frame and the packet can still be played. At or above the low
-        // limit (3/4 of the target) it is lost: recover it from the next packet's FEC or conceal it, and
-        // move on. Between the low limit and the target it is waited for only if packets were
-        // late in the last 100 frames: lateness, not loss, is what more delay cures.
-        let replaced = noAudioUntil.map { p < $0 } ?? false
-        let recentlyLate = lastLateAt.map { p - $0 < 100 * frame } ?? false
-        if !replaced && (packets.isEmpty || level < lowLimit || (recentlyLate && level < targetSamples)) {
-            playout = p
+        guard let (next, entry) = earliest else {
+            if replaced {
+                playout = p + frame
+                statistics.concealedFrames += 1
+                return .conceal(timestamp: ts)
+            }
+            // Nothing buffered: the packet due is late (or the sender went quiet). Conceal
+            // without moving the playout point (NetEq's expand), so it can still be played.
             statistics.concealedFrames += 1
             statistics.expandedFrames += 1
+            expansionsSincePlayed += 1
             return .conceal(timestamp: ts)
         }
-        playout = p + frame
-        if let next = packets[p + frame] {
-            statistics.fecRecoveredFrames += 1
-            return .decodeFEC(nextPayload: next, timestamp: ts)
+        // A silence gap: start the talkspurt once the buffer holds the target delay, playing
+        // the rest of the gap as silence until then.
+        if lostNothing {
+            let ahead = samplesAhead(of: next) + Int64(max(0, pendingSamples))
+            if ahead >= targetSamples {
+                playout = next
+                return play(next, entry, level: level)
+            }
+            let start = max(p, next - (targetSamples - ahead))
+            if next - start <= tolerance {
+                playout = next
+                return play(next, entry, level: level)
+            }
+            playout = min(next, start + frame)
+            statistics.silenceFrames += 1
+            return .silence(timestamp: UInt32(truncatingIfNeeded: start))
         }
+        // The frame due is missing. With less than the low limit buffered it is taken as late
+        // rather than lost (NetEq's expand): conceal without moving the playout point, so the
+        // delay grows a frame and the packet can still be played. At or above the low limit
+        // (3/4 of the target) it is lost: recover it from the next packet's FEC or conceal it,
+        // and move on. Between the low limit and the target it is waited for only if packets
+        // were late in the last 100 frames: lateness, not loss, is what more delay cures.
+        let recentlyLate = lastLateAt.map { p - $0 < 100 * frame } ?? false
+        if !replaced && (level < lowLimit || (recentlyLate && level < targetSamples)) {
+            statistics.concealedFrames += 1
+            statistics.expandedFrames += 1
+            expansionsSincePlayed += 1
+            return .conceal(timestamp: ts)
+        }
+        if abs(next - p - frame) <= tolerance {
+            playout = next
+            statistics.fecRecoveredFrames += 1
+            return .decodeFEC(nextPayload: entry.payload, timestamp: ts)
+        }
+        playout = p + frame
         statistics.concealedFrames += 1
         return .conceal(timestamp: ts)
+    }
+
+    /// Decodes `entry` (at `ts`) and moves the playout point to its end.
+    private mutating func play(_ ts: Int64, _ entry: Entry, level: Int64) -> Decision {
+        packets[ts] = nil
+        playout = ts + entry.samples
+        playedSequence = entry.sequence
+        expansionsSincePlayed = 0
+        decodedRemainder += entry.samples
+        statistics.decodedFrames += Int(decodedRemainder / frame)
+        decodedRemainder %= frame
+        var stretch = TimeStretch.none
+        let high = highLimit
+        if level >= 4 * high && filteredLevel >= Double(4 * high) {
+            stretch = .fastAccelerate
+            statistics.acceleratedFrames += 1
+        } else if stretchCountdown == 0 && level > high && filteredLevel >= Double(high) {
+            stretch = .accelerate
+            stretchCountdown = configuration.stretchInterval
+            statistics.acceleratedFrames += 1
+        }
+        return .decode(payload: entry.payload, timestamp: UInt32(truncatingIfNeeded: ts), stretch: stretch)
     }
 }

@@ -1,20 +1,27 @@
 /// The receive side of an Opus stream (RFC 7587): an `AdaptiveJitterBuffer` driving an
-/// `OpusDecoder`, with FEC recovery, concealment and time stretching; every `pull` returns
-/// exactly one frame of interleaved PCM. An adapter (it owns the decoder); the clock is an argument.
+/// `OpusDecoder`, with FEC recovery (RFC 6716 §2.1.7), concealment, silence through the sender's
+/// DTX gaps and time stretching; every `pull` returns exactly one frame of interleaved PCM. An
+/// adapter (it owns the decoder); the clock is an argument.
+///
+/// With `timeStretching` off the jitter buffer's accelerate hints are ignored and every decoded
+/// frame keeps its length, which keeps a recording sample-aligned with what was sent.
 public final class AudioPlayout {
     public private(set) var jitterBuffer: AdaptiveJitterBuffer
     public let channels: Int
     public let sampleRate: Int
+    public let timeStretching: Bool
     private let decoder: OpusDecoder
     private var pending: [Int16] = []
     /// Packets that failed to decode (concealed instead).
     public private(set) var decodeErrors = 0
 
-    public init(configuration: AdaptiveJitterBuffer.Configuration = .init(), channels: Int = 1) throws(OpusError) {
+    public init(configuration: AdaptiveJitterBuffer.Configuration = .init(), channels: Int = 1,
+                timeStretching: Bool = true) throws(OpusError) {
         jitterBuffer = AdaptiveJitterBuffer(configuration: configuration)
         decoder = try OpusDecoder(sampleRate: configuration.clockRate, channels: channels)
         self.channels = channels
         self.sampleRate = configuration.clockRate
+        self.timeStretching = timeStretching
     }
 
     public var statistics: AdaptiveJitterBuffer.Statistics { jitterBuffer.statistics }
@@ -22,6 +29,11 @@ public final class AudioPlayout {
     @discardableResult
     public func insert(_ packet: RTPPacket, at now: ContinuousClock.Instant) -> AdaptiveJitterBuffer.InsertResult {
         jitterBuffer.insert(packet, at: now)
+    }
+
+    /// Media time taken by a telephone event (RFC 4733): not audio to wait for.
+    public func noteNoAudio(from timestamp: UInt32, duration: Int) {
+        jitterBuffer.noteNoAudio(from: timestamp, duration: duration)
     }
 
     /// One frame (`samplesPerFrame * channels` samples) for playout at `now`.
@@ -34,13 +46,15 @@ public final class AudioPlayout {
             switch jitterBuffer.pull(at: now, pendingSamples: pending.count / channels) {
             case .buffering:
                 pending.append(contentsOf: repeatElement(0, count: needed - pending.count))
+            case .silence:
+                pending.append(contentsOf: repeatElement(0, count: needed))
             case .decode(let payload, _, let stretch):
                 var pcm: [Int16]
                 do { pcm = try decoder.decode(payload) } catch {
                     decodeErrors += 1
-                    pcm = (try? decoder.conceal(frameSize: frame)) ?? [Int16](repeating: 0, count: needed)
+                    pcm = conceal(frame)
                 }
-                if stretch != .none {
+                if timeStretching, stretch != .none {
                     let full = pcm.count
                     pcm = TimeStretcher.accelerateIfQuiet(pcm, channels: channels, sampleRate: sampleRate)
                     if stretch == .fastAccelerate && pcm.count == full {
@@ -50,16 +64,18 @@ public final class AudioPlayout {
                 }
                 pending.append(contentsOf: pcm)
             case .decodeFEC(let next, _):
-                let pcm = (try? decoder.decodeFEC(from: next, frameSize: frame)) ?? [Int16](repeating: 0, count: needed)
-                pending.append(contentsOf: pcm)
+                pending.append(contentsOf: (try? decoder.decodeFEC(from: next, frameSize: frame)) ?? conceal(frame))
             case .conceal:
-                let pcm = (try? decoder.conceal(frameSize: frame)) ?? [Int16](repeating: 0, count: needed)
-                pending.append(contentsOf: pcm)
+                pending.append(contentsOf: conceal(frame))
             }
         }
         if pending.count < needed { pending.append(contentsOf: repeatElement(0, count: needed - pending.count)) }
         let out = Array(pending[0..<needed])
         pending.removeFirst(needed)
         return out
+    }
+
+    private func conceal(_ frame: Int) -> [Int16] {
+        (try? decoder.conceal(frameSize: frame)) ?? [Int16](repeating: 0, count: frame * channels)
     }
 }

@@ -12,8 +12,11 @@ struct JitterSimulation {
         buffer = AdaptiveJitterBuffer(configuration: configuration)
     }
 
+    /// A 20 ms packet: the payload starts with an Opus TOC byte for one 20 ms CELT frame
+    /// (configuration 31, RFC 6716 §3.1), then the sequence number.
     static func packet(_ seq: UInt16) -> RTPPacket {
-        RTPPacket(payloadType: 111, sequenceNumber: seq, timestamp: UInt32(seq) &* 960 &+ 1000, ssrc: 1, payload: [UInt8(truncatingIfNeeded: seq)])
+        RTPPacket(payloadType: 111, sequenceNumber: seq, timestamp: UInt32(seq) &* 960 &+ 1000, ssrc: 1,
+                  payload: [0xF8, UInt8(truncatingIfNeeded: seq)])
     }
 
     /// `arrivals`: (sequence number, arrival in ms). Pulls start at `firstPull` ms.
@@ -36,6 +39,7 @@ struct JitterSimulation {
             case .decode(_, let ts, _): return "d\((ts - 1000) / 960)"
             case .decodeFEC(_, let ts): return "f\((ts - 1000) / 960)"
             case .conceal(let ts): return "c\((ts - 1000) / 960)"
+            case .silence(let ts): return "s\((ts - 1000) / 960)"
             }
         }
     }

@@ -46,7 +46,7 @@ public final class MediaSession: @unchecked Sendable {
     private let dtls: DTLSConnection
     private var srtp: SRTPSession?
     private let encoder: OpusEncoder
-    private let playout: OpusPlayout
+    private let playout: AudioPlayout
     private var lossStage: OutgoingLossStage?
     private var sequenceNumber = UInt16.random(in: 0...UInt16.max)
     private var timestamp = UInt32.random(in: 0...UInt32.max)
@@ -90,7 +90,7 @@ public final class MediaSession: @unchecked Sendable {
             let jb = AdaptiveJitterBuffer.Configuration(
                 clockRate: Self.sampleRate, samplesPerFrame: Self.samplesPerFrame,
                 minimumDelay: configuration.jitterBuffer.minimumDelay, maximumDelay: configuration.jitterBuffer.maximumDelay)
-            playout = try OpusPlayout(configuration: jb, timeStretching: configuration.timeStretching)
+            playout = try AudioPlayout(configuration: jb, timeStretching: configuration.timeStretching)
         } catch {
             throw .codec("\(error)")
         }
