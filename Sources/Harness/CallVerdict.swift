@@ -31,6 +31,9 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
     case dtlsFailed(String)
     /// `--media`: DTLS completed but no media packet from the peer was decoded in time.
     case noMedia(String)
+    /// `--media`: packets arrived, but more of the played frames were concealed than
+    /// `--max-concealment` allows: the peer's audio was not intelligible.
+    case mediaConcealed(String)
 
     /// The key failures are counted under: `timeout`, `iq-error:item-not-found`,
     /// `jingle:out-of-order`, `terminate:decline`, `missing:fingerprint`, ...
@@ -49,6 +52,7 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
         case .iceFailed: "ice-failed"
         case .dtlsFailed: "dtls-failed"
         case .noMedia: "no-media"
+        case .mediaConcealed: "media-concealed"
         }
     }
 
@@ -67,6 +71,7 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
         case .iceFailed(let m): "ICE failed: \(m)"
         case .dtlsFailed(let m): "DTLS failed: \(m)"
         case .noMedia(let m): "no media: \(m)"
+        case .mediaConcealed(let m): "media concealed: \(m)"
         }
     }
 

@@ -56,20 +56,26 @@ public struct HarnessEndpoint: Sendable {
 
 /// The media plane of a `--media` run: each call gets a transport from `provider` and passes
 /// only when the peer's first media packet was decoded within `timeout` of the call's end (or
-/// of its hang-up, which waits for it).
+/// of its hang-up, which waits for it), and whose received audio passes `qualityGuard`
+/// (`media-concealed` when more frames were concealed than it allows).
 public struct MediaPlane: Sendable {
     public var provider: any MediaTransportProvider
     public var timeout: Duration
+    public var qualityGuard: MediaQualityGuard
 
-    public init(provider: any MediaTransportProvider, timeout: Duration = .seconds(5)) {
+    public init(provider: any MediaTransportProvider, timeout: Duration = .seconds(5),
+                qualityGuard: MediaQualityGuard = MediaQualityGuard()) {
         self.provider = provider
         self.timeout = timeout
+        self.qualityGuard = qualityGuard
     }
     /// JingleKit's ICE/DTLS-SRTP/Opus transport with host candidates on `localAddresses` only
     /// (no STUN/TURN discovery): what a load run on one machine or a LAN needs.
-    public static func ice(localAddresses: [String], timeout: Duration = .seconds(5)) -> MediaPlane {
+    public static func ice(localAddresses: [String], timeout: Duration = .seconds(5),
+                           qualityGuard: MediaQualityGuard = MediaQualityGuard()) -> MediaPlane {
         MediaPlane(provider: ICEMediaTransportProvider(
-            settings: CallMediaSettings(localAddresses: localAddresses, discoverServers: false), client: nil), timeout: timeout)
+            settings: CallMediaSettings(localAddresses: localAddresses, discoverServers: false), client: nil),
+                   timeout: timeout, qualityGuard: qualityGuard)
     }
 }
 
@@ -315,7 +321,7 @@ public actor LoadRunner {
                                           variables: baseVariables(endpoint), seed: nextSeed(), now: now)
         let key = CallKey(endpoint: index, sid: interpreter.variables["sid"] ?? "call\(nextCallNumber)")
         var call = ActiveCall(interpreter: interpreter)
-        call.leg = media.map { MediaLeg(provider: $0.provider, sid: key.sid, role: .initiator) }
+        call.leg = media.map { MediaLeg(provider: $0.provider, sid: key.sid, role: .initiator, qualityGuard: $0.qualityGuard) }
         let outputs = call.interpreter.start(now: now)
         perform(outputs, key: key, call: &call)
     }
@@ -353,7 +359,7 @@ public actor LoadRunner {
         if let from = stanza.attribute("from") { vars["peer"] = from; vars["peer_bare"] = JID(from)?.bare.description ?? from }
         var call = ActiveCall(interpreter: CallInterpreter(scenario: endpoint.scenario, callNumber: nextCallNumber,
                                                            variables: vars, seed: nextSeed(), now: now))
-        call.leg = media.map { MediaLeg(provider: $0.provider, sid: sid, role: .responder) }
+        call.leg = media.map { MediaLeg(provider: $0.provider, sid: sid, role: .responder, qualityGuard: $0.qualityGuard) }
         let outputs = call.interpreter.start(now: now)
         perform(outputs, key: key, call: &call)
         return calls[key] != nil ? key : nil

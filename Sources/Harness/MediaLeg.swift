@@ -54,8 +54,11 @@ actor MediaLeg {
     private var restartICEAt: ContinuousClock.Instant?
     private var restartMediaAt: ContinuousClock.Instant?
 
-    init(provider: any MediaTransportProvider, sid: String, role: Creator) {
+    private let qualityGuard: MediaQualityGuard
+
+    init(provider: any MediaTransportProvider, sid: String, role: Creator, qualityGuard: MediaQualityGuard = MediaQualityGuard()) {
         self.role = role
+        self.qualityGuard = qualityGuard
         setup = Task { try? await provider.makeTransport(sid: sid, role: role) }
     }
 
@@ -250,7 +253,8 @@ actor MediaLeg {
     }
 
     /// The measurements so far and the cause when media did not flow: `ice-failed` before ICE
-    /// connected, `dtls-failed` before DTLS completed, `no-media` when no packet was decoded.
+    /// connected, `dtls-failed` before DTLS completed, `no-media` when no packet was decoded,
+    /// `media-concealed` when packets came but the quality guard finds too much concealed.
     func outcome() -> Outcome {
         var measurements: [CallInterpreter.Measurement] = []
         func seconds(_ from: ContinuousClock.Instant?, _ to: ContinuousClock.Instant?) -> Double? {
@@ -263,7 +267,11 @@ actor MediaLeg {
         if let s = seconds(dtlsAt, mediaAt) { measurements.append(.init(name: "dtls->first-media", seconds: s)) }
         if let s = seconds(restartAt, restartICEAt) { measurements.append(.init(name: "restart->ice", seconds: s)) }
         if let s = seconds(restartAt, restartMediaAt) { measurements.append(.init(name: "restart->media", seconds: s)) }
-        guard !settled else { return Outcome(measurements: measurements, failure: nil) }
+        if settled {
+            // Media flowed: it must also have been intelligible.
+            let concealed = transport?.mediaStatistics.flatMap { qualityGuard.failure($0) }
+            return Outcome(measurements: measurements, failure: concealed.map { .mediaConcealed($0) })
+        }
         let detail = failure.map { [$0.condition.name, $0.text].compactMap { $0 }.joined(separator: ": ") }
         let cause: FailureCause
         if mediaAt != nil {

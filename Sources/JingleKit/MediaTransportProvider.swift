@@ -68,11 +68,16 @@ public protocol MediaTransport: AnyObject, Sendable {
     /// Returns our credentials after the restart (then `localCandidates()` are re-signalled),
     /// or nil when the transport cannot restart (the call then keeps its old credentials).
     func restartICE(remote: RemoteMediaParameters?) async -> LocalTransport?
+    /// Media counters of the call so far; nil before the media session exists, or for
+    /// transports that carry no audio.
+    var mediaStatistics: CallMediaStatistics? { get }
 }
 
 extension MediaTransport {
     /// Transports that cannot restart ICE keep their credentials.
     public func restartICE(remote: RemoteMediaParameters?) async -> LocalTransport? { nil }
+    /// Transports without a media session have no counters.
+    public var mediaStatistics: CallMediaStatistics? { nil }
 }
 
 /// Makes one `MediaTransport` per call: the seam where ICE over libnice, DTLS and SRTP plug in.
@@ -117,6 +122,4 @@ protocol AudioMediaTransport: MediaTransport {
     func route(_ audio: CallAudioRouting)
     /// Queues RFC 4733 telephone-events for `digits` (0-9, *, #, A-D).
     func sendDTMF(_ digits: String) throws(CallError)
-    /// Media counters of the call so far; nil before the media session exists.
-    var mediaStatistics: CallMediaStatistics? { get }
 }

@@ -160,6 +160,35 @@ import Glibc
         #expect(((report["media"] as? [String: Any])?["packetsReceived"] as? Int ?? 0) > 0)
     }
 
+    /// The field's failure: packets arrive, but almost nothing of them can be played. A caller
+    /// that drops 80 % of its RTP leaves the callee concealing most frames: the callee's call
+    /// is a media failure (exit 8) with a line saying why, not a success; with the guard
+    /// loosened (`--max-concealment 100`) the same call exits 0.
+    @Test(arguments: [(nil as String?, Int32(8)), ("100", Int32(0))])
+    func receivedAudioThatIsMostlyConcealedIsAMediaFailure(maxConcealment: String?, expected: Int32) async throws {
+        let a = try await AgentAccounts.make()
+        let name = "agentmedia-concealed-\(maxConcealment ?? "d")"
+        let guardArgs = maxConcealment.map { ["--max-concealment", $0] } ?? []
+        let callee = try await echo("\(name)-b", a, Self.loopback + guardArgs)
+        let caller = try AgentProcess("caller", ["call", a.bare("\(name)-b"), "--tone", "440", "--hangup-after", "3",
+                                                 "--test-drop-outgoing-rtp", "80", "--max-concealment", "100", "--report", "json"]
+                                      + (try await a.arguments("\(name)-a")) + Self.loopback)
+        #expect(try await caller.exitStatus() == 0, "\(caller.transcript)")
+        #expect(try await callee.exitStatus() == expected, "\(callee.transcript)")
+        let report = try callee.report()
+        let media = report["media"] as? [String: Any] ?? [:]
+        #expect((media["packetsReceived"] as? Int ?? 0) > 0, "\(callee.stdout)")
+        #expect((media["concealmentRate"] as? Double ?? 0) > 0.2, "\(callee.stdout)")
+        #expect(report["outcome"] as? String == "completed")
+        if expected == 8 {
+            let problem = report["mediaProblem"] as? String ?? ""
+            #expect(problem.contains("concealed") && problem.contains("20.0 %"), "\(callee.stdout)")
+            #expect(callee.stderr.contains("media failed"), "\(callee.transcript)")
+        } else {
+            #expect(report["mediaProblem"] == nil)
+        }
+    }
+
     @Test func relayOnlyWithoutATURNServerIsAConnectionFailure() async throws {
         let a = try await AgentAccounts.make()
         let callee = try await echo("agentmedia-noturn-b", a)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import JingleKit
 
 /// Options every calling subcommand (`call`, `answer`, `echo`) shares.
 struct CallOptions: ParsableArguments {
@@ -12,6 +13,11 @@ struct CallOptions: ParsableArguments {
     @Option(name: .customLong("media-timeout"),
             help: ArgumentHelp("Hang up with <media-error/> (exit 8) when no audio packet arrived for this long.", valueName: "seconds"))
     var mediaTimeout: Double?
+
+    @Option(name: .customLong("max-concealment"),
+            help: ArgumentHelp("A call whose received audio was more than this share concealed (lost or unplayable) exits 8.",
+                               valueName: "percent"))
+    var maxConcealment: Double = MediaQualityGuard.defaultMaximumConcealment * 100
 
     @Option(name: .long, help: ArgumentHelp("Report printed on stdout at the end of each call: text, json (one line per call) or none.",
                                             valueName: "format"))
@@ -35,6 +41,9 @@ struct CallOptions: ParsableArguments {
         }
         if let mediaTimeout, !(mediaTimeout >= 0.5 && mediaTimeout <= 3600) {
             throw ValidationError("--media-timeout must be between 0.5 and 3600 seconds")
+        }
+        if !(0...100).contains(maxConcealment) {
+            throw ValidationError("--max-concealment must be a percentage from 0 to 100")
         }
         if let duration, !(duration > 0 && duration <= 86400 * 7) {
             throw ValidationError("--duration must be between 0 and 604800 seconds")
@@ -67,6 +76,11 @@ struct MediaOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Opus discontinuous transmission (send little during silence).")
     var dtx = false
+
+    @Option(name: .customLong("test-drop-outgoing-rtp"),
+            help: ArgumentHelp("Drop this percentage of our outgoing RTP packets, seeded (testing the peer's loss handling).",
+                               valueName: "percent", visibility: .hidden))
+    var testDropOutgoingRTP: Double?
 
     @Flag(name: .customLong("relay-only"), help: "Use only relayed (TURN) candidates.")
     var relayOnly = false
@@ -122,6 +136,7 @@ struct MediaOptions: ParsableArguments {
         plan.tone = tone
         plan.dtmf = dtmf?.uppercased()
         plan.dtx = dtx
+        plan.testDropOutgoingRTP = testDropOutgoingRTP.map { min(max($0, 0), 100) / 100 }
         plan.relayOnly = relayOnly
         plan.bitrate = bitrate
         plan.fec = fec ?? true

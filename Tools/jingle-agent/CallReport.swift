@@ -41,10 +41,14 @@ struct CallReport: Codable, Sendable, Equatable {
         var lossPercent: Double?
         var jitterMs: Double?
         var rttMs: Double?
+        /// Share of played frames decoded from the peer's packets.
+        var decodedRate: Double?
         /// Share of played frames that were concealed (PLC).
         var concealmentRate: Double?
         /// Share of played frames recovered from in-band FEC.
         var fecRecoveryRate: Double?
+        /// Frames of silence through gaps the peer left without losing a packet (DTX).
+        var silenceFrames: Int?
         /// 20 ms frames our media clock sent and played, and its ticks that ran more than a frame late.
         var framesSent: Int?
         var framesPlayed: Int?
@@ -74,6 +78,9 @@ struct CallReport: Codable, Sendable, Equatable {
     /// The XEP-0166 reason condition, e.g. success, decline, busy, timeout, failed-transport.
     var reason: String?
     var reasonText: String?
+    /// Why the media failed although the call completed: no audio, or too much concealed
+    /// (`--max-concealment`). nil when the media was fine or not expected.
+    var mediaProblem: String?
     var exitCode: Int32
     /// Active -> ended, when the call became active.
     var talkMs: Double?
@@ -135,14 +142,23 @@ struct CallReportBuilder: Sendable {
     }
 
     /// - Parameter failure: what went wrong when the agent, not the call, saw the failure.
+    /// - Parameter qualityGuard: how much concealment a completed call's received audio may have.
     func report(statistics: CallStatistics, remoteDevice: JID?, mediaStatistics: CallMediaStatistics?,
-                failure: String? = nil) -> CallReport {
+                qualityGuard: MediaQualityGuard = MediaQualityGuard(), failure: String? = nil) -> CallReport {
         let end = self.end ?? .failed(nil, byPeer: false)
         let media = mediaExpected ? MediaWiring.reportMedia(mediaStatistics, pair: selectedPair) : nil
         let audioReceived = media?.packetsReceived.map { $0 > 0 } ?? (mediaExpected ? false : nil)
         var (outcome, byPeer) = Self.outcome(end)
         var reason = Self.reason(end)
         var code = exitCode(audioReceived: audioReceived)
+        var mediaProblem: String?
+        if code == .mediaFailure, audioReceived == false {
+            mediaProblem = "connected, but no audio packet was received"
+        } else if code == .success, mediaExpected, let s = mediaStatistics, let why = qualityGuard.failure(s) {
+            // Packets came, but what was played was mostly concealment: the user heard nothing useful.
+            code = .mediaFailure
+            mediaProblem = why
+        }
         if let failure {
             (outcome, byPeer, code) = ("failed", true, .signallingFailure)
             reason = Reason(.generalError, text: failure)
@@ -152,7 +168,7 @@ struct CallReportBuilder: Sendable {
         return CallReport(
             sid: sid, direction: direction == .outgoing ? "outgoing" : "incoming", peer: peer.description,
             remoteDevice: remoteDevice?.description, jmi: jmi, outcome: outcome, endedByPeer: byPeer,
-            reason: reason?.condition.name, reasonText: reason?.text,
+            reason: reason?.condition.name, reasonText: reason?.text, mediaProblem: mediaProblem,
             exitCode: code.rawValue, talkMs: talk, ringingDevices: ringingDevices,
             setup: CallReport.Setup(proposeToRingingMs: statistics.proposeToRinging?.milliseconds,
                                     proposeToProceedMs: statistics.proposeToProceed?.milliseconds,

@@ -102,7 +102,10 @@ struct CallRunner: Sendable {
         board.remove(call)
         if let problem = media.finish(attached) { Console.shared.error("jingle-agent: \(problem)") }
         let report = builder.report(statistics: await call.statistics, remoteDevice: await call.remoteDevice,
-                                    mediaStatistics: await call.mediaStatistics, failure: failure.value)
+                                    mediaStatistics: await call.mediaStatistics,
+                                    qualityGuard: MediaQualityGuard(maximumConcealment: options.maxConcealment / 100),
+                                    failure: failure.value)
+        if let problem = report.mediaProblem { Console.shared.error("jingle-agent: media failed: \(problem)") }
         if let text = report.rendered(options.report) { Console.shared.output(text) }
         return report
     }

@@ -20,6 +20,8 @@ struct MediaPlan: Sendable {
     var bitrate: Int?
     var fec = true
     var dtx = false
+    /// Share of outgoing RTP packets dropped on purpose (testing only).
+    var testDropOutgoingRTP: Double?
     var relayOnly = false
     /// Ask the XMPP server for STUN/TURN services (XEP-0215) when none are given.
     var discoverServers = true

@@ -32,6 +32,7 @@ struct MediaWiring: Sendable {
         if let bitrate = plan.bitrate { s.opusBitrate = bitrate }
         s.forwardErrorCorrection = plan.fec
         s.discontinuousTransmission = plan.dtx
+        s.testOnlyOutgoingRTPLoss = plan.testDropOutgoingRTP
         // A recorder keeps every played frame 20 ms, so the recording lines up with what was sent.
         if plan.record != nil { s.timeStretching = false }
         return s
@@ -111,7 +112,8 @@ struct MediaWiring: Sendable {
             bytesReceived: s.bytesReceived, packetsLost: s.packetsLost,
             lossPercent: expected > 0 ? 100 * Double(s.packetsLost) / Double(expected) : 0,
             jitterMs: s.jitter.milliseconds, rttMs: s.roundTripTime?.milliseconds,
-            concealmentRate: s.concealmentRate, fecRecoveryRate: s.fecRecoveryRate,
+            decodedRate: s.decodedRate, concealmentRate: s.concealmentRate, fecRecoveryRate: s.fecRecoveryRate,
+            silenceFrames: s.silenceFrames,
             framesSent: s.framesSent, framesPlayed: s.framesPlayed, lateTicks: s.lateTicks,
             dtlsDatagramsSent: s.dtlsDatagramsSent, dtlsDatagramsReceived: s.dtlsDatagramsReceived,
             sendFailures: s.sendFailures)

@@ -40,6 +40,7 @@ extension CallReport {
         if let reason { result += " (\(reason)\(reasonText.map { ": \($0)" } ?? ""))" }
         result += ", exit \(exitCode)"
         lines.append(result)
+        if let mediaProblem { lines.append("  media failed: \(mediaProblem)") }
         if let talkMs { lines.append("  talk time: \(Self.format(seconds: talkMs / 1000))") }
         if !ringingDevices.isEmpty { lines.append("  rang: \(ringingDevices.joined(separator: ", "))") }
         let timings: [(String, Double?)] = [
@@ -61,6 +62,7 @@ extension CallReport {
             if let lost = media.packetsLost { quality.append("lost \(lost)\(media.lossPercent.map { " (\(Self.format($0, digits: 1)) %)" } ?? "")") }
             if let j = media.jitterMs { quality.append("jitter \(Self.format(ms: j))") }
             if let r = media.rttMs { quality.append("RTT \(Self.format(ms: r))") }
+            if let d = media.decodedRate { quality.append("decoded \(Self.format(d * 100, digits: 1)) %") }
             if let c = media.concealmentRate { quality.append("concealed \(Self.format(c * 100, digits: 1)) %") }
             if let f = media.fecRecoveryRate { quality.append("FEC recovered \(Self.format(f * 100, digits: 1)) %") }
             if !quality.isEmpty { lines.append("  quality: " + quality.joined(separator: ", ")) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Harness
+import JingleKit
 import XMPPCore
 
 /// `jingle-harness run SCENARIO`: places Jingle calls through an XMPP server at a given rate,
@@ -48,6 +49,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "With --media: local addresses for host candidates (repeatable).") var mediaAddress: [String] = ["127.0.0.1"]
     @Option(help: "With --media: seconds a call waits for first media (else ice-failed, dtls-failed or no-media).")
     var mediaTimeout: Double = 5
+    @Option(help: ArgumentHelp("With --media: a call whose received frames were more than this share concealed fails (media-concealed).",
+                               valueName: "percent"))
+    var maxConcealment: Double = MediaQualityGuard.defaultMaximumConcealment * 100
 
     @Option(help: "Write one row per call.") var csv: String?
     @Option(help: "Write the summary as JSON.") var json: String?
@@ -58,6 +62,7 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         guard ["initiator", "responder", "both"].contains(role) else { throw ValidationError("--role must be initiator, responder or both") }
         if media, !(mediaTimeout > 0) { throw ValidationError("--media-timeout must be above 0") }
+        if !(0...100).contains(maxConcealment) { throw ValidationError("--max-concealment must be a percentage from 0 to 100") }
         if role == "initiator", target == nil { throw ValidationError("--role initiator needs --target JID") }
         guard (1...16).contains(devices) else { throw ValidationError("--devices must be 1 to 16") }
         if devices > 1, role == "initiator" { throw ValidationError("--devices applies to answering accounts (--role responder or both)") }
@@ -134,7 +139,8 @@ struct RunCommand: ParsableCommand {
         let options = LoadOptions(rate: rate, maxConcurrent: maxConcurrent,
                                   totalCalls: calls ?? (duration == nil ? 1 : nil), durationSeconds: duration,
                                   rampSeconds: ramp, drainSeconds: drain, together: together)
-        let plane = media ? MediaPlane.ice(localAddresses: mediaAddress, timeout: .milliseconds(Int(mediaTimeout * 1000))) : nil
+        let plane = media ? MediaPlane.ice(localAddresses: mediaAddress, timeout: .milliseconds(Int(mediaTimeout * 1000)),
+                                         qualityGuard: MediaQualityGuard(maximumConcealment: maxConcealment / 100)) : nil
         let runner = LoadRunner(endpoints: endpoints, options: options, media: plane)
         let controls = RunControls(runner: runner, rateStep: rateStep)
         controls.start(keys: true)

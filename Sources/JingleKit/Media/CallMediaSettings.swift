@@ -32,6 +32,9 @@ public struct CallMediaSettings: Sendable {
     /// How long ICE and DTLS may take after the peer's transport is known before the call fails
     /// with `<failed-transport/>`.
     public var connectTimeout: Duration
+    /// Testing only: this share (0...1) of our outgoing RTP packets is dropped before ICE, with a
+    /// fixed seed, so a test can show what the peer does with a lossy stream.
+    public var testOnlyOutgoingRTPLoss: Double?
 
     public init(localAddresses: [String] = [], iceServers: [ICEServer] = [], discoverServers: Bool = true,
                 relayOnly: Bool = false, opusBitrate: Int = MediaSessionConfiguration.defaultOpusBitrate, forwardErrorCorrection: Bool = true,

@@ -27,6 +27,9 @@ public struct CallMediaStatistics: Sendable, Hashable {
     public var decodedFrames = 0
     public var concealedFrames = 0
     public var fecRecoveredFrames = 0
+    /// Frames of silence played through gaps the peer left without losing a packet (DTX): not
+    /// counted in the rates below.
+    public var silenceFrames = 0
     /// Frames the jitter buffer shortened or lengthened to steer its delay.
     public var acceleratedFrames = 0
     public var expandedFrames = 0
@@ -55,6 +58,12 @@ public struct CallMediaStatistics: Sendable, Hashable {
         return total == 0 ? 0 : Double(concealedFrames) / Double(total)
     }
 
+    /// Share of played frames decoded from the peer's packets (0...1).
+    public var decodedRate: Double {
+        let total = decodedFrames + concealedFrames + fecRecoveredFrames
+        return total == 0 ? 0 : Double(decodedFrames) / Double(total)
+    }
+
     /// Share of played frames recovered by Opus in-band FEC (0...1).
     public var fecRecoveryRate: Double {
         let total = decodedFrames + concealedFrames + fecRecoveredFrames
@@ -79,6 +88,7 @@ public struct CallMediaStatistics: Sendable, Hashable {
         decodedFrames = s.decodedFrames
         concealedFrames = s.concealedFrames
         fecRecoveredFrames = s.fecRecoveredFrames
+        silenceFrames = s.silenceFrames
         acceleratedFrames = s.acceleratedFrames
         expandedFrames = s.expandedFrames
         jitterBufferDelay = s.jitterBufferDelay

@@ -157,7 +157,8 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
             opusComplexity: settings.opusComplexity,
             forwardErrorCorrection: settings.forwardErrorCorrection,
             discontinuousTransmission: settings.discontinuousTransmission,
-            jitterBuffer: settings.jitterBuffer, timeStretching: settings.timeStretching)
+            jitterBuffer: settings.jitterBuffer, timeStretching: settings.timeStretching,
+            testOnlyOutgoingRTPLoss: settings.testOnlyOutgoingRTPLoss.map { ($0, 0x5EED) })
         let session: MediaSession
         do { session = try MediaSession(agent: agent, configuration: configuration) } catch {
             return fail(Reason(.failedApplication, text: "\(error)"))

@@ -288,6 +288,7 @@ public final class MediaSession: @unchecked Sendable {
             s.decodedFrames = p.decodedFrames
             s.concealedFrames = p.concealedFrames
             s.fecRecoveredFrames = p.fecRecoveredFrames
+            s.silenceFrames = p.silenceFrames
             s.acceleratedFrames = p.acceleratedFrames
             s.expandedFrames = p.expandedFrames
             s.jitterBufferDelay = p.currentDelay

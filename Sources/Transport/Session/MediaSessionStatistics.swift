@@ -35,6 +35,8 @@ public struct MediaSessionStatistics: Sendable, Hashable {
     public var decodedFrames = 0
     public var concealedFrames = 0
     public var fecRecoveredFrames = 0
+    /// Frames of silence played through gaps the sender left without losing a packet (DTX).
+    public var silenceFrames = 0
     /// Frames the jitter buffer shortened (accelerate), and frames it concealed because nothing
     /// was buffered (expand: each lengthens the delay by one frame; included in `concealedFrames`).
     public var acceleratedFrames = 0
