@@ -43,6 +43,11 @@ public final class MediaSession: @unchecked Sendable {
     // Everything below is guarded by `lock`.
     private enum Phase { case waitingForICE, handshaking, established, failed, closed }
     private var phase: Phase = .waitingForICE
+    /// DTLS records ICE refused to send because it had no pair yet (a peer's ClientHello that
+    /// arrived before our connectivity checks finished): sent as soon as ICE has a pair, so the
+    /// handshake does not wait for the next retransmission timer (RFC 6347 §4.2.4.1, 1 s).
+    private var heldDTLS: [[UInt8]] = []
+    private static let heldDTLSLimit = 32
     private let dtls: DTLSConnection
     private var srtp: SRTPSession?
     private let encoder: OpusEncoder
@@ -118,6 +123,7 @@ public final class MediaSession: @unchecked Sendable {
                         outgoing += countedDTLS(dtls.start(now: now))
                         checkDTLSFailure(&notices, &outgoing)
                     }
+                    outgoing += takeHeldDTLS()
                 case .failed:
                     if phase != .closed && phase != .failed {
                         fail(.transportFailed("ICE failed"), &notices)
@@ -128,6 +134,7 @@ public final class MediaSession: @unchecked Sendable {
                 stats.selectedPair = "\(local.address):\(local.port) -> \(remote.address):\(remote.port)"
                 stats.selectedLocalCandidateKind = local.kind
                 stats.selectedRemoteCandidateKind = remote.kind
+                outgoing += takeHeldDTLS()
             case .datagram(let bytes):
                 bytes.withUnsafeBytes { receiveDatagram($0, now: now, &outgoing, &notices) }
             case .localCandidate, .gatheringDone:
@@ -475,11 +482,30 @@ public final class MediaSession: @unchecked Sendable {
     // MARK: - Sending (without the lock)
 
     /// Hands datagrams to ICE; counts the ones it refuses (taking the lock only then).
+    /// DTLS records refused before ICE had a pair are kept (bounded) and sent once it has one.
     private func transmit(_ datagrams: [[UInt8]]) {
         var failed = 0
+        var refusedDTLS: [[UInt8]] = []
         for datagram in datagrams where !datagram.isEmpty {
-            do { try agent.send(datagram) } catch { failed += 1 }
+            do { try agent.send(datagram) } catch {
+                failed += 1
+                let isDTLS = datagram.withUnsafeBytes { DatagramKind(classifying: $0) == .dtls }
+                if isDTLS { refusedDTLS.append(datagram) }
+            }
         }
-        if failed > 0 { lock.withLock { _ in stats.sendFailures += failed } }
+        guard failed > 0 else { return }
+        lock.withLock { _ in
+            stats.sendFailures += failed
+            guard phase == .handshaking || phase == .waitingForICE else { return }
+            heldDTLS.append(contentsOf: refusedDTLS)
+            if heldDTLS.count > Self.heldDTLSLimit { heldDTLS.removeFirst(heldDTLS.count - Self.heldDTLSLimit) }
+        }
+    }
+
+    /// The held DTLS records, to send now that ICE has a pair (called with `lock` held).
+    private func takeHeldDTLS() -> [[UInt8]] {
+        guard phase == .handshaking, !heldDTLS.isEmpty else { return [] }
+        defer { heldDTLS = [] }
+        return heldDTLS
     }
 }
