@@ -187,7 +187,7 @@ extension CallManager {
         var offer = Negotiation.offer(policy: configuration.policy, transport: localTransport)
         if case .iceUDP(var t)? = offer.transport { t.candidates = candidates; offer.transport = .iceUDP(t) }
         do {
-            carryOut(try sessions.initiate(sid: sid, to: device, contents: [offer], now: now))
+            carryOut(try sessions.initiate(sid: sid, to: device, contents: [offer], groups: Negotiation.bundle([offer]), now: now))
             records[sid]?.initiatedAt = now
         } catch {
             records[sid]?.sessionStarted = false

@@ -17,24 +17,41 @@ public struct MediaPolicy: Sendable, Hashable {
     }
 }
 
-/// Our local transport credentials for one content: ICE (XEP-0176) and the DTLS fingerprint (XEP-0320).
+/// Our local transport credentials for one content: ICE (XEP-0176) and the DTLS fingerprint
+/// (XEP-0320), and the RTP source we will send from (XEP-0339), when it is known.
 public struct LocalTransport: Sendable, Hashable {
     public var ufrag: String
     public var pwd: String
     public var fingerprintHash: String
     public var fingerprint: String?
+    /// Our RTP SSRC and its RTCP CNAME (RFC 3550 §6.5.1), announced as a `<source/>` so a peer
+    /// that demultiplexes by SSRC (libwebrtc inside a BUNDLE group) knows the stream is ours.
+    public var ssrc: UInt32?
+    public var cname: String?
 
-    public init(ufrag: String, pwd: String, fingerprintHash: String = "sha-256", fingerprint: String?) {
+    public init(ufrag: String, pwd: String, fingerprintHash: String = "sha-256", fingerprint: String?,
+                ssrc: UInt32? = nil, cname: String? = nil) {
         self.ufrag = ufrag
         self.pwd = pwd
         self.fingerprintHash = fingerprintHash
         self.fingerprint = fingerprint
+        self.ssrc = ssrc
+        self.cname = cname
+    }
+
+    /// The XEP-0339 sources that announce `ssrc` (with its `cname`), or none.
+    var sources: [Source] {
+        guard let ssrc else { return [] }
+        return [Source(ssrc: ssrc, parameters: cname.map { [Parameter(name: "cname", value: $0)] } ?? [])]
     }
 }
 
 /// Offer/answer for RTP contents (XEP-0167 §5 with RFC 3264 §6 rules): codec intersection by
-/// name (case-insensitive), clock rate and channels; telephone-event (RFC 4733) kept only at a
-/// chosen codec's clock rate; DTLS roles actpass/active/passive (RFC 5763 §5).
+/// name (case-insensitive), clock rate and channels, each accepted payload type answered exactly
+/// as offered (id and parameters; RFC 3264 §6.1: nothing the offer lacked); telephone-event
+/// (RFC 4733) at every offered clock rate we support; no RTP header extension in the answer that
+/// we do not send (RFC 8285 §6); our SSRC announced (XEP-0339); offers in a BUNDLE group
+/// (XEP-0338, RFC 8843); DTLS roles actpass/active/passive (RFC 5763 §5).
 public enum Negotiation {
     /// Opus 48000/2 with in-band FEC (RFC 7587), telephone-event at 48000 and 8000, PCMU.
     public static let defaultAudioCodecs: [PayloadType] = [
@@ -63,7 +80,8 @@ public enum Negotiation {
                              senders: Senders = .both) -> Content {
         let fp = transport.fingerprint.map { Fingerprint(hash: transport.fingerprintHash, setup: .actpass, value: $0) }
         return Content(creator: .initiator, name: name, senders: senders,
-                       description: .rtp(RTPDescription(media: "audio", payloadTypes: policy.audioCodecs, rtcpMux: true)),
+                       description: .rtp(RTPDescription(media: "audio", payloadTypes: policy.audioCodecs, rtcpMux: true,
+                                                        sources: transport.sources)),
                        transport: .iceUDP(ICEUDPTransport(ufrag: transport.ufrag, pwd: transport.pwd, fingerprints: fp.map { [$0] } ?? [])))
     }
 
@@ -85,6 +103,12 @@ public enum Negotiation {
         }
     }
 
+    /// The BUNDLE group (XEP-0338, RFC 8843 §7) our offers put their contents in: every content
+    /// shares one transport, as libwebrtc's `max-bundle` policy requires.
+    public static func bundle(_ contents: [Content]) -> [Group] {
+        contents.isEmpty ? [] : [Group(semantics: "BUNDLE", contents: contents.map(\.name))]
+    }
+
     /// Our answer to one offered content, or the reason to refuse it.
     public static func answer(_ offered: Content, policy: MediaPolicy = .init(), transport: LocalTransport) -> Result<Content, Reason> {
         guard let rtp = offered.rtp else { return .failure(Reason(.unsupportedApplications)) }
@@ -98,23 +122,27 @@ public enum Negotiation {
         } else if policy.requireDTLS {
             return .failure(Reason(.failedApplication, text: "DTLS-SRTP required"))
         }
+        // Each payload type we accept is answered as the offer wrote it: a peer may compare the
+        // answer's parameters with its offer (Dino does), and an answer adds none of its own.
         var chosen: [PayloadType] = []
-        for p in rtp.payloadTypes where !isTelephoneEvent(p) {
-            guard let ours = policy.audioCodecs.first(where: { matches($0, p) }) else { continue }
-            var a = ours
-            a.id = p.id
-            chosen.append(a)
+        // RTCP feedback (XEP-0293) is left out: we send no transport-cc or NACK feedback.
+        func answered(_ p: PayloadType) -> PayloadType {
+            var a = p
+            a.feedback = []
+            a.feedbackTRRInterval = nil
+            return a
+        }
+        for p in rtp.payloadTypes where !isTelephoneEvent(p) && policy.audioCodecs.contains(where: { matches($0, p) }) {
+            chosen.append(answered(p))
         }
         guard !chosen.isEmpty else { return .failure(Reason(.incompatibleParameters, text: "no codec in common")) }
-        let rates = Set(chosen.compactMap(clockrate))
-        for p in rtp.payloadTypes where isTelephoneEvent(p) && rates.contains(clockrate(p) ?? 0) {
-            if var ours = policy.audioCodecs.first(where: { matches($0, p) }) {
-                ours.id = p.id
-                chosen.append(ours)
-            }
+        for p in rtp.payloadTypes where isTelephoneEvent(p) && policy.audioCodecs.contains(where: { matches($0, p) }) {
+            chosen.append(answered(p))
         }
-        var description = RTPDescription(media: rtp.media, payloadTypes: chosen, rtcpMux: rtp.rtcpMux)
-        description.headerExtensions = rtp.headerExtensions
+        // No header extensions: we send none (RFC 8285 §6: answer only what will be used; a
+        // negotiated MID that never comes makes libwebrtc drop our packets inside BUNDLE).
+        let description = RTPDescription(media: rtp.media, payloadTypes: chosen, rtcpMux: rtp.rtcpMux,
+                                         sources: transport.sources)
         var t = ICEUDPTransport(ufrag: transport.ufrag, pwd: transport.pwd)
         if let setup, let value = transport.fingerprint {
             t.fingerprints = [Fingerprint(hash: transport.fingerprintHash, setup: setup, value: value)]

@@ -18,6 +18,8 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
     private let settings: CallMediaSettings
     private let role: Creator
     private let cname: String
+    /// Our RTP SSRC, chosen now so the offer or answer can announce it (XEP-0339).
+    private let ssrc = UInt32.random(in: 1...UInt32.max)
     private let clock = ContinuousClock()
     private let state = Mutex(State())
     private let tasks = Mutex([Task<Void, Never>]())
@@ -112,7 +114,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
     func localTransport() async -> LocalTransport {
         let credentials = (try? agent.localCredentials()) ?? ICECredentials(usernameFragment: "", password: "")
         return LocalTransport(ufrag: credentials.usernameFragment, pwd: credentials.password,
-                              fingerprintHash: "sha-256", fingerprint: certificate.fingerprint(.sha256))
+                              fingerprintHash: "sha-256", fingerprint: certificate.fingerprint(.sha256), ssrc: ssrc, cname: cname)
     }
 
     func localCandidates() async -> [Candidate] {
@@ -153,7 +155,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         let events = remote.payloadTypes.first { $0.name?.lowercased() == "telephone-event" && $0.clockrate == 48_000 }?.id
         let configuration = MediaSessionConfiguration(
             role: dtlsRole, certificate: certificate, remoteFingerprint: (fingerprint.hash, fingerprint.value),
-            payloadType: opus, telephoneEventPayloadType: events, cname: cname, opusBitrate: settings.opusBitrate,
+            payloadType: opus, telephoneEventPayloadType: events, ssrc: ssrc, cname: cname, opusBitrate: settings.opusBitrate,
             opusComplexity: settings.opusComplexity,
             forwardErrorCorrection: settings.forwardErrorCorrection,
             discontinuousTransmission: settings.discontinuousTransmission,
