@@ -44,7 +44,7 @@ import XMPPCore
                         parameters: [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")],
                         feedback: [RTCPFeedback(type: "transport-cc")]),
             PayloadType(id: 0, name: "PCMU", clockrate: 8000),
-            PayloadType(id: 101, name: "telephone-event", clockrate: 8000, parameters: [Parameter(name: "0-15", value: "")]),
+            PayloadType(id: 101, name: "telephone-event", clockrate: 8000, parameters: [Parameter(name: "", value: "0-15")]),
         ], rtcpMux: true, headerExtensions: [
             HeaderExtension(id: 1, uri: "urn:ietf:params:rtp-hdrext:ssrc-audio-level"),
             HeaderExtension(id: 2, uri: "urn:ietf:params:rtp-hdrext:csrc-audio-level", senders: .responder),

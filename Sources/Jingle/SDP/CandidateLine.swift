@@ -1,13 +1,20 @@
+import XMLStream
+
 /// The `a=candidate` attribute value of RFC 8839 §5.1 for an XEP-0176 candidate:
 /// `<foundation> <component> <transport> <priority> <address> <port> typ <type> [raddr <a>]
-/// [rport <p>] [generation <n>] [network-id <n>] [id <jingle id>]` plus unknown extensions kept
-/// as candidate attributes.
+/// [rport <p>] [tcptype <t>] [generation <n>] [network-id <n>] [id <jingle id>]`; other extensions
+/// are ignored. XEP-0176 has no TCP candidates: a TCP candidate's RFC 6544 `tcptype` is kept as a
+/// `tcptype` candidate attribute (as JingleKit's ICE agent writes it), but the session mapping
+/// (`SDPMapping`) neither reads nor writes TCP candidates.
 extension Candidate {
     /// The SDP form (without the `candidate:` prefix).
     public var sdpValue: String {
         var s = "\(foundation) \(component) \(`protocol`) \(priority) \(ip) \(port) typ \(type.rawValue)"
         if let relAddr { s += " raddr \(relAddr)" }
         if let relPort { s += " rport \(relPort)" }
+        if `protocol`.lowercased() == "tcp", let t = extraAttributes.first(where: { $0.name == "tcptype" && $0.namespace.isEmpty }) {
+            s += " tcptype \(t.value)"
+        }
         s += " generation \(generation)"
         if let network { s += " network-id \(network)" }
         s += " id \(id)"
@@ -36,6 +43,7 @@ extension Candidate {
             case "generation": guard let g = UInt32(val) else { throw bad("invalid generation") }; c.generation = g
             case "network-id": guard let n = UInt32(val) else { throw bad("invalid network-id") }; c.network = n
             case "id": c.id = val
+            case "tcptype" where c.protocol == "tcp": c.extraAttributes.append(XMLAttribute(name: "tcptype", value: val))
             default: break
             }
             i += 2

@@ -14,6 +14,11 @@
 /// - a payload type without clock rate: no `a=rtpmap` for an RFC 3551 static type named as in
 ///   RFC 3551, else an `a=rtpmap:<id> <name>` without clock rate (not valid RFC 8866: there is
 ///   no valid form for it).
+/// - an `a=fmtp` value without `name=` (RFC 2198 `111/111`, RFC 4733 `0-15`): a parameter with an
+///   empty name, `<parameter name='' value='0-15'/>`, the form libwebrtc keeps internally and the
+///   one Conversations writes back as `a=fmtp:<id> 0-15`; `name=` with an empty value stays `name=`.
+/// - TCP candidates (RFC 6544 `tcp ... tcptype`): XEP-0176 has no form for them; SDP -> Jingle
+///   reports them unmapped and Jingle -> SDP does not write them (Conversations does both).
 /// - `ptime`/`maxptime`: SDP has one value per media; it goes back to every payload type, so
 ///   payload types with different (or missing) ptimes all come back with the first one found.
 /// Not carried: non-RTP descriptions, other transports, unknown XML children and attributes.
@@ -99,7 +104,7 @@ public enum SDPMapping {
             for fb in pt.feedback { m.lines.append(.attribute("rtcp-fb", "\(pt.id) " + feedbackValue(fb))) }
             if let trr = pt.feedbackTRRInterval { m.lines.append(.attribute("rtcp-fb", "\(pt.id) trr-int \(trr.value)")) }
             if !pt.parameters.isEmpty {
-                let p = pt.parameters.map { ($0.value ?? "").isEmpty ? $0.name : "\($0.name)=\($0.value ?? "")" }.joined(separator: ";")
+                let p = pt.parameters.map(fmtpParameter).joined(separator: ";")
                 m.lines.append(.attribute("fmtp", "\(pt.id) \(p)"))
             }
         }
@@ -123,10 +128,17 @@ public enum SDPMapping {
             }
         }
         if let ice {
-            for c in ice.candidates { m.lines.append(.attribute("candidate", c.sdpValue)) }
+            for c in ice.candidates where c.protocol.lowercased() == "udp" { m.lines.append(.attribute("candidate", c.sdpValue)) }
             if let r = ice.remoteCandidate { m.lines.append(.attribute("remote-candidates", "\(r.component) \(r.ip) \(r.port)")) }
         }
         return m
+    }
+
+    /// One `a=fmtp` parameter: `name=value`, the bare value for a parameter without name
+    /// (`<parameter name='' value='0-15'/>` is `0-15`), the bare name for one without value.
+    static func fmtpParameter(_ p: Parameter) -> String {
+        guard let value = p.value else { return p.name }
+        return p.name.isEmpty ? value : "\(p.name)=\(value)"
     }
 
     /// `<type> [<subtype> [<param>...]]` (RFC 4585 §4.2); parameters are `name` or `name=value`.

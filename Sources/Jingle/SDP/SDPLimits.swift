@@ -20,7 +20,11 @@ extension SDPMapping {
                 }
                 if raw.candidates.first(where: { $0.component == 1 }) == nil { out.append("\(n): raw-udp transport without an RTP candidate") }
             case .other: out.append("\(n): transport \(c.transport?.namespace ?? "")")
-            case .iceUDP, nil: break
+            case .iceUDP(let ice):
+                for cand in ice.candidates where cand.protocol.lowercased() != "udp" {
+                    out.append("\(n): \(cand.protocol) candidate '\(cand.id)' (XEP-0176 is UDP only, not written)")
+                }
+            case nil: break
             }
             if Set(rtp.payloadTypes.map(\.ptime)).count > 1 || Set(rtp.payloadTypes.map(\.maxptime)).count > 1 {
                 out.append("\(n): payload types with different ptime or maxptime")

@@ -201,7 +201,9 @@ extension SDPMapping {
                     if let eq = kv.firstIndex(of: "=") {
                         payloads[id]?.parameters.append(Parameter(name: String(kv[..<eq]), value: String(kv[kv.index(after: eq)...])))
                     } else {
-                        payloads[id]?.parameters.append(Parameter(name: String(kv), value: ""))
+                        // RFC 2198 `111/111`, RFC 4733 `0-15`: no name, as libwebrtc keeps it (and as
+                        // Conversations writes a lone parameter without name back).
+                        payloads[id]?.parameters.append(Parameter(name: "", value: String(kv)))
                     }
                 }
             case "rtcp-fb":
@@ -271,6 +273,8 @@ extension SDPMapping {
                 rtp.encryption?.crypto.append(c)
             case "candidate":
                 var c = try Candidate(sdpValue: v, fallbackID: "\(name.rawValue)-c\(ice.candidates.count)")
+                // XEP-0176 candidates are UDP only: TCP ones (RFC 6544) are not carried, as in Conversations.
+                guard c.protocol == "udp" else { unmapped.append(line); continue }
                 if c.id.isEmpty { c.id = "c\(ice.candidates.count)" }
                 ice.candidates.append(c)
             case "remote-candidates":
