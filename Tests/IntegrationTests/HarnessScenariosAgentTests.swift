@@ -66,6 +66,20 @@ import XMPPCore
         #expect(report.steps.contains { $0.name == "dtls->first-media" && $0.summary.count == 2 }, "\(report.steps.map(\.name))")
     }
 
+    /// The quality guard in the harness's verdict: an agent that drops 80 % of its RTP reaches
+    /// first media, but the call's received frames are mostly concealed, so each call fails
+    /// `media-concealed` rather than passing.
+    @Test func mostlyConcealedMediaFailsTheCall() async throws {
+        let (agent, jid) = try await agent("hscen-agent-concealed", ["--auto", "--test-drop-outgoing-rtp", "80"])
+        let text = try String(contentsOfFile: "\(Self.library[0])/caller.xml", encoding: .utf8)
+            .replacingOccurrences(of: "<pause ms=\"20\"/>", with: "<pause ms=\"2500\"/>")
+        let report = try await run(try ScenarioParser.parse(text), to: jid, harness: "hscen-harness-concealed", calls: 1,
+                                   media: .ice(localAddresses: ["127.0.0.1"], timeout: .seconds(10)))
+        agent.send(SIGTERM)
+        #expect(!report.allPassed)
+        #expect(report.failuresByCause.contains { $0.cause == "media-concealed" }, "\(report.failuresByCause)\n\(agent.transcript)")
+    }
+
     /// XEP-0353 to the agent's bare JID: propose, ringing, proceed, then the Jingle session.
     @Test func jmiCallerPassesAgainstAnAnsweringAgent() async throws {
         let (agent, jid) = try await agent("hscen-agent-jmi", ["--auto"])
