@@ -29,10 +29,34 @@ import TLS
     }
 
     @Test func aiortcAnswersOurJingleOffer() async throws {
+        let outcome = try await Self.aiortcAnswers()
+        Self.check(outcome, dtlsRoleOfAiortc: "client")
+    }
+
+    @Test func weAnswerAiortcOfferWithJingle() async throws {
+        let outcome = try await Self.weAnswerAiortc()
+        Self.check(outcome, dtlsRoleOfAiortc: "server")
+    }
+
+    /// aiortc restricted to AES_CM_128_HMAC_SHA1_80 (RFC 5764 §4.1.2), the profile Dino and other
+    /// GStreamer-based clients offer alone: we prefer AEAD_AES_128_GCM but must settle on it.
+    @Test func aiortcAnswersOurJingleOfferWithAESCM() async throws {
+        let outcome = try await Self.aiortcAnswers(options: ["--srtp-profile", "SRTP_AES128_CM_SHA1_80"], label: "aiortc-answerer-aescm")
+        Self.check(outcome, dtlsRoleOfAiortc: "client", profile: .aes128CMHMACSHA1_80)
+    }
+
+    @Test func weAnswerAiortcOfferWithJingleWithAESCM() async throws {
+        let outcome = try await Self.weAnswerAiortc(options: ["--srtp-profile", "SRTP_AES128_CM_SHA1_80"], label: "aiortc-offerer-aescm")
+        Self.check(outcome, dtlsRoleOfAiortc: "server", profile: .aes128CMHMACSHA1_80)
+    }
+
+    /// Our Jingle offer, aiortc's answer (aiortc_peer.py with `options`), the call.
+    static func aiortcAnswers(options: [String] = [], label: String = "aiortc-answerer") async throws -> Outcome {
         let dir = try CallSupport.temporaryDirectory()
         defer { CallSupport.removeTemporary(dir) }
         let speech = try CallSupport.makeSpeech(in: dir)
-        let peer = try AiortcPeer(role: .answerer, play: speech.url, record: dir.appendingPathComponent("received-by-aiortc-answerer.wav"), in: dir)
+        let peer = try AiortcPeer(role: .answerer, play: speech.url, record: dir.appendingPathComponent("received-by-\(label).wav"), in: dir,
+                                  options: options)
         defer { peer.terminate() }
         let call = try AiortcCall(controlling: true)
         defer { call.close() }
@@ -64,15 +88,16 @@ import TLS
             payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false))
         try call.start(session, remote: remote)
 
-        let outcome = try await Self.run(call, session, peer: peer, speech: speech, dir: dir, label: "aiortc-answerer")
-        Self.check(outcome, dtlsRoleOfAiortc: "client")
+        return try await Self.run(call, session, peer: peer, speech: speech, dir: dir, label: label)
     }
 
-    @Test func weAnswerAiortcOfferWithJingle() async throws {
+    /// aiortc's offer (aiortc_peer.py with `options`), our Jingle answer, the call.
+    static func weAnswerAiortc(options: [String] = [], label: String = "aiortc-offerer") async throws -> Outcome {
         let dir = try CallSupport.temporaryDirectory()
         defer { CallSupport.removeTemporary(dir) }
         let speech = try CallSupport.makeSpeech(in: dir)
-        let peer = try AiortcPeer(role: .offerer, play: speech.url, record: dir.appendingPathComponent("received-by-aiortc-offerer.wav"), in: dir)
+        let peer = try AiortcPeer(role: .offerer, play: speech.url, record: dir.appendingPathComponent("received-by-\(label).wav"), in: dir,
+                                  options: options)
         defer { peer.terminate() }
 
         // aiortc's SDP offer, read as a session-initiate.
@@ -112,8 +137,7 @@ import TLS
         try call.start(session, remote: remote)
         try peer.send(type: "answer", sdp: try AiortcSignalling.sdp(of: accept, party: .responder))
 
-        let outcome = try await Self.run(call, session, peer: peer, speech: speech, dir: dir, label: "aiortc-offerer")
-        Self.check(outcome, dtlsRoleOfAiortc: "server")
+        return try await Self.run(call, session, peer: peer, speech: speech, dir: dir, label: label)
     }
 
     // MARK: - The call itself, the same in both directions
@@ -165,7 +189,12 @@ import TLS
         #expect(others.isEmpty, "SDP lines from aiortc the mapping lost: \(others.map(\.description))")
     }
 
-    static func check(_ o: Outcome, dtlsRoleOfAiortc: String) {
+    /// `profile`: the SRTP profile the call must have settled on (nil: whichever both chose).
+    static func check(_ o: Outcome, dtlsRoleOfAiortc: String, profile: SRTPProfile? = nil) {
+        if let profile {
+            #expect(o.profile == profile, "negotiated \(o.profile), expected \(profile)")
+            #expect(o.ours.srtpProfile == profile)
+        }
         #expect(o.iceStates.contains(.connected) || o.iceStates.contains(.ready), "ICE states \(o.iceStates)")
         #expect(o.ours.selectedPair?.hasPrefix("127.0.0.1:") == true, "selected pair \(String(describing: o.ours.selectedPair))")
         #expect(o.connected.srtpProfile == AiortcSignalling.openSSLName(o.profile), "aiortc negotiated \(String(describing: o.connected.srtpProfile))")

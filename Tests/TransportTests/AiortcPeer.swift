@@ -87,13 +87,18 @@ final class AiortcPeer: @unchecked Sendable {
         var packetsReceived: Int?
         var packetsLost: Int?
         var recordedFrames: Int?
+        /// gst_peer.py only: RTP bytes received, and the first RTP timestamp steps it sent.
+        var bytesReceived: Int?
+        var firstTimestampSteps: [Int]?
 
         var description: String {
-            [("type", type), ("connection", connection), ("srtpProfile", srtpProfile), ("dtlsRole", dtlsRole),
-             ("reason", reason), ("packetsSent", packetsSent.map(String.init)),
-             ("packetsReceived", packetsReceived.map(String.init)), ("packetsLost", packetsLost.map(String.init)),
-             ("recordedFrames", recordedFrames.map(String.init)), ("sdp", sdp.map { _ in "..." })]
-                .compactMap { k, v in v.map { "\(k)=\($0)" } }.joined(separator: " ")
+            let fields: [(String, String?)] = [
+                ("type", type), ("connection", connection), ("srtpProfile", srtpProfile), ("dtlsRole", dtlsRole),
+                ("reason", reason), ("packetsSent", packetsSent.map(String.init)),
+                ("packetsReceived", packetsReceived.map(String.init)), ("packetsLost", packetsLost.map(String.init)),
+                ("recordedFrames", recordedFrames.map(String.init)), ("bytesReceived", bytesReceived.map(String.init)),
+                ("firstTimestampSteps", firstTimestampSteps.map { "\($0)" }), ("sdp", sdp.map { _ in "..." })]
+            return fields.compactMap { k, v in v.map { "\(k)=\($0)" } }.joined(separator: " ")
         }
     }
 
@@ -122,16 +127,25 @@ final class AiortcPeer: @unchecked Sendable {
     private let messages = AiortcMailbox<Message>()
 
     /// Starts the peer; it plays `play` once connected and records what it receives to `record`.
-    init(role: Role, play: URL, record: URL, in dir: URL, duration: Int = 60) throws {
+    /// `options` go to aiortc_peer.py after the others (for example `--srtp-profile`).
+    convenience init(role: Role, play: URL, record: URL, in dir: URL, duration: Int = 60, options: [String] = []) throws {
         try Self.checkInstalled()
-        log = dir.appendingPathComponent("aiortc-\(role.rawValue).log")
+        try self.init(executable: Self.python,
+                      arguments: [Self.program.path, "--role", role.rawValue, "--play", play.path,
+                                  "--record", record.path, "--duration", String(duration)] + options,
+                      log: dir.appendingPathComponent("aiortc-\(role.rawValue).log"))
+    }
+
+    /// Starts any program speaking the same JSON-lines protocol (gst_peer.py does), its standard
+    /// error going to `log`.
+    init(executable: URL, arguments: [String], log: URL) throws {
+        self.log = log
         guard FileManager.default.createFile(atPath: log.path, contents: nil) else {
             throw Failure(description: "cannot create \(log.path)")
         }
         process = Process()
-        process.executableURL = Self.python
-        process.arguments = [Self.program.path, "--role", role.rawValue, "--play", play.path,
-                             "--record", record.path, "--duration", String(duration)]
+        process.executableURL = executable
+        process.arguments = arguments
         let stdin = Pipe(), stdout = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout

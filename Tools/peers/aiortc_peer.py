@@ -23,7 +23,12 @@ trickles afterwards. Only 127.0.0.1 is used: aioice leaves loopback out of its h
 so this program replaces aioice's address lookup, and the ICE server list is empty so nothing
 is sent anywhere but loopback.
 
+`--srtp-profile NAME` (an OpenSSL name such as SRTP_AES128_CM_SHA1_80) makes aiortc offer or
+accept only that DTLS-SRTP protection profile; by default it offers AEAD_AES_256_GCM,
+AEAD_AES_128_GCM and AES128_CM_SHA1_80 in that order.
+
 Usage: aiortc_peer.py --role answerer|offerer --play SPEECH.wav --record OUT.wav [--duration S]
+                      [--srtp-profile NAME]
 """
 
 import argparse
@@ -33,6 +38,7 @@ import logging
 import sys
 
 import aioice.ice
+import aiortc.rtcdtlstransport
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer, MediaRecorder
 
@@ -45,6 +51,21 @@ def loopback_only(use_ipv4: bool, use_ipv6: bool) -> list[str]:
 # aioice calls get_host_addresses from its own module when it gathers; replacing the module
 # attribute is the one switch it has for the addresses it binds to.
 aioice.ice.get_host_addresses = loopback_only
+
+
+def restrict_srtp_profiles(name: str) -> None:
+    """Leaves only the profile named `name` in aiortc's list.
+
+    Each RTCDtlsTransport copies the module's SRTP_PROFILES when it is created and offers (as
+    client) or accepts (as server) exactly those, so replacing the module attribute before the
+    peer connection exists is the switch.
+    """
+    profiles = aiortc.rtcdtlstransport.SRTP_PROFILES
+    chosen = [p for p in profiles if p.openssl_profile.decode() == name]
+    if not chosen:
+        known = ", ".join(p.openssl_profile.decode() for p in profiles)
+        raise SystemExit(f"aiortc_peer: unknown SRTP profile {name!r} (aiortc has {known})")
+    aiortc.rtcdtlstransport.SRTP_PROFILES = chosen
 
 
 def emit(message: dict) -> None:
@@ -212,9 +233,12 @@ def main() -> int:
     parser.add_argument("--record", required=True, help="WAV file for what the far side sends")
     parser.add_argument("--duration", type=float, default=60.0,
                         help="upper bound in seconds before stopping on its own (default 60)")
+    parser.add_argument("--srtp-profile", help="the only DTLS-SRTP profile to offer or accept (OpenSSL name)")
     parser.add_argument("--verbose", action="store_true", help="aiortc debug logging on standard error")
     args = parser.parse_args()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+    if args.srtp_profile:
+        restrict_srtp_profiles(args.srtp_profile)
     return asyncio.run(run(args))
 
 
