@@ -56,8 +56,14 @@ struct AnsweringMachine: AsyncParsableCommand {
 
     /// Plays the prompt, then records until the caller hangs up or the message time is over.
     func answer(_ call: Call) async {
-        let file = URL(fileURLWithPath: messages).appendingPathComponent("\(call.sid).wav")
-        let recorder = WAVFileRecorder(url: file)
+        // The caller chose the sid: it names the file only once reduced to safe characters.
+        let file = URL(fileURLWithPath: messages).appendingPathComponent("\(WAVFileRecorder.safeFileName(call.sid)).wav")
+        let recorder: WAVFileRecorder
+        do { recorder = try WAVFileRecorder(url: file) } catch {
+            say("answering-machine: \(call.peer): \(error)")
+            try? await call.reject()
+            return
+        }
         guard let prompt = try? PCMBufferSource.file(URL(fileURLWithPath: prompt)) else { return }
         call.setAudioSource(prompt)
         do { try await call.accept() } catch {
@@ -82,7 +88,7 @@ struct AnsweringMachine: AsyncParsableCommand {
                 do {
                     try recorder.finish()
                     say("answering-machine: \(call.peer): ended (\(reason)); message \(file.path), "
-                          + "\(recorder.recorded.count / CallAudio.sampleRate) s, \(stats?.packetsReceived ?? 0) packets")
+                          + "\(recorder.recordedSampleCount / CallAudio.sampleRate) s, \(stats?.packetsReceived ?? 0) packets")
                 } catch {
                     say("answering-machine: \(call.peer): \(error)")
                 }

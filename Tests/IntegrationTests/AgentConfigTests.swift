@@ -150,4 +150,30 @@ import Testing
             #expect(p.stdout.contains(line), "\(line)\n\(p.transcript)")
         }
     }
+
+    /// Files are checked before the call, and under `--dry-run` too: a missing `--play` file,
+    /// a `--record` folder that does not exist or cannot be written, an existing `--record`
+    /// file (never overwritten), a missing `--ca-file`.
+    @Test func filesAreCheckedBeforeTheCallEvenInADryRun() async throws {
+        let dir = try TempDir()
+        _ = try dir.write("alice.password", "secret\n")
+        let existing = try dir.write("exists.wav", "x")
+        let readOnly = "\(dir.path)/read-only"
+        try FileManager.default.createDirectory(atPath: readOnly, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o500])
+        let base = ["call", "bob@example.com", "--jid", "alice@example.com", "--password-file", "\(dir.path)/alice.password", "--dry-run"]
+        let cases: [([String], String)] = [
+            (["--record", "/nonexistent/x.wav"], "'/nonexistent' does not exist"),
+            (["--record", existing], "the file exists"),
+            (["--play", "\(dir.path)/missing.wav"], "missing.wav"),
+            (["--ca-file", "\(dir.path)/missing.pem"], "missing.pem"),
+        ] + (getuid() == 0 ? [] : [(["--record", "\(readOnly)/x.wav"], "is not writable")])
+        for (extra, message) in cases {
+            let (status, p) = try await run(base + extra)
+            #expect(status == 64, "\(extra): \(p.transcript)")
+            #expect(p.stderr.contains(message), "\(extra): \(p.transcript)")
+        }
+        let (ok, p) = try await run(base + ["--record", "\(dir.path)/{sid}.wav"])
+        #expect(ok == 0, "\(p.transcript)")
+    }
 }

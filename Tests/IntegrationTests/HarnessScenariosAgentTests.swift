@@ -80,6 +80,27 @@ import XMPPCore
         #expect(report.failuresByCause.contains { $0.cause == "media-concealed" }, "\(report.failuresByCause)\n\(agent.transcript)")
     }
 
+    /// A caller chooses the sid; `--record DIR/{sid}.wav` must keep the recording in DIR. A sid
+    /// of `../escaped-sid` wrote `escaped-sid.wav` one folder up; now the sid is reduced to a safe
+    /// file name and the file is created with mode 0600.
+    @Test func aCallersSidCannotPlaceTheRecordingOutsideItsFolder() async throws {
+        let base = NSTemporaryDirectory() + "hscen-record-\(UUID().uuidString)"
+        let folder = base + "/recordings"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let (agent, jid) = try await agent("hscen-agent-record", ["--auto", "--record", "\(folder)/{sid}.wav"])
+        let text = try String(contentsOfFile: "\(Self.library[0])/caller.xml", encoding: .utf8)
+            .replacingOccurrences(of: "sid=\"[sid]\"", with: "sid=\"../escaped-sid\"")
+        _ = try await run(try ScenarioParser.parse(text), to: jid, harness: "hscen-harness-record", calls: 1)
+        agent.send(SIGTERM)
+        _ = try await agent.exitStatus()
+        #expect(!FileManager.default.fileExists(atPath: base + "/escaped-sid.wav"), "\(agent.transcript)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder)
+        #expect(files == ["_._escaped-sid.wav"], "\(files)\n\(agent.transcript)")
+        let mode = try FileManager.default.attributesOfItem(atPath: folder + "/_._escaped-sid.wav")[.posixPermissions] as? Int
+        #expect(mode.map { $0 & 0o777 } == 0o600)
+    }
+
     /// XEP-0353 to the agent's bare JID: propose, ringing, proceed, then the Jingle session.
     @Test func jmiCallerPassesAgainstAnAnsweringAgent() async throws {
         let (agent, jid) = try await agent("hscen-agent-jmi", ["--auto"])

@@ -56,7 +56,7 @@ import XMPPCore
         let call = try await caller.placeCall(to: calleeJID, timeout: .seconds(30))
         let callerEvents = CallEvents(call)
         let incoming = try await nextCall(callee)
-        let recorder = WAVFileRecorder(url: dir.appendingPathComponent("received.wav"))
+        let recorder = try WAVFileRecorder(url: dir.appendingPathComponent("received.wav"))
         let silence = SilenceAfterSound()
         incoming.setAudioSink(TeeSink([recorder, silence]))
         let calleeEvents = CallEvents(incoming)

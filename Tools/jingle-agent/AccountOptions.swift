@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 #if canImport(Glibc)
 import Glibc
@@ -74,6 +75,9 @@ struct AccountOptions: ParsableArguments {
             address = parsed
         }
         let ca = caFile ?? file.flatMap { f in f.value("account", "ca-file").map { f.resolvePath($0.value) } }
+        if let ca, !FileManager.default.isReadableFile(atPath: ca) {
+            throw AgentFailure(usage: "--ca-file '\(ca)': no such readable file")
+        }
         return XMPPClientConfiguration(jid: account, password: try password(file), server: address,
                                        trustedCAFile: ca, dnsServer: dnsServer)
     }

@@ -23,6 +23,8 @@ enum AgentExitCode: Int32, CaseIterable, Sendable, Codable {
     case connectionFailure = 7
     /// The media path was up but no audio arrived (or the peer reported a media error).
     case mediaFailure = 8
+    /// The call went on, but its `--record` file could not be created or written.
+    case recordingFailure = 9
     /// Bad command line or configuration file.
     case usage = 64
 
@@ -36,7 +38,8 @@ enum AgentExitCode: Int32, CaseIterable, Sendable, Codable {
         case .cancelled: "withdrawn before an answer (cancelled, answered elsewhere, signal)"
         case .signallingFailure: "signalling failed: login, XMPP connection, Jingle error or negotiation"
         case .connectionFailure: "connection failed: ICE or DTLS"
-        case .mediaFailure: "media failed: no audio received, or none for --media-timeout"
+        case .mediaFailure: "media failed: no audio received, too much concealed (--max-concealment), or none for --media-timeout"
+        case .recordingFailure: "the --record file could not be created or written"
         case .usage: "bad command line or configuration file"
         }
     }

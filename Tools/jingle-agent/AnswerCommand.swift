@@ -99,12 +99,13 @@ func runAnswering(command: String, mode: AnswerMode, echo: Bool, which: AnswerLi
         let file = try account.configFile()
         let configuration = try account.clientConfiguration(file)
         let plan = try mediaOptions.plan(file)
+        // Files are checked before anything else, --dry-run included.
+        let media = try MediaWiring(plan: plan, enabled: !options.signallingOnly)
         if options.dryRun {
             printSettings(command: command, configuration, plan)
             return
         }
         let signals = SignalWatcher()
-        let media = try MediaWiring(plan: plan, enabled: !options.signallingOnly)
         // The agent itself refuses calls beyond --max-concurrent; the runtime need not.
         let session = try await AgentSession.connect(configuration, options: options, media: media,
                                                      concurrentCalls: which.maxConcurrent.map { $0 + 1 } ?? 10_000)

@@ -50,13 +50,14 @@ struct CallCommand: AsyncParsableCommand {
         let file = try account.configFile()
         let configuration = try account.clientConfiguration(file)
         let plan = try mediaOptions.plan(file)
+        // Files are checked before anything else, --dry-run included.
+        let media = try MediaWiring(plan: plan, enabled: !options.signallingOnly)
         if options.dryRun {
             printSettings(command: "call", configuration, plan)
             return .success
         }
         guard let peer = JID(target) else { throw AgentFailure(usage: "'\(target)' is not a JID") }
         let signals = SignalWatcher()
-        let media = try MediaWiring(plan: plan, enabled: !options.signallingOnly)
         let session = try await AgentSession.connect(configuration, options: options, media: media)
         let call: Call
         do {

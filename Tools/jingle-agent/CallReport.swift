@@ -81,6 +81,9 @@ struct CallReport: Codable, Sendable, Equatable {
     /// Why the media failed although the call completed: no audio, or too much concealed
     /// (`--max-concealment`). nil when the media was fine or not expected.
     var mediaProblem: String?
+    /// Why the `--record` file is missing or incomplete; the call then exits 9 unless it
+    /// already failed for another reason.
+    var recordingProblem: String?
     var exitCode: Int32
     /// Active -> ended, when the call became active.
     var talkMs: Double?
@@ -144,7 +147,8 @@ struct CallReportBuilder: Sendable {
     /// - Parameter failure: what went wrong when the agent, not the call, saw the failure.
     /// - Parameter qualityGuard: how much concealment a completed call's received audio may have.
     func report(statistics: CallStatistics, remoteDevice: JID?, mediaStatistics: CallMediaStatistics?,
-                qualityGuard: MediaQualityGuard = MediaQualityGuard(), failure: String? = nil) -> CallReport {
+                qualityGuard: MediaQualityGuard = MediaQualityGuard(), recordingProblem: String? = nil,
+                failure: String? = nil) -> CallReport {
         let end = self.end ?? .failed(nil, byPeer: false)
         let media = mediaExpected ? MediaWiring.reportMedia(mediaStatistics, pair: selectedPair) : nil
         let audioReceived = media?.packetsReceived.map { $0 > 0 } ?? (mediaExpected ? false : nil)
@@ -159,6 +163,8 @@ struct CallReportBuilder: Sendable {
             code = .mediaFailure
             mediaProblem = why
         }
+        // A recording that was not written is a failure even when the call went well.
+        if recordingProblem != nil, code == .success { code = .recordingFailure }
         if let failure {
             (outcome, byPeer, code) = ("failed", true, .signallingFailure)
             reason = Reason(.generalError, text: failure)
@@ -169,6 +175,7 @@ struct CallReportBuilder: Sendable {
             sid: sid, direction: direction == .outgoing ? "outgoing" : "incoming", peer: peer.description,
             remoteDevice: remoteDevice?.description, jmi: jmi, outcome: outcome, endedByPeer: byPeer,
             reason: reason?.condition.name, reasonText: reason?.text, mediaProblem: mediaProblem,
+            recordingProblem: recordingProblem,
             exitCode: code.rawValue, talkMs: talk, ringingDevices: ringingDevices,
             setup: CallReport.Setup(proposeToRingingMs: statistics.proposeToRinging?.milliseconds,
                                     proposeToProceedMs: statistics.proposeToProceed?.milliseconds,

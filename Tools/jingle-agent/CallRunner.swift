@@ -48,8 +48,10 @@ struct CallRunner: Sendable {
         board.add(call, state: call.direction == .outgoing ? "calling" : "ringing")
         let who = "\(call.peer)"
         var attached = MediaWiring.Attached()
+        var recordingProblem: String?
         do { attached = try media.attach(to: call, echo: echo) } catch {
             Console.shared.error("jingle-agent: \(error)")
+            if error.exitCode == .recordingFailure { recordingProblem = error.description }
             await call.hangUp()
         }
         for await event in call.events {
@@ -100,11 +102,14 @@ struct CallRunner: Sendable {
         }
         for t in timers { t.cancel() }
         board.remove(call)
-        if let problem = media.finish(attached) { Console.shared.error("jingle-agent: \(problem)") }
+        if let problem = media.finish(attached) {
+            Console.shared.error("jingle-agent: \(problem)")
+            recordingProblem = recordingProblem ?? problem
+        }
         let report = builder.report(statistics: await call.statistics, remoteDevice: await call.remoteDevice,
                                     mediaStatistics: await call.mediaStatistics,
                                     qualityGuard: MediaQualityGuard(maximumConcealment: options.maxConcealment / 100),
-                                    failure: failure.value)
+                                    recordingProblem: recordingProblem, failure: failure.value)
         if let problem = report.mediaProblem { Console.shared.error("jingle-agent: media failed: \(problem)") }
         if let text = report.rendered(options.report) { Console.shared.output(text) }
         return report

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import JingleKit
 import XMPPClient
@@ -20,6 +23,7 @@ struct MediaWiring: Sendable {
         self.plan = plan
         self.enabled = enabled
         if enabled, plan.play != nil { _ = try makeSource(echo: nil) }
+        if enabled, let record = plan.record { try Self.checkRecordingFolder(record) }
         if plan.dtmf != nil, !enabled { throw AgentFailure(usage: "--dtmf needs media (not --signalling-only)") }
     }
 
@@ -61,7 +65,11 @@ struct MediaWiring: Sendable {
         if let source = try makeSource(echo: echoAudio) { call.setAudioSource(source) }
         var attached = Attached()
         if let record = plan.record {
-            let recorder = WAVFileRecorder(url: URL(fileURLWithPath: record.replacingOccurrences(of: "{sid}", with: call.sid)))
+            let path = Self.recordingPath(record, sid: call.sid)
+            let recorder: WAVFileRecorder
+            do { recorder = try WAVFileRecorder(url: URL(fileURLWithPath: path)) } catch {
+                throw AgentFailure("cannot record: \(error)", exitCode: .recordingFailure)
+            }
             attached.recorder = recorder
             if let echoAudio {
                 call.setAudioSink(TeeSink([echoAudio, recorder]))
@@ -74,12 +82,35 @@ struct MediaWiring: Sendable {
         return attached
     }
 
-    /// Writes the recording; returns a problem to report, if any.
+    /// Writes the rest of the recording and closes it; returns a problem to report, if any.
     func finish(_ attached: Attached) -> String? {
         guard let recorder = attached.recorder else { return nil }
         do { try recorder.finish() } catch { return "cannot write the recording: \(error)" }
-        Console.shared.progress("recorded \(recorder.recorded.count / CallAudio.sampleRate) s to \(recorder.url.path)")
+        Console.shared.progress("recorded \(recorder.recordedSampleCount / CallAudio.sampleRate) s to \(recorder.url.path)")
         return nil
+    }
+
+    /// The `--record` path for a call: `{sid}` becomes the call's sid reduced to a safe file
+    /// name (the caller chooses the sid; it may name a file, never a folder).
+    static func recordingPath(_ template: String, sid: String) -> String {
+        template.replacingOccurrences(of: "{sid}", with: WAVFileRecorder.safeFileName(sid))
+    }
+
+    /// Before any call: the `--record` folder must exist and be writable, and a path without
+    /// `{sid}` must not name an existing file (recordings are never overwritten).
+    static func checkRecordingFolder(_ template: String) throws(AgentFailure) {
+        let folder = (template as NSString).deletingLastPathComponent
+        let dir = folder.isEmpty ? "." : folder
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw AgentFailure(usage: "--record '\(template)': the folder '\(dir)' does not exist")
+        }
+        guard access(dir, W_OK | X_OK) == 0 else {
+            throw AgentFailure(usage: "--record '\(template)': the folder '\(dir)' is not writable")
+        }
+        if !template.contains("{sid}"), FileManager.default.fileExists(atPath: template) {
+            throw AgentFailure(usage: "--record '\(template)': the file exists (recordings are never overwritten; use {sid} for one file per call)")
+        }
     }
 
     private func makeSource(echo: EchoAudio?) throws(AgentFailure) -> (any CallAudioSource)? {

@@ -41,6 +41,7 @@ extension CallReport {
         result += ", exit \(exitCode)"
         lines.append(result)
         if let mediaProblem { lines.append("  media failed: \(mediaProblem)") }
+        if let recordingProblem { lines.append("  recording failed: \(recordingProblem)") }
         if let talkMs { lines.append("  talk time: \(Self.format(seconds: talkMs / 1000))") }
         if !ringingDevices.isEmpty { lines.append("  rang: \(ringingDevices.joined(separator: ", "))") }
         let timings: [(String, Double?)] = [

@@ -112,26 +112,6 @@ public final class ToneSource: CallAudioSource {
     }
 }
 
-/// Records received audio to a 48 kHz mono 16-bit WAV file; `finish()` writes it.
-public final class WAVFileRecorder: CallAudioSink {
-    public let url: URL
-    private let samples = Mutex([Int16]())
-
-    public init(url: URL) { self.url = url }
-
-    public func receive(frame: [Int16]) { samples.withLock { $0 += frame } }
-
-    /// Everything recorded so far.
-    public var recorded: [Int16] { samples.withLock { $0 } }
-
-    public func finish() throws(CallAudioFileError) {
-        let wav = WAVFile(sampleRate: CallAudio.sampleRate, channels: 1, samples: recorded)
-        do { try Data(wav.serialized()).write(to: url) } catch {
-            throw .unwritable(path: url.path, reason: error.localizedDescription)
-        }
-    }
-}
-
 /// Sends back what it receives (an echo test), delayed by the frames it holds: plug it in as
 /// both the sink and the source of a call.
 public final class EchoAudio: CallAudioSource, CallAudioSink {
