@@ -8,7 +8,7 @@ import Glibc
 /// `Tools/peers/dino/interop`: a private network and mount namespace holding Prosody on 5222, a
 /// headless Dino (Xvfb, session bus, PulseAudio null sinks) driven over AT-SPI, and the agent.
 /// The agent speaks first, then Dino's microphone gets other words; each side's recording is
-/// scored with wideband PESQ against what the other side was given. Real time (about 35 s each):
+/// scored with wideband PESQ against what the other side was given. Real time (about 55 s each):
 /// Tools/test runs these on their own. Never skipped: without Dino and the headless stack, or
 /// without root (namespaces), the tests fail and say to run Tools/bootstrap.
 @Suite(.serialized) struct DinoInteropRealTimeTests {
@@ -123,7 +123,7 @@ import Glibc
     }
 
     /// jingle-agent calls bob@localhost (JMI to the bare JID); Dino rings and is answered over
-    /// AT-SPI; the agent hangs up after 28 s.
+    /// AT-SPI; the agent hangs up after 40 s.
     @Test func agentCallsDino() async throws {
         let o = try await call("agent-calls")
         check(o, endedByPeer: false)
