@@ -105,6 +105,21 @@ import XMPPCore
         #expect(back.media[0].attributes("candidate").map { $0.split(separator: " ")[2] } == ["udp"])
     }
 
+    /// A candidate whose `ufrag` is not the section's is of an older ICE generation: not carried
+    /// (Conversations drops it too); without a `ufrag` extension a candidate belongs to the section.
+    @Test(arguments: [
+        ("Xk3q", true), ("0ldU", false), (nil, true),
+    ] as [(String?, Bool)])
+    func candidateOfAnotherICEGenerationIsNotCarried(_ ufrag: String?, _ kept: Bool) throws {
+        let line = "candidate:2999745851 1 udp 2122260223 192.0.2.10 54321 typ host generation 0"
+            + (ufrag.map { " ufrag \($0)" } ?? "") + " network-id 1 network-cost 10"
+        let current = "candidate:1467250027 1 udp 1686052607 198.51.100.7 61000 typ srflx raddr 192.0.2.10 rport 54321 generation 0 ufrag Xk3q network-id 1"
+        let r = try Self.map(Self.chromiumAudioOffer(candidates: [line, current], codecLines: Self.opusLines))
+        let ice = try #require(r.jingle.contents.first?.transport?.iceUDP)
+        #expect(ice.candidates.map(\.port) == (kept ? [54321, 61000] : [61000]))
+        #expect(r.unmappedLines.contains { $0.line == SDPLine("a", line) } == !kept)
+    }
+
     /// A Jingle TCP candidate (JingleKit's ICE agent writes `protocol='tcp' tcptype='…'`) is not
     /// written to SDP and is named by `notCarried`; the UDP candidate next to it is.
     @Test(arguments: ["active", "passive", "so"])

@@ -18,7 +18,8 @@
 ///   empty name, `<parameter name='' value='0-15'/>`, the form libwebrtc keeps internally and the
 ///   one Conversations writes back as `a=fmtp:<id> 0-15`; `name=` with an empty value stays `name=`.
 /// - TCP candidates (RFC 6544 `tcp ... tcptype`): XEP-0176 has no form for them; SDP -> Jingle
-///   reports them unmapped and Jingle -> SDP does not write them (Conversations does both).
+///   reports them unmapped and Jingle -> SDP does not write them (Conversations does both). So is
+///   a candidate whose `ufrag` extension is not the section's `a=ice-ufrag` (an older ICE generation).
 /// - `ptime`/`maxptime`: SDP has one value per media; it goes back to every payload type, so
 ///   payload types with different (or missing) ptimes all come back with the first one found.
 /// Not carried: non-RTP descriptions, other transports, unknown XML children and attributes.

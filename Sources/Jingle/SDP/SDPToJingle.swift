@@ -142,6 +142,8 @@ extension SDPMapping {
         var connection = session.connection
         var unmapped: [SDPLine] = []
         var seenSourceLine = false
+        // The `ufrag` extension of each candidate (libwebrtc writes it), by candidate index.
+        var candidateUfrags: [(index: Int, ufrag: String, line: SDPLine)] = []
         func pt(_ s: Substring) throws(SDPParseError) -> UInt8 {
             guard let id = UInt8(s), payloads[id] != nil else { throw bad("attribute for unknown payload type '\(s)'") }
             return id
@@ -276,12 +278,24 @@ extension SDPMapping {
                 // XEP-0176 candidates are UDP only: TCP ones (RFC 6544) are not carried, as in Conversations.
                 guard c.protocol == "udp" else { unmapped.append(line); continue }
                 if c.id.isEmpty { c.id = "c\(ice.candidates.count)" }
+                var i = 8
+                while i + 1 < words.count {
+                    if words[i] == "ufrag" { candidateUfrags.append((ice.candidates.count, String(words[i + 1]), line)) }
+                    i += 2
+                }
                 ice.candidates.append(c)
             case "remote-candidates":
                 guard words.count >= 3, let comp = UInt8(words[0]), let port = UInt16(words[2]) else { throw bad("invalid remote-candidates '\(v)'") }
                 ice.remoteCandidate = RemoteCandidate(component: comp, ip: String(words[1]), port: port)
             default: unmapped.append(line)
             }
+        }
+        // A candidate of another ICE generation (its ufrag is not the section's) is not carried,
+        // as Conversations drops it: its Jingle form would pair it with the current credentials.
+        if let current = ice.ufrag {
+            let stale = candidateUfrags.filter { $0.ufrag != current }
+            for s in stale.reversed() { ice.candidates.remove(at: s.index) }
+            unmapped += stale.map(\.line)
         }
         for fp in (fingerprints.isEmpty ? session.fingerprints : fingerprints) {
             let f = fp.split(separator: " ", maxSplits: 1).map(String.init)
