@@ -81,6 +81,7 @@ import TLS
         let offered = try #require(initiate.contents.first, "GStreamer's offer has no content: \(offerSDP)")
         let remote = try AiortcSignalling.RemoteAudio(offered)
         #expect(remote.setup == .actpass)
+        #expect(!remote.candidates.isEmpty && remote.candidates.allSatisfy { $0.address == "127.0.0.1" })
 
         let call = try AiortcCall(controlling: false)
         defer { call.close() }
