@@ -27,7 +27,9 @@ extension CallManager {
         if let media = r.media {
             Task { await media.addRemoteCandidates(candidates) }
         } else {
-            records[sid]?.earlyCandidates += candidates   // our transport is still being made
+            // Our transport is still being made: keep them, bounded like the transport's own list.
+            let held = records[sid]?.earlyCandidates.count ?? 0
+            records[sid]?.earlyCandidates += candidates.prefix(max(0, CallMediaSettings.maximumRemoteCandidates - held))
         }
     }
 

@@ -176,4 +176,18 @@ import Testing
         let (ok, p) = try await run(base + ["--record", "\(dir.path)/{sid}.wav"])
         #expect(ok == 0, "\(p.transcript)")
     }
+
+    /// `answer` without `--max-concurrent` takes at most 16 calls per core, not any number.
+    @Test func answerHasABoundedDefaultForConcurrentCalls() async throws {
+        let dir = try TempDir()
+        _ = try dir.write("alice.password", "secret\n")
+        let (status, p) = try await run(["answer", "--auto", "--jid", "alice@example.com",
+                                         "--password-file", "\(dir.path)/alice.password", "--dry-run"])
+        #expect(status == 0, "\(p.transcript)")
+        let limit = try settings(p)["maxConcurrent"] as? Int
+        #expect(limit == 16 * ProcessInfo.processInfo.activeProcessorCount, "\(p.stdout)")
+        let (_, q) = try await run(["answer", "--auto", "--max-concurrent", "3", "--jid", "alice@example.com",
+                                    "--password-file", "\(dir.path)/alice.password", "--dry-run"])
+        #expect(try settings(q)["maxConcurrent"] as? Int == 3)
+    }
 }

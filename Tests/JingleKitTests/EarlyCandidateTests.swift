@@ -66,4 +66,40 @@ actor GatedProvider: MediaTransportProvider {
         #expect(told.contains(.candidates([late])), "the early candidate reached bob's transport")
         await outgoing.hangUp()
     }
+
+    /// A hostile peer trickling thousands of candidates before our transport exists: only
+    /// `CallMediaSettings.maximumRemoteCandidates` are kept and handed over.
+    @Test func earlyCandidatesAreBounded() async throws {
+        let router = InMemoryRouter()
+        let aliceMedia = RecordingProvider(), bobMedia = GatedProvider()
+        let ac = await router.client("alice@localhost/desk"), bc = await router.client("bob@localhost/desk")
+        let alice = CallManager(transport: ac, local: ac.jid, configuration: CallConfiguration(mediaTransports: aliceMedia))
+        let bob = CallManager(transport: bc, local: bc.jid, configuration: CallConfiguration(mediaTransports: bobMedia))
+        await alice.start()
+        await bob.start()
+        let outgoing = try await alice.placeCall(to: bc.jid, useJMI: false, timeout: .seconds(30))
+        let aliceTransport = try await first(aliceMedia.made, "alice's transport")
+        let incoming = try await nextIncoming(bob)
+        let bobEvents = EventReader(incoming)
+        let answering = Task { try await incoming.accept() }
+        try await first(bobMedia.waiting, "bob's transport waits at the gate")
+        let flood = (0..<500).map { i in
+            Candidate(component: 1, foundation: "\(i)", id: "c\(i)", ip: "127.0.0.1", network: 0, port: UInt16(20_000 + i),
+                      priority: 100, type: .host)
+        }
+        for chunk in stride(from: 0, to: flood.count, by: 50) {
+            aliceTransport.emit(.localCandidates(Array(flood[chunk..<chunk + 50])))
+        }
+        _ = try await bobEvents.next("the last chunk") { $0 == .remoteCandidates(Array(flood[450..<500])) }
+        await bobMedia.openGate()
+        try await answering.value
+        let bobTransport = try await first(bobMedia.made, "bob's transport")
+        let handed = try await within(.seconds(10), "the early candidates at bob's transport") {
+            for await t in bobTransport.told { if case .candidates(let c) = t { return c } }
+            return []
+        }
+        #expect(handed.count == CallMediaSettings.maximumRemoteCandidates)
+        #expect(handed == Array(flood.prefix(CallMediaSettings.maximumRemoteCandidates)))
+        await outgoing.hangUp()
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import JingleKit
 import XMPPCore
 
@@ -13,8 +14,16 @@ struct AnswerLimitOptions: ParsableArguments {
     var maxCalls: Int?
 
     @Option(name: .customLong("max-concurrent"),
-            help: ArgumentHelp("Take at most this many calls at once; further callers get <busy/>.", valueName: "n"))
+            help: ArgumentHelp("Take at most this many calls at once; further callers get <busy/> (default: 16 per core).",
+                               valueName: "n"))
     var maxConcurrent: Int?
+
+    /// Calls taken at once when `--max-concurrent` is not given: 16 per active core (a call with
+    /// media costs about 4 % of a core; see BENCHMARKS.md), so a flood of callers gets <busy/>
+    /// instead of one libnice agent and DTLS handshake each.
+    static var defaultMaxConcurrent: Int { 16 * max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    var effectiveMaxConcurrent: Int { maxConcurrent ?? Self.defaultMaxConcurrent }
 
     func validate() throws {
         for jid in allowed where JID(jid) == nil { throw ValidationError("--from '\(jid)' is not a JID") }
@@ -23,7 +32,7 @@ struct AnswerLimitOptions: ParsableArguments {
     }
 
     var limits: AnswerLoop.Limits {
-        AnswerLoop.Limits(allowed: allowed.compactMap { JID($0) }, maxCalls: maxCalls, maxConcurrent: maxConcurrent)
+        AnswerLoop.Limits(allowed: allowed.compactMap { JID($0) }, maxCalls: maxCalls, maxConcurrent: effectiveMaxConcurrent)
     }
 }
 
@@ -102,13 +111,13 @@ func runAnswering(command: String, mode: AnswerMode, echo: Bool, which: AnswerLi
         // Files are checked before anything else, --dry-run included.
         let media = try MediaWiring(plan: plan, enabled: !options.signallingOnly)
         if options.dryRun {
-            printSettings(command: command, configuration, plan)
+            printSettings(command: command, configuration, plan, maxConcurrent: which.effectiveMaxConcurrent)
             return
         }
         let signals = SignalWatcher()
         // The agent itself refuses calls beyond --max-concurrent; the runtime need not.
         let session = try await AgentSession.connect(configuration, options: options, media: media,
-                                                     concurrentCalls: which.maxConcurrent.map { $0 + 1 } ?? 10_000)
+                                                     concurrentCalls: which.effectiveMaxConcurrent + 1)
         let board = StatusBoard(media: session.media)
         let loop = AnswerLoop(session: session, options: options, mode: mode, echo: echo, limits: which.limits, board: board)
         let interrupt = Task {

@@ -97,13 +97,13 @@ struct CallCommand: AsyncParsableCommand {
 }
 
 /// `--dry-run`: the settings a run would use, as one JSON line, without secrets.
-func printSettings(command: String, _ configuration: XMPPClientConfiguration, _ plan: MediaPlan) {
+func printSettings(command: String, _ configuration: XMPPClientConfiguration, _ plan: MediaPlan, maxConcurrent: Int? = nil) {
     let settings = ResolvedSettings(
         command: command, jid: configuration.jid.description, server: configuration.server?.description,
         caFile: configuration.trustedCAFile,
         iceServers: plan.iceServerURLs, discoverServers: plan.discoverServers, relayOnly: plan.relayOnly,
         localAddresses: plan.localAddresses, bitrate: plan.bitrate, fec: plan.fec, dtx: plan.dtx, play: plan.play,
-        record: plan.record, tone: plan.tone, dtmf: plan.dtmf)
+        record: plan.record, tone: plan.tone, dtmf: plan.dtmf, maxConcurrent: maxConcurrent)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     let data = (try? encoder.encode(settings)) ?? Data("{}".utf8)

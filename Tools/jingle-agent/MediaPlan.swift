@@ -48,4 +48,6 @@ struct ResolvedSettings: Codable, Sendable {
     var record: String?
     var tone: Double?
     var dtmf: String?
+    /// `answer`/`echo`: calls taken at once (`--max-concurrent`, or its default).
+    var maxConcurrent: Int?
 }

@@ -36,6 +36,11 @@ public struct CallMediaSettings: Sendable {
     /// fixed seed, so a test can show what the peer does with a lossy stream.
     public var testOnlyOutgoingRTPLoss: Double?
 
+    /// The most remote ICE candidates one call hands to libnice, offer and trickle together
+    /// (later ones are dropped): a hostile peer cannot make the agent check an unbounded number
+    /// of candidate pairs (RFC 8445 §6.1.2.5 prunes, but only after forming them).
+    public static let maximumRemoteCandidates = 64
+
     public init(localAddresses: [String] = [], iceServers: [ICEServer] = [], discoverServers: Bool = true,
                 relayOnly: Bool = false, opusBitrate: Int = MediaSessionConfiguration.defaultOpusBitrate, forwardErrorCorrection: Bool = true,
                 discontinuousTransmission: Bool = false, jitterBuffer: AdaptiveJitterBufferSettings = .init(),

@@ -49,6 +49,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         /// The peer's credentials are set: candidates can go to libnice (else they wait here).
         var remoteKnown = false
         var earlyCandidates: [Candidate] = []
+        var remoteCandidatesAdded = 0
         var audio: CallAudioRouting?
         var framesSent = 0
         var framesPlayed = 0
@@ -182,7 +183,9 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
 
     func addRemoteCandidates(_ candidates: [Candidate]) async {
         let now = state.withLock { s -> Bool in
-            if !s.remoteKnown { s.earlyCandidates += candidates }
+            if !s.remoteKnown {
+                s.earlyCandidates += candidates.prefix(max(0, CallMediaSettings.maximumRemoteCandidates - s.earlyCandidates.count))
+            }
             return s.remoteKnown
         }
         if now { addCandidates(candidates) }
@@ -244,8 +247,15 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
 
     // MARK: Internals
 
+    /// Hands the peer's candidates to ICE, at most `CallMediaSettings.maximumRemoteCandidates`
+    /// per call: a peer cannot make libnice check an unbounded number of pairs.
     private func addCandidates(_ candidates: [Candidate]) {
-        let usable = candidates.compactMap(CandidateMapping.ice)
+        let room = state.withLock { s -> Int in
+            let room = max(0, CallMediaSettings.maximumRemoteCandidates - s.remoteCandidatesAdded)
+            s.remoteCandidatesAdded += min(room, candidates.count)
+            return room
+        }
+        let usable = candidates.prefix(room).compactMap(CandidateMapping.ice)
         guard !usable.isEmpty else { return }
         _ = try? agent.addRemoteCandidates(usable)
     }
@@ -451,6 +461,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
                 s.packetsAtReconnect = nil
                 s.remoteKnown = true
                 s.earlyCandidates = []
+                s.remoteCandidatesAdded = 0   // a new generation of candidates (RFC 8838 §4)
                 // Before DTLS is up the connect deadline starts again; once media flows, a restart
                 // that never reconnects leaves the old pair carrying it rather than ending the call.
                 if !s.established { s.connectDeadline = clock.now + timeout }
