@@ -61,7 +61,9 @@ public struct PayloadType: Sendable, Hashable {
             switch (c.namespace, c.name) {
             case (JingleNamespace.rtp, "parameter"):
                 var pr = try ElementReader(c, name: "parameter", namespace: JingleNamespace.rtp)
-                let n = try pr.required("name")
+                // A value without a name (`<parameter value='0-15'/>`, an fmtp value without
+                // `name=`, as Conversations writes telephone-event's range) is kept with an empty name.
+                let n = pr.optional("name") ?? ""
                 let v = try pr.required("value")
                 parameters.append(Parameter(name: n, value: v, extraAttributes: pr.unknownAttributes))
             case (JingleNamespace.rtcpFB, "rtcp-fb"):

@@ -209,7 +209,7 @@ public struct CallConfiguration: Sendable {
     public static let defaultPolicy = MediaPolicy(audioCodecs: [
         PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2,
                     parameters: [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")]),
-        PayloadType(id: 101, name: "telephone-event", clockrate: 48000, parameters: [Parameter(name: "0-15", value: "")]),
+        PayloadType(id: 101, name: "telephone-event", clockrate: 48000, parameters: [Parameter(name: "", value: "0-15")]),
     ])
 
     public init(policy: MediaPolicy = CallConfiguration.defaultPolicy, sessionTimeouts: JingleSessionTimeouts = .init(),

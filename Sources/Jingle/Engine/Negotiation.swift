@@ -58,8 +58,8 @@ public enum Negotiation {
         PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2,
                     parameters: [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")]),
         PayloadType(id: 0, name: "PCMU", clockrate: 8000),
-        PayloadType(id: 101, name: "telephone-event", clockrate: 48000, parameters: [Parameter(name: "0-15", value: "")]),
-        PayloadType(id: 126, name: "telephone-event", clockrate: 8000, parameters: [Parameter(name: "0-15", value: "")]),
+        PayloadType(id: 101, name: "telephone-event", clockrate: 48000, parameters: [Parameter(name: "", value: "0-15")]),
+        PayloadType(id: 126, name: "telephone-event", clockrate: 8000, parameters: [Parameter(name: "", value: "0-15")]),
     ]
 
     static func isTelephoneEvent(_ p: PayloadType) -> Bool { p.name?.lowercased() == "telephone-event" }
