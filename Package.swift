@@ -51,6 +51,8 @@ let package = Package(
                 path: "Sources/CryptoPrimitives", swiftSettings: swiftSettings),
         .target(name: "XMLStream", dependencies: ["CLibXML2"],
                 path: "Sources/XMLStream", swiftSettings: swiftSettings),
+        // The version string every tool prints for --version.
+        .target(name: "JingleKitVersion", path: "Sources/JingleKitVersion", swiftSettings: swiftSettings),
 
         // MARK: 3. Protocols: wire + sans-IO engines.
         .target(name: "XMPPCore", dependencies: ["XMLStream", "CryptoPrimitives"],
@@ -108,26 +110,26 @@ let package = Package(
 
         // MARK: 6. Tools.
         .executableTarget(name: "jingle-agent", dependencies: [
-                    "JingleKit", "Jingle", "Transport", "XMPPClient", "XMPPCore",
+                    "JingleKit", "Jingle", "Transport", "XMPPClient", "XMPPCore", "JingleKitVersion",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                     .product(name: "Logging", package: "swift-log"),
                 ],
                 path: "Tools/jingle-agent", exclude: ["bench"], swiftSettings: swiftSettings),
         .executableTarget(name: "jingle-relay", dependencies: [
-                    "RelayServer", "TURNServer",
+                    "RelayServer", "TURNServer", "JingleKitVersion",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                     .product(name: "Logging", package: "swift-log"),
                 ],
                 path: "Tools/jingle-relay", swiftSettings: swiftSettings),
         .executableTarget(name: "jingle-harness", dependencies: [
-                    "Jingle", "XMLStream", "XMPPCore", "XMPPClient", "Harness",
+                    "Jingle", "XMLStream", "XMPPCore", "XMPPClient", "Harness", "JingleKitVersion",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 ],
                 path: "Tools/jingle-harness", exclude: ["README.md", "SCENARIOS.md", "report-example.png"], swiftSettings: swiftSettings),
         .target(name: "CXMLBenchLoop", dependencies: ["CLibXML2"], path: "Tools/jingle-bench/CXMLBenchLoop"),
         .executableTarget(name: "jingle-bench", dependencies: [
                     "XMLStream", "CXMLBenchLoop", "STUN", "TURNServer", "Media", "Transport",
-                    "JingleKit", "Jingle", "XMPPClient", "XMPPCore",
+                    "JingleKit", "Jingle", "XMPPClient", "XMPPCore", "JingleKitVersion",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 ],
                 path: "Tools/jingle-bench/Sources", swiftSettings: swiftSettings),

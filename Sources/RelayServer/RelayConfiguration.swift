@@ -1,3 +1,4 @@
+import Foundation
 import STUN
 import TURNServer
 
@@ -44,6 +45,32 @@ public struct RelayConfiguration: Sendable {
     public var tcpRelay = true
     /// Peer TCP connections one TCP allocation may hold (Connect beyond it: 403).
     public var tcpConnectionsPerAllocation = 64
+    /// Addresses advertised in XOR-RELAYED-ADDRESS instead of the relay address they stand for
+    /// (behind a 1:1 NAT): `external-ip = PUBLIC[/PRIVATE]`.
+    public var externalIPs: [ExternalIP] = []
+    /// TCP and TLS client connections at once, in total (0: half the descriptor limit) and from
+    /// one source address; connections beyond either are closed when accepted.
+    public var maxConnections = 0
+    public var maxConnectionsPerIP = 256
+    /// Seconds a TLS client has to finish its handshake.
+    public var tlsHandshakeTimeout: Double = 10
+    /// Seconds a TCP or TLS connection has, from its accept, to send a valid STUN message.
+    public var firstMessageTimeout: Double = 10
+    /// Seconds a TCP or TLS connection without an allocation may stay silent.
+    public var idleTimeout: Double = 60
+    /// The configuration file's directory: relative `user-file` and `secret-file` paths in the
+    /// file are resolved against it.
+    public var configurationDirectory: String?
+
+    /// One `external-ip` setting: `PUBLIC`, or `PUBLIC/PRIVATE` where PRIVATE is a relay-ip.
+    public struct ExternalIP: Sendable, Hashable {
+        public var advertised: IPAddress
+        public var relay: IPAddress?
+        public init(advertised: IPAddress, relay: IPAddress?) {
+            self.advertised = advertised
+            self.relay = relay
+        }
+    }
 
     public init() {}
 
@@ -62,6 +89,9 @@ public struct RelayConfiguration: Sendable {
         c.channelNumbers = rfc5766Channels ? ChannelData.legacyChannelRange : ChannelData.channelRange
         c.tcpAllocations = tcpRelay
         c.maxPeerConnectionsPerAllocation = tcpConnectionsPerAllocation
+        for external in externalIPs {
+            if external.advertised.family == .ipv4 { c.externalIPv4 = external.advertised } else { c.externalIPv6 = external.advertised }
+        }
         return c
     }
 
@@ -91,6 +121,8 @@ public struct RelayConfiguration: Sendable {
             + "realm=\(realm) users=\(users.count)(redacted) secrets=\(secrets.count)(redacted) "
             + "ports=\(portRange.lowerBound)-\(portRange.upperBound) allow-peers=\(allowPeers.map(\.description)) "
             + "loopback-peers=\(allowLoopbackPeers) threads=\(threads) tcp-relay=\(tcpRelay)"
+            + (externalIPs.isEmpty ? "" : " nat=\(externalIPs.map { "\($0.advertised)/\($0.relay.map { "\($0)" } ?? "-")" })")
+            + " connections=\(maxConnections == 0 ? "auto" : "\(maxConnections)") per-ip=\(maxConnectionsPerIP)"
     }
 }
 
@@ -113,16 +145,18 @@ public struct RelayConfigurationError: Error, Hashable, Sendable, CustomStringCo
 }
 
 extension RelayConfiguration {
-    /// Parses the configuration file format: one `key = value` per line, `#` starts a comment,
+    /// Parses the configuration file format: one `key = value` per line, `#` at the start of a
+    /// line or after a space or tab starts a comment (`user = alice:pa#ss` keeps its `#`),
     /// repeatable keys (`listen`, `tls-listen`, `relay-ip`, `user`, `secret`, `allow-peer`)
     /// accumulate.
-    public static func parse(_ text: String) throws(RelayConfigurationError) -> RelayConfiguration {
+    public static func parse(_ text: String, directory: String? = nil) throws(RelayConfigurationError) -> RelayConfiguration {
         var configuration = RelayConfiguration()
+        configuration.configurationDirectory = directory
         var lineNumber = 0
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
             var line = Substring(rawLine)
-            if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
+            if let hash = line.commentStart { line = line[..<hash] }
             let trimmed = line.trimmingSpaces
             guard !trimmed.isEmpty else { continue }
             guard let equals = trimmed.firstIndex(of: "=") else {
@@ -132,6 +166,7 @@ extension RelayConfiguration {
             let value = String(trimmed[trimmed.index(after: equals)...].trimmingSpaces)
             try configuration.apply(key: key, value: value, line: lineNumber)
         }
+        configuration.configurationDirectory = nil
         return configuration
     }
 
@@ -144,6 +179,10 @@ extension RelayConfiguration {
         }
         func integer(_ range: ClosedRange<Int>) throws(RelayConfigurationError) -> Int {
             guard let n = Int(value), range.contains(n) else { throw fail("expected an integer in \(range.lowerBound)...\(range.upperBound), got \"\(value)\"") }
+            return n
+        }
+        func seconds() throws(RelayConfigurationError) -> Double {
+            guard let n = Double(value), n >= 0.1, n <= 86_400 else { throw fail("expected seconds in 0.1...86400, got \"\(value)\"") }
             return n
         }
         func boolean() throws(RelayConfigurationError) -> Bool {
@@ -160,6 +199,10 @@ extension RelayConfiguration {
         case "tls-private-key": tlsPrivateKeyFile = value
         case "relay-ip":
             guard let ip = IPAddress(value) else { throw fail("expected an IP address, got \"\(value)\"") }
+            // A wildcard would be handed to clients as their relayed address.
+            guard ip != IPAddress(ip.family == .ipv4 ? "0.0.0.0" : "::") else {
+                throw fail("\(value) is a wildcard; give the local address relayed allocations bind to (and external-ip behind NAT)")
+            }
             if ip.family == .ipv4 { relayIPv4 = ip } else { relayIPv6 = ip }
         case "realm":
             guard !value.isEmpty else { throw fail("must not be empty") }
@@ -172,6 +215,39 @@ extension RelayConfiguration {
         case "secret":
             guard !value.isEmpty else { throw fail("must not be empty") }
             secrets.append(value)
+        case "user-file":
+            // NAME:PASSWORD lines; empty lines and lines starting with # are skipped.
+            for (number, entry) in try Self.fileLines(resolved(value), key: key, line: line).enumerated() where entry.text != nil {
+                let text = entry.text!
+                guard let colon = text.firstIndex(of: ":"), colon != text.startIndex, text.index(after: colon) != text.endIndex else {
+                    throw fail("\(value) line \(number + 1): expected NAME:PASSWORD")
+                }
+                users[String(text[..<colon])] = String(text[text.index(after: colon)...])
+            }
+        case "secret-file":
+            // One secret a line (several for rotation); empty lines and lines starting with # are skipped.
+            let found = try Self.fileLines(resolved(value), key: key, line: line).compactMap(\.text)
+            guard !found.isEmpty else { throw fail("\(value) holds no secret") }
+            secrets += found
+        case "external-ip":
+            let parts = value.split(separator: "/", omittingEmptySubsequences: false)
+            guard (1...2).contains(parts.count), let advertised = IPAddress(String(parts[0])) else {
+                throw fail("expected PUBLIC or PUBLIC/PRIVATE IP addresses, got \"\(value)\"")
+            }
+            var relay: IPAddress?
+            if parts.count == 2 {
+                guard let ip = IPAddress(String(parts[1])), ip.family == advertised.family else {
+                    throw fail("expected PUBLIC/PRIVATE, two addresses of one family, got \"\(value)\"")
+                }
+                relay = ip
+            }
+            externalIPs.removeAll { $0.advertised.family == advertised.family }
+            externalIPs.append(ExternalIP(advertised: advertised, relay: relay))
+        case "max-connections": maxConnections = try integer(0...10_000_000)
+        case "max-connections-per-ip": maxConnectionsPerIP = try integer(1...10_000_000)
+        case "tls-handshake-timeout": tlsHandshakeTimeout = try seconds()
+        case "first-message-timeout": firstMessageTimeout = try seconds()
+        case "idle-timeout": idleTimeout = try seconds()
         case "allow-peer":
             guard let cidr = CIDR(value) else { throw fail("expected ADDRESS/PREFIX, got \"\(value)\"") }
             allowPeers.append(cidr)
@@ -208,10 +284,80 @@ extension RelayConfiguration {
         if !tlsListen.isEmpty && (tlsCertificateFile == nil || tlsPrivateKeyFile == nil) {
             throw RelayConfigurationError(key: "tls-certificate", line: nil, reason: "tls-listen needs tls-certificate and tls-private-key")
         }
+        for external in externalIPs {
+            let relay = external.advertised.family == .ipv4 ? relayIPv4 : relayIPv6
+            guard let relay else {
+                throw RelayConfigurationError(key: "external-ip", line: nil, reason: "\(external.advertised) has no relay-ip of its family")
+            }
+            if let named = external.relay, named != relay {
+                throw RelayConfigurationError(key: "external-ip", line: nil, reason: "\(named) is not a relay-ip (relay-ip is \(relay))")
+            }
+        }
+    }
+
+    /// Checks every relay-ip is an address of this machine that a socket can bind (a foreign
+    /// one would start and then fail every Allocate with 508).
+    public func checkRelayAddresses() throws(RelayConfigurationError) {
+        for ip in [relayIPv4, relayIPv6].compactMap({ $0 }) {
+            do {
+                let probe = try DirectUDPSocket(binding: TransportAddress(ip: ip, port: 0), bufferBytes: 0, reuseAddress: false, batched: false)
+                probe.close()
+            } catch DirectUDPSocket.SocketError.bind(_, let code) {
+                throw RelayConfigurationError(key: "relay-ip", line: nil,
+                                              reason: "cannot bind \(ip): \(String(cString: strerror(code))) (it must be an address of this machine; behind NAT add external-ip = PUBLIC/\(ip))")
+            } catch {
+                throw RelayConfigurationError(key: "relay-ip", line: nil, reason: "cannot bind \(ip): \(error)")
+            }
+        }
+    }
+
+    /// `path`, relative to the configuration file's directory when it is relative and read
+    /// from a file.
+    func resolved(_ path: String) -> String {
+        guard !path.hasPrefix("/"), let configurationDirectory else { return path }
+        return configurationDirectory + "/" + path
+    }
+
+    /// The lines of a secrets file, trimmed; nil for empty and comment lines.
+    static func fileLines(_ path: String, key: String, line: Int?) throws(RelayConfigurationError) -> [(text: String?, Void)] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw RelayConfigurationError(key: key, line: line, reason: "cannot read \(path): \(describeFileError(error))")
+        }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map { raw in
+            let trimmed = Substring(raw).trimmingSpaces
+            return (trimmed.isEmpty || trimmed.first == "#" ? nil : String(trimmed), ())
+        }
+    }
+
+    /// The reason a file could not be read, in one line (no Foundation error dump).
+    public static func describeFileError(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
+           let reason = strerror(Int32(underlying.code)) {
+            return String(cString: reason)
+        }
+        switch ns.code {
+        case NSFileReadNoSuchFileError: return "No such file or directory"
+        case NSFileReadNoPermissionError: return "Permission denied"
+        default: return ns.localizedDescription
+        }
     }
 }
 
 extension Substring {
+    /// Where a comment starts: a `#` first on the line or after a space or tab.
+    var commentStart: Index? {
+        var previous: Character?
+        for index in indices {
+            if self[index] == "#", previous == nil || previous == " " || previous == "\t" { return index }
+            previous = self[index]
+        }
+        return nil
+    }
+
     var trimmingSpaces: Substring {
         var s = self
         while let f = s.first, f == " " || f == "\t" || f == "\r" { s = s.dropFirst() }

@@ -1,5 +1,6 @@
 import NIOCore
 import STUN
+import TLS
 import TURNServer
 
 /// Frames a TCP or TLS client connection into STUN and ChannelData messages (RFC 8656 §12.4,
@@ -21,6 +22,16 @@ final class StreamClientHandler: ChannelInboundHandler {
     /// Whether any message other than ConnectionBind has gone to `core` (then the connection
     /// stays with that thread).
     var deliveredOther = false
+    /// Connection caps (nil: none) and step deadlines: the TLS handshake and the first valid
+    /// STUN message are each given a deadline from accept; a connection without an allocation
+    /// is closed after `timeouts.idle` without a byte from the client.
+    let limits: ConnectionLimits?
+    let timeouts: StreamTimeouts?
+    var admitted: IPAddress?
+    var handshakeDeadline: Scheduled<Void>?
+    var firstMessageDeadline: Scheduled<Void>?
+    var idleCheck: Scheduled<Void>?
+    var lastRead = NIODeadline.now()
 
     enum Mode {
         case framing
@@ -32,10 +43,12 @@ final class StreamClientHandler: ChannelInboundHandler {
         var isAwaitingBind: Bool { if case .awaitingBind = self { true } else { false } }
     }
 
-    init(cores: [RelayCore], transport: ClientTransport) {
+    init(cores: [RelayCore], transport: ClientTransport, limits: ConnectionLimits? = nil, timeouts: StreamTimeouts? = nil) {
         self.core = cores[0]
         self.cores = cores
         self.transport = transport
+        self.limits = limits
+        self.timeouts = timeouts
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -47,6 +60,15 @@ final class StreamClientHandler: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
+        if let limits {
+            guard limits.admit(remote.ip) else {
+                core.logger.debug("connection refused: over max-connections or max-connections-per-ip", metadata: ["client": "\(remote)"])
+                context.close(promise: nil)
+                return
+            }
+            admitted = remote.ip
+        }
+        armDeadlines(context: context)
         let t = FiveTuple(client: remote, server: local, transport: transport)
         tuple = t
         core = cores[Int(remote.port) % cores.count]
@@ -59,6 +81,7 @@ final class StreamClientHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
+        if idleCheck != nil { lastRead = .now() }
         switch mode {
         case .joined(let peer):
             core.tcpCounters.toPeer.add(UInt64(buffer.readableBytes), ordering: .relaxed)
@@ -84,6 +107,10 @@ final class StreamClientHandler: ChannelInboundHandler {
             var frames: [STUNStreamFramer.Frame] = []
             while let frame = try framer.next() {
                 frames.append(frame)
+                if firstMessageDeadline != nil, case .stun(let bytes) = frame, (try? STUNMessage.decode(bytes)) != nil {
+                    firstMessageDeadline?.cancel()
+                    firstMessageDeadline = nil
+                }
                 if case .stun(let bytes) = frame, STUNStreamFramer.isConnectionBindRequest(bytes) {
                     mode = .awaitingBind(framer.takeRemainder())
                     // Read no more until the relay answers: what is held stays one read's worth.
@@ -157,6 +184,10 @@ final class StreamClientHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is TLSHandshakeCompleted {
+            handshakeDeadline?.cancel()
+            handshakeDeadline = nil
+        }
         if case ChannelEvent.inputClosed = event {
             // A joined data connection passes the client's FIN to the peer; any other
             // connection ends (its allocation with it, RFC 8656 §3.1).
@@ -167,6 +198,9 @@ final class StreamClientHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        for task in [handshakeDeadline, firstMessageDeadline, idleCheck] { task?.cancel() }
+        if let admitted { limits?.release(admitted) }
+        admitted = nil
         let core = self.core
         if let tuple { core.post { core.streamClosed(tuple) } }
         tuple = nil
@@ -177,6 +211,43 @@ final class StreamClientHandler: ChannelInboundHandler {
         let core = self.core
         core.post { core.receiveErrors += 1 }
         context.close(promise: nil)
+    }
+
+    /// Schedules the TLS handshake and first-message deadlines and the idle check.
+    func armDeadlines(context: ChannelHandlerContext) {
+        guard let timeouts else { return }
+        let channel = context.channel
+        let logger = core.logger
+        if transport == .tls {
+            handshakeDeadline = context.eventLoop.scheduleTask(in: timeouts.tlsHandshake) {
+                logger.debug("TLS handshake timed out", metadata: ["client": "\(channel.remoteAddress.map { "\($0)" } ?? "-")"])
+                channel.close(promise: nil)
+            }
+        }
+        firstMessageDeadline = context.eventLoop.scheduleTask(in: timeouts.firstMessage) {
+            logger.debug("no valid STUN message in time", metadata: ["client": "\(channel.remoteAddress.map { "\($0)" } ?? "-")"])
+            channel.close(promise: nil)
+        }
+        lastRead = .now()
+        scheduleIdleCheck(context: context, at: lastRead + timeouts.idle)
+    }
+
+    func scheduleIdleCheck(context: ChannelHandlerContext, at deadline: NIODeadline) {
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        idleCheck = context.eventLoop.scheduleTask(deadline: deadline) { handler.value.checkIdle() }
+    }
+
+    /// Silent for the idle timeout: the relay closes the connection unless it holds an
+    /// allocation. Data connections (RFC 6062) and binds in progress are left alone.
+    func checkIdle() {
+        guard let context, let timeouts else { return }
+        let now = NIODeadline.now()
+        if now >= lastRead + timeouts.idle, case .framing = mode, let tuple {
+            let core = self.core
+            core.post { core.closeIfWithoutAllocation(tuple) }
+            lastRead = now
+        }
+        scheduleIdleCheck(context: context, at: lastRead + timeouts.idle)
     }
 }
 

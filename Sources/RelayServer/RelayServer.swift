@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import STUN
+import Synchronization
 import TLS
 import TURNServer
 
@@ -26,11 +27,19 @@ public final class RelayServer: @unchecked Sendable {
     public private(set) var tcpAddresses: [TransportAddress] = []
     public private(set) var tlsAddresses: [TransportAddress] = []
     public private(set) var metricsAddress: TransportAddress?
+    /// The certificate and key every TLS connection shares, loaded once (and again on SIGHUP).
+    let tlsContext = Mutex<TLSServerContext?>(nil)
+    /// Caps on TCP and TLS client connections, and how long each step may take.
+    let connectionLimits: ConnectionLimits
+    let streamTimeouts: StreamTimeouts
 
     public init(configuration: RelayConfiguration, logger: Logger = Logger(label: "jingle-relay"),
                 group: MultiThreadedEventLoopGroup? = nil) throws {
         try configuration.validate()
+        try configuration.checkRelayAddresses()
         self.configuration = configuration
+        connectionLimits = ConnectionLimits(total: configuration.maxConnections, perAddress: configuration.maxConnectionsPerIP)
+        streamTimeouts = StreamTimeouts(configuration)
         self.ownsGroup = group == nil
         let group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.group = group
@@ -57,7 +66,12 @@ public final class RelayServer: @unchecked Sendable {
         var sockets: [[DirectUDPSocket]] = Array(repeating: [], count: cores.count)
         for address in configuration.listen {
             // The first socket resolves port 0; the other threads' sockets join its port.
-            let first = try DirectUDPSocket(binding: address, bufferBytes: buffer, reuseAddress: true, reusePort: shared, batched: true)
+            let first: DirectUDPSocket
+            do {
+                first = try DirectUDPSocket(binding: address, bufferBytes: buffer, reuseAddress: true, reusePort: shared, batched: true)
+            } catch DirectUDPSocket.SocketError.bind(_, let code) {
+                throw RelayStartError(description: "cannot listen on udp \(address): \(String(cString: strerror(code)))")
+            }
             sockets[0].append(first)
             udpAddresses.append(first.local)
             for shard in cores.indices.dropFirst() {
@@ -65,30 +79,30 @@ public final class RelayServer: @unchecked Sendable {
                                                           reusePort: true, batched: true))
             }
         }
+        connectionLimits.setLimit(RelayServer.connectionLimit(configuration))
         for (core, bound) in zip(cores, sockets) {
             core.post { for socket in bound { core.addListener(socket) } }
             core.start()
         }
         for boundUDP in udpAddresses {
             // TCP on the same port as the UDP listener.
-            let tcpChannel = try await streamBootstrap(transport: .tcp, tls: nil)
-                .bind(to: boundUDP.socketAddress).get()
+            let tcpChannel = try await bindListener(streamBootstrap(transport: .tcp, tls: false), boundUDP, kind: "tcp")
             channels.append(tcpChannel)
             tcpAddresses.append(tcpChannel.localAddress.flatMap { TransportAddress($0) } ?? boundUDP)
         }
         if !configuration.tlsListen.isEmpty, let cert = configuration.tlsCertificateFile, let key = configuration.tlsPrivateKeyFile {
-            let tls = TLSServerConfiguration(certificateChainFile: cert, privateKeyFile: key)
-            // Fail early on unreadable certificate or key.
-            _ = try NIOTLSHandler.server(tls)
+            // Read once here (failing early on an unreadable certificate or key), not per connection.
+            let context = try TLSServerContext(TLSServerConfiguration(certificateChainFile: cert, privateKeyFile: key))
+            tlsContext.withLock { $0 = context }
             for address in configuration.tlsListen {
-                let channel = try await streamBootstrap(transport: .tls, tls: tls).bind(to: address.socketAddress).get()
+                let channel = try await bindListener(streamBootstrap(transport: .tls, tls: true), address, kind: "tls")
                 channels.append(channel)
                 tlsAddresses.append(channel.localAddress.flatMap { TransportAddress($0) } ?? address)
             }
         }
         if let metricsListen = configuration.metrics {
             let metrics = self.metrics
-            let channel = try await ServerBootstrap(group: group)
+            let metricsBootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -97,25 +111,31 @@ public final class RelayServer: @unchecked Sendable {
                         })
                     }
                 }
-                .bind(to: metricsListen.socketAddress).get()
+            let channel = try await bindListener(metricsBootstrap, metricsListen, kind: "metrics")
             channels.append(channel)
             metricsAddress = channel.localAddress.flatMap { TransportAddress($0) }
         }
         core.logger.info("relay started", metadata: ["configuration": "\(configuration.redactedSummary)"])
     }
 
-    func streamBootstrap(transport: ClientTransport, tls: TLSServerConfiguration?) -> ServerBootstrap {
+    func streamBootstrap(transport: ClientTransport, tls: Bool) -> ServerBootstrap {
         let cores = self.cores
+        let limits = connectionLimits
+        let timeouts = streamTimeouts
         return ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             // Plain TCP keeps a half-close (RFC 6062 data connections pass it on; a control
             // connection that half-closes is closed as before).
-            .childChannelOption(.allowRemoteHalfClosure, value: tls == nil)
-            .childChannelInitializer { channel in
+            .childChannelOption(.allowRemoteHalfClosure, value: !tls)
+            .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(try NIOTLSHandler.server(tls)) }
-                    try channel.pipeline.syncOperations.addHandler(StreamClientHandler(cores: cores, transport: transport))
+                    if tls {
+                        guard let context = tlsContext.withLock({ $0 }) else { throw RelayStartError(description: "no TLS context") }
+                        try channel.pipeline.syncOperations.addHandler(try NIOTLSHandler.server(context))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(StreamClientHandler(cores: cores, transport: transport,
+                                                                                       limits: limits, timeouts: timeouts))
                 }
             }
     }

@@ -38,6 +38,11 @@ public final class NIOTLSHandler: ChannelDuplexHandler, @unchecked Sendable {
         NIOTLSHandler(connection: try TLSConnection.server(configuration))
     }
 
+    /// A server handler on a context loaded once (no file read per connection).
+    public static func server(_ context: TLSServerContext) throws(TLSError) -> NIOTLSHandler {
+        NIOTLSHandler(connection: try TLSConnection.server(context))
+    }
+
     private init(connection: TLSConnection) {
         self.connection = connection
     }

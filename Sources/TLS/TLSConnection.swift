@@ -48,10 +48,29 @@ public final class TLSConnection {
         try TLSConnection(role: .server, client: nil, server: configuration)
     }
 
-    private init(role: Role, client: TLSClientConfiguration?, server: TLSServerConfiguration?) throws(TLSError) {
+    /// A server connection on a context loaded once (no file is read per connection).
+    public static func server(_ context: TLSServerContext) throws(TLSError) -> TLSConnection {
+        SSL_CTX_up_ref(context.context)
+        return try TLSConnection(role: .server, configuredContext: context.context, verifiedName: nil)
+    }
+
+    /// A configured server `SSL_CTX` for `configuration` (the caller owns one reference).
+    static func makeServerContext(_ configuration: TLSServerConfiguration) throws(TLSError) -> OpaquePointer {
         OpenSSLErrorQueue.clear()
-        self.role = role
-        self.verifiedName = client?.serverName
+        guard let context = SSL_CTX_new(TLS_server_method()) else {
+            throw .configuration(reason: "cannot create SSL_CTX: \(OpenSSLErrorQueue.drain(fallback: "out of memory"))")
+        }
+        do throws(TLSError) {
+            try Self.configure(context: context, client: nil, server: configuration)
+        } catch {
+            SSL_CTX_free(context)
+            throw error
+        }
+        return context
+    }
+
+    private convenience init(role: Role, client: TLSClientConfiguration?, server: TLSServerConfiguration?) throws(TLSError) {
+        OpenSSLErrorQueue.clear()
         guard let context = SSL_CTX_new(role == .client ? TLS_client_method() : TLS_server_method()) else {
             throw .configuration(reason: "cannot create SSL_CTX: \(OpenSSLErrorQueue.drain(fallback: "out of memory"))")
         }
@@ -61,6 +80,13 @@ public final class TLSConnection {
             SSL_CTX_free(context)
             throw error
         }
+        try self.init(role: role, configuredContext: context, verifiedName: client?.serverName)
+    }
+
+    /// Takes over one reference to `context`, already configured.
+    private init(role: Role, configuredContext context: OpaquePointer, verifiedName: String?) throws(TLSError) {
+        self.role = role
+        self.verifiedName = verifiedName
         guard let ssl = SSL_new(context) else {
             SSL_CTX_free(context)
             throw .configuration(reason: "cannot create SSL: \(OpenSSLErrorQueue.drain(fallback: "out of memory"))")
@@ -79,8 +105,8 @@ public final class TLSConnection {
         self.networkIn = networkIn
         self.networkOut = networkOut
 
-        if let client {
-            try applyServerName(client.serverName)
+        if role == .client, let verifiedName {
+            try applyServerName(verifiedName)
             SSL_set_connect_state(ssl)
         } else {
             SSL_set_accept_state(ssl)

@@ -8,6 +8,10 @@ public struct TURNServerConfiguration: Sendable {
     public var relayIPv4: IPAddress?
     /// The address relayed IPv6 allocations bind to (RFC 6156); nil disables IPv6 relays.
     public var relayIPv6: IPAddress?
+    /// Behind a 1:1 NAT: the public addresses advertised in XOR-RELAYED-ADDRESS for
+    /// allocations relayed on `relayIPv4` / `relayIPv6` (same port); nil advertises the relay address.
+    public var externalIPv4: IPAddress?
+    public var externalIPv6: IPAddress?
     public var portRange: ClosedRange<UInt16> = 49152...65535
     /// Lifetime granted when the client asks for less (RFC 8656 §7.2: 600 s).
     public var defaultLifetime: UInt32 = 600

@@ -111,11 +111,17 @@ extension TURNServerEngine {
 
     /// The Allocate success response (RFC 8656 §7.3) for `allocation`'s current relays.
     func allocateSuccess(_ allocation: Allocation) -> [UInt8] {
-        var attributes: [STUNAttribute] = allocation.relays.map { .xorRelayedAddress($0) } + allocation.responseExtra
+        var attributes: [STUNAttribute] = allocation.relays.map { .xorRelayedAddress(advertised($0)) } + allocation.responseExtra
             + [.lifetime(allocation.grantedLifetime), .xorMappedAddress(allocation.tuple.client)]
         if let software = configuration.software { attributes.append(.software(software)) }
         return STUNMessage(.allocate, .successResponse, transactionID: allocation.allocateTransaction, attributes: attributes)
             .encode(key: allocation.key, integrity: allocation.integrity, fingerprint: allocation.responseFingerprint)
+    }
+
+    /// The address clients are given for `relay`: its external (NAT) address when configured.
+    func advertised(_ relay: TransportAddress) -> TransportAddress {
+        let external = relay.ip.family == .ipv4 ? configuration.externalIPv4 : configuration.externalIPv6
+        return external.map { TransportAddress(ip: $0, port: relay.port) } ?? relay
     }
 
     /// How many other ports an allocation tries when its relayed port is taken.

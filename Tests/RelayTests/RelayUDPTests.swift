@@ -188,8 +188,11 @@ import TURNServer
     @Test func sampleConfigurationParses() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Samples/jingle-relay/jingle-relay.conf")
-        let configuration = try RelayConfiguration.parse(try String(contentsOf: url, encoding: .utf8))
+        let configuration = try RelayConfiguration.parse(try String(contentsOf: url, encoding: .utf8),
+                                                         directory: url.deletingLastPathComponent().path)
         try configuration.validate()
         #expect(!configuration.redactedSummary.contains("change-me"))
+        // Credentials come from the files next to it, not from the configuration text.
+        #expect(configuration.users == ["alice": "change-me"] && configuration.secrets == ["change-me-too"])
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import JingleKitVersion
 import Logging
 import Synchronization
 
@@ -15,6 +16,7 @@ struct JingleAgent: AsyncParsableCommand {
         commandName: "jingle-agent",
         abstract: "Headless Jingle voice-call agent.",
         discussion: "Exit codes of call, answer and echo:\n" + AgentExitCode.table,
+        version: JingleKitVersion.string,
         subcommands: [CallCommand.self, AnswerCommand.self, EchoCommand.self, Check.self])
 
     /// Logs go to stderr (stdout carries only reports), at debug level with `--verbose` and only

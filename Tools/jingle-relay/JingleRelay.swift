@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import JingleKitVersion
 import Logging
 import RelayServer
 import ServiceLifecycle
@@ -12,7 +13,8 @@ import TURNServer
 struct JingleRelay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jingle-relay",
-        abstract: "A TURN relay (RFC 8656), secure by default.")
+        abstract: "A TURN relay (RFC 8656), secure by default.",
+        version: JingleKitVersion.string)
 
     @Option(help: "Configuration file (key = value lines; see Samples/jingle-relay/jingle-relay.conf).")
     var config: String?
@@ -30,8 +32,14 @@ struct JingleRelay: AsyncParsableCommand {
     var realm: String?
     @Option(help: "Long-term user NAME:PASSWORD (repeatable).")
     var user: [String] = []
-    @Option(help: "TURN REST shared secret (repeatable, for rotation).")
+    @Option(help: "TURN REST shared secret (repeatable, for rotation; visible in ps: prefer --secret-file or JINGLE_RELAY_SECRET).")
     var secret: [String] = []
+    @Option(name: .customLong("user-file"), help: "File of long-term users, one NAME:PASSWORD a line (repeatable).")
+    var userFile: [String] = []
+    @Option(name: .customLong("secret-file"), help: "File of TURN REST shared secrets, one a line (repeatable).")
+    var secretFile: [String] = []
+    @Option(name: .customLong("external-ip"), help: "Behind NAT: PUBLIC or PUBLIC/PRIVATE, PUBLIC advertised for allocations relayed on PRIVATE (one per family).")
+    var externalIP: [String] = []
     @Option(name: .customLong("allow-peer"), help: "Allow peers in this CIDR despite the default deny list (repeatable).")
     var allowPeer: [String] = []
     @Flag(name: .customLong("allow-loopback-peers"), help: "Allow loopback peers (tests only).")
@@ -54,18 +62,53 @@ struct JingleRelay: AsyncParsableCommand {
     var drainTimeout: String?
     @Option(help: "UDP data-plane threads (SO_REUSEPORT listeners, allocations sharded by thread; default 1).")
     var threads: String?
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
+    @Option(name: .customLong("max-lifetime"), help: "Longest allocation lifetime granted, seconds (600-86400).")
+    var maxLifetime: String?
+    @Option(name: .customLong("nonce-lifetime"), help: "Nonce lifetime, seconds.")
+    var nonceLifetime: String?
+    @Option(help: "SOFTWARE attribute in Allocate responses (empty to omit).")
+    var software: String?
+    @Option(name: .customLong("socket-buffer"), help: "Listener socket buffer bytes (0 = system default).")
+    var socketBuffer: String?
+    @Option(name: .customLong("tcp-relay"), help: "TCP allocations (RFC 6062): true or false.")
+    var tcpRelay: String?
+    @Option(name: .customLong("tcp-connections-per-allocation"), help: "Peer TCP connections one TCP allocation may hold.")
+    var tcpConnectionsPerAllocation: String?
+    @Option(name: .customLong("max-connections"), help: "TCP+TLS client connections at once (0 = half the descriptor limit).")
+    var maxConnections: String?
+    @Option(name: .customLong("max-connections-per-ip"), help: "TCP+TLS client connections at once from one address.")
+    var maxConnectionsPerIP: String?
+    @Option(name: .customLong("tls-handshake-timeout"), help: "Seconds a TLS client has to complete its handshake.")
+    var tlsHandshakeTimeout: String?
+    @Option(name: .customLong("first-message-timeout"), help: "Seconds a TCP/TLS connection has to send a valid STUN message.")
+    var firstMessageTimeout: String?
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a TCP/TLS connection without an allocation may stay silent.")
+    var idleTimeout: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
+
+    /// The environment variable holding a TURN REST secret (kept out of `ps`).
+    static let secretVariable = "JINGLE_RELAY_SECRET"
+
+    /// A configuration error: one line on standard error, exit status 64 (EX_USAGE).
+    struct ConfigurationFailure: Error, CustomStringConvertible {
+        var description: String
+    }
 
     /// File settings, then command-line overrides.
     func loadConfiguration() throws -> RelayConfiguration {
         var configuration = RelayConfiguration()
         if let path = config {
-            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let text: String
             do {
-                configuration = try RelayConfiguration.parse(text)
+                text = try String(contentsOfFile: path, encoding: .utf8)
             } catch {
-                throw ValidationError("\(path): \(error)")
+                throw ConfigurationFailure(description: "cannot read configuration file \(path): \(RelayConfiguration.describeFileError(error))")
+            }
+            do {
+                configuration = try RelayConfiguration.parse(text, directory: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+            } catch {
+                throw ConfigurationFailure(description: "\(path): \(error)")
             }
         }
         // Repeatable flags replace the file's list when given.
@@ -75,39 +118,64 @@ struct JingleRelay: AsyncParsableCommand {
         overrides += listen.map { ("listen", $0) } + tlsListen.map { ("tls-listen", $0) }
         overrides += relayIP.map { ("relay-ip", $0) } + user.map { ("user", $0) } + secret.map { ("secret", $0) }
         overrides += allowPeer.map { ("allow-peer", $0) }
+        overrides += userFile.map { ("user-file", $0) } + secretFile.map { ("secret-file", $0) }
+        overrides += externalIP.map { ("external-ip", $0) }
+        if let secret = ProcessInfo.processInfo.environment[Self.secretVariable], !secret.isEmpty { overrides.append(("secret", secret)) }
         let singles: [(String, String?)] = [
             ("tls-certificate", tlsCertificate), ("tls-private-key", tlsPrivateKey), ("realm", realm), ("metrics", metrics),
             ("ports", ports), ("max-allocations", maxAllocations), ("user-quota", userQuota), ("bandwidth", bandwidth),
             ("alternate-server", alternateServer), ("drain-timeout", drainTimeout), ("threads", threads),
+            ("max-lifetime", maxLifetime), ("nonce-lifetime", nonceLifetime), ("software", software), ("socket-buffer", socketBuffer),
+            ("tcp-relay", tcpRelay), ("tcp-connections-per-allocation", tcpConnectionsPerAllocation),
+            ("max-connections", maxConnections), ("max-connections-per-ip", maxConnectionsPerIP),
+            ("tls-handshake-timeout", tlsHandshakeTimeout), ("first-message-timeout", firstMessageTimeout), ("idle-timeout", idleTimeout),
         ]
         for (key, value) in singles { if let value { overrides.append((key, value)) } }
         for (key, value) in overrides {
             do {
                 try configuration.apply(key: key, value: value)
             } catch {
-                throw ValidationError("--\(error)")
+                throw ConfigurationFailure(description: "--\(error)")
             }
         }
         if allowLoopbackPeers { configuration.allowLoopbackPeers = true }
         if rfc5766Channels { configuration.rfc5766Channels = true }
         do {
             try configuration.validate()
+            try configuration.checkRelayAddresses()
         } catch {
-            throw ValidationError("\(error)")
+            throw ConfigurationFailure(description: "\(error)")
         }
         return configuration
     }
 
+    /// Writes one line to standard error and exits with `code`.
+    static func exit(_ message: String, code: Int32) -> ExitCode {
+        FileHandle.standardError.write(Data("jingle-relay: \(message)\n".utf8))
+        return ExitCode(code)
+    }
+
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw Self.exit("--log-level: unknown level \"\(logLevel)\" (trace, debug, info, notice, warning, error, critical)", code: 64)
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "jingle-relay")
-        let configuration = try loadConfiguration()
-        let server = try RelayServer(configuration: configuration, logger: logger)
+        let configuration: RelayConfiguration
+        let server: RelayServer
+        do {
+            configuration = try loadConfiguration()
+            server = try RelayServer(configuration: configuration, logger: logger)
+        } catch {
+            throw Self.exit("\(error)", code: 64)
+        }
+        let descriptors = RelayServer.raiseDescriptorLimit()
+        logger.info("descriptor limit", metadata: ["soft": "\(descriptors.soft)", "hard": "\(descriptors.hard)",
+                                                   "was": "\(descriptors.previous)"])
 
         // SIGHUP: re-read users and secrets from the file and the flags.
         signal(SIGHUP, SIG_IGN)
@@ -116,7 +184,10 @@ struct JingleRelay: AsyncParsableCommand {
         hangup.setEventHandler {
             do {
                 let fresh = try command.loadConfiguration()
-                Task { try? await server.reloadCredentials(users: fresh.users, secrets: fresh.secrets) }
+                Task {
+                    try? await server.reloadCredentials(users: fresh.users, secrets: fresh.secrets)
+                    server.reloadTLS(certificateChainFile: fresh.tlsCertificateFile, privateKeyFile: fresh.tlsPrivateKeyFile)
+                }
             } catch {
                 logger.error("reload failed; keeping current credentials", metadata: ["error": "\(error)"])
             }
@@ -127,7 +198,12 @@ struct JingleRelay: AsyncParsableCommand {
             services: [.init(service: RelayService(server: server))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            hangup.cancel()
+            throw Self.exit("\(error)", code: 1)
+        }
         hangup.cancel()
     }
 }
