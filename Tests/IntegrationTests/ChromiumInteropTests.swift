@@ -105,8 +105,10 @@ import Testing
     /// other direction. Its WebAudio playout goes through libwebrtc's NetEq, which stretches time
     /// in the first seconds of a call while it settles its delay target, and PESQ punishes each
     /// stretch: Chromium calling Chromium through the same bridge scores 3.27-3.63 there (4.0 on
-    /// the RTP timeline), so 3.5 would fail on libwebrtc itself; the playout bound is 3.0, which
-    /// still catches one-way audio, garbage or lasting loss.
+    /// the RTP timeline), so 3.5 would fail on libwebrtc itself, and on a loaded machine (headless
+    /// Chromium's fake audio output is a timer) the agent's stream has scored 2.76-3.63 there
+    /// while its RTP timeline scored 3.8-4.0. The playout bound is 2.5: it still catches one-way
+    /// audio (no score at all), garbage or lasting loss.
     /// `quality: false` (the DTMF test) leaves out concealment and PESQ: the agent counts the
     /// 20 ms slots that carried telephone-events instead of audio as concealed.
     func check(_ o: Outcome, quality: Bool = true) {
@@ -132,7 +134,7 @@ import Testing
         #expect((o.agentPESQ ?? 0) >= 3.5, "PESQ of what the agent received: \(o.agentPESQ.map { "\($0)" } ?? "none")")
         #expect((o.chromiumRTPPESQ ?? 0) >= 3.5,
                 "PESQ of what Chromium received, on the RTP timeline: \(o.chromiumRTPPESQ.map { "\($0)" } ?? "none")")
-        #expect((o.chromiumPESQ ?? 0) >= 3.0,
+        #expect((o.chromiumPESQ ?? 0) >= 2.5,
                 "PESQ of what Chromium played out (WebAudio): \(o.chromiumPESQ.map { "\($0)" } ?? "none")")
     }
 

@@ -35,6 +35,7 @@ import json
 import logging
 import os
 import random
+import signal
 import string
 import sys
 import time
@@ -403,6 +404,9 @@ async def run(args) -> int:
     xmpp = Bridge(args)
     call = Call(args, xmpp, chromium)
     deadline = time.monotonic() + args.timeout
+    task = asyncio.current_task()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, task.cancel)
     ok = False
     stats: dict = {}
     connected_stats: dict = {}
@@ -450,6 +454,11 @@ async def run(args) -> int:
         stats = await chromium.evaluate("peer.stats()")
         # DTLS may already be closed by the peer's hang-up: judge by the snapshot taken on connecting.
         ok = (connected_stats.get("dtlsState") == "connected" and call.reason == "success")
+    except asyncio.CancelledError:  # SIGTERM/SIGINT: hang up, save what was recorded, close Chromium
+        log("signalled: hanging up")
+        if call.peer and call.reason is None:
+            await call.terminate("success")
+        call.reason = call.reason or "cancelled"
     except CallFailed as e:
         log("call failed:", e)
         call.reason = call.reason or "failed"
