@@ -87,8 +87,7 @@ public final class Call: Sendable, CustomStringConvertible {
     public func setMuted(_ muted: Bool) async throws(CallError) {
         guard let manager else { throw .managerUnavailable }
         audio.muted = muted
-        try await manager.sendInfo(sid: sid, muted ? .mute(creator: .initiator, name: "audio")
-                                                   : .unmute(creator: .initiator, name: "audio"))
+        try await manager.sendMute(sid: sid, muted)
     }
 
     /// Restarts ICE (RFC 8445 §9, XEP-0176 §2.4), e.g. after a network change: new local

@@ -97,6 +97,15 @@ extension CallManager {
         giveUp(sid: sid, reason: why)
     }
 
+    /// XEP-0167 §7.3 mute/unmute naming the session's own audio content (its creator and name as
+    /// the initiator wrote them: Chromium and Conversations name it "0", not "audio").
+    func sendMute(sid: String, _ muted: Bool) throws(CallError) {
+        let audio = sessions[sid]?.contents.first { $0.rtp?.media == "audio" } ?? sessions[sid]?.contents.first
+        let creator = audio?.creator ?? .initiator
+        let name = audio?.name ?? "audio"
+        try sendInfo(sid: sid, muted ? .mute(creator: creator, name: name) : .unmute(creator: creator, name: name))
+    }
+
     func sendInfo(sid: String, _ info: RTPSessionInfo) throws(CallError) {
         guard let r = records[sid] else { throw .managerUnavailable }
         guard r.state == .active else { throw .wrongState(r.state) }

@@ -178,3 +178,38 @@ import XMPPCore
         #expect(try await EventReader(incoming).ended() == .completed(byPeer: true))
     }
 }
+
+/// XEP-0167 §7.3: mute and unmute name the session's own audio content. Chromium and
+/// Conversations (libwebrtc) name it after the SDP mid, "0", not "audio".
+@Suite struct MuteContentNameTests {
+    @Test func muteNamesTheContentTheInitiatorCreated() async throws {
+        let router = InMemoryRouter()
+        let ac = await router.client("alice@localhost/web"), bc = await router.client("bob@localhost/desk")
+        let bob = CallManager(transport: bc, local: bc.jid, configuration: CallConfiguration(mediaTransports: RecordingProvider()))
+        await bob.start()
+        let (accepts, acceptSink) = AsyncStream.makeStream(of: JingleElement.self)
+        let (infos, infoSink) = AsyncStream.makeStream(of: JingleElement.self)
+        await ac.setRequestHandler(namespace: JingleNamespace.jingle) { iq in
+            if let j = try? JingleElement(iq: iq) {
+                if j.action == .sessionAccept { acceptSink.yield(j) }
+                if j.action == .sessionInfo, !j.info.contains(.rtp(.ringing)) { infoSink.yield(j) }
+            }
+            return iq.result()
+        }
+        let opus = PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2)
+        let content = Content(creator: .initiator, name: "0", senders: .both,
+                              description: .rtp(RTPDescription(media: "audio", payloadTypes: [opus], rtcpMux: true)),
+                              transport: .iceUDP(ICEUDPTransport(ufrag: "uf", pwd: "pwpwpwpwpwpwpwpwpwpwpw",
+                                                                 fingerprints: [Fingerprint(hash: "sha-256", setup: .actpass, value: "AA:BB")])))
+        let initiate = JingleElement(action: .sessionInitiate, sid: "libwebrtc-sid", initiator: ac.jid, contents: [content])
+        await ac.sendRequest(IQ(type: .set, id: "init1", to: bc.jid, payload: initiate.element), timeout: .seconds(5)) { _ in }
+        let incoming = try await nextIncoming(bob)
+        try await incoming.accept()
+        let accept = try await first(accepts, "session-accept")
+        #expect(accept.contents.first?.name == "0")
+        try await incoming.setMuted(true)
+        let info = try await first(infos, "session-info mute")
+        #expect(info.info.contains(.rtp(.mute(creator: .initiator, name: "0"))), "\(info)")
+        await incoming.hangUp()
+    }
+}
