@@ -45,6 +45,8 @@ let package = Package(
                        providers: [.apt(["libopus-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/CModules/COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
+        // epoll, recvmmsg and sendmmsg with this platform's struct layouts (x86-64 and arm64 differ).
+        .target(name: "CLinuxCalls", path: "Sources/CModules/CLinuxCalls"),
 
         // MARK: 2. Wire and pure helpers.
         .target(name: "CryptoPrimitives", dependencies: ["COpenSSL"],
@@ -87,9 +89,10 @@ let package = Package(
                 ],
                 path: "Sources/XMPPClient", swiftSettings: swiftSettings),
         .target(name: "RelayServer", dependencies: [
-                    "TURNServer", "STUN", "TLS",
+                    "TURNServer", "STUN", "TLS", "CLinuxCalls",
                     .product(name: "NIOCore", package: "swift-nio"),
                     .product(name: "NIOPosix", package: "swift-nio"),
+                    .product(name: "NIOHTTP1", package: "swift-nio"),
                     .product(name: "Logging", package: "swift-log"),
                     .product(name: "Metrics", package: "swift-metrics"),
                     .product(name: "Prometheus", package: "swift-prometheus"),
@@ -172,7 +175,7 @@ let package = Package(
                     ],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "RelayTests", dependencies: [
-                        "RelayServer", "TURNServer", "STUN", "CryptoPrimitives",
+                        "RelayServer", "TURNServer", "STUN", "CryptoPrimitives", "CLinuxCalls",
                         .product(name: "NIOCore", package: "swift-nio"),
                         .product(name: "NIOPosix", package: "swift-nio"),
                     ],

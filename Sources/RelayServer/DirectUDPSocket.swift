@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CLinuxCalls
 import STUN
 
 /// A non-blocking UDP socket the relay's data plane binds, reads (`recvmmsg`, see
@@ -16,6 +17,13 @@ final class DirectUDPSocket: @unchecked Sendable {
     let local: TransportAddress
     /// Datagrams `sendto`/`sendmmsg` refused (full buffers, unreachable peers).
     var sendErrors: UInt64 = 0
+    /// What this socket carried: sent with `send` (a relay socket: to peers) and counted in by
+    /// `countIn` (a relay socket: peer datagrams relayed to the client). For the log line that
+    /// ends an allocation.
+    var packetsOut: UInt64 = 0
+    var bytesOut: UInt64 = 0
+    var packetsIn: UInt64 = 0
+    var bytesIn: UInt64 = 0
     /// Outgoing datagrams staged for one `sendmmsg` at the end of the loop iteration.
     private var batch: SendBatch?
     private var closed = false
@@ -85,7 +93,19 @@ final class DirectUDPSocket: @unchecked Sendable {
         let sent = withUnsafePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes.baseAddress, bytes.count, 0, $0, length) }
         }
-        if sent < 0 { sendErrors += 1 }
+        if sent < 0 {
+            sendErrors += 1
+        } else {
+            packetsOut &+= 1
+            bytesOut &+= UInt64(bytes.count)
+        }
+    }
+
+    /// Counts a datagram received on this socket and passed on.
+    @inline(__always)
+    func countIn(_ length: Int) {
+        packetsIn &+= 1
+        bytesIn &+= UInt64(length)
     }
 
     /// Stages a datagram of `length` bytes written by `fill` for the next `flush`; sends at
@@ -116,7 +136,8 @@ final class DirectUDPSocket: @unchecked Sendable {
 }
 
 /// `struct mmsghdr` from <sys/socket.h> (a GNU extension Glibc's Swift module leaves out):
-/// the message header and the byte count the kernel fills in; 64 bytes on LP64 like C's.
+/// the message header and the byte count the kernel fills in; 64 bytes on LP64 like C's
+/// (x86-64 and arm64; `LinuxCalls.messageVectorLayoutMatches` checks it against C).
 struct MessageVectorEntry {
     var msg_hdr = msghdr()
     var msg_len: CUnsignedInt = 0
@@ -174,8 +195,8 @@ final class SendBatch {
         var failed = 0
         while offset < count {
             let sent: CInt
-            if let sendMany = LinuxCalls.sendMany {
-                sent = sendMany(fd, UnsafeMutableRawPointer(headers + offset), CUnsignedInt(count - offset), 0)
+            if LinuxCalls.available {
+                sent = jk_sendmmsg(fd, UnsafeMutableRawPointer(headers + offset), CUnsignedInt(count - offset), 0)
             } else {
                 sent = sendmsg(fd, &headers[offset].msg_hdr, 0) >= 0 ? 1 : -1
             }

@@ -1,36 +1,29 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinuxCalls
 import STUN
 
 /// Linux calls Glibc's Swift module leaves out (`epoll_*`, `recvmmsg`, `sendmmsg`: GNU and
-/// Linux extensions), looked up once in the C library. Their structures are laid out by hand:
-/// `struct epoll_event` is packed (12 bytes on x86-64: events, then the 64-bit token).
+/// Linux extensions), through the `CLinuxCalls` C shim, compiled against the system headers.
+/// The layouts come from the C side too: `struct epoll_event` is packed on x86-64 (12 bytes,
+/// token at 4) and naturally aligned on arm64 (16 bytes, token at 8).
 enum LinuxCalls {
-    typealias EpollCreate = @convention(c) (CInt) -> CInt
-    typealias EpollControl = @convention(c) (CInt, CInt, CInt, UnsafeMutableRawPointer?) -> CInt
-    typealias EpollWait = @convention(c) (CInt, UnsafeMutableRawPointer?, CInt, CInt) -> CInt
-    typealias ReceiveMany = @convention(c) (CInt, UnsafeMutableRawPointer?, CUnsignedInt, CInt, UnsafeMutableRawPointer?) -> CInt
-    typealias SendMany = @convention(c) (CInt, UnsafeMutableRawPointer?, CUnsignedInt, CInt) -> CInt
+    static let available = jk_linux_calls_available() != 0
+    /// sizeof(struct epoll_event) and offsetof(struct epoll_event, data).
+    static let eventSize = Int(jk_epoll_event_size())
+    static let eventTokenOffset = Int(jk_epoll_event_data_offset())
+    /// sizeof(struct mmsghdr) and offsetof(struct mmsghdr, msg_len).
+    static let messageVectorEntrySize = Int(jk_mmsghdr_size())
+    static let messageVectorLengthOffset = Int(jk_mmsghdr_len_offset())
+    static let dontWait = jk_msg_dontwait()
+    static let truncated = jk_msg_trunc()
 
-    static func symbol<T>(_ name: String, as type: T.Type) -> T? {
-        guard let handle = dlopen(nil, RTLD_NOW), let pointer = dlsym(handle, name) else { return nil }
-        return unsafeBitCast(pointer, to: type)
+    /// Whether `MessageVectorEntry` is laid out as this platform's `struct mmsghdr`.
+    static var messageVectorLayoutMatches: Bool {
+        MemoryLayout<MessageVectorEntry>.stride == messageVectorEntrySize
+            && MemoryLayout<MessageVectorEntry>.offset(of: \.msg_len) == messageVectorLengthOffset
     }
-
-    static let epollCreate = symbol("epoll_create1", as: EpollCreate.self)
-    static let epollControl = symbol("epoll_ctl", as: EpollControl.self)
-    static let epollWait = symbol("epoll_wait", as: EpollWait.self)
-    static let receiveMany = symbol("recvmmsg", as: ReceiveMany.self)
-    static let sendMany = symbol("sendmmsg", as: SendMany.self)
-
-    static let epollIn: UInt32 = 0x001
-    static let controlAdd: CInt = 1
-    static let controlDelete: CInt = 2
-    static let closeOnExec: CInt = 0o2000000
-    static let eventSize = 12
-    static let dontWait: CInt = 0x40
-    static let truncated: CInt = 0x20
 }
 
 /// One epoll instance and a wake-up pipe (epoll(7)), level-triggered: a socket with data left
@@ -43,6 +36,9 @@ final class EventPoll {
     static let wakeToken = UInt64.max
     let capacity = 128
     private let events: UnsafeMutableRawPointer
+    /// `struct epoll_event`'s size and the token's offset in it, from C (see `LinuxCalls`).
+    private let eventSize = LinuxCalls.eventSize
+    private let tokenOffset = LinuxCalls.eventTokenOffset
 
     enum PollError: Error, CustomStringConvertible {
         case unavailable, create(Int32)
@@ -55,10 +51,8 @@ final class EventPoll {
     }
 
     init() throws {
-        guard let create = LinuxCalls.epollCreate, LinuxCalls.epollControl != nil, LinuxCalls.epollWait != nil else {
-            throw PollError.unavailable
-        }
-        let fd = create(LinuxCalls.closeOnExec)
+        guard LinuxCalls.available, LinuxCalls.messageVectorLayoutMatches else { throw PollError.unavailable }
+        let fd = jk_epoll_create()
         guard fd >= 0 else { throw PollError.create(errno) }
         var pipeFDs: [CInt] = [0, 0]
         guard pipe(&pipeFDs) == 0 else {
@@ -73,7 +67,7 @@ final class EventPoll {
         self.fd = fd
         wakeRead = pipeFDs[0]
         wakeWrite = pipeFDs[1]
-        events = .allocate(byteCount: capacity * LinuxCalls.eventSize, alignment: 8)
+        events = .allocate(byteCount: capacity * eventSize, alignment: 8)
         register(wakeRead, token: EventPoll.wakeToken)
     }
 
@@ -86,24 +80,19 @@ final class EventPoll {
 
     @discardableResult
     func register(_ socket: CInt, token: UInt64) -> Bool {
-        var event = (UInt32(0), UInt32(0), UInt32(0))
-        withUnsafeMutableBytes(of: &event) { raw in
-            raw.storeBytes(of: LinuxCalls.epollIn, toByteOffset: 0, as: UInt32.self)
-            raw.storeBytes(of: token, toByteOffset: 4, as: UInt64.self)
-        }
-        return withUnsafeMutableBytes(of: &event) { LinuxCalls.epollControl?(fd, LinuxCalls.controlAdd, socket, $0.baseAddress) ?? -1 } == 0
+        jk_epoll_add(fd, socket, token) == 0
     }
 
     func unregister(_ socket: CInt) {
-        _ = LinuxCalls.epollControl?(fd, LinuxCalls.controlDelete, socket, nil)
+        _ = jk_epoll_delete(fd, socket)
     }
 
     /// Waits up to `timeoutMilliseconds` (-1: forever) and calls `ready` with each token.
     func wait(timeoutMilliseconds: CInt, _ ready: (UInt64) -> Void) {
-        let n = LinuxCalls.epollWait?(fd, events, CInt(capacity), timeoutMilliseconds) ?? -1
+        let n = jk_epoll_wait(fd, events, CInt(capacity), timeoutMilliseconds)
         guard n > 0 else { return }
         for i in 0..<Int(n) {
-            let token = events.loadUnaligned(fromByteOffset: i * LinuxCalls.eventSize + 4, as: UInt64.self)
+            let token = events.loadUnaligned(fromByteOffset: i * eventSize + tokenOffset, as: UInt64.self)
             if token == EventPoll.wakeToken {
                 drainWake()
             } else {
@@ -165,8 +154,8 @@ final class ReceiveBatch {
             headers[i].msg_hdr.msg_iovlen = 1
         }
         let n: CInt
-        if let receiveMany = LinuxCalls.receiveMany {
-            n = receiveMany(fd, UnsafeMutableRawPointer(headers), CUnsignedInt(count), LinuxCalls.dontWait, nil)
+        if LinuxCalls.available {
+            n = jk_recvmmsg(fd, UnsafeMutableRawPointer(headers), CUnsignedInt(count), LinuxCalls.dontWait)
         } else {
             let one = recvmsg(fd, &headers[0].msg_hdr, LinuxCalls.dontWait)
             if one >= 0 { headers[0].msg_len = CUnsignedInt(one) }
