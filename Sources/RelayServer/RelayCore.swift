@@ -42,6 +42,10 @@ final class RelayCore: @unchecked Sendable {
     let tcpCounters = TCPRelayCounters()
     var pendingSockets: [DirectUDPSocket] = []
     var receiveErrors: UInt64 = 0
+    /// Live allocations' user and start, and what closed relay sockets carried, for the log
+    /// line that ends an allocation (user, duration, packets and bytes each way).
+    var allocationRecords: [FiveTuple: AllocationRecord] = [:]
+    var closedRelayCounts: [TransportAddress: AllocationRecord.Counts] = [:]
     /// Send errors of relay sockets already closed (live sockets keep their own count).
     var closedSendErrors: UInt64 = 0
     let allocator = ByteBufferAllocator()
@@ -192,7 +196,7 @@ final class RelayCore: @unchecked Sendable {
             let now = wallClock()
             for i in 0..<n {
                 guard let bytes = receiveBatch.bytes(i), let peer = receiveBatch.source(i) else { receiveErrors += 1; continue }
-                peerDatagram(bytes, from: peer, relay: relay, now: now)
+                if peerDatagram(bytes, from: peer, relay: relay, now: now) { socket.countIn(bytes.count) }
             }
         }
     }
@@ -213,21 +217,22 @@ final class RelayCore: @unchecked Sendable {
         execute(engine.handleClientDatagram(Array(bytes), from: tuple, now: now))
     }
 
-    /// A datagram from a peer on a relayed address.
-    func peerDatagram(_ bytes: UnsafeRawBufferPointer, from peer: TransportAddress, relay: TransportAddress, now: Timestamp) {
+    /// A datagram from a peer on a relayed address; whether it went on to the client.
+    @discardableResult
+    func peerDatagram(_ bytes: UnsafeRawBufferPointer, from peer: TransportAddress, relay: TransportAddress, now: Timestamp) -> Bool {
         let length = bytes.count
         switch engine.routePeerData(from: peer, to: relay, length: length, now: now) {
         case .dropped:
-            return
+            return false
         case .channel(let tuple, let number):
             if tuple.transport == .udp {
-                guard let listener = listener(for: tuple.server) else { return }
+                guard let listener = listener(for: tuple.server) else { return false }
                 let first = listener.stage(length: ChannelData.headerSize + length, to: tuple.client) { out in
                     ChannelData.writeHeader(channel: number, length: length, into: out)
                     UnsafeMutableRawBufferPointer(rebasing: out[ChannelData.headerSize...]).copyMemory(from: bytes)
                 }
                 if first { pendingSockets.append(listener) }
-                return
+                return true
             }
             var out = allocator.buffer(capacity: 4 + length + 3)
             out.writeInteger(number)
@@ -238,6 +243,7 @@ final class RelayCore: @unchecked Sendable {
         case .indication(let tuple):
             sendToClient(TURNServerEngine.dataIndication(peer: peer, data: Array(bytes)), tuple: tuple)
         }
+        return true
     }
 
     /// A framed message from a TCP or TLS client.
@@ -338,6 +344,8 @@ final class RelayCore: @unchecked Sendable {
                 log(event)
             }
         }
+        // Counts of relay sockets closed without their allocation's end in this batch: stale.
+        if !closedRelayCounts.isEmpty { closedRelayCounts.removeAll() }
     }
 
     /// Binds and registers the relayed address's socket; the engine hears at once how it went.
@@ -360,6 +368,10 @@ final class RelayCore: @unchecked Sendable {
     func closeRelay(_ relay: TransportAddress) {
         guard let socket = relays.removeValue(forKey: relay) else { return }
         closedSendErrors += socket.sendErrors
+        if socket.packetsOut + socket.packetsIn > 0 {
+            closedRelayCounts[relay] = .init(packetsToPeer: socket.packetsOut, bytesToPeer: socket.bytesOut,
+                                             packetsToClient: socket.packetsIn, bytesToClient: socket.bytesIn)
+        }
         track(socket.fd, nil)
         socket.close()
     }
@@ -388,10 +400,25 @@ final class RelayCore: @unchecked Sendable {
     func log(_ event: TURNServerEvent) {
         switch event {
         case .allocationCreated(let tuple, let username, let relays, let lifetime):
+            allocationRecords[tuple] = AllocationRecord(user: username, start: wallClock(), relays: relays)
             logger.info("allocation created", metadata: ["client": "\(tuple)", "user": "\(username)",
                                                          "relays": "\(relays)", "lifetime": "\(lifetime)"])
         case .allocationDeleted(let tuple, let reason):
-            logger.info("allocation deleted", metadata: ["client": "\(tuple)", "reason": "\(reason.rawValue)"])
+            // Its relay sockets were closed just before (their counts wait in closedRelayCounts).
+            var metadata: Logger.Metadata = ["client": "\(tuple)", "reason": "\(reason.rawValue)"]
+            if let record = allocationRecords.removeValue(forKey: tuple) {
+                var counts = AllocationRecord.Counts()
+                for relay in record.relays {
+                    if let c = closedRelayCounts.removeValue(forKey: relay) { counts = counts + c }
+                }
+                metadata["user"] = "\(record.user)"
+                metadata["duration"] = "\(AllocationRecord.seconds(wallClock() - record.start))"
+                metadata["packets"] = "\(counts.packetsToPeer + counts.packetsToClient)"
+                metadata["bytes"] = "\(counts.bytesToPeer + counts.bytesToClient)"
+                metadata["to_peer"] = "\(counts.packetsToPeer)/\(counts.bytesToPeer)"
+                metadata["to_client"] = "\(counts.packetsToClient)/\(counts.bytesToClient)"
+            }
+            logger.info("allocation deleted", metadata: metadata)
         case .authenticationFailed(let tuple, let username, let reason):
             logger.notice("authentication failed", metadata: ["client": "\(tuple)", "user": "\(username ?? "-")",
                                                               "reason": "\(reason.rawValue)"])
@@ -409,5 +436,33 @@ final class RelayCore: @unchecked Sendable {
         case .allocationRefreshed, .permissionCreated, .channelBound:
             logger.trace("\(event)")
         }
+    }
+}
+
+/// An allocation as the driver's log sees it: who made it, when, and its relayed addresses.
+struct AllocationRecord {
+    var user: String
+    var start: Timestamp
+    var relays: [TransportAddress]
+
+    /// Datagrams and payload bytes a relay socket carried (UDP relaying; TCP allocations'
+    /// data connections are counted in `turn_tcp_bytes_total` instead).
+    struct Counts {
+        var packetsToPeer: UInt64 = 0
+        var bytesToPeer: UInt64 = 0
+        var packetsToClient: UInt64 = 0
+        var bytesToClient: UInt64 = 0
+
+        static func + (a: Counts, b: Counts) -> Counts {
+            Counts(packetsToPeer: a.packetsToPeer + b.packetsToPeer, bytesToPeer: a.bytesToPeer + b.bytesToPeer,
+                   packetsToClient: a.packetsToClient + b.packetsToClient, bytesToClient: a.bytesToClient + b.bytesToClient)
+        }
+    }
+
+    /// Seconds with millisecond precision, e.g. "12.345s".
+    static func seconds(_ interval: Double) -> String {
+        let ms = Int((max(interval, 0) * 1000).rounded())
+        let fraction = String(ms % 1000)
+        return "\(ms / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)s"
     }
 }

@@ -333,35 +333,3 @@ final class PeerStreamHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 }
-
-/// A minimal HTTP/1.1 responder for `GET /metrics` in the Prometheus text format.
-final class MetricsHTTPHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-    /// Produces the exposition text and hands it to the callback (on another thread).
-    let render: (@escaping @Sendable (String) -> Void) -> Void
-    var request: [UInt8] = []
-    var answered = false
-
-    init(render: @escaping (@escaping @Sendable (String) -> Void) -> Void) {
-        self.render = render
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        request += unwrapInboundIn(data).readableBytesView
-        guard request.count < 16_384 else { context.close(promise: nil); return }
-        let text = String(decoding: request, as: UTF8.self)
-        guard text.contains("\r\n\r\n"), !answered else { return }
-        answered = true
-        let found = text.hasPrefix("GET /metrics ") || text.hasPrefix("GET / ")
-        let channel = context.channel
-        let respond: @Sendable (String) -> Void = { body in
-            let head = "HTTP/1.1 \(found ? "200 OK" : "404 Not Found")\r\nContent-Type: text/plain; version=0.0.4\r\n"
-                + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
-            channel.writeAndFlush(channel.allocator.buffer(string: head + body)).whenComplete { _ in
-                channel.close(promise: nil)
-            }
-        }
-        if found { render(respond) } else { respond("not found\n") }
-    }
-}

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Prometheus
 import Synchronization
 import TURNServer
@@ -31,6 +34,10 @@ final class RelayMetrics: @unchecked Sendable {
     let tcpBytesToClient: Counter
     /// What each counter has been raised to so far, by counter name (under `lock`).
     private let lock = Mutex<[String: UInt64]>([:])
+    /// Whether the relay is draining (SIGTERM): `/health` answers 503 from then on.
+    let draining = Atomic<Bool>(false)
+    /// The version `jingle_relay_build_info` reports.
+    let buildVersion = Mutex<String>("unknown")
 
     init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -95,7 +102,130 @@ final class RelayMetrics: @unchecked Sendable {
             for reason in DropReason.allCases {
                 if let counter = drops[reason] { advance(counter, "drop." + reason.rawValue, to: s.drops[reason, default: 0]) }
             }
-            return registry.emitToString()
+            return registry.emitToString() + ProcessMetrics.exposition(version: buildVersion.withLock { $0 })
         }
+    }
+
+    /// Hands the metrics endpoint's answer for `route` to `reply` (on a data-plane thread).
+    func answer(_ route: MetricsRoute, cores: [RelayCore], reply: @escaping @Sendable (MetricsResponse) -> Void) {
+        switch route {
+        case .metrics:
+            RelayServer.snapshot(cores) { snapshot in
+                reply(MetricsResponse(status: .ok, contentType: MetricsResponse.prometheusType, body: self.render(snapshot)))
+            }
+        case .health:
+            // Serving only while the data-plane threads answer (a wedged thread never replies).
+            RelayServer.snapshot(cores) { _ in
+                reply(self.draining.load(ordering: .relaxed)
+                      ? MetricsResponse(status: .serviceUnavailable, body: "draining\n")
+                      : MetricsResponse(status: .ok, body: "serving\n"))
+            }
+        case .notFound:
+            reply(MetricsResponse(status: .notFound, body: "not found (try /metrics or /health)\n"))
+        }
+    }
+}
+
+extension RelayServer {
+    /// The version reported by the `jingle_relay_build_info` metric.
+    public var buildVersion: String {
+        get { metrics.buildVersion.withLock { $0 } }
+        set { metrics.buildVersion.withLock { $0 = newValue } }
+    }
+
+    /// Whether the relay is draining (new allocations refused, `/health` 503).
+    public var isDraining: Bool { metrics.draining.load(ordering: .relaxed) }
+}
+
+/// The standard Prometheus process metrics (resident and virtual memory, CPU seconds, open and
+/// maximum descriptors, start time) from /proc/self, and `jingle_relay_build_info`.
+enum ProcessMetrics {
+    struct Sample: Sendable {
+        var residentBytes: Int = 0
+        var virtualBytes: Int = 0
+        var cpuSeconds: Double = 0
+        var openFDs: Int = 0
+        var maxFDs: Int = 0
+        var startTimeSeconds: Double = 0
+    }
+
+    /// Reads the sample now (fields stay 0 where /proc is unreadable).
+    static func sample() -> Sample {
+        var s = Sample()
+        let ticks = Double(max(sysconf(Int32(_SC_CLK_TCK)), 1))
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        // /proc/self/stat: fields after the parenthesised command name, from field 3 (state).
+        if let stat = readFile("/proc/self/stat"), let close = stat.lastIndex(of: ")") {
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            func field(_ n: Int) -> Double { n - 3 < fields.count ? Double(fields[n - 3]) ?? 0 : 0 }
+            s.cpuSeconds = (field(14) + field(15)) / ticks
+            s.virtualBytes = Int(field(23))
+            s.residentBytes = Int(field(24)) * pageSize
+            if let procStat = readFile("/proc/stat"),
+               let line = procStat.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
+               let boot = Double(line.dropFirst(6).trimmingPrefix(" ")) {
+                s.startTimeSeconds = boot + field(22) / ticks
+            }
+        }
+        if let dir = opendir("/proc/self/fd") {
+            var count = 0
+            while let entry = readdir(dir) {
+                if UInt8(bitPattern: entry.pointee.d_name.0) != UInt8(ascii: ".") { count += 1 }
+            }
+            closedir(dir)
+            s.openFDs = max(count - 1, 0)   // not the one opendir holds
+        }
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 { s.maxFDs = Int(clamping: limit.rlim_cur) }
+        return s
+    }
+
+    /// The text exposition of a fresh sample and the build information.
+    static func exposition(version: String) -> String {
+        let s = sample()
+        var out = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ value: String, labels: String = "") {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name)\(labels) \(value)\n"
+        }
+        metric("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", "\(s.residentBytes)")
+        metric("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", "\(s.virtualBytes)")
+        metric("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", "\(s.cpuSeconds)")
+        metric("process_open_fds", "gauge", "Number of open file descriptors.", "\(s.openFDs)")
+        metric("process_max_fds", "gauge", "Maximum number of open file descriptors.", "\(s.maxFDs)")
+        metric("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch in seconds.", "\(s.startTimeSeconds)")
+        #if arch(x86_64)
+        let arch = "x86_64"
+        #elseif arch(arm64)
+        let arch = "arm64"
+        #else
+        let arch = "other"
+        #endif
+        var escaped = ""
+        for c in version {
+            switch c {
+            case "\\": escaped += "\\\\"
+            case "\"": escaped += "\\\""
+            case "\n": escaped += "\\n"
+            default: escaped.append(c)
+            }
+        }
+        metric("jingle_relay_build_info", "gauge", "Build information: version and architecture (always 1).",
+               "1", labels: "{version=\"\(escaped)\",arch=\"\(arch)\"}")
+        return out
+    }
+
+    /// A whole file's text, read without Foundation (for /proc files, whose size is unknown).
+    static func readFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { _ = close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

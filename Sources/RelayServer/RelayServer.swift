@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import STUN
 import Synchronization
@@ -106,8 +107,9 @@ public final class RelayServer: @unchecked Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler { reply in
-                            Task { reply(metrics.render(await RelayServer.snapshot(cores))) }
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler { route, reply in
+                            metrics.answer(route, cores: cores, reply: reply)
                         })
                     }
                 }
@@ -200,24 +202,7 @@ public final class RelayServer: @unchecked Sendable {
     }
 
     static func snapshot(_ cores: [RelayCore]) async -> Snapshot {
-        var total = Snapshot()
-        for core in cores {
-            let part = await core.submit {
-                Snapshot(statistics: core.engine.statistics, allocationCount: core.engine.allocationCount,
-                         receiveErrors: core.receiveErrors, sendErrors: core.sendErrors,
-                         peerConnections: core.engine.stateSizes.peerConnections,
-                         tcpBytesToPeer: core.tcpCounters.toPeer.load(ordering: .relaxed),
-                         tcpBytesToClient: core.tcpCounters.toClient.load(ordering: .relaxed))
-            }
-            total.statistics = total.statistics + part.statistics
-            total.allocationCount += part.allocationCount
-            total.receiveErrors += part.receiveErrors
-            total.sendErrors += part.sendErrors
-            total.peerConnections += part.peerConnections
-            total.tcpBytesToPeer += part.tcpBytesToPeer
-            total.tcpBytesToClient += part.tcpBytesToClient
-        }
-        return total
+        await withCheckedContinuation { continuation in snapshot(cores) { continuation.resume(returning: $0) } }
     }
 
     /// The Prometheus text exposition, as the metrics endpoint would serve it.
@@ -227,6 +212,7 @@ public final class RelayServer: @unchecked Sendable {
 
     /// Refuses new allocations from now on; existing ones keep working.
     public func beginDrain() async throws {
+        metrics.draining.store(true, ordering: .relaxed)
         _ = await onEveryCore { $0.engine.startDraining() }
     }
 
@@ -234,6 +220,7 @@ public final class RelayServer: @unchecked Sendable {
     /// `timeout` seconds, then close everything.
     public func drainAndStop(timeout: Double? = nil) async throws {
         let limit = timeout ?? configuration.drainTimeout
+        metrics.draining.store(true, ordering: .relaxed)
         _ = await onEveryCore { $0.engine.startDraining() }
         core.logger.info("draining", metadata: ["timeout": "\(limit)"])
         let deadline = ContinuousClock.now + .milliseconds(Int64(limit * 1000))

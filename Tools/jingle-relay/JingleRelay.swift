@@ -14,6 +14,7 @@ struct JingleRelay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jingle-relay",
         abstract: "A TURN relay (RFC 8656), secure by default.",
+        discussion: manualDiscussion,
         version: JingleKitVersion.string)
 
     @Option(help: "Configuration file (key = value lines; see Samples/jingle-relay/jingle-relay.conf).")
@@ -194,8 +195,12 @@ struct JingleRelay: AsyncParsableCommand {
         }
         hangup.resume()
 
+        // The first SIGTERM/SIGINT drains (the service group); a second exits at once.
+        let secondSignal = SecondSignalExit(logger: logger)
+        defer { withExtendedLifetime(secondSignal) {} }
+        server.buildVersion = JingleKitVersion.string
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: RelayService(server: server))],
+            services: [.init(service: RelayService(server: server, notifier: .fromEnvironment()))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {
