@@ -392,6 +392,50 @@ import TURNServer
         try await server.stop()
     }
 
+    /// Item 1: a TLS client that never completes its handshake is closed at the handshake
+    /// timeout, well before the first-message deadline; one TCP source address is held to
+    /// max-connections-per-ip.
+    @Test func tlsHandshakeTimeoutAndPerAddressCap() async throws {
+        let certificate = try CoturnInteropTests.certificate()
+        var c = RelayUDPTests.configuration()
+        c.tlsListen = [TransportAddress("127.0.0.1:0")!]
+        c.tlsCertificateFile = certificate.certificate
+        c.tlsPrivateKeyFile = certificate.key
+        c.tlsHandshakeTimeout = 0.5
+        c.firstMessageTimeout = 30
+        c.maxConnectionsPerIP = 3
+        let server = try RelayServer(configuration: c)
+        try await server.start()
+        let tls = try #require(server.tlsAddresses.first)
+        let silent = try #require(TCPTestStream.connect(to: tls))
+        let started = Date()
+        #expect(silent.closedByPeer(timeout: 10))
+        let took = Date().timeIntervalSince(started)
+        #expect(took >= 0.3 && took < 5, "\(took)")
+
+        // Three connections from 127.0.0.1 are kept; the fourth is closed at once.
+        let tcp = try #require(server.tcpAddresses.first)
+        let kept = (0..<3).compactMap { _ in TCPTestStream.connect(to: tcp) }
+        #expect(kept.count == 3)
+        for stream in kept {
+            stream.send(STUNMessage(.binding, .request).encode())
+            #expect(stream.message(timeout: 5)?.type.messageClass == .successResponse)
+        }
+        let fourth = try #require(TCPTestStream.connect(to: tcp))
+        #expect(fourth.closedByPeer(timeout: 5))
+        #expect(server.connectionLimits.refused.load(ordering: .relaxed) >= 1)
+        // A closed connection frees its place.
+        kept[0].shutdownBoth()
+        var admitted = false
+        for _ in 0..<50 where !admitted {
+            let again = try #require(TCPTestStream.connect(to: tcp))
+            again.send(STUNMessage(.binding, .request).encode())
+            admitted = again.message(timeout: 0.5)?.type.messageClass == .successResponse
+        }
+        #expect(admitted)
+        try await server.stop()
+    }
+
     /// Item 1: 120 connections that send nothing (60 TCP, 60 TLS) against a relay limited to
     /// 128 descriptors: the caps refuse what would exhaust them, UDP allocations keep
     /// succeeding, and every idle connection is closed within its deadline.
