@@ -45,6 +45,10 @@ let package = Package(
                        providers: [.apt(["libopus-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/CModules/COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSndFile", path: "Sources/CModules/CSndFile", pkgConfig: "sndfile",
+                       providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CSoxr", path: "Sources/CModules/CSoxr", pkgConfig: "soxr",
+                       providers: [.apt(["libsoxr-dev"])]),
         // epoll, recvmmsg and sendmmsg with this platform's struct layouts (x86-64 and arm64 differ).
         .target(name: "CLinuxCalls", path: "Sources/CModules/CLinuxCalls"),
 
@@ -75,7 +79,7 @@ let package = Package(
                     .product(name: "NIOCore", package: "swift-nio"),
                 ],
                 path: "Sources/TLS", swiftSettings: swiftSettings),
-        .target(name: "Media", dependencies: ["COpus", "CryptoPrimitives"],
+        .target(name: "Media", dependencies: ["COpus", "CSndFile", "CSoxr", "CryptoPrimitives"],
                 path: "Sources/Media", swiftSettings: swiftSettings),
         .target(name: "Transport", dependencies: ["CNice", "CSRTP", "COpenSSL", "TLS", "STUN", "Media"],
                 path: "Sources/Transport", swiftSettings: swiftSettings),

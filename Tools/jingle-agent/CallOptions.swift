@@ -53,7 +53,7 @@ struct CallOptions: ParsableArguments {
 
 /// Media options: what to send and record, codec settings, and how ICE finds a path.
 struct MediaOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Send this WAV or Ogg Opus file (by extension).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Send this audio file: WAV (PCM, float, mu-law, A-law), FLAC or Ogg Opus, recognised by content (Ogg Opus with 20 ms packets is sent without re-encoding).", valueName: "file"))
     var play: String?
 
     @Flag(name: .long, help: "Play the --play file in a loop.")
@@ -108,9 +108,6 @@ struct MediaOptions: ParsableArguments {
     func validate() throws {
         if play != nil && tone != nil { throw ValidationError("--play and --tone cannot be used together") }
         if loop && play == nil { throw ValidationError("--loop needs --play FILE") }
-        if let play, MediaPlan.AudioFileKind(path: play) == nil {
-            throw ValidationError("--play '\(play)': expected a .wav, .ogg or .opus file")
-        }
         if let record, !record.lowercased().hasSuffix(".wav") { throw ValidationError("--record '\(record)': expected a .wav file") }
         if let tone, !(tone >= 20 && tone <= 20000) { throw ValidationError("--tone must be between 20 and 20000 Hz") }
         if let dtmf {

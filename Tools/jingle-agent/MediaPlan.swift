@@ -3,15 +3,6 @@ import Transport
 /// The media settings of the agent's calls, resolved from flags and the configuration file.
 /// `CallMediaSettings` of JingleKit is made from it when calls carry media.
 struct MediaPlan: Sendable {
-    /// What `--play` plays, by file extension.
-    enum AudioFileKind: String, Sendable {
-        case wav, oggOpus
-        init?(path: String) {
-            let lower = path.lowercased()
-            if lower.hasSuffix(".wav") { self = .wav } else if lower.hasSuffix(".ogg") || lower.hasSuffix(".opus") { self = .oggOpus } else { return nil }
-        }
-    }
-
     var play: String?
     var loop = false
     var record: String?

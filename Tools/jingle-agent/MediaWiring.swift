@@ -18,11 +18,14 @@ struct MediaWiring: Sendable {
         var recorder: WAVFileRecorder?
     }
 
+    /// The `--play` file, read once for every call.
+    private let prompt: CallAudioFile?
+
     /// Checks what the plan needs before anything connects: the `--play` file must load.
     init(plan: MediaPlan, enabled: Bool) throws(AgentFailure) {
         self.plan = plan
         self.enabled = enabled
-        if enabled, plan.play != nil { _ = try makeSource(echo: nil) }
+        prompt = enabled ? try Self.loadPrompt(plan.play) : nil
         if enabled, let record = plan.record { try Self.checkRecordingFolder(record) }
         if plan.dtmf != nil, !enabled { throw AgentFailure(usage: "--dtmf needs media (not --signalling-only)") }
     }
@@ -116,18 +119,16 @@ struct MediaWiring: Sendable {
     private func makeSource(echo: EchoAudio?) throws(AgentFailure) -> (any CallAudioSource)? {
         if let echo { return echo }
         if let tone = plan.tone { return ToneSource(frequency: tone) }
-        guard let play = plan.play else { return nil }
-        let url = URL(fileURLWithPath: play)
+        return prompt?.makeSource(loop: plan.loop)
+    }
+
+    /// Reads the `--play` file by its content (WAV of any encoding, FLAC, Ogg Opus, ...).
+    private static func loadPrompt(_ play: String?) throws(AgentFailure) -> CallAudioFile? {
+        guard let play else { return nil }
         do {
-            switch MediaPlan.AudioFileKind(path: play) {
-            case .wav?: return try WAVFileSource.load(url, loop: plan.loop)
-            case .oggOpus?: return try OggOpusFileSource.load(url, loop: plan.loop)
-            case nil: throw AgentFailure(usage: "--play '\(play)': expected a .wav, .ogg or .opus file")
-            }
-        } catch let error as CallAudioFileError {
-            throw AgentFailure(usage: "--play: \(error)")
-        } catch let error as AgentFailure {
-            throw error
+            let file = try CallAudioFile.load(URL(fileURLWithPath: play))
+            Console.shared.progress("--play: \(file.format)")
+            return file
         } catch {
             throw AgentFailure(usage: "--play: \(error)")
         }
@@ -147,7 +148,7 @@ struct MediaWiring: Sendable {
             silenceFrames: s.silenceFrames,
             framesSent: s.framesSent, framesPlayed: s.framesPlayed, lateTicks: s.lateTicks,
             dtlsDatagramsSent: s.dtlsDatagramsSent, dtlsDatagramsReceived: s.dtlsDatagramsReceived,
-            sendFailures: s.sendFailures)
+            sendFailures: s.sendFailures, iceServers: s.iceServers.isEmpty ? nil : s.iceServers)
     }
 
     /// Loss, jitter, RTT and received level for the status line.

@@ -7,6 +7,16 @@ public protocol CallAudioSource: AnyObject, Sendable {
     /// The next frame, or nil when the source has finished (the call then sends silence and
     /// reports `CallEvent.audioSourceFinished` once).
     func nextFrame() -> [Int16]?
+
+    /// The next 20 ms already encoded: an Opus packet (RFC 6716) of 960 samples at 48 kHz, mono
+    /// or stereo, that goes into RTP as it is, with no encoding (`OpusPacketSource` plays an Ogg
+    /// Opus file this way). The call asks for it first on every tick, and for `nextFrame()` only
+    /// when this returns nil. The default returns nil: PCM sources need not implement it.
+    func nextOpusPacket() -> [UInt8]?
+}
+
+extension CallAudioSource {
+    public func nextOpusPacket() -> [UInt8]? { nil }
 }
 
 /// Where a call's received audio goes: one 20 ms frame (48 kHz mono) per media-clock tick, from

@@ -42,6 +42,10 @@ public struct CallMediaStatistics: Sendable, Hashable {
     public var dtlsDatagramsSent = 0
     public var dtlsDatagramsReceived = 0
     public var sendFailures = 0
+    /// Frames the Opus encoder encoded, and Opus packets the audio source supplied that went
+    /// out as they were (`CallAudioSource.nextOpusPacket()`, no encoding).
+    public var framesEncoded = 0
+    public var opusPacketsPassedThrough = 0
     /// Frames our media clock sent and played, and the ticks that ran more than one frame late.
     public var framesSent = 0
     public var framesPlayed = 0
@@ -95,6 +99,8 @@ public struct CallMediaStatistics: Sendable, Hashable {
         dtlsDatagramsSent = s.dtlsDatagramsSent
         dtlsDatagramsReceived = s.dtlsDatagramsReceived
         sendFailures = s.sendFailures
+        framesEncoded = s.framesEncoded
+        opusPacketsPassedThrough = s.opusPacketsPassedThrough
         srtpProfile = s.srtpProfile.map { p in
             switch p {
             case .aeadAES128GCM: "AEAD_AES_128_GCM"

@@ -395,21 +395,25 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         guard established, let session else { return true }
 
         var frame = silence
+        var packet: [UInt8]?
         if let source = audio?.source {
-            if let f = source.nextFrame() {
+            if let p = source.nextOpusPacket() {
+                packet = p
+            } else if let f = source.nextFrame() {
                 frame = f.count == CallAudio.samplesPerFrame ? f
                     : Array(f.prefix(CallAudio.samplesPerFrame)) + [Int16](repeating: 0, count: max(0, CallAudio.samplesPerFrame - f.count))
             } else if audio?.clearSource(ifStill: source) == true {
                 sink.yield(.audioSourceFinished)
             }
         }
-        if audio?.muted == true { frame = silence }
-        try? session.send(frame: frame)
+        if audio?.muted == true { frame = silence; packet = nil }
+        // An already-encoded packet goes out as it is (no encoder time); its level is not measured.
+        if let packet { try? session.send(opusPacket: packet) } else { try? session.send(frame: frame) }
         let played = session.pullFrame()
         audio?.sink?.receive(frame: played)
 
         let late = now - scheduled > CallAudio.frameDuration
-        let sendLevel = CallAudio.level(of: frame)
+        let sendLevel = packet == nil ? CallAudio.level(of: frame) : state.withLock { $0.sendLevel }
         let receiveLevel = CallAudio.level(of: played)
         let checkFirstAudio = state.withLock { s -> Bool in
             s.framesSent += 1

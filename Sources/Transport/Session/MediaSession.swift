@@ -191,6 +191,21 @@ public final class MediaSession: @unchecked Sendable {
         guard frame.count == Self.samplesPerFrame else {
             throw .invalidFrame(samples: frame.count, expected: Self.samplesPerFrame)
         }
+        try send(encoding: frame, packet: nil)
+    }
+
+    /// Sends an already-encoded 20 ms Opus packet (RFC 6716; 960 samples at 48 kHz, mono or
+    /// stereo, e.g. from an Ogg Opus file) as SRTP, unchanged: no encoder time. Takes the place
+    /// of one `send(frame:)` (same RTP clock and DTMF handling); the two can be mixed.
+    public func send(opusPacket: [UInt8]) throws(MediaSessionError) {
+        let samples = (try? OpusPacketInfo(parsing: opusPacket))?.totalSamples ?? 0
+        guard samples == Self.samplesPerFrame else {
+            throw .invalidFrame(samples: samples, expected: Self.samplesPerFrame)
+        }
+        try send(encoding: nil, packet: opusPacket)
+    }
+
+    private func send(encoding frame: [Int16]?, packet: [UInt8]?) throws(MediaSessionError) {
         let datagrams = try lock.withLock { _ throws(MediaSessionError) -> [[UInt8]] in
             switch phase {
             case .established: break
@@ -199,7 +214,13 @@ public final class MediaSession: @unchecked Sendable {
             }
             guard let srtp else { throw .notEstablished }
             let payload: [UInt8]
-            do { payload = try encoder.encode(frame) } catch { throw .codec("\(error)") }
+            if let packet {
+                payload = packet
+                stats.opusPacketsPassedThrough += 1
+            } else {
+                do { payload = try encoder.encode(frame ?? []) } catch { throw .codec("\(error)") }
+                stats.framesEncoded += 1
+            }
             var packets: [RTPPacket] = []
             switch dtmfOut.nextSlot(timestamp: timestamp) {
             case .audio:

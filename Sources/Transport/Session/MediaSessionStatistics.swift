@@ -4,6 +4,10 @@ public struct MediaSessionStatistics: Sendable, Hashable {
     /// RTP packets handed to ICE (after the test-only loss stage) and their SRTP bytes.
     public var packetsSent = 0
     public var bytesSent = 0
+    /// 20 ms frames the Opus encoder encoded (`send(frame:)`), and Opus packets sent as they
+    /// were handed over (`send(opusPacket:)`, no encoding).
+    public var framesEncoded = 0
+    public var opusPacketsPassedThrough = 0
     /// RTP packets the test-only loss stage dropped.
     public var packetsDroppedByLossStage = 0
     public var packetsReceived = 0
