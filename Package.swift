@@ -147,6 +147,9 @@ let package = Package(
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 ],
                 path: "Samples/answering-machine", exclude: ["README.md"], swiftSettings: swiftSettings),
+        // The README's library example, compiled so it stays true (`import JingleKit` only).
+        .executableTarget(name: "readme-call", dependencies: ["JingleKit"],
+                path: "Samples/readme-call", swiftSettings: swiftSettings),
 
         // MARK: Tests.
         .testTarget(name: "XMLStreamTests", dependencies: ["XMLStream"],
