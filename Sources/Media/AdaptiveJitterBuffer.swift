@@ -368,8 +368,9 @@ public struct AdaptiveJitterBuffer: Sendable {
     }
 
     /// Media time from `timestamp` for `duration` units carries no audio: an RFC 4733 telephone
-    /// event replaced it (its packets share the stream's clock). Frames there are concealed and
-    /// passed over, not waited for, so a DTMF digit does not add to the delay.
+    /// event replaced it (its packets share the stream's clock). Frames there are played as
+    /// silence and passed over, not waited for, so a DTMF digit neither adds to the delay nor
+    /// counts as concealment.
     public mutating func noteNoAudio(from timestamp: UInt32, duration: Int) {
         let start = extend(timestamp)
         let end = start + Int64(max(0, duration))
@@ -448,12 +449,14 @@ public struct AdaptiveJitterBuffer: Sendable {
         if let (next, entry) = earliest, next <= p + tolerance {
             return play(next, entry, level: level)
         }
+        // Media time a telephone event took (RFC 4733): the sender sent no audio for it, so it
+        // is played as silence and passed over, neither waited for nor counted as concealment.
+        if replaced {
+            playout = p + frame
+            statistics.silenceFrames += 1
+            return .silence(timestamp: ts)
+        }
         guard let (next, entry) = earliest else {
-            if replaced {
-                playout = p + frame
-                statistics.concealedFrames += 1
-                return .conceal(timestamp: ts)
-            }
             // Nothing buffered: the packet due is late (or the sender went quiet). Conceal
             // without moving the playout point (NetEq's expand), so it can still be played.
             statistics.concealedFrames += 1
@@ -485,7 +488,7 @@ public struct AdaptiveJitterBuffer: Sendable {
         // and move on. Between the low limit and the target it is waited for only if packets
         // were late in the last 100 frames: lateness, not loss, is what more delay cures.
         let recentlyLate = lastLateAt.map { p - $0 < 100 * frame } ?? false
-        if !replaced && (level < lowLimit || (recentlyLate && level < targetSamples)) {
+        if level < lowLimit || (recentlyLate && level < targetSamples) {
             statistics.concealedFrames += 1
             statistics.expandedFrames += 1
             expansionsSincePlayed += 1

@@ -171,6 +171,8 @@ struct PlayoutSimulation {
         #expect(told.buffer.statistics.expandedFrames == 0)
         #expect(untold.buffer.statistics.expandedFrames > 0)
         #expect(told.played.filter { $0.hasPrefix("d") }.count >= 90)
+        #expect(told.buffer.statistics.concealedFrames == 0, "DTMF is not concealment")
+        #expect(told.buffer.statistics.silenceFrames >= 5)
     }
 
     @Test func aStallsBacklogIsShortenedEveryFrame() {
