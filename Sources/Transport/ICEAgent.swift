@@ -352,7 +352,16 @@ private let iceReceive: @convention(c) (OpaquePointer?, guint, guint, guint, Uns
 
 private let iceNewCandidate: @convention(c) (OpaquePointer?, UnsafeMutablePointer<NiceCandidate>?, gpointer?) -> Void = {
     _, candidate, user in
-    guard let ctx = context(user), let candidate, let model = ICECandidate(nice: candidate.pointee) else { return }
+    guard let ctx = context(user), let candidate, var model = ICECandidate(nice: candidate.pointee) else { return }
+    if model.kind == .relayed {
+        var server = NiceAddress()
+        nice_address_init(&server)
+        nice_candidate_relay_address(candidate, &server)
+        if let address = ICECandidate.string(&server) {
+            let port = nice_address_get_port(&server)
+            model.relayServer = address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+        }
+    }
     ctx.continuation.yield(.localCandidate(model))
 }
 
@@ -414,7 +423,7 @@ extension ICECandidate {
                   relatedAddress: related, relatedPort: relatedPort)
     }
 
-    private static func string(_ a: inout NiceAddress) -> String? {
+    static func string(_ a: inout NiceAddress) -> String? {
         guard nice_address_is_valid(&a) != 0 else { return nil }
         var buffer = [CChar](repeating: 0, count: 64)
         buffer.withUnsafeMutableBufferPointer { nice_address_to_string(&a, $0.baseAddress) }

@@ -27,6 +27,9 @@ public struct ICECandidate: Sendable, Hashable {
     public var kind: Kind
     public var relatedAddress: String?
     public var relatedPort: UInt16?
+    /// For our own relayed candidates: the TURN server (`address:port`, IPv6 in brackets) that
+    /// allocated it, so each configured server's outcome can be told apart. nil otherwise.
+    public var relayServer: String?
 
     public init(foundation: String, component: Int = 1, transport: TransportProtocol = .udp, priority: UInt32,
                 address: String, port: UInt16, kind: Kind, relatedAddress: String? = nil, relatedPort: UInt16? = nil) {

@@ -58,6 +58,9 @@ struct CallReport: Codable, Sendable, Equatable {
         var dtlsDatagramsSent: Int?
         var dtlsDatagramsReceived: Int?
         var sendFailures: Int?
+        /// Each STUN/TURN server ICE was given and what came of it: allocated (relayed address),
+        /// error (code), no answer; the first place to look when a call could not connect.
+        var iceServers: [ICEServerStatus]? = nil
     }
 
     /// One event with its time since the call was placed or received.

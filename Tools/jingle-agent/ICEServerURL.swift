@@ -1,8 +1,9 @@
 import Transport
 
 /// A STUN or TURN server URI: `stun:HOST[:PORT]` (RFC 7064), `turn:HOST[:PORT][?transport=udp|tcp]`
-/// and `turns:HOST[:PORT][?transport=tcp]` (RFC 7065). HOST is an IP literal (`[...]` for IPv6):
-/// the ICE agent wants addresses, not names. Default ports: 3478, and 5349 for `turns`.
+/// and `turns:HOST[:PORT][?transport=tcp]` (RFC 7065). HOST is an IP literal (`[...]` for IPv6)
+/// or a host name, resolved (getaddrinfo, IPv4 and IPv6) when each call starts, since the ICE
+/// agent wants addresses. Default ports: 3478, and 5349 for `turns`.
 struct ICEServerURL: Sendable, Equatable, CustomStringConvertible {
     enum Scheme: String, Sendable { case stun, turn, turns }
     enum TransportProtocol: String, Sendable { case udp, tcp }
@@ -56,7 +57,9 @@ struct ICEServerURL: Sendable, Equatable, CustomStringConvertible {
             host = String(parts[0])
             if parts.count == 2 { portText = parts[1] }
             guard !host.isEmpty else { throw .init(text, "missing host") }
-            guard IPAddressText.isIPv4(host) else { throw .init(text, "'\(host)' is not an IP address (host names are not resolved)") }
+            guard IPAddressText.isIPv4(host) || IPAddressText.isHostName(host) else {
+                throw .init(text, "'\(host)' is neither an IPv4 address nor a host name")
+            }
         }
         var port: UInt16 = scheme == .turns ? 5349 : 3478
         if let portText {
@@ -110,6 +113,18 @@ enum IPAddressText {
         return parts.count == 4 && parts.allSatisfy { p in
             !p.isEmpty && p.count <= 3 && p.allSatisfy(\.isASCIIDigit) && (Int(p) ?? 256) <= 255
         }
+    }
+
+    /// A DNS name (RFC 1123 labels: letters, digits, hyphens inside; not all digits).
+    static func isHostName(_ s: String) -> Bool {
+        let name = s.hasSuffix(".") ? String(s.dropLast()) : s
+        guard !name.isEmpty, name.utf8.count <= 253 else { return false }
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.allSatisfy({ label in
+            !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+        }) else { return false }
+        return !(labels.last ?? "").allSatisfy(\.isASCIIDigit)
     }
 
     static func isIPv6(_ s: String) -> Bool {

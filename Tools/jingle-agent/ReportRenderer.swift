@@ -72,6 +72,7 @@ extension CallReport {
                 // DTLS never finished: say how far it got.
                 lines.append("  DTLS: \(sent) records sent, \(received) received, \(media.sendFailures ?? 0) refused by ICE")
             }
+            for server in media.iceServers ?? [] { lines.append("  ICE server \(server)") }
         }
         if !dtmfReceived.isEmpty { lines.append("  DTMF received: \(dtmfReceived)") }
         return lines.joined(separator: "\n")

@@ -36,6 +36,8 @@ public struct CallMediaStatistics: Sendable, Hashable {
     public var jitterBufferDelay: Duration = .zero
     /// The pair ICE uses, once known.
     public var selectedPair: SelectedCandidatePair?
+    /// Each STUN/TURN server the call's ICE agent was given, and what came of it.
+    public var iceServers: [ICEServerStatus] = []
     /// The SRTP protection profile DTLS negotiated (RFC 5764 §4.1.2 name).
     public var srtpProfile: String?
     /// DTLS records sent (with retransmissions) and received, and datagrams ICE refused to send.

@@ -23,6 +23,8 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
     private let clock = ContinuousClock()
     private let state = Mutex(State())
     private let tasks = Mutex([Task<Void, Never>]())
+    /// What came of each STUN/TURN server (reported in the media statistics).
+    private let iceServers: ICEServerTracker
 
     /// What the ICE-event task consumes, in order: agent events, and the media session once it exists.
     private enum Input: Sendable {
@@ -69,6 +71,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         self.role = role
         self.settings = settings
         self.cname = cname
+        iceServers = ICEServerTracker(servers: agent.configuration.servers)
         do { certificate = try DTLSCertificate.generate(commonName: "JingleKit") } catch {
             throw .transportFailed("cannot make the call's DTLS certificate: \(error)")
         }
@@ -122,6 +125,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         if !state.withLock({ $0.gatheringDone || $0.closed }) {
             await waitForGathering(at: clock.now + settings.gatheringWait)
         }
+        iceServers.diagnose()
         return state.withLock { s in
             s.handedOut = true
             return s.gathered.map(CandidateMapping.jingle)
@@ -237,6 +241,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         guard let session else { return nil }
         var stats = CallMediaStatistics(session.statistics)
         stats.selectedPair = s.pair
+        stats.iceServers = iceServers.statuses
         stats.framesSent = s.framesSent
         stats.framesPlayed = s.framesPlayed
         stats.lateTicks = s.lateTicks
@@ -289,12 +294,14 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
     private func note(_ event: ICEEvent) -> Bool {
         switch event {
         case .localCandidate(let c):
+            iceServers.gathered(c)
             let trickle = state.withLock { s -> Bool in
                 s.gathered.append(c)
                 return s.handedOut
             }
             if trickle { sink.yield(.localCandidates([CandidateMapping.jingle(c)])) }
         case .gatheringDone:
+            iceServers.diagnose()
             let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
                 s.gatheringDone = true
                 defer { s.waiters = [:] }

@@ -38,7 +38,12 @@ public struct ICEMediaTransportProvider: MediaTransportProvider {
     }
 
     public func makeTransport(sid: String, role: Creator) async throws -> any MediaTransport {
-        var servers = settings.iceServers
+        // Host names (e.g. `turn:turn.example.org`) are resolved now, for each call: IPv4 and IPv6.
+        var servers = settings.iceServers.flatMap { server in
+            let resolved = ICEServerDiscovery.resolve(server)
+            if resolved.isEmpty { logger.info("ICE server \(server.address) not used: the name does not resolve") }
+            return resolved
+        }
         if let externalServices {
             do {
                 let found = ICEServerDiscovery.iceServers(from: try await externalServices())
@@ -48,7 +53,7 @@ public struct ICEMediaTransportProvider: MediaTransportProvider {
                 logger.info("no STUN/TURN services from the XMPP server (XEP-0215): \(error)")
             }
         }
-        servers = ICEServerDiscovery.usable(servers)
+        servers = ICEServerDiscovery.usable(ICEServerDiscovery.reachable(servers, from: settings.localAddresses))
         if settings.relayOnly && !servers.contains(where: \.isTURN) {
             throw CallError.transportFailed("relay-only needs a TURN server: none configured and none offered by the XMPP server (XEP-0215)")
         }

@@ -58,13 +58,41 @@ public enum ICEServerDiscovery {
         }
     }
 
+    /// With local addresses given, only the servers of an address family among them: libnice
+    /// reaches an IPv6 server only from an IPv6 address (a name resolved to both families keeps
+    /// the one that can work, rather than a server that could only fail).
+    public static func reachable(_ servers: [ICEServer], from localAddresses: [String]) -> [ICEServer] {
+        guard !localAddresses.isEmpty else { return servers }
+        let v6 = localAddresses.contains { $0.contains(":") }
+        let v4 = localAddresses.contains { !$0.contains(":") }
+        return servers.filter { $0.address.contains(":") ? v6 : v4 }
+    }
+
     /// A literal address as is; otherwise the first address getaddrinfo gives (IPv4 first).
     public static func resolveIPv4OrIPv6(_ host: String) -> String? {
-        if isLiteral(host) { return host }
+        resolveAll(host).first
+    }
+
+    /// `server` with a host name replaced by its addresses (one server per address: the first
+    /// IPv4 and the first IPv6 address getaddrinfo gives, IPv4 first); a literal address as is;
+    /// empty when the name does not resolve. libnice takes only literal addresses.
+    public static func resolve(_ server: ICEServer) -> [ICEServer] {
+        resolveAll(server.address).map { ICEServer(address: $0, port: server.port, kind: server.kind) }
+    }
+
+    /// A literal address as is; otherwise the first IPv4 and the first IPv6 address of the name.
+    public static func resolveAll(_ host: String) -> [String] {
+        if isLiteral(host) { return [host] }
+        let found = addresses(of: host)
+        return [found.first { $0.family == AF_INET }, found.first { $0.family == AF_INET6 }].compactMap { $0?.text }
+    }
+
+    /// Every address getaddrinfo gives for `host`, numeric, in its order.
+    static func addresses(of host: String) -> [(family: Int32, text: String)] {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, nil, &hints, &list) == 0, let first = list else { return nil }
+        guard getaddrinfo(host, nil, &hints, &list) == 0, let first = list else { return [] }
         defer { freeaddrinfo(list) }
         var found: [(family: Int32, text: String)] = []
         var p: UnsafeMutablePointer<addrinfo>? = first
@@ -76,7 +104,7 @@ public enum ICEServerDiscovery {
             }
             p = ai.pointee.ai_next
         }
-        return (found.first { $0.family == AF_INET } ?? found.first)?.text
+        return found
     }
 
     static func isLiteral(_ host: String) -> Bool {
