@@ -115,6 +115,24 @@ public actor CallManager {
         }
     }
 
+    /// After the transport reconnected with a new XMPP session (not a XEP-0198 resumption, which
+    /// keeps them): sends presence and enables carbons again, per `configuration`, so calls reach
+    /// this device once more. The Jingle handler and calls need nothing. Returns whether carbons
+    /// were enabled.
+    @discardableResult
+    public func reannounce() async -> Bool {
+        guard stanzaLoop != nil else { return false }
+        if configuration.sendPresence {
+            outbox.yield(.stanza(XMLElement("presence", namespace: XMPPNamespace.client)))
+        }
+        guard configuration.enableCarbons else { return false }
+        let enable = IQ(type: .set, id: "carbons-\(UInt32.random(in: 0...UInt32.max))",
+                        payload: XMLElement("enable", namespace: XMPPNamespace.carbons))
+        return await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+            outbox.yield(.request(enable, { response in c.resume(returning: response?.type == .result) }))
+        }
+    }
+
     /// Stops reading stanzas and removes the Jingle handler; ongoing calls end with `<gone/>`.
     public func stop() async {
         for sid in records.keys.sorted() { hangUp(sid: sid, reason: Reason(.gone)) }

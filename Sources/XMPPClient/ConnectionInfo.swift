@@ -16,6 +16,11 @@ public struct ConnectionInfo: Sendable, Hashable {
     /// The `<stream:features/>` of the authenticated stream.
     public var features: StreamFeatures
     public var streamID: String?
+    /// XEP-0198: this connection resumed the previous session (nothing was lost, presence and
+    /// server-side state carry on) rather than binding a new one.
+    public var resumed = false
+    /// XEP-0198 stream management was enabled (or resumed) on this connection.
+    public var streamManagement = false
 
     public init(host: String, port: Int, tlsVersion: String?, cipherSuite: String?, peerCertificateSubject: String?,
                 saslMechanism: SASLMechanismName, boundJID: JID, features: StreamFeatures, streamID: String?) {

@@ -44,6 +44,10 @@ public actor XMPPClient {
     private var connecting: Task<ConnectionInfo, Error>?
     private var userDisconnected = false
     private var nextRequestNumber = 0
+    /// XEP-0198 state of the last connection, to resume it on the next one.
+    private var lastSession: StreamManagement?
+    /// The JID bound last: a new session asks for the same resource.
+    private var lastBoundJID: JID?
 
     /// What the current connection negotiated; nil when not connected.
     public private(set) var connectionInfo: ConnectionInfo?
@@ -103,7 +107,7 @@ public actor XMPPClient {
         for target in targets {
             let handler = XMPPStreamHandler(configuration: configuration, host: target.host, port: target.port,
                                             eventLoop: group.next(), stanzaSink: stanzaSink, iqHandlers: iqHandlers,
-                                            logger: logger)
+                                            logger: logger, previousSession: lastSession, bindJID: lastBoundJID)
             let channel: Channel
             do {
                 channel = try await ClientBootstrap(group: handler.ready.futureResult.eventLoop)
@@ -133,11 +137,15 @@ public actor XMPPClient {
             self.channel = channel
             self.handler = handler
             self.connectionInfo = info
+            lastBoundJID = info.boundJID
+            lastSession = nil
             reconnectPolicy?.reset()
             eventSink.yield(.connected(info))
             handler.closed.futureResult.whenSuccess { [weak self] error in
+                // On the event loop: the handler's stream management state is final now.
+                let session = handler.streamManagement
                 guard let self else { return }
-                Task { await self.connectionEnded(channel: channel, error: error) }
+                Task { await self.connectionEnded(channel: channel, error: error, session: session) }
             }
             return info
         }
@@ -159,11 +167,12 @@ public actor XMPPClient {
         return targets
     }
 
-    private func connectionEnded(channel: Channel, error: XMPPError?) {
+    private func connectionEnded(channel: Channel, error: XMPPError?, session: StreamManagement? = nil) {
         guard channel === self.channel else { return }
         self.channel = nil
         self.handler = nil
         connectionInfo = nil
+        lastSession = userDisconnected ? nil : session
         eventSink.yield(.disconnected(error))
         guard error != nil, !userDisconnected, reconnectPolicy != nil else { return }
         scheduleReconnect()
@@ -196,6 +205,7 @@ public actor XMPPClient {
     /// Ends the session with `</stream:stream>` and closes the connection; no reconnect follows.
     public func disconnect() async {
         userDisconnected = true
+        lastSession = nil
         reconnectTask?.cancel()
         reconnectTask = nil
         guard let channel, let handler else { return }

@@ -57,12 +57,21 @@ public struct XMPPClientConfiguration: Sendable {
     public var disco: DiscoResponder
     /// Reconnect after a lost connection with this back-off; nil to stay disconnected.
     public var reconnect: ReconnectPolicy?
+    /// XEP-0199: ping the server after this much silence from it; nil never pings.
+    public var pingInterval: Duration?
+    /// How long a keep-alive ping (or anything else from the server) may take to arrive before
+    /// the connection counts as dead, is closed and (with `reconnect`) reconnected.
+    public var pingTimeout: Duration
+    /// XEP-0198: enable stream management with resumption when the server offers it, and
+    /// resume the session after a lost connection.
+    public var streamManagement: Bool
 
     public init(jid: JID, password: String, server: ServerAddress? = nil, trustedCAFile: String? = nil,
                 allowPlaintext: Bool = false, mechanisms: [SASLMechanismName] = SASLMechanismName.preferenceOrder,
                 connectTimeout: Duration = .seconds(10), negotiationStepTimeout: Duration = .seconds(30),
                 dnsTimeout: Duration = .seconds(3), dnsServer: String? = nil, requestTimeout: Duration = .seconds(30),
-                disco: DiscoResponder = DiscoResponder(), reconnect: ReconnectPolicy? = nil) {
+                disco: DiscoResponder = DiscoResponder(), reconnect: ReconnectPolicy? = nil,
+                pingInterval: Duration? = .seconds(30), pingTimeout: Duration = .seconds(10), streamManagement: Bool = true) {
         self.jid = jid
         self.password = password
         self.server = server
@@ -76,5 +85,8 @@ public struct XMPPClientConfiguration: Sendable {
         self.requestTimeout = requestTimeout
         self.disco = disco
         self.reconnect = reconnect
+        self.pingInterval = pingInterval
+        self.pingTimeout = pingTimeout
+        self.streamManagement = streamManagement
     }
 }

@@ -35,6 +35,12 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     private var timer: Scheduled<Void>?
     private var timerDeadline: ContinuousClock.Instant?
     private var closeTimer: Scheduled<Void>?
+    /// XEP-0198 state: carried in from the previous connection (to resume it) and out again
+    /// when this one ends (`streamManagement`, read on the event loop once `closed` completes).
+    private var previousSession: StreamManagement?
+    private(set) var streamManagement = StreamManagement()
+    /// XEP-0199 pings after silence, once the session is ready.
+    private var keepAlive: KeepAlive?
 
     /// Completed with the connection's info once negotiated, or failed with an `XMPPError`.
     let ready: EventLoopPromise<ConnectionInfo>
@@ -44,17 +50,23 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     private var terminated = false
     private var closingByUs = false
 
+    /// - Parameters:
+    ///   - previousSession: the stream management state of the connection before, to resume.
+    ///   - resource: the resource to ask for at bind time (the one bound before), when not configured.
     init(configuration: XMPPClientConfiguration, host: String, port: Int, eventLoop: EventLoop,
-         stanzaSink: AsyncStream<Stanza>.Continuation, iqHandlers: [String: IQRequestHandler], logger: Logger) {
+         stanzaSink: AsyncStream<Stanza>.Continuation, iqHandlers: [String: IQRequestHandler], logger: Logger,
+         previousSession: StreamManagement? = nil, bindJID: JID? = nil) {
         self.configuration = configuration
         self.host = host
         self.port = port
         self.logger = logger
         self.stanzaSink = stanzaSink
         self.iqHandlers = iqHandlers
+        self.previousSession = configuration.streamManagement ? previousSession : nil
         self.negotiator = ClientStreamNegotiator(configuration: .init(
-            jid: configuration.jid, password: configuration.password, allowPlaintext: configuration.allowPlaintext,
-            mechanisms: configuration.mechanisms, stepTimeout: configuration.negotiationStepTimeout))
+            jid: bindJID ?? configuration.jid, password: configuration.password, allowPlaintext: configuration.allowPlaintext,
+            mechanisms: configuration.mechanisms, stepTimeout: configuration.negotiationStepTimeout,
+            resumption: self.previousSession?.resumption))
         self.ready = eventLoop.makePromise(of: ConnectionInfo.self)
         self.closed = eventLoop.makePromise(of: XMPPError?.self)
     }
@@ -111,6 +123,7 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !terminated else { return }
         let buffer = unwrapInboundIn(data)
+        keepAlive?.heard(now: .now)
         let events: [XMLStreamEvent]
         do {
             events = try parser.feed(buffer.readableBytesView)
@@ -150,11 +163,26 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
                 terminate(.stream(StreamError(element: element) ?? StreamError(.undefinedCondition)), notifyServer: true)
                 return
             }
+            if element.namespace == XMPPNamespace.streamManagement {
+                carryOut(streamManagement.handle(element))
+                return
+            }
             guard let stanza = Stanza(element: element) else {
                 logger.debug("ignoring non-stanza element", metadata: ["name": "\(element.name)", "ns": "\(element.namespace)"])
                 return
             }
+            streamManagement.received()
             route(stanza)
+        }
+    }
+
+    private func carryOut(_ outputs: [StreamManagement.Output]) {
+        for output in outputs {
+            switch output {
+            case .send(let text): write(text: text)
+            case .enabled(let resumable): logger.debug("stream management enabled", metadata: ["resumable": "\(resumable)"])
+            case .enableFailed: logger.info("the server refused stream management")
+            }
         }
     }
 
@@ -165,6 +193,7 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         switch iq.type {
         case .result, .error:
+            if KeepAlive.isAnswer(iq) { return }
             if let completion = tracker.match(iq), let promise = pending.removeValue(forKey: completion.id) {
                 promise.succeed(iq)
             } else {
@@ -211,10 +240,37 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
             case .ready(let jid, let features):
                 tracker.ownJID = jid
                 guard let mechanism = negotiator.saslMechanism else { return }
-                let info = ConnectionInfo(host: host, port: port, tlsVersion: tlsInfo?.protocolVersion,
+                var resend: [String] = []
+                var resumed = false
+                switch negotiator.resumeOutcome {
+                case .resumed(let h)?:
+                    if var previous = previousSession {
+                        resend = previous.resumed(serverHandled: h)
+                        streamManagement = previous
+                        resumed = true
+                    }
+                case .failed(let reason)?:
+                    let lost = previousSession?.abandon() ?? []
+                    logger.info("stream resumption failed; new session", metadata: ["reason": "\(reason)", "unacknowledged": "\(lost.count)"])
+                case nil:
+                    break
+                }
+                previousSession = nil
+                if !resumed, configuration.streamManagement, features.streamManagement {
+                    streamManagement = StreamManagement()
+                    carryOut(streamManagement.enable(resume: true))
+                }
+                streamManagement.boundJID = jid
+                if let interval = configuration.pingInterval {
+                    keepAlive = KeepAlive(interval: interval, timeout: configuration.pingTimeout, now: .now)
+                }
+                var info = ConnectionInfo(host: host, port: port, tlsVersion: tlsInfo?.protocolVersion,
                                           cipherSuite: tlsInfo?.cipherSuite, peerCertificateSubject: tlsInfo?.peerCertificateSubject,
                                           saslMechanism: mechanism, boundJID: jid, features: features, streamID: negotiator.streamID)
-                logger.info("XMPP session ready", metadata: ["jid": "\(jid)", "sasl": "\(mechanism)"])
+                info.resumed = resumed
+                info.streamManagement = streamManagement.state != .inactive
+                logger.info("XMPP session ready", metadata: ["jid": "\(jid)", "sasl": "\(mechanism)", "resumed": "\(resumed)"])
+                for text in resend { writeStanza(text: text) }
                 if !readyCompleted {
                     readyCompleted = true
                     ready.succeed(info)
@@ -268,7 +324,18 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     // MARK: Output, timer, termination
 
     private func write(element: XMLElement) {
-        write(text: XMLSerializer.serialize(element, parentNamespace: XMPPNamespace.client))
+        let text = XMLSerializer.serialize(element, parentNamespace: XMPPNamespace.client)
+        if ["message", "presence", "iq"].contains(element.name), element.namespace == XMPPNamespace.client || element.namespace.isEmpty {
+            writeStanza(text: text)
+        } else {
+            write(text: text)
+        }
+    }
+
+    /// Writes a stanza and counts it for stream management (which may ask for an ack).
+    private func writeStanza(text: String) {
+        write(text: text)
+        carryOut(streamManagement.sent(text))
     }
 
     private func write(text: String) {
@@ -279,7 +346,7 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private func rearmTimer() {
         guard !terminated, let context else { return }
-        let deadlines = [negotiator.nextDeadline, tracker.nextDeadline].compactMap { $0 }
+        let deadlines = [negotiator.nextDeadline, tracker.nextDeadline, keepAlive?.nextDeadline].compactMap { $0 }
         guard let next = deadlines.min() else {
             timer?.cancel()
             timer = nil
@@ -305,6 +372,20 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
         apply(negotiator.handleTimeout(now: now))
         for id in tracker.expire(now: now) {
             pending.removeValue(forKey: id)?.fail(XMPPError.timeout(what: "the answer to IQ '\(id)'"))
+        }
+        if negotiator.isReady, !closingByUs {
+            switch keepAlive?.handleTimeout(now: now, server: JID(localpart: nil, domainpart: configuration.jid.domainpart)) {
+            case .ping(let iq)?:
+                logger.debug("silence: pinging the server", metadata: ["id": "\(iq.id)"])
+                write(element: iq.element)
+            case .dead(let silence)?:
+                let tenths = silence.components.seconds * 10 + silence.components.attoseconds / 100_000_000_000_000_000
+                terminate(.connectionLost(reason: "no answer from the server for \(tenths / 10).\(tenths % 10) s"),
+                          notifyServer: false)
+                return
+            case nil:
+                break
+            }
         }
         rearmTimer()
     }

@@ -10,8 +10,14 @@ final class AgentSession: Sendable {
     let manager: CallManager
     let boundJID: JID
     let media: MediaWiring
+    /// Offline or not, for the status line.
+    let connection: ConnectionNote
+    private let watch: Task<Void, Never>
 
-    private init(client: XMPPClient, transport: DrainingTransport, manager: CallManager, boundJID: JID, media: MediaWiring) {
+    private init(client: XMPPClient, transport: DrainingTransport, manager: CallManager, boundJID: JID, media: MediaWiring,
+                 connection: ConnectionNote, watch: Task<Void, Never>) {
+        self.connection = connection
+        self.watch = watch
         self.client = client
         self.transport = transport
         self.manager = manager
@@ -21,8 +27,11 @@ final class AgentSession: Sendable {
 
     /// Logs in and starts the call manager (presence, carbons, the Jingle handler).
     /// - Parameter concurrentCalls: calls at once before a JMI proposal is answered busy by the runtime.
-    static func connect(_ configuration: XMPPClientConfiguration, options: CallOptions, media: MediaWiring,
+    /// - Parameter connectionOptions: reconnecting (or exiting 6) when the connection is lost, and keep-alive pings.
+    static func connect(_ given: XMPPClientConfiguration, options: CallOptions, media: MediaWiring,
+                        connectionOptions: ConnectionOptions = ConnectionOptions(),
                         concurrentCalls: Int = 1) async throws(AgentFailure) -> AgentSession {
+        let configuration = connectionOptions.apply(to: given)
         AgentLogging.setVerbose(options.verbose)
         var logger = Logger(label: "jingle-agent")
         logger.logLevel = options.verbose ? .debug : .critical
@@ -39,8 +48,12 @@ final class AgentSession: Sendable {
                                                                    maximumConcurrentCalls: concurrentCalls),
                                   logger: callLogger)
         await manager.start()
-        Console.shared.progress("connected as \(info.boundJID)")
-        return AgentSession(client: client, transport: transport, manager: manager, boundJID: info.boundJID, media: media)
+        Console.shared.progress("connected as \(info.boundJID)"
+                                + (info.streamManagement ? " (stream management on)" : ""))
+        let note = ConnectionNote()
+        let watch = ConnectionWatch.start(client: client, manager: manager, note: note, exitOnLoss: connectionOptions.noReconnect)
+        return AgentSession(client: client, transport: transport, manager: manager, boundJID: info.boundJID, media: media,
+                            connection: note, watch: watch)
     }
 
     /// Hangs up every call still going.
@@ -50,6 +63,7 @@ final class AgentSession: Sendable {
 
     /// Ends the calls still going, lets the last stanzas leave, and logs out.
     func close() async {
+        watch.cancel()
         await hangUpAll()
         await transport.drain()
         await manager.stop()

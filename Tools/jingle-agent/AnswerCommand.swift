@@ -65,6 +65,7 @@ struct AnswerCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Which calls") var which: AnswerLimitOptions
     @OptionGroup(title: "Account") var account: AccountOptions
+    @OptionGroup(title: "Connection") var connection: ConnectionOptions
     @OptionGroup(title: "Call") var options: CallOptions
     @OptionGroup(title: "Media") var mediaOptions: MediaOptions
 
@@ -77,7 +78,7 @@ struct AnswerCommand: AsyncParsableCommand {
     func run() async throws {
         let mode: AnswerMode = auto ? .auto(delay: .milliseconds(Int(answerAfter * 1000))) : busy ? .busy : decline ? .decline : Console.shared.canPrompt ? .prompt : .ring
         try await runAnswering(command: "answer", mode: mode, echo: false, which: which, account: account,
-                               options: options, mediaOptions: mediaOptions)
+                               connection: connection, options: options, mediaOptions: mediaOptions)
     }
 }
 
@@ -90,18 +91,19 @@ struct EchoCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Which calls") var which: AnswerLimitOptions
     @OptionGroup(title: "Account") var account: AccountOptions
+    @OptionGroup(title: "Connection") var connection: ConnectionOptions
     @OptionGroup(title: "Call") var options: CallOptions
     @OptionGroup(title: "Media") var mediaOptions: MediaOptions
 
     func run() async throws {
         try await runAnswering(command: "echo", mode: .auto(delay: .zero), echo: true, which: which, account: account,
-                               options: options, mediaOptions: mediaOptions)
+                               connection: connection, options: options, mediaOptions: mediaOptions)
     }
 }
 
 /// The body of `answer` and `echo`: log in, take calls until done, log out, exit with the outcome.
 func runAnswering(command: String, mode: AnswerMode, echo: Bool, which: AnswerLimitOptions, account: AccountOptions,
-                  options: CallOptions, mediaOptions: MediaOptions) async throws {
+                  connection: ConnectionOptions, options: CallOptions, mediaOptions: MediaOptions) async throws {
     Console.shared.setQuiet(options.quiet)
     let code: AgentExitCode
     do throws(AgentFailure) {
@@ -117,8 +119,9 @@ func runAnswering(command: String, mode: AnswerMode, echo: Bool, which: AnswerLi
         let signals = SignalWatcher()
         // The agent itself refuses calls beyond --max-concurrent; the runtime need not.
         let session = try await AgentSession.connect(configuration, options: options, media: media,
+                                                     connectionOptions: connection,
                                                      concurrentCalls: which.effectiveMaxConcurrent + 1)
-        let board = StatusBoard(media: session.media)
+        let board = StatusBoard(media: session.media, connection: session.connection)
         let loop = AnswerLoop(session: session, options: options, mode: mode, echo: echo, limits: which.limits, board: board)
         let interrupt = Task {
             for await number in signals.signals {

@@ -23,6 +23,7 @@ struct CallCommand: AsyncParsableCommand {
     var timeout: Double = 60
 
     @OptionGroup(title: "Account") var account: AccountOptions
+    @OptionGroup(title: "Connection") var connection: ConnectionOptions
     @OptionGroup(title: "Call") var options: CallOptions
     @OptionGroup(title: "Media") var mediaOptions: MediaOptions
 
@@ -58,7 +59,7 @@ struct CallCommand: AsyncParsableCommand {
         }
         guard let peer = JID(target) else { throw AgentFailure(usage: "'\(target)' is not a JID") }
         let signals = SignalWatcher()
-        let session = try await AgentSession.connect(configuration, options: options, media: media)
+        let session = try await AgentSession.connect(configuration, options: options, media: media, connectionOptions: connection)
         let call: Call
         do {
             call = try await session.manager.placeCall(to: peer, useJMI: !noJMI, timeout: .milliseconds(Int64(timeout * 1000)))
@@ -70,7 +71,7 @@ struct CallCommand: AsyncParsableCommand {
             throw AgentFailure("cannot place the call: \(error)", exitCode: .signallingFailure)
         }
         Console.shared.progress("calling \(peer)\(noJMI ? " (direct Jingle)" : " (JMI)"), sid \(call.sid)")
-        let board = StatusBoard(media: session.media)
+        let board = StatusBoard(media: session.media, connection: session.connection)
         let ticker = Task { await board.run(idle: "calling \(peer)") }
         let interrupt = Task {
             for await number in signals.signals {

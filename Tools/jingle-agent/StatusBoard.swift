@@ -14,8 +14,12 @@ final class StatusBoard: Sendable {
 
     private let entries = Mutex<[(String, Entry)]>([])
     private let media: MediaWiring
+    private let connection: ConnectionNote?
 
-    init(media: MediaWiring) { self.media = media }
+    init(media: MediaWiring, connection: ConnectionNote? = nil) {
+        self.media = media
+        self.connection = connection
+    }
 
     func add(_ call: Call, state: String) {
         entries.withLock { $0.append((call.sid, Entry(call: call, state: state, startedAt: .now))) }
@@ -44,11 +48,12 @@ final class StatusBoard: Sendable {
 
     private func draw(idle: String) async {
         let snapshot = entries.withLock { $0.map(\.1) }
+        let offline = connection?.offline
         guard !snapshot.isEmpty else {
-            Console.shared.status(idle)
+            Console.shared.status(offline ?? idle)
             return
         }
-        var parts: [String] = []
+        var parts: [String] = offline.map { [$0] } ?? []
         let now = ContinuousClock.now
         for entry in snapshot.prefix(4) {
             var text = "\(entry.call.peer) \(entry.state) \(Self.clock(now - (entry.activeSince ?? entry.startedAt)))"

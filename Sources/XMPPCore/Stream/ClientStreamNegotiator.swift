@@ -23,16 +23,21 @@ public struct ClientStreamNegotiator: Sendable {
         public var stepTimeout: Duration
         /// A fixed SCRAM client nonce, so tests can reproduce exchanges. Random when nil.
         public var clientNonce: String?
+        /// XEP-0198 §5: resume this session instead of binding, when the server offers
+        /// `urn:xmpp:sm:3`; on `<failed/>` the negotiator binds afresh.
+        public var resumption: StreamManagement.Resumption?
 
         public init(jid: JID, password: String, allowPlaintext: Bool = false,
                     mechanisms: [SASLMechanismName] = SASLMechanismName.preferenceOrder,
-                    stepTimeout: Duration = .seconds(30), clientNonce: String? = nil) {
+                    stepTimeout: Duration = .seconds(30), clientNonce: String? = nil,
+                    resumption: StreamManagement.Resumption? = nil) {
             self.jid = jid
             self.password = password
             self.allowPlaintext = allowPlaintext
             self.mechanisms = mechanisms
             self.stepTimeout = stepTimeout
             self.clientNonce = clientNonce
+            self.resumption = resumption
         }
     }
 
@@ -62,6 +67,7 @@ public struct ClientStreamNegotiator: Sendable {
         case awaitingProceed
         case awaitingTLSHandshake
         case authenticating(SASLClient)
+        case resuming(StreamManagement.Resumption, StreamFeatures)
         case binding(id: String)
         case establishingSession(id: String, jid: JID, features: StreamFeatures)
         case ready
@@ -80,6 +86,14 @@ public struct ClientStreamNegotiator: Sendable {
     public private(set) var streamID: String?
     /// The JID the server bound.
     public private(set) var boundJID: JID?
+    /// How an attempt to resume (`Configuration.resumption`) ended: nil when none was made.
+    public private(set) var resumeOutcome: ResumeOutcome?
+    public enum ResumeOutcome: Sendable, Hashable {
+        /// `<resumed/>`: the old session goes on; the server had handled `serverHandled` of our stanzas.
+        case resumed(serverHandled: UInt32)
+        /// `<failed/>`: a new session was bound instead.
+        case failed(reason: String)
+    }
     /// When the current step times out; nil when nothing is awaited.
     public private(set) var nextDeadline: ContinuousClock.Instant?
 
@@ -222,6 +236,24 @@ public struct ClientStreamNegotiator: Sendable {
             nextDeadline = nil
             return [.ready(boundJID: jid, features: features)]
 
+        case .resuming(let resumption, let features):
+            guard element.namespace == XMPPNamespace.streamManagement else { return unexpected(element) }
+            switch element.name {
+            case "resumed":
+                let h = element.attribute("h").flatMap(UInt32.init) ?? 0
+                resumeOutcome = .resumed(serverHandled: h)
+                boundJID = resumption.boundJID
+                state = .ready
+                nextDeadline = nil
+                return [.ready(boundJID: resumption.boundJID, features: features)]
+            case "failed":
+                let condition = element.elements.first { $0.namespace == XMPPNamespace.stanzas }?.name ?? "failed"
+                resumeOutcome = .failed(reason: condition)
+                return bind(now: now)
+            default:
+                return unexpected(element)
+            }
+
         case .establishingSession(let id, let jid, let features):
             guard let iq = IQ(element: element), iq.id == id, iq.type == .result || iq.type == .error else {
                 return unexpected(element)
@@ -254,17 +286,27 @@ public struct ClientStreamNegotiator: Sendable {
         case .secured:
             return authenticate(features, now: now)
         case .authenticated:
-            guard features.bind else { return fail(.bind(reason: "the server does not offer resource binding")) }
-            let id = "bind_1"
-            var bind = XMLElement("bind", namespace: XMPPNamespace.bind)
-            if let resource = configuration.jid.resourcepart {
-                bind.append(XMLElement("resource", namespace: XMPPNamespace.bind, text: resource))
+            if let resumption = configuration.resumption, features.streamManagement {
+                state = .resuming(resumption, features)
+                nextDeadline = now + configuration.stepTimeout
+                return [.send(StreamManagement.resumeRequest(resumption))]
             }
-            state = .binding(id: id)
-            nextDeadline = now + configuration.stepTimeout
-            let request = IQ(type: .set, id: id, payload: bind)
-            return [.send(XMLSerializer.serialize(request.element, parentNamespace: XMPPNamespace.client))]
+            return bind(now: now)
         }
+    }
+
+    private mutating func bind(now: ContinuousClock.Instant) -> [Action] {
+        let features = self.features ?? StreamFeatures(element: XMLElement("features", namespace: XMPPNamespace.stream))
+        guard features.bind else { return fail(.bind(reason: "the server does not offer resource binding")) }
+        let id = "bind_1"
+        var bind = XMLElement("bind", namespace: XMPPNamespace.bind)
+        if let resource = configuration.jid.resourcepart {
+            bind.append(XMLElement("resource", namespace: XMPPNamespace.bind, text: resource))
+        }
+        state = .binding(id: id)
+        nextDeadline = now + configuration.stepTimeout
+        let request = IQ(type: .set, id: id, payload: bind)
+        return [.send(XMLSerializer.serialize(request.element, parentNamespace: XMPPNamespace.client))]
     }
 
     private mutating func authenticate(_ features: StreamFeatures, now: ContinuousClock.Instant) -> [Action] {
@@ -314,6 +356,7 @@ public struct ClientStreamNegotiator: Sendable {
         case .awaitingProceed: "the STARTTLS answer"
         case .awaitingTLSHandshake: "the TLS handshake"
         case .authenticating: "the SASL exchange"
+        case .resuming: "stream resumption"
         case .binding: "resource binding"
         case .establishingSession: "session establishment"
         case .ready: "nothing"

@@ -15,6 +15,8 @@ public struct StreamFeatures: Sendable, Hashable, CustomStringConvertible {
     /// Legacy session establishment offered (RFC 3921 §3), and whether marked `<optional/>` (RFC 6121 appendix E).
     public var session: Bool
     public var sessionOptional: Bool
+    /// XEP-0198 stream management (`urn:xmpp:sm:3`) offered.
+    public var streamManagement: Bool
 
     public init(element: XMLElement) {
         self.element = element
@@ -27,6 +29,7 @@ public struct StreamFeatures: Sendable, Hashable, CustomStringConvertible {
         let sessionElement = element.child("session", namespace: XMPPNamespace.session)
         session = sessionElement != nil
         sessionOptional = sessionElement?.child("optional", namespace: XMPPNamespace.session) != nil
+        streamManagement = element.child("sm", namespace: XMPPNamespace.streamManagement) != nil
     }
 
     /// Whether the legacy session must be established before the session is ready.
