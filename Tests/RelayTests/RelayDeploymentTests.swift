@@ -288,6 +288,36 @@ import TURNServer
         #expect(Self.isAllocated(Self.allocate(&user, try UDPTestSocket(), server: server)))
     }
 
+    /// Items 9 and 1: SIGHUP re-reads the user file and rebuilds the TLS context from the
+    /// certificate files.
+    @Test func hangupRereadsTheUserFileAndTheCertificate() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certificate = try CoturnInteropTests.certificate()
+        try "alice:first\n".write(toFile: directory + "/users", atomically: true, encoding: .utf8)
+        let port = try TestPorts.freeUDPPort()
+        var tlsPort = try TestPorts.freeUDPPort()
+        while tlsPort == port { tlsPort = try TestPorts.freeUDPPort() }
+        let range = TestPorts.relayRange()
+        let relay = try Child(["--listen", "127.0.0.1:\(port)", "--tls-listen", "127.0.0.1:\(tlsPort)",
+                               "--tls-certificate", certificate.certificate, "--tls-private-key", certificate.key,
+                               "--relay-ip", "127.0.0.1", "--realm", "relay.test", "--user-file", directory + "/users",
+                               "--ports", "\(range.lowerBound)-\(range.upperBound)"])
+        defer { relay.stop() }
+        #expect(relay.wait(for: "relay started"), "\(relay.output)")
+        let server = TransportAddress(ip: IPAddress("127.0.0.1")!, port: port)
+        var carol = TURNClient(configuration: .init(username: "carol", password: "second"))
+        #expect(!Self.isAllocated(Self.allocate(&carol, try UDPTestSocket(), server: server)))
+
+        try "alice:first\ncarol:second\n".write(toFile: directory + "/users", atomically: true, encoding: .utf8)
+        kill(relay.process.processIdentifier, SIGHUP)
+        #expect(relay.wait(for: "credentials reloaded"), "\(relay.output)")
+        #expect(relay.wait(for: "TLS certificate reloaded"), "\(relay.output)")
+        carol = TURNClient(configuration: .init(username: "carol", password: "second"))
+        #expect(Self.isAllocated(Self.allocate(&carol, try UDPTestSocket(), server: server)))
+        #expect(!relay.output.contains("second"))
+    }
+
     /// Item 10: behind NAT, the relayed address handed out is the public one (203.0.113.9, a
     /// documentation address) with the port of the socket bound on the private relay-ip
     /// (127.0.0.2), and that socket relays.
