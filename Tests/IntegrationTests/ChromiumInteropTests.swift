@@ -118,6 +118,12 @@ import Testing
         let setup = o.agent["setup"] as? [String: Any] ?? [:]
         #expect(setup["iceConnectedMs"] is Double, "agent: ICE did not connect\n\(context)")
         #expect(setup["dtlsConnectedMs"] is Double, "agent: DTLS-SRTP did not connect\n\(context)")
+        // DTLS follows ICE within a round trip or two whichever side is the DTLS server: a
+        // ClientHello that beat our ICE is answered once ICE has a pair, not on OpenSSL's 1 s
+        // retransmission timer (16-51 ms measured on loopback; the bound leaves room for load).
+        if let ice = setup["iceConnectedMs"] as? Double, let dtls = setup["dtlsConnectedMs"] as? Double {
+            #expect(dtls - ice < 300, "DTLS done \(dtls - ice) ms after ICE\n\(context)")
+        }
         let media = o.agent["media"] as? [String: Any] ?? [:]
         #expect(media["srtpProfile"] is String, "\(context)")
         #expect((media["packetsReceived"] as? Int ?? 0) > 0, "\(context)")
