@@ -53,6 +53,10 @@ struct CallReport: Codable, Sendable, Equatable {
         var framesSent: Int?
         var framesPlayed: Int?
         var lateTicks: Int?
+        /// Frames the Opus encoder encoded, and packets of an Ogg Opus `--play` file sent as they
+        /// were (no encoding).
+        var framesEncoded: Int? = nil
+        var opusPacketsPassedThrough: Int? = nil
         /// DTLS records sent (with retransmissions) and received, and datagrams ICE refused to
         /// send: where a handshake that never finished got stuck.
         var dtlsDatagramsSent: Int?

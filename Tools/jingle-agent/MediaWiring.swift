@@ -138,7 +138,7 @@ struct MediaWiring: Sendable {
     static func reportMedia(_ s: CallMediaStatistics?, pair: SelectedCandidatePair?) -> CallReport.Media? {
         guard let s else { return pair.map { CallReport.Media(selectedPair: .init($0)) } }
         let expected = s.packetsReceived + s.packetsLost
-        return CallReport.Media(
+        var media = CallReport.Media(
             selectedPair: (s.selectedPair ?? pair).map(CallReport.CandidatePair.init), srtpProfile: s.srtpProfile,
             packetsSent: s.packetsSent, packetsReceived: s.packetsReceived, bytesSent: s.bytesSent,
             bytesReceived: s.bytesReceived, packetsLost: s.packetsLost,
@@ -149,6 +149,9 @@ struct MediaWiring: Sendable {
             framesSent: s.framesSent, framesPlayed: s.framesPlayed, lateTicks: s.lateTicks,
             dtlsDatagramsSent: s.dtlsDatagramsSent, dtlsDatagramsReceived: s.dtlsDatagramsReceived,
             sendFailures: s.sendFailures, iceServers: s.iceServers.isEmpty ? nil : s.iceServers)
+        media.framesEncoded = s.framesEncoded
+        media.opusPacketsPassedThrough = s.opusPacketsPassedThrough
+        return media
     }
 
     /// Loss, jitter, RTT and received level for the status line.
