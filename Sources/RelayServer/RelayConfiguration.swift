@@ -45,6 +45,12 @@ public struct RelayConfiguration: Sendable {
     public var tcpRelay = true
     /// Peer TCP connections one TCP allocation may hold (Connect beyond it: 403).
     public var tcpConnectionsPerAllocation = 64
+    /// Permissions and channels one allocation may hold (beyond them: 508).
+    public var permissionsPerAllocation = 1000
+    public var channelsPerAllocation = 1000
+    /// Answers to unauthenticated requests (401, 438, 400, 420) per second per source address
+    /// (IPv6 per /64), as many at once; 0 for no limit.
+    public var unauthenticatedRepliesPerSecond = 20
     /// Addresses advertised in XOR-RELAYED-ADDRESS instead of the relay address they stand for
     /// (behind a 1:1 NAT): `external-ip = PUBLIC[/PRIVATE]`.
     public var externalIPs: [ExternalIP] = []
@@ -89,6 +95,11 @@ public struct RelayConfiguration: Sendable {
         c.channelNumbers = rfc5766Channels ? ChannelData.legacyChannelRange : ChannelData.channelRange
         c.tcpAllocations = tcpRelay
         c.maxPeerConnectionsPerAllocation = tcpConnectionsPerAllocation
+        c.maxPermissionsPerAllocation = permissionsPerAllocation
+        c.maxChannelsPerAllocation = channelsPerAllocation
+        c.unauthenticatedRepliesPerSecond = unauthenticatedRepliesPerSecond == 0 ? nil : Double(unauthenticatedRepliesPerSecond)
+        // On the relay's own addresses only relay ports are peers (all threads' slices).
+        c.peerFilter.relayPorts = portRange
         for external in externalIPs {
             if external.advertised.family == .ipv4 { c.externalIPv4 = external.advertised } else { c.externalIPv6 = external.advertised }
         }
@@ -272,6 +283,9 @@ extension RelayConfiguration {
         case "threads": threads = try integer(1...64)
         case "tcp-relay": tcpRelay = try boolean()
         case "tcp-connections-per-allocation": tcpConnectionsPerAllocation = try integer(1...10_000)
+        case "permissions-per-allocation": permissionsPerAllocation = try integer(1...1_000_000)
+        case "channels-per-allocation": channelsPerAllocation = try integer(1...16_384)
+        case "unauthenticated-replies-per-second": unauthenticatedRepliesPerSecond = try integer(0...1_000_000)
         default: throw fail("unknown key")
         }
     }

@@ -117,6 +117,7 @@ public final class RelayServer: @unchecked Sendable {
             channels.append(channel)
             metricsAddress = channel.localAddress.flatMap { TransportAddress($0) }
         }
+        await protectOwnAddresses()
         core.logger.info("relay started", metadata: ["configuration": "\(configuration.redactedSummary)"])
     }
 

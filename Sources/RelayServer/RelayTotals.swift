@@ -14,6 +14,8 @@ extension TURNStatistics {
         s.indicationsToClient += b.indicationsToClient
         s.drops.merge(b.drops, uniquingKeysWith: +)
         s.authFailures += b.authFailures
+        s.unauthenticatedRepliesLimited += b.unauthenticatedRepliesLimited
+        s.authFailureEventsSuppressed += b.authFailureEventsSuppressed
         s.allocationsCreated += b.allocationsCreated
         s.allocationsDeleted += b.allocationsDeleted
         s.peerConnectionsConnected += b.peerConnectionsConnected

@@ -10,6 +10,8 @@ struct Allocation: Sendable {
 
     let tuple: FiveTuple
     let username: String
+    /// What `user-quota` counts under: the username, or a REST username's name part.
+    var quotaKey = ""
     /// Key and algorithm of the request that created the allocation; responses use them.
     var key: [UInt8]
     var integrity: IntegrityAlgorithms
@@ -18,6 +20,8 @@ struct Allocation: Sendable {
     var permissions: [IPAddress: Timestamp] = [:]
     var channels: [UInt16: Channel] = [:]
     var channelByPeer: [TransportAddress: UInt16] = [:]
+    /// Channel numbers by peer IP, so refreshing a permission finds its channels at once.
+    var channelsByIP: [IPAddress: [UInt16]] = [:]
     /// Relays not yet confirmed open, and the response to send once they are.
     var pendingRelays: Set<TransportAddress> = []
     var pendingResponse: [UInt8]?

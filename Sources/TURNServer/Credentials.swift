@@ -46,6 +46,15 @@ public struct CredentialStore: Sendable {
         name.map { "\(expiry):\($0)" } ?? "\(expiry)"
     }
 
+    /// The name `user-quota` counts a REST username (`expiry:name`) under: its name part, so
+    /// the fresh credential an XMPP server hands out each time does not start a fresh quota.
+    /// Nil for long-term users and REST usernames without a name (counted by the whole name).
+    func quotaName(for username: String) -> String? {
+        guard userKeys[username] == nil, let colon = username.firstIndex(of: ":"), Int(username[..<colon]) != nil else { return nil }
+        let name = username[username.index(after: colon)...]
+        return name.isEmpty ? nil : String(name)
+    }
+
     /// The username a USERHASH stands for, if it is a configured long-term user.
     func username(forHash hash: [UInt8]) -> String? { userhashIndex[hash] }
 

@@ -57,6 +57,19 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
 public struct PeerFilter: Hashable, Sendable {
     public var allowList: [CIDR]
     public var allowLoopback: Bool
+    /// The relay's own addresses (listening, relayed, advertised; kept in IPv4 form when they
+    /// embed one): as peers, only ports in `relayPorts` (other allocations' relayed addresses,
+    /// the TURN hairpin) are allowed on them, and only where the address rules allow the
+    /// address itself (a public relay address; loopback with `allowLoopback`; an `allow-peer`
+    /// range). Set with `setOwnAddresses`.
+    public private(set) var ownAddresses: Set<IPAddress> = []
+    /// Other addresses of the relay's host (its interfaces): no port on them is a peer.
+    public private(set) var hostAddresses: Set<IPAddress> = []
+    /// The relay's own services (listeners, metrics endpoint): never peers, not even with
+    /// `allowLoopback`; an unspecified address stands for every own, host or loopback address.
+    public private(set) var ownServices: Set<TransportAddress> = []
+    /// The relay port range (all threads'): the ports allowed on own addresses.
+    public var relayPorts: ClosedRange<UInt16>?
 
     public init(allowList: [CIDR] = [], allowLoopback: Bool = false) {
         self.allowList = allowList
@@ -91,11 +104,74 @@ public struct PeerFilter: Hashable, Sendable {
         if hi == 0x0064_FF9B_0000_0000 && lo >> 32 == 0 { return low32 }             // 64:ff9b::/96
         if hi >> 48 == 0x2002 { return UInt32(truncatingIfNeeded: hi >> 16) }        // 2002:AABB:CCDD::/48
         if hi >> 32 == 0x2001_0000 { return ~low32 }                                  // Teredo client, obfuscated
-        if hi == 0 && lo >> 16 == 0xFFFF_0000_0000 { return low32 }                  // ::ffff:0:a.b.c.d (SIIT)
+        if hi == 0 && lo >> 32 == 0xFFFF_0000 { return low32 }                       // ::ffff:0:a.b.c.d (SIIT, RFC 6052/7915)
         return nil
     }
 
+    /// Names the relay's own addresses, its host's other addresses and its own services.
+    public mutating func setOwnAddresses(_ own: [IPAddress], host: [IPAddress] = [], services: [TransportAddress]) {
+        ownAddresses = Set(own.map(PeerFilter.canonical))
+        hostAddresses = Set(host.map(PeerFilter.canonical)).subtracting(ownAddresses)
+        ownServices = Set(services.map { TransportAddress(ip: PeerFilter.canonical($0.ip), port: $0.port) })
+    }
+
+    /// The IPv4 address an IPv6 form embeds, else the address itself.
+    static func canonical(_ ip: IPAddress) -> IPAddress {
+        if let v4 = embeddedIPv4(ip) { return .v4(v4) }
+        return ip
+    }
+
+    static func isLoopback(_ ip: IPAddress) -> Bool {
+        switch ip {
+        case .v4(let a): a >> 24 == 127
+        case .v6: ip == .v6(0, 1)
+        }
+    }
+
+    static func isUnspecified(_ ip: IPAddress) -> Bool { ip == .v4(0) || ip == .v6(0, 0) }
+
+    /// Whether `ip` is 0.0.0.0 or :: (a wildcard listener).
+    public static func isUnspecifiedAddress(_ ip: IPAddress) -> Bool { isUnspecified(ip) }
+
+    /// An `allow-peer` host prefix naming exactly this address: the operator's explicit choice.
+    func namesExactly(_ ip: IPAddress) -> Bool {
+        let c = PeerFilter.canonical(ip)
+        return allowList.contains { cidr in
+            cidr.prefixLength == (cidr.address.family == .ipv4 ? 32 : 128) && (cidr.address == ip || PeerFilter.canonical(cidr.address) == c)
+        }
+    }
+
+    /// Whether a peer transport address may be used (RFC 8656 §9: the relay's own addresses are
+    /// peers only on relay ports; its listeners and metrics endpoint never are), then the
+    /// address rules of `verdict(_: IPAddress)`.
+    public func verdict(_ peer: TransportAddress) -> Verdict {
+        if ownAddresses.isEmpty && hostAddresses.isEmpty && ownServices.isEmpty { return verdict(peer.ip) }
+        let ip = PeerFilter.canonical(peer.ip)
+        let own = ownAddresses.contains(ip)
+        let host = own || hostAddresses.contains(ip) || PeerFilter.isLoopback(ip)
+        guard host else { return verdict(peer.ip) }
+        let denial = CIDR(address: ip, prefixLength: ip.family == .ipv4 ? 32 : 128)!
+        if namesExactly(peer.ip) { return .allowed }
+        for service in ownServices where service.port == peer.port {
+            if service.ip == ip || PeerFilter.isUnspecified(service.ip) { return .denied(denial) }
+        }
+        // Another allocation's relayed address: a peer if the address rules allow the address.
+        if own, let ports = relayPorts, ports.contains(peer.port) { return verdict(peer.ip) }
+        if allowLoopback && PeerFilter.isLoopback(ip) { return .allowed }
+        return .denied(denial)
+    }
+
+    public func allows(_ peer: TransportAddress) -> Bool { verdict(peer) == .allowed }
+
+    /// Whether a peer IP may get a permission (RFC 8656 §9); the port is checked when data is
+    /// sent (`verdict(_: TransportAddress)`).
     public func verdict(_ ip: IPAddress) -> Verdict {
+        if !hostAddresses.isEmpty {
+            let c = PeerFilter.canonical(ip)
+            if hostAddresses.contains(c) && !namesExactly(ip) && !(allowLoopback && PeerFilter.isLoopback(c)) {
+                return .denied(CIDR(address: c, prefixLength: c.family == .ipv4 ? 32 : 128)!)
+            }
+        }
         if allowList.contains(where: { $0.contains(ip) }) { return .allowed }
         let embedded = PeerFilter.embeddedIPv4(ip)
         if let v4 = embedded, allowList.contains(where: { $0.contains(.v4(v4)) }) { return .allowed }

@@ -26,7 +26,8 @@ public enum TURNServerAction: Hashable, Sendable {
     case event(TURNServerEvent)
 }
 
-/// Events for logs and metrics. Usernames appear; passwords and keys never do.
+/// Events for logs and metrics. Usernames appear, escaped (`LogText`: no control characters,
+/// so a USERNAME cannot forge a log line); passwords and keys never do.
 public enum TURNServerEvent: Hashable, Sendable {
     case allocationCreated(FiveTuple, username: String, relays: [TransportAddress], lifetime: UInt32)
     case allocationRefreshed(FiveTuple, lifetime: UInt32)
@@ -91,6 +92,12 @@ public struct TURNStatistics: Hashable, Sendable {
     public var indicationsToClient: UInt64 = 0
     public var drops: [DropReason: UInt64] = [:]
     public var authFailures: UInt64 = 0
+    /// Answers to unauthenticated requests (401, 438, 400, 420) not sent because their source
+    /// address had had its share (`unauthenticatedRepliesPerSecond`).
+    public var unauthenticatedRepliesLimited: UInt64 = 0
+    /// Authentication failures not reported as events (log lines) because their source had
+    /// had its share; `authFailures` counts them all.
+    public var authFailureEventsSuppressed: UInt64 = 0
     public var allocationsCreated: UInt64 = 0
     public var allocationsDeleted: UInt64 = 0
     /// TCP allocations' peer connections (RFC 6062): opened by Connect, accepted from peers

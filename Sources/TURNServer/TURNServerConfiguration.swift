@@ -39,6 +39,16 @@ public struct TURNServerConfiguration: Sendable {
     /// Peer TCP connections one TCP allocation may hold at once; Connect beyond it gets 403 and
     /// further peers connecting are closed.
     public var maxPeerConnectionsPerAllocation = 64
+    /// Permissions (peer IPs, RFC 8656 §9) one allocation may hold; CreatePermission or
+    /// ChannelBind beyond it gets 508.
+    public var maxPermissionsPerAllocation = 1000
+    /// Channels (RFC 8656 §12, cooling-down ones included) one allocation may hold; ChannelBind
+    /// beyond it gets 508.
+    public var maxChannelsPerAllocation = 1000
+    /// Answers sent to unauthenticated requests (401, 438, 400, 420) per second per source
+    /// address (IPv6: per /64), one second's worth at once; nil for no limit. Limits what a
+    /// spoofed source can have reflected at a victim.
+    public var unauthenticatedRepliesPerSecond: Double? = 20
     /// With several engines behind one listener (one per thread), each makes CONNECTION-IDs
     /// (RFC 6062) equal to `index` modulo `count`, so a ConnectionBind arriving on any thread
     /// can be handed to the engine that owns the connection.

@@ -40,7 +40,7 @@ extension TURNServerEngine {
         if draining || allocations.count >= configuration.maxAllocations {
             return reject(request, .insufficientCapacity, context: context, from: tuple)
         }
-        if allocationsPerUser[context.username, default: 0] >= configuration.maxAllocationsPerUser {
+        if allocationsPerUser[context.quotaKey, default: 0] >= configuration.maxAllocationsPerUser {
             return reject(request, .allocationQuotaReached, context: context, from: tuple)
         }
 
@@ -69,7 +69,7 @@ extension TURNServerEngine {
                     let next = TransportAddress(ip: ip, port: port + 1)
                     reservations[value] = (next, now + configuration.reservationLifetime)
                     reservedNext = value
-                    scheduleDeadline(now + configuration.reservationLifetime)
+                    schedule(.reservation(value), at: now + configuration.reservationLifetime)
                     extra.append(.reservationToken(tokenBytes))
                 }
             } else {
@@ -91,6 +91,7 @@ extension TURNServerEngine {
         var allocation = Allocation(tuple: tuple, username: context.username, key: context.key, integrity: context.integrity,
                                     relays: relays, expiry: now + Double(lifetime), allocateTransaction: request.transactionID)
         if let rate = configuration.bandwidthBytesPerSecond { allocation.bucket = TokenBucket(rate: rate, now: now) }
+        allocation.quotaKey = context.quotaKey
         allocation.responseExtra = extra
         allocation.grantedLifetime = lifetime
         allocation.responseFingerprint = request.has(.fingerprint)
@@ -104,8 +105,8 @@ extension TURNServerEngine {
         allocation.pendingRelays = Set(relays)
         allocations[tuple] = allocation
         for relay in relays { relayOwners[relay] = tuple }
-        allocationsPerUser[context.username, default: 0] += 1
-        scheduleDeadline(allocation.expiry)
+        allocationsPerUser[context.quotaKey, default: 0] += 1
+        schedule(.allocation(tuple), at: allocation.expiry)
         return relays.map { tcp ? .openTCPRelay($0) : .openRelay($0) }
     }
 
@@ -228,7 +229,7 @@ extension TURNServerEngine {
         statistics.allocationsCreated += 1
         let lifetime = UInt32(max(0, (allocation.expiry - now).rounded()))
         return [.sendToClient(tuple, response),
-                .event(.allocationCreated(tuple, username: allocation.username, relays: allocation.relays, lifetime: lifetime))]
+                .event(.allocationCreated(tuple, username: LogText.escape(allocation.username), relays: allocation.relays, lifetime: lifetime))]
     }
 
     /// The driver could not bind the relayed address: the allocation fails with 508.
@@ -261,8 +262,12 @@ extension TURNServerEngine {
             relayOwners[relay] = nil
             usedPorts[relay.ip]?.remove(relay.port)
         }
-        allocationsPerUser[allocation.username, default: 1] -= 1
-        if allocationsPerUser[allocation.username] == 0 { allocationsPerUser[allocation.username] = nil }
+        allocationsPerUser[allocation.quotaKey, default: 1] -= 1
+        if allocationsPerUser[allocation.quotaKey] == 0 { allocationsPerUser[allocation.quotaKey] = nil }
+        // The odd port EVEN-PORT reserved (RFC 8656 §7.2) goes with the allocation.
+        if let token = allocation.reservedNext, let reservation = reservations.removeValue(forKey: token) {
+            usedPorts[reservation.relay.ip]?.remove(reservation.relay.port)
+        }
         if allocation.pendingResponse == nil { statistics.allocationsDeleted += 1 }
         return closePeerConnections(of: tuple) + (closing ?? allocation.relays).map { .closeRelay($0) }
             + [.event(.allocationDeleted(tuple, reason: reason))]

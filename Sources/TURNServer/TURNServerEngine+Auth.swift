@@ -5,6 +5,9 @@ struct AuthContext {
     let username: String
     let key: [UInt8]
     let integrity: IntegrityAlgorithms
+    var quotaName: String? = nil
+    /// What `user-quota` counts under (a REST username's name part).
+    var quotaKey: String { quotaName ?? username }
 }
 
 enum AuthOutcome {
@@ -20,16 +23,23 @@ extension TURNServerEngine {
         func challenge(_ error: STUNErrorCode) -> [STUNAttribute] {
             [.realm(credentials.realm), .nonce(nonces.issue(for: tuple.client.ip, now: now)), .passwordAlgorithms(offered)]
         }
+        // Every answer here goes out without integrity: rate-limited per source (reflection).
         func fail(_ error: STUNErrorCode, _ reason: AuthFailure, username: String?, challengeAgain: Bool = true) -> AuthOutcome {
             if reason != .staleNonce { statistics.authFailures += 1 }
             let extra = challengeAgain ? challenge(error) : []
-            return .reject([.sendToClient(tuple, errorResponse(to: request, error, extra: extra, key: nil)),
-                            .event(.authenticationFailed(tuple, username: username, reason: reason))])
+            var actions = unauthenticatedReply(errorResponse(to: request, error, extra: extra, key: nil), to: tuple, now: now)
+            // One source cannot flood the log: its lines are rate-limited (all are counted).
+            if authFailureLog.allow(tuple.client.ip, now: now) {
+                actions.append(.event(.authenticationFailed(tuple, username: username.map(LogText.escape), reason: reason)))
+            } else {
+                statistics.authFailureEventsSuppressed += 1
+            }
+            return .reject(actions)
         }
         guard let integrity = request.integrityAlgorithm else {
             // First contact: challenge with REALM and NONCE (not counted as a failure).
-            return .reject([.sendToClient(tuple, errorResponse(to: request, .unauthenticated,
-                                                               extra: challenge(.unauthenticated), key: nil))])
+            return .reject(unauthenticatedReply(errorResponse(to: request, .unauthenticated, extra: challenge(.unauthenticated), key: nil),
+                                                to: tuple, now: now))
         }
         var username = request.username
         if username == nil, let hash = request.userhash { username = credentials.username(forHash: hash) }
@@ -65,7 +75,8 @@ extension TURNServerEngine {
         case .keys(let keys):
             for key in keys {
                 if case .valid = request.verifyIntegrity(key: key) {
-                    return .accepted(AuthContext(username: name, key: key, integrity: integrity))
+                    return .accepted(AuthContext(username: name, key: key, integrity: integrity,
+                                                 quotaName: credentials.quotaName(for: name)))
                 }
             }
             return fail(.unauthenticated, .badIntegrity, username: name)

@@ -9,7 +9,7 @@ extension TURNServerEngine {
         guard !allocation.tcp else { countDrop(.noPermission); return [] }
         guard let peer = indication.xorPeerAddresses.first, let data = indication.data else { countDrop(.malformed); return [] }
         guard let relay = allocation.relay(for: peer.ip.family) else { countDrop(.noPermission); return [] }
-        guard configuration.peerFilter.allows(peer.ip) else { countDrop(.peerDenied); return [] }
+        guard configuration.peerFilter.allows(peer) else { countDrop(.peerDenied); return [] }
         guard allocation.hasPermission(peer.ip, now: now) else { countDrop(.noPermission); return [] }
         guard takeBandwidth(tuple, data.count, now: now) else { countDrop(.bandwidth); return [] }
         statistics.packetsToPeer += 1
@@ -67,6 +67,11 @@ extension TURNServerEngine {
             countDrop(.noPermission)
             return .dropped(.noPermission)
         }
+        // From the relay's own address, only another allocation's relayed port (not a listener).
+        guard configuration.peerFilter.allows(peer) else {
+            countDrop(.peerDenied)
+            return .dropped(.peerDenied)
+        }
         if configuration.bandwidthBytesPerSecond != nil, !takeBandwidth(tuple, length, now: now) {
             countDrop(.bandwidth)
             return .dropped(.bandwidth)
@@ -97,51 +102,63 @@ extension TURNServerEngine {
 
     // MARK: - Timers
 
-    /// Expires allocations, permissions, channels and reservations due at `now`.
+    /// Expires allocations, permissions, channels, reservations and unbound peer connections
+    /// due at `now`. Only the timer entries that are due are looked at (O(log n) each), never
+    /// every allocation; an entry for something refreshed since goes back for its new time.
     public mutating func handleTimeout(now: Timestamp) -> [TURNServerAction] {
-        guard let due = earliestDeadline, due <= now else { return [] }
         var actions: [TURNServerAction] = []
-        var next: Timestamp?
-        func consider(_ t: Timestamp) { if next.map({ t < $0 }) ?? true { next = t } }
-        for tuple in Array(allocations.keys) {
-            guard var allocation = allocations[tuple] else { continue }
-            if allocation.expiry <= now {
-                actions += removeAllocation(tuple, reason: .expired)
-                continue
-            }
-            consider(allocation.expiry)
-            for (ip, expiry) in allocation.permissions where expiry <= now {
-                permissionIndex[PermissionKey(tuple: tuple, ip: ip)] = nil
-            }
-            allocation.permissions = allocation.permissions.filter { $0.value > now }
-            for e in allocation.permissions.values { consider(e) }
-            for (number, channel) in allocation.channels {
-                let release = channel.expiry + configuration.channelCooldown
-                if release <= now {
-                    allocation.channels[number] = nil
-                    allocation.channelByPeer[channel.peer] = nil
-                    channelRoutes[ChannelKey(tuple: tuple, number: number)] = nil
-                    if let relay = allocation.relay(for: channel.peer.ip.family) {
-                        peerRoutes[PeerKey(relay: relay, peer: channel.peer)] = nil
-                    }
+        while let entry = timers.popDue(now) {
+            switch entry.item {
+            case .allocation(let tuple):
+                guard let expiry = allocations[tuple]?.expiry else { continue }
+                if expiry <= now {
+                    actions += removeAllocation(tuple, reason: .expired)
                 } else {
-                    consider(release)
+                    schedule(entry.item, at: expiry)
+                }
+            case .permission(let tuple, let ip):
+                let key = PermissionKey(tuple: tuple, ip: ip)
+                guard let expiry = permissionIndex[key] else { continue }
+                if expiry <= now {
+                    permissionIndex[key] = nil
+                    allocations[tuple]?.permissions[ip] = nil
+                } else {
+                    schedule(entry.item, at: expiry)
+                }
+            case .channel(let tuple, let number):
+                guard let channel = allocations[tuple]?.channels[number] else { continue }
+                let release = channel.expiry + configuration.channelCooldown
+                if release > now {
+                    schedule(entry.item, at: release)
+                    continue
+                }
+                allocations[tuple]?.channels[number] = nil
+                allocations[tuple]?.channelByPeer[channel.peer] = nil
+                allocations[tuple]?.channelsByIP[channel.peer.ip]?.removeAll { $0 == number }
+                if allocations[tuple]?.channelsByIP[channel.peer.ip]?.isEmpty == true { allocations[tuple]?.channelsByIP[channel.peer.ip] = nil }
+                channelRoutes[ChannelKey(tuple: tuple, number: number)] = nil
+                if let relay = allocations[tuple]?.relay(for: channel.peer.ip.family) {
+                    peerRoutes[PeerKey(relay: relay, peer: channel.peer)] = nil
+                }
+            case .reservation(let token):
+                guard let reservation = reservations[token] else { continue }
+                if reservation.expiry <= now {
+                    reservations[token] = nil
+                    usedPorts[reservation.relay.ip]?.remove(reservation.relay.port)
+                } else {
+                    schedule(entry.item, at: reservation.expiry)
+                }
+            case .peerConnection(let id):
+                guard let connection = peerConnections[id], case .awaitingBind(let deadline) = connection.state else { continue }
+                if deadline <= now {
+                    peerConnections.remove(id)
+                    actions.append(.closePeerConnection(id))
+                    actions.append(.event(.peerConnectionClosed(connection.owner, id, reason: .notBound)))
+                } else {
+                    schedule(entry.item, at: deadline)
                 }
             }
-            allocations[tuple] = allocation
         }
-        let bindWaits = expirePeerConnections(now: now)
-        actions += bindWaits.actions
-        if let t = bindWaits.next { consider(t) }
-        for (token, reservation) in reservations {
-            if reservation.expiry <= now {
-                reservations[token] = nil
-                usedPorts[reservation.relay.ip]?.remove(reservation.relay.port)
-            } else {
-                consider(reservation.expiry)
-            }
-        }
-        earliestDeadline = next
         return actions
     }
 

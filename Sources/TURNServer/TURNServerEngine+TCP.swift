@@ -35,7 +35,8 @@ extension TURNServerEngine {
         guard let relay = allocation.relay(for: peer.ip.family) else {
             return reject(request, .peerAddressFamilyMismatch, context: context, from: tuple)
         }
-        guard configuration.peerFilter.allows(peer.ip) else {
+        // The relay's own addresses only on relay ports: never its listeners or metrics endpoint.
+        guard configuration.peerFilter.allows(peer) else {
             return reject(request, .forbidden, context: context, from: tuple) + [.event(.peerDenied(tuple, peer: peer.ip))]
         }
         if peerConnections.contains(owner: tuple, peer: peer) {
@@ -67,7 +68,7 @@ extension TURNServerEngine {
         }
         let deadline = now + TURNServerEngine.connectionBindTimeout
         peerConnections.update(id, to: .awaitingBind(deadline: deadline))
-        scheduleDeadline(deadline)
+        schedule(.peerConnection(id), at: deadline)
         statistics.peerConnectionsConnected += 1
         let response = STUNMessage(.connect, .successResponse, transactionID: transaction, attributes: [.connectionID(id)])
             .encode(key: key, integrity: integrity, fingerprint: fingerprint)
@@ -102,7 +103,7 @@ extension TURNServerEngine {
             countDrop(.noAllocation)
             return (nil, [])
         }
-        guard configuration.peerFilter.allows(peer.ip) else {
+        guard configuration.peerFilter.allows(peer) else {
             countDrop(.peerDenied)
             return (nil, [.event(.peerDenied(tuple, peer: peer.ip))])
         }
@@ -117,7 +118,7 @@ extension TURNServerEngine {
         let id = newPeerConnectionID()
         let deadline = now + TURNServerEngine.connectionBindTimeout
         peerConnections.insert(PeerConnection(owner: tuple, relay: relay, peer: peer, state: .awaitingBind(deadline: deadline)), id: id)
-        scheduleDeadline(deadline)
+        schedule(.peerConnection(id), at: deadline)
         statistics.peerConnectionsAccepted += 1
         let attempt = STUNMessage(.connectionAttempt, .indication, attributes: [.xorPeerAddress(peer), .connectionID(id)]).encode()
         return (id, [.sendToClient(tuple, attempt), .event(.peerConnectionOpened(tuple, id, peer: peer, outgoing: false))])
@@ -170,24 +171,6 @@ extension TURNServerEngine {
             actions.append(.event(.peerConnectionClosed(connection.owner, id, reason: .closed)))
         }
         return actions
-    }
-
-    /// Closes peer connections whose ConnectionBind did not come in time (RFC 6062 §5.2,
-    /// §5.3); returns the next such deadline.
-    mutating func expirePeerConnections(now: Timestamp) -> (actions: [TURNServerAction], next: Timestamp?) {
-        var actions: [TURNServerAction] = []
-        var next: Timestamp?
-        for (id, connection) in peerConnections.byID {
-            guard case .awaitingBind(let deadline) = connection.state else { continue }
-            if deadline <= now {
-                peerConnections.remove(id)
-                actions.append(.closePeerConnection(id))
-                actions.append(.event(.peerConnectionClosed(connection.owner, id, reason: .notBound)))
-            } else if next.map({ deadline < $0 }) ?? true {
-                next = deadline
-            }
-        }
-        return (actions, next)
     }
 
     /// A random CONNECTION-ID not in use (unpredictable, so another client cannot guess it).

@@ -15,7 +15,11 @@ public struct TURNServerEngine: Sendable {
     var usedPorts: [IPAddress: Set<UInt16>] = [:]
     var reservations: [UInt64: (relay: TransportAddress, expiry: Timestamp)] = [:]
     var allocationsPerUser: [String: Int] = [:]
-    var earliestDeadline: Timestamp?
+    var timers = TimerQueue()
+    /// Answers sent without authentication (challenges, 400s), per source address.
+    var replyLimiter: SourceRateLimiter?
+    /// `authenticationFailed` events (log lines) per source address: 10 at once, then 1 a second.
+    var authFailureLog = SourceRateLimiter(rate: 1, burst: 10)
     var channelRoutes: [ChannelKey: ChannelRoute] = [:]
     var peerRoutes: [PeerKey: PeerRoute] = [:]
     var permissionIndex: [PermissionKey: Timestamp] = [:]
@@ -26,6 +30,9 @@ public struct TURNServerEngine: Sendable {
         self.configuration = configuration
         self.credentials = credentials
         self.nonces = NonceIssuer(secret: nonceSecret, lifetime: configuration.nonceLifetime)
+        if let rate = configuration.unauthenticatedRepliesPerSecond {
+            replyLimiter = SourceRateLimiter(rate: rate, burst: rate)
+        }
     }
 
     /// Number of live allocations.
@@ -35,7 +42,7 @@ public struct TURNServerEngine: Sendable {
     public func relayedAddresses(of tuple: FiveTuple) -> [TransportAddress] { allocations[tuple]?.relays ?? [] }
 
     /// The next time `handleTimeout` has work to do.
-    public var nextDeadline: Timestamp? { earliestDeadline }
+    public var nextDeadline: Timestamp? { timers.earliest }
 
     /// Replaces users and REST secrets (configuration reload); live allocations keep their keys.
     public mutating func replaceCredentials(users: [String: String], secrets: [String]) {
@@ -45,9 +52,37 @@ public struct TURNServerEngine: Sendable {
     /// Refuses new allocations from now on (graceful drain); existing ones keep working.
     public mutating func startDraining() { draining = true }
 
-    mutating func scheduleDeadline(_ t: Timestamp) {
-        if let e = earliestDeadline, e <= t { return }
-        earliestDeadline = t
+    /// Names the relay's own addresses, its host's other addresses and its own services
+    /// (listeners, metrics endpoint) for the peer filter, once the driver has bound them.
+    public mutating func setOwnAddresses(_ own: [IPAddress], host: [IPAddress] = [], services: [TransportAddress]) {
+        configuration.peerFilter.setOwnAddresses(own, host: host, services: services)
+    }
+
+    mutating func schedule(_ item: TimerItem, at time: Timestamp) {
+        timers.push(item, at: time)
+    }
+
+    /// `reply` to a request that was not authenticated, unless its source has had its share
+    /// of such answers (reflection: RFC 8489 §16.1); then nothing, counted.
+    mutating func unauthenticatedReply(_ reply: [UInt8], to tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+        if tuple.transport == .udp, replyLimiter != nil, replyLimiter?.allow(tuple.client.ip, now: now) == false {
+            statistics.unauthenticatedRepliesLimited += 1
+            return []
+        }
+        return [.sendToClient(tuple, reply)]
+    }
+
+    /// Whether a request carries the attributes its method cannot do without (RFC 8656 §7.2,
+    /// §10.2, §11.2, RFC 6062 §5.2, §5.4). An unauthenticated request without them is dropped
+    /// unanswered: no legitimate client sends one, and its 401 would only amplify.
+    static func hasMandatoryAttributes(_ request: STUNMessage) -> Bool {
+        switch request.type.method {
+        case .allocate: request.requestedTransport != nil
+        case .createPermission, .connect: !request.xorPeerAddresses.isEmpty
+        case .channelBind: request.channelNumber != nil && !request.xorPeerAddresses.isEmpty
+        case .connectionBind: request.connectionID != nil
+        default: true
+        }
     }
 
     mutating func countDrop(_ reason: DropReason) {
@@ -93,12 +128,16 @@ public struct TURNServerEngine: Sendable {
             let response = errorResponse(to: request, .unknownAttribute, extra: [.unknownAttributes(unknown)], key: nil)
             // Never answer an unauthenticated request with more than it sent (amplification).
             guard response.count <= requestSize + 24 else { return [] }
-            return [.sendToClient(tuple, response)]
+            return unauthenticatedReply(response, to: tuple, now: now)
         }
         switch request.type.method {
         case .binding:
             return handleBinding(request, requestSize: requestSize, from: tuple)
         case .allocate, .refresh, .createPermission, .channelBind, .connect, .connectionBind:
+            if request.integrityAlgorithm == nil && !TURNServerEngine.hasMandatoryAttributes(request) {
+                countDrop(.malformed)
+                return []
+            }
             let auth = authenticate(request, from: tuple, now: now)
             switch auth {
             case .reject(let actions):
@@ -114,7 +153,7 @@ public struct TURNServerEngine: Sendable {
                 }
             }
         default:
-            return [.sendToClient(tuple, errorResponse(to: request, .badRequest, key: nil))]
+            return unauthenticatedReply(errorResponse(to: request, .badRequest, key: nil), to: tuple, now: now)
         }
     }
 

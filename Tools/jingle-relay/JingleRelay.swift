@@ -75,6 +75,12 @@ struct JingleRelay: AsyncParsableCommand {
     var tcpRelay: String?
     @Option(name: .customLong("tcp-connections-per-allocation"), help: "Peer TCP connections one TCP allocation may hold.")
     var tcpConnectionsPerAllocation: String?
+    @Option(name: .customLong("permissions-per-allocation"), help: "Permissions (peer IPs) one allocation may hold (beyond: 508).")
+    var permissionsPerAllocation: String?
+    @Option(name: .customLong("channels-per-allocation"), help: "Channels one allocation may hold (beyond: 508).")
+    var channelsPerAllocation: String?
+    @Option(name: .customLong("unauthenticated-replies-per-second"), help: "Answers to unauthenticated requests per second per source (0 = no limit).")
+    var unauthenticatedRepliesPerSecond: String?
     @Option(name: .customLong("max-connections"), help: "TCP+TLS client connections at once (0 = half the descriptor limit).")
     var maxConnections: String?
     @Option(name: .customLong("max-connections-per-ip"), help: "TCP+TLS client connections at once from one address.")
@@ -128,6 +134,8 @@ struct JingleRelay: AsyncParsableCommand {
             ("alternate-server", alternateServer), ("drain-timeout", drainTimeout), ("threads", threads),
             ("max-lifetime", maxLifetime), ("nonce-lifetime", nonceLifetime), ("software", software), ("socket-buffer", socketBuffer),
             ("tcp-relay", tcpRelay), ("tcp-connections-per-allocation", tcpConnectionsPerAllocation),
+            ("permissions-per-allocation", permissionsPerAllocation), ("channels-per-allocation", channelsPerAllocation),
+            ("unauthenticated-replies-per-second", unauthenticatedRepliesPerSecond),
             ("max-connections", maxConnections), ("max-connections-per-ip", maxConnectionsPerIP),
             ("tls-handshake-timeout", tlsHandshakeTimeout), ("first-message-timeout", firstMessageTimeout), ("idle-timeout", idleTimeout),
         ]

@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import STUN
+import TURNServer
+
+extension RelayServer {
+    /// Tells every engine's peer filter the relay's own addresses once its listeners are bound
+    /// (RFC 8656 §21.1.2: a relay must not be a way into its own host). On the listening,
+    /// relayed (and advertised) addresses only the relay port range is a peer (other
+    /// allocations' relayed addresses, the TURN hairpin); the listeners and the metrics endpoint
+    /// never are, not even with `allow-loopback-peers`; the host's other interface addresses
+    /// are not peers at all. An `allow-peer` naming one of them exactly opens it.
+    func protectOwnAddresses() async {
+        let services = udpAddresses + tcpAddresses + tlsAddresses + (metricsAddress.map { [$0] } ?? [])
+        let own = services.map(\.ip).filter { !PeerFilter.isUnspecifiedAddress($0) }
+            + [configuration.relayIPv4, configuration.relayIPv6].compactMap { $0 } + ownAdvertisedAddresses
+        let host = RelayServer.interfaceAddresses()
+        _ = await onEveryCore { core in core.engine.setOwnAddresses(own, host: host, services: services) }
+    }
+
+    /// The public addresses advertised for the relay addresses behind a NAT (`external-ip`):
+    /// a datagram sent there comes back to the relay's own host.
+    var ownAdvertisedAddresses: [IPAddress] { configuration.externalIPs.map(\.advertised) }
+
+    /// The addresses of the host's network interfaces (getifaddrs).
+    static func interfaceAddresses() -> [IPAddress] {
+        var first: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&first) == 0 else { return [] }
+        defer { freeifaddrs(first) }
+        var found: [IPAddress] = []
+        var next = first
+        while let entry = next {
+            defer { next = entry.pointee.ifa_next }
+            guard let sa = entry.pointee.ifa_addr else { continue }
+            switch Int32(sa.pointee.sa_family) {
+            case AF_INET:
+                let v4 = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) }
+                found.append(.v4(v4))
+            case AF_INET6:
+                let ip = sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in
+                    withUnsafeBytes(of: p.pointee.sin6_addr) { IPAddress(bytes: $0) }
+                }
+                if let ip { found.append(ip) }
+            default:
+                continue
+            }
+        }
+        return found
+    }
+}
