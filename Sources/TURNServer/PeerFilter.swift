@@ -163,6 +163,14 @@ public struct PeerFilter: Hashable, Sendable {
 
     public func allows(_ peer: TransportAddress) -> Bool { verdict(peer) == .allowed }
 
+    /// Whether `ip` is one of the relay's own or its host's addresses (loopback included), whose
+    /// ports `verdict(_: TransportAddress)` checks; cheap when no own address is set.
+    public func isHost(_ ip: IPAddress) -> Bool {
+        if ownAddresses.isEmpty && hostAddresses.isEmpty && ownServices.isEmpty { return false }
+        let c = PeerFilter.canonical(ip)
+        return ownAddresses.contains(c) || hostAddresses.contains(c) || PeerFilter.isLoopback(c)
+    }
+
     /// Whether a peer IP may get a permission (RFC 8656 §9); the port is checked when data is
     /// sent (`verdict(_: TransportAddress)`).
     public func verdict(_ ip: IPAddress) -> Verdict {

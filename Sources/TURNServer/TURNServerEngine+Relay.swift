@@ -67,8 +67,9 @@ extension TURNServerEngine {
             countDrop(.noPermission)
             return .dropped(.noPermission)
         }
-        // From the relay's own address, only another allocation's relayed port (not a listener).
-        guard configuration.peerFilter.allows(peer) else {
+        // From the relay's own address, only another allocation's relayed port (not a listener);
+        // other addresses passed the address rules when their permission was made.
+        guard !configuration.peerFilter.isHost(peer.ip) || configuration.peerFilter.allows(peer) else {
             countDrop(.peerDenied)
             return .dropped(.peerDenied)
         }
