@@ -16,7 +16,23 @@ enum DatagramRoute {
 final class ICECallbackContext: Sendable {
     let continuation: AsyncStream<ICEEvent>.Continuation
     let route = Mutex(DatagramRoute.events)
-    init(continuation: AsyncStream<ICEEvent>.Continuation) { self.continuation = continuation }
+    /// The TURN servers in the order they were given to libnice.
+    let turnServers: [ICEServer]
+    init(continuation: AsyncStream<ICEEvent>.Continuation, turnServers: [ICEServer]) {
+        self.continuation = continuation
+        self.turnServers = turnServers
+    }
+
+    /// The TURN server a relayed candidate came from. The candidate the signal carries is a copy
+    /// without libnice's TURN reference (`nice_candidate_relay_address` would read a null
+    /// pointer), but its priority has the server's index: libnice's local preference is
+    /// direction << 13 | TURN server index << 6 | address index (3 bits for the index,
+    /// NICE_CANDIDATE_MAX_TURN_SERVERS), in the order of `nice_agent_set_relay_info`.
+    func relayServer(priority: UInt32) -> ICEServer? {
+        let localPreference = (priority >> 8) & 0xFFFF
+        let index = Int((localPreference >> 6) & 0x7)
+        return index < turnServers.count ? turnServers[index] : nil
+    }
 
     /// One received datagram, on the GLib thread.
     func receive(_ bytes: UnsafeRawBufferPointer) {
@@ -103,7 +119,9 @@ public final class ICEAgent: @unchecked Sendable {
         var continuation: AsyncStream<ICEEvent>.Continuation?
         events = AsyncStream(bufferingPolicy: .unbounded) { continuation = $0 }
         guard let continuation else { throw .agentCreationFailed }
-        callbackContext = ICECallbackContext(continuation: continuation)
+        callbackContext = ICECallbackContext(continuation: continuation, turnServers: configuration.servers.filter { server in
+            if case .stun = server.kind { false } else { true }
+        })
 
         guard let mainLoop = ICEMainLoop.shared else { throw .agentCreationFailed }
         let context = mainLoop.context
@@ -353,14 +371,8 @@ private let iceReceive: @convention(c) (OpaquePointer?, guint, guint, guint, Uns
 private let iceNewCandidate: @convention(c) (OpaquePointer?, UnsafeMutablePointer<NiceCandidate>?, gpointer?) -> Void = {
     _, candidate, user in
     guard let ctx = context(user), let candidate, var model = ICECandidate(nice: candidate.pointee) else { return }
-    if model.kind == .relayed {
-        var server = NiceAddress()
-        nice_address_init(&server)
-        nice_candidate_relay_address(candidate, &server)
-        if let address = ICECandidate.string(&server) {
-            let port = nice_address_get_port(&server)
-            model.relayServer = address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
-        }
+    if model.kind == .relayed, let server = ctx.relayServer(priority: model.priority) {
+        model.relayServer = server.address.contains(":") ? "[\(server.address)]:\(server.port)" : "\(server.address):\(server.port)"
     }
     ctx.continuation.yield(.localCandidate(model))
 }

@@ -87,6 +87,27 @@ import Glibc
         _ = try await callee.exitStatus()
     }
 
+    /// A relay-only call through the relay Prosody announces: the report lists each XEP-0215
+    /// TURN service as allocated, with the relayed address libnice got from it.
+    @Test func relayOnlyCallReportListsTheAllocatedServers() async throws {
+        let a = try await AgentAccounts.make()
+        _ = try await RelayFixture.shared(for: a.prosody)
+        let callee = try AgentProcess("echo", ["echo", "--report", "json", "--max-calls", "1"]
+                                      + (try await a.arguments("turn-ok-b")) + ["--local-address", "127.0.0.1", "--no-discover-servers"])
+        try await callee.waitFor("waiting for calls")
+        let caller = try AgentProcess("caller", ["call", a.bare("turn-ok-b"), "--relay-only", "--tone", "440", "--hangup-after", "1",
+                                                 "--report", "json", "--local-address", "127.0.0.1"]
+                                      + (try await a.arguments("turn-ok-a")))
+        #expect(try await caller.exitStatus() == 0, "\(caller.transcript)")
+        #expect(try await callee.exitStatus() == 0, "\(callee.transcript)")
+        let media = try caller.report()["media"] as? [String: Any] ?? [:]
+        let servers = media["iceServers"] as? [[String: Any]] ?? []
+        let udp = servers.first { $0["server"] as? String == "turn:127.0.0.1:\(a.prosody.turnPort)?transport=udp" }
+        #expect(udp?["outcome"] as? String == "allocated", "\(caller.stdout)")
+        #expect((udp?["addresses"] as? [String] ?? []).first?.hasPrefix("127.0.0.1:") == true, "\(caller.stdout)")
+        #expect(servers.allSatisfy { $0["outcome"] as? String == "allocated" }, "\(caller.stdout)")
+    }
+
     /// TURN REST credentials (draft-uberti-behave-turn-rest): `expiry:user` and base64 HMAC-SHA1.
     func restCredentials(secret: String) throws -> (username: String, passwordFile: String) {
         let username = "\(Int(Date().timeIntervalSince1970) + 3600):turn-check"

@@ -101,8 +101,6 @@ void nice_address_to_string(const NiceAddress *addr, gchar *dst);
 gboolean nice_address_is_valid(const NiceAddress *addr);
 NiceCandidate *nice_candidate_new(NiceCandidateType type);
 void nice_candidate_free(NiceCandidate *candidate);
-/* The TURN server a local relayed candidate came from (libnice >= 0.1.19). */
-void nice_candidate_relay_address(const NiceCandidate *candidate, NiceAddress *addr);
 
 /* libnice: the agent. */
 typedef struct _NiceAgent NiceAgent;
