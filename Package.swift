@@ -106,6 +106,7 @@ let package = Package(
         .target(name: "JingleKit", dependencies: [
                     "XMPPClient", "XMPPCore", "Jingle", "Transport", "Media",
                     .product(name: "Logging", package: "swift-log"),
+                    .product(name: "Metrics", package: "swift-metrics"),
                 ],
                 path: "Sources/JingleKit", swiftSettings: swiftSettings),
 
@@ -189,7 +190,8 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Jingle", "XMPPCore", "XMLStream"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "JingleKitTests", dependencies: ["JingleKit", "Jingle", "XMPPCore", "XMLStream", "Transport", "Media", "TLS"],
+        .testTarget(name: "JingleKitTests", dependencies: ["JingleKit", "Jingle", "XMPPCore", "XMLStream", "Transport", "Media", "TLS",
+                                                           .product(name: "MetricsTestKit", package: "swift-metrics")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [
                         "XMPPClient", "XMPPCore", "XMLStream", "CryptoPrimitives", "TLS", "RelayServer",

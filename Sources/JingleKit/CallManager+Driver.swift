@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Jingle
 import XMLStream
@@ -374,6 +375,8 @@ extension CallManager {
         records[sid] = r
         r.call.sink.yield(.ended(end))
         r.call.sink.finish()
+        CallMetrics.record(direction: r.call.direction, end: end, statistics: r.statistics, media: r.media?.mediaStatistics,
+                           factory: configuration.metricsFactory ?? MetricsSystem.factory)
         if let media = r.media { Task { await media.close() } }
         // A JMI call that reached Jingle ends in the JMI machine too (else it would answer every
         // later proposal busy); the side that ended it sends `<finish/>` (XEP-0353 §3.6).

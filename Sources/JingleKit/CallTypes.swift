@@ -1,3 +1,4 @@
+import CoreMetrics
 import Jingle
 import XMPPCore
 
@@ -205,6 +206,9 @@ public struct CallConfiguration: Sendable {
     /// Calls in progress at once before a new JMI proposal is answered `<busy/>` (XEP-0353): 1 is
     /// a phone; a bot answering many callers sets more.
     public var maximumConcurrentCalls: Int
+    /// Where `CallMetrics` go; nil: the process's `MetricsSystem` (whatever the application
+    /// bootstrapped, nothing by default).
+    public var metricsFactory: (any MetricsFactory)?
 
     public static let defaultPolicy = MediaPolicy(audioCodecs: [
         PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2,
@@ -215,7 +219,7 @@ public struct CallConfiguration: Sendable {
     public init(policy: MediaPolicy = CallConfiguration.defaultPolicy, sessionTimeouts: JingleSessionTimeouts = .init(),
                 proposalLifetime: Duration = .seconds(60), enableCarbons: Bool = true, sendPresence: Bool = true,
                 mediaTransports: any MediaTransportProvider = SignallingOnlyTransportProvider(),
-                maximumConcurrentCalls: Int = 1) {
+                maximumConcurrentCalls: Int = 1, metricsFactory: (any MetricsFactory)? = nil) {
         self.policy = policy
         self.sessionTimeouts = sessionTimeouts
         self.proposalLifetime = proposalLifetime
@@ -223,5 +227,6 @@ public struct CallConfiguration: Sendable {
         self.sendPresence = sendPresence
         self.mediaTransports = mediaTransports
         self.maximumConcurrentCalls = maximumConcurrentCalls
+        self.metricsFactory = metricsFactory
     }
 }

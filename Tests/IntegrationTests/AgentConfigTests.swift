@@ -32,6 +32,7 @@ import Testing
         let dir = try TempDir()
         _ = try dir.write("alice.password", "secret\n")
         _ = try dir.write("turn.password", "turn-secret\n")
+        _ = try dir.write("ca.pem", "")   // must exist: --dry-run checks the files it names
         let config = try dir.write("agent.conf", """
             # the agent's account
             [account]
@@ -82,12 +83,14 @@ import Testing
     @Test func sampleConfigurationParses() async throws {
         let dir = try TempDir()
         let password = try dir.write("pw", "x\n")
-        let sample = "\(Repository.root)/Samples/agent/agent.conf"
+        // The sample beside the CA file it names (--dry-run checks that it exists).
+        let sample = try dir.write("agent.conf", try String(contentsOfFile: "\(Repository.root)/Samples/agent/agent.conf", encoding: .utf8))
+        _ = try dir.write("ca.pem", "")
         let (status, p) = try await run(["answer", "--config", sample, "--password-file", password, "--dry-run"])
         #expect(status == 0, "\(p.transcript)")
         let s = try settings(p)
         #expect(s["jid"] as? String == "alice@example.com/agent")
-        #expect(s["caFile"] as? String == "\(Repository.root)/Samples/agent/ca.pem")
+        #expect(s["caFile"] as? String == "\(dir.path)/ca.pem")
         #expect(s["bitrate"] as? Int == 32000)
     }
 
