@@ -148,7 +148,9 @@ public final class OpusPacketSource: CallAudioSource {
     }
     private let state = Mutex(State())
 
-    /// - Parameter packets: Opus packets of 20 ms each (RFC 6716), mono or stereo.
+    /// - Parameters:
+    ///   - packets: Opus packets of 20 ms each (RFC 6716), mono or stereo.
+    ///   - loop: start again from the first packet after the last.
     public init(packets: [[UInt8]], loop: Bool = false) {
         self.packets = packets
         self.loop = loop

@@ -16,8 +16,11 @@ public struct ICEMediaTransportProvider: MediaTransportProvider {
     private let externalServices: (@Sendable () async throws -> [ExternalService])?
     private let logger: Logger
 
-    /// - Parameter client: the XMPP client whose server is asked for STUN/TURN services per call
-    ///   (when `settings.discoverServers`); nil uses `settings.iceServers` only.
+    /// - Parameters:
+    ///   - settings: host addresses, STUN/TURN servers, codec and jitter-buffer settings of each call.
+    ///   - client: the XMPP client whose server is asked for STUN/TURN services per call
+    ///     (when `settings.discoverServers`); nil uses `settings.iceServers` only.
+    ///   - logger: where ICE and DTLS progress is logged.
     public init(settings: CallMediaSettings = .init(), client: XMPPClient? = nil,
                 logger: Logger = Logger(label: "jinglekit.media")) {
         self.settings = settings
