@@ -22,7 +22,8 @@ import XMPPCore
         #expect(records == [Self.record])
         #expect(dead.queries.count == 1, "the dead server was asked once")
         #expect(live.udpQueries.count == 1)
-        #expect(ContinuousClock.now - started < .seconds(3))
+        // Bounded by the lookup's timeout (with room for a loaded machine's scheduling).
+        #expect(ContinuousClock.now - started < .seconds(10))
     }
 
     @Test func truncatedUDPAnswerIsAskedAgainOverTCP() async throws {
