@@ -107,7 +107,7 @@ final class FreezingProxy: @unchecked Sendable {
     deinit { if process.isRunning { process.terminate() } }
 }
 
-/// The agent when the server goes away (README "When the server goes away"): it notices (a
+/// The agent when the server goes away (docs/jingle-agent.md, "When the server goes away"): it notices (a
 /// closed stream, or silence found by pings), reconnects with back-off, and takes calls again;
 /// `--no-reconnect` exits 6 at once instead.
 @Suite(.serialized) struct AgentReconnectTests {
