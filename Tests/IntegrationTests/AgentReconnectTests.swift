@@ -93,6 +93,10 @@ final class FreezingProxy: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", base + ".py", "\(port)", "\(upstream)", base + ".ready", freezeFile]
         process.standardInput = FileHandle.nullDevice
+        // Never the test runner's own pipes: a proxy left running would keep `swift test`
+        // waiting for their end after the tests finished.
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         try process.run()
         let deadline = ContinuousClock.now + .seconds(10)
         while !FileManager.default.fileExists(atPath: base + ".ready") {
@@ -104,7 +108,12 @@ final class FreezingProxy: @unchecked Sendable {
     /// Stops forwarding on every connection open now, without closing any.
     func freeze() { _ = FileManager.default.createFile(atPath: freezeFile, contents: Data()) }
 
-    deinit { if process.isRunning { process.terminate() } }
+    /// Ends the proxy. SIGKILL: processes started from `swift test` may have SIGTERM blocked.
+    func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    deinit { stop() }
 }
 
 /// The agent when the server goes away (docs/jingle-agent.md, "When the server goes away"): it notices (a
@@ -158,6 +167,7 @@ final class FreezingProxy: @unchecked Sendable {
     @Test func silentConnectionIsFoundByPingsAndReplaced() async throws {
         let prosody = try RestartableProsody("silent")
         let proxy = try await FreezingProxy(upstream: prosody.port)
+        defer { proxy.stop() }
         let bob = try AgentProcess("callee", ["answer"] + prosody.arguments("bob", port: proxy.port)
                                    + ["--auto", "--max-calls", "1", "--report", "json",
                                       "--ping-interval", "1", "--ping-timeout", "1.5"] + Self.signalling)
