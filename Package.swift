@@ -51,6 +51,9 @@ let package = Package(
                        providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CSoxr", path: "Sources/CModules/CSoxr", pkgConfig: "soxr",
                        providers: [.apt(["libsoxr-dev"])]),
+        // glibc's stub resolver (res_nsearch) for the XMPP SRV look-up; part of libc6-dev, no pkg-config.
+        .systemLibrary(name: "CResolv", path: "Sources/CModules/CResolv",
+                       providers: [.apt(["libc6-dev"])]),
         // epoll, recvmmsg and sendmmsg with this platform's struct layouts (x86-64 and arm64 differ).
         .target(name: "CLinuxCalls", path: "Sources/CModules/CLinuxCalls"),
 
@@ -88,7 +91,7 @@ let package = Package(
 
         // MARK: 5. Runtime: sockets, clocks, threads.
         .target(name: "XMPPClient", dependencies: [
-                    "XMPPCore", "XMLStream", "TLS",
+                    "XMPPCore", "XMLStream", "TLS", "CResolv",
                     .product(name: "NIOCore", package: "swift-nio"),
                     .product(name: "NIOPosix", package: "swift-nio"),
                     .product(name: "Logging", package: "swift-log"),

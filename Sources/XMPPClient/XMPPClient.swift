@@ -157,10 +157,13 @@ public actor XMPPClient {
         let domain = configuration.jid.domainpart
         var targets: [XMPPClientConfiguration.ServerAddress] = []
         if domain != "localhost", !domain.contains(":"), domain.contains(where: { $0.isLetter }) {
-            let records = await SRVResolver.lookup(domain: domain, nameserver: configuration.dnsServer,
-                                                   timeout: configuration.dnsTimeout, group: group)
-            targets = records.map { .init(host: $0.target, port: Int($0.port)) }
-            logger.debug("SRV lookup", metadata: ["domain": "\(domain)", "records": "\(records)"])
+            switch await SRVResolver.resolve(domain: domain, nameserver: configuration.dnsServer, timeout: configuration.dnsTimeout) {
+            case .success(let records):
+                targets = records.map { .init(host: $0.target, port: Int($0.port)) }
+                logger.debug("SRV lookup", metadata: ["domain": "\(domain)", "records": "\(records)"])
+            case .failure(let error):
+                logger.debug("SRV lookup: none, trying the domain on 5222", metadata: ["domain": "\(domain)", "reason": "\(error)"])
+            }
         }
         let fallback = XMPPClientConfiguration.ServerAddress(host: domain, port: 5222)
         if !targets.contains(fallback) { targets.append(fallback) }

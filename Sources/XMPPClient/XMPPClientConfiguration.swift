@@ -49,7 +49,8 @@ public struct XMPPClientConfiguration: Sendable {
     public var negotiationStepTimeout: Duration
     /// How long the DNS SRV lookup may take before falling back to the domain on 5222.
     public var dnsTimeout: Duration
-    /// The DNS resolver for the SRV lookup, `ip` or `ip:port`; nil uses the first of /etc/resolv.conf.
+    /// The DNS resolvers for the SRV lookup, `ip` or `ip:port` (several separated by commas, no search
+    /// domains); nil uses glibc's resolver as /etc/resolv.conf configures it.
     public var dnsServer: String?
     /// Default deadline for `sendIQ`.
     public var requestTimeout: Duration

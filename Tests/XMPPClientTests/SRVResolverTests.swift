@@ -7,8 +7,10 @@ import Testing
 @testable import XMPPClient
 import XMPPCore
 
-/// The SRV lookup against DNS servers this test starts on loopback (UDP and TCP on one port):
-/// a dead first name server, a truncated UDP answer asked again over TCP, search domains.
+/// The SRV lookup through glibc's resolver (res_nsearch) against DNS servers this test starts on
+/// loopback (UDP and TCP on one port). The resolver state reads /etc/resolv.conf as always; the
+/// test then points it at its servers and search domains (`ResolverConfiguration`, the state's
+/// fields set after res_ninit), so the queries, retries, TCP fallback and search order are glibc's.
 @Suite struct SRVResolverTests {
     static let record = SRVRecord(priority: 5, weight: 10, port: 5269, target: "xmpp.example.test")
 
@@ -16,7 +18,7 @@ import XMPPCore
         let dead = try FakeDNSServer.start(mode: .silent)
         let live = try FakeDNSServer.start(mode: .answer(["_xmpp-client._tcp.example.test": [Self.record]]))
         defer { dead.stop(); live.stop() }
-        let configuration = ResolverConfiguration(nameservers: [dead.server, live.server], attempts: 1)
+        let configuration = ResolverConfiguration(nameservers: [dead.server, live.server], search: [], attempts: 1)
         let started = ContinuousClock.now
         let records = await SRVResolver.lookup(domain: "example.test", configuration: configuration, timeout: .seconds(3))
         #expect(records == [Self.record])
@@ -29,30 +31,27 @@ import XMPPCore
     @Test func truncatedUDPAnswerIsAskedAgainOverTCP() async throws {
         let server = try FakeDNSServer.start(mode: .truncateUDP(["_xmpp-client._tcp.example.test": [Self.record]]))
         defer { server.stop() }
-        let records = await SRVResolver.lookup(domain: "example.test", configuration: ResolverConfiguration(nameservers: [server.server]),
+        let records = await SRVResolver.lookup(domain: "example.test",
+                                               configuration: ResolverConfiguration(nameservers: [server.server], search: []),
                                                timeout: .seconds(3))
         #expect(records == [Self.record])
         #expect(server.udpQueries == ["_xmpp-client._tcp.example.test"])
         #expect(server.tcpQueries == ["_xmpp-client._tcp.example.test"])
     }
 
+    /// res_nsearch counts the dots of the whole name (`_xmpp-client._tcp.chat` has two): with
+    /// `ndots:3` the search domains come first, with the default `ndots:1` the name as given does.
     @Test func searchDomainsAreTriedForAShortName() async throws {
         let server = try FakeDNSServer.start(mode: .answer(["_xmpp-client._tcp.chat.corp.test": [Self.record]]))
         defer { server.stop() }
-        let configuration = ResolverConfiguration.parse("""
-            # written by the test
-            nameserver 127.0.0.1
-            search other.test corp.test
-            options ndots:1 attempts:1
-            """)
-        #expect(configuration.search == ["other.test", "corp.test"])
-        #expect(configuration.nameservers == [.init(host: "127.0.0.1", port: 53)])
-        var local = configuration
-        local.nameservers = [server.server]
-        let records = await SRVResolver.lookup(domain: "chat", configuration: local, timeout: .seconds(3))
-        #expect(records == [Self.record])
+        let first = ResolverConfiguration(nameservers: [server.server], search: ["other.test", "corp.test"], ndots: 3, attempts: 1)
+        #expect(await SRVResolver.lookup(domain: "chat", configuration: first, timeout: .seconds(3)) == [Self.record])
         #expect(server.udpQueries == ["_xmpp-client._tcp.chat.other.test", "_xmpp-client._tcp.chat.corp.test"])
-        #expect(local.queryNames(for: "example.org") == ["example.org", "example.org.other.test", "example.org.corp.test"])
+
+        let asGivenFirst = ResolverConfiguration(nameservers: [server.server], search: ["other.test", "corp.test"], ndots: 1, attempts: 1)
+        #expect(await SRVResolver.lookup(domain: "chat", configuration: asGivenFirst, timeout: .seconds(3)) == [Self.record])
+        #expect(server.udpQueries.dropFirst(2) == ["_xmpp-client._tcp.chat", "_xmpp-client._tcp.chat.other.test",
+                                                   "_xmpp-client._tcp.chat.corp.test"])
     }
 
     @Test func overrideTakesSeveralServersSeparatedByCommas() async throws {
@@ -62,6 +61,37 @@ import XMPPCore
         let records = await SRVResolver.lookup(domain: "example.test", nameserver: "127.0.0.1:\(dead.port),127.0.0.1:\(live.port)",
                                                timeout: .seconds(3), group: .singletonMultiThreadedEventLoopGroup)
         #expect(records == [Self.record])
+        #expect(ResolverConfiguration.server("[::1]:53") == .init(host: "::1", port: 53))
+        #expect(ResolverConfiguration.server("example.test:53") == nil)
+        #expect(await SRVResolver.resolve(domain: "example.test", nameserver: "not-an-address", timeout: .seconds(1))
+                == .failure(.resolverFailure("'not-an-address' is not a list of name server addresses")))
+    }
+
+    /// NXDOMAIN, a name without SRV records, the "." target, and no answer at all say different things.
+    @Test func failuresSayWhy() async throws {
+        let server = try FakeDNSServer.start(mode: .answer([
+            "_xmpp-client._tcp.empty.test": [],
+            "_xmpp-client._tcp.none.test": [SRVRecord(priority: 0, weight: 0, port: 0, target: "")],
+        ]))
+        let dead = try FakeDNSServer.start(mode: .silent)
+        defer { server.stop(); dead.stop() }
+        let live = ResolverConfiguration(nameservers: [server.server], search: [], attempts: 1)
+        #expect(await SRVResolver.resolve(domain: "missing.test", configuration: live, timeout: .seconds(3))
+                == .failure(.noSuchName("_xmpp-client._tcp.missing.test")))
+        #expect(await SRVResolver.resolve(domain: "empty.test", configuration: live, timeout: .seconds(3))
+                == .failure(.noRecords("_xmpp-client._tcp.empty.test")))
+        #expect(await SRVResolver.resolve(domain: "none.test", configuration: live, timeout: .seconds(3))
+                == .failure(.noRecords("_xmpp-client._tcp.none.test")))
+        let silent = ResolverConfiguration(nameservers: [dead.server], search: [], attempts: 1)
+        let result = await SRVResolver.resolve(domain: "example.test", configuration: silent, timeout: .seconds(2))
+        guard case .failure(.resolverFailure(let why)) = result else {
+            Issue.record("expected a resolver failure, got \(result)")
+            return
+        }
+        #expect(why.contains("no name server answered"))
+        // The caller's timeout bounds the wait even when the resolver's own is longer.
+        let bounded = await SRVResolver.resolve(domain: "example.test", configuration: silent, timeout: .milliseconds(300))
+        #expect(bounded == .failure(.timedOut(.milliseconds(300))))
     }
 }
 
