@@ -116,7 +116,7 @@ let package = Package(
                 path: "Sources/JingleKit", swiftSettings: swiftSettings),
 
         .target(name: "Harness", dependencies: [
-                    "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "JingleKit",
+                    "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "JingleKit", "CLibXML2",
                     .product(name: "Logging", package: "swift-log"),
                 ],
                 path: "Sources/Harness", swiftSettings: swiftSettings),
@@ -138,7 +138,7 @@ let package = Package(
                     "Jingle", "XMLStream", "XMPPCore", "XMPPClient", "Harness", "JingleKitVersion",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 ],
-                path: "Tools/jingle-harness", exclude: ["README.md", "SCENARIOS.md", "report-example.png"], swiftSettings: swiftSettings),
+                path: "Tools/jingle-harness", exclude: ["README.md", "SCENARIOS.md", "report-example.png", "embed-scenarios"], swiftSettings: swiftSettings),
         .target(name: "CXMLBenchLoop", dependencies: ["CLibXML2"], path: "Tools/jingle-bench/CXMLBenchLoop"),
         .executableTarget(name: "jingle-bench", dependencies: [
                     "XMLStream", "CXMLBenchLoop", "STUN", "TURNServer", "Media", "Transport",

@@ -3,29 +3,43 @@ import XMPPClient
 import XMLStream
 import XMPPCore
 
-/// Finds scenarios by file path or built-in name (`caller` -> `<dir>/caller.xml`).
+/// Finds scenarios by file path or built-in name (`caller`). The built-ins are compiled into the
+/// binary (`BuiltInScenarios`, generated from Samples/harness/), so a copied executable keeps them.
 public enum ScenarioLibrary {
-    /// Where built-in scenarios are looked for: `$JINGLE_HARNESS_SCENARIOS`, `./Samples/harness`,
-    /// then the repository this was built from.
+    /// Directories looked in before the built-ins: `$JINGLE_HARNESS_SCENARIOS`, when set (a name
+    /// found there as `<dir>/<name>.xml` overrides the built-in of that name).
     public static var searchPaths: [String] {
-        var paths: [String] = []
-        if let env = ProcessInfo.processInfo.environment["JINGLE_HARNESS_SCENARIOS"] { paths.append(env) }
-        paths.append(FileManager.default.currentDirectoryPath + "/Samples/harness")
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        paths.append(url.path + "/Samples/harness")
-        return paths
+        ProcessInfo.processInfo.environment["JINGLE_HARNESS_SCENARIOS"].map { [$0] } ?? []
+    }
+
+    /// The text of built-in scenario `name` and the name it is reported under in errors
+    /// (`caller.xml (built-in)`), or nil.
+    public static func builtIn(_ name: String) -> (text: String, file: String)? {
+        BuiltInScenarios.texts[name].map { ($0, "\(name).xml (built-in)") }
+    }
+
+    /// Whether `nameOrPath` names a file rather than a scenario (it has a `/` or ends in `.xml`).
+    public static func isPath(_ nameOrPath: String) -> Bool {
+        nameOrPath.contains("/") || nameOrPath.hasSuffix(".xml")
     }
 
     public static func load(_ nameOrPath: String, searchPaths: [String] = searchPaths) throws(ScenarioError) -> Scenario {
-        if nameOrPath.contains("/") || nameOrPath.hasSuffix(".xml") {
+        if isPath(nameOrPath) {
             return try ScenarioParser.parse(contentsOf: nameOrPath)
         }
         for dir in searchPaths where FileManager.default.fileExists(atPath: "\(dir)/\(nameOrPath).xml") {
             return try ScenarioParser.parse(contentsOf: "\(dir)/\(nameOrPath).xml")
         }
+        if let (text, file) = builtIn(nameOrPath) {
+            do { return try ScenarioParser.parse(text) } catch {
+                var located = error
+                located.file = file
+                throw located
+            }
+        }
+        let looked = searchPaths.isEmpty ? "" : " in \(searchPaths.joined(separator: ", ")) or"
         throw ScenarioError(line: 0, element: nil,
-                            message: "no scenario '\(nameOrPath)' (looked in \(searchPaths.joined(separator: ", ")))")
+                            message: "no scenario '\(nameOrPath)'\(looked) among the built-ins (jingle-harness scenarios list)")
     }
 }
 

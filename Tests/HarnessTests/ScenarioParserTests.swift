@@ -105,6 +105,55 @@ import XMPPCore
         #expect(e?.message.hasPrefix("XML error") == true)
     }
 
+    /// libxml2 reads scenario files: a malformed one is reported with libxml2's first error, its
+    /// line and its column (not "NSXMLParserErrorDomain error 76"), and a file name in front.
+    @Test func malformedXMLReportsLineAndColumnFromLibxml2() {
+        let e = error("<scenario name='x' role='initiator'>\n<send>\n  <pause ms='1'\n</scenario>\n")
+        #expect(e?.line == 4 && e?.column == 1)
+        #expect(e?.message.contains("NSXMLParserErrorDomain") == false)
+        var located = e
+        located?.file = "scenario.xml"
+        #expect(located?.description.hasPrefix("scenario.xml:4:1: XML error: ") == true, "\(String(describing: located))")
+        let mismatch = error("<scenario name='x' role='initiator'>\n<send>\n</scenario>")
+        #expect(mismatch?.line == 3 && mismatch?.column == 12)
+        #expect(mismatch?.message == "XML error: Opening and ending tag mismatch: send line 2 and scenario")
+        #expect(mismatch?.description == "line 3, column 12: XML error: Opening and ending tag mismatch: send line 2 and scenario")
+        let prefix = error("<scenario name='x' role='initiator'>\n  <p:send/>\n</scenario>")
+        #expect(prefix?.line == 2 && prefix?.message.contains("Namespace prefix p") == true)
+    }
+
+    @Test func aDTDIsRefused() {
+        let e = error("<!DOCTYPE scenario [<!ENTITY a 'b'>]>\n<scenario name='x' role='initiator'>&a;</scenario>")
+        #expect(e?.message == "XML error: a scenario may not carry a DTD")
+    }
+
+    /// Semantic errors name the line (libxml2 keeps one per element), the element and the problem.
+    @Test func semanticErrorsNameTheLine() {
+        let step = error("<scenario name='x' role='initiator'>\n<pause ms='1'/>\n<bogus/>\n</scenario>")
+        #expect(step?.line == 3 && step?.element == "bogus" && step?.message.hasPrefix("unknown step") == true)
+        let attribute = error("<scenario name='x' role='initiator'>\n\n  <pause ms='1' colour='blue'/>\n</scenario>")
+        #expect(attribute?.description == "line 3: <pause>: unknown attribute 'colour'")
+    }
+
+    /// Comments, CDATA, character references and whitespace read as before.
+    @Test func commentsCDATAAndReferencesRead() throws {
+        let scenario = try ScenarioParser.parse("""
+            <scenario name="x" role="initiator"><!-- note -->
+              <send><message to="[peer]" type="chat"><body><![CDATA[a < b]]> &amp; &#x41;</body></message></send>
+            </scenario>
+            """)
+        guard case .send(let template, _, _, let line) = scenario.instructions.first else {
+            Issue.record("no send")
+            return
+        }
+        #expect(line == 2)
+        guard case .element(let body) = template.children.first else {
+            Issue.record("no body")
+            return
+        }
+        #expect(body.children == [.text("a < b & A")])
+    }
+
     @Test func theRootMustBeScenario() {
         #expect(error("<script name='x'/>")?.message == "the root element must be <scenario>")
     }

@@ -9,6 +9,6 @@ struct JingleHarness: ParsableCommand {
         commandName: "jingle-harness",
         abstract: "Decode, map and exercise Jingle signalling.",
         version: JingleKitVersion.string,
-        subcommands: [DecodeCommand.self, RunCommand.self, ConformanceCommand.self]
+        subcommands: [DecodeCommand.self, RunCommand.self, ConformanceCommand.self, ScenariosCommand.self]
     )
 }

@@ -10,9 +10,9 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a signalling scenario (file or built-in name) at a call rate; exit 0 only if every call passed.",
-        discussion: "Scenario format: Tools/jingle-harness/SCENARIOS.md. Built-ins: Samples/harness.")
+        discussion: "Scenario format: Tools/jingle-harness/SCENARIOS.md. Built-ins (compiled in): jingle-harness scenarios list.")
 
-    @Argument(help: "Scenario file, or built-in name (caller, jmi-caller, glare, ice-restart, ...).")
+    @Argument(help: "Scenario file, or built-in name (caller, jmi-caller, glare, ice-restart, ...: see scenarios list).")
     var scenario: String
 
     @Option(help: "initiator (call --target), responder (answer), or both (accounts pair up: odd rows call even rows).")
