@@ -193,7 +193,7 @@ let package = Package(
                         .product(name: "NIOPosix", package: "swift-nio"),
                     ],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Jingle", "XMPPCore", "XMLStream"],
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Jingle", "XMPPCore", "XMPPClient", "XMLStream"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "JingleKitTests", dependencies: ["JingleKit", "Jingle", "XMPPCore", "XMLStream", "Transport", "Media", "TLS",
                                                            .product(name: "MetricsTestKit", package: "swift-metrics")],

@@ -15,6 +15,7 @@ public enum HTMLReport {
         \(report.records.count) finished, \(report.succeeded) passed, \(report.failed) failed in
         \(String(format: "%.1f", report.elapsedSeconds)) s\(report.pausedSeconds > 0 ? String(format: ", %.1f s paused", report.pausedSeconds) : "")
         (\(String(format: "%.1f", report.rate)) calls/s)</p>
+        \(report.stopReason.map { "<p>stopped: \(esc($0.description))</p>" } ?? "")
 
         """
         if !report.failuresByCause.isEmpty {

@@ -21,10 +21,13 @@ public struct LoadOptions: Sendable {
     /// Each placement starts one call on every initiator endpoint in the same instant (two-sided
     /// glare: both parties' session-initiates cross); `totalCalls` then counts placements.
     public var together: Bool
+    /// Stop placing calls once this many calls have failed (nil: no limit).
+    public var maxFailures: Int?
 
     public init(rate: Double = 10, maxConcurrent: Int = 100, totalCalls: Int? = 1, durationSeconds: Double? = nil,
-                rampSeconds: Double = 0, drainSeconds: Double = 30, together: Bool = false) {
+                rampSeconds: Double = 0, drainSeconds: Double = 30, together: Bool = false, maxFailures: Int? = nil) {
         self.together = together
+        self.maxFailures = maxFailures
         self.rate = rate
         self.maxConcurrent = maxConcurrent
         self.totalCalls = totalCalls
@@ -92,6 +95,8 @@ public struct LiveCounters: Sendable, Hashable {
     public var rate: Double = 0
     /// Time spent paused so far.
     public var pausedSeconds: Double = 0
+    /// Why placing new calls stopped, once it has (the calls in flight are draining).
+    public var stopped: StopReason?
 }
 
 /// Drives `CallInterpreter`s over `XMPPClient`s: places calls at the configured rate, routes
@@ -133,6 +138,10 @@ public actor LoadRunner {
     private var inFlightInitiators = 0
     private var initiatorsStarted = 0
     private var stopRequested = false
+    /// Why placing stopped: set by `stop(_:)` or by `placeCalls` when a limit is reached.
+    private var stopReason: StopReason?
+    /// Calls that failed so far, counted as the live line counts them (`--max-failures`).
+    private var failedCalls = 0
     private var schedule: CallSchedule
     /// When placing calls ended (nil while it goes on); later pauses have no effect.
     private var placingEndedAt: Double?
@@ -146,8 +155,12 @@ public actor LoadRunner {
         schedule = CallSchedule(rate: options.rate, rampSeconds: options.rampSeconds, now: 0)
     }
 
-    /// Stops placing new calls; calls in flight may still finish (within `drainSeconds`).
-    public func stop() { stopRequested = true }
+    /// Stops placing new calls; calls in flight may still finish (within `drainSeconds`). The
+    /// report gives `reason` as what stopped the run (unless a limit stopped it first).
+    public func stop(_ reason: StopReason = .interrupted("stop requested")) {
+        stopRequested = true
+        if placingEndedAt == nil, stopReason == nil { stopReason = reason }
+    }
 
     /// Stops placing new calls until `resume()`; calls in flight carry on. Paused time does not
     /// count towards `durationSeconds`, the ramp or the reported rate. No effect once placing ended.
@@ -192,7 +205,7 @@ public actor LoadRunner {
         return LiveCounters(elapsed: t, started: placing ? initiatorsStarted : started, succeeded: ok,
                             failed: legs.count - ok, inFlight: placing ? inFlightInitiators : calls.count,
                             paused: schedule.isPaused && placingEndedAt == nil, rate: placing ? schedule.currentRate(now: t) : 0,
-                            pausedSeconds: pausedSeconds)
+                            pausedSeconds: pausedSeconds, stopped: placingEndedAt == nil ? nil : stopReason)
     }
 
     private var pausedSeconds: Double { schedule.pausedSeconds(now: placingEndedAt ?? now) }
@@ -255,7 +268,7 @@ public actor LoadRunner {
         for listener in listeners { listener.cancel() }
         for endpoint in endpoints { await endpoint.client.setIQHandler(namespace: JingleNamespace.jingle, nil) }
         return RunReport(scenario: scenarioName, records: records, elapsedSeconds: now, started: started,
-                         pausedSeconds: pausedSeconds, placingSeconds: placing)
+                         pausedSeconds: pausedSeconds, placingSeconds: placing, stopReason: stopReason)
     }
 
     private func placeCalls() async {
@@ -263,12 +276,17 @@ public actor LoadRunner {
         var issued = 0
         // The schedule starts now (not when the runner was made); a pause made before stays.
         if !schedule.isPaused { schedule.setRate(schedule.rate, now: now) }
+        func limit(_ reason: StopReason) { if stopReason == nil { stopReason = reason } }
         while !stopRequested {
-            if let total = options.totalCalls, issued >= total { break }
-            if let duration = options.durationSeconds, schedule.activeSeconds(now: now) >= duration { break }
+            if let total = options.totalCalls, issued >= total { limit(.calls(total)); break }
+            if let duration = options.durationSeconds, schedule.activeSeconds(now: now) >= duration { limit(.duration(duration)); break }
+            if let most = options.maxFailures, failedCalls >= most { limit(.maxFailures(most)); break }
             if callers.isEmpty {
                 // A responder-only run answers until the duration, the total or stop.
-                if options.durationSeconds == nil, let total = options.totalCalls, started >= total, calls.isEmpty { break }
+                if options.durationSeconds == nil, let total = options.totalCalls, started >= total, calls.isEmpty {
+                    limit(.calls(total))
+                    break
+                }
                 try? await Task.sleep(for: .milliseconds(20))
                 continue
             }
@@ -497,6 +515,9 @@ public actor LoadRunner {
         if outcome != nil { pendingMedia -= 1 }
         var verdict = verdict
         if verdict.passed, let failure = outcome?.failure { verdict = .failed(failure) }
+        // Counted as the live line counts: initiator legs when this process places calls.
+        let placing = endpoints.contains { $0.scenario.role == .initiator }
+        if !verdict.passed, !placing || interpreter.scenario.role == .initiator { failedCalls += 1 }
         records.append(CallRecord(
             callNumber: interpreter.variables["call_number"].flatMap(Int.init) ?? 0,
             role: interpreter.scenario.role, scenario: interpreter.scenario.name, verdict: verdict,

@@ -38,6 +38,10 @@ public enum ReportWriters {
         var started, finished, succeeded, failed: Int
         var rate_cps: Double
         var passed: Bool
+        /// What stopped placing calls: `calls`, `duration`, `max-failures` or `interrupted`.
+        var stopped_by: String?
+        /// The same in words: `--calls 100 reached`.
+        var stopped: String?
         var steps: [Step]
         var failures: [Failure]
     }
@@ -49,6 +53,7 @@ public enum ReportWriters {
             started: report.started,
             finished: report.records.count, succeeded: report.succeeded, failed: report.failed,
             rate_cps: round3(report.rate), passed: report.allPassed,
+            stopped_by: report.stopReason?.key, stopped: report.stopReason?.description,
             steps: report.steps.map { step in
                 let s = step.summary
                 return .init(name: step.name, count: s.count, p50_ms: round3(s.p50 * 1000), p90_ms: round3(s.p90 * 1000),
@@ -68,6 +73,11 @@ public enum ReportWriters {
             "name": report.scenario, "tests": String(report.records.count), "failures": String(report.failed),
             "errors": "0", "time": String(format: "%.3f", report.elapsedSeconds),
         ])
+        if let reason = report.stopReason {
+            suite.append(XMLElement("properties", namespace: "", children: [
+                XMLElement("property", namespace: "", ["name": "stopped", "value": reason.description]),
+            ]))
+        }
         for r in report.records {
             var testcase = XMLElement("testcase", namespace: "", [
                 "classname": "jingle-harness.\(r.scenario)", "name": "call \(r.callNumber) (\(r.role.rawValue))",
@@ -83,13 +93,15 @@ public enum ReportWriters {
     }
 
     /// The live line: `12s started 240 ok 236 failed 1 in-flight 3 rate 20.0/s`, then the offered
-    /// rate (`target 20.0/s`) when known, and `PAUSED` while placing calls is paused.
+    /// rate (`target 20.0/s`) when known, `PAUSED` while placing calls is paused, and once placing
+    /// has stopped what stopped it (`stopped: --calls 100 reached`) while calls in flight drain.
     public static func liveLine(elapsed: Double, started: Int, succeeded: Int, failed: Int, inFlight: Int, rate: Double,
-                                target: Double? = nil, paused: Bool = false) -> String {
+                                target: Double? = nil, paused: Bool = false, stopped: StopReason? = nil) -> String {
         var line = String(format: "%5.0fs started %d ok %d failed %d in-flight %d rate %.1f/s", elapsed, started, succeeded,
                           failed, inFlight, rate)
-        if let target { line += String(format: " target %.1f/s", target) }
+        if let target, stopped == nil { line += String(format: " target %.1f/s", target) }
         if paused { line += " PAUSED" }
+        if let stopped { line += " stopped: \(stopped)" }
         return line
     }
 
@@ -105,6 +117,7 @@ public enum ReportWriters {
                                 s.count, s.p50 * 1000, s.p90 * 1000, s.p99 * 1000, s.max * 1000))
         }
         for f in report.failuresByCause { lines.append("failed: \(f.count) x \(f.cause)") }
+        if let reason = report.stopReason { lines.append("stopped: \(reason)") }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -95,9 +95,12 @@ public struct RunReport: Sendable {
     /// Time spent placing calls, pauses left out: from the first call to the moment placing
     /// ended (the total, the duration or a stop), before the calls in flight drained.
     public var placingSeconds: Double
+    /// What stopped the placing of calls (nil for a report not made by `LoadRunner`).
+    public var stopReason: StopReason?
 
     public init(scenario: String, records: [CallRecord], elapsedSeconds: Double, started: Int, pausedSeconds: Double = 0,
-                placingSeconds: Double = 0) {
+                placingSeconds: Double = 0, stopReason: StopReason? = nil) {
+        self.stopReason = stopReason
         self.scenario = scenario
         self.pausedSeconds = pausedSeconds
         self.placingSeconds = placingSeconds

@@ -120,4 +120,13 @@ import Testing
         let runBad = try await Self.run(binary, ["run", "scenario.xml", "--accounts", "missing.csv"], in: folder)
         #expect(runBad.status == 65 && runBad.errors.contains("scenario.xml:4:1: XML error: "), "\(runBad.errors)")
     }
+
+    /// Every subcommand's --help lists its exit codes.
+    @Test(arguments: [[], ["decode"], ["run"], ["conformance"], ["scenarios"], ["scenarios", "list"],
+                      ["scenarios", "show"], ["scenarios", "validate"]])
+    func everyHelpListsTheExitCodes(_ command: [String]) async throws {
+        let help = try await Self.run(Self.built, command + ["--help"], in: NSTemporaryDirectory())
+        #expect(help.status == 0)
+        #expect(help.output.lowercased().contains("exit codes: 0 "), "jingle-harness \(command.joined(separator: " ")) --help:\n\(help.output)")
+    }
 }

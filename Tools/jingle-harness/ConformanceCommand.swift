@@ -11,9 +11,13 @@ struct ConformanceCommand: ParsableCommand {
         commandName: "conformance",
         abstract: "Check a Jingle implementation against XEP-0166/0167/0176/0320/0353 rules; exit 0 only if none fails.",
         discussion: """
-        The target must answer calls on its own (auto-answer after ringing briefly). Rules that need
-        the target to call the harness (the crossing session-initiate tie-break) run only with
+        The target must answer calls on its own (auto-answer after ringing briefly). Rules that need \
+        the target to call the harness (the crossing session-initiate tie-break) run only with \
         --trigger-command, a shell command in which {jid} is replaced by the harness's full JID.
+
+        Exit codes: 0 no rule failed; 1 at least one rule failed; 64 bad arguments or an unknown \
+        rule; 65 a malformed accounts file; 69 the XMPP server could not be reached or refused the \
+        login; 74 a report file could not be written.
         """)
 
     @Option(help: "Full JID of the implementation under test.") var target: String?

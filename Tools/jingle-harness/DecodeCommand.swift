@@ -9,7 +9,8 @@ import XMLStream
 struct DecodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decode",
-        abstract: "Decode a Jingle IQ or JMI message to JSON, or map Jingle <-> SDP.")
+        abstract: "Decode a Jingle IQ or JMI message to JSON, or map Jingle <-> SDP.",
+        discussion: "Exit codes: 0 decoded; 64 bad arguments; 65 input that is not a valid Jingle IQ, JMI message or SDP (or cannot be read).")
 
     @Argument(help: "Input file; standard input when omitted.")
     var file: String?

@@ -10,7 +10,20 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a signalling scenario (file or built-in name) at a call rate; exit 0 only if every call passed.",
-        discussion: "Scenario format: Tools/jingle-harness/SCENARIOS.md. Built-ins (compiled in): jingle-harness scenarios list.")
+        discussion: """
+        Scenario format: Tools/jingle-harness/SCENARIOS.md. Built-ins (compiled in): jingle-harness scenarios list.
+
+        Placing calls stops at the first limit reached: --calls, --duration, --max-failures, or an \
+        interruption (Ctrl-C / SIGINT, or the q key); calls in flight then get --drain seconds. The \
+        live line, the summary and the reports (JSON stopped_by/stopped, a JUnit property, HTML) \
+        say which: "stopped: --calls 100 reached", "--duration 10 s elapsed", "--max-failures 5 \
+        reached", "interrupted (SIGINT)".
+
+        Exit codes: 0 every call passed; 1 at least one call failed or did not finish; 64 bad \
+        arguments; 65 a malformed scenario or accounts file (naming file, line and problem); 69 the \
+        XMPP server could not be reached or refused the login; 74 a report file could not be \
+        written; 130 a second Ctrl-C quit at once.
+        """)
 
     @Argument(help: "Scenario file, or built-in name (caller, jmi-caller, glare, ice-restart, ...: see scenarios list).")
     var scenario: String
@@ -41,6 +54,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Most initiator calls in flight at once.") var maxConcurrent: Int = 100
     @Option(help: "Total calls to place (default 1 unless --duration is given).") var calls: Int?
     @Option(help: "Stop placing calls after this many seconds of placing them (paused time does not count).") var duration: Double?
+    @Option(help: "Stop placing calls once this many calls have failed.") var maxFailures: Int?
     @Option(help: "Ramp the rate up over this many seconds.") var ramp: Double = 0
     @Option(help: "Wait at most this many seconds for calls in flight at the end.") var drain: Double = 30
 
@@ -66,6 +80,7 @@ struct RunCommand: ParsableCommand {
         if role == "initiator", target == nil { throw ValidationError("--role initiator needs --target JID") }
         guard (1...16).contains(devices) else { throw ValidationError("--devices must be 1 to 16") }
         if devices > 1, role == "initiator" { throw ValidationError("--devices applies to answering accounts (--role responder or both)") }
+        if let maxFailures, maxFailures < 1 { throw ValidationError("--max-failures must be at least 1") }
         guard rate > 0, rate.isFinite, maxConcurrent > 0 else { throw ValidationError("--rate and --max-concurrent must be positive") }
         if let rateStep, !(rateStep > 0 && rateStep.isFinite) { throw ValidationError("--rate-step must be positive") }
     }
@@ -138,7 +153,7 @@ struct RunCommand: ParsableCommand {
             && role == "both"
         let options = LoadOptions(rate: rate, maxConcurrent: maxConcurrent,
                                   totalCalls: calls ?? (duration == nil ? 1 : nil), durationSeconds: duration,
-                                  rampSeconds: ramp, drainSeconds: drain, together: together)
+                                  rampSeconds: ramp, drainSeconds: drain, together: together, maxFailures: maxFailures)
         let plane = media ? MediaPlane.ice(localAddresses: mediaAddress, timeout: .milliseconds(Int(mediaTimeout * 1000)),
                                          qualityGuard: MediaQualityGuard(maximumConcealment: maxConcealment / 100)) : nil
         let runner = LoadRunner(endpoints: endpoints, options: options, media: plane)
@@ -154,7 +169,7 @@ struct RunCommand: ParsableCommand {
             let rate = c.elapsed > last.time ? Double(finished - last.finished) / (c.elapsed - last.time) : 0
             FileHandle.standardError.write(Data((ReportWriters.liveLine(
                 elapsed: c.elapsed, started: c.started, succeeded: c.succeeded, failed: c.failed,
-                inFlight: c.inFlight, rate: rate, target: c.rate > 0 ? c.rate : nil, paused: c.paused) + "\n").utf8))
+                inFlight: c.inFlight, rate: rate, target: c.rate > 0 ? c.rate : nil, paused: c.paused, stopped: c.stopped) + "\n").utf8))
         }
         controls.finish()
         await HarnessSetup.disconnect(endpoints)

@@ -95,7 +95,7 @@ final class RunControls: @unchecked Sendable {
         }
         case "+", "=": changeRate(up: true)
         case "-", "_": changeRate(up: false)
-        case "q", "Q": stop()
+        case "q", "Q": stop("q key")
         default: break
         }
     }
@@ -106,12 +106,12 @@ final class RunControls: @unchecked Sendable {
             finish()
             Foundation.exit(130)
         }
-        stop()
+        stop("SIGINT")
     }
 
-    private func stop() {
+    private func stop(_ how: String) {
         say("stopping: no new calls, waiting for calls in flight (^C again to quit)")
-        Task { [runner] in await runner.stop() }
+        Task { [runner] in await runner.stop(.interrupted(how)) }
     }
 
     private func pause() {

@@ -9,11 +9,11 @@ struct ScenariosCommand: ParsableCommand {
         commandName: "scenarios",
         abstract: "List, print or check scenarios (the built-ins are compiled into this binary).",
         discussion: """
-        Built-in scenarios travel with the binary: `run NAME` finds them wherever jingle-harness is
-        copied. $JINGLE_HARNESS_SCENARIOS, when set, names a directory whose NAME.xml files are
+        Built-in scenarios travel with the binary: `run NAME` finds them wherever jingle-harness is \
+        copied. $JINGLE_HARNESS_SCENARIOS, when set, names a directory whose NAME.xml files are \
         looked up first. Format: Tools/jingle-harness/SCENARIOS.md.
 
-        Exit codes: 0 success; 64 bad arguments or an unknown built-in name; 65 a scenario that is
+        Exit codes: 0 success; 64 bad arguments or an unknown built-in name; 65 a scenario that is \
         not valid (the message names the file, line and, for XML errors, column).
         """,
         subcommands: [List.self, Show.self, Validate.self])
@@ -72,8 +72,8 @@ struct ScenariosCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check scenario files (or built-in names) without running them.",
             discussion: """
-            Parses each file with libxml2 and compiles it as `run` would: an XML error is reported as
-            FILE:LINE:COLUMN: XML error: <libxml2's message>, any other problem (unknown step or
+            Parses each file with libxml2 and compiles it as `run` would: an XML error is reported as \
+            FILE:LINE:COLUMN: XML error: <libxml2's message>, any other problem (unknown step or \
             attribute, bad value, missing label) as FILE:LINE: <element>: problem.
 
             Exit codes: 0 every file is valid; 65 at least one is not (each is reported).
