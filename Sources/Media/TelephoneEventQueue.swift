@@ -9,6 +9,11 @@
 /// heard in-band and the event's duration covers exactly the media time it took; the timestamp
 /// of the audio after it advances as if audio had been sent throughout. Between two events,
 /// `gapSamples` of audio (at least one interval) tell the receiver the digits apart.
+///
+/// Timestamps are always on the audio stream's clock (the events share its SSRC and sequence);
+/// the durations inside the events count in the telephone-event payload type's own clock rate,
+/// which may differ (telephone-event/8000 beside Opus at 48 kHz: 160 units per 20 ms interval),
+/// as libwebrtc sends them.
 public struct TelephoneEventQueue: Sendable {
     /// What one packet interval carries.
     public enum Slot: Equatable, Sendable {
@@ -22,6 +27,9 @@ public struct TelephoneEventQueue: Sendable {
     public let gapSamples: Int
     /// Volume in -dBm0 (RFC 4733 §2.3.2; 10 is typical for DTMF).
     public let volume: UInt8
+    /// Clock rates of the telephone-event payload type and of the audio timestamps.
+    public let eventClockRate: Int
+    public let audioClockRate: Int
 
     private var queued: [UInt8] = []
     private var nextQueued = 0
@@ -31,10 +39,19 @@ public struct TelephoneEventQueue: Sendable {
     private var gapLeft = 0
 
     /// - Parameters: timestamp units per packet interval (960: 20 ms at 48 kHz), tone and gap
-    ///   lengths in the same units (4800 and 4800: 100 ms each), volume 0...63.
+    ///   lengths in the same units (4800 and 4800: 100 ms each), volume 0...63, and the clock
+    ///   rates of the telephone-event payload type (8000 or 48000 in practice) and of the audio.
     public init(packetSamples: Int = 960, toneSamples: Int = 4800, gapSamples: Int = 4800,
-                volume: UInt8 = 10) throws(MediaWireError) {
+                volume: UInt8 = 10, eventClockRate: Int = 48_000, audioClockRate: Int = 48_000) throws(MediaWireError) {
         guard volume <= 63 else { throw .valueOutOfRange(what: "telephone-event volume", value: Int(volume)) }
+        guard (1...192_000).contains(eventClockRate) else {
+            throw .valueOutOfRange(what: "telephone-event clock rate", value: eventClockRate)
+        }
+        guard (1...192_000).contains(audioClockRate) else {
+            throw .valueOutOfRange(what: "audio clock rate", value: audioClockRate)
+        }
+        self.eventClockRate = eventClockRate
+        self.audioClockRate = audioClockRate
         self.packetSamples = min(max(1, packetSamples), Int(UInt16.max))
         let intervals = max(1, (toneSamples + self.packetSamples - 1) / self.packetSamples)
         self.toneSamples = min(intervals * self.packetSamples, Int(UInt16.max) / self.packetSamples * self.packetSamples)
@@ -70,13 +87,16 @@ public struct TelephoneEventQueue: Sendable {
         guard nextQueued < queued.count else { return .audio }
         let event = queued[nextQueued]
         nextQueued += 1
-        let sender = TelephoneEventSender(packetSamples: UInt16(packetSamples))
+        let sender = TelephoneEventSender(packetSamples: UInt16(clamping: eventUnits(packetSamples)))
         // Cannot fail: the volume was checked in `init`.
         let packets = (try? sender.packets(event: event, volume: volume, timestamp: timestamp,
-                                           durationSamples: toneSamples)) ?? []
+                                           durationSamples: eventUnits(toneSamples))) ?? []
         let ends = min(sender.endRetransmissions, packets.count)
         current = packets.dropLast(ends).map { [$0] } + [Array(packets.suffix(ends))]
         nextGroup = 0
         return nextSlot(timestamp: timestamp)
     }
+
+    /// `samples` of the audio clock in the telephone-event clock's units.
+    private func eventUnits(_ samples: Int) -> Int { samples * eventClockRate / audioClockRate }
 }

@@ -163,13 +163,23 @@ import Testing
         check(try await call(.agentCallsChromium, bundlePolicy: "max-bundle", accounts: "a2c-max"))
     }
 
-    /// Chromium's RTCDTMFSender sends RFC 4733 events on the telephone-event payload type the
-    /// agent's answer chose; the agent reports them. (Chromium gives pages no received DTMF, so
-    /// the other direction cannot be checked here.)
+    /// Chromium's RTCDTMFSender sends RFC 4733 events; the agent reports them. Offered both
+    /// rates, the agent answers both, and libwebrtc sends on the lowest (telephone-event/8000:
+    /// durations in 8 kHz units beside 48 kHz Opus), not the one the agent itself sends on.
+    /// (Chromium gives pages no received DTMF, so the other direction cannot be checked here.)
     @Test func chromiumSendsDTMFThatTheAgentReports() async throws {
         let o = try await call(.chromiumCallsAgent, bundlePolicy: "balanced", accounts: "c2a-dtmf", talk: "4",
                                peerExtra: ["--dtmf", "159#"])
         check(o, quality: false)
         #expect(o.agent["dtmfReceived"] as? String == "159#", "\(o.agentTranscript)")
+    }
+
+    /// Offered telephone-event at 48000 only, the agent answers that rate, and Chromium's events
+    /// carry 48 kHz durations.
+    @Test func chromiumSendsDTMFAtTelephoneEvent48000() async throws {
+        let o = try await call(.chromiumCallsAgent, bundlePolicy: "balanced", accounts: "c2a-dtmf48", talk: "4",
+                               peerExtra: ["--dtmf", "73*", "--telephone-event-rate", "48000"])
+        check(o, quality: false)
+        #expect(o.agent["dtmfReceived"] as? String == "73*", "\(o.agentTranscript)")
     }
 }

@@ -34,6 +34,23 @@ import Testing
         #expect(q.isIdle)
     }
 
+    /// telephone-event/8000 beside a 48 kHz stream: the same slots and timestamps, durations in
+    /// 8 kHz units (160 per 20 ms interval), as libwebrtc sends them.
+    @Test func durationsCountInTheEventClockRate() throws {
+        var q = try TelephoneEventQueue(eventClockRate: 8_000, audioClockRate: 48_000)
+        q.enqueue([TelephoneEvent.dtmf("#")!])
+        let packets = Self.run(&q, slots: 5).flatMap { slot -> [TelephoneEventSender.Packet] in
+            if case .events(let p) = slot { p } else { [] }
+        }
+        #expect(packets.count == 7)
+        #expect(packets.allSatisfy { $0.timestamp == 1000 && $0.event.event == 11 })
+        #expect(packets.prefix(4).map(\.event.duration) == [160, 320, 480, 640])
+        #expect(packets.suffix(3).allSatisfy { $0.event.isEnd && $0.event.duration == 800 })
+        #expect(throws: MediaWireError.valueOutOfRange(what: "telephone-event clock rate", value: 0)) {
+            try TelephoneEventQueue(eventClockRate: 0)
+        }
+    }
+
     @Test func digitsAreSeparatedByAGapAndGetTheirOwnTimestamps() throws {
         var q = try TelephoneEventQueue()
         q.enqueue([1, 2])

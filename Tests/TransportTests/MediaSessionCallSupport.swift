@@ -106,6 +106,9 @@ enum CallSupport {
         var jitterBuffer = AdaptiveJitterBufferSettings(minimumDelay: .milliseconds(100))
         /// Digits the sender queues as RFC 4733 events once the call is up.
         var dtmf: String?
+        /// The sender's telephone-event clock rate. 8000: it sends on payload type 126 at 8 kHz
+        /// while the receiver sends on 101 at 48 kHz and takes both, as with libwebrtc.
+        var telephoneEventClockRate = 48_000
     }
 
     /// Two agents on 127.0.0.1 and two sessions; `a` is ICE-controlling and DTLS client.
@@ -120,13 +123,14 @@ enum CallSupport {
         try agentB.setRemoteCredentials(try agentA.localCredentials())
         let a = try MediaSession(agent: agentA, configuration: MediaSessionConfiguration(
             role: .client, certificate: certA, remoteFingerprint: ("sha-256", certB.fingerprint(.sha256)),
-            ssrc: 0x1111_1111, cname: "a@loopback", opusBitrate: options.bitrate, opusComplexity: options.complexity, forwardErrorCorrection: options.fec,
+            telephoneEventPayloadType: options.telephoneEventClockRate == 48_000 ? 101 : 126,
+            telephoneEventClockRate: options.telephoneEventClockRate, ssrc: 0x1111_1111, cname: "a@loopback", opusBitrate: options.bitrate, opusComplexity: options.complexity, forwardErrorCorrection: options.fec,
             expectedLossPercent: options.initialLossPercent,
             testOnlyOutgoingRTPLoss: options.loss > 0 ? (options.loss, options.seed) : nil))
         let b = try MediaSession(agent: agentB, configuration: MediaSessionConfiguration(
             role: .server, certificate: certB,
             remoteFingerprint: ("sha-256", bFingerprintOverride ?? certA.fingerprint(.sha256)),
-            ssrc: 0x2222_2222, cname: "b@loopback", jitterBuffer: options.jitterBuffer, timeStretching: options.timeStretching))
+            receivedTelephoneEvents: [101: 48_000, 126: 8_000], ssrc: 0x2222_2222, cname: "b@loopback", jitterBuffer: options.jitterBuffer, timeStretching: options.timeStretching))
         return (Peer(agent: agentA, session: a), Peer(agent: agentB, session: b))
     }
 

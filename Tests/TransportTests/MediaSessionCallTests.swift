@@ -89,6 +89,26 @@ import TLS
         #expect(result.receiverWhileSending.expandedFrames < 15, "\(result.receiverWhileSending)")
     }
 
+    /// telephone-event/8000 beside 48 kHz Opus (what a peer offering only that rate gets):
+    /// timestamps stay on the audio clock, durations count 8 kHz units, and the receiver passes
+    /// over exactly the audio the events replaced.
+    @Test func dtmfAtTelephoneEvent8000ArrivesAndKeepsTheAudioInStep() async throws {
+        let dir = try CallSupport.temporaryDirectory()
+        defer { CallSupport.removeTemporary(dir) }
+        let speech = try CallSupport.makeSpeech(in: dir)
+        let result = try await CallSupport.call(speech: Array(speech.wav.samples.prefix(48_000 * 3)),
+                                                .init(dtmf: "90*", telephoneEventClockRate: 8_000))
+        let s = result.sender, r = result.receiver
+        #expect(result.dtmf == Array("90*"))
+        #expect(s.telephoneEventPacketsSent == 3 * 7)
+        #expect(r.telephoneEventPacketsReceived == s.telephoneEventPacketsSent && r.telephoneEventPacketsMalformed == 0)
+        #expect(r.packetsLost == 0)
+        #expect(r.decodedFrames > 100, "audio resumed after the digits")
+        // Read at 48 kHz, an 800-unit duration would be 17 ms, not 100 ms: the buffer would then
+        // wait for audio that never comes and expand about four frames per digit.
+        #expect(result.receiverWhileSending.expandedFrames < 8, "\(result.receiverWhileSending)")
+    }
+
     @Test func fingerprintMismatchFailsTheSessionWithASecurityError() async throws {
         let stranger = try DTLSCertificate.generate(commonName: "mallory")
         let (a, b) = try CallSupport.makePeers(bFingerprintOverride: stranger.fingerprint(.sha256))

@@ -91,6 +91,9 @@ struct CallReport: Codable, Sendable, Equatable {
     /// Why the `--record` file is missing or incomplete; the call then exits 9 unless it
     /// already failed for another reason.
     var recordingProblem: String?
+    /// Why the `--dtmf` digits were not sent (no telephone-event agreed); the call then exits 8
+    /// unless it already failed for another reason.
+    var dtmfProblem: String?
     var exitCode: Int32
     /// Active -> ended, when the call became active.
     var talkMs: Double?
@@ -155,7 +158,7 @@ struct CallReportBuilder: Sendable {
     /// - Parameter qualityGuard: how much concealment a completed call's received audio may have.
     func report(statistics: CallStatistics, remoteDevice: JID?, mediaStatistics: CallMediaStatistics?,
                 qualityGuard: MediaQualityGuard = MediaQualityGuard(), recordingProblem: String? = nil,
-                failure: String? = nil) -> CallReport {
+                dtmfProblem: String? = nil, failure: String? = nil) -> CallReport {
         let end = self.end ?? .failed(nil, byPeer: false)
         let media = mediaExpected ? MediaWiring.reportMedia(mediaStatistics, pair: selectedPair) : nil
         let audioReceived = media?.packetsReceived.map { $0 > 0 } ?? (mediaExpected ? false : nil)
@@ -172,6 +175,8 @@ struct CallReportBuilder: Sendable {
         }
         // A recording that was not written is a failure even when the call went well.
         if recordingProblem != nil, code == .success { code = .recordingFailure }
+        // Digits the user asked for that never left are a media failure of this call.
+        if dtmfProblem != nil, code == .success { code = .mediaFailure }
         if let failure {
             (outcome, byPeer, code) = ("failed", true, .signallingFailure)
             reason = Reason(.generalError, text: failure)
@@ -182,7 +187,7 @@ struct CallReportBuilder: Sendable {
             sid: sid, direction: direction == .outgoing ? "outgoing" : "incoming", peer: peer.description,
             remoteDevice: remoteDevice?.description, jmi: jmi, outcome: outcome, endedByPeer: byPeer,
             reason: reason?.condition.name, reasonText: reason?.text, mediaProblem: mediaProblem,
-            recordingProblem: recordingProblem,
+            recordingProblem: recordingProblem, dtmfProblem: dtmfProblem,
             exitCode: code.rawValue, talkMs: talk, ringingDevices: ringingDevices,
             setup: CallReport.Setup(proposeToRingingMs: statistics.proposeToRinging?.milliseconds,
                                     proposeToProceedMs: statistics.proposeToProceed?.milliseconds,

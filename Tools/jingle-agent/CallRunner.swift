@@ -49,6 +49,7 @@ struct CallRunner: Sendable {
         let who = "\(call.peer)"
         var attached = MediaWiring.Attached()
         var recordingProblem: String?
+        var dtmf: Task<String?, Never>?
         do { attached = try media.attach(to: call, echo: echo) } catch {
             Console.shared.error("jingle-agent: \(error)")
             if error.exitCode == .recordingFailure { recordingProblem = error.description }
@@ -78,7 +79,7 @@ struct CallRunner: Sendable {
                 Console.shared.progress("ICE connected: \(pair)")
             case .mediaConnected:
                 Console.shared.progress("media connected (DTLS-SRTP)")
-                timers.append(Task { [media, call] in await media.mediaConnected(call) })
+                dtmf = dtmf ?? Task { [media, call] in await media.mediaConnected(call) }
                 if let limit = options.mediaTimeout { timers.append(Task { [call] in await Self.watchAudio(call, limit: limit) }) }
             case .firstAudio:
                 Console.shared.progress("first audio received")
@@ -101,6 +102,7 @@ struct CallRunner: Sendable {
             }
         }
         for t in timers { t.cancel() }
+        let dtmfProblem = await dtmf?.value
         board.remove(call)
         if let problem = media.finish(attached) {
             Console.shared.error("jingle-agent: \(problem)")
@@ -109,7 +111,7 @@ struct CallRunner: Sendable {
         let report = builder.report(statistics: await call.statistics, remoteDevice: await call.remoteDevice,
                                     mediaStatistics: await call.mediaStatistics,
                                     qualityGuard: MediaQualityGuard(maximumConcealment: options.maxConcealment / 100),
-                                    recordingProblem: recordingProblem, failure: failure.value)
+                                    recordingProblem: recordingProblem, dtmfProblem: dtmfProblem, failure: failure.value)
         if let problem = report.mediaProblem { Console.shared.error("jingle-agent: media failed: \(problem)") }
         if let text = report.rendered(options.report) { Console.shared.output(text) }
         return report

@@ -45,14 +45,17 @@ struct MediaWiring: Sendable {
         return s
     }
 
-    /// Sends the `--dtmf` digits (RFC 4733) once the media is up.
-    func mediaConnected(_ call: Call) async {
-        guard enabled, let digits = plan.dtmf else { return }
+    /// Sends the `--dtmf` digits (RFC 4733) once the media is up; returns why they could not
+    /// be sent (e.g. the peer agreed to no telephone-event payload type, as Dino 0.4 never does).
+    func mediaConnected(_ call: Call) async -> String? {
+        guard enabled, let digits = plan.dtmf else { return nil }
         Console.shared.progress("sending DTMF \(digits)")
         do {
             try await call.sendDTMF(digits)
+            return nil
         } catch {
             Console.shared.error("jingle-agent: cannot send DTMF: \(error)")
+            return "DTMF \(digits) not sent: \(error)"
         }
     }
 

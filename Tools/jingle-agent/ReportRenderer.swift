@@ -42,6 +42,7 @@ extension CallReport {
         lines.append(result)
         if let mediaProblem { lines.append("  media failed: \(mediaProblem)") }
         if let recordingProblem { lines.append("  recording failed: \(recordingProblem)") }
+        if let dtmfProblem { lines.append("  DTMF failed: \(dtmfProblem)") }
         if let talkMs { lines.append("  talk time: \(Self.format(seconds: talkMs / 1000))") }
         if !ringingDevices.isEmpty { lines.append("  rang: \(ringingDevices.joined(separator: ", "))") }
         let timings: [(String, Double?)] = [

@@ -332,6 +332,8 @@ class Call:
         initiate = ET.Element(q(NS_JINGLE, "jingle"), {"action": "session-initiate", "sid": self.sid,
                                                        "initiator": self.initiator})
         for element in sdp_to_jingle(offer, creator="initiator"):
+            if self.args.telephone_event_rate:
+                keep_telephone_events_at(element, self.args.telephone_event_rate)
             initiate.append(element)
         await self.xmpp.send_jingle(self.peer, initiate)
         self.mark("sent session-initiate")
@@ -395,6 +397,14 @@ class Call:
                     if jingle is not None and jingle.get("action") == "session-terminate":
                         return True
         return stop is not None and stop.is_set()
+
+
+def keep_telephone_events_at(content: ET.Element, rate: int) -> None:
+    """Drops the telephone-event payload types of a Jingle <content/> whose clock rate is not `rate`."""
+    for description in content.iter(q(NS_RTP, "description")):
+        for payload in list(description.findall(q(NS_RTP, "payload-type"))):
+            if payload.get("name", "").lower() == "telephone-event" and payload.get("clockrate") != str(rate):
+                description.remove(payload)
 
 
 async def run(args) -> int:
@@ -526,6 +536,9 @@ def main() -> None:
     parser.add_argument("--address", action="append", default=[],
                         help="signal only candidates on this IP (repeatable; default: every UDP candidate)")
     parser.add_argument("--dtmf", default=None, help="digits Chromium sends once connected")
+    parser.add_argument("--telephone-event-rate", type=int, default=None,
+                        help="offer telephone-event at this clock rate only (Chromium offers 48000 and 8000): "
+                             "with 8000, Chromium sends DTMF durations in 8 kHz units beside 48 kHz Opus")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)

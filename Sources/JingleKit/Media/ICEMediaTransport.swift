@@ -156,11 +156,18 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         case .server: .server
         }
         let opus = remote.payloadTypes.first { $0.name?.lowercased() == "opus" }?.id ?? 111
-        // RFC 4733 events at Opus's 48 kHz clock; nil when the peer did not agree to them.
-        let events = remote.payloadTypes.first { $0.name?.lowercased() == "telephone-event" && $0.clockrate == 48_000 }?.id
+        // RFC 4733 events: sent at Opus's 48 kHz clock where agreed, else at 8 kHz; received on
+        // every agreed rate (libwebrtc sends on the lowest); nil when the peer agreed to none.
+        let telephoneEvents = remote.payloadTypes.filter {
+            $0.name?.lowercased() == "telephone-event" && ($0.clockrate == 48_000 || $0.clockrate == 8_000)
+        }
+        let events = telephoneEvents.first { $0.clockrate == 48_000 } ?? telephoneEvents.first
+        let receivedEvents = Dictionary(telephoneEvents.map { ($0.id, Int($0.clockrate ?? 8_000)) }) { first, _ in first }
         let configuration = MediaSessionConfiguration(
             role: dtlsRole, certificate: certificate, remoteFingerprint: (fingerprint.hash, fingerprint.value),
-            payloadType: opus, telephoneEventPayloadType: events, ssrc: ssrc, cname: cname, opusBitrate: settings.opusBitrate,
+            payloadType: opus, telephoneEventPayloadType: events?.id,
+            telephoneEventClockRate: events?.clockrate.map(Int.init) ?? 48_000,
+            receivedTelephoneEvents: receivedEvents, ssrc: ssrc, cname: cname, opusBitrate: settings.opusBitrate,
             opusComplexity: settings.opusComplexity,
             forwardErrorCorrection: settings.forwardErrorCorrection,
             discontinuousTransmission: settings.discontinuousTransmission,

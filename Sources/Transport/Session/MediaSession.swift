@@ -74,7 +74,9 @@ public final class MediaSession: @unchecked Sendable {
         started = clock.now
         lossEstimator = ExpectedLossEstimator(initialPercent: configuration.expectedLossPercent)
         do {
-            dtmfOut = try TelephoneEventQueue(packetSamples: Self.samplesPerFrame)
+            dtmfOut = try TelephoneEventQueue(packetSamples: Self.samplesPerFrame,
+                                              eventClockRate: configuration.telephoneEventClockRate,
+                                              audioClockRate: Self.sampleRate)
         } catch {
             throw .codec("\(error)")
         }
@@ -355,8 +357,8 @@ public final class MediaSession: @unchecked Sendable {
                 stats.packetsRejected += 1
                 return
             }
-            let isEvent = configuration.telephoneEventPayloadType.map { $0 == packet.payloadType } ?? false
-            guard packet.payloadType == configuration.payloadType || isEvent else { return }
+            let eventClockRate = configuration.receivedTelephoneEvents[packet.payloadType]
+            guard packet.payloadType == configuration.payloadType || eventClockRate != nil else { return }
             stats.packetsReceived += 1
             stats.bytesReceived += bytes.count
             if receiver?.ssrc != packet.ssrc {
@@ -367,8 +369,8 @@ public final class MediaSession: @unchecked Sendable {
             // clock; RFC 4733), so they count for loss and jitter, but they are not audio for
             // the jitter buffer.
             receiver?.receive(sequenceNumber: packet.sequenceNumber, timestamp: packet.timestamp, at: now)
-            if isEvent {
-                receiveTelephoneEvent(packet, &notices)
+            if let eventClockRate {
+                receiveTelephoneEvent(packet, clockRate: eventClockRate, &notices)
             } else {
                 playout.insert(packet, at: now)
             }
@@ -396,13 +398,15 @@ public final class MediaSession: @unchecked Sendable {
         }
     }
 
-    private func receiveTelephoneEvent(_ packet: RTPPacket, _ notices: inout [MediaSessionEvent]) {
+    private func receiveTelephoneEvent(_ packet: RTPPacket, clockRate: Int, _ notices: inout [MediaSessionEvent]) {
         guard let event = try? TelephoneEvent(parsing: packet.payload) else {
             stats.telephoneEventPacketsMalformed += 1
             return
         }
         stats.telephoneEventPacketsReceived += 1
-        playout.noteNoAudio(from: packet.timestamp, duration: Int(event.duration))
+        // The duration counts in the event payload type's clock; the playout's is the audio's.
+        playout.noteNoAudio(from: packet.timestamp,
+                            duration: Int(event.duration) * Self.sampleRate / max(1, clockRate))
         for note in dtmfIn.receive(timestamp: packet.timestamp, payload: event) {
             if case .began(let code, _) = note, let digit = TelephoneEvent.dtmfDigit(code) {
                 stats.dtmfDigitsReceived += 1

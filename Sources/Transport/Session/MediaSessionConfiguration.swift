@@ -21,9 +21,16 @@ public struct MediaSessionConfiguration: Sendable {
     public var remoteFingerprint: (hash: String, value: String)
     /// Dynamic RTP payload type negotiated for Opus (RFC 7587 §7).
     public var payloadType: UInt8
-    /// Dynamic RTP payload type negotiated for telephone-event/48000 (RFC 4733), or nil
-    /// when the peer did not offer it (then `sendDTMF` refuses and no events are recognised).
+    /// Dynamic RTP payload type negotiated for telephone-event (RFC 4733), or nil when the peer
+    /// did not offer it (then `sendDTMF` refuses and no events are recognised).
     public var telephoneEventPayloadType: UInt8?
+    /// That payload type's clock rate: 48000, or 8000 where the peer offers only that. Event
+    /// timestamps stay on the audio's 48 kHz clock; event durations count in this rate.
+    public var telephoneEventClockRate: Int
+    /// Every agreed telephone-event payload type with its clock rate: events arriving on any of
+    /// them are recognised. A peer need not send on the one we send on: libwebrtc, with Opus,
+    /// sends on the lowest clock rate agreed (8000 when both are).
+    public var receivedTelephoneEvents: [UInt8: Int]
     /// Our RTP synchronisation source.
     public var ssrc: UInt32
     /// CNAME sent in RTCP SDES (RFC 3550 §6.5.1).
@@ -50,7 +57,8 @@ public struct MediaSessionConfiguration: Sendable {
     public var testOnlyOutgoingRTPLoss: (fraction: Double, seed: UInt64)?
 
     public init(role: DTLSConnection.Role, certificate: DTLSCertificate, remoteFingerprint: (hash: String, value: String),
-                payloadType: UInt8 = 111, telephoneEventPayloadType: UInt8? = 101, ssrc: UInt32 = UInt32.random(in: 1...UInt32.max), cname: String = "jinglekit",
+                payloadType: UInt8 = 111, telephoneEventPayloadType: UInt8? = 101, telephoneEventClockRate: Int = 48_000,
+                receivedTelephoneEvents: [UInt8: Int]? = nil, ssrc: UInt32 = UInt32.random(in: 1...UInt32.max), cname: String = "jinglekit",
                 opusBitrate: Int = MediaSessionConfiguration.defaultOpusBitrate, opusComplexity: Int? = nil,
                 forwardErrorCorrection: Bool = true, expectedLossPercent: Int = MediaSessionConfiguration.defaultExpectedLossPercent,
                 discontinuousTransmission: Bool = false, rtcpInterval: Duration = .seconds(1),
@@ -61,6 +69,9 @@ public struct MediaSessionConfiguration: Sendable {
         self.remoteFingerprint = remoteFingerprint
         self.payloadType = payloadType
         self.telephoneEventPayloadType = telephoneEventPayloadType
+        self.telephoneEventClockRate = telephoneEventClockRate
+        self.receivedTelephoneEvents = receivedTelephoneEvents
+            ?? telephoneEventPayloadType.map { [$0: telephoneEventClockRate] } ?? [:]
         self.ssrc = ssrc
         self.cname = cname
         self.opusBitrate = opusBitrate
