@@ -49,7 +49,9 @@ public struct LocalTransport: Sendable, Hashable {
 /// Offer/answer for RTP contents (XEP-0167 §5 with RFC 3264 §6 rules): codec intersection by
 /// name (case-insensitive), clock rate and channels, each accepted payload type answered exactly
 /// as offered (id and parameters; RFC 3264 §6.1: nothing the offer lacked); telephone-event
-/// (RFC 4733) at every offered clock rate we support; no RTP header extension in the answer that
+/// (RFC 4733) at every offered clock rate we support; RFC 2198 redundancy (`red`) only when the
+/// policy has it and its format parameter names only Opus payload types the answer accepts;
+/// no RTP header extension in the answer that
 /// we do not send (RFC 8285 §6); our SSRC announced (XEP-0339); offers in a BUNDLE group
 /// (XEP-0338, RFC 8843); DTLS roles actpass/active/passive (RFC 5763 §5).
 public enum Negotiation {
@@ -62,7 +64,28 @@ public enum Negotiation {
         PayloadType(id: 126, name: "telephone-event", clockrate: 8000, parameters: [Parameter(name: "", value: "0-15")]),
     ]
 
+    /// RFC 2198 redundant Opus as libwebrtc offers it (`a=rtpmap:63 red/48000/2`,
+    /// `a=fmtp:63 111/111`: each packet's blocks are Opus 111). In no default list: the media
+    /// session neither sends RED nor splits received RED packets yet, so a policy with it would
+    /// let a peer send packets we drop. Its format parameter must name the policy's Opus id.
+    public static let redundantOpus = PayloadType(id: 63, name: "red", clockrate: 48000, channels: 2,
+                                                  parameters: [Parameter(name: "", value: "111/111")])
+
     static func isTelephoneEvent(_ p: PayloadType) -> Bool { p.name?.lowercased() == "telephone-event" }
+    static func isRedundancy(_ p: PayloadType) -> Bool { p.name?.lowercased() == "red" }
+
+    /// The payload types a `red` payload type's format parameter names, one per block (RFC 2198
+    /// §5: `<parameter name='' value='111/111'/>`, SDP `a=fmtp:63 111/111`); nil when there is
+    /// none or it is not a list of payload types (0...127).
+    public static func redundantPayloadTypes(_ p: PayloadType) -> [UInt8]? {
+        guard let value = p.parameters.first(where: { $0.name.isEmpty })?.value else { return nil }
+        var ids: [UInt8] = []
+        for part in value.split(separator: "/", omittingEmptySubsequences: false) {
+            guard let id = UInt8(String(part).trimmingSpaces), id <= 127 else { return nil }
+            ids.append(id)
+        }
+        return ids.isEmpty ? nil : ids
+    }
 
     /// RFC 3551 static payload types have a known clock rate when the offer leaves it out.
     static func clockrate(_ p: PayloadType) -> UInt32? {
@@ -132,10 +155,21 @@ public enum Negotiation {
             a.feedbackTRRInterval = nil
             return a
         }
-        for p in rtp.payloadTypes where !isTelephoneEvent(p) && policy.audioCodecs.contains(where: { matches($0, p) }) {
-            chosen.append(answered(p))
+        func supported(_ p: PayloadType) -> Bool { policy.audioCodecs.contains { matches($0, p) } }
+        let codecs = rtp.payloadTypes.filter { !isTelephoneEvent($0) && !isRedundancy($0) && supported($0) }
+        guard !codecs.isEmpty else { return .failure(Reason(.incompatibleParameters, text: "no codec in common")) }
+        // RED is accepted where it was offered (libwebrtc sends it only when it comes before
+        // Opus), and only when every block it announces is an Opus payload type we accept; it is
+        // never required.
+        let opus = Set(codecs.filter { $0.name?.lowercased() == "opus" }.map(\.id))
+        for p in rtp.payloadTypes where !isTelephoneEvent(p) {
+            if isRedundancy(p) {
+                guard supported(p), let blocks = redundantPayloadTypes(p), blocks.allSatisfy(opus.contains) else { continue }
+                chosen.append(answered(p))
+            } else if supported(p) {
+                chosen.append(answered(p))
+            }
         }
-        guard !chosen.isEmpty else { return .failure(Reason(.incompatibleParameters, text: "no codec in common")) }
         for p in rtp.payloadTypes where isTelephoneEvent(p) && policy.audioCodecs.contains(where: { matches($0, p) }) {
             chosen.append(answered(p))
         }
