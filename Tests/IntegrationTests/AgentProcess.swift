@@ -55,7 +55,7 @@ final class AgentProcess: @unchecked Sendable {
 
     deinit {
         try? input?.fileHandleForWriting.close()
-        if process.isRunning { process.terminate() }
+        kill()
         try? FileManager.default.removeItem(atPath: stdoutPath)
         try? FileManager.default.removeItem(atPath: stderrPath)
     }
@@ -87,7 +87,7 @@ final class AgentProcess: @unchecked Sendable {
         let deadline = ContinuousClock.now + limit
         while process.isRunning {
             if ContinuousClock.now >= deadline {
-                process.terminate()
+                kill()
                 throw AgentTestError("\(name) did not exit within \(limit)\n\(transcript)")
             }
             try await Task.sleep(for: .milliseconds(20))
@@ -95,7 +95,12 @@ final class AgentProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    func send(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    func send(_ signal: Int32) { Glibc.kill(process.processIdentifier, signal) }
+
+    /// Ends it if it still runs. SIGKILL: processes started from `swift test` may have SIGTERM blocked.
+    func kill() {
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+    }
 
     /// The JSON reports it printed (one per line on stdout).
     func reports() throws -> [[String: Any]] {

@@ -1,5 +1,7 @@
+import Jingle
 import JingleKit
 import Logging
+import Synchronization
 import XMPPClient
 import XMPPCore
 
@@ -12,11 +14,13 @@ final class AgentSession: Sendable {
     let media: MediaWiring
     /// Offline or not, for the status line.
     let connection: ConnectionNote
+    private let reports: PendingReports
     private let watch: Task<Void, Never>
 
     private init(client: XMPPClient, transport: DrainingTransport, manager: CallManager, boundJID: JID, media: MediaWiring,
-                 connection: ConnectionNote, watch: Task<Void, Never>) {
+                 connection: ConnectionNote, reports: PendingReports, watch: Task<Void, Never>) {
         self.connection = connection
+        self.reports = reports
         self.watch = watch
         self.client = client
         self.transport = transport
@@ -51,9 +55,22 @@ final class AgentSession: Sendable {
         Console.shared.progress("connected as \(info.boundJID)"
                                 + (info.streamManagement ? " (stream management on)" : ""))
         let note = ConnectionNote()
-        let watch = ConnectionWatch.start(client: client, manager: manager, note: note, exitOnLoss: connectionOptions.noReconnect)
+        let reports = PendingReports()
+        let watch = ConnectionWatch.start(client: client, manager: manager, note: note, exitOnLoss: connectionOptions.noReconnect) { why in
+            // The calls going on cannot continue: each ends as failed (general-error, saying why)
+            // and its report is written before the exit.
+            for call in await manager.activeCalls { await call.hangUp(reason: Reason(.generalError, text: why)) }
+            await reports.waitUntilWritten(limit: .seconds(5))
+        }
         return AgentSession(client: client, transport: transport, manager: manager, boundJID: info.boundJID, media: media,
-                            connection: note, watch: watch)
+                            connection: note, reports: reports, watch: watch)
+    }
+
+    /// Runs a call to its end and report; an exit for a lost connection waits for the report.
+    func run(_ runner: CallRunner) async -> CallReport {
+        reports.begin()
+        defer { reports.end() }
+        return await runner.run()
     }
 
     /// Hangs up every call still going.
@@ -68,5 +85,39 @@ final class AgentSession: Sendable {
         await transport.drain()
         await manager.stop()
         await client.disconnect()
+    }
+}
+
+/// The calls whose reports are not written yet.
+final class PendingReports: Sendable {
+    private let state = Mutex<(count: Int, waiters: [AsyncStream<Void>.Continuation])>((0, []))
+
+    func begin() { state.withLock { $0.count += 1 } }
+
+    func end() {
+        let waiters = state.withLock { s -> [AsyncStream<Void>.Continuation] in
+            s.count -= 1
+            guard s.count == 0 else { return [] }
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for w in waiters { w.finish() }
+    }
+
+    /// Returns once no report is pending, or after `limit`.
+    func waitUntilWritten(limit: Duration) async {
+        let (stream, sink) = AsyncStream.makeStream(of: Void.self)
+        let pending = state.withLock { s -> Bool in
+            guard s.count > 0 else { return false }
+            s.waiters.append(sink)
+            return true
+        }
+        guard pending else { return }
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            sink.finish()
+        }
+        for await _ in stream {}
+        timer.cancel()
     }
 }

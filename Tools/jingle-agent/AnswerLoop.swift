@@ -92,7 +92,7 @@ actor AnswerLoop {
         let mode = self.mode
         let prompter = self.prompter
         Task {
-            async let report = runner.run()
+            async let report = session.run(runner)
             var answering: Task<Void, Never>?
             switch mode {
             case .auto(let delay):

@@ -88,7 +88,7 @@ struct CallCommand: AsyncParsableCommand {
                 await call.hangUp()
             }
         }
-        let report = await runner.run()
+        let report = await session.run(runner)
         bounces.cancel()
         ticker.cancel()
         interrupt.cancel()

@@ -58,9 +58,11 @@ final class ConnectionNote: Sendable {
 
 /// Follows the client's connection events: progress lines when the agent goes offline and comes
 /// back, presence and carbons again after a new session, and with `--no-reconnect` an exit 6 as
-/// soon as the connection is lost.
+/// soon as the connection is lost (after `beforeExit`: the calls going on end as failed and
+/// their reports are written).
 enum ConnectionWatch {
-    static func start(client: XMPPClient, manager: CallManager, note: ConnectionNote, exitOnLoss: Bool) -> Task<Void, Never> {
+    static func start(client: XMPPClient, manager: CallManager, note: ConnectionNote, exitOnLoss: Bool,
+                      beforeExit: @escaping @Sendable (String) async -> Void = { _ in }) -> Task<Void, Never> {
         let events = client.connectionEvents
         return Task {
             var lastReason = "connection lost"
@@ -78,6 +80,7 @@ enum ConnectionWatch {
                     lastReason = describe(error)
                     if exitOnLoss {
                         Console.shared.error("jingle-agent: offline: \(lastReason); exiting (--no-reconnect)")
+                        await beforeExit("offline: \(lastReason); exiting (--no-reconnect)")
                         exit(AgentExitCode.signallingFailure.rawValue)
                     }
                     offline = true
