@@ -62,6 +62,12 @@ import XMPPCore
                                                timeout: .seconds(3), group: .singletonMultiThreadedEventLoopGroup)
         #expect(records == [Self.record])
         #expect(ResolverConfiguration.server("[::1]:53") == .init(host: "::1", port: 53))
+        // An IPv6 server goes into the state's extended list (nothing listens there: no answer).
+        let v6 = await SRVResolver.resolve(domain: "example.test", nameserver: "[::1]:\(dead.port)", timeout: .seconds(2))
+        guard case .failure(.resolverFailure) = v6 else {
+            Issue.record("expected a resolver failure from [::1]:\(dead.port), got \(v6)")
+            return
+        }
         #expect(ResolverConfiguration.server("example.test:53") == nil)
         #expect(await SRVResolver.resolve(domain: "example.test", nameserver: "not-an-address", timeout: .seconds(1))
                 == .failure(.resolverFailure("'not-an-address' is not a list of name server addresses")))
