@@ -4,8 +4,8 @@ import Harness
 import XMPPCore
 
 /// `jingle-harness conformance --target JID`: runs the conformance rules (XEP-0166, 0167, 0176,
-/// 0320, 0353) against any Jingle implementation logged in at `JID` and prints PASS/FAIL per rule
-/// with the stanza that decided it.
+/// 0320, 0353) against any Jingle implementation logged in at `JID` and prints PASS, FAIL,
+/// INCONCLUSIVE or SKIP per rule with the stanza that decided it.
 struct ConformanceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conformance",
@@ -15,8 +15,16 @@ struct ConformanceCommand: ParsableCommand {
         the target to call the harness (the crossing session-initiate tie-break) run only with \
         --trigger-command, a shell command in which {jid} is replaced by the harness's full JID.
 
-        Exit codes: 0 no rule failed; 1 at least one rule failed; 64 bad arguments or an unknown \
-        rule; 65 a malformed accounts file; 69 the XMPP server could not be reached or refused the \
+        A rule is INCONCLUSIVE, not FAIL, when the target did not give what the rule needs: \
+        xep0353-retract-stops-ringing needs a target that rings for a while before answering (it \
+        proceeded before the retract could reach it), xep0353-busy-reject one that is busy (it took \
+        the second call, or rang for it without rejecting). The hint says how to configure the target, e.g. jingle-agent answer \
+        --auto --answer-after 2 --max-concurrent 1.
+
+        Exit codes: 0 no rule failed and at least one passed (inconclusive and skipped rules are \
+        listed, not failures); 1 at least one rule failed; 2 no rule failed but none passed either \
+        (all inconclusive or skipped: nothing was verified); 64 bad arguments or an unknown rule; \
+        65 a malformed accounts file; 69 the XMPP server could not be reached or refused the \
         login; 74 a report file could not be written.
         """)
 
@@ -28,7 +36,8 @@ struct ConformanceCommand: ParsableCommand {
     @Option(help: "Shell command that makes the target call the harness; {jid} is replaced by the harness JID.")
     var triggerCommand: String?
     @Option(help: "Write the results as JSON.") var json: String?
-    @Option(help: "Write JUnit XML (one test case per rule).") var junit: String?
+    @Option(help: "Write JUnit XML (one test case per rule; inconclusive rules as skipped, with the hint).") var junit: String?
+    @Option(help: "Write an HTML report.") var html: String?
     @Flag(help: "List the rules and exit.") var list = false
 
     func validate() throws {
@@ -80,14 +89,17 @@ struct ConformanceCommand: ParsableCommand {
         } catch {
             return HarnessExit.fail(HarnessExit.unavailable, "login failed: \(error)")
         }
-        print(String(format: "conformance of %@: %d passed, %d failed, %d skipped in %.1f s",
-                     report.target, report.passed, report.failed, report.skipped, report.elapsedSeconds))
-        for case (let path?, let text) in [(json, report.json), (junit, report.junit)] {
+        print(report.summary)
+        for case (let path?, let text) in [(json, report.json), (junit, report.junit), (html, report.html)] {
             do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
                 return HarnessExit.fail(HarnessExit.cannotWrite, "cannot write \(path): \(error)")
             }
         }
-        return report.allPassed ? HarnessExit.passed : HarnessExit.failed
+        switch report.verdict {
+        case .passed: return HarnessExit.passed
+        case .failed: return HarnessExit.failed
+        case .unverified: return HarnessExit.unverified
+        }
     }
 
     /// Starts `command` with /bin/sh and returns without waiting: a calling tool may stay up for

@@ -8,6 +8,9 @@ enum HarnessExit {
     static let passed: Int32 = 0
     /// At least one call failed its scenario, or a conformance rule failed.
     static let failed: Int32 = 1
+    /// Conformance: no rule failed, but none passed either (every rule was inconclusive or
+    /// skipped), so nothing about the target was verified.
+    static let unverified: Int32 = 2
     /// Bad command-line arguments (ArgumentParser's validation exit, EX_USAGE).
     static let usage: Int32 = 64
     /// A scenario, accounts or input file is malformed (EX_DATAERR); the message names the file,

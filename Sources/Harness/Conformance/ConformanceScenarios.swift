@@ -178,11 +178,19 @@ enum ConformanceScenarios {
         "conformance-jmi-retract": """
         <scenario name="conformance-jmi-retract" role="initiator" timeout="10000">
           <ignore kind="message" jmi="finish"/>
-          <send>\(jmi("propose", description: true))</send>
-          <expect kind="message" jmi="ringing" keep="ringing"/>
-          <send keep="retract">\(jmi("retract"))</send>
-          <!-- After the retract arrives the target must stop ringing: no proceed within the window. -->
-          <expect kind="message" jmi="proceed" timeout="3000" on-timeout="stopped" keep="late-proceed"/>
+          <send mark="propose">\(jmi("propose", description: true))</send>
+          <expect kind="message" jmi="ringing" measure="propose->ringing" keep="ringing"/>
+          <!-- The precondition: the target is still ringing when the retract goes out. A proceed
+               within this window means it answered before a retract could reach it: the rule is
+               inconclusive (early-proceed), not failed. -->
+          <expect kind="message" jmi="proceed" timeout="500" on-timeout="retract" keep="early-proceed"/>
+          <send>\(jmi("retract"))</send>
+          <end/>
+          <label name="retract"/>
+          <send mark="retract" keep="retract">\(jmi("retract"))</send>
+          <!-- After the retract arrives the target must stop ringing: no proceed within the window
+               (one that comes within a round trip of the retract crossed it: inconclusive). -->
+          <expect kind="message" jmi="proceed" timeout="3000" on-timeout="stopped" measure="retract->proceed" keep="late-proceed"/>
           <fail message="the target proceeded after the proposal was retracted"/>
           <label name="stopped"/>
         </scenario>
@@ -190,14 +198,30 @@ enum ConformanceScenarios {
 
         "conformance-jmi-busy": """
         <scenario name="conformance-jmi-busy" role="initiator" timeout="10000">
-          <ignore kind="message" jmi="proceed"/>
-          <ignore kind="message" jmi="ringing"/>
           <ignore kind="message" jmi="finish"/>
+          <!-- A busy target may ring for the second proposal before it rejects it. -->
+          <ignore kind="message" jmi="ringing" keep="second-ringing"/>
           <send>\(jmi("propose", description: true))</send>
           <expect kind="message" jmi="ringing"/>
-          <!-- A second proposal while the first still rings: the target must reject it (XEP-0353 §3.5). -->
-          <send keep="request">\(jmi("propose", id: "[sid]-second", description: true))</send>
-          <expect kind="message" jmi="reject" keep="reply"/>
+          <!-- A second proposal while the first still rings: a busy target must reject it (XEP-0353 §3.5). -->
+          <set var="second" value="[sid]-second"/>
+          <send keep="request">\(jmi("propose", id: "[second]", description: true))</send>
+          <label name="wait"/>
+          <expect kind="message" jmi="reject" optional="true" goto="done" keep="reply"/>
+          <!-- The precondition: the target is busy. One that proceeds with the second proposal
+               had room for another call (took-second), one that rings for it this long treats it
+               as a call it can take (unanswered-second): the rule is inconclusive, not failed. -->
+          <expect kind="message" jmi="proceed" timeout="1000" on-timeout="unanswered" capture="proceeded=proceed@id" keep="proceed"/>
+          <!-- A proceed for the first proposal (answered meanwhile): wait on. -->
+          <goto label="wait" if="proceeded" less-than="second"/>
+          <goto label="wait" if="second" less-than="proceeded"/>
+          <send keep="took-second">\(jmi("retract", id: "[second]"))</send>
+          <goto label="done"/>
+          <label name="unanswered"/>
+          <send keep="unanswered-second">\(jmi("retract", id: "[second]"))</send>
+          <send>\(jmi("retract"))</send>
+          <fail message="the target neither rejected nor answered the second proposal"/>
+          <label name="done"/>
           <send>\(jmi("retract"))</send>
         </scenario>
         """,

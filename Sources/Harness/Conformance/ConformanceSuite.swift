@@ -59,11 +59,35 @@ public enum ConformanceSuite {
                         checks: [.present("ringing", "ringing@id"), .present("answer", "jingle@sid")]),
         ConformanceRule(id: "xep0353-retract-stops-ringing", spec: "XEP-0353 §3.3",
                         summary: "after a retract the target stops ringing: no proceed follows",
-                        scenario: "conformance-jmi-retract"),
+                        scenario: "conformance-jmi-retract",
+                        preconditions: [
+                            Precondition(.kept(["early-proceed"]), cause: "precondition:answered-at-once",
+                                         detail: "the target proceeded within 0.5 s of ringing, before the retract could be sent",
+                                         hint: retractHint),
+                            Precondition(.crossed("late-proceed", measure: "retract->proceed", roundTrip: "propose->ringing"),
+                                         cause: "precondition:proceed-crossed-retract",
+                                         detail: "the target's proceed crossed the retract: it was sent before the retract arrived",
+                                         hint: retractHint),
+                        ]),
         ConformanceRule(id: "xep0353-busy-reject", spec: "XEP-0353 §3.5",
                         summary: "a second propose while the first rings is rejected",
-                        scenario: "conformance-jmi-busy", decidedBy: "reply"),
+                        scenario: "conformance-jmi-busy", decidedBy: "reply",
+                        preconditions: [
+                            Precondition(.kept(["took-second"], show: "proceed"), cause: "precondition:not-busy",
+                                         detail: "the target proceeded with the second proposal: it had room for another call, so it was not busy",
+                                         hint: busyHint),
+                            Precondition(.kept(["unanswered-second", "second-ringing"], show: "second-ringing"),
+                                         cause: "precondition:not-busy",
+                                         detail: "the target rang for the second proposal for 10 s without rejecting it: it treated it as a call it could take",
+                                         hint: busyHint),
+                        ]),
     ]
+
+    static let retractHint = "let the target ring for a while before it answers (at least a second), "
+        + "e.g. jingle-agent answer --auto --answer-after 2"
+
+    static let busyHint = "let the target take one call at a time and ring before answering, "
+        + "e.g. jingle-agent answer --auto --answer-after 2 --max-concurrent 1"
 
     /// The parsed scenario of each rule, by name.
     public static func scenario(_ name: String) throws(ScenarioError) -> Scenario {
