@@ -62,6 +62,12 @@ enum ScenarioXMLReader {
             return element(root)
         }
         if let error = withExtendedLifetime(firstError, { firstError.error }) { throw error }
+        // A libxml2 that reports through another channel still keeps its last error.
+        if let last = xmlCtxtGetLastError(context), last.pointee.code != 0 {
+            let fallback = FirstError()
+            fallback.keep(last.pointee)
+            if let error = fallback.error { throw error }
+        }
         throw ScenarioError(line: data.isEmpty ? 1 : 0, element: nil,
                             message: "XML error: \(data.isEmpty ? "the file is empty" : "not well-formed XML")")
     }
