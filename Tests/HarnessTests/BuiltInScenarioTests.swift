@@ -48,6 +48,14 @@ import Testing
         #expect(ScenarioLibrary.builtIn(name)?.file == "\(name).xml (built-in)")
     }
 
+    /// Nothing is looked up next to the working directory or in the source tree the binary was
+    /// built from (neither travels with a copied binary): only $JINGLE_HARNESS_SCENARIOS, then the
+    /// compiled-in texts.
+    @Test func noDirectoryButTheEnvironmentsIsSearched() {
+        let environment = ProcessInfo.processInfo.environment["JINGLE_HARNESS_SCENARIOS"]
+        #expect(ScenarioLibrary.searchPaths == (environment.map { [$0] } ?? []))
+    }
+
     @Test func anUnknownNameSaysWhereToLook() {
         #expect(throws: ScenarioError.self) { try ScenarioLibrary.load("no-such-scenario", searchPaths: []) }
         do {
