@@ -88,6 +88,9 @@ let package = Package(
                 path: "Sources/Media", swiftSettings: swiftSettings),
         .target(name: "Transport", dependencies: ["CNice", "CSRTP", "COpenSSL", "TLS", "STUN", "Media"],
                 path: "Sources/Transport", swiftSettings: swiftSettings),
+        // Virtual-time network paths and senders for media tests and benchmarks (not a product).
+        .target(name: "NetworkEmulator", dependencies: ["Media"],
+                path: "Sources/NetworkEmulator", swiftSettings: swiftSettings),
 
         // MARK: 5. Runtime: sockets, clocks, threads.
         .target(name: "XMPPClient", dependencies: [
@@ -182,7 +185,7 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media"],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "TransportTests", dependencies: [
-                        "Transport", "Media", "TLS", "Jingle", "XMPPCore", "XMLStream", "RelayServer", "TURNServer", "STUN",
+                        "Transport", "Media", "NetworkEmulator", "TLS", "Jingle", "XMPPCore", "XMLStream", "RelayServer", "TURNServer", "STUN",
                         .product(name: "NIOCore", package: "swift-nio"),
                         .product(name: "NIOPosix", package: "swift-nio"),
                     ],

@@ -55,7 +55,7 @@ enum CallSupport {
                               "The quick brown fox jumps over the lazy dog. "
                               + "A voice call carries speech in small packets, fifty every second. "
                               + "Each one is encrypted, numbered and timed, then played out on the far side."])
-        try run("sox", [raw.path, "-r", "48000", "-c", "1", "-b", "16", speech.path])
+        try run("sox", ["-D", raw.path, "-r", "48000", "-c", "1", "-b", "16", speech.path])  // -D: no dither, the same speech every run
         let wav = try WAVFile(parsing: Array(try Data(contentsOf: speech)), requireSampleRate: 48_000)
         return (speech, wav)
     }

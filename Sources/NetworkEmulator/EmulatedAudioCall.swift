@@ -1,0 +1,59 @@
+import Media
+
+/// One direction of a voice call in virtual time: an `EmulatedOpusSender` feeding a
+/// `NetworkPath`, and the receiver's `AudioPlayout` (jitter buffer, FEC, concealment, time
+/// stretching) pulled every 20 ms of the receiver's clock. A minute of call runs in about a
+/// second of CPU (the Opus encoder is most of it) and repeats exactly for a given seed.
+public enum EmulatedAudioCall {
+    public struct Result: Sendable {
+        /// What the receiver played, 48 kHz mono, one frame per pull from the first pull on.
+        public var played: [Int16]
+        public var playout: AdaptiveJitterBuffer.Statistics
+        public var path: NetworkPath<RTPPacket>.Statistics
+        /// Packets the jitter buffer did not simply buffer (late, duplicate, or overflowing).
+        public var refused: Int
+    }
+
+    /// Runs until the sender has sent everything and the receiver has played all that arrived
+    /// (or `tail` more of the receiver's time has passed), so the end of the stream is not
+    /// counted as concealment.
+    /// - Parameters:
+    ///   - firstPull: the receiver's first pull (its playout clock's phase against the sender's).
+    public static func run(sender: EmulatedOpusSender, path configuration: NetworkPath<RTPPacket>.Configuration,
+                           jitterBuffer: AdaptiveJitterBuffer.Configuration = .init(minimumDelay: .milliseconds(60)),
+                           timeStretching: Bool = true, firstPull: Duration = .milliseconds(7),
+                           tail: Duration = .seconds(2)) throws -> Result {
+        var path = NetworkPath<RTPPacket>(configuration)
+        let playout = try AudioPlayout(configuration: jitterBuffer, channels: 1, timeStretching: timeStretching)
+        // The playout's clock is ContinuousClock's; virtual time is an offset from one instant.
+        let base = ContinuousClock.now
+        var played: [Int16] = []
+        var refused = 0
+        var nextPull = firstPull
+        var end: Duration?
+        while true {
+            if end == nil, sender.isFinished { end = max(nextPull, path.nextArrival ?? .zero) + tail }
+            let send = sender.nextSendTime
+            let candidates = [send, path.nextArrival, nextPull].compactMap { $0 }
+            guard let now = candidates.min() else { break }
+            if let end, now > end { break }
+            if end != nil, path.nextArrival == nil, playout.jitterBuffer.bufferedPacketCount == 0 { break }
+            if let send, send == now {
+                if let packet = try sender.nextPacket() { path.send(packet, at: now) }
+                continue
+            }
+            if let arrival = path.nextArrival, arrival == now {
+                for (packet, at) in path.receive(at: now) {
+                    switch playout.insert(packet, at: base + at) {
+                    case .buffered: break
+                    case .late, .duplicate, .overflowed: refused += 1
+                    }
+                }
+                continue
+            }
+            played += playout.pull(at: base + now)
+            nextPull += EmulatedOpusSender.frameDuration
+        }
+        return Result(played: played, playout: playout.statistics, path: path.statistics, refused: refused)
+    }
+}
