@@ -151,6 +151,8 @@ public struct AdaptiveJitterBuffer: Sendable {
     }
 
     private var packets: [Int64: Entry] = [:]
+    /// Packets waiting to be played.
+    public var bufferedPacketCount: Int { packets.count }
     private var ssrc: UInt32?
     private var lastTimestamp: UInt32?
     private var lastExtended: Int64 = 0
@@ -440,11 +442,11 @@ public struct AdaptiveJitterBuffer: Sendable {
             origin = nil
         }
         playout = p
-        let level = samplesAhead(of: p) + Int64(max(0, pendingSamples))
+        var level = samplesAhead(of: p) + Int64(max(0, pendingSamples))
         let w = configuration.levelSmoothing
         filteredLevel = w * filteredLevel + (1 - w) * Double(level)
         if stretchCountdown > 0 { stretchCountdown -= 1 }
-        let ts = UInt32(truncatingIfNeeded: p)
+        var ts = UInt32(truncatingIfNeeded: p)
 
         if let (next, entry) = earliest, next <= p + tolerance {
             return play(next, entry, level: level)
@@ -481,12 +483,31 @@ public struct AdaptiveJitterBuffer: Sendable {
             statistics.silenceFrames += 1
             return .silence(timestamp: UInt32(truncatingIfNeeded: start))
         }
+        // Frames were concealed while waiting for the one due, and the packet now first in line
+        // shows (by its sequence number) that packets before it were lost, not late: those
+        // concealed frames stood in for the lost ones (NetEq's expand then merge), so the
+        // playout point moves on by as many, instead of keeping the delay they added and
+        // taking it back later by accelerating.
+        if expansionsSincePlayed > 0, let played = playedSequence, entry.sequence > played + 1 {
+            // The last lost frame is left to the next packet's in-band FEC.
+            let lostFrames = Int((next - p) / frame) - 1
+            let covered = min(expansionsSincePlayed, lostFrames, Int(entry.sequence - played - 2))
+            if covered > 0 {
+                p += Int64(covered) * frame
+                playout = p
+                ts = UInt32(truncatingIfNeeded: p)
+                level = samplesAhead(of: p) + Int64(max(0, pendingSamples))
+                expansionsSincePlayed -= covered
+                if abs(next - p) <= tolerance { return play(next, entry, level: level) }
+            }
+        }
         // The frame due is missing. With less than the low limit buffered it is taken as late
         // rather than lost (NetEq's expand): conceal without moving the playout point, so the
         // delay grows a frame and the packet can still be played. At or above the low limit
         // (3/4 of the target) it is lost: recover it from the next packet's FEC or conceal it,
         // and move on. Between the low limit and the target it is waited for only if packets
         // were late in the last 100 frames: lateness, not loss, is what more delay cures.
+        let fecAvailable = abs(next - p - frame) <= tolerance
         let recentlyLate = lastLateAt.map { p - $0 < 100 * frame } ?? false
         if level < lowLimit || (recentlyLate && level < targetSamples) {
             statistics.concealedFrames += 1
@@ -494,7 +515,7 @@ public struct AdaptiveJitterBuffer: Sendable {
             expansionsSincePlayed += 1
             return .conceal(timestamp: ts)
         }
-        if abs(next - p - frame) <= tolerance {
+        if fecAvailable {
             playout = next
             statistics.fecRecoveredFrames += 1
             return .decodeFEC(nextPayload: entry.payload, timestamp: ts)
