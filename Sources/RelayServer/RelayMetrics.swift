@@ -22,6 +22,8 @@ final class RelayMetrics: @unchecked Sendable {
     let indicationsToPeer: Counter
     let indicationsToClient: Counter
     let authFailures: Counter
+    let unauthenticatedRepliesLimited: Counter
+    let authFailureLogsSuppressed: Counter
     let receiveErrors: Counter
     let sendErrors: Counter
     var drops: [DropReason: Counter] = [:]
@@ -51,6 +53,12 @@ final class RelayMetrics: @unchecked Sendable {
         indicationsToPeer = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_indications", unitName: "total", helpText: "Relayed packets carried in Send/Data indications rather than ChannelData"), labels: [("direction", "to_peer")])
         indicationsToClient = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_indications", unitName: "total", helpText: "Relayed packets carried in Send/Data indications rather than ChannelData"), labels: [("direction", "to_client")])
         authFailures = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_auth_failures", unitName: "total", helpText: "Failed authentications"))
+        unauthenticatedRepliesLimited = registry.makeCounter(descriptor: MetricNameDescriptor(
+            metricName: "turn_unauthenticated_replies_limited", unitName: "total",
+            helpText: "Answers to unauthenticated requests not sent because their source had had its share per second"))
+        authFailureLogsSuppressed = registry.makeCounter(descriptor: MetricNameDescriptor(
+            metricName: "turn_auth_failure_logs_suppressed", unitName: "total",
+            helpText: "Failed authentications not logged because their source had had its share (all are in turn_auth_failures_total)"))
         receiveErrors = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_receive_errors", unitName: "total", helpText: "Socket receive errors"))
         sendErrors = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_send_errors", unitName: "total", helpText: "Datagrams the kernel refused to send"))
         let connectionsName = MetricNameDescriptor(metricName: "turn_tcp_peer_connections", unitName: "total",
@@ -90,6 +98,8 @@ final class RelayMetrics: @unchecked Sendable {
             advance(indicationsToPeer, "indicationsToPeer", to: s.indicationsToPeer)
             advance(indicationsToClient, "indicationsToClient", to: s.indicationsToClient)
             advance(authFailures, "authFailures", to: s.authFailures)
+            advance(unauthenticatedRepliesLimited, "unauthenticatedRepliesLimited", to: s.unauthenticatedRepliesLimited)
+            advance(authFailureLogsSuppressed, "authFailureEventsSuppressed", to: s.authFailureEventsSuppressed)
             advance(receiveErrors, "receiveErrors", to: receiveErrorCount)
             advance(sendErrors, "sendErrors", to: sendErrorCount)
             peerConnections.set(Int64(tcp.live))

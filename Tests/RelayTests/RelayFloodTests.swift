@@ -150,6 +150,17 @@ import TURNServer
         #expect(afterTCP.drops[.malformed, default: 0] - beforeTCP.drops[.malformed, default: 0] == 500)
         let metrics = try await server.metricsText()
         #expect(metrics.contains("turn_drops_total{cause=\"malformed\"}"))
+        // The flood's bad credentials came from one source: past its share, their log lines and
+        // answers were held back, and the operator sees how many in /metrics.
+        func value(_ name: String) -> UInt64? {
+            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { UInt64($0.split(separator: " ").last ?? "") }
+        }
+        let limited = try await server.statistics()
+        #expect(limited.authFailureEventsSuppressed > 0 && limited.unauthenticatedRepliesLimited > 0, "\(limited)")
+        #expect((value("turn_auth_failure_logs_suppressed_total") ?? 0) > 0, "\(metrics)")
+        #expect(value("turn_auth_failure_logs_suppressed_total") ?? .max <= limited.authFailureEventsSuppressed)
+        #expect((value("turn_unauthenticated_replies_limited_total") ?? 0) > 0, "\(metrics)")
+        #expect(value("turn_unauthenticated_replies_limited_total") ?? .max <= limited.unauthenticatedRepliesLimited)
 
         // Junk that looks like ConnectionBind (RFC 6062): each one holds the connection's
         // later bytes until the relay has refused it, then framing resumes; none sticks.
