@@ -12,7 +12,7 @@ public enum HTMLReport {
         th:first-child,td:first-child{text-align:left}.ok{color:#070}.bad{color:#b00}</style></head><body>
         <h1>\(esc(report.scenario))</h1>
         <p class="\(report.allPassed ? "ok" : "bad")">\(report.allPassed ? "PASSED" : "FAILED"): \(report.started) started,
-        \(report.records.count) finished, \(report.succeeded) passed, \(report.failed) failed in
+        \(report.finished) finished, \(report.succeeded) passed, \(report.failed) failed in
         \(String(format: "%.1f", report.elapsedSeconds)) s\(report.pausedSeconds > 0 ? String(format: ", %.1f s paused", report.pausedSeconds) : "")
         (\(String(format: "%.1f", report.rate)) calls/s)</p>
         \(report.stopReason.map { "<p>stopped: \(esc($0.description))</p>" } ?? "")
@@ -29,6 +29,7 @@ public enum HTMLReport {
                 .map { "<td>\(String(format: "%.1f", $0 * 1000))</td>" }.joined() + "</tr>"
         }
         html += "</table>\n"
+        if let capacity = report.capacity { html += capacity.htmlTable }
         for (name, s) in report.steps where s.count > 0 {
             html += "<h3>\(esc(name))</h3>\n" + svg(s.histogram) + "\n"
         }

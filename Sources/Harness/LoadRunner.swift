@@ -23,6 +23,10 @@ public struct LoadOptions: Sendable {
     public var together: Bool
     /// Stop placing calls once this many calls have failed (nil: no limit).
     public var maxFailures: Int?
+    /// A capacity search: the rate rises in steps from `rate` (nil: a steady rate).
+    public var stair: StepStairOptions? = nil
+    /// Which finished calls the report keeps in `records` (its statistics count every call).
+    public var retention = RecordRetention()
 
     public init(rate: Double = 10, maxConcurrent: Int = 100, totalCalls: Int? = 1, durationSeconds: Double? = nil,
                 rampSeconds: Double = 0, drainSeconds: Double = 30, together: Bool = false, maxFailures: Int? = nil) {
@@ -132,7 +136,16 @@ public actor LoadRunner {
     /// Further sids and JMI ids of a call, to the call's own key.
     private var aliases: [CallKey: CallKey] = [:]
     private var startWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    /// The calls kept under `options.retention`; `totals` counts every call.
     private var records: [CallRecord] = []
+    private var totals = RunTotals()
+    private var retained = RecordRetention.State()
+    /// Calls that passed so far, counted as the live line counts them.
+    private var passedCalls = 0
+    private var stair: StepStair?
+    /// The stair step each initiator call in flight was placed in, by call number.
+    private var stairSteps: [Int: Int] = [:]
+    private var recordSink: (@Sendable (CallRecord) -> Void)?
     private var started = 0
     private var nextCallNumber = 0
     private var inFlightInitiators = 0
@@ -153,7 +166,12 @@ public actor LoadRunner {
         self.options = options
         self.media = media
         schedule = CallSchedule(rate: options.rate, rampSeconds: options.rampSeconds, now: 0)
+        stair = options.stair.map { StepStair(options: $0, startRate: options.rate) }
     }
+
+    /// Hands every finished call's record to `sink` as it finishes (before retention drops it),
+    /// for per-call output written as the run goes (`CallRecordStream`).
+    public func setRecordSink(_ sink: (@Sendable (CallRecord) -> Void)?) { recordSink = sink }
 
     /// Stops placing new calls; calls in flight may still finish (within `drainSeconds`). The
     /// report gives `reason` as what stopped the run (unless a limit stopped it first).
@@ -199,11 +217,9 @@ public actor LoadRunner {
     /// Counts calls by their initiator legs when this process places calls, else by responder legs.
     public var counters: LiveCounters {
         let placing = endpoints.contains { $0.scenario.role == .initiator }
-        let legs = placing ? records.filter { $0.role == .initiator } : records
-        let ok = legs.filter(\.verdict.passed).count
         let t = now
-        return LiveCounters(elapsed: t, started: placing ? initiatorsStarted : started, succeeded: ok,
-                            failed: legs.count - ok, inFlight: placing ? inFlightInitiators : calls.count,
+        return LiveCounters(elapsed: t, started: placing ? initiatorsStarted : started, succeeded: passedCalls,
+                            failed: failedCalls, inFlight: placing ? inFlightInitiators : calls.count,
                             paused: schedule.isPaused && placingEndedAt == nil, rate: placing ? schedule.currentRate(now: t) : 0,
                             pausedSeconds: pausedSeconds, stopped: placingEndedAt == nil ? nil : stopReason)
     }
@@ -267,8 +283,9 @@ public actor LoadRunner {
         reporter.cancel()
         for listener in listeners { listener.cancel() }
         for endpoint in endpoints { await endpoint.client.setIQHandler(namespace: JingleNamespace.jingle, nil) }
-        return RunReport(scenario: scenarioName, records: records, elapsedSeconds: now, started: started,
-                         pausedSeconds: pausedSeconds, placingSeconds: placing, stopReason: stopReason)
+        return RunReport(scenario: scenarioName, totals: totals, records: records, elapsedSeconds: now, started: started,
+                         pausedSeconds: pausedSeconds, placingSeconds: placing, stopReason: stopReason,
+                         capacity: stair?.report)
     }
 
     private func placeCalls() async {
@@ -277,10 +294,17 @@ public actor LoadRunner {
         // The schedule starts now (not when the runner was made); a pause made before stays.
         if !schedule.isPaused { schedule.setRate(schedule.rate, now: now) }
         func limit(_ reason: StopReason) { if stopReason == nil { stopReason = reason } }
-        while !stopRequested {
+        // The stair's steps count from here (placing time, pauses left out).
+        let stairFrom = schedule.activeSeconds(now: now)
+        placing: while !stopRequested {
             if let total = options.totalCalls, issued >= total { limit(.calls(total)); break }
             if let duration = options.durationSeconds, schedule.activeSeconds(now: now) >= duration { limit(.duration(duration)); break }
             if let most = options.maxFailures, failedCalls >= most { limit(.maxFailures(most)); break }
+            switch stair?.advance(activeSeconds: schedule.activeSeconds(now: now) - stairFrom) {
+            case .rate(let stepRate): schedule.setRate(stepRate, now: now)
+            case .stop(let reason): limit(reason); break placing
+            case .keep, nil: break
+            }
             if callers.isEmpty {
                 // A responder-only run answers until the duration, the total or stop.
                 if options.durationSeconds == nil, let total = options.totalCalls, started >= total, calls.isEmpty {
@@ -338,6 +362,7 @@ public actor LoadRunner {
         let interpreter = CallInterpreter(scenario: endpoint.scenario, callNumber: nextCallNumber,
                                           variables: baseVariables(endpoint), seed: nextSeed(), now: now)
         let key = CallKey(endpoint: index, sid: interpreter.variables["sid"] ?? "call\(nextCallNumber)")
+        if let step = stair?.placed() { stairSteps[nextCallNumber] = step }
         var call = ActiveCall(interpreter: interpreter)
         call.leg = media.map { MediaLeg(provider: $0.provider, sid: key.sid, role: .initiator, qualityGuard: $0.qualityGuard) }
         let outputs = call.interpreter.start(now: now)
@@ -517,13 +542,21 @@ public actor LoadRunner {
         if verdict.passed, let failure = outcome?.failure { verdict = .failed(failure) }
         // Counted as the live line counts: initiator legs when this process places calls.
         let placing = endpoints.contains { $0.scenario.role == .initiator }
-        if !verdict.passed, !placing || interpreter.scenario.role == .initiator { failedCalls += 1 }
-        records.append(CallRecord(
+        if !placing || interpreter.scenario.role == .initiator {
+            if verdict.passed { passedCalls += 1 } else { failedCalls += 1 }
+        }
+        let record = CallRecord(
             callNumber: interpreter.variables["call_number"].flatMap(Int.init) ?? 0,
             role: interpreter.scenario.role, scenario: interpreter.scenario.name, verdict: verdict,
             startedAt: interpreter.startedAt, durationSeconds: (interpreter.finishedAt ?? now) - interpreter.startedAt,
             measurements: interpreter.measurements + (outcome?.measurements ?? []), kept: interpreter.kept,
-            transcript: interpreter.transcript, decidingStanza: interpreter.decidingStanza))
+            transcript: interpreter.transcript, decidingStanza: interpreter.decidingStanza)
+        totals.add(record)
+        if record.role == .initiator, let step = stairSteps.removeValue(forKey: record.callNumber) {
+            stair?.finished(step: step, passed: verdict.passed, measurements: record.measurements)
+        }
+        recordSink?(record)
+        if let kept = retained.admit(record, under: options.retention) { records.append(kept) }
     }
 
     /// Writes a stanza of call `key`. An IQ request returns once it is written (so later sends of

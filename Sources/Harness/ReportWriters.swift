@@ -28,6 +28,8 @@ public enum ReportWriters {
             var count: Int
             var p50_ms, p90_ms, p95_ms, p99_ms, max_ms, mean_ms: Double
             var histogram: [Bucket]
+            /// The step's log-linear histogram, for `jingle-harness merge` (absent in older reports).
+            var log_histogram: LogHistogram?
         }
         struct Bucket: Codable { var bucket: String; var count: Int }
         struct Failure: Codable { var cause: String; var count: Int }
@@ -44,6 +46,12 @@ public enum ReportWriters {
         var stopped: String?
         var steps: [Step]
         var failures: [Failure]
+        /// Initiator legs finished (the calls/s counts them); for `jingle-harness merge`.
+        var initiator_finished: Int?
+        /// Passed and failed calls not kept for per-call output (their statistics are counted).
+        var records_dropped: Int?
+        /// A step-stair run's steps and the capacity found.
+        var capacity: CapacityJSON?
     }
 
     public static func json(_ report: RunReport) -> String {
@@ -51,7 +59,7 @@ public enum ReportWriters {
             scenario: report.scenario, elapsed_s: round3(report.elapsedSeconds), paused_s: round3(report.pausedSeconds),
             placing_s: round3(report.placingSeconds),
             started: report.started,
-            finished: report.records.count, succeeded: report.succeeded, failed: report.failed,
+            finished: report.finished, succeeded: report.succeeded, failed: report.failed,
             rate_cps: round3(report.rate), passed: report.allPassed,
             stopped_by: report.stopReason?.key, stopped: report.stopReason?.description,
             steps: report.steps.map { step in
@@ -59,9 +67,14 @@ public enum ReportWriters {
                 return .init(name: step.name, count: s.count, p50_ms: round3(s.p50 * 1000), p90_ms: round3(s.p90 * 1000),
                              p95_ms: round3(s.p95 * 1000),
                              p99_ms: round3(s.p99 * 1000), max_ms: round3(s.max * 1000), mean_ms: round3(s.mean * 1000),
-                             histogram: zip(Histogram.labels, s.histogram).map { JSONSummary.Bucket(bucket: $0, count: $1) })
+                             histogram: zip(Histogram.labels, s.histogram).map { JSONSummary.Bucket(bucket: $0, count: $1) },
+                             log_histogram: step.name == "call" ? report.totals.callDurations.histogram
+                                : report.totals.steps[step.name]?.histogram)
             },
-            failures: report.failuresByCause.map { .init(cause: $0.cause, count: $0.count) })
+            failures: report.failuresByCause.map { .init(cause: $0.cause, count: $0.count) },
+            initiator_finished: report.totals.initiatorFinished,
+            records_dropped: max(0, report.finished - report.records.count),
+            capacity: report.capacity.map(CapacityJSON.init))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = (try? encoder.encode(summary)) ?? Data("{}".utf8)
@@ -109,7 +122,7 @@ public enum ReportWriters {
     public static func text(_ report: RunReport) -> String {
         let paused = report.pausedSeconds > 0 ? String(format: ", %.1f s paused", report.pausedSeconds) : ""
         var lines = [String(format: "%@: %d call legs started, %d finished, %d passed, %d failed in %.1f s%@ (%.1f calls/s)",
-                            report.scenario, report.started, report.records.count, report.succeeded, report.failed,
+                            report.scenario, report.started, report.finished, report.succeeded, report.failed,
                             report.elapsedSeconds, paused, report.rate)]
         lines.append("step                          count    p50ms    p90ms    p99ms    maxms")
         for (name, s) in report.steps where s.count > 0 {
@@ -118,6 +131,7 @@ public enum ReportWriters {
         }
         for f in report.failuresByCause { lines.append("failed: \(f.count) x \(f.cause)") }
         if let reason = report.stopReason { lines.append("stopped: \(reason)") }
+        if let capacity = report.capacity { lines += capacity.textLines }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -24,6 +24,20 @@ public struct SampleSummary: Sendable, Hashable {
         histogram = Histogram.counts(sorted)
     }
 
+    /// The summary of a step's statistics: count, min/max/mean exact, percentiles from the
+    /// log-linear histogram (within 1 % of the exact nearest-rank value).
+    public init(_ statistics: StepStatistics) {
+        let h = statistics.histogram
+        count = h.count
+        p50 = h.percentile(50)
+        p90 = h.percentile(90)
+        p95 = h.percentile(95)
+        p99 = h.percentile(99)
+        max = h.max
+        mean = h.mean
+        histogram = statistics.buckets
+    }
+
     /// Nearest-rank percentile of ascending `sorted`: the smallest value with at least p% at or below it.
     public static func percentile(_ sorted: [Double], _ p: Double) -> Double {
         guard !sorted.isEmpty else { return 0 }
@@ -84,9 +98,18 @@ public struct CallRecord: Sendable, Hashable {
 }
 
 /// Everything a run produced, and the derived statistics the reports print.
+///
+/// The statistics come from `totals`, kept call by call in bounded memory. `records` holds the
+/// calls a `LoadRunner` kept (see `RecordRetention`: by default the first 1000 passed calls
+/// without their transcripts and the first 1000 failed ones), so a long run's report does not
+/// grow with it; a report made from records alone counts all of them.
 public struct RunReport: Sendable {
     public var scenario: String
     public var records: [CallRecord]
+    /// Counts, failures by cause and per-step histograms of every finished call.
+    public var totals: RunTotals
+    /// With a step-stair run (`--rate-increase`), each step and the capacity found.
+    public var capacity: CapacityReport?
     public var elapsedSeconds: Double
     /// Calls that were started (by an initiator) or received (by a responder).
     public var started: Int
@@ -100,6 +123,18 @@ public struct RunReport: Sendable {
 
     public init(scenario: String, records: [CallRecord], elapsedSeconds: Double, started: Int, pausedSeconds: Double = 0,
                 placingSeconds: Double = 0, stopReason: StopReason? = nil) {
+        var totals = RunTotals()
+        for r in records.sorted(by: { ($0.callNumber, $0.role.rawValue) < ($1.callNumber, $1.role.rawValue) }) { totals.add(r) }
+        self.init(scenario: scenario, totals: totals, records: records, elapsedSeconds: elapsedSeconds, started: started,
+                  pausedSeconds: pausedSeconds, placingSeconds: placingSeconds, stopReason: stopReason)
+    }
+
+    /// A report whose statistics are `totals`; `records` are the calls kept for per-call output.
+    public init(scenario: String, totals: RunTotals, records: [CallRecord] = [], elapsedSeconds: Double, started: Int,
+                pausedSeconds: Double = 0, placingSeconds: Double = 0, stopReason: StopReason? = nil,
+                capacity: CapacityReport? = nil) {
+        self.totals = totals
+        self.capacity = capacity
         self.stopReason = stopReason
         self.scenario = scenario
         self.pausedSeconds = pausedSeconds
@@ -109,31 +144,20 @@ public struct RunReport: Sendable {
         self.started = started
     }
 
-    public var succeeded: Int { records.filter(\.verdict.passed).count }
-    public var failed: Int { records.count - succeeded }
+    public var succeeded: Int { totals.succeeded }
+    public var failed: Int { totals.failed }
+    /// Call legs that finished (passed or failed).
+    public var finished: Int { totals.finished }
     /// True when every started call finished and met its scenario.
-    public var allPassed: Bool { failed == 0 && records.count == started && started > 0 }
+    public var allPassed: Bool { failed == 0 && finished == started && started > 0 }
 
     /// Failures counted by `FailureCause.category`, most frequent first.
     public var failuresByCause: [(cause: String, count: Int)] {
-        var counts: [String: Int] = [:]
-        for r in records { if case .failed(let c) = r.verdict { counts[c.category, default: 0] += 1 } }
-        return counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { ($0.key, $0.value) }
+        totals.failures.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { ($0.key, $0.value) }
     }
 
     /// Response times per measure name (in order of first appearance), plus `call` for call duration.
-    public var steps: [(name: String, summary: SampleSummary)] {
-        var order: [String] = []
-        var samples: [String: [Double]] = [:]
-        for r in records {
-            for m in r.measurements {
-                if samples[m.name] == nil { order.append(m.name) }
-                samples[m.name, default: []].append(m.seconds)
-            }
-        }
-        let durations = records.filter(\.verdict.passed).map(\.durationSeconds)
-        return order.map { ($0, SampleSummary(samples: samples[$0] ?? [])) } + [("call", SampleSummary(samples: durations))]
-    }
+    public var steps: [(name: String, summary: SampleSummary)] { totals.summaries }
 
     /// The run's time less the paused time.
     public var activeSeconds: Double { max(0, elapsedSeconds - pausedSeconds) }
@@ -141,7 +165,7 @@ public struct RunReport: Sendable {
     /// Completed calls per second over the run's active (not paused) time, counting initiator legs
     /// when there are any (so a run playing both roles does not count each call twice).
     public var rate: Double {
-        let initiators = records.filter { $0.role == .initiator }.count
-        return activeSeconds > 0 ? Double(initiators > 0 ? initiators : records.count) / activeSeconds : 0
+        let initiators = totals.initiatorFinished
+        return activeSeconds > 0 ? Double(initiators > 0 ? initiators : finished) / activeSeconds : 0
     }
 }

@@ -14,6 +14,6 @@ struct JingleHarness: ParsableCommand {
         report could not be written. Each subcommand's --help lists its own.
         """,
         version: JingleKitVersion.string,
-        subcommands: [DecodeCommand.self, RunCommand.self, ConformanceCommand.self, ScenariosCommand.self]
+        subcommands: [DecodeCommand.self, RunCommand.self, ConformanceCommand.self, ScenariosCommand.self, MergeCommand.self]
     )
 }

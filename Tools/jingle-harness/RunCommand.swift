@@ -19,6 +19,17 @@ struct RunCommand: ParsableCommand {
         say which: "stopped: --calls 100 reached", "--duration 10 s elapsed", "--max-failures 5 \
         reached", "interrupted (SIGINT)".
 
+        Capacity search: --rate-increase N --every S --rate-max M raises the rate from --rate by N \
+        calls/s every S seconds up to M (then stops: "--rate-max M calls/s step done"); \
+        --stop-on-fail P stops once a step's calls fail more than P %. The reports give each step \
+        and the highest rate at which every call passed (and, with --p99-bound MS, the \
+        --setup-step p99 stayed within MS).
+
+        Memory stays flat however long the run: statistics are log-linear histograms (percentiles \
+        within 1 %), CSV rows and JUnit test cases are written as calls finish, and only the first \
+        1000 passed and 1000 failed calls are kept in memory. The JSON report carries the \
+        histograms: jingle-harness merge combines the reports of several processes.
+
         Exit codes: 0 every call passed; 1 at least one call failed or did not finish; 64 bad \
         arguments; 65 a malformed scenario or accounts file (naming file, line and problem); 69 the \
         XMPP server could not be reached or refused the login; 74 a report file could not be \
@@ -58,6 +69,17 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Ramp the rate up over this many seconds.") var ramp: Double = 0
     @Option(help: "Wait at most this many seconds for calls in flight at the end.") var drain: Double = 30
 
+    @Option(help: ArgumentHelp("Capacity search (a step stair, as SIPp's -rate_increase): raise the rate by this many calls/s every --every seconds, from --rate up to --rate-max.", valueName: "cps"))
+    var rateIncrease: Double?
+    @Option(help: ArgumentHelp("With --rate-increase: seconds each step lasts (placing time).", valueName: "seconds")) var every: Double?
+    @Option(help: ArgumentHelp("With --rate-increase: the last step's rate; the run ends once that step has run.", valueName: "cps"))
+    var rateMax: Double?
+    @Option(help: ArgumentHelp("With --rate-increase: stop once the calls placed in a step fail more than this percentage.", valueName: "percent"))
+    var stopOnFail: Double?
+    @Option(help: ArgumentHelp("With --rate-increase: a step counts as good only if its --setup-step p99 is at most this.", valueName: "ms"))
+    var p99Bound: Double?
+    @Option(help: "With --rate-increase: the measured step --p99-bound applies to.") var setupStep: String = "initiate->accept"
+
     @Flag(help: "Media plane: each call runs ICE + DTLS-SRTP + Opus through JingleKit; a call passes only once the peer's first media packet is decoded.")
     var media = false
     @Option(help: "With --media: local addresses for host candidates (repeatable).") var mediaAddress: [String] = ["127.0.0.1"]
@@ -83,6 +105,16 @@ struct RunCommand: ParsableCommand {
         if let maxFailures, maxFailures < 1 { throw ValidationError("--max-failures must be at least 1") }
         guard rate > 0, rate.isFinite, maxConcurrent > 0 else { throw ValidationError("--rate and --max-concurrent must be positive") }
         if let rateStep, !(rateStep > 0 && rateStep.isFinite) { throw ValidationError("--rate-step must be positive") }
+        if let rateIncrease {
+            guard rateIncrease > 0, rateIncrease.isFinite else { throw ValidationError("--rate-increase must be positive") }
+            guard let every, every > 0, every.isFinite else { throw ValidationError("--rate-increase needs --every SECONDS above 0") }
+            guard let rateMax, rateMax >= rate, rateMax.isFinite else { throw ValidationError("--rate-increase needs --rate-max at least --rate") }
+            if role == "responder" { throw ValidationError("--rate-increase needs a role that places calls (initiator or both)") }
+        } else if every != nil || rateMax != nil || stopOnFail != nil || p99Bound != nil {
+            throw ValidationError("--every, --rate-max, --stop-on-fail and --p99-bound go with --rate-increase")
+        }
+        if let stopOnFail, !(0...100).contains(stopOnFail) { throw ValidationError("--stop-on-fail must be a percentage from 0 to 100") }
+        if let p99Bound, !(p99Bound > 0 && p99Bound.isFinite) { throw ValidationError("--p99-bound must be positive (ms)") }
     }
 
     func run() throws {
@@ -151,12 +183,32 @@ struct RunCommand: ParsableCommand {
         // Two-sided glare: when both of a pair initiate, each placement starts both at once.
         let together = endpoints.count >= 2 && endpoints.allSatisfy { $0.scenario.role == .initiator && $0.peer != nil }
             && role == "both"
-        let options = LoadOptions(rate: rate, maxConcurrent: maxConcurrent,
-                                  totalCalls: calls ?? (duration == nil ? 1 : nil), durationSeconds: duration,
+        var options = LoadOptions(rate: rate, maxConcurrent: maxConcurrent,
+                                  totalCalls: calls ?? (duration == nil && rateIncrease == nil ? 1 : nil), durationSeconds: duration,
                                   rampSeconds: ramp, drainSeconds: drain, together: together, maxFailures: maxFailures)
+        if let rateIncrease, let every, let rateMax {
+            options.stair = StepStairOptions(increase: rateIncrease, everySeconds: every, maxRate: rateMax,
+                                             stopOnFailPercent: stopOnFail, p99BoundSeconds: p99Bound.map { $0 / 1000 },
+                                             setupStep: setupStep)
+        }
         let plane = media ? MediaPlane.ice(localAddresses: mediaAddress, timeout: .milliseconds(Int(mediaTimeout * 1000)),
                                          qualityGuard: MediaQualityGuard(maximumConcealment: maxConcealment / 100)) : nil
         let runner = LoadRunner(endpoints: endpoints, options: options, media: plane)
+        // Per-call CSV rows and JUnit test cases are written as calls finish, not kept until the end.
+        var stream: CallRecordStream?
+        if csv != nil || junit != nil {
+            var scenarios: [Scenario] = []
+            for s in [mainScenario] + endpoints.map(\.scenario) where !scenarios.contains(s) { scenarios.append(s) }
+            do {
+                let opened = try CallRecordStream(csvPath: csv, junitPath: junit,
+                                                  measureNames: CallRecordStream.measureNames(scenarios, media: media))
+                stream = opened
+                await runner.setRecordSink { opened.write($0) }
+            } catch {
+                await HarnessSetup.disconnect(endpoints)
+                return HarnessExit.fail(HarnessExit.cannotWrite, "cannot write \(csv ?? junit ?? ""): \(error)")
+            }
+        }
         let controls = RunControls(runner: runner, rateStep: rateStep)
         controls.start(keys: true)
         defer { controls.finish() }
@@ -174,9 +226,10 @@ struct RunCommand: ParsableCommand {
         controls.finish()
         await HarnessSetup.disconnect(endpoints)
         print(ReportWriters.text(report), terminator: "")
-        let outputs: [(String?, (RunReport) -> String)] = [
-            (csv, ReportWriters.csv), (json, ReportWriters.json), (junit, ReportWriters.junit), (html, HTMLReport.render),
-        ]
+        do { try stream?.finish(scenario: report.scenario, elapsedSeconds: report.elapsedSeconds, stopReason: report.stopReason) } catch {
+            return HarnessExit.fail(HarnessExit.cannotWrite, "cannot write \(csv ?? junit ?? ""): \(error)")
+        }
+        let outputs: [(String?, (RunReport) -> String)] = [(json, ReportWriters.json), (html, HTMLReport.render)]
         for case (let path?, let render) in outputs {
             do { try render(report).write(toFile: path, atomically: true, encoding: .utf8) } catch {
                 return HarnessExit.fail(HarnessExit.cannotWrite, "cannot write \(path): \(error)")
