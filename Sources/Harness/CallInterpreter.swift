@@ -35,6 +35,13 @@ public struct CallInterpreter: Sendable {
     /// The stanza that decided the verdict: the one that failed the call, or the last one matched.
     public private(set) var decidingStanza: XMLElement?
     public static let transcriptLimit = 200
+    /// Every stanza of this call both ways, with the time it was received or sent: the first
+    /// half of `transcriptLimit` and the latest ones (`traceOmitted` in between are left out).
+    public private(set) var trace: [TraceEntry] = []
+    /// Stanzas left out of `trace` (after its first half).
+    public private(set) var traceOmitted = 0
+    /// The step the call was at when it failed (nil while it goes on or when it passed).
+    public private(set) var failedStep: FailedStep?
     public private(set) var verdict: CallVerdict?
     public private(set) var nextDeadline: Double?
     public let startedAt: Double
@@ -71,6 +78,7 @@ public struct CallInterpreter: Sendable {
     public mutating func start(now: Double) -> [Output] {
         var out: [Output] = []
         advance(now: now, into: &out)
+        traceSent(out, now: now)
         return out
     }
 
@@ -78,9 +86,11 @@ public struct CallInterpreter: Sendable {
     public mutating func receive(_ stanza: XMLElement, now: Double) -> [Output] {
         guard verdict == nil else { return [] }
         if transcript.count < Self.transcriptLimit { transcript.append(stanza) }
+        traceAppend(TraceEntry(direction: .received, at: now, stanza: stanza))
         buffered.append(stanza)
         var out: [Output] = []
         advance(now: now, into: &out)
+        traceSent(out, now: now)
         return out
     }
 
@@ -103,6 +113,7 @@ public struct CallInterpreter: Sendable {
             }
         }
         advance(now: now, into: &out)
+        traceSent(out, now: now)
         return out
     }
 
@@ -298,9 +309,29 @@ public struct CallInterpreter: Sendable {
 
     private mutating func finish(_ verdict: CallVerdict, now: Double, into out: inout [Output]) {
         self.verdict = verdict
+        if !verdict.passed, pc < scenario.instructions.count { failedStep = FailedStep(scenario.instructions[pc], index: pc) }
         finishedAt = now
         nextDeadline = nil
         out.append(.finished(verdict))
+    }
+
+    /// Adds the stanzas among `outputs` to the trace as sent at `now`.
+    private mutating func traceSent(_ outputs: [Output], now: Double) {
+        for output in outputs {
+            switch output {
+            case .send(let element), .answerIQ(_, let element): traceAppend(TraceEntry(direction: .sent, at: now, stanza: element))
+            case .finished: break
+            }
+        }
+    }
+
+    /// Keeps the first half of `transcriptLimit` entries and the latest ones after them.
+    private mutating func traceAppend(_ entry: TraceEntry) {
+        if trace.count >= Self.transcriptLimit {
+            trace.remove(at: Self.transcriptLimit / 2)
+            traceOmitted += 1
+        }
+        trace.append(entry)
     }
 
     private mutating func lookup(_ name: String) -> String? {

@@ -30,6 +30,7 @@ public enum HTMLReport {
         }
         html += "</table>\n"
         if let capacity = report.capacity { html += capacity.htmlTable }
+        html += timeSeries(report.intervals) + traces(report)
         for (name, s) in report.steps where s.count > 0 {
             html += "<h3>\(esc(name))</h3>\n" + svg(s.histogram) + "\n"
         }

@@ -128,9 +128,9 @@ public actor LoadRunner {
         var lastMedia: Task<Void, Never>?
     }
 
-    private let endpoints: [HarnessEndpoint]
+    let endpoints: [HarnessEndpoint]
     private let options: LoadOptions
-    private let media: MediaPlane?
+    let media: MediaPlane?
     private var pendingMedia = 0
     private var calls: [CallKey: ActiveCall] = [:]
     /// Further sids and JMI ids of a call, to the call's own key.
@@ -160,6 +160,8 @@ public actor LoadRunner {
     private var placingEndedAt: Double?
     private let origin = ContinuousClock.now
     private var seed: UInt64 = UInt64.random(in: 0...UInt64.max)
+    /// Statistics per interval and call traces (LoadRunner+Observation.swift).
+    var observation = RunObservation()
 
     public init(endpoints: [HarnessEndpoint], options: LoadOptions, media: MediaPlane? = nil) {
         self.endpoints = endpoints
@@ -226,7 +228,7 @@ public actor LoadRunner {
 
     private var pausedSeconds: Double { schedule.pausedSeconds(now: placingEndedAt ?? now) }
 
-    private var now: Double {
+    var now: Double {
         let d = ContinuousClock.now - origin
         return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
@@ -262,6 +264,7 @@ public actor LoadRunner {
             }
         }
 
+        let intervals = startObserving()
         let placingFrom = now
         await placeCalls()
         placingEndedAt = now
@@ -283,9 +286,12 @@ public actor LoadRunner {
         reporter.cancel()
         for listener in listeners { listener.cancel() }
         for endpoint in endpoints { await endpoint.client.setIQHandler(namespace: JingleNamespace.jingle, nil) }
-        return RunReport(scenario: scenarioName, totals: totals, records: records, elapsedSeconds: now, started: started,
-                         pausedSeconds: pausedSeconds, placingSeconds: placing, stopReason: stopReason,
-                         capacity: stair?.report)
+        intervals?.cancel()
+        var report = RunReport(scenario: scenarioName, totals: totals, records: records, elapsedSeconds: now, started: started,
+                               pausedSeconds: pausedSeconds, placingSeconds: placing, stopReason: stopReason,
+                               capacity: stair?.report)
+        finishObserving(&report)
+        return report
     }
 
     private func placeCalls() async {
@@ -359,6 +365,7 @@ public actor LoadRunner {
         started += 1
         initiatorsStarted += 1
         inFlightInitiators += 1
+        observeStarted(role: .initiator)
         let interpreter = CallInterpreter(scenario: endpoint.scenario, callNumber: nextCallNumber,
                                           variables: baseVariables(endpoint), seed: nextSeed(), now: now)
         let key = CallKey(endpoint: index, sid: interpreter.variables["sid"] ?? "call\(nextCallNumber)")
@@ -397,6 +404,7 @@ public actor LoadRunner {
         guard endpoint.scenario.role == .responder, opens, !stopRequested || options.durationSeconds == nil else { return nil }
         nextCallNumber += 1
         started += 1
+        observeStarted(role: .responder)
         var vars = baseVariables(endpoint)
         vars["sid"] = sid
         if let from = stanza.attribute("from") { vars["peer"] = from; vars["peer_bare"] = JID(from)?.bare.description ?? from }
@@ -476,6 +484,7 @@ public actor LoadRunner {
 
     /// Carries out interpreter outputs and stores the call back (or records it when finished).
     private func perform(_ outputs: [CallInterpreter.Output], key: CallKey, call: inout ActiveCall) {
+        observeMeasurements(call.interpreter)
         let client = endpoints[key.endpoint].client
         for output in outputs {
             switch output {
@@ -545,12 +554,13 @@ public actor LoadRunner {
         if !placing || interpreter.scenario.role == .initiator {
             if verdict.passed { passedCalls += 1 } else { failedCalls += 1 }
         }
-        let record = CallRecord(
+        var record = CallRecord(
             callNumber: interpreter.variables["call_number"].flatMap(Int.init) ?? 0,
             role: interpreter.scenario.role, scenario: interpreter.scenario.name, verdict: verdict,
             startedAt: interpreter.startedAt, durationSeconds: (interpreter.finishedAt ?? now) - interpreter.startedAt,
             measurements: interpreter.measurements + (outcome?.measurements ?? []), kept: interpreter.kept,
             transcript: interpreter.transcript, decidingStanza: interpreter.decidingStanza)
+        observeFinished(&record, interpreter: interpreter)
         totals.add(record)
         if record.role == .initiator, let step = stairSteps.removeValue(forKey: record.callNumber) {
             stair?.finished(step: step, passed: verdict.passed, measurements: record.measurements)

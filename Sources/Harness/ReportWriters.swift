@@ -52,6 +52,8 @@ public enum ReportWriters {
         var records_dropped: Int?
         /// A step-stair run's steps and the capacity found.
         var capacity: CapacityJSON?
+        /// With `--trace-dir`: traces written and not written.
+        var traces: TracesJSON?
     }
 
     public static func json(_ report: RunReport) -> String {
@@ -74,7 +76,8 @@ public enum ReportWriters {
             failures: report.failuresByCause.map { .init(cause: $0.cause, count: $0.count) },
             initiator_finished: report.totals.initiatorFinished,
             records_dropped: max(0, report.finished - report.records.count),
-            capacity: report.capacity.map(CapacityJSON.init))
+            capacity: report.capacity.map(CapacityJSON.init),
+            traces: report.traces.map(TracesJSON.init))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = (try? encoder.encode(summary)) ?? Data("{}".utf8)
@@ -86,10 +89,12 @@ public enum ReportWriters {
             "name": report.scenario, "tests": String(report.records.count), "failures": String(report.failed),
             "errors": "0", "time": String(format: "%.3f", report.elapsedSeconds),
         ])
-        if let reason = report.stopReason {
-            suite.append(XMLElement("properties", namespace: "", children: [
-                XMLElement("property", namespace: "", ["name": "stopped", "value": reason.description]),
-            ]))
+        let properties = (report.stopReason.map { [("stopped", $0.description)] } ?? [])
+            + (report.traces.map { [("traces", $0.description)] } ?? [])
+        if !properties.isEmpty {
+            suite.append(XMLElement("properties", namespace: "", children: properties.map {
+                XMLElement("property", namespace: "", ["name": $0.0, "value": $0.1])
+            }))
         }
         for r in report.records {
             var testcase = XMLElement("testcase", namespace: "", [
@@ -97,7 +102,7 @@ public enum ReportWriters {
                 "time": String(format: "%.3f", r.durationSeconds),
             ])
             if case .failed(let cause) = r.verdict {
-                testcase.append(XMLElement("failure", namespace: "", ["type": cause.category, "message": cause.description]))
+                testcase.append(junitFailure(r, cause))
             }
             suite.append(testcase)
         }
@@ -132,6 +137,7 @@ public enum ReportWriters {
         for f in report.failuresByCause { lines.append("failed: \(f.count) x \(f.cause)") }
         if let reason = report.stopReason { lines.append("stopped: \(reason)") }
         if let capacity = report.capacity { lines += capacity.textLines }
+        if let traces = report.traces { lines.append(traces.description) }
         return lines.joined(separator: "\n") + "\n"
     }
 

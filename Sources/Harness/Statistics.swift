@@ -80,6 +80,10 @@ public struct CallRecord: Sendable, Hashable {
     public var kept: [String: XMLElement]
     public var transcript: [XMLElement]
     public var decidingStanza: XMLElement?
+    /// The step a failed call was at when it failed (see `CallInterpreter.failedStep`).
+    public var failedStep: FailedStep? = nil
+    /// The call's trace file, when one was written (`--trace-dir`).
+    public var tracePath: String? = nil
 
     public init(callNumber: Int, role: Scenario.Role, scenario: String, verdict: CallVerdict, startedAt: Double,
                 durationSeconds: Double, measurements: [CallInterpreter.Measurement], kept: [String: XMLElement] = [:],
@@ -120,6 +124,10 @@ public struct RunReport: Sendable {
     public var placingSeconds: Double
     /// What stopped the placing of calls (nil for a report not made by `LoadRunner`).
     public var stopReason: StopReason?
+    /// One row per `--stats-interval` (empty without it).
+    public var intervals: [IntervalStats] = []
+    /// How the call traces went (nil without `--trace-dir`).
+    public var traces: TraceSummary? = nil
 
     public init(scenario: String, records: [CallRecord], elapsedSeconds: Double, started: Int, pausedSeconds: Double = 0,
                 placingSeconds: Double = 0, stopReason: StopReason? = nil) {

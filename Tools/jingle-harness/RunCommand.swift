@@ -93,6 +93,14 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Write the summary as JSON.") var json: String?
     @Option(help: "Write JUnit XML (one test case per call).") var junit: String?
     @Option(help: "Write an HTML report with SVG histograms.") var html: String?
+    @Option(help: ArgumentHelp("Write a trace of each failed call into this directory, one file per call: its stanzas both ways with times, the step it failed at and the deciding stanza (as SIPp's -trace_err).", valueName: "dir"))
+    var traceDir: String?
+    @Flag(help: "With --trace-dir: trace passed calls too.") var traceAll = false
+    @Option(help: "With --trace-dir: write at most this many traces; the reports say how many were not written.") var maxTraces: Int = 100
+    @Option(help: ArgumentHelp("Write a statistics row every this many seconds: calls started, passed and failed, in flight, call rate, each step's p50/p90/p99 (as SIPp's -trace_stat); the HTML report draws them over time.", valueName: "seconds"))
+    var statsInterval: Double?
+    @Option(help: "With --stats-interval: the CSV file (default SCENARIO-stats.csv beside the first of --json, --html, --csv, --junit, else here).")
+    var statsCsv: String?
     @Flag(help: "No live line.") var quiet = false
 
     func validate() throws {
@@ -115,6 +123,7 @@ struct RunCommand: ParsableCommand {
         }
         if let stopOnFail, !(0...100).contains(stopOnFail) { throw ValidationError("--stop-on-fail must be a percentage from 0 to 100") }
         if let p99Bound, !(p99Bound > 0 && p99Bound.isFinite) { throw ValidationError("--p99-bound must be positive (ms)") }
+        try validateObservation()
     }
 
     func run() throws {
@@ -194,6 +203,13 @@ struct RunCommand: ParsableCommand {
         let plane = media ? MediaPlane.ice(localAddresses: mediaAddress, timeout: .milliseconds(Int(mediaTimeout * 1000)),
                                          qualityGuard: MediaQualityGuard(maximumConcealment: maxConcealment / 100)) : nil
         let runner = LoadRunner(endpoints: endpoints, options: options, media: plane)
+        // Traces and stats first: --trace-dir creates its folder (and the reports' beside it).
+        let statsWriter: StatsCSVWriter?
+        do { statsWriter = try await startObservation(runner, scenario: mainScenario.name) } catch {
+            await HarnessSetup.disconnect(endpoints)
+            return HarnessExit.fail(HarnessExit.cannotWrite, "\(error)")
+        }
+        defer { statsWriter?.close() }
         // Per-call CSV rows and JUnit test cases are written as calls finish, not kept until the end.
         var stream: CallRecordStream?
         if csv != nil || junit != nil {
@@ -229,7 +245,14 @@ struct RunCommand: ParsableCommand {
         do { try stream?.finish(scenario: report.scenario, elapsedSeconds: report.elapsedSeconds, stopReason: report.stopReason) } catch {
             return HarnessExit.fail(HarnessExit.cannotWrite, "cannot write \(csv ?? junit ?? ""): \(error)")
         }
-        let outputs: [(String?, (RunReport) -> String)] = [(json, ReportWriters.json), (html, HTMLReport.render)]
+        if let statsWriter {
+            print("stats: \(report.intervals.count) intervals in \(statsWriter.path)")
+            if let error = statsWriter.writeError { return HarnessExit.fail(HarnessExit.cannotWrite, "cannot write \(error)") }
+        }
+        let html = self.html
+        let outputs: [(String?, (RunReport) -> String)] = [
+            (json, ReportWriters.json), (html, { HTMLReport.render(RunCommand.linkingTraces($0, from: html)) }),
+        ]
         for case (let path?, let render) in outputs {
             do { try render(report).write(toFile: path, atomically: true, encoding: .utf8) } catch {
                 return HarnessExit.fail(HarnessExit.cannotWrite, "cannot write \(path): \(error)")
