@@ -190,8 +190,9 @@ public enum CallError: Error, Sendable, Hashable, CustomStringConvertible {
 
 /// Settings of a `CallManager`.
 public struct CallConfiguration: Sendable {
-    /// Codecs offered and accepted: Opus 48000/2 with in-band FEC, telephone-event/48000 and
-    /// telephone-event/8000 (DTMF goes at 48000 where both are agreed).
+    /// Codecs offered and accepted: Opus 48000/2 with in-band FEC, RED over Opus (RFC 2198, sent
+    /// when the peer reports loss), telephone-event/48000 and telephone-event/8000 (DTMF goes at
+    /// 48000 where both are agreed).
     public var policy: MediaPolicy
     /// Timers of Jingle sessions (response timeout; the answer timeout applies to direct calls).
     public var sessionTimeouts: JingleSessionTimeouts
@@ -214,6 +215,7 @@ public struct CallConfiguration: Sendable {
     public static let defaultPolicy = MediaPolicy(audioCodecs: [
         PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2,
                     parameters: [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")]),
+        Negotiation.redundantOpus,
         PayloadType(id: 101, name: "telephone-event", clockrate: 48000, parameters: [Parameter(name: "", value: "0-15")]),
         PayloadType(id: 126, name: "telephone-event", clockrate: 8000, parameters: [Parameter(name: "", value: "0-15")]),
     ])

@@ -12,6 +12,10 @@ public enum EmulatedAudioCall {
         public var path: NetworkPath<RTPPacket>.Statistics
         /// Packets the jitter buffer did not simply buffer (late, duplicate, or overflowing).
         public var refused: Int
+        /// What RFC 2198 recovery did (all zero without redundancy).
+        public var redundancy: RedundancyRecovery.Statistics
+        /// The sender's payload bit rate over the call, kbit/s (RED headers and repeats included).
+        public var payloadKilobitsPerSecond: Double
     }
 
     /// Runs until the sender has sent everything and the receiver has played all that arrived
@@ -24,6 +28,10 @@ public enum EmulatedAudioCall {
                            timeStretching: Bool = true, firstPull: Duration = .milliseconds(7),
                            tail: Duration = .seconds(2)) throws -> Result {
         var path = NetworkPath<RTPPacket>(configuration)
+        // Every packet goes through RFC 2198 recovery, as in the media session: plain Opus passes
+        // unchanged, a RED packet gives its primary and any frame its redundancy restores.
+        var recovery = RedundancyRecovery(configuration: .init(
+            redPayloadType: sender.settings.redundancy?.payloadType ?? 63, opusPayloadType: sender.settings.payloadType))
         let playout = try AudioPlayout(configuration: jitterBuffer, channels: 1, timeStretching: timeStretching)
         // The playout's clock is ContinuousClock's; virtual time is an offset from one instant.
         let base = ContinuousClock.now
@@ -43,10 +51,12 @@ public enum EmulatedAudioCall {
                 continue
             }
             if let arrival = path.nextArrival, arrival == now {
-                for (packet, at) in path.receive(at: now) {
-                    switch playout.insert(packet, at: base + at) {
-                    case .buffered: break
-                    case .late, .duplicate, .overflowed: refused += 1
+                for (received, at) in path.receive(at: now) {
+                    for output in recovery.process(received) {
+                        switch playout.insert(output.packet, at: base + at) {
+                        case .buffered: break
+                        case .late, .duplicate, .overflowed: refused += 1
+                        }
                     }
                 }
                 continue
@@ -54,6 +64,9 @@ public enum EmulatedAudioCall {
             played += playout.pull(at: base + now)
             nextPull += EmulatedOpusSender.frameDuration
         }
-        return Result(played: played, playout: playout.statistics, path: path.statistics, refused: refused)
+        let seconds = Double(sender.totalFrames) * 0.02
+        return Result(played: played, playout: playout.statistics, path: path.statistics, refused: refused,
+                      redundancy: recovery.statistics,
+                      payloadKilobitsPerSecond: Double(sender.payloadOctetsSent) * 8 / 1000 / max(seconds, 0.02))
     }
 }

@@ -44,14 +44,19 @@ public final class EmulatedOpusSender {
         public var expectedLossPercent: Int
         public var payloadType: UInt8
         public var ssrc: UInt32
+        /// RFC 2198 redundancy: each packet in the `red` payload type, repeating `distance`
+        /// earlier frames (0 sends the primary alone in RED form); nil sends plain Opus.
+        public var redundancy: (payloadType: UInt8, distance: Int)?
 
         public init(bitrate: Int = 48_000, forwardErrorCorrection: Bool = true, expectedLossPercent: Int = 10,
-                    payloadType: UInt8 = 111, ssrc: UInt32 = 0x5EED_0001) {
+                    payloadType: UInt8 = 111, ssrc: UInt32 = 0x5EED_0001,
+                    redundancy: (payloadType: UInt8, distance: Int)? = nil) {
             self.bitrate = bitrate
             self.forwardErrorCorrection = forwardErrorCorrection
             self.expectedLossPercent = expectedLossPercent
             self.payloadType = payloadType
             self.ssrc = ssrc
+            self.redundancy = redundancy
         }
     }
 
@@ -69,6 +74,9 @@ public final class EmulatedOpusSender {
     private var origin: UInt32
     private var originFrame = 0
     private var markNext = true
+    private var redundantEncoder: RedundantAudioEncoder
+    /// Payload octets sent (RTP payloads, RED headers and repeats included).
+    public private(set) var payloadOctetsSent = 0
 
     /// `speech`: 48 kHz mono; it is sent in whole frames (a short last frame is padded).
     public init(speech: [Int16], shape: Shape = Shape(), settings: Settings = Settings()) throws(OpusError) {
@@ -80,6 +88,7 @@ public final class EmulatedOpusSender {
         try encoder.setInbandFEC(settings.forwardErrorCorrection, expectedPacketLossPercent: settings.expectedLossPercent)
         ssrc = settings.ssrc
         origin = shape.timestampOrigin
+        redundantEncoder = RedundantAudioEncoder(distance: settings.redundancy?.distance ?? 0)
     }
 
     public var totalFrames: Int { (speech.count + Self.frameSamples - 1) / Self.frameSamples }
@@ -103,6 +112,7 @@ public final class EmulatedOpusSender {
             originFrame = frame
             sequence &+= 0x3000
             markNext = true
+            redundantEncoder.reset()
         }
         let frames = framesInPacket(at: frame)
         let start = frame
@@ -124,8 +134,16 @@ public final class EmulatedOpusSender {
             packetsSent += 1
             markNext = false
         }
-        return RTPPacket(marker: markNext, payloadType: settings.payloadType, sequenceNumber: sequence,
-                         timestamp: origin &+ UInt32(truncatingIfNeeded: offset), ssrc: ssrc, payload: payload)
+        let timestamp = origin &+ UInt32(truncatingIfNeeded: offset)
+        var payloadType = settings.payloadType
+        var bytes = payload
+        if let red = settings.redundancy {
+            payloadType = red.payloadType
+            bytes = redundantEncoder.encode(payloadType: settings.payloadType, timestamp: timestamp, payload: payload).serialized()
+        }
+        payloadOctetsSent += bytes.count
+        return RTPPacket(marker: markNext, payloadType: payloadType, sequenceNumber: sequence,
+                         timestamp: timestamp, ssrc: ssrc, payload: bytes)
     }
 
     private func framesInPacket(at frame: Int) -> Int {

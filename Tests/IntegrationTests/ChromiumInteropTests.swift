@@ -126,6 +126,8 @@ import Testing
         }
         let media = o.agent["media"] as? [String: Any] ?? [:]
         #expect(media["srtpProfile"] is String, "\(context)")
+        // libwebrtc offers and accepts red/48000/2 (fmtp 111/111): RFC 2198 is agreed either way.
+        #expect(media["redAgreed"] as? Bool == true, "\(context)")
         #expect((media["packetsReceived"] as? Int ?? 0) > 0, "\(context)")
         #expect(o.peerEnded["ok"] as? Bool == true, "\(context)")
         let connected = o.peerEnded["connectedStats"] as? [String: Any] ?? [:]

@@ -110,6 +110,7 @@ import Glibc
         #expect(setup["iceConnectedMs"] is Double && setup["dtlsConnectedMs"] is Double, "ICE and DTLS up: \(setup)")
         #expect(setup["firstAudioMs"] is Double, "audio from Dino: \(setup)")
         #expect(media["srtpProfile"] as? String == "AES_CM_128_HMAC_SHA1_80", "Dino offers AES_CM_128_HMAC_SHA1_80 only: \(media)")
+        #expect(media["redAgreed"] as? Bool == false, "Dino has no RED: plain Opus both ways: \(media)")
         let concealment = media["concealmentRate"] as? Double ?? 1
         #expect(concealment < 0.05, "concealment \(concealment * 100) % \(media)")
         #expect((media["packetsReceived"] as? Int ?? 0) > 1000, "20 s and more of Dino's audio: \(media)")

@@ -66,15 +66,19 @@ import XMPPCore
         #expect(try answeredIDs([Self.opus]) == [111])
     }
 
-    /// RED alone is no codec; and without RED in our policy (the default) it is never answered.
-    @Test func redIsNeverRequiredOrAnsweredByDefault() throws {
+    /// RED alone is no codec; a policy without RED never answers it; the default offers it after
+    /// Opus and answers it when offered.
+    @Test func redIsNeverRequiredAndIsInTheDefaults() throws {
         if case .failure(let r) = Negotiation.answer(offer([Self.red()]), policy: Self.withRED, transport: local) {
             #expect(r.condition == .incompatibleParameters)
         } else {
             Issue.record("RED alone was accepted")
         }
-        #expect(try answeredIDs([Self.opus, Self.red()], policy: MediaPolicy()) == [111])
-        #expect(!Negotiation.defaultAudioCodecs.contains { $0.name == "red" })
+        let withoutRED = MediaPolicy(audioCodecs: Negotiation.defaultAudioCodecs.filter { $0.name != "red" })
+        #expect(try answeredIDs([Self.opus, Self.red()], policy: withoutRED) == [111])
+        let names = Negotiation.defaultAudioCodecs.compactMap(\.name)
+        #expect(names.prefix(2) == ["opus", "red"], "RED right after Opus: \(names)")
+        #expect(try answeredIDs([Self.opus, Self.red()], policy: MediaPolicy()) == [111, 63])
     }
 
     @Test func formatParameterParsing() {

@@ -106,6 +106,8 @@ enum CallSupport {
         var jitterBuffer = AdaptiveJitterBufferSettings(minimumDelay: .milliseconds(100))
         /// Digits the sender queues as RFC 4733 events once the call is up.
         var dtmf: String?
+        /// RFC 2198 redundancy agreed (payload type 63) on both sides.
+        var red = false
         /// The sender's telephone-event clock rate. 8000: it sends on payload type 126 at 8 kHz
         /// while the receiver sends on 101 at 48 kHz and takes both, as with libwebrtc.
         var telephoneEventClockRate = 48_000
@@ -124,13 +126,13 @@ enum CallSupport {
         let a = try MediaSession(agent: agentA, configuration: MediaSessionConfiguration(
             role: .client, certificate: certA, remoteFingerprint: ("sha-256", certB.fingerprint(.sha256)),
             telephoneEventPayloadType: options.telephoneEventClockRate == 48_000 ? 101 : 126,
-            telephoneEventClockRate: options.telephoneEventClockRate, ssrc: 0x1111_1111, cname: "a@loopback", opusBitrate: options.bitrate, opusComplexity: options.complexity, forwardErrorCorrection: options.fec,
+            telephoneEventClockRate: options.telephoneEventClockRate, redPayloadType: options.red ? 63 : nil, ssrc: 0x1111_1111, cname: "a@loopback", opusBitrate: options.bitrate, opusComplexity: options.complexity, forwardErrorCorrection: options.fec,
             expectedLossPercent: options.initialLossPercent,
             testOnlyOutgoingRTPLoss: options.loss > 0 ? (options.loss, options.seed) : nil))
         let b = try MediaSession(agent: agentB, configuration: MediaSessionConfiguration(
             role: .server, certificate: certB,
             remoteFingerprint: ("sha-256", bFingerprintOverride ?? certA.fingerprint(.sha256)),
-            receivedTelephoneEvents: [101: 48_000, 126: 8_000], ssrc: 0x2222_2222, cname: "b@loopback", jitterBuffer: options.jitterBuffer, timeStretching: options.timeStretching))
+            receivedTelephoneEvents: [101: 48_000, 126: 8_000], redPayloadType: options.red ? 63 : nil, ssrc: 0x2222_2222, cname: "b@loopback", jitterBuffer: options.jitterBuffer, timeStretching: options.timeStretching))
         return (Peer(agent: agentA, session: a), Peer(agent: agentB, session: b))
     }
 
@@ -254,7 +256,7 @@ enum CallSupport {
     static func scoredCall(speech: (url: URL, wav: WAVFile), in dir: URL, _ options: CallOptions,
                            label: String = "call") async throws -> (mos: Double, result: CallResult) {
         let result = try await call(speech: speech.wav.samples, options)
-        let out = dir.appendingPathComponent("received-\(label)-\(options.bitrate / 1000)k-\(Int(options.loss * 100))-\(options.fec ? "fec" : "nofec")-\(options.timeStretching ? "stretch" : "fixed").wav")
+        let out = dir.appendingPathComponent("received-\(label)-\(options.bitrate / 1000)k-\(Int(options.loss * 100))-\(options.fec ? "fec" : "nofec")-\(options.timeStretching ? "stretch" : "fixed")\(options.red ? "-red" : "").wav")
         try Data(WAVFile(sampleRate: 48_000, channels: 1, samples: result.recorded).serialized()).write(to: out)
         let mos = try pesq(reference: speech.url, degraded: out)
         return (mos, result)

@@ -71,6 +71,25 @@ import TLS
         print("STRETCH 10% loss: accelerate \(w.acceleratedFrames) expand \(w.expandedFrames) in \(frames) frames")
     }
 
+    /// RFC 2198 over real libnice and SRTP: at 10 % loss the receiver's RTCP reports turn the
+    /// sender's redundancy on (the frame before in every packet, Opus still at 48 kbit/s), and
+    /// lost frames come back from the packets after them before the decoder would conceal them.
+    @Test func tenPercentLossWithRedundancyRecoversLostFrames() async throws {
+        let dir = try CallSupport.temporaryDirectory()
+        defer { CallSupport.removeTemporary(dir) }
+        let speech = try CallSupport.makeSpeech(in: dir)
+        var options = CallSupport.CallOptions(loss: 0.10)
+        options.red = true
+        let (mos, result) = try await CallSupport.scoredCall(speech: speech, in: dir, options, label: "red")
+        let s = result.sender, r = result.receiver
+        print("MOS 10% loss, RED: \(mos); sender RED distance \(s.redDistance) at \(s.opusBitrate) bit/s; receiver \(r)")
+        #expect(s.redDistance == 1 && s.opusBitrate == 48_000, "the loss reports turned redundancy on: \(s)")
+        #expect(r.redPacketsReceived > 0)
+        #expect(r.redRecoveredFrames > r.packetsLost / 3, "RED restored lost frames: \(r)")
+        #expect(r.concealedFrames < r.packetsLost, "\(r)")
+        #expect(mos >= 3.0)
+    }
+
     @Test func dtmfDigitsArriveOnceEachInOrder() async throws {
         let dir = try CallSupport.temporaryDirectory()
         defer { CallSupport.removeTemporary(dir) }

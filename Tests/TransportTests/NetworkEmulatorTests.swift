@@ -148,3 +148,84 @@ import NetworkEmulator
         print("EmulatedAudioCallTests.speechQualityAcrossLoss:\n  " + lines.joined(separator: "\n  "))
     }
 }
+
+/// RFC 2198 redundancy through the emulator: what it buys over in-band FEC alone at each loss,
+/// and what it costs in bit rate.
+@Suite struct EmulatedRedundancyTests {
+    struct Variant: Sendable {
+        let name: String
+        let bitrate: Int
+        let distance: Int?
+    }
+
+    static func score(_ speech: (url: URL, wav: WAVFile), in dir: URL, _ v: Variant, _ loss: NetworkPath<RTPPacket>.Loss,
+                      seed: UInt64) throws -> (mos: Double, result: EmulatedAudioCall.Result) {
+        let sender = try EmulatedOpusSender(speech: speech.wav.samples, settings: .init(
+            bitrate: v.bitrate, redundancy: v.distance.map { (63, $0) }))
+        let r = try EmulatedAudioCall.run(sender: sender, path: .init(loss: loss, jitter: .milliseconds(10), seed: seed))
+        let out = dir.appendingPathComponent("red-\(v.name)-\(seed).wav")
+        try Data(WAVFile(sampleRate: 48_000, channels: 1, samples: r.played).serialized()).write(to: out)
+        return (try CallSupport.pesq(reference: speech.url, degraded: out), r)
+    }
+
+    /// At 20 % random loss the product's redundancy level (the frame before repeated in every
+    /// packet, Opus at 48 kbit/s) restores most lost frames whole, where in-band FEC alone gives
+    /// a lower-rate copy of one and conceals the rest; and under bursts it still recovers.
+    @Test func redundancyRecoversWhatFECAloneCannot() throws {
+        let dir = try CallSupport.temporaryDirectory()
+        defer { CallSupport.removeTemporary(dir) }
+        let speech = try CallSupport.makeSpeech(in: dir)
+        let fecOnly = Variant(name: "fec", bitrate: 48_000, distance: nil)
+        let red = Variant(name: "red1", bitrate: 48_000, distance: 1)
+        let random = NetworkPath<RTPPacket>.Loss.random(0.20)
+        let f = try Self.score(speech, in: dir, fecOnly, random, seed: 21)
+        let r = try Self.score(speech, in: dir, red, random, seed: 21)
+        let bursty = try Self.score(speech, in: dir, red, .bursty(average: 0.10, meanBurst: 3), seed: 21)
+        print("EmulatedRedundancyTests: 20 % random: FEC PESQ \(f.mos) (\(f.result.playout.concealedFrames) concealed), "
+              + "RED PESQ \(r.mos) (\(r.result.redundancy.recoveredFrames) recovered, \(r.result.playout.concealedFrames) concealed, "
+              + "\(Int(r.result.payloadKilobitsPerSecond)) kbit/s); 10 % bursty RED \(bursty.mos)")
+        #expect(r.result.redundancy.recoveredFrames > r.result.path.lost / 2, "\(r.result.redundancy)")
+        #expect(r.result.playout.concealedFrames * 2 < f.result.playout.concealedFrames)
+        #expect(r.mos >= 3.3 && r.mos > f.mos + 0.5, "RED \(r.mos) vs FEC \(f.mos)")
+        #expect(bursty.result.redundancy.recoveredFrames > 0)
+    }
+
+    /// The table in BENCHMARKS.md: JINGLEKIT_RED_MATRIX=1 swift test --skip-build --filter redundancyMatrix
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["JINGLEKIT_RED_MATRIX"] != nil))
+    func redundancyMatrix() throws {
+        let dir = try CallSupport.temporaryDirectory()
+        defer { CallSupport.removeTemporary(dir) }
+        let speech = try CallSupport.makeSpeech(in: dir)
+        // JINGLEKIT_RED_VARIANTS="fec48,red1-48,red2-32": fecB is plain Opus at B kbit/s, redD-B
+        // repeats D earlier frames with Opus at B kbit/s.
+        let names = (ProcessInfo.processInfo.environment["JINGLEKIT_RED_VARIANTS"] ?? "fec48,red1-48,red2-32,red1-32")
+            .split(separator: ",").map(String.init)
+        let variants = names.compactMap { name -> Variant? in
+            if name.hasPrefix("fec"), let kbit = Int(name.dropFirst(3)) { return Variant(name: name, bitrate: kbit * 1000, distance: nil) }
+            let parts = name.dropFirst(3).split(separator: "-")
+            guard name.hasPrefix("red"), parts.count == 2, let d = Int(parts[0]), let kbit = Int(parts[1]) else { return nil }
+            return Variant(name: name, bitrate: kbit * 1000, distance: d)
+        }
+        let losses: [(String, NetworkPath<RTPPacket>.Loss)] = [
+            ("0 %", .none), ("5 %", .random(0.05)), ("10 %", .random(0.10)), ("20 %", .random(0.20)),
+            ("10 % bursty", .bursty(average: 0.10, meanBurst: 3)),
+        ]
+        var lines = ["loss | " + variants.map(\.name).joined(separator: " | ")]
+        for (name, loss) in losses {
+            var cells: [String] = []
+            for v in variants {
+                var scores: [Double] = []
+                var rate = 0.0
+                for seed: UInt64 in [21, 22, 23, 24, 25] {
+                    let s = try Self.score(speech, in: dir, v, loss, seed: seed)
+                    scores.append(s.mos)
+                    rate = s.result.payloadKilobitsPerSecond
+                }
+                let mean = scores.reduce(0, +) / Double(scores.count)
+                cells.append(String(format: "%.2f (%.2f-%.2f) %.0fk", mean, scores.min()!, scores.max()!, rate))
+            }
+            lines.append(name + " | " + cells.joined(separator: " | "))
+        }
+        print("EmulatedRedundancyTests.redundancyMatrix:\n" + lines.joined(separator: "\n"))
+    }
+}

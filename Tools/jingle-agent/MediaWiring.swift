@@ -154,6 +154,9 @@ struct MediaWiring: Sendable {
             sendFailures: s.sendFailures, iceServers: s.iceServers.isEmpty ? nil : s.iceServers)
         media.framesEncoded = s.framesEncoded
         media.opusPacketsPassedThrough = s.opusPacketsPassedThrough
+        media.redAgreed = s.redAgreed
+        media.redRecoveredFrames = s.redRecoveredFrames
+        media.redDistanceSent = s.redDistance
         return media
     }
 

@@ -67,6 +67,9 @@ extension CallReport {
             if let d = media.decodedRate { quality.append("decoded \(Self.format(d * 100, digits: 1)) %") }
             if let c = media.concealmentRate { quality.append("concealed \(Self.format(c * 100, digits: 1)) %") }
             if let f = media.fecRecoveryRate { quality.append("FEC recovered \(Self.format(f * 100, digits: 1)) %") }
+            if media.redAgreed == true {
+                quality.append("RED recovered \(media.redRecoveredFrames ?? 0) frames (sending \(media.redDistanceSent ?? 0) repeats)")
+            }
             if !quality.isEmpty { lines.append("  quality: " + quality.joined(separator: ", ")) }
             if let late = media.lateTicks, late > 0 { lines.append("  media clock: \(late) late ticks of \(media.framesSent ?? 0) frames") }
             if media.srtpProfile == nil, let sent = media.dtlsDatagramsSent, let received = media.dtlsDatagramsReceived {

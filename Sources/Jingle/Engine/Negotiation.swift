@@ -55,19 +55,22 @@ public struct LocalTransport: Sendable, Hashable {
 /// we do not send (RFC 8285 §6); our SSRC announced (XEP-0339); offers in a BUNDLE group
 /// (XEP-0338, RFC 8843); DTLS roles actpass/active/passive (RFC 5763 §5).
 public enum Negotiation {
-    /// Opus 48000/2 with in-band FEC (RFC 7587), telephone-event at 48000 and 8000, PCMU.
+    /// Opus 48000/2 with in-band FEC (RFC 7587), RED over it (RFC 2198), PCMU, telephone-event
+    /// at 48000 and 8000.
     public static let defaultAudioCodecs: [PayloadType] = [
         PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2,
                     parameters: [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")]),
+        redundantOpus,
         PayloadType(id: 0, name: "PCMU", clockrate: 8000),
         PayloadType(id: 101, name: "telephone-event", clockrate: 48000, parameters: [Parameter(name: "", value: "0-15")]),
         PayloadType(id: 126, name: "telephone-event", clockrate: 8000, parameters: [Parameter(name: "", value: "0-15")]),
     ]
 
     /// RFC 2198 redundant Opus as libwebrtc offers it (`a=rtpmap:63 red/48000/2`,
-    /// `a=fmtp:63 111/111`: each packet's blocks are Opus 111). In no default list: the media
-    /// session neither sends RED nor splits received RED packets yet, so a policy with it would
-    /// let a peer send packets we drop. Its format parameter must name the policy's Opus id.
+    /// `a=fmtp:63 111/111`: each packet's blocks are Opus 111). Offered after Opus by default
+    /// (as Chrome does: a peer that sends its first codec sends plain Opus); the media session
+    /// takes RED packets and sends redundancy when the loss the peer reports calls for it. Its
+    /// format parameter must name the policy's Opus id.
     public static let redundantOpus = PayloadType(id: 63, name: "red", clockrate: 48000, channels: 2,
                                                   parameters: [Parameter(name: "", value: "111/111")])
 

@@ -27,6 +27,15 @@ public struct CallMediaStatistics: Sendable, Hashable {
     public var decodedFrames = 0
     public var concealedFrames = 0
     public var fecRecoveredFrames = 0
+    /// Frames restored from a later packet's RFC 2198 redundancy (RED) before the decoder would
+    /// have concealed them (they are played as decoded frames), and RED packets received.
+    public var redRecoveredFrames = 0
+    public var redPacketsReceived = 0
+    /// Whether the peer agreed to RED (RFC 2198) for our Opus payload type.
+    public var redAgreed = false
+    /// Earlier frames each packet we send repeats now (0: plain Opus), and our Opus bit rate.
+    public var redDistance = 0
+    public var opusBitrate = 0
     /// Frames of silence played through gaps the peer left without losing a packet (DTX): not
     /// counted in the rates below.
     public var silenceFrames = 0
@@ -94,6 +103,11 @@ public struct CallMediaStatistics: Sendable, Hashable {
         decodedFrames = s.decodedFrames
         concealedFrames = s.concealedFrames
         fecRecoveredFrames = s.fecRecoveredFrames
+        redRecoveredFrames = s.redRecoveredFrames
+        redAgreed = s.redAgreed
+        redPacketsReceived = s.redPacketsReceived
+        redDistance = s.redDistance
+        opusBitrate = s.opusBitrate
         silenceFrames = s.silenceFrames
         acceleratedFrames = s.acceleratedFrames
         expandedFrames = s.expandedFrames

@@ -163,11 +163,15 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         }
         let events = telephoneEvents.first { $0.clockrate == 48_000 } ?? telephoneEvents.first
         let receivedEvents = Dictionary(telephoneEvents.map { ($0.id, Int($0.clockrate ?? 8_000)) }) { first, _ in first }
+        // RFC 2198 redundancy agreed for our Opus payload type (`red`, fmtp `111/111`).
+        let red = remote.payloadTypes.first { p in
+            Negotiation.redundantPayloadTypes(p).map { !$0.isEmpty && $0.allSatisfy { $0 == opus } } ?? false
+        }?.id
         let configuration = MediaSessionConfiguration(
             role: dtlsRole, certificate: certificate, remoteFingerprint: (fingerprint.hash, fingerprint.value),
             payloadType: opus, telephoneEventPayloadType: events?.id,
             telephoneEventClockRate: events?.clockrate.map(Int.init) ?? 48_000,
-            receivedTelephoneEvents: receivedEvents, ssrc: ssrc, cname: cname, opusBitrate: settings.opusBitrate,
+            receivedTelephoneEvents: receivedEvents, redPayloadType: red, ssrc: ssrc, cname: cname, opusBitrate: settings.opusBitrate,
             opusComplexity: settings.opusComplexity,
             forwardErrorCorrection: settings.forwardErrorCorrection,
             discontinuousTransmission: settings.discontinuousTransmission,

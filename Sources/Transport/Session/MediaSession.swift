@@ -64,6 +64,9 @@ public final class MediaSession: @unchecked Sendable {
     private var lossEstimator: ExpectedLossEstimator
     private var dtmfOut: TelephoneEventQueue
     private var dtmfIn = TelephoneEventReceiver()
+    private var redundancy: RedundancyController
+    private var redEncoder = RedundantAudioEncoder(distance: 0)
+    private var recovery: RedundancyRecovery
 
     /// - Parameter agent: a one-component agent; the session sends on it but does not consume its
     ///   `events` (the owner forwards them to `handle(_:)`).
@@ -73,6 +76,9 @@ public final class MediaSession: @unchecked Sendable {
         (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
         started = clock.now
         lossEstimator = ExpectedLossEstimator(initialPercent: configuration.expectedLossPercent)
+        redundancy = configuration.redundancy
+        recovery = RedundancyRecovery(configuration: .init(redPayloadType: configuration.redPayloadType ?? 0x80,
+                                                           opusPayloadType: configuration.payloadType))
         do {
             dtmfOut = try TelephoneEventQueue(packetSamples: Self.samplesPerFrame,
                                               eventClockRate: configuration.telephoneEventClockRate,
@@ -105,6 +111,8 @@ public final class MediaSession: @unchecked Sendable {
             lossStage = OutgoingLossStage(fraction: loss.fraction, seed: loss.seed)
         }
         stats.encoderExpectedLossPercent = configuration.forwardErrorCorrection ? lossEstimator.percent : 0
+        stats.opusBitrate = configuration.opusBitrate
+        stats.redAgreed = configuration.redPayloadType != nil
     }
 
     // MARK: - Driving
@@ -226,9 +234,17 @@ public final class MediaSession: @unchecked Sendable {
             var packets: [RTPPacket] = []
             switch dtmfOut.nextSlot(timestamp: timestamp) {
             case .audio:
-                packets.append(RTPPacket(marker: packetsSentTotal == 0, payloadType: configuration.payloadType,
+                // RFC 2198: with redundancy on, the packet also repeats the frames before it.
+                var payloadType = configuration.payloadType
+                var bytes = payload
+                if let red = configuration.redPayloadType, redEncoder.distance > 0 {
+                    payloadType = red
+                    bytes = redEncoder.encode(payloadType: configuration.payloadType, timestamp: timestamp,
+                                              payload: payload).serialized()
+                }
+                packets.append(RTPPacket(marker: packetsSentTotal == 0, payloadType: payloadType,
                                          sequenceNumber: sequenceNumber, timestamp: timestamp,
-                                         ssrc: configuration.ssrc, payload: payload))
+                                         ssrc: configuration.ssrc, payload: bytes))
             case .events(let events):
                 let pt = configuration.telephoneEventPayloadType ?? configuration.payloadType
                 for event in events {
@@ -318,6 +334,8 @@ public final class MediaSession: @unchecked Sendable {
             s.decodedFrames = p.decodedFrames
             s.concealedFrames = p.concealedFrames
             s.fecRecoveredFrames = p.fecRecoveredFrames
+            s.redRecoveredFrames = recovery.statistics.recoveredFrames
+            s.redPacketsReceived = recovery.statistics.redPackets
             s.silenceFrames = p.silenceFrames
             s.acceleratedFrames = p.acceleratedFrames
             s.expandedFrames = p.expandedFrames
@@ -358,7 +376,8 @@ public final class MediaSession: @unchecked Sendable {
                 return
             }
             let eventClockRate = configuration.receivedTelephoneEvents[packet.payloadType]
-            guard packet.payloadType == configuration.payloadType || eventClockRate != nil else { return }
+            let isRed = configuration.redPayloadType.map { $0 == packet.payloadType } ?? false
+            guard packet.payloadType == configuration.payloadType || isRed || eventClockRate != nil else { return }
             stats.packetsReceived += 1
             stats.bytesReceived += bytes.count
             if receiver?.ssrc != packet.ssrc {
@@ -372,7 +391,9 @@ public final class MediaSession: @unchecked Sendable {
             if let eventClockRate {
                 receiveTelephoneEvent(packet, clockRate: eventClockRate, &notices)
             } else {
-                playout.insert(packet, at: now)
+                // Plain Opus passes through; a RED packet gives its primary and whatever frames
+                // its redundancy restores, before the jitter buffer would conceal them.
+                for output in recovery.process(packet) { playout.insert(output.packet, at: now) }
             }
         case .rtcp:
             guard phase == .established, let srtp else { return }
@@ -415,13 +436,27 @@ public final class MediaSession: @unchecked Sendable {
         }
     }
 
+    /// Sets the RED distance and the Opus bit rate of a redundancy level.
+    private func applyRedundancy(_ level: RedundancyController.Level) {
+        if level.distance == 0 { redEncoder.reset() }
+        redEncoder.distance = level.distance
+        if (try? encoder.setBitrate(level.opusBitrate)) != nil { stats.opusBitrate = level.opusBitrate }
+        stats.redDistance = level.distance
+    }
+
     private func absorb(_ blocks: [RTCPReportBlock], arrival: NTPTimestamp) {
         for block in blocks where block.ssrc == configuration.ssrc {
-            // The peer's view of our stream steers FEC strength (RFC 6716 §2.1.7).
-            if configuration.forwardErrorCorrection, let percent = lossEstimator.report(fractionLost: block.fractionLost) {
+            // The peer's view of our stream steers FEC strength (RFC 6716 §2.1.7) and, where
+            // RED was agreed, how many earlier frames each packet repeats (RFC 2198).
+            let changed = lossEstimator.report(fractionLost: block.fractionLost)
+            if configuration.forwardErrorCorrection, let percent = changed {
                 if (try? encoder.setExpectedPacketLoss(percent: percent)) != nil {
                     stats.encoderExpectedLossPercent = percent
                 }
+            }
+            if configuration.redPayloadType != nil,
+               let level = redundancy.update(lossPercent: Double(block.fractionLost) * 100 / 256) {
+                applyRedundancy(level)
             }
             stats.remoteFractionLost = Double(block.fractionLost) / 256
             stats.remotePacketsLost = Int(block.cumulativeLost)

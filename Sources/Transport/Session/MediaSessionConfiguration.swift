@@ -1,4 +1,5 @@
 import TLS
+import Media
 
 /// What one audio stream of a call needs from signalling (XEP-0167 payload type, XEP-0320
 /// fingerprint and setup, RFC 5763 §5) and the encoder settings (RFC 7587 Opus over RTP).
@@ -31,6 +32,13 @@ public struct MediaSessionConfiguration: Sendable {
     /// them are recognised. A peer need not send on the one we send on: libwebrtc, with Opus,
     /// sends on the lowest clock rate agreed (8000 when both are).
     public var receivedTelephoneEvents: [UInt8: Int]
+    /// The negotiated RFC 2198 `red` payload type repeating our Opus payload type (XEP-0167,
+    /// `fmtp 111/111`), or nil. When set, RED packets from the peer are taken (a lost frame is
+    /// restored from the packets after it), and ours carry redundancy as `redundancy` decides.
+    public var redPayloadType: UInt8?
+    /// How much redundancy to send, and the Opus bit rate beside it, by the loss the peer
+    /// reports. Only used with `redPayloadType`.
+    public var redundancy: RedundancyController
     /// Our RTP synchronisation source.
     public var ssrc: UInt32
     /// CNAME sent in RTCP SDES (RFC 3550 §6.5.1).
@@ -58,7 +66,8 @@ public struct MediaSessionConfiguration: Sendable {
 
     public init(role: DTLSConnection.Role, certificate: DTLSCertificate, remoteFingerprint: (hash: String, value: String),
                 payloadType: UInt8 = 111, telephoneEventPayloadType: UInt8? = 101, telephoneEventClockRate: Int = 48_000,
-                receivedTelephoneEvents: [UInt8: Int]? = nil, ssrc: UInt32 = UInt32.random(in: 1...UInt32.max), cname: String = "jinglekit",
+                receivedTelephoneEvents: [UInt8: Int]? = nil, redPayloadType: UInt8? = nil,
+                redundancy: RedundancyController? = nil, ssrc: UInt32 = UInt32.random(in: 1...UInt32.max), cname: String = "jinglekit",
                 opusBitrate: Int = MediaSessionConfiguration.defaultOpusBitrate, opusComplexity: Int? = nil,
                 forwardErrorCorrection: Bool = true, expectedLossPercent: Int = MediaSessionConfiguration.defaultExpectedLossPercent,
                 discontinuousTransmission: Bool = false, rtcpInterval: Duration = .seconds(1),
@@ -70,6 +79,8 @@ public struct MediaSessionConfiguration: Sendable {
         self.payloadType = payloadType
         self.telephoneEventPayloadType = telephoneEventPayloadType
         self.telephoneEventClockRate = telephoneEventClockRate
+        self.redPayloadType = redPayloadType
+        self.redundancy = redundancy ?? RedundancyController(levels: RedundancyController.defaultLevels(cleanBitrate: opusBitrate))
         self.receivedTelephoneEvents = receivedTelephoneEvents
             ?? telephoneEventPayloadType.map { [$0: telephoneEventClockRate] } ?? [:]
         self.ssrc = ssrc

@@ -39,6 +39,16 @@ public struct MediaSessionStatistics: Sendable, Hashable {
     public var decodedFrames = 0
     public var concealedFrames = 0
     public var fecRecoveredFrames = 0
+    /// Frames restored from a later packet's RFC 2198 redundancy before the decoder would have
+    /// concealed them, and RED packets received.
+    public var redRecoveredFrames = 0
+    public var redPacketsReceived = 0
+    /// Whether RED was agreed with the peer (`MediaSessionConfiguration.redPayloadType`).
+    public var redAgreed = false
+    /// Redundant frames each packet we send repeats now (0: plain Opus), and the Opus bit rate
+    /// beside it (`RedundancyController`).
+    public var redDistance = 0
+    public var opusBitrate = 0
     /// Frames of silence played through gaps the sender left without losing a packet (DTX).
     public var silenceFrames = 0
     /// Frames the jitter buffer shortened (accelerate), and frames it concealed because nothing
