@@ -71,24 +71,18 @@ public final class CallRecordStream: @unchecked Sendable {
                 try csv.write(contentsOf: Data((row.map(ReportWriters.csvField).joined(separator: ",") + "\n").utf8))
             }
             if let junitCases {
-                var testcase = XMLElement("testcase", namespace: "", [
-                    "classname": "jingle-harness.\(r.scenario)", "name": "call \(r.callNumber) (\(r.role.rawValue))",
-                    "time": String(format: "%.3f", r.durationSeconds),
-                ])
                 tests += 1
-                if case .failed(let cause) = r.verdict {
-                    failures += 1
-                    testcase.append(ReportWriters.junitFailure(r, cause))
-                }
-                try junitCases.write(contentsOf: Data(XMLSerializer.serialize(testcase).utf8))
+                if !r.verdict.passed { failures += 1 }
+                try junitCases.write(contentsOf: Data(XMLSerializer.serialize(ReportWriters.junitTestCase(r)).utf8))
             }
         } catch {
             writeError = "\(error)"
         }
     }
 
-    /// Closes the CSV and writes the JUnit file (the test cases written so far under one suite).
-    public func finish(scenario: String, elapsedSeconds: Double, stopReason: StopReason?) throws {
+    /// Closes the CSV and writes the JUnit file: the test cases written so far under the suite
+    /// `ReportWriters.junit` would write for `report` (its name, time and properties).
+    public func finish(report: RunReport) throws {
         lock.lock()
         defer { lock.unlock() }
         try csv?.close()
@@ -101,15 +95,7 @@ public final class CallRecordStream: @unchecked Sendable {
         junitCases = nil
         if let writeError { throw CallRecordStreamError(description: writeError) }
         let marker = "jingle-harness-test-cases"
-        var suite = XMLElement("testsuite", namespace: "", [
-            "name": scenario, "tests": String(tests), "failures": String(failures),
-            "errors": "0", "time": String(format: "%.3f", elapsedSeconds),
-        ])
-        if let stopReason {
-            suite.append(XMLElement("properties", namespace: "", children: [
-                XMLElement("property", namespace: "", ["name": "stopped", "value": stopReason.description]),
-            ]))
-        }
+        var suite = ReportWriters.junitSuite(report, tests: tests, failures: failures)
         suite.append(XMLElement(marker, namespace: ""))
         let text = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             + XMLSerializer.serialize(XMLElement("testsuites", namespace: "", children: [suite])) + "\n"

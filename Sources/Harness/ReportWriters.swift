@@ -85,8 +85,16 @@ public enum ReportWriters {
     }
 
     public static func junit(_ report: RunReport) -> String {
+        var suite = junitSuite(report, tests: report.records.count, failures: report.failed)
+        for r in report.records { suite.append(junitTestCase(r)) }
+        let suites = XMLElement("testsuites", namespace: "", children: [suite])
+        return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + XMLSerializer.serialize(suites) + "\n"
+    }
+
+    /// The `<testsuite>` of a run, with its properties and no test cases yet.
+    static func junitSuite(_ report: RunReport, tests: Int, failures: Int) -> XMLElement {
         var suite = XMLElement("testsuite", namespace: "", [
-            "name": report.scenario, "tests": String(report.records.count), "failures": String(report.failed),
+            "name": report.scenario, "tests": String(tests), "failures": String(failures),
             "errors": "0", "time": String(format: "%.3f", report.elapsedSeconds),
         ])
         let properties = (report.stopReason.map { [("stopped", $0.description)] } ?? [])
@@ -96,18 +104,19 @@ public enum ReportWriters {
                 XMLElement("property", namespace: "", ["name": $0.0, "value": $0.1])
             }))
         }
-        for r in report.records {
-            var testcase = XMLElement("testcase", namespace: "", [
-                "classname": "jingle-harness.\(r.scenario)", "name": "call \(r.callNumber) (\(r.role.rawValue))",
-                "time": String(format: "%.3f", r.durationSeconds),
-            ])
-            if case .failed(let cause) = r.verdict {
-                testcase.append(junitFailure(r, cause))
-            }
-            suite.append(testcase)
+        return suite
+    }
+
+    /// One call's `<testcase>` (with its `<failure>` when it failed).
+    static func junitTestCase(_ r: CallRecord) -> XMLElement {
+        var testcase = XMLElement("testcase", namespace: "", [
+            "classname": "jingle-harness.\(r.scenario)", "name": "call \(r.callNumber) (\(r.role.rawValue))",
+            "time": String(format: "%.3f", r.durationSeconds),
+        ])
+        if case .failed(let cause) = r.verdict {
+            testcase.append(junitFailure(r, cause))
         }
-        let suites = XMLElement("testsuites", namespace: "", children: [suite])
-        return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + XMLSerializer.serialize(suites) + "\n"
+        return testcase
     }
 
     /// The live line: `12s started 240 ok 236 failed 1 in-flight 3 rate 20.0/s`, then the offered

@@ -55,7 +55,7 @@ import XMLStream
         #expect(names == ["initiate->result", "initiate->accept", "terminate->result"])
         let stream = try CallRecordStream(csvPath: csv, junitPath: junit, measureNames: ["initiate->result"])
         records.forEach(stream.write)
-        try stream.finish(scenario: "caller", elapsedSeconds: 2, stopReason: .calls(5))
+        try stream.finish(report: report)
         #expect(try String(contentsOfFile: csv, encoding: .utf8) == ReportWriters.csv(report))
         #expect(try String(contentsOfFile: junit, encoding: .utf8) == ReportWriters.junit(report))
         #expect(!FileManager.default.fileExists(atPath: junit + ".partial"))

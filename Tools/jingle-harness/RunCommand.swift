@@ -242,7 +242,7 @@ struct RunCommand: ParsableCommand {
         controls.finish()
         await HarnessSetup.disconnect(endpoints)
         print(ReportWriters.text(report), terminator: "")
-        do { try stream?.finish(scenario: report.scenario, elapsedSeconds: report.elapsedSeconds, stopReason: report.stopReason) } catch {
+        do { try stream?.finish(report: report) } catch {
             return HarnessExit.fail(HarnessExit.cannotWrite, "cannot write \(csv ?? junit ?? ""): \(error)")
         }
         if let statsWriter {
