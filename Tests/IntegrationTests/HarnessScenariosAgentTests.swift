@@ -35,8 +35,10 @@ import XMPPCore
                                                              server: ServerSettings(host: "127.0.0.1", port: prosody.port,
                                                                                     caFile: prosody.caFile))
         let endpoints = [HarnessEndpoint(client: client, localJID: bound, scenario: scenario, peer: peer)]
-        let runner = LoadRunner(endpoints: endpoints, options: LoadOptions(rate: 5, maxConcurrent: 2, totalCalls: calls,
-                                                                           drainSeconds: 20), media: media)
+        // Every record whole, transcripts included (some tests read them).
+        var options = LoadOptions(rate: 5, maxConcurrent: 2, totalCalls: calls, drainSeconds: 20)
+        options.retention = .all
+        let runner = LoadRunner(endpoints: endpoints, options: options, media: media)
         let report = await runner.run(scenarioName: scenario.name)
         await HarnessSetup.disconnect(endpoints)
         return report

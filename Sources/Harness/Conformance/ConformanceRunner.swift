@@ -53,8 +53,11 @@ public enum ConformanceRunner {
     private static func runOnce(_ scenario: Scenario, index: Int, target: ConformanceTarget, account: HarnessAccount,
                                 server: ServerSettings) async throws -> CallRecord {
         let (client, jid) = try await HarnessSetup.connect(account, index: index, server: server)
+        // The rules read the call's transcript (kept whole: a passed call's would be dropped by default).
+        var options = LoadOptions(rate: 1, maxConcurrent: 1, totalCalls: 1, drainSeconds: 20)
+        options.retention = .all
         let runner = LoadRunner(endpoints: [HarnessEndpoint(client: client, localJID: jid, scenario: scenario, peer: target.jid)],
-                                options: LoadOptions(rate: 1, maxConcurrent: 1, totalCalls: 1, drainSeconds: 20))
+                                options: options)
         var trigger: Task<Void, Never>?
         let failure = TriggerFailure()
         if scenario.instructions.first.map(Self.waitsForInitiate) == true, let placeCall = target.placeCall {
