@@ -35,7 +35,7 @@ import Testing
     /// One call through Prosody between `jingle-agent` and the Chromium peer, both sides playing
     /// the speech sample and recording; returns both reports and both PESQ scores.
     func call(_ direction: Direction, bundlePolicy: String, accounts tag: String, talk: String = talk,
-              peerExtra: [String] = []) async throws -> Outcome {
+              peerExtra: [String] = [], agentExtra: [String] = []) async throws -> Outcome {
         guard FileManager.default.isExecutableFile(atPath: Self.python) else {
             throw AgentTestError("no \(Self.python): run Tools/bootstrap (it installs slixmpp and the PESQ tools into .venv)")
         }
@@ -53,7 +53,7 @@ import Testing
                           "--bundle-policy", bundlePolicy,
                           "--address", "127.0.0.1", "--timeout", "60"] + peerExtra
         let agentCommon = ["--play", speech, "--record", agentRecording, "--report", "json"]
-            + (try await a.arguments(agentName)) + Self.loopback
+            + (try await a.arguments(agentName)) + Self.loopback + agentExtra
         let agent: AgentProcess, peer: AgentProcess
         switch direction {
         case .agentCallsChromium:
@@ -174,6 +174,31 @@ import Testing
                                peerExtra: ["--dtmf", "159#"])
         check(o, quality: false)
         #expect(o.agent["dtmfReceived"] as? String == "159#", "\(o.agentTranscript)")
+    }
+
+    /// RFC 2198 with libwebrtc: the agent drops 10 % of its outgoing RTP (after RED encoding,
+    /// as a lossy path would), Chromium's RTCP reports the loss, the agent starts repeating the
+    /// previous frame in each packet, and Chromium's NetEq restores the lost frames from it, so
+    /// it conceals a fraction of what it lost. (The RTP-timeline recording has no concealment:
+    /// the frames lost before RED starts are silence there, so it is not scored here.)
+    @Test func agentSendsRedundancyThatChromiumRecovers() async throws {
+        let o = try await call(.agentCallsChromium, bundlePolicy: "balanced", accounts: "a2c-red",
+                               agentExtra: ["--test-drop-outgoing-rtp", "10"])
+        let context = "\(o.agentTranscript)\n\(o.peerTranscript)"
+        let media = o.agent["media"] as? [String: Any] ?? [:]
+        #expect(media["redAgreed"] as? Bool == true, "\(context)")
+        #expect(media["redDistanceSent"] as? Int == 1, "Chromium's loss reports turned RED on: \(media)")
+        let inbound = (o.peerEnded["stats"] as? [String: Any])?["inbound"] as? [String: Any] ?? [:]
+        let lost = inbound["packetsLost"] as? Int ?? 0, received = inbound["packetsReceived"] as? Int ?? 0
+        #expect(lost * 20 > received, "about 10 % lost on the way to Chromium: \(inbound)")
+        // libwebrtc counts each redundant block its RED splitter hands NetEq as a FEC packet.
+        #expect((inbound["fecPacketsReceived"] as? Int ?? 0) > received / 2, "Chromium took RED's redundant blocks: \(inbound)")
+        let concealed = Double(inbound["concealedSamples"] as? Int ?? 0)
+        let total = Double(max(1, inbound["totalSamplesReceived"] as? Int ?? 1))
+        print("ChromiumInteropRealTimeTests: RED to Chromium: lost \(lost) of \(lost + received), concealed "
+              + "\(String(format: "%.1f", 100 * concealed / total)) % of samples, playout PESQ \(o.chromiumPESQ.map { "\($0)" } ?? "none"); \(inbound)")
+        #expect(concealed / total < 0.04, "Chromium concealed \(100 * concealed / total) % of samples at 10 % loss: \(inbound)")
+        #expect((o.chromiumPESQ ?? 0) >= 2.5, "PESQ of Chromium's playout: \(o.chromiumPESQ.map { "\($0)" } ?? "none")")
     }
 
     /// Offered telephone-event at 48000 only, the agent answers that rate, and Chromium's events
