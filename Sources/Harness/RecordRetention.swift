@@ -8,15 +8,18 @@ public struct RecordRetention: Sendable, Hashable {
     public var passed: Int
     public var failed: Int
     public var failedTranscripts: Int
+    /// Keep the transcripts of the passed calls kept (the conformance rules read them).
+    public var passedTranscripts: Bool
 
-    public init(passed: Int = 1000, failed: Int = 1000, failedTranscripts: Int = 100) {
+    public init(passed: Int = 1000, failed: Int = 1000, failedTranscripts: Int = 100, passedTranscripts: Bool = false) {
+        self.passedTranscripts = passedTranscripts
         self.passed = passed
         self.failed = failed
         self.failedTranscripts = failedTranscripts
     }
 
     /// Keep every record, with its transcript (what a report held before records were bounded).
-    public static let all = RecordRetention(passed: .max, failed: .max, failedTranscripts: .max)
+    public static let all = RecordRetention(passed: .max, failed: .max, failedTranscripts: .max, passedTranscripts: true)
 
     /// Counts what was kept so far and decides about the next record.
     public struct State: Sendable, Hashable {
@@ -33,7 +36,7 @@ public struct RecordRetention: Sendable, Hashable {
             if record.verdict.passed {
                 guard keptPassed < retention.passed else { dropped += 1; return nil }
                 keptPassed += 1
-                record.transcript = []
+                if !retention.passedTranscripts { record.transcript = [] }
             } else {
                 guard keptFailed < retention.failed else { dropped += 1; return nil }
                 if keptFailed >= retention.failedTranscripts { record.transcript = [] }

@@ -23,6 +23,8 @@ import XMLStream
         #expect(kept.first { $0.callNumber == 10 }?.transcript.count == 1)
         #expect(kept.first { $0.callNumber == 20 }?.transcript.isEmpty == true)
         #expect(state.dropped == 95)
+        var all = RecordRetention.State()
+        #expect(all.admit(Self.record(1, passed: true), under: .all)?.transcript.count == 1)
     }
 
     @Test func aLongRunnerRunKeepsBoundedRecordsAndCountsEveryCall() async throws {
