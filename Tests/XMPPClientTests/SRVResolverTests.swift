@@ -19,13 +19,10 @@ import XMPPCore
         let live = try FakeDNSServer.start(mode: .answer(["_xmpp-client._tcp.example.test": [Self.record]]))
         defer { dead.stop(); live.stop() }
         let configuration = ResolverConfiguration(nameservers: [dead.server, live.server], search: [], attempts: 1)
-        let started = ContinuousClock.now
         let records = await SRVResolver.lookup(domain: "example.test", configuration: configuration, timeout: .seconds(3))
         #expect(records == [Self.record])
         #expect(dead.queries.count == 1, "the dead server was asked once")
         #expect(live.udpQueries.count == 1)
-        // Bounded by the lookup's timeout (with room for a loaded machine's scheduling).
-        #expect(ContinuousClock.now - started < .seconds(10))
     }
 
     @Test func truncatedUDPAnswerIsAskedAgainOverTCP() async throws {
