@@ -169,6 +169,9 @@ public actor LoadRunner {
         self.media = media
         schedule = CallSchedule(rate: options.rate, rampSeconds: options.rampSeconds, now: 0)
         stair = options.stair.map { StepStair(options: $0, startRate: options.rate) }
+        // Reports list the initiators' measures first, as a call's legs are sorted.
+        let scenarios = endpoints.map(\.scenario).filter { $0.role == .initiator } + endpoints.map(\.scenario).filter { $0.role == .responder }
+        totals.preferredOrder = CallRecordStream.measureNames(scenarios, media: media != nil)
     }
 
     /// Hands every finished call's record to `sink` as it finishes (before retention drops it),

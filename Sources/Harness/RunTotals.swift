@@ -42,6 +42,9 @@ public struct RunTotals: Sendable, Hashable {
     public private(set) var steps: [String: StepStatistics] = [:]
     /// Durations of passed calls (the `call` row).
     public var callDurations = StepStatistics()
+    /// The order the reports list steps in (a `LoadRunner` gives its scenarios' measures,
+    /// initiators' first); steps not in it follow in order of first appearance.
+    public var preferredOrder: [String] = []
 
     public init() {}
 
@@ -84,6 +87,15 @@ public struct RunTotals: Sendable, Hashable {
 
     /// Per-step summaries in order of first appearance, then `call` (durations of passed calls).
     public var summaries: [(name: String, summary: SampleSummary)] {
-        stepNames.map { ($0, steps[$0]?.summary ?? SampleSummary(samples: [])) } + [("call", callDurations.summary)]
+        orderedStepNames.map { ($0, steps[$0]?.summary ?? SampleSummary(samples: [])) } + [("call", callDurations.summary)]
+    }
+
+    /// `stepNames` in `preferredOrder`, the others after them as they first appeared.
+    public var orderedStepNames: [String] {
+        guard !preferredOrder.isEmpty else { return stepNames }
+        let rank = Dictionary(preferredOrder.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        return stepNames.enumerated().sorted {
+            (rank[$0.element] ?? Int.max, $0.offset) < (rank[$1.element] ?? Int.max, $1.offset)
+        }.map(\.element)
     }
 }

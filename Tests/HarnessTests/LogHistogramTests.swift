@@ -97,6 +97,16 @@ struct SplitMix64: RandomNumberGenerator {
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(LogHistogram.self, from: Data(json.utf8)) }
     }
 
+    @Test func runTotalsListStepsInThePreferredOrder() {
+        var totals = RunTotals()
+        totals.record(step: "accept->result", 0.01)   // a responder leg finished first
+        totals.record(step: "media", 0.01)
+        totals.record(step: "initiate->accept", 0.02)
+        #expect(totals.summaries.map(\.name) == ["accept->result", "media", "initiate->accept", "call"])
+        totals.preferredOrder = ["initiate->result", "initiate->accept", "accept->result"]
+        #expect(totals.summaries.map(\.name) == ["initiate->accept", "accept->result", "media", "call"])
+    }
+
     @Test func runTotalsMergeLikeOneRun() {
         let m = { (n: String, s: Double) in CallInterpreter.Measurement(name: n, seconds: s) }
         let records = (1...40).map { (i: Int) -> CallRecord in
