@@ -92,9 +92,9 @@ extension HTMLReport {
             case .failed(let cause): cause.category
             }
             let path = r.tracePath ?? ""
-            html += "<tr><td>\(r.callNumber)</td><td>\(r.role.rawValue)</td><td>\(esc(TraceText.oneLine(result)))</td>"
-                + "<td>\(esc(TraceText.oneLine(r.failedStep?.description ?? "")))</td>"
-                + "<td><a href=\"\(esc(hrefPath(path)))\">\(esc(TraceText.oneLine((path as NSString).lastPathComponent)))</a></td></tr>"
+            html += "<tr><td>\(r.callNumber)</td><td>\(r.role.rawValue)</td><td style=\"text-align:left\">\(esc(TraceText.oneLine(result)))</td>"
+                + "<td style=\"text-align:left\">\(esc(TraceText.oneLine(r.failedStep?.description ?? "")))</td>"
+                + "<td style=\"text-align:left\"><a href=\"\(esc(hrefPath(path)))\">\(esc(TraceText.oneLine((path as NSString).lastPathComponent)))</a></td></tr>"
         }
         return html + "</table>\n"
     }

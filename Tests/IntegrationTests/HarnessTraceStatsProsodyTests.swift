@@ -188,6 +188,7 @@ import XMPPCore
         let junit = try String(contentsOfFile: folder + "/out/junit.xml", encoding: .utf8)
         #expect(junit.contains("trace: \(folder)/out/traces/\(traces[0])"), "\(junit)")
         #expect(junit.contains("deciding stanza: &lt;iq"), "\(junit)")
+        #expect(junit.contains("<property name='traces' value='traces: 1 written to \(folder)/out/traces'/>"), "\(junit)")
         let html = try String(contentsOfFile: folder + "/out/report.html", encoding: .utf8)
         #expect(html.contains("<a href=\"traces/\(traces[0])\">"), "\(html)")
         #expect(html.contains("<h2>Over time</h2>") && html.contains("<polyline"))
