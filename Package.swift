@@ -122,7 +122,11 @@ let package = Package(
                     "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "JingleKit", "CLibXML2",
                     .product(name: "Logging", package: "swift-log"),
                 ],
-                path: "Sources/Harness", swiftSettings: swiftSettings),
+                path: "Sources/Harness", swiftSettings: swiftSettings, plugins: ["EmbedScenarios"]),
+        // The built-in scenarios (Samples/harness/*.xml) compiled into Harness at build time.
+        .executableTarget(name: "embed-scenarios", path: "Tools/embed-scenarios"),
+        .plugin(name: "EmbedScenarios", capability: .buildTool(), dependencies: ["embed-scenarios"],
+                path: "Plugins/EmbedScenarios"),
 
         // MARK: 6. Tools.
         .executableTarget(name: "jingle-agent", dependencies: [
@@ -141,7 +145,7 @@ let package = Package(
                     "Jingle", "XMLStream", "XMPPCore", "XMPPClient", "Harness", "JingleKitVersion",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 ],
-                path: "Tools/jingle-harness", exclude: ["README.md", "SCENARIOS.md", "report-example.png", "embed-scenarios"], swiftSettings: swiftSettings),
+                path: "Tools/jingle-harness", exclude: ["README.md", "SCENARIOS.md", "report-example.png"], swiftSettings: swiftSettings),
         .target(name: "CXMLBenchLoop", dependencies: ["CLibXML2"], path: "Tools/jingle-bench/CXMLBenchLoop"),
         .executableTarget(name: "jingle-bench", dependencies: [
                     "XMLStream", "CXMLBenchLoop", "STUN", "TURNServer", "Media", "Transport",
