@@ -81,34 +81,6 @@ import Testing
         #expect(!html.contains("<script"))
         #expect(HTMLReport.render(StatisticsTests.report()).contains("Over time") == false)
     }
-
-    /// A real runner for about 2.5 s with a 1 s interval (its calls fail at once: the client
-    /// never connects): a row per second and a last short one, whose counts add up to the
-    /// report's, and the CSV rows handed on as they close.
-    @Test func aRunWritesARowPerIntervalAddingUpToItsTotals() async throws {
-        let runner = LoadRunner(endpoints: [try StopReasonTests.caller()],
-                                options: LoadOptions(rate: 8, maxConcurrent: 5, totalCalls: nil, durationSeconds: 2.5,
-                                                     drainSeconds: 5))
-        let handed = RowBox()
-        await runner.recordIntervals(every: 1) { handed.add($0) }
-        #expect(await runner.measuredSteps == ["initiate->result", "initiate->accept", "terminate->result", "call"])
-        let report = await runner.run(scenarioName: "caller")
-        let rows = report.intervals
-        #expect(rows.count >= 3 && rows.count <= 4, "\(rows.map(\.time))")
-        for (k, row) in rows.dropLast().enumerated() {
-            #expect(row.time == Double(k + 1) && row.intervalSeconds == 1)
-        }
-        let last = try #require(rows.last)
-        #expect(last.time >= 2.5 && last.intervalSeconds <= 1)
-        #expect(rows.map(\.started).reduce(0, +) == report.started)
-        #expect(rows.map(\.failed).reduce(0, +) == report.failed)
-        #expect(rows.map(\.passed).reduce(0, +) == report.succeeded)
-        #expect((last.totalStarted, last.totalPassed, last.totalFailed) == (report.started, report.succeeded, report.failed))
-        #expect(report.started >= 15 && report.failed == report.started)
-        #expect(last.inFlight == 0)
-        #expect(rows.dropLast().allSatisfy { $0.targetRate == 8 })
-        #expect(handed.rows == rows)
-    }
 }
 
 final class RowBox: @unchecked Sendable {

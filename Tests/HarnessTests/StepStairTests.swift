@@ -88,39 +88,4 @@ import XMPPCore
         let client = XMPPClient(configuration: XMPPClientConfiguration(jid: jid, password: "unused", pingInterval: nil))
         return HarnessEndpoint(client: client, localJID: jid, scenario: scenario, peer: JID("bob@example.invalid/phone"))
     }
-
-    @Test func aRunnerStairWhoseCallsAllPassClimbsToTheMax() async throws {
-        // Calls that send nothing pass without a server.
-        // Steps of a second (10-30 calls each) leave a loaded machine room: at a quarter second a
-        // step could go by before its first call was placed.
-        var options = LoadOptions(rate: 10, maxConcurrent: 50, totalCalls: nil, drainSeconds: 5)
-        options.stair = StepStairOptions(increase: 10, everySeconds: 1, maxRate: 30, stopOnFailPercent: 1)
-        let runner = LoadRunner(endpoints: [try Self.endpoint(try ScenarioParser.parse(Self.idle))], options: options)
-        let report = await runner.run(scenarioName: "idle")
-        #expect(report.stopReason == .rateMax(30))
-        let capacity = try #require(report.capacity)
-        #expect(capacity.steps.map(\.rate) == [10, 20, 30])
-        #expect(capacity.steps.allSatisfy { $0.placed > 0 && $0.failed == 0 && $0.finished == $0.placed })
-        #expect(capacity.lastGoodRate == 30 && report.allPassed)
-        #expect(ReportWriters.text(report).contains("capacity: 30.0 calls/s"))
-        #expect(HTMLReport.render(report).contains("Capacity (step stair)"))
-    }
-
-    @Test func aRunnerStairWhoseCallsFailStopsAtTheFirstStep() async throws {
-        // A client that never connects: each call fails at its first send.
-        var options = LoadOptions(rate: 50, maxConcurrent: 10, totalCalls: nil, drainSeconds: 5)
-        options.stair = StepStairOptions(increase: 50, everySeconds: 0.3, maxRate: 500, stopOnFailPercent: 10)
-        let runner = LoadRunner(endpoints: [try Self.endpoint(try ScenarioLibrary.load("caller", searchPaths: []))], options: options)
-        let report = await runner.run(scenarioName: "caller")
-        guard case .stepFailures(let rate, let percent, let limit) = report.stopReason else {
-            Issue.record("stopped by \(String(describing: report.stopReason))")
-            return
-        }
-        #expect(rate == 50 && percent == 100 && limit == 10)
-        #expect(report.capacity?.lastGoodRate == nil)
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(ReportWriters.json(report).utf8)) as? [String: Any])
-        #expect(json["stopped_by"] as? String == "stop-on-fail")
-        let capacity = try #require(json["capacity"] as? [String: Any])
-        #expect(capacity["last_good_rate_cps"] == nil && capacity["first_bad_rate_cps"] as? Double == 50)
-    }
 }

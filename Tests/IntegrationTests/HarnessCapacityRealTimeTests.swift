@@ -6,7 +6,7 @@ import XMPPCore
 /// The step stair and `merge` through the shared Prosody: a capacity search against a
 /// `jingle-agent answer --max-concurrent 4` that refuses calls (busy) once more than four are
 /// going on, and two harness runs side by side whose JSON reports merge into their sum.
-@Suite(.serialized) struct HarnessCapacityProsodyTests {
+@Suite(.serialized) struct HarnessCapacityRealTimeTests {
     /// The built-in caller, holding each call for `holdMS` before hanging up.
     static func holdingCaller(_ holdMS: Int) throws -> Scenario {
         let text = try String(contentsOfFile: "\(Repository.root)/Samples/harness/caller.xml", encoding: .utf8)

@@ -8,7 +8,7 @@ import XMPPCore
 /// injected: the caller's second call (call number 3: with one call at a time in one process,
 /// the callee's legs take the even numbers) offers a content the callee refuses with
 /// XEP-0166 out-of-order.
-@Suite(.serialized) struct HarnessTraceStatsProsodyTests {
+@Suite(.serialized) struct HarnessTraceStatsRealTimeTests {
     static let injectingCaller = """
     <scenario name="caller-inject" role="initiator" peer="callee-inject" timeout="5000">
       <set var="content" value="audio"/>
