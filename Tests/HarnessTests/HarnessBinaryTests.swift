@@ -44,8 +44,8 @@ import Testing
                     process.environment = environment
                     // Output to files, read after the exit: nothing to drain concurrently.
                     let base = NSTemporaryDirectory() + "jingle-harness-output-\(UUID().uuidString)"
-                    FileManager.default.createFile(atPath: base + ".out", contents: nil)
-                    FileManager.default.createFile(atPath: base + ".err", contents: nil)
+                    _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
+                    _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
                     defer { for suffix in [".out", ".err"] { try? FileManager.default.removeItem(atPath: base + suffix) } }
                     let out = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".out"))
                     let err = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".err"))

@@ -20,7 +20,7 @@ import Testing
                     environment["JINGLE_HARNESS_SCENARIOS"] = nil
                     process.environment = environment
                     let log = folder + "/output.txt"
-                    FileManager.default.createFile(atPath: log, contents: nil)
+                    _ = FileManager.default.createFile(atPath: log, contents: nil)
                     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
                     process.standardOutput = handle
                     process.standardError = handle
