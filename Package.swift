@@ -147,8 +147,11 @@ let package = Package(
                 ],
                 path: "Tools/jingle-harness", exclude: ["README.md", "SCENARIOS.md", "report-example.png"], swiftSettings: swiftSettings),
         .target(name: "CXMLBenchLoop", dependencies: ["CLibXML2"], path: "Tools/jingle-bench/CXMLBenchLoop"),
+        // The wrapper-against-raw-C-library media benchmarks, kept out of Media and Transport.
+        .target(name: "MediaBenchmarks", dependencies: ["Media", "Transport", "COpus", "CSRTP"],
+                path: "Tools/jingle-bench/MediaBenchmarks", swiftSettings: swiftSettings),
         .executableTarget(name: "jingle-bench", dependencies: [
-                    "XMLStream", "CXMLBenchLoop", "STUN", "TURNServer", "Media", "Transport",
+                    "XMLStream", "CXMLBenchLoop", "MediaBenchmarks", "STUN", "TURNServer", "Media", "Transport",
                     "JingleKit", "Jingle", "XMPPClient", "XMPPCore", "JingleKitVersion",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 ],
@@ -189,7 +192,7 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media"],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "TransportTests", dependencies: [
-                        "Transport", "Media", "NetworkEmulator", "TLS", "Jingle", "XMPPCore", "XMLStream", "RelayServer", "TURNServer", "STUN",
+                        "Transport", "Media", "NetworkEmulator", "MediaBenchmarks", "TLS", "Jingle", "XMPPCore", "XMLStream", "RelayServer", "TURNServer", "STUN",
                         .product(name: "NIOCore", package: "swift-nio"),
                         .product(name: "NIOPosix", package: "swift-nio"),
                     ],

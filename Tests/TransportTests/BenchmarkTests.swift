@@ -1,6 +1,7 @@
 import Media
 import Testing
 @testable import Transport
+import MediaBenchmarks
 
 @Suite struct BenchmarkTests {
     /// Runs every benchmark briefly: they complete and measure something (no timing assertions).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Media
 import Transport
+import MediaBenchmarks
 
 /// `jingle-bench media`: the Opus and SRTP wrappers against the raw libopus and libsrtp2 calls
 /// they make, over the same input in one run (20 ms mono frames at 48 kHz, 172-byte RTP packets).

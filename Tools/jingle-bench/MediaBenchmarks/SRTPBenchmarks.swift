@@ -1,5 +1,6 @@
 import CSRTP
 import Media
+import Transport
 
 extension MediaBenchmarks {
     /// SRTP protect and unprotect of an RTP packet with a 160-byte payload (20 ms of G.711-sized

@@ -1,4 +1,5 @@
 import COpus
+import Media
 
 /// Micro-benchmarks comparing the Swift adapters with direct libopus calls over the same input,
 /// for the benchmark tool to call. Timings are wall-clock per operation on the calling thread.
@@ -53,7 +54,7 @@ public enum MediaBenchmarks {
             for i in 0..<iterations { sink &+= try encoder.encode(frames[i % frames.count]).count }
         }
         var err: Int32 = 0
-        guard let raw = opus_encoder_create(48_000, 1, OPUS_APPLICATION_VOIP, &err) else { throw OpusError(code: err) }
+        guard let raw = opus_encoder_create(48_000, 1, OPUS_APPLICATION_VOIP, &err) else { throw OpusError.unknown(err) }
         defer { opus_encoder_destroy(raw) }
         _ = jk_opus_set_bitrate(raw, 32_000)
         _ = jk_opus_set_complexity(raw, Int32(complexity))
@@ -84,7 +85,7 @@ public enum MediaBenchmarks {
             for i in 0..<iterations { sink &+= try decoder.decode(packets[i % packets.count], maxFrameSize: 960).count }
         }
         var err: Int32 = 0
-        guard let raw = opus_decoder_create(48_000, 1, &err) else { throw OpusError(code: err) }
+        guard let raw = opus_decoder_create(48_000, 1, &err) else { throw OpusError.unknown(err) }
         defer { opus_decoder_destroy(raw) }
         var pcm = [Int16](repeating: 0, count: 960)
         let rawTime = time {
