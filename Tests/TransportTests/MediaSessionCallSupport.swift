@@ -108,6 +108,8 @@ enum CallSupport {
         var dtmf: String?
         /// RFC 2198 redundancy agreed (payload type 63) on both sides.
         var red = false
+        /// With `loss`: the mean length of a burst (Gilbert-Elliott), or nil for independent loss.
+        var lossBurst: Double?
         /// The sender's telephone-event clock rate. 8000: it sends on payload type 126 at 8 kHz
         /// while the receiver sends on 101 at 48 kHz and takes both, as with libwebrtc.
         var telephoneEventClockRate = 48_000
@@ -123,12 +125,14 @@ enum CallSupport {
                                                                   servers: options.servers, relayOnly: options.relayOnly))
         try agentA.setRemoteCredentials(try agentB.localCredentials())
         try agentB.setRemoteCredentials(try agentA.localCredentials())
-        let a = try MediaSession(agent: agentA, configuration: MediaSessionConfiguration(
+        var configurationA = MediaSessionConfiguration(
             role: .client, certificate: certA, remoteFingerprint: ("sha-256", certB.fingerprint(.sha256)),
             telephoneEventPayloadType: options.telephoneEventClockRate == 48_000 ? 101 : 126,
             telephoneEventClockRate: options.telephoneEventClockRate, redPayloadType: options.red ? 63 : nil, ssrc: 0x1111_1111, cname: "a@loopback", opusBitrate: options.bitrate, opusComplexity: options.complexity, forwardErrorCorrection: options.fec,
             expectedLossPercent: options.initialLossPercent,
-            testOnlyOutgoingRTPLoss: options.loss > 0 ? (options.loss, options.seed) : nil))
+            testOnlyOutgoingRTPLoss: options.loss > 0 ? (options.loss, options.seed) : nil)
+        configurationA.testOnlyOutgoingLossMeanBurst = options.lossBurst
+        let a = try MediaSession(agent: agentA, configuration: configurationA)
         let b = try MediaSession(agent: agentB, configuration: MediaSessionConfiguration(
             role: .server, certificate: certB,
             remoteFingerprint: ("sha-256", bFingerprintOverride ?? certA.fingerprint(.sha256)),

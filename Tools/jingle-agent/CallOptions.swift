@@ -82,6 +82,11 @@ struct MediaOptions: ParsableArguments {
                                valueName: "percent", visibility: .hidden))
     var testDropOutgoingRTP: Double?
 
+    @Option(name: .customLong("test-loss-burst"),
+            help: ArgumentHelp("With --test-drop-outgoing-rtp, drop in bursts of this mean length in packets (Gilbert-Elliott).",
+                               valueName: "packets", visibility: .hidden))
+    var testLossBurst: Double?
+
     @Flag(name: .customLong("relay-only"), help: "Use only relayed (TURN) candidates.")
     var relayOnly = false
 
@@ -134,6 +139,12 @@ struct MediaOptions: ParsableArguments {
         plan.dtmf = dtmf?.uppercased()
         plan.dtx = dtx
         plan.testDropOutgoingRTP = testDropOutgoingRTP.map { min(max($0, 0), 100) / 100 }
+        if let testLossBurst {
+            guard testLossBurst.isFinite, testLossBurst >= 1 else {
+                throw AgentFailure(usage: "--test-loss-burst \(testLossBurst): a mean burst is at least 1 packet")
+            }
+            plan.testLossBurst = testLossBurst
+        }
         plan.relayOnly = relayOnly
         plan.bitrate = bitrate
         plan.fec = fec ?? true

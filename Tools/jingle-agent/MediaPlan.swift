@@ -13,6 +13,7 @@ struct MediaPlan: Sendable {
     var dtx = false
     /// Share of outgoing RTP packets dropped on purpose (testing only).
     var testDropOutgoingRTP: Double?
+    var testLossBurst: Double?
     var relayOnly = false
     /// Ask the XMPP server for STUN/TURN services (XEP-0215) when none are given.
     var discoverServers = true

@@ -40,6 +40,7 @@ struct MediaWiring: Sendable {
         s.forwardErrorCorrection = plan.fec
         s.discontinuousTransmission = plan.dtx
         s.testOnlyOutgoingRTPLoss = plan.testDropOutgoingRTP
+        s.testOnlyOutgoingLossMeanBurst = plan.testLossBurst
         // A recorder keeps every played frame 20 ms, so the recording lines up with what was sent.
         if plan.record != nil { s.timeStretching = false }
         return s

@@ -35,6 +35,9 @@ public struct CallMediaSettings: Sendable {
     /// Testing only: this share (0...1) of our outgoing RTP packets is dropped before ICE, with a
     /// fixed seed, so a test can show what the peer does with a lossy stream.
     public var testOnlyOutgoingRTPLoss: Double?
+    /// Testing only: with `testOnlyOutgoingRTPLoss`, drop in bursts of this mean length (packets,
+    /// Gilbert-Elliott) instead of independently.
+    public var testOnlyOutgoingLossMeanBurst: Double?
 
     /// The most remote ICE candidates one call hands to libnice, offer and trickle together
     /// (later ones are dropped): a hostile peer cannot make the agent check an unbounded number

@@ -167,7 +167,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         let red = remote.payloadTypes.first { p in
             Negotiation.redundantPayloadTypes(p).map { !$0.isEmpty && $0.allSatisfy { $0 == opus } } ?? false
         }?.id
-        let configuration = MediaSessionConfiguration(
+        var configuration = MediaSessionConfiguration(
             role: dtlsRole, certificate: certificate, remoteFingerprint: (fingerprint.hash, fingerprint.value),
             payloadType: opus, telephoneEventPayloadType: events?.id,
             telephoneEventClockRate: events?.clockrate.map(Int.init) ?? 48_000,
@@ -177,6 +177,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
             discontinuousTransmission: settings.discontinuousTransmission,
             jitterBuffer: settings.jitterBuffer, timeStretching: settings.timeStretching,
             testOnlyOutgoingRTPLoss: settings.testOnlyOutgoingRTPLoss.map { ($0, 0x5EED) })
+        configuration.testOnlyOutgoingLossMeanBurst = settings.testOnlyOutgoingLossMeanBurst
         let session: MediaSession
         do { session = try MediaSession(agent: agent, configuration: configuration) } catch {
             return fail(Reason(.failedApplication, text: "\(error)"))

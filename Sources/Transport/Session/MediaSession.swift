@@ -108,7 +108,8 @@ public final class MediaSession: @unchecked Sendable {
             throw .codec("\(error)")
         }
         if let loss = configuration.testOnlyOutgoingRTPLoss {
-            lossStage = OutgoingLossStage(fraction: loss.fraction, seed: loss.seed)
+            lossStage = OutgoingLossStage(fraction: loss.fraction, seed: loss.seed,
+                                          meanBurst: configuration.testOnlyOutgoingLossMeanBurst)
         }
         stats.encoderExpectedLossPercent = configuration.forwardErrorCorrection ? lossEstimator.percent : 0
         stats.opusBitrate = configuration.opusBitrate

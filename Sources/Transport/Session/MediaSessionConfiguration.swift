@@ -63,6 +63,9 @@ public struct MediaSessionConfiguration: Sendable {
     /// SRTP, with a seeded generator so runs repeat. RTCP, DTLS and STUN are never dropped.
     /// Leave `nil` in real calls.
     public var testOnlyOutgoingRTPLoss: (fraction: Double, seed: UInt64)?
+    /// TEST ONLY: with `testOnlyOutgoingRTPLoss`, drop in bursts of this mean length (packets;
+    /// Gilbert-Elliott) instead of independently.
+    public var testOnlyOutgoingLossMeanBurst: Double?
 
     public init(role: DTLSConnection.Role, certificate: DTLSCertificate, remoteFingerprint: (hash: String, value: String),
                 payloadType: UInt8 = 111, telephoneEventPayloadType: UInt8? = 101, telephoneEventClockRate: Int = 48_000,

@@ -1,20 +1,22 @@
-/// TEST ONLY: decides which outgoing RTP packets to drop, with a SplitMix64 generator so a given
-/// seed always drops the same packets.
+import Media
+
+/// TEST ONLY: decides which outgoing RTP packets to drop, with a seeded loss model (Media's
+/// `BernoulliLoss`, or `GilbertElliottLoss` for bursts) so a given seed always drops the same
+/// packets.
 struct OutgoingLossStage: Sendable {
     let fraction: Double
-    private var state: UInt64
+    private var model: any PacketLossModel
 
-    init(fraction: Double, seed: UInt64) {
-        self.fraction = min(max(fraction, 0), 1)
-        self.state = seed
+    /// `meanBurst`: nil for independent losses, else the mean length of a burst, in packets.
+    init(fraction: Double, seed: UInt64, meanBurst: Double? = nil) {
+        let share = min(max(fraction, 0), 1)
+        self.fraction = share
+        if let meanBurst {
+            model = GilbertElliottLoss(averageLoss: share, meanBurstLength: meanBurst, seed: seed)
+        } else {
+            model = BernoulliLoss(lossRate: share, seed: seed)
+        }
     }
 
-    mutating func shouldDrop() -> Bool {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Double(z >> 11) / Double(1 << 53) < fraction
-    }
+    mutating func shouldDrop() -> Bool { model.nextPacketLost() }
 }
