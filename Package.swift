@@ -119,7 +119,7 @@ let package = Package(
                 path: "Sources/JingleKit", swiftSettings: swiftSettings),
 
         .target(name: "Harness", dependencies: [
-                    "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "JingleKit", "CLibXML2",
+                    "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "JingleKit", "Media", "CLibXML2",
                     .product(name: "Logging", package: "swift-log"),
                 ],
                 path: "Sources/Harness", swiftSettings: swiftSettings, plugins: ["EmbedScenarios"]),
@@ -203,7 +203,7 @@ let package = Package(
                         .product(name: "NIOPosix", package: "swift-nio"),
                     ],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Jingle", "XMPPCore", "XMPPClient", "XMLStream"],
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "Media"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "JingleKitTests", dependencies: ["JingleKit", "Jingle", "XMPPCore", "XMLStream", "Transport", "Media", "TLS",
                                                            .product(name: "MetricsTestKit", package: "swift-metrics")],

@@ -1,4 +1,5 @@
 import Jingle
+import Media
 import XMLStream
 import XMPPCore
 
@@ -395,19 +396,8 @@ extension CallInterpreter {
     }
 }
 
-/// A small deterministic generator (SplitMix64) for per-call tokens.
-struct SplitMix64: Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// Per-call tokens from Media's seeded generator, so a seed gives the same call every run.
+extension SplitMix64 {
     mutating func token(_ length: Int) -> String {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         return String((0..<length).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] })

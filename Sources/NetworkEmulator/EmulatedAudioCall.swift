@@ -28,10 +28,11 @@ public enum EmulatedAudioCall {
                            timeStretching: Bool = true, firstPull: Duration = .milliseconds(7),
                            tail: Duration = .seconds(2)) throws -> Result {
         var path = NetworkPath<RTPPacket>(configuration)
-        // Every packet goes through RFC 2198 recovery, as in the media session: plain Opus passes
-        // unchanged, a RED packet gives its primary and any frame its redundancy restores.
-        var recovery = RedundancyRecovery(configuration: .init(
-            redPayloadType: sender.settings.redundancy?.payloadType ?? 63, opusPayloadType: sender.settings.payloadType))
+        // With RED, every packet goes through RFC 2198 recovery, as in the media session: a RED
+        // packet gives its primary and any frame its redundancy restores.
+        var recovery = sender.settings.redundancy.map {
+            RedundancyRecovery(configuration: .init(redPayloadType: $0.payloadType, opusPayloadType: sender.settings.payloadType))
+        }
         let playout = try AudioPlayout(configuration: jitterBuffer, channels: 1, timeStretching: timeStretching)
         // The playout's clock is ContinuousClock's; virtual time is an offset from one instant.
         let base = ContinuousClock.now
@@ -52,8 +53,8 @@ public enum EmulatedAudioCall {
             }
             if let arrival = path.nextArrival, arrival == now {
                 for (received, at) in path.receive(at: now) {
-                    for output in recovery.process(received) {
-                        switch playout.insert(output.packet, at: base + at) {
+                    for packet in recovery?.process(received).map(\.packet) ?? [received] {
+                        switch playout.insert(packet, at: base + at) {
                         case .buffered: break
                         case .late, .duplicate, .overflowed: refused += 1
                         }
@@ -66,7 +67,7 @@ public enum EmulatedAudioCall {
         }
         let seconds = Double(sender.totalFrames) * 0.02
         return Result(played: played, playout: playout.statistics, path: path.statistics, refused: refused,
-                      redundancy: recovery.statistics,
+                      redundancy: recovery?.statistics ?? RedundancyRecovery.Statistics(),
                       payloadKilobitsPerSecond: Double(sender.payloadOctetsSent) * 8 / 1000 / max(seconds, 0.02))
     }
 }

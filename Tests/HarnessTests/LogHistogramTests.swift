@@ -1,23 +1,12 @@
 import Foundation
+import Media
 import Testing
 @testable import Harness
-
-/// A seeded generator, so the "random" data is the same on every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct LogHistogramTests {
     /// Log-uniform samples from 10 µs to 100 s, and a cluster near 40 ms (a typical setup time).
     static func samples(_ n: Int, seed: UInt64) -> [Double] {
-        var rng = SplitMix64(state: seed)
+        var rng = SplitMix64(seed: seed)
         return (0..<n).map { i in
             i % 3 == 0 ? 0.040 + Double.random(in: -0.005...0.005, using: &rng)
                 : pow(10, Double.random(in: -5...2, using: &rng))
@@ -74,7 +63,7 @@ struct SplitMix64: RandomNumberGenerator {
         let empty = LogHistogram()
         #expect(empty.bucketCount == 1 + LogHistogram.octaves * 128)
         var h = LogHistogram()
-        var rng = SplitMix64(state: 42)
+        var rng = SplitMix64(seed: 42)
         for _ in 0..<200_000 { h.record(pow(10, Double.random(in: -8...5, using: &rng))) }
         #expect(h.bucketCount == empty.bucketCount)
         #expect(h.usedBuckets <= h.bucketCount)

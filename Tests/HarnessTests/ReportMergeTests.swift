@@ -1,4 +1,5 @@
 import Foundation
+import Media
 import Testing
 @testable import Harness
 
@@ -6,7 +7,7 @@ import Testing
 /// every call would have reported.
 @Suite struct ReportMergeTests {
     static func records(_ range: ClosedRange<Int>, seed: UInt64) -> [CallRecord] {
-        var rng = SplitMix64(state: seed)
+        var rng = SplitMix64(seed: seed)
         let m = { (n: String, s: Double) in CallInterpreter.Measurement(name: n, seconds: s) }
         return range.flatMap { i -> [CallRecord] in
             let failed = Double.random(in: 0...1, using: &rng) < 0.05

@@ -52,7 +52,8 @@ public final class MediaSession: @unchecked Sendable {
     private var srtp: SRTPSession?
     private let encoder: OpusEncoder
     private let playout: AudioPlayout
-    private var lossStage: OutgoingLossStage?
+    /// TEST ONLY: the seeded model that drops outgoing RTP (`testOnlyOutgoingRTPLoss`).
+    private var lossStage: (any PacketLossModel)?
     private var sequenceNumber = UInt16.random(in: 0...UInt16.max)
     private var timestamp = UInt32.random(in: 0...UInt32.max)
     private var packetsSentTotal: UInt32 = 0
@@ -66,7 +67,8 @@ public final class MediaSession: @unchecked Sendable {
     private var dtmfIn = TelephoneEventReceiver()
     private var redundancy: RedundancyController
     private var redEncoder = RedundantAudioEncoder(distance: 0)
-    private var recovery: RedundancyRecovery
+    /// RFC 2198 recovery, when RED was agreed.
+    private var recovery: RedundancyRecovery?
 
     /// - Parameter agent: a one-component agent; the session sends on it but does not consume its
     ///   `events` (the owner forwards them to `handle(_:)`).
@@ -77,8 +79,9 @@ public final class MediaSession: @unchecked Sendable {
         started = clock.now
         lossEstimator = ExpectedLossEstimator(initialPercent: configuration.expectedLossPercent)
         redundancy = configuration.redundancy
-        recovery = RedundancyRecovery(configuration: .init(redPayloadType: configuration.redPayloadType ?? 0x80,
-                                                           opusPayloadType: configuration.payloadType))
+        recovery = configuration.redPayloadType.map {
+            RedundancyRecovery(configuration: .init(redPayloadType: $0, opusPayloadType: configuration.payloadType))
+        }
         do {
             dtmfOut = try TelephoneEventQueue(packetSamples: Self.samplesPerFrame,
                                               eventClockRate: configuration.telephoneEventClockRate,
@@ -108,8 +111,12 @@ public final class MediaSession: @unchecked Sendable {
             throw .codec("\(error)")
         }
         if let loss = configuration.testOnlyOutgoingRTPLoss {
-            lossStage = OutgoingLossStage(fraction: loss.fraction, seed: loss.seed,
-                                          meanBurst: configuration.testOnlyOutgoingLossMeanBurst)
+            let share = min(max(loss.fraction, 0), 1)
+            if let burst = configuration.testOnlyOutgoingLossMeanBurst {
+                lossStage = GilbertElliottLoss(averageLoss: share, meanBurstLength: burst, seed: loss.seed)
+            } else {
+                lossStage = BernoulliLoss(lossRate: share, seed: loss.seed)
+            }
         }
         stats.encoderExpectedLossPercent = configuration.forwardErrorCorrection ? lossEstimator.percent : 0
         stats.opusBitrate = configuration.opusBitrate
@@ -262,13 +269,9 @@ public final class MediaSession: @unchecked Sendable {
                 packetsSentTotal &+= 1
                 payloadOctetsSent &+= UInt32(truncatingIfNeeded: packet.payload.count)
                 sentSinceLastReport = true
-                if var stage = lossStage {
-                    let drop = stage.shouldDrop()
-                    lossStage = stage
-                    if drop {
-                        stats.packetsDroppedByLossStage += 1
-                        continue
-                    }
+                if lossStage?.nextPacketLost() == true {
+                    stats.packetsDroppedByLossStage += 1
+                    continue
                 }
                 let protected: [UInt8]
                 do throws(SRTPError) { protected = try srtp.protect(packet.serialized()) } catch { throw .srtp(error) }
@@ -335,8 +338,8 @@ public final class MediaSession: @unchecked Sendable {
             s.decodedFrames = p.decodedFrames
             s.concealedFrames = p.concealedFrames
             s.fecRecoveredFrames = p.fecRecoveredFrames
-            s.redRecoveredFrames = recovery.statistics.recoveredFrames
-            s.redPacketsReceived = recovery.statistics.redPackets
+            s.redRecoveredFrames = recovery?.statistics.recoveredFrames ?? 0
+            s.redPacketsReceived = recovery?.statistics.redPackets ?? 0
             s.silenceFrames = p.silenceFrames
             s.acceleratedFrames = p.acceleratedFrames
             s.expandedFrames = p.expandedFrames
@@ -394,7 +397,11 @@ public final class MediaSession: @unchecked Sendable {
             } else {
                 // Plain Opus passes through; a RED packet gives its primary and whatever frames
                 // its redundancy restores, before the jitter buffer would conceal them.
-                for output in recovery.process(packet) { playout.insert(output.packet, at: now) }
+                if let outputs = recovery?.process(packet) {
+                    for output in outputs { playout.insert(output.packet, at: now) }
+                } else {
+                    playout.insert(packet, at: now)
+                }
             }
         case .rtcp:
             guard phase == .established, let srtp else { return }
