@@ -55,6 +55,9 @@ actor MediaLeg {
     private var restartMediaAt: ContinuousClock.Instant?
 
     private let qualityGuard: MediaQualityGuard
+    /// The received-audio statistics when the call was hung up (by either side). Frames the
+    /// playout conceals after that are the end of the call, not loss, so the guard judges these.
+    private var statisticsAtHangUp: CallMediaStatistics?
 
     init(provider: any MediaTransportProvider, sid: String, role: Creator, qualityGuard: MediaQualityGuard = MediaQualityGuard()) {
         self.role = role
@@ -89,6 +92,9 @@ actor MediaLeg {
               let action = jingle.attribute("action") else { return element }
         let ufrag = StanzaPath.find("transport", in: jingle)?.attribute("ufrag")
         switch action {
+        case JingleAction.sessionTerminate.rawValue:
+            hangUp()
+            return element
         case JingleAction.sessionInitiate.rawValue, JingleAction.sessionAccept.rawValue:
             guard let transport = await ready() else { return element }
             if action == JingleAction.sessionAccept.rawValue { acceptAt = .now }
@@ -164,6 +170,8 @@ actor MediaLeg {
         let transports = jingle.elements.compactMap { $0.child("transport", namespace: JingleNamespace.iceUDP) }
             .compactMap { try? ICEUDPTransport(element: $0) }
         switch action {
+        case JingleAction.sessionTerminate.rawValue:
+            hangUp()
         case JingleAction.sessionInitiate.rawValue, JingleAction.sessionAccept.rawValue:
             if action == JingleAction.sessionAccept.rawValue { acceptAt = .now }
             guard !started, let remote = transports.first, let transport = await ready() else { return }
@@ -224,6 +232,13 @@ actor MediaLeg {
         wake()
     }
 
+    /// Keeps the received-audio statistics as they are when the call ends: once a
+    /// session-terminate is sent or received the peer stops sending, and the playout goes on
+    /// concealing until the leg closes (as long as the terminate's round trip takes).
+    func hangUp() {
+        if statisticsAtHangUp == nil { statisticsAtHangUp = transport?.mediaStatistics }
+    }
+
     /// First media arrived and, after a restart, media resumed on the new pair.
     private var settled: Bool { mediaAt != nil && (restartAt == nil || restartMediaAt != nil) }
 
@@ -269,7 +284,7 @@ actor MediaLeg {
         if let s = seconds(restartAt, restartMediaAt) { measurements.append(.init(name: "restart->media", seconds: s)) }
         if settled {
             // Media flowed: it must also have been intelligible.
-            let concealed = transport?.mediaStatistics.flatMap { qualityGuard.failure($0) }
+            let concealed = (statisticsAtHangUp ?? transport?.mediaStatistics).flatMap { qualityGuard.failure($0) }
             return Outcome(measurements: measurements, failure: concealed.map { .mediaConcealed($0) })
         }
         let detail = failure.map { [$0.condition.name, $0.text].compactMap { $0 }.joined(separator: ": ") }
