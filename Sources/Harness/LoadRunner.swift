@@ -277,7 +277,7 @@ public actor LoadRunner {
             try? await Task.sleep(for: .milliseconds(10))
         }
         for key in Array(calls.keys) {
-            if var call = calls[key] { perform(call.interpreter.abort(.aborted, now: now), key: key, call: &call) }
+            if var call = calls.removeValue(forKey: key) { perform(call.interpreter.abort(.aborted, now: now), key: key, call: &call) }
         }
         let mediaUntil = now + 10 + (media.map { Self.seconds($0.timeout) } ?? 0)
         while pendingMedia > 0, now < mediaUntil {
@@ -424,7 +424,7 @@ public actor LoadRunner {
         if CallInterpreter.carbon(in: stanza) != nil, stanza.attribute("from").flatMap(JID.init) != endpoints[index].localJID.bare {
             return
         }
-        guard let key = route(endpoint: index, stanza), var call = calls[key] else { return }
+        guard let key = route(endpoint: index, stanza), var call = calls.removeValue(forKey: key) else { return }
         toMedia(stanza, call: &call)
         let outputs = call.interpreter.receive(stanza, now: now)
         perform(outputs, key: key, call: &call)
@@ -439,10 +439,9 @@ public actor LoadRunner {
                 XMLElement("unknown-session", namespace: JingleNamespace.errors)))
         }
         let answer: IQ? = await withCheckedContinuation { continuation in
-            guard var call = calls[key] else { continuation.resume(returning: nil); return }
+            guard var call = calls.removeValue(forKey: key) else { continuation.resume(returning: nil); return }
             call.heldRequests[iq.id] = continuation
             toMedia(iq.element, call: &call)
-            calls[key] = call
             let outputs = call.interpreter.receive(iq.element, now: now)
             perform(outputs, key: key, call: &call)
         }
@@ -466,26 +465,30 @@ public actor LoadRunner {
     }
 
     private func deliver(_ key: CallKey, _ stanza: XMLElement) {
-        guard var call = calls[key] else { return }
+        guard var call = calls.removeValue(forKey: key) else { return }
         let outputs = call.interpreter.receive(stanza, now: now)
         perform(outputs, key: key, call: &call)
     }
 
     private func abortCall(_ key: CallKey, _ cause: FailureCause) {
-        guard var call = calls[key] else { return }
+        guard var call = calls.removeValue(forKey: key) else { return }
         perform(call.interpreter.abort(cause, now: now), key: key, call: &call)
     }
 
     private func tickAll() {
         let t = now
-        for (key, call) in calls {
-            guard let deadline = call.interpreter.nextDeadline, deadline <= t else { continue }
-            var c = call
-            perform(c.interpreter.tick(now: t), key: key, call: &c)
+        // Each due call is taken out of the table while it runs, so neither the table nor the
+        // call's interpreter is copied (a copy of either would be copied again on write).
+        let due = calls.compactMap { key, call in call.interpreter.nextDeadline.map { $0 <= t } == true ? key : nil }
+        for key in due {
+            guard var call = calls.removeValue(forKey: key) else { continue }
+            perform(call.interpreter.tick(now: t), key: key, call: &call)
         }
     }
 
     /// Carries out interpreter outputs and stores the call back (or records it when finished).
+    /// Callers take the call out of `calls` first: mutating a copy the table still holds would
+    /// copy the interpreter's arrays on every stanza.
     private func perform(_ outputs: [CallInterpreter.Output], key: CallKey, call: inout ActiveCall) {
         observeMeasurements(call.interpreter)
         let client = endpoints[key.endpoint].client

@@ -50,25 +50,46 @@ public struct StanzaTemplate: Sendable, Hashable {
     }
 
     /// Replaces `[name]` placeholders (names of letters, digits, `_`, `-`, `.`); other brackets stay.
+    ///
+    /// Scans UTF-8 bytes (the brackets are ASCII, so their positions are scalar boundaries to
+    /// slice at): every outgoing stanza's attributes and text pass through here.
     public static func substitute(_ text: String, _ lookup: (String) -> String?) throws(TemplateError) -> String {
-        guard text.contains("[") else { return text }
+        let bytes = text.utf8
+        guard bytes.contains(UInt8(ascii: "[")) else { return text }
         var out = ""
-        var rest = Substring(text)
-        while let open = rest.firstIndex(of: "[") {
-            out += rest[..<open]
-            let after = rest[rest.index(after: open)...]
-            guard let close = after.firstIndex(of: "]") else { out += rest[open...]; return out }
-            let name = after[..<close]
-            if !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "_-.".contains($0) }) {
+        out.reserveCapacity(bytes.count)
+        var position = bytes.startIndex
+        while let open = bytes[position...].firstIndex(of: UInt8(ascii: "[")) {
+            out += text[position..<open]
+            let nameStart = bytes.index(after: open)
+            guard let close = bytes[nameStart...].firstIndex(of: UInt8(ascii: "]")) else {
+                out += text[open...]
+                return out
+            }
+            let name = text[nameStart..<close]
+            if isVariableName(bytes[nameStart..<close], name) {
                 guard let value = lookup(String(name)) else { throw .undefinedVariable(String(name)) }
                 out += value
             } else {
-                out += rest[open...close]
+                out += text[open...close]
             }
-            rest = after[after.index(after: close)...]
+            position = bytes.index(after: close)
         }
-        out += rest
+        out += text[position...]
         return out
+    }
+
+    /// Letters, digits, `_`, `-` and `.`, at least one; ASCII names are checked byte by byte.
+    private static func isVariableName(_ bytes: Substring.UTF8View.SubSequence, _ name: Substring) -> Bool {
+        guard !bytes.isEmpty else { return false }
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            return bytes.allSatisfy { b in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
+                    || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
+            }
+        }
+        return name.allSatisfy { $0.isLetter || $0.isNumber || "_-.".contains($0) }
     }
 }
 

@@ -353,7 +353,9 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
             timerDeadline = nil
             return
         }
-        if next == timerDeadline, timer != nil { return }
+        // An earlier timer stays: when it fires, nothing is due yet and it is armed again for
+        // `next`. Re-scheduling on every read (the keep-alive moves with each) cost a task each.
+        if let armed = timerDeadline, timer != nil, armed <= next { return }
         timer?.cancel()
         timerDeadline = next
         let delay = ContinuousClock.now.duration(to: next)

@@ -9,33 +9,58 @@ public struct JID: Sendable, Hashable, CustomStringConvertible, Comparable {
 
     public init(localpart: String?, domainpart: String, resourcepart: String? = nil) {
         self.localpart = localpart
-        self.domainpart = domainpart.lowercased()
+        self.domainpart = Self.lowercased(domainpart)
         self.resourcepart = resourcepart
     }
 
     /// Parses a JID string; returns nil when it is malformed (RFC 7622 §3.1-3.4).
+    ///
+    /// Works on the UTF-8 bytes: the separators and the characters a localpart may not hold
+    /// are ASCII, and no byte of a multi-byte UTF-8 sequence is ASCII (every stanza's `from` and
+    /// `to` pass through here, so Character-by-Character scanning showed in profiles).
     public init?(_ string: String) {
-        var rest = Substring(string)
+        let bytes = string.utf8
+        var rest = bytes[...]
         var resource: String? = nil
-        if let slash = rest.firstIndex(of: "/") {
+        if let slash = rest.firstIndex(of: UInt8(ascii: "/")) {
             let r = rest[rest.index(after: slash)...]
-            guard !r.isEmpty, r.utf8.count <= 1023 else { return nil }
-            resource = String(r)
+            guard !r.isEmpty, r.count <= 1023 else { return nil }
+            resource = String(decoding: r, as: UTF8.self)
             rest = rest[..<slash]
         }
         var local: String? = nil
-        if let at = rest.firstIndex(of: "@") {
+        if let at = rest.firstIndex(of: UInt8(ascii: "@")) {
             let l = rest[..<at]
-            guard !l.isEmpty, l.utf8.count <= 1023,
-                  !l.contains(where: { "\"&'/:<>@ ".contains($0) }) else { return nil }
-            local = String(l)
+            guard !l.isEmpty, l.count <= 1023, !l.contains(where: Self.forbiddenInLocalpart) else { return nil }
+            local = String(decoding: l, as: UTF8.self)
             rest = rest[rest.index(after: at)...]
         }
         var domain = rest
-        if domain.hasSuffix(".") { domain = domain.dropLast() }
-        guard !domain.isEmpty, domain.utf8.count <= 1023, !domain.contains("@"),
-              !domain.contains(where: { $0.isWhitespace }) else { return nil }
-        self.init(localpart: local, domainpart: String(domain), resourcepart: resource)
+        if domain.last == UInt8(ascii: ".") { domain = domain.dropLast() }
+        guard !domain.isEmpty, domain.count <= 1023, !domain.contains(UInt8(ascii: "@")) else { return nil }
+        let domainString = String(decoding: domain, as: UTF8.self)
+        if domain.allSatisfy({ $0 < 0x80 }) {
+            guard !domain.contains(where: { $0 == 0x20 || (0x09...0x0D).contains($0) }) else { return nil }
+        } else {
+            guard !domainString.contains(where: { $0.isWhitespace }) else { return nil }
+        }
+        self.init(localpart: local, domainpart: domainString, resourcepart: resource)
+    }
+
+    /// RFC 7622 §3.3.1: `"&'/:<>@` and space may not appear in a localpart.
+    private static func forbiddenInLocalpart(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "/"), UInt8(ascii: ":"),
+             UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "@"), UInt8(ascii: " "):
+            true
+        default:
+            false
+        }
+    }
+
+    /// `domain` lower-cased; an ASCII domain with no capitals is returned as it is.
+    private static func lowercased(_ domain: String) -> String {
+        domain.utf8.contains(where: { $0 >= 0x80 || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) ? domain.lowercased() : domain
     }
 
     /// The JID without its resource.

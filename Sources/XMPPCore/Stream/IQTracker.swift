@@ -69,7 +69,7 @@ public struct IQTracker: Sendable {
 
     /// The earliest deadline among outstanding requests.
     public var nextDeadline: ContinuousClock.Instant? {
-        pending.values.map(\.deadline).min()
+        pending.values.lazy.map(\.deadline).min()
     }
 
     /// RFC 6120 §8.2.3 and §10.3.3: a request to an address is answered from that address; a request
