@@ -161,6 +161,22 @@ func runConformance(_ rules: [String], against target: some ConformanceTargetUnd
         #expect(ringing.stanza?.child("jingle")?.attribute("action") == "session-info")
     }
 
+    /// A JMI target that never sends <ringing/> (as Dino 0.4.2): ringing-proceed fails on the
+    /// missing ringing; the retract rule still retracts (after 3 s) and passes, since no proceed
+    /// follows; the busy rule cannot tell busy from "offering both calls", so it is inconclusive
+    /// rather than failed (before, both waited for a ringing that never came and failed).
+    @Test func aJMITargetThatNeverRingsIsJudgedOnWhatItDid() async throws {
+        let target = try await ScenarioTarget(account: "hconf-broken-noring", scenarioFile: broken("jmi-never-rings"))
+        let report = try await run(against: target, harness: "hconf-harness-f", rules: ["xep0353"])
+        let proceed = try #require(report.outcome("xep0353-ringing-proceed"))
+        #expect(proceed.status == .fail && proceed.detail?.contains("ringing") == true, "\(ConformanceReport.line(proceed))")
+        let retract = try #require(report.outcome("xep0353-retract-stops-ringing"))
+        #expect(retract.status == .pass, "\(ConformanceReport.line(retract))")
+        let busy = try #require(report.outcome("xep0353-busy-reject"))
+        #expect(busy.status == .inconclusive && busy.cause == "precondition:not-busy", "\(ConformanceReport.line(busy))")
+        #expect(busy.hint?.contains("--max-concurrent 1") == true)
+    }
+
     @Test func aResponderOmittingTheFingerprintFailsOnlyTheXEP0320Rules() async throws {
         let target = try await ScenarioTarget(account: "hconf-broken-nofp", scenarioFile: broken("no-fingerprint"))
         let report = try await run(against: target, harness: "hconf-harness-e", rules: ["xep0167", "xep0176", "xep0320"])

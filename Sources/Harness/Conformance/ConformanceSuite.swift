@@ -80,6 +80,9 @@ public enum ConformanceSuite {
                                          cause: "precondition:not-busy",
                                          detail: "the target rang for the second proposal for 10 s without rejecting it: it treated it as a call it could take",
                                          hint: busyHint),
+                            Precondition(.kept(["silent-second"]), cause: "precondition:not-busy",
+                                         detail: "the target sends no <ringing/> and neither rejected nor answered the second proposal: it may be offering both calls to its user, so it was not busy",
+                                         hint: busyHint),
                         ]),
     ]
 
