@@ -150,8 +150,14 @@ import Testing
         check(try await call(.agentCallsChromium, bundlePolicy: "balanced", accounts: "a2c-bal"))
     }
 
+    /// Chrome offers red after opus; the agent answers red first, so libwebrtc sends RED to the
+    /// agent (each packet also carries the frame before), and the agent plays its primaries.
     @Test func chromiumCallsAgentBalanced() async throws {
-        check(try await call(.chromiumCallsAgent, bundlePolicy: "balanced", accounts: "c2a-bal"))
+        let o = try await call(.chromiumCallsAgent, bundlePolicy: "balanced", accounts: "c2a-bal")
+        check(o)
+        let media = o.agent["media"] as? [String: Any] ?? [:]
+        let received = media["packetsReceived"] as? Int ?? 0
+        #expect((media["redPacketsReceived"] as? Int ?? 0) > received / 2, "libwebrtc sent RED to the agent: \(media)")
     }
 
     /// Chromium offers BUNDLE itself, so max-bundle needs nothing more from the agent's answer

@@ -26,16 +26,25 @@ import XMPPCore
         try #require(Negotiation.answer(offer(codecs), policy: policy, transport: local).get().rtp).payloadTypes.map(\.id)
     }
 
-    @Test func offerWithREDAndOpusIsAnsweredWithBoth() throws {
+    /// Chrome offers opus then red; the answer leads with red, so libwebrtc sends RED to us.
+    @Test func offerWithREDAndOpusIsAnsweredWithBothREDFirst() throws {
         let a = try Negotiation.answer(offer([Self.opus, Self.red()]), policy: Self.withRED, transport: local).get()
         let types = try #require(a.rtp?.payloadTypes)
-        #expect(types.map(\.id) == [111, 63])
-        #expect(types[1] == Self.red(), "answered as offered: name, clock rate, channels and the 111/111 parameter")
-        #expect(Negotiation.redundantPayloadTypes(types[1]) == [111, 111])
+        #expect(types.map(\.id) == [63, 111])
+        #expect(types[0] == Self.red(), "answered as offered: name, clock rate, channels and the 111/111 parameter")
+        #expect(Negotiation.redundantPayloadTypes(types[0]) == [111, 111])
     }
 
-    /// RED keeps its offered place: before Opus it stays before (libwebrtc then sends RED).
-    @Test func redKeepsItsOfferedPosition() throws {
+    /// RED offered before Opus stays before it, and other payload types keep the offer's order.
+    @Test func redLeadsTheOpusItCarries() throws {
+        let pcmu = PayloadType(id: 0, name: "PCMU", clockrate: 8000)
+        #expect(try answeredIDs([pcmu, Self.opus, Self.red()],
+                                policy: MediaPolicy(audioCodecs: [Self.opus, Negotiation.redundantOpus, pcmu])) == [0, 63, 111])
+        #expect(try answeredIDs([Self.opus, pcmu, Self.red()],
+                                policy: MediaPolicy(audioCodecs: [Self.opus, Negotiation.redundantOpus, pcmu])) == [63, 111, 0])
+    }
+
+    @Test func redKeepsItsPlaceBeforeOpus() throws {
         #expect(try answeredIDs([Self.red(), Self.opus, PayloadType(id: 101, name: "telephone-event", clockrate: 48000)],
                                 policy: MediaPolicy(audioCodecs: [Self.opus, Negotiation.redundantOpus,
                                                                   PayloadType(id: 101, name: "telephone-event", clockrate: 48000)]))
@@ -45,8 +54,8 @@ import XMPPCore
     /// The offerer's ids are kept: RED 96 naming Opus 109 is accepted when Opus 109 is.
     @Test func offerersIDsAreKept() throws {
         let opus109 = PayloadType(id: 109, name: "opus", clockrate: 48000, channels: 2)
-        #expect(try answeredIDs([opus109, Self.red(96, "109/109")]) == [109, 96])
-        #expect(try answeredIDs([opus109, Self.red(96, "109")]) == [109, 96])
+        #expect(try answeredIDs([opus109, Self.red(96, "109/109")]) == [96, 109])
+        #expect(try answeredIDs([opus109, Self.red(96, "109")]) == [96, 109])
     }
 
     @Test func redNamingAPayloadTypeNotAcceptedIsLeftOut() throws {
@@ -78,7 +87,7 @@ import XMPPCore
         #expect(try answeredIDs([Self.opus, Self.red()], policy: withoutRED) == [111])
         let names = Negotiation.defaultAudioCodecs.compactMap(\.name)
         #expect(names.prefix(2) == ["opus", "red"], "RED right after Opus: \(names)")
-        #expect(try answeredIDs([Self.opus, Self.red()], policy: MediaPolicy()) == [111, 63])
+        #expect(try answeredIDs([Self.opus, Self.red()], policy: MediaPolicy()) == [63, 111])
     }
 
     @Test func formatParameterParsing() {
@@ -89,7 +98,7 @@ import XMPPCore
     }
 
     /// A Chromium offer with RED mapped to Jingle, answered, and the answer written back as SDP:
-    /// the RED lines are the ones libwebrtc wrote.
+    /// the RED lines are the ones libwebrtc wrote, red leading (libwebrtc sends its first codec).
     @Test func chromiumOfferThroughSDP() throws {
         let text = SDPConversationsMappingTests.chromiumAudioOffer(
             formats: [111, 63], codecLines: SDPConversationsMappingTests.opusLines + ["a=rtpmap:63 red/48000/2", "a=fmtp:63 111/111"])
@@ -99,8 +108,8 @@ import XMPPCore
         let answer = try Negotiation.answer(offered, policy: Self.withRED, transport: local).get()
         let accept = JingleElement(action: .sessionAccept, sid: "s", contents: [answer])
         let sdp = try SessionDescription(parsing: SDPMapping.sessionDescription(from: accept, party: .responder).description)
-        #expect(sdp.media[0].attributes("rtpmap") == ["111 opus/48000/2", "63 red/48000/2"])
-        #expect(sdp.media[0].attributes("fmtp") == ["111 minptime=10;useinbandfec=1", "63 111/111"])
+        #expect(sdp.media[0].attributes("rtpmap") == ["63 red/48000/2", "111 opus/48000/2"])
+        #expect(sdp.media[0].attributes("fmtp") == ["63 111/111", "111 minptime=10;useinbandfec=1"])
     }
 
     /// Our offer with RED in the policy writes the same lines.

@@ -47,10 +47,12 @@ struct CallReport: Codable, Sendable, Equatable {
         var concealmentRate: Double?
         /// Share of played frames recovered from in-band FEC.
         var fecRecoveryRate: Double?
-        /// Frames restored from the peer's RFC 2198 redundancy (RED), and the redundancy we sent
-        /// at the end (earlier frames repeated per packet; 0 when RED was agreed but not needed).
+        /// Frames restored from the peer's RFC 2198 redundancy (RED), the RED packets the peer
+        /// sent, and the redundancy we sent at the end (earlier frames repeated per packet; 0 when
+        /// RED was agreed but not needed).
         var redAgreed: Bool? = nil
         var redRecoveredFrames: Int? = nil
+        var redPacketsReceived: Int? = nil
         var redDistanceSent: Int? = nil
         /// Frames of silence through gaps the peer left without losing a packet (DTX).
         var silenceFrames: Int?

@@ -157,6 +157,7 @@ struct MediaWiring: Sendable {
         media.opusPacketsPassedThrough = s.opusPacketsPassedThrough
         media.redAgreed = s.redAgreed
         media.redRecoveredFrames = s.redRecoveredFrames
+        media.redPacketsReceived = s.redPacketsReceived
         media.redDistanceSent = s.redDistance
         return media
     }

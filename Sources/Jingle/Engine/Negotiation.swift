@@ -68,9 +68,10 @@ public enum Negotiation {
 
     /// RFC 2198 redundant Opus as libwebrtc offers it (`a=rtpmap:63 red/48000/2`,
     /// `a=fmtp:63 111/111`: each packet's blocks are Opus 111). Offered after Opus by default
-    /// (as Chrome does: a peer that sends its first codec sends plain Opus); the media session
-    /// takes RED packets and sends redundancy when the loss the peer reports calls for it. Its
-    /// format parameter must name the policy's Opus id.
+    /// (as Chrome does: a peer that sends its first codec sends plain Opus), answered before it
+    /// when a peer offers it (so libwebrtc sends RED to us); the media session takes RED packets
+    /// and sends redundancy when the loss the peer reports calls for it. Its format parameter
+    /// must name the policy's Opus id.
     public static let redundantOpus = PayloadType(id: 63, name: "red", clockrate: 48000, channels: 2,
                                                   parameters: [Parameter(name: "", value: "111/111")])
 
@@ -161,17 +162,23 @@ public enum Negotiation {
         func supported(_ p: PayloadType) -> Bool { policy.audioCodecs.contains { matches($0, p) } }
         let codecs = rtp.payloadTypes.filter { !isTelephoneEvent($0) && !isRedundancy($0) && supported($0) }
         guard !codecs.isEmpty else { return .failure(Reason(.incompatibleParameters, text: "no codec in common")) }
-        // RED is accepted where it was offered (libwebrtc sends it only when it comes before
-        // Opus), and only when every block it announces is an Opus payload type we accept; it is
-        // never required.
+        // RED is accepted only when every block it announces is an Opus payload type we accept;
+        // it is never required. An accepted RED is answered first, ahead of the Opus it carries:
+        // the peer then prefers it, and libwebrtc (Chrome offers red after opus) sends RED only
+        // when it leads the answer. Our own sending does not depend on the order (Opus by name,
+        // redundancy as the loss calls for it).
         let opus = Set(codecs.filter { $0.name?.lowercased() == "opus" }.map(\.id))
+        var redundancy: [PayloadType] = []
         for p in rtp.payloadTypes where !isTelephoneEvent(p) {
             if isRedundancy(p) {
                 guard supported(p), let blocks = redundantPayloadTypes(p), blocks.allSatisfy(opus.contains) else { continue }
-                chosen.append(answered(p))
+                redundancy.append(answered(p))
             } else if supported(p) {
                 chosen.append(answered(p))
             }
+        }
+        if !redundancy.isEmpty {
+            chosen.insert(contentsOf: redundancy, at: chosen.firstIndex { opus.contains($0.id) } ?? 0)
         }
         for p in rtp.payloadTypes where isTelephoneEvent(p) && policy.audioCodecs.contains(where: { matches($0, p) }) {
             chosen.append(answered(p))
