@@ -67,7 +67,7 @@ public struct StanzaTemplate: Sendable, Hashable {
                 return out
             }
             let name = text[nameStart..<close]
-            if isVariableName(bytes[nameStart..<close], name) {
+            if isVariableName(name) {
                 guard let value = lookup(String(name)) else { throw .undefinedVariable(String(name)) }
                 out += value
             } else {
@@ -80,16 +80,16 @@ public struct StanzaTemplate: Sendable, Hashable {
     }
 
     /// Letters, digits, `_`, `-` and `.`, at least one; ASCII names are checked byte by byte.
-    private static func isVariableName(_ bytes: Substring.UTF8View.SubSequence, _ name: Substring) -> Bool {
-        guard !bytes.isEmpty else { return false }
-        if bytes.allSatisfy({ $0 < 0x80 }) {
-            return bytes.allSatisfy { b in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b)
-                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
-                    || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
-            }
+    private static func isVariableName(_ name: Substring) -> Bool {
+        guard !name.isEmpty else { return false }
+        guard name.utf8.allSatisfy({ $0 < 0x80 }) else {
+            return name.allSatisfy { $0.isLetter || $0.isNumber || "_-.".contains($0) }
         }
-        return name.allSatisfy { $0.isLetter || $0.isNumber || "_-.".contains($0) }
+        return name.utf8.allSatisfy { b in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
+                || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
+        }
     }
 }
 
