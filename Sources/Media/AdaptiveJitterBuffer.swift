@@ -18,7 +18,10 @@
 ///   forward by more than `maximumDelay` re-anchors the playout point (`resynchronisations`).
 /// - Target delay: the `percentile` (95th) of the packets' relative arrival delay (arrival minus
 ///   media time, relative to the fastest packet of a sliding history) rounded up to whole frames,
-///   plus one frame, within `minimumDelay...maximumDelay`. It rises at once when a packet needs
+///   plus one frame, plus the RFC 2198 redundancy distance the stream carries (`redundancyDistance`:
+///   a frame lost in a burst is restored from a packet up to that many frames later, and its
+///   oldest restored frame's in-band FEC covers one more), within `minimumDelay...maximumDelay`.
+///   It rises at once when a packet needs
 ///   more, and falls by one frame only after `targetDecreaseHold` packets in a row asked for less
 ///   (hysteresis), so a single quiet stretch does not shrink it.
 /// - Buffer level: media from the playout point to the end of the newest packet, plus the decoded
@@ -170,6 +173,8 @@ public struct AdaptiveJitterBuffer: Sendable {
     /// packet instead of sorting the whole history every time).
     private var sortedTransits: [Int64] = []
     private var targetSamples: Int64
+    /// Earlier frames each packet of the stream repeats (RFC 2198): frames added to the target.
+    public private(set) var redundancyDistance = 0
     private var packetsBelowTarget = 0
     private var filteredLevel: Double = 0
     private var stretchCountdown = 0
@@ -317,7 +322,7 @@ public struct AdaptiveJitterBuffer: Sendable {
         let sorted = sortedTransits
         let index = min(sorted.count - 1, Int((Double(sorted.count - 1) * configuration.percentile).rounded(.up)))
         let jitter = sorted[index] - sorted[0]
-        let frames = (jitter + frame - 1) / frame + 1
+        let frames = (jitter + frame - 1) / frame + 1 + Int64(redundancyDistance)
         let minimum = Self.samples(configuration.minimumDelay, rate: configuration.clockRate)
         let wanted = min(max(frames * frame, minimum), maximumSamples)
         if wanted > targetSamples {
@@ -367,6 +372,16 @@ public struct AdaptiveJitterBuffer: Sendable {
     /// frame (one underrun) is left alone.
     private var highLimit: Int64 {
         max(targetSamples, lowLimit) + frame
+    }
+
+    /// Tells the buffer how many earlier frames the stream's packets repeat (RFC 2198, as
+    /// `RedundancyRecovery.receivedDistance` reads it): the target grows by as many frames, so
+    /// that after a burst of lost packets the first one to arrive still restores them before
+    /// they are due, and the in-band FEC of the oldest restored frame covers the one before it.
+    /// The next packet inserted raises the target at once; when the distance falls, the target
+    /// comes down with the usual hysteresis.
+    public mutating func setRedundancyDistance(_ frames: Int) {
+        redundancyDistance = min(max(frames, 0), 16)
     }
 
     /// Media time from `timestamp` for `duration` units carries no audio: an RFC 4733 telephone

@@ -31,6 +31,12 @@ public final class AudioPlayout {
         jitterBuffer.insert(packet, at: now)
     }
 
+    /// Earlier frames the stream's RED packets repeat (RFC 2198): the jitter buffer waits that
+    /// much longer, so a burst's lost frames are restored before they are due.
+    public func setRedundancyDistance(_ frames: Int) {
+        jitterBuffer.setRedundancyDistance(frames)
+    }
+
     /// Media time taken by a telephone event (RFC 4733): not audio to wait for.
     public func noteNoAudio(from timestamp: UInt32, duration: Int) {
         jitterBuffer.noteNoAudio(from: timestamp, duration: duration)

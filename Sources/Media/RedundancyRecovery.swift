@@ -66,6 +66,14 @@ public struct RedundancyRecovery: Sendable {
 
     public let configuration: Configuration
     public private(set) var statistics = Statistics()
+    /// The most earlier frames (redundant Opus blocks) a RED packet carried among the last
+    /// `distanceWindow` received: how far back a packet can restore, for the jitter buffer's
+    /// target (`AdaptiveJitterBuffer.setRedundancyDistance`). 0 before any RED packet.
+    public private(set) var receivedDistance = 0
+    /// RED packets over which `receivedDistance` is the maximum (one second of 20 ms packets).
+    public static let distanceWindow = 50
+    private var recentDistances: [UInt8] = []
+    private var recentNext = 0
     private var ssrc: UInt32?
     private var firstSequence: UInt16?
     private var seen: Set<UInt32> = []
@@ -93,6 +101,8 @@ public struct RedundancyRecovery: Sendable {
             return []
         }
         statistics.redPackets += 1
+        let opus = configuration.opusPayloadType
+        noteDistance(red.redundant.lazy.filter { $0.payloadType == opus && $0.timestampOffset > 0 }.count)
         var out: [Output] = []
         let count = red.redundant.count
         for (index, block) in red.redundant.enumerated() {
@@ -135,6 +145,17 @@ public struct RedundancyRecovery: Sendable {
             return Int(offset / UInt32(info.totalSamples))
         }
         return position
+    }
+
+    private mutating func noteDistance(_ blocks: Int) {
+        let value = UInt8(min(blocks, Int(UInt8.max)))
+        if recentDistances.count < Self.distanceWindow {
+            recentDistances.append(value)
+        } else {
+            recentDistances[recentNext] = value
+            recentNext = (recentNext + 1) % Self.distanceWindow
+        }
+        receivedDistance = Int(recentDistances.max() ?? 0)
     }
 
     /// Forgets the stream (a new SSRC); the statistics are kept.

@@ -157,7 +157,7 @@ public struct RedundantAudioPayload: Equatable, Sendable {
 /// frames before them still are.
 public struct RedundantAudioEncoder: Sendable {
     /// The most earlier frames a packet repeats.
-    public static let maximumDistance = 2
+    public static let maximumDistance = 3
 
     private struct Remembered: Sendable {
         var payloadType: UInt8

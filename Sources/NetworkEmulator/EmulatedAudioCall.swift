@@ -16,6 +16,8 @@ public enum EmulatedAudioCall {
         public var redundancy: RedundancyRecovery.Statistics
         /// The sender's payload bit rate over the call, kbit/s (RED headers and repeats included).
         public var payloadKilobitsPerSecond: Double
+        /// The sender's RED distance averaged over its packets.
+        public var meanRedundancyDistance: Double
     }
 
     /// Runs until the sender has sent everything and the receiver has played all that arrived
@@ -23,10 +25,20 @@ public enum EmulatedAudioCall {
     /// counted as concealment.
     /// - Parameters:
     ///   - firstPull: the receiver's first pull (its playout clock's phase against the sender's).
+    ///   - redundancy: steers the sender as the media session does from the peer's RTCP
+    ///     reports: every `reportInterval` the share of packets the path lost since the last
+    ///     report is fed to it, and the level it returns is applied to the sender. Nil keeps the
+    ///     sender's settings.
     public static func run(sender: EmulatedOpusSender, path configuration: NetworkPath<RTPPacket>.Configuration,
                            jitterBuffer: AdaptiveJitterBuffer.Configuration = .init(minimumDelay: .milliseconds(60)),
                            timeStretching: Bool = true, firstPull: Duration = .milliseconds(7),
-                           tail: Duration = .seconds(2)) throws -> Result {
+                           tail: Duration = .seconds(2), redundancy: RedundancyController? = nil,
+                           reportInterval: Duration = .seconds(1)) throws -> Result {
+        var controller = redundancy
+        if let level = controller?.current { try sender.apply(level) }
+        var nextReport = reportInterval
+        var reported = (sent: 0, lost: 0)
+        var distanceFrames = 0
         var path = NetworkPath<RTPPacket>(configuration)
         // With RED, every packet goes through RFC 2198 recovery, as in the media session: a RED
         // packet gives its primary and any frame its redundancy restores.
@@ -48,12 +60,27 @@ public enum EmulatedAudioCall {
             if let end, now > end { break }
             if end != nil, path.nextArrival == nil, playout.jitterBuffer.bufferedPacketCount == 0 { break }
             if let send, send == now {
-                if let packet = try sender.nextPacket() { path.send(packet, at: now) }
+                // The receiver's report about the interval just ended (RFC 3550 §6.4.1 fraction
+                // lost) reaches the sender before its next packet.
+                if controller != nil, now >= nextReport {
+                    let sent = path.statistics.sent - reported.sent, lost = path.statistics.lost - reported.lost
+                    reported = (path.statistics.sent, path.statistics.lost)
+                    nextReport += reportInterval
+                    if sent > 0, let level = controller?.update(lossPercent: Double(lost) * 100 / Double(sent)) {
+                        try sender.apply(level)
+                    }
+                }
+                if let packet = try sender.nextPacket() {
+                    distanceFrames += sender.redundancyDistance
+                    path.send(packet, at: now)
+                }
                 continue
             }
             if let arrival = path.nextArrival, arrival == now {
                 for (received, at) in path.receive(at: now) {
-                    for packet in recovery?.process(received).map(\.packet) ?? [received] {
+                    let packets = recovery?.process(received).map(\.packet) ?? [received]
+                    playout.setRedundancyDistance(recovery?.receivedDistance ?? 0)
+                    for packet in packets {
                         switch playout.insert(packet, at: base + at) {
                         case .buffered: break
                         case .late, .duplicate, .overflowed: refused += 1
@@ -68,6 +95,7 @@ public enum EmulatedAudioCall {
         let seconds = Double(sender.totalFrames) * 0.02
         return Result(played: played, playout: playout.statistics, path: path.statistics, refused: refused,
                       redundancy: recovery?.statistics ?? RedundancyRecovery.Statistics(),
-                      payloadKilobitsPerSecond: Double(sender.payloadOctetsSent) * 8 / 1000 / max(seconds, 0.02))
+                      payloadKilobitsPerSecond: Double(sender.payloadOctetsSent) * 8 / 1000 / max(seconds, 0.02),
+                      meanRedundancyDistance: Double(distanceFrames) / Double(max(1, path.statistics.sent)))
     }
 }

@@ -103,6 +103,19 @@ public final class EmulatedOpusSender {
         return capture * (1 / (1 + shape.clockDriftPPM / 1_000_000))
     }
 
+    /// RED distance in use (0 with RED configured but off, or without RED).
+    public var redundancyDistance: Int { settings.redundancy == nil ? 0 : redundantEncoder.distance }
+
+    /// Applies a `RedundancyController` level as the media session does: the RED distance and
+    /// the Opus rate beside it (the distance only where RED is configured).
+    public func apply(_ level: RedundancyController.Level) throws(OpusError) {
+        if settings.redundancy != nil {
+            if level.distance == 0 { redundantEncoder.reset() }
+            redundantEncoder.distance = level.distance
+        }
+        try encoder.setBitrate(level.opusBitrate)
+    }
+
     /// The next packet (nil for frames that DTX leaves unsent); advances past it.
     public func nextPacket() throws(OpusError) -> RTPPacket? {
         guard !isFinished else { return nil }

@@ -193,7 +193,7 @@ import Testing
         let context = "\(o.agentTranscript)\n\(o.peerTranscript)"
         let media = o.agent["media"] as? [String: Any] ?? [:]
         #expect(media["redAgreed"] as? Bool == true, "\(context)")
-        #expect(media["redDistanceSent"] as? Int == 1, "Chromium's loss reports turned RED on: \(media)")
+        #expect((media["redDistanceSent"] as? Int ?? 0) >= 1, "Chromium's loss reports turned RED on: \(media)")
         let inbound = (o.peerEnded["stats"] as? [String: Any])?["inbound"] as? [String: Any] ?? [:]
         let lost = inbound["packetsLost"] as? Int ?? 0, received = inbound["packetsReceived"] as? Int ?? 0
         #expect(lost * 20 > received, "about 10 % lost on the way to Chromium: \(inbound)")

@@ -46,6 +46,26 @@ struct JitterSimulation {
 }
 
 @Suite struct JitterBufferTests {
+    /// RFC 2198 at distance 3: a burst of four lost packets is restored by the fifth, which
+    /// arrives 80 ms after the first lost one was; the target grows by the distance so that the
+    /// first of them is not yet due, and comes back down, a frame at a time, when the sender
+    /// repeats less.
+    @Test func aRedundancyDistanceAddsItsFramesToTheTarget() {
+        var sim = JitterSimulation(configuration: .init(minimumDelay: .milliseconds(20), targetDecreaseHold: 10))
+        sim.run(arrivals: (0..<20).map { ($0, Int($0) * 20) }, firstPull: 5, pulls: 0)
+        let plain = sim.buffer.statistics.targetDelay
+        #expect(plain == .milliseconds(20))
+        sim.buffer.setRedundancyDistance(3)
+        sim.run(arrivals: [(20, 400)], firstPull: 0, pulls: 0)
+        #expect(sim.buffer.statistics.targetDelay == .milliseconds(80), "one frame plus three")
+        #expect(sim.buffer.redundancyDistance == 3)
+        sim.buffer.setRedundancyDistance(0)
+        sim.run(arrivals: (21..<31).map { ($0, Int($0) * 20) }, firstPull: 0, pulls: 0)
+        #expect(sim.buffer.statistics.targetDelay == .milliseconds(60), "down one frame after the hold")
+        sim.run(arrivals: (31..<61).map { ($0, Int($0) * 20) }, firstPull: 0, pulls: 0)
+        #expect(sim.buffer.statistics.targetDelay == .milliseconds(20))
+    }
+
     @Test func steadyStreamPlaysEveryFrame() {
         var sim = JitterSimulation()
         sim.run(arrivals: (0..<50).map { ($0, Int($0) * 20) }, firstPull: 5, pulls: 50)

@@ -80,6 +80,30 @@ import Testing
         Self.expectConsistent(out)
     }
 
+    /// Distance 3 (the product's top level) restores the last three frames of a burst of four,
+    /// and the receiver reads the distance it is sent, for the jitter buffer's target; it falls
+    /// back a second (50 packets) after the sender repeats less.
+    @Test func distanceThreeRestoresThreeOfABurstAndItsDistanceIsRead() {
+        var packets = Self.redStream(12, distance: 3)
+        #expect(Self.receive(packets, losing: []).1.receivedDistance == 3)
+        let (out, r) = Self.receive(packets, losing: [5, 6, 7, 8])
+        #expect(out.filter(\.isRecovered).map { Int($0.packet.payload[1]) } == [6, 7, 8])
+        #expect(r.receivedDistance == 3)
+        Self.expectConsistent(out)
+        // Then 60 packets repeating one frame each.
+        var encoder = RedundantAudioEncoder(distance: 1)
+        packets += (12..<72).map { i in
+            RTPPacket(payloadType: 63, sequenceNumber: Self.sequence(i), timestamp: Self.timestamp(i), ssrc: 7,
+                      payload: encoder.encode(payloadType: 111, timestamp: Self.timestamp(i), payload: Self.opus(i)).serialized())
+        }
+        var recovery = RedundancyRecovery()
+        var seen: [Int] = []
+        for p in packets { _ = recovery.process(p); seen.append(recovery.receivedDistance) }
+        #expect(seen[11] == 3 && seen[12 + 30] == 3, "the largest of the last 50")
+        #expect(seen.last == 1)
+        #expect(RedundancyRecovery().receivedDistance == 0)
+    }
+
     /// Distance 1 recovers isolated losses only.
     @Test func distanceOneRecoversSingleLosses() {
         let (out, r) = Self.receive(Self.redStream(12, distance: 1), losing: [3, 6, 7])

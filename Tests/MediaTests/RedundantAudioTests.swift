@@ -140,7 +140,7 @@ import Testing
         _ = zero.encode(payloadType: 111, timestamp: 0, payload: Self.frame(0))
         #expect(zero.encode(payloadType: 111, timestamp: 960, payload: Self.frame(1)).serialized() == [0x6F] + Self.frame(1))
         var clamped = RedundantAudioEncoder(distance: 5)
-        #expect(clamped.distance == 2)
+        #expect(clamped.distance == RedundantAudioEncoder.maximumDistance && clamped.distance == 3)
         clamped.distance = -1
         #expect(clamped.distance == 0)
     }

@@ -74,6 +74,8 @@ enum AiortcSignalling {
         var setup: DTLSSetup
         /// The payload types offered or answered for Opus.
         var opusPayloadTypes: [UInt8]
+        /// The payload types offered or answered for RFC 2198 redundancy (`red/48000/2`).
+        var redPayloadTypes: [UInt8]
 
         init(_ content: Content) throws {
             guard let rtp = content.rtp, rtp.media == "audio" else { throw Failure(description: "content \(content.name) is not RTP audio") }
@@ -90,6 +92,7 @@ enum AiortcSignalling {
             fingerprint = (fp.hash.lowercased(), fp.value)
             setup = s
             opusPayloadTypes = rtp.payloadTypes.filter { $0.name?.lowercased() == "opus" && $0.clockrate == 48_000 }.map(\.id)
+            redPayloadTypes = rtp.payloadTypes.filter { $0.name?.lowercased() == "red" }.map(\.id)
         }
     }
 

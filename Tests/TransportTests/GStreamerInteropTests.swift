@@ -56,6 +56,9 @@ import TLS
         let role = try #require(Negotiation.dtlsRole(local: .actpass, remote: remote.setup))
         let opus = try #require(remote.opusPayloadTypes.first, "GStreamer answered without Opus: \(answerSDP)")
         #expect(opus == 111, "an answer keeps the offerer's payload type")
+        // We offer RED (RFC 2198); GStreamer does not speak it and answers plain Opus, which we then send.
+        #expect(offer.rtp?.payloadTypes.contains { $0.name?.lowercased() == "red" } == true, "we offer RED")
+        #expect(remote.redPayloadTypes.isEmpty, "GStreamer answered RED: \(answerSDP)")
         #expect(!remote.candidates.isEmpty && remote.candidates.allSatisfy { $0.address == "127.0.0.1" })
 
         let session = try MediaSession(agent: call.agent, configuration: MediaSessionConfiguration(
@@ -103,6 +106,9 @@ import TLS
         let opus = try #require(answered.rtp?.payloadTypes.first { $0.name?.lowercased() == "opus" }?.id,
                                 "we answered without Opus: \(answered)")
         #expect(remote.opusPayloadTypes.contains(opus))
+        // GStreamer offers no RED, so our answer is plain Opus.
+        #expect(remote.redPayloadTypes.isEmpty, "GStreamer offered RED: \(offerSDP)")
+        #expect(answered.rtp?.payloadTypes.contains { $0.name?.lowercased() == "red" } == false, "we answered RED to a peer without it")
 
         let session = try MediaSession(agent: call.agent, configuration: MediaSessionConfiguration(
             role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,

@@ -72,7 +72,8 @@ import TLS
     }
 
     /// RFC 2198 over real libnice and SRTP: at 10 % loss the receiver's RTCP reports turn the
-    /// sender's redundancy on (the frame before in every packet, Opus still at 48 kbit/s), and
+    /// sender's redundancy on (one or three frames before in every packet, by the smoothed
+    /// loss; Opus still at 48 kbit/s), and
     /// lost frames come back from the packets after them before the decoder would conceal them.
     @Test func tenPercentLossWithRedundancyRecoversLostFrames() async throws {
         let dir = try CallSupport.temporaryDirectory()
@@ -83,7 +84,7 @@ import TLS
         let (mos, result) = try await CallSupport.scoredCall(speech: speech, in: dir, options, label: "red")
         let s = result.sender, r = result.receiver
         print("MOS 10% loss, RED: \(mos); sender RED distance \(s.redDistance) at \(s.opusBitrate) bit/s; receiver \(r)")
-        #expect(s.redDistance == 1 && s.opusBitrate == 48_000, "the loss reports turned redundancy on: \(s)")
+        #expect(s.redDistance >= 1 && s.opusBitrate == 48_000, "the loss reports turned redundancy on: \(s)")
         #expect(r.redPacketsReceived > 0)
         #expect(r.redRecoveredFrames > r.packetsLost / 3, "RED restored lost frames: \(r)")
         #expect(r.concealedFrames < r.packetsLost, "\(r)")
@@ -92,7 +93,7 @@ import TLS
 
     /// Bursty loss (Gilbert-Elliott, 10 % in bursts of 3 on average) over real libnice: RED
     /// turns on and restores what a burst leaves behind it; printed beside FEC alone for
-    /// BENCHMARKS.md. A burst of three still loses its first frame to one repeat.
+    /// BENCHMARKS.md.
     @Test func burstyLossWithRedundancyAgainstFECAlone() async throws {
         let dir = try CallSupport.temporaryDirectory()
         defer { CallSupport.removeTemporary(dir) }
@@ -106,7 +107,7 @@ import TLS
               + "\(fec.receiver.packetsLost) lost), RED \(redMOS) (\(red.receiver.redRecoveredFrames) recovered, "
               + "\(red.receiver.concealedFrames) concealed of \(red.receiver.packetsLost) lost)")
         #expect(fec.sender.packetsDroppedByLossStage == red.sender.packetsDroppedByLossStage, "the same seed drops the same packets")
-        #expect(red.sender.redDistance == 1)
+        #expect(red.sender.redDistance >= 1)
         #expect(red.receiver.redRecoveredFrames > 0)
         #expect(red.receiver.concealedFrames < fec.receiver.concealedFrames, "RED \(red.receiver) FEC \(fec.receiver)")
     }

@@ -156,13 +156,26 @@ import NetworkEmulator
         let name: String
         let bitrate: Int
         let distance: Int?
+        /// RED steered by the product's `RedundancyController` from loss reports each second
+        /// (`distance` is where it starts); false keeps `distance` throughout.
+        var adaptive = false
     }
 
+    /// The product's defaults: Opus at 48 kbit/s with in-band FEC, RED agreed and steered by the
+    /// loss reports.
+    static let defaults = Variant(name: "default", bitrate: 48_000, distance: 0, adaptive: true)
+
     static func score(_ speech: (url: URL, wav: WAVFile), in dir: URL, _ v: Variant, _ loss: NetworkPath<RTPPacket>.Loss,
-                      seed: UInt64) throws -> (mos: Double, result: EmulatedAudioCall.Result) {
-        let sender = try EmulatedOpusSender(speech: speech.wav.samples, settings: .init(
+                      seed: UInt64, warmUp: Bool = false) throws -> (mos: Double, result: EmulatedAudioCall.Result) {
+        // With `warmUp` the call starts with three seconds of speech that are not scored: the
+        // sender has heard the first loss reports by the time the sentence starts, as it would
+        // a minute into a call, and the encoder is past its first frames.
+        let lead = warmUp ? min(speech.wav.samples.count, 48_000 * 3) : 0
+        let sender = try EmulatedOpusSender(speech: Array(speech.wav.samples[0..<lead]) + speech.wav.samples, settings: .init(
             bitrate: v.bitrate, redundancy: v.distance.map { (63, $0) }))
-        let r = try EmulatedAudioCall.run(sender: sender, path: .init(loss: loss, jitter: .milliseconds(10), seed: seed))
+        var r = try EmulatedAudioCall.run(sender: sender, path: .init(loss: loss, jitter: .milliseconds(10), seed: seed),
+                                          redundancy: v.adaptive ? RedundancyController() : nil)
+        r.played.removeFirst(min(lead, r.played.count))
         let out = dir.appendingPathComponent("red-\(v.name)-\(seed).wav")
         try Data(WAVFile(sampleRate: 48_000, channels: 1, samples: r.played).serialized()).write(to: out)
         return (try CallSupport.pesq(reference: speech.url, degraded: out), r)
@@ -190,17 +203,40 @@ import NetworkEmulator
         #expect(bursty.result.redundancy.recoveredFrames > 0)
     }
 
+    /// The product's defaults under 10 % loss in bursts of three (Gilbert-Elliott): the loss
+    /// reports take the sender to three repeats, the receiver's jitter buffer waits three frames
+    /// longer, and the last three frames of a burst come back whole (the fourth from in-band FEC),
+    /// where in-band FEC alone restores one and conceals the rest.
+    @Test func theDefaultsRestoreBurstsOfThree() throws {
+        let dir = try CallSupport.temporaryDirectory()
+        defer { CallSupport.removeTemporary(dir) }
+        let speech = try CallSupport.makeSpeech(in: dir)
+        let bursty = NetworkPath<RTPPacket>.Loss.bursty(average: 0.10, meanBurst: 3)
+        let fec = try Self.score(speech, in: dir, Variant(name: "fec", bitrate: 48_000, distance: nil), bursty, seed: 21, warmUp: true)
+        let red = try Self.score(speech, in: dir, Self.defaults, bursty, seed: 21, warmUp: true)
+        print("EmulatedRedundancyTests: 10 % bursty: FEC PESQ \(fec.mos) (\(fec.result.playout.concealedFrames) concealed), "
+              + "defaults PESQ \(red.mos) (\(red.result.redundancy.recoveredFrames) recovered by RED, "
+              + "\(red.result.playout.concealedFrames) concealed, mean distance \(red.result.meanRedundancyDistance), "
+              + "\(Int(red.result.payloadKilobitsPerSecond)) kbit/s)")
+        #expect(red.result.meanRedundancyDistance > 2.5, "the reports took the sender to three repeats")
+        #expect(red.result.playout.targetDelay >= .milliseconds(80), "the receiver waits for the repeats")
+        #expect(red.result.playout.concealedFrames * 2 < fec.result.playout.concealedFrames)
+        #expect(red.mos >= 3.2 && red.mos > fec.mos + 0.5, "defaults \(red.mos) vs FEC \(fec.mos)")
+    }
+
     /// The table in BENCHMARKS.md: JINGLEKIT_RED_MATRIX=1 swift test --skip-build --filter redundancyMatrix
     @Test(.enabled(if: ProcessInfo.processInfo.environment["JINGLEKIT_RED_MATRIX"] != nil))
     func redundancyMatrix() throws {
         let dir = try CallSupport.temporaryDirectory()
         defer { CallSupport.removeTemporary(dir) }
         let speech = try CallSupport.makeSpeech(in: dir)
-        // JINGLEKIT_RED_VARIANTS="fec48,red1-48,red2-32": fecB is plain Opus at B kbit/s, redD-B
-        // repeats D earlier frames with Opus at B kbit/s.
-        let names = (ProcessInfo.processInfo.environment["JINGLEKIT_RED_VARIANTS"] ?? "fec48,red1-48,red2-32,red1-32")
+        // JINGLEKIT_RED_VARIANTS="default,fec48,red1-48,red2-32": default is the product's
+        // (RED steered by loss reports), fecB is plain Opus at B kbit/s, redD-B repeats D earlier
+        // frames with Opus at B kbit/s. Every call has the unscored warm-up.
+        let names = (ProcessInfo.processInfo.environment["JINGLEKIT_RED_VARIANTS"] ?? "default,fec48,red1-48,red3-48")
             .split(separator: ",").map(String.init)
         let variants = names.compactMap { name -> Variant? in
+            if name == "default" { return Self.defaults }
             if name.hasPrefix("fec"), let kbit = Int(name.dropFirst(3)) { return Variant(name: name, bitrate: kbit * 1000, distance: nil) }
             let parts = name.dropFirst(3).split(separator: "-")
             guard name.hasPrefix("red"), parts.count == 2, let d = Int(parts[0]), let kbit = Int(parts[1]) else { return nil }
@@ -217,7 +253,7 @@ import NetworkEmulator
                 var scores: [Double] = []
                 var rate = 0.0
                 for seed: UInt64 in [21, 22, 23, 24, 25] {
-                    let s = try Self.score(speech, in: dir, v, loss, seed: seed)
+                    let s = try Self.score(speech, in: dir, v, loss, seed: seed, warmUp: true)
                     scores.append(s.mos)
                     rate = s.result.payloadKilobitsPerSecond
                 }

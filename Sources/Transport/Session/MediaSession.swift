@@ -398,6 +398,7 @@ public final class MediaSession: @unchecked Sendable {
                 // Plain Opus passes through; a RED packet gives its primary and whatever frames
                 // its redundancy restores, before the jitter buffer would conceal them.
                 if let outputs = recovery?.process(packet) {
+                    playout.setRedundancyDistance(recovery?.receivedDistance ?? 0)
                     for output in outputs { playout.insert(output.packet, at: now) }
                 } else {
                     playout.insert(packet, at: now)
