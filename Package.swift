@@ -51,6 +51,9 @@ let package = Package(
                        providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CSoxr", path: "Sources/CModules/CSoxr", pkgConfig: "soxr",
                        providers: [.apt(["libsoxr-dev"])]),
+        // libbpf: loads the relay's kernel fast path and writes its maps.
+        .systemLibrary(name: "CBPF", path: "Sources/CModules/CBPF", pkgConfig: "libbpf",
+                       providers: [.apt(["libbpf-dev"])]),
         // glibc's stub resolver (res_nsearch) for the XMPP SRV look-up; part of libc6-dev, no pkg-config.
         .systemLibrary(name: "CResolv", path: "Sources/CModules/CResolv",
                        providers: [.apt(["libc6-dev"])]),
@@ -100,8 +103,15 @@ let package = Package(
                     .product(name: "Logging", package: "swift-log"),
                 ],
                 path: "Sources/XMPPClient", swiftSettings: swiftSettings),
+        // The relay's kernel fast path: a TC program built from BPF/*.bpf.c by CompileBPF at build
+        // time, its loader and its maps.
+        .target(name: "RelayFastPath", dependencies: ["TURNServer", "STUN", "CBPF"],
+                path: "Sources/RelayFastPath", exclude: ["BPF"], swiftSettings: swiftSettings, plugins: ["CompileBPF"]),
+        .executableTarget(name: "compile-bpf", path: "Tools/compile-bpf"),
+        .plugin(name: "CompileBPF", capability: .buildTool(), dependencies: ["compile-bpf"],
+                path: "Plugins/CompileBPF"),
         .target(name: "RelayServer", dependencies: [
-                    "TURNServer", "STUN", "TLS", "CLinuxCalls",
+                    "TURNServer", "STUN", "TLS", "CLinuxCalls", "RelayFastPath",
                     .product(name: "NIOCore", package: "swift-nio"),
                     .product(name: "NIOPosix", package: "swift-nio"),
                     .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -198,7 +208,7 @@ let package = Package(
                     ],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "RelayTests", dependencies: [
-                        "RelayServer", "TURNServer", "STUN", "CryptoPrimitives", "CLinuxCalls",
+                        "RelayServer", "RelayFastPath", "TURNServer", "STUN", "CryptoPrimitives", "CLinuxCalls",
                         .product(name: "NIOCore", package: "swift-nio"),
                         .product(name: "NIOPosix", package: "swift-nio"),
                     ],

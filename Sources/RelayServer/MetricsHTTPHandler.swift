@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import RelayFastPath
 
 /// The metrics endpoint's routes: `GET /metrics` (also `/`) in the Prometheus text format and
 /// `GET /health` (200 while serving, 503 while draining). The query string is ignored; `HEAD`
@@ -95,11 +96,20 @@ final class MetricsHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 extension RelayServer.Snapshot {
     /// One data-plane thread's counters (on that thread).
     static func of(_ core: RelayCore) -> Self {
-        Self(statistics: core.engine.statistics, allocationCount: core.engine.allocationCount,
+        // What the kernel relayed counts as relayed, in the same counters (and apart as well).
+        core.collectKernelCounts()
+        var statistics = core.engine.statistics
+        let kernel = core.kernelRelayed
+        statistics.packetsToPeer &+= kernel.packetsToPeer
+        statistics.bytesToPeer &+= kernel.bytesToPeer
+        statistics.packetsToClient &+= kernel.packetsToClient
+        statistics.bytesToClient &+= kernel.bytesToClient
+        return Self(statistics: statistics, allocationCount: core.engine.allocationCount,
              receiveErrors: core.receiveErrors, sendErrors: core.sendErrors,
              peerConnections: core.engine.stateSizes.peerConnections,
              tcpBytesToPeer: core.tcpCounters.toPeer.load(ordering: .relaxed),
-             tcpBytesToClient: core.tcpCounters.toClient.load(ordering: .relaxed))
+             tcpBytesToClient: core.tcpCounters.toClient.load(ordering: .relaxed), kernel: kernel,
+                    kernelRoutes: core.kernelTable?.count ?? 0)
     }
 
     static func + (a: Self, b: Self) -> Self {
@@ -111,6 +121,8 @@ extension RelayServer.Snapshot {
         total.peerConnections += b.peerConnections
         total.tcpBytesToPeer += b.tcpBytesToPeer
         total.tcpBytesToClient += b.tcpBytesToClient
+        total.kernel += b.kernel
+        total.kernelRoutes += b.kernelRoutes
         return total
     }
 }

@@ -64,6 +64,16 @@ public struct RelayConfiguration: Sendable {
     public var firstMessageTimeout: Double = 10
     /// Seconds a TCP or TLS connection without an allocation may stay silent.
     public var idleTimeout: Double = 60
+    /// The kernel fast path for UDP clients' channels (`RelayFastPath`): `auto` uses it when the
+    /// kernel takes the program (CAP_BPF and CAP_NET_ADMIN, Linux) and relays in user space
+    /// otherwise, saying why in one log line; `on` refuses to start without it; `off` never
+    /// loads it.
+    public var fastPath: FastPathMode = .off
+
+    public enum FastPathMode: String, Sendable, CaseIterable {
+        case auto, on, off
+    }
+
     /// The configuration file's directory: relative `user-file` and `secret-file` paths in the
     /// file are resolved against it.
     public var configurationDirectory: String?
@@ -131,7 +141,7 @@ public struct RelayConfiguration: Sendable {
         return "listen=\(listeners) relay=\(relayIPv4.map { "\($0)" } ?? "-")/\(relayIPv6.map { "\($0)" } ?? "-") "
             + "realm=\(realm) users=\(users.count)(redacted) secrets=\(secrets.count)(redacted) "
             + "ports=\(portRange.lowerBound)-\(portRange.upperBound) allow-peers=\(allowPeers.map(\.description)) "
-            + "loopback-peers=\(allowLoopbackPeers) threads=\(threads) tcp-relay=\(tcpRelay)"
+            + "loopback-peers=\(allowLoopbackPeers) threads=\(threads) tcp-relay=\(tcpRelay) fast-path=\(fastPath.rawValue)"
             + (externalIPs.isEmpty ? "" : " nat=\(externalIPs.map { "\($0.advertised)/\($0.relay.map { "\($0)" } ?? "-")" })")
             + " connections=\(maxConnections == 0 ? "auto" : "\(maxConnections)") per-ip=\(maxConnectionsPerIP)"
     }
@@ -281,6 +291,9 @@ extension RelayConfiguration {
         case "drain-timeout": drainTimeout = Double(try integer(0...3600))
         case "socket-buffer": socketBufferBytes = try integer(0...(256 << 20))
         case "threads": threads = try integer(1...64)
+        case "fast-path":
+            guard let mode = FastPathMode(rawValue: value.lowercased()) else { throw fail("expected auto, on or off") }
+            fastPath = mode
         case "tcp-relay": tcpRelay = try boolean()
         case "tcp-connections-per-allocation": tcpConnectionsPerAllocation = try integer(1...10_000)
         case "permissions-per-allocation": permissionsPerAllocation = try integer(1...1_000_000)

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import STUN
 import Synchronization
+import RelayFastPath
 import TURNServer
 
 /// The runtime around the allocation engine: owns the engine, the UDP listeners and relay
@@ -49,6 +50,12 @@ final class RelayCore: @unchecked Sendable {
     /// Send errors of relay sockets already closed (live sockets keep their own count).
     var closedSendErrors: UInt64 = 0
     let allocator = ByteBufferAllocator()
+    /// The kernel fast path's routes for this thread's allocations, when it runs, what the
+    /// kernel relayed for them so far, and when the routes are next brought up to date.
+    var kernelTable: KernelChannelTable?
+    var kernelRelayed = KernelChannelTable.Relayed()
+    var nextKernelSync = Timestamp(seconds: 0)
+    var lastKernelSync = Timestamp(seconds: 0)
 
     enum Endpoint {
         case listener(DirectUDPSocket)
@@ -127,6 +134,7 @@ final class RelayCore: @unchecked Sendable {
             if let deadline = engine.nextDeadline, deadline <= wallClock() {
                 execute(engine.handleTimeout(now: wallClock()))
             }
+            if kernelTable != nil, wallClock() >= nextKernelSync { syncKernelRoutes(now: wallClock()) }
             flush()
         }
         runInbox()
@@ -378,6 +386,7 @@ final class RelayCore: @unchecked Sendable {
 
     /// Deletes every allocation and closes every UDP socket (shutdown).
     func closeAll() {
+        stopKernelRoutes()
         execute(engine.removeAll())
         flush()
         for relay in Array(relays.keys) { closeRelay(relay) }
@@ -406,8 +415,10 @@ final class RelayCore: @unchecked Sendable {
         case .allocationDeleted(let tuple, let reason):
             // Its relay sockets were closed just before (their counts wait in closedRelayCounts).
             var metadata: Logger.Metadata = ["client": "\(tuple)", "reason": "\(reason.rawValue)"]
+            let lastKernel = kernelTable?.remove(tuple: tuple)
+            if let lastKernel { noteKernelRelayed(lastKernel) }
             if let record = allocationRecords.removeValue(forKey: tuple) {
-                var counts = AllocationRecord.Counts()
+                var counts = record.kernel + AllocationRecord.Counts(lastKernel ?? .init())
                 for relay in record.relays {
                     if let c = closedRelayCounts.removeValue(forKey: relay) { counts = counts + c }
                 }
@@ -417,6 +428,10 @@ final class RelayCore: @unchecked Sendable {
                 metadata["bytes"] = "\(counts.bytesToPeer + counts.bytesToClient)"
                 metadata["to_peer"] = "\(counts.packetsToPeer)/\(counts.bytesToPeer)"
                 metadata["to_client"] = "\(counts.packetsToClient)/\(counts.bytesToClient)"
+                if kernelTable != nil {
+                    let kernel = record.kernel + AllocationRecord.Counts(lastKernel ?? .init())
+                    metadata["fast_path"] = "\(kernel.packetsToPeer + kernel.packetsToClient)"
+                }
             }
             logger.info("allocation deleted", metadata: metadata)
         case .authenticationFailed(let tuple, let username, let reason):
@@ -433,7 +448,11 @@ final class RelayCore: @unchecked Sendable {
                                                               "by": "\(outgoing ? "connect" : "peer")"])
         case .peerConnectionClosed(let tuple, let id, let reason):
             logger.debug("peer connection closed", metadata: ["client": "\(tuple)", "connection": "\(id)", "reason": "\(reason.rawValue)"])
-        case .allocationRefreshed, .permissionCreated, .channelBound:
+        case .permissionCreated, .channelBound:
+            logger.trace("\(event)")
+            // A new or refreshed channel reaches the kernel's maps soon, not at the next second.
+            if kernelTable != nil { nextKernelSync = min(nextKernelSync, lastKernelSync + Self.kernelSyncSoon) }
+        case .allocationRefreshed:
             logger.trace("\(event)")
         }
     }
@@ -444,6 +463,8 @@ struct AllocationRecord {
     var user: String
     var start: Timestamp
     var relays: [TransportAddress]
+    /// What the kernel fast path relayed for it (not through its relay sockets).
+    var kernel = Counts()
 
     /// Datagrams and payload bytes a relay socket carried (UDP relaying; TCP allocations'
     /// data connections are counted in `turn_tcp_bytes_total` instead).
@@ -452,6 +473,18 @@ struct AllocationRecord {
         var bytesToPeer: UInt64 = 0
         var packetsToClient: UInt64 = 0
         var bytesToClient: UInt64 = 0
+
+        init(packetsToPeer: UInt64 = 0, bytesToPeer: UInt64 = 0, packetsToClient: UInt64 = 0, bytesToClient: UInt64 = 0) {
+            self.packetsToPeer = packetsToPeer
+            self.bytesToPeer = bytesToPeer
+            self.packetsToClient = packetsToClient
+            self.bytesToClient = bytesToClient
+        }
+
+        init(_ kernel: KernelChannelTable.Relayed) {
+            self.init(packetsToPeer: kernel.packetsToPeer, bytesToPeer: kernel.bytesToPeer,
+                      packetsToClient: kernel.packetsToClient, bytesToClient: kernel.bytesToClient)
+        }
 
         static func + (a: Counts, b: Counts) -> Counts {
             Counts(packetsToPeer: a.packetsToPeer + b.packetsToPeer, bytesToPeer: a.bytesToPeer + b.bytesToPeer,

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Prometheus
+import RelayFastPath
 import Synchronization
 import TURNServer
 
@@ -34,6 +35,11 @@ final class RelayMetrics: @unchecked Sendable {
     let peerConnectionsJoined: Counter
     let tcpBytesToPeer: Counter
     let tcpBytesToClient: Counter
+    let fastPathPacketsToPeer: Counter
+    let fastPathPacketsToClient: Counter
+    let fastPathBytesToPeer: Counter
+    let fastPathBytesToClient: Counter
+    let fastPathRoutes: Gauge
     /// What each counter has been raised to so far, by counter name (under `lock`).
     private let lock = Mutex<[String: UInt64]>([:])
     /// Whether the relay is draining (SIGTERM): `/health` answers 503 from then on.
@@ -72,6 +78,16 @@ final class RelayMetrics: @unchecked Sendable {
         let tcpBytesName = MetricNameDescriptor(metricName: "turn_tcp_bytes", unitName: "total", helpText: "Bytes relayed over TCP allocations' data connections")
         tcpBytesToPeer = registry.makeCounter(descriptor: tcpBytesName, labels: [("direction", "to_peer")])
         tcpBytesToClient = registry.makeCounter(descriptor: tcpBytesName, labels: [("direction", "to_client")])
+        let fastPackets = MetricNameDescriptor(metricName: "turn_fast_path_packets", unitName: "total",
+                                               helpText: "Packets the kernel fast path relayed (also in turn_packets_total)")
+        let fastBytes = MetricNameDescriptor(metricName: "turn_fast_path_bytes", unitName: "total",
+                                             helpText: "Payload bytes the kernel fast path relayed (also in turn_bytes_total)")
+        fastPathPacketsToPeer = registry.makeCounter(descriptor: fastPackets, labels: [("direction", "to_peer")])
+        fastPathPacketsToClient = registry.makeCounter(descriptor: fastPackets, labels: [("direction", "to_client")])
+        fastPathBytesToPeer = registry.makeCounter(descriptor: fastBytes, labels: [("direction", "to_peer")])
+        fastPathBytesToClient = registry.makeCounter(descriptor: fastBytes, labels: [("direction", "to_client")])
+        fastPathRoutes = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "turn_fast_path_routes", unitName: "",
+                                                                            helpText: "Channels the kernel fast path relays"))
         for reason in DropReason.allCases {
             drops[reason] = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_drops", unitName: "total", helpText: "Dropped packets by cause"), labels: [("cause", reason.rawValue)])
         }
@@ -80,7 +96,8 @@ final class RelayMetrics: @unchecked Sendable {
     /// Brings the counters up to date and renders the text exposition format. Safe from any
     /// thread; a snapshot older than one already rendered never lowers or double-counts.
     func render(statistics s: TURNStatistics, allocationCount: Int, receiveErrorCount: UInt64, sendErrorCount: UInt64,
-                tcp: (live: Int, bytesToPeer: UInt64, bytesToClient: UInt64) = (0, 0, 0)) -> String {
+                tcp: (live: Int, bytesToPeer: UInt64, bytesToClient: UInt64) = (0, 0, 0),
+                kernel: KernelChannelTable.Relayed = .init(), kernelRoutes: Int = 0) -> String {
         lock.withLock { seen in
             func advance(_ counter: Counter, _ key: String, to value: UInt64) {
                 let old = seen[key, default: 0]
@@ -109,6 +126,11 @@ final class RelayMetrics: @unchecked Sendable {
             advance(peerConnectionsJoined, "tcpJoined", to: s.peerConnectionsJoined)
             advance(tcpBytesToPeer, "tcpBytesToPeer", to: tcp.bytesToPeer)
             advance(tcpBytesToClient, "tcpBytesToClient", to: tcp.bytesToClient)
+            fastPathRoutes.set(Int64(kernelRoutes))
+            advance(fastPathPacketsToPeer, "fastPathPacketsToPeer", to: kernel.packetsToPeer)
+            advance(fastPathPacketsToClient, "fastPathPacketsToClient", to: kernel.packetsToClient)
+            advance(fastPathBytesToPeer, "fastPathBytesToPeer", to: kernel.bytesToPeer)
+            advance(fastPathBytesToClient, "fastPathBytesToClient", to: kernel.bytesToClient)
             for reason in DropReason.allCases {
                 if let counter = drops[reason] { advance(counter, "drop." + reason.rawValue, to: s.drops[reason, default: 0]) }
             }

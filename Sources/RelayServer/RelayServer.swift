@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import RelayFastPath
 import STUN
 import Synchronization
 import TLS
@@ -33,6 +34,8 @@ public final class RelayServer: @unchecked Sendable {
     /// Caps on TCP and TLS client connections, and how long each step may take.
     let connectionLimits: ConnectionLimits
     let streamTimeouts: StreamTimeouts
+    /// The kernel fast path, when `fast-path` put it in place.
+    let fastPathProgram = Mutex<ChannelRelayProgram?>(nil)
 
     public init(configuration: RelayConfiguration, logger: Logger = Logger(label: "jingle-relay"),
                 group: MultiThreadedEventLoopGroup? = nil) throws {
@@ -118,6 +121,7 @@ public final class RelayServer: @unchecked Sendable {
             metricsAddress = channel.localAddress.flatMap { TransportAddress($0) }
         }
         await protectOwnAddresses()
+        try startFastPath()
         core.logger.info("relay started", metadata: ["configuration": "\(configuration.redactedSummary)"])
     }
 
@@ -200,6 +204,10 @@ public final class RelayServer: @unchecked Sendable {
         var peerConnections = 0
         var tcpBytesToPeer: UInt64 = 0
         var tcpBytesToClient: UInt64 = 0
+        /// Relayed by the kernel fast path (also in `statistics`).
+        var kernel = KernelChannelTable.Relayed()
+        /// Channels in the fast path's maps.
+        var kernelRoutes = 0
     }
 
     static func snapshot(_ cores: [RelayCore]) async -> Snapshot {
@@ -241,6 +249,7 @@ public final class RelayServer: @unchecked Sendable {
                 core.closeAll()
             }
         }
+        stopFastPath()
         for channel in channels { try? await channel.close() }
         channels.removeAll()
         if ownsGroup { try await group.shutdownGracefully() }

@@ -130,11 +130,17 @@ import TURNServer
         let process = Process()
         let log: String
 
-        init(_ arguments: [String], environment: [String: String] = [:], descriptorLimit: Int? = nil) throws {
+        /// `prefix`: a command the relay runs under (`ip netns exec NAME`, `setpriv ...`);
+        /// `program`: another program than the relay to run so.
+        init(_ arguments: [String], environment: [String: String] = [:], descriptorLimit: Int? = nil, prefix: [String] = [],
+             program: String = RelayDeploymentTests.executable) throws {
             log = NSTemporaryDirectory() + "relay-child-\(UUID().uuidString.prefix(8)).log"
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            if let descriptorLimit {
+            if let command = prefix.first {
+                process.executableURL = URL(fileURLWithPath: command)
+                process.arguments = Array(prefix.dropFirst()) + [program] + arguments
+            } else if let descriptorLimit {
                 process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
                 process.arguments = ["--nofile=\(descriptorLimit):\(descriptorLimit)", RelayDeploymentTests.executable] + arguments
             } else {

@@ -12,10 +12,15 @@ final class UDPTestSocket {
     let address: TransportAddress
     let family: AddressFamily
 
-    init(port: UInt16 = 0, family: AddressFamily = .ipv4) throws {
+    convenience init(port: UInt16 = 0, family: AddressFamily = .ipv4) throws {
+        try self.init(ip: family == .ipv4 ? .v4(0x7F00_0001) : .v6(0, 1), port: port)
+    }
+
+    /// Bound to `ip` (of this thread's network namespace).
+    init(ip loopback: IPAddress, port: UInt16 = 0) throws {
+        let family = loopback.family
         let fd = socket(family == .ipv4 ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
-        let loopback: IPAddress = family == .ipv4 ? .v4(0x7F00_0001) : .v6(0, 1)
         var storage = sockaddr_storage()
         let length = SocketAddressBytes.write(TransportAddress(ip: loopback, port: port), family: family, into: &storage)
         let ok = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }

@@ -63,6 +63,9 @@ struct JingleRelay: AsyncParsableCommand {
     var drainTimeout: String?
     @Option(help: "UDP data-plane threads (SO_REUSEPORT listeners, allocations sharded by thread; default 1).")
     var threads: String?
+    @Option(name: .customLong("fast-path"),
+            help: "Kernel fast path for UDP channels (eBPF): auto, on or off (default off).")
+    var fastPath: String?
     @Option(name: .customLong("max-lifetime"), help: "Longest allocation lifetime granted, seconds (600-86400).")
     var maxLifetime: String?
     @Option(name: .customLong("nonce-lifetime"), help: "Nonce lifetime, seconds.")
@@ -131,7 +134,7 @@ struct JingleRelay: AsyncParsableCommand {
         let singles: [(String, String?)] = [
             ("tls-certificate", tlsCertificate), ("tls-private-key", tlsPrivateKey), ("realm", realm), ("metrics", metrics),
             ("ports", ports), ("max-allocations", maxAllocations), ("user-quota", userQuota), ("bandwidth", bandwidth),
-            ("alternate-server", alternateServer), ("drain-timeout", drainTimeout), ("threads", threads),
+            ("alternate-server", alternateServer), ("drain-timeout", drainTimeout), ("threads", threads), ("fast-path", fastPath),
             ("max-lifetime", maxLifetime), ("nonce-lifetime", nonceLifetime), ("software", software), ("socket-buffer", socketBuffer),
             ("tcp-relay", tcpRelay), ("tcp-connections-per-allocation", tcpConnectionsPerAllocation),
             ("permissions-per-allocation", permissionsPerAllocation), ("channels-per-allocation", channelsPerAllocation),

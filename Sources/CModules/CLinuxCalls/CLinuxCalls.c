@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #ifdef __linux__
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -40,6 +41,7 @@ size_t jk_mmsghdr_size(void) { return sizeof(struct mmsghdr); }
 size_t jk_mmsghdr_len_offset(void) { return offsetof(struct mmsghdr, msg_len); }
 int jk_msg_dontwait(void) { return MSG_DONTWAIT; }
 int jk_msg_trunc(void) { return MSG_TRUNC; }
+int jk_enter_network_namespace(int fd) { return setns(fd, CLONE_NEWNET); }
 
 #else
 
@@ -63,4 +65,5 @@ size_t jk_mmsghdr_len_offset(void) { return 0; }
 int jk_msg_dontwait(void) { return 0x40; }
 int jk_msg_trunc(void) { return 0x20; }
 
+int jk_enter_network_namespace(int fd) { (void)fd; errno = ENOSYS; return -1; }
 #endif

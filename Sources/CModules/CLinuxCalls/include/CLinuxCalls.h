@@ -40,6 +40,9 @@ size_t jk_mmsghdr_len_offset(void);
 /// MSG_DONTWAIT and MSG_TRUNC.
 int jk_msg_dontwait(void);
 int jk_msg_trunc(void);
+/// setns(fd, CLONE_NEWNET): moves the calling thread into the network namespace `fd` names
+/// (sockets it makes from then on live there; the test suites' private networks use it).
+int jk_enter_network_namespace(int fd);
 
 #ifdef __cplusplus
 }

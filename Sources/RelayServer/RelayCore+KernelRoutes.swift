@@ -1,0 +1,62 @@
+import RelayFastPath
+import STUN
+import TURNServer
+
+extension RelayCore {
+    /// How often the kernel's routes follow the engine: new channels are relayed in user space
+    /// until then, refreshed ones have their expiry stamps moved on, ended ones are removed
+    /// (each entry also stops by itself at its own expiry).
+    static let kernelSyncInterval = 1.0
+    /// After a ChannelBind or CreatePermission, at most this long (and no more often).
+    static let kernelSyncSoon = 0.05
+
+    /// Starts keeping the kernel fast path's maps equal to this thread's channels.
+    func useKernelRoutes(_ program: ChannelRelayProgram) {
+        kernelTable = KernelChannelTable(program: program)
+        nextKernelSync = wallClock()
+    }
+
+    /// Brings the maps up to date with the engine and counts what the kernel relayed.
+    func syncKernelRoutes(now: Timestamp) {
+        guard var table = kernelTable else { return }
+        let relayed = table.sync(engine.kernelChannelRoutes(now: now), wallNow: now)
+        kernelTable = table
+        for (tuple, counts) in relayed {
+            noteKernelRelayed(counts)
+            addKernelCounts(counts, to: tuple)
+        }
+        lastKernelSync = now
+        nextKernelSync = now + Self.kernelSyncInterval
+    }
+
+    private func addKernelCounts(_ counts: KernelChannelTable.Relayed, to tuple: FiveTuple) {
+        guard var record = allocationRecords[tuple] else { return }
+        record.kernel = record.kernel + AllocationRecord.Counts(counts)
+        allocationRecords[tuple] = record
+    }
+
+    /// Folds in what the kernel relayed since the last sync (before a metrics snapshot).
+    func collectKernelCounts() {
+        guard var table = kernelTable else { return }
+        let relayed = table.collect()
+        kernelTable = table
+        for (tuple, counts) in relayed {
+            noteKernelRelayed(counts)
+            addKernelCounts(counts, to: tuple)
+        }
+    }
+
+    func noteKernelRelayed(_ counts: KernelChannelTable.Relayed) {
+        kernelRelayed += counts
+    }
+
+    /// Takes every route out of the maps (stopping); the last counts are kept.
+    func stopKernelRoutes() {
+        guard var table = kernelTable else { return }
+        for (tuple, counts) in table.removeAll() {
+            noteKernelRelayed(counts)
+            addKernelCounts(counts, to: tuple)
+        }
+        kernelTable = nil
+    }
+}
