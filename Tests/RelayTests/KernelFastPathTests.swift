@@ -29,13 +29,14 @@ import TURNServer
     static let metrics = TransportAddress(ip: IPAddress("10.77.1.1")!, port: 9641)
 
     /// A relay in the network's relay namespace, listening on both families.
-    static func relay(_ net: RelayTestNetwork, fastPath: String = "on", prefix: [String]? = nil) throws -> RelayDeploymentTests.Child {
+    static func relay(_ net: RelayTestNetwork, fastPath: String = "on", prefix: [String]? = nil,
+                      extra: [String] = []) throws -> RelayDeploymentTests.Child {
         try RelayDeploymentTests.Child(["--listen", "10.77.1.1:3478", "--listen", "[fd77:1::1]:3478",
                                         "--relay-ip", "10.77.2.1", "--relay-ip", "fd77:2::1", "--user", "alice:secret",
                                         "--realm", "fast.test", "--allow-peer", "10.77.2.0/24", "--allow-peer", "fd77:2::/64",
                                         "--metrics", "10.77.1.1:9641", "--fast-path", fastPath, "--ports", "40000-40999",
                                         // coturn's uclient picks channel numbers up to 0x7FFF (RFC 5766).
-                                        "--rfc5766-channels"],
+                                        "--rfc5766-channels"] + extra,
                                        prefix: prefix ?? net.inside(net.relay))
     }
 
@@ -122,6 +123,44 @@ import TURNServer
         #expect(metricValue(text, "turn_packets_total{direction=\"to_client\"}") == Double(count))
         let bytes = (0..<count).map { Self.payload($0, direction: 0).count }.reduce(0, +)
         #expect(metricValue(text, "turn_fast_path_bytes_total{direction=\"to_peer\"}") == Double(bytes))
+    }
+
+    /// With two data-plane threads (SO_REUSEPORT listeners, allocations sharded), each
+    /// thread's channels reach the kernel and are relayed there; with a peer outside the allowed
+    /// ranges the ChannelBind is refused and nothing enters the maps.
+    @Test func twoThreadsShareTheProgramAndDeniedPeersNeverEnterTheMaps() throws {
+        let net = try RelayTestNetwork()
+        defer { net.close() }
+        let relay = try Self.relay(net, extra: ["--threads", "2"])
+        defer { relay.stop() }
+        #expect(relay.wait(for: "relay started"), "\(relay.output)")
+        let a = Addresses.of(ipv6: false)
+        let peer = try UDPTestSocket.bound(to: a.peer, port: 3480, in: net.peer)
+        // Sessions from several client ports land on both threads.
+        var sessions: [(socket: UDPTestSocket, turn: TURNClient, relayed: TransportAddress)] = []
+        for _ in 0..<6 {
+            let client = try UDPTestSocket.bound(to: a.client, in: net.client)
+            var turn = TURNClient(configuration: .init(username: "alice", password: "secret"))
+            let (relayed, _) = try Self.bindChannel(&turn, client, server: a.listen, peer: peer.address)
+            sessions.append((client, turn, relayed))
+        }
+        #expect(try Self.waitForRoutes(net, 6), "every thread's channels in the maps")
+        for (i, session) in sessions.enumerated() {
+            let sent = Self.payload(i, direction: 0)
+            session.socket.send(session.turn.frame(sent, to: peer.address), to: a.listen)
+            let got = peer.receive(timeout: 3)
+            #expect(got?.bytes == sent && got?.from == session.relayed)
+        }
+        let text = try Self.metricsText(net)
+        #expect(metricValue(text, "turn_fast_path_packets_total{direction=\"to_peer\"}") == 6, "\(text)")
+
+        // A peer in a range not allowed (the client's own subnet): refused, never in the maps.
+        let client = try UDPTestSocket.bound(to: a.client, in: net.client)
+        var turn = TURNClient(configuration: .init(username: "alice", password: "secret"))
+        #expect(throws: RelayTestNetwork.Failure.self) {
+            _ = try Self.bindChannel(&turn, client, server: a.listen, peer: TransportAddress(ip: IPAddress("10.77.1.77")!, port: 9))
+        }
+        #expect(try Self.waitForRoutes(net, 6), "still only the six allowed channels")
     }
 
     /// coturn's test client and peer through the fast path: nothing lost, and what /metrics
