@@ -9,6 +9,6 @@ struct JingleBench: AsyncParsableCommand {
         commandName: "jingle-bench",
         abstract: "Measure JingleKit's hot paths against plain C anchors.",
         version: JingleKitVersion.string,
-        subcommands: [XMLBenchCommand.self, MediaBenchCommand.self, CallsBenchCommand.self]
+        subcommands: [XMLBenchCommand.self, MediaBenchCommand.self, CallsBenchCommand.self, RelayLoadCommand.self]
     )
 }
