@@ -7,8 +7,9 @@
 // channel that is bound and has a live permission, with an expiry stamp the program checks, and
 // removes entries when either ends. Anything the program does not handle exactly (no entry, an
 // expired one, IP options, fragments, IPv6 extension headers, bytes after the message, a
-// destination without an interface, a packet whose device summed it whole) is passed on
-// unchanged, to user space.
+// destination without an interface, a packet whose device summed it whole) is left unchanged
+// with TC_ACT_UNSPEC: the next filter on the interface (another relay's, another program's)
+// sees it, and without one it goes up the stack to user space.
 //
 // Built by the RelayFastPath target's build plugin (clang -target bpf); loaded by
 // ChannelRelayProgram through libbpf.
@@ -321,20 +322,20 @@ static __always_inline int from_client(struct __sk_buff *skb, struct parsed *p) 
     void *end = (void *)(long)skb->data_end;
     __u8 *cd = data + p->l4 + sizeof(struct udphdr);
     if ((void *)(cd + 4) > end)
-        return TC_ACT_OK;
+        return TC_ACT_UNSPEC;
     __u16 number = (cd[0] << 8) | cd[1];
     __u16 length = (cd[2] << 8) | cd[3];
     // ChannelData starts with bits 01 (RFC 8656 §12.5; 0x5000-0x7FFF only where the relay
     // takes RFC 5766's range); the map says which numbers are bound.
     if (number < 0x4000 || number > 0x7fff)
-        return TC_ACT_OK;
+        return TC_ACT_UNSPEC;
     // The ChannelData message, unpadded or padded to 4 bytes (RFC 8656 §12.5: padding is
     // optional over UDP); anything else after it goes to user space.
     if (length > MAX_PAYLOAD || p->udp_len < sizeof(struct udphdr) + 4 + length)
-        return TC_ACT_OK;
+        return TC_ACT_UNSPEC;
     __u32 padding = p->udp_len - sizeof(struct udphdr) - 4 - length;
     if (padding != 0 && (padding > 3 || ((length + padding) & 3) != 0))
-        return TC_ACT_OK;
+        return TC_ACT_UNSPEC;
     struct channel_key key = {};
     __builtin_memcpy(key.client_ip, p->src, 16);
     __builtin_memcpy(key.server_ip, p->dst, 16);
@@ -344,14 +345,14 @@ static __always_inline int from_client(struct __sk_buff *skb, struct parsed *p) 
     key.family = p->v6 ? AF_INET6 : AF_INET;
     struct channel_value *route = bpf_map_lookup_elem(&channels, &key);
     if (!route || route->expires_ns <= bpf_ktime_get_ns())
-        return TC_ACT_OK;
+        return TC_ACT_UNSPEC;
     struct channel_value r = *route;
     if (r.out_ifindex == 0)
-        return TC_ACT_OK;
+        return TC_ACT_UNSPEC;
     // CHECKSUM_COMPLETE (the device summed the whole packet into the skb): rewriting would leave
     // that sum stale for a receiver on this host, so such packets stay in user space.
     if (bpf_csum_update(skb, 0) >= 0)
-        return TC_ACT_OK;
+        return TC_ACT_UNSPEC;
     enum checksum_state state = checksum_state(p);
     __u32 new_len = sizeof(struct udphdr) + length;
     __u32 removed = 4 + padding;
@@ -390,13 +391,13 @@ static __always_inline int from_peer(struct __sk_buff *skb, struct parsed *p) {
     key.family = p->v6 ? AF_INET6 : AF_INET;
     struct peer_value *route = bpf_map_lookup_elem(&peers, &key);
     if (!route || route->expires_ns <= bpf_ktime_get_ns())
-        return TC_ACT_OK;
+        return TC_ACT_UNSPEC;
     struct peer_value r = *route;
     __u32 length = p->udp_len - sizeof(struct udphdr);
     if (length > MAX_PAYLOAD || r.out_ifindex == 0)
-        return TC_ACT_OK;
+        return TC_ACT_UNSPEC;
     if (bpf_csum_update(skb, 0) >= 0)
-        return TC_ACT_OK;
+        return TC_ACT_UNSPEC;
     enum checksum_state state = checksum_state(p);
     __u32 new_len = p->udp_len + 4;
     // The tail grows by 4 and the payload moves down to make room for the ChannelData header
@@ -432,14 +433,14 @@ SEC("tc")
 int turn_channel_relay(struct __sk_buff *skb) {
     // The whole datagram in the linear area, so it can be read and summed directly.
     if (skb->len > sizeof(struct ethhdr) + sizeof(struct ipv6hdr) + sizeof(struct udphdr) + 4 + MAX_PAYLOAD)
-        return TC_ACT_OK;
+        return TC_ACT_UNSPEC;
     if (bpf_skb_pull_data(skb, skb->len))
-        return TC_ACT_OK;
+        return TC_ACT_UNSPEC;
     struct parsed p;
     if (parse(skb, &p))
-        return TC_ACT_OK;
+        return TC_ACT_UNSPEC;
     int verdict = from_client(skb, &p);
-    if (verdict != TC_ACT_OK || skb->len != sizeof(struct ethhdr) + (p.v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr)) + p.udp_len)
+    if (verdict != TC_ACT_UNSPEC)
         return verdict;
     return from_peer(skb, &p);
 }
