@@ -32,7 +32,7 @@ public struct InterfaceRoutes: Sendable {
     public static func current() -> InterfaceRoutes {
         var table = InterfaceRoutes()
         table.routes = parseIPv4(read("/proc/net/route")) + parseIPv6(read("/proc/net/ipv6_route"))
-        table.localAddresses = localIPs()
+        table.localAddresses = Set(HostInterfaces.addresses().map(\.address))
         table.loopbackIndex = if_nametoindex("lo")
         for route in table.routes where table.indexes[route.interface] == nil {
             table.indexes[route.interface] = if_nametoindex(route.interface)
@@ -108,33 +108,5 @@ public struct InterfaceRoutes: Sendable {
                   let hi = UInt64(f[0].prefix(16), radix: 16), let lo = UInt64(f[0].suffix(16), radix: 16) else { return nil }
             return Route(destination: .v6(hi, lo), prefixLength: length, metric: metric, interface: String(f[9]))
         }
-    }
-
-    static func localIPs() -> Set<IPAddress> {
-        var result: Set<IPAddress> = []
-        var list: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&list) == 0 else { return [] }
-        defer { freeifaddrs(list) }
-        var cursor = list
-        while let entry = cursor {
-            defer { cursor = entry.pointee.ifa_next }
-            guard let address = entry.pointee.ifa_addr else { continue }
-            switch Int32(address.pointee.sa_family) {
-            case AF_INET:
-                address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
-                    _ = result.insert(.v4(UInt32(bigEndian: $0.pointee.sin_addr.s_addr)))
-                }
-            case AF_INET6:
-                address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
-                    withUnsafeBytes(of: sin6.pointee.sin6_addr) { raw in
-                        var hi: UInt64 = 0, lo: UInt64 = 0
-                        for i in 0..<8 { hi = hi << 8 | UInt64(raw[i]); lo = lo << 8 | UInt64(raw[8 + i]) }
-                        _ = result.insert(.v6(hi, lo))
-                    }
-                }
-            default: break
-            }
-        }
-        return result
     }
 }

@@ -20,6 +20,12 @@ public struct KernelChannelTable {
 
         public init() {}
 
+        public static func + (a: Relayed, b: Relayed) -> Relayed {
+            var sum = a
+            sum += b
+            return sum
+        }
+
         public static func += (a: inout Relayed, b: Relayed) {
             a.packetsToPeer &+= b.packetsToPeer
             a.bytesToPeer &+= b.bytesToPeer
@@ -84,12 +90,7 @@ public struct KernelChannelTable {
             guard let tuple = installed[key]?.route.tuple else { continue }
             relayed[tuple, default: Relayed()] += remove(key)
         }
-        for key in installed.keys {
-            guard let tuple = installed[key]?.route.tuple else { continue }
-            let d = delta(key)
-            if d != Relayed() { relayed[tuple, default: Relayed()] += d }
-        }
-        return relayed
+        return relayed.merging(collect(), uniquingKeysWith: +)
     }
 
     /// What the kernel relayed since the last look, without touching the routes (a metrics

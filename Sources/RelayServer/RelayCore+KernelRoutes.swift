@@ -21,18 +21,19 @@ extension RelayCore {
         guard var table = kernelTable else { return }
         let relayed = table.sync(engine.kernelChannelRoutes(now: now), wallNow: now)
         kernelTable = table
-        for (tuple, counts) in relayed {
-            noteKernelRelayed(counts)
-            addKernelCounts(counts, to: tuple)
-        }
+        absorb(relayed)
         lastKernelSync = now
         nextKernelSync = now + Self.kernelSyncInterval
     }
 
-    private func addKernelCounts(_ counts: KernelChannelTable.Relayed, to tuple: FiveTuple) {
-        guard var record = allocationRecords[tuple] else { return }
-        record.kernel = record.kernel + AllocationRecord.Counts(counts)
-        allocationRecords[tuple] = record
+    /// Adds what the kernel relayed to the totals and to each allocation's record.
+    private func absorb(_ relayed: [FiveTuple: KernelChannelTable.Relayed]) {
+        for (tuple, counts) in relayed {
+            noteKernelRelayed(counts)
+            guard var record = allocationRecords[tuple] else { continue }
+            record.kernel = record.kernel + AllocationRecord.Counts(counts)
+            allocationRecords[tuple] = record
+        }
     }
 
     /// Folds in what the kernel relayed since the last sync (before a metrics snapshot).
@@ -40,10 +41,7 @@ extension RelayCore {
         guard var table = kernelTable else { return }
         let relayed = table.collect()
         kernelTable = table
-        for (tuple, counts) in relayed {
-            noteKernelRelayed(counts)
-            addKernelCounts(counts, to: tuple)
-        }
+        absorb(relayed)
     }
 
     func noteKernelRelayed(_ counts: KernelChannelTable.Relayed) {
@@ -53,10 +51,7 @@ extension RelayCore {
     /// Takes every route out of the maps (stopping); the last counts are kept.
     func stopKernelRoutes() {
         guard var table = kernelTable else { return }
-        for (tuple, counts) in table.removeAll() {
-            noteKernelRelayed(counts)
-            addKernelCounts(counts, to: tuple)
-        }
+        absorb(table.removeAll())
         kernelTable = nil
     }
 }

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import RelayFastPath
 import STUN
 import TURNServer
 
@@ -15,37 +13,11 @@ extension RelayServer {
         let services = udpAddresses + tcpAddresses + tlsAddresses + (metricsAddress.map { [$0] } ?? [])
         let own = services.map(\.ip).filter { !PeerFilter.isUnspecifiedAddress($0) }
             + [configuration.relayIPv4, configuration.relayIPv6].compactMap { $0 } + ownAdvertisedAddresses
-        let host = RelayServer.interfaceAddresses()
+        let host = HostInterfaces.addresses().map(\.address)
         _ = await onEveryCore { core in core.engine.setOwnAddresses(own, host: host, services: services) }
     }
 
     /// The public addresses advertised for the relay addresses behind a NAT (`external-ip`):
     /// a datagram sent there comes back to the relay's own host.
     var ownAdvertisedAddresses: [IPAddress] { configuration.externalIPs.map(\.advertised) }
-
-    /// The addresses of the host's network interfaces (getifaddrs).
-    static func interfaceAddresses() -> [IPAddress] {
-        var first: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&first) == 0 else { return [] }
-        defer { freeifaddrs(first) }
-        var found: [IPAddress] = []
-        var next = first
-        while let entry = next {
-            defer { next = entry.pointee.ifa_next }
-            guard let sa = entry.pointee.ifa_addr else { continue }
-            switch Int32(sa.pointee.sa_family) {
-            case AF_INET:
-                let v4 = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) }
-                found.append(.v4(v4))
-            case AF_INET6:
-                let ip = sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in
-                    withUnsafeBytes(of: p.pointee.sin6_addr) { IPAddress(bytes: $0) }
-                }
-                if let ip { found.append(ip) }
-            default:
-                continue
-            }
-        }
-        return found
-    }
 }
