@@ -15,23 +15,43 @@ public struct ChannelRelayProgramError: Error, CustomStringConvertible, Sendable
     }
 }
 
-/// jingle-relay's kernel fast path for TURN channels (RFC 8656 §12): the TC (clsact) program
-/// built from `BPF/turn_channel_relay.bpf.c`, loaded through libbpf and attached at the ingress
-/// of the interfaces that carry the relay's listening and relayed addresses. It owns the
+/// jingle-relay's kernel fast path for TURN channels (RFC 8656 §12): the TC program built from
+/// `BPF/turn_channel_relay.bpf.c`, loaded through libbpf and attached (tcx link, or clsact
+/// filter) at the ingress of the interfaces that carry the relay's listening and relayed
+/// addresses. It owns the
 /// program, its maps and its attachments; `KernelChannelTable` says what goes into the maps.
 /// Map updates are system calls on file descriptors fixed at load, so data-plane threads may
 /// share one program; counter slots come from one lock-protected pool.
 public final class ChannelRelayProgram: @unchecked Sendable {
-    /// An interface the program is attached to.
+    /// An interface the program is attached to, and how.
     public struct Attachment: Sendable, Hashable {
         public var name: String
         public var index: Int32
-        /// The clsact qdisc was made by us, so detaching removes it too.
-        var createdQdisc: Bool
+        public var hook: Hook
     }
 
-    /// Handle and priority of our filter (arbitrary, "JK"), so a restart replaces its own.
-    static let filterHandle: UInt32 = 0x4A4B
+    /// Where the program hangs on an interface's ingress.
+    public enum Hook: Sendable, Hashable {
+        /// A tcx link (Linux 6.6+): programs of several relays chain, and the link goes with
+        /// the process, so a relay that dies (even by SIGKILL) leaves nothing behind. `id` is
+        /// the link's number (`bpftool link show`, `bpftool link detach id N`).
+        case link(id: UInt32, descriptor: Int32)
+        /// A cls_bpf filter on a clsact qdisc (older kernels, or `JINGLE_RELAY_TC_HOOK=clsact`):
+        /// its handle is the relay's own, so a restart replaces the filter a killed relay left
+        /// and other relays' filters stay.
+        case classifier(handle: UInt32)
+    }
+
+    /// Which hook `attach` uses: tcx where the kernel has it, clsact otherwise; or clsact only.
+    public enum HookChoice: String, Sendable {
+        case automatic = "auto"
+        case clsact
+    }
+
+    /// The kernel's BPF_TCX_INGRESS attach type (uapi `enum bpf_attach_type`, Linux 6.6);
+    /// Debian 12's headers predate it, and libbpf 1.1 passes it through unchanged.
+    static let tcxIngress = bpf_attach_type(rawValue: 46)
+    /// Priority of our cls_bpf filters ("JK"); each relay has its own handle.
     static let filterPriority: UInt32 = 0x4A4B
 
     private let object: OpaquePointer
@@ -91,42 +111,65 @@ public final class ChannelRelayProgram: @unchecked Sendable {
 
     static func errnoText(_ code: Int32) -> String { "\(String(cString: strerror(code))) (errno \(code))" }
 
-    /// Attaches the program at the ingress of interface `name` (a clsact qdisc is made if there
-    /// is none; a filter of ours left by an earlier run is replaced).
-    public func attach(interface name: String) throws(ChannelRelayProgramError) {
+    /// Attaches the program at the ingress of interface `name`: as a tcx link where the kernel
+    /// has tcx (unless `hook` is `.clsact`), else as a cls_bpf filter with handle
+    /// `classifierHandle` (a clsact qdisc is made if there is none; a filter of that handle
+    /// left by an earlier run is replaced).
+    public func attach(interface name: String, hook choice: HookChoice = .automatic,
+                       classifierHandle: UInt32) throws(ChannelRelayProgramError) {
         let index = Int32(bitPattern: if_nametoindex(name))
         guard index > 0 else { throw ChannelRelayProgramError(description: "no interface \(name)") }
         guard !attachments.contains(where: { $0.index == index }) else { return }
+        if choice == .automatic {
+            let link = bpf_link_create(programFD, index, Self.tcxIngress, nil)
+            if link >= 0 {
+                var info = bpf_link_info()
+                var length = UInt32(MemoryLayout<bpf_link_info>.size)
+                let id = bpf_obj_get_info_by_fd(link, &info, &length) == 0 ? info.id : 0
+                attachments.append(Attachment(name: name, index: index, hook: .link(id: id, descriptor: link)))
+                return
+            }
+            // EINVAL: a kernel before tcx; anything else, the classifier says it better.
+        }
         var hook = Self.hook(index)
         let created = bpf_tc_hook_create(&hook)
         guard created == 0 || created == -EEXIST else {
             throw ChannelRelayProgramError(description: "cannot add a clsact qdisc to \(name): \(Self.errnoText(-created))")
         }
-        var options = Self.options(programFD: programFD)
+        var options = Self.options(programFD: programFD, handle: classifierHandle)
         options.flags = UInt32(BPF_TC_F_REPLACE.rawValue)
         let attached = bpf_tc_attach(&hook, &options)
         guard attached == 0 else {
-            if created == 0 {
-                hook.attach_point = bpf_tc_attach_point(rawValue: BPF_TC_INGRESS.rawValue | BPF_TC_EGRESS.rawValue)
-                _ = bpf_tc_hook_destroy(&hook)
-            }
             throw ChannelRelayProgramError(description: "cannot attach the BPF program to \(name): \(Self.errnoText(-attached))")
         }
-        attachments.append(Attachment(name: name, index: index, createdQdisc: created == 0))
+        attachments.append(Attachment(name: name, index: index, hook: .classifier(handle: classifierHandle)))
     }
 
-    /// Detaches from every interface; packets go to user space again from the next one.
+    /// Detaches from every interface; packets go to user space again from the next one. A
+    /// clsact qdisc stays (other relays' filters may hang on it; empty, it costs nothing).
     public func detachAll() {
         for attachment in attachments {
-            var hook = Self.hook(attachment.index)
-            var options = Self.options(programFD: 0)
-            _ = bpf_tc_detach(&hook, &options)
-            if attachment.createdQdisc {
-                hook.attach_point = bpf_tc_attach_point(rawValue: BPF_TC_INGRESS.rawValue | BPF_TC_EGRESS.rawValue)
-                _ = bpf_tc_hook_destroy(&hook)
+            switch attachment.hook {
+            case .link(_, let descriptor):
+                _ = bpf_link_detach(descriptor)
+                close(descriptor)
+            case .classifier(let handle):
+                var hook = Self.hook(attachment.index)
+                var options = Self.options(programFD: 0, handle: handle)
+                _ = bpf_tc_detach(&hook, &options)
             }
         }
         attachments.removeAll()
+    }
+
+    /// A cls_bpf handle for one relay: from its listening addresses, so the same configuration
+    /// gets the same handle after a restart and two relays on one host get different ones.
+    public static func classifierHandle(listening: [String]) -> UInt32 {
+        var hash: UInt32 = 2_166_136_261  // FNV-1a
+        for byte in listening.sorted().joined(separator: ",").utf8 {
+            hash = (hash ^ UInt32(byte)) &* 16_777_619
+        }
+        return hash == 0 ? 1 : hash
     }
 
     private static func hook(_ index: Int32) -> bpf_tc_hook {
@@ -137,10 +180,10 @@ public final class ChannelRelayProgram: @unchecked Sendable {
         return hook
     }
 
-    private static func options(programFD: Int32) -> bpf_tc_opts {
+    private static func options(programFD: Int32, handle: UInt32) -> bpf_tc_opts {
         var options = bpf_tc_opts()
         options.sz = MemoryLayout<bpf_tc_opts>.offset(of: \.priority)! + 4
-        options.handle = filterHandle
+        options.handle = handle
         options.priority = filterPriority
         options.prog_fd = programFD
         return options

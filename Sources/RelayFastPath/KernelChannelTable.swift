@@ -161,7 +161,8 @@ public struct KernelChannelTable {
         channelValue.relay_port = route.relay.port.bigEndian
         channelValue.counter_slot = slot
         channelValue.out_ifindex = towardPeer?.interfaceIndex ?? 0
-        channelValue.flags = towardPeer?.local == true ? UInt32(CHANNEL_RELAY_LOCAL) : 0
+        let otherFamily = route.client.ip.family != route.peer.ip.family ? UInt32(CHANNEL_RELAY_OTHER_FAMILY) : 0
+        channelValue.flags = (towardPeer?.local == true ? UInt32(CHANNEL_RELAY_LOCAL) : 0) | otherFamily
         channelValue.expires_ns = expires
         var peerKey = Self.peerKey(route)
         var peerValue = channel_relay_peer_value()
@@ -172,7 +173,7 @@ public struct KernelChannelTable {
         peerValue.channel = route.channel.bigEndian
         peerValue.counter_slot = slot
         peerValue.out_ifindex = towardClient?.interfaceIndex ?? 0
-        peerValue.flags = towardClient?.local == true ? UInt32(CHANNEL_RELAY_LOCAL) : 0
+        peerValue.flags = (towardClient?.local == true ? UInt32(CHANNEL_RELAY_LOCAL) : 0) | otherFamily
         peerValue.expires_ns = expires
         // The peer direction first: a client's ChannelData is only relayed once the answer path
         // is in place too.

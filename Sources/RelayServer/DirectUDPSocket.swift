@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CLinuxCalls
+internal import CLinuxCalls
 import STUN
 
 /// A non-blocking UDP socket the relay's data plane binds, reads (`recvmmsg`, see

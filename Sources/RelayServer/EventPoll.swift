@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLinuxCalls
+internal import CLinuxCalls
 import STUN
 
 /// Linux calls Glibc's Swift module leaves out (`epoll_*`, `recvmmsg`, `sendmmsg`: GNU and

@@ -30,6 +30,10 @@ public struct RelayConfiguration: Sendable {
     public var software: String? = "jingle-relay"
     public var alternateServer: TransportAddress?
     public var nonceLifetime: Double = 600
+    /// Seconds a permission and a channel binding last (RFC 8656 §9, §12: 300 and 600). Only
+    /// tests want others, as with coturn's options of the same names.
+    public var permissionLifetime = 300
+    public var channelLifetime = 600
     /// How long SIGTERM waits for allocations to end before closing everything.
     public var drainTimeout: Double = 30
     /// Socket buffer sizes for the listeners and relay sockets (0 keeps the system default).
@@ -68,7 +72,7 @@ public struct RelayConfiguration: Sendable {
     /// kernel takes the program (CAP_BPF and CAP_NET_ADMIN, Linux) and relays in user space
     /// otherwise, saying why in one log line; `on` refuses to start without it; `off` never
     /// loads it.
-    public var fastPath: FastPathMode = .off
+    public var fastPath: FastPathMode = .auto
 
     public enum FastPathMode: String, Sendable, CaseIterable {
         case auto, on, off
@@ -102,6 +106,8 @@ public struct RelayConfiguration: Sendable {
         c.software = software
         c.alternateServer = alternateServer
         c.nonceLifetime = nonceLifetime
+        c.permissionLifetime = Double(permissionLifetime)
+        c.channelLifetime = Double(channelLifetime)
         c.channelNumbers = rfc5766Channels ? ChannelData.legacyChannelRange : ChannelData.channelRange
         c.tcpAllocations = tcpRelay
         c.maxPeerConnectionsPerAllocation = tcpConnectionsPerAllocation
@@ -288,6 +294,8 @@ extension RelayConfiguration {
         case "software": software = value.isEmpty ? nil : value
         case "alternate-server": alternateServer = try address()
         case "nonce-lifetime": nonceLifetime = Double(try integer(10...86_400))
+        case "permission-lifetime": permissionLifetime = try integer(1...3600)
+        case "channel-lifetime": channelLifetime = try integer(1...3600)
         case "drain-timeout": drainTimeout = Double(try integer(0...3600))
         case "socket-buffer": socketBufferBytes = try integer(0...(256 << 20))
         case "threads": threads = try integer(1...64)

@@ -258,8 +258,10 @@ final class RelayCore: @unchecked Sendable {
     func streamMessage(_ bytes: [UInt8], tuple: FiveTuple) {
         let actions = engine.handleClientDatagram(bytes, from: tuple, now: wallClock())
         execute(actions)
+        // Only a ConnectionBind that decodes held the connection (`StreamClientHandler`); one
+        // that does not came with other frames and must not release a later bind's hold.
         if STUNStreamFramer.isConnectionBindRequest(bytes), !actions.contains(where: { if case .joinDataConnection = $0 { true } else { false } }),
-           let handler = streamHandlers[tuple] {
+           let handler = streamHandlers[tuple], (try? STUNMessage.decode(bytes)) != nil {
             // Refused or challenged: the connection goes back to framing.
             handler.eventLoop.execute { handler.value.resumeFraming() }
         }

@@ -111,11 +111,15 @@ final class StreamClientHandler: ChannelInboundHandler {
                     firstMessageDeadline?.cancel()
                     firstMessageDeadline = nil
                 }
-                if case .stun(let bytes) = frame, STUNStreamFramer.isConnectionBindRequest(bytes) {
+                // A ConnectionBind that does not even decode cannot join anything: it goes to the
+                // relay with the other frames (to be dropped and counted) without holding the
+                // connection, so junk costs no round trip to the data-plane thread per frame.
+                if case .stun(let bytes) = frame, STUNStreamFramer.isConnectionBindRequest(bytes),
+                   let bind = try? STUNMessage.decode(bytes) {
                     mode = .awaitingBind(framer.takeRemainder())
                     // Read no more until the relay answers: what is held stays one read's worth.
                     context.channel.setOption(.autoRead, value: false).whenFailure { _ in }
-                    if frames.count == 1 && !deliveredOther { moveToOwner(ofConnectionBind: bytes, context: context) }
+                    if frames.count == 1 && !deliveredOther { moveToOwner(ofConnectionBind: bind, context: context) }
                     break
                 }
             }
@@ -142,8 +146,8 @@ final class StreamClientHandler: ChannelInboundHandler {
 
     /// A new connection whose first message is a ConnectionBind belongs with the thread that
     /// made the CONNECTION-ID (its value modulo the thread count).
-    func moveToOwner(ofConnectionBind bytes: [UInt8], context: ChannelHandlerContext) {
-        guard cores.count > 1, let tuple, let id = (try? STUNMessage.decode(bytes))?.connectionID else { return }
+    func moveToOwner(ofConnectionBind bind: STUNMessage, context: ChannelHandlerContext) {
+        guard cores.count > 1, let tuple, let id = bind.connectionID else { return }
         let owner = cores[Int(id % UInt32(cores.count))]
         guard owner !== core else { return }
         let old = core

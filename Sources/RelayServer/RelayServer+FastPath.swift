@@ -1,3 +1,4 @@
+import Foundation
 import RelayFastPath
 import STUN
 import TURNServer
@@ -16,10 +17,18 @@ extension RelayServer {
                 throw ChannelRelayProgramError(description: "no interface carries the listening or relayed addresses "
                                                    + "(listeners on the unspecified address are not taken by the fast path)")
             }
-            for name in interfaces { try program.attach(interface: name) }
+            let environment = ProcessInfo.processInfo.environment["JINGLE_RELAY_TC_HOOK"] ?? "auto"
+            guard let choice = ChannelRelayProgram.HookChoice(rawValue: environment) else {
+                throw ChannelRelayProgramError(description: "JINGLE_RELAY_TC_HOOK=\(environment): expected auto or clsact")
+            }
+            let handle = ChannelRelayProgram.classifierHandle(listening: udpAddresses.map { "\($0)" })
+            for name in interfaces { try program.attach(interface: name, hook: choice, classifierHandle: handle) }
             fastPathProgram.withLock { $0 = program }
             for core in cores { core.post { core.useKernelRoutes(program) } }
-            core.logger.info("kernel fast path attached", metadata: ["interfaces": "\(interfaces.joined(separator: ","))"])
+            core.logger.info("kernel fast path attached", metadata: [
+                "interfaces": "\(interfaces.joined(separator: ","))",
+                "hooks": "\(program.attachments.map(\.hook.summary).joined(separator: ","))",
+            ])
         } catch {
             if configuration.fastPath == .on { throw RelayStartError(description: "fast-path = on: \(error)") }
             core.logger.notice("kernel fast path not used; relaying in user space", metadata: ["reason": "\(error)"])
@@ -31,6 +40,16 @@ extension RelayServer {
         fastPathProgram.withLock { program in
             program?.detachAll()
             program = nil
+        }
+    }
+}
+
+extension ChannelRelayProgram.Hook {
+    /// How the log names it: `tcx-link-ID` or `clsact-HANDLE`.
+    var summary: String {
+        switch self {
+        case .link(let id, _): "tcx-link-\(id)"
+        case .classifier(let handle): "clsact-0x\(String(handle, radix: 16))"
         }
     }
 }

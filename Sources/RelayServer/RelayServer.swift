@@ -190,9 +190,10 @@ public final class RelayServer: @unchecked Sendable {
         return total
     }
 
-    /// The engine's counters.
+    /// The engines' counters, summed over threads, with what the kernel fast path relayed
+    /// counted in the packets and bytes relayed (as `/metrics` counts it).
     public func statistics() async throws -> TURNStatistics {
-        await onEveryCore { $0.engine.statistics }.reduce(TURNStatistics(), +)
+        await RelayServer.snapshot(cores).statistics
     }
 
     /// Every thread's counters, summed (one metrics scrape).

@@ -29,11 +29,11 @@ public struct KernelChannelRoute: Hashable, Sendable {
 
 extension TURNServerEngine {
     /// The channels a kernel fast path may relay at `now`: UDP clients on a specific listening
-    /// address, channels bound with a live permission to a peer the peer filter allows, the
-    /// client, server, peer and relayed addresses all of one family. None while a bandwidth cap
-    /// is set (the engine must count every byte). Everything else stays with the engine: TCP and
-    /// TLS clients, Send and Data indications, mixed families, listeners on the unspecified
-    /// address.
+    /// address, channels bound with a live permission to a peer the peer filter allows (the
+    /// client's leg and the peer's leg each of one family; the two may differ, as for an IPv6
+    /// client given an IPv4 relayed address). None while a bandwidth cap is set (the engine must
+    /// count every byte). Everything else stays with the engine: TCP and TLS clients, Send and
+    /// Data indications, listeners on the unspecified address.
     public func kernelChannelRoutes(now: Timestamp) -> [KernelChannelRoute] {
         guard configuration.bandwidthBytesPerSecond == nil else { return [] }
         var routes: [KernelChannelRoute] = []
@@ -41,8 +41,7 @@ extension TURNServerEngine {
         for (key, route) in channelRoutes {
             let tuple = key.tuple
             guard tuple.transport == .udp, route.expiry > now, route.permissionExpiry > now else { continue }
-            let family = tuple.client.ip.family
-            guard tuple.server.ip.family == family, route.peer.ip.family == family, route.relay.ip.family == family,
+            guard tuple.server.ip.family == tuple.client.ip.family, route.relay.ip.family == route.peer.ip.family,
                   !PeerFilter.isUnspecifiedAddress(tuple.server.ip), configuration.peerFilter.allows(route.peer) else { continue }
             routes.append(KernelChannelRoute(client: tuple.client, server: tuple.server, channel: key.number, peer: route.peer,
                                              relay: route.relay, expires: min(route.expiry, route.permissionExpiry)))

@@ -121,6 +121,7 @@ import TURNServer
     }
 
     static let TC_ACT_OK: UInt32 = 0
+    static let TC_ACT_REDIRECT: UInt32 = 7
     /// Not this program's: the next filter, or the stack, takes it (-1).
     static let TC_ACT_UNSPEC = UInt32(bitPattern: -1)
 
@@ -175,6 +176,113 @@ import TURNServer
             #expect(out.payload == Self.channelData(payload), "ChannelData, unpadded over UDP")
             #expect(out.checksumsGood)
         }
+    }
+
+    /// An IPv6 client with an IPv4 relayed address (what libnice over IPv6 gets, asking for no
+    /// family), and the reverse: the IP header is replaced by one of the other family, both
+    /// ways, the checksum carried over to the new pseudo-header, and the packet sent out of the
+    /// interface toward its destination. Toward an address of this host it is left to user
+    /// space (the stack would drop a looped-back packet turned from IPv6 to IPv4).
+    @Test(arguments: [false, true])
+    func theClientsAndThePeersLegsMayBeOfDifferentFamilies(clientIPv6: Bool) throws {
+        let program = try Self.program()
+        let (client, server) = clientIPv6
+            ? (TransportAddress("[2001:db8::10]:40000")!, TransportAddress("[2001:db8::1]:3478")!)
+            : (Self.client, Self.server)
+        let (peer, relay) = clientIPv6
+            ? (TransportAddress("198.51.100.77:7000")!, TransportAddress("192.0.2.1:50000")!)
+            : (TransportAddress("[2001:db8::77]:7000")!, TransportAddress("[2001:db8::1]:50000")!)
+        var table = KernelChannelTable(program: program)
+        _ = table.sync([Self.route(expiresIn: 60, client: client, server: server, peer: peer, relay: relay)], wallNow: currentTime())
+        defer { _ = table.removeAll() }
+        var wrong: [Int] = []
+        for (length, padded) in [(1, false), (2, true), (3, false), (160, true), (333, true), (1200, false), (1500, false)] {
+            let payload = (0..<length).map { UInt8(truncatingIfNeeded: $0 * 3 + length) }
+            let input = Self.frame(from: client, to: server, payload: Self.channelData(payload, padded: padded))
+            let (verdict, output) = try program.testRun(frame: input)
+            guard verdict == Self.TC_ACT_REDIRECT, let out = Self.parse(output), out.source == relay, out.destination == peer,
+                  out.payload == payload, out.checksumsGood else { wrong.append(length); continue }
+        }
+        #expect(wrong.isEmpty, "to the peer, lengths rewritten wrongly: \(wrong)")
+        for length in [1, 3, 160, 1200, 1500] {
+            let payload = (0..<length).map { UInt8(truncatingIfNeeded: $0 * 13 + 1) }
+            let (verdict, output) = try program.testRun(frame: Self.frame(from: peer, to: relay, payload: payload))
+            #expect(verdict == Self.TC_ACT_REDIRECT)
+            let out = try #require(Self.parse(output))
+            #expect(out.source == server && out.destination == client)
+            #expect(out.payload == Self.channelData(payload) && out.checksumsGood, "length \(length)")
+        }
+
+        // A peer on this host in the other family: user space.
+        let localPeer = clientIPv6 ? TransportAddress("127.0.0.1:7000")! : TransportAddress("[::1]:7000")!
+        let localRelay = clientIPv6 ? TransportAddress("127.0.0.1:50000")! : TransportAddress("[::1]:50000")!
+        _ = table.sync([Self.route(expiresIn: 60, client: client, server: server, peer: localPeer, relay: localRelay)],
+                       wallNow: currentTime())
+        let input = Self.frame(from: client, to: server, payload: Self.channelData([1, 2, 3]))
+        let (verdict, output) = try program.testRun(frame: input)
+        #expect(verdict == Self.TC_ACT_UNSPEC && output == input)
+    }
+
+    /// The checksum is carried over, not recomputed: padding of any content is taken out of it
+    /// (RFC 8656 §12.5 leaves the padding's bytes unspecified), and a datagram that arrived
+    /// corrupted leaves with a checksum that still fails, so the peer drops it as it would have.
+    @Test func theChecksumIsCarriedOverNotRecomputed() throws {
+        let program = try Self.program()
+        var table = KernelChannelTable(program: program)
+        _ = table.sync([Self.route(expiresIn: 60)], wallNow: currentTime())
+        defer { _ = table.removeAll() }
+        var wrong: [Int] = []
+        for length in Array(1...12) + [159, 1001, 1002, 1003] {
+            let payload = (0..<length).map { UInt8(truncatingIfNeeded: $0 * 11 + 5) }
+            var data = Self.channelData(payload)
+            data += [0xAB, 0xCD, 0xEF].prefix((4 - length % 4) % 4)
+            let (_, output) = try program.testRun(frame: Self.frame(from: Self.client, to: Self.server, payload: data))
+            guard let out = Self.parse(output), out.payload == payload, out.checksumsGood else { wrong.append(length); continue }
+        }
+        #expect(wrong.isEmpty, "lengths with non-zero padding rewritten wrongly: \(wrong)")
+
+        let payload: [UInt8] = Array(repeating: 0x42, count: 100)
+        var corrupted = Self.frame(from: Self.client, to: Self.server, payload: Self.channelData(payload))
+        corrupted[14 + 20 + 7] ^= 0x01
+        let (_, output) = try program.testRun(frame: corrupted)
+        let out = try #require(Self.parse(output))
+        #expect(out.payload == payload && !out.checksumsGood, "a corrupted datagram stays detectably corrupted")
+    }
+
+    /// Both parties on this relay (two clients of one XMPP server's TURN service, relay-only):
+    /// A's ChannelData to B's relayed address comes out as ChannelData to B on B's channel, in
+    /// one pass, counted as A's packet to its peer and B's from its peer.
+    @Test(arguments: [false, true])
+    func aChannelToAnotherAllocationOfThisRelayIsRelayedOnAtOnce(padded: Bool) throws {
+        let program = try Self.program()
+        let server = TransportAddress("127.0.0.1:3478")!
+        let (clientA, relayA) = (TransportAddress("127.0.0.1:40000")!, TransportAddress("127.0.0.1:50000")!)
+        let (clientB, relayB) = (TransportAddress("127.0.0.1:40002")!, TransportAddress("127.0.0.1:50002")!)
+        let routes = [
+            KernelChannelRoute(client: clientA, server: server, channel: 0x4001, peer: relayB, relay: relayA, expires: currentTime() + 60),
+            KernelChannelRoute(client: clientB, server: server, channel: 0x4ABC, peer: relayA, relay: relayB, expires: currentTime() + 60),
+        ]
+        var table = KernelChannelTable(program: program)
+        _ = table.sync(routes, wallNow: currentTime())
+        defer { _ = table.removeAll() }
+        for length in [1, 2, 160, 1200] {
+            let payload = (0..<length).map { UInt8(truncatingIfNeeded: $0 * 5 + 3) }
+            var data = Self.channelData(payload, padded: padded)
+            data[0] = 0x40
+            data[1] = 0x01
+            let (verdict, output) = try program.testRun(frame: Self.frame(from: clientA, to: server, payload: data))
+            #expect(verdict == Self.TC_ACT_OK)
+            let out = try #require(Self.parse(output))
+            #expect(out.source == server && out.destination == clientB)
+            var expected = Self.channelData(payload)
+            expected[0] = 0x4A
+            expected[1] = 0xBC
+            #expect(out.payload == expected, "ChannelData on B's channel")
+            #expect(out.checksumsGood)
+        }
+        let relayed = table.sync(routes, wallNow: currentTime())
+        #expect(relayed[FiveTuple(client: clientA, server: server, transport: .udp)]?.packetsToPeer == 4)
+        #expect(relayed[FiveTuple(client: clientB, server: server, transport: .udp)]?.packetsToClient == 4)
     }
 
     /// The entry's expiry stamp is checked by the program: once it has passed, the frame is

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Testing
 import STUN
+import TURNClientEngine
 import TURNServer
 @testable import RelayServer
 

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import Testing
 import STUN
+import TURNClientEngine
 import TURNServer
 @testable import RelayServer
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import STUN
+import TURNClientEngine
 import TURNServer
 @testable import RelayServer
 
@@ -151,10 +152,12 @@ import TURNServer
         #expect(status == 503)
         #expect(relay.process.isRunning)
 
+        // Gone long before the 300 s drain would end. The bound is generous: on a CI machine
+        // loaded by the parallel relay suites the exit once took 10.8 s after the signal.
         let second = ContinuousClock.now
         relay.signal(SIGTERM)
-        #expect(try await relay.waitForExit(within: 10), "\(relay.log)")
-        #expect(ContinuousClock.now - second < .seconds(10))
+        #expect(try await relay.waitForExit(within: 60), "\(relay.log)")
+        #expect(ContinuousClock.now - second < .seconds(60))
         #expect(relay.process.terminationReason == .uncaughtSignal)
         #expect(relay.process.terminationStatus == SIGTERM)
         #expect(relay.log.contains("second signal"))

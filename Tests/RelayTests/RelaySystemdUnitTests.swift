@@ -40,6 +40,10 @@ import Testing
         // /proc/stat and the descriptor limit stay reachable for process metrics and setrlimit.
         #expect(s["ProcSubset"] == nil)
         #expect(s["SystemCallFilter"]?.contains { $0.contains("~") && $0.contains("@resources") } != true)
+        // bpf() is in ~@privileged: with `fast-path = auto` (the default) it must fail with EPERM,
+        // which the relay answers by relaying in user space (KernelFastPathTests), not kill it.
+        #expect(s["SystemCallFilter"]?.contains("~@privileged") == true)
+        #expect(s["SystemCallErrorNumber"] == ["EPERM"])
     }
 
     @Test func systemdAcceptsTheUnit() throws {

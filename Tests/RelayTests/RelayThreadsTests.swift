@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import STUN
+import TURNClientEngine
 import TURNServer
 @testable import RelayServer
 
@@ -19,8 +20,12 @@ import TURNServer
         let harness = RelayUDPTests()
         // 20 client ports: the chance the kernel's hash puts all on one socket is 2^-19.
         var relays: Set<TransportAddress> = []
+        // Every client socket stays open to the end: a closed one's port could be handed to the
+        // next, whose Allocate would then meet the first one's allocation (437).
+        var sockets: [UDPTestSocket] = []
         for i in 0..<20 {
             let socket = try UDPTestSocket()
+            sockets.append(socket)
             var client = TURNClient(configuration: .init(username: "alice", password: "secret"))
             let allocated = harness.drive(&client, socket, server: listen, client.allocate(now: currentTime())) {
                 if case .allocated = $0 { true } else if case .failed = $0 { true } else { false }
@@ -46,6 +51,7 @@ import TURNServer
             #expect(back.last == .data(from: peer.address, [UInt8(i), 9]))
         }
         #expect(relays.count == 20)
+        #expect(Set(sockets.map(\.address)).count == 20, "twenty distinct client ports")
         let perThread = try await server.allocationCountsPerThread()
         #expect(perThread.count == 2)
         #expect(perThread.reduce(0, +) == 20)

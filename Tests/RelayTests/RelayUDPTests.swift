@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import STUN
+import TURNClientEngine
 import TURNServer
 @testable import RelayServer
 

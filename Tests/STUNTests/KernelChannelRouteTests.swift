@@ -54,6 +54,18 @@ import STUN
         #expect(h.server.kernelChannelRoutes(now: h.now).isEmpty)
     }
 
+    /// An IPv6 client given an IPv4 relayed address (it asked for no family, RFC 8656 §7.2): the
+    /// client's leg and the peer's differ in family, and the kernel takes it (it replaces the
+    /// IP header).
+    @Test func legsOfDifferentFamiliesAreARoute() throws {
+        let h = TURNHarness()
+        let t = h.addClient(FiveTuple(client: TransportAddress("[2001:db8::77]:4000")!, server: TransportAddress("[2001:db8::1]:3478")!,
+                                      transport: .udp))
+        let relay = try Self.bound(h, t)
+        #expect(relay.ip.family == .ipv4)
+        #expect(h.server.kernelChannelRoutes(now: h.now).map(\.relay) == [relay])
+    }
+
     @Test func aListenerOnTheUnspecifiedAddressIsNotTaken() throws {
         let h = TURNHarness()
         let t = h.addClient(FiveTuple(client: TransportAddress("203.0.113.77:4000")!, server: TransportAddress("0.0.0.0:3478")!,

@@ -37,6 +37,9 @@ struct channel_relay_channel_value {
 
 /* The destination is an address of this host: delivered through the loopback interface. */
 #define CHANNEL_RELAY_LOCAL 1
+/* The destination is of the other address family than the packet that arrives (an IPv6 client
+ * with an IPv4 relayed address, or the reverse): the IP header is replaced, not rewritten. */
+#define CHANNEL_RELAY_OTHER_FAMILY 2
 
 /* Peer to client: the peer's address and the relayed address it sent to. */
 struct channel_relay_peer_key {
