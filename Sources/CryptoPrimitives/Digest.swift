@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// The hash functions the protocols name: SHA-1 and SHA-256 for SCRAM (RFC 5802, RFC 7677),
 /// STUN MESSAGE-INTEGRITY (RFC 8489 §14.5-14.6) and TURN REST credentials; MD5 for the STUN

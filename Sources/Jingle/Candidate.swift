@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// An ICE candidate type (XEP-0176 §4, RFC 8445 §5.1.1).
 public enum CandidateType: String, Sendable, Hashable, CaseIterable, Codable {

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// A `<content creator name disposition senders/>` of a Jingle action (XEP-0166 §7.3): at most
 /// one application description, one transport and one security element.

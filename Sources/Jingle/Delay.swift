@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 import XMPPCore
 
 /// Why a XEP-0082 timestamp could not be read; `text` is the input, `reason` what was wrong.

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// SDES-SRTP keying, `<encryption required><crypto/>...</encryption>` (XEP-0167 §8, RFC 4568),
 /// SDP `a=crypto`. Other children (e.g. ZRTP hashes) are kept verbatim.

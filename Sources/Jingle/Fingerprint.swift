@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// The DTLS role a party takes (XEP-0320 §3 'setup', RFC 4145 `a=setup`).
 public enum DTLSSetup: String, Sendable, Hashable, CaseIterable, Codable {

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// A grouping of contents by their names, `<group semantics/>` (XEP-0338 §2), SDP `a=group`
 /// (BUNDLE, LS...).

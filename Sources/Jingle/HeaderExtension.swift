@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// An RTP header extension, `<rtp-hdrext id uri senders/>` (XEP-0294 §3), SDP `a=extmap`.
 public struct HeaderExtension: Sendable, Hashable {

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// An ICE-UDP transport, `<transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag pwd/>`
 /// (XEP-0176 §4) with candidates, the nominated remote candidate and XEP-0320 fingerprints.

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 import XMPPCore
 
 /// A Jingle action, `<jingle xmlns='urn:xmpp:jingle:1' action sid initiator responder/>`

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 import XMPPCore
 
 /// The Jingle-specific error conditions (XEP-0166 §10), carried in an IQ error next to a

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 import XMPPCore
 
 /// The XEP-0353 §3 message kinds of Jingle Message Initiation.

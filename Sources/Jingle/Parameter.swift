@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// A `<parameter name value/>` as used by XEP-0167 payload types (value required), XEP-0293,
 /// XEP-0294 and XEP-0339 (value optional).

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// An RTP payload type, `<payload-type id name clockrate channels maxptime ptime/>` with its
 /// format parameters and per-codec RTCP feedback (XEP-0167 §4, XEP-0293 §3), SDP `a=rtpmap`,

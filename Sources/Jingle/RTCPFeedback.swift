@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// An RTCP feedback message type, `<rtcp-fb type subtype/>` (XEP-0293 §3), SDP `a=rtcp-fb`.
 public struct RTCPFeedback: Sendable, Hashable {

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// An RTP application description, `<description xmlns='urn:xmpp:jingle:apps:rtp:1' media ssrc/>`
 /// (XEP-0167 §4) with the extensions carried inside it: rtcp-mux, SDES encryption, bandwidth,

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// The XEP-0167 §7 informational payloads of a `session-info`: ringing, active, hold, unhold,
 /// mute and unmute (the last two optionally naming a content).

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// The condition of a `<reason/>` (XEP-0166 §7.4).
 public enum ReasonCondition: Sendable, Hashable {

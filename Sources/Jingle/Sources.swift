@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// A media source, `<source ssrc/>` with its parameters (XEP-0339 §2.1), SDP `a=ssrc`.
 /// The legacy `id` attribute some clients send instead of `ssrc` is accepted and written back.

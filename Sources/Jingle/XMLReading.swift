@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// Attribute and child helpers shared by the codecs. Every reader records which attributes and
 /// children it understood so the rest can be kept verbatim (ARCHITECTURE.md, "Wire").

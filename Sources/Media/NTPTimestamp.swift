@@ -19,6 +19,15 @@ public struct NTPTimestamp: Equatable, Hashable, Sendable {
         fraction = UInt32(truncatingIfNeeded: (UInt64(max(0, atto)) / 1_000_000_000) << 32 / 1_000_000_000)
     }
 
+    /// This time plus `d` (which may be negative), wrapping as NTP time does in 2036.
+    public func advanced(by d: Duration) -> NTPTimestamp {
+        let (s, atto) = d.components
+        // attoseconds to 2^-32 units: atto * 2^32 / 1e18, in two steps to stay within 64 bits.
+        let units = s &* (1 << 32) &+ (atto / 1_000_000_000) &* (1 << 32) / 1_000_000_000
+        let value = (UInt64(seconds) << 32 | UInt64(fraction)) &+ UInt64(bitPattern: units)
+        return NTPTimestamp(seconds: UInt32(truncatingIfNeeded: value >> 32), fraction: UInt32(truncatingIfNeeded: value))
+    }
+
     /// The middle 32 bits, as LSR and DLSR use them (RFC 3550 §6.4.1): 16.16 fixed-point seconds.
     public var compact: UInt32 { (seconds << 16) | (fraction >> 16) }
 }

@@ -1,4 +1,4 @@
-import COpus
+internal import COpus
 
 /// An Opus decoder (RFC 6716, libopus) owning its C state: normal decode, decode of the in-band
 /// FEC copy carried by the following packet, and packet-loss concealment. Not thread-safe.

@@ -1,4 +1,4 @@
-import COpus
+internal import COpus
 
 /// An Opus encoder (RFC 6716, libopus) owning its C state: bitrate, complexity, in-band FEC with
 /// the expected packet-loss percentage, DTX. Not thread-safe: confine each instance to one owner.

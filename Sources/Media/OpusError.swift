@@ -1,4 +1,4 @@
-import COpus
+internal import COpus
 
 /// A libopus failure (RFC 6716 reference implementation error codes), or a caller error the
 /// adapter caught before calling into C.

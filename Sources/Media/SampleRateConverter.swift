@@ -1,4 +1,4 @@
-import CSoxr
+internal import CSoxr
 
 /// Why the sample-rate converter could not be made or failed (libsoxr's message).
 public struct SampleRateConverterError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import CSndFile
+internal import CSndFile
 
 /// Why `SoundFile` could not read a file (libsndfile's own message).
 public struct SoundFileError: Error, Sendable, Equatable, CustomStringConvertible {

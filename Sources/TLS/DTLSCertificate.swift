@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// A per-call DTLS identity (RFC 5763 §5): an ECDSA P-256 key and self-signed certificate whose
 /// fingerprint (RFC 8122 §5) is signalled in Jingle (XEP-0320) or SDP.

@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// Reading OpenSSL's per-thread error queue into one human-readable reason.
 enum OpenSSLErrorQueue {

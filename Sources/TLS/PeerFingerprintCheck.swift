@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// RFC 5763 §5 inside the handshake: the peer's end-entity certificate must hash to the signalled
 /// fingerprint. Run from OpenSSL's verify callback, so a mismatch aborts the handshake with a

@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// A sans-IO TLS connection (RFC 8446 TLS 1.3, RFC 5246 TLS 1.2) over OpenSSL 3 and two memory BIOs:
 /// feed it ciphertext from the network, hand it plaintext to encrypt, send what it returns.

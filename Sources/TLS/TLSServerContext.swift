@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// A server's certificate chain and private key loaded once into an OpenSSL context that every
 /// accepted connection shares (`TLSConnection.server(_:)`, `NIOTLSHandler.server(_:)`), so no

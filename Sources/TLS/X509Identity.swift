@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// One owner of an OpenSSL key pair and X.509 certificate (RFC 5280) made for this process:
 /// ECDSA P-256 (RFC 5480), self-signed with SHA-256.

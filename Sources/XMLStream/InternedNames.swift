@@ -1,4 +1,4 @@
-import CLibXML2
+internal import CLibXML2
 
 /// Swift strings for the names and namespace URIs libxml2 passes to SAX2 callbacks.
 ///

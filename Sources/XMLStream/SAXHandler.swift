@@ -1,4 +1,4 @@
-import CLibXML2
+internal import CLibXML2
 
 /// The SAX2 callback table for `StreamTreeBuilder`. The callbacks are plain C function pointers
 /// without captures; each finds its builder through the context's user data.

@@ -1,4 +1,4 @@
-import CLibXML2
+internal import CLibXML2
 
 /// The namespace of the stream root (RFC 6120 §4.8.1).
 let streamNamespaceURI = "http://etherx.jabber.org/streams"

@@ -1,4 +1,4 @@
-import CLibXML2
+internal import CLibXML2
 
 /// Incremental parser for an XMPP stream (RFC 6120 §4): bytes in, stream events out.
 ///

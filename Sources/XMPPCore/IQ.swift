@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// An IQ stanza (RFC 6120 §8.2.3): a request (`get`/`set`) with one payload, or its `result`/`error`.
 public struct IQ: Sendable, Hashable {

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// XMPP namespaces used across the package (RFC 6120, RFC 6121 and the XEPs named).
 public enum XMPPNamespace {

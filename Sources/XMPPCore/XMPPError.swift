@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// Everything that can end an XMPP session or fail a request, each with a one-line description
 /// a person can act on (RFC 6120 §4.9 stream errors, §6.5 SASL failures, §7 binding, §8.3 stanza errors).

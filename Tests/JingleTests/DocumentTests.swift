@@ -1,4 +1,5 @@
 import Jingle
+import JingleJSON
 import Testing
 import XMLStream
 import XMPPCore

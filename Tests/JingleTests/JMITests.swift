@@ -64,7 +64,7 @@ struct JMIServer {
 
     mutating func advance(to t: Duration) {
         now = t
-        for j in devices.keys.sorted() { act(j) { $0.handleDeadline(now: t) } }
+        for j in devices.keys.sorted() { act(j) { $0.handleTimeout(now: t) } }
     }
 
     func ends(_ j: JID) -> [JingleMessageMachine.JMIEnd] {

@@ -1,4 +1,5 @@
 import STUN
+import TURNClientEngine
 import TURNServer
 
 /// A simulated network and virtual clock joining TURN client engines to one allocation engine.

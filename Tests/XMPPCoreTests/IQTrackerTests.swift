@@ -60,8 +60,8 @@ import XMLStream
         tracker.register(IQ(type: .get, id: "early", to: romeo), deadline: t0 + .seconds(5))
         tracker.register(IQ(type: .get, id: "mid", to: romeo), deadline: t0 + .seconds(10))
         #expect(tracker.nextDeadline == t0 + .seconds(5))
-        #expect(tracker.expire(now: t0 + .seconds(4)) == [])
-        #expect(tracker.expire(now: t0 + .seconds(10)) == ["early", "mid"])
+        #expect(tracker.handleTimeout(now: t0 + .seconds(4)) == [])
+        #expect(tracker.handleTimeout(now: t0 + .seconds(10)) == ["early", "mid"])
         #expect(tracker.nextDeadline == t0 + .seconds(30))
         // A late answer to a timed-out request is not a match.
         #expect(tracker.match(IQ(type: .result, id: "early", from: romeo)) == nil)

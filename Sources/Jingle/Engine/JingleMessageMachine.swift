@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 import XMPPCore
 
 /// Jingle Message Initiation (XEP-0353) for one local resource, as a sans-IO engine: calls are
@@ -11,7 +11,7 @@ import XMPPCore
 ///
 /// Driving it: feed every received `<message/>` to `handle(_:now:wallClock:)`, our user's
 /// choices to `propose`/`ringing`/`accept`/`reject`/`retract`/`finish`, and call
-/// `handleDeadline(now:)` at `nextDeadline`; send each `.send` stanza, show each `.event`.
+/// `handleTimeout(now:)` at `nextDeadline`; send each `.send` stanza, show each `.event`.
 /// `now` is the driver's monotonic time, `wallClock` its wall-clock time (for delay stamps).
 public struct JingleMessageMachine: Sendable {
     public let local: JID
@@ -181,7 +181,7 @@ public struct JingleMessageMachine: Sendable {
 
     // MARK: Timers
 
-    public mutating func handleDeadline(now: EngineInstant) -> [Output] {
+    public mutating func handleTimeout(now: EngineInstant) -> [Output] {
         var out: [Output] = []
         for id in calls.keys.sorted() {
             guard let c = calls[id], let d = c.deadline, d <= now else { continue }

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 import XMPPCore
 
 /// One Jingle session as a sans-IO engine (XEP-0166 §6): feed it the peer's IQs, our own actions
@@ -72,7 +72,7 @@ public struct JingleSession: Sendable {
 
     // MARK: Deadlines
 
-    /// The earliest instant at which `handleDeadline` has work.
+    /// The earliest instant at which `handleTimeout(now:)` has work.
     public var nextDeadline: EngineInstant? {
         var d = answerDeadline
         for o in outstanding.values { d = min(d ?? o.deadline, o.deadline) }
@@ -80,7 +80,7 @@ public struct JingleSession: Sendable {
     }
 
     /// Fires every timer due at `now`.
-    public mutating func handleDeadline(now: EngineInstant) -> [JingleSessionOutput] {
+    public mutating func handleTimeout(now: EngineInstant) -> [JingleSessionOutput] {
         var out: [JingleSessionOutput] = []
         for (id, o) in outstanding.sorted(by: { $0.value.deadline < $1.value.deadline }) where o.deadline <= now {
             outstanding[id] = nil

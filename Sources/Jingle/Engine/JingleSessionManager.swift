@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 import XMPPCore
 
 /// Routes Jingle IQs to sessions for one local full JID (XEP-0166 §7.2): unknown sessions get
@@ -8,7 +8,7 @@ import XMPPCore
 ///
 /// Driving it (sans-IO, ARCHITECTURE.md): pass every received IQ to `handle(_:now:)` (nil means
 /// the IQ is not Jingle's), our user's actions to `initiate`/`send` or the shorthands in
-/// `JingleSessionManager+Actions.swift`, and call `handleDeadline(now:)` when `nextDeadline` is
+/// `JingleSessionManager+Actions.swift`, and call `handleTimeout(now:)` when `nextDeadline` is
 /// reached; send every `.send` IQ (its `from` is `local`, `to` the peer's full JID), hand every
 /// `.event` to the application, then re-arm one timer at `nextDeadline`. `now` is the driver's
 /// monotonic time as a `Duration` from any origin it keeps fixed.
@@ -54,11 +54,11 @@ public struct JingleSessionManager: Sendable {
 
     public var nextDeadline: EngineInstant? { sessions.values.compactMap(\.nextDeadline).min() }
 
-    public mutating func handleDeadline(now: EngineInstant) -> [Output] {
+    public mutating func handleTimeout(now: EngineInstant) -> [Output] {
         var out: [Output] = []
         for sid in sessions.keys.sorted() {
             guard var s = sessions[sid], let d = s.nextDeadline, d <= now else { continue }
-            out += wrap(sid, s.handleDeadline(now: now))
+            out += wrap(sid, s.handleTimeout(now: now))
             sessions[sid] = s
         }
         return out

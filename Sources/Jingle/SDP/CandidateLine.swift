@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// The `a=candidate` attribute value of RFC 8839 §5.1 for an XEP-0176 candidate:
 /// `<foundation> <component> <transport> <priority> <address> <port> typ <type> [raddr <a>]

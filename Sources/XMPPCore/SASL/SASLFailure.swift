@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// A SASL `<failure/>` from the server (RFC 6120 §6.5): the defined condition and optional text.
 public struct SASLFailure: Error, Sendable, Hashable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// Service discovery information (XEP-0030 §3): identities and features of an entity, the payload
 /// of `<query xmlns='http://jabber.org/protocol/disco#info'/>`. Extended info forms (XEP-0128) are kept verbatim.

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// A STUN/TURN (or other) service the server points us to (XEP-0215 §3, `<service/>`).
 /// `description` redacts the password; use `redacted(false)` only where showing it is intended.

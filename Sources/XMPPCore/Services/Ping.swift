@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// XMPP ping (XEP-0199 §3-4): requests and the answer to a server's or peer's ping.
 public enum Ping {

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// A `<message/>` stanza (RFC 6120 §8.2.1, RFC 6121 §5.2). Children other than body, subject,
 /// thread and error are kept in `payloads` and written back unchanged.

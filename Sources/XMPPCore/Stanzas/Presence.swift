@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// A `<presence/>` stanza (RFC 6120 §8.2.2, RFC 6121 §4.7): availability, show, status, priority.
 /// Other children are kept in `payloads`.

@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// One of the three stanza kinds of RFC 6120 §8.
 public enum Stanza: Sendable, Hashable {

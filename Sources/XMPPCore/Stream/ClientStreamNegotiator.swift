@@ -1,5 +1,5 @@
 import CryptoPrimitives
-import XMLStream
+import XMLModel
 
 /// Client-side stream negotiation (RFC 6120 §4-7) as a sans-IO state machine: stream header,
 /// features, STARTTLS (§5), stream restart, SASL (§6), restart, resource binding (§7) and, where a

@@ -3,7 +3,7 @@
 /// forged by another entity with a guessed id is not taken for the real one.
 ///
 /// Sans-IO: the driver calls `register`, feeds every incoming result/error to `match`, and calls
-/// `expire(now:)` at `nextDeadline`.
+/// `handleTimeout(now:)` at `nextDeadline`.
 public struct IQTracker: Sendable {
     /// One outstanding request.
     public struct Pending: Sendable, Hashable {
@@ -49,7 +49,7 @@ public struct IQTracker: Sendable {
     }
 
     /// Removes and returns the ids of requests whose deadline is at or before `now`.
-    public mutating func expire(now: ContinuousClock.Instant) -> [String] {
+    public mutating func handleTimeout(now: ContinuousClock.Instant) -> [String] {
         let expired = pending.values.filter { $0.deadline <= now }.sorted { $0.deadline < $1.deadline }.map(\.id)
         for id in expired { pending[id] = nil }
         return expired

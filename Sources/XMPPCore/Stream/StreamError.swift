@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// A stream error (RFC 6120 §4.9): the defined condition of §4.9.3, optional text and an
 /// application-specific condition. Receiving one ends the stream.

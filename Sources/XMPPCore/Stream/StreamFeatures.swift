@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// The `<stream:features/>` a server announced (RFC 6120 §4.3.2), with the features negotiation
 /// needs decoded and the whole element kept for anything else.

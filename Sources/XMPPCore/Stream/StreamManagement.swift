@@ -1,4 +1,4 @@
-import XMLStream
+import XMLModel
 
 /// XEP-0198 stream management (`urn:xmpp:sm:3`) for a client, as a sans-IO value: counts the
 /// stanzas we handled and the ones we sent, answers the server's `<r/>` with `<a h/>`, asks for

@@ -65,8 +65,8 @@ struct PairedNetwork {
             let next = [a.nextDeadline, b.nextDeadline].compactMap { $0 }.filter { $0 <= t }.min()
             guard let next else { break }
             now = max(now, next)
-            collect(a.handleDeadline(now: now), fromAlice: true)
-            collect(b.handleDeadline(now: now), fromAlice: false)
+            collect(a.handleTimeout(now: now), fromAlice: true)
+            collect(b.handleTimeout(now: now), fromAlice: false)
         }
         now = t
     }

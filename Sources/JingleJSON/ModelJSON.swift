@@ -1,7 +1,8 @@
+import Jingle
 import XMLStream
 import XMPPCore
 
-/// The JSON form of the Jingle models (the shape is documented in Tools/jingle-harness/README.md):
+/// The JSON form of the Jingle models (the shape is documented in docs/jingle-harness-reference.md):
 /// a struct is an object keyed by its property names, leaving out nil, empty lists and false;
 /// an enum is its raw value (e.g. `"session-initiate"`), its case name, or `{case: payload}`
 /// when it carries one; JIDs and content names are strings, reason conditions their XEP-0166

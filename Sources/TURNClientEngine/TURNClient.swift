@@ -1,3 +1,6 @@
+import CryptoPrimitives
+import STUN
+
 /// A TURN client (RFC 8656 §7-12), sans-IO: client transactions with retransmission
 /// (RFC 8489 §6.2.1), the long-term credential mechanism with 401/438 retries (§9.2.3-9.2.5),
 /// automatic refresh of the allocation, permissions and channels, and ChannelData/Send framing.

@@ -1,3 +1,4 @@
+import Jingle
 import XMLStream
 import XMPPCore
 
@@ -125,7 +126,7 @@ public struct JingleDocument: Sendable, Hashable {
     }
 
     /// The JSON form: `kind`, the envelope (`from`, `to`, `id`, `type` when present) and `jingle`
-    /// or `jingleMessage` (+ `delay`), keys sorted (Tools/jingle-harness/README.md).
+    /// or `jingleMessage` (+ `delay`), keys sorted (docs/jingle-harness-reference.md).
     public var json: JSONValue {
         var o: [String: JSONValue] = ["kind": .string(kind.rawValue)]
         if let from { o["from"] = .string(from.description) }
