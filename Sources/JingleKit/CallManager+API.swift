@@ -20,7 +20,7 @@ extension CallManager {
             let description = ApplicationDescription.rtp(RTPDescription(media: "audio", payloadTypes: configuration.policy.audioCodecs))
             let out: [JingleMessageMachine.Output]
             do { out = try jmi.propose(id: sid, to: peer.bare, descriptions: [description], now: t) } catch {
-                throw .engine("\(error)")
+                throw .messageRefused(error)
             }
             records[sid] = r
             carryOut(out)
@@ -34,7 +34,7 @@ extension CallManager {
         records[sid] = r
         await initiateSession(sid: sid)
         if let s = records[sid]?.state, case .ended(let end) = s, records[sid]?.sessionStarted != true {
-            throw .engine("the call could not start: \(end)")
+            throw .notStarted(end)
         }
         return call
     }
@@ -69,7 +69,7 @@ extension CallManager {
         r.state = .connecting
         if r.call.usesJMI && !r.sessionStarted {
             let out: [JingleMessageMachine.Output]
-            do { out = try jmi.accept(id: sid) } catch { throw .engine("\(error)") }
+            do { out = try jmi.accept(id: sid) } catch { throw .messageRefused(error) }
             r.awaitingInitiate = true
             records[sid] = r
             carryOut(out)
@@ -110,7 +110,7 @@ extension CallManager {
         guard let r = records[sid] else { throw .managerUnavailable }
         guard r.state == .active else { throw .wrongState(r.state) }
         do { carryOut(try sessions.send(JingleElement(action: .sessionInfo, sid: sid, info: [.rtp(info)]), now: now)) } catch {
-            throw .engine(error.description)
+            throw .sessionRefused(error)
         }
         rearm()
     }

@@ -46,8 +46,8 @@ extension CallManager {
 
     func fireTimer() {
         let t = now
-        carryOut(sessions.handleDeadline(now: t))
-        carryOut(jmi.handleDeadline(now: t))
+        carryOut(sessions.handleTimeout(now: t))
+        carryOut(jmi.handleTimeout(now: t))
         for sid in records.keys.sorted() {
             guard let r = records[sid], let d = r.deadline, d <= t else { continue }
             records[sid]?.deadline = nil
@@ -83,6 +83,18 @@ extension CallManager {
                 sessionEvent(sid: sid, e)
             }
         }
+    }
+
+    /// Our own Jingle `action` on `sid` through the session engine: carried out, or its refusal
+    /// logged (never dropped in silence).
+    func send(_ jingle: JingleElement, _ action: String) {
+        do { carryOut(try sessions.send(jingle, now: now)) } catch { logRefusal(action, sid: jingle.sid, error) }
+    }
+
+    /// Our own XEP-0353 `action` on `sid` through the JMI engine: carried out, or its refusal
+    /// logged.
+    func sendMessage(_ action: String, sid: String, _ body: () throws(JingleMessageMachine.MisuseError) -> [JingleMessageMachine.Output]) {
+        do { carryOut(try body()) } catch { logRefusal(action, sid: sid, error) }
     }
 
     func carryOut(_ out: [JingleMessageMachine.Output]) {
@@ -142,7 +154,7 @@ extension CallManager {
             guard records[id] == nil else { return }
             let call = Call(sid: id, peer: from, direction: .incoming, usesJMI: true, manager: self)
             records[id] = CallRecord(call: call, state: .ringing, device: from, placedAt: now)
-            if let out = try? jmi.ringing(id: id) { carryOut(out) }
+            sendMessage("ringing", sid: id) { () throws(JingleMessageMachine.MisuseError) in try jmi.ringing(id: id) }
             incomingSink.yield(call)
         case .ringing(let id, let device):
             guard var r = records[id], r.state == .proposing || r.state == .ringing else { return }
@@ -202,7 +214,8 @@ extension CallManager {
         if var r = records[j.sid] {
             // The session of a JMI call we accepted: only its caller may start it.
             guard r.call.direction == .incoming, r.awaitingInitiate, r.device == session.peer else {
-                carryOut((try? sessions.send(JingleElement(action: .sessionTerminate, sid: j.sid, reason: Reason(.generalError, text: "unexpected session")), now: now)) ?? [])
+                send(JingleElement(action: .sessionTerminate, sid: j.sid, reason: Reason(.generalError, text: "unexpected session")),
+                     "session-terminate of an unexpected session")
                 return
             }
             r.initiate = j
@@ -220,7 +233,7 @@ extension CallManager {
         r.sessionStarted = true
         r.initiatedAt = now
         records[j.sid] = r
-        carryOut((try? sessions.send(JingleElement(action: .sessionInfo, sid: j.sid, info: [.rtp(.ringing)]), now: now)) ?? [])
+        send(JingleElement(action: .sessionInfo, sid: j.sid, info: [.rtp(.ringing)]), "ringing")
         incomingSink.yield(call)
     }
 
@@ -335,7 +348,7 @@ extension CallManager {
             guard let content = sessions[sid]?.contents.first else { return }
             let info = Content(creator: content.creator, name: content.name,
                                transport: .iceUDP(ICEUDPTransport(ufrag: r.localUfrag, pwd: nil, candidates: candidates)))
-            if let out = try? sessions.send(JingleElement(action: .transportInfo, sid: sid, contents: [info]), now: now) { carryOut(out) }
+            send(JingleElement(action: .transportInfo, sid: sid, contents: [info]), "transport-info with new candidates")
             rearm()
         }
     }
@@ -345,22 +358,25 @@ extension CallManager {
         guard let r = records[sid], !r.state.isEnded else { return }
         let wasActive = r.state == .active
         if let session = sessions[sid], session.phase != .ended {
-            if let out = try? sessions.send(JingleElement(action: .sessionTerminate, sid: sid, reason: reason), now: now) {
-                carryOut(out)   // the session's `ended` event finishes the record
-            }
+            // The session's `ended` event finishes the record.
+            send(JingleElement(action: .sessionTerminate, sid: sid, reason: reason), "session-terminate")
         } else if r.call.usesJMI {
-            let out: [JingleMessageMachine.Output]?
-            if r.call.direction == .outgoing, r.state == .proposing || r.state == .ringing {
-                out = try? jmi.retract(id: sid, reason: reason)
-            } else if r.call.direction == .incoming, r.state == .ringing {
-                out = try? jmi.reject(id: sid, reason: reason)
-            } else if let device = r.device {
-                out = try? jmi.finish(id: sid, peer: device, reason: reason)
-            } else {
-                out = nil
+            // The JMI machine ends the call first, so that `finish` finds it ended and sends
+            // nothing of its own; what it says goes out after the record is finished.
+            var out: [JingleMessageMachine.Output] = []
+            do throws(JingleMessageMachine.MisuseError) {
+                if r.call.direction == .outgoing, r.state == .proposing || r.state == .ringing {
+                    out = try jmi.retract(id: sid, reason: reason)
+                } else if r.call.direction == .incoming, r.state == .ringing {
+                    out = try jmi.reject(id: sid, reason: reason)
+                } else if let device = r.device {
+                    out = try jmi.finish(id: sid, peer: device, reason: reason)
+                }
+            } catch {
+                logRefusal("end of the call (\(reason.condition))", sid: sid, error)
             }
             finish(sid: sid, CallEndReason.from(reason, byPeer: false, wasActive: wasActive))
-            if let out { carryOut(out) }
+            carryOut(out)
         }
         if records[sid]?.state.isEnded == false {
             finish(sid: sid, CallEndReason.from(reason, byPeer: false, wasActive: wasActive))
@@ -386,7 +402,9 @@ extension CallManager {
                 if end.isByPeer {
                     jmi.sessionEndedByPeer(id: sid, reason: end.jingleReason)
                 } else {
-                    carryOut((try? jmi.finish(id: sid, peer: device, reason: end.jingleReason)) ?? [])
+                    sendMessage("finish", sid: sid) { () throws(JingleMessageMachine.MisuseError) in
+                        try jmi.finish(id: sid, peer: device, reason: end.jingleReason)
+                    }
                 }
             case .proposing, .incoming, .ended: break
             }

@@ -145,6 +145,12 @@ public actor CallManager {
 
     func log(_ s: String) { logger.warning("\(s)") }
 
+    /// An engine refused an action of our own that the call's state had already made moot (a
+    /// session ended meanwhile): nothing goes out, and the reason is kept in the log.
+    func logRefusal(_ action: String, sid: String, _ error: any Error) {
+        logger.notice("the signalling engine refused our \(action)", metadata: ["sid": "\(sid)", "reason": "\(error)"])
+    }
+
     var now: EngineInstant { clock.now - origin }
 }
 

@@ -171,8 +171,12 @@ public enum CallError: Error, Sendable, Hashable, CustomStringConvertible {
     case managerUnavailable
     /// The transport could not be created.
     case transportFailed(String)
-    /// The signalling engine refused our action.
-    case engine(String)
+    /// The XEP-0353 engine refused our action (a proposal it does not know, or in the wrong state).
+    case messageRefused(JingleMessageMachine.MisuseError)
+    /// The XEP-0166 session engine refused our action (unknown session, or not legal in its state).
+    case sessionRefused(JingleSessionError)
+    /// A direct call's session-initiate failed at once; the call ended so.
+    case notStarted(CallEndReason)
     /// DTMF cannot be sent: a digit outside 0-9 * # A-D, no telephone-event negotiated, or no media.
     case dtmf(String)
 
@@ -182,7 +186,9 @@ public enum CallError: Error, Sendable, Hashable, CustomStringConvertible {
         case .fullJIDRequired(let j): "a direct Jingle call needs a full JID, got \(j)"
         case .managerUnavailable: "the call manager is not running"
         case .transportFailed(let s): "media transport: \(s)"
-        case .engine(let s): "signalling: \(s)"
+        case .messageRefused(let e): "call signalling (XEP-0353) refused: \(e)"
+        case .sessionRefused(let e): "session signalling (XEP-0166) refused: \(e)"
+        case .notStarted(let end): "the call could not start: \(end)"
         case .dtmf(let s): "DTMF: \(s)"
         }
     }

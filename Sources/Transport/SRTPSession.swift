@@ -1,4 +1,4 @@
-import CSRTP
+internal import CSRTP
 import Synchronization
 
 /// libsrtp2 is initialised once per process; Swift runs a static initialiser exactly once.

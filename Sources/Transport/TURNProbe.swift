@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import STUN
+import TURNClientEngine
 
 /// What one TURN Allocate (RFC 8656 §7) with given credentials came to.
 public enum TURNProbeOutcome: Sendable, Hashable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import Foundation
 import Jingle
+import JingleJSON
 import Media
 import TLS
 import Transport

@@ -63,7 +63,7 @@ import TLS
 
         let session = try MediaSession(agent: call.agent, configuration: MediaSessionConfiguration(
             role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
-            payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false))
+            payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false), now: .now, wallClock: .wallClockNow())
         try call.start(session, remote: remote)
 
         let outcome = try await Self.run(call, session, peer: peer, speech: speech, dir: dir, label: "gst-answerer")
@@ -112,7 +112,7 @@ import TLS
 
         let session = try MediaSession(agent: call.agent, configuration: MediaSessionConfiguration(
             role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
-            payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false))
+            payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false), now: .now, wallClock: .wallClockNow())
         try call.start(session, remote: remote)
         try peer.send(type: "answer", sdp: try AiortcSignalling.sdp(of: accept, party: .responder))
 
@@ -139,7 +139,7 @@ import TLS
         // gst_peer.py starts its speech when webrtcbin reports DTLS-SRTP up, so ours starts now.
         let exchange = try await GStreamerPeer.exchange(session, speech: speech.wav.samples, tailFrames: 100)
         let connected = try await peer.next("connected", seconds: 1)
-        session.close()
+        session.close(now: .now)
         let stopped = try await peer.stop()
 
         let ours = dir.appendingPathComponent("received-by-jinglekit-\(label).wav")

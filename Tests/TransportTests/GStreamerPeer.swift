@@ -62,13 +62,13 @@ enum GStreamerPeer {
         let clock = ContinuousClock()
         var tick = clock.now
         for i in 0..<(frames + tailFrames) {
-            session.handleTimeout()
+            session.handleTimeout(now: .now)
             if i < frames {
                 try session.send(frame: Array(speech[(i * frame)..<((i + 1) * frame)]))
             }
             // Pull 10 ms out of phase with our own send clock, as an independent device would.
             try await clock.sleep(until: tick + .milliseconds(10))
-            let pcm = session.pullFrame()
+            let pcm = session.pullFrame(now: .now)
             if !recording {
                 let s = session.statistics
                 recording = s.decodedFrames + s.fecRecoveredFrames + s.concealedFrames > 0

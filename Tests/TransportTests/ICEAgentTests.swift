@@ -1,50 +1,6 @@
+import ICETestSupport
 import Testing
 @testable import Transport
-
-/// Collects what two agents' event pumps report, for bounded waits in tests.
-func waitForNotes(_ required: Set<String>, in notes: AsyncStream<String>, seconds: Int = 60) async -> Set<String> {
-    await withTaskGroup(of: Set<String>?.self) { group in
-        group.addTask {
-            var seen = Set<String>()
-            for await note in notes {
-                seen.insert(note)
-                if required.isSubset(of: seen) { break }
-            }
-            return seen
-        }
-        group.addTask {
-            try? await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        let first = (await group.next()) ?? nil
-        group.cancelAll()
-        return first ?? []
-    }
-}
-
-/// Forwards `agent`'s candidates to `peer` (trickle) and reports events as short notes.
-func pump(_ name: String, _ agent: ICEAgent, to peer: ICEAgent, notes: AsyncStream<String>.Continuation) -> Task<[ICEEvent], Never> {
-    Task.detached {
-        var log: [ICEEvent] = []
-        for await event in agent.events {
-            log.append(event)
-            switch event {
-            case .localCandidate(let c):
-                _ = try? peer.addRemoteCandidates([c])
-            case .gatheringDone:
-                try? peer.remoteGatheringDone()
-                notes.yield("\(name):gathered")
-            case .stateChanged(let s):
-                notes.yield("\(name):\(s)")
-            case .selectedPair:
-                notes.yield("\(name):pair")
-            case .datagram(let d):
-                notes.yield("\(name):data:\(String(decoding: d, as: UTF8.self))")
-            }
-        }
-        return log
-    }
-}
 
 @Suite(.serialized) struct ICEAgentTests {
     @Test func twoAgentsOnLoopbackConnectAndExchangeDatagrams() async throws {
@@ -55,17 +11,17 @@ func pump(_ name: String, _ agent: ICEAgent, to peer: ICEAgent, notes: AsyncStre
         #expect(!credsA.usernameFragment.isEmpty && credsA.password.count >= 22)
         try a.setRemoteCredentials(credsB)
         try b.setRemoteCredentials(credsA)
-        let pumpA = pump("a", a, to: b, notes: sink)
-        let pumpB = pump("b", b, to: a, notes: sink)
+        let pumpA = ICEPump.forward("a", a, to: b, notes: sink)
+        let pumpB = ICEPump.forward("b", b, to: a, notes: sink)
         try a.gather()
         try b.gather()
 
-        let connected = await waitForNotes(["a:ready", "b:ready", "a:pair", "b:pair"], in: notes)
+        let connected = await ICEPump.waitFor(["a:ready", "b:ready", "a:pair", "b:pair"], in: notes)
         #expect(connected.isSuperset(of: ["a:ready", "b:ready", "a:pair", "b:pair"]), "\(connected)")
 
         try a.send(Array("hello from a".utf8))
         try b.send(Array("hello from b".utf8))
-        let exchanged = await waitForNotes(["b:data:hello from a", "a:data:hello from b"], in: notes)
+        let exchanged = await ICEPump.waitFor(["b:data:hello from a", "a:data:hello from b"], in: notes)
         #expect(exchanged.isSuperset(of: ["b:data:hello from a", "a:data:hello from b"]), "\(exchanged)")
 
         a.close()

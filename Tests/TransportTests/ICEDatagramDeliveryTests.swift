@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+import ICETestSupport
 @testable import Transport
 
 /// Datagrams handed straight from the shared GLib thread to a receiver (`holdDatagrams()`,
@@ -13,11 +14,11 @@ import Testing
         b.holdDatagrams()
         try a.setRemoteCredentials(try b.localCredentials())
         try b.setRemoteCredentials(try a.localCredentials())
-        let pumpA = pump("a", a, to: b, notes: sink)
-        let pumpB = pump("b", b, to: a, notes: sink)
+        let pumpA = ICEPump.forward("a", a, to: b, notes: sink)
+        let pumpB = ICEPump.forward("b", b, to: a, notes: sink)
         try a.gather()
         try b.gather()
-        let connected = await waitForNotes(["a:ready", "b:ready"], in: notes)
+        let connected = await ICEPump.waitFor(["a:ready", "b:ready"], in: notes)
         #expect(connected.isSuperset(of: ["a:ready", "b:ready"]), "\(connected)")
         return (a, b, pumpA, pumpB)
     }
@@ -34,7 +35,7 @@ import Testing
             sink.yield("received:\(text)")
         }
         try a.send(Array("four".utf8))
-        let seen = await waitForNotes(["received:four"], in: notes)
+        let seen = await ICEPump.waitFor(["received:four"], in: notes)
         #expect(seen.contains("received:four"))
         // Loopback UDP keeps order; held ones come first, in arrival order.
         #expect(received.withLock { $0 } == ["one", "two", "three", "four"])
@@ -56,7 +57,7 @@ import Testing
             sink.yield("closed-from-receiver")
         }
         try a.send(Array("bye".utf8))
-        let seen = await waitForNotes(["closed-from-receiver"], in: notes)
+        let seen = await ICEPump.waitFor(["closed-from-receiver"], in: notes)
         #expect(seen.contains("closed-from-receiver"))
         #expect(throws: ICEError.closed) { try b.send([1]) }
         a.close()

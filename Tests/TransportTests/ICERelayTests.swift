@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import ICETestSupport
 @testable import Transport
 
 /// A coturn (Debian `coturn`) process on loopback for relay tests, stopped on deinit.
@@ -74,14 +75,14 @@ final class CoturnProcess: @unchecked Sendable {
         let (notes, sink) = AsyncStream<String>.makeStream()
         try a.setRemoteCredentials(try b.localCredentials())
         try b.setRemoteCredentials(try a.localCredentials())
-        let pumpA = pump("a", a, to: b, notes: sink)
-        let pumpB = pump("b", b, to: a, notes: sink)
+        let pumpA = ICEPump.forward("a", a, to: b, notes: sink)
+        let pumpB = ICEPump.forward("b", b, to: a, notes: sink)
         try a.gather()
         try b.gather()
-        let connected = await waitForNotes(["a:ready", "b:ready"], in: notes, seconds: 60)
+        let connected = await ICEPump.waitFor(["a:ready", "b:ready"], in: notes, seconds: 60)
         #expect(connected.isSuperset(of: ["a:ready", "b:ready"]), "\(connected)")
         try a.send(Array("via relay".utf8))
-        let got = await waitForNotes(["b:data:via relay"], in: notes)
+        let got = await ICEPump.waitFor(["b:data:via relay"], in: notes)
         #expect(got.contains("b:data:via relay"))
         a.close()
         b.close()

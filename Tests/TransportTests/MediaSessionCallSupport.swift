@@ -132,11 +132,11 @@ enum CallSupport {
             expectedLossPercent: options.initialLossPercent,
             testOnlyOutgoingRTPLoss: options.loss > 0 ? (options.loss, options.seed) : nil)
         configurationA.testOnlyOutgoingLossMeanBurst = options.lossBurst
-        let a = try MediaSession(agent: agentA, configuration: configurationA)
+        let a = try MediaSession(agent: agentA, configuration: configurationA, now: .now, wallClock: .wallClockNow())
         let b = try MediaSession(agent: agentB, configuration: MediaSessionConfiguration(
             role: .server, certificate: certB,
             remoteFingerprint: ("sha-256", bFingerprintOverride ?? certA.fingerprint(.sha256)),
-            receivedTelephoneEvents: [101: 48_000, 126: 8_000], redPayloadType: options.red ? 63 : nil, ssrc: 0x2222_2222, cname: "b@loopback", jitterBuffer: options.jitterBuffer, timeStretching: options.timeStretching))
+            receivedTelephoneEvents: [101: 48_000, 126: 8_000], redPayloadType: options.red ? 63 : nil, ssrc: 0x2222_2222, cname: "b@loopback", jitterBuffer: options.jitterBuffer, timeStretching: options.timeStretching), now: .now, wallClock: .wallClockNow())
         return (Peer(agent: agentA, session: a), Peer(agent: agentB, session: b))
     }
 
@@ -149,7 +149,7 @@ enum CallSupport {
                 case .gatheringDone: try? other.remoteGatheringDone()
                 default: break
                 }
-                peer.session.handle(event)
+                peer.session.handle(event, now: .now)
             }
         }
     }
@@ -183,7 +183,7 @@ enum CallSupport {
             let clock = ContinuousClock()
             var tick = clock.now
             while !Task.isCancelled {
-                sessions.forEach { $0.handleTimeout() }
+                sessions.forEach { $0.handleTimeout(now: .now) }
                 tick += .milliseconds(20)
                 try? await clock.sleep(until: tick)
             }
@@ -197,8 +197,8 @@ enum CallSupport {
         let timers = driveTimers([a.session, b.session])
         defer {
             timers.cancel()
-            a.session.close()
-            b.session.close()
+            a.session.close(now: .now)
+            b.session.close(now: .now)
             a.agent.close()
             b.agent.close()
             pumps.forEach { $0.cancel() }
@@ -231,15 +231,15 @@ enum CallSupport {
         let clock = ContinuousClock()
         var tick = clock.now
         for i in 0..<(frames + tail) {
-            a.session.handleTimeout()
-            b.session.handleTimeout()
+            a.session.handleTimeout(now: .now)
+            b.session.handleTimeout(now: .now)
             if i < frames {
                 try a.session.send(frame: Array(speech[(i * frame)..<((i + 1) * frame)]))
             }
             // The receiver's 20 ms clock runs 10 ms out of phase with the sender's, as two
             // devices' would, so arrivals do not race the pull.
             try await clock.sleep(until: tick + .milliseconds(10))
-            let pcm = b.session.pullFrame()
+            let pcm = b.session.pullFrame(now: .now)
             if !recording {
                 let s = b.session.statistics
                 recording = s.decodedFrames + s.fecRecoveredFrames + s.concealedFrames > 0
@@ -251,7 +251,7 @@ enum CallSupport {
         }
         var result = CallResult(recorded: recorded, sender: a.session.statistics, receiver: b.session.statistics,
                                 receiverWhileSending: whileSending)
-        b.session.close()
+        b.session.close(now: .now)
         result.dtmf = await digits.value
         return result
     }
@@ -264,5 +264,13 @@ enum CallSupport {
         try Data(WAVFile(sampleRate: 48_000, channels: 1, samples: result.recorded).serialized()).write(to: out)
         let mos = try pesq(reference: speech.url, degraded: out)
         return (mos, result)
+    }
+}
+
+extension NTPTimestamp {
+    /// The wall clock, which the tests' drivers hand to a media session (RTT needs the real one
+    /// against real peers).
+    static func wallClockNow() -> NTPTimestamp {
+        NTPTimestamp(sinceUnixEpoch: .nanoseconds(Int64(Date().timeIntervalSince1970 * 1e9)))
     }
 }

@@ -12,9 +12,9 @@ import Transport
         let peer = try DTLSCertificate.generate(commonName: "peer")
         let session = try MediaSession(agent: agent, configuration: MediaSessionConfiguration(
             role: .client, certificate: try DTLSCertificate.generate(commonName: "us"),
-            remoteFingerprint: ("sha-256", peer.fingerprint(.sha256))))
-        defer { session.close() }
-        session.handle(.stateChanged(.connected))   // as if ICE had connected: DTLS starts
+            remoteFingerprint: ("sha-256", peer.fingerprint(.sha256))), now: .now, wallClock: .wallClockNow())
+        defer { session.close(now: .now) }
+        session.handle(.stateChanged(.connected), now: .now)   // as if ICE had connected: DTLS starts
         let s = session.statistics
         #expect(s.dtlsDatagramsSent >= 1)
         #expect(s.sendFailures == s.dtlsDatagramsSent, "no pair was selected, so ICE refused every record")

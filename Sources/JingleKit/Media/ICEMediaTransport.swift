@@ -1,5 +1,6 @@
 import Foundation
 import Jingle
+import Media
 import Synchronization
 import TLS
 import Transport
@@ -85,6 +86,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         let forwarder = Task.detached {
             for await event in agentEvents { inbox.yield(.ice(event)) }
         }
+        let clock = clock
         let consumer = Task.detached { [weak self] in
             var delivered: MediaSession?
             var pending: [ICEEvent] = []
@@ -93,13 +95,14 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
                 case .ice(let event):
                     guard self?.note(event) ?? true else { continue }
                     if let delivered {
-                        delivered.handle(event)
+                        delivered.handle(event, now: clock.now)
                     } else if pending.count < 512 {
                         pending.append(event)
                     }
                 case .sessionReady(let session):
                     delivered = session
-                    pending.forEach { session.handle($0) }
+                    let now = clock.now
+                    pending.forEach { session.handle($0, now: now) }
                     pending = []
                 }
             }
@@ -179,7 +182,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
             testOnlyOutgoingRTPLoss: settings.testOnlyOutgoingRTPLoss.map { ($0, 0x5EED) })
         configuration.testOnlyOutgoingLossMeanBurst = settings.testOnlyOutgoingLossMeanBurst
         let session: MediaSession
-        do { session = try MediaSession(agent: agent, configuration: configuration) } catch {
+        do { session = try MediaSession(agent: agent, configuration: configuration, now: clock.now, wallClock: Self.wallClockNow()) } catch {
             return fail(Reason(.failedApplication, text: "\(error)"))
         }
         let installed = state.withLock { s -> Bool in
@@ -188,8 +191,12 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
             s.connectDeadline = clock.now + settings.connectTimeout
             return true
         }
-        guard installed else { return session.close() }
-        agent.deliverDatagrams { [weak session] datagram in session?.receive(datagram: datagram) }
+        guard installed else {
+            session.close(now: clock.now)
+            return
+        }
+        let receiveClock = ContinuousClock()
+        agent.deliverDatagrams { [weak session] datagram in session?.receive(datagram: datagram, now: receiveClock.now) }
         let watcher = Task.detached { [weak self] in
             for await event in session.events { self?.sessionEvent(event) }
         }
@@ -219,7 +226,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         let running = tasks.withLock { t in defer { t = [] }; return t }
         guard !running.isEmpty || session != nil else { return }
         running.forEach { $0.cancel() }
-        session?.close()
+        session?.close(now: clock.now)
         // libnice's teardown can take a while (it releases TURN allocations); wait for it on a
         // plain thread, never on the cooperative pool, whose few threads run every call.
         let agent = self.agent
@@ -397,6 +404,11 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         if first { sink.yield(.failed(reason)) }
     }
 
+    /// The wall clock, read here in the driver: the media session's RTCP timestamps count on from it.
+    private static func wallClockNow() -> NTPTimestamp {
+        NTPTimestamp(sinceUnixEpoch: .nanoseconds(Int64(Date().timeIntervalSince1970 * 1e9)))
+    }
+
     /// One media-clock tick: timers, the connect deadline, then one frame each way once DTLS is done.
     /// Returns false when the transport is closed.
     func tick(scheduled: ContinuousClock.Instant, now: ContinuousClock.Instant) -> Bool {
@@ -404,7 +416,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
             (s.session, s.established && !s.ended, s.audio, s.connectDeadline.map { now >= $0 } ?? false, s.closed)
         }
         guard !closed else { return false }
-        session?.handleTimeout()
+        session?.handleTimeout(now: now)
         if overdue {
             state.withLock { $0.connectDeadline = nil }
             let seconds = settings.connectTimeout.components.seconds
@@ -428,7 +440,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         if audio?.muted == true { frame = silence; packet = nil }
         // An already-encoded packet goes out as it is (no encoder time); its level is not measured.
         if let packet { try? session.send(opusPacket: packet) } else { try? session.send(frame: frame) }
-        let played = session.pullFrame()
+        let played = session.pullFrame(now: now)
         audio?.sink?.receive(frame: played)
 
         let late = now - scheduled > CallAudio.frameDuration

@@ -22,10 +22,15 @@ public enum MediaSessionEvent: Sendable, Equatable {
 /// encoder's in-band FEC (`ExpectedLossEstimator`). DTMF goes out and comes in as RFC 4733
 /// telephone events on the negotiated payload type.
 ///
-/// A runtime adapter: it reads the clocks, and the owner drives it. Forward every `ICEEvent` of the
-/// agent to `handle(_:)`, call `handleTimeout()` at `nextDeadline` (or every 20 ms tick), hand
-/// 20 ms PCM frames (48 kHz mono Int16, 960 samples) to `send(frame:)`, and pull received audio
-/// every 20 ms with `pullFrame()`. All methods are safe to call from any thread.
+/// Sans-IO in time: it reads no clock. Every input carries `now` (a monotonic instant; the NTP
+/// timestamps of RTCP are the wall clock read once at `init` plus the time since), so the same
+/// session runs in real time under a driver or in virtual time through a network emulator. It
+/// sends on an `ICEComponentSender` (the libnice `ICEAgent` in calls).
+///
+/// The owner forwards every `ICEEvent` of the agent to `handle(_:now:)`, calls
+/// `handleTimeout(now:)` at `nextDeadline` (or every 20 ms tick), hands 20 ms PCM frames (48 kHz
+/// mono Int16, 960 samples) to `send(frame:)`, and pulls received audio every 20 ms with
+/// `pullFrame(now:)`. All methods are safe to call from any thread.
 public final class MediaSession: @unchecked Sendable {
     public static let sampleRate = 48_000
     public static let samplesPerFrame = 960
@@ -34,11 +39,12 @@ public final class MediaSession: @unchecked Sendable {
     /// `established`, then any `dtmf` digits received, then `failed` or `closed`.
     public let events: AsyncStream<MediaSessionEvent>
 
-    private let agent: ICEAgent
+    private let agent: any ICEComponentSender
     private let lock = Mutex(())
     private let continuation: AsyncStream<MediaSessionEvent>.Continuation
-    private let clock = ContinuousClock()
     private let started: ContinuousClock.Instant
+    /// The wall clock at `started`, for RTCP's NTP timestamps (RFC 3550 §6.4.1).
+    private let wallClockAtStart: NTPTimestamp
 
     // Everything below is guarded by `lock`.
     private enum Phase { case waitingForICE, handshaking, established, failed, closed }
@@ -70,13 +76,18 @@ public final class MediaSession: @unchecked Sendable {
     /// RFC 2198 recovery, when RED was agreed.
     private var recovery: RedundancyRecovery?
 
-    /// - Parameter agent: a one-component agent; the session sends on it but does not consume its
-    ///   `events` (the owner forwards them to `handle(_:)`).
-    public init(agent: ICEAgent, configuration: MediaSessionConfiguration) throws(MediaSessionError) {
+    /// - Parameters:
+    ///   - agent: a one-component agent; the session sends on it but does not consume its
+    ///     `events` (the owner forwards them to `handle(_:now:)`).
+    ///   - now: the session's start, on the clock every later `now` comes from.
+    ///   - wallClock: the wall clock at `now` (RTCP's NTP timestamps count on from it).
+    public init(agent: any ICEComponentSender, configuration: MediaSessionConfiguration, now: ContinuousClock.Instant,
+                wallClock: NTPTimestamp) throws(MediaSessionError) {
         self.agent = agent
         self.configuration = configuration
         (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
-        started = clock.now
+        started = now
+        wallClockAtStart = wallClock
         lossEstimator = ExpectedLossEstimator(initialPercent: configuration.expectedLossPercent)
         redundancy = configuration.redundancy
         recovery = configuration.redPayloadType.map {
@@ -127,8 +138,7 @@ public final class MediaSession: @unchecked Sendable {
 
     /// Feeds one event of the agent: ICE state starts DTLS once connected, datagrams are
     /// demultiplexed (RFC 7983), the selected pair is recorded. Candidate events are ignored here.
-    public func handle(_ event: ICEEvent) {
-        let now = clock.now
+    public func handle(_ event: ICEEvent, now: ContinuousClock.Instant) {
         var outgoing: [[UInt8]] = []
         var notices: [MediaSessionEvent] = []
         lock.withLock { _ in
@@ -166,9 +176,8 @@ public final class MediaSession: @unchecked Sendable {
     /// Feeds one datagram received on the component, on whatever thread read it (for example
     /// straight from `ICEAgent.deliverDatagrams(to:)`): demultiplexed by first byte (RFC 7983),
     /// DTLS to the handshake, SRTP/SRTCP unprotected into the jitter buffer and statistics.
-    /// The same as `handle(.datagram(...))` without copying the bytes first.
-    public func receive(datagram: UnsafeRawBufferPointer) {
-        let now = clock.now
+    /// The same as `handle(.datagram(...), now:)` without copying the bytes first.
+    public func receive(datagram: UnsafeRawBufferPointer, now: ContinuousClock.Instant) {
         var outgoing: [[UInt8]] = []
         var notices: [MediaSessionEvent] = []
         lock.withLock { _ in receiveDatagram(datagram, now: now, &outgoing, &notices) }
@@ -176,7 +185,7 @@ public final class MediaSession: @unchecked Sendable {
         for notice in notices { continuation.yield(notice) }
     }
 
-    /// When `handleTimeout()` next has work (a DTLS retransmission or an RTCP report).
+    /// When `handleTimeout(now:)` next has work (a DTLS retransmission or an RTCP report).
     public var nextDeadline: ContinuousClock.Instant? {
         lock.withLock { _ in
             [dtls.nextDeadline, nextRTCP].compactMap { $0 }.min()
@@ -184,8 +193,7 @@ public final class MediaSession: @unchecked Sendable {
     }
 
     /// Runs what is due: DTLS retransmissions (RFC 6347 §4.2.4) and RTCP reports.
-    public func handleTimeout() {
-        let now = clock.now
+    public func handleTimeout(now: ContinuousClock.Instant) {
         var outgoing: [[UInt8]] = []
         var notices: [MediaSessionEvent] = []
         lock.withLock { _ in
@@ -306,18 +314,17 @@ public final class MediaSession: @unchecked Sendable {
     }
 
     /// One 20 ms frame of received audio (silence until the first packet arrives).
-    public func pullFrame() -> [Int16] {
-        let now = clock.now
-        return lock.withLock { _ in playout.pull(at: now) }
+    public func pullFrame(now: ContinuousClock.Instant) -> [Int16] {
+        lock.withLock { _ in playout.pull(at: now) }
     }
 
     /// Sends RTCP BYE and DTLS close_notify; media stops.
-    public func close() {
+    public func close(now: ContinuousClock.Instant) {
         var outgoing: [[UInt8]] = []
         let wasOpen: Bool = lock.withLock { _ in
             guard phase != .closed else { return false }
             if phase == .established, let srtp {
-                var packets: [RTCPPacket] = [reportPacket(now: clock.now)]
+                var packets: [RTCPPacket] = [reportPacket(now: now)]
                 packets.append(.bye(RTCPBye(sources: [configuration.ssrc])))
                 if let bye = try? srtp.protectRTCP(RTCPCompound.serialize(packets)) { outgoing.append(bye) }
             }
@@ -412,7 +419,7 @@ public final class MediaSession: @unchecked Sendable {
                 return
             }
             stats.rtcpReceived += 1
-            let arrival = Self.wallClockNTP()
+            let arrival = wallClock(at: now)
             for packet in packets {
                 switch packet {
                 case .senderReport(let sr):
@@ -524,7 +531,7 @@ public final class MediaSession: @unchecked Sendable {
         if sentSinceLastReport {
             sentSinceLastReport = false
             return .senderReport(RTCPSenderReport(
-                ssrc: configuration.ssrc, ntpTimestamp: Self.wallClockNTP(), rtpTimestamp: timestamp,
+                ssrc: configuration.ssrc, ntpTimestamp: wallClock(at: now), rtpTimestamp: timestamp,
                 packetCount: packetsSentTotal, octetCount: payloadOctetsSent, reportBlocks: blocks))
         }
         return .receiverReport(RTCPReceiverReport(ssrc: configuration.ssrc, reportBlocks: blocks))
@@ -543,9 +550,9 @@ public final class MediaSession: @unchecked Sendable {
         return protected
     }
 
-    private static func wallClockNTP() -> NTPTimestamp {
-        let seconds = Date().timeIntervalSince1970
-        return NTPTimestamp(sinceUnixEpoch: .nanoseconds(Int64(seconds * 1e9)))
+    /// The wall clock at `now`: the one read at the start, moved on by the monotonic time since.
+    private func wallClock(at now: ContinuousClock.Instant) -> NTPTimestamp {
+        wallClockAtStart.advanced(by: now - started)
     }
 
     // MARK: - Sending (without the lock)
