@@ -1,4 +1,4 @@
-import CResolv
+internal import CResolv
 import Foundation
 import NIOCore
 import Synchronization

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import XMLStream
@@ -15,7 +16,8 @@ import XMPPCore
 ///
 /// Incoming messages, presences and IQ requests not handled internally arrive on `stanzas`.
 /// disco#info (XEP-0030) and ping (XEP-0199) are answered automatically; IQ requests with a
-/// payload namespace registered with `setIQHandler` go to that handler; any other get/set is
+/// payload namespace registered with `setIQHandler` go to that handler, those of a namespace
+/// given to `streamIQRequests` arrive on `stanzas` for the application to answer; any other get/set is
 /// answered with `service-unavailable` (RFC 6120 §8.4).
 ///
 /// ```swift
@@ -32,6 +34,7 @@ public actor XMPPClient {
     /// Incoming stanzas not handled internally, in arrival order, across reconnects.
     public nonisolated let stanzas: AsyncStream<Stanza>
     private let stanzaSink: AsyncStream<Stanza>.Continuation
+    private nonisolated let outlet: StanzaOutlet
     /// Connection changes (connected, disconnected, reconnecting).
     public nonisolated let connectionEvents: AsyncStream<ConnectionEvent>
     private let eventSink: AsyncStream<ConnectionEvent>.Continuation
@@ -39,6 +42,9 @@ public actor XMPPClient {
     private var channel: Channel?
     private var handler: XMPPStreamHandler?
     private var iqHandlers: [String: IQRequestHandler] = [:]
+    private var streamedIQNamespaces: Set<String> = []
+    /// The connection as `enqueue` sees it, without a hop to this actor.
+    private nonisolated let live = NIOLockedValueBox<LiveConnection?>(nil)
     private var reconnectPolicy: ReconnectPolicy?
     private var reconnectTask: Task<Void, Never>?
     private var connecting: Task<ConnectionInfo, Error>?
@@ -59,6 +65,7 @@ public actor XMPPClient {
         self.group = eventLoopGroup
         self.logger = logger
         (stanzas, stanzaSink) = AsyncStream.makeStream(of: Stanza.self)
+        outlet = StanzaOutlet(stanzaSink)
         (connectionEvents, eventSink) = AsyncStream.makeStream(of: ConnectionEvent.self, bufferingPolicy: .bufferingNewest(64))
         reconnectPolicy = configuration.reconnect
     }
@@ -106,8 +113,8 @@ public actor XMPPClient {
         var reasons: [String] = []
         for target in targets {
             let handler = XMPPStreamHandler(configuration: configuration, host: target.host, port: target.port,
-                                            eventLoop: group.next(), stanzaSink: stanzaSink, iqHandlers: iqHandlers,
-                                            logger: logger, previousSession: lastSession, bindJID: lastBoundJID)
+                                            eventLoop: group.next(), stanzaSink: outlet, iqHandlers: iqHandlers,
+                                            streamedIQNamespaces: streamedIQNamespaces, logger: logger, previousSession: lastSession, bindJID: lastBoundJID)
             let channel: Channel
             do {
                 channel = try await ClientBootstrap(group: handler.ready.futureResult.eventLoop)
@@ -136,6 +143,7 @@ public actor XMPPClient {
             }
             self.channel = channel
             self.handler = handler
+            live.withLockedValue { $0 = LiveConnection(channel: channel, handler: handler) }
             self.connectionInfo = info
             lastBoundJID = info.boundJID
             lastSession = nil
@@ -174,6 +182,7 @@ public actor XMPPClient {
         guard channel === self.channel else { return }
         self.channel = nil
         self.handler = nil
+        live.withLockedValue { $0 = nil }
         connectionInfo = nil
         lastSession = userDisconnected ? nil : session
         eventSink.yield(.disconnected(error))
@@ -269,6 +278,54 @@ public actor XMPPClient {
         return response
     }
 
+    /// Writes `element` without waiting for the write: it is queued on the connection's event
+    /// loop, after everything queued before it by `enqueue` and `enqueueRequest`. `onFailure`
+    /// runs (on the event loop) when there is no session to write it on.
+    public nonisolated func enqueue(_ element: XMLElement, onFailure: @escaping @Sendable (XMPPError) -> Void) {
+        guard let connection = live.withLockedValue({ $0 }) else { onFailure(.notConnected); return }
+        connection.channel.eventLoop.execute {
+            do throws(XMPPError) { try connection.handler.send(element) } catch { onFailure(error) }
+        }
+    }
+
+    /// Writes an IQ request (`get` or `set` with an id) without waiting, exactly as `request`
+    /// holds it, queued as `enqueue` queues, and hands `onResponse` (on the event loop) the
+    /// response, `result` or `error`, or the failure (`timeout`, connection lost). False, with
+    /// nothing written and `onResponse` never called, when `request` is not such an IQ (or an
+    /// address in it does not parse): it cannot be tracked.
+    @discardableResult
+    public nonisolated func enqueueRequest(_ request: XMLElement, timeout: Duration,
+                                           onResponse: @escaping @Sendable (Result<IQ, XMPPError>) -> Void) -> Bool {
+        guard let iq = IQ(element: request), iq.type == .get || iq.type == .set, !iq.id.isEmpty else { return false }
+        guard let connection = live.withLockedValue({ $0 }) else { onResponse(.failure(.notConnected)); return true }
+        let eventLoop = connection.channel.eventLoop
+        if eventLoop.inEventLoop {
+            connection.handler.sendIQ(iq, element: request, timeout: timeout, onResponse: onResponse)
+        } else {
+            eventLoop.execute { connection.handler.sendIQ(iq, element: request, timeout: timeout, onResponse: onResponse) }
+        }
+        return true
+    }
+
+    /// Stanzas not handled internally go to `handler`, called on the connection's event loop as
+    /// each is read, instead of to `stanzas` (no task resumed per stanza); nil restores the stream.
+    /// The handler gets each stanza's element exactly as it was read (a `Stanza` value's
+    /// `element` is rebuilt from what it parsed: unknown attributes and extra children are gone).
+    public nonisolated func receiveStanzas(_ handler: (@Sendable (XMLElement) -> Void)?) {
+        outlet.setHandler(handler)
+    }
+
+    /// IQ get/set requests whose payload is in `namespace` arrive on `stanzas` (as `.iq`) or at
+    /// the `receiveStanzas` handler, in order with the messages around them, instead of going to
+    /// an IQ handler; the application
+    /// answers each one itself (RFC 6120 §8.2.3). `false` restores the handler or the default.
+    public func streamIQRequests(namespace: String, _ on: Bool = true) async {
+        if on { streamedIQNamespaces.insert(namespace) } else { streamedIQNamespaces.remove(namespace) }
+        if let channel, let current = self.handler {
+            try? await channel.eventLoop.submit { current.streamIQRequests(namespace: namespace, on) }.get()
+        }
+    }
+
     /// Handles incoming IQ get/set whose payload is in `namespace`; the handler returns the
     /// response (use `request.result(payload:)` or `request.error(_:)`). Nil removes it.
     /// The handler is in force for requests that arrive after this returns.
@@ -340,4 +397,10 @@ public actor XMPPClient {
         if case ChannelError.connectTimeout = error { return "connect timed out" }
         return "\(error)"
     }
+}
+
+/// The channel and stream handler of the current connection.
+private struct LiveConnection: Sendable {
+    let channel: Channel
+    let handler: XMPPStreamHandler
 }

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import TLS
 import XMLStream
@@ -22,14 +23,20 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     private let host: String
     private let port: Int
     private let logger: Logger
-    private let stanzaSink: AsyncStream<Stanza>.Continuation
+    private let stanzaSink: StanzaOutlet
     private var iqHandlers: [String: IQRequestHandler]
+    /// Each handler's requests in arrival order, answered one after the other by one task: a
+    /// Jingle session's requests must reach it in the order they came (a transport-info right
+    /// after its session-initiate, XEP-0176 §2.3), which a task per request did not guarantee.
+    private var requestLanes: [String: AsyncStream<IQ>.Continuation] = [:]
+    /// Payload namespaces whose IQ requests go to `stanzaSink` in order, for the application to answer.
+    private var streamedIQNamespaces: Set<String>
 
     private let parser = XMLStreamParser()
     private var parserGeneration = 0
     private var negotiator: ClientStreamNegotiator
     private var tracker = IQTracker()
-    private var pending: [String: EventLoopPromise<IQ>] = [:]
+    private var pending: [String: IQWaiter] = [:]
     private var tlsInfo: TLSHandshakeCompleted?
     private var context: ChannelHandlerContext?
     private var timer: Scheduled<Void>?
@@ -48,20 +55,23 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     /// Completed when the connection ends: with the error, or nil after `closeStream()`.
     let closed: EventLoopPromise<XMPPError?>
     private var terminated = false
+    /// Output of this loop tick not written yet (see `write(text:)`).
+    private var pendingOutput: ByteBuffer?
     private var closingByUs = false
 
     /// - Parameters:
     ///   - previousSession: the stream management state of the connection before, to resume.
     ///   - resource: the resource to ask for at bind time (the one bound before), when not configured.
     init(configuration: XMPPClientConfiguration, host: String, port: Int, eventLoop: EventLoop,
-         stanzaSink: AsyncStream<Stanza>.Continuation, iqHandlers: [String: IQRequestHandler], logger: Logger,
-         previousSession: StreamManagement? = nil, bindJID: JID? = nil) {
+         stanzaSink: StanzaOutlet, iqHandlers: [String: IQRequestHandler],
+         streamedIQNamespaces: Set<String> = [], logger: Logger, previousSession: StreamManagement? = nil, bindJID: JID? = nil) {
         self.configuration = configuration
         self.host = host
         self.port = port
         self.logger = logger
         self.stanzaSink = stanzaSink
         self.iqHandlers = iqHandlers
+        self.streamedIQNamespaces = streamedIQNamespaces
         self.previousSession = configuration.streamManagement ? previousSession : nil
         self.negotiator = ClientStreamNegotiator(configuration: .init(
             jid: bindJID ?? configuration.jid, password: configuration.password, allowPlaintext: configuration.allowPlaintext,
@@ -172,7 +182,7 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             streamManagement.received()
-            route(stanza)
+            route(stanza, element)
         }
     }
 
@@ -186,28 +196,26 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    private func route(_ stanza: Stanza) {
+    private func route(_ stanza: Stanza, _ element: XMLElement) {
         guard case .iq(let iq) = stanza else {
-            stanzaSink.yield(stanza)
+            stanzaSink.deliver(stanza, element)
             return
         }
         switch iq.type {
         case .result, .error:
             if KeepAlive.isAnswer(iq) { return }
-            if let completion = tracker.match(iq), let promise = pending.removeValue(forKey: completion.id) {
-                promise.succeed(iq)
+            if let completion = tracker.match(iq), let waiter = pending.removeValue(forKey: completion.id) {
+                waiter.succeed(iq)
             } else {
                 logger.debug("ignoring unmatched IQ response", metadata: ["id": "\(iq.id)", "from": "\(iq.from?.description ?? "-")"])
             }
         case .get, .set:
             if let answer = Ping.answer(iq) ?? configuration.disco.answer(iq) {
                 write(element: answer.element)
+            } else if let namespace = iq.payload?.namespace, streamedIQNamespaces.contains(namespace) {
+                stanzaSink.deliver(stanza, element)
             } else if let namespace = iq.payload?.namespace, let handler = iqHandlers[namespace] {
-                let eventLoop = context?.eventLoop
-                Task {
-                    let response = await handler(iq)
-                    eventLoop?.execute { self.write(element: response.element) }
-                }
+                lane(namespace, handler).yield(iq)
             } else if iq.payload != nil {
                 // RFC 6120 §8.4: a request nobody here understands.
                 write(element: iq.error(StanzaError(.serviceUnavailable)).element)
@@ -288,15 +296,26 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
 
     // MARK: Requests from XMPPClient (on the event loop)
 
-    /// Sends a request and completes `promise` with its response (result or error).
-    func sendIQ(_ iq: IQ, timeout: Duration, promise: EventLoopPromise<IQ>) {
+    /// Sends a request and completes `promise` with its response (result or error); `element`,
+    /// when given, is what is written (as the application built it), `iq` what is tracked.
+    func sendIQ(_ iq: IQ, element: XMLElement? = nil, timeout: Duration, promise: EventLoopPromise<IQ>) {
+        sendIQ(iq, element: element ?? iq.element, timeout: timeout, waiter: .promise(promise))
+    }
+
+    /// `sendIQ` for a caller on the event loop that takes the answer in `onResponse` (no promise
+    /// and future per request: the load harness sends thousands a second).
+    func sendIQ(_ iq: IQ, element: XMLElement, timeout: Duration, onResponse: @escaping @Sendable (Result<IQ, XMPPError>) -> Void) {
+        sendIQ(iq, element: element, timeout: timeout, waiter: .callback(onResponse))
+    }
+
+    private func sendIQ(_ iq: IQ, element: XMLElement, timeout: Duration, waiter: IQWaiter) {
         guard negotiator.isReady, !terminated, !closingByUs else {
-            promise.fail(XMPPError.notConnected)
+            waiter.fail(.notConnected)
             return
         }
         tracker.register(iq, deadline: .now + timeout)
-        pending[iq.id] = promise
-        write(element: iq.element)
+        pending[iq.id] = waiter
+        write(element: element)
         rearmTimer()
     }
 
@@ -308,6 +327,27 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func setIQHandler(namespace: String, _ handler: IQRequestHandler?) {
         iqHandlers[namespace] = handler
+        // Requests already queued are still answered by the handler they came for.
+        requestLanes.removeValue(forKey: namespace)?.finish()
+    }
+
+    /// The lane of `namespace`'s requests, made with its task on first use.
+    private func lane(_ namespace: String, _ handler: @escaping IQRequestHandler) -> AsyncStream<IQ>.Continuation {
+        if let lane = requestLanes[namespace] { return lane }
+        let (requests, lane) = AsyncStream.makeStream(of: IQ.self)
+        let eventLoop = context?.eventLoop
+        Task {
+            for await request in requests {
+                let response = await handler(request)
+                eventLoop?.execute { self.write(element: response.element) }
+            }
+        }
+        requestLanes[namespace] = lane
+        return lane
+    }
+
+    func streamIQRequests(namespace: String, _ on: Bool) {
+        if on { streamedIQNamespaces.insert(namespace) } else { streamedIQNamespaces.remove(namespace) }
     }
 
     /// Ends the stream politely: `</stream:stream>`, then close when the server answers in kind or after 2 s.
@@ -325,7 +365,8 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private func write(element: XMLElement) {
         let text = XMLSerializer.serialize(element, parentNamespace: XMPPNamespace.client)
-        if ["message", "presence", "iq"].contains(element.name), element.namespace == XMPPNamespace.client || element.namespace.isEmpty {
+        let name = element.name
+        if name == "iq" || name == "message" || name == "presence", element.namespace == XMPPNamespace.client || element.namespace.isEmpty {
             writeStanza(text: text)
         } else {
             write(text: text)
@@ -338,16 +379,39 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
         carryOut(streamManagement.sent(text))
     }
 
+    /// On a ready session, what one loop tick writes (a stanza and the `<r/>` after it, the
+    /// answers to a batch of stanzas read) goes out together at the end of the tick: one TLS
+    /// record and one system call. Before that (STARTTLS changes the pipeline between writes)
+    /// and once ending, each write goes out at once.
     private func write(text: String) {
         guard let context, context.channel.isActive else { return }
-        let buffer = context.channel.allocator.buffer(string: text)
+        guard negotiator.isReady, !terminated else {
+            flushOutput()
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: text)), promise: nil)
+            return
+        }
+        if pendingOutput == nil {
+            pendingOutput = context.channel.allocator.buffer(capacity: max(1024, text.utf8.count))
+            context.eventLoop.execute { [self] in flushOutput() }
+        }
+        pendingOutput?.writeString(text)
+    }
+
+    private func flushOutput() {
+        guard let buffer = pendingOutput else { return }
+        pendingOutput = nil
+        guard let context, context.channel.isActive else { return }
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
     private func rearmTimer() {
         guard !terminated, let context else { return }
-        let deadlines = [negotiator.nextDeadline, tracker.nextDeadline, keepAlive?.nextDeadline].compactMap { $0 }
-        guard let next = deadlines.min() else {
+        func earlier(_ a: ContinuousClock.Instant?, _ b: ContinuousClock.Instant?) -> ContinuousClock.Instant? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return min(a, b)
+        }
+        guard let next = earlier(earlier(negotiator.nextDeadline, tracker.nextDeadline), keepAlive?.nextDeadline) else {
             timer?.cancel()
             timer = nil
             timerDeadline = nil
@@ -372,7 +436,7 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
         guard !terminated else { return }
         let now = ContinuousClock.now
         apply(negotiator.handleTimeout(now: now))
-        for id in tracker.expire(now: now) {
+        for id in tracker.handleTimeout(now: now) {
             pending.removeValue(forKey: id)?.fail(XMPPError.timeout(what: "the answer to IQ '\(id)'"))
         }
         if negotiator.isReady, !closingByUs {
@@ -401,6 +465,8 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
             if !closingByUs { write(text: XMLSerializer.streamFooter) }
         }
         terminated = true
+        requestLanes.values.forEach { $0.finish() }
+        requestLanes = [:]
         timer?.cancel()
         timer = nil
         closeTimer?.cancel()
@@ -410,13 +476,57 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
         for id in tracker.cancelAll() {
             pending.removeValue(forKey: id)?.fail(failure)
         }
-        for (_, promise) in pending { promise.fail(failure) }
+        for (_, waiter) in pending { waiter.fail(failure) }
         pending.removeAll()
         if !readyCompleted {
             readyCompleted = true
             ready.fail(failure)
         }
         closed.succeed(error)
+        flushOutput()
         if let context, context.channel.isActive { context.close(promise: nil) }
+    }
+}
+
+/// Where the stanzas an application gets go: `XMPPClient.stanzas`, or a handler called on the
+/// event loop with each one's element as it was read (`XMPPClient.receiveStanzas`).
+final class StanzaOutlet: @unchecked Sendable {
+    let stream: AsyncStream<Stanza>.Continuation
+    private let lock = NIOLock()
+    /// Guarded by `lock`. A concrete function type (not a generic box's value), so reading it
+    /// does not wrap it in a reabstraction thunk for every stanza.
+    private var handler: (@Sendable (XMLElement) -> Void)?
+
+    init(_ stream: AsyncStream<Stanza>.Continuation) { self.stream = stream }
+
+    func setHandler(_ handler: (@Sendable (XMLElement) -> Void)?) {
+        lock.withLockVoid { self.handler = handler }
+    }
+
+    func deliver(_ stanza: Stanza, _ element: XMLElement) {
+        lock.lock()
+        let handler = self.handler
+        lock.unlock()
+        if let handler { handler(element) } else { stream.yield(stanza) }
+    }
+}
+
+/// What waits for the answer to one of our IQ requests.
+private enum IQWaiter {
+    case promise(EventLoopPromise<IQ>)
+    case callback(@Sendable (Result<IQ, XMPPError>) -> Void)
+
+    func succeed(_ iq: IQ) {
+        switch self {
+        case .promise(let p): p.succeed(iq)
+        case .callback(let c): c(.success(iq))
+        }
+    }
+
+    func fail(_ error: XMPPError) {
+        switch self {
+        case .promise(let p): p.fail(error)
+        case .callback(let c): c(.failure(error))
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Synchronization
 import NIOCore
 import Testing
 import XMLStream
@@ -49,6 +50,90 @@ import XMPPCore
 
         await client.disconnect()
         #expect(await client.isConnected == false)
+        await server.stop()
+    }
+
+    /// The harness's path: requests of a namespace given to `streamIQRequests` come to the
+    /// `receiveStanzas` handler in order with the messages around them (a transport-info never
+    /// overtakes its session-initiate), nothing answers them for us, and `enqueue` /
+    /// `enqueueRequest` write in order and hand back the response as it came, errors included.
+    @Test func streamedRequestsComeInOrderAndTheApplicationAnswersThem() async throws {
+        let server = try FakeXMPPServer(password: "secret") { element in
+            guard let iq = IQ(element: element), iq.type == .set, iq.payload?.namespace == "urn:example:q" else { return [] }
+            let refusal = iq.error(StanzaError(.itemNotFound))
+            return [XMLSerializer.serialize(refusal.element, parentNamespace: XMPPNamespace.client)]
+        }
+        let port = try await server.start()
+        let client = XMPPClient(configuration: configuration(server, port: port))
+        try await client.connect()
+        await client.streamIQRequests(namespace: "urn:xmpp:jingle:1")
+        let (seen, seenSink) = AsyncStream.makeStream(of: XMLElement.self)
+        client.receiveStanzas { seenSink.yield($0) }
+        var replies = server.received.makeAsyncIterator()
+        server.send("<iq type='set' id='j1' from='bob@localhost/b' extra='kept'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s'/>"
+                    + "<second xmlns='urn:example:x'/></iq>"
+                    + "<message from='bob@localhost/b' type='chat'><body>between</body></message>"
+                    + "<iq type='set' id='j2' from='bob@localhost/b'><jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s'/></iq>")
+        var elements: [XMLElement] = []
+        for await element in seen {
+            elements.append(element)
+            if elements.count == 3 { break }
+        }
+        #expect(elements.map { $0.attribute("id") ?? $0.child("body", namespace: XMPPNamespace.client)?.text ?? "?" } == ["j1", "between", "j2"])
+        // Each element as it was read: nothing the parsed IQ has no field for is lost.
+        #expect(elements.first?.attribute("extra") == "kept" && elements.first?.elements.count == 2)
+        // Nothing was answered for us: the first thing the server gets is our own answer.
+        client.enqueue(IQ(type: .result, id: "j1", to: JID("bob@localhost/b")).element) { Issue.record("\($0)") }
+        let answer = try #require(await replies.next().flatMap(IQ.init(element:)))
+        #expect(answer.type == .result && answer.id == "j1")
+        var request = IQ(type: .set, id: "q1", to: JID("bob@localhost/b"), payload: XMLElement("query", namespace: "urn:example:q")).element
+        request.setAttribute("extra", "as-built")
+        let response: Result<IQ, XMPPError> = await withCheckedContinuation { done in
+            client.enqueueRequest(request, timeout: .seconds(5)) { done.resume(returning: $0) }
+        }
+        #expect((try? response.get())?.type == .error && (try? response.get())?.error?.condition == .itemNotFound)
+        // Written exactly as built, not rebuilt from the parsed IQ.
+        #expect(await replies.next()?.attribute("extra") == "as-built")
+        client.receiveStanzas(nil)
+        await client.disconnect()
+        await server.stop()
+    }
+
+    /// A handler's requests are answered one after the other in arrival order: a transport-info
+    /// right behind its session-initiate is not handled until the initiate has been (before, each
+    /// request ran in a task of its own and the second could overtake the first).
+    @Test func handledRequestsRunOneAfterTheOtherInArrivalOrder() async throws {
+        let server = try FakeXMPPServer(password: "secret") { _ in [] }
+        let port = try await server.start()
+        let client = XMPPClient(configuration: configuration(server, port: port))
+        try await client.connect()
+        let log = Mutex<[String]>([])
+        let (started, startedSink) = AsyncStream.makeStream(of: String.self)
+        await client.setIQHandler(namespace: "urn:xmpp:jingle:1") { iq in
+            log.withLock { $0.append("start \(iq.id)") }
+            startedSink.yield(iq.id)
+            if iq.id == "j1" {
+                // Would j2 start while j1 is still being handled? Wait for it, at most half a second.
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { try? await Task.sleep(for: .milliseconds(500)) }
+                    group.addTask { for await id in started where id == "j2" { return } }
+                    await group.next()
+                    group.cancelAll()
+                }
+            }
+            log.withLock { $0.append("end \(iq.id)") }
+            return IQ(type: .result, id: iq.id, to: iq.from)
+        }
+        var replies = server.received.makeAsyncIterator()
+        server.send("<iq type='set' id='j1' from='bob@localhost/b'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s'/></iq>"
+                    + "<iq type='set' id='j2' from='bob@localhost/b'><jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s'/></iq>")
+        var answered: [String] = []
+        while answered.count < 2, let element = await replies.next() {
+            if let iq = IQ(element: element), iq.type == .result { answered.append(iq.id) }
+        }
+        #expect(answered == ["j1", "j2"])
+        #expect(log.withLock { $0 } == ["start j1", "end j1", "start j2", "end j2"])
+        await client.disconnect()
         await server.stop()
     }
 
