@@ -11,10 +11,13 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "JingleKit", targets: ["JingleKit"]),
+        .library(name: "XMLModel", targets: ["XMLModel"]),
         .library(name: "XMLStream", targets: ["XMLStream"]),
         .library(name: "XMPPCore", targets: ["XMPPCore"]),
         .library(name: "Jingle", targets: ["Jingle"]),
+        .library(name: "JingleJSON", targets: ["JingleJSON"]),
         .library(name: "STUN", targets: ["STUN"]),
+        .library(name: "TURNClientEngine", targets: ["TURNClientEngine"]),
         .library(name: "TURNServer", targets: ["TURNServer"]),
         .library(name: "Media", targets: ["Media"]),
         .library(name: "Transport", targets: ["Transport"]),
@@ -63,18 +66,29 @@ let package = Package(
         // MARK: 2. Wire and pure helpers.
         .target(name: "CryptoPrimitives", dependencies: ["COpenSSL"],
                 path: "Sources/CryptoPrimitives", swiftSettings: swiftSettings),
-        .target(name: "XMLStream", dependencies: ["CLibXML2"],
+        // The XML element model, its serialiser and the stream events: pure Swift, so engines
+        // that only build and read elements link no libxml2.
+        .target(name: "XMLModel", path: "Sources/XMLModel", swiftSettings: swiftSettings),
+        // The streaming parser (libxml2's push parser) that makes `XMLModel`'s elements; it
+        // re-exports XMLModel.
+        .target(name: "XMLStream", dependencies: ["XMLModel", "CLibXML2"],
                 path: "Sources/XMLStream", swiftSettings: swiftSettings),
         // The version string every tool prints for --version.
         .target(name: "JingleKitVersion", path: "Sources/JingleKitVersion", swiftSettings: swiftSettings),
 
         // MARK: 3. Protocols: wire + sans-IO engines.
-        .target(name: "XMPPCore", dependencies: ["XMLStream", "CryptoPrimitives"],
+        .target(name: "XMPPCore", dependencies: ["XMLModel", "CryptoPrimitives"],
                 path: "Sources/XMPPCore", swiftSettings: swiftSettings),
-        .target(name: "Jingle", dependencies: ["XMLStream", "XMPPCore"],
+        .target(name: "Jingle", dependencies: ["XMLModel", "XMPPCore"],
                 path: "Sources/Jingle", swiftSettings: swiftSettings),
         .target(name: "STUN", dependencies: ["CryptoPrimitives"],
                 path: "Sources/STUN", swiftSettings: swiftSettings),
+        // The TURN client engine (RFC 8656 §6-§12, RFC 6062) over the STUN wire types.
+        .target(name: "TURNClientEngine", dependencies: ["STUN", "CryptoPrimitives"],
+                path: "Sources/TURNClientEngine", swiftSettings: swiftSettings),
+        // Jingle IQs and JMI messages as the tools' JSON, and Jingle <-> SDP from text.
+        .target(name: "JingleJSON", dependencies: ["Jingle", "XMLStream", "XMPPCore"],
+                path: "Sources/JingleJSON", swiftSettings: swiftSettings),
         .target(name: "TURNServer", dependencies: [
                     "STUN", "CryptoPrimitives",
                     .product(name: "DequeModule", package: "swift-collections"),
@@ -83,21 +97,22 @@ let package = Package(
 
         // MARK: 4. Adapters over C libraries.
         .target(name: "TLS", dependencies: [
-                    "COpenSSL", "CryptoPrimitives",
+                    "COpenSSL",
                     .product(name: "NIOCore", package: "swift-nio"),
                 ],
                 path: "Sources/TLS", swiftSettings: swiftSettings),
-        .target(name: "Media", dependencies: ["COpus", "CSndFile", "CSoxr", "CryptoPrimitives"],
+        .target(name: "Media", dependencies: ["COpus", "CSndFile", "CSoxr"],
                 path: "Sources/Media", swiftSettings: swiftSettings),
-        .target(name: "Transport", dependencies: ["CNice", "CSRTP", "COpenSSL", "TLS", "STUN", "Media"],
+        .target(name: "Transport", dependencies: ["CNice", "CSRTP", "TLS", "STUN", "TURNClientEngine", "Media"],
                 path: "Sources/Transport", swiftSettings: swiftSettings),
         // Virtual-time network paths and senders for media tests and benchmarks (not a product).
-        .target(name: "NetworkEmulator", dependencies: ["Media"],
+        .target(name: "NetworkEmulator", dependencies: ["Media", "Transport"],
                 path: "Sources/NetworkEmulator", swiftSettings: swiftSettings),
 
         // MARK: 5. Runtime: sockets, clocks, threads.
         .target(name: "XMPPClient", dependencies: [
                     "XMPPCore", "XMLStream", "TLS", "CResolv",
+                    .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                     .product(name: "NIOCore", package: "swift-nio"),
                     .product(name: "NIOPosix", package: "swift-nio"),
                     .product(name: "Logging", package: "swift-log"),
@@ -107,7 +122,7 @@ let package = Package(
         // time, its loader and its maps.
         .target(name: "RelayFastPath", dependencies: ["TURNServer", "STUN", "CBPF"],
                 path: "Sources/RelayFastPath", exclude: ["BPF"], swiftSettings: swiftSettings, plugins: ["CompileBPF"]),
-        .executableTarget(name: "compile-bpf", path: "Tools/compile-bpf"),
+        .executableTarget(name: "compile-bpf", path: "Sources/compile-bpf"),
         .plugin(name: "CompileBPF", capability: .buildTool(), dependencies: ["compile-bpf"],
                 path: "Plugins/CompileBPF"),
         .target(name: "RelayServer", dependencies: [
@@ -131,10 +146,12 @@ let package = Package(
         .target(name: "Harness", dependencies: [
                     "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "JingleKit", "Media", "CLibXML2",
                     .product(name: "Logging", package: "swift-log"),
+                    .product(name: "NIOCore", package: "swift-nio"),
+                    .product(name: "NIOPosix", package: "swift-nio"),
                 ],
                 path: "Sources/Harness", swiftSettings: swiftSettings, plugins: ["EmbedScenarios"]),
         // The built-in scenarios (Samples/harness/*.xml) compiled into Harness at build time.
-        .executableTarget(name: "embed-scenarios", path: "Tools/embed-scenarios"),
+        .executableTarget(name: "embed-scenarios", path: "Sources/embed-scenarios"),
         .plugin(name: "EmbedScenarios", capability: .buildTool(), dependencies: ["embed-scenarios"],
                 path: "Plugins/EmbedScenarios"),
 
@@ -144,28 +161,28 @@ let package = Package(
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                     .product(name: "Logging", package: "swift-log"),
                 ],
-                path: "Tools/jingle-agent", exclude: ["bench"], swiftSettings: swiftSettings),
+                path: "Sources/jingle-agent", swiftSettings: swiftSettings),
         .executableTarget(name: "jingle-relay", dependencies: [
                     "RelayServer", "TURNServer", "JingleKitVersion",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                     .product(name: "Logging", package: "swift-log"),
                 ],
-                path: "Tools/jingle-relay", swiftSettings: swiftSettings),
+                path: "Sources/jingle-relay", swiftSettings: swiftSettings),
         .executableTarget(name: "jingle-harness", dependencies: [
-                    "Jingle", "XMLStream", "XMPPCore", "XMPPClient", "Harness", "JingleKitVersion",
+                    "Jingle", "JingleJSON", "XMLStream", "XMPPCore", "Harness", "JingleKitVersion",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 ],
-                path: "Tools/jingle-harness", exclude: ["README.md", "SCENARIOS.md", "report-example.png"], swiftSettings: swiftSettings),
-        .target(name: "CXMLBenchLoop", dependencies: ["CLibXML2"], path: "Tools/jingle-bench/CXMLBenchLoop"),
+                path: "Sources/jingle-harness", swiftSettings: swiftSettings),
+        .target(name: "CXMLBenchLoop", dependencies: ["CLibXML2"], path: "Sources/CModules/CXMLBenchLoop"),
         // The wrapper-against-raw-C-library media benchmarks, kept out of Media and Transport.
         .target(name: "MediaBenchmarks", dependencies: ["Media", "Transport", "COpus", "CSRTP"],
-                path: "Tools/jingle-bench/MediaBenchmarks", swiftSettings: swiftSettings),
+                path: "Sources/MediaBenchmarks", swiftSettings: swiftSettings),
         .executableTarget(name: "jingle-bench", dependencies: [
-                    "XMLStream", "CXMLBenchLoop", "MediaBenchmarks", "STUN", "TURNServer", "Media", "Transport",
+                    "XMLStream", "CXMLBenchLoop", "MediaBenchmarks", "STUN", "TURNClientEngine", "Media", "Transport",
                     "JingleKit", "Jingle", "XMPPClient", "XMPPCore", "JingleKitVersion",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 ],
-                path: "Tools/jingle-bench/Sources", swiftSettings: swiftSettings),
+                path: "Sources/jingle-bench", swiftSettings: swiftSettings),
 
         // MARK: 7. Samples: programs on the public API.
         .executableTarget(name: "answering-machine", dependencies: [
@@ -188,12 +205,12 @@ let package = Package(
                         .product(name: "NIOPosix", package: "swift-nio"),
                     ],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "JingleTests", dependencies: ["Jingle", "XMLStream", "XMPPCore"],
+        .testTarget(name: "JingleTests", dependencies: ["Jingle", "JingleJSON", "XMLStream", "XMPPCore"],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
-        .testTarget(name: "STUNTests", dependencies: ["STUN", "TURNServer", "CryptoPrimitives"],
+        .testTarget(name: "STUNTests", dependencies: ["STUN", "TURNClientEngine", "TURNServer"],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "TLSTests", dependencies: [
-                        "TLS", "CryptoPrimitives",
+                        "TLS",
                         .product(name: "NIOCore", package: "swift-nio"),
                         .product(name: "NIOPosix", package: "swift-nio"),
                         .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -201,26 +218,28 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "MediaTests", dependencies: ["Media"],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
+        // Test support the test targets share: two libnice agents wired to each other.
+        .target(name: "ICETestSupport", dependencies: ["Transport"], path: "Tests/ICETestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "TransportTests", dependencies: [
-                        "Transport", "Media", "NetworkEmulator", "MediaBenchmarks", "TLS", "Jingle", "XMPPCore", "XMLStream", "RelayServer", "TURNServer", "STUN",
+                        "ICETestSupport", "Transport", "Media", "NetworkEmulator", "MediaBenchmarks", "TLS", "Jingle", "JingleJSON", "XMPPCore", "XMLStream", "RelayServer", "TURNServer", "STUN",
                         .product(name: "NIOCore", package: "swift-nio"),
                         .product(name: "NIOPosix", package: "swift-nio"),
                     ],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "RelayTests", dependencies: [
-                        "RelayServer", "RelayFastPath", "TURNServer", "STUN", "CryptoPrimitives", "CLinuxCalls",
+                        "RelayServer", "RelayFastPath", "TURNServer", "STUN", "TURNClientEngine", "CLinuxCalls", "Transport", "ICETestSupport",
                         .product(name: "NIOCore", package: "swift-nio"),
                         .product(name: "NIOPosix", package: "swift-nio"),
                     ],
                     swiftSettings: swiftSettings),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "Media"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "JingleKitTests", dependencies: ["JingleKit", "Jingle", "XMPPCore", "XMLStream", "Transport", "Media", "TLS",
+        .testTarget(name: "JingleKitTests", dependencies: ["JingleKit", "Jingle", "XMPPCore", "XMLStream", "Transport", "Media",
                                                            .product(name: "MetricsTestKit", package: "swift-metrics")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [
-                        "XMPPClient", "XMPPCore", "XMLStream", "CryptoPrimitives", "TLS", "RelayServer",
-                        "JingleKit", "Jingle", "Harness", "Transport", "STUN", "TURNServer",
+                        "XMPPClient", "XMPPCore", "XMLStream", "CryptoPrimitives", "RelayServer",
+                        "JingleKit", "Jingle", "Harness", "Transport", "STUN", "TURNServer", "ICETestSupport",
                         .product(name: "NIOCore", package: "swift-nio"),
                         .product(name: "NIOPosix", package: "swift-nio"),
                     ],

@@ -5,7 +5,7 @@ import XMPPCore
 
 /// Plays one call of a `Scenario`, sans-IO: feed it stanzas and the time, it returns stanzas to
 /// send and, at the end, a verdict. Times are seconds on any monotonic clock. The driver calls
-/// `tick(now:)` when `nextDeadline` has passed.
+/// `handleTimeout(now:)` when `nextDeadline` has passed.
 ///
 /// Stanzas that arrive while the scenario is sending or pausing wait until the next `<expect>`.
 /// At an expect, a stanza may match the current group or any optional group right after it (and
@@ -96,7 +96,7 @@ public struct CallInterpreter: Sendable {
     }
 
     /// Time passed: fires a pause's end or an expect's timeout when due.
-    public mutating func tick(now: Double) -> [Output] {
+    public mutating func handleTimeout(now: Double) -> [Output] {
         guard verdict == nil else { return [] }
         var out: [Output] = []
         if let until = pauseUntil, now >= until {
@@ -156,9 +156,10 @@ public struct CallInterpreter: Sendable {
             if steps > 100_000 { finish(.failed(.template("scenario loops without waiting", line: 0)), now: now, into: &out); return }
             guard pc < scenario.instructions.count else { finish(.passed, now: now, into: &out); return }
             switch scenario.instructions[pc] {
-            case .send(let template, let mark, let keep, let line):
+            case .send(let template, let mark, let keep, let measure, let line):
                 do {
                     let element = try template.render { lookup($0) }
+                    if let measure { record(measure, now: now) }
                     if let mark { marks[mark] = now }
                     if let keep { kept[keep] = element }
                     out.append(.send(element))
@@ -280,9 +281,8 @@ public struct CallInterpreter: Sendable {
                 ?? stanza.elements.first { $0.namespace == JingleNamespace.jingleMessage }?.attribute("id")
         }
         if variables["peer"] == nil, let from = stanza.attribute("from") { variables["peer"] = from }
-        if let measure = expectation.measure, let mark = measure.components(separatedBy: "->").first, let at = marks[mark] {
-            measurements.append(Measurement(name: measure, seconds: max(0, now - at)))
-        }
+        if let measure = expectation.measure { record(measure, now: now) }
+        if let mark = expectation.mark { marks[mark] = now }
         if stanza.name == "iq", let type = stanza.attribute("type"), type == "set" || type == "get",
            let id = stanza.attribute("id") {
             unanswered.append((id, stanza.attribute("from")))
@@ -294,6 +294,15 @@ public struct CallInterpreter: Sendable {
         if let label = expectation.gotoLabel, let target = scenario.labels[label] { jump(to: target) } else {
             pc += 1
             resetWait()
+        }
+    }
+
+    /// Records `mark->name` as the time since that mark (what comes before the first `->`), when
+    /// it was set.
+    private mutating func record(_ measure: String, now: Double) {
+        let mark = measure.firstRange(of: "->").map { String(measure[..<$0.lowerBound]) } ?? measure
+        if let at = marks[mark] {
+            measurements.append(Measurement(name: measure, seconds: max(0, now - at)))
         }
     }
 
@@ -398,17 +407,26 @@ extension CallInterpreter {
 
 /// Per-call tokens from Media's seeded generator, so a seed gives the same call every run.
 extension SplitMix64 {
+    private static let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8)
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
+
     mutating func token(_ length: Int) -> String {
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-        return String((0..<length).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] })
+        String(unsafeUninitializedCapacity: length) { bytes in
+            for i in 0..<length { bytes[i] = Self.alphabet[Int(next() % UInt64(Self.alphabet.count))] }
+            return length
+        }
     }
 
     /// A SHA-256-shaped fingerprint text (32 hex pairs); only its shape matters for signalling.
     mutating func fingerprint() -> String {
-        (0..<32).map { _ in
-            let b = UInt8(truncatingIfNeeded: next())
-            let hex = String(b, radix: 16, uppercase: true)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined(separator: ":")
+        String(unsafeUninitializedCapacity: 32 * 3 - 1) { bytes in
+            for i in 0..<32 {
+                let b = UInt8(truncatingIfNeeded: next())
+                bytes[i * 3] = Self.hexDigits[Int(b >> 4)]
+                bytes[i * 3 + 1] = Self.hexDigits[Int(b & 0xF)]
+                if i < 31 { bytes[i * 3 + 2] = UInt8(ascii: ":") }
+            }
+            return 32 * 3 - 1
+        }
     }
 }

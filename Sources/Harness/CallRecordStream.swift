@@ -22,11 +22,7 @@ public final class CallRecordStream: @unchecked Sendable {
     public static func measureNames(_ scenarios: [Scenario], media: Bool) -> [String] {
         var names: [String] = []
         func add(_ name: String) { if !names.contains(name) { names.append(name) } }
-        for scenario in scenarios {
-            for case .expect(let group) in scenario.instructions {
-                for e in group.expectations { if let m = e.measure { add(m) } }
-            }
-        }
+        for scenario in scenarios { scenario.measures.forEach(add) }
         if media {
             for name in ["accept->ice", "ice->dtls", "dtls->first-media", "restart->ice", "restart->media"] { add(name) }
         }

@@ -32,7 +32,7 @@ public struct FailedStep: Sendable, Hashable, CustomStringConvertible {
     public init(_ instruction: Instruction, index: Int) {
         self.index = index
         switch instruction {
-        case .send(let template, _, _, let line):
+        case .send(let template, _, _, _, let line):
             self.line = line
             summary = "send " + Self.describe(template)
         case .expect(let group):

@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import XMPPClient
 import XMLStream
 import XMPPCore
@@ -58,6 +60,11 @@ public struct ServerSettings: Sendable {
 
 /// Logs accounts in and pairs them into endpoints for a run.
 public enum HarnessSetup {
+    /// The one event loop of the harness's XMPP connections and its runners (their actor
+    /// executor): a stanza goes from the socket to the scenario and its answer back to the socket
+    /// on one thread, with no hand-off between threads.
+    public static let eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+
     /// Connects `account` with a resource unique to this process (and to `device`, for one of
     /// several devices of the account) and sends initial presence; with `carbons`, enables
     /// XEP-0280 carbons first (a server that refuses them fails the login).
@@ -74,7 +81,7 @@ public enum HarnessSetup {
             server: server.host.map { .init(host: $0, port: server.port) },
             trustedCAFile: server.caFile, connectTimeout: .seconds(10), negotiationStepTimeout: .seconds(15),
             requestTimeout: .seconds(60))
-        let client = XMPPClient(configuration: configuration)
+        let client = XMPPClient(configuration: configuration, eventLoopGroup: eventLoop)
         let info = try await client.connect()
         if carbons {
             let enable = IQ(type: .set, id: await client.makeID(), payload: XMLStream.XMLElement("enable", namespace: XMPPNamespace.carbons))

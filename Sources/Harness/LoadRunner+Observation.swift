@@ -39,11 +39,7 @@ extension LoadRunner {
     /// them with a media plane), then `call`: the columns of the stats CSV.
     public var measuredSteps: [String] {
         var names: [String] = []
-        for scenario in endpoints.map(\.scenario) {
-            for case .expect(let group) in scenario.instructions {
-                for name in group.expectations.compactMap(\.measure) where !names.contains(name) { names.append(name) }
-            }
-        }
+        for name in endpoints.flatMap(\.scenario.measures) where !names.contains(name) { names.append(name) }
         if media != nil {
             names += ["accept->ice", "ice->dtls", "dtls->first-media", "restart->ice", "restart->media"].filter { !names.contains($0) }
         }

@@ -1,5 +1,6 @@
 import Jingle
 import JingleKit
+import NIOCore
 import XMLStream
 import XMPPClient
 import XMPPCore
@@ -122,8 +123,8 @@ public actor LoadRunner {
 
     private struct ActiveCall {
         var interpreter: CallInterpreter
+        /// The last send still waiting for the media leg (sends after it wait for it in turn).
         var lastSend: Task<Void, Never>?
-        var heldRequests: [String: CheckedContinuation<IQ?, Never>] = [:]
         var leg: MediaLeg?
         var lastMedia: Task<Void, Never>?
     }
@@ -135,6 +136,13 @@ public actor LoadRunner {
     private var calls: [CallKey: ActiveCall] = [:]
     /// Further sids and JMI ids of a call, to the call's own key.
     private var aliases: [CallKey: CallKey] = [:]
+    /// Each call's next deadline (its interpreter's), kept apart so finding the due calls copies
+    /// no call.
+    private var deadlines: [CallKey: Double] = [:]
+    /// The aliases of each call, to drop them with it.
+    private var aliasesOf: [CallKey: [CallKey]] = [:]
+    /// Each endpoint's own variables (`local_jid`, `peer`...), made once.
+    private let endpointVariables: [[String: String]]
     private var startWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
     /// The calls kept under `options.retention`; `totals` counts every call.
     private var records: [CallRecord] = []
@@ -163,8 +171,14 @@ public actor LoadRunner {
     /// Statistics per interval and call traces (LoadRunner+Observation.swift).
     var observation = RunObservation()
 
+    /// The executor of this actor: `HarnessSetup.eventLoop`, the loop of the endpoints' connections.
+    private nonisolated let executor: any SerialExecutor = HarnessSetup.eventLoop.executor
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
     public init(endpoints: [HarnessEndpoint], options: LoadOptions, media: MediaPlane? = nil) {
         self.endpoints = endpoints
+        endpointVariables = endpoints.map(Self.variables)
         self.options = options
         self.media = media
         schedule = CallSchedule(rate: options.rate, rampSeconds: options.rampSeconds, now: 0)
@@ -240,24 +254,13 @@ public actor LoadRunner {
     /// `progress` gets the counters every `progressInterval`.
     public func run(scenarioName: String, progressInterval: Duration = .seconds(1),
                     progress: (@Sendable (LiveCounters) -> Void)? = nil) async -> RunReport {
-        var listeners: [Task<Void, Never>] = []
         for (index, endpoint) in endpoints.enumerated() {
-            await endpoint.client.setIQHandler(namespace: JingleNamespace.jingle) { [weak self] iq in
-                guard let self else { return iq.error(StanzaError(.serviceUnavailable)) }
-                return await self.incomingRequest(endpoint: index, iq)
-            }
-            let stanzas = endpoint.client.stanzas
-            listeners.append(Task { [weak self] in
-                for await stanza in stanzas {
-                    guard let self else { return }
-                    await self.incoming(endpoint: index, stanza.element)
-                }
-            })
-        }
-        let ticker = Task { [weak self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(5))
-                await self?.tickAll()
+            // Jingle requests come in order with the messages around them, and the scenario
+            // answers them itself (`answer-iq`), in order with its other sends.
+            await endpoint.client.streamIQRequests(namespace: JingleNamespace.jingle)
+            // Each stanza goes to its call as it is read, on the loop this runner runs on.
+            endpoint.client.receiveStanzas { [weak self] element in
+                self?.onRunner { $0.incoming(endpoint: index, element) }
             }
         }
         let reporter = Task { [weak self] in
@@ -274,27 +277,49 @@ public actor LoadRunner {
         let placing = max(0, now - placingFrom - pausedSeconds)
         let drainUntil = now + options.drainSeconds
         while !calls.isEmpty || pendingMedia > 0, now < drainUntil {
-            try? await Task.sleep(for: .milliseconds(10))
+            await wait(seconds: 0.01)
         }
         for key in Array(calls.keys) {
             if var call = calls.removeValue(forKey: key) { perform(call.interpreter.abort(.aborted, now: now), key: key, call: &call) }
         }
         let mediaUntil = now + 10 + (media.map { Self.seconds($0.timeout) } ?? 0)
         while pendingMedia > 0, now < mediaUntil {
-            try? await Task.sleep(for: .milliseconds(10))
+            await wait(seconds: 0.01)
         }
         finished = true
         wakeStartWaiters()
-        ticker.cancel()
+        tick?.task.cancel()
+        tick = nil
         reporter.cancel()
-        for listener in listeners { listener.cancel() }
-        for endpoint in endpoints { await endpoint.client.setIQHandler(namespace: JingleNamespace.jingle, nil) }
+        for endpoint in endpoints {
+            endpoint.client.receiveStanzas(nil)
+            await endpoint.client.streamIQRequests(namespace: JingleNamespace.jingle, false)
+        }
         intervals?.cancel()
         var report = RunReport(scenario: scenarioName, totals: totals, records: records, elapsedSeconds: now, started: started,
                                pausedSeconds: pausedSeconds, placingSeconds: placing, stopReason: stopReason,
                                capacity: stair?.report)
         finishObserving(&report)
         return report
+    }
+
+    /// Waits on the runner's event loop: a `Task.sleep` would have a timer thread wake the loop
+    /// to resume here, once per call placed.
+    private func wait(seconds: Double) async {
+        let delay = TimeAmount.nanoseconds(Int64(max(0, seconds) * 1e9))
+        await withCheckedContinuation { (resume: CheckedContinuation<Void, Never>) in
+            HarnessSetup.eventLoop.scheduleTask(in: delay) { resume.resume() }
+        }
+    }
+
+    /// Runs `body` on this actor: at once when called on its event loop (where the XMPP
+    /// client's callbacks come), else queued to that loop (in order, from a client on another).
+    private nonisolated func onRunner(_ body: @escaping @Sendable (isolated LoadRunner) -> Void) {
+        if HarnessSetup.eventLoop.inEventLoop {
+            assumeIsolated { body($0) }
+        } else {
+            HarnessSetup.eventLoop.execute { self.assumeIsolated { body($0) } }
+        }
     }
 
     private func placeCalls() async {
@@ -320,19 +345,19 @@ public actor LoadRunner {
                     limit(.calls(total))
                     break
                 }
-                try? await Task.sleep(for: .milliseconds(20))
+                await wait(seconds: 0.02)
                 continue
             }
             guard let due = schedule.nextDue else {
-                try? await Task.sleep(for: .milliseconds(20))
+                await wait(seconds: 0.02)
                 continue
             }
             if due > now {
-                try? await Task.sleep(for: .seconds(min(due - now, 0.05)))
+                await wait(seconds: min(due - now, 0.05))
                 continue
             }
             if inFlightInitiators >= options.maxConcurrent {
-                try? await Task.sleep(for: .milliseconds(2))
+                await wait(seconds: 0.002)
                 continue
             }
             if options.together {
@@ -351,7 +376,12 @@ public actor LoadRunner {
         return seed
     }
 
-    private func baseVariables(_ endpoint: HarnessEndpoint) -> [String: String] {
+    private func addAlias(_ alias: CallKey, of key: CallKey) {
+        guard aliases.updateValue(key, forKey: alias) != key else { return }
+        aliasesOf[key, default: []].append(alias)
+    }
+
+    private static func variables(_ endpoint: HarnessEndpoint) -> [String: String] {
         var vars = endpoint.variables
         vars["local_jid"] = endpoint.localJID.description
         vars["local_bare"] = endpoint.localJID.bare.description
@@ -370,7 +400,7 @@ public actor LoadRunner {
         inFlightInitiators += 1
         observeStarted(role: .initiator)
         let interpreter = CallInterpreter(scenario: endpoint.scenario, callNumber: nextCallNumber,
-                                          variables: baseVariables(endpoint), seed: nextSeed(), now: now)
+                                          variables: endpointVariables[index], seed: nextSeed(), now: now)
         let key = CallKey(endpoint: index, sid: interpreter.variables["sid"] ?? "call\(nextCallNumber)")
         if let step = stair?.placed() { stairSteps[nextCallNumber] = step }
         var call = ActiveCall(interpreter: interpreter)
@@ -396,19 +426,18 @@ public actor LoadRunner {
         // Glare: a session-initiate or propose from the peer of one of our calls in flight (any
         // resource of the peer's account: its call may come from another device) belongs to the
         // oldest such call whose waiting step takes it.
-        if opens, let from = stanza.attribute("from").flatMap(JID.init),
-           let owner = calls.filter({ k, call in
-               k.endpoint == index && call.interpreter.scenario.role == .initiator
-                   && call.interpreter.variables["peer"].flatMap(JID.init)?.bare == from.bare && call.interpreter.wants(stanza)
+        if opens, endpoint.scenario.role == .initiator, let from = stanza.attribute("from").flatMap(JID.init),
+           let owner = calls.lazy.filter({ k, call in
+               k.endpoint == index && call.interpreter.variables["peer"].flatMap(JID.init)?.bare == from.bare && call.interpreter.wants(stanza)
            }).min(by: { $0.value.interpreter.startedAt < $1.value.interpreter.startedAt })?.key {
-            aliases[key] = owner
+            addAlias(key, of: owner)
             return owner
         }
         guard endpoint.scenario.role == .responder, opens, !stopRequested || options.durationSeconds == nil else { return nil }
         nextCallNumber += 1
         started += 1
         observeStarted(role: .responder)
-        var vars = baseVariables(endpoint)
+        var vars = endpointVariables[index]
         vars["sid"] = sid
         if let from = stanza.attribute("from") { vars["peer"] = from; vars["peer_bare"] = JID(from)?.bare.description ?? from }
         var call = ActiveCall(interpreter: CallInterpreter(scenario: endpoint.scenario, callNumber: nextCallNumber,
@@ -424,30 +453,19 @@ public actor LoadRunner {
         if CallInterpreter.carbon(in: stanza) != nil, stanza.attribute("from").flatMap(JID.init) != endpoints[index].localJID.bare {
             return
         }
-        guard let key = route(endpoint: index, stanza), var call = calls.removeValue(forKey: key) else { return }
+        guard let key = route(endpoint: index, stanza), var call = calls.removeValue(forKey: key) else {
+            // XEP-0166 §7.3: a Jingle request for a session we do not have. (The scenario
+            // answers those of its calls with `answer-iq`; one it never answers stays unanswered.)
+            if stanza.name == "iq", let iq = IQ(element: stanza), iq.type == .set || iq.type == .get {
+                let error = iq.error(StanzaError(.itemNotFound, applicationCondition:
+                    XMLElement("unknown-session", namespace: JingleNamespace.errors)))
+                endpoints[index].client.enqueue(error.element) { _ in }
+            }
+            return
+        }
         toMedia(stanza, call: &call)
         let outputs = call.interpreter.receive(stanza, now: now)
         perform(outputs, key: key, call: &call)
-    }
-
-    /// An incoming Jingle IQ: held until the scenario answers it (the answer itself goes out in
-    /// order with the call's other stanzas) or the call ends.
-    private func incomingRequest(endpoint index: Int, _ iq: IQ) async -> IQ {
-        guard let key = route(endpoint: index, iq.element), calls[key] != nil else {
-            // XEP-0166 §7.3: a request for a session we do not have.
-            return iq.error(StanzaError(.itemNotFound, applicationCondition:
-                XMLElement("unknown-session", namespace: JingleNamespace.errors)))
-        }
-        let answer: IQ? = await withCheckedContinuation { continuation in
-            guard var call = calls.removeValue(forKey: key) else { continuation.resume(returning: nil); return }
-            call.heldRequests[iq.id] = continuation
-            toMedia(iq.element, call: &call)
-            let outputs = call.interpreter.receive(iq.element, now: now)
-            perform(outputs, key: key, call: &call)
-        }
-        if let answer { return answer }
-        // Already answered in order by the scenario: this copy goes to ourselves and is dropped there.
-        return IQ(type: .result, id: iq.id, to: endpoints[index].localJID)
     }
 
     /// Hands a received stanza to the call's media leg, in arrival order.
@@ -475,14 +493,33 @@ public actor LoadRunner {
         perform(call.interpreter.abort(cause, now: now), key: key, call: &call)
     }
 
+    /// Fires at the earliest deadline of the calls (a pause's end, an expect's timeout) on the
+    /// event loop; none while no call waits on time.
+    private var tick: (at: Double, task: Scheduled<Void>)?
+
+    /// Makes sure the tick fires by `deadline`.
+    private func armTick(by deadline: Double) {
+        guard !finished else { return }
+        if let tick, tick.at <= deadline { return }
+        tick?.task.cancel()
+        let delay = TimeAmount.nanoseconds(Int64(max(0, deadline - now) * 1e9))
+        let task = HarnessSetup.eventLoop.scheduleTask(in: delay) { [weak self] () -> Void in
+            guard let self else { return }
+            self.assumeIsolated { $0.tickAll() }
+        }
+        tick = (deadline, task)
+    }
+
     private func tickAll() {
+        tick = nil
+        defer { if let next = deadlines.values.min() { armTick(by: next) } }
         let t = now
         // Each due call is taken out of the table while it runs, so neither the table nor the
         // call's interpreter is copied (a copy of either would be copied again on write).
-        let due = calls.compactMap { key, call in call.interpreter.nextDeadline.map { $0 <= t } == true ? key : nil }
+        let due = deadlines.compactMap { $0.value <= t ? $0.key : nil }
         for key in due {
             guard var call = calls.removeValue(forKey: key) else { continue }
-            perform(call.interpreter.tick(now: t), key: key, call: &call)
+            perform(call.interpreter.handleTimeout(now: t), key: key, call: &call)
         }
     }
 
@@ -497,30 +534,34 @@ public actor LoadRunner {
             case .send(let element):
                 let sent = element.child("jingle", namespace: JingleNamespace.jingle)?.attribute("sid")
                     ?? element.elements.first { $0.namespace == JingleNamespace.jingleMessage }?.attribute("id")
-                if let sent, sent != key.sid { aliases[CallKey(endpoint: key.endpoint, sid: sent)] = key }
+                if let sent, sent != key.sid { addAlias(CallKey(endpoint: key.endpoint, sid: sent), of: key) }
                 let previous = call.lastSend
-                let leg = call.leg
+                guard let leg = call.leg else {
+                    // Signalling only: written now, in order (the XMPP client queues it on its event loop).
+                    transmit(element, client: client, key: key)
+                    continue
+                }
                 let timeout = media?.timeout ?? .zero
                 call.lastSend = Task { [weak self] in
                     await previous?.value
                     var element = element
-                    if let leg {
-                        // A hang-up waits (bounded) for media to flow; an offer or answer carries the leg's transport.
-                        if element.child("jingle", namespace: JingleNamespace.jingle)?.attribute("action")
-                            == JingleAction.sessionTerminate.rawValue {
-                            await leg.settle(timeout: timeout)
-                        }
-                        element = await leg.fill(element)
+                    // A hang-up waits (bounded) for media to flow; an offer or answer carries the leg's transport.
+                    if element.child("jingle", namespace: JingleNamespace.jingle)?.attribute("action")
+                        == JingleAction.sessionTerminate.rawValue {
+                        await leg.settle(timeout: timeout)
                     }
+                    element = await leg.fill(element)
                     await self?.transmit(element, client: client, key: key)
                 }
-            case .answerIQ(let requestID, let response):
-                let previous = call.lastSend
+            case .answerIQ(_, let response):
+                guard let previous = call.lastSend else {
+                    transmit(response, client: client, key: key)
+                    continue
+                }
                 call.lastSend = Task { [weak self] in
-                    await previous?.value
+                    await previous.value
                     await self?.transmit(response, client: client, key: key)
                 }
-                call.heldRequests.removeValue(forKey: requestID)?.resume(returning: nil)
             case .finished(let verdict):
                 let interpreter = call.interpreter
                 if let leg = call.leg {
@@ -538,16 +579,15 @@ public actor LoadRunner {
                 } else {
                     record(interpreter, verdict: verdict, media: nil)
                 }
-                // Requests the scenario never answered stay unanswered towards the peer (the copy
-                // XMPPClient insists on writing goes back to ourselves).
-                for held in call.heldRequests.values { held.resume(returning: nil) }
-                call.heldRequests = [:]
                 if interpreter.scenario.role == .initiator { inFlightInitiators -= 1 }
                 calls[key] = nil
-                aliases = aliases.filter { $0.value != key }
+                for alias in aliasesOf.removeValue(forKey: key) ?? [] { aliases[alias] = nil }
+                deadlines[key] = nil
                 return
             }
         }
+        deadlines[key] = call.interpreter.nextDeadline
+        if let deadline = call.interpreter.nextDeadline { armTick(by: deadline) }
         calls[key] = call
     }
 
@@ -575,47 +615,29 @@ public actor LoadRunner {
         if let kept = retained.admit(record, under: options.retention) { records.append(kept) }
     }
 
-    /// Writes a stanza of call `key`. An IQ request returns once it is written (so later sends of
-    /// the call are not held up by its answer, which may itself wait on them, as in glare); its
-    /// response is delivered to the call when it comes.
-    private func transmit(_ element: XMLElement, client: XMPPClient, key: CallKey) async {
+    /// Queues `element` for writing on the endpoint's connection (in order with earlier ones);
+    /// a request's response (result or error) comes back to the call as a received stanza, and
+    /// later sends of the call are not held up by it (the answer may itself wait on them, as in glare).
+    private func transmit(_ element: XMLElement, client: XMPPClient, key: CallKey) {
         let type = element.attribute("type")
-        if element.name == "iq", type == "set" || type == "get", let iq = IQ(element: element) {
-            let local = endpoints[key.endpoint].localJID
-            await client.writeRequest(iq, timeout: .seconds(120)) { [weak self] result in
-                Task { await self?.responded(key, iq: iq, local: local, result) }
+        let tracked = element.name == "iq" && (type == "set" || type == "get")
+            && client.enqueueRequest(element, timeout: .seconds(120)) { [weak self] result in
+                guard let self else { return }
+                // A response comes from a read, never from inside this call's `perform`; a
+                // failure may (no connection) and goes through a task, after the call is back.
+                if case .success = result { onRunner { $0.responded(key, result) } } else { Task { await self.responded(key, result) } }
             }
-        } else {
-            do { try await client.send(element) } catch { abortCall(key, .transport("\(error)")) }
+        // Anything else, an IQ request with a malformed address included, goes out as written.
+        if !tracked {
+            client.enqueue(element) { [weak self] error in Task { await self?.abortCall(key, .transport("\(error)")) } }
         }
     }
 
-    private func responded(_ key: CallKey, iq: IQ, local: JID, _ result: Result<IQ, XMPPError>) {
+    private func responded(_ key: CallKey, _ result: Result<IQ, XMPPError>) {
         switch result {
         case .success(let response): deliver(key, response.element)
-        case .failure(.stanza(let stanzaError)):
-            var response = IQ(type: .error, id: iq.id, from: iq.to, error: stanzaError)
-            response.to = local
-            deliver(key, response.element)
         case .failure(.timeout): return
         case .failure(let error): abortCall(key, .transport("\(error)"))
         }
-    }
-}
-
-extension XMPPClient {
-    /// Writes `iq` before returning (in order with later sends on this client) and hands its
-    /// response, or the error, to `onResponse` when it comes.
-    func writeRequest(_ iq: IQ, timeout: Duration, onResponse: @escaping @Sendable (Result<IQ, XMPPError>) -> Void) {
-        // Started immediately on this actor: the request is queued for writing before we return.
-        if #available(macOS 26.0, *) {
-            Task.immediate { await self.issue(iq, timeout: timeout, onResponse: onResponse) }
-        } else {
-            Task { await self.issue(iq, timeout: timeout, onResponse: onResponse) }
-        }
-    }
-
-    private func issue(_ iq: IQ, timeout: Duration, onResponse: @escaping @Sendable (Result<IQ, XMPPError>) -> Void) async {
-        do { onResponse(.success(try await sendIQ(iq, timeout: timeout))) } catch { onResponse(.failure(error)) }
     }
 }

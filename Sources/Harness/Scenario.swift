@@ -2,7 +2,7 @@ import XMLStream
 
 /// A jingle-harness scenario: the script one party follows for one call, in the manner of
 /// SIPp's XML scenarios, applied to Jingle (XEP-0166) and Jingle Message Initiation (XEP-0353).
-/// See Tools/jingle-harness/SCENARIOS.md for the file format.
+/// See docs/jingle-harness-scenarios.md for the file format.
 public struct Scenario: Sendable, Hashable {
     /// Which side of the call a scenario plays (XEP-0166 §3: initiator and responder).
     public enum Role: String, Sendable, Hashable, CaseIterable {
@@ -45,8 +45,9 @@ public struct Scenario: Sendable, Hashable {
 /// One compiled step of a scenario.
 public enum Instruction: Sendable, Hashable {
     /// Send a stanza built from `template`; `mark` records the send time under that name, `keep`
-    /// keeps the stanza under that name (for conformance checks).
-    case send(template: StanzaTemplate, mark: String?, keep: String?, line: Int)
+    /// keeps the stanza under that name (for conformance checks), `measure` (`mark->name`) records
+    /// the time since an earlier mark (how late the harness itself was).
+    case send(template: StanzaTemplate, mark: String?, keep: String?, measure: String?, line: Int)
     /// Wait for stanzas matching the group's expectations (one, or several in any order).
     case expect(ExpectGroup)
     /// Wait this long without expecting anything.
@@ -126,8 +127,10 @@ public struct Expectation: Sendable, Hashable {
     public var captures: [Capture]
     /// Where to continue when this expectation matches.
     public var gotoLabel: String?
-    /// Response-time name, `mark->name`: records now minus the time of send mark `mark`.
+    /// Response-time name, `mark->name`: records now minus the time of mark `mark`.
     public var measure: String?
+    /// Records the time this expectation matched under this name, for a later `measure`.
+    public var mark: String?
     /// Keep the matched stanza under this name (for conformance checks).
     public var keep: String?
     /// Match a XEP-0280 carbon of this direction, by the message it forwards; nil matches only
@@ -137,8 +140,9 @@ public struct Expectation: Sendable, Hashable {
 
     public init(kind: Kind, type: String? = nil, action: String? = nil, jmi: String? = nil, reason: String? = nil,
                 errorCondition: String? = nil, jingleCondition: String? = nil, optional: Bool = false,
-                captures: [Capture] = [], gotoLabel: String? = nil, measure: String? = nil, keep: String? = nil,
-                carbon: CarbonDirection? = nil, line: Int = 0) {
+                captures: [Capture] = [], gotoLabel: String? = nil, measure: String? = nil, mark: String? = nil,
+                keep: String? = nil, carbon: CarbonDirection? = nil, line: Int = 0) {
+        self.mark = mark
         self.carbon = carbon
         self.kind = kind
         self.type = type
@@ -219,5 +223,21 @@ extension String {
         while let c = s.first, c.isWhitespace { s.removeFirst() }
         while let c = s.last, c.isWhitespace { s.removeLast() }
         return String(s)
+    }
+}
+
+extension Scenario {
+    /// The `measure` names of its sends and expects, in order of appearance, each once.
+    public var measures: [String] {
+        var names: [String] = []
+        for instruction in instructions {
+            switch instruction {
+            case .send(_, _, _, let measure?, _) where !names.contains(measure): names.append(measure)
+            case .expect(let group):
+                for name in group.expectations.compactMap(\.measure) where !names.contains(name) { names.append(name) }
+            default: break
+            }
+        }
+        return names
     }
 }

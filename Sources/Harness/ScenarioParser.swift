@@ -1,7 +1,7 @@
 import Foundation
 import XMPPCore
 
-/// Compiles a scenario file (Tools/jingle-harness/SCENARIOS.md) into a `Scenario`.
+/// Compiles a scenario file (docs/jingle-harness-scenarios.md) into a `Scenario`.
 /// Every error names the line and the element at fault.
 public enum ScenarioParser {
     public static func parse(_ text: String) throws(ScenarioError) -> Scenario {
@@ -37,9 +37,9 @@ private struct Compiler {
 
     static let allowed: [String: Set<String>] = [
         "scenario": ["name", "role", "peer", "timeout", "carbons"],
-        "send": ["mark", "keep"],
+        "send": ["mark", "keep", "measure"],
         "expect": ["kind", "type", "action", "jmi", "reason", "condition", "jingle-condition", "optional", "timeout",
-                   "on-timeout", "capture", "goto", "measure", "keep", "carbon"],
+                   "on-timeout", "capture", "goto", "measure", "mark", "keep", "carbon"],
         "ignore": ["kind", "type", "action", "jmi", "reason", "condition", "jingle-condition", "keep", "carbon"],
         "fail": ["message"],
         "unordered": ["timeout", "on-timeout"],
@@ -106,7 +106,11 @@ private struct Compiler {
                 throw ScenarioError(line: stanzas[0].line, element: stanzas[0].name,
                                     message: "a stanza must be <iq>, <message> or <presence> in jabber:client")
             }
-            instructions.append(.send(template: template, mark: e.attribute("mark"), keep: e.attribute("keep"), line: e.line))
+            if let measure = e.attribute("measure"), !measure.contains("->") {
+                throw ScenarioError(line: e.line, element: "send", message: "measure must be 'mark->name', e.g. 'ringing->retract'")
+            }
+            instructions.append(.send(template: template, mark: e.attribute("mark"), keep: e.attribute("keep"),
+                                      measure: e.attribute("measure"), line: e.line))
         case "expect":
             let expectation = try expectation(e)
             instructions.append(.expect(ExpectGroup(
@@ -238,7 +242,7 @@ private struct Compiler {
                            reason: e.attribute("reason"), errorCondition: e.attribute("condition"),
                            jingleCondition: e.attribute("jingle-condition"), optional: optionalText == "true",
                            captures: captures, gotoLabel: try labelUse(e, "goto"), measure: e.attribute("measure"),
-                           keep: e.attribute("keep"), carbon: carbon, line: e.line)
+                           mark: e.attribute("mark"), keep: e.attribute("keep"), carbon: carbon, line: e.line)
     }
 
     mutating func labelUse(_ e: SourceElement, _ attribute: String) throws(ScenarioError) -> String? {

@@ -1,4 +1,4 @@
-import CLibXML2
+internal import CLibXML2
 import Foundation
 
 /// An element of a scenario file with the line it starts on, as read before compiling.

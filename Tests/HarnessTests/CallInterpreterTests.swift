@@ -65,6 +65,25 @@ import XMPPCore
         #expect(abs(call.measurements[1].seconds - 0.03) < 1e-9)
     }
 
+    /// `mark` on an expect and `measure` on a send: how long after a stanza arrived the harness
+    /// really sent its next one (both listed among the scenario's measures).
+    @Test func anExpectMarksAndASendMeasuresFromIt() throws {
+        var call = try make("""
+        <expect kind="message" mark="rang"/>
+        <pause ms="500"/>
+        <send measure="rang->answered"><message to="[peer]"><body>x</body></message></send>
+        """)
+        #expect(call.scenario.measures == ["rang->answered"])
+        _ = call.start(now: 0)
+        _ = call.receive(XMLElement("message", namespace: XMPPNamespace.client, ["from": Self.peer]), now: 0.1)
+        #expect(call.handleTimeout(now: 1.3).contains { if case .send = $0 { true } else { false } })
+        #expect(call.measurements.map(\.name) == ["rang->answered"])
+        #expect(abs(call.measurements[0].seconds - 1.2) < 1e-9)
+        #expect(throws: ScenarioError.self) {
+            try ScenarioParser.parse("<scenario name='x' role='initiator'><send measure='late'><message/></send></scenario>")
+        }
+    }
+
     @Test func aMissingCaptureFailsTheCallNamingThePath() throws {
         var call = try make("<expect type='set' action='session-accept' capture='fp=fingerprint'/>")
         _ = call.start(now: 0)
@@ -76,8 +95,8 @@ import XMPPCore
     @Test func aTimeoutFailsUnlessItBranches() throws {
         var plain = try make("<expect type='set' action='session-accept'/>")
         _ = plain.start(now: 0)
-        #expect(plain.tick(now: 0.5).isEmpty)
-        let out = plain.tick(now: 1.0)
+        #expect(plain.handleTimeout(now: 0.5).isEmpty)
+        let out = plain.handleTimeout(now: 1.0)
         #expect(out == [.finished(.failed(.timeout(expecting: "iq set session-accept", line: 1)))])
 
         var branching = try make("""
@@ -90,7 +109,7 @@ import XMPPCore
         """)
         _ = branching.start(now: 0)
         #expect(branching.nextDeadline == 0.2)
-        let sent = branching.tick(now: 0.25)
+        let sent = branching.handleTimeout(now: 0.25)
         guard case .send(let terminate)? = sent.first else { Issue.record("no terminate"); return }
         #expect(terminate.child("jingle")?.attribute("action") == "session-terminate")
         #expect(sent.last == .finished(.passed))
@@ -137,7 +156,7 @@ import XMPPCore
         #expect(call.start(now: 0).isEmpty)
         #expect(call.nextDeadline == 0.1)
         #expect(call.receive(Self.jingleIQ("transport-info", sid: "s9", id: "t1"), now: 0.05).isEmpty)
-        let out = call.tick(now: 0.1)
+        let out = call.handleTimeout(now: 0.1)
         guard case .answerIQ(let id, let response)? = out.first else { Issue.record("no answer: \(out)"); return }
         #expect(id == "t1" && response.attribute("type") == "result" && response.attribute("to") == Self.peer)
         #expect(out.last == .finished(.passed))
@@ -177,7 +196,7 @@ import XMPPCore
         var call = try make("<unordered timeout='300'><expect type='result'/><expect type='set' action='session-accept'/></unordered>")
         _ = call.start(now: 0)
         #expect(call.receive(Self.result(id: "r"), now: 0.1).isEmpty)
-        let out = call.tick(now: 0.3)
+        let out = call.handleTimeout(now: 0.3)
         #expect(out == [.finished(.failed(.timeout(expecting: "iq result + iq set session-accept", line: 1)))])
     }
 }

@@ -99,7 +99,7 @@ import XMPPCore
         \(transport)</content></jingle></iq>
         """
         let scenario = try ScenarioParser.parse("<scenario name='x' role='initiator'><send>\(text)</send></scenario>")
-        guard case .send(let template, _, _, _) = scenario.instructions[0] else { throw ScenarioError(line: 0, element: nil, message: "no send") }
+        guard case .send(let template, _, _, _, _) = scenario.instructions[0] else { throw ScenarioError(line: 0, element: nil, message: "no send") }
         return try template.render { _ in nil }
     }
 

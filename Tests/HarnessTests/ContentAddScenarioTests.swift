@@ -71,7 +71,7 @@ import XMPPCore
         var t = 0.03
         while call.verdict == nil, let deadline = call.nextDeadline, t < 100 {
             t = deadline
-            _ = call.tick(now: t)
+            _ = call.handleTimeout(now: t)
         }
         guard case .failed(.timeout)? = call.verdict else { Issue.record("verdict \(String(describing: call.verdict))"); return }
     }

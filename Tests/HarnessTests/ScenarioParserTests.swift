@@ -36,7 +36,7 @@ import XMPPCore
         #expect(s.role == .initiator)
         #expect(s.peer == "callee")
         #expect(s.defaultTimeoutMS == 3000)
-        guard case .send(let template, let mark, _, let line) = s.instructions[0] else { Issue.record("not a send"); return }
+        guard case .send(let template, let mark, _, _, let line) = s.instructions[0] else { Issue.record("not a send"); return }
         #expect(mark == "initiate")
         #expect(line == 4)
         #expect(template.name == "iq" && template.namespace == "jabber:client")
@@ -142,7 +142,7 @@ import XMPPCore
               <send><message to="[peer]" type="chat"><body><![CDATA[a < b]]> &amp; &#x41;</body></message></send>
             </scenario>
             """)
-        guard case .send(let template, _, _, let line) = scenario.instructions.first else {
+        guard case .send(let template, _, _, _, let line) = scenario.instructions.first else {
             Issue.record("no send")
             return
         }

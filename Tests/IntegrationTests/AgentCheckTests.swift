@@ -7,7 +7,7 @@ import Testing
 
     @Test func checkPrintsWhatWasNegotiatedAndExitsZero() async throws {
         let prosody = try await ProsodyFixture.shared()
-        let (status, output) = try Repository.run(Self.agent, [
+        let (status, output) = try await Repository.run(Self.agent, [
             "check", "--jid", "\(try await prosody.account("agent-check").jid)", "--password-file", prosody.passwordFile("agent-check"),
             "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile,
         ])
@@ -24,7 +24,7 @@ import Testing
         let wrong = NSTemporaryDirectory() + "jinglekit-wrong-\(UUID().uuidString)"
         try "wrong-password\n".write(toFile: wrong, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: wrong) }
-        let (status, output) = try Repository.run(Self.agent, [
+        let (status, output) = try await Repository.run(Self.agent, [
             "check", "--jid", "\(try await prosody.account("agent-check").jid)", "--password-file", wrong,
             "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile,
         ])
@@ -36,7 +36,7 @@ import Testing
 
     @Test func untrustedServerExitsNonZero() async throws {
         let prosody = try await ProsodyFixture.shared()
-        let (status, output) = try Repository.run(Self.agent, [
+        let (status, output) = try await Repository.run(Self.agent, [
             "check", "--jid", "\(try await prosody.account("agent-check").jid)", "--password-file", prosody.passwordFile("agent-check"),
             "--server", "127.0.0.1:\(prosody.port)",
         ])

@@ -126,7 +126,7 @@ import Glibc
         _ = try await RelayFixture.shared(for: a.prosody)
         let dir = try TempDir()
         let speech = dir.path + "/speech.wav", received = dir.path + "/received.wav"
-        let made = try Repository.run("\(Repository.root)/Tools/speech-sample", [speech])
+        let made = try await Repository.run("\(Repository.root)/Tools/speech-sample", [speech])
         #expect(made.status == 0, "\(made.output)")
         let relayed = ["--local-address", "127.0.0.1", "--relay-only"]
         let callee = try AgentProcess("callee", ["answer", "--auto", "--max-calls", "1", "--record", received,
@@ -136,7 +136,7 @@ import Glibc
                                                  "--report", "json"] + (try await a.arguments("agentmedia-pesq-a")) + relayed)
         #expect(try await caller.exitStatus(limit: .seconds(90)) == 0, "\(caller.transcript)")
         #expect(try await callee.exitStatus(limit: .seconds(30)) == 0, "\(callee.transcript)")
-        let score = try Repository.run("\(Repository.root)/Tools/pesq", [speech, received])
+        let score = try await Repository.run("\(Repository.root)/Tools/pesq", [speech, received])
         let mos = try #require(score.output.split(separator: "\n").lazy.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }.first,
                                "Tools/pesq: \(score.output)")
         print("AgentRealTimeMediaTests: wideband PESQ \(mos) between two agents through jingle-relay")

@@ -10,22 +10,22 @@ final class RestartableProsody: @unchecked Sendable {
     let directory: String
     let port: Int
 
-    init(_ name: String) throws {
+    init(_ name: String) async throws {
         port = try Repository.freeTCPPort()
         directory = "\(Repository.runDirectory)/prosody-\(name)-\(ProcessInfo.processInfo.processIdentifier)-\(port)"
-        try start()
+        try await start()
     }
 
-    deinit { stop() }
+    deinit { _ = try? Repository.runBlocking("/bin/bash", ["\(Repository.root)/Tools/prosody-test", "stop", directory]) }
 
-    func start() throws {
-        let (status, output) = try Repository.run("/bin/bash", ["\(Repository.root)/Tools/prosody-test", "start", directory,
+    func start() async throws {
+        let (status, output) = try await Repository.run("/bin/bash", ["\(Repository.root)/Tools/prosody-test", "start", directory,
                                                                  "--port", "\(port)"])
         guard status == 0 else { throw FixtureError(description: "Tools/prosody-test start failed:\n\(output)") }
     }
 
-    func stop() {
-        _ = try? Repository.run("/bin/bash", ["\(Repository.root)/Tools/prosody-test", "stop", directory])
+    func stop() async {
+        _ = try? await Repository.run("/bin/bash", ["\(Repository.root)/Tools/prosody-test", "stop", directory])
     }
 
     /// `--jid user@localhost/resource ...` against this server (or through `port`).
@@ -155,15 +155,15 @@ final class FreezingProxy: @unchecked Sendable {
     static let signalling = ["--signalling-only", "--reconnect-max-delay", "1"]
 
     @Test func idleAnsweringAgentSurvivesAProsodyRestart() async throws {
-        let prosody = try RestartableProsody("restart")
+        let prosody = try await RestartableProsody("restart")
         let bob = try AgentProcess("callee", ["answer"] + prosody.arguments("bob")
                                    + ["--auto", "--max-calls", "1", "--report", "json"] + Self.signalling)
         try await bob.waitFor("waiting for calls")
         #expect(bob.stderr.contains("stream management on"), "\(bob.transcript)")
-        prosody.stop()
+        await prosody.stop()
         try await bob.waitFor("offline: connection lost", limit: .seconds(10))
         try await bob.waitFor("reconnecting in", limit: .seconds(10))
-        try prosody.start()
+        try await prosody.start()
         try await bob.waitFor("online again (new session)", limit: .seconds(20))
         // Presence went out again: a JMI call to the bare JID reaches the agent and is answered.
         let alice = try AgentProcess("caller", ["call", "bob@localhost"] + prosody.arguments("alice")
@@ -174,7 +174,7 @@ final class FreezingProxy: @unchecked Sendable {
     }
 
     @Test func prosodyStoppedUnderACall() async throws {
-        let prosody = try RestartableProsody("incall")
+        let prosody = try await RestartableProsody("incall")
         let bob = try AgentProcess("callee", ["answer"] + prosody.arguments("bob")
                                    + ["--auto", "--no-reconnect", "--report", "json"] + Self.signalling)
         try await bob.waitFor("waiting for calls")
@@ -183,7 +183,7 @@ final class FreezingProxy: @unchecked Sendable {
         try await alice.waitFor("is active")
         try await bob.waitFor("is active")
         let stopped = ContinuousClock.now
-        prosody.stop()
+        await prosody.stop()
         // --no-reconnect: exit 6 at once, saying why.
         #expect(try await bob.exitStatus(limit: .seconds(10)) == 6, "\(bob.transcript)")
         #expect(ContinuousClock.now - stopped < .seconds(8))
@@ -196,14 +196,14 @@ final class FreezingProxy: @unchecked Sendable {
         #expect(report["exitCode"] as? Int == 6)
         // Without it: the caller goes offline, keeps trying, and is back once Prosody is.
         try await alice.waitFor("reconnecting in", limit: .seconds(10))
-        try prosody.start()
+        try await prosody.start()
         try await alice.waitFor("online again", limit: .seconds(20))
         alice.send(SIGINT)
         _ = try await alice.exitStatus()
     }
 
     @Test func silentConnectionIsFoundByPingsAndReplaced() async throws {
-        let prosody = try RestartableProsody("silent")
+        let prosody = try await RestartableProsody("silent")
         let proxy = try await FreezingProxy(upstream: prosody.port)
         defer { proxy.stop() }
         let bob = try AgentProcess("callee", ["answer"] + prosody.arguments("bob", port: proxy.port)
@@ -232,7 +232,7 @@ final class FreezingProxy: @unchecked Sendable {
     /// call), and signalling works again: the caller hangs up after the resumption and both sides
     /// see the call complete.
     @Test func callSurvivesAConnectionCutByResumingTheStream() async throws {
-        let prosody = try RestartableProsody("cut")
+        let prosody = try await RestartableProsody("cut")
         let proxy = try await FreezingProxy(upstream: prosody.port)
         defer { proxy.stop() }
         let media = ["--local-address", "127.0.0.1", "--no-discover-servers", "--tone", "440", "--media-timeout", "1"]

@@ -22,7 +22,7 @@ import Glibc
         let prosody = try await ProsodyFixture.shared()
         _ = try await RelayFixture.shared(for: prosody)
         _ = try await prosody.account("turn-check")
-        let (status, output) = try Repository.run(Self.agent, try checkArguments(prosody, "turn-check"))
+        let (status, output) = try await Repository.run(Self.agent, try checkArguments(prosody, "turn-check"))
         #expect(status == 0, "output:\n\(output)")
         #expect(output.contains("TURN allocations:"), "output:\n\(output)")
         #expect(output.contains("turn:127.0.0.1:\(prosody.turnPort)?transport=udp: allocated, relayed 127.0.0.1:"), "output:\n\(output)")
@@ -31,15 +31,15 @@ import Glibc
     /// A Prosody whose TURN port has nothing listening says "no answer"; with a relay there that
     /// has another shared secret, 401 and the hint. Both exit 7.
     @Test func unreachableRelayIsNoAnswerAndOtherSecretIs401() async throws {
-        let prosody = try PrivateProsody(secret: "prosody-side-secret")
+        let prosody = try await PrivateProsody(secret: "prosody-side-secret")
         defer { prosody.stop() }
-        let (silent, silentOutput) = try Repository.run(Self.agent, try checkArguments(prosody.fixture, "alice"))
+        let (silent, silentOutput) = try await Repository.run(Self.agent, try checkArguments(prosody.fixture, "alice"))
         #expect(silent == 7, "output:\n\(silentOutput)")
         #expect(silentOutput.contains("transport=udp: no answer"), "output:\n\(silentOutput)")
         #expect(silentOutput.contains("no TURN server allocated"), "output:\n\(silentOutput)")
 
         let relay = try await startRelay(port: prosody.fixture.turnPort, secret: "relay-side-secret")
-        let (refused, refusedOutput) = try Repository.run(Self.agent, try checkArguments(prosody.fixture, "alice"))
+        let (refused, refusedOutput) = try await Repository.run(Self.agent, try checkArguments(prosody.fixture, "alice"))
         try await relay.stop()
         #expect(refused == 7, "output:\n\(refusedOutput)")
         #expect(refusedOutput.contains("transport=udp: error 401"), "output:\n\(refusedOutput)")
@@ -54,7 +54,7 @@ import Glibc
         _ = try await prosody.account("turn-check-name")
         let (username, passwordFile) = try restCredentials(secret: prosody.turnSecret)
         defer { try? FileManager.default.removeItem(atPath: passwordFile) }
-        let (status, output) = try Repository.run(Self.agent, try checkArguments(prosody, "turn-check-name") + [
+        let (status, output) = try await Repository.run(Self.agent, try checkArguments(prosody, "turn-check-name") + [
             "--ice-server", "turn:localhost:\(prosody.turnPort)", "--ice-username", username, "--ice-password-file", passwordFile,
         ])
         #expect(status == 0, "output:\n\(output)")
@@ -139,11 +139,11 @@ import Glibc
 struct PrivateProsody {
     let fixture: ProsodyFixture
 
-    init(secret: String) throws {
+    init(secret: String) async throws {
         let port = try Repository.freeTCPPort()
         let turnPort = try Repository.freeRelayPort()
         let dir = "\(Repository.runDirectory)/prosody-turn-\(getpid())-\(port)"
-        let (status, output) = try Repository.run("/bin/bash", [
+        let (status, output) = try await Repository.run("/bin/bash", [
             "\(Repository.root)/Tools/prosody-test", "start", dir,
             "--port", "\(port)", "--turn-host", "127.0.0.1", "--turn-port", "\(turnPort)", "--turn-secret", secret,
         ])
@@ -152,8 +152,9 @@ struct PrivateProsody {
                                  turnHost: "127.0.0.1", turnPort: turnPort)
     }
 
+    /// Blocking: it runs from a `defer`, at the end of the test.
     func stop() {
-        _ = try? Repository.run("/bin/bash", ["\(Repository.root)/Tools/prosody-test", "stop", fixture.directory])
+        _ = try? Repository.runBlocking("/bin/bash", ["\(Repository.root)/Tools/prosody-test", "stop", fixture.directory])
         try? FileManager.default.removeItem(atPath: fixture.directory)
     }
 }

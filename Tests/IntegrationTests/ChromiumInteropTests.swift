@@ -43,7 +43,7 @@ import Testing
         let dir = try AgentRealTimeMediaTests.TempDir()
         let speech = dir.path + "/speech.wav", agentRecording = dir.path + "/agent.wav", chromiumRecording = dir.path + "/chromium.wav"
         let chromiumRTPRecording = dir.path + "/chromium-rtp.wav"
-        let made = try Repository.run("\(Repository.root)/Tools/speech-sample", [speech])
+        let made = try await Repository.run("\(Repository.root)/Tools/speech-sample", [speech])
         #expect(made.status == 0, "\(made.output)")
         let agentName = "chromium-\(tag)-agent", peerName = "chromium-\(tag)-webrtc"
         let peerAccount = try await a.prosody.account(peerName)
@@ -73,8 +73,8 @@ import Testing
         #expect(agentStatus == 0, "agent exit \(agentStatus)\n\(agent.transcript)\n\(peer.transcript)")
         #expect(peerStatus == 0, "chromium peer exit \(peerStatus)\n\(peer.transcript)")
         let outcome = Outcome(agent: agentReport, agentTranscript: agent.transcript, peerEnded: ended, peerTranscript: peer.transcript,
-                              agentPESQ: try Self.pesq(speech, agentRecording), chromiumPESQ: try Self.pesq(speech, chromiumRecording),
-                              chromiumRTPPESQ: try Self.pesq(speech, chromiumRTPRecording))
+                              agentPESQ: try await Self.pesq(speech, agentRecording), chromiumPESQ: try await Self.pesq(speech, chromiumRecording),
+                              chromiumRTPPESQ: try await Self.pesq(speech, chromiumRTPRecording))
         print("ChromiumInteropRealTimeTests: \(direction) \(bundlePolicy): PESQ received by the agent \(outcome.agentPESQ.map { "\($0)" } ?? "none"), "
               + "received by Chromium \(outcome.chromiumPESQ.map { "\($0)" } ?? "none") (WebAudio playout), "
               + "\(outcome.chromiumRTPPESQ.map { "\($0)" } ?? "none") (RTP timeline); agent setup \(Self.setupLine(agentReport))")
@@ -91,8 +91,8 @@ import Testing
 
     /// Wideband PESQ of `recording` against `reference` (Tools/pesq), nil when it cannot score
     /// (e.g. a recording shorter than a second: nothing arrived).
-    static func pesq(_ reference: String, _ recording: String) throws -> Double? {
-        let score = try Repository.run("\(Repository.root)/Tools/pesq", [reference, recording])
+    static func pesq(_ reference: String, _ recording: String) async throws -> Double? {
+        let score = try await Repository.run("\(Repository.root)/Tools/pesq", [reference, recording])
         guard score.status == 0 else { return nil }
         return score.output.split(separator: "\n").lazy.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }.first
     }

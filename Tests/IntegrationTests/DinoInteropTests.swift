@@ -47,7 +47,7 @@ import Glibc
         let dir = "\(Repository.runDirectory)/dino-\(mode)-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { _ = try? Repository.run("/bin/bash", ["\(Repository.root)/Tools/peers/dino/session", "stop", "\(dir)/session"]) }
+        defer { _ = try? Repository.runBlocking("/bin/bash", ["\(Repository.root)/Tools/peers/dino/session", "stop", "\(dir)/session"]) }
 
         let log = "\(dir)/interop.log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)

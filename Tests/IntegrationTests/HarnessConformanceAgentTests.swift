@@ -3,9 +3,10 @@ import Harness
 import Testing
 import XMPPCore
 
-/// `jingle-agent answer --auto` (the built binary) as the conformance target: the process the
-/// issue names. It rings for two seconds before answering, as a phone would, so the rules about
-/// ringing and retraction have a ringing call to act on.
+/// `jingle-agent answer` (the built binary) as the conformance target: the process the issue
+/// names. By default (`--auto --answer-after 2`) it rings for two seconds before answering, as a
+/// phone would, so the rules about ringing and retraction have a ringing call to act on; `answer`
+/// gives other options.
 ///
 /// For the tie-break rule the target's account places a call with `jingle-agent call` (another
 /// resource of the same account, as a user's second device would): the harness crosses that
@@ -15,9 +16,9 @@ final class AgentTarget: ConformanceTargetUnderTest {
     let target: ConformanceTarget
     private let callers = CallerProcesses()
 
-    init(account: String, extra: [String] = []) async throws {
+    init(account: String, answer options: [String] = ["--auto", "--answer-after", "2"]) async throws {
         let accounts = try await AgentAccounts.make()
-        process = try AgentProcess("conformance-target", ["answer", "--auto", "--answer-after", "2"] + extra + [
+        process = try AgentProcess("conformance-target", ["answer"] + options + [
                                                           "--report", "none", "--local-address", "127.0.0.1", "--no-discover-servers"]
                                    + (try await accounts.arguments(account, resource: "target")))
         try await process.waitFor("waiting for calls")
@@ -60,7 +61,7 @@ final class CallerProcesses: @unchecked Sendable {
     }
 
     @Test func anAgentTakingOneCallAtATimeRefusesASecondProposalBusy() async throws {
-        let target = try await AgentTarget(account: "hconf-agent-one", extra: ["--max-concurrent", "1"])
+        let target = try await AgentTarget(account: "hconf-agent-one", answer: ["--auto", "--answer-after", "2", "--max-concurrent", "1"])
         let report = try await runConformance(["xep0353-busy-reject"], against: target, harness: "hconf-harness-agent-one")
         #expect(report.outcome("xep0353-busy-reject")?.status == .pass)
     }

@@ -3,42 +3,12 @@ import Harness
 import Testing
 import XMPPCore
 
-/// `jingle-agent answer` (the built binary) started with the given answer options, as a
-/// conformance target whose tie-break call comes from a `jingle-agent call` process of its
-/// account (as `AgentTarget` does, with `--answer-after 2` left to the caller).
-final class ConfiguredAgentTarget: ConformanceTargetUnderTest {
-    let process: AgentProcess
-    let target: ConformanceTarget
-    private let callers = CallerProcesses()
-
-    init(account: String, answer options: [String]) async throws {
-        let accounts = try await AgentAccounts.make()
-        process = try AgentProcess("conformance-target", ["answer"] + options + [
-                                       "--report", "none", "--local-address", "127.0.0.1", "--no-discover-servers"]
-                                   + (try await accounts.arguments(account, resource: "target")))
-        try await process.waitFor("waiting for calls")
-        let jid = try #require(JID("\(accounts.bare(account))/target"))
-        let callerArguments = try await accounts.arguments(account, resource: "caller")
-        let callers = self.callers
-        target = ConformanceTarget(jid: jid) { harness in
-            let caller = try AgentProcess("conformance-caller", ["call", harness.description, "--no-jmi", "--signalling-only",
-                                                                 "--report", "json", "--quiet"] + callerArguments)
-            callers.add(caller)
-        }
-    }
-
-    func stop() async {
-        process.send(SIGTERM)
-        for caller in callers.all { caller.send(SIGTERM) }
-    }
-}
-
 /// Verdicts a tester can trust: against `jingle-agent answer --auto` (answers at once, takes
 /// several calls) the retract and busy rules cannot be judged, and say so with a hint, while no
 /// rule fails; configured as the hints say, the same two pass.
 @Suite(.serialized) struct HarnessConformanceInconclusiveTests {
     @Test func againstAnAgentThatAnswersAtOnceTheRetractAndBusyRulesAreInconclusiveAndNoneFails() async throws {
-        let target = try await ConfiguredAgentTarget(account: "hconf-agent-now", answer: ["--auto"])
+        let target = try await AgentTarget(account: "hconf-agent-now", answer: ["--auto"])
         let report = try await runConformance([], against: target, harness: "hconf-harness-agent-now")
         #expect(report.outcomes.count == ConformanceSuite.rules.count)
         for outcome in report.outcomes {
@@ -54,7 +24,7 @@ final class ConfiguredAgentTarget: ConformanceTargetUnderTest {
     }
 
     @Test func configuredAsTheHintsSayTheSameRulesPass() async throws {
-        let target = try await ConfiguredAgentTarget(account: "hconf-agent-hinted",
+        let target = try await AgentTarget(account: "hconf-agent-hinted",
                                                      answer: ["--auto", "--answer-after", "2", "--max-concurrent", "1"])
         let report = try await runConformance(["xep0353-retract-stops-ringing", "xep0353-busy-reject"], against: target,
                                               harness: "hconf-harness-agent-hinted")
@@ -70,7 +40,7 @@ final class ConfiguredAgentTarget: ConformanceTargetUnderTest {
     /// verified (exit 2).
     @Test func fromTheCommandLineInconclusiveIsNotFailure() async throws {
         let cli = HarnessProsodyCLITests()
-        let target = try await ConfiguredAgentTarget(account: "hconf-agent-cli", answer: ["--auto"])
+        let target = try await AgentTarget(account: "hconf-agent-cli", answer: ["--auto"])
         let csv = try await cli.accounts(["hconf-harness-cli"])
         let base = NSTemporaryDirectory() + "jingle-harness-inconclusive-\(UUID().uuidString)"
         let rules = ["--rule", "xep0353-busy-reject"]

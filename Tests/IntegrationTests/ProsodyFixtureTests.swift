@@ -7,7 +7,7 @@ import Testing
         let prosody = try await ProsodyFixture.shared()
         #expect(FileManager.default.fileExists(atPath: prosody.caFile))
         #expect(try prosody.password("alice") == "alice-pass")
-        let (status, output) = try Repository.run("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(prosody.port) && echo open"])
+        let (status, output) = try await Repository.run("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(prosody.port) && echo open"])
         #expect(status == 0 && output.contains("open"))
     }
 }

@@ -42,7 +42,7 @@ import XMPPCore
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { if ProcessInfo.processInfo.environment["JINGLEKIT_KEEP_AUDIO"] == nil { try? FileManager.default.removeItem(at: dir) } }
         let speech = dir.appendingPathComponent("speech.wav")
-        let made = try Repository.run("\(Repository.root)/Tools/speech-sample", [speech.path])
+        let made = try await Repository.run("\(Repository.root)/Tools/speech-sample", [speech.path])
         #expect(made.status == 0, "Tools/speech-sample: \(made.output)")
 
         let callerClient = try await connect(try await prosody.account("rt-caller"), "agent", prosody)
@@ -92,7 +92,7 @@ import XMPPCore
         await call.hangUp()
         #expect(try await calleeEvents.ended() == .completed(byPeer: true))
         try recorder.finish()
-        let score = try Repository.run("\(Repository.root)/Tools/pesq", [speech.path, recorder.url.path])
+        let score = try await Repository.run("\(Repository.root)/Tools/pesq", [speech.path, recorder.url.path])
         let mos = try #require(score.output.split(separator: "\n").lazy.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }.first,
                                "Tools/pesq: \(score.output)")
         print("RealTimeCallProsodyTests: wideband PESQ \(mos) through jingle-relay, pair \(pair); received \(received); sent \(sent)")

@@ -1,4 +1,5 @@
 import Foundation
+import ICETestSupport
 import RelayServer
 import STUN
 import Testing
@@ -36,16 +37,33 @@ import XMPPCore
         let (notes, sink) = AsyncStream<String>.makeStream()
         try a.setRemoteCredentials(try b.localCredentials())
         try b.setRemoteCredentials(try a.localCredentials())
-        let pumpA = forward("a", a, to: b, notes: sink)
-        let pumpB = forward("b", b, to: a, notes: sink)
+        let pumpA = ICEPump.forward("a", a, to: b, notes: sink)
+        let pumpB = ICEPump.forward("b", b, to: a, notes: sink)
         try a.gather()
         try b.gather()
-        let connected = await waitFor(["a:ready", "b:ready"], in: notes)
+        let connected = await ICEPump.waitFor(["a:ready", "b:ready"], in: notes)
         #expect(connected.isSuperset(of: ["a:ready", "b:ready"]), "\(connected)")
         try a.send(Array("through jingle-relay".utf8))
-        let got = await waitFor(["b:data:through jingle-relay"], in: notes)
+        let got = await ICEPump.waitFor(["b:data:through jingle-relay"], in: notes)
         #expect(got.contains("b:data:through jingle-relay"))
         #expect(try await relay.allocationCount() >= 2)
+
+        // Once libnice has bound its channels the kernel fast path relays them (the relay's
+        // default `fast-path = auto`; CI runs as root, so the program is on lo): a stream of
+        // datagrams each way, and the fast path's counters grow in both directions.
+        let before = ICEPump.fastPathPackets(try await relay.metricsText())
+        for i in 0..<100 {
+            try a.send(Array("kernel-\(i)".utf8))
+            try b.send(Array("kernel-\(i)".utf8))
+            try await Task.sleep(for: .milliseconds(10))  // a pace, like audio's
+        }
+        let streamed = await ICEPump.waitFor(["a:data:kernel-99", "b:data:kernel-99"], in: notes)
+        #expect(streamed.contains("a:data:kernel-99") && streamed.contains("b:data:kernel-99"))
+        let after = ICEPump.fastPathPackets(try await relay.metricsText())
+        if geteuid() == 0 {
+            #expect(after.toPeer > before.toPeer && after.toClient > before.toClient,
+                    "libnice's channels went through the kernel: \(before) -> \(after)")
+        }
 
         a.close()
         b.close()
@@ -54,42 +72,5 @@ import XMPPCore
         sink.finish()
         let local = log.compactMap { if case .localCandidate(let c) = $0 { c } else { nil } }
         #expect(!local.isEmpty && local.allSatisfy { $0.kind == .relayed })
-    }
-
-    /// Trickles `agent`'s candidates to `peer` and reports its events as short notes.
-    private func forward(_ name: String, _ agent: ICEAgent, to peer: ICEAgent,
-                         notes: AsyncStream<String>.Continuation) -> Task<[ICEEvent], Never> {
-        Task.detached {
-            var log: [ICEEvent] = []
-            for await event in agent.events {
-                log.append(event)
-                switch event {
-                case .localCandidate(let c): _ = try? peer.addRemoteCandidates([c])
-                case .gatheringDone: try? peer.remoteGatheringDone()
-                case .stateChanged(let s): notes.yield("\(name):\(s)")
-                case .datagram(let d): notes.yield("\(name):data:\(String(decoding: d, as: UTF8.self))")
-                case .selectedPair: break
-                }
-            }
-            return log
-        }
-    }
-
-    /// Collects notes until all of `required` were seen, or 60 seconds pass (a bound, not a pace).
-    private func waitFor(_ required: Set<String>, in notes: AsyncStream<String>) async -> Set<String> {
-        await withTaskGroup(of: Set<String>?.self) { group in
-            group.addTask {
-                var seen = Set<String>()
-                for await note in notes {
-                    seen.insert(note)
-                    if required.isSubset(of: seen) { break }
-                }
-                return seen
-            }
-            group.addTask { try? await Task.sleep(for: .seconds(60)); return nil }
-            let first = (await group.next()) ?? nil
-            group.cancelAll()
-            return first ?? []
-        }
     }
 }

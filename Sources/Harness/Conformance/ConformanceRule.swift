@@ -122,6 +122,10 @@ public struct Precondition: Sendable, Hashable {
         /// before the marked stanza reached the target: within twice the `roundTrip` measure (the
         /// target's answer time to an earlier stanza) plus 20 ms. The two crossed on the way.
         case crossed(String, measure: String, roundTrip: String)
+        /// The kept stanza came after the harness itself sent a step late: the `measure` came
+        /// out more than `slackMS` over the `dueMS` the scenario waits (the harness was short of
+        /// CPU), so that stanza cannot be held against the target.
+        case late(String, measure: String, dueMS: Double, slackMS: Double)
     }
 
     public var evidence: Evidence
@@ -151,6 +155,9 @@ public struct Precondition: Sendable, Hashable {
             guard let stanza = record.kept[name], let after = ms(measure), let trip = ms(roundTrip),
                   after <= 2 * trip + 20 else { return nil }
             return (detail + String(format: " (%.0f ms after it was sent; a round trip takes %.0f ms)", after, trip), stanza)
+        case .late(let name, let measure, let due, let slack):
+            guard let stanza = record.kept[name], let took = ms(measure), took > due + slack else { return nil }
+            return (detail + String(format: " (%.0f ms where the scenario waits %.0f ms)", took, due), stanza)
         }
     }
 }

@@ -1,5 +1,5 @@
 /// The scenarios the conformance rules run against a target, in the scenario file format
-/// (Tools/jingle-harness/SCENARIOS.md). Each plays the initiator towards `[peer]`, the target's
+/// (docs/jingle-harness-scenarios.md). Each plays the initiator towards `[peer]`, the target's
 /// full JID; stanzas kept with `keep='name'` are what the rules' checks look at. Every scenario
 /// ends the session it started so the next one finds the target idle.
 enum ConformanceScenarios {
@@ -181,7 +181,7 @@ enum ConformanceScenarios {
           <send mark="propose">\(jmi("propose", description: true))</send>
           <!-- A target that sends no <ringing/> (Dino 0.4.2) rings its user all the same: after
                3 s the retract goes out as it would after ringing. -->
-          <expect kind="message" jmi="ringing" measure="propose->ringing" keep="ringing" timeout="3000" on-timeout="retract"/>
+          <expect kind="message" jmi="ringing" measure="propose->ringing" mark="ringing" keep="ringing" timeout="3000" on-timeout="retract"/>
           <!-- The precondition: the target is still ringing when the retract goes out. A proceed
                within this window means it answered before a retract could reach it: the rule is
                inconclusive (early-proceed), not failed. -->
@@ -189,7 +189,9 @@ enum ConformanceScenarios {
           <send>\(jmi("retract"))</send>
           <end/>
           <label name="retract"/>
-          <send mark="retract" keep="retract">\(jmi("retract"))</send>
+          <!-- How long after the ringing the retract really went out: a harness short of CPU
+               sends it late, and a proceed after that is not the target's fault (harness-late). -->
+          <send mark="retract" keep="retract" measure="ringing->retract">\(jmi("retract"))</send>
           <!-- After the retract arrives the target must stop ringing: no proceed within the window
                (one that comes within a round trip of the retract crossed it: inconclusive). -->
           <expect kind="message" jmi="proceed" timeout="3000" on-timeout="stopped" measure="retract->proceed" keep="late-proceed"/>

@@ -64,12 +64,16 @@ struct JingleRelay: AsyncParsableCommand {
     @Option(help: "UDP data-plane threads (SO_REUSEPORT listeners, allocations sharded by thread; default 1).")
     var threads: String?
     @Option(name: .customLong("fast-path"),
-            help: "Kernel fast path for UDP channels (eBPF): auto, on or off (default off).")
+            help: "Kernel fast path for UDP channels (eBPF): auto, on or off (default auto).")
     var fastPath: String?
     @Option(name: .customLong("max-lifetime"), help: "Longest allocation lifetime granted, seconds (600-86400).")
     var maxLifetime: String?
     @Option(name: .customLong("nonce-lifetime"), help: "Nonce lifetime, seconds.")
     var nonceLifetime: String?
+    @Option(name: .customLong("permission-lifetime"), help: "Permission lifetime, seconds (RFC 8656: 300; others for tests).")
+    var permissionLifetime: String?
+    @Option(name: .customLong("channel-lifetime"), help: "Channel binding lifetime, seconds (RFC 8656: 600; others for tests).")
+    var channelLifetime: String?
     @Option(help: "SOFTWARE attribute in Allocate responses (empty to omit).")
     var software: String?
     @Option(name: .customLong("socket-buffer"), help: "Listener socket buffer bytes (0 = system default).")
@@ -135,7 +139,8 @@ struct JingleRelay: AsyncParsableCommand {
             ("tls-certificate", tlsCertificate), ("tls-private-key", tlsPrivateKey), ("realm", realm), ("metrics", metrics),
             ("ports", ports), ("max-allocations", maxAllocations), ("user-quota", userQuota), ("bandwidth", bandwidth),
             ("alternate-server", alternateServer), ("drain-timeout", drainTimeout), ("threads", threads), ("fast-path", fastPath),
-            ("max-lifetime", maxLifetime), ("nonce-lifetime", nonceLifetime), ("software", software), ("socket-buffer", socketBuffer),
+            ("max-lifetime", maxLifetime), ("nonce-lifetime", nonceLifetime),
+            ("permission-lifetime", permissionLifetime), ("channel-lifetime", channelLifetime), ("software", software), ("socket-buffer", socketBuffer),
             ("tcp-relay", tcpRelay), ("tcp-connections-per-allocation", tcpConnectionsPerAllocation),
             ("permissions-per-allocation", permissionsPerAllocation), ("channels-per-allocation", channelsPerAllocation),
             ("unauthenticated-replies-per-second", unauthenticatedRepliesPerSecond),

@@ -11,7 +11,7 @@ struct ScenariosCommand: ParsableCommand {
         discussion: """
         Built-in scenarios travel with the binary: `run NAME` finds them wherever jingle-harness is \
         copied. $JINGLE_HARNESS_SCENARIOS, when set, names a directory whose NAME.xml files are \
-        looked up first. Format: Tools/jingle-harness/SCENARIOS.md.
+        looked up first. Format: docs/jingle-harness-scenarios.md.
 
         Exit codes: 0 success; 64 bad arguments or an unknown built-in name; 65 a scenario that is \
         not valid (the message names the file, line and, for XML errors, column).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Jingle
+import JingleJSON
 import XMLStream
 
 /// `jingle-harness decode [FILE]`: a thin wrapper over `JingleDocument` (Jingle target). Reads a

@@ -11,7 +11,7 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run a signalling scenario (file or built-in name) at a call rate; exit 0 only if every call passed.",
         discussion: """
-        Scenario format: Tools/jingle-harness/SCENARIOS.md. Built-ins (compiled in): jingle-harness scenarios list.
+        Scenario format: docs/jingle-harness-scenarios.md. Built-ins (compiled in): jingle-harness scenarios list.
 
         Placing calls stops at the first limit reached: --calls, --duration, --max-failures, or an \
         interruption (Ctrl-C / SIGINT, or the q key); calls in flight then get --drain seconds. The \

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import STUN
+import TURNClientEngine
 #if canImport(Glibc)
 import Glibc
 #endif
