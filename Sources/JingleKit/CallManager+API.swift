@@ -12,31 +12,25 @@ extension CallManager {
     public func placeCall(to peer: JID, useJMI: Bool = true, timeout: Duration = .seconds(60)) async throws(CallError) -> Call {
         guard stanzaLoop != nil else { throw .managerUnavailable }
         let sid = Self.makeSID()
-        let t = now
-        if useJMI {
-            let call = Call(sid: sid, peer: peer.bare, direction: .outgoing, usesJMI: true, manager: self)
-            var r = CallRecord(call: call, state: .proposing, placedAt: t)
-            r.deadline = t + timeout
-            let description = ApplicationDescription.rtp(RTPDescription(media: "audio", payloadTypes: configuration.policy.audioCodecs))
-            let out: [JingleMessageMachine.Output]
-            do { out = try jmi.propose(id: sid, to: peer.bare, descriptions: [description], now: t) } catch {
-                throw .messageRefused(error)
-            }
-            records[sid] = r
-            carryOut(out)
-            rearm()
-            return call
-        }
-        guard peer.resourcepart != nil else { throw .fullJIDRequired(peer) }
-        let call = Call(sid: sid, peer: peer, direction: .outgoing, usesJMI: false, manager: self)
-        var r = CallRecord(call: call, state: .proposing, device: peer, placedAt: t)
-        r.deadline = t + timeout
-        records[sid] = r
-        await initiateSession(sid: sid)
-        if let s = records[sid]?.state, case .ended(let end) = s, records[sid]?.sessionStarted != true {
+        var actions = try engine.place(sid: sid, to: peer, useJMI: useJMI, timeout: timeout, now: now)
+        let call = Call(sid: sid, peer: useJMI ? peer.bare : peer, direction: .outgoing, usesJMI: useJMI, manager: self)
+        calls[sid] = call
+        // A direct call's session-initiate goes once its transport is made: awaited here, so
+        // that a session the engine refused to start is this call's error.
+        let transport = Self.takeTransport(from: &actions)
+        carryOut(actions)
+        if let (sid, role) = transport { await makeTransport(sid: sid, role: role) }
+        if let r = engine.calls[sid], case .ended(let end) = r.state, !r.sessionStarted {
             throw .notStarted(end)
         }
         return call
+    }
+
+    /// Removes the first transport to make from `actions`, for a caller that awaits it.
+    static func takeTransport(from actions: inout [CallEngine.Action]) -> (String, Creator)? {
+        guard let i = actions.firstIndex(where: { if case .makeTransport = $0 { true } else { false } }),
+              case .makeTransport(let sid, let role) = actions.remove(at: i) else { return nil }
+        return (sid, role)
     }
 
     /// A fresh session id (also the JMI proposal id): 16 random alphanumerics.
@@ -47,72 +41,55 @@ extension CallManager {
     }
 
     /// Calls not yet ended.
-    public var activeCalls: [Call] { records.values.filter { !$0.state.isEnded }.map(\.call) }
+    public var activeCalls: [Call] {
+        engine.calls.values.filter { !$0.state.isEnded }.compactMap { calls[$0.sid] }
+    }
 
-    func state(of sid: String) -> CallState? { records[sid]?.state }
-    func remoteDevice(of sid: String) -> JID? { records[sid]?.device }
-    func statistics(of sid: String) -> CallStatistics? { records[sid]?.statistics }
+    func state(of sid: String) -> CallState? { engine.calls[sid]?.state }
+    func remoteDevice(of sid: String) -> JID? { engine.calls[sid]?.device }
+    func statistics(of sid: String) -> CallStatistics? { engine.calls[sid]?.statistics }
     func sendDTMF(sid: String, _ digits: String) throws(CallError) {
-        guard let r = records[sid] else { throw .managerUnavailable }
+        guard let r = engine.calls[sid] else { throw .managerUnavailable }
         guard r.state == .active else { throw .wrongState(r.state) }
-        guard let media = r.media as? any AudioMediaTransport else { throw .dtmf("this call has no media transport") }
-        try media.sendDTMF(digits)
+        guard let audio = media[sid] as? any AudioMediaTransport else { throw .dtmf("this call has no media transport") }
+        try audio.sendDTMF(digits)
     }
 
     func mediaStatistics(of sid: String) -> CallMediaStatistics? {
-        (records[sid]?.media as? any AudioMediaTransport)?.mediaStatistics
+        (media[sid] as? any AudioMediaTransport)?.mediaStatistics
     }
 
     func accept(sid: String) async throws(CallError) {
-        guard var r = records[sid] else { throw .managerUnavailable }
-        guard r.call.direction == .incoming, r.state == .ringing else { throw .wrongState(r.state) }
-        r.state = .connecting
-        if r.call.usesJMI && !r.sessionStarted {
-            let out: [JingleMessageMachine.Output]
-            do { out = try jmi.accept(id: sid) } catch { throw .messageRefused(error) }
-            r.awaitingInitiate = true
-            records[sid] = r
-            carryOut(out)
-            rearm()
-            return
-        }
-        records[sid] = r
-        await answer(sid: sid)
+        var actions = try engine.accept(sid: sid, now: now)
+        // A direct call's session-accept goes once the transport is made: awaited here.
+        let transport = Self.takeTransport(from: &actions)
+        carryOut(actions)
+        if let (sid, role) = transport { await makeTransport(sid: sid, role: role) }
     }
 
     func reject(sid: String, reason: Reason) throws(CallError) {
-        guard let r = records[sid] else { throw .managerUnavailable }
-        guard r.call.direction == .incoming, r.state == .ringing else { throw .wrongState(r.state) }
-        giveUp(sid: sid, reason: reason)
+        carryOut(try engine.reject(sid: sid, reason: reason, now: now))
     }
 
     func hangUp(sid: String, reason: Reason?) {
-        guard let r = records[sid], !r.state.isEnded else { return }
-        let why: Reason
-        switch r.state {
-        case .active: why = reason ?? Reason(.success)
-        case .ringing where r.call.direction == .incoming: why = reason ?? Reason(.decline)
-        default: why = reason ?? Reason(.cancel)
-        }
-        giveUp(sid: sid, reason: why)
+        carryOut(engine.hangUp(sid: sid, reason: reason, now: now))
     }
 
-    /// XEP-0167 §7.3 mute/unmute naming the session's own audio content (its creator and name as
-    /// the initiator wrote them: Chromium and Conversations name it "0", not "audio").
     func sendMute(sid: String, _ muted: Bool) throws(CallError) {
-        let audio = sessions[sid]?.contents.first { $0.rtp?.media == "audio" } ?? sessions[sid]?.contents.first
-        let creator = audio?.creator ?? .initiator
-        let name = audio?.name ?? "audio"
-        try sendInfo(sid: sid, muted ? .mute(creator: creator, name: name) : .unmute(creator: creator, name: name))
+        carryOut(try engine.mute(sid: sid, muted, now: now))
     }
 
     func sendInfo(sid: String, _ info: RTPSessionInfo) throws(CallError) {
-        guard let r = records[sid] else { throw .managerUnavailable }
-        guard r.state == .active else { throw .wrongState(r.state) }
-        do { carryOut(try sessions.send(JingleElement(action: .sessionInfo, sid: sid, info: [.rtp(info)]), now: now)) } catch {
-            throw .sessionRefused(error)
-        }
-        rearm()
+        carryOut(try engine.sendInfo(sid: sid, info, now: now))
+    }
+
+    /// Our ICE restart: the engine says whether to restart, the transport makes new
+    /// credentials, and the engine sends them to the peer in a transport-info.
+    func restartICE(sid: String) async throws(CallError) {
+        guard let content = try engine.beginRestart(sid: sid, now: now), let transport = media[sid] else { return }
+        let local = await transport.restartICE(remote: nil)
+        let candidates = local != nil ? await transport.localCandidates() : []
+        carryOut(try engine.restartMade(sid: sid, content: content, local: local, candidates: candidates, now: now))
     }
 }
 

@@ -4,9 +4,9 @@ import XMLStream
 import XMPPCore
 
 /// The call runtime for one XMPP session: it owns the session's Jingle traffic (XEP-0166 IQs,
-/// XEP-0353 JMI messages including XEP-0280 carbons) and drives `JingleSessionManager` and
-/// `JingleMessageMachine` by the driver contract: feed one input with `now` from the runtime's
-/// clock, carry out every output, re-arm one timer at the earliest deadline.
+/// XEP-0353 JMI messages including XEP-0280 carbons) and drives the sans-IO `CallEngine` by the
+/// driver contract: feed one input with `now` from the runtime's clock, carry out every action
+/// (stanzas, media-transport calls, call events), re-arm one timer at the engine's deadline.
 ///
 /// ```swift
 /// let calls = CallManager(transport: client, local: info.boundJID)
@@ -22,9 +22,12 @@ public actor CallManager {
     let clock = ContinuousClock()
     let origin: ContinuousClock.Instant
 
-    var sessions: JingleSessionManager
-    var jmi: JingleMessageMachine
-    var records: [String: CallRecord] = [:]
+    /// The decisions; this actor only moves stanzas, time and media-transport calls.
+    var engine: CallEngine
+    /// The handles given out, the media transports made, and the tasks reading their reports, by sid.
+    var calls: [String: Call] = [:]
+    var media: [String: any MediaTransport] = [:]
+    var mediaEvents: [String: Task<Void, Never>] = [:]
     var timer: Task<Void, Never>?
     var stanzaLoop: Task<Void, Never>?
     var outboxTask: Task<Void, Never>?
@@ -51,9 +54,8 @@ public actor CallManager {
         self.configuration = configuration
         self.logger = logger
         origin = clock.now
-        sessions = JingleSessionManager(local: local, timeouts: configuration.sessionTimeouts)
-        jmi = JingleMessageMachine(local: local, proposalLifetime: configuration.proposalLifetime,
-                                   maximumCalls: configuration.maximumConcurrentCalls)
+        engine = CallEngine(local: local, policy: configuration.policy, sessionTimeouts: configuration.sessionTimeouts,
+                            proposalLifetime: configuration.proposalLifetime, maximumCalls: configuration.maximumConcurrentCalls)
         (incomingCalls, incomingSink) = AsyncStream.makeStream(of: Call.self)
         (otherStanzas, otherSink) = AsyncStream.makeStream(of: Stanza.self, bufferingPolicy: .bufferingNewest(256))
         (outboxStream, outbox) = AsyncStream.makeStream(of: Outgoing.self)
@@ -63,6 +65,7 @@ public actor CallManager {
         timer?.cancel()
         stanzaLoop?.cancel()
         outboxTask?.cancel()
+        for task in mediaEvents.values { task.cancel() }
         outbox.finish()
         incomingSink.finish()
         otherSink.finish()
@@ -135,7 +138,7 @@ public actor CallManager {
 
     /// Stops reading stanzas and removes the Jingle handler; ongoing calls end with `<gone/>`.
     public func stop() async {
-        for sid in records.keys.sorted() { hangUp(sid: sid, reason: Reason(.gone)) }
+        for sid in engine.calls.keys.sorted() { hangUp(sid: sid, reason: Reason(.gone)) }
         await transport.setRequestHandler(namespace: JingleNamespace.jingle, nil)
         stanzaLoop?.cancel()
         timer?.cancel()
@@ -145,10 +148,10 @@ public actor CallManager {
 
     func log(_ s: String) { logger.warning("\(s)") }
 
-    /// An engine refused an action of our own that the call's state had already made moot (a
-    /// session ended meanwhile): nothing goes out, and the reason is kept in the log.
-    func logRefusal(_ action: String, sid: String, _ error: any Error) {
-        logger.notice("the signalling engine refused our \(action)", metadata: ["sid": "\(sid)", "reason": "\(error)"])
+    /// Something the engine wants the operator to see (a refusal of an action the call's state
+    /// had made moot, a transport that cannot restart): nothing went out, the reason is logged.
+    func notice(sid: String, _ text: String) {
+        logger.notice("\(text)", metadata: ["sid": "\(sid)"])
     }
 
     var now: EngineInstant { clock.now - origin }

@@ -1,9 +1,13 @@
 import Jingle
 import XMPPCore
 
-/// What the runtime knows about one call besides the engines' state.
-struct CallRecord {
-    let call: Call
+/// What the call engine knows about one call besides the Jingle and JMI engines' state.
+struct CallRecord: Sendable {
+    let sid: String
+    /// The JID the call was placed to (bare for JMI), or the caller's full JID.
+    let peer: JID
+    let direction: CallDirection
+    let usesJMI: Bool
     var state: CallState
     /// The peer's full JID once known.
     var device: JID?
@@ -15,10 +19,12 @@ struct CallRecord {
     var awaitingInitiate = false
     /// Our no-answer deadline for an outgoing call.
     var deadline: EngineInstant?
-    var media: (any MediaTransport)?
+    /// The driver was asked to make the call's media transport (once per call).
+    var transportRequested = false
+    /// The driver made it and reported its credentials: media actions may name this call.
+    var hasMedia = false
     /// Candidates the peer trickled before our transport existed; handed over when it does.
     var earlyCandidates: [Candidate] = []
-    var mediaEvents: Task<Void, Never>?
     /// The peer's current ICE ufrag (XEP-0176), and the ones an ICE restart retired: candidates
     /// signalled with a retired ufrag belong to an old generation and are dropped (RFC 8838 §4).
     var remoteUfrag: String?
@@ -32,7 +38,7 @@ struct CallRecord {
     var ufragBeforeRestart: String?
     var restartOfferedAt: EngineInstant?
 
-    // Timings (runtime clock).
+    // Timings (the engine's clock, as passed in).
     var placedAt: EngineInstant
     var ringingAt: EngineInstant?
     var proceededAt: EngineInstant?
@@ -42,9 +48,20 @@ struct CallRecord {
     var dtlsConnectedAt: EngineInstant?
     var firstAudioAt: EngineInstant?
 
+    init(sid: String, peer: JID, direction: CallDirection, usesJMI: Bool, state: CallState, device: JID? = nil,
+         placedAt: EngineInstant) {
+        self.sid = sid
+        self.peer = peer
+        self.direction = direction
+        self.usesJMI = usesJMI
+        self.state = state
+        self.device = device
+        self.placedAt = placedAt
+    }
+
     var statistics: CallStatistics {
         var s = CallStatistics()
-        if call.usesJMI && call.direction == .outgoing {
+        if usesJMI && direction == .outgoing {
             s.proposeToRinging = ringingAt.map { $0 - placedAt }
             s.proposeToProceed = proceededAt.map { $0 - placedAt }
         }

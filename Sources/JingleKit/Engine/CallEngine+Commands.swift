@@ -1,0 +1,81 @@
+import Jingle
+import XMPPCore
+
+// Our own actions on calls: place, accept, reject, hang up, session-info.
+extension CallEngine {
+    /// Places a call `sid` to `peer`: an XEP-0353 proposal to its bare JID, or (without JMI) a
+    /// session to its full JID once the transport is made. The call ends with `<timeout/>` when
+    /// unanswered at `now + timeout`.
+    mutating func place(sid: String, to peer: JID, useJMI: Bool, timeout: Duration, now: EngineInstant) throws(CallError) -> [Action] {
+        if useJMI {
+            var r = CallRecord(sid: sid, peer: peer.bare, direction: .outgoing, usesJMI: true, state: .proposing, placedAt: now)
+            r.deadline = now + timeout
+            let description = ApplicationDescription.rtp(RTPDescription(media: "audio", payloadTypes: policy.audioCodecs))
+            let out: [JingleMessageMachine.Output]
+            do { out = try jmi.propose(id: sid, to: peer.bare, descriptions: [description], now: now) } catch {
+                throw .messageRefused(error)
+            }
+            insert(r)
+            return carryingOut(out, now: now)
+        }
+        guard peer.resourcepart != nil else { throw .fullJIDRequired(peer) }
+        var r = CallRecord(sid: sid, peer: peer, direction: .outgoing, usesJMI: false, state: .proposing, device: peer, placedAt: now)
+        r.deadline = now + timeout
+        insert(r)
+        return initiateSession(sid: sid)
+    }
+
+    /// Answers an incoming ringing call: a JMI `<proceed/>` (the session comes from the caller),
+    /// or the transport for the session-accept.
+    mutating func accept(sid: String, now: EngineInstant) throws(CallError) -> [Action] {
+        guard let r = calls[sid] else { throw .managerUnavailable }
+        guard r.direction == .incoming, r.state == .ringing else { throw .wrongState(r.state) }
+        if r.usesJMI && !r.sessionStarted {
+            let out: [JingleMessageMachine.Output]
+            do { out = try jmi.accept(id: sid) } catch { throw .messageRefused(error) }
+            update(sid) {
+                $0.state = .connecting
+                $0.awaitingInitiate = true
+            }
+            return carryingOut(out, now: now)
+        }
+        update(sid) { $0.state = .connecting }
+        return answer(sid: sid)
+    }
+
+    mutating func reject(sid: String, reason: Reason, now: EngineInstant) throws(CallError) -> [Action] {
+        guard let r = calls[sid] else { throw .managerUnavailable }
+        guard r.direction == .incoming, r.state == .ringing else { throw .wrongState(r.state) }
+        return giveUp(sid: sid, reason: reason, now: now)
+    }
+
+    /// Ends the call in any state, with `reason` or the one its stage implies.
+    mutating func hangUp(sid: String, reason: Reason?, now: EngineInstant) -> [Action] {
+        guard let r = calls[sid], !r.state.isEnded else { return [] }
+        let why: Reason
+        switch r.state {
+        case .active: why = reason ?? Reason(.success)
+        case .ringing where r.direction == .incoming: why = reason ?? Reason(.decline)
+        default: why = reason ?? Reason(.cancel)
+        }
+        return giveUp(sid: sid, reason: why, now: now)
+    }
+
+    /// XEP-0167 §7.3 mute/unmute naming the session's own audio content (its creator and name as
+    /// the initiator wrote them: Chromium and Conversations name it "0", not "audio").
+    mutating func mute(sid: String, _ muted: Bool, now: EngineInstant) throws(CallError) -> [Action] {
+        let audio = sessions[sid]?.contents.first { $0.rtp?.media == "audio" } ?? sessions[sid]?.contents.first
+        let creator = audio?.creator ?? .initiator
+        let name = audio?.name ?? "audio"
+        return try sendInfo(sid: sid, muted ? .mute(creator: creator, name: name) : .unmute(creator: creator, name: name), now: now)
+    }
+
+    /// An XEP-0167 session-info (hold, unhold, mute) on an active call.
+    mutating func sendInfo(sid: String, _ info: RTPSessionInfo, now: EngineInstant) throws(CallError) -> [Action] {
+        guard let r = calls[sid] else { throw .managerUnavailable }
+        guard r.state == .active else { throw .wrongState(r.state) }
+        do { return carryingOut(try sessions.send(JingleElement(action: .sessionInfo, sid: sid, info: [.rtp(info)]), now: now), now: now) } catch {
+            throw .sessionRefused(error)
+        }
+    }
+}

@@ -1,0 +1,159 @@
+import Jingle
+import XMPPCore
+
+// What a call does after it is set up: ICE restarts (RFC 8445 §9, XEP-0176 §2.4), candidates by
+// generation (RFC 8838 §4: candidates belong to the ufrag they were signalled with), and
+// content-add answers (XEP-0166 §7.2.1 / §7.2.4).
+extension CallEngine {
+    // MARK: transport-info
+
+    /// A transport-info from the peer: trickled candidates of the current generation, new
+    /// credentials (an ICE restart), or candidates of a retired ufrag (dropped).
+    mutating func receivedTransportInfo(sid: String, _ j: JingleElement) -> [Action] {
+        guard let r = calls[sid], !r.state.isEnded else { return [] }
+        var actions: [Action] = []
+        var candidates: [Candidate] = []
+        for content in j.contents {
+            guard case .iceUDP(let t)? = content.transport else { continue }
+            if let ufrag = t.ufrag, r.retiredRemoteUfrags.contains(ufrag) { continue }
+            if let ufrag = t.ufrag, let current = calls[sid]?.remoteUfrag, ufrag != current {
+                // New credentials: a restart. A new ufrag without a pwd cannot be used.
+                if let pwd = t.pwd, !pwd.isEmpty { actions += peerRestartedICE(sid: sid, content: content, transport: t) }
+                continue
+            }
+            candidates += t.candidates
+        }
+        guard !candidates.isEmpty else { return actions }
+        actions.append(.event(sid: sid, .remoteCandidates(candidates)))
+        if calls[sid]?.hasMedia == true {
+            actions.append(.addRemoteCandidates(sid: sid, candidates))
+        } else {
+            // Our transport is still being made: keep them, bounded like the transport's own list.
+            update(sid) { $0.earlyCandidates += candidates.prefix(max(0, CallMediaSettings.maximumRemoteCandidates - $0.earlyCandidates.count)) }
+        }
+        return actions
+    }
+
+    /// The peer sent new ICE credentials: restart ours (unless it answers our restart), hand over
+    /// its credentials and candidates, and answer with our new ufrag/pwd and candidates.
+    private mutating func peerRestartedICE(sid: String, content: Content, transport t: ICEUDPTransport) -> [Action] {
+        guard var r = calls[sid], let ufrag = t.ufrag else { return [] }
+        let previousRemote = r.remoteUfrag
+        if let old = r.remoteUfrag { r.retiredRemoteUfrags.insert(old) }
+        r.remoteUfrag = ufrag
+        let answering = !r.restartPending
+        r.restartPending = false
+        let actions: [Action] = t.candidates.isEmpty ? [] : [.event(sid: sid, .remoteCandidates(t.candidates))]
+        guard r.hasMedia else {
+            // Not answered yet: the offer's credentials and candidates are replaced; the
+            // session-accept we send later carries our credentials.
+            r.earlyCandidates = []
+            if var initiate = r.initiate {
+                initiate.contents = initiate.contents.map { c in
+                    guard c.key == content.key, case .iceUDP(var old)? = c.transport else { return c }
+                    old.ufrag = t.ufrag
+                    old.pwd = t.pwd
+                    old.candidates = t.candidates
+                    var c = c
+                    c.transport = .iceUDP(old)
+                    return c
+                }
+                r.initiate = initiate
+            }
+            insert(r)
+            return actions
+        }
+        insert(r)
+        let remote = RemoteMediaParameters(ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates, fingerprint: t.fingerprints.first, dtlsRole: nil)
+        return actions + [.restartMedia(sid: sid, PeerRestart(remote: remote, answering: answering, content: content.key,
+                                                             previousRemoteUfrag: previousRemote))]
+    }
+
+    /// The transport restarted for the peer's restart: `local` is nil when it cannot. Answers a
+    /// restart the peer began with our new credentials and `candidates`.
+    mutating func peerRestartDone(sid: String, _ restart: PeerRestart, local: LocalTransport?, candidates: [Candidate],
+                                  now: EngineInstant) -> [Action] {
+        guard let local else {
+            return [.notice(sid: sid, "ICE restart not possible with this transport; keeping the old credentials")]
+        }
+        guard let r = calls[sid], !r.state.isEnded else { return [] }
+        let previousLocal = restart.answering ? r.localUfrag : r.ufragBeforeRestart
+        update(sid) { $0.localUfrag = local.ufrag }
+        var actions: [Action] = []
+        if restart.answering {
+            actions += restartTransportInfo(sid: sid, content: restart.content, local: local, candidates: candidates, now: now)
+        }
+        actions.append(.event(sid: sid, .iceRestarted(ICERestart(
+            byPeer: restart.answering, localUfrag: local.ufrag, remoteUfrag: restart.remote.ufrag ?? "",
+            previousLocalUfrag: previousLocal, previousRemoteUfrag: restart.previousRemoteUfrag))))
+        return actions
+    }
+
+    /// Our restart, step one: whether to ask the transport for new credentials. Nil while an
+    /// earlier offer awaits the peer's answer (for up to 10 s): a second offer would be answered
+    /// as the peer's own restart.
+    mutating func beginRestart(sid: String, now: EngineInstant) throws(CallError) -> ContentKey? {
+        guard let r = calls[sid] else { throw .managerUnavailable }
+        guard r.state == .active else { throw .wrongState(r.state) }
+        guard r.hasMedia, let content = sessions[sid]?.contents.first?.key else {
+            throw .transportFailed("the call has no media transport")
+        }
+        if r.restartPending, let offered = r.restartOfferedAt, now - offered < .seconds(10) { return nil }
+        update(sid) {
+            $0.restartPending = true
+            $0.restartOfferedAt = now
+            $0.ufragBeforeRestart = r.localUfrag
+        }
+        return content
+    }
+
+    /// Our restart, step two: the transport's new credentials (nil: it cannot restart) and
+    /// candidates go to the peer in a transport-info.
+    mutating func restartMade(sid: String, content: ContentKey, local: LocalTransport?, candidates: [Candidate],
+                              now: EngineInstant) throws(CallError) -> [Action] {
+        guard let local else {
+            update(sid) { $0.restartPending = false }
+            throw .transportFailed("this media transport cannot restart ICE")
+        }
+        update(sid) { $0.localUfrag = local.ufrag }
+        guard let state = calls[sid]?.state, !state.isEnded else { throw .wrongState(calls[sid]?.state ?? .ended(.noAnswer)) }
+        return restartTransportInfo(sid: sid, content: content, local: local, candidates: candidates, now: now)
+    }
+
+    /// transport-info with our ufrag, pwd, fingerprint (XEP-0320: the DTLS association stays) and candidates.
+    private mutating func restartTransportInfo(sid: String, content: ContentKey, local: LocalTransport, candidates: [Candidate],
+                                               now: EngineInstant) -> [Action] {
+        let fingerprints = local.fingerprint.map {
+            [Fingerprint(hash: local.fingerprintHash, setup: calls[sid]?.localSetup, value: $0)]
+        } ?? []
+        let transport = ICEUDPTransport(ufrag: local.ufrag, pwd: local.pwd, candidates: candidates, fingerprints: fingerprints)
+        let info = Content(creator: content.creator, name: content.name, transport: .iceUDP(transport))
+        return send(JingleElement(action: .transportInfo, sid: sid, contents: [info]), "transport-info for the ICE restart", now: now)
+    }
+
+    // MARK: content-add
+
+    /// The peer proposed contents (XEP-0166 §7.2.1). A call carries one audio stream, so every
+    /// proposal is refused with content-reject (§7.2.4): `<unsupported-applications/>` for other
+    /// media or applications, `<failed-application/>` for a second audio stream. These go after
+    /// the engine's acknowledgement of the content-add.
+    mutating func receivedContentAdd(sid: String, _ j: JingleElement, now: EngineInstant) -> [Action] {
+        guard let r = calls[sid], !r.state.isEnded else { return [] }
+        var actions: [Action] = []
+        for content in j.contents {
+            let media = content.rtp?.media
+            let reason = media == "audio"
+                ? Reason(.failedApplication, text: "this call carries one audio stream only")
+                : Reason(.unsupportedApplications, text: "only audio is supported; \(media ?? "this application") is not")
+            let reject = JingleElement(action: .contentReject, sid: sid, contents: [
+                Content(creator: content.creator, name: content.name, senders: content.senders),
+            ], reason: reason)
+            do { actions += carryingOut(try sessions.send(reject, now: now), now: now) } catch {
+                actions.append(.notice(sid: sid, "content-reject not sent: \(error)"))
+                continue
+            }
+            actions.append(.event(sid: sid, .contentRejected(name: content.name.rawValue, media: media, reason: reason)))
+        }
+        return actions
+    }
+}

@@ -1,0 +1,317 @@
+import Jingle
+import XMPPCore
+
+// The steps of a call: session and JMI events, the offer and the answer once the transport is
+// made, the media transport's reports, and the end.
+extension CallEngine {
+    // MARK: Session and JMI events
+
+    mutating func sessionEvent(sid: String, _ e: JingleSessionEvent, now: EngineInstant, into actions: inout [Action],
+                               afterAnswer: inout [Action]) {
+        switch e {
+        case .received(let j):
+            switch j.action {
+            case .sessionInitiate: actions += incomingInitiate(j, now: now)
+            case .sessionAccept: actions += remoteAccepted(sid: sid, j)
+            case .sessionInfo: for i in j.info { if case .rtp(let info) = i { actions += sessionInfo(sid: sid, info, now: now) } }
+            case .transportInfo: actions += receivedTransportInfo(sid: sid, j)
+            case .contentAdd: afterAnswer += receivedContentAdd(sid: sid, j, now: now)
+            default: break
+            }
+        case .active:
+            guard let r = calls[sid], !r.state.isEnded else { return }
+            update(sid) {
+                $0.state = .active
+                $0.acceptedAt = now
+                $0.deadline = nil
+            }
+            actions.append(.event(sid: sid, .accepted))
+        case .ended(let reason, let byPeer):
+            guard let r = calls[sid], !r.state.isEnded else { return }
+            actions += finish(sid: sid, CallEndReason.from(reason, byPeer: byPeer, wasActive: r.state == .active), now: now)
+        case .acknowledged, .rejected, .timedOut:
+            break
+        }
+    }
+
+    private mutating func sessionInfo(sid: String, _ info: RTPSessionInfo, now: EngineInstant) -> [Action] {
+        guard let r = calls[sid] else { return [] }
+        switch info {
+        case .ringing:
+            guard r.direction == .outgoing else { return [] }
+            update(sid) {
+                if $0.state == .proposing { $0.state = .ringing }
+                if $0.ringingAt == nil { $0.ringingAt = now }
+            }
+            return [.event(sid: sid, .ringing(device: r.device ?? r.peer))]
+        case .mute: return [.event(sid: sid, .remoteMuted(true))]
+        case .unmute: return [.event(sid: sid, .remoteMuted(false))]
+        case .hold: return [.event(sid: sid, .remoteHeld(true))]
+        case .unhold, .active: return [.event(sid: sid, .remoteHeld(false))]
+        }
+    }
+
+    mutating func jmiEvent(_ e: JingleMessageMachine.JMIEvent, now: EngineInstant) -> [Action] {
+        switch e {
+        case .incoming(let id, let from, _):
+            guard calls[id] == nil else { return [] }
+            insert(CallRecord(sid: id, peer: from, direction: .incoming, usesJMI: true, state: .ringing, device: from, placedAt: now))
+            let ringing = sendMessage("ringing", sid: id, now: now) { (m) throws(JingleMessageMachine.MisuseError) in try m.ringing(id: id) }
+            return ringing + [.incoming(sid: id)]
+        case .ringing(let id, let device):
+            guard let r = calls[id], r.state == .proposing || r.state == .ringing else { return [] }
+            let first = r.ringingAt == nil
+            update(id) {
+                $0.state = .ringing
+                if first { $0.ringingAt = now }
+            }
+            return first ? [.event(sid: id, .ringing(device: device))] : []
+        case .proceeded(let id, let device):
+            guard let r = calls[id], !r.state.isEnded, !r.sessionStarted else { return [] }
+            update(id) {
+                $0.state = .connecting
+                $0.device = device
+                $0.proceededAt = now
+            }
+            return [.event(sid: id, .proceeded(device: device))] + initiateSession(sid: id)
+        case .ended(let id, let end):
+            guard let r = calls[id], !r.state.isEnded, !r.sessionStarted else { return [] }
+            let reason: CallEndReason
+            switch end {
+            case .rejected(let why):
+                let cond = why?.condition
+                reason = cond == .busy ? .busy(byPeer: true) : cond == .decline || cond == nil ? .declined(byPeer: true) : .failed(why, byPeer: true)
+            case .retracted(let why): reason = why?.condition == .timeout ? .noAnswer : .cancelled(byPeer: r.direction == .incoming)
+            case .finished(let why): reason = .from(why, byPeer: true, wasActive: r.state == .active)
+            case .answeredElsewhere: reason = .answeredElsewhere
+            case .lostTieBreak: reason = .lostTieBreak
+            case .timedOut: reason = .noAnswer
+            case .busy: reason = .busy(byPeer: false)
+            }
+            return finish(sid: id, reason, now: now)
+        }
+    }
+
+    // MARK: Offer and answer
+
+    /// Outgoing: ask for the media transport; the session-initiate goes once it is made.
+    mutating func initiateSession(sid: String) -> [Action] {
+        guard let r = calls[sid], !r.state.isEnded, !r.sessionStarted, r.device != nil else { return [] }
+        update(sid) {
+            $0.sessionStarted = true
+            $0.transportRequested = true
+        }
+        return [.makeTransport(sid: sid, role: .initiator)]
+    }
+
+    /// Incoming: ask for the media transport (once); the session-accept goes once it is made.
+    mutating func answer(sid: String) -> [Action] {
+        guard let r = calls[sid], r.initiate != nil, !r.state.isEnded, !r.transportRequested else { return [] }
+        update(sid) { $0.transportRequested = true }
+        return [.makeTransport(sid: sid, role: .responder)]
+    }
+
+    private mutating func incomingInitiate(_ j: JingleElement, now: EngineInstant) -> [Action] {
+        guard let session = sessions[j.sid] else { return [] }
+        if let r = calls[j.sid] {
+            // The session of a JMI call we accepted: only its caller may start it.
+            guard r.direction == .incoming, r.awaitingInitiate, r.device == session.peer else {
+                return send(JingleElement(action: .sessionTerminate, sid: j.sid, reason: Reason(.generalError, text: "unexpected session")),
+                            "session-terminate of an unexpected session", now: now)
+            }
+            update(j.sid) {
+                $0.initiate = j
+                $0.remoteUfrag = Self.ufrag(of: j)
+                $0.sessionStarted = true
+                $0.initiatedAt = now
+            }
+            return answer(sid: j.sid)
+        }
+        var r = CallRecord(sid: j.sid, peer: session.peer, direction: .incoming, usesJMI: false, state: .ringing,
+                           device: session.peer, placedAt: now)
+        r.initiate = j
+        r.remoteUfrag = Self.ufrag(of: j)
+        r.sessionStarted = true
+        r.initiatedAt = now
+        insert(r)
+        return send(JingleElement(action: .sessionInfo, sid: j.sid, info: [.rtp(.ringing)]), "ringing", now: now)
+            + [.incoming(sid: j.sid)]
+    }
+
+    private mutating func remoteAccepted(sid: String, _ j: JingleElement) -> [Action] {
+        guard let r = calls[sid], r.hasMedia, let content = j.contents.first, case .iceUDP(let t)? = content.transport else { return [] }
+        let fp = t.fingerprints.first
+        let role = fp.flatMap { $0.setup }.flatMap { Negotiation.dtlsRole(local: .actpass, remote: $0) }
+        update(sid) {
+            $0.remoteUfrag = t.ufrag
+            $0.localSetup = role.map { $0 == .client ? .active : .passive }
+        }
+        return [.startMedia(sid: sid, RemoteMediaParameters(ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates, fingerprint: fp,
+                                                           dtlsRole: role, payloadTypes: Self.payloadTypes(of: content)))]
+    }
+
+    /// The ICE ufrag of an offer's first content (XEP-0176 §5).
+    static func ufrag(of j: JingleElement) -> String? {
+        if case .iceUDP(let t)? = j.contents.first?.transport { t.ufrag } else { nil }
+    }
+
+    /// The RTP payload types of a content's description (XEP-0167 §4).
+    static func payloadTypes(of content: Content) -> [PayloadType] {
+        if case .rtp(let d)? = content.description { d.payloadTypes } else { [] }
+    }
+
+    // MARK: The media transport
+
+    /// The driver made the call's transport: `local` credentials and the `candidates` gathered so
+    /// far. Sends our offer or answer. When the call ended meanwhile the transport is closed.
+    mutating func transportMade(sid: String, local: LocalTransport, candidates: [Candidate], now: EngineInstant) -> [Action] {
+        guard let r = calls[sid], !r.state.isEnded else { return [.closeMedia(sid: sid)] }
+        let early = r.earlyCandidates
+        update(sid) {
+            $0.hasMedia = true
+            $0.localUfrag = local.ufrag
+            $0.earlyCandidates = []
+        }
+        var actions: [Action] = early.isEmpty ? [] : [.addRemoteCandidates(sid: sid, early)]
+        actions += r.direction == .outgoing ? sendOffer(sid: sid, local: local, candidates: candidates, now: now)
+                                            : sendAnswer(sid: sid, local: local, candidates: candidates, now: now)
+        return actions
+    }
+
+    /// The transport could not be made: the call ends with `<failed-transport/>`.
+    mutating func transportFailed(sid: String, _ error: String, now: EngineInstant) -> [Action] {
+        giveUp(sid: sid, reason: Reason(.failedTransport, text: error), now: now)
+    }
+
+    private mutating func sendOffer(sid: String, local: LocalTransport, candidates: [Candidate], now: EngineInstant) -> [Action] {
+        guard let device = calls[sid]?.device else { return [] }
+        var offer = Negotiation.offer(policy: policy, transport: local)
+        if case .iceUDP(var t)? = offer.transport { t.candidates = candidates; offer.transport = .iceUDP(t) }
+        do {
+            let out = try sessions.initiate(sid: sid, to: device, contents: [offer], groups: Negotiation.bundle([offer]), now: now)
+            update(sid) { $0.initiatedAt = now }
+            return carryingOut(out, now: now)
+        } catch {
+            update(sid) { $0.sessionStarted = false }
+            return giveUp(sid: sid, reason: Reason(.generalError, text: error.description), now: now)
+        }
+    }
+
+    private mutating func sendAnswer(sid: String, local: LocalTransport, candidates: [Candidate], now: EngineInstant) -> [Action] {
+        // Read now: an ICE restart while the transport was made may have replaced the offer's credentials.
+        guard let initiate = calls[sid]?.initiate else { return [] }
+        switch Negotiation.accept(initiate, policy: policy, transport: { _ in local }) {
+        case .failure(let reason):
+            return giveUp(sid: sid, reason: reason, now: now)
+        case .success(var accept):
+            accept.contents = accept.contents.map { c in
+                var c = c
+                if case .iceUDP(var t)? = c.transport { t.candidates = candidates; c.transport = .iceUDP(t) }
+                return c
+            }
+            var actions: [Action]
+            do { actions = carryingOut(try sessions.send(accept, now: now), now: now) } catch {
+                actions = giveUp(sid: sid, reason: Reason(.generalError, text: error.description), now: now)
+            }
+            if let offered = initiate.contents.first, case .iceUDP(let t)? = offered.transport {
+                let fp = t.fingerprints.first
+                let ours = accept.contents.first.flatMap { c -> DTLSSetup? in
+                    if case .iceUDP(let a)? = c.transport { a.fingerprints.first?.setup } else { nil }
+                }
+                let role = ours.flatMap { o in fp?.setup.flatMap { Negotiation.dtlsRole(local: o, remote: $0) } }
+                update(sid) {
+                    $0.remoteUfrag = t.ufrag
+                    $0.localSetup = ours
+                }
+                let agreed = accept.contents.first.map(Self.payloadTypes(of:)) ?? []
+                actions.append(.startMedia(sid: sid, RemoteMediaParameters(ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates,
+                                                                          fingerprint: fp, dtlsRole: role, payloadTypes: agreed)))
+            }
+            return actions
+        }
+    }
+
+    /// A report of the call's media transport.
+    mutating func handle(_ event: MediaTransportEvent, sid: String, now: EngineInstant) -> [Action] {
+        guard let r = calls[sid], !r.state.isEnded else { return [] }
+        switch event {
+        case .iceConnected(let pair):
+            update(sid) { $0.iceConnectedAt = now }
+            return [.event(sid: sid, .iceConnected(pair))]
+        case .connected:
+            update(sid) { $0.dtlsConnectedAt = now }
+            return [.event(sid: sid, .mediaConnected)]
+        case .firstAudio:
+            update(sid) { $0.firstAudioAt = now }
+            return [.event(sid: sid, .firstAudio)]
+        case .dtmf(let digit): return [.event(sid: sid, .dtmf(digit))]
+        case .audioSourceFinished: return [.event(sid: sid, .audioSourceFinished)]
+        case .iceRestarted, .mediaResumed: return []   // the call reports restarts from the signalling
+        case .failed(let reason): return giveUp(sid: sid, reason: reason, now: now)
+        case .localCandidates(let candidates):
+            guard let content = sessions[sid]?.contents.first else { return [] }
+            let info = Content(creator: content.creator, name: content.name,
+                               transport: .iceUDP(ICEUDPTransport(ufrag: r.localUfrag, pwd: nil, candidates: candidates)))
+            return send(JingleElement(action: .transportInfo, sid: sid, contents: [info]), "transport-info with new candidates", now: now)
+        }
+    }
+
+    // MARK: The end
+
+    /// Ends a call from our side with `reason`, by whatever means its stage needs.
+    mutating func giveUp(sid: String, reason: Reason, now: EngineInstant) -> [Action] {
+        guard let r = calls[sid], !r.state.isEnded else { return [] }
+        let wasActive = r.state == .active
+        var actions: [Action] = []
+        if let session = sessions[sid], session.phase != .ended {
+            // The session's `ended` event finishes the record.
+            actions += send(JingleElement(action: .sessionTerminate, sid: sid, reason: reason), "session-terminate", now: now)
+        } else if r.usesJMI {
+            // The JMI machine ends the call first, so that `finish` finds it ended and sends
+            // nothing of its own; what it says goes out after the record is finished.
+            var out: [JingleMessageMachine.Output] = []
+            do throws(JingleMessageMachine.MisuseError) {
+                if r.direction == .outgoing, r.state == .proposing || r.state == .ringing {
+                    out = try jmi.retract(id: sid, reason: reason)
+                } else if r.direction == .incoming, r.state == .ringing {
+                    out = try jmi.reject(id: sid, reason: reason)
+                } else if let device = r.device {
+                    out = try jmi.finish(id: sid, peer: device, reason: reason)
+                }
+            } catch {
+                actions.append(.notice(sid: sid, "the signalling engine refused our end of the call (\(reason.condition)): \(error)"))
+            }
+            actions += finish(sid: sid, CallEndReason.from(reason, byPeer: false, wasActive: wasActive), now: now)
+            actions += carryingOut(out, now: now)
+        }
+        if calls[sid]?.state.isEnded == false {
+            actions += finish(sid: sid, CallEndReason.from(reason, byPeer: false, wasActive: wasActive), now: now)
+        }
+        return actions
+    }
+
+    mutating func finish(sid: String, _ end: CallEndReason, now: EngineInstant) -> [Action] {
+        guard let r = calls[sid], !r.state.isEnded else { return [] }
+        update(sid) {
+            $0.state = .ended(end)
+            $0.deadline = nil
+        }
+        var actions: [Action] = [.ended(sid: sid, end, r.statistics)]
+        // A JMI call that reached Jingle ends in the JMI machine too (else it would answer every
+        // later proposal busy); the side that ended it sends `<finish/>` (XEP-0353 §3.6).
+        if r.usesJMI, let device = r.device, let c = jmi.calls[sid] {
+            switch c.state {
+            case .proceeded, .accepted:
+                if end.isByPeer {
+                    jmi.sessionEndedByPeer(id: sid, reason: end.jingleReason)
+                } else {
+                    actions += sendMessage("finish", sid: sid, now: now) { (m) throws(JingleMessageMachine.MisuseError) in
+                        try m.finish(id: sid, peer: device, reason: end.jingleReason)
+                    }
+                }
+            case .proposing, .incoming, .ended: break
+            }
+        }
+        return actions
+    }
+}

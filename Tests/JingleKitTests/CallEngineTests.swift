@@ -1,0 +1,115 @@
+import Jingle
+@testable import JingleKit
+import Testing
+import XMLStream
+import XMPPCore
+
+/// Whole calls through `CallEngine` on a virtual clock: no sockets, no tasks, no waiting.
+@Suite struct CallEngineTests {
+    static let alice = "alice@localhost/desk"
+    static let bob = "bob@localhost/desk"
+
+    /// Jingle actions on the wire, in order, as "sender action".
+    static func jingleActions(_ net: VirtualCallNetwork) -> [String] {
+        net.routed.compactMap { e in
+            guard let iq = IQ(element: e), iq.type == .set, let j = try? JingleElement(iq: iq) else { return nil }
+            return "\(iq.from?.localpart ?? "?") \(j.action.rawValue)"
+        }
+    }
+
+    /// XEP-0353 elements on the wire, in order, as "sender element".
+    static func jmiElements(_ net: VirtualCallNetwork) -> [String] {
+        net.routed.compactMap { e in
+            guard e.name == "message", let m = try? JingleMessage.find(in: e) else { return nil }
+            return "\(e.attribute("from").flatMap(JID.init)?.localpart ?? "?") \(m.action.rawValue)"
+        }
+    }
+
+    @Test func aWholeCallWithAnICERestartRunsOnTheVirtualClock() throws {
+        var net = VirtualCallNetwork([Self.alice, Self.bob])
+        net.autoAnswer = [JID(Self.bob)!]
+        let sid = try net.place(from: Self.alice, to: "bob@localhost")
+        net.run(for: .seconds(5))
+        #expect(net[Self.alice].engine.calls[sid]?.state == .active)
+        #expect(net[Self.bob].engine.calls[sid]?.state == .active)
+
+        try net.restartICE(Self.alice, sid: sid)
+        net.run(for: .seconds(5))
+        net.hangUp(Self.bob, sid: sid)
+        net.run(for: .seconds(5))
+        #expect(!net.stalled)
+
+        let aliceEvents = net[Self.alice].events.filter { $0.sid == sid }.map(\.event)
+        let bob = JID(Self.bob)!
+        #expect(aliceEvents == [
+            .ringing(device: bob), .proceeded(device: bob), .accepted,
+            .iceConnected(Self.pair(40000, 50000)), .mediaConnected, .firstAudio,
+            .remoteCandidates([Self.candidate("bob-2", port: 50000)]),
+            .iceRestarted(ICERestart(byPeer: false, localUfrag: "alice2", remoteUfrag: "bob2",
+                                     previousLocalUfrag: "alice1", previousRemoteUfrag: "bob1")),
+            .iceConnected(Self.pair(40000, 50000)),
+            .ended(.completed(byPeer: true)),
+        ])
+        let bobEvents = net[Self.bob].events.filter { $0.sid == sid }.map(\.event)
+        #expect(bobEvents.contains(.iceRestarted(ICERestart(byPeer: true, localUfrag: "bob2", remoteUfrag: "alice2",
+                                                            previousLocalUfrag: "bob1", previousRemoteUfrag: "alice1"))))
+        #expect(bobEvents.last == .ended(.completed(byPeer: false)))
+        #expect(net[Self.bob].incoming == [sid])
+
+        #expect(Self.jingleActions(net) == [
+            "alice session-initiate", "bob session-accept",
+            "alice transport-info", "bob transport-info",
+            "bob session-terminate",
+        ])
+        #expect(Self.jmiElements(net) == ["alice propose", "bob ringing", "bob accept", "bob proceed", "bob finish"])
+
+        // Timings on the virtual clock: 30 ms per stanza, 20 ms to make a transport.
+        let stats = try #require(net[Self.alice].engine.calls[sid]?.statistics)
+        #expect(stats.proposeToRinging == .milliseconds(60))
+        #expect(stats.proposeToProceed == .milliseconds(60))
+        // proceed at 60 ms, transport made at 80 ms, initiate there 110 ms, bob's transport at
+        // 130 ms, his session-accept here at 160 ms.
+        #expect(stats.initiateToAccept == .milliseconds(80))
+        #expect(stats.setup == .milliseconds(160))
+        #expect(net[Self.alice].notices.isEmpty && net[Self.bob].notices.isEmpty)
+        #expect(net[Self.alice].engine.nextDeadline == nil && net[Self.bob].engine.nextDeadline == nil)
+    }
+
+    @Test func anUnansweredProposalIsRetractedAtItsDeadline() throws {
+        var net = VirtualCallNetwork([Self.alice, Self.bob])
+        let sid = try net.place(from: Self.alice, to: "bob@localhost", timeout: .seconds(20))
+        net.run(for: .seconds(19))
+        #expect(net[Self.alice].engine.calls[sid]?.state == .ringing)
+        #expect(net[Self.bob].engine.calls[sid]?.state == .ringing)
+        net.run(for: .seconds(2))
+        #expect(net[Self.alice].ended[sid] == .noAnswer)
+        #expect(net[Self.alice].events.last?.at == .seconds(20))
+        #expect(net[Self.bob].ended[sid] == .noAnswer)
+        #expect(Self.jmiElements(net) == ["alice propose", "bob ringing", "alice retract"])
+        #expect(Self.jingleActions(net).isEmpty)
+    }
+
+    @Test func aDirectCallThatTheCalleeHangsUpWhileRingingIsDeclined() throws {
+        var net = VirtualCallNetwork([Self.alice, Self.bob])
+        let sid = try net.place(from: Self.alice, to: Self.bob, useJMI: false)
+        net.run(for: .seconds(1))
+        #expect(net[Self.bob].incoming == [sid])
+        #expect(net[Self.alice].events.map(\.event) == [.ringing(device: JID(Self.bob)!)])
+        net.hangUp(Self.bob, sid: sid)
+        net.run(for: .seconds(1))
+        #expect(net[Self.alice].ended[sid] == .declined(byPeer: true))
+        #expect(net[Self.bob].ended[sid] == .declined(byPeer: false))
+        #expect(Self.jingleActions(net) == ["alice session-initiate", "bob session-info", "bob session-terminate"])
+        // Alice's transport was made for the offer; bob never made one.
+        #expect(net[Self.bob].generation[sid] == nil)
+    }
+
+    static func candidate(_ id: String, port: UInt16) -> Candidate {
+        Candidate(component: 1, foundation: "1", id: id, ip: "192.0.2.1", network: 0, port: port, priority: 2_130_706_431, type: .host)
+    }
+
+    static func pair(_ local: UInt16, _ remote: UInt16) -> SelectedCandidatePair {
+        SelectedCandidatePair(localType: .host, localAddress: "192.0.2.1", localPort: local, remoteType: .host,
+                              remoteAddress: "192.0.2.1", remotePort: remote, transportProtocol: "udp")
+    }
+}
