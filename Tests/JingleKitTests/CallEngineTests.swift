@@ -104,6 +104,47 @@ import XMPPCore
         #expect(net[Self.bob].generation[sid] == nil)
     }
 
+    @Test func aContentAddIsAcknowledgedThenRejectedAndTheCallGoesOn() throws {
+        var net = VirtualCallNetwork([Self.alice, Self.bob])
+        net.autoAnswer = [JID(Self.bob)!]
+        let sid = try net.place(from: Self.alice, to: "bob@localhost")
+        net.run(for: .seconds(1))
+        let video = Content(creator: .initiator, name: "video", senders: .both, description: .rtp(RTPDescription(
+            media: "video", payloadTypes: [PayloadType(id: 96, name: "VP8", clockrate: 90000)])),
+            transport: .iceUDP(ICEUDPTransport(ufrag: "alice1", pwd: "alice-password-1-0123456789")))
+        net.sendJingle(Self.alice, JingleElement(action: .contentAdd, sid: sid, contents: [video]))
+        net.run(for: .seconds(1))
+
+        // On bob's side of the wire: the acknowledgement of the content-add, then the content-reject.
+        let fromBob = net.routed.filter { $0.attribute("from") == Self.bob && $0.name == "iq" }.compactMap { IQ(element: $0) }
+        let ackIndex = try #require(fromBob.firstIndex { $0.type == .result && $0.id == Self.requestID(net, action: .contentAdd) })
+        let rejectIndex = try #require(fromBob.firstIndex { (try? JingleElement(iq: $0))?.action == .contentReject })
+        #expect(ackIndex < rejectIndex)
+        let reject = try JingleElement(iq: fromBob[rejectIndex])
+        #expect(reject.contents.map(\.name) == ["video"])
+        #expect(reject.reason?.condition == .unsupportedApplications)
+        #expect(net[Self.bob].events.map(\.event).contains(.contentRejected(name: "video", media: "video", reason: reject.reason!)))
+        #expect(net[Self.alice].engine.calls[sid]?.state == .active)
+        #expect(net[Self.bob].engine.calls[sid]?.state == .active)
+    }
+
+    @Test func aTransportFailureEndsTheCallWithFailedTransportOnBothSides() throws {
+        var net = VirtualCallNetwork([Self.alice, Self.bob])
+        net.autoAnswer = [JID(Self.bob)!]
+        let sid = try net.place(from: Self.alice, to: "bob@localhost")
+        net.run(for: .seconds(1))
+        net.report(Self.alice, sid: sid, .failed(Reason(.failedTransport, text: "ICE failed")))
+        net.run(for: .seconds(1))
+        #expect(net[Self.alice].ended[sid] == .failed(Reason(.failedTransport, text: "ICE failed"), byPeer: false))
+        #expect(net[Self.bob].ended[sid] == .failed(Reason(.failedTransport, text: "ICE failed"), byPeer: true))
+        #expect(Self.jingleActions(net).last == "alice session-terminate")
+    }
+
+    /// The id of the first Jingle request with `action` on the wire.
+    static func requestID(_ net: VirtualCallNetwork, action: JingleAction) -> String? {
+        net.routed.compactMap { IQ(element: $0) }.first { (try? JingleElement(iq: $0))?.action == action }?.id
+    }
+
     static func candidate(_ id: String, port: UInt16) -> Candidate {
         Candidate(component: 1, foundation: "1", id: id, ip: "192.0.2.1", network: 0, port: port, priority: 2_130_706_431, type: .host)
     }

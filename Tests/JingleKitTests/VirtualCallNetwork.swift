@@ -72,6 +72,19 @@ struct VirtualCallNetwork {
                                                      now: now), of: me)
     }
 
+    /// A Jingle action of our own straight through a party's session engine (one `CallEngine`
+    /// never sends itself, such as a content-add).
+    mutating func sendJingle(_ jid: String, _ jingle: JingleElement) {
+        let me = JID(jid)!
+        carryOut(parties[me]!.engine.send(jingle, jingle.action.rawValue, now: now), of: me)
+    }
+
+    /// A report of a party's media transport, now.
+    mutating func report(_ jid: String, sid: String, _ event: MediaTransportEvent) {
+        let me = JID(jid)!
+        carryOut(parties[me]!.engine.handle(event, sid: sid, now: now), of: me)
+    }
+
     // MARK: The clock
 
     /// Set when a run stopped at its step bound: an engine kept asking for work at one instant.
