@@ -3,7 +3,7 @@
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
-    .swiftLanguageMode(.v6),
+    .swiftLanguageMode(.v6)
 ]
 
 let package = Package(
@@ -40,209 +40,276 @@ let package = Package(
     ],
     targets: [
         // MARK: 1. C modules (leaf): system libraries with shims for what Swift cannot import.
-        .systemLibrary(name: "CLibXML2", path: "Sources/CModules/CLibXML2", pkgConfig: "libxml-2.0",
-                       providers: [.apt(["libxml2-dev"])]),
-        .systemLibrary(name: "CNice", path: "Sources/CModules/CNice",
-                       providers: [.apt(["libnice-dev"])]),
-        .systemLibrary(name: "CSRTP", path: "Sources/CModules/CSRTP", pkgConfig: "libsrtp2",
-                       providers: [.apt(["libsrtp2-dev"])]),
-        .systemLibrary(name: "COpus", path: "Sources/CModules/COpus", pkgConfig: "opus",
-                       providers: [.apt(["libopus-dev"])]),
-        .systemLibrary(name: "COpenSSL", path: "Sources/CModules/COpenSSL", pkgConfig: "openssl",
-                       providers: [.apt(["libssl-dev"])]),
-        .systemLibrary(name: "CSndFile", path: "Sources/CModules/CSndFile", pkgConfig: "sndfile",
-                       providers: [.apt(["libsndfile1-dev"])]),
-        .systemLibrary(name: "CSoxr", path: "Sources/CModules/CSoxr", pkgConfig: "soxr",
-                       providers: [.apt(["libsoxr-dev"])]),
+        .systemLibrary(
+            name: "CLibXML2", path: "Sources/CModules/CLibXML2", pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(
+            name: "CNice", path: "Sources/CModules/CNice",
+            providers: [.apt(["libnice-dev"])]),
+        .systemLibrary(
+            name: "CSRTP", path: "Sources/CModules/CSRTP", pkgConfig: "libsrtp2",
+            providers: [.apt(["libsrtp2-dev"])]),
+        .systemLibrary(
+            name: "COpus", path: "Sources/CModules/COpus", pkgConfig: "opus",
+            providers: [.apt(["libopus-dev"])]),
+        .systemLibrary(
+            name: "COpenSSL", path: "Sources/CModules/COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(
+            name: "CSndFile", path: "Sources/CModules/CSndFile", pkgConfig: "sndfile",
+            providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(
+            name: "CSoxr", path: "Sources/CModules/CSoxr", pkgConfig: "soxr",
+            providers: [.apt(["libsoxr-dev"])]),
         // libbpf: loads the relay's kernel fast path and writes its maps.
-        .systemLibrary(name: "CBPF", path: "Sources/CModules/CBPF", pkgConfig: "libbpf",
-                       providers: [.apt(["libbpf-dev"])]),
+        .systemLibrary(
+            name: "CBPF", path: "Sources/CModules/CBPF", pkgConfig: "libbpf",
+            providers: [.apt(["libbpf-dev"])]),
         // glibc's stub resolver (res_nsearch) for the XMPP SRV look-up; part of libc6-dev, no pkg-config.
-        .systemLibrary(name: "CResolv", path: "Sources/CModules/CResolv",
-                       providers: [.apt(["libc6-dev"])]),
+        .systemLibrary(
+            name: "CResolv", path: "Sources/CModules/CResolv",
+            providers: [.apt(["libc6-dev"])]),
         // epoll, recvmmsg and sendmmsg with this platform's struct layouts (x86-64 and arm64 differ).
         .target(name: "CLinuxCalls", path: "Sources/CModules/CLinuxCalls"),
 
         // MARK: 2. Wire and pure helpers.
-        .target(name: "CryptoPrimitives", dependencies: ["COpenSSL"],
-                path: "Sources/CryptoPrimitives", swiftSettings: swiftSettings),
+        .target(
+            name: "CryptoPrimitives", dependencies: ["COpenSSL"],
+            path: "Sources/CryptoPrimitives", swiftSettings: swiftSettings),
         // The XML element model, its serialiser and the stream events: pure Swift, so engines
         // that only build and read elements link no libxml2.
         .target(name: "XMLModel", path: "Sources/XMLModel", swiftSettings: swiftSettings),
         // The streaming parser (libxml2's push parser) that makes `XMLModel`'s elements; it
         // re-exports XMLModel.
-        .target(name: "XMLStream", dependencies: ["XMLModel", "CLibXML2"],
-                path: "Sources/XMLStream", swiftSettings: swiftSettings),
+        .target(
+            name: "XMLStream", dependencies: ["XMLModel", "CLibXML2"],
+            path: "Sources/XMLStream", swiftSettings: swiftSettings),
         // The version string every tool prints for --version.
         .target(name: "JingleKitVersion", path: "Sources/JingleKitVersion", swiftSettings: swiftSettings),
 
         // MARK: 3. Protocols: wire + sans-IO engines.
-        .target(name: "XMPPCore", dependencies: ["XMLModel", "CryptoPrimitives"],
-                path: "Sources/XMPPCore", swiftSettings: swiftSettings),
-        .target(name: "Jingle", dependencies: ["XMLModel", "XMPPCore"],
-                path: "Sources/Jingle", swiftSettings: swiftSettings),
-        .target(name: "STUN", dependencies: ["CryptoPrimitives"],
-                path: "Sources/STUN", swiftSettings: swiftSettings),
+        .target(
+            name: "XMPPCore", dependencies: ["XMLModel", "CryptoPrimitives"],
+            path: "Sources/XMPPCore", swiftSettings: swiftSettings),
+        .target(
+            name: "Jingle", dependencies: ["XMLModel", "XMPPCore"],
+            path: "Sources/Jingle", swiftSettings: swiftSettings),
+        .target(
+            name: "STUN", dependencies: ["CryptoPrimitives"],
+            path: "Sources/STUN", swiftSettings: swiftSettings),
         // The TURN client engine (RFC 8656 §6-§12, RFC 6062) over the STUN wire types.
-        .target(name: "TURNClientEngine", dependencies: ["STUN", "CryptoPrimitives"],
-                path: "Sources/TURNClientEngine", swiftSettings: swiftSettings),
+        .target(
+            name: "TURNClientEngine", dependencies: ["STUN", "CryptoPrimitives"],
+            path: "Sources/TURNClientEngine", swiftSettings: swiftSettings),
         // Jingle IQs and JMI messages as the tools' JSON, and Jingle <-> SDP from text.
-        .target(name: "JingleJSON", dependencies: ["Jingle", "XMLStream", "XMPPCore"],
-                path: "Sources/JingleJSON", swiftSettings: swiftSettings),
-        .target(name: "TURNServer", dependencies: [
-                    "STUN", "CryptoPrimitives",
-                    .product(name: "DequeModule", package: "swift-collections"),
-                ],
-                path: "Sources/TURNServer", swiftSettings: swiftSettings),
+        .target(
+            name: "JingleJSON", dependencies: ["Jingle", "XMLStream", "XMPPCore"],
+            path: "Sources/JingleJSON", swiftSettings: swiftSettings),
+        .target(
+            name: "TURNServer",
+            dependencies: [
+                "STUN", "CryptoPrimitives",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            path: "Sources/TURNServer", swiftSettings: swiftSettings),
 
         // MARK: 4. Adapters over C libraries.
-        .target(name: "TLS", dependencies: [
-                    "COpenSSL",
-                    .product(name: "NIOCore", package: "swift-nio"),
-                ],
-                path: "Sources/TLS", swiftSettings: swiftSettings),
-        .target(name: "Media", dependencies: ["COpus", "CSndFile", "CSoxr"],
-                path: "Sources/Media", swiftSettings: swiftSettings),
-        .target(name: "Transport", dependencies: ["CNice", "CSRTP", "TLS", "STUN", "TURNClientEngine", "Media"],
-                path: "Sources/Transport", swiftSettings: swiftSettings),
+        .target(
+            name: "TLS",
+            dependencies: [
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Sources/TLS", swiftSettings: swiftSettings),
+        .target(
+            name: "Media", dependencies: ["COpus", "CSndFile", "CSoxr"],
+            path: "Sources/Media", swiftSettings: swiftSettings),
+        .target(
+            name: "Transport", dependencies: ["CNice", "CSRTP", "TLS", "STUN", "TURNClientEngine", "Media"],
+            path: "Sources/Transport", swiftSettings: swiftSettings),
         // Virtual-time network paths and senders for media tests and benchmarks (not a product).
-        .target(name: "NetworkEmulator", dependencies: ["Media", "Transport"],
-                path: "Sources/NetworkEmulator", swiftSettings: swiftSettings),
+        .target(
+            name: "NetworkEmulator", dependencies: ["Media", "Transport"],
+            path: "Sources/NetworkEmulator", swiftSettings: swiftSettings),
 
         // MARK: 5. Runtime: sockets, clocks, threads.
-        .target(name: "XMPPClient", dependencies: [
-                    "XMPPCore", "XMLStream", "TLS", "CResolv",
-                    .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                    .product(name: "NIOCore", package: "swift-nio"),
-                    .product(name: "NIOPosix", package: "swift-nio"),
-                    .product(name: "Logging", package: "swift-log"),
-                ],
-                path: "Sources/XMPPClient", swiftSettings: swiftSettings),
+        .target(
+            name: "XMPPClient",
+            dependencies: [
+                "XMPPCore", "XMLStream", "TLS", "CResolv",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/XMPPClient", swiftSettings: swiftSettings),
         // The relay's kernel fast path: a TC program built from BPF/*.bpf.c by CompileBPF at build
         // time, its loader and its maps.
-        .target(name: "RelayFastPath", dependencies: ["TURNServer", "STUN", "CBPF"],
-                path: "Sources/RelayFastPath", exclude: ["BPF"], swiftSettings: swiftSettings, plugins: ["CompileBPF"]),
+        .target(
+            name: "RelayFastPath", dependencies: ["TURNServer", "STUN", "CBPF"],
+            path: "Sources/RelayFastPath", exclude: ["BPF"], swiftSettings: swiftSettings, plugins: ["CompileBPF"]),
         .executableTarget(name: "compile-bpf", path: "Sources/compile-bpf"),
-        .plugin(name: "CompileBPF", capability: .buildTool(), dependencies: ["compile-bpf"],
-                path: "Plugins/CompileBPF"),
-        .target(name: "RelayServer", dependencies: [
-                    "TURNServer", "STUN", "TLS", "CLinuxCalls", "RelayFastPath",
-                    .product(name: "NIOCore", package: "swift-nio"),
-                    .product(name: "NIOPosix", package: "swift-nio"),
-                    .product(name: "NIOHTTP1", package: "swift-nio"),
-                    .product(name: "Logging", package: "swift-log"),
-                    .product(name: "Metrics", package: "swift-metrics"),
-                    .product(name: "Prometheus", package: "swift-prometheus"),
-                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                ],
-                path: "Sources/RelayServer", swiftSettings: swiftSettings),
-        .target(name: "JingleKit", dependencies: [
-                    "XMPPClient", "XMPPCore", "Jingle", "Transport", "Media",
-                    .product(name: "Logging", package: "swift-log"),
-                    .product(name: "Metrics", package: "swift-metrics"),
-                ],
-                path: "Sources/JingleKit", swiftSettings: swiftSettings),
+        .plugin(
+            name: "CompileBPF", capability: .buildTool(), dependencies: ["compile-bpf"],
+            path: "Plugins/CompileBPF"),
+        .target(
+            name: "RelayServer",
+            dependencies: [
+                "TURNServer", "STUN", "TLS", "CLinuxCalls", "RelayFastPath",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/RelayServer", swiftSettings: swiftSettings),
+        .target(
+            name: "JingleKit",
+            dependencies: [
+                "XMPPClient", "XMPPCore", "Jingle", "Transport", "Media",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Sources/JingleKit", swiftSettings: swiftSettings),
 
-        .target(name: "Harness", dependencies: [
-                    "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "JingleKit", "Media", "CLibXML2",
-                    .product(name: "Logging", package: "swift-log"),
-                    .product(name: "NIOCore", package: "swift-nio"),
-                    .product(name: "NIOPosix", package: "swift-nio"),
-                ],
-                path: "Sources/Harness", swiftSettings: swiftSettings, plugins: ["EmbedScenarios"]),
+        .target(
+            name: "Harness",
+            dependencies: [
+                "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "JingleKit", "Media", "CLibXML2",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/Harness", swiftSettings: swiftSettings, plugins: ["EmbedScenarios"]),
         // The built-in scenarios (Samples/harness/*.xml) compiled into Harness at build time.
         .executableTarget(name: "embed-scenarios", path: "Sources/embed-scenarios"),
-        .plugin(name: "EmbedScenarios", capability: .buildTool(), dependencies: ["embed-scenarios"],
-                path: "Plugins/EmbedScenarios"),
+        .plugin(
+            name: "EmbedScenarios", capability: .buildTool(), dependencies: ["embed-scenarios"],
+            path: "Plugins/EmbedScenarios"),
 
         // MARK: 6. Tools.
-        .executableTarget(name: "jingle-agent", dependencies: [
-                    "JingleKit", "Jingle", "Transport", "XMPPClient", "XMPPCore", "JingleKitVersion",
-                    .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                    .product(name: "Logging", package: "swift-log"),
-                ],
-                path: "Sources/jingle-agent", swiftSettings: swiftSettings),
-        .executableTarget(name: "jingle-relay", dependencies: [
-                    "RelayServer", "TURNServer", "JingleKitVersion",
-                    .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                    .product(name: "Logging", package: "swift-log"),
-                ],
-                path: "Sources/jingle-relay", swiftSettings: swiftSettings),
-        .executableTarget(name: "jingle-harness", dependencies: [
-                    "Jingle", "JingleJSON", "XMLStream", "XMPPCore", "Harness", "JingleKitVersion",
-                    .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                ],
-                path: "Sources/jingle-harness", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "jingle-agent",
+            dependencies: [
+                "JingleKit", "Jingle", "Transport", "XMPPClient", "XMPPCore", "JingleKitVersion",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/jingle-agent", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "jingle-relay",
+            dependencies: [
+                "RelayServer", "TURNServer", "JingleKitVersion",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/jingle-relay", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "jingle-harness",
+            dependencies: [
+                "Jingle", "JingleJSON", "XMLStream", "XMPPCore", "Harness", "JingleKitVersion",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/jingle-harness", swiftSettings: swiftSettings),
         .target(name: "CXMLBenchLoop", dependencies: ["CLibXML2"], path: "Sources/CModules/CXMLBenchLoop"),
         // The wrapper-against-raw-C-library media benchmarks, kept out of Media and Transport.
-        .target(name: "MediaBenchmarks", dependencies: ["Media", "Transport", "COpus", "CSRTP"],
-                path: "Sources/MediaBenchmarks", swiftSettings: swiftSettings),
-        .executableTarget(name: "jingle-bench", dependencies: [
-                    "XMLStream", "CXMLBenchLoop", "MediaBenchmarks", "STUN", "TURNClientEngine", "Media", "Transport",
-                    "JingleKit", "Jingle", "XMPPClient", "XMPPCore", "JingleKitVersion",
-                    .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                ],
-                path: "Sources/jingle-bench", swiftSettings: swiftSettings),
+        .target(
+            name: "MediaBenchmarks", dependencies: ["Media", "Transport", "COpus", "CSRTP"],
+            path: "Sources/MediaBenchmarks", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "jingle-bench",
+            dependencies: [
+                "XMLStream", "CXMLBenchLoop", "MediaBenchmarks", "STUN", "TURNClientEngine", "Media", "Transport",
+                "JingleKit", "Jingle", "XMPPClient", "XMPPCore", "JingleKitVersion",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/jingle-bench", swiftSettings: swiftSettings),
 
         // MARK: 7. Samples: programs on the public API.
-        .executableTarget(name: "answering-machine", dependencies: [
-                    "JingleKit", "Jingle", "XMPPClient", "XMPPCore",
-                    .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                ],
-                path: "Samples/answering-machine", exclude: ["README.md"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "answering-machine",
+            dependencies: [
+                "JingleKit", "Jingle", "XMPPClient", "XMPPCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Samples/answering-machine", exclude: ["README.md"], swiftSettings: swiftSettings),
         // The README's library example, compiled so it stays true (`import JingleKit` only).
-        .executableTarget(name: "readme-call", dependencies: ["JingleKit"],
-                path: "Samples/readme-call", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "readme-call", dependencies: ["JingleKit"],
+            path: "Samples/readme-call", swiftSettings: swiftSettings),
 
         // MARK: Tests.
-        .testTarget(name: "XMLStreamTests", dependencies: ["XMLStream"],
-                    resources: [.copy("Transcripts")], swiftSettings: swiftSettings),
-        .testTarget(name: "XMPPCoreTests", dependencies: ["XMPPCore", "XMLStream", "CryptoPrimitives"],
-                    resources: [.copy("Vectors")], swiftSettings: swiftSettings),
-        .testTarget(name: "XMPPClientTests", dependencies: [
-                        "XMPPClient", "XMPPCore", "XMLStream", "TLS",
-                        .product(name: "NIOCore", package: "swift-nio"),
-                        .product(name: "NIOPosix", package: "swift-nio"),
-                    ],
-                    swiftSettings: swiftSettings),
-        .testTarget(name: "JingleTests", dependencies: ["Jingle", "JingleJSON", "XMLStream", "XMPPCore"],
-                    resources: [.copy("Vectors")], swiftSettings: swiftSettings),
-        .testTarget(name: "STUNTests", dependencies: ["STUN", "TURNClientEngine", "TURNServer"],
-                    resources: [.copy("Vectors")], swiftSettings: swiftSettings),
-        .testTarget(name: "TLSTests", dependencies: [
-                        "TLS",
-                        .product(name: "NIOCore", package: "swift-nio"),
-                        .product(name: "NIOPosix", package: "swift-nio"),
-                        .product(name: "NIOEmbedded", package: "swift-nio"),
-                    ],
-                    swiftSettings: swiftSettings),
-        .testTarget(name: "MediaTests", dependencies: ["Media"],
-                    resources: [.copy("Vectors")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "XMLStreamTests", dependencies: ["XMLStream"],
+            resources: [.copy("Transcripts")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "XMPPCoreTests", dependencies: ["XMPPCore", "XMLStream", "CryptoPrimitives"],
+            resources: [.copy("Vectors")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "XMPPClientTests",
+            dependencies: [
+                "XMPPClient", "XMPPCore", "XMLStream", "TLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "JingleTests", dependencies: ["Jingle", "JingleJSON", "XMLStream", "XMPPCore"],
+            resources: [.copy("Vectors")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "STUNTests", dependencies: ["STUN", "TURNClientEngine", "TURNServer"],
+            resources: [.copy("Vectors")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TLSTests",
+            dependencies: [
+                "TLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MediaTests", dependencies: ["Media"],
+            resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         // Test support the test targets share: two libnice agents wired to each other.
         .target(name: "ICETestSupport", dependencies: ["Transport"], path: "Tests/ICETestSupport", swiftSettings: swiftSettings),
-        .testTarget(name: "TransportTests", dependencies: [
-                        "ICETestSupport", "Transport", "Media", "NetworkEmulator", "MediaBenchmarks", "TLS", "Jingle", "JingleJSON", "XMPPCore", "XMLStream", "RelayServer", "TURNServer", "STUN",
-                        .product(name: "NIOCore", package: "swift-nio"),
-                        .product(name: "NIOPosix", package: "swift-nio"),
-                    ],
-                    resources: [.copy("Vectors")], swiftSettings: swiftSettings),
-        .testTarget(name: "RelayTests", dependencies: [
-                        "RelayServer", "RelayFastPath", "TURNServer", "STUN", "TURNClientEngine", "CLinuxCalls", "Transport", "ICETestSupport",
-                        .product(name: "NIOCore", package: "swift-nio"),
-                        .product(name: "NIOPosix", package: "swift-nio"),
-                    ],
-                    swiftSettings: swiftSettings),
-        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "Media"],
-                    swiftSettings: swiftSettings),
-        .testTarget(name: "JingleKitTests", dependencies: ["JingleKit", "Jingle", "XMPPCore", "XMLStream", "Transport", "Media",
-                                                           .product(name: "MetricsTestKit", package: "swift-metrics")],
-                    swiftSettings: swiftSettings),
-        .testTarget(name: "IntegrationTests", dependencies: [
-                        "XMPPClient", "XMPPCore", "XMLStream", "CryptoPrimitives", "RelayServer",
-                        "JingleKit", "Jingle", "Harness", "Transport", "STUN", "TURNServer", "ICETestSupport",
-                        .product(name: "NIOCore", package: "swift-nio"),
-                        .product(name: "NIOPosix", package: "swift-nio"),
-                    ],
-                    swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TransportTests",
+            dependencies: [
+                "ICETestSupport", "Transport", "Media", "NetworkEmulator", "MediaBenchmarks", "TLS", "Jingle", "JingleJSON", "XMPPCore",
+                "XMLStream", "RelayServer", "TURNServer", "STUN",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            resources: [.copy("Vectors")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RelayTests",
+            dependencies: [
+                "RelayServer", "RelayFastPath", "TURNServer", "STUN", "TURNClientEngine", "CLinuxCalls", "Transport", "ICETestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HarnessTests", dependencies: ["Harness", "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "Media"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "JingleKitTests",
+            dependencies: [
+                "JingleKit", "Jingle", "XMPPCore", "XMLStream", "Transport", "Media",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "XMPPClient", "XMPPCore", "XMLStream", "CryptoPrimitives", "RelayServer",
+                "JingleKit", "Jingle", "Harness", "Transport", "STUN", "TURNServer", "ICETestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
     ]
 )

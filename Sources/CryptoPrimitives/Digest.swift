@@ -47,9 +47,10 @@ public enum Digest {
         withContiguousBytes(key) { keyBuffer in
             withContiguousBytes(data) { dataBuffer in
                 out.withUnsafeMutableBufferPointer { outBuffer in
-                    let result = HMAC(algorithm.evp, keyBuffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(keyBuffer.count),
-                                      dataBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self), dataBuffer.count,
-                                      outBuffer.baseAddress, &length)
+                    let result = HMAC(
+                        algorithm.evp, keyBuffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(keyBuffer.count),
+                        dataBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self), dataBuffer.count,
+                        outBuffer.baseAddress, &length)
                     precondition(result != nil, "HMAC failed")
                 }
             }
@@ -58,16 +59,19 @@ public enum Digest {
     }
 
     /// PBKDF2 (RFC 8018 §5.2), SCRAM's Hi() function (RFC 5802 §2.2).
-    public static func pbkdf2<P: Collection<UInt8>, S: Collection<UInt8>>(_ algorithm: DigestAlgorithm, password: P, salt: S,
-                                                                           iterations: Int, keyLength: Int) -> [UInt8] {
+    public static func pbkdf2<P: Collection<UInt8>, S: Collection<UInt8>>(
+        _ algorithm: DigestAlgorithm, password: P, salt: S,
+        iterations: Int, keyLength: Int
+    ) -> [UInt8] {
         precondition(iterations > 0 && keyLength > 0)
         var out = [UInt8](repeating: 0, count: keyLength)
         let ok = withContiguousBytes(password) { passwordBuffer in
             withContiguousBytes(salt) { saltBuffer in
                 out.withUnsafeMutableBufferPointer { outBuffer in
-                    PKCS5_PBKDF2_HMAC(passwordBuffer.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(passwordBuffer.count),
-                                      saltBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(saltBuffer.count),
-                                      Int32(iterations), algorithm.evp, Int32(keyLength), outBuffer.baseAddress)
+                    PKCS5_PBKDF2_HMAC(
+                        passwordBuffer.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(passwordBuffer.count),
+                        saltBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(saltBuffer.count),
+                        Int32(iterations), algorithm.evp, Int32(keyLength), outBuffer.baseAddress)
                 }
             }
         }

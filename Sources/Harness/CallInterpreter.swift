@@ -122,13 +122,15 @@ public struct CallInterpreter: Sendable {
     /// past optional ones (the same candidates `receive` tries).
     public func wants(_ stanza: XMLElement) -> Bool {
         guard verdict == nil, pauseUntil == nil, pc < scenario.instructions.count,
-              case .expect(var group) = scenario.instructions[pc] else { return false }
+            case .expect(var group) = scenario.instructions[pc]
+        else { return false }
         var index = pc
         while true {
             for (i, expectation) in group.expectations.enumerated() where !(index == pc && matchedInGroup.contains(i)) {
                 if Self.matches(expectation, stanza) { return true }
             }
-            let optional = index == pc
+            let optional =
+                index == pc
                 ? group.expectations.indices.allSatisfy { group.expectations[$0].optional || matchedInGroup.contains($0) }
                 : group.isOptional
             guard optional, index + 1 < scenario.instructions.count, case .expect(let next) = scenario.instructions[index + 1] else {
@@ -174,26 +176,34 @@ public struct CallInterpreter: Sendable {
                 return
             case .answerIQ(let condition, let jingleCondition, let errorType, _):
                 for request in unanswered {
-                    var response = XMLElement("iq", namespace: XMPPNamespace.client,
-                                              ["type": condition == nil ? "result" : "error", "id": request.id])
+                    var response = XMLElement(
+                        "iq", namespace: XMPPNamespace.client,
+                        ["type": condition == nil ? "result" : "error", "id": request.id])
                     if let from = request.from { response.setAttribute("to", from) }
                     if let condition {
-                        response.append(XMLElement("error", namespace: XMPPNamespace.client, ["type": errorType],
-                                                   children: [XMLElement(condition, namespace: XMPPNamespace.stanzas)]
-                                                       + (jingleCondition.map { [XMLElement($0, namespace: JingleNamespace.errors)] } ?? [])))
+                        response.append(
+                            XMLElement(
+                                "error", namespace: XMPPNamespace.client, ["type": errorType],
+                                children: [XMLElement(condition, namespace: XMPPNamespace.stanzas)]
+                                    + (jingleCondition.map { [XMLElement($0, namespace: JingleNamespace.errors)] } ?? [])))
                     }
                     out.append(.answerIQ(requestID: request.id, response: response))
                 }
                 unanswered = []
                 pc += 1
             case .jump(let label, let condition, _):
-                let taken: Bool = switch condition {
-                case nil: true
-                case .defined(let v)?: variables[v] != nil
-                case .equals(let v, let value)?: variables[v] == value
-                case .less(let a, let b)?:
-                    if let x = variables[a], let y = variables[b] { Array(x.utf8).lexicographicallyPrecedes(Array(y.utf8)) } else { false }
-                }
+                let taken: Bool =
+                    switch condition {
+                    case nil: true
+                    case .defined(let v)?: variables[v] != nil
+                    case .equals(let v, let value)?: variables[v] == value
+                    case .less(let a, let b)?:
+                        if let x = variables[a], let y = variables[b] {
+                            Array(x.utf8).lexicographicallyPrecedes(Array(y.utf8))
+                        } else {
+                            false
+                        }
+                    }
                 if taken, let target = scenario.labels[label] { jump(to: target) } else { pc += 1 }
             case .set(let variable, let value, let line):
                 switch value {
@@ -236,23 +246,28 @@ public struct CallInterpreter: Sendable {
         while true {
             for (i, expectation) in group.expectations.enumerated() where !(index == pc && matchedInGroup.contains(i)) {
                 guard Self.matches(expectation, stanza) else { continue }
-                if index != pc { pc = index; resetWait(); waitingSince = now
-                    nextDeadline = now + Double(group.timeoutMS ?? scenario.defaultTimeoutMS) / 1000 }
+                if index != pc {
+                    pc = index; resetWait(); waitingSince = now
+                    nextDeadline = now + Double(group.timeoutMS ?? scenario.defaultTimeoutMS) / 1000
+                }
                 accept(expectation, memberIndex: i, group: group, stanza: stanza, now: now, into: &out)
                 return
             }
-            let groupOptional = index == pc
+            let groupOptional =
+                index == pc
                 ? group.expectations.indices.allSatisfy { group.expectations[$0].optional || matchedInGroup.contains($0) }
                 : group.isOptional
             guard groupOptional, index + 1 < scenario.instructions.count,
-                  case .expect(let next) = scenario.instructions[index + 1] else { break }
+                case .expect(let next) = scenario.instructions[index + 1]
+            else { break }
             index += 1
             group = next
         }
         if let pattern = scenario.ignores.first(where: { Self.matches($0, stanza) }) {
             if let keep = pattern.keep, kept[keep] == nil { kept[keep] = stanza }
             if stanza.name == "iq", let type = stanza.attribute("type"), type == "set" || type == "get",
-               let id = stanza.attribute("id") {
+                let id = stanza.attribute("id")
+            {
                 var response = XMLElement("iq", namespace: XMPPNamespace.client, ["type": "result", "id": id])
                 if let from = stanza.attribute("from") { response.setAttribute("to", from) }
                 out.append(.answerIQ(requestID: id, response: response))
@@ -263,8 +278,10 @@ public struct CallInterpreter: Sendable {
         finish(.failed(FailureCause.classify(stanza, expecting: expecting(current), line: current.line)), now: now, into: &out)
     }
 
-    private mutating func accept(_ expectation: Expectation, memberIndex: Int, group: ExpectGroup, stanza: XMLElement,
-                                 now: Double, into out: inout [Output]) {
+    private mutating func accept(
+        _ expectation: Expectation, memberIndex: Int, group: ExpectGroup, stanza: XMLElement,
+        now: Double, into out: inout [Output]
+    ) {
         decidingStanza = stanza
         if let keep = expectation.keep { kept[keep] = stanza }
         // A carbon's captures read the message it forwards (its `from` is the device that sent it).
@@ -277,21 +294,26 @@ public struct CallInterpreter: Sendable {
             variables[capture.variable] = value
         }
         if variables["sid"] == nil {
-            variables["sid"] = stanza.child("jingle", namespace: JingleNamespace.jingle)?.attribute("sid")
+            variables["sid"] =
+                stanza.child("jingle", namespace: JingleNamespace.jingle)?.attribute("sid")
                 ?? stanza.elements.first { $0.namespace == JingleNamespace.jingleMessage }?.attribute("id")
         }
         if variables["peer"] == nil, let from = stanza.attribute("from") { variables["peer"] = from }
         if let measure = expectation.measure { record(measure, now: now) }
         if let mark = expectation.mark { marks[mark] = now }
         if stanza.name == "iq", let type = stanza.attribute("type"), type == "set" || type == "get",
-           let id = stanza.attribute("id") {
+            let id = stanza.attribute("id")
+        {
             unanswered.append((id, stanza.attribute("from")))
         }
         matchedInGroup.insert(memberIndex)
-        let done = !group.unordered
+        let done =
+            !group.unordered
             || group.expectations.indices.allSatisfy { group.expectations[$0].optional || matchedInGroup.contains($0) }
         guard done else { return }
-        if let label = expectation.gotoLabel, let target = scenario.labels[label] { jump(to: target) } else {
+        if let label = expectation.gotoLabel, let target = scenario.labels[label] {
+            jump(to: target)
+        } else {
             pc += 1
             resetWait()
         }
@@ -384,7 +406,8 @@ public struct CallInterpreter: Sendable {
         }
         if let condition = expectation.jingleCondition {
             guard let error = stanza.child("error"),
-                  error.elements.contains(where: { $0.name == condition && $0.namespace == JingleNamespace.errors }) else { return false }
+                error.elements.contains(where: { $0.name == condition && $0.namespace == JingleNamespace.errors })
+            else { return false }
         }
         return true
     }
@@ -397,7 +420,8 @@ extension CallInterpreter {
         guard stanza.name == "message" else { return nil }
         for direction in [CarbonDirection.sent, .received] {
             if let wrapper = stanza.child(direction.rawValue, namespace: XMPPNamespace.carbons),
-               let message = wrapper.child("forwarded", namespace: XMPPNamespace.forward)?.child("message") {
+                let message = wrapper.child("forwarded", namespace: XMPPNamespace.forward)?.child("message")
+            {
                 return (direction, message)
             }
         }

@@ -34,7 +34,8 @@ public final class CallRecordStream: @unchecked Sendable {
         self.junitPath = junitPath
         if let csvPath {
             csv = try Self.create(csvPath)
-            let header = (["call", "role", "scenario", "result", "cause", "detail", "duration_ms"] + measureNames.map { "\($0)_ms" })
+            let header =
+                (["call", "role", "scenario", "result", "cause", "detail", "duration_ms"] + measureNames.map { "\($0)_ms" })
                 .map(ReportWriters.csvField).joined(separator: ",") + "\n"
             try csv?.write(contentsOf: Data(header.utf8))
         }
@@ -93,7 +94,8 @@ public final class CallRecordStream: @unchecked Sendable {
         let marker = "jingle-harness-test-cases"
         var suite = ReportWriters.junitSuite(report, tests: tests, failures: failures)
         suite.append(XMLElement(marker, namespace: ""))
-        let text = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        let text =
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             + XMLSerializer.serialize(XMLElement("testsuites", namespace: "", children: [suite])) + "\n"
         guard let range = text.range(of: "<\(marker)/>") else { throw CallRecordStreamError(description: "cannot assemble \(junitPath)") }
         let partial = junitPath + ".partial"

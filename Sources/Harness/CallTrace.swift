@@ -37,7 +37,8 @@ public struct FailedStep: Sendable, Hashable, CustomStringConvertible {
             summary = "send " + Self.describe(template)
         case .expect(let group):
             line = group.line
-            summary = (group.unordered ? "unordered expect " : "expect ")
+            summary =
+                (group.unordered ? "unordered expect " : "expect ")
                 + group.expectations.map { $0.summary + ($0.optional ? " (optional)" : "") }.joined(separator: " + ")
         case .pause(let ms, let line):
             self.line = line
@@ -97,7 +98,8 @@ public enum TraceText {
             if ampersands, scalar == "&" {
                 out += "&amp;"
             } else if v < 0x20 || (0x7F...0x9F).contains(v) || v == 0x2028 || v == 0x2029
-                        || (0x200E...0x200F).contains(v) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v) {
+                || (0x200E...0x200F).contains(v) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
+            {
                 out += "&#x" + String(v, radix: 16, uppercase: true) + ";"
             } else {
                 out.unicodeScalars.append(scalar)
@@ -108,10 +110,11 @@ public enum TraceText {
 
     /// `[A-Za-z0-9._-]` kept, anything else `_`; no leading dot; at most `limit` characters.
     public static func fileNamePart(_ text: String, limit: Int = 64) -> String {
-        var out = String(text.unicodeScalars.prefix(limit).map { scalar -> Character in
-            scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "._-".unicodeScalars.contains(scalar))
-                ? Character(scalar) : "_"
-        })
+        var out = String(
+            text.unicodeScalars.prefix(limit).map { scalar -> Character in
+                scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "._-".unicodeScalars.contains(scalar))
+                    ? Character(scalar) : "_"
+            })
         while out.hasPrefix(".") { out.removeFirst() }
         return out.isEmpty ? "_" : out
     }
@@ -136,9 +139,11 @@ public struct CallTrace: Sendable {
     /// The wall-clock time (seconds since 1970) of the runner clock's zero, if known.
     public var wallClockOrigin: Double?
 
-    public init(scenario: String, callNumber: Int, role: Scenario.Role, sid: String?, verdict: CallVerdict,
-                failedStep: FailedStep?, decidingStanza: XMLElement?, entries: [TraceEntry], omitted: Int,
-                startedAt: Double, wallClockOrigin: Double?) {
+    public init(
+        scenario: String, callNumber: Int, role: Scenario.Role, sid: String?, verdict: CallVerdict,
+        failedStep: FailedStep?, decidingStanza: XMLElement?, entries: [TraceEntry], omitted: Int,
+        startedAt: Double, wallClockOrigin: Double?
+    ) {
         self.scenario = scenario
         self.callNumber = callNumber
         self.role = role
@@ -155,12 +160,13 @@ public struct CallTrace: Sendable {
     /// The trace of the call `interpreter` played, ended with `verdict` (the interpreter's, or a
     /// media failure found afterwards).
     public init(_ interpreter: CallInterpreter, verdict: CallVerdict, wallClockOrigin: Double?) {
-        self.init(scenario: interpreter.scenario.name,
-                  callNumber: interpreter.variables["call_number"].flatMap(Int.init) ?? 0,
-                  role: interpreter.scenario.role, sid: interpreter.variables["sid"], verdict: verdict,
-                  failedStep: interpreter.failedStep, decidingStanza: interpreter.decidingStanza,
-                  entries: interpreter.trace, omitted: interpreter.traceOmitted, startedAt: interpreter.startedAt,
-                  wallClockOrigin: wallClockOrigin)
+        self.init(
+            scenario: interpreter.scenario.name,
+            callNumber: interpreter.variables["call_number"].flatMap(Int.init) ?? 0,
+            role: interpreter.scenario.role, sid: interpreter.variables["sid"], verdict: verdict,
+            failedStep: interpreter.failedStep, decidingStanza: interpreter.decidingStanza,
+            entries: interpreter.trace, omitted: interpreter.traceOmitted, startedAt: interpreter.startedAt,
+            wallClockOrigin: wallClockOrigin)
     }
 
     /// `caller-12-jh12-abc.trace.txt`, every part sanitised.
@@ -195,16 +201,19 @@ public struct CallTrace: Sendable {
         if case .failed = verdict {
             lines.append("failed step: " + (failedStep.map { text($0.description) } ?? "none (the scenario ended; the media plane failed)"))
         }
-        lines.append("\(label): " + (decidingIndex.map { "#\(entryNumber($0)) (shown again at the end)" }
-            ?? (decidingStanza == nil ? "none" : "not among the stanzas kept (shown at the end)")))
+        lines.append(
+            "\(label): "
+                + (decidingIndex.map { "#\(entryNumber($0)) (shown again at the end)" }
+                    ?? (decidingStanza == nil ? "none" : "not among the stanzas kept (shown at the end)")))
         lines.append("stanzas: \(entries.count + omitted)" + (omitted > 0 ? " (\(omitted) in the middle not kept)" : ""))
         lines.append("")
         for (i, entry) in entries.enumerated() {
             if omitted > 0, i == CallInterpreter.transcriptLimit / 2 {
                 lines.append("... \(omitted) stanzas not kept ...")
             }
-            lines.append(String(format: "#%d +%.3f s", entryNumber(i), entry.at - startedAt) + wall(entry.at)
-                         + " " + entry.direction.rawValue + (i == decidingIndex ? " (deciding)" : ""))
+            lines.append(
+                String(format: "#%d +%.3f s", entryNumber(i), entry.at - startedAt) + wall(entry.at)
+                    + " " + entry.direction.rawValue + (i == decidingIndex ? " (deciding)" : ""))
             lines.append(stanza(entry.stanza))
         }
         if let decidingStanza {

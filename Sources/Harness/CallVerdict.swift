@@ -84,11 +84,13 @@ public enum FailureCause: Sendable, Hashable, CustomStringConvertible {
             return .iqError(condition: condition, jingleCondition: jingle)
         }
         if let jingle = stanza.child("jingle", namespace: JingleNamespace.jingle),
-           jingle.attribute("action") == JingleAction.sessionTerminate.rawValue {
+            jingle.attribute("action") == JingleAction.sessionTerminate.rawValue
+        {
             return .terminated(reason: jingle.child("reason")?.elements.first?.name ?? "none")
         }
         if let jmi = stanza.elements.first(where: { $0.namespace == JingleNamespace.jingleMessage }),
-           jmi.name == "reject" || jmi.name == "retract" {
+            jmi.name == "reject" || jmi.name == "retract"
+        {
             return .jmi(action: jmi.name, reason: jmi.child("reason")?.elements.first?.name)
         }
         return .unexpected(stanza: describe(stanza), expecting: expecting, line: line)

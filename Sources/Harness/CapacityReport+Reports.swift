@@ -31,8 +31,9 @@ struct CapacityJSON: Codable {
         last_good_rate_cps = c.lastGoodRate
         first_bad_rate_cps = c.firstBadRate
         steps = c.steps.map {
-            Step(rate_cps: $0.rate, placed: $0.placed, finished: $0.finished, failed: $0.failed,
-                 failure_pct: r($0.failurePercent), setup_p99_ms: $0.p99Setup.map { r($0 * 1000) }, good: c.isGood($0))
+            Step(
+                rate_cps: $0.rate, placed: $0.placed, finished: $0.finished, failed: $0.failed,
+                failure_pct: r($0.failurePercent), setup_p99_ms: $0.p99Setup.map { r($0 * 1000) }, good: c.isGood($0))
         }
     }
 }
@@ -48,8 +49,10 @@ extension CapacityReport {
     var textLines: [String] {
         var lines = ["stair step   rate/s   placed   failed  fail%  \(options.setupStep) p99ms"]
         for (i, s) in steps.enumerated() {
-            lines.append(String(format: "%10d %8.1f %8d %8d %6.1f %8@%@", i + 1, s.rate, s.placed, s.failed, s.failurePercent,
-                                s.p99Setup.map { String(format: "%.1f", $0 * 1000) } ?? "-", isGood(s) ? "" : "  not good"))
+            lines.append(
+                String(
+                    format: "%10d %8.1f %8d %8d %6.1f %8@%@", i + 1, s.rate, s.placed, s.failed, s.failurePercent,
+                    s.p99Setup.map { String(format: "%.1f", $0 * 1000) } ?? "-", isGood(s) ? "" : "  not good"))
         }
         lines.append(verdictLine)
         return lines
@@ -58,9 +61,11 @@ extension CapacityReport {
     /// The steps as an HTML table, and the capacity found.
     var htmlTable: String {
         var html = "<h2>Capacity (step stair)</h2><p>\(HTMLReport.esc(verdictLine))</p>"
-        html += "<table><tr><th>step</th><th>rate/s</th><th>placed</th><th>failed</th><th>fail %</th><th>\(HTMLReport.esc(options.setupStep)) p99 ms</th><th>good</th></tr>"
+        html +=
+            "<table><tr><th>step</th><th>rate/s</th><th>placed</th><th>failed</th><th>fail %</th><th>\(HTMLReport.esc(options.setupStep)) p99 ms</th><th>good</th></tr>"
         for (i, s) in steps.enumerated() {
-            html += "<tr><td>\(i + 1)</td><td>\(String(format: "%.1f", s.rate))</td><td>\(s.placed)</td><td>\(s.failed)</td>"
+            html +=
+                "<tr><td>\(i + 1)</td><td>\(String(format: "%.1f", s.rate))</td><td>\(s.placed)</td><td>\(s.failed)</td>"
                 + "<td>\(String(format: "%.1f", s.failurePercent))</td><td>\(s.p99Setup.map { String(format: "%.1f", $0 * 1000) } ?? "-")</td>"
                 + "<td class=\"\(isGood(s) ? "ok" : "bad")\">\(isGood(s) ? "yes" : "no")</td></tr>"
         }

@@ -9,27 +9,43 @@ extension HTMLReport {
         guard !rows.isEmpty else { return "" }
         let times = rows.map(\.time)
         var html = "<h2>Over time</h2>\n<p>\(rows.count) intervals of \(String(format: "%g", rows[0].intervalSeconds)) s</p>\n"
-        html += "<h3>calls per interval</h3>\n" + lineChart(times: times, plain: [
-            ("started", "#4a7ebb", rows.map { Double($0.started) }),
-            ("passed", "#2a8a2a", rows.map { Double($0.passed) }),
-            ("failed", "#c03030", rows.map { Double($0.failed) }),
-        ]) + "\n"
-        html += "<h3>calls in flight</h3>\n" + lineChart(times: times, plain: [
-            ("in flight", "#7a4abb", rows.map { Double($0.inFlight) }),
-        ]) + "\n"
-        html += "<h3>call rate (calls/s)</h3>\n" + lineChart(times: times, plain: [
-            ("started/s", "#4a7ebb", rows.map(\.rate)),
-            ("target", "#999999", rows.map(\.targetRate)),
-        ]) + "\n"
+        html +=
+            "<h3>calls per interval</h3>\n"
+            + lineChart(
+                times: times,
+                plain: [
+                    ("started", "#4a7ebb", rows.map { Double($0.started) }),
+                    ("passed", "#2a8a2a", rows.map { Double($0.passed) }),
+                    ("failed", "#c03030", rows.map { Double($0.failed) }),
+                ]) + "\n"
+        html +=
+            "<h3>calls in flight</h3>\n"
+            + lineChart(
+                times: times,
+                plain: [
+                    ("in flight", "#7a4abb", rows.map { Double($0.inFlight) })
+                ]) + "\n"
+        html +=
+            "<h3>call rate (calls/s)</h3>\n"
+            + lineChart(
+                times: times,
+                plain: [
+                    ("started/s", "#4a7ebb", rows.map(\.rate)),
+                    ("target", "#999999", rows.map(\.targetRate)),
+                ]) + "\n"
         for (i, name) in (rows.first?.steps.map(\.name) ?? []).enumerated() {
             let steps = rows.map { i < $0.steps.count ? $0.steps[i] : nil }
             guard steps.contains(where: { ($0?.count ?? 0) > 0 }) else { continue }
             func values(_ p: (IntervalStats.Step) -> Double) -> [Double?] {
                 steps.map { s in s.flatMap { $0.count > 0 ? p($0) * 1000 : nil } }
             }
-            html += "<h3>\(esc(name)) (ms)</h3>\n" + lineChart(times: times, series: [
-                ("p50", "#2a8a2a", values(\.p50)), ("p90", "#d08a10", values(\.p90)), ("p99", "#c03030", values(\.p99)),
-            ]) + "\n"
+            html +=
+                "<h3>\(esc(name)) (ms)</h3>\n"
+                + lineChart(
+                    times: times,
+                    series: [
+                        ("p50", "#2a8a2a", values(\.p50)), ("p90", "#d08a10", values(\.p90)), ("p99", "#c03030", values(\.p99)),
+                    ]) + "\n"
         }
         return html
     }
@@ -43,13 +59,16 @@ extension HTMLReport {
         func x(_ t: Double) -> Double { left + t / maxTime * width }
         func y(_ v: Double) -> Double { top + height - v / maxY * height }
         func n(_ v: Double) -> String { String(format: "%.1f", v) }
-        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(left + width + legend))\" height=\"\(Int(top + height + bottom))\" role=\"img\">"
+        var out =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(left + width + legend))\" height=\"\(Int(top + height + bottom))\" role=\"img\">"
         out += "<line x1=\"\(n(left))\" y1=\"\(n(top + height))\" x2=\"\(n(left + width))\" y2=\"\(n(top + height))\" stroke=\"#888\"/>"
         out += "<line x1=\"\(n(left))\" y1=\"\(n(top))\" x2=\"\(n(left))\" y2=\"\(n(top + height))\" stroke=\"#888\"/>"
-        out += "<text x=\"\(n(left - 4))\" y=\"\(n(top + 8))\" font-size=\"10\" text-anchor=\"end\">\(String(format: "%g", (maxY * 100).rounded() / 100))</text>"
+        out +=
+            "<text x=\"\(n(left - 4))\" y=\"\(n(top + 8))\" font-size=\"10\" text-anchor=\"end\">\(String(format: "%g", (maxY * 100).rounded() / 100))</text>"
         out += "<text x=\"\(n(left - 4))\" y=\"\(n(top + height))\" font-size=\"10\" text-anchor=\"end\">0</text>"
         out += "<text x=\"\(n(left))\" y=\"\(n(top + height + 14))\" font-size=\"10\">0 s</text>"
-        out += "<text x=\"\(n(left + width))\" y=\"\(n(top + height + 14))\" font-size=\"10\" text-anchor=\"end\">\(String(format: "%.0f", maxTime)) s</text>"
+        out +=
+            "<text x=\"\(n(left + width))\" y=\"\(n(top + height + 14))\" font-size=\"10\" text-anchor=\"end\">\(String(format: "%.0f", maxTime)) s</text>"
         for (k, s) in series.enumerated() {
             // One polyline per run of values; a lone point is drawn as a dot.
             var run: [(Double, Double)] = []
@@ -57,7 +76,8 @@ extension HTMLReport {
                 if run.count == 1 {
                     out += "<circle cx=\"\(n(run[0].0))\" cy=\"\(n(run[0].1))\" r=\"2\" fill=\"\(s.color)\"/>"
                 } else if run.count > 1 {
-                    out += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.5\" points=\""
+                    out +=
+                        "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.5\" points=\""
                         + run.map { "\(n($0.0)),\(n($0.1))" }.joined(separator: " ") + "\"/>"
                 }
                 run = []
@@ -87,12 +107,14 @@ extension HTMLReport {
         guard !traced.isEmpty else { return html }
         html += "<table><tr><th>call</th><th>role</th><th>result</th><th>step</th><th>trace</th></tr>"
         for r in traced {
-            let result: String = switch r.verdict {
-            case .passed: "passed"
-            case .failed(let cause): cause.category
-            }
+            let result: String =
+                switch r.verdict {
+                case .passed: "passed"
+                case .failed(let cause): cause.category
+                }
             let path = r.tracePath ?? ""
-            html += "<tr><td>\(r.callNumber)</td><td>\(r.role.rawValue)</td><td style=\"text-align:left\">\(esc(TraceText.oneLine(result)))</td>"
+            html +=
+                "<tr><td>\(r.callNumber)</td><td>\(r.role.rawValue)</td><td style=\"text-align:left\">\(esc(TraceText.oneLine(result)))</td>"
                 + "<td style=\"text-align:left\">\(esc(TraceText.oneLine(r.failedStep?.description ?? "")))</td>"
                 + "<td style=\"text-align:left\"><a href=\"\(esc(hrefPath(path)))\">\(esc(TraceText.oneLine((path as NSString).lastPathComponent)))</a></td></tr>"
         }

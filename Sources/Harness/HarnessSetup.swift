@@ -40,8 +40,9 @@ public enum ScenarioLibrary {
             }
         }
         let looked = searchPaths.isEmpty ? "" : " in \(searchPaths.joined(separator: ", ")) or"
-        throw ScenarioError(line: 0, element: nil,
-                            message: "no scenario '\(nameOrPath)'\(looked) among the built-ins (jingle-harness scenarios list)")
+        throw ScenarioError(
+            line: 0, element: nil,
+            message: "no scenario '\(nameOrPath)'\(looked) among the built-ins (jingle-harness scenarios list)")
     }
 }
 
@@ -68,13 +69,16 @@ public enum HarnessSetup {
     /// Connects `account` with a resource unique to this process (and to `device`, for one of
     /// several devices of the account) and sends initial presence; with `carbons`, enables
     /// XEP-0280 carbons first (a server that refuses them fails the login).
-    public static func connect(_ account: HarnessAccount, index: Int, server: ServerSettings,
-                               device: Int? = nil, carbons: Bool = false) async throws -> (XMPPClient, JID) {
+    public static func connect(
+        _ account: HarnessAccount, index: Int, server: ServerSettings,
+        device: Int? = nil, carbons: Bool = false
+    ) async throws -> (XMPPClient, JID) {
         var jid = account.jid
         if jid.resourcepart == nil || device != nil {
-            jid = JID(localpart: jid.localpart, domainpart: jid.domainpart,
-                      resourcepart: (jid.resourcepart ?? "harness-\(ProcessInfo.processInfo.processIdentifier)-\(index)")
-                          + (device.map { "-d\($0)" } ?? ""))
+            jid = JID(
+                localpart: jid.localpart, domainpart: jid.domainpart,
+                resourcepart: (jid.resourcepart ?? "harness-\(ProcessInfo.processInfo.processIdentifier)-\(index)")
+                    + (device.map { "-d\($0)" } ?? ""))
         }
         let configuration = XMPPClientConfiguration(
             jid: jid, password: account.password,
@@ -84,7 +88,8 @@ public enum HarnessSetup {
         let client = XMPPClient(configuration: configuration, eventLoopGroup: eventLoop)
         let info = try await client.connect()
         if carbons {
-            let enable = IQ(type: .set, id: await client.makeID(), payload: XMLStream.XMLElement("enable", namespace: XMPPNamespace.carbons))
+            let enable = IQ(
+                type: .set, id: await client.makeID(), payload: XMLStream.XMLElement("enable", namespace: XMPPNamespace.carbons))
             let answer = try await client.sendIQ(enable)
             guard answer.type == .result else {
                 await client.disconnect()
@@ -97,15 +102,20 @@ public enum HarnessSetup {
 
     /// The endpoints of one account answering with `scenario`: one, or `devices` resources of it
     /// (variables `device` = 1...N and `devices` = N), as several devices of one user are.
-    public static func responders(_ account: HarnessAccount, index: Int, scenario: Scenario, devices: Int,
-                                  server: ServerSettings) async throws -> [HarnessEndpoint] {
+    public static func responders(
+        _ account: HarnessAccount, index: Int, scenario: Scenario, devices: Int,
+        server: ServerSettings
+    ) async throws -> [HarnessEndpoint] {
         var endpoints: [HarnessEndpoint] = []
         do {
             for device in 1...max(1, devices) {
-                let (client, jid) = try await connect(account, index: index, server: server,
-                                                      device: devices > 1 ? device : nil, carbons: scenario.carbons)
-                endpoints.append(HarnessEndpoint(client: client, localJID: jid, scenario: scenario,
-                                                 variables: ["device": "\(device)", "devices": "\(max(1, devices))"]))
+                let (client, jid) = try await connect(
+                    account, index: index, server: server,
+                    device: devices > 1 ? device : nil, carbons: scenario.carbons)
+                endpoints.append(
+                    HarnessEndpoint(
+                        client: client, localJID: jid, scenario: scenario,
+                        variables: ["device": "\(device)", "devices": "\(max(1, devices))"]))
             }
         } catch {
             await disconnect(endpoints)
@@ -120,8 +130,10 @@ public enum HarnessSetup {
     ///
     /// With `devices` above 1 the second of each pair logs in that many times (the responder
     /// scenario runs on each device) and the initiator calls its bare JID.
-    public static func pairs(_ accounts: [HarnessAccount], initiator: Scenario, responder: Scenario, devices: Int = 1,
-                             server: ServerSettings) async throws -> [HarnessEndpoint] {
+    public static func pairs(
+        _ accounts: [HarnessAccount], initiator: Scenario, responder: Scenario, devices: Int = 1,
+        server: ServerSettings
+    ) async throws -> [HarnessEndpoint] {
         var endpoints: [HarnessEndpoint] = []
         var index = 0
         do {
@@ -132,8 +144,9 @@ public enum HarnessSetup {
                     endpoints.append(HarnessEndpoint(client: caller, localJID: callerJID, scenario: initiator, peer: calleeJID))
                     endpoints.append(HarnessEndpoint(client: callee, localJID: calleeJID, scenario: responder, peer: callerJID))
                 } else {
-                    let callees = try await responders(accounts[index + 1], index: index + 1, scenario: responder,
-                                                       devices: devices, server: server)
+                    let callees = try await responders(
+                        accounts[index + 1], index: index + 1, scenario: responder,
+                        devices: devices, server: server)
                     let caller: XMPPClient, callerJID: JID
                     do {
                         (caller, callerJID) = try await connect(accounts[index], index: index, server: server, carbons: initiator.carbons)

@@ -92,8 +92,10 @@ public struct StatsTimeline: Sendable {
 
     /// Ends the open interval at `time` and returns its row (also kept in `rows`).
     @discardableResult
-    public mutating func close(at time: Double, inFlight: Int, targetRate: Double, paused: Bool = false,
-                               wallClock: Double? = nil) -> IntervalStats {
+    public mutating func close(
+        at time: Double, inFlight: Int, targetRate: Double, paused: Bool = false,
+        wallClock: Double? = nil
+    ) -> IntervalStats {
         let row = IntervalStats(
             time: time, intervalSeconds: max(0, time - opened), wallClock: wallClock,
             started: started, passed: passed, failed: failed,
@@ -113,22 +115,27 @@ public struct StatsTimeline: Sendable {
 /// The `--stats-csv` file: a header, then one row per interval.
 public enum StatsCSV {
     public static func header(steps: [String]) -> String {
-        (["time_s", "wall_clock", "interval_s", "started", "passed", "failed", "total_started", "total_passed",
-          "total_failed", "in_flight", "rate_cps", "target_cps", "paused"]
+        ([
+            "time_s", "wall_clock", "interval_s", "started", "passed", "failed", "total_started", "total_passed",
+            "total_failed", "in_flight", "rate_cps", "target_cps", "paused",
+        ]
             + steps.flatMap { ["\($0)_count", "\($0)_p50_ms", "\($0)_p90_ms", "\($0)_p99_ms"] })
             .map(ReportWriters.csvField).joined(separator: ",")
     }
 
     /// A row; a step's percentiles are empty when it had no sample in the interval.
     public static func row(_ r: IntervalStats) -> String {
-        let wall = r.wallClock.map { t -> String in
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            return formatter.string(from: Date(timeIntervalSince1970: t))
-        } ?? ""
-        var fields = [f3(r.time), wall, f3(r.intervalSeconds), String(r.started), String(r.passed), String(r.failed),
-                      String(r.totalStarted), String(r.totalPassed), String(r.totalFailed), String(r.inFlight),
-                      f3(r.rate), f3(r.targetRate), r.paused ? "1" : "0"]
+        let wall =
+            r.wallClock.map { t -> String in
+                let formatter = ISO8601DateFormatter()
+                formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                return formatter.string(from: Date(timeIntervalSince1970: t))
+            } ?? ""
+        var fields = [
+            f3(r.time), wall, f3(r.intervalSeconds), String(r.started), String(r.passed), String(r.failed),
+            String(r.totalStarted), String(r.totalPassed), String(r.totalFailed), String(r.inFlight),
+            f3(r.rate), f3(r.targetRate), r.paused ? "1" : "0",
+        ]
         for s in r.steps {
             fields.append(String(s.count))
             fields += s.count > 0 ? [s.p50, s.p90, s.p99].map { ReportWriters.ms($0) } : ["", "", ""]

@@ -22,8 +22,10 @@ extension LoadRunner {
     /// time zero) and hands each row to `onRow` as it closes; the run's report carries them all.
     /// `steps` are the measured steps reported (default: every `measure` of the endpoints'
     /// scenarios, the media steps with a media plane, and `call`). Call before `run`.
-    public func recordIntervals(every seconds: Double, steps: [String]? = nil,
-                                onRow: (@Sendable (IntervalStats) -> Void)? = nil) {
+    public func recordIntervals(
+        every seconds: Double, steps: [String]? = nil,
+        onRow: (@Sendable (IntervalStats) -> Void)? = nil
+    ) {
         precondition(seconds > 0, "interval must be positive")
         observation.interval = seconds
         observation.steps = steps
@@ -68,8 +70,9 @@ extension LoadRunner {
     private func closeInterval(at time: Double) {
         guard !observation.closed, var timeline = observation.timeline else { return }
         let c = counters
-        let row = timeline.close(at: time, inFlight: c.inFlight, targetRate: c.stopped == nil ? c.rate : 0,
-                                 paused: c.paused, wallClock: observation.wallClockOrigin + time)
+        let row = timeline.close(
+            at: time, inFlight: c.inFlight, targetRate: c.stopped == nil ? c.rate : 0,
+            paused: c.paused, wallClock: observation.wallClockOrigin + time)
         observation.timeline = timeline
         observation.onInterval?(row)
     }
@@ -114,12 +117,15 @@ extension LoadRunner {
             }
             // Read before the chain below starts modifying `observation` (exclusive access).
             let counted = record.role == .initiator || !observation.placing
-            observation.timeline?.callFinished(passed: record.verdict.passed, durationSeconds: record.durationSeconds,
-                                               counted: counted)
+            observation.timeline?.callFinished(
+                passed: record.verdict.passed, durationSeconds: record.durationSeconds,
+                counted: counted)
         }
         if let writer = observation.traces {
-            record.tracePath = writer.write(CallTrace(interpreter, verdict: record.verdict,
-                                                      wallClockOrigin: observation.wallClockOrigin))
+            record.tracePath = writer.write(
+                CallTrace(
+                    interpreter, verdict: record.verdict,
+                    wallClockOrigin: observation.wallClockOrigin))
         }
     }
 }

@@ -29,8 +29,10 @@ public struct LoadOptions: Sendable {
     /// Which finished calls the report keeps in `records` (its statistics count every call).
     public var retention = RecordRetention()
 
-    public init(rate: Double = 10, maxConcurrent: Int = 100, totalCalls: Int? = 1, durationSeconds: Double? = nil,
-                rampSeconds: Double = 0, drainSeconds: Double = 30, together: Bool = false, maxFailures: Int? = nil) {
+    public init(
+        rate: Double = 10, maxConcurrent: Int = 100, totalCalls: Int? = 1, durationSeconds: Double? = nil,
+        rampSeconds: Double = 0, drainSeconds: Double = 30, together: Bool = false, maxFailures: Int? = nil
+    ) {
         self.together = together
         self.maxFailures = maxFailures
         self.rate = rate
@@ -71,19 +73,24 @@ public struct MediaPlane: Sendable {
     public var timeout: Duration
     public var qualityGuard: MediaQualityGuard
 
-    public init(provider: any MediaTransportProvider, timeout: Duration = .seconds(5),
-                qualityGuard: MediaQualityGuard = MediaQualityGuard()) {
+    public init(
+        provider: any MediaTransportProvider, timeout: Duration = .seconds(5),
+        qualityGuard: MediaQualityGuard = MediaQualityGuard()
+    ) {
         self.provider = provider
         self.timeout = timeout
         self.qualityGuard = qualityGuard
     }
     /// JingleKit's ICE/DTLS-SRTP/Opus transport with host candidates on `localAddresses` only
     /// (no STUN/TURN discovery): what a load run on one machine or a LAN needs.
-    public static func ice(localAddresses: [String], timeout: Duration = .seconds(5),
-                           qualityGuard: MediaQualityGuard = MediaQualityGuard()) -> MediaPlane {
-        MediaPlane(provider: ICEMediaTransportProvider(
-            settings: CallMediaSettings(localAddresses: localAddresses, discoverServers: false), client: nil),
-                   timeout: timeout, qualityGuard: qualityGuard)
+    public static func ice(
+        localAddresses: [String], timeout: Duration = .seconds(5),
+        qualityGuard: MediaQualityGuard = MediaQualityGuard()
+    ) -> MediaPlane {
+        MediaPlane(
+            provider: ICEMediaTransportProvider(
+                settings: CallMediaSettings(localAddresses: localAddresses, discoverServers: false), client: nil),
+            timeout: timeout, qualityGuard: qualityGuard)
     }
 }
 
@@ -184,7 +191,8 @@ public actor LoadRunner {
         schedule = CallSchedule(rate: options.rate, rampSeconds: options.rampSeconds, now: 0)
         stair = options.stair.map { StepStair(options: $0, startRate: options.rate) }
         // Reports list the initiators' measures first, as a call's legs are sorted.
-        let scenarios = endpoints.map(\.scenario).filter { $0.role == .initiator } + endpoints.map(\.scenario).filter { $0.role == .responder }
+        let scenarios =
+            endpoints.map(\.scenario).filter { $0.role == .initiator } + endpoints.map(\.scenario).filter { $0.role == .responder }
         totals.preferredOrder = CallRecordStream.measureNames(scenarios, media: media != nil)
     }
 
@@ -237,10 +245,11 @@ public actor LoadRunner {
     public var counters: LiveCounters {
         let placing = endpoints.contains { $0.scenario.role == .initiator }
         let t = now
-        return LiveCounters(elapsed: t, started: placing ? initiatorsStarted : started, succeeded: passedCalls,
-                            failed: failedCalls, inFlight: placing ? inFlightInitiators : calls.count,
-                            paused: schedule.isPaused && placingEndedAt == nil, rate: placing ? schedule.currentRate(now: t) : 0,
-                            pausedSeconds: pausedSeconds, stopped: placingEndedAt == nil ? nil : stopReason)
+        return LiveCounters(
+            elapsed: t, started: placing ? initiatorsStarted : started, succeeded: passedCalls,
+            failed: failedCalls, inFlight: placing ? inFlightInitiators : calls.count,
+            paused: schedule.isPaused && placingEndedAt == nil, rate: placing ? schedule.currentRate(now: t) : 0,
+            pausedSeconds: pausedSeconds, stopped: placingEndedAt == nil ? nil : stopReason)
     }
 
     private var pausedSeconds: Double { schedule.pausedSeconds(now: placingEndedAt ?? now) }
@@ -252,8 +261,10 @@ public actor LoadRunner {
 
     /// Places calls until the total, the duration or `stop()`, lets them finish, and reports.
     /// `progress` gets the counters every `progressInterval`.
-    public func run(scenarioName: String, progressInterval: Duration = .seconds(1),
-                    progress: (@Sendable (LiveCounters) -> Void)? = nil) async -> RunReport {
+    public func run(
+        scenarioName: String, progressInterval: Duration = .seconds(1),
+        progress: (@Sendable (LiveCounters) -> Void)? = nil
+    ) async -> RunReport {
         for (index, endpoint) in endpoints.enumerated() {
             // Jingle requests come in order with the messages around them, and the scenario
             // answers them itself (`answer-iq`), in order with its other sends.
@@ -296,9 +307,10 @@ public actor LoadRunner {
             await endpoint.client.streamIQRequests(namespace: JingleNamespace.jingle, false)
         }
         intervals?.cancel()
-        var report = RunReport(scenario: scenarioName, totals: totals, records: records, elapsedSeconds: now, started: started,
-                               pausedSeconds: pausedSeconds, placingSeconds: placing, stopReason: stopReason,
-                               capacity: stair?.report)
+        var report = RunReport(
+            scenario: scenarioName, totals: totals, records: records, elapsedSeconds: now, started: started,
+            pausedSeconds: pausedSeconds, placingSeconds: placing, stopReason: stopReason,
+            capacity: stair?.report)
         finishObserving(&report)
         return report
     }
@@ -399,8 +411,9 @@ public actor LoadRunner {
         initiatorsStarted += 1
         inFlightInitiators += 1
         observeStarted(role: .initiator)
-        let interpreter = CallInterpreter(scenario: endpoint.scenario, callNumber: nextCallNumber,
-                                          variables: endpointVariables[index], seed: nextSeed(), now: now)
+        let interpreter = CallInterpreter(
+            scenario: endpoint.scenario, callNumber: nextCallNumber,
+            variables: endpointVariables[index], seed: nextSeed(), now: now)
         let key = CallKey(endpoint: index, sid: interpreter.variables["sid"] ?? "call\(nextCallNumber)")
         if let step = stair?.placed() { stairSteps[nextCallNumber] = step }
         var call = ActiveCall(interpreter: interpreter)
@@ -427,9 +440,11 @@ public actor LoadRunner {
         // resource of the peer's account: its call may come from another device) belongs to the
         // oldest such call whose waiting step takes it.
         if opens, endpoint.scenario.role == .initiator, let from = stanza.attribute("from").flatMap(JID.init),
-           let owner = calls.lazy.filter({ k, call in
-               k.endpoint == index && call.interpreter.variables["peer"].flatMap(JID.init)?.bare == from.bare && call.interpreter.wants(stanza)
-           }).min(by: { $0.value.interpreter.startedAt < $1.value.interpreter.startedAt })?.key {
+            let owner = calls.lazy.filter({ k, call in
+                k.endpoint == index && call.interpreter.variables["peer"].flatMap(JID.init)?.bare == from.bare
+                    && call.interpreter.wants(stanza)
+            }).min(by: { $0.value.interpreter.startedAt < $1.value.interpreter.startedAt })?.key
+        {
             addAlias(key, of: owner)
             return owner
         }
@@ -440,8 +455,10 @@ public actor LoadRunner {
         var vars = endpointVariables[index]
         vars["sid"] = sid
         if let from = stanza.attribute("from") { vars["peer"] = from; vars["peer_bare"] = JID(from)?.bare.description ?? from }
-        var call = ActiveCall(interpreter: CallInterpreter(scenario: endpoint.scenario, callNumber: nextCallNumber,
-                                                           variables: vars, seed: nextSeed(), now: now))
+        var call = ActiveCall(
+            interpreter: CallInterpreter(
+                scenario: endpoint.scenario, callNumber: nextCallNumber,
+                variables: vars, seed: nextSeed(), now: now))
         call.leg = media.map { MediaLeg(provider: $0.provider, sid: sid, role: .responder, qualityGuard: $0.qualityGuard) }
         let outputs = call.interpreter.start(now: now)
         perform(outputs, key: key, call: &call)
@@ -457,8 +474,11 @@ public actor LoadRunner {
             // XEP-0166 §7.3: a Jingle request for a session we do not have. (The scenario
             // answers those of its calls with `answer-iq`; one it never answers stays unanswered.)
             if stanza.name == "iq", let iq = IQ(element: stanza), iq.type == .set || iq.type == .get {
-                let error = iq.error(StanzaError(.itemNotFound, applicationCondition:
-                    XMLElement("unknown-session", namespace: JingleNamespace.errors)))
+                let error = iq.error(
+                    StanzaError(
+                        .itemNotFound,
+                        applicationCondition:
+                            XMLElement("unknown-session", namespace: JingleNamespace.errors)))
                 endpoints[index].client.enqueue(error.element) { _ in }
             }
             return
@@ -532,7 +552,8 @@ public actor LoadRunner {
         for output in outputs {
             switch output {
             case .send(let element):
-                let sent = element.child("jingle", namespace: JingleNamespace.jingle)?.attribute("sid")
+                let sent =
+                    element.child("jingle", namespace: JingleNamespace.jingle)?.attribute("sid")
                     ?? element.elements.first { $0.namespace == JingleNamespace.jingleMessage }?.attribute("id")
                 if let sent, sent != key.sid { addAlias(CallKey(endpoint: key.endpoint, sid: sent), of: key) }
                 let previous = call.lastSend
@@ -547,7 +568,8 @@ public actor LoadRunner {
                     var element = element
                     // A hang-up waits (bounded) for media to flow; an offer or answer carries the leg's transport.
                     if element.child("jingle", namespace: JingleNamespace.jingle)?.attribute("action")
-                        == JingleAction.sessionTerminate.rawValue {
+                        == JingleAction.sessionTerminate.rawValue
+                    {
                         await leg.settle(timeout: timeout)
                     }
                     element = await leg.fill(element)
@@ -620,7 +642,8 @@ public actor LoadRunner {
     /// later sends of the call are not held up by it (the answer may itself wait on them, as in glare).
     private func transmit(_ element: XMLElement, client: XMPPClient, key: CallKey) {
         let type = element.attribute("type")
-        let tracked = element.name == "iq" && (type == "set" || type == "get")
+        let tracked =
+            element.name == "iq" && (type == "set" || type == "get")
             && client.enqueueRequest(element, timeout: .seconds(120)) { [weak self] result in
                 guard let self else { return }
                 // A response comes from a read, never from inside this call's `perform`; a

@@ -65,7 +65,7 @@ public struct LogHistogram: Sendable, Hashable, Codable {
         guard micros.isFinite else { return counts.count - 1 }
         let octave = Int(micros.exponent)
         guard octave < Self.octaves else { return counts.count - 1 }
-        let fraction = micros.significand - 1  // [0, 1)
+        let fraction = micros.significand - 1 // [0, 1)
         let sub = Swift.min(subBuckets - 1, Int(fraction * Double(subBuckets)))
         return 1 + octave * subBuckets + sub
     }

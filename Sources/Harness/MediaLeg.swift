@@ -89,7 +89,8 @@ actor MediaLeg {
     /// transport-info with new template credentials first restarts the leg's ICE.
     func fill(_ element: XMLElement) async -> XMLElement {
         guard let jingle = element.child("jingle", namespace: JingleNamespace.jingle),
-              let action = jingle.attribute("action") else { return element }
+            let action = jingle.attribute("action")
+        else { return element }
         let ufrag = StanzaPath.find("transport", in: jingle)?.attribute("ufrag")
         switch action {
         case JingleAction.sessionTerminate.rawValue:
@@ -145,7 +146,8 @@ actor MediaLeg {
             out.setAttribute("pwd", local.pwd)
             out.children = element.children.map { node in
                 guard case .element(var child) = node, child.name == "fingerprint", child.namespace == JingleNamespace.dtls,
-                      let value = local.fingerprint else { return node }
+                    let value = local.fingerprint
+                else { return node }
                 child.setAttribute("hash", local.fingerprintHash)
                 child.children = [.text(value)]
                 return .element(child)
@@ -166,7 +168,8 @@ actor MediaLeg {
     /// adds candidates.
     func received(_ stanza: XMLElement) async {
         guard let jingle = stanza.child("jingle", namespace: JingleNamespace.jingle), let action = jingle.attribute("action"),
-              stanza.attribute("type") == "set" else { return }
+            stanza.attribute("type") == "set"
+        else { return }
         let transports = jingle.elements.compactMap { $0.child("transport", namespace: JingleNamespace.iceUDP) }
             .compactMap { try? ICEUDPTransport(element: $0) }
         switch action {
@@ -180,13 +183,14 @@ actor MediaLeg {
             // RFC 5763 §5: the answerer picks; an initiator whose answer says `passive` is the client.
             let setup = remote.fingerprints.first?.setup
             let dtlsRole: DTLSRole? = role == .initiator && setup == .passive ? .client : nil
-            await transport.start(remote: RemoteMediaParameters(
-                ufrag: remote.ufrag, pwd: remote.pwd, candidates: remote.candidates, fingerprint: remote.fingerprints.first,
-                dtlsRole: dtlsRole))
+            await transport.start(
+                remote: RemoteMediaParameters(
+                    ufrag: remote.ufrag, pwd: remote.pwd, candidates: remote.candidates, fingerprint: remote.fingerprints.first,
+                    dtlsRole: dtlsRole))
         case JingleAction.transportInfo.rawValue:
             var candidates: [Candidate] = []
             for t in transports {
-                if let u = t.ufrag, retiredPeerUfrags.contains(u) { continue }   // an old generation
+                if let u = t.ufrag, retiredPeerUfrags.contains(u) { continue } // an old generation
                 if let u = t.ufrag, let current = peerUfrag, u != current {
                     guard let pwd = t.pwd, !pwd.isEmpty, let transport = await ready() else { continue }
                     retiredPeerUfrags.insert(current)
@@ -197,8 +201,9 @@ actor MediaLeg {
                         answerPending = true
                         beginRestart()
                     }
-                    _ = await transport.restartICE(remote: RemoteMediaParameters(
-                        ufrag: u, pwd: pwd, candidates: t.candidates, fingerprint: t.fingerprints.first, dtlsRole: nil))
+                    _ = await transport.restartICE(
+                        remote: RemoteMediaParameters(
+                            ufrag: u, pwd: pwd, candidates: t.candidates, fingerprint: t.fingerprints.first, dtlsRole: nil))
                     continue
                 }
                 candidates += t.candidates
@@ -291,8 +296,10 @@ actor MediaLeg {
         let cause: FailureCause
         if mediaAt != nil {
             // Media flowed, then an ICE restart did not bring it back.
-            cause = restartICEAt == nil ? .iceFailed(detail ?? "ICE did not reconnect after the restart")
-                                        : .noMedia(detail ?? "no media packet arrived after the ICE restart")
+            cause =
+                restartICEAt == nil
+                ? .iceFailed(detail ?? "ICE did not reconnect after the restart")
+                : .noMedia(detail ?? "no media packet arrived after the ICE restart")
         } else if iceAt == nil, failure?.condition != .securityError {
             cause = .iceFailed(detail ?? (started ? "ICE did not connect in time" : "no offer or answer started the media leg"))
         } else if dtlsAt == nil {

@@ -43,10 +43,12 @@ public enum ReportMerge {
         for step in summary.steps {
             guard let histogram = step.log_histogram else { throw MergeError.noHistograms(name, step: step.name) }
             guard step.histogram.map(\.bucket) == Histogram.labels else {
-                throw MergeError.layout(name, "step '\(step.name)' has histogram buckets other than \(Histogram.labels.joined(separator: " "))")
+                throw MergeError.layout(
+                    name, "step '\(step.name)' has histogram buckets other than \(Histogram.labels.joined(separator: " "))")
             }
             guard histogram.subBuckets == LogHistogram().subBuckets else {
-                throw MergeError.layout(name, "step '\(step.name)' has sub_buckets \(histogram.subBuckets), not \(LogHistogram().subBuckets)")
+                throw MergeError.layout(
+                    name, "step '\(step.name)' has sub_buckets \(histogram.subBuckets), not \(LogHistogram().subBuckets)")
             }
             let statistics = StepStatistics(histogram: histogram, buckets: step.histogram.map(\.count))
             if step.name == "call" {
@@ -55,8 +57,9 @@ public enum ReportMerge {
                 totals.merge(step: step.name, statistics)
             }
         }
-        return RunReport(scenario: summary.scenario, totals: totals, elapsedSeconds: summary.elapsed_s, started: summary.started,
-                         pausedSeconds: summary.paused_s, placingSeconds: summary.placing_s)
+        return RunReport(
+            scenario: summary.scenario, totals: totals, elapsedSeconds: summary.elapsed_s, started: summary.started,
+            pausedSeconds: summary.paused_s, placingSeconds: summary.placing_s)
     }
 
     /// One report for runs made side by side: counts add, histograms merge; the longest run's
@@ -71,19 +74,21 @@ public enum ReportMerge {
         }
         let elapsed = reports.map(\.elapsedSeconds).max() ?? first.elapsedSeconds
         let active = reports.map(\.activeSeconds).max() ?? 0
-        return RunReport(scenario: names.joined(separator: "+"), totals: totals, elapsedSeconds: elapsed,
-                         started: reports.reduce(0) { $0 + $1.started }, pausedSeconds: max(0, elapsed - active),
-                         placingSeconds: reports.map(\.placingSeconds).max() ?? 0)
+        return RunReport(
+            scenario: names.joined(separator: "+"), totals: totals, elapsedSeconds: elapsed,
+            started: reports.reduce(0) { $0 + $1.started }, pausedSeconds: max(0, elapsed - active),
+            placingSeconds: reports.map(\.placingSeconds).max() ?? 0)
     }
 
     /// Reads and merges report files.
     public static func merge(files: [String]) throws -> RunReport {
-        try merge(files.map { path in
-            let data: Data
-            do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-                throw MergeError.unreadable(path, error.localizedDescription)
-            }
-            return try report(fromJSON: data, name: path)
-        })
+        try merge(
+            files.map { path in
+                let data: Data
+                do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+                    throw MergeError.unreadable(path, error.localizedDescription)
+                }
+                return try report(fromJSON: data, name: path)
+            })
     }
 }

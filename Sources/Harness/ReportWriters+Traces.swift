@@ -41,7 +41,8 @@ extension ReportWriters {
     /// A failed call's JUnit `<failure>`: the cause's category as type, its description as
     /// message, and `failureDetail` as text.
     public static func junitFailure(_ record: CallRecord, _ cause: FailureCause) -> XMLElement {
-        var failure = XMLElement("failure", namespace: "", ["type": cause.category, "message": TraceText.oneLine(cause.description, ampersands: false)])
+        var failure = XMLElement(
+            "failure", namespace: "", ["type": cause.category, "message": TraceText.oneLine(cause.description, ampersands: false)])
         if let detail = failureDetail(record) { failure.append(text: detail) }
         return failure
     }

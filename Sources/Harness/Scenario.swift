@@ -28,9 +28,11 @@ public struct Scenario: Sendable, Hashable {
     /// `<proceed/>`).
     public var carbons: Bool
 
-    public init(name: String, role: Role, peer: String? = nil, defaultTimeoutMS: Int = 10_000,
-                instructions: [Instruction], labels: [String: Int] = [:], ignores: [Expectation] = [],
-                carbons: Bool = false) {
+    public init(
+        name: String, role: Role, peer: String? = nil, defaultTimeoutMS: Int = 10_000,
+        instructions: [Instruction], labels: [String: Int] = [:], ignores: [Expectation] = [],
+        carbons: Bool = false
+    ) {
         self.carbons = carbons
         self.name = name
         self.role = role
@@ -138,10 +140,12 @@ public struct Expectation: Sendable, Hashable {
     public var carbon: CarbonDirection?
     public var line: Int
 
-    public init(kind: Kind, type: String? = nil, action: String? = nil, jmi: String? = nil, reason: String? = nil,
-                errorCondition: String? = nil, jingleCondition: String? = nil, optional: Bool = false,
-                captures: [Capture] = [], gotoLabel: String? = nil, measure: String? = nil, mark: String? = nil,
-                keep: String? = nil, carbon: CarbonDirection? = nil, line: Int = 0) {
+    public init(
+        kind: Kind, type: String? = nil, action: String? = nil, jmi: String? = nil, reason: String? = nil,
+        errorCondition: String? = nil, jingleCondition: String? = nil, optional: Bool = false,
+        captures: [Capture] = [], gotoLabel: String? = nil, measure: String? = nil, mark: String? = nil,
+        keep: String? = nil, carbon: CarbonDirection? = nil, line: Int = 0
+    ) {
         self.mark = mark
         self.carbon = carbon
         self.kind = kind
@@ -161,9 +165,11 @@ public struct Expectation: Sendable, Hashable {
 
     /// A short human description, e.g. `iq set session-accept`.
     public var summary: String {
-        [carbon.map { "carbon:\($0.rawValue)" }, kind.rawValue, type, action, jmi.map { "jmi:\($0)" }, reason.map { "reason:\($0)" },
-         errorCondition, jingleCondition]
-            .compactMap { $0 }.joined(separator: " ")
+        [
+            carbon.map { "carbon:\($0.rawValue)" }, kind.rawValue, type, action, jmi.map { "jmi:\($0)" }, reason.map { "reason:\($0)" },
+            errorCondition, jingleCondition,
+        ]
+        .compactMap { $0 }.joined(separator: " ")
     }
 }
 

@@ -38,8 +38,10 @@ private struct Compiler {
     static let allowed: [String: Set<String>] = [
         "scenario": ["name", "role", "peer", "timeout", "carbons"],
         "send": ["mark", "keep", "measure"],
-        "expect": ["kind", "type", "action", "jmi", "reason", "condition", "jingle-condition", "optional", "timeout",
-                   "on-timeout", "capture", "goto", "measure", "mark", "keep", "carbon"],
+        "expect": [
+            "kind", "type", "action", "jmi", "reason", "condition", "jingle-condition", "optional", "timeout",
+            "on-timeout", "capture", "goto", "measure", "mark", "keep", "carbon",
+        ],
         "ignore": ["kind", "type", "action", "jmi", "reason", "condition", "jingle-condition", "keep", "carbon"],
         "fail": ["message"],
         "unordered": ["timeout", "on-timeout"],
@@ -60,8 +62,9 @@ private struct Compiler {
         let name = try required(root, "name")
         let roleText = try required(root, "role")
         guard let role = Scenario.Role(rawValue: roleText) else {
-            throw ScenarioError(line: root.line, element: "scenario",
-                                message: "role must be initiator or responder, not '\(roleText)'")
+            throw ScenarioError(
+                line: root.line, element: "scenario",
+                message: "role must be initiator or responder, not '\(roleText)'")
         }
         let timeout = try root.attribute("timeout").map { (t: String) throws(ScenarioError) in try milliseconds(t, root, "timeout") }
         let carbonsText = root.attribute("carbons") ?? "false"
@@ -72,8 +75,9 @@ private struct Compiler {
         for use in labelUses where labels[use.label] == nil {
             throw ScenarioError(line: use.line, element: use.element, message: "no <label name='\(use.label)'> in this scenario")
         }
-        return Scenario(name: name, role: role, peer: root.attribute("peer"), defaultTimeoutMS: timeout ?? 10_000,
-                        instructions: instructions, labels: labels, ignores: ignores, carbons: carbonsText == "true")
+        return Scenario(
+            name: name, role: role, peer: root.attribute("peer"), defaultTimeoutMS: timeout ?? 10_000,
+            instructions: instructions, labels: labels, ignores: ignores, carbons: carbonsText == "true")
     }
 
     mutating func compileSteps(_ parent: SourceElement) throws(ScenarioError) {
@@ -81,8 +85,9 @@ private struct Compiler {
             switch node {
             case .text(let t) where t.trimmingSpaces.isEmpty: continue
             case .text(let t):
-                throw ScenarioError(line: parent.line, element: parent.name,
-                                    message: "unexpected text '\(t.trimmingSpaces.prefix(30))' between steps")
+                throw ScenarioError(
+                    line: parent.line, element: parent.name,
+                    message: "unexpected text '\(t.trimmingSpaces.prefix(30))' between steps")
             case .element(let e):
                 try compileStep(e)
             }
@@ -91,8 +96,10 @@ private struct Compiler {
 
     mutating func compileStep(_ e: SourceElement) throws(ScenarioError) {
         guard Self.allowed[e.name] != nil, e.name != "scenario" else {
-            throw ScenarioError(line: e.line, element: e.name, message: "unknown step; expected one of send, expect, "
-                                + "unordered, pause, answer-iq, label, goto, set, loop, end, fail, ignore")
+            throw ScenarioError(
+                line: e.line, element: e.name,
+                message: "unknown step; expected one of send, expect, "
+                    + "unordered, pause, answer-iq, label, goto, set, loop, end, fail, ignore")
         }
         try checkAttributes(e)
         switch e.name {
@@ -103,20 +110,26 @@ private struct Compiler {
             }
             let template = Self.template(stanzas[0], inherited: XMPPNamespace.client)
             guard ["iq", "message", "presence"].contains(template.name), template.namespace == XMPPNamespace.client else {
-                throw ScenarioError(line: stanzas[0].line, element: stanzas[0].name,
-                                    message: "a stanza must be <iq>, <message> or <presence> in jabber:client")
+                throw ScenarioError(
+                    line: stanzas[0].line, element: stanzas[0].name,
+                    message: "a stanza must be <iq>, <message> or <presence> in jabber:client")
             }
             if let measure = e.attribute("measure"), !measure.contains("->") {
                 throw ScenarioError(line: e.line, element: "send", message: "measure must be 'mark->name', e.g. 'ringing->retract'")
             }
-            instructions.append(.send(template: template, mark: e.attribute("mark"), keep: e.attribute("keep"),
-                                      measure: e.attribute("measure"), line: e.line))
+            instructions.append(
+                .send(
+                    template: template, mark: e.attribute("mark"), keep: e.attribute("keep"),
+                    measure: e.attribute("measure"), line: e.line))
         case "expect":
             let expectation = try expectation(e)
-            instructions.append(.expect(ExpectGroup(
-                expectations: [expectation], unordered: false,
-                timeoutMS: try e.attribute("timeout").map { (t: String) throws(ScenarioError) in try milliseconds(t, e, "timeout") },
-                onTimeout: try labelUse(e, "on-timeout"), line: e.line)))
+            instructions.append(
+                .expect(
+                    ExpectGroup(
+                        expectations: [expectation], unordered: false,
+                        timeoutMS: try e.attribute("timeout").map { (t: String) throws(ScenarioError) in try milliseconds(t, e, "timeout")
+                        },
+                        onTimeout: try labelUse(e, "on-timeout"), line: e.line)))
         case "unordered":
             var members: [Expectation] = []
             for child in e.elements {
@@ -125,18 +138,22 @@ private struct Compiler {
                 }
                 try checkAttributes(child)
                 for forbidden in ["timeout", "on-timeout", "goto"] where child.attribute(forbidden) != nil {
-                    throw ScenarioError(line: child.line, element: "expect",
-                                        message: "'\(forbidden)' belongs on the <unordered> group, not its members")
+                    throw ScenarioError(
+                        line: child.line, element: "expect",
+                        message: "'\(forbidden)' belongs on the <unordered> group, not its members")
                 }
                 members.append(try expectation(child))
             }
             guard members.contains(where: { !$0.optional }) else {
                 throw ScenarioError(line: e.line, element: "unordered", message: "needs at least one expect that is not optional")
             }
-            instructions.append(.expect(ExpectGroup(
-                expectations: members, unordered: true,
-                timeoutMS: try e.attribute("timeout").map { (t: String) throws(ScenarioError) in try milliseconds(t, e, "timeout") },
-                onTimeout: try labelUse(e, "on-timeout"), line: e.line)))
+            instructions.append(
+                .expect(
+                    ExpectGroup(
+                        expectations: members, unordered: true,
+                        timeoutMS: try e.attribute("timeout").map { (t: String) throws(ScenarioError) in try milliseconds(t, e, "timeout")
+                        },
+                        onTimeout: try labelUse(e, "on-timeout"), line: e.line)))
         case "pause":
             instructions.append(.pause(milliseconds: try milliseconds(try required(e, "ms"), e, "ms"), line: e.line))
         case "answer-iq":
@@ -145,8 +162,10 @@ private struct Compiler {
                 throw ScenarioError(line: e.line, element: "answer-iq", message: "type must be result or error, not '\(type)'")
             }
             let condition = type == "error" ? (e.attribute("condition") ?? "bad-request") : nil
-            instructions.append(.answerIQ(errorCondition: condition, jingleCondition: type == "error" ? e.attribute("jingle-condition") : nil,
-                                          errorType: e.attribute("error-type") ?? "cancel", line: e.line))
+            instructions.append(
+                .answerIQ(
+                    errorCondition: condition, jingleCondition: type == "error" ? e.attribute("jingle-condition") : nil,
+                    errorType: e.attribute("error-type") ?? "cancel", line: e.line))
         case "label":
             let name = try required(e, "name")
             guard labels[name] == nil else {
@@ -185,7 +204,8 @@ private struct Compiler {
         case "loop":
             let countText = try required(e, "count")
             guard let count = Int(countText), count >= 1 else {
-                throw ScenarioError(line: e.line, element: "loop", message: "count must be a whole number of at least 1, not '\(countText)'")
+                throw ScenarioError(
+                    line: e.line, element: "loop", message: "count must be a whole number of at least 1, not '\(countText)'")
             }
             let slot = loopSlots
             loopSlots += 1
@@ -233,16 +253,18 @@ private struct Compiler {
         var carbon: CarbonDirection?
         if let text = e.attribute("carbon") {
             guard let direction = CarbonDirection(rawValue: text), kind == .message else {
-                throw ScenarioError(line: e.line, element: e.name,
-                                    message: "carbon must be sent or received, on kind=\"message\" (not '\(text)' on \(kind.rawValue))")
+                throw ScenarioError(
+                    line: e.line, element: e.name,
+                    message: "carbon must be sent or received, on kind=\"message\" (not '\(text)' on \(kind.rawValue))")
             }
             carbon = direction
         }
-        return Expectation(kind: kind, type: e.attribute("type"), action: e.attribute("action"), jmi: e.attribute("jmi"),
-                           reason: e.attribute("reason"), errorCondition: e.attribute("condition"),
-                           jingleCondition: e.attribute("jingle-condition"), optional: optionalText == "true",
-                           captures: captures, gotoLabel: try labelUse(e, "goto"), measure: e.attribute("measure"),
-                           mark: e.attribute("mark"), keep: e.attribute("keep"), carbon: carbon, line: e.line)
+        return Expectation(
+            kind: kind, type: e.attribute("type"), action: e.attribute("action"), jmi: e.attribute("jmi"),
+            reason: e.attribute("reason"), errorCondition: e.attribute("condition"),
+            jingleCondition: e.attribute("jingle-condition"), optional: optionalText == "true",
+            captures: captures, gotoLabel: try labelUse(e, "goto"), measure: e.attribute("measure"),
+            mark: e.attribute("mark"), keep: e.attribute("keep"), carbon: carbon, line: e.line)
     }
 
     mutating func labelUse(_ e: SourceElement, _ attribute: String) throws(ScenarioError) -> String? {

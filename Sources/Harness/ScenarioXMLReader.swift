@@ -25,7 +25,9 @@ enum SourceNode {
 /// and nothing is fetched from the network.
 enum ScenarioXMLReader {
     /// libxml2 wants `xmlInitParser` once before contexts are used from several threads.
-    private static let initialised: Bool = { xmlInitParser(); return true }()
+    private static let initialised: Bool = {
+        xmlInitParser(); return true
+    }()
 
     static func read(_ data: Data) throws(ScenarioError) -> SourceElement {
         _ = initialised
@@ -39,13 +41,15 @@ enum ScenarioXMLReader {
         context.pointee._private = Unmanaged.passUnretained(firstError).toOpaque()
         context.pointee.sax.pointee.serror = { userData, error in
             guard let context = userData?.assumingMemoryBound(to: xmlParserCtxt.self), let error,
-                  let box = context.pointee._private else { return }
+                let box = context.pointee._private
+            else { return }
             Unmanaged<FirstError>.fromOpaque(box).takeUnretainedValue().keep(error.pointee)
         }
         // NONET: never fetch anything. NOERROR/NOWARNING: the error is reported here, not on stderr.
         // BIG_LINES: line numbers above 65535 stay right. NOCDATA: CDATA sections become text.
-        let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
-                            | XML_PARSE_BIG_LINES.rawValue | XML_PARSE_NOCDATA.rawValue)
+        let options = Int32(
+            XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
+                | XML_PARSE_BIG_LINES.rawValue | XML_PARSE_NOCDATA.rawValue)
         let document = data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> xmlDocPtr? in
             guard let base = bytes.baseAddress, bytes.count > 0, bytes.count <= Int(Int32.max) else { return nil }
             return xmlCtxtReadMemory(context, base.assumingMemoryBound(to: CChar.self), Int32(bytes.count), nil, nil, options)
@@ -53,8 +57,9 @@ enum ScenarioXMLReader {
         defer { if let document { xmlFreeDoc(document) } }
         if let document, context.pointee.wellFormed != 0, context.pointee.nsWellFormed != 0 {
             if let subset = document.pointee.intSubset {
-                throw ScenarioError(line: max(1, Int(xmlGetLineNo(UnsafeMutableRawPointer(subset).assumingMemoryBound(to: xmlNode.self)))),
-                                    element: nil, message: "XML error: a scenario may not carry a DTD")
+                throw ScenarioError(
+                    line: max(1, Int(xmlGetLineNo(UnsafeMutableRawPointer(subset).assumingMemoryBound(to: xmlNode.self)))),
+                    element: nil, message: "XML error: a scenario may not carry a DTD")
             }
             guard let root = xmlDocGetRootElement(document) else {
                 throw ScenarioError(line: 1, element: nil, message: "XML error: no root element")
@@ -68,8 +73,9 @@ enum ScenarioXMLReader {
             fallback.keep(last.pointee)
             if let error = fallback.error { throw error }
         }
-        throw ScenarioError(line: data.isEmpty ? 1 : 0, element: nil,
-                            message: "XML error: \(data.isEmpty ? "the file is empty" : "not well-formed XML")")
+        throw ScenarioError(
+            line: data.isEmpty ? 1 : 0, element: nil,
+            message: "XML error: \(data.isEmpty ? "the file is empty" : "not well-formed XML")")
     }
 
     /// The first error or fatal error libxml2 raised while reading one file (warnings are left out).
@@ -79,8 +85,9 @@ enum ScenarioXMLReader {
         func keep(_ raised: xmlError) {
             guard error == nil, raised.level.rawValue >= XML_ERR_ERROR.rawValue else { return }
             let message = raised.message.map { String(cString: $0) } ?? "libxml2 error \(raised.code)"
-            error = ScenarioError(line: Int(raised.line), column: raised.int2 > 0 ? Int(raised.int2) : nil, element: nil,
-                                  message: "XML error: " + message.trimmingCharacters(in: .whitespacesAndNewlines))
+            error = ScenarioError(
+                line: Int(raised.line), column: raised.int2 > 0 ? Int(raised.int2) : nil, element: nil,
+                message: "XML error: " + message.trimmingCharacters(in: .whitespacesAndNewlines))
         }
     }
 
@@ -115,9 +122,10 @@ enum ScenarioXMLReader {
             }
             child = c.pointee.next
         }
-        return SourceElement(name: String(cString: node.pointee.name),
-                             namespace: node.pointee.ns?.pointee.href.map { String(cString: $0) } ?? "",
-                             attributes: attributes, children: children, line: Int(xmlGetLineNo(node)))
+        return SourceElement(
+            name: String(cString: node.pointee.name),
+            namespace: node.pointee.ns?.pointee.href.map { String(cString: $0) } ?? "",
+            attributes: attributes, children: children, line: Int(xmlGetLineNo(node)))
     }
 }
 
@@ -142,7 +150,8 @@ public struct ScenarioError: Error, Sendable, Hashable, CustomStringConvertible 
 
     /// `FILE:LINE[:COLUMN]: <element>: problem` (`line N[, column C]:` without a file).
     public var description: String {
-        let place = file.map { "\($0):\(line)" + (column.map { ":\($0)" } ?? "") }
+        let place =
+            file.map { "\($0):\(line)" + (column.map { ":\($0)" } ?? "") }
             ?? "line \(line)" + (column.map { ", column \($0)" } ?? "")
         return element.map { "\(place): <\($0)>: \(message)" } ?? "\(place): \(message)"
     }

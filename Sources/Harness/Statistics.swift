@@ -85,9 +85,11 @@ public struct CallRecord: Sendable, Hashable {
     /// The call's trace file, when one was written (`--trace-dir`).
     public var tracePath: String? = nil
 
-    public init(callNumber: Int, role: Scenario.Role, scenario: String, verdict: CallVerdict, startedAt: Double,
-                durationSeconds: Double, measurements: [CallInterpreter.Measurement], kept: [String: XMLElement] = [:],
-                transcript: [XMLElement] = [], decidingStanza: XMLElement? = nil) {
+    public init(
+        callNumber: Int, role: Scenario.Role, scenario: String, verdict: CallVerdict, startedAt: Double,
+        durationSeconds: Double, measurements: [CallInterpreter.Measurement], kept: [String: XMLElement] = [:],
+        transcript: [XMLElement] = [], decidingStanza: XMLElement? = nil
+    ) {
         self.kept = kept
         self.transcript = transcript
         self.decidingStanza = decidingStanza
@@ -129,18 +131,23 @@ public struct RunReport: Sendable {
     /// How the call traces went (nil without `--trace-dir`).
     public var traces: TraceSummary? = nil
 
-    public init(scenario: String, records: [CallRecord], elapsedSeconds: Double, started: Int, pausedSeconds: Double = 0,
-                placingSeconds: Double = 0, stopReason: StopReason? = nil) {
+    public init(
+        scenario: String, records: [CallRecord], elapsedSeconds: Double, started: Int, pausedSeconds: Double = 0,
+        placingSeconds: Double = 0, stopReason: StopReason? = nil
+    ) {
         var totals = RunTotals()
         for r in records.sorted(by: { ($0.callNumber, $0.role.rawValue) < ($1.callNumber, $1.role.rawValue) }) { totals.add(r) }
-        self.init(scenario: scenario, totals: totals, records: records, elapsedSeconds: elapsedSeconds, started: started,
-                  pausedSeconds: pausedSeconds, placingSeconds: placingSeconds, stopReason: stopReason)
+        self.init(
+            scenario: scenario, totals: totals, records: records, elapsedSeconds: elapsedSeconds, started: started,
+            pausedSeconds: pausedSeconds, placingSeconds: placingSeconds, stopReason: stopReason)
     }
 
     /// A report whose statistics are `totals`; `records` are the calls kept for per-call output.
-    public init(scenario: String, totals: RunTotals, records: [CallRecord] = [], elapsedSeconds: Double, started: Int,
-                pausedSeconds: Double = 0, placingSeconds: Double = 0, stopReason: StopReason? = nil,
-                capacity: CapacityReport? = nil) {
+    public init(
+        scenario: String, totals: RunTotals, records: [CallRecord] = [], elapsedSeconds: Double, started: Int,
+        pausedSeconds: Double = 0, placingSeconds: Double = 0, stopReason: StopReason? = nil,
+        capacity: CapacityReport? = nil
+    ) {
         self.totals = totals
         self.capacity = capacity
         self.stopReason = stopReason

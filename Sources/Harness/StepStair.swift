@@ -16,8 +16,10 @@ public struct StepStairOptions: Sendable, Hashable {
     /// The measured step whose p99 is held to `p99BoundSeconds`.
     public var setupStep: String
 
-    public init(increase: Double, everySeconds: Double, maxRate: Double, stopOnFailPercent: Double? = nil,
-                p99BoundSeconds: Double? = nil, setupStep: String = "initiate->accept") {
+    public init(
+        increase: Double, everySeconds: Double, maxRate: Double, stopOnFailPercent: Double? = nil,
+        p99BoundSeconds: Double? = nil, setupStep: String = "initiate->accept"
+    ) {
         self.increase = increase
         self.everySeconds = everySeconds
         self.maxRate = maxRate
@@ -126,7 +128,8 @@ public struct StepStair: Sendable, Hashable {
     /// now) and, when a step's time is over, moves to the next one.
     public mutating func advance(activeSeconds: Double) -> Decision {
         if let limit = options.stopOnFailPercent,
-           let bad = steps.first(where: { $0.finished > 0 && $0.failurePercent > limit }) {
+            let bad = steps.first(where: { $0.finished > 0 && $0.failurePercent > limit })
+        {
             return .stop(.stepFailures(rate: bad.rate, percent: bad.failurePercent, limit: limit))
         }
         let index = stepIndex(at: activeSeconds)

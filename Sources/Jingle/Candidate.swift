@@ -21,9 +21,11 @@ public struct Candidate: Sendable, Hashable {
     public var type: CandidateType
     public var extraAttributes: [XMLAttribute]
 
-    public init(component: UInt8, foundation: String, generation: UInt32 = 0, id: String, ip: String, network: UInt32? = nil,
-                port: UInt16, priority: UInt32, protocol: String = "udp", relAddr: String? = nil, relPort: UInt16? = nil,
-                type: CandidateType, extraAttributes: [XMLAttribute] = []) {
+    public init(
+        component: UInt8, foundation: String, generation: UInt32 = 0, id: String, ip: String, network: UInt32? = nil,
+        port: UInt16, priority: UInt32, protocol: String = "udp", relAddr: String? = nil, relPort: UInt16? = nil,
+        type: CandidateType, extraAttributes: [XMLAttribute] = []
+    ) {
         self.component = component
         self.foundation = foundation
         self.generation = generation
@@ -57,12 +59,14 @@ public struct Candidate: Sendable, Hashable {
     }
 
     public var element: XMLElement {
-        XMLElement("candidate", namespace: JingleNamespace.iceUDP, ordered: [
-            ("component", String(component)), ("foundation", foundation), ("generation", String(generation)),
-            ("id", id), ("ip", ip), ("network", network.map { String($0) }), ("port", String(port)),
-            ("priority", String(priority)), ("protocol", `protocol`), ("rel-addr", relAddr),
-            ("rel-port", relPort.map { String($0) }), ("type", type.rawValue),
-        ], extra: extraAttributes)
+        XMLElement(
+            "candidate", namespace: JingleNamespace.iceUDP,
+            ordered: [
+                ("component", String(component)), ("foundation", foundation), ("generation", String(generation)),
+                ("id", id), ("ip", ip), ("network", network.map { String($0) }), ("port", String(port)),
+                ("priority", String(priority)), ("protocol", `protocol`), ("rel-addr", relAddr),
+                ("rel-port", relPort.map { String($0) }), ("type", type.rawValue),
+            ], extra: extraAttributes)
     }
 }
 
@@ -90,7 +94,8 @@ public struct RemoteCandidate: Sendable, Hashable {
     }
 
     public var element: XMLElement {
-        XMLElement("remote-candidate", namespace: JingleNamespace.iceUDP,
-                   ordered: [("component", String(component)), ("ip", ip), ("port", String(port))], extra: extraAttributes)
+        XMLElement(
+            "remote-candidate", namespace: JingleNamespace.iceUDP,
+            ordered: [("component", String(component)), ("ip", ip), ("port", String(port))], extra: extraAttributes)
     }
 }

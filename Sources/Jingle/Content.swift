@@ -16,9 +16,11 @@ public struct Content: Sendable, Hashable {
     /// (empty namespace) so it is written back too.
     public var extraChildren: [XMLElement]
 
-    public init(creator: Creator, name: ContentName, disposition: String? = nil, senders: Senders? = nil,
-                description: ApplicationDescription? = nil, transport: ContentTransport? = nil, security: XMLElement? = nil,
-                extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []) {
+    public init(
+        creator: Creator, name: ContentName, disposition: String? = nil, senders: Senders? = nil,
+        description: ApplicationDescription? = nil, transport: ContentTransport? = nil, security: XMLElement? = nil,
+        extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []
+    ) {
         self.creator = creator
         self.name = name
         self.disposition = disposition
@@ -66,9 +68,11 @@ public struct Content: Sendable, Hashable {
     }
 
     public var element: XMLElement {
-        var e = XMLElement("content", namespace: JingleNamespace.jingle, ordered: [
-            ("creator", creator.rawValue), ("disposition", disposition), ("name", name.rawValue), ("senders", senders?.rawValue),
-        ], extra: extraAttributes)
+        var e = XMLElement(
+            "content", namespace: JingleNamespace.jingle,
+            ordered: [
+                ("creator", creator.rawValue), ("disposition", disposition), ("name", name.rawValue), ("senders", senders?.rawValue),
+            ], extra: extraAttributes)
         if let description { e.append(description.element) }
         if let transport { e.append(transport.element) }
         if let security { e.append(security) }

@@ -39,8 +39,9 @@ public struct Encryption: Sendable, Hashable {
     }
 
     public var element: XMLElement {
-        var e = XMLElement("encryption", namespace: JingleNamespace.rtp,
-                           ordered: [("required", required.map { $0 ? "1" : "0" })], extra: extraAttributes)
+        var e = XMLElement(
+            "encryption", namespace: JingleNamespace.rtp,
+            ordered: [("required", required.map { $0 ? "1" : "0" })], extra: extraAttributes)
         e.append(contentsOf: crypto.map(\.element))
         e.append(contentsOf: extraChildren)
         return e
@@ -73,9 +74,11 @@ public struct Crypto: Sendable, Hashable {
     }
 
     public var element: XMLElement {
-        XMLElement("crypto", namespace: JingleNamespace.rtp, ordered: [
-            ("crypto-suite", cryptoSuite), ("key-params", keyParams), ("session-params", sessionParams), ("tag", tag),
-        ], extra: extraAttributes)
+        XMLElement(
+            "crypto", namespace: JingleNamespace.rtp,
+            ordered: [
+                ("crypto-suite", cryptoSuite), ("key-params", keyParams), ("session-params", sessionParams), ("tag", tag),
+            ], extra: extraAttributes)
     }
 }
 

@@ -34,8 +34,9 @@ public struct Fingerprint: Sendable, Hashable {
     }
 
     public var element: XMLElement {
-        var e = XMLElement("fingerprint", namespace: JingleNamespace.dtls,
-                           ordered: [("hash", hash), ("setup", setup?.rawValue), ("required", required)], extra: extraAttributes)
+        var e = XMLElement(
+            "fingerprint", namespace: JingleNamespace.dtls,
+            ordered: [("hash", hash), ("setup", setup?.rawValue), ("required", required)], extra: extraAttributes)
         e.append(text: value)
         return e
     }

@@ -9,8 +9,10 @@ public struct HeaderExtension: Sendable, Hashable {
     public var extraAttributes: [XMLAttribute]
     public var extraChildren: [XMLElement]
 
-    public init(id: UInt16, uri: String, senders: Senders? = nil, parameters: [Parameter] = [],
-                extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []) {
+    public init(
+        id: UInt16, uri: String, senders: Senders? = nil, parameters: [Parameter] = [],
+        extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []
+    ) {
         self.id = id
         self.uri = uri
         self.senders = senders
@@ -37,8 +39,9 @@ public struct HeaderExtension: Sendable, Hashable {
     }
 
     public var element: XMLElement {
-        var e = XMLElement("rtp-hdrext", namespace: JingleNamespace.rtpHdrExt,
-                           ordered: [("id", String(id)), ("uri", uri), ("senders", senders?.rawValue)], extra: extraAttributes)
+        var e = XMLElement(
+            "rtp-hdrext", namespace: JingleNamespace.rtpHdrExt,
+            ordered: [("id", String(id)), ("uri", uri), ("senders", senders?.rawValue)], extra: extraAttributes)
         e.append(contentsOf: parameters.map { $0.element(namespace: JingleNamespace.rtpHdrExt) })
         e.append(contentsOf: extraChildren)
         return e

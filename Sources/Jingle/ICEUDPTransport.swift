@@ -11,8 +11,10 @@ public struct ICEUDPTransport: Sendable, Hashable {
     public var extraAttributes: [XMLAttribute]
     public var extraChildren: [XMLElement]
 
-    public init(ufrag: String? = nil, pwd: String? = nil, candidates: [Candidate] = [], remoteCandidate: RemoteCandidate? = nil,
-                fingerprints: [Fingerprint] = [], extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []) {
+    public init(
+        ufrag: String? = nil, pwd: String? = nil, candidates: [Candidate] = [], remoteCandidate: RemoteCandidate? = nil,
+        fingerprints: [Fingerprint] = [], extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []
+    ) {
         self.ufrag = ufrag
         self.pwd = pwd
         self.candidates = candidates
@@ -46,7 +48,8 @@ public struct ICEUDPTransport: Sendable, Hashable {
     }
 
     public var element: XMLElement {
-        var e = XMLElement("transport", namespace: JingleNamespace.iceUDP, ordered: [("ufrag", ufrag), ("pwd", pwd)], extra: extraAttributes)
+        var e = XMLElement(
+            "transport", namespace: JingleNamespace.iceUDP, ordered: [("ufrag", ufrag), ("pwd", pwd)], extra: extraAttributes)
         e.append(contentsOf: fingerprints.map(\.element))
         e.append(contentsOf: candidates.map(\.element))
         if let remoteCandidate { e.append(remoteCandidate.element) }
@@ -65,8 +68,10 @@ public struct RawUDPCandidate: Sendable, Hashable {
     public var type: CandidateType?
     public var extraAttributes: [XMLAttribute]
 
-    public init(component: UInt8, generation: UInt32 = 0, id: String, ip: String, port: UInt16,
-                type: CandidateType? = nil, extraAttributes: [XMLAttribute] = []) {
+    public init(
+        component: UInt8, generation: UInt32 = 0, id: String, ip: String, port: UInt16,
+        type: CandidateType? = nil, extraAttributes: [XMLAttribute] = []
+    ) {
         self.component = component
         self.generation = generation
         self.id = id
@@ -88,10 +93,12 @@ public struct RawUDPCandidate: Sendable, Hashable {
     }
 
     public var element: XMLElement {
-        XMLElement("candidate", namespace: JingleNamespace.rawUDP, ordered: [
-            ("component", String(component)), ("generation", String(generation)), ("id", id), ("ip", ip),
-            ("port", String(port)), ("type", type?.rawValue),
-        ], extra: extraAttributes)
+        XMLElement(
+            "candidate", namespace: JingleNamespace.rawUDP,
+            ordered: [
+                ("component", String(component)), ("generation", String(generation)), ("id", id), ("ip", ip),
+                ("port", String(port)), ("type", type?.rawValue),
+            ], extra: extraAttributes)
     }
 }
 

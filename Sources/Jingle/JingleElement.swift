@@ -17,9 +17,11 @@ public struct JingleElement: Sendable, Hashable {
     public var extraAttributes: [XMLAttribute]
     public var extraChildren: [XMLElement]
 
-    public init(action: JingleAction, sid: String, initiator: JID? = nil, responder: JID? = nil, contents: [Content] = [],
-                reason: Reason? = nil, groups: [Group] = [], info: [SessionInfoPayload] = [],
-                extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []) {
+    public init(
+        action: JingleAction, sid: String, initiator: JID? = nil, responder: JID? = nil, contents: [Content] = [],
+        reason: Reason? = nil, groups: [Group] = [], info: [SessionInfoPayload] = [],
+        extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []
+    ) {
         self.action = action
         self.sid = sid
         self.initiator = initiator
@@ -69,9 +71,11 @@ public struct JingleElement: Sendable, Hashable {
     }
 
     public var element: XMLElement {
-        var e = XMLElement("jingle", namespace: JingleNamespace.jingle, ordered: [
-            ("action", action.rawValue), ("initiator", initiator?.description), ("responder", responder?.description), ("sid", sid),
-        ], extra: extraAttributes)
+        var e = XMLElement(
+            "jingle", namespace: JingleNamespace.jingle,
+            ordered: [
+                ("action", action.rawValue), ("initiator", initiator?.description), ("responder", responder?.description), ("sid", sid),
+            ], extra: extraAttributes)
         e.append(contentsOf: groups.map(\.element))
         e.append(contentsOf: contents.map(\.element))
         if let reason { e.append(reason.element) }

@@ -26,18 +26,20 @@ public enum JingleErrorCondition: String, Sendable, Hashable, CaseIterable, Coda
 
     /// The stanza error XEP-0166 §10 prescribes for this condition.
     public var stanzaError: StanzaError {
-        let type: StanzaError.ErrorType = switch self {
-        case .outOfOrder: .wait
-        case .tieBreak, .unknownSession, .securityRequired: .cancel
-        case .unsupportedInfo: .modify
-        }
+        let type: StanzaError.ErrorType =
+            switch self {
+            case .outOfOrder: .wait
+            case .tieBreak, .unknownSession, .securityRequired: .cancel
+            case .unsupportedInfo: .modify
+            }
         return StanzaError(stanzaCondition, type: type, applicationCondition: element)
     }
 
     /// The Jingle condition of a received stanza error, if it has one.
     public init?(error: StanzaError) {
         guard let app = error.applicationCondition, app.namespace == JingleNamespace.errors,
-              let c = JingleErrorCondition(rawValue: app.name) else { return nil }
+            let c = JingleErrorCondition(rawValue: app.name)
+        else { return nil }
         self = c
     }
 }

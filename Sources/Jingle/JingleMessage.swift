@@ -20,8 +20,10 @@ public struct JingleMessage: Sendable, Hashable {
     public var extraAttributes: [XMLAttribute]
     public var extraChildren: [XMLElement]
 
-    public init(action: JingleMessageAction, id: String, descriptions: [ApplicationDescription] = [], reason: Reason? = nil,
-                tieBreak: Bool = false, extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []) {
+    public init(
+        action: JingleMessageAction, id: String, descriptions: [ApplicationDescription] = [], reason: Reason? = nil,
+        tieBreak: Bool = false, extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []
+    ) {
         self.action = action
         self.id = id
         self.descriptions = descriptions
@@ -33,8 +35,9 @@ public struct JingleMessage: Sendable, Hashable {
 
     public init(element: XMLElement) throws(JingleParseError) {
         guard element.namespace == JingleNamespace.jingleMessage, let action = JingleMessageAction(rawValue: element.name) else {
-            throw .unexpectedElement(expected: "propose", namespace: JingleNamespace.jingleMessage,
-                                     found: element.name, foundNamespace: element.namespace)
+            throw .unexpectedElement(
+                expected: "propose", namespace: JingleNamespace.jingleMessage,
+                found: element.name, foundNamespace: element.namespace)
         }
         var r = try ElementReader(element, name: element.name, namespace: JingleNamespace.jingleMessage)
         self.action = action

@@ -17,10 +17,12 @@ public struct PayloadType: Sendable, Hashable {
     public var extraAttributes: [XMLAttribute]
     public var extraChildren: [XMLElement]
 
-    public init(id: UInt8, name: String? = nil, clockrate: UInt32? = nil, channels: UInt8? = nil,
-                maxptime: UInt32? = nil, ptime: UInt32? = nil, parameters: [Parameter] = [],
-                feedback: [RTCPFeedback] = [], feedbackTRRInterval: RTCPFeedbackTRRInterval? = nil,
-                extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []) {
+    public init(
+        id: UInt8, name: String? = nil, clockrate: UInt32? = nil, channels: UInt8? = nil,
+        maxptime: UInt32? = nil, ptime: UInt32? = nil, parameters: [Parameter] = [],
+        feedback: [RTCPFeedback] = [], feedbackTRRInterval: RTCPFeedbackTRRInterval? = nil,
+        extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []
+    ) {
         self.id = id
         self.name = name
         self.clockrate = clockrate
@@ -77,11 +79,13 @@ public struct PayloadType: Sendable, Hashable {
     }
 
     public var element: XMLElement {
-        var e = XMLElement("payload-type", namespace: JingleNamespace.rtp, ordered: [
-            ("id", String(id)), ("name", name), ("clockrate", clockrate.map { String($0) }),
-            ("channels", channels.map { String($0) }), ("maxptime", maxptime.map { String($0) }),
-            ("ptime", ptime.map { String($0) }),
-        ], extra: extraAttributes)
+        var e = XMLElement(
+            "payload-type", namespace: JingleNamespace.rtp,
+            ordered: [
+                ("id", String(id)), ("name", name), ("clockrate", clockrate.map { String($0) }),
+                ("channels", channels.map { String($0) }), ("maxptime", maxptime.map { String($0) }),
+                ("ptime", ptime.map { String($0) }),
+            ], extra: extraAttributes)
         e.append(contentsOf: parameters.map { $0.element(namespace: JingleNamespace.rtp) })
         e.append(contentsOf: feedback.map(\.element))
         if let feedbackTRRInterval { e.append(feedbackTRRInterval.element) }

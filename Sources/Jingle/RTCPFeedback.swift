@@ -8,8 +8,10 @@ public struct RTCPFeedback: Sendable, Hashable {
     public var extraAttributes: [XMLAttribute]
     public var extraChildren: [XMLElement]
 
-    public init(type: String, subtype: String? = nil, parameters: [Parameter] = [],
-                extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []) {
+    public init(
+        type: String, subtype: String? = nil, parameters: [Parameter] = [],
+        extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []
+    ) {
         self.type = type
         self.subtype = subtype
         self.parameters = parameters
@@ -34,7 +36,8 @@ public struct RTCPFeedback: Sendable, Hashable {
     }
 
     public var element: XMLElement {
-        var e = XMLElement("rtcp-fb", namespace: JingleNamespace.rtcpFB, ordered: [("type", type), ("subtype", subtype)], extra: extraAttributes)
+        var e = XMLElement(
+            "rtcp-fb", namespace: JingleNamespace.rtcpFB, ordered: [("type", type), ("subtype", subtype)], extra: extraAttributes)
         e.append(contentsOf: parameters.map { $0.element(namespace: JingleNamespace.rtcpFB) })
         e.append(contentsOf: extraChildren)
         return e

@@ -21,11 +21,13 @@ public struct RTPDescription: Sendable, Hashable {
     public var extraAttributes: [XMLAttribute]
     public var extraChildren: [XMLElement]
 
-    public init(media: String, ssrc: UInt32? = nil, payloadTypes: [PayloadType] = [], bandwidths: [Bandwidth] = [],
-                rtcpMux: Bool = false, encryption: Encryption? = nil, feedback: [RTCPFeedback] = [],
-                feedbackTRRInterval: RTCPFeedbackTRRInterval? = nil, headerExtensions: [HeaderExtension] = [],
-                extmapAllowMixed: Bool = false, sources: [Source] = [], sourceGroups: [SourceGroup] = [],
-                extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []) {
+    public init(
+        media: String, ssrc: UInt32? = nil, payloadTypes: [PayloadType] = [], bandwidths: [Bandwidth] = [],
+        rtcpMux: Bool = false, encryption: Encryption? = nil, feedback: [RTCPFeedback] = [],
+        feedbackTRRInterval: RTCPFeedbackTRRInterval? = nil, headerExtensions: [HeaderExtension] = [],
+        extmapAllowMixed: Bool = false, sources: [Source] = [], sourceGroups: [SourceGroup] = [],
+        extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []
+    ) {
         self.media = media
         self.ssrc = ssrc
         self.payloadTypes = payloadTypes
@@ -78,8 +80,9 @@ public struct RTPDescription: Sendable, Hashable {
     }
 
     public var element: XMLElement {
-        var e = XMLElement("description", namespace: JingleNamespace.rtp,
-                           ordered: [("media", media), ("ssrc", ssrc.map { String($0) })], extra: extraAttributes)
+        var e = XMLElement(
+            "description", namespace: JingleNamespace.rtp,
+            ordered: [("media", media), ("ssrc", ssrc.map { String($0) })], extra: extraAttributes)
         e.append(contentsOf: payloadTypes.map(\.element))
         e.append(contentsOf: feedback.map(\.element))
         if let feedbackTRRInterval { e.append(feedbackTRRInterval.element) }

@@ -31,11 +31,12 @@ public enum ReasonCondition: Sendable, Hashable {
         }
     }
 
-    static let simple: [String: ReasonCondition] = Dictionary(uniqueKeysWithValues: [
-        ReasonCondition.busy, .cancel, .connectivityError, .decline, .expired, .failedApplication, .failedTransport,
-        .generalError, .gone, .incompatibleParameters, .mediaError, .securityError, .success, .timeout,
-        .unsupportedApplications, .unsupportedTransports,
-    ].map { ($0.name, $0) })
+    static let simple: [String: ReasonCondition] = Dictionary(
+        uniqueKeysWithValues: [
+            ReasonCondition.busy, .cancel, .connectivityError, .decline, .expired, .failedApplication, .failedTransport,
+            .generalError, .gone, .incompatibleParameters, .mediaError, .securityError, .success, .timeout,
+            .unsupportedApplications, .unsupportedTransports,
+        ].map { ($0.name, $0) })
 
     public init?(name: String) {
         guard let c = Self.simple[name] else { return nil }
@@ -88,8 +89,10 @@ public struct Reason: Sendable, Hashable {
         var e = XMLElement("reason", namespace: JingleNamespace.jingle, ordered: [], extra: extraAttributes)
         switch condition {
         case .alternativeSession(let sid):
-            e.append(XMLElement("alternative-session", namespace: JingleNamespace.jingle,
-                                children: [XMLElement("sid", namespace: JingleNamespace.jingle, text: sid)]))
+            e.append(
+                XMLElement(
+                    "alternative-session", namespace: JingleNamespace.jingle,
+                    children: [XMLElement("sid", namespace: JingleNamespace.jingle, text: sid)]))
         default:
             e.append(XMLElement(condition.name, namespace: JingleNamespace.jingle))
         }

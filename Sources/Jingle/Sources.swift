@@ -10,8 +10,10 @@ public struct Source: Sendable, Hashable {
     public var extraAttributes: [XMLAttribute]
     public var extraChildren: [XMLElement]
 
-    public init(ssrc: UInt32, parameters: [Parameter] = [], usesLegacyIDAttribute: Bool = false,
-                extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []) {
+    public init(
+        ssrc: UInt32, parameters: [Parameter] = [], usesLegacyIDAttribute: Bool = false,
+        extraAttributes: [XMLAttribute] = [], extraChildren: [XMLElement] = []
+    ) {
         self.ssrc = ssrc
         self.parameters = parameters
         self.usesLegacyIDAttribute = usesLegacyIDAttribute
@@ -43,8 +45,9 @@ public struct Source: Sendable, Hashable {
     }
 
     public var element: XMLElement {
-        var e = XMLElement("source", namespace: JingleNamespace.ssma,
-                           ordered: [(usesLegacyIDAttribute ? "id" : "ssrc", String(ssrc))], extra: extraAttributes)
+        var e = XMLElement(
+            "source", namespace: JingleNamespace.ssma,
+            ordered: [(usesLegacyIDAttribute ? "id" : "ssrc", String(ssrc))], extra: extraAttributes)
         e.append(contentsOf: parameters.map { $0.element(namespace: JingleNamespace.ssma) })
         e.append(contentsOf: extraChildren)
         return e

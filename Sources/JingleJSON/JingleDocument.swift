@@ -48,8 +48,10 @@ public struct JingleDocument: Sendable, Hashable {
     /// The earliest XEP-0203 delay of a message.
     public var delay: Delay?
 
-    public init(kind: Kind, from: JID? = nil, to: JID? = nil, id: String? = nil, type: String? = nil,
-                jingle: JingleElement? = nil, jingleMessage: JingleMessage? = nil, delay: Delay? = nil) {
+    public init(
+        kind: Kind, from: JID? = nil, to: JID? = nil, id: String? = nil, type: String? = nil,
+        jingle: JingleElement? = nil, jingleMessage: JingleMessage? = nil, delay: Delay? = nil
+    ) {
         self.kind = kind
         self.from = from
         self.to = to
@@ -95,22 +97,30 @@ public struct JingleDocument: Sendable, Hashable {
                 guard let payload = iq.payload, payload.name == "jingle", payload.namespace == JingleNamespace.jingle else {
                     throw JingleDocumentError.notJingle(element: iq.payload?.name ?? "iq", namespace: iq.payload?.namespace ?? e.namespace)
                 }
-                return JingleDocument(kind: .iq, from: iq.from, to: iq.to, id: iq.id, type: iq.type.rawValue,
-                                      jingle: try JingleElement(element: payload))
+                return JingleDocument(
+                    kind: .iq, from: iq.from, to: iq.to, id: iq.id, type: iq.type.rawValue,
+                    jingle: try JingleElement(element: payload))
             case (XMPPNamespace.client, "message"):
-                guard let m = try JingleMessage.find(in: e) else { throw JingleDocumentError.notJingle(element: "message", namespace: e.namespace) }
+                guard let m = try JingleMessage.find(in: e) else {
+                    throw JingleDocumentError.notJingle(element: "message", namespace: e.namespace)
+                }
                 var from: JID? = nil
                 if let raw = e.attribute("from") {
-                    guard let j = JID(raw) else { throw JingleDocumentError.invalidJingle(.invalidAttribute(element: "message", attribute: "from", value: raw)) }
+                    guard let j = JID(raw) else {
+                        throw JingleDocumentError.invalidJingle(.invalidAttribute(element: "message", attribute: "from", value: raw))
+                    }
                     from = j
                 }
                 var to: JID? = nil
                 if let raw = e.attribute("to") {
-                    guard let j = JID(raw) else { throw JingleDocumentError.invalidJingle(.invalidAttribute(element: "message", attribute: "to", value: raw)) }
+                    guard let j = JID(raw) else {
+                        throw JingleDocumentError.invalidJingle(.invalidAttribute(element: "message", attribute: "to", value: raw))
+                    }
                     to = j
                 }
-                return JingleDocument(kind: .message, from: from, to: to, id: e.attribute("id"), type: e.attribute("type"),
-                                      jingleMessage: m, delay: Delay.earliest(in: [e]))
+                return JingleDocument(
+                    kind: .message, from: from, to: to, id: e.attribute("id"), type: e.attribute("type"),
+                    jingleMessage: m, delay: Delay.earliest(in: [e]))
             case (JingleNamespace.jingle, "jingle"):
                 return JingleDocument(kind: .jingle, jingle: try JingleElement(element: e))
             default:
@@ -146,14 +156,18 @@ public struct JingleDocument: Sendable, Hashable {
 
     /// The SDP of the Jingle action's RTP contents as `party` describes them (default: see `defaultParty`).
     public func sdp(party: Creator? = nil) throws(JingleDocumentError) -> SessionDescription {
-        guard let jingle else { throw .noSDP("SDP needs a Jingle action; this is a JMI <\(jingleMessage?.action.rawValue ?? kind.rawValue)/> message") }
+        guard let jingle else {
+            throw .noSDP("SDP needs a Jingle action; this is a JMI <\(jingleMessage?.action.rawValue ?? kind.rawValue)/> message")
+        }
         return SDPMapping.sessionDescription(from: jingle, party: party ?? Self.defaultParty(for: jingle.action))
     }
 
     /// Maps SDP text to the Jingle IQ set carrying `action` (id `<sid>-1`), with the lines that
     /// have no Jingle form.
-    public static func fromSDP(_ text: String, action: JingleAction = .sessionInitiate, sid: String = "harness",
-                               party: Creator? = nil) throws(JingleDocumentError) -> (iq: IQ, unmappedLines: [UnmappedSDPLine]) {
+    public static func fromSDP(
+        _ text: String, action: JingleAction = .sessionInitiate, sid: String = "harness",
+        party: Creator? = nil
+    ) throws(JingleDocumentError) -> (iq: IQ, unmappedLines: [UnmappedSDPLine]) {
         do {
             let description = try SessionDescription(parsing: text)
             let r = try SDPMapping.map(description, action: action, sid: sid, party: party ?? defaultParty(for: action))

@@ -29,7 +29,8 @@ extension CallManager {
     /// Removes the first transport to make from `actions`, for a caller that awaits it.
     static func takeTransport(from actions: inout [CallEngine.Action]) -> (String, Creator)? {
         guard let i = actions.firstIndex(where: { if case .makeTransport = $0 { true } else { false } }),
-              case .makeTransport(let sid, let role) = actions.remove(at: i) else { return nil }
+            case .makeTransport(let sid, let role) = actions.remove(at: i)
+        else { return nil }
         return (sid, role)
     }
 

@@ -117,8 +117,9 @@ extension CallManager {
         call?.sink.yield(.ended(end))
         call?.sink.finish()
         if let call {
-            CallMetrics.record(direction: call.direction, end: end, statistics: statistics, media: media[sid]?.mediaStatistics,
-                               factory: configuration.metricsFactory ?? MetricsSystem.factory)
+            CallMetrics.record(
+                direction: call.direction, end: end, statistics: statistics, media: media[sid]?.mediaStatistics,
+                factory: configuration.metricsFactory ?? MetricsSystem.factory)
         }
         closeMedia(sid: sid)
     }

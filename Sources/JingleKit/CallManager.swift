@@ -47,15 +47,18 @@ public actor CallManager {
         case request(IQ, (@Sendable (IQ?) -> Void)?)
     }
 
-    public init(transport: any XMPPStanzaTransport, local: JID, configuration: CallConfiguration = .init(),
-                logger: Logger = Logger(label: "jinglekit.calls")) {
+    public init(
+        transport: any XMPPStanzaTransport, local: JID, configuration: CallConfiguration = .init(),
+        logger: Logger = Logger(label: "jinglekit.calls")
+    ) {
         self.transport = transport
         self.local = local
         self.configuration = configuration
         self.logger = logger
         origin = clock.now
-        engine = CallEngine(local: local, policy: configuration.policy, sessionTimeouts: configuration.sessionTimeouts,
-                            proposalLifetime: configuration.proposalLifetime, maximumCalls: configuration.maximumConcurrentCalls)
+        engine = CallEngine(
+            local: local, policy: configuration.policy, sessionTimeouts: configuration.sessionTimeouts,
+            proposalLifetime: configuration.proposalLifetime, maximumCalls: configuration.maximumConcurrentCalls)
         (incomingCalls, incomingSink) = AsyncStream.makeStream(of: Call.self)
         (otherStanzas, otherSink) = AsyncStream.makeStream(of: Stanza.self, bufferingPolicy: .bufferingNewest(256))
         (outboxStream, outbox) = AsyncStream.makeStream(of: Outgoing.self)
@@ -111,8 +114,9 @@ public actor CallManager {
             outbox.yield(.stanza(XMLElement("presence", namespace: XMPPNamespace.client)))
         }
         guard configuration.enableCarbons else { return false }
-        let enable = IQ(type: .set, id: "carbons-\(UInt32.random(in: 0...UInt32.max))",
-                        payload: XMLElement("enable", namespace: XMPPNamespace.carbons))
+        let enable = IQ(
+            type: .set, id: "carbons-\(UInt32.random(in: 0...UInt32.max))",
+            payload: XMLElement("enable", namespace: XMPPNamespace.carbons))
         return await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
             outbox.yield(.request(enable, { response in c.resume(returning: response?.type == .result) }))
         }
@@ -129,8 +133,9 @@ public actor CallManager {
             outbox.yield(.stanza(XMLElement("presence", namespace: XMPPNamespace.client)))
         }
         guard configuration.enableCarbons else { return false }
-        let enable = IQ(type: .set, id: "carbons-\(UInt32.random(in: 0...UInt32.max))",
-                        payload: XMLElement("enable", namespace: XMPPNamespace.carbons))
+        let enable = IQ(
+            type: .set, id: "carbons-\(UInt32.random(in: 0...UInt32.max))",
+            payload: XMLElement("enable", namespace: XMPPNamespace.carbons))
         return await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
             outbox.yield(.request(enable, { response in c.resume(returning: response?.type == .result) }))
         }

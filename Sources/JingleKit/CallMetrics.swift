@@ -12,8 +12,10 @@ import CoreMetrics
 ///   `jinglekit_media_frames_total{kind: decoded|concealed|fec}`: the call's media counters.
 /// - `jinglekit_media_concealment_ratio`: the share of played frames concealed (recorder).
 public enum CallMetrics {
-    static func record(direction: CallDirection, end: CallEndReason, statistics: CallStatistics,
-                       media: CallMediaStatistics?, factory: any MetricsFactory) {
+    static func record(
+        direction: CallDirection, end: CallEndReason, statistics: CallStatistics,
+        media: CallMediaStatistics?, factory: any MetricsFactory
+    ) {
         let dir = direction == .outgoing ? "outgoing" : "incoming"
         Counter(label: "jinglekit_calls_total", dimensions: [("direction", dir), ("outcome", outcome(end))], factory: factory).increment()
         let timings: [(String, Duration?)] = [
@@ -28,12 +30,17 @@ public enum CallMetrics {
                 .recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         }
         guard let media else { return }
-        Counter(label: "jinglekit_media_packets_total", dimensions: [("direction", "sent")], factory: factory).increment(by: media.packetsSent)
-        Counter(label: "jinglekit_media_packets_total", dimensions: [("direction", "received")], factory: factory).increment(by: media.packetsReceived)
+        Counter(label: "jinglekit_media_packets_total", dimensions: [("direction", "sent")], factory: factory).increment(
+            by: media.packetsSent)
+        Counter(label: "jinglekit_media_packets_total", dimensions: [("direction", "received")], factory: factory).increment(
+            by: media.packetsReceived)
         Counter(label: "jinglekit_media_packets_lost_total", factory: factory).increment(by: max(0, media.packetsLost))
-        Counter(label: "jinglekit_media_frames_total", dimensions: [("kind", "decoded")], factory: factory).increment(by: media.decodedFrames)
-        Counter(label: "jinglekit_media_frames_total", dimensions: [("kind", "concealed")], factory: factory).increment(by: media.concealedFrames)
-        Counter(label: "jinglekit_media_frames_total", dimensions: [("kind", "fec")], factory: factory).increment(by: media.fecRecoveredFrames)
+        Counter(label: "jinglekit_media_frames_total", dimensions: [("kind", "decoded")], factory: factory).increment(
+            by: media.decodedFrames)
+        Counter(label: "jinglekit_media_frames_total", dimensions: [("kind", "concealed")], factory: factory).increment(
+            by: media.concealedFrames)
+        Counter(label: "jinglekit_media_frames_total", dimensions: [("kind", "fec")], factory: factory).increment(
+            by: media.fecRecoveredFrames)
         Recorder(label: "jinglekit_media_concealment_ratio", factory: factory).record(media.concealmentRate)
     }
 

@@ -116,8 +116,10 @@ public struct ICERestart: Sendable, Hashable {
     public var previousLocalUfrag: String?
     public var previousRemoteUfrag: String?
 
-    public init(byPeer: Bool, localUfrag: String, remoteUfrag: String, previousLocalUfrag: String? = nil,
-                previousRemoteUfrag: String? = nil) {
+    public init(
+        byPeer: Bool, localUfrag: String, remoteUfrag: String, previousLocalUfrag: String? = nil,
+        previousRemoteUfrag: String? = nil
+    ) {
         self.byPeer = byPeer
         self.localUfrag = localUfrag
         self.remoteUfrag = remoteUfrag
@@ -148,9 +150,11 @@ public struct CallStatistics: Sendable, Hashable {
     /// Call placed or received -> the first packet of the peer's audio decoded.
     public var firstAudio: Duration?
 
-    public init(proposeToRinging: Duration? = nil, proposeToProceed: Duration? = nil, initiateToAccept: Duration? = nil,
-                setup: Duration? = nil, iceConnected: Duration? = nil, dtlsConnected: Duration? = nil,
-                firstAudio: Duration? = nil) {
+    public init(
+        proposeToRinging: Duration? = nil, proposeToProceed: Duration? = nil, initiateToAccept: Duration? = nil,
+        setup: Duration? = nil, iceConnected: Duration? = nil, dtlsConnected: Duration? = nil,
+        firstAudio: Duration? = nil
+    ) {
         self.proposeToRinging = proposeToRinging
         self.proposeToProceed = proposeToProceed
         self.initiateToAccept = initiateToAccept
@@ -219,17 +223,20 @@ public struct CallConfiguration: Sendable {
     public var metricsFactory: (any MetricsFactory)?
 
     public static let defaultPolicy = MediaPolicy(audioCodecs: [
-        PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2,
-                    parameters: [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")]),
+        PayloadType(
+            id: 111, name: "opus", clockrate: 48000, channels: 2,
+            parameters: [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")]),
         Negotiation.redundantOpus,
         PayloadType(id: 101, name: "telephone-event", clockrate: 48000, parameters: [Parameter(name: "", value: "0-15")]),
         PayloadType(id: 126, name: "telephone-event", clockrate: 8000, parameters: [Parameter(name: "", value: "0-15")]),
     ])
 
-    public init(policy: MediaPolicy = CallConfiguration.defaultPolicy, sessionTimeouts: JingleSessionTimeouts = .init(),
-                proposalLifetime: Duration = .seconds(60), enableCarbons: Bool = true, sendPresence: Bool = true,
-                mediaTransports: any MediaTransportProvider = SignallingOnlyTransportProvider(),
-                maximumConcurrentCalls: Int = 1, metricsFactory: (any MetricsFactory)? = nil) {
+    public init(
+        policy: MediaPolicy = CallConfiguration.defaultPolicy, sessionTimeouts: JingleSessionTimeouts = .init(),
+        proposalLifetime: Duration = .seconds(60), enableCarbons: Bool = true, sendPresence: Bool = true,
+        mediaTransports: any MediaTransportProvider = SignallingOnlyTransportProvider(),
+        maximumConcurrentCalls: Int = 1, metricsFactory: (any MetricsFactory)? = nil
+    ) {
         self.policy = policy
         self.sessionTimeouts = sessionTimeouts
         self.proposalLifetime = proposalLifetime

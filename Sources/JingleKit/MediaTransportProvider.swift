@@ -11,8 +11,10 @@ public struct RemoteMediaParameters: Sendable, Hashable {
     /// The payload types both sides agreed on (XEP-0167 §5: the answer's list), ids as on the wire.
     public var payloadTypes: [PayloadType]
 
-    public init(ufrag: String?, pwd: String?, candidates: [Candidate], fingerprint: Fingerprint?, dtlsRole: DTLSRole?,
-                payloadTypes: [PayloadType] = []) {
+    public init(
+        ufrag: String?, pwd: String?, candidates: [Candidate], fingerprint: Fingerprint?, dtlsRole: DTLSRole?,
+        payloadTypes: [PayloadType] = []
+    ) {
         self.ufrag = ufrag
         self.pwd = pwd
         self.candidates = candidates
@@ -96,8 +98,10 @@ public struct SelectedCandidatePair: Sendable, Hashable, Codable, CustomStringCo
     /// `udp` or `tcp`.
     public var transportProtocol: String
 
-    public init(localType: CandidateType, localAddress: String, localPort: UInt16, remoteType: CandidateType,
-                remoteAddress: String, remotePort: UInt16, transportProtocol: String) {
+    public init(
+        localType: CandidateType, localAddress: String, localPort: UInt16, remoteType: CandidateType,
+        remoteAddress: String, remotePort: UInt16, transportProtocol: String
+    ) {
         self.localType = localType
         self.localAddress = localAddress
         self.localPort = localPort

@@ -30,9 +30,10 @@ public final class SignallingOnlyTransport: MediaTransport {
         }.joined(separator: ":")
         state = Mutex((LocalTransport(ufrag: token(8), pwd: token(24), fingerprintHash: "sha-256", fingerprint: fingerprint), false))
         // RFC 8445 §5.1.2.1 priority of a host candidate, component 1, local preference 65535.
-        candidate = Candidate(component: 1, foundation: "1", id: token(10), ip: "127.0.0.1", network: 0,
-                              port: UInt16.random(in: 49152...65535, using: &g), priority: (126 << 24) | (65535 << 8) | 255,
-                              type: .host)
+        candidate = Candidate(
+            component: 1, foundation: "1", id: token(10), ip: "127.0.0.1", network: 0,
+            port: UInt16.random(in: 49152...65535, using: &g), priority: (126 << 24) | (65535 << 8) | 255,
+            type: .host)
         (events, sink) = AsyncStream.makeStream(of: MediaTransportEvent.self)
     }
 

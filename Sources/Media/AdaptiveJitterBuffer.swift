@@ -55,10 +55,12 @@ public struct AdaptiveJitterBuffer: Sendable {
         /// Pulls after an accelerate before the next one may happen.
         public var stretchInterval: Int
 
-        public init(clockRate: Int = 48_000, samplesPerFrame: Int = 960,
-                    minimumDelay: Duration = .milliseconds(20), maximumDelay: Duration = .milliseconds(400),
-                    maximumPackets: Int = 100, historyLength: Int = 200, percentile: Double = 0.95,
-                    targetDecreaseHold: Int? = nil, levelSmoothing: Double = 0.95, stretchInterval: Int = 5) {
+        public init(
+            clockRate: Int = 48_000, samplesPerFrame: Int = 960,
+            minimumDelay: Duration = .milliseconds(20), maximumDelay: Duration = .milliseconds(400),
+            maximumPackets: Int = 100, historyLength: Int = 200, percentile: Double = 0.95,
+            targetDecreaseHold: Int? = nil, levelSmoothing: Double = 0.95, stretchInterval: Int = 5
+        ) {
             self.clockRate = max(1, clockRate)
             self.samplesPerFrame = max(1, samplesPerFrame)
             self.minimumDelay = minimumDelay
@@ -436,10 +438,12 @@ public struct AdaptiveJitterBuffer: Sendable {
         // talkspurt's marker): the gap to it is silence the sender chose (DTX, RFC 7587 §3.1.3),
         // and the expansions while waiting for it were silence too.
         let replaced = noAudioUntil.map { p < $0 } ?? false
-        let lostNothing = !replaced && earliest.map { next in
-            next.timestamp > p + tolerance
-                && (next.entry.marker || (playedSequence.map { next.entry.sequence == $0 + 1 } ?? false))
-        } ?? false
+        let lostNothing =
+            !replaced
+            && earliest.map { next in
+                next.timestamp > p + tolerance
+                    && (next.entry.marker || (playedSequence.map { next.entry.sequence == $0 + 1 } ?? false))
+            } ?? false
         if lostNothing {
             statistics.concealedFrames -= expansionsSincePlayed
             statistics.expandedFrames -= expansionsSincePlayed

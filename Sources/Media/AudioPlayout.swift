@@ -15,8 +15,10 @@ public final class AudioPlayout {
     /// Packets that failed to decode (concealed instead).
     public private(set) var decodeErrors = 0
 
-    public init(configuration: AdaptiveJitterBuffer.Configuration = .init(), channels: Int = 1,
-                timeStretching: Bool = true) throws(OpusError) {
+    public init(
+        configuration: AdaptiveJitterBuffer.Configuration = .init(), channels: Int = 1,
+        timeStretching: Bool = true
+    ) throws(OpusError) {
         jitterBuffer = AdaptiveJitterBuffer(configuration: configuration)
         decoder = try OpusDecoder(sampleRate: configuration.clockRate, channels: channels)
         self.channels = channels

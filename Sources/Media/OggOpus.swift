@@ -60,7 +60,7 @@ public struct OggOpusWriter: Sendable {
         let v = Array(vendor.utf8)
         for i in 0..<4 { tags.append(UInt8((v.count >> (8 * i)) & 0xFF)) }
         tags += v
-        tags += [0, 0, 0, 0]  // no user comments
+        tags += [0, 0, 0, 0] // no user comments
         return page(packets: [head.serialized()], bos: true, eos: false, granule: 0)
             + page(packets: [tags], bos: false, eos: false, granule: 0)
     }
@@ -90,8 +90,9 @@ public struct OggOpusWriter: Sendable {
             body += p
         }
         // Packets longer than one page's 255 segments are not produced by 20 ms Opus frames.
-        let page = OggPage(continued: false, beginningOfStream: bos, endOfStream: eos, granulePosition: granule,
-                           serial: serial, sequence: sequence, segments: Array(segments.prefix(255)), body: body)
+        let page = OggPage(
+            continued: false, beginningOfStream: bos, endOfStream: eos, granulePosition: granule,
+            serial: serial, sequence: sequence, segments: Array(segments.prefix(255)), body: body)
         sequence += 1
         return page.serialized()
     }

@@ -60,9 +60,10 @@ public struct OggPage: Equatable, Sendable {
         for i in 22..<26 { copy[i] = 0 }
         let sequence = UInt32(le(18, 4))
         guard crc(copy) == UInt32(le(22, 4)) else { throw .crcMismatch(pageSequence: sequence) }
-        let page = OggPage(continued: flags & 1 != 0, beginningOfStream: flags & 2 != 0, endOfStream: flags & 4 != 0,
-                           granulePosition: Int64(bitPattern: le(6, 8)), serial: UInt32(le(14, 4)), sequence: sequence,
-                           segments: segments, body: Array(bytes[(offset + 27 + count)..<end]))
+        let page = OggPage(
+            continued: flags & 1 != 0, beginningOfStream: flags & 2 != 0, endOfStream: flags & 4 != 0,
+            granulePosition: Int64(bitPattern: le(6, 8)), serial: UInt32(le(14, 4)), sequence: sequence,
+            segments: segments, body: Array(bytes[(offset + 27 + count)..<end]))
         return (page, end)
     }
 }

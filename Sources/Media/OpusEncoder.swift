@@ -12,11 +12,12 @@ public final class OpusEncoder {
 
     public init(sampleRate: Int = 48_000, channels: Int = 1, application: Application = .voip) throws(OpusError) {
         try OpusError.validate(sampleRate: sampleRate, channels: channels)
-        let app: Int32 = switch application {
-        case .voip: OPUS_APPLICATION_VOIP
-        case .audio: OPUS_APPLICATION_AUDIO
-        case .restrictedLowDelay: OPUS_APPLICATION_RESTRICTED_LOWDELAY
-        }
+        let app: Int32 =
+            switch application {
+            case .voip: OPUS_APPLICATION_VOIP
+            case .audio: OPUS_APPLICATION_AUDIO
+            case .restrictedLowDelay: OPUS_APPLICATION_RESTRICTED_LOWDELAY
+            }
         var err: Int32 = 0
         guard let h = opus_encoder_create(Int32(sampleRate), Int32(channels), app, &err), err == OPUS_OK else {
             throw OpusError(code: err == OPUS_OK ? OPUS_ALLOC_FAIL : err)

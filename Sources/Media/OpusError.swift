@@ -44,8 +44,10 @@ public enum OpusError: Error, Equatable, Sendable {
 
     static func validate(frameSize: Int, sampleRate: Int) throws(OpusError) {
         // 2.5 ms steps: 400 per second divided by the allowed multiples.
-        let allowed = [sampleRate / 400, sampleRate / 200, sampleRate / 100, sampleRate / 50,
-                       sampleRate / 25, sampleRate * 3 / 50]
+        let allowed = [
+            sampleRate / 400, sampleRate / 200, sampleRate / 100, sampleRate / 50,
+            sampleRate / 25, sampleRate * 3 / 50,
+        ]
         guard allowed.contains(frameSize) else { throw .invalidFrameSize(frameSize) }
     }
 }

@@ -57,8 +57,10 @@ public struct GilbertElliottLoss: PacketLossModel {
     public private(set) var isBad = false
     private var random: SplitMix64
 
-    public init(goodToBad: Double, badToGood: Double, lossInGood: Double = 0, lossInBad: Double = 1,
-                seed: UInt64, startBad: Bool = false) {
+    public init(
+        goodToBad: Double, badToGood: Double, lossInGood: Double = 0, lossInBad: Double = 1,
+        seed: UInt64, startBad: Bool = false
+    ) {
         func unit(_ v: Double) -> Double { v.isFinite ? min(max(v, 0), 1) : 0 }
         self.goodToBad = unit(goodToBad)
         self.badToGood = unit(badToGood)

@@ -29,7 +29,8 @@ public enum RTCPCompound {
                 end -= pad
             }
             if packets.isEmpty, requireReportFirst,
-               type != RTCPPacket.senderReportType, type != RTCPPacket.receiverReportType {
+                type != RTCPPacket.senderReportType, type != RTCPPacket.receiverReportType
+            {
                 throw .invalidCompound("first packet has type \(type), not SR or RR")
             }
             var body = ByteReader(bytes, offset: offset + 4, end: end)
@@ -50,9 +51,11 @@ public enum RTCPCompound {
             let oc = try r.u32("sender report")
             let blocks = try reportBlocks(count: Int(count), from: &r)
             let ext = try r.take(r.remaining, "profile extension")
-            return .senderReport(RTCPSenderReport(ssrc: ssrc, ntpTimestamp: NTPTimestamp(seconds: hi, fraction: lo),
-                                                  rtpTimestamp: rtp, packetCount: pc, octetCount: oc,
-                                                  reportBlocks: blocks, profileExtension: ext))
+            return .senderReport(
+                RTCPSenderReport(
+                    ssrc: ssrc, ntpTimestamp: NTPTimestamp(seconds: hi, fraction: lo),
+                    rtpTimestamp: rtp, packetCount: pc, octetCount: oc,
+                    reportBlocks: blocks, profileExtension: ext))
         case RTCPPacket.receiverReportType:
             let ssrc = try r.u32("receiver report")
             let blocks = try reportBlocks(count: Int(count), from: &r)

@@ -13,8 +13,10 @@ public struct RTCPReportBlock: Equatable, Sendable {
     /// Delay since that sender report, in units of 1/65536 s.
     public var delaySinceLastSenderReport: UInt32
 
-    public init(ssrc: UInt32, fractionLost: UInt8, cumulativeLost: Int32, extendedHighestSequence: UInt32,
-                jitter: UInt32, lastSenderReport: UInt32, delaySinceLastSenderReport: UInt32) {
+    public init(
+        ssrc: UInt32, fractionLost: UInt8, cumulativeLost: Int32, extendedHighestSequence: UInt32,
+        jitter: UInt32, lastSenderReport: UInt32, delaySinceLastSenderReport: UInt32
+    ) {
         self.ssrc = ssrc
         self.fractionLost = fractionLost
         self.cumulativeLost = cumulativeLost
@@ -60,8 +62,10 @@ public struct RTCPSenderReport: Equatable, Sendable {
     /// Profile-specific extension octets after the report blocks, kept verbatim.
     public var profileExtension: [UInt8]
 
-    public init(ssrc: UInt32, ntpTimestamp: NTPTimestamp, rtpTimestamp: UInt32, packetCount: UInt32,
-                octetCount: UInt32, reportBlocks: [RTCPReportBlock] = [], profileExtension: [UInt8] = []) {
+    public init(
+        ssrc: UInt32, ntpTimestamp: NTPTimestamp, rtpTimestamp: UInt32, packetCount: UInt32,
+        octetCount: UInt32, reportBlocks: [RTCPReportBlock] = [], profileExtension: [UInt8] = []
+    ) {
         self.ssrc = ssrc
         self.ntpTimestamp = ntpTimestamp
         self.rtpTimestamp = rtpTimestamp

@@ -20,8 +20,10 @@ public struct RTPReceiverStatistics: Sendable {
 
     /// Records one RTP packet arriving at `now`; returns the validation verdict.
     @discardableResult
-    public mutating func receive(sequenceNumber: UInt16, timestamp: UInt32,
-                                 at now: ContinuousClock.Instant) -> RTPSequenceTracker.Verdict {
+    public mutating func receive(
+        sequenceNumber: UInt16, timestamp: UInt32,
+        at now: ContinuousClock.Instant
+    ) -> RTPSequenceTracker.Verdict {
         let verdict = sequence.update(sequenceNumber)
         switch verdict {
         case .accepted, .duplicateOrReordered:
@@ -70,7 +72,8 @@ public struct RTPReceiverStatistics: Sendable {
         expectedPrior = expected
         receivedPrior = received
         let lostInterval = expectedInterval - receivedInterval
-        let fraction: UInt8 = (expectedInterval == 0 || lostInterval <= 0)
+        let fraction: UInt8 =
+            (expectedInterval == 0 || lostInterval <= 0)
             ? 0 : UInt8(clamping: (lostInterval << 8) / expectedInterval)
         var lsr: UInt32 = 0
         var dlsr: UInt32 = 0
@@ -78,9 +81,10 @@ public struct RTPReceiverStatistics: Sendable {
             lsr = sr.compact
             dlsr = durationToCompactNTP(now - sr.arrival)
         }
-        return RTCPReportBlock(ssrc: ssrc, fractionLost: fraction, cumulativeLost: cumulativeLost,
-                               extendedHighestSequence: UInt32(truncatingIfNeeded: sequence.extendedMax),
-                               jitter: UInt32(jitter), lastSenderReport: lsr,
-                               delaySinceLastSenderReport: dlsr)
+        return RTCPReportBlock(
+            ssrc: ssrc, fractionLost: fraction, cumulativeLost: cumulativeLost,
+            extendedHighestSequence: UInt32(truncatingIfNeeded: sequence.extendedMax),
+            jitter: UInt32(jitter), lastSenderReport: lsr,
+            delaySinceLastSenderReport: dlsr)
     }
 }

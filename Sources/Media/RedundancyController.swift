@@ -36,9 +36,11 @@ public struct RedundancyController: Sendable, Equatable {
     /// Opus rate lost (two repeats at 32 kbit/s: 3.34 against 3.80 at 10 % random loss), since
     /// wideband PESQ falls faster with the Opus rate than loss takes from the repeats.
     public static func defaultLevels(cleanBitrate: Int = 48_000) -> [Level] {
-        [Level(distance: 0, opusBitrate: cleanBitrate, fromLossPercent: 0),
-         Level(distance: 1, opusBitrate: cleanBitrate, fromLossPercent: 1),
-         Level(distance: 3, opusBitrate: cleanBitrate, fromLossPercent: 8)]
+        [
+            Level(distance: 0, opusBitrate: cleanBitrate, fromLossPercent: 0),
+            Level(distance: 1, opusBitrate: cleanBitrate, fromLossPercent: 1),
+            Level(distance: 3, opusBitrate: cleanBitrate, fromLossPercent: 8),
+        ]
     }
 
     public let levels: [Level]
@@ -50,8 +52,10 @@ public struct RedundancyController: Sendable, Equatable {
 
     /// `levels` in rising order of `fromLossPercent`, the first from 0. `lossSmoothing` starts
     /// from no loss (weights 1 and 1 take each report as it is).
-    public init(levels: [Level] = RedundancyController.defaultLevels(), holdReports: Int = 5,
-                lossSmoothing: ExpectedLossEstimator = ExpectedLossEstimator(initialPercent: 0)) {
+    public init(
+        levels: [Level] = RedundancyController.defaultLevels(), holdReports: Int = 5,
+        lossSmoothing: ExpectedLossEstimator = ExpectedLossEstimator(initialPercent: 0)
+    ) {
         self.levels = levels.isEmpty ? RedundancyController.defaultLevels() : levels.sorted { $0.fromLossPercent < $1.fromLossPercent }
         self.holdReports = max(1, holdReports)
         loss = lossSmoothing

@@ -124,16 +124,22 @@ public struct RedundancyRecovery: Sendable {
             }
             remember(ts)
             statistics.recoveredFrames += 1
-            out.append(Output(packet: RTPPacket(payloadType: block.payloadType, sequenceNumber: seq, timestamp: ts,
-                                                ssrc: packet.ssrc, csrcs: packet.csrcs, payload: block.data),
-                              isRecovered: true))
+            out.append(
+                Output(
+                    packet: RTPPacket(
+                        payloadType: block.payloadType, sequenceNumber: seq, timestamp: ts,
+                        ssrc: packet.ssrc, csrcs: packet.csrcs, payload: block.data),
+                    isRecovered: true))
         }
         if red.primaryPayloadType == configuration.opusPayloadType { remember(packet.timestamp) }
-        out.append(Output(packet: RTPPacket(marker: packet.marker, payloadType: red.primaryPayloadType,
-                                            sequenceNumber: packet.sequenceNumber, timestamp: packet.timestamp,
-                                            ssrc: packet.ssrc, csrcs: packet.csrcs, headerExtension: packet.headerExtension,
-                                            payload: red.primary),
-                          isRecovered: false))
+        out.append(
+            Output(
+                packet: RTPPacket(
+                    marker: packet.marker, payloadType: red.primaryPayloadType,
+                    sequenceNumber: packet.sequenceNumber, timestamp: packet.timestamp,
+                    ssrc: packet.ssrc, csrcs: packet.csrcs, headerExtension: packet.headerExtension,
+                    payload: red.primary),
+                isRecovered: false))
         return out
     }
 

@@ -136,8 +136,9 @@ public struct RedundantAudioPayload: Equatable, Sendable {
     /// an error, just a frame from before the wrap.
     public func frames(timestamp: UInt32) -> [Frame] {
         redundant.map {
-            Frame(payloadType: $0.payloadType, timestamp: timestamp &- UInt32($0.timestampOffset), payload: $0.data,
-                  isRedundant: true, timestampOffset: UInt32($0.timestampOffset))
+            Frame(
+                payloadType: $0.payloadType, timestamp: timestamp &- UInt32($0.timestampOffset), payload: $0.data,
+                isRedundant: true, timestampOffset: UInt32($0.timestampOffset))
         } + [Frame(payloadType: primaryPayloadType, timestamp: timestamp, payload: primary, isRedundant: false, timestampOffset: 0)]
     }
 }

@@ -48,8 +48,9 @@ public final class SampleRateConverter {
             var idone = 0, odone = 0
             let e = input.withUnsafeBufferPointer { inp in
                 room.withUnsafeMutableBufferPointer { o in
-                    soxr_process(handle, inp.baseAddress! + consumed, input.count - consumed, &idone,
-                                 o.baseAddress, o.count, &odone)
+                    soxr_process(
+                        handle, inp.baseAddress! + consumed, input.count - consumed, &idone,
+                        o.baseAddress, o.count, &odone)
                 }
             }
             if let e { throw SampleRateConverterError(reason: String(cString: e)) }

@@ -73,7 +73,8 @@ final class SoundFileHandle {
             var f = SF_FORMAT_INFO()
             f.format = format
             guard sf_command(nil, Int32(SFC_GET_FORMAT_INFO), &f, Int32(MemoryLayout<SF_FORMAT_INFO>.size)) == 0,
-                  let n = f.name else { return "format 0x\(String(format, radix: 16))" }
+                let n = f.name
+            else { return "format 0x\(String(format, radix: 16))" }
             return String(cString: n)
         }
         return describe(major) + " / " + describe(minor)

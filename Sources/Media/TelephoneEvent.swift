@@ -72,14 +72,18 @@ public struct TelephoneEventSender: Sendable {
 
     /// All packets for an event of `durationSamples`, starting at RTP timestamp `timestamp`.
     /// Durations above 65535 units would need the §2.5.1.3 segmentation and are cut to 65535.
-    public func packets(event: UInt8, volume: UInt8 = 10, timestamp: UInt32,
-                        durationSamples: Int) throws(MediaWireError) -> [Packet] {
+    public func packets(
+        event: UInt8, volume: UInt8 = 10, timestamp: UInt32,
+        durationSamples: Int
+    ) throws(MediaWireError) -> [Packet] {
         let total = UInt16(clamping: max(Int(packetSamples), durationSamples))
         var out: [Packet] = []
         var d: UInt16 = packetSamples
         while d < total {
-            out.append(Packet(marker: out.isEmpty, timestamp: timestamp,
-                              event: try TelephoneEvent(event: event, isEnd: false, volume: volume, duration: d)))
+            out.append(
+                Packet(
+                    marker: out.isEmpty, timestamp: timestamp,
+                    event: try TelephoneEvent(event: event, isEnd: false, volume: volume, duration: d)))
             d = d.addingReportingOverflow(packetSamples).overflow ? total : d + packetSamples
         }
         let end = try TelephoneEvent(event: event, isEnd: true, volume: volume, duration: total)

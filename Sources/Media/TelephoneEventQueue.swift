@@ -41,8 +41,10 @@ public struct TelephoneEventQueue: Sendable {
     /// - Parameters: timestamp units per packet interval (960: 20 ms at 48 kHz), tone and gap
     ///   lengths in the same units (4800 and 4800: 100 ms each), volume 0...63, and the clock
     ///   rates of the telephone-event payload type (8000 or 48000 in practice) and of the audio.
-    public init(packetSamples: Int = 960, toneSamples: Int = 4800, gapSamples: Int = 4800,
-                volume: UInt8 = 10, eventClockRate: Int = 48_000, audioClockRate: Int = 48_000) throws(MediaWireError) {
+    public init(
+        packetSamples: Int = 960, toneSamples: Int = 4800, gapSamples: Int = 4800,
+        volume: UInt8 = 10, eventClockRate: Int = 48_000, audioClockRate: Int = 48_000
+    ) throws(MediaWireError) {
         guard volume <= 63 else { throw .valueOutOfRange(what: "telephone-event volume", value: Int(volume)) }
         guard (1...192_000).contains(eventClockRate) else {
             throw .valueOutOfRange(what: "telephone-event clock rate", value: eventClockRate)
@@ -89,8 +91,10 @@ public struct TelephoneEventQueue: Sendable {
         nextQueued += 1
         let sender = TelephoneEventSender(packetSamples: UInt16(clamping: eventUnits(packetSamples)))
         // Cannot fail: the volume was checked in `init`.
-        let packets = (try? sender.packets(event: event, volume: volume, timestamp: timestamp,
-                                           durationSamples: eventUnits(toneSamples))) ?? []
+        let packets =
+            (try? sender.packets(
+                event: event, volume: volume, timestamp: timestamp,
+                durationSamples: eventUnits(toneSamples))) ?? []
         let ends = min(sender.endRetransmissions, packets.count)
         current = packets.dropLast(ends).map { [$0] } + [Array(packets.suffix(ends))]
         nextGroup = 0

@@ -52,8 +52,10 @@ public enum TimeStretcher {
     /// Accelerate where it cannot be heard: a quiet frame (RMS below `quietLevel`, about -35 dBFS
     /// by default: a pause between words) loses 10 ms (at most half of it) with a crossfade;
     /// a louder frame is returned unchanged, so speech keeps its rhythm.
-    public static func accelerateIfQuiet(_ pcm: [Int16], channels: Int, sampleRate: Int,
-                                         quietLevel: Double = 600) -> [Int16] {
+    public static func accelerateIfQuiet(
+        _ pcm: [Int16], channels: Int, sampleRate: Int,
+        quietLevel: Double = 600
+    ) -> [Int16] {
         let n = pcm.count / max(1, channels)
         let p = min(n / 2, max(1, sampleRate / 100))
         guard p > 0, rms(pcm) < quietLevel else { return pcm }

@@ -48,7 +48,7 @@ public struct WAVFile: Equatable, Sendable {
                 let bits = Int(le16(body + 14))
                 if tag == 0xFFFE {
                     guard size >= 40, available >= 40 else { throw .truncated(chunk: "fmt  (extensible)") }
-                    tag = le16(body + 24)  // first two bytes of the SubFormat GUID
+                    tag = le16(body + 24) // first two bytes of the SubFormat GUID
                 }
                 guard tag == 1 else { throw .unsupportedFormat(tag: tag) }
                 guard bits == 16 else { throw .unsupportedBitsPerSample(bits) }

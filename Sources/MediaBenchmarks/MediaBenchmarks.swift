@@ -49,7 +49,7 @@ public enum MediaBenchmarks {
         try encoder.setBitrate(32_000)
         try encoder.setComplexity(complexity)
         var sink = 0
-        for frame in frames { sink &+= try encoder.encode(frame).count }  // warm-up
+        for frame in frames { sink &+= try encoder.encode(frame).count } // warm-up
         let wrapper = try time { () throws(OpusError) in
             for i in 0..<iterations { sink &+= try encoder.encode(frames[i % frames.count]).count }
         }
@@ -59,7 +59,7 @@ public enum MediaBenchmarks {
         _ = jk_opus_set_bitrate(raw, 32_000)
         _ = jk_opus_set_complexity(raw, Int32(complexity))
         var out = [UInt8](repeating: 0, count: 1500)
-        for frame in frames { sink &+= Int(opus_encode(raw, frame, 960, &out, 1500)) }  // warm-up
+        for frame in frames { sink &+= Int(opus_encode(raw, frame, 960, &out, 1500)) } // warm-up
         let rawTime = time {
             out.withUnsafeMutableBufferPointer { o in
                 for i in 0..<iterations {

@@ -70,7 +70,9 @@ extension MediaBenchmarks {
                 }
             }
         }
-        return (Result(name: "srtp protect \(profile)", iterations: iterations, wrapper: wrapperProtect, raw: rawProtect),
-                Result(name: "srtp unprotect \(profile)", iterations: iterations, wrapper: wrapperUnprotect, raw: rawUnprotect))
+        return (
+            Result(name: "srtp protect \(profile)", iterations: iterations, wrapper: wrapperProtect, raw: rawProtect),
+            Result(name: "srtp unprotect \(profile)", iterations: iterations, wrapper: wrapperUnprotect, raw: rawUnprotect)
+        )
     }
 }

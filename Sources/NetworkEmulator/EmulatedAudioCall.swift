@@ -29,11 +29,13 @@ public enum EmulatedAudioCall {
     ///     reports: every `reportInterval` the share of packets the path lost since the last
     ///     report is fed to it, and the level it returns is applied to the sender. Nil keeps the
     ///     sender's settings.
-    public static func run(sender: EmulatedOpusSender, path configuration: NetworkPath<RTPPacket>.Configuration,
-                           jitterBuffer: AdaptiveJitterBuffer.Configuration = .init(minimumDelay: .milliseconds(60)),
-                           timeStretching: Bool = true, firstPull: Duration = .milliseconds(7),
-                           tail: Duration = .seconds(2), redundancy: RedundancyController? = nil,
-                           reportInterval: Duration = .seconds(1)) throws -> Result {
+    public static func run(
+        sender: EmulatedOpusSender, path configuration: NetworkPath<RTPPacket>.Configuration,
+        jitterBuffer: AdaptiveJitterBuffer.Configuration = .init(minimumDelay: .milliseconds(60)),
+        timeStretching: Bool = true, firstPull: Duration = .milliseconds(7),
+        tail: Duration = .seconds(2), redundancy: RedundancyController? = nil,
+        reportInterval: Duration = .seconds(1)
+    ) throws -> Result {
         var controller = redundancy
         if let level = controller?.current { try sender.apply(level) }
         var nextReport = reportInterval
@@ -93,9 +95,10 @@ public enum EmulatedAudioCall {
             nextPull += EmulatedOpusSender.frameDuration
         }
         let seconds = Double(sender.totalFrames) * 0.02
-        return Result(played: played, playout: playout.statistics, path: path.statistics, refused: refused,
-                      redundancy: recovery?.statistics ?? RedundancyRecovery.Statistics(),
-                      payloadKilobitsPerSecond: Double(sender.payloadOctetsSent) * 8 / 1000 / max(seconds, 0.02),
-                      meanRedundancyDistance: Double(distanceFrames) / Double(max(1, path.statistics.sent)))
+        return Result(
+            played: played, playout: playout.statistics, path: path.statistics, refused: refused,
+            redundancy: recovery?.statistics ?? RedundancyRecovery.Statistics(),
+            payloadKilobitsPerSecond: Double(sender.payloadOctetsSent) * 8 / 1000 / max(seconds, 0.02),
+            meanRedundancyDistance: Double(distanceFrames) / Double(max(1, path.statistics.sent)))
     }
 }

@@ -47,8 +47,10 @@ public enum EmulatedMediaSessionCall {
     /// - Parameters:
     ///   - a, b: the two sides; their DTLS roles must differ and each must expect the other's fingerprint.
     ///   - path: each direction's network (b's way back uses the seed + 1).
-    public static func run(_ a: Side, _ b: Side, path: NetworkPath<[UInt8]>.Configuration,
-                           tail: Duration = .seconds(1)) throws(MediaSessionError) -> Result {
+    public static func run(
+        _ a: Side, _ b: Side, path: NetworkPath<[UInt8]>.Configuration,
+        tail: Duration = .seconds(1)
+    ) throws(MediaSessionError) -> Result {
         let start = ContinuousClock.now
         let wall = NTPTimestamp(seconds: 3_900_000_000, fraction: 0)
         var ends = [End(a, path: path, seed: path.seed), End(b, path: path, seed: path.seed &+ 1)]
@@ -94,7 +96,7 @@ public enum EmulatedMediaSessionCall {
                 ends[i].record(sessions[i].pullFrame(now: instant), sessions[i].statistics)
             }
             nextPull += .milliseconds(20)
-            if established == nil, t > .seconds(70) { break }   // DTLS gave up (60 s of retransmissions)
+            if established == nil, t > .seconds(70) { break } // DTLS gave up (60 s of retransmissions)
         }
         for i in 0..<2 {
             sessions[i].close(now: start + t)

@@ -23,9 +23,11 @@ public final class EmulatedOpusSender {
         /// 20 ms of audio every 19.9 ms of the receiver's time).
         public var clockDriftPPM: Double
 
-        public init(timestampOrigin: UInt32 = 0x1234_5678, firstTimestampStep: Int? = nil,
-                    framesPerPacket: [(fromFrame: Int, frames: Int)] = [], restart: (atFrame: Int, ssrc: UInt32, timestampOrigin: UInt32)? = nil,
-                    silentFrames: [Range<Int>] = [], clockDriftPPM: Double = 0) {
+        public init(
+            timestampOrigin: UInt32 = 0x1234_5678, firstTimestampStep: Int? = nil,
+            framesPerPacket: [(fromFrame: Int, frames: Int)] = [], restart: (atFrame: Int, ssrc: UInt32, timestampOrigin: UInt32)? = nil,
+            silentFrames: [Range<Int>] = [], clockDriftPPM: Double = 0
+        ) {
             self.timestampOrigin = timestampOrigin
             self.firstTimestampStep = firstTimestampStep
             self.framesPerPacket = framesPerPacket
@@ -48,9 +50,11 @@ public final class EmulatedOpusSender {
         /// earlier frames (0 sends the primary alone in RED form); nil sends plain Opus.
         public var redundancy: (payloadType: UInt8, distance: Int)?
 
-        public init(bitrate: Int = 48_000, forwardErrorCorrection: Bool = true, expectedLossPercent: Int = 10,
-                    payloadType: UInt8 = 111, ssrc: UInt32 = 0x5EED_0001,
-                    redundancy: (payloadType: UInt8, distance: Int)? = nil) {
+        public init(
+            bitrate: Int = 48_000, forwardErrorCorrection: Bool = true, expectedLossPercent: Int = 10,
+            payloadType: UInt8 = 111, ssrc: UInt32 = 0x5EED_0001,
+            redundancy: (payloadType: UInt8, distance: Int)? = nil
+        ) {
             self.bitrate = bitrate
             self.forwardErrorCorrection = forwardErrorCorrection
             self.expectedLossPercent = expectedLossPercent
@@ -155,8 +159,9 @@ public final class EmulatedOpusSender {
             bytes = redundantEncoder.encode(payloadType: settings.payloadType, timestamp: timestamp, payload: payload).serialized()
         }
         payloadOctetsSent += bytes.count
-        return RTPPacket(marker: markNext, payloadType: payloadType, sequenceNumber: sequence,
-                         timestamp: timestamp, ssrc: ssrc, payload: bytes)
+        return RTPPacket(
+            marker: markNext, payloadType: payloadType, sequenceNumber: sequence,
+            timestamp: timestamp, ssrc: ssrc, payload: bytes)
     }
 
     private func framesInPacket(at frame: Int) -> Int {

@@ -32,9 +32,11 @@ public struct NetworkPath<Packet: Sendable>: Sendable {
         public var duplicateDelay: Duration
         public var seed: UInt64
 
-        public init(loss: Loss = .none, delay: Duration = .milliseconds(20), jitter: Duration = .zero,
-                    reorderRate: Double = 0, reorderDelay: Duration = .milliseconds(30),
-                    duplicateRate: Double = 0, duplicateDelay: Duration = .milliseconds(5), seed: UInt64 = 1) {
+        public init(
+            loss: Loss = .none, delay: Duration = .milliseconds(20), jitter: Duration = .zero,
+            reorderRate: Double = 0, reorderDelay: Duration = .milliseconds(30),
+            duplicateRate: Double = 0, duplicateDelay: Duration = .milliseconds(5), seed: UInt64 = 1
+        ) {
             self.loss = loss
             self.delay = delay
             self.jitter = jitter
@@ -68,11 +70,12 @@ public struct NetworkPath<Packet: Sendable>: Sendable {
         self.configuration = configuration
         random = SplitMix64(seed: configuration.seed)
         let lossSeed = configuration.seed &* 0x2545_F491_4F6C_DD1D &+ 1
-        lossModel = switch configuration.loss {
-        case .none: BernoulliLoss(lossRate: 0, seed: lossSeed)
-        case .random(let rate): BernoulliLoss(lossRate: rate, seed: lossSeed)
-        case .bursty(let average, let burst): GilbertElliottLoss(averageLoss: average, meanBurstLength: burst, seed: lossSeed)
-        }
+        lossModel =
+            switch configuration.loss {
+            case .none: BernoulliLoss(lossRate: 0, seed: lossSeed)
+            case .random(let rate): BernoulliLoss(lossRate: rate, seed: lossSeed)
+            case .bursty(let average, let burst): GilbertElliottLoss(averageLoss: average, meanBurstLength: burst, seed: lossSeed)
+            }
     }
 
     /// Puts `packet` on the path at virtual time `now`.

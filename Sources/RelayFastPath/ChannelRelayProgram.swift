@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 internal import CBPF
@@ -85,8 +85,9 @@ public final class ChannelRelayProgram: @unchecked Sendable {
         let loaded = bpf_object__load(object)
         guard loaded == 0 else {
             bpf_object__close(object)
-            throw ChannelRelayProgramError(description: "the kernel refused the BPF program: \(Self.errnoText(-loaded))"
-                                           + (-loaded == EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" : ""))
+            throw ChannelRelayProgramError(
+                description: "the kernel refused the BPF program: \(Self.errnoText(-loaded))"
+                    + (-loaded == EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" : ""))
         }
         guard let program = bpf_object__find_program_by_name(object, "turn_channel_relay") else {
             bpf_object__close(object)
@@ -115,8 +116,10 @@ public final class ChannelRelayProgram: @unchecked Sendable {
     /// has tcx (unless `hook` is `.clsact`), else as a cls_bpf filter with handle
     /// `classifierHandle` (a clsact qdisc is made if there is none; a filter of that handle
     /// left by an earlier run is replaced).
-    public func attach(interface name: String, hook choice: HookChoice = .automatic,
-                       classifierHandle: UInt32) throws(ChannelRelayProgramError) {
+    public func attach(
+        interface name: String, hook choice: HookChoice = .automatic,
+        classifierHandle: UInt32
+    ) throws(ChannelRelayProgramError) {
         let index = Int32(bitPattern: if_nametoindex(name))
         guard index > 0 else { throw ChannelRelayProgramError(description: "no interface \(name)") }
         guard !attachments.contains(where: { $0.index == index }) else { return }
@@ -165,7 +168,7 @@ public final class ChannelRelayProgram: @unchecked Sendable {
     /// A cls_bpf handle for one relay: from its listening addresses, so the same configuration
     /// gets the same handle after a restart and two relays on one host get different ones.
     public static func classifierHandle(listening: [String]) -> UInt32 {
-        var hash: UInt32 = 2_166_136_261  // FNV-1a
+        var hash: UInt32 = 2_166_136_261 // FNV-1a
         for byte in listening.sorted().joined(separator: ",").utf8 {
             hash = (hash ^ UInt32(byte)) &* 16_777_619
         }
@@ -174,7 +177,7 @@ public final class ChannelRelayProgram: @unchecked Sendable {
 
     private static func hook(_ index: Int32) -> bpf_tc_hook {
         var hook = bpf_tc_hook()
-        hook.sz = MemoryLayout<bpf_tc_hook>.offset(of: \.parent)! + 4  // the fields we know: no padding for libbpf to find non-zero
+        hook.sz = MemoryLayout<bpf_tc_hook>.offset(of: \.parent)! + 4 // the fields we know: no padding for libbpf to find non-zero
         hook.ifindex = index
         hook.attach_point = BPF_TC_INGRESS
         return hook

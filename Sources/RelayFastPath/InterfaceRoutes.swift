@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import STUN
 
@@ -45,7 +45,8 @@ public struct InterfaceRoutes: Sendable {
             return loopbackIndex == 0 ? nil : Egress(interfaceIndex: loopbackIndex, local: true)
         }
         var best: Route?
-        for route in routes where route.destination.family == ip.family && Self.prefix(route.destination, contains: ip, length: route.prefixLength) {
+        for route in routes
+        where route.destination.family == ip.family && Self.prefix(route.destination, contains: ip, length: route.prefixLength) {
             if let b = best, (b.prefixLength, UInt32.max - b.metric) >= (route.prefixLength, UInt32.max - route.metric) { continue }
             best = route
         }
@@ -91,10 +92,12 @@ public struct InterfaceRoutes: Sendable {
         text.split(separator: "\n").dropFirst().compactMap { line in
             let f = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
             guard f.count >= 8, let destination = UInt32(f[1], radix: 16), let flags = UInt32(f[3], radix: 16),
-                  let metric = UInt32(f[6]), let mask = UInt32(f[7], radix: 16), flags & 1 != 0 else { return nil }
+                let metric = UInt32(f[6]), let mask = UInt32(f[7], radix: 16), flags & 1 != 0
+            else { return nil }
             let m = UInt32(bigEndian: mask)
-            return Route(destination: .v4(UInt32(bigEndian: destination)), prefixLength: m.nonzeroBitCount, metric: metric,
-                         interface: String(f[0]))
+            return Route(
+                destination: .v4(UInt32(bigEndian: destination)), prefixLength: m.nonzeroBitCount, metric: metric,
+                interface: String(f[0]))
         }
     }
 
@@ -104,8 +107,9 @@ public struct InterfaceRoutes: Sendable {
         text.split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
             guard f.count >= 10, f[0].count == 32, let length = Int(f[1], radix: 16), let metric = UInt32(f[5], radix: 16),
-                  let flags = UInt32(f[8], radix: 16), flags & 1 != 0, flags & 0x200 == 0,
-                  let hi = UInt64(f[0].prefix(16), radix: 16), let lo = UInt64(f[0].suffix(16), radix: 16) else { return nil }
+                let flags = UInt32(f[8], radix: 16), flags & 1 != 0, flags & 0x200 == 0,
+                let hi = UInt64(f[0].prefix(16), radix: 16), let lo = UInt64(f[0].suffix(16), radix: 16)
+            else { return nil }
             return Route(destination: .v6(hi, lo), prefixLength: length, metric: metric, interface: String(f[9]))
         }
     }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 internal import CLinuxCalls
 import STUN
@@ -43,9 +43,9 @@ final class DirectUDPSocket: @unchecked Sendable {
         family = address.ip.family
         let domain = family == .ipv4 ? AF_INET : AF_INET6
         #if canImport(Glibc)
-        let type = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+            let type = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         #else
-        let type = SOCK_DGRAM
+            let type = SOCK_DGRAM
         #endif
         let fd = socket(domain, type, 0)
         guard fd >= 0 else { throw SocketError.socket(errno) }
@@ -219,7 +219,8 @@ final class SendBatch {
 enum SocketAddressBytes {
     /// Writes `address` as a socket address usable on a socket of `family` (IPv4 destinations
     /// on an IPv6 socket become IPv4-mapped); returns its length, or 0 if it cannot be expressed.
-    static func write(_ address: TransportAddress, family: AddressFamily, into storage: UnsafeMutablePointer<sockaddr_storage>) -> socklen_t {
+    static func write(_ address: TransportAddress, family: AddressFamily, into storage: UnsafeMutablePointer<sockaddr_storage>) -> socklen_t
+    {
         switch (address.ip, family) {
         case (.v4(let v), .ipv4):
             return storage.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
@@ -261,8 +262,10 @@ enum SocketAddressBytes {
             return storage.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
                 var raw = sin6.pointee.sin6_addr
                 let (hi, lo) = withUnsafeBytes(of: &raw) {
-                    (UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
-                     UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+                    (
+                        UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                        UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                    )
                 }
                 let port = UInt16(bigEndian: sin6.pointee.sin6_port)
                 // An IPv4-mapped source on a dual-stack socket is the IPv4 address.

@@ -104,12 +104,13 @@ extension RelayServer.Snapshot {
         statistics.bytesToPeer &+= kernel.bytesToPeer
         statistics.packetsToClient &+= kernel.packetsToClient
         statistics.bytesToClient &+= kernel.bytesToClient
-        return Self(statistics: statistics, allocationCount: core.engine.allocationCount,
-             receiveErrors: core.receiveErrors, sendErrors: core.sendErrors,
-             peerConnections: core.engine.stateSizes.peerConnections,
-             tcpBytesToPeer: core.tcpCounters.toPeer.load(ordering: .relaxed),
-             tcpBytesToClient: core.tcpCounters.toClient.load(ordering: .relaxed), kernel: kernel,
-                    kernelRoutes: core.kernelTable?.count ?? 0)
+        return Self(
+            statistics: statistics, allocationCount: core.engine.allocationCount,
+            receiveErrors: core.receiveErrors, sendErrors: core.sendErrors,
+            peerConnections: core.engine.stateSizes.peerConnections,
+            tcpBytesToPeer: core.tcpCounters.toPeer.load(ordering: .relaxed),
+            tcpBytesToClient: core.tcpCounters.toClient.load(ordering: .relaxed), kernel: kernel,
+            kernelRoutes: core.kernelTable?.count ?? 0)
     }
 
     static func + (a: Self, b: Self) -> Self {
@@ -131,8 +132,10 @@ extension RelayServer {
     /// Every thread's counters, summed, handed to `done` on the last thread: passed from one
     /// data-plane thread to the next with `post`, so a scrape needs no Swift concurrency thread
     /// (a busy or blocked cooperative pool cannot delay `/metrics` or `/health`).
-    static func snapshot(_ cores: [RelayCore], from index: Int = 0, total: Snapshot = Snapshot(),
-                         _ done: @escaping @Sendable (Snapshot) -> Void) {
+    static func snapshot(
+        _ cores: [RelayCore], from index: Int = 0, total: Snapshot = Snapshot(),
+        _ done: @escaping @Sendable (Snapshot) -> Void
+    ) {
         guard index < cores.count else { done(total); return }
         let core = cores[index]
         core.post { snapshot(cores, from: index + 1, total: total + .of(core), done) }

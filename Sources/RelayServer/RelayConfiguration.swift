@@ -205,7 +205,9 @@ extension RelayConfiguration {
             return a
         }
         func integer(_ range: ClosedRange<Int>) throws(RelayConfigurationError) -> Int {
-            guard let n = Int(value), range.contains(n) else { throw fail("expected an integer in \(range.lowerBound)...\(range.upperBound), got \"\(value)\"") }
+            guard let n = Int(value), range.contains(n) else {
+                throw fail("expected an integer in \(range.lowerBound)...\(range.upperBound), got \"\(value)\"")
+            }
             return n
         }
         func seconds() throws(RelayConfigurationError) -> Double {
@@ -315,7 +317,9 @@ extension RelayConfiguration {
     public func validate() throws(RelayConfigurationError) {
         if listen.isEmpty && tlsListen.isEmpty { throw RelayConfigurationError(key: "listen", line: nil, reason: "no listening address") }
         if relayIPv4 == nil && relayIPv6 == nil { throw RelayConfigurationError(key: "relay-ip", line: nil, reason: "no relay address") }
-        if users.isEmpty && secrets.isEmpty { throw RelayConfigurationError(key: "user", line: nil, reason: "no users and no secrets: nobody could allocate") }
+        if users.isEmpty && secrets.isEmpty {
+            throw RelayConfigurationError(key: "user", line: nil, reason: "no users and no secrets: nobody could allocate")
+        }
         if !tlsListen.isEmpty && (tlsCertificateFile == nil || tlsPrivateKeyFile == nil) {
             throw RelayConfigurationError(key: "tls-certificate", line: nil, reason: "tls-listen needs tls-certificate and tls-private-key")
         }
@@ -335,11 +339,15 @@ extension RelayConfiguration {
     public func checkRelayAddresses() throws(RelayConfigurationError) {
         for ip in [relayIPv4, relayIPv6].compactMap({ $0 }) {
             do {
-                let probe = try DirectUDPSocket(binding: TransportAddress(ip: ip, port: 0), bufferBytes: 0, reuseAddress: false, batched: false)
+                let probe = try DirectUDPSocket(
+                    binding: TransportAddress(ip: ip, port: 0), bufferBytes: 0, reuseAddress: false, batched: false)
                 probe.close()
             } catch DirectUDPSocket.SocketError.bind(_, let code) {
-                throw RelayConfigurationError(key: "relay-ip", line: nil,
-                                              reason: "cannot bind \(ip): \(String(cString: strerror(code))) (it must be an address of this machine; behind NAT add external-ip = PUBLIC/\(ip))")
+                throw RelayConfigurationError(
+                    key: "relay-ip", line: nil,
+                    reason:
+                        "cannot bind \(ip): \(String(cString: strerror(code))) (it must be an address of this machine; behind NAT add external-ip = PUBLIC/\(ip))"
+                )
             } catch {
                 throw RelayConfigurationError(key: "relay-ip", line: nil, reason: "cannot bind \(ip): \(error)")
             }
@@ -371,7 +379,8 @@ extension RelayConfiguration {
     public static func describeFileError(_ error: any Error) -> String {
         let ns = error as NSError
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
-           let reason = strerror(Int32(underlying.code)) {
+            let reason = strerror(Int32(underlying.code))
+        {
             return String(cString: reason)
         }
         switch ns.code {

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Logging
 import NIOCore
@@ -81,12 +81,14 @@ final class RelayCore: @unchecked Sendable {
     func start() {
         let context = Unmanaged.passRetained(self).toOpaque()
         var tid = pthread_t()
-        let created = pthread_create(&tid, nil, { argument in
-            guard let argument else { return nil }
-            let core = Unmanaged<RelayCore>.fromOpaque(argument).takeRetainedValue()
-            core.run()
-            return nil
-        }, context)
+        let created = pthread_create(
+            &tid, nil,
+            { argument in
+                guard let argument else { return nil }
+                let core = Unmanaged<RelayCore>.fromOpaque(argument).takeRetainedValue()
+                core.run()
+                return nil
+            }, context)
         if created == 0 {
             thread = tid
         } else {
@@ -217,7 +219,8 @@ final class RelayCore: @unchecked Sendable {
         let tuple = FiveTuple(client: client, server: listener.local, transport: .udp)
         if ChannelData.isChannelData(first) {
             if case .toPeer(let relay, let peer, let payload) = engine.routeChannelData(bytes, from: tuple, now: now),
-               let out = relays[relay] {
+                let out = relays[relay]
+            {
                 out.send(UnsafeRawBufferPointer(rebasing: bytes[payload]), to: peer)
             }
             return
@@ -260,8 +263,10 @@ final class RelayCore: @unchecked Sendable {
         execute(actions)
         // Only a ConnectionBind that decodes held the connection (`StreamClientHandler`); one
         // that does not came with other frames and must not release a later bind's hold.
-        if STUNStreamFramer.isConnectionBindRequest(bytes), !actions.contains(where: { if case .joinDataConnection = $0 { true } else { false } }),
-           let handler = streamHandlers[tuple], (try? STUNMessage.decode(bytes)) != nil {
+        if STUNStreamFramer.isConnectionBindRequest(bytes),
+            !actions.contains(where: { if case .joinDataConnection = $0 { true } else { false } }),
+            let handler = streamHandlers[tuple], (try? STUNMessage.decode(bytes)) != nil
+        {
             // Refused or challenged: the connection goes back to framing.
             handler.eventLoop.execute { handler.value.resumeFraming() }
         }
@@ -272,7 +277,8 @@ final class RelayCore: @unchecked Sendable {
         let bytes = ChannelData.encode(channel: number, data: payload)
         bytes.withUnsafeBytes { raw in
             if case .toPeer(let relay, let peer, let range) = engine.routeChannelData(raw, from: tuple, now: wallClock()),
-               let out = relays[relay] {
+                let out = relays[relay]
+            {
                 out.send(UnsafeRawBufferPointer(rebasing: raw[range]), to: peer)
             }
         }
@@ -379,8 +385,9 @@ final class RelayCore: @unchecked Sendable {
         guard let socket = relays.removeValue(forKey: relay) else { return }
         closedSendErrors += socket.sendErrors
         if socket.packetsOut + socket.packetsIn > 0 {
-            closedRelayCounts[relay] = .init(packetsToPeer: socket.packetsOut, bytesToPeer: socket.bytesOut,
-                                             packetsToClient: socket.packetsIn, bytesToClient: socket.bytesIn)
+            closedRelayCounts[relay] = .init(
+                packetsToPeer: socket.packetsOut, bytesToPeer: socket.bytesOut,
+                packetsToClient: socket.packetsIn, bytesToClient: socket.bytesIn)
         }
         track(socket.fd, nil)
         socket.close()
@@ -412,8 +419,12 @@ final class RelayCore: @unchecked Sendable {
         switch event {
         case .allocationCreated(let tuple, let username, let relays, let lifetime):
             allocationRecords[tuple] = AllocationRecord(user: username, start: wallClock(), relays: relays)
-            logger.info("allocation created", metadata: ["client": "\(tuple)", "user": "\(username)",
-                                                         "relays": "\(relays)", "lifetime": "\(lifetime)"])
+            logger.info(
+                "allocation created",
+                metadata: [
+                    "client": "\(tuple)", "user": "\(username)",
+                    "relays": "\(relays)", "lifetime": "\(lifetime)",
+                ])
         case .allocationDeleted(let tuple, let reason):
             // Its relay sockets were closed just before (their counts wait in closedRelayCounts).
             var metadata: Logger.Metadata = ["client": "\(tuple)", "reason": "\(reason.rawValue)"]
@@ -437,8 +448,12 @@ final class RelayCore: @unchecked Sendable {
             }
             logger.info("allocation deleted", metadata: metadata)
         case .authenticationFailed(let tuple, let username, let reason):
-            logger.notice("authentication failed", metadata: ["client": "\(tuple)", "user": "\(username ?? "-")",
-                                                              "reason": "\(reason.rawValue)"])
+            logger.notice(
+                "authentication failed",
+                metadata: [
+                    "client": "\(tuple)", "user": "\(username ?? "-")",
+                    "reason": "\(reason.rawValue)",
+                ])
         case .peerDenied(let tuple, let peer):
             logger.notice("peer denied", metadata: ["client": "\(tuple)", "peer": "\(peer)"])
         case .malformed(let tuple, let error):
@@ -446,8 +461,12 @@ final class RelayCore: @unchecked Sendable {
         case .requestRejected(let tuple, let method, let code):
             logger.debug("request rejected", metadata: ["client": "\(tuple)", "method": "\(method)", "code": "\(code)"])
         case .peerConnectionOpened(let tuple, let id, let peer, let outgoing):
-            logger.debug("peer connection opened", metadata: ["client": "\(tuple)", "connection": "\(id)", "peer": "\(peer)",
-                                                              "by": "\(outgoing ? "connect" : "peer")"])
+            logger.debug(
+                "peer connection opened",
+                metadata: [
+                    "client": "\(tuple)", "connection": "\(id)", "peer": "\(peer)",
+                    "by": "\(outgoing ? "connect" : "peer")",
+                ])
         case .peerConnectionClosed(let tuple, let id, let reason):
             logger.debug("peer connection closed", metadata: ["client": "\(tuple)", "connection": "\(id)", "reason": "\(reason.rawValue)"])
         case .permissionCreated, .channelBound:
@@ -484,13 +503,15 @@ struct AllocationRecord {
         }
 
         init(_ kernel: KernelChannelTable.Relayed) {
-            self.init(packetsToPeer: kernel.packetsToPeer, bytesToPeer: kernel.bytesToPeer,
-                      packetsToClient: kernel.packetsToClient, bytesToClient: kernel.bytesToClient)
+            self.init(
+                packetsToPeer: kernel.packetsToPeer, bytesToPeer: kernel.bytesToPeer,
+                packetsToClient: kernel.packetsToClient, bytesToClient: kernel.bytesToClient)
         }
 
         static func + (a: Counts, b: Counts) -> Counts {
-            Counts(packetsToPeer: a.packetsToPeer + b.packetsToPeer, bytesToPeer: a.bytesToPeer + b.bytesToPeer,
-                   packetsToClient: a.packetsToClient + b.packetsToClient, bytesToClient: a.bytesToClient + b.bytesToClient)
+            Counts(
+                packetsToPeer: a.packetsToPeer + b.packetsToPeer, bytesToPeer: a.bytesToPeer + b.bytesToPeer,
+                packetsToClient: a.packetsToClient + b.packetsToClient, bytesToClient: a.bytesToClient + b.bytesToClient)
         }
     }
 

@@ -56,7 +56,8 @@ final class StreamClientHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         guard let remote = context.channel.remoteAddress.flatMap({ TransportAddress($0) }),
-              let local = context.channel.localAddress.flatMap({ TransportAddress($0) }) else {
+            let local = context.channel.localAddress.flatMap({ TransportAddress($0) })
+        else {
             context.close(promise: nil)
             return
         }
@@ -115,7 +116,8 @@ final class StreamClientHandler: ChannelInboundHandler {
                 // relay with the other frames (to be dropped and counted) without holding the
                 // connection, so junk costs no round trip to the data-plane thread per frame.
                 if case .stun(let bytes) = frame, STUNStreamFramer.isConnectionBindRequest(bytes),
-                   let bind = try? STUNMessage.decode(bytes) {
+                    let bind = try? STUNMessage.decode(bytes)
+                {
                     mode = .awaitingBind(framer.takeRemainder())
                     // Read no more until the relay answers: what is held stays one read's worth.
                     context.channel.setOption(.autoRead, value: false).whenFailure { _ in }

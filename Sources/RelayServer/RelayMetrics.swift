@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Prometheus
 import RelayFastPath
@@ -49,55 +49,90 @@ final class RelayMetrics: @unchecked Sendable {
 
     init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        allocations = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "turn_allocations", unitName: "", helpText: "Live TURN allocations"))
-        created = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_allocations_created", unitName: "total", helpText: "Allocations created"))
-        deleted = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_allocations_deleted", unitName: "total", helpText: "Allocations deleted"))
-        packetsToPeer = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_packets", unitName: "total", helpText: "Relayed packets"), labels: [("direction", "to_peer")])
-        packetsToClient = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_packets", unitName: "total", helpText: "Relayed packets"), labels: [("direction", "to_client")])
-        bytesToPeer = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_bytes", unitName: "total", helpText: "Relayed payload bytes"), labels: [("direction", "to_peer")])
-        bytesToClient = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_bytes", unitName: "total", helpText: "Relayed payload bytes"), labels: [("direction", "to_client")])
-        indicationsToPeer = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_indications", unitName: "total", helpText: "Relayed packets carried in Send/Data indications rather than ChannelData"), labels: [("direction", "to_peer")])
-        indicationsToClient = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_indications", unitName: "total", helpText: "Relayed packets carried in Send/Data indications rather than ChannelData"), labels: [("direction", "to_client")])
-        authFailures = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_auth_failures", unitName: "total", helpText: "Failed authentications"))
-        unauthenticatedRepliesLimited = registry.makeCounter(descriptor: MetricNameDescriptor(
-            metricName: "turn_unauthenticated_replies_limited", unitName: "total",
-            helpText: "Answers to unauthenticated requests not sent because their source had had its share per second"))
-        authFailureLogsSuppressed = registry.makeCounter(descriptor: MetricNameDescriptor(
-            metricName: "turn_auth_failure_logs_suppressed", unitName: "total",
-            helpText: "Failed authentications not logged because their source had had its share (all are in turn_auth_failures_total)"))
-        receiveErrors = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_receive_errors", unitName: "total", helpText: "Socket receive errors"))
-        sendErrors = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_send_errors", unitName: "total", helpText: "Datagrams the kernel refused to send"))
-        let connectionsName = MetricNameDescriptor(metricName: "turn_tcp_peer_connections", unitName: "total",
-                                                   helpText: "TCP allocations' peer connections (RFC 6062) by outcome")
-        peerConnections = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "turn_tcp_peer_connections", unitName: "",
-                                                                               helpText: "Live peer connections of TCP allocations"))
+        allocations = registry.makeGauge(
+            descriptor: MetricNameDescriptor(metricName: "turn_allocations", unitName: "", helpText: "Live TURN allocations"))
+        created = registry.makeCounter(
+            descriptor: MetricNameDescriptor(metricName: "turn_allocations_created", unitName: "total", helpText: "Allocations created"))
+        deleted = registry.makeCounter(
+            descriptor: MetricNameDescriptor(metricName: "turn_allocations_deleted", unitName: "total", helpText: "Allocations deleted"))
+        packetsToPeer = registry.makeCounter(
+            descriptor: MetricNameDescriptor(metricName: "turn_packets", unitName: "total", helpText: "Relayed packets"),
+            labels: [("direction", "to_peer")])
+        packetsToClient = registry.makeCounter(
+            descriptor: MetricNameDescriptor(metricName: "turn_packets", unitName: "total", helpText: "Relayed packets"),
+            labels: [("direction", "to_client")])
+        bytesToPeer = registry.makeCounter(
+            descriptor: MetricNameDescriptor(metricName: "turn_bytes", unitName: "total", helpText: "Relayed payload bytes"),
+            labels: [("direction", "to_peer")])
+        bytesToClient = registry.makeCounter(
+            descriptor: MetricNameDescriptor(metricName: "turn_bytes", unitName: "total", helpText: "Relayed payload bytes"),
+            labels: [("direction", "to_client")])
+        indicationsToPeer = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "turn_indications", unitName: "total",
+                helpText: "Relayed packets carried in Send/Data indications rather than ChannelData"), labels: [("direction", "to_peer")])
+        indicationsToClient = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "turn_indications", unitName: "total",
+                helpText: "Relayed packets carried in Send/Data indications rather than ChannelData"), labels: [("direction", "to_client")])
+        authFailures = registry.makeCounter(
+            descriptor: MetricNameDescriptor(metricName: "turn_auth_failures", unitName: "total", helpText: "Failed authentications"))
+        unauthenticatedRepliesLimited = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "turn_unauthenticated_replies_limited", unitName: "total",
+                helpText: "Answers to unauthenticated requests not sent because their source had had its share per second"))
+        authFailureLogsSuppressed = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "turn_auth_failure_logs_suppressed", unitName: "total",
+                helpText: "Failed authentications not logged because their source had had its share (all are in turn_auth_failures_total)"))
+        receiveErrors = registry.makeCounter(
+            descriptor: MetricNameDescriptor(metricName: "turn_receive_errors", unitName: "total", helpText: "Socket receive errors"))
+        sendErrors = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "turn_send_errors", unitName: "total", helpText: "Datagrams the kernel refused to send"))
+        let connectionsName = MetricNameDescriptor(
+            metricName: "turn_tcp_peer_connections", unitName: "total",
+            helpText: "TCP allocations' peer connections (RFC 6062) by outcome")
+        peerConnections = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "turn_tcp_peer_connections", unitName: "",
+                helpText: "Live peer connections of TCP allocations"))
         peerConnectionsConnected = registry.makeCounter(descriptor: connectionsName, labels: [("outcome", "connected")])
         peerConnectionsAccepted = registry.makeCounter(descriptor: connectionsName, labels: [("outcome", "accepted")])
         peerConnectionsFailed = registry.makeCounter(descriptor: connectionsName, labels: [("outcome", "failed")])
         peerConnectionsJoined = registry.makeCounter(descriptor: connectionsName, labels: [("outcome", "joined")])
-        let tcpBytesName = MetricNameDescriptor(metricName: "turn_tcp_bytes", unitName: "total", helpText: "Bytes relayed over TCP allocations' data connections")
+        let tcpBytesName = MetricNameDescriptor(
+            metricName: "turn_tcp_bytes", unitName: "total", helpText: "Bytes relayed over TCP allocations' data connections")
         tcpBytesToPeer = registry.makeCounter(descriptor: tcpBytesName, labels: [("direction", "to_peer")])
         tcpBytesToClient = registry.makeCounter(descriptor: tcpBytesName, labels: [("direction", "to_client")])
-        let fastPackets = MetricNameDescriptor(metricName: "turn_fast_path_packets", unitName: "total",
-                                               helpText: "Packets the kernel fast path relayed (also in turn_packets_total)")
-        let fastBytes = MetricNameDescriptor(metricName: "turn_fast_path_bytes", unitName: "total",
-                                             helpText: "Payload bytes the kernel fast path relayed (also in turn_bytes_total)")
+        let fastPackets = MetricNameDescriptor(
+            metricName: "turn_fast_path_packets", unitName: "total",
+            helpText: "Packets the kernel fast path relayed (also in turn_packets_total)")
+        let fastBytes = MetricNameDescriptor(
+            metricName: "turn_fast_path_bytes", unitName: "total",
+            helpText: "Payload bytes the kernel fast path relayed (also in turn_bytes_total)")
         fastPathPacketsToPeer = registry.makeCounter(descriptor: fastPackets, labels: [("direction", "to_peer")])
         fastPathPacketsToClient = registry.makeCounter(descriptor: fastPackets, labels: [("direction", "to_client")])
         fastPathBytesToPeer = registry.makeCounter(descriptor: fastBytes, labels: [("direction", "to_peer")])
         fastPathBytesToClient = registry.makeCounter(descriptor: fastBytes, labels: [("direction", "to_client")])
-        fastPathRoutes = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "turn_fast_path_routes", unitName: "",
-                                                                            helpText: "Channels the kernel fast path relays"))
+        fastPathRoutes = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "turn_fast_path_routes", unitName: "",
+                helpText: "Channels the kernel fast path relays"))
         for reason in DropReason.allCases {
-            drops[reason] = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "turn_drops", unitName: "total", helpText: "Dropped packets by cause"), labels: [("cause", reason.rawValue)])
+            drops[reason] = registry.makeCounter(
+                descriptor: MetricNameDescriptor(metricName: "turn_drops", unitName: "total", helpText: "Dropped packets by cause"),
+                labels: [("cause", reason.rawValue)])
         }
     }
 
     /// Brings the counters up to date and renders the text exposition format. Safe from any
     /// thread; a snapshot older than one already rendered never lowers or double-counts.
-    func render(statistics s: TURNStatistics, allocationCount: Int, receiveErrorCount: UInt64, sendErrorCount: UInt64,
-                tcp: (live: Int, bytesToPeer: UInt64, bytesToClient: UInt64) = (0, 0, 0),
-                kernel: KernelChannelTable.Relayed = .init(), kernelRoutes: Int = 0) -> String {
+    func render(
+        statistics s: TURNStatistics, allocationCount: Int, receiveErrorCount: UInt64, sendErrorCount: UInt64,
+        tcp: (live: Int, bytesToPeer: UInt64, bytesToClient: UInt64) = (0, 0, 0),
+        kernel: KernelChannelTable.Relayed = .init(), kernelRoutes: Int = 0
+    ) -> String {
         lock.withLock { seen in
             func advance(_ counter: Counter, _ key: String, to value: UInt64) {
                 let old = seen[key, default: 0]
@@ -148,9 +183,10 @@ final class RelayMetrics: @unchecked Sendable {
         case .health:
             // Serving only while the data-plane threads answer (a wedged thread never replies).
             RelayServer.snapshot(cores) { _ in
-                reply(self.draining.load(ordering: .relaxed)
-                      ? MetricsResponse(status: .serviceUnavailable, body: "draining\n")
-                      : MetricsResponse(status: .ok, body: "serving\n"))
+                reply(
+                    self.draining.load(ordering: .relaxed)
+                        ? MetricsResponse(status: .serviceUnavailable, body: "draining\n")
+                        : MetricsResponse(status: .ok, body: "serving\n"))
             }
         case .notFound:
             reply(MetricsResponse(status: .notFound, body: "not found (try /metrics or /health)\n"))
@@ -194,8 +230,9 @@ enum ProcessMetrics {
             s.virtualBytes = Int(field(23))
             s.residentBytes = Int(field(24)) * pageSize
             if let procStat = readFile("/proc/stat"),
-               let line = procStat.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
-               let boot = Double(line.dropFirst(6).trimmingPrefix(" ")) {
+                let line = procStat.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
+                let boot = Double(line.dropFirst(6).trimmingPrefix(" "))
+            {
                 s.startTimeSeconds = boot + field(22) / ticks
             }
         }
@@ -205,7 +242,7 @@ enum ProcessMetrics {
                 if UInt8(bitPattern: entry.pointee.d_name.0) != UInt8(ascii: ".") { count += 1 }
             }
             closedir(dir)
-            s.openFDs = max(count - 1, 0)   // not the one opendir holds
+            s.openFDs = max(count - 1, 0) // not the one opendir holds
         }
         var limit = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 { s.maxFDs = Int(clamping: limit.rlim_cur) }
@@ -226,11 +263,11 @@ enum ProcessMetrics {
         metric("process_max_fds", "gauge", "Maximum number of open file descriptors.", "\(s.maxFDs)")
         metric("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch in seconds.", "\(s.startTimeSeconds)")
         #if arch(x86_64)
-        let arch = "x86_64"
+            let arch = "x86_64"
         #elseif arch(arm64)
-        let arch = "arm64"
+            let arch = "arm64"
         #else
-        let arch = "other"
+            let arch = "other"
         #endif
         var escaped = ""
         for c in version {
@@ -241,8 +278,9 @@ enum ProcessMetrics {
             default: escaped.append(c)
             }
         }
-        metric("jingle_relay_build_info", "gauge", "Build information: version and architecture (always 1).",
-               "1", labels: "{version=\"\(escaped)\",arch=\"\(arch)\"}")
+        metric(
+            "jingle_relay_build_info", "gauge", "Build information: version and architecture (always 1).",
+            "1", labels: "{version=\"\(escaped)\",arch=\"\(arch)\"}")
         return out
     }
 

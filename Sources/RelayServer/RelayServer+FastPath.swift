@@ -14,8 +14,9 @@ extension RelayServer {
             let own = udpAddresses.map(\.ip) + [configuration.relayIPv4, configuration.relayIPv6].compactMap { $0 }
             let interfaces = HostInterfaces.names(carrying: own.filter { !PeerFilter.isUnspecifiedAddress($0) })
             guard !interfaces.isEmpty else {
-                throw ChannelRelayProgramError(description: "no interface carries the listening or relayed addresses "
-                                                   + "(listeners on the unspecified address are not taken by the fast path)")
+                throw ChannelRelayProgramError(
+                    description: "no interface carries the listening or relayed addresses "
+                        + "(listeners on the unspecified address are not taken by the fast path)")
             }
             let environment = ProcessInfo.processInfo.environment["JINGLE_RELAY_TC_HOOK"] ?? "auto"
             guard let choice = ChannelRelayProgram.HookChoice(rawValue: environment) else {
@@ -25,10 +26,12 @@ extension RelayServer {
             for name in interfaces { try program.attach(interface: name, hook: choice, classifierHandle: handle) }
             fastPathProgram.withLock { $0 = program }
             for core in cores { core.post { core.useKernelRoutes(program) } }
-            core.logger.info("kernel fast path attached", metadata: [
-                "interfaces": "\(interfaces.joined(separator: ","))",
-                "hooks": "\(program.attachments.map(\.hook.summary).joined(separator: ","))",
-            ])
+            core.logger.info(
+                "kernel fast path attached",
+                metadata: [
+                    "interfaces": "\(interfaces.joined(separator: ","))",
+                    "hooks": "\(program.attachments.map(\.hook.summary).joined(separator: ","))",
+                ])
         } catch {
             if configuration.fastPath == .on { throw RelayStartError(description: "fast-path = on: \(error)") }
             core.logger.notice("kernel fast path not used; relaying in user space", metadata: ["reason": "\(error)"])

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import NIOCore
 import NIOPosix
@@ -110,7 +110,8 @@ extension RelayServer {
     public func reloadTLS(certificateChainFile: String?, privateKeyFile: String?) {
         guard !configuration.tlsListen.isEmpty, let certificateChainFile, let privateKeyFile else { return }
         do {
-            let context = try TLSServerContext(TLSServerConfiguration(certificateChainFile: certificateChainFile, privateKeyFile: privateKeyFile))
+            let context = try TLSServerContext(
+                TLSServerConfiguration(certificateChainFile: certificateChainFile, privateKeyFile: privateKeyFile))
             tlsContext.withLock { $0 = context }
             core.logger.info("TLS certificate reloaded", metadata: ["certificate": "\(certificateChainFile)"])
         } catch {

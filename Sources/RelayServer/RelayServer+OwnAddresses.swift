@@ -11,7 +11,8 @@ extension RelayServer {
     /// are not peers at all. An `allow-peer` naming one of them exactly opens it.
     func protectOwnAddresses() async {
         let services = udpAddresses + tcpAddresses + tlsAddresses + (metricsAddress.map { [$0] } ?? [])
-        let own = services.map(\.ip).filter { !PeerFilter.isUnspecifiedAddress($0) }
+        let own =
+            services.map(\.ip).filter { !PeerFilter.isUnspecifiedAddress($0) }
             + [configuration.relayIPv4, configuration.relayIPv6].compactMap { $0 } + ownAdvertisedAddresses
         let host = HostInterfaces.addresses().map(\.address)
         _ = await onEveryCore { core in core.engine.setOwnAddresses(own, host: host, services: services) }

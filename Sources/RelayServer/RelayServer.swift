@@ -37,8 +37,10 @@ public final class RelayServer: @unchecked Sendable {
     /// The kernel fast path, when `fast-path` put it in place.
     let fastPathProgram = Mutex<ChannelRelayProgram?>(nil)
 
-    public init(configuration: RelayConfiguration, logger: Logger = Logger(label: "jingle-relay"),
-                group: MultiThreadedEventLoopGroup? = nil) throws {
+    public init(
+        configuration: RelayConfiguration, logger: Logger = Logger(label: "jingle-relay"),
+        group: MultiThreadedEventLoopGroup? = nil
+    ) throws {
         try configuration.validate()
         try configuration.checkRelayAddresses()
         self.configuration = configuration
@@ -48,9 +50,11 @@ public final class RelayServer: @unchecked Sendable {
         let group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.group = group
         cores = try (0..<max(configuration.threads, 1)).map { shard in
-            let engine = TURNServerEngine(configuration: configuration.engineConfiguration(shard: shard),
-                                          credentials: CredentialStore(realm: configuration.realm, users: configuration.users,
-                                                                       secrets: configuration.secrets))
+            let engine = TURNServerEngine(
+                configuration: configuration.engineConfiguration(shard: shard),
+                credentials: CredentialStore(
+                    realm: configuration.realm, users: configuration.users,
+                    secrets: configuration.secrets))
             return try RelayCore(engine: engine, logger: logger, socketBufferBytes: configuration.socketBufferBytes, group: group)
         }
     }
@@ -79,8 +83,10 @@ public final class RelayServer: @unchecked Sendable {
             sockets[0].append(first)
             udpAddresses.append(first.local)
             for shard in cores.indices.dropFirst() {
-                sockets[shard].append(try DirectUDPSocket(binding: first.local, bufferBytes: buffer, reuseAddress: true,
-                                                          reusePort: true, batched: true))
+                sockets[shard].append(
+                    try DirectUDPSocket(
+                        binding: first.local, bufferBytes: buffer, reuseAddress: true,
+                        reusePort: true, batched: true))
             }
         }
         connectionLimits.setLimit(RelayServer.connectionLimit(configuration))
@@ -111,9 +117,10 @@ public final class RelayServer: @unchecked Sendable {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler { route, reply in
-                            metrics.answer(route, cores: cores, reply: reply)
-                        })
+                        try channel.pipeline.syncOperations.addHandler(
+                            MetricsHTTPHandler { route, reply in
+                                metrics.answer(route, cores: cores, reply: reply)
+                            })
                     }
                 }
             let channel = try await bindListener(metricsBootstrap, metricsListen, kind: "metrics")
@@ -141,8 +148,10 @@ public final class RelayServer: @unchecked Sendable {
                         guard let context = tlsContext.withLock({ $0 }) else { throw RelayStartError(description: "no TLS context") }
                         try channel.pipeline.syncOperations.addHandler(try NIOTLSHandler.server(context))
                     }
-                    try channel.pipeline.syncOperations.addHandler(StreamClientHandler(cores: cores, transport: transport,
-                                                                                       limits: limits, timeouts: timeouts))
+                    try channel.pipeline.syncOperations.addHandler(
+                        StreamClientHandler(
+                            cores: cores, transport: transport,
+                            limits: limits, timeouts: timeouts))
                 }
             }
     }
@@ -176,8 +185,9 @@ public final class RelayServer: @unchecked Sendable {
     /// The current table sizes (soak tests show churn leaves nothing behind).
     public func runtimeSizes() async throws -> RuntimeSizes {
         let parts = await onEveryCore {
-            RuntimeSizes(engine: $0.engine.stateSizes, relaySockets: $0.relays.count, streamConnections: $0.connections.count,
-                         tcpRelayListeners: $0.tcpRelays.count, peerConnectionChannels: $0.peerChannels.count)
+            RuntimeSizes(
+                engine: $0.engine.stateSizes, relaySockets: $0.relays.count, streamConnections: $0.connections.count,
+                tcpRelayListeners: $0.tcpRelays.count, peerConnectionChannels: $0.peerChannels.count)
         }
         var total = RuntimeSizes(engine: .init(), relaySockets: 0, streamConnections: 0)
         for part in parts {

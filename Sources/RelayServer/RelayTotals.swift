@@ -44,9 +44,10 @@ extension TURNServerEngine.StateSizes {
 
 extension RelayMetrics {
     func render(_ snapshot: RelayServer.Snapshot) -> String {
-        render(statistics: snapshot.statistics, allocationCount: snapshot.allocationCount,
-               receiveErrorCount: snapshot.receiveErrors, sendErrorCount: snapshot.sendErrors,
-               tcp: (snapshot.peerConnections, snapshot.tcpBytesToPeer, snapshot.tcpBytesToClient), kernel: snapshot.kernel,
-               kernelRoutes: snapshot.kernelRoutes)
+        render(
+            statistics: snapshot.statistics, allocationCount: snapshot.allocationCount,
+            receiveErrorCount: snapshot.receiveErrors, sendErrorCount: snapshot.sendErrors,
+            tcp: (snapshot.peerConnections, snapshot.tcpBytesToPeer, snapshot.tcpBytesToClient), kernel: snapshot.kernel,
+            kernelRoutes: snapshot.kernelRoutes)
     }
 }

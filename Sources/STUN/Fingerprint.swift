@@ -15,7 +15,8 @@ extension STUNMessage {
     /// nil without FINGERPRINT; otherwise whether it matches the bytes received.
     public var fingerprintMatches: Bool? {
         guard let received, let offset = received.fingerprintOffset,
-              case .fingerprint(let value)? = attribute(.fingerprint) else { return nil }
+            case .fingerprint(let value)? = attribute(.fingerprint)
+        else { return nil }
         return Fingerprint.compute(received.bytes[0..<offset]) == value
     }
 }

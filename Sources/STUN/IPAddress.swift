@@ -105,7 +105,8 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         var value: UInt32 = 0
         for part in parts {
             guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let octet = UInt32(part), octet <= 255 else { return nil }
+                let octet = UInt32(part), octet <= 255
+            else { return nil }
             value = value << 8 | octet
         }
         return value
@@ -178,7 +179,8 @@ public struct TransportAddress: Hashable, Sendable, CustomStringConvertible {
         } else {
             guard let colon = text.lastIndex(of: ":") else { return nil }
             guard let ip = IPAddress(String(text[..<colon])), case .v4 = ip,
-                  let port = UInt16(text[text.index(after: colon)...]) else { return nil }
+                let port = UInt16(text[text.index(after: colon)...])
+            else { return nil }
             self.init(ip: ip, port: port)
         }
     }

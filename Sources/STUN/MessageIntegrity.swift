@@ -93,9 +93,11 @@ public enum STUNKey {
     }
 
     /// Long-term key: MD5 or SHA-256 of `username ":" realm ":" password` (§9.2.2, §18.5.1).
-    public static func longTerm(username: String, realm: String, password: String,
-                                algorithm: PasswordAlgorithm = .md5,
-                                preparation: CredentialPreparation = .opaqueString) -> [UInt8] {
+    public static func longTerm(
+        username: String, realm: String, password: String,
+        algorithm: PasswordAlgorithm = .md5,
+        preparation: CredentialPreparation = .opaqueString
+    ) -> [UInt8] {
         let input = Array((preparation.prepare(username) + ":" + preparation.prepare(realm) + ":" + preparation.prepare(password)).utf8)
         return algorithm == .sha256 ? Digest.hash(.sha256, input) : Digest.hash(.md5, input)
     }

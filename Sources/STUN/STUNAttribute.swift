@@ -118,7 +118,9 @@ extension STUNAttribute {
             let number = Int(try r.u8())
             guard (3...6).contains(cls), number < 100 else { throw bad("code \(cls * 100 + number)") }
             let reasonBytes = UnsafeRawBufferPointer(rebasing: value[4...])
-            guard reasonBytes.count <= TextLimits.text, let reason = String(validating: reasonBytes, as: UTF8.self) else { throw bad("reason") }
+            guard reasonBytes.count <= TextLimits.text, let reason = String(validating: reasonBytes, as: UTF8.self) else {
+                throw bad("reason")
+            }
             return .errorCode(STUNErrorCode(code: cls * 100 + number, reason: reason))
         case .realm: return .realm(try text(limit: TextLimits.text))
         case .nonce: return .nonce(try text(limit: TextLimits.text))
@@ -175,7 +177,8 @@ extension STUNAttribute {
         }
     }
 
-    static func decodeAddress(_ value: UnsafeRawBufferPointer, xor: TransactionID?, type: UInt16) throws(STUNParseError) -> TransportAddress {
+    static func decodeAddress(_ value: UnsafeRawBufferPointer, xor: TransactionID?, type: UInt16) throws(STUNParseError) -> TransportAddress
+    {
         var r = ByteReader(value)
         _ = try r.u8()
         let familyByte = try r.u8()

@@ -21,7 +21,8 @@ public struct STUNMessage: Hashable, Sendable {
         self.received = nil
     }
 
-    public init(_ method: STUNMethod, _ messageClass: STUNClass, transactionID: TransactionID = .random(), attributes: [STUNAttribute] = []) {
+    public init(_ method: STUNMethod, _ messageClass: STUNClass, transactionID: TransactionID = .random(), attributes: [STUNAttribute] = [])
+    {
         self.init(type: STUNMessageType(method: method, messageClass: messageClass), transactionID: transactionID, attributes: attributes)
     }
 
@@ -53,7 +54,9 @@ extension STUNMessage {
     public var lifetime: UInt32? { for case .lifetime(let v) in attributes { return v }; return nil }
     public var software: String? { for case .software(let v) in attributes { return v }; return nil }
     public var xorMappedAddress: TransportAddress? { for case .xorMappedAddress(let v) in attributes { return v }; return nil }
-    public var xorRelayedAddresses: [TransportAddress] { attributes.compactMap { if case .xorRelayedAddress(let v) = $0 { v } else { nil } } }
+    public var xorRelayedAddresses: [TransportAddress] {
+        attributes.compactMap { if case .xorRelayedAddress(let v) = $0 { v } else { nil } }
+    }
     public var xorPeerAddresses: [TransportAddress] { attributes.compactMap { if case .xorPeerAddress(let v) = $0 { v } else { nil } } }
     public var data: [UInt8]? { for case .data(let v) in attributes { return v }; return nil }
     public var channelNumber: UInt16? { for case .channelNumber(let v) in attributes { return v }; return nil }
@@ -132,8 +135,9 @@ extension STUNMessage {
             attributes.append(try STUNAttribute.decode(type: attrType, value: value, transactionID: id))
         }
         var message = STUNMessage(type: type, transactionID: id, attributes: attributes)
-        message.received = ReceivedMessage(bytes: bytes, integrityOffset: integrityOffset,
-                                           integritySHA256Offset: sha256Offset, fingerprintOffset: fingerprintOffset)
+        message.received = ReceivedMessage(
+            bytes: bytes, integrityOffset: integrityOffset,
+            integritySHA256Offset: sha256Offset, fingerprintOffset: fingerprintOffset)
         return message
     }
 }

@@ -1,8 +1,8 @@
 internal import COpenSSL
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A sans-IO DTLS 1.2 association for media (RFC 6347) that negotiates SRTP (RFC 5764, RFC 7714)
@@ -49,8 +49,10 @@ public final class DTLSConnection {
     ///   - expectedPeerFingerprint: the peer's signalled hash name ("sha-256") and value ("AB:CD:...").
     ///   - profiles: SRTP profiles to offer, in preference order.
     ///   - mtu: largest datagram payload to produce.
-    public init(role: Role, certificate: DTLSCertificate, expectedPeerFingerprint: (hash: String, value: String),
-                profiles: [SRTPProtectionProfile] = [.aeadAES128GCM, .aes128CMHMACSHA1_80], mtu: Int = 1200) throws(DTLSError) {
+    public init(
+        role: Role, certificate: DTLSCertificate, expectedPeerFingerprint: (hash: String, value: String),
+        profiles: [SRTPProtectionProfile] = [.aeadAES128GCM, .aes128CMHMACSHA1_80], mtu: Int = 1200
+    ) throws(DTLSError) {
         OpenSSLErrorQueue.clear()
         guard let algorithm = FingerprintAlgorithm(name: expectedPeerFingerprint.hash) else {
             throw .configuration(reason: "unsupported fingerprint hash \"\(expectedPeerFingerprint.hash)\"")
@@ -69,9 +71,10 @@ public final class DTLSConnection {
             .configuration(reason: "\(what): \(OpenSSLErrorQueue.drain(fallback: "rejected"))")
         }
         guard jk_SSL_CTX_set_min_proto_version(context, DTLS1_2_VERSION) == 1,
-              SSL_CTX_use_certificate(context, certificate.identity.certificate) == 1,
-              SSL_CTX_use_PrivateKey(context, certificate.identity.key) == 1,
-              SSL_CTX_check_private_key(context) == 1 else {
+            SSL_CTX_use_certificate(context, certificate.identity.certificate) == 1,
+            SSL_CTX_use_PrivateKey(context, certificate.identity.key) == 1,
+            SSL_CTX_check_private_key(context) == 1
+        else {
             SSL_CTX_free(context)
             throw fail("cannot use the DTLS certificate")
         }
@@ -93,7 +96,7 @@ public final class DTLSConnection {
             SSL_CTX_free(context)
             throw fail("cannot create the datagram BIO")
         }
-        SSL_set_bio(ssl, bio, bio)  // one reference, owned by the SSL
+        SSL_set_bio(ssl, bio, bio) // one reference, owned by the SSL
         _ = jk_SSL_set_mtu(ssl, mtu)
         PeerFingerprintCheck.attach(peerCheck, to: ssl)
         if role == .client { SSL_set_connect_state(ssl) } else { SSL_set_accept_state(ssl) }
@@ -102,7 +105,7 @@ public final class DTLSConnection {
     }
 
     deinit {
-        SSL_free(ssl)  // frees the BIO before `queue` goes away
+        SSL_free(ssl) // frees the BIO before `queue` goes away
         SSL_CTX_free(context)
     }
 
@@ -133,7 +136,7 @@ public final class DTLSConnection {
         guard let first = datagram.first, (20...63).contains(first) else {
             throw .protocolError(reason: datagram.isEmpty ? "empty datagram" : "not a DTLS record (first byte \(datagram[0]))")
         }
-        if state == .new { state = .handshaking }  // a server waiting for the ClientHello
+        if state == .new { state = .handshaking } // a server waiting for the ClientHello
         OpenSSLErrorQueue.clear()
         queue.inbound.append(datagram)
         var output = DTLSOutput()
@@ -145,7 +148,7 @@ public final class DTLSConnection {
             try step(&output)
         } catch {
             failure = error
-            throw error  // the alert stays queued for takePendingDatagrams()
+            throw error // the alert stays queued for takePendingDatagrams()
         }
         output.datagrams = queue.takeOutbound()
         return output
@@ -173,7 +176,9 @@ public final class DTLSConnection {
 
     /// Encrypts application data (one record per call), after the handshake.
     public func send(applicationData: [UInt8]) throws(DTLSError) -> [[UInt8]] {
-        guard state == .established else { throw state == .handshaking || state == .new ? .protocolError(reason: "handshake not complete") : .closed }
+        guard state == .established else {
+            throw state == .handshaking || state == .new ? .protocolError(reason: "handshake not complete") : .closed
+        }
         guard !applicationData.isEmpty else { return [] }
         OpenSSLErrorQueue.clear()
         let written = applicationData.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
@@ -256,7 +261,8 @@ public final class DTLSConnection {
             throw .fingerprintMismatch(expected: expectedPeerFingerprint.value, actual: actual)
         }
         guard let selected = SSL_get_selected_srtp_profile(ssl),
-              let profile = SRTPProtectionProfile(identifier: selected.pointee.id) else {
+            let profile = SRTPProtectionProfile(identifier: selected.pointee.id)
+        else {
             throw .handshakeFailed(reason: "no SRTP protection profile negotiated")
         }
         let keyLength = profile.keyLength
@@ -272,11 +278,13 @@ public final class DTLSConnection {
         let serverSalt = Array(material[(2 * keyLength + saltLength)...])
         switch role {
         case .client:
-            return SRTPKeyingMaterial(profile: profile, localKey: clientKey, localSalt: clientSalt,
-                                      remoteKey: serverKey, remoteSalt: serverSalt)
+            return SRTPKeyingMaterial(
+                profile: profile, localKey: clientKey, localSalt: clientSalt,
+                remoteKey: serverKey, remoteSalt: serverSalt)
         case .server:
-            return SRTPKeyingMaterial(profile: profile, localKey: serverKey, localSalt: serverSalt,
-                                      remoteKey: clientKey, remoteSalt: clientSalt)
+            return SRTPKeyingMaterial(
+                profile: profile, localKey: serverKey, localSalt: serverSalt,
+                remoteKey: clientKey, remoteSalt: clientSalt)
         }
     }
 

@@ -1,8 +1,8 @@
 internal import COpenSSL
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The datagrams an OpenSSL DTLS connection reads and writes through `DatagramBIO`: one `write`
@@ -41,7 +41,7 @@ enum DTLSRecordPacking {
     static func pack(_ datagram: UnsafeRawBufferPointer) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(datagram.count)
-        var openRecord: Int?   // where the header of the record being extended starts in `out`
+        var openRecord: Int? // where the header of the record being extended starts in `out`
         var offset = 0
         while offset < datagram.count {
             guard datagram.count - offset >= headerLength else { return Array(datagram) }
@@ -108,7 +108,7 @@ nonisolated(unsafe) private let datagramBIOMethod: OpaquePointer? = {
             return -1
         }
         let datagram = queue.inbound.removeFirst()
-        let count = min(datagram.count, Int(capacity))  // a datagram larger than the buffer is truncated, as on a socket
+        let count = min(datagram.count, Int(capacity)) // a datagram larger than the buffer is truncated, as on a socket
         datagram.withUnsafeBytes { source in
             if let base = source.baseAddress, count > 0 { UnsafeMutableRawPointer(buffer).copyMemory(from: base, byteCount: count) }
         }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Recognises IPv4 and IPv6 address literals (RFC 6125 §6.2.1 treats them apart from DNS names).

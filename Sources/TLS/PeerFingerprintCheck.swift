@@ -27,25 +27,27 @@ final class PeerFingerprintCheck {
         SSL_set_ex_data(ssl, appDataIndex, Unmanaged.passUnretained(check).toOpaque())
     }
 
-    fileprivate static let appDataIndex: Int32 = 0  // the slot SSL_set_app_data uses
+    fileprivate static let appDataIndex: Int32 = 0 // the slot SSL_set_app_data uses
 
     /// The verify callback for SSL_CTX_set_verify.
     static let verifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { _, store in
         guard let store,
-              let sslPointer = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()),
-              let checkPointer = SSL_get_ex_data(OpaquePointer(sslPointer), PeerFingerprintCheck.appDataIndex) else {
+            let sslPointer = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()),
+            let checkPointer = SSL_get_ex_data(OpaquePointer(sslPointer), PeerFingerprintCheck.appDataIndex)
+        else {
             return 0
         }
         // Only the peer's own certificate matters; anything above it is not trusted or checked.
         guard X509_STORE_CTX_get_error_depth(store) == 0 else { return 1 }
         let check = Unmanaged<PeerFingerprintCheck>.fromOpaque(checkPointer).takeUnretainedValue()
         guard let certificate = X509_STORE_CTX_get_current_cert(store),
-              let actual = check.fingerprint(of: certificate) else {
+            let actual = check.fingerprint(of: certificate)
+        else {
             return 0
         }
         guard actual == check.expected else {
             check.mismatch = (check.expected, actual)
-            X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED)  // sent as bad_certificate
+            X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED) // sent as bad_certificate
             return 0
         }
         return 1

@@ -1,8 +1,8 @@
 internal import COpenSSL
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A freshly generated ECDSA P-256 key and self-signed X.509 certificate (RFC 5280) with a CN and
@@ -20,13 +20,18 @@ public struct SelfSignedCertificate: Sendable, Hashable {
 
     /// Generates a new key pair and certificate. `subjectAlternativeNames` may mix DNS names and
     /// IP literals ("localhost", "127.0.0.1", "::1").
-    public static func generate(commonName: String, subjectAlternativeNames: [String] = [],
-                                validityDays: Int = 30) throws(TLSError) -> SelfSignedCertificate {
-        let identity = try X509Identity.generate(commonName: commonName, subjectAlternativeNames: subjectAlternativeNames,
-                                                 validityDays: validityDays).get()
-        return SelfSignedCertificate(commonName: commonName, subjectAlternativeNames: subjectAlternativeNames,
-                                     certificatePEM: identity.certificatePEM, privateKeyPEM: identity.privateKeyPEM,
-                                     sha256Fingerprint: identity.fingerprint(EVP_sha256()))
+    public static func generate(
+        commonName: String, subjectAlternativeNames: [String] = [],
+        validityDays: Int = 30
+    ) throws(TLSError) -> SelfSignedCertificate {
+        let identity = try X509Identity.generate(
+            commonName: commonName, subjectAlternativeNames: subjectAlternativeNames,
+            validityDays: validityDays
+        ).get()
+        return SelfSignedCertificate(
+            commonName: commonName, subjectAlternativeNames: subjectAlternativeNames,
+            certificatePEM: identity.certificatePEM, privateKeyPEM: identity.privateKeyPEM,
+            sha256Fingerprint: identity.fingerprint(EVP_sha256()))
     }
 
     /// Writes the certificate and key as PEM files (the key with mode 0600), ready for

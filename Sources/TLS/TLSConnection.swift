@@ -30,8 +30,8 @@ public final class TLSConnection {
 
     private let context: OpaquePointer
     private let ssl: OpaquePointer
-    private let networkIn: OpaquePointer   // ciphertext from the peer, read by OpenSSL
-    private let networkOut: OpaquePointer  // ciphertext OpenSSL wrote for the peer
+    private let networkIn: OpaquePointer // ciphertext from the peer, read by OpenSSL
+    private let networkOut: OpaquePointer // ciphertext OpenSSL wrote for the peer
     private let verifiedName: String?
     /// We sent close_notify and still wait for the peer's (RFC 8446 §6.1).
     private var awaitingPeerClose = false
@@ -99,7 +99,7 @@ public final class TLSConnection {
         // An empty input BIO means "wait for more", not end of stream.
         _ = jk_BIO_set_mem_eof_return(networkIn, -1)
         _ = jk_BIO_set_mem_eof_return(networkOut, -1)
-        SSL_set_bio(ssl, networkIn, networkOut)  // the SSL owns both BIOs from here on
+        SSL_set_bio(ssl, networkIn, networkOut) // the SSL owns both BIOs from here on
         self.context = context
         self.ssl = ssl
         self.networkIn = networkIn
@@ -118,8 +118,10 @@ public final class TLSConnection {
         SSL_CTX_free(context)
     }
 
-    private static func configure(context: OpaquePointer, client: TLSClientConfiguration?,
-                                  server: TLSServerConfiguration?) throws(TLSError) {
+    private static func configure(
+        context: OpaquePointer, client: TLSClientConfiguration?,
+        server: TLSServerConfiguration?
+    ) throws(TLSError) {
         guard jk_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION) == 1 else {
             throw .configuration(reason: "cannot require TLS 1.2: \(OpenSSLErrorQueue.drain(fallback: "unknown"))")
         }
@@ -147,7 +149,8 @@ public final class TLSConnection {
                 throw .configuration(reason: "cannot read private key file \(server.privateKeyFile): \(why)")
             }
             guard SSL_CTX_check_private_key(context) == 1 else {
-                throw .configuration(reason: "private key \(server.privateKeyFile) does not match certificate \(server.certificateChainFile)")
+                throw .configuration(
+                    reason: "private key \(server.privateKeyFile) does not match certificate \(server.certificateChainFile)")
             }
             // No session resumption: do not send TLS 1.3 tickets.
             _ = jk_SSL_CTX_set_num_tickets(context, 0)
@@ -190,11 +193,13 @@ public final class TLSConnection {
         case .handshaking, .established: break
         }
         OpenSSLErrorQueue.clear()
-        let written: Int32? = ciphertext.withContiguousStorageIfAvailable { buffer in
-            buffer.isEmpty ? 0 : BIO_write(networkIn, buffer.baseAddress, Int32(buffer.count))
-        } ?? Array(ciphertext).withUnsafeBufferPointer { buffer in
-            buffer.isEmpty ? 0 : BIO_write(networkIn, buffer.baseAddress, Int32(buffer.count))
-        }
+        let written: Int32? =
+            ciphertext.withContiguousStorageIfAvailable { buffer in
+                buffer.isEmpty ? 0 : BIO_write(networkIn, buffer.baseAddress, Int32(buffer.count))
+            }
+            ?? Array(ciphertext).withUnsafeBufferPointer { buffer in
+                buffer.isEmpty ? 0 : BIO_write(networkIn, buffer.baseAddress, Int32(buffer.count))
+            }
         guard let written, written == Int32(ciphertext.count) else {
             state = .failed
             throw .protocolError(reason: "cannot buffer \(ciphertext.count) bytes of ciphertext")
@@ -268,10 +273,11 @@ public final class TLSConnection {
         guard length > 0, length <= 1 << 16 else { throw .protocolError(reason: "invalid exporter length \(length)") }
         OpenSSLErrorQueue.clear()
         var out = [UInt8](repeating: 0, count: length)
-        let useContext: Int32 = context == nil ? 0 : 1  // RFC 5705 §4: no context differs from an empty one
+        let useContext: Int32 = context == nil ? 0 : 1 // RFC 5705 §4: no context differs from an empty one
         let ok = (context ?? []).withUnsafeBufferPointer { contextBuffer in
-            SSL_export_keying_material(ssl, &out, length, label, label.utf8.count,
-                                       contextBuffer.baseAddress, contextBuffer.count, useContext)
+            SSL_export_keying_material(
+                ssl, &out, length, label, label.utf8.count,
+                contextBuffer.baseAddress, contextBuffer.count, useContext)
         }
         guard ok == 1 else { throw .protocolError(reason: OpenSSLErrorQueue.drain(fallback: "export failed")) }
         return out

@@ -3,8 +3,8 @@ internal import COpenSSL
 /// One owner of an OpenSSL key pair and X.509 certificate (RFC 5280) made for this process:
 /// ECDSA P-256 (RFC 5480), self-signed with SHA-256.
 final class X509Identity {
-    let key: OpaquePointer   // EVP_PKEY
-    let certificate: OpaquePointer  // X509
+    let key: OpaquePointer // EVP_PKEY
+    let certificate: OpaquePointer // X509
 
     init(key: OpaquePointer, certificate: OpaquePointer) {
         self.key = key
@@ -36,23 +36,27 @@ final class X509Identity {
         guard X509_set_version(certificate, 2) == 1 else { return failure("version") }
         var serial = [UInt8](repeating: 0, count: 16)
         guard RAND_bytes(&serial, Int32(serial.count)) == 1 else { return failure("serial") }
-        serial[0] &= 0x7F  // positive
+        serial[0] &= 0x7F // positive
         guard let serialNumber = BN_bin2bn(serial, Int32(serial.count), nil) else { return failure("serial") }
         defer { BN_free(serialNumber) }
         guard BN_to_ASN1_INTEGER(serialNumber, X509_get_serialNumber(certificate)) != nil else { return failure("serial") }
         guard X509_gmtime_adj(X509_getm_notBefore(certificate), -3600) != nil,
-              X509_gmtime_adj(X509_getm_notAfter(certificate), validityDays * 86_400) != nil else {
+            X509_gmtime_adj(X509_getm_notAfter(certificate), validityDays * 86_400) != nil
+        else {
             return failure("validity")
         }
         guard let name = X509_get_subject_name(certificate),
-              X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, commonName, -1, -1, 0) == 1,
-              X509_set_issuer_name(certificate, name) == 1 else {
+            X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, commonName, -1, -1, 0) == 1,
+            X509_set_issuer_name(certificate, name) == 1
+        else {
             return failure("name")
         }
         guard X509_set_pubkey(certificate, key) == 1 else { return failure("public key") }
 
-        var extensions: [(Int32, String)] = [(NID_basic_constraints, "critical,CA:FALSE"),
-                                              (NID_key_usage, "critical,digitalSignature,keyAgreement")]
+        var extensions: [(Int32, String)] = [
+            (NID_basic_constraints, "critical,CA:FALSE"),
+            (NID_key_usage, "critical,digitalSignature,keyAgreement"),
+        ]
         if !subjectAlternativeNames.isEmpty {
             let entries = subjectAlternativeNames.map { IPAddressText.isIPLiteral($0) ? "IP:\($0)" : "DNS:\($0)" }
             for value in subjectAlternativeNames where value.contains(",") || value.isEmpty {
@@ -64,7 +68,8 @@ final class X509Identity {
         X509V3_set_ctx(&v3, certificate, certificate, nil, nil, 0)
         for (nid, value) in extensions {
             guard let ext = X509V3_EXT_conf_nid(nil, &v3, nid, value) else {
-                return .failure(.configuration(reason: "invalid certificate extension \"\(value)\": \(OpenSSLErrorQueue.drain(fallback: "rejected"))"))
+                return .failure(
+                    .configuration(reason: "invalid certificate extension \"\(value)\": \(OpenSSLErrorQueue.drain(fallback: "rejected"))"))
             }
             defer { X509_EXTENSION_free(ext) }
             guard X509_add_ext(certificate, ext, -1) == 1 else { return failure("extension") }

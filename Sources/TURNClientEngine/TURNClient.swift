@@ -111,7 +111,11 @@ public struct TURNClient: Sendable {
     /// Binds `peer` to a channel (the next free number unless `number` is given).
     public mutating func bindChannel(_ peer: TransportAddress, number: UInt16? = nil, now: Timestamp) -> [Action] {
         let n: UInt16
-        if let number { n = number } else if let existing = channelByPeer[peer] { n = existing } else {
+        if let number {
+            n = number
+        } else if let existing = channelByPeer[peer] {
+            n = existing
+        } else {
             n = nextChannel
             nextChannel = nextChannel >= 0x4FFF ? 0x4000 : nextChannel + 1
         }
@@ -133,8 +137,9 @@ public struct TURNClient: Sendable {
         let id = TransactionID.random()
         let bytes = encodeRequest(method, attributes, id: id)
         let rto = configuration.reliable ? 39.5 : configuration.rto
-        pending[id] = Pending(method: method, attributes: attributes, bytes: bytes, transmissions: 1, rto: rto,
-                              deadline: now + rto, authRetries: authRetries)
+        pending[id] = Pending(
+            method: method, attributes: attributes, bytes: bytes, transmissions: 1, rto: rto,
+            deadline: now + rto, authRetries: authRetries)
         return [.send(bytes)]
     }
 
@@ -144,8 +149,10 @@ public struct TURNClient: Sendable {
             return STUNMessage(method, .request, transactionID: id, attributes: attrs).encode(fingerprint: true)
         }
         let anonymous = configuration.useUserhash && nonce.hasPrefix("obMatJos2")
-        attrs.append(anonymous ? .userhash(STUNKey.userhash(username: configuration.username, realm: realm))
-                               : .username(configuration.username))
+        attrs.append(
+            anonymous
+                ? .userhash(STUNKey.userhash(username: configuration.username, realm: realm))
+                : .username(configuration.username))
         attrs.append(.realm(realm))
         attrs.append(.nonce(nonce))
         if let offered = serverAlgorithms {
@@ -162,7 +169,8 @@ public struct TURNClient: Sendable {
         guard let first = bytes.first else { return [] }
         if ChannelData.isChannelData(first) {
             guard let (number, payload) = try? bytes.withUnsafeBytes({ try ChannelData.parse($0) }),
-                  let peer = channels[number] else { return [] }
+                let peer = channels[number]
+            else { return [] }
             return [.event(.data(from: peer, Array(bytes[payload])))]
         }
         guard let message = try? STUNMessage.decode(bytes) else { return [] }
@@ -187,7 +195,8 @@ public struct TURNClient: Sendable {
     mutating func handleError(_ response: STUNMessage, request: Pending, now: Timestamp) -> [Action] {
         let error = response.errorCode ?? .serverError
         if (error.code == 401 || error.code == 438), request.authRetries < 2,
-           let realm = response.realm ?? self.realm, let nonce = response.nonce {
+            let realm = response.realm ?? self.realm, let nonce = response.nonce
+        {
             let firstChallenge = key == nil || error.code == 401
             self.realm = realm
             self.nonce = nonce
@@ -195,11 +204,13 @@ public struct TURNClient: Sendable {
                 let offered = response.passwordAlgorithms
                 serverAlgorithms = nonce.hasPrefix("obMatJos2") ? offered : nil
                 if let offered = serverAlgorithms {
-                    algorithm = configuration.preferSHA256 && offered.contains(.sha256) ? .sha256 : (offered.contains(.md5) ? .md5 : offered[0])
+                    algorithm =
+                        configuration.preferSHA256 && offered.contains(.sha256) ? .sha256 : (offered.contains(.md5) ? .md5 : offered[0])
                 } else {
                     algorithm = .md5
                 }
-                key = STUNKey.longTerm(username: configuration.username, realm: realm, password: configuration.password, algorithm: algorithm)
+                key = STUNKey.longTerm(
+                    username: configuration.username, realm: realm, password: configuration.password, algorithm: algorithm)
             }
             if error.code == 401 && request.authRetries >= 1 {
                 return fail(request.method, error)
@@ -221,8 +232,12 @@ public struct TURNClient: Sendable {
             relayedAddresses = response.xorRelayedAddresses
             let lifetime = response.lifetime ?? 600
             allocationRefreshAt = now + refreshDelay(lifetime)
-            return [.event(.allocated(relayed: relayedAddresses, mapped: response.xorMappedAddress,
-                                      lifetime: lifetime, reservationToken: response.reservationToken))]
+            return [
+                .event(
+                    .allocated(
+                        relayed: relayedAddresses, mapped: response.xorMappedAddress,
+                        lifetime: lifetime, reservationToken: response.reservationToken))
+            ]
         case .refresh:
             let lifetime = response.lifetime ?? 0
             if lifetime == 0 {

@@ -11,7 +11,7 @@ enum ClassicBinding {
         guard bytes.count >= 20, bytes.count <= 548, bytes[0] == 0x00, bytes[1] == 0x01 else { return nil }
         let length = Int(bytes[2]) << 8 | Int(bytes[3])
         guard length % 4 == 0, 20 + length == bytes.count else { return nil }
-        guard !bytes[4..<8].elementsEqual([0x21, 0x12, 0xA4, 0x42]) else { return nil }   // RFC 8489 cookie: not classic
+        guard !bytes[4..<8].elementsEqual([0x21, 0x12, 0xA4, 0x42]) else { return nil } // RFC 8489 cookie: not classic
         return bytes[4..<20]
     }
 
@@ -21,7 +21,7 @@ enum ClassicBinding {
         let attributeLength = 4 + address.count
         var out: [UInt8] = [0x01, 0x01, 0x00, UInt8(4 + attributeLength)]
         out += transactionID
-        out += [0x00, 0x01, 0x00, UInt8(attributeLength)]                      // MAPPED-ADDRESS
+        out += [0x00, 0x01, 0x00, UInt8(attributeLength)] // MAPPED-ADDRESS
         out += [0x00, mapped.ip.family == .ipv4 ? 0x01 : 0x02, UInt8(mapped.port >> 8), UInt8(mapped.port & 0xFF)]
         out += address
         return out

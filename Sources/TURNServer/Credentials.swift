@@ -31,8 +31,10 @@ public struct CredentialStore: Sendable {
         userKeys = [:]
         for (name, password) in users {
             userhashIndex[STUNKey.userhash(username: name, realm: realm)] = name
-            userKeys[name] = (STUNKey.longTerm(username: name, realm: realm, password: password, algorithm: .md5),
-                              STUNKey.longTerm(username: name, realm: realm, password: password, algorithm: .sha256))
+            userKeys[name] = (
+                STUNKey.longTerm(username: name, realm: realm, password: password, algorithm: .md5),
+                STUNKey.longTerm(username: name, realm: realm, password: password, algorithm: .sha256)
+            )
         }
     }
 
@@ -75,9 +77,11 @@ public struct CredentialStore: Sendable {
         let expiryText = username.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         guard let expiry = Int(expiryText) else { return .unknownUser }
         guard Double(expiry) > now.seconds else { return .expired }
-        return .keys(secrets.map { secret in
-            STUNKey.longTerm(username: username, realm: realm,
-                             password: CredentialStore.restPassword(username: username, secret: secret), algorithm: algorithm)
-        })
+        return .keys(
+            secrets.map { secret in
+                STUNKey.longTerm(
+                    username: username, realm: realm,
+                    password: CredentialStore.restPassword(username: username, secret: secret), algorithm: algorithm)
+            })
     }
 }

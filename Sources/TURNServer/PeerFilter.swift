@@ -99,12 +99,12 @@ public struct PeerFilter: Hashable, Sendable {
     public static func embeddedIPv4(_ ip: IPAddress) -> UInt32? {
         guard case .v6(let hi, let lo) = ip else { return nil }
         let low32 = UInt32(truncatingIfNeeded: lo)
-        if hi == 0 && lo >> 32 == 0x0000_FFFF { return low32 }                       // ::ffff:a.b.c.d
-        if hi == 0 && lo >> 32 == 0 && lo > 1 { return low32 }                       // ::a.b.c.d (compatible)
-        if hi == 0x0064_FF9B_0000_0000 && lo >> 32 == 0 { return low32 }             // 64:ff9b::/96
-        if hi >> 48 == 0x2002 { return UInt32(truncatingIfNeeded: hi >> 16) }        // 2002:AABB:CCDD::/48
-        if hi >> 32 == 0x2001_0000 { return ~low32 }                                  // Teredo client, obfuscated
-        if hi == 0 && lo >> 32 == 0xFFFF_0000 { return low32 }                       // ::ffff:0:a.b.c.d (SIIT, RFC 6052/7915)
+        if hi == 0 && lo >> 32 == 0x0000_FFFF { return low32 } // ::ffff:a.b.c.d
+        if hi == 0 && lo >> 32 == 0 && lo > 1 { return low32 } // ::a.b.c.d (compatible)
+        if hi == 0x0064_FF9B_0000_0000 && lo >> 32 == 0 { return low32 } // 64:ff9b::/96
+        if hi >> 48 == 0x2002 { return UInt32(truncatingIfNeeded: hi >> 16) } // 2002:AABB:CCDD::/48
+        if hi >> 32 == 0x2001_0000 { return ~low32 } // Teredo client, obfuscated
+        if hi == 0 && lo >> 32 == 0xFFFF_0000 { return low32 } // ::ffff:0:a.b.c.d (SIIT, RFC 6052/7915)
         return nil
     }
 
@@ -137,7 +137,8 @@ public struct PeerFilter: Hashable, Sendable {
     func namesExactly(_ ip: IPAddress) -> Bool {
         let c = PeerFilter.canonical(ip)
         return allowList.contains { cidr in
-            cidr.prefixLength == (cidr.address.family == .ipv4 ? 32 : 128) && (cidr.address == ip || PeerFilter.canonical(cidr.address) == c)
+            cidr.prefixLength == (cidr.address.family == .ipv4 ? 32 : 128)
+                && (cidr.address == ip || PeerFilter.canonical(cidr.address) == c)
         }
     }
 

@@ -3,7 +3,8 @@ import STUN
 
 extension TURNServerEngine {
     /// Allocate (RFC 8656 §7.2, RFC 6156 §4, RFC 8656 §7.2 EVEN-PORT/RESERVATION-TOKEN).
-    mutating func handleAllocate(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+    mutating func handleAllocate(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction]
+    {
         // Retransmission of the request that created the allocation: same answer again.
         if let existing = allocations[tuple] {
             if existing.allocateTransaction == request.transactionID {
@@ -88,8 +89,9 @@ extension TURNServerEngine {
         }
 
         let lifetime = grantedLifetime(request.lifetime)
-        var allocation = Allocation(tuple: tuple, username: context.username, key: context.key, integrity: context.integrity,
-                                    relays: relays, expiry: now + Double(lifetime), allocateTransaction: request.transactionID)
+        var allocation = Allocation(
+            tuple: tuple, username: context.username, key: context.key, integrity: context.integrity,
+            relays: relays, expiry: now + Double(lifetime), allocateTransaction: request.transactionID)
         if let rate = configuration.bandwidthBytesPerSecond { allocation.bucket = TokenBucket(rate: rate, now: now) }
         allocation.quotaKey = context.quotaKey
         allocation.responseExtra = extra
@@ -112,7 +114,8 @@ extension TURNServerEngine {
 
     /// The Allocate success response (RFC 8656 §7.3) for `allocation`'s current relays.
     func allocateSuccess(_ allocation: Allocation) -> [UInt8] {
-        var attributes: [STUNAttribute] = allocation.relays.map { .xorRelayedAddress(advertised($0)) } + allocation.responseExtra
+        var attributes: [STUNAttribute] =
+            allocation.relays.map { .xorRelayedAddress(advertised($0)) } + allocation.responseExtra
             + [.lifetime(allocation.grantedLifetime), .xorMappedAddress(allocation.tuple.client)]
         if let software = configuration.software { attributes.append(.software(software)) }
         return STUNMessage(.allocate, .successResponse, transactionID: allocation.allocateTransaction, attributes: attributes)
@@ -135,10 +138,12 @@ extension TURNServerEngine {
     /// `relayFailed`. A port fixed by a RESERVATION-TOKEN does not move.
     public mutating func relayAddressInUse(_ relay: TransportAddress, now: Timestamp) -> [TURNServerAction] {
         guard let tuple = relayOwners[relay], var allocation = allocations[tuple], allocation.pendingResponse != nil,
-              allocation.portsMovable, allocation.bindRetries < TURNServerEngine.maximumBindRetries else {
+            allocation.portsMovable, allocation.bindRetries < TURNServerEngine.maximumBindRetries
+        else {
             return relayFailed(relay, now: now)
         }
-        let picked = allocation.evenPort
+        let picked =
+            allocation.evenPort
             ? pickEvenPort(on: relay.ip, reserveNext: allocation.reservedNext != nil)
             : pickPort(on: relay.ip)
         guard let port = picked else { return relayFailed(relay, now: now) }
@@ -228,8 +233,10 @@ extension TURNServerEngine {
         allocations[tuple] = allocation
         statistics.allocationsCreated += 1
         let lifetime = UInt32(max(0, (allocation.expiry - now).rounded()))
-        return [.sendToClient(tuple, response),
-                .event(.allocationCreated(tuple, username: LogText.escape(allocation.username), relays: allocation.relays, lifetime: lifetime))]
+        return [
+            .sendToClient(tuple, response),
+            .event(.allocationCreated(tuple, username: LogText.escape(allocation.username), relays: allocation.relays, lifetime: lifetime)),
+        ]
     }
 
     /// The driver could not bind the relayed address: the allocation fails with 508.
@@ -237,9 +244,11 @@ extension TURNServerEngine {
         guard let tuple = relayOwners[relay], let allocation = allocations[tuple] else { return [] }
         var actions: [TURNServerAction] = []
         if allocation.pendingResponse != nil, let request = try? STUNMessage.decode(allocation.allocateResponse) {
-            let response = STUNMessage(.allocate, .errorResponse, transactionID: request.transactionID,
-                                       attributes: [.errorCode(.insufficientCapacity)])
-                .encode(key: allocation.key, integrity: allocation.integrity)
+            let response = STUNMessage(
+                .allocate, .errorResponse, transactionID: request.transactionID,
+                attributes: [.errorCode(.insufficientCapacity)]
+            )
+            .encode(key: allocation.key, integrity: allocation.integrity)
             actions.append(.sendToClient(tuple, response))
             // The client never learns the token: the odd port it reserved is free again.
             if let token = allocation.reservedNext, let reservation = reservations.removeValue(forKey: token) {

@@ -38,8 +38,10 @@ extension TURNServerEngine {
         }
         guard let integrity = request.integrityAlgorithm else {
             // First contact: challenge with REALM and NONCE (not counted as a failure).
-            return .reject(unauthenticatedReply(errorResponse(to: request, .unauthenticated, extra: challenge(.unauthenticated), key: nil),
-                                                to: tuple, now: now))
+            return .reject(
+                unauthenticatedReply(
+                    errorResponse(to: request, .unauthenticated, extra: challenge(.unauthenticated), key: nil),
+                    to: tuple, now: now))
         }
         var username = request.username
         if username == nil, let hash = request.userhash { username = credentials.username(forHash: hash) }
@@ -75,8 +77,10 @@ extension TURNServerEngine {
         case .keys(let keys):
             for key in keys {
                 if case .valid = request.verifyIntegrity(key: key) {
-                    return .accepted(AuthContext(username: name, key: key, integrity: integrity,
-                                                 quotaName: credentials.quotaName(for: name)))
+                    return .accepted(
+                        AuthContext(
+                            username: name, key: key, integrity: integrity,
+                            quotaName: credentials.quotaName(for: name)))
                 }
             }
             return fail(.unauthenticated, .badIntegrity, username: name)

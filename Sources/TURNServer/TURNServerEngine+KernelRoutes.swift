@@ -13,8 +13,10 @@ public struct KernelChannelRoute: Hashable, Sendable {
     public var relay: TransportAddress
     public var expires: Timestamp
 
-    public init(client: TransportAddress, server: TransportAddress, channel: UInt16, peer: TransportAddress,
-                relay: TransportAddress, expires: Timestamp) {
+    public init(
+        client: TransportAddress, server: TransportAddress, channel: UInt16, peer: TransportAddress,
+        relay: TransportAddress, expires: Timestamp
+    ) {
         self.client = client
         self.server = server
         self.channel = channel
@@ -42,9 +44,12 @@ extension TURNServerEngine {
             let tuple = key.tuple
             guard tuple.transport == .udp, route.expiry > now, route.permissionExpiry > now else { continue }
             guard tuple.server.ip.family == tuple.client.ip.family, route.relay.ip.family == route.peer.ip.family,
-                  !PeerFilter.isUnspecifiedAddress(tuple.server.ip), configuration.peerFilter.allows(route.peer) else { continue }
-            routes.append(KernelChannelRoute(client: tuple.client, server: tuple.server, channel: key.number, peer: route.peer,
-                                             relay: route.relay, expires: min(route.expiry, route.permissionExpiry)))
+                !PeerFilter.isUnspecifiedAddress(tuple.server.ip), configuration.peerFilter.allows(route.peer)
+            else { continue }
+            routes.append(
+                KernelChannelRoute(
+                    client: tuple.client, server: tuple.server, channel: key.number, peer: route.peer,
+                    relay: route.relay, expires: min(route.expiry, route.permissionExpiry)))
         }
         return routes
     }

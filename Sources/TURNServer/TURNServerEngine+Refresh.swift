@@ -40,7 +40,9 @@ extension TURNServerEngine {
 
     /// CreatePermission (RFC 8656 §10.2): every XOR-PEER-ADDRESS must be acceptable or none is
     /// installed; 403 for filtered peers, 443 for a family with no relay.
-    mutating func handleCreatePermission(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+    mutating func handleCreatePermission(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp)
+        -> [TURNServerAction]
+    {
         if let failure = requireAllocation(request, context: context, from: tuple) { return failure }
         let peers = request.xorPeerAddresses
         guard !peers.isEmpty else { return reject(request, .badRequest, context: context, from: tuple) }
@@ -92,10 +94,13 @@ extension TURNServerEngine {
     /// ChannelBind (RFC 8656 §11.2): number in 0x4000-0x4FFF, a number bound to one peer and a
     /// peer to one number (including during the cooldown after expiry), installs or refreshes
     /// the permission too.
-    mutating func handleChannelBind(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+    mutating func handleChannelBind(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp)
+        -> [TURNServerAction]
+    {
         if let failure = requireAllocation(request, context: context, from: tuple) { return failure }
         guard let number = request.channelNumber, configuration.channelNumbers.contains(number),
-              let peer = request.xorPeerAddresses.first, allocations[tuple]?.tcp == false else {
+            let peer = request.xorPeerAddresses.first, allocations[tuple]?.tcp == false
+        else {
             // A TCP allocation has no channels (RFC 6062 §3).
             return reject(request, .badRequest, context: context, from: tuple)
         }
@@ -133,13 +138,17 @@ extension TURNServerEngine {
         let permissionExpiry = now + configuration.permissionLifetime
         do {
             let expiry = now + configuration.channelLifetime
-            channelRoutes[ChannelKey(tuple: tuple, number: number)] = ChannelRoute(peer: peer, relay: relay, expiry: expiry,
-                                                                                permissionExpiry: permissionExpiry)
-            peerRoutes[PeerKey(relay: relay, peer: peer)] = PeerRoute(number: number, expiry: expiry, tuple: tuple,
-                                                                      permissionExpiry: permissionExpiry)
+            channelRoutes[ChannelKey(tuple: tuple, number: number)] = ChannelRoute(
+                peer: peer, relay: relay, expiry: expiry,
+                permissionExpiry: permissionExpiry)
+            peerRoutes[PeerKey(relay: relay, peer: peer)] = PeerRoute(
+                number: number, expiry: expiry, tuple: tuple,
+                permissionExpiry: permissionExpiry)
         }
         setPermission(tuple, peer.ip, expiry: permissionExpiry)
-        return [.sendToClient(tuple, successResponse(to: request, [], key: context.key, integrity: context.integrity)),
-                .event(.channelBound(tuple, channel: number, peer: peer))]
+        return [
+            .sendToClient(tuple, successResponse(to: request, [], key: context.key, integrity: context.integrity)),
+            .event(.channelBound(tuple, channel: number, peer: peer)),
+        ]
     }
 }

@@ -48,7 +48,9 @@ extension TURNServerEngine {
 
     /// Hot path, peer to client (RFC 8656 §11.3, §12.6): `length` bytes arrived from `peer`
     /// on `relay`. Returns the channel to use or that a Data indication is needed.
-    public mutating func routePeerData(from peer: TransportAddress, to relay: TransportAddress, length: Int, now: Timestamp) -> PeerDataRoute {
+    public mutating func routePeerData(from peer: TransportAddress, to relay: TransportAddress, length: Int, now: Timestamp)
+        -> PeerDataRoute
+    {
         // A bound channel with a live permission: one look-up.
         if let route = peerRoutes[PeerKey(relay: relay, peer: peer)], route.expiry > now, route.permissionExpiry > now {
             if configuration.bandwidthBytesPerSecond != nil, !takeBandwidth(route.tuple, length, now: now) {
@@ -85,7 +87,9 @@ extension TURNServerEngine {
 
     /// A peer's datagram on a relayed address, as actions (general path; the driver may use
     /// `routePeerData` instead to avoid copies).
-    public mutating func handlePeerDatagram(_ bytes: [UInt8], from peer: TransportAddress, to relay: TransportAddress, now: Timestamp) -> [TURNServerAction] {
+    public mutating func handlePeerDatagram(_ bytes: [UInt8], from peer: TransportAddress, to relay: TransportAddress, now: Timestamp)
+        -> [TURNServerAction]
+    {
         switch routePeerData(from: peer, to: relay, length: bytes.count, now: now) {
         case .dropped:
             return []
@@ -136,7 +140,9 @@ extension TURNServerEngine {
                 allocations[tuple]?.channels[number] = nil
                 allocations[tuple]?.channelByPeer[channel.peer] = nil
                 allocations[tuple]?.channelsByIP[channel.peer.ip]?.removeAll { $0 == number }
-                if allocations[tuple]?.channelsByIP[channel.peer.ip]?.isEmpty == true { allocations[tuple]?.channelsByIP[channel.peer.ip] = nil }
+                if allocations[tuple]?.channelsByIP[channel.peer.ip]?.isEmpty == true {
+                    allocations[tuple]?.channelsByIP[channel.peer.ip] = nil
+                }
                 channelRoutes[ChannelKey(tuple: tuple, number: number)] = nil
                 if let relay = allocations[tuple]?.relay(for: channel.peer.ip.family) {
                     peerRoutes[PeerKey(relay: relay, peer: channel.peer)] = nil

@@ -47,10 +47,13 @@ extension TURNServerEngine {
             return reject(request, .forbidden, context: context, from: tuple)
         }
         let id = newPeerConnectionID()
-        peerConnections.insert(PeerConnection(owner: tuple, relay: relay, peer: peer,
-                                              state: .connecting(transaction: request.transactionID, key: context.key,
-                                                                 integrity: context.integrity, fingerprint: request.has(.fingerprint))),
-                               id: id)
+        peerConnections.insert(
+            PeerConnection(
+                owner: tuple, relay: relay, peer: peer,
+                state: .connecting(
+                    transaction: request.transactionID, key: context.key,
+                    integrity: context.integrity, fingerprint: request.has(.fingerprint))),
+            id: id)
         return [.connectToPeer(id, from: relay, to: peer)]
     }
 
@@ -59,7 +62,8 @@ extension TURNServerEngine {
     public mutating func peerConnectionEstablished(_ id: PeerConnectionID, now: Timestamp) -> [TURNServerAction] {
         // Gone meanwhile (its allocation ended): the driver's new connection must close.
         guard let connection = peerConnections[id],
-              case .connecting(let transaction, let key, let integrity, let fingerprint) = connection.state else {
+            case .connecting(let transaction, let key, let integrity, let fingerprint) = connection.state
+        else {
             return [.closePeerConnection(id)]
         }
         guard allocations[connection.owner] != nil else {
@@ -72,34 +76,44 @@ extension TURNServerEngine {
         statistics.peerConnectionsConnected += 1
         let response = STUNMessage(.connect, .successResponse, transactionID: transaction, attributes: [.connectionID(id)])
             .encode(key: key, integrity: integrity, fingerprint: fingerprint)
-        return [.sendToClient(connection.owner, response),
-                .event(.peerConnectionOpened(connection.owner, id, peer: connection.peer, outgoing: true))]
+        return [
+            .sendToClient(connection.owner, response),
+            .event(.peerConnectionOpened(connection.owner, id, peer: connection.peer, outgoing: true)),
+        ]
     }
 
     /// The driver could not reach the peer (refused, unreachable, or no answer in 30 s):
     /// Connect fails with 447 (RFC 6062 §5.2).
     public mutating func peerConnectionFailed(_ id: PeerConnectionID, now: Timestamp) -> [TURNServerAction] {
         guard let connection = peerConnections[id],
-              case .connecting(let transaction, let key, let integrity, let fingerprint) = connection.state else { return [] }
+            case .connecting(let transaction, let key, let integrity, let fingerprint) = connection.state
+        else { return [] }
         peerConnections.remove(id)
         statistics.peerConnectionsFailed += 1
         guard allocations[connection.owner] != nil else { return [] }
-        let response = STUNMessage(.connect, .errorResponse, transactionID: transaction,
-                                   attributes: [.errorCode(.connectionTimeoutOrFailure)])
-            .encode(key: key, integrity: integrity, fingerprint: fingerprint)
-        return [.sendToClient(connection.owner, response),
-                .event(.requestRejected(connection.owner, method: .connect, code: STUNErrorCode.connectionTimeoutOrFailure.code)),
-                .event(.peerConnectionClosed(connection.owner, id, reason: .connectFailed))]
+        let response = STUNMessage(
+            .connect, .errorResponse, transactionID: transaction,
+            attributes: [.errorCode(.connectionTimeoutOrFailure)]
+        )
+        .encode(key: key, integrity: integrity, fingerprint: fingerprint)
+        return [
+            .sendToClient(connection.owner, response),
+            .event(.requestRejected(connection.owner, method: .connect, code: STUNErrorCode.connectionTimeoutOrFailure.code)),
+            .event(.peerConnectionClosed(connection.owner, id, reason: .connectFailed)),
+        ]
     }
 
     /// A peer opened a TCP connection to a relayed address (RFC 6062 §5.3). With a TCP
     /// allocation there and a permission for the peer's IP, the client hears of it by a
     /// ConnectionAttempt indication and the connection's ID is returned; otherwise nil, and the
     /// driver closes the connection at once.
-    public mutating func peerConnectionAccepted(from peer: TransportAddress, on relay: TransportAddress,
-                                                now: Timestamp) -> (id: PeerConnectionID?, actions: [TURNServerAction]) {
+    public mutating func peerConnectionAccepted(
+        from peer: TransportAddress, on relay: TransportAddress,
+        now: Timestamp
+    ) -> (id: PeerConnectionID?, actions: [TURNServerAction]) {
         guard let tuple = relayOwners[relay], let allocation = allocations[tuple], allocation.tcp,
-              allocation.pendingResponse == nil else {
+            allocation.pendingResponse == nil
+        else {
             countDrop(.noAllocation)
             return (nil, [])
         }
@@ -128,10 +142,13 @@ extension TURNServerEngine {
     /// allocation's user, naming a peer connection waiting for its bind. The connection becomes
     /// that peer's data connection. 400 over UDP, on a control connection, or for an unknown
     /// or already joined CONNECTION-ID; 441 for another user.
-    mutating func handleConnectionBind(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+    mutating func handleConnectionBind(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp)
+        -> [TURNServerAction]
+    {
         guard tuple.transport != .udp, allocations[tuple] == nil, peerConnections.id(joinedTo: tuple) == nil,
-              let id = request.connectionID, let connection = peerConnections[id],
-              case .awaitingBind = connection.state, let allocation = allocations[connection.owner] else {
+            let id = request.connectionID, let connection = peerConnections[id],
+            case .awaitingBind = connection.state, let allocation = allocations[connection.owner]
+        else {
             return reject(request, .badRequest, context: context, from: tuple)
         }
         guard allocation.username == context.username else {
@@ -139,8 +156,10 @@ extension TURNServerEngine {
         }
         peerConnections.update(id, to: .joined(tuple))
         statistics.peerConnectionsJoined += 1
-        return [.sendToClient(tuple, successResponse(to: request, [], key: context.key, integrity: context.integrity)),
-                .joinDataConnection(id, tuple)]
+        return [
+            .sendToClient(tuple, successResponse(to: request, [], key: context.key, integrity: context.integrity)),
+            .joinDataConnection(id, tuple),
+        ]
     }
 
     /// The peer side of a connection closed, or the driver gave it up: the connection and its

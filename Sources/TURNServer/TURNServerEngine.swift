@@ -160,8 +160,9 @@ public struct TURNServerEngine: Sendable {
     /// Binding (RFC 8489 §6.3.1): XOR-MAPPED-ADDRESS only, plus FINGERPRINT if the request had
     /// one, so the response is never larger than the request plus the mapped address.
     mutating func handleBinding(_ request: STUNMessage, requestSize: Int, from tuple: FiveTuple) -> [TURNServerAction] {
-        let response = STUNMessage(.binding, .successResponse, transactionID: request.transactionID,
-                                   attributes: [.xorMappedAddress(tuple.client)])
+        let response = STUNMessage(
+            .binding, .successResponse, transactionID: request.transactionID,
+            attributes: [.xorMappedAddress(tuple.client)])
         let bytes = response.encode(fingerprint: request.has(.fingerprint))
         let mappedSize = tuple.client.ip.family == .ipv4 ? 12 : 24
         guard bytes.count <= requestSize + mappedSize else { return [] }
@@ -177,16 +178,24 @@ public struct TURNServerEngine: Sendable {
             .encode(key: key, integrity: integrity, fingerprint: request.has(.fingerprint))
     }
 
-    func errorResponse(to request: STUNMessage, _ error: STUNErrorCode, extra: [STUNAttribute] = [], key: [UInt8]?,
-                       integrity: IntegrityAlgorithms = .sha1) -> [UInt8] {
-        STUNMessage(request.type.method, .errorResponse, transactionID: request.transactionID,
-                    attributes: [.errorCode(error)] + extra)
-            .encode(key: key, integrity: integrity, fingerprint: request.has(.fingerprint))
+    func errorResponse(
+        to request: STUNMessage, _ error: STUNErrorCode, extra: [STUNAttribute] = [], key: [UInt8]?,
+        integrity: IntegrityAlgorithms = .sha1
+    ) -> [UInt8] {
+        STUNMessage(
+            request.type.method, .errorResponse, transactionID: request.transactionID,
+            attributes: [.errorCode(error)] + extra
+        )
+        .encode(key: key, integrity: integrity, fingerprint: request.has(.fingerprint))
     }
 
-    func reject(_ request: STUNMessage, _ error: STUNErrorCode, context: AuthContext, from tuple: FiveTuple,
-                extra: [STUNAttribute] = []) -> [TURNServerAction] {
-        [.sendToClient(tuple, errorResponse(to: request, error, extra: extra, key: context.key, integrity: context.integrity)),
-         .event(.requestRejected(tuple, method: request.type.method, code: error.code))]
+    func reject(
+        _ request: STUNMessage, _ error: STUNErrorCode, context: AuthContext, from tuple: FiveTuple,
+        extra: [STUNAttribute] = []
+    ) -> [TURNServerAction] {
+        [
+            .sendToClient(tuple, errorResponse(to: request, error, extra: extra, key: context.key, integrity: context.integrity)),
+            .event(.requestRejected(tuple, method: request.type.method, code: error.code)),
+        ]
     }
 }

@@ -41,7 +41,7 @@ final class ICECallbackContext: Sendable {
             case .receiver(let r): return r
             case .held(var list):
                 if list.count < ICEAgent.heldDatagramLimit {
-                    route = .events   // avoids copying the list on append
+                    route = .events // avoids copying the list on append
                     list.append(Array(bytes))
                     route = .held(list)
                 }
@@ -81,7 +81,7 @@ final class ICEMainLoop: @unchecked Sendable {
         let thread = Thread {
             g_main_context_push_thread_default(handles.context)
             ready.signal()
-            g_main_loop_run(handles.loop)   // never quits: the context lives as long as the process
+            g_main_loop_run(handles.loop) // never quits: the context lives as long as the process
         }
         thread.name = "JingleKit ICE GLib"
         thread.qualityOfService = .userInteractive
@@ -119,9 +119,11 @@ public final class ICEAgent: @unchecked Sendable {
         var continuation: AsyncStream<ICEEvent>.Continuation?
         events = AsyncStream(bufferingPolicy: .unbounded) { continuation = $0 }
         guard let continuation else { throw .agentCreationFailed }
-        callbackContext = ICECallbackContext(continuation: continuation, turnServers: configuration.servers.filter { server in
-            if case .stun = server.kind { false } else { true }
-        })
+        callbackContext = ICECallbackContext(
+            continuation: continuation,
+            turnServers: configuration.servers.filter { server in
+                if case .stun = server.kind { false } else { true }
+            })
 
         guard let mainLoop = ICEMainLoop.shared else { throw .agentCreationFailed }
         let context = mainLoop.context
@@ -153,11 +155,12 @@ public final class ICEAgent: @unchecked Sendable {
                 jk_g_object_set_string(object, "stun-server", server.address)
                 jk_g_object_set_uint(object, "stun-server-port", guint(server.port))
             case .turnUDP(let u, let p), .turnTCP(let u, let p), .turnTLS(let u, let p):
-                let type: NiceRelayType = switch server.kind {
-                case .turnTCP: NICE_RELAY_TYPE_TURN_TCP
-                case .turnTLS: NICE_RELAY_TYPE_TURN_TLS
-                default: NICE_RELAY_TYPE_TURN_UDP
-                }
+                let type: NiceRelayType =
+                    switch server.kind {
+                    case .turnTCP: NICE_RELAY_TYPE_TURN_TCP
+                    case .turnTLS: NICE_RELAY_TYPE_TURN_TLS
+                    default: NICE_RELAY_TYPE_TURN_UDP
+                    }
                 if nice_agent_set_relay_info(agent, stream, 1, server.address, guint(server.port), u, p, type) == 0 {
                     failure = .invalidAddress(server.address)
                 }
@@ -173,9 +176,12 @@ public final class ICEAgent: @unchecked Sendable {
         }
         let user = Unmanaged.passUnretained(callbackContext).toOpaque()
         _ = jk_g_signal_connect(object, "new-candidate-full", unsafeBitCast(iceNewCandidate, to: (@convention(c) () -> Void).self), user)
-        _ = jk_g_signal_connect(object, "candidate-gathering-done", unsafeBitCast(iceGatheringDone, to: (@convention(c) () -> Void).self), user)
-        _ = jk_g_signal_connect(object, "component-state-changed", unsafeBitCast(iceStateChanged, to: (@convention(c) () -> Void).self), user)
-        _ = jk_g_signal_connect(object, "new-selected-pair-full", unsafeBitCast(iceSelectedPair, to: (@convention(c) () -> Void).self), user)
+        _ = jk_g_signal_connect(
+            object, "candidate-gathering-done", unsafeBitCast(iceGatheringDone, to: (@convention(c) () -> Void).self), user)
+        _ = jk_g_signal_connect(
+            object, "component-state-changed", unsafeBitCast(iceStateChanged, to: (@convention(c) () -> Void).self), user)
+        _ = jk_g_signal_connect(
+            object, "new-selected-pair-full", unsafeBitCast(iceSelectedPair, to: (@convention(c) () -> Void).self), user)
         _ = nice_agent_attach_recv(agent, stream, 1, context, iceReceive, user)
 
     }
@@ -195,8 +201,9 @@ public final class ICEAgent: @unchecked Sendable {
             var pwd: UnsafeMutablePointer<gchar>?
             _ = nice_agent_get_local_credentials(h.agent, h.stream, &ufrag, &pwd)
             defer { g_free(ufrag); g_free(pwd) }
-            return ICECredentials(usernameFragment: ufrag.map { String(cString: $0) } ?? "",
-                                  password: pwd.map { String(cString: $0) } ?? "")
+            return ICECredentials(
+                usernameFragment: ufrag.map { String(cString: $0) } ?? "",
+                password: pwd.map { String(cString: $0) } ?? "")
         }
     }
 
@@ -350,7 +357,7 @@ private let iceTeardown: @convention(c) (gpointer?) -> gboolean = { user in
     // Releases TURN allocations (refresh with lifetime 0) before the agent goes; completes on this
     // thread's main loop, then the agent is freed.
     nice_agent_close_async(h.agent, iceClosed, user)
-    return 0  // G_SOURCE_REMOVE
+    return 0 // G_SOURCE_REMOVE
 }
 
 private let iceClosed: @convention(c) (OpaquePointer?, OpaquePointer?, gpointer?) -> Void = { _, _, user in
@@ -395,13 +402,17 @@ private let iceStateChanged: @convention(c) (OpaquePointer?, guint, guint, guint
     context(user)?.continuation.yield(.stateChanged(s))
 }
 
-private let iceSelectedPair: @convention(c) (OpaquePointer?, guint, guint, UnsafeMutablePointer<NiceCandidate>?,
-                                             UnsafeMutablePointer<NiceCandidate>?, gpointer?) -> Void = {
-    _, _, _, local, remote, user in
-    guard let ctx = context(user), let local, let remote,
-          let l = ICECandidate(nice: local.pointee), let r = ICECandidate(nice: remote.pointee) else { return }
-    ctx.continuation.yield(.selectedPair(local: l, remote: r))
-}
+private let iceSelectedPair:
+    @convention(c) (
+        OpaquePointer?, guint, guint, UnsafeMutablePointer<NiceCandidate>?,
+        UnsafeMutablePointer<NiceCandidate>?, gpointer?
+    ) -> Void = {
+        _, _, _, local, remote, user in
+        guard let ctx = context(user), let local, let remote,
+            let l = ICECandidate(nice: local.pointee), let r = ICECandidate(nice: remote.pointee)
+        else { return }
+        ctx.continuation.yield(.selectedPair(local: l, remote: r))
+    }
 
 // MARK: - Model <-> libnice.
 
@@ -409,18 +420,20 @@ extension ICECandidate {
     init?(nice c: NiceCandidate) {
         var c = c
         guard let address = Self.string(&c.addr) else { return nil }
-        let kind: Kind = switch c.type {
-        case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE: .serverReflexive
-        case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE: .peerReflexive
-        case NICE_CANDIDATE_TYPE_RELAYED: .relayed
-        default: .host
-        }
-        let transport: TransportProtocol = switch c.transport {
-        case NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE: .tcpActive
-        case NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE: .tcpPassive
-        case NICE_CANDIDATE_TRANSPORT_TCP_SO: .tcpSimultaneousOpen
-        default: .udp
-        }
+        let kind: Kind =
+            switch c.type {
+            case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE: .serverReflexive
+            case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE: .peerReflexive
+            case NICE_CANDIDATE_TYPE_RELAYED: .relayed
+            default: .host
+            }
+        let transport: TransportProtocol =
+            switch c.transport {
+            case NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE: .tcpActive
+            case NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE: .tcpPassive
+            case NICE_CANDIDATE_TRANSPORT_TCP_SO: .tcpSimultaneousOpen
+            default: .udp
+            }
         let foundation = withUnsafeBytes(of: c.foundation) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
@@ -430,9 +443,10 @@ extension ICECandidate {
             related = base
             relatedPort = UInt16(truncatingIfNeeded: nice_address_get_port(&c.base_addr))
         }
-        self.init(foundation: foundation, component: Int(c.component_id), transport: transport, priority: c.priority,
-                  address: address, port: UInt16(truncatingIfNeeded: nice_address_get_port(&c.addr)), kind: kind,
-                  relatedAddress: related, relatedPort: relatedPort)
+        self.init(
+            foundation: foundation, component: Int(c.component_id), transport: transport, priority: c.priority,
+            address: address, port: UInt16(truncatingIfNeeded: nice_address_get_port(&c.addr)), kind: kind,
+            relatedAddress: related, relatedPort: relatedPort)
     }
 
     static func string(_ a: inout NiceAddress) -> String? {

@@ -31,8 +31,10 @@ public struct ICECandidate: Sendable, Hashable {
     /// allocated it, so each configured server's outcome can be told apart. nil otherwise.
     public var relayServer: String?
 
-    public init(foundation: String, component: Int = 1, transport: TransportProtocol = .udp, priority: UInt32,
-                address: String, port: UInt16, kind: Kind, relatedAddress: String? = nil, relatedPort: UInt16? = nil) {
+    public init(
+        foundation: String, component: Int = 1, transport: TransportProtocol = .udp, priority: UInt32,
+        address: String, port: UInt16, kind: Kind, relatedAddress: String? = nil, relatedPort: UInt16? = nil
+    ) {
         self.foundation = foundation
         self.component = component
         self.transport = transport
@@ -105,8 +107,10 @@ public struct ICEConfiguration: Sendable {
     /// `remoteGatheringDone()` on the peer's end-of-candidates.
     public var trickle: Bool
 
-    public init(controlling: Bool, localAddresses: [String] = [], servers: [ICEServer] = [], relayOnly: Bool = false,
-                tcpCandidates: Bool = false, trickle: Bool = true) {
+    public init(
+        controlling: Bool, localAddresses: [String] = [], servers: [ICEServer] = [], relayOnly: Bool = false,
+        tcpCandidates: Bool = false, trickle: Bool = true
+    ) {
         self.controlling = controlling
         self.localAddresses = localAddresses
         self.servers = servers

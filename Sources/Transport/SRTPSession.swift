@@ -19,8 +19,10 @@ public final class SRTPSession: @unchecked Sendable {
     private let inboundHandle: OpaquePointer
 
     /// - Parameter replayWindow: packets of reordering tolerated on receive (64...32768).
-    public init(profile: SRTPProfile, localKey: [UInt8], localSalt: [UInt8], remoteKey: [UInt8],
-                remoteSalt: [UInt8], replayWindow: Int = 1024) throws(SRTPError) {
+    public init(
+        profile: SRTPProfile, localKey: [UInt8], localSalt: [UInt8], remoteKey: [UInt8],
+        remoteSalt: [UInt8], replayWindow: Int = 1024
+    ) throws(SRTPError) {
         let initialised = SRTPLibrary.initialisation
         guard initialised == 0 else { throw .libraryFailure(code: initialised) }
         for key in [localKey, remoteKey] where key.count != profile.keyLength {
@@ -48,8 +50,10 @@ public final class SRTPSession: @unchecked Sendable {
         srtp_dealloc(inboundHandle)
     }
 
-    private static func create(profile: SRTPProfile, material: [UInt8], direction: srtp_ssrc_type_t,
-                               window: Int) throws(SRTPError) -> OpaquePointer {
+    private static func create(
+        profile: SRTPProfile, material: [UInt8], direction: srtp_ssrc_type_t,
+        window: Int
+    ) throws(SRTPError) -> OpaquePointer {
         var policy = srtp_policy_t()
         switch profile {
         case .aeadAES128GCM:
@@ -86,8 +90,10 @@ public final class SRTPSession: @unchecked Sendable {
 
     private typealias Operation = (srtp_t?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?) -> srtp_err_status_t
 
-    private func run(_ packet: UnsafeRawBufferPointer, minimum: Int, extra: Int, context: OpaquePointer, lock: borrowing Mutex<Void>,
-                     _ op: Operation) throws(SRTPError) -> [UInt8] {
+    private func run(
+        _ packet: UnsafeRawBufferPointer, minimum: Int, extra: Int, context: OpaquePointer, lock: borrowing Mutex<Void>,
+        _ op: Operation
+    ) throws(SRTPError) -> [UInt8] {
         guard packet.count >= minimum else { throw .packetTooShort(length: packet.count) }
         // One allocation with room for the trailer; copied with memcpy rather than element by element.
         var buffer = [UInt8](unsafeUninitializedCapacity: packet.count + extra) { storage, initialized in

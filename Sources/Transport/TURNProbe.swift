@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import STUN
@@ -31,7 +31,8 @@ public enum TURNProbeOutcome: Sendable, Hashable, CustomStringConvertible {
     /// What an error code usually means for a server whose credentials the XMPP server handed out.
     public static func hint(_ code: Int) -> String? {
         switch code {
-        case 401: "the relay refused the credentials; with XEP-0215 TURN REST credentials the XMPP server's and the relay's shared secrets differ (or their clocks, for the expiry time)"
+        case 401:
+            "the relay refused the credentials; with XEP-0215 TURN REST credentials the XMPP server's and the relay's shared secrets differ (or their clocks, for the expiry time)"
         case 403: "the relay forbids this client or request"
         case 437: "allocation mismatch (a stale allocation from this address and port)"
         case 441: "wrong credentials for this allocation"
@@ -54,8 +55,11 @@ public enum TURNProbe {
     public static func allocate(on server: ICEServer, timeout: Duration = .seconds(5)) async -> TURNProbeOutcome {
         await withCheckedContinuation { (done: CheckedContinuation<TURNProbeOutcome, Never>) in
             Thread.detachNewThread {
-                done.resume(returning: run(server, timeout: Double(timeout.components.seconds)
-                                                  + Double(timeout.components.attoseconds) / 1e18))
+                done.resume(
+                    returning: run(
+                        server,
+                        timeout: Double(timeout.components.seconds)
+                            + Double(timeout.components.attoseconds) / 1e18))
             }
         }
     }
@@ -141,8 +145,10 @@ public enum TURNProbe {
                 if n < 0 {
                     if errno == EAGAIN || errno == EINTR { continue }
                     if outcome == nil {
-                        outcome = .noAnswer(errno == ECONNREFUSED ? "ICMP port unreachable: nothing listens on UDP \(server.address):\(server.port)"
-                                                                  : "\(transport) receive failed: \(String(cString: strerror(errno)))")
+                        outcome = .noAnswer(
+                            errno == ECONNREFUSED
+                                ? "ICMP port unreachable: nothing listens on UDP \(server.address):\(server.port)"
+                                : "\(transport) receive failed: \(String(cString: strerror(errno)))")
                     }
                     break
                 }

@@ -17,8 +17,10 @@ public struct XMLElement: Sendable, Hashable {
     }
 
     /// Builds an element from plain attribute pairs (no namespace) and child elements.
-    public init(_ name: String, namespace: String, _ attributes: KeyValuePairs<String, String> = [:],
-                children: [XMLElement] = [], text: String? = nil) {
+    public init(
+        _ name: String, namespace: String, _ attributes: KeyValuePairs<String, String> = [:],
+        children: [XMLElement] = [], text: String? = nil
+    ) {
         self.name = name
         self.namespace = namespace
         self.attributes = attributes.map { XMLAttribute(name: $0.key, value: $0.value) }

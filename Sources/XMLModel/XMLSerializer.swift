@@ -12,9 +12,11 @@ public enum XMLSerializer {
     }
 
     /// The stream header of RFC 6120 §4.2, left open.
-    public static func streamHeader(to: String, from: String? = nil, version: String = "1.0",
-                                    contentNamespace: String = "jabber:client", id: String? = nil,
-                                    language: String? = "en") -> String {
+    public static func streamHeader(
+        to: String, from: String? = nil, version: String = "1.0",
+        contentNamespace: String = "jabber:client", id: String? = nil,
+        language: String? = "en"
+    ) -> String {
         var out = "<?xml version='1.0'?><stream:stream xmlns='\(contentNamespace)' xmlns:stream='http://etherx.jabber.org/streams'"
         out += " to='\(escapeAttribute(to))'"
         if let from { out += " from='\(escapeAttribute(from))'" }
@@ -84,7 +86,7 @@ public enum XMLSerializer {
         case UInt8(ascii: "'") where inAttribute: "&apos;"
         case 0x22 where inAttribute: "&quot;"
         case 0x0A where inAttribute: "&#10;"
-        case 0x0D: "&#13;"   // a literal CR would be read back as LF (XML 1.0 §2.11)
+        case 0x0D: "&#13;" // a literal CR would be read back as LF (XML 1.0 §2.11)
         case 0x09 where inAttribute: "&#9;"
         default: nil
         }

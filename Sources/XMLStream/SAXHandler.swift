@@ -8,8 +8,9 @@ func makeSAXHandler() -> xmlSAXHandler {
     handler.startElementNs = { userData, localname, prefix, uri, _, _, attributeCount, _, attributes in
         guard let localname else { return }
         withState(userData) {
-            $0.startElement(localname: localname, prefix: prefix, uri: uri,
-                            attributeCount: Int(attributeCount), attributes: attributes)
+            $0.startElement(
+                localname: localname, prefix: prefix, uri: uri,
+                attributeCount: Int(attributeCount), attributes: attributes)
         }
     }
     handler.endElementNs = { userData, _, _, _ in

@@ -62,26 +62,31 @@ struct StreamTreeState {
 
     // MARK: SAX2 callbacks
 
-    mutating func startElement(localname: UnsafePointer<xmlChar>, prefix: UnsafePointer<xmlChar>?,
-                               uri: UnsafePointer<xmlChar>?, attributeCount: Int,
-                               attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) {
+    mutating func startElement(
+        localname: UnsafePointer<xmlChar>, prefix: UnsafePointer<xmlChar>?,
+        uri: UnsafePointer<xmlChar>?, attributeCount: Int,
+        attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?
+    ) {
         guard failure == nil else { return }
         if depth > limits.maxDepth {
             fail(.tooDeep(limit: limits.maxDepth))
             return
         }
         if depth == 0 {
-            openStream(localname: localname, prefix: prefix, uri: uri,
-                       attributeCount: attributeCount, attributes: attributes)
+            openStream(
+                localname: localname, prefix: prefix, uri: uri,
+                attributeCount: attributeCount, attributes: attributes)
             return
         }
         depth += 1
         if hasPendingText { flushText() }
         let name = names.string(localname, context: context)
         let namespace = uri.map { names.string($0, context: context) } ?? ""
-        frames.append(OpenElement(name: name, namespace: namespace,
-                                  attributes: makeAttributes(count: attributeCount, attributes),
-                                  firstChild: nodes.count))
+        frames.append(
+            OpenElement(
+                name: name, namespace: namespace,
+                attributes: makeAttributes(count: attributeCount, attributes),
+                firstChild: nodes.count))
     }
 
     mutating func endElement() {
@@ -95,8 +100,9 @@ struct StreamTreeState {
         }
         if hasPendingText { flushText() }
         guard let open = frames.popLast() else { return }
-        let element = XMLElement(name: open.name, namespace: open.namespace, attributes: open.attributes,
-                                 children: nodes.popArray(from: open.firstChild))
+        let element = XMLElement(
+            name: open.name, namespace: open.namespace, attributes: open.attributes,
+            children: nodes.popArray(from: open.firstChild))
         if frames.isEmpty {
             let end = currentOffset()
             if end - stanzaStart > limits.maxStanzaBytes {
@@ -145,8 +151,8 @@ struct StreamTreeState {
         let detail = "\(message) (line \(error.line), column \(error.int2))"
         switch Int(error.code) {
         case Int(XML_ERR_UNDECLARED_ENTITY.rawValue), Int(XML_WAR_UNDECLARED_ENTITY.rawValue),
-             Int(XML_ERR_ENTITY_PE_INTERNAL.rawValue), Int(XML_ERR_ENTITYREF_IN_DTD.rawValue),
-             Int(XML_ERR_EXT_ENTITY_STANDALONE.rawValue):
+            Int(XML_ERR_ENTITY_PE_INTERNAL.rawValue), Int(XML_ERR_ENTITYREF_IN_DTD.rawValue),
+            Int(XML_ERR_EXT_ENTITY_STANDALONE.rawValue):
             fail(.restrictedXML(detail: detail))
         default:
             fail(.notWellFormed(detail: detail))
@@ -155,30 +161,37 @@ struct StreamTreeState {
 
     // MARK: Helpers
 
-    private mutating func openStream(localname: UnsafePointer<xmlChar>, prefix: UnsafePointer<xmlChar>?,
-                                     uri: UnsafePointer<xmlChar>?, attributeCount: Int,
-                                     attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) {
+    private mutating func openStream(
+        localname: UnsafePointer<xmlChar>, prefix: UnsafePointer<xmlChar>?,
+        uri: UnsafePointer<xmlChar>?, attributeCount: Int,
+        attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?
+    ) {
         let name = String(cString: localname)
         let namespace = uri.map { String(cString: $0) } ?? ""
         guard name == "stream", namespace == streamNamespaceURI else {
             let qualified = prefix.map { String(cString: $0) + ":" + name } ?? name
-            fail(.invalidStreamHeader(detail: "root element <\(qualified)> in namespace '\(namespace)', "
-                + "expected <stream> in '\(streamNamespaceURI)' \(position())"))
+            fail(
+                .invalidStreamHeader(
+                    detail: "root element <\(qualified)> in namespace '\(namespace)', "
+                        + "expected <stream> in '\(streamNamespaceURI)' \(position())"))
             return
         }
         depth = 1
         streamOpen = true
         // The cursor is on the header's closing `>`; the first stanza may start right after it.
         stanzaStart = currentOffset() + 1
-        let header = XMLElement(name: name, namespace: namespace,
-                                attributes: makeAttributes(count: attributeCount, attributes), children: [])
+        let header = XMLElement(
+            name: name, namespace: namespace,
+            attributes: makeAttributes(count: attributeCount, attributes), children: [])
         events.append(.streamOpened(header))
     }
 
     /// SAX2 hands attributes as five pointers each: localname, prefix, URI, value start, value end.
     /// Values are not NUL-terminated, and with XML_PARSE_NOENT their entities are already decoded.
-    private mutating func makeAttributes(count: Int,
-                                         _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) -> [XMLAttribute] {
+    private mutating func makeAttributes(
+        count: Int,
+        _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?
+    ) -> [XMLAttribute] {
         guard count > 0, let attributes else { return [] }
         var result: [XMLAttribute] = []
         result.reserveCapacity(count)

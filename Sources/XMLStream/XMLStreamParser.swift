@@ -48,7 +48,8 @@ public final class XMLStreamParser {
     /// Parses the next bytes of the stream and returns the events they complete.
     public func feed<C: Collection<UInt8>>(_ bytes: C) throws(XMLStreamError) -> [XMLStreamEvent] {
         if let failure { throw failure }
-        let result = bytes.withContiguousStorageIfAvailable { feedBuffer($0) }
+        let result =
+            bytes.withContiguousStorageIfAvailable { feedBuffer($0) }
             ?? Array(bytes).withUnsafeBufferPointer { feedBuffer($0) }
         return try result.get()
     }

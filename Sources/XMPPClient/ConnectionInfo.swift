@@ -22,8 +22,10 @@ public struct ConnectionInfo: Sendable, Hashable {
     /// XEP-0198 stream management was enabled (or resumed) on this connection.
     public var streamManagement = false
 
-    public init(host: String, port: Int, tlsVersion: String?, cipherSuite: String?, peerCertificateSubject: String?,
-                saslMechanism: SASLMechanismName, boundJID: JID, features: StreamFeatures, streamID: String?) {
+    public init(
+        host: String, port: Int, tlsVersion: String?, cipherSuite: String?, peerCertificateSubject: String?,
+        saslMechanism: SASLMechanismName, boundJID: JID, features: StreamFeatures, streamID: String?
+    ) {
         self.host = host
         self.port = port
         self.tlsVersion = tlsVersion

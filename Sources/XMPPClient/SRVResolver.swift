@@ -39,7 +39,9 @@ enum SRVResolver {
 
     /// The look-up on a thread of its own; `.timedOut` when it has not finished after `timeout`
     /// (the thread then finishes on its own, bounded by the resolver's own time-outs).
-    static func resolve(domain: String, configuration: ResolverConfiguration, timeout: Duration) async -> Result<[SRVRecord], SRVLookupError> {
+    static func resolve(domain: String, configuration: ResolverConfiguration, timeout: Duration) async -> Result<
+        [SRVRecord], SRVLookupError
+    > {
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         let once = Once()
         return await withCheckedContinuation { (done: CheckedContinuation<Result<[SRVRecord], SRVLookupError>, Never>) in
@@ -54,7 +56,8 @@ enum SRVResolver {
     }
 
     /// The blocking look-up: `res_nsearch` for `_xmpp-client._tcp.<domain>`.
-    static func blockingLookup(domain: String, configuration: ResolverConfiguration, timeout: Double) -> Result<[SRVRecord], SRVLookupError> {
+    static func blockingLookup(domain: String, configuration: ResolverConfiguration, timeout: Double) -> Result<[SRVRecord], SRVLookupError>
+    {
         guard let state = jk_resolv_open() else { return .failure(.resolverFailure("cannot read the resolver configuration (res_ninit)")) }
         defer { jk_resolv_close(state) }
         if let configured = configuration.nameservers {
@@ -82,16 +85,18 @@ enum SRVResolver {
 
         let name = "_xmpp-client._tcp.\(domain)"
         var answer = [UInt8](repeating: 0, count: 65_536)
-        let length = Int(answer.withUnsafeMutableBufferPointer {
-            jk_resolv_search(state, name, 33, $0.baseAddress, Int32($0.count))
-        })
+        let length = Int(
+            answer.withUnsafeMutableBufferPointer {
+                jk_resolv_search(state, name, 33, $0.baseAddress, Int32($0.count))
+            })
         guard length >= 0 else {
             switch jk_resolv_error(state) {
             case HOST_NOT_FOUND: return .failure(.noSuchName(name))
             case NO_DATA: return .failure(.noRecords(name))
             case TRY_AGAIN: return .failure(.resolverFailure("no name server answered for \(name) (timed out or server failure)"))
             case NO_RECOVERY: return .failure(.resolverFailure("the name server refused or could not answer \(name)"))
-            case let code: return .failure(.resolverFailure("res_nsearch failed for \(name) (h_errno \(code), \(String(cString: strerror(errno))))"))
+            case let code:
+                return .failure(.resolverFailure("res_nsearch failed for \(name) (h_errno \(code), \(String(cString: strerror(errno))))"))
             }
         }
         guard length <= answer.count, length >= 2 else { return .failure(.resolverFailure("answer for \(name) of \(length) bytes")) }
@@ -162,7 +167,8 @@ struct ResolverConfiguration: Sendable, Equatable {
     static func server(_ text: String) -> Server? {
         if jk_resolv_is_numeric_address(text) != 0 { return Server(host: text, port: 53) }
         guard let parsed = XMPPClientConfiguration.ServerAddress(text), let port = UInt16(exactly: parsed.port),
-              jk_resolv_is_numeric_address(parsed.host) != 0 else { return nil }
+            jk_resolv_is_numeric_address(parsed.host) != 0
+        else { return nil }
         return Server(host: parsed.host, port: port)
     }
 }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import Logging
 import NIOConcurrencyHelpers
@@ -58,9 +58,11 @@ public actor XMPPClient {
     /// What the current connection negotiated; nil when not connected.
     public private(set) var connectionInfo: ConnectionInfo?
 
-    public init(configuration: XMPPClientConfiguration,
-                eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-                logger: Logger = Logger(label: "jinglekit.xmpp")) {
+    public init(
+        configuration: XMPPClientConfiguration,
+        eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "jinglekit.xmpp")
+    ) {
         self.configuration = configuration
         self.group = eventLoopGroup
         self.logger = logger
@@ -112,9 +114,10 @@ public actor XMPPClient {
         let targets = await resolveTargets()
         var reasons: [String] = []
         for target in targets {
-            let handler = XMPPStreamHandler(configuration: configuration, host: target.host, port: target.port,
-                                            eventLoop: group.next(), stanzaSink: outlet, iqHandlers: iqHandlers,
-                                            streamedIQNamespaces: streamedIQNamespaces, logger: logger, previousSession: lastSession, bindJID: lastBoundJID)
+            let handler = XMPPStreamHandler(
+                configuration: configuration, host: target.host, port: target.port,
+                eventLoop: group.next(), stanzaSink: outlet, iqHandlers: iqHandlers,
+                streamedIQNamespaces: streamedIQNamespaces, logger: logger, previousSession: lastSession, bindJID: lastBoundJID)
             let channel: Channel
             do {
                 channel = try await ClientBootstrap(group: handler.ready.futureResult.eventLoop)
@@ -192,7 +195,8 @@ public actor XMPPClient {
 
     private func scheduleReconnect() {
         guard reconnectTask == nil, var policy = reconnectPolicy,
-              let delay = policy.nextDelay(random: Double.random(in: 0..<1)) else { return }
+            let delay = policy.nextDelay(random: Double.random(in: 0..<1))
+        else { return }
         reconnectPolicy = policy
         eventSink.yield(.reconnecting(attempt: policy.attempt, delay: delay))
         reconnectTask = Task { [weak self] in
@@ -294,8 +298,10 @@ public actor XMPPClient {
     /// nothing written and `onResponse` never called, when `request` is not such an IQ (or an
     /// address in it does not parse): it cannot be tracked.
     @discardableResult
-    public nonisolated func enqueueRequest(_ request: XMLElement, timeout: Duration,
-                                           onResponse: @escaping @Sendable (Result<IQ, XMPPError>) -> Void) -> Bool {
+    public nonisolated func enqueueRequest(
+        _ request: XMLElement, timeout: Duration,
+        onResponse: @escaping @Sendable (Result<IQ, XMPPError>) -> Void
+    ) -> Bool {
         guard let iq = IQ(element: request), iq.type == .get || iq.type == .set, !iq.id.isEmpty else { return false }
         guard let connection = live.withLockedValue({ $0 }) else { onResponse(.failure(.notConnected)); return true }
         let eventLoop = connection.channel.eventLoop
@@ -347,8 +353,10 @@ public actor XMPPClient {
             return try ExternalServiceDiscovery.parseServices(result)
         } catch {
             guard case .stanza(let stanzaError) = error, ExternalServiceDiscovery.shouldFallBack(from: stanzaError) else { throw error }
-            let result = try await sendIQ(ExternalServiceDiscovery.servicesRequest(id: makeID(), to: server, type: type,
-                                                                                    namespace: XMPPNamespace.extdisco1), timeout: timeout)
+            let result = try await sendIQ(
+                ExternalServiceDiscovery.servicesRequest(
+                    id: makeID(), to: server, type: type,
+                    namespace: XMPPNamespace.extdisco1), timeout: timeout)
             return try ExternalServiceDiscovery.parseServices(result)
         }
     }
@@ -356,8 +364,9 @@ public actor XMPPClient {
     /// XEP-0215 §3.2: credentials for a `restricted` service.
     public func fetchCredentials(for service: ExternalService, timeout: Duration? = nil) async throws(XMPPError) -> [ExternalService] {
         let server = JID(localpart: nil, domainpart: configuration.jid.domainpart)
-        let request = ExternalServiceDiscovery.credentialsRequest(id: makeID(), to: server, host: service.host,
-                                                                  type: service.type, port: service.port)
+        let request = ExternalServiceDiscovery.credentialsRequest(
+            id: makeID(), to: server, host: service.host,
+            type: service.type, port: service.port)
         return try ExternalServiceDiscovery.parseServices(try await sendIQ(request, timeout: timeout))
     }
 

@@ -67,12 +67,14 @@ public struct XMPPClientConfiguration: Sendable {
     /// resume the session after a lost connection.
     public var streamManagement: Bool
 
-    public init(jid: JID, password: String, server: ServerAddress? = nil, trustedCAFile: String? = nil,
-                allowPlaintext: Bool = false, mechanisms: [SASLMechanismName] = SASLMechanismName.preferenceOrder,
-                connectTimeout: Duration = .seconds(10), negotiationStepTimeout: Duration = .seconds(30),
-                dnsTimeout: Duration = .seconds(3), dnsServer: String? = nil, requestTimeout: Duration = .seconds(30),
-                disco: DiscoResponder = DiscoResponder(), reconnect: ReconnectPolicy? = nil,
-                pingInterval: Duration? = .seconds(30), pingTimeout: Duration = .seconds(10), streamManagement: Bool = true) {
+    public init(
+        jid: JID, password: String, server: ServerAddress? = nil, trustedCAFile: String? = nil,
+        allowPlaintext: Bool = false, mechanisms: [SASLMechanismName] = SASLMechanismName.preferenceOrder,
+        connectTimeout: Duration = .seconds(10), negotiationStepTimeout: Duration = .seconds(30),
+        dnsTimeout: Duration = .seconds(3), dnsServer: String? = nil, requestTimeout: Duration = .seconds(30),
+        disco: DiscoResponder = DiscoResponder(), reconnect: ReconnectPolicy? = nil,
+        pingInterval: Duration? = .seconds(30), pingTimeout: Duration = .seconds(10), streamManagement: Bool = true
+    ) {
         self.jid = jid
         self.password = password
         self.server = server

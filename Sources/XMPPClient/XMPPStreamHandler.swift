@@ -62,9 +62,11 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     /// - Parameters:
     ///   - previousSession: the stream management state of the connection before, to resume.
     ///   - resource: the resource to ask for at bind time (the one bound before), when not configured.
-    init(configuration: XMPPClientConfiguration, host: String, port: Int, eventLoop: EventLoop,
-         stanzaSink: StanzaOutlet, iqHandlers: [String: IQRequestHandler],
-         streamedIQNamespaces: Set<String> = [], logger: Logger, previousSession: StreamManagement? = nil, bindJID: JID? = nil) {
+    init(
+        configuration: XMPPClientConfiguration, host: String, port: Int, eventLoop: EventLoop,
+        stanzaSink: StanzaOutlet, iqHandlers: [String: IQRequestHandler],
+        streamedIQNamespaces: Set<String> = [], logger: Logger, previousSession: StreamManagement? = nil, bindJID: JID? = nil
+    ) {
         self.configuration = configuration
         self.host = host
         self.port = port
@@ -73,10 +75,11 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
         self.iqHandlers = iqHandlers
         self.streamedIQNamespaces = streamedIQNamespaces
         self.previousSession = configuration.streamManagement ? previousSession : nil
-        self.negotiator = ClientStreamNegotiator(configuration: .init(
-            jid: bindJID ?? configuration.jid, password: configuration.password, allowPlaintext: configuration.allowPlaintext,
-            mechanisms: configuration.mechanisms, stepTimeout: configuration.negotiationStepTimeout,
-            resumption: self.previousSession?.resumption))
+        self.negotiator = ClientStreamNegotiator(
+            configuration: .init(
+                jid: bindJID ?? configuration.jid, password: configuration.password, allowPlaintext: configuration.allowPlaintext,
+                mechanisms: configuration.mechanisms, stepTimeout: configuration.negotiationStepTimeout,
+                resumption: self.previousSession?.resumption))
         self.ready = eventLoop.makePromise(of: ConnectionInfo.self)
         self.closed = eventLoop.makePromise(of: XMPPError?.self)
     }
@@ -234,8 +237,10 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
             case .startTLS:
                 guard let context else { return }
                 do {
-                    let tls = try NIOTLSHandler.client(TLSClientConfiguration(serverName: configuration.jid.domainpart,
-                                                                              trustedCAFile: configuration.trustedCAFile))
+                    let tls = try NIOTLSHandler.client(
+                        TLSClientConfiguration(
+                            serverName: configuration.jid.domainpart,
+                            trustedCAFile: configuration.trustedCAFile))
                     try context.pipeline.syncOperations.addHandler(tls, position: .first)
                 } catch let error as TLSError {
                     terminate(.tls(reason: "\(error)"), notifyServer: false)
@@ -259,7 +264,8 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
                     }
                 case .failed(let reason)?:
                     let lost = previousSession?.abandon() ?? []
-                    logger.info("stream resumption failed; new session", metadata: ["reason": "\(reason)", "unacknowledged": "\(lost.count)"])
+                    logger.info(
+                        "stream resumption failed; new session", metadata: ["reason": "\(reason)", "unacknowledged": "\(lost.count)"])
                 case nil:
                     break
                 }
@@ -272,9 +278,10 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
                 if let interval = configuration.pingInterval {
                     keepAlive = KeepAlive(interval: interval, timeout: configuration.pingTimeout, now: .now)
                 }
-                var info = ConnectionInfo(host: host, port: port, tlsVersion: tlsInfo?.protocolVersion,
-                                          cipherSuite: tlsInfo?.cipherSuite, peerCertificateSubject: tlsInfo?.peerCertificateSubject,
-                                          saslMechanism: mechanism, boundJID: jid, features: features, streamID: negotiator.streamID)
+                var info = ConnectionInfo(
+                    host: host, port: port, tlsVersion: tlsInfo?.protocolVersion,
+                    cipherSuite: tlsInfo?.cipherSuite, peerCertificateSubject: tlsInfo?.peerCertificateSubject,
+                    saslMechanism: mechanism, boundJID: jid, features: features, streamID: negotiator.streamID)
                 info.resumed = resumed
                 info.streamManagement = streamManagement.state != .inactive
                 logger.info("XMPP session ready", metadata: ["jid": "\(jid)", "sasl": "\(mechanism)", "resumed": "\(resumed)"])
@@ -446,8 +453,9 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
                 write(element: iq.element)
             case .dead(let silence)?:
                 let tenths = silence.components.seconds * 10 + silence.components.attoseconds / 100_000_000_000_000_000
-                terminate(.connectionLost(reason: "no answer from the server for \(tenths / 10).\(tenths % 10) s"),
-                          notifyServer: false)
+                terminate(
+                    .connectionLost(reason: "no answer from the server for \(tenths / 10).\(tenths % 10) s"),
+                    notifyServer: false)
                 return
             case nil:
                 break

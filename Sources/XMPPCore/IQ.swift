@@ -24,8 +24,9 @@ public struct IQ: Sendable, Hashable {
     /// Parses an `<iq/>` element; nil when it is not one or lacks `type`/`id` or has an unparseable address.
     public init?(element: XMLElement) {
         guard element.name == "iq", element.namespace == XMPPNamespace.client,
-              let type = element.attribute("type").flatMap(IQType.init(rawValue:)),
-              let id = element.attribute("id") else { return nil }
+            let type = element.attribute("type").flatMap(IQType.init(rawValue:)),
+            let id = element.attribute("id")
+        else { return nil }
         self.type = type
         self.id = id
         if let f = element.attribute("from") { guard let j = JID(f) else { return nil }; from = j } else { from = nil }

@@ -51,7 +51,7 @@ public struct JID: Sendable, Hashable, CustomStringConvertible, Comparable {
     private static func forbiddenInLocalpart(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "\""), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "/"), UInt8(ascii: ":"),
-             UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "@"), UInt8(ascii: " "):
+            UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "@"), UInt8(ascii: " "):
             true
         default:
             false

@@ -45,7 +45,8 @@ public struct StanzaError: Error, Sendable, Hashable, CustomStringConvertible {
             case .badRequest, .jidMalformed, .notAcceptable, .policyViolation, .redirect, .gone: .modify
             case .forbidden, .notAuthorized, .registrationRequired, .subscriptionRequired: .auth
             case .conflict, .featureNotImplemented, .internalServerError, .itemNotFound, .notAllowed,
-                 .remoteServerNotFound, .serviceUnavailable, .undefinedCondition: .cancel
+                .remoteServerNotFound, .serviceUnavailable, .undefinedCondition:
+                .cancel
             case .recipientUnavailable, .remoteServerTimeout, .resourceConstraint, .unexpectedRequest: .wait
             }
         }

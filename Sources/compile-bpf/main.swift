@@ -44,34 +44,36 @@ func findClang() -> String? {
 }
 
 #if os(Linux)
-guard let clang = findClang() else {
-    write(base64: nil, reason: "no clang on PATH to build the BPF program")
-    exit(0)
-}
-var uts = utsname()
-uname(&uts)
-let machine = withUnsafeBytes(of: &uts.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-let multiarch = machine == "x86_64" ? "x86_64-linux-gnu" : machine == "aarch64" ? "aarch64-linux-gnu" : "\(machine)-linux-gnu"
-let object = NSTemporaryDirectory() + "turn_channel_relay-\(getpid()).o"
-let process = Process()
-process.executableURL = URL(fileURLWithPath: clang)
-process.arguments = ["-target", "bpf", "-O2", "-g", "-Wall", "-Werror",
-                     "-I", include, "-I", "/usr/include/\(multiarch)", "-c", source, "-o", object]
-let errors = Pipe()
-process.standardError = errors
-do { try process.run() } catch {
-    write(base64: nil, reason: "cannot run \(clang): \(error)")
-    exit(0)
-}
-let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-process.waitUntilExit()
-guard process.terminationStatus == 0, let bytes = FileManager.default.contents(atPath: object) else {
-    FileHandle.standardError.write(Data("compile-bpf: warning: the kernel fast path was not built: \(message)\n".utf8))
-    write(base64: nil, reason: "the BPF program did not build here (\(clang) -target bpf): \(message.prefix(400))")
-    exit(0)
-}
-try? FileManager.default.removeItem(atPath: object)
-write(base64: bytes.base64EncodedString(), reason: "")
+    guard let clang = findClang() else {
+        write(base64: nil, reason: "no clang on PATH to build the BPF program")
+        exit(0)
+    }
+    var uts = utsname()
+    uname(&uts)
+    let machine = withUnsafeBytes(of: &uts.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    let multiarch = machine == "x86_64" ? "x86_64-linux-gnu" : machine == "aarch64" ? "aarch64-linux-gnu" : "\(machine)-linux-gnu"
+    let object = NSTemporaryDirectory() + "turn_channel_relay-\(getpid()).o"
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: clang)
+    process.arguments = [
+        "-target", "bpf", "-O2", "-g", "-Wall", "-Werror",
+        "-I", include, "-I", "/usr/include/\(multiarch)", "-c", source, "-o", object,
+    ]
+    let errors = Pipe()
+    process.standardError = errors
+    do { try process.run() } catch {
+        write(base64: nil, reason: "cannot run \(clang): \(error)")
+        exit(0)
+    }
+    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    guard process.terminationStatus == 0, let bytes = FileManager.default.contents(atPath: object) else {
+        FileHandle.standardError.write(Data("compile-bpf: warning: the kernel fast path was not built: \(message)\n".utf8))
+        write(base64: nil, reason: "the BPF program did not build here (\(clang) -target bpf): \(message.prefix(400))")
+        exit(0)
+    }
+    try? FileManager.default.removeItem(atPath: object)
+    write(base64: bytes.base64EncodedString(), reason: "")
 #else
-write(base64: nil, reason: "the kernel fast path is Linux only")
+    write(base64: nil, reason: "the kernel fast path is Linux only")
 #endif

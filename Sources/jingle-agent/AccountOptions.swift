@@ -1,9 +1,9 @@
 import Foundation
 import ArgumentParser
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import XMPPClient
 import XMPPCore
@@ -13,22 +13,27 @@ import XMPPCore
 /// or the `JINGLE_AGENT_PASSWORD` environment variable (`JINGLE_PASSWORD` is also read), never
 /// from a command-line flag: it would show in `ps`.
 struct AccountOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("A configuration file with an [account] section (and optionally [media]).",
-                                            valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A configuration file with an [account] section (and optionally [media]).",
+            valueName: "file"))
     var config: String?
 
     @Option(name: .long, help: "The account's JID, e.g. alice@example.com or alice@example.com/agent.")
     var jid: String?
 
-    @Option(name: .customLong("password-file"),
-            help: ArgumentHelp("A file whose first line is the password (else JINGLE_AGENT_PASSWORD is used).", valueName: "file"))
+    @Option(
+        name: .customLong("password-file"),
+        help: ArgumentHelp("A file whose first line is the password (else JINGLE_AGENT_PASSWORD is used).", valueName: "file"))
     var passwordFile: String?
 
     @Option(name: .long, help: ArgumentHelp("Connect to HOST:PORT instead of looking up DNS SRV records.", valueName: "host:port"))
     var server: String?
 
-    @Option(name: .customLong("ca-file"),
-            help: ArgumentHelp("PEM file of CA certificates to trust (for a self-signed server).", valueName: "file"))
+    @Option(
+        name: .customLong("ca-file"),
+        help: ArgumentHelp("PEM file of CA certificates to trust (for a self-signed server).", valueName: "file"))
     var caFile: String?
 
     @Option(name: .customLong("dns-server"), help: ArgumentHelp("Resolver for the SRV lookup, IP[:PORT] (testing).", visibility: .hidden))
@@ -61,7 +66,10 @@ struct AccountOptions: ParsableArguments {
         }
         guard let account = JID(jidText), account.localpart != nil else {
             if jid == nil, let file, let jidEntry {
-                throw AgentFailure(usage: "\(ConfigFileError(path: file.path, line: jidEntry.line, key: "jid", problem: "'\(jidText)' is not user@domain[/resource]"))")
+                throw AgentFailure(
+                    usage:
+                        "\(ConfigFileError(path: file.path, line: jidEntry.line, key: "jid", problem: "'\(jidText)' is not user@domain[/resource]"))"
+                )
             }
             throw AgentFailure(usage: "'\(jidText)' is not a valid account JID")
         }
@@ -70,7 +78,10 @@ struct AccountOptions: ParsableArguments {
             address = XMPPClientConfiguration.ServerAddress(server)
         } else if let file, let entry = file.value("account", "server") {
             guard let parsed = XMPPClientConfiguration.ServerAddress(entry.value) else {
-                throw AgentFailure(usage: "\(ConfigFileError(path: file.path, line: entry.line, key: "server", problem: "'\(entry.value)' is not HOST:PORT"))")
+                throw AgentFailure(
+                    usage:
+                        "\(ConfigFileError(path: file.path, line: entry.line, key: "server", problem: "'\(entry.value)' is not HOST:PORT"))"
+                )
             }
             address = parsed
         }
@@ -78,8 +89,9 @@ struct AccountOptions: ParsableArguments {
         if let ca, !FileManager.default.isReadableFile(atPath: ca) {
             throw AgentFailure(usage: "--ca-file '\(ca)': no such readable file")
         }
-        return XMPPClientConfiguration(jid: account, password: try password(file), server: address,
-                                       trustedCAFile: ca, dnsServer: dnsServer)
+        return XMPPClientConfiguration(
+            jid: account, password: try password(file), server: address,
+            trustedCAFile: ca, dnsServer: dnsServer)
     }
 
     /// The password from `--password-file`, the configuration file, or the environment.
@@ -95,7 +107,10 @@ struct AccountOptions: ParsableArguments {
             if let entry = file.value("account", "password-file") {
                 let path = file.resolvePath(entry.value)
                 guard let password = readSecretFile(path) else {
-                    throw AgentFailure(usage: "\(ConfigFileError(path: file.path, line: entry.line, key: "password-file", problem: "cannot read a password from '\(path)'"))")
+                    throw AgentFailure(
+                        usage:
+                            "\(ConfigFileError(path: file.path, line: entry.line, key: "password-file", problem: "cannot read a password from '\(path)'"))"
+                    )
                 }
                 return password
             }
@@ -106,7 +121,8 @@ struct AccountOptions: ParsableArguments {
                 if !password.isEmpty { return password }
             }
         }
-        throw AgentFailure(usage: "no password: use --password-file FILE, 'password-file' in the configuration file, or set JINGLE_AGENT_PASSWORD")
+        throw AgentFailure(
+            usage: "no password: use --password-file FILE, 'password-file' in the configuration file, or set JINGLE_AGENT_PASSWORD")
     }
 }
 

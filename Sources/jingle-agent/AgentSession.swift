@@ -17,8 +17,10 @@ final class AgentSession: Sendable {
     private let reports: PendingReports
     private let watch: Task<Void, Never>
 
-    private init(client: XMPPClient, transport: DrainingTransport, manager: CallManager, boundJID: JID, media: MediaWiring,
-                 connection: ConnectionNote, reports: PendingReports, watch: Task<Void, Never>) {
+    private init(
+        client: XMPPClient, transport: DrainingTransport, manager: CallManager, boundJID: JID, media: MediaWiring,
+        connection: ConnectionNote, reports: PendingReports, watch: Task<Void, Never>
+    ) {
         self.connection = connection
         self.reports = reports
         self.watch = watch
@@ -32,9 +34,11 @@ final class AgentSession: Sendable {
     /// Logs in and starts the call manager (presence, carbons, the Jingle handler).
     /// - Parameter concurrentCalls: calls at once before a JMI proposal is answered busy by the runtime.
     /// - Parameter connectionOptions: reconnecting (or exiting 6) when the connection is lost, and keep-alive pings.
-    static func connect(_ given: XMPPClientConfiguration, options: CallOptions, media: MediaWiring,
-                        connectionOptions: ConnectionOptions = ConnectionOptions(),
-                        concurrentCalls: Int = 1) async throws(AgentFailure) -> AgentSession {
+    static func connect(
+        _ given: XMPPClientConfiguration, options: CallOptions, media: MediaWiring,
+        connectionOptions: ConnectionOptions = ConnectionOptions(),
+        concurrentCalls: Int = 1
+    ) async throws(AgentFailure) -> AgentSession {
         let configuration = connectionOptions.apply(to: given)
         AgentLogging.setVerbose(options.verbose)
         var logger = Logger(label: "jingle-agent")
@@ -47,13 +51,16 @@ final class AgentSession: Sendable {
         let transport = DrainingTransport(client: client)
         var callLogger = Logger(label: "jingle-agent.calls")
         callLogger.logLevel = options.verbose ? .debug : .critical
-        let manager = CallManager(transport: transport, local: info.boundJID,
-                                  configuration: CallConfiguration(mediaTransports: media.transportProvider(client: client),
-                                                                   maximumConcurrentCalls: concurrentCalls),
-                                  logger: callLogger)
+        let manager = CallManager(
+            transport: transport, local: info.boundJID,
+            configuration: CallConfiguration(
+                mediaTransports: media.transportProvider(client: client),
+                maximumConcurrentCalls: concurrentCalls),
+            logger: callLogger)
         await manager.start()
-        Console.shared.progress("connected as \(info.boundJID)"
-                                + (info.streamManagement ? " (stream management on)" : ""))
+        Console.shared.progress(
+            "connected as \(info.boundJID)"
+                + (info.streamManagement ? " (stream management on)" : ""))
         let note = ConnectionNote()
         let reports = PendingReports()
         let watch = ConnectionWatch.start(client: client, manager: manager, note: note, exitOnLoss: connectionOptions.noReconnect) { why in
@@ -62,8 +69,9 @@ final class AgentSession: Sendable {
             for call in await manager.activeCalls { await call.hangUp(reason: Reason(.generalError, text: why)) }
             await reports.waitUntilWritten(limit: .seconds(5))
         }
-        return AgentSession(client: client, transport: transport, manager: manager, boundJID: info.boundJID, media: media,
-                            connection: note, reports: reports, watch: watch)
+        return AgentSession(
+            client: client, transport: transport, manager: manager, boundJID: info.boundJID, media: media,
+            connection: note, reports: reports, watch: watch)
     }
 
     /// Runs a call to its end and report; an exit for a lost connection waits for the report.

@@ -5,17 +5,21 @@ import XMPPCore
 
 /// Which calls `answer` and `echo` take, and how many.
 struct AnswerLimitOptions: ParsableArguments {
-    @Option(name: .customLong("from"),
-            help: ArgumentHelp("Only take calls from this JID (bare: any device of the account); repeatable. Others ring on unanswered.",
-                               valueName: "jid"))
+    @Option(
+        name: .customLong("from"),
+        help: ArgumentHelp(
+            "Only take calls from this JID (bare: any device of the account); repeatable. Others ring on unanswered.",
+            valueName: "jid"))
     var allowed: [String] = []
 
     @Option(name: .customLong("max-calls"), help: ArgumentHelp("Exit after this many calls have ended.", valueName: "n"))
     var maxCalls: Int?
 
-    @Option(name: .customLong("max-concurrent"),
-            help: ArgumentHelp("Take at most this many calls at once; further callers get <busy/> (default: 16 per core).",
-                               valueName: "n"))
+    @Option(
+        name: .customLong("max-concurrent"),
+        help: ArgumentHelp(
+            "Take at most this many calls at once; further callers get <busy/> (default: 16 per core).",
+            valueName: "n"))
     var maxConcurrent: Int?
 
     /// Calls taken at once when `--max-concurrent` is not given: 16 per active core (a call with
@@ -53,8 +57,9 @@ struct AnswerCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Answer every call at once.")
     var auto = false
 
-    @Option(name: .customLong("answer-after"),
-            help: ArgumentHelp("With --auto: let each call ring this many seconds before answering.", valueName: "seconds"))
+    @Option(
+        name: .customLong("answer-after"),
+        help: ArgumentHelp("With --auto: let each call ring this many seconds before answering.", valueName: "seconds"))
     var answerAfter: Double = 0
 
     @Flag(name: .long, help: "Decline every call with <busy/>.")
@@ -76,9 +81,13 @@ struct AnswerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let mode: AnswerMode = auto ? .auto(delay: .milliseconds(Int(answerAfter * 1000))) : busy ? .busy : decline ? .decline : Console.shared.canPrompt ? .prompt : .ring
-        try await runAnswering(command: "answer", mode: mode, echo: false, which: which, account: account,
-                               connection: connection, options: options, mediaOptions: mediaOptions)
+        let mode: AnswerMode =
+            auto
+            ? .auto(delay: .milliseconds(Int(answerAfter * 1000)))
+            : busy ? .busy : decline ? .decline : Console.shared.canPrompt ? .prompt : .ring
+        try await runAnswering(
+            command: "answer", mode: mode, echo: false, which: which, account: account,
+            connection: connection, options: options, mediaOptions: mediaOptions)
     }
 }
 
@@ -96,14 +105,17 @@ struct EchoCommand: AsyncParsableCommand {
     @OptionGroup(title: "Media") var mediaOptions: MediaOptions
 
     func run() async throws {
-        try await runAnswering(command: "echo", mode: .auto(delay: .zero), echo: true, which: which, account: account,
-                               connection: connection, options: options, mediaOptions: mediaOptions)
+        try await runAnswering(
+            command: "echo", mode: .auto(delay: .zero), echo: true, which: which, account: account,
+            connection: connection, options: options, mediaOptions: mediaOptions)
     }
 }
 
 /// The body of `answer` and `echo`: log in, take calls until done, log out, exit with the outcome.
-func runAnswering(command: String, mode: AnswerMode, echo: Bool, which: AnswerLimitOptions, account: AccountOptions,
-                  connection: ConnectionOptions, options: CallOptions, mediaOptions: MediaOptions) async throws {
+func runAnswering(
+    command: String, mode: AnswerMode, echo: Bool, which: AnswerLimitOptions, account: AccountOptions,
+    connection: ConnectionOptions, options: CallOptions, mediaOptions: MediaOptions
+) async throws {
     Console.shared.setQuiet(options.quiet)
     let code: AgentExitCode
     do throws(AgentFailure) {
@@ -118,9 +130,10 @@ func runAnswering(command: String, mode: AnswerMode, echo: Bool, which: AnswerLi
         }
         let signals = SignalWatcher()
         // The agent itself refuses calls beyond --max-concurrent; the runtime need not.
-        let session = try await AgentSession.connect(configuration, options: options, media: media,
-                                                     connectionOptions: connection,
-                                                     concurrentCalls: which.effectiveMaxConcurrent + 1)
+        let session = try await AgentSession.connect(
+            configuration, options: options, media: media,
+            connectionOptions: connection,
+            concurrentCalls: which.effectiveMaxConcurrent + 1)
         let board = StatusBoard(media: session.media, connection: session.connection)
         let loop = AnswerLoop(session: session, options: options, mode: mode, echo: echo, limits: which.limits, board: board)
         let interrupt = Task {

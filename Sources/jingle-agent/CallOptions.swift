@@ -3,24 +3,31 @@ import JingleKit
 
 /// Options every calling subcommand (`call`, `answer`, `echo`) shares.
 struct CallOptions: ParsableArguments {
-    @Option(name: .customLong("hangup-after"),
-            help: ArgumentHelp("Hang up this many seconds after the call is answered.", valueName: "seconds"))
+    @Option(
+        name: .customLong("hangup-after"),
+        help: ArgumentHelp("Hang up this many seconds after the call is answered.", valueName: "seconds"))
     var hangupAfter: Double?
 
     @Option(name: .long, help: ArgumentHelp("Longest a call may last once answered; then hang up.", valueName: "seconds"))
     var duration: Double?
 
-    @Option(name: .customLong("media-timeout"),
-            help: ArgumentHelp("Hang up with <media-error/> (exit 8) when no audio packet arrived for this long.", valueName: "seconds"))
+    @Option(
+        name: .customLong("media-timeout"),
+        help: ArgumentHelp("Hang up with <media-error/> (exit 8) when no audio packet arrived for this long.", valueName: "seconds"))
     var mediaTimeout: Double?
 
-    @Option(name: .customLong("max-concealment"),
-            help: ArgumentHelp("A call whose received audio was more than this share concealed (lost or unplayable) exits 8.",
-                               valueName: "percent"))
+    @Option(
+        name: .customLong("max-concealment"),
+        help: ArgumentHelp(
+            "A call whose received audio was more than this share concealed (lost or unplayable) exits 8.",
+            valueName: "percent"))
     var maxConcealment: Double = MediaQualityGuard.defaultMaximumConcealment * 100
 
-    @Option(name: .long, help: ArgumentHelp("Report printed on stdout at the end of each call: text, json (one line per call) or none.",
-                                            valueName: "format"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Report printed on stdout at the end of each call: text, json (one line per call) or none.",
+            valueName: "format"))
     var report: ReportFormat = .text
 
     @Flag(name: .long, help: "No progress lines or status line (the report and errors are still printed).")
@@ -53,7 +60,11 @@ struct CallOptions: ParsableArguments {
 
 /// Media options: what to send and record, codec settings, and how ICE finds a path.
 struct MediaOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Send this audio file: WAV (PCM, float, mu-law, A-law), FLAC or Ogg Opus, recognised by content (Ogg Opus with 20 ms packets is sent without re-encoding).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Send this audio file: WAV (PCM, float, mu-law, A-law), FLAC or Ogg Opus, recognised by content (Ogg Opus with 20 ms packets is sent without re-encoding).",
+            valueName: "file"))
     var play: String?
 
     @Flag(name: .long, help: "Play the --play file in a loop.")
@@ -77,26 +88,33 @@ struct MediaOptions: ParsableArguments {
     @Flag(name: .long, help: "Opus discontinuous transmission (send little during silence).")
     var dtx = false
 
-    @Option(name: .customLong("test-drop-outgoing-rtp"),
-            help: ArgumentHelp("Drop this percentage of our outgoing RTP packets, seeded (testing the peer's loss handling).",
-                               valueName: "percent", visibility: .hidden))
+    @Option(
+        name: .customLong("test-drop-outgoing-rtp"),
+        help: ArgumentHelp(
+            "Drop this percentage of our outgoing RTP packets, seeded (testing the peer's loss handling).",
+            valueName: "percent", visibility: .hidden))
     var testDropOutgoingRTP: Double?
 
-    @Option(name: .customLong("test-loss-burst"),
-            help: ArgumentHelp("With --test-drop-outgoing-rtp, drop in bursts of this mean length in packets (Gilbert-Elliott).",
-                               valueName: "packets", visibility: .hidden))
+    @Option(
+        name: .customLong("test-loss-burst"),
+        help: ArgumentHelp(
+            "With --test-drop-outgoing-rtp, drop in bursts of this mean length in packets (Gilbert-Elliott).",
+            valueName: "packets", visibility: .hidden))
     var testLossBurst: Double?
 
     @Flag(name: .customLong("relay-only"), help: "Use only relayed (TURN) candidates.")
     var relayOnly = false
 
-    @Option(name: .customLong("ice-server"),
-            help: ArgumentHelp("A STUN/TURN server, stun:IP[:PORT] or turn:IP[:PORT]?transport=udp|tcp or turns:IP[:PORT]; repeatable. Without it the XMPP server's XEP-0215 services are used.",
-                               valueName: "url"))
+    @Option(
+        name: .customLong("ice-server"),
+        help: ArgumentHelp(
+            "A STUN/TURN server, stun:IP[:PORT] or turn:IP[:PORT]?transport=udp|tcp or turns:IP[:PORT]; repeatable. Without it the XMPP server's XEP-0215 services are used.",
+            valueName: "url"))
     var iceServers: [String] = []
 
-    @Flag(inversion: .prefixedNo,
-          help: "Ask the XMPP server for STUN/TURN services (XEP-0215); on by default unless --ice-server is given.")
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Ask the XMPP server for STUN/TURN services (XEP-0215); on by default unless --ice-server is given.")
     var discoverServers: Bool?
 
     @Option(name: .customLong("ice-username"), help: ArgumentHelp("TURN username for --ice-server.", valueName: "name"))
@@ -105,7 +123,8 @@ struct MediaOptions: ParsableArguments {
     @Option(name: .customLong("ice-password-file"), help: ArgumentHelp("File whose first line is the TURN password.", valueName: "file"))
     var icePasswordFile: String?
 
-    @Option(name: .customLong("local-address"), help: ArgumentHelp("Gather host candidates only on this address; repeatable.", valueName: "ip"))
+    @Option(
+        name: .customLong("local-address"), help: ArgumentHelp("Gather host candidates only on this address; repeatable.", valueName: "ip"))
     var localAddresses: [String] = []
 
     static let dtmfDigits = Set("0123456789*#ABCDabcd")
@@ -177,7 +196,9 @@ struct MediaOptions: ParsableArguments {
             }
             if localAddresses.isEmpty {
                 for e in file.values("media", "local-address") {
-                    guard IPAddressText.isIPv4(e.value) || IPAddressText.isIPv6(e.value) else { throw bad(e, "'\(e.value)' is not an IP address") }
+                    guard IPAddressText.isIPv4(e.value) || IPAddressText.isIPv6(e.value) else {
+                        throw bad(e, "'\(e.value)' is not an IP address")
+                    }
                     plan.localAddresses.append(e.value)
                 }
             }

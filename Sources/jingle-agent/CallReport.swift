@@ -149,7 +149,8 @@ struct CallReportBuilder: Sendable {
             end = reason
             endedAt = at
         case .proceeded, .remoteCandidates, .remoteMuted, .remoteHeld, .firstAudio, .audioSourceFinished, .iceRestarted,
-             .contentRejected: break
+            .contentRejected:
+            break
         }
     }
 
@@ -163,9 +164,11 @@ struct CallReportBuilder: Sendable {
 
     /// - Parameter failure: what went wrong when the agent, not the call, saw the failure.
     /// - Parameter qualityGuard: how much concealment a completed call's received audio may have.
-    func report(statistics: CallStatistics, remoteDevice: JID?, mediaStatistics: CallMediaStatistics?,
-                qualityGuard: MediaQualityGuard = MediaQualityGuard(), recordingProblem: String? = nil,
-                dtmfProblem: String? = nil, failure: String? = nil) -> CallReport {
+    func report(
+        statistics: CallStatistics, remoteDevice: JID?, mediaStatistics: CallMediaStatistics?,
+        qualityGuard: MediaQualityGuard = MediaQualityGuard(), recordingProblem: String? = nil,
+        dtmfProblem: String? = nil, failure: String? = nil
+    ) -> CallReport {
         let end = self.end ?? .failed(nil, byPeer: false)
         let media = mediaExpected ? MediaWiring.reportMedia(mediaStatistics, pair: selectedPair) : nil
         let audioReceived = media?.packetsReceived.map { $0 > 0 } ?? (mediaExpected ? false : nil)
@@ -196,13 +199,14 @@ struct CallReportBuilder: Sendable {
             reason: reason?.condition.name, reasonText: reason?.text, mediaProblem: mediaProblem,
             recordingProblem: recordingProblem, dtmfProblem: dtmfProblem,
             exitCode: code.rawValue, talkMs: talk, ringingDevices: ringingDevices,
-            setup: CallReport.Setup(proposeToRingingMs: statistics.proposeToRinging?.milliseconds,
-                                    proposeToProceedMs: statistics.proposeToProceed?.milliseconds,
-                                    initiateToAcceptMs: statistics.initiateToAccept?.milliseconds,
-                                    totalMs: statistics.setup?.milliseconds,
-                                    iceConnectedMs: statistics.iceConnected?.milliseconds,
-                                    dtlsConnectedMs: statistics.dtlsConnected?.milliseconds,
-                                    firstAudioMs: statistics.firstAudio?.milliseconds),
+            setup: CallReport.Setup(
+                proposeToRingingMs: statistics.proposeToRinging?.milliseconds,
+                proposeToProceedMs: statistics.proposeToProceed?.milliseconds,
+                initiateToAcceptMs: statistics.initiateToAccept?.milliseconds,
+                totalMs: statistics.setup?.milliseconds,
+                iceConnectedMs: statistics.iceConnected?.milliseconds,
+                dtlsConnectedMs: statistics.dtlsConnected?.milliseconds,
+                firstAudioMs: statistics.firstAudio?.milliseconds),
             media: media, dtmfReceived: dtmf, timeline: timeline)
     }
 
@@ -247,7 +251,8 @@ struct CallReportBuilder: Sendable {
         case .dtmf(let digit): "DTMF \(digit)"
         case .audioSourceFinished: "audio source finished"
         case .iceRestarted(let r): "ICE restarted\(r.byPeer ? " by peer" : "") (ufrag \(r.localUfrag), peer \(r.remoteUfrag))"
-        case .contentRejected(let name, let media, let reason): "content-add '\(name)'\(media.map { " (\($0))" } ?? "") rejected: \(reason.condition.name)"
+        case .contentRejected(let name, let media, let reason):
+            "content-add '\(name)'\(media.map { " (\($0))" } ?? "") rejected: \(reason.condition.name)"
         case .ended(let r):
             "ended \(outcome(r).0)\(outcome(r).1 ? " by peer" : "")\(reason(r).map { " (\($0.condition.name))" } ?? "")"
         }

@@ -68,12 +68,13 @@ struct CallRunner: Sendable {
                 Console.shared.progress("answered: call \(call.sid) with \(who) is active")
                 board.update(call, state: "active", active: true)
                 for limit in [options.hangupAfter, options.duration].compactMap({ $0 }) {
-                    timers.append(Task { [call] in
-                        try? await Task.sleep(for: .milliseconds(Int64(limit * 1000)))
-                        guard !Task.isCancelled else { return }
-                        Console.shared.progress("hanging up after \(CallReport.format(seconds: limit))")
-                        await call.hangUp()
-                    })
+                    timers.append(
+                        Task { [call] in
+                            try? await Task.sleep(for: .milliseconds(Int64(limit * 1000)))
+                            guard !Task.isCancelled else { return }
+                            Console.shared.progress("hanging up after \(CallReport.format(seconds: limit))")
+                            await call.hangUp()
+                        })
                 }
             case .iceConnected(let pair):
                 Console.shared.progress("ICE connected: \(pair)")
@@ -108,10 +109,11 @@ struct CallRunner: Sendable {
             Console.shared.error("jingle-agent: \(problem)")
             recordingProblem = recordingProblem ?? problem
         }
-        let report = builder.report(statistics: await call.statistics, remoteDevice: await call.remoteDevice,
-                                    mediaStatistics: await call.mediaStatistics,
-                                    qualityGuard: MediaQualityGuard(maximumConcealment: options.maxConcealment / 100),
-                                    recordingProblem: recordingProblem, dtmfProblem: dtmfProblem, failure: failure.value)
+        let report = builder.report(
+            statistics: await call.statistics, remoteDevice: await call.remoteDevice,
+            mediaStatistics: await call.mediaStatistics,
+            qualityGuard: MediaQualityGuard(maximumConcealment: options.maxConcealment / 100),
+            recordingProblem: recordingProblem, dtmfProblem: dtmfProblem, failure: failure.value)
         if let problem = report.mediaProblem { Console.shared.error("jingle-agent: media failed: \(problem)") }
         if let text = report.rendered(options.report) { Console.shared.output(text) }
         return report

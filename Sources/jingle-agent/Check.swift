@@ -19,21 +19,30 @@ struct Check: AsyncParsableCommand {
     @Flag(name: .long, help: "Log the protocol steps to stderr.")
     var verbose = false
 
-    @Flag(name: .long, help: ArgumentHelp(
-        "Allocate on each TURN server with its credentials (the XMPP server's XEP-0215 services and any --ice-server) and say what came of it; exit 7 when none allocates."))
+    @Flag(
+        name: .long,
+        help: ArgumentHelp(
+            "Allocate on each TURN server with its credentials (the XMPP server's XEP-0215 services and any --ice-server) and say what came of it; exit 7 when none allocates."
+        ))
     var turn = false
 
-    @Option(name: .customLong("turn-timeout"), help: ArgumentHelp("How long each TURN server may take to answer (--turn).", valueName: "seconds"))
+    @Option(
+        name: .customLong("turn-timeout"),
+        help: ArgumentHelp("How long each TURN server may take to answer (--turn).", valueName: "seconds"))
     var turnTimeout: Double = 5
 
-    @Option(name: .customLong("ice-server"), help: ArgumentHelp(
-        "A TURN server to check too (--turn): turn:HOST[:PORT][?transport=udp|tcp], with --ice-username and --ice-password-file.", valueName: "url"))
+    @Option(
+        name: .customLong("ice-server"),
+        help: ArgumentHelp(
+            "A TURN server to check too (--turn): turn:HOST[:PORT][?transport=udp|tcp], with --ice-username and --ice-password-file.",
+            valueName: "url"))
     var iceServers: [String] = []
 
     @Option(name: .customLong("ice-username"), help: ArgumentHelp("TURN username for --ice-server.", valueName: "name"))
     var iceUsername: String?
 
-    @Option(name: .customLong("ice-password-file"), help: ArgumentHelp("File holding the TURN password for --ice-server.", valueName: "path"))
+    @Option(
+        name: .customLong("ice-password-file"), help: ArgumentHelp("File holding the TURN password for --ice-server.", valueName: "path"))
     var icePasswordFile: String?
 
     func validate() throws {
@@ -115,8 +124,10 @@ struct Check: AsyncParsableCommand {
         }
         let allocated = outcomes.filter { $0?.isAllocated == true }.count
         guard allocated > 0 else {
-            throw AgentFailure(targets.isEmpty ? "no TURN server: the XMPP server announces none (XEP-0215) and no --ice-server was given"
-                                               : "no TURN server allocated (\(targets.count) tried)", exitCode: .connectionFailure)
+            throw AgentFailure(
+                targets.isEmpty
+                    ? "no TURN server: the XMPP server announces none (XEP-0215) and no --ice-server was given"
+                    : "no TURN server allocated (\(targets.count) tried)", exitCode: .connectionFailure)
         }
     }
 
@@ -125,7 +136,9 @@ struct Check: AsyncParsableCommand {
         var result: [(String, [ICEServer])] = []
         var password: String?
         if let icePasswordFile {
-            guard let p = readSecretFile(icePasswordFile) else { throw AgentFailure(usage: "cannot read a TURN password from '\(icePasswordFile)'") }
+            guard let p = readSecretFile(icePasswordFile) else {
+                throw AgentFailure(usage: "cannot read a TURN password from '\(icePasswordFile)'")
+            }
             password = p
         }
         for text in iceServers {

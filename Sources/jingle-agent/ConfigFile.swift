@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The agent's configuration file: INI-like `key = value` lines grouped in `[section]`s.
@@ -36,8 +36,10 @@ struct ConfigFile: Sendable, Equatable {
     /// The keys each section accepts, and whether they may repeat.
     static let schema: [String: [String: Bool]] = [
         "account": ["jid": false, "password": false, "password-file": false, "server": false, "ca-file": false],
-        "media": ["ice-server": true, "ice-username": false, "ice-password-file": false, "local-address": true,
-                  "relay-only": false, "discover-servers": false, "bitrate": false, "fec": false, "dtx": false],
+        "media": [
+            "ice-server": true, "ice-username": false, "ice-password-file": false, "local-address": true,
+            "relay-only": false, "discover-servers": false, "bitrate": false, "fec": false, "dtx": false,
+        ],
     ]
 
     var path: String
@@ -71,8 +73,9 @@ struct ConfigFile: Sendable, Equatable {
 
     func int(_ entry: Entry, in range: ClosedRange<Int>) throws(ConfigFileError) -> Int {
         guard let n = Int(entry.value), range.contains(n) else {
-            throw ConfigFileError(path: path, line: entry.line, key: entry.key,
-                                  problem: "'\(entry.value)' is not a whole number in \(range.lowerBound)...\(range.upperBound)")
+            throw ConfigFileError(
+                path: path, line: entry.line, key: entry.key,
+                problem: "'\(entry.value)' is not a whole number in \(range.lowerBound)...\(range.upperBound)")
         }
         return n
     }
@@ -100,8 +103,9 @@ struct ConfigFile: Sendable, Equatable {
                 }
                 let name = String(line.dropFirst().dropLast()).trimmed.lowercased()
                 guard schema[name] != nil else {
-                    throw ConfigFileError(path: path, line: lineNumber, key: nil,
-                                          problem: "unknown section [\(name)] (expected [account] or [media])")
+                    throw ConfigFileError(
+                        path: path, line: lineNumber, key: nil,
+                        problem: "unknown section [\(name)] (expected [account] or [media])")
                 }
                 section = name
                 continue

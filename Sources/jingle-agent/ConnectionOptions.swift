@@ -1,8 +1,8 @@
 import ArgumentParser
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import JingleKit
 import Synchronization
@@ -13,33 +13,43 @@ import XMPPCore
 /// with jitter, resuming the XMPP session with XEP-0198 where the server still has it) or, with
 /// `--no-reconnect`, exit 6 at once so a supervisor restarts it.
 struct ConnectionOptions: ParsableArguments {
-    @Flag(name: .customLong("no-reconnect"),
-          help: "Exit 6 at once when the connection to the server is lost, instead of reconnecting.")
+    @Flag(
+        name: .customLong("no-reconnect"),
+        help: "Exit 6 at once when the connection to the server is lost, instead of reconnecting.")
     var noReconnect = false
 
-    @Option(name: .customLong("ping-interval"),
-            help: ArgumentHelp("Ping the server after this many seconds of silence (testing).", visibility: .hidden))
+    @Option(
+        name: .customLong("ping-interval"),
+        help: ArgumentHelp("Ping the server after this many seconds of silence (testing).", visibility: .hidden))
     var pingInterval: Double = 30
 
-    @Option(name: .customLong("ping-timeout"),
-            help: ArgumentHelp("A ping unanswered this long means the connection is dead (testing).", visibility: .hidden))
+    @Option(
+        name: .customLong("ping-timeout"),
+        help: ArgumentHelp("A ping unanswered this long means the connection is dead (testing).", visibility: .hidden))
     var pingTimeout: Double = 10
 
-    @Option(name: .customLong("reconnect-max-delay"),
-            help: ArgumentHelp("Longest wait between reconnect attempts, in seconds (testing).", visibility: .hidden))
+    @Option(
+        name: .customLong("reconnect-max-delay"),
+        help: ArgumentHelp("Longest wait between reconnect attempts, in seconds (testing).", visibility: .hidden))
     var reconnectMaxDelay: Double = 60
 
     func validate() throws {
         guard pingInterval >= 0.1, pingInterval <= 3600 else { throw ValidationError("--ping-interval: 0.1 to 3600 seconds") }
         guard pingTimeout >= 0.1, pingTimeout <= 3600 else { throw ValidationError("--ping-timeout: 0.1 to 3600 seconds") }
-        guard reconnectMaxDelay >= 0.1, reconnectMaxDelay <= 3600 else { throw ValidationError("--reconnect-max-delay: 0.1 to 3600 seconds") }
+        guard reconnectMaxDelay >= 0.1, reconnectMaxDelay <= 3600 else {
+            throw ValidationError("--reconnect-max-delay: 0.1 to 3600 seconds")
+        }
     }
 
     /// The client configuration with these settings applied.
     func apply(to configuration: XMPPClientConfiguration) -> XMPPClientConfiguration {
         var c = configuration
-        c.reconnect = noReconnect ? nil : ReconnectPolicy(initialDelay: .seconds(1), multiplier: 2,
-                                                          maxDelay: Self.duration(reconnectMaxDelay), jitter: 0.5)
+        c.reconnect =
+            noReconnect
+            ? nil
+            : ReconnectPolicy(
+                initialDelay: .seconds(1), multiplier: 2,
+                maxDelay: Self.duration(reconnectMaxDelay), jitter: 0.5)
         c.pingInterval = Self.duration(pingInterval)
         c.pingTimeout = Self.duration(pingTimeout)
         c.streamManagement = true
@@ -61,8 +71,10 @@ final class ConnectionNote: Sendable {
 /// soon as the connection is lost (after `beforeExit`: the calls going on end as failed and
 /// their reports are written).
 enum ConnectionWatch {
-    static func start(client: XMPPClient, manager: CallManager, note: ConnectionNote, exitOnLoss: Bool,
-                      beforeExit: @escaping @Sendable (String) async -> Void = { _ in }) -> Task<Void, Never> {
+    static func start(
+        client: XMPPClient, manager: CallManager, note: ConnectionNote, exitOnLoss: Bool,
+        beforeExit: @escaping @Sendable (String) async -> Void = { _ in }
+    ) -> Task<Void, Never> {
         let events = client.connectionEvents
         return Task {
             var lastReason = "connection lost"
@@ -86,7 +98,8 @@ enum ConnectionWatch {
                     offline = true
                     note.set("offline: \(lastReason)")
                 case .reconnecting(let attempt, let delay):
-                    let line = "offline: \(lastReason); reconnecting in \(seconds(delay)) s"
+                    let line =
+                        "offline: \(lastReason); reconnecting in \(seconds(delay)) s"
                         + (attempt > 1 ? " (attempt \(attempt))" : "")
                     note.set(line)
                     Console.shared.progress(line)

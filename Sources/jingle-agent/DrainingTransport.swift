@@ -35,8 +35,10 @@ actor DrainingTransport: XMPPStanzaTransport {
                 if case .message(let m) = stanza, m.type == .error {
                     let propose = m.payloads.first { $0.name == "propose" && $0.namespace == "urn:xmpp:jingle-message:0" }
                     if propose != nil || m.payloads.isEmpty || m.error != nil {
-                        bounceSink.yield(Bounce(from: m.from, proposalID: propose?.attribute("id"),
-                                                error: m.error.map { "\($0)" } ?? "error"))
+                        bounceSink.yield(
+                            Bounce(
+                                from: m.from, proposalID: propose?.attribute("id"),
+                                error: m.error.map { "\($0)" } ?? "error"))
                     }
                 }
                 stanzaSink.yield(stanza)

@@ -71,8 +71,12 @@ struct ICEServerURL: Sendable, Equatable, CustomStringConvertible {
             guard scheme != .stun else { throw .init(text, "stun: takes no '?transport='") }
             for pair in query.split(separator: "&") {
                 let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                guard kv.count == 2, kv[0].lowercased() == "transport" else { throw .init(text, "unknown parameter '\(pair)' (only transport=udp|tcp)") }
-                guard let t = TransportProtocol(rawValue: kv[1].lowercased()) else { throw .init(text, "transport must be udp or tcp, not '\(kv[1])'") }
+                guard kv.count == 2, kv[0].lowercased() == "transport" else {
+                    throw .init(text, "unknown parameter '\(pair)' (only transport=udp|tcp)")
+                }
+                guard let t = TransportProtocol(rawValue: kv[1].lowercased()) else {
+                    throw .init(text, "transport must be udp or tcp, not '\(kv[1])'")
+                }
                 transport = t
             }
             if scheme == .turns, transport == .udp { throw .init(text, "turns: runs over TLS, so transport=udp is not possible") }
@@ -110,9 +114,10 @@ struct ICEServerURLError: Error, Equatable, CustomStringConvertible {
 enum IPAddressText {
     static func isIPv4(_ s: String) -> Bool {
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { p in
-            !p.isEmpty && p.count <= 3 && p.allSatisfy(\.isASCIIDigit) && (Int(p) ?? 256) <= 255
-        }
+        return parts.count == 4
+            && parts.allSatisfy { p in
+                !p.isEmpty && p.count <= 3 && p.allSatisfy(\.isASCIIDigit) && (Int(p) ?? 256) <= 255
+            }
     }
 
     /// A DNS name (RFC 1123 labels: letters, digits, hyphens inside; not all digits).
@@ -120,10 +125,12 @@ enum IPAddressText {
         let name = s.hasSuffix(".") ? String(s.dropLast()) : s
         guard !name.isEmpty, name.utf8.count <= 253 else { return false }
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)
-        guard labels.allSatisfy({ label in
-            !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
-                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
-        }) else { return false }
+        guard
+            labels.allSatisfy({ label in
+                !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                    && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+            })
+        else { return false }
         return !(labels.last ?? "").allSatisfy(\.isASCIIDigit)
     }
 

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import JingleKit
@@ -34,8 +34,9 @@ struct MediaWiring: Sendable {
     var carriesMedia: Bool { enabled }
 
     var settings: CallMediaSettings {
-        var s = CallMediaSettings(localAddresses: plan.localAddresses, iceServers: plan.iceServers,
-                                  discoverServers: plan.discoverServers, relayOnly: plan.relayOnly)
+        var s = CallMediaSettings(
+            localAddresses: plan.localAddresses, iceServers: plan.iceServers,
+            discoverServers: plan.discoverServers, relayOnly: plan.relayOnly)
         if let bitrate = plan.bitrate { s.opusBitrate = bitrate }
         s.forwardErrorCorrection = plan.fec
         s.discontinuousTransmission = plan.dtx
@@ -116,7 +117,8 @@ struct MediaWiring: Sendable {
             throw AgentFailure(usage: "--record '\(template)': the folder '\(dir)' is not writable")
         }
         if !template.contains("{sid}"), FileManager.default.fileExists(atPath: template) {
-            throw AgentFailure(usage: "--record '\(template)': the file exists (recordings are never overwritten; use {sid} for one file per call)")
+            throw AgentFailure(
+                usage: "--record '\(template)': the file exists (recordings are never overwritten; use {sid} for one file per call)")
         }
     }
 
@@ -164,8 +166,10 @@ struct MediaWiring: Sendable {
 
     /// Loss, jitter, RTT and received level for the status line.
     static func statusFigures(_ s: CallMediaStatistics) -> String {
-        var parts = ["loss \(CallReport.format(s.fractionLost * 100, digits: 1))%",
-                     "jitter \(CallReport.format(s.jitter.milliseconds, digits: 0)) ms"]
+        var parts = [
+            "loss \(CallReport.format(s.fractionLost * 100, digits: 1))%",
+            "jitter \(CallReport.format(s.jitter.milliseconds, digits: 0)) ms",
+        ]
         if let rtt = s.roundTripTime { parts.append("RTT \(CallReport.format(rtt.milliseconds, digits: 0)) ms") }
         parts.append("level \(meter(s.receiveLevel))")
         return parts.joined(separator: " ")
@@ -180,9 +184,10 @@ struct MediaWiring: Sendable {
 
 extension CallReport.CandidatePair {
     init(_ pair: SelectedCandidatePair) {
-        self.init(local: "\(pair.localType.rawValue) \(pair.localAddress):\(pair.localPort)",
-                  remote: "\(pair.remoteType.rawValue) \(pair.remoteAddress):\(pair.remotePort)",
-                  transport: pair.transportProtocol)
+        self.init(
+            local: "\(pair.localType.rawValue) \(pair.localAddress):\(pair.localPort)",
+            remote: "\(pair.remoteType.rawValue) \(pair.remoteAddress):\(pair.remotePort)",
+            transport: pair.transportProtocol)
     }
 }
 

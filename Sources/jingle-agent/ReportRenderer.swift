@@ -58,10 +58,14 @@ extension CallReport {
             if let profile = media.srtpProfile { lines.append("  SRTP: \(profile)") }
             var figures: [String] = []
             if let s = media.packetsSent { figures.append("sent \(s) packets\(media.bytesSent.map { " / \($0) bytes" } ?? "")") }
-            if let r = media.packetsReceived { figures.append("received \(r) packets\(media.bytesReceived.map { " / \($0) bytes" } ?? "")") }
+            if let r = media.packetsReceived {
+                figures.append("received \(r) packets\(media.bytesReceived.map { " / \($0) bytes" } ?? "")")
+            }
             if !figures.isEmpty { lines.append("  packets: " + figures.joined(separator: ", ")) }
             var quality: [String] = []
-            if let lost = media.packetsLost { quality.append("lost \(lost)\(media.lossPercent.map { " (\(Self.format($0, digits: 1)) %)" } ?? "")") }
+            if let lost = media.packetsLost {
+                quality.append("lost \(lost)\(media.lossPercent.map { " (\(Self.format($0, digits: 1)) %)" } ?? "")")
+            }
             if let j = media.jitterMs { quality.append("jitter \(Self.format(ms: j))") }
             if let r = media.rttMs { quality.append("RTT \(Self.format(ms: r))") }
             if let d = media.decodedRate { quality.append("decoded \(Self.format(d * 100, digits: 1)) %") }

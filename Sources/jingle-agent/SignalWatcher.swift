@@ -1,13 +1,13 @@
 import Dispatch
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// SIGINT and SIGTERM as an async stream, so the agent can hang up (retract a proposal, cancel a
 /// ringing call, terminate an active one) before it exits. A second signal exits at once.
-final class SignalWatcher: @unchecked Sendable {  // `sources` is only touched in init and deinit
+final class SignalWatcher: @unchecked Sendable { // `sources` is only touched in init and deinit
     let signals: AsyncStream<Int32>
     private let sources: [any DispatchSourceSignal]
 
@@ -38,7 +38,11 @@ final class SignalWatcher: @unchecked Sendable {  // `sources` is only touched i
 private final class SignalCount: @unchecked Sendable {
     private var value = 0
     private let lock = DispatchQueue(label: "jingle-agent.signals")
-    func increment() -> Int { lock.sync { value += 1; return value } }
+    func increment() -> Int {
+        lock.sync {
+            value += 1; return value
+        }
+    }
 }
 
 /// The name of a signal for messages.

@@ -5,7 +5,7 @@ import JingleKit
 import XMPPClient
 import XMPPCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `jingle-bench calls`: whole calls through a real XMPP server in one process: for each level N,
@@ -88,8 +88,10 @@ struct CallsBenchCommand: AsyncParsableCommand {
         for call in calls {
             let t = await call.statistics
             if let d = t.firstAudio { setups.append(inSeconds(d)) }
-            for (name, value) in [("proceed", t.proposeToProceed), ("accept", t.setup), ("ICE", t.iceConnected),
-                                  ("DTLS", t.dtlsConnected), ("audio", t.firstAudio)] {
+            for (name, value) in [
+                ("proceed", t.proposeToProceed), ("accept", t.setup), ("ICE", t.iceConnected),
+                ("DTLS", t.dtlsConnected), ("audio", t.firstAudio),
+            ] {
                 if let value { steps[name, default: []].append(inSeconds(value)) }
             }
         }
@@ -100,12 +102,12 @@ struct CallsBenchCommand: AsyncParsableCommand {
         let before = await ticks(callerCalls, calleeCalls)
         let cpuBefore = processCPUSeconds()
         let wallBefore = ContinuousClock.now
-        try await Task.sleep(for: .seconds(seconds))   // the measured period: calls run on their own
+        try await Task.sleep(for: .seconds(seconds)) // the measured period: calls run on their own
         let wall = ContinuousClock.now - wallBefore
         let cpu = processCPUSeconds() - cpuBefore
         let after = await ticks(callerCalls, calleeCalls)
         for call in calls { await call.hangUp() }
-        for call in calls { for await _ in call.events {} }   // wait for each end
+        for call in calls { for await _ in call.events {} } // wait for each end
 
         setups.sort()
         func pct(_ p: Double) -> Double { setups.isEmpty ? .nan : setups[min(setups.count - 1, Int(Double(setups.count - 1) * p))] * 1000 }
@@ -114,9 +116,11 @@ struct CallsBenchCommand: AsyncParsableCommand {
         // One endpoint in real time plays 50 frames a second: CPU per endpoint is the process's
         // CPU over the endpoint-seconds of media actually ticked (so skipped ticks do not flatter it).
         let endpointSeconds = Double(frames) * inSeconds(CallAudio.frameDuration)
-        print(String(format: "%5d  %7.0f ms %7.0f ms %7.0f ms  %9.3f%%  %8d  %5.0f%%             %5.2f%%",
-                     n, pct(0.5), pct(0.95), pct(1), frames == 0 ? 0 : 100 * Double(late) / Double(frames), frames,
-                     100 * cpu / wallSeconds, endpointSeconds == 0 ? 0 : 100 * cpu / endpointSeconds))
+        print(
+            String(
+                format: "%5d  %7.0f ms %7.0f ms %7.0f ms  %9.3f%%  %8d  %5.0f%%             %5.2f%%",
+                n, pct(0.5), pct(0.95), pct(1), frames == 0 ? 0 : 100 * Double(late) / Double(frames), frames,
+                100 * cpu / wallSeconds, endpointSeconds == 0 ? 0 : 100 * cpu / endpointSeconds))
         print("       median since propose: " + medians.joined(separator: ", "))
     }
 
@@ -131,18 +135,24 @@ struct CallsBenchCommand: AsyncParsableCommand {
         return (late, frames)
     }
 
-    private func login(_ jid: String, _ passwordFile: String, _ resource: String, _ settings: CallMediaSettings,
-                       maximumCalls: Int = 1) async throws -> (XMPPClient, CallManager) {
+    private func login(
+        _ jid: String, _ passwordFile: String, _ resource: String, _ settings: CallMediaSettings,
+        maximumCalls: Int = 1
+    ) async throws -> (XMPPClient, CallManager) {
         guard let account = JID(jid) else { throw ValidationError("'\(jid)' is not a JID") }
-        let password = try String(contentsOfFile: passwordFile, encoding: .utf8)
+        let password =
+            try String(contentsOfFile: passwordFile, encoding: .utf8)
             .split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
-        let client = XMPPClient(configuration: XMPPClientConfiguration(
-            jid: account.with(resource: resource), password: password,
-            server: XMPPClientConfiguration.ServerAddress(server), trustedCAFile: caFile))
+        let client = XMPPClient(
+            configuration: XMPPClientConfiguration(
+                jid: account.with(resource: resource), password: password,
+                server: XMPPClientConfiguration.ServerAddress(server), trustedCAFile: caFile))
         try await client.connect()
         let media = ICEMediaTransportProvider(settings: settings, client: client)
-        let calls = try await CallManager.forClient(client, configuration: CallConfiguration(
-            mediaTransports: media, maximumConcurrentCalls: maximumCalls))
+        let calls = try await CallManager.forClient(
+            client,
+            configuration: CallConfiguration(
+                mediaTransports: media, maximumConcurrentCalls: maximumCalls))
         await calls.start()
         return (client, calls)
     }

@@ -3,7 +3,8 @@
 /// DTLS fingerprint, transport-info, session-accept, messages, presence and IQ results.
 /// Identifiers, ports and addresses vary per stanza so nothing is byte-for-byte repeated.
 enum JingleStreamCorpus {
-    static let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+    static let header =
+        "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
         + "xmlns:stream='http://etherx.jabber.org/streams' id='bench-stream' from='example.test' "
         + "to='juliet@example.test' version='1.0' xml:lang='en'>"
     static let footer = "</stream:stream>"

@@ -32,15 +32,19 @@ struct MediaBenchCommand: ParsableCommand {
         for name in order {
             guard let r = best[name] else { continue }
             let ratio = Double(r.wrapper.attoseconds) / Double(max(1, r.raw.attoseconds))
-            print("\(name.padding(toLength: 34, withPad: " ", startingAt: 0)) wrapper \(format(r.wrapperPerOperation))  raw \(format(r.rawPerOperation))  ratio \(String(format2: ratio))x")
+            print(
+                "\(name.padding(toLength: 34, withPad: " ", startingAt: 0)) wrapper \(format(r.wrapperPerOperation))  raw \(format(r.rawPerOperation))  ratio \(String(format2: ratio))x"
+            )
         }
         // One call, both ways, per 20 ms: encode + decode + protect + unprotect per direction.
-        let perFrame = [ "opus encode", "opus decode" ].compactMap { key in best.first { $0.key.hasPrefix(key) }?.value.wrapperPerOperation }
+        let perFrame = ["opus encode", "opus decode"].compactMap { key in best.first { $0.key.hasPrefix(key) }?.value.wrapperPerOperation }
             .reduce(Duration.zero, +)
         let srtp = best.filter { $0.key.contains("GCM") }.values.map(\.wrapperPerOperation).reduce(Duration.zero, +)
         let callCost = perFrame + srtp
         let callsPerCore = Double(Duration.milliseconds(20).attoseconds) / Double(max(1, callCost.attoseconds))
-        print("one call direction per 20 ms frame (encode + decode + GCM protect + unprotect): \(format(callCost)); one core sustains about \(Int(callsPerCore / 2)) two-way calls in real time")
+        print(
+            "one call direction per 20 ms frame (encode + decode + GCM protect + unprotect): \(format(callCost)); one core sustains about \(Int(callsPerCore / 2)) two-way calls in real time"
+        )
     }
 
     private func format(_ d: Duration) -> String {

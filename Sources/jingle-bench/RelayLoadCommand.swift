@@ -3,7 +3,7 @@ import Foundation
 import STUN
 import TURNClientEngine
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `jingle-bench relay-load`: the traffic of a TURN relay benchmark, from one process: N
@@ -26,7 +26,9 @@ struct RelayLoadCommand: ParsableCommand {
     @Option(help: "Seconds of sending once every session is set up.") var seconds = 8
 
     func run() throws {
-        guard let peerAddress = TransportAddress(peer), peerAddress.ip.family == .ipv4 else { throw ValidationError("--peer: IPv4 HOST:PORT") }
+        guard let peerAddress = TransportAddress(peer), peerAddress.ip.family == .ipv4 else {
+            throw ValidationError("--peer: IPv4 HOST:PORT")
+        }
         let server = try turn.map { text -> TransportAddress in
             guard let a = TransportAddress(text), a.ip.family == .ipv4 else { throw ValidationError("--turn: IPv4 HOST:PORT") }
             return a
@@ -34,18 +36,25 @@ struct RelayLoadCommand: ParsableCommand {
         guard (1...20_000).contains(sessions), (1...10_000).contains(interval), (1...1400).contains(length), seconds > 0 else {
             throw ValidationError("--sessions 1-20000, --interval 1-10000 ms, --length 1-1400, --seconds > 0")
         }
-        let password = try passwordFile.map { try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "secret"
+        let password =
+            try passwordFile.map { try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
+            ?? "secret"
         var load = try EchoSessions(count: sessions, peer: peerAddress)
         if let server { try load.bindChannels(server: server, user: user, password: password) }
         // Unbuffered, so a script waiting for this line sees it at once.
-        FileHandle.standardOutput.write(Data("relay-load: sending (\(sessions) sessions, one message every \(interval) ms each, \(length) bytes)\n".utf8))
+        FileHandle.standardOutput.write(
+            Data("relay-load: sending (\(sessions) sessions, one message every \(interval) ms each, \(length) bytes)\n".utf8))
         load.run(interval: Double(interval) / 1000, length: length, seconds: Double(seconds))
         let lost = load.sent - load.received
-        print("relay-load: sent \(load.sent) received \(load.received) lost \(lost) (\(String(format: "%.2f", Double(lost) * 100 / Double(max(load.sent, 1))))%)")
+        print(
+            "relay-load: sent \(load.sent) received \(load.received) lost \(lost) (\(String(format: "%.2f", Double(lost) * 100 / Double(max(load.sent, 1))))%)"
+        )
         let rtts = load.roundTrips.sorted()
         if !rtts.isEmpty {
             func percentile(_ p: Double) -> Double { rtts[min(rtts.count - 1, Int(Double(rtts.count - 1) * p))] * 1e6 }
-            print(String(format: "relay-load: round trip p50 %.1f us p99 %.1f us over %d echoes", percentile(0.5), percentile(0.99), rtts.count))
+            print(
+                String(
+                    format: "relay-load: round trip p50 %.1f us p99 %.1f us over %d echoes", percentile(0.5), percentile(0.99), rtts.count))
         }
     }
 }
@@ -71,9 +80,11 @@ struct EchoSessions {
             var size: Int32 = 1 << 20
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
             var local = Self.socketAddress(TransportAddress(ip: peer.ip, port: 0))
-            let bound = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            } }
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
             guard bound == 0 else { throw ValidationError("bind: errno \(errno)") }
             sockets.append(fd)
         }
@@ -90,9 +101,11 @@ struct EchoSessions {
     func send(_ bytes: [UInt8], on fd: Int32, to destination: TransportAddress) {
         var address = Self.socketAddress(destination)
         _ = bytes.withUnsafeBytes { raw in
-            withUnsafePointer(to: &address) { $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) {
-                sendto(fd, raw.baseAddress, raw.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            } }
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) {
+                    sendto(fd, raw.baseAddress, raw.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
         }
     }
 

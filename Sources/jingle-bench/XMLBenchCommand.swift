@@ -29,8 +29,9 @@ struct XMLBenchCommand: ParsableCommand {
         let corpus = JingleStreamCorpus.make(minimumBytes: Int(megabytes * 1_000_000))
         let bytes = corpus.bytes
         let megabyteCount = Double(bytes.count) / 1_000_000
-        print("xml: \(formatted(megabyteCount)) MB stream, \(corpus.stanzas) stanzas, chunk \(chunk) bytes, "
-            + "\(repetitions) repetitions")
+        print(
+            "xml: \(formatted(megabyteCount)) MB stream, \(corpus.stanzas) stanzas, chunk \(chunk) bytes, "
+                + "\(repetitions) repetitions")
 
         var swiftSamples = BenchSamples()
         var cSamples = BenchSamples()
@@ -45,8 +46,9 @@ struct XMLBenchCommand: ParsableCommand {
 
         report("Swift XMLStreamParser (element trees)", swiftSamples, stanzas: corpus.stanzas, megabytes: megabyteCount)
         report("C libxml2 SAX2 loop (counts only)   ", cSamples, stanzas: corpus.stanzas, megabytes: megabyteCount)
-        print("ratio Swift/C time: best \(formatted(swiftSamples.best / cSamples.best))x, "
-            + "median \(formatted(swiftSamples.median / cSamples.median))x")
+        print(
+            "ratio Swift/C time: best \(formatted(swiftSamples.best / cSamples.best))x, "
+                + "median \(formatted(swiftSamples.median / cSamples.median))x")
     }
 
     private func report(_ label: String, _ samples: BenchSamples, stanzas: Int, megabytes: Double) {

@@ -11,22 +11,22 @@ struct ConformanceCommand: ParsableCommand {
         commandName: "conformance",
         abstract: "Check a Jingle implementation against XEP-0166/0167/0176/0320/0353 rules; exit 0 only if none fails.",
         discussion: """
-        The target must answer calls on its own (auto-answer after ringing briefly). Rules that need \
-        the target to call the harness (the crossing session-initiate tie-break) run only with \
-        --trigger-command, a shell command in which {jid} is replaced by the harness's full JID.
+            The target must answer calls on its own (auto-answer after ringing briefly). Rules that need \
+            the target to call the harness (the crossing session-initiate tie-break) run only with \
+            --trigger-command, a shell command in which {jid} is replaced by the harness's full JID.
 
-        A rule is INCONCLUSIVE, not FAIL, when the target did not give what the rule needs: \
-        xep0353-retract-stops-ringing needs a target that rings for a while before answering (it \
-        proceeded before the retract could reach it), xep0353-busy-reject one that is busy (it took \
-        the second call, or rang for it without rejecting). The hint says how to configure the target, e.g. jingle-agent answer \
-        --auto --answer-after 2 --max-concurrent 1.
+            A rule is INCONCLUSIVE, not FAIL, when the target did not give what the rule needs: \
+            xep0353-retract-stops-ringing needs a target that rings for a while before answering (it \
+            proceeded before the retract could reach it), xep0353-busy-reject one that is busy (it took \
+            the second call, or rang for it without rejecting). The hint says how to configure the target, e.g. jingle-agent answer \
+            --auto --answer-after 2 --max-concurrent 1.
 
-        Exit codes: 0 no rule failed and at least one passed (inconclusive and skipped rules are \
-        listed, not failures); 1 at least one rule failed; 2 no rule failed but none passed either \
-        (all inconclusive or skipped: nothing was verified); 64 bad arguments or an unknown rule; \
-        65 a malformed accounts file; 69 the XMPP server could not be reached or refused the \
-        login; 74 a report file could not be written.
-        """)
+            Exit codes: 0 no rule failed and at least one passed (inconclusive and skipped rules are \
+            listed, not failures); 1 at least one rule failed; 2 no rule failed but none passed either \
+            (all inconclusive or skipped: nothing was verified); 64 bad arguments or an unknown rule; \
+            65 a malformed accounts file; 69 the XMPP server could not be reached or refused the \
+            login; 74 a report file could not be written.
+            """)
 
     @Option(help: "Full JID of the implementation under test.") var target: String?
     @Option(help: "CSV file with jid,password rows; the first account is the harness's.") var accounts: String?
@@ -43,7 +43,9 @@ struct ConformanceCommand: ParsableCommand {
     func validate() throws {
         if !list {
             guard let target else { throw ValidationError("--target JID is required") }
-            guard let jid = JID(target), jid.resourcepart != nil else { throw ValidationError("--target must be a full JID (with a resource), not '\(target)'") }
+            guard let jid = JID(target), jid.resourcepart != nil else {
+                throw ValidationError("--target must be a full JID (with a resource), not '\(target)'")
+            }
             guard accounts != nil else { throw ValidationError("--accounts FILE is required") }
         }
     }

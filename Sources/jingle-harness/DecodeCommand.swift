@@ -11,7 +11,8 @@ struct DecodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decode",
         abstract: "Decode a Jingle IQ or JMI message to JSON, or map Jingle <-> SDP.",
-        discussion: "Exit codes: 0 decoded; 64 bad arguments; 65 input that is not a valid Jingle IQ, JMI message or SDP (or cannot be read).")
+        discussion:
+            "Exit codes: 0 decoded; 64 bad arguments; 65 input that is not a valid Jingle IQ, JMI message or SDP (or cannot be read).")
 
     @Argument(help: "Input file; standard input when omitted.")
     var file: String?
@@ -43,8 +44,9 @@ struct DecodeCommand: ParsableCommand {
         let role = party.flatMap(Creator.init(rawValue:))
         do {
             if fromSDP {
-                let (iq, unmapped) = try JingleDocument.fromSDP(text, action: JingleAction(rawValue: action) ?? .sessionInitiate,
-                                                                sid: sid, party: role)
+                let (iq, unmapped) = try JingleDocument.fromSDP(
+                    text, action: JingleAction(rawValue: action) ?? .sessionInitiate,
+                    sid: sid, party: role)
                 for u in unmapped { FileHandle.standardError.write(Data("unmapped SDP line: \(u)\n".utf8)) }
                 print(XMLSerializer.serialize(iq.element))
             } else if sdp {

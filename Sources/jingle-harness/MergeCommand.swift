@@ -9,16 +9,16 @@ struct MergeCommand: ParsableCommand {
         commandName: "merge",
         abstract: "Combine the JSON reports of several jingle-harness run processes into one summary.",
         discussion: """
-        Counts and failures add up; each step's percentiles come from the merged log-linear \
-        histograms the JSON reports carry (log_histogram), so they are what one process placing \
-        every call would have reported. The processes are taken to have run side by side: the \
-        merged time is the longest run's, and calls/s is every call over the longest placing time. \
-        Per-call output (CSV, JUnit) and step-stair tables are not merged.
+            Counts and failures add up; each step's percentiles come from the merged log-linear \
+            histograms the JSON reports carry (log_histogram), so they are what one process placing \
+            every call would have reported. The processes are taken to have run side by side: the \
+            merged time is the longest run's, and calls/s is every call over the longest placing time. \
+            Per-call output (CSV, JUnit) and step-stair tables are not merged.
 
-        Exit codes: 0 every call of every report passed; 1 a call failed or did not finish; 64 bad \
-        arguments; 65 a file is not a jingle-harness JSON report with histograms; 74 a report \
-        could not be written.
-        """)
+            Exit codes: 0 every call of every report passed; 1 a call failed or did not finish; 64 bad \
+            arguments; 65 a file is not a jingle-harness JSON report with histograms; 74 a report \
+            could not be written.
+            """)
 
     @Argument(help: "JSON reports written by jingle-harness run --json.") var reports: [String]
     @Option(help: "Write the merged summary as JSON (mergeable again).") var json: String?

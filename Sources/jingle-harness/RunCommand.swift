@@ -11,30 +11,30 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run a signalling scenario (file or built-in name) at a call rate; exit 0 only if every call passed.",
         discussion: """
-        Scenario format: docs/jingle-harness-scenarios.md. Built-ins (compiled in): jingle-harness scenarios list.
+            Scenario format: docs/jingle-harness-scenarios.md. Built-ins (compiled in): jingle-harness scenarios list.
 
-        Placing calls stops at the first limit reached: --calls, --duration, --max-failures, or an \
-        interruption (Ctrl-C / SIGINT, or the q key); calls in flight then get --drain seconds. The \
-        live line, the summary and the reports (JSON stopped_by/stopped, a JUnit property, HTML) \
-        say which: "stopped: --calls 100 reached", "--duration 10 s elapsed", "--max-failures 5 \
-        reached", "interrupted (SIGINT)".
+            Placing calls stops at the first limit reached: --calls, --duration, --max-failures, or an \
+            interruption (Ctrl-C / SIGINT, or the q key); calls in flight then get --drain seconds. The \
+            live line, the summary and the reports (JSON stopped_by/stopped, a JUnit property, HTML) \
+            say which: "stopped: --calls 100 reached", "--duration 10 s elapsed", "--max-failures 5 \
+            reached", "interrupted (SIGINT)".
 
-        Capacity search: --rate-increase N --every S --rate-max M raises the rate from --rate by N \
-        calls/s every S seconds up to M (then stops: "--rate-max M calls/s step done"); \
-        --stop-on-fail P stops once a step's calls fail more than P %. The reports give each step \
-        and the highest rate at which every call passed (and, with --p99-bound MS, the \
-        --setup-step p99 stayed within MS).
+            Capacity search: --rate-increase N --every S --rate-max M raises the rate from --rate by N \
+            calls/s every S seconds up to M (then stops: "--rate-max M calls/s step done"); \
+            --stop-on-fail P stops once a step's calls fail more than P %. The reports give each step \
+            and the highest rate at which every call passed (and, with --p99-bound MS, the \
+            --setup-step p99 stayed within MS).
 
-        Memory stays flat however long the run: statistics are log-linear histograms (percentiles \
-        within 1 %), CSV rows and JUnit test cases are written as calls finish, and only the first \
-        1000 passed and 1000 failed calls are kept in memory. The JSON report carries the \
-        histograms: jingle-harness merge combines the reports of several processes.
+            Memory stays flat however long the run: statistics are log-linear histograms (percentiles \
+            within 1 %), CSV rows and JUnit test cases are written as calls finish, and only the first \
+            1000 passed and 1000 failed calls are kept in memory. The JSON report carries the \
+            histograms: jingle-harness merge combines the reports of several processes.
 
-        Exit codes: 0 every call passed; 1 at least one call failed or did not finish; 64 bad \
-        arguments; 65 a malformed scenario or accounts file (naming file, line and problem); 69 the \
-        XMPP server could not be reached or refused the login; 74 a report file could not be \
-        written; 130 a second Ctrl-C quit at once.
-        """)
+            Exit codes: 0 every call passed; 1 at least one call failed or did not finish; 64 bad \
+            arguments; 65 a malformed scenario or accounts file (naming file, line and problem); 69 the \
+            XMPP server could not be reached or refused the login; 74 a report file could not be \
+            written; 130 a second Ctrl-C quit at once.
+            """)
 
     @Argument(help: "Scenario file, or built-in name (caller, jmi-caller, glare, ice-restart, ...: see scenarios list).")
     var scenario: String
@@ -51,7 +51,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Full JID to call with --role initiator.")
     var target: String?
 
-    @Option(help: "Log each answering account in this many times (resources ...-d1, -d2 ...): one user's several devices; scenario variables [device] and [devices]. With --role both the caller then calls the bare JID.")
+    @Option(
+        help:
+            "Log each answering account in this many times (resources ...-d1, -d2 ...): one user's several devices; scenario variables [device] and [devices]. With --role both the caller then calls the bare JID."
+    )
     var devices: Int = 1
 
     @Option(help: "Server address host[:port] (default: the JID's domain).")
@@ -69,42 +72,64 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Ramp the rate up over this many seconds.") var ramp: Double = 0
     @Option(help: "Wait at most this many seconds for calls in flight at the end.") var drain: Double = 30
 
-    @Option(help: ArgumentHelp("Capacity search (a step stair, as SIPp's -rate_increase): raise the rate by this many calls/s every --every seconds, from --rate up to --rate-max.", valueName: "cps"))
+    @Option(
+        help: ArgumentHelp(
+            "Capacity search (a step stair, as SIPp's -rate_increase): raise the rate by this many calls/s every --every seconds, from --rate up to --rate-max.",
+            valueName: "cps"))
     var rateIncrease: Double?
     @Option(help: ArgumentHelp("With --rate-increase: seconds each step lasts (placing time).", valueName: "seconds")) var every: Double?
     @Option(help: ArgumentHelp("With --rate-increase: the last step's rate; the run ends once that step has run.", valueName: "cps"))
     var rateMax: Double?
-    @Option(help: ArgumentHelp("With --rate-increase: stop once the calls placed in a step fail more than this percentage.", valueName: "percent"))
+    @Option(
+        help: ArgumentHelp(
+            "With --rate-increase: stop once the calls placed in a step fail more than this percentage.", valueName: "percent"))
     var stopOnFail: Double?
-    @Option(help: ArgumentHelp("With --rate-increase: a step counts as good only if its --setup-step p99 is at most this.", valueName: "ms"))
+    @Option(
+        help: ArgumentHelp("With --rate-increase: a step counts as good only if its --setup-step p99 is at most this.", valueName: "ms"))
     var p99Bound: Double?
     @Option(help: "With --rate-increase: the measured step --p99-bound applies to.") var setupStep: String = "initiate->accept"
 
-    @Flag(help: "Media plane: each call runs ICE + DTLS-SRTP + Opus through JingleKit; a call passes only once the peer's first media packet is decoded.")
+    @Flag(
+        help:
+            "Media plane: each call runs ICE + DTLS-SRTP + Opus through JingleKit; a call passes only once the peer's first media packet is decoded."
+    )
     var media = false
     @Option(help: "With --media: local addresses for host candidates (repeatable).") var mediaAddress: [String] = ["127.0.0.1"]
     @Option(help: "With --media: seconds a call waits for first media (else ice-failed, dtls-failed or no-media).")
     var mediaTimeout: Double = 5
-    @Option(help: ArgumentHelp("With --media: a call whose received frames were more than this share concealed fails (media-concealed).",
-                               valueName: "percent"))
+    @Option(
+        help: ArgumentHelp(
+            "With --media: a call whose received frames were more than this share concealed fails (media-concealed).",
+            valueName: "percent"))
     var maxConcealment: Double = MediaQualityGuard.defaultMaximumConcealment * 100
 
     @Option(help: "Write one row per call.") var csv: String?
     @Option(help: "Write the summary as JSON.") var json: String?
     @Option(help: "Write JUnit XML (one test case per call).") var junit: String?
     @Option(help: "Write an HTML report with SVG histograms.") var html: String?
-    @Option(help: ArgumentHelp("Write a trace of each failed call into this directory, one file per call: its stanzas both ways with times, the step it failed at and the deciding stanza (as SIPp's -trace_err).", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "Write a trace of each failed call into this directory, one file per call: its stanzas both ways with times, the step it failed at and the deciding stanza (as SIPp's -trace_err).",
+            valueName: "dir"))
     var traceDir: String?
     @Flag(help: "With --trace-dir: trace passed calls too.") var traceAll = false
     @Option(help: "With --trace-dir: write at most this many traces; the reports say how many were not written.") var maxTraces: Int = 100
-    @Option(help: ArgumentHelp("Write a statistics row every this many seconds: calls started, passed and failed, in flight, call rate, each step's p50/p90/p99 (as SIPp's -trace_stat); the HTML report draws them over time.", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "Write a statistics row every this many seconds: calls started, passed and failed, in flight, call rate, each step's p50/p90/p99 (as SIPp's -trace_stat); the HTML report draws them over time.",
+            valueName: "seconds"))
     var statsInterval: Double?
-    @Option(help: "With --stats-interval: the CSV file (default SCENARIO-stats.csv beside the first of --json, --html, --csv, --junit, else here).")
+    @Option(
+        help:
+            "With --stats-interval: the CSV file (default SCENARIO-stats.csv beside the first of --json, --html, --csv, --junit, else here)."
+    )
     var statsCsv: String?
     @Flag(help: "No live line.") var quiet = false
 
     func validate() throws {
-        guard ["initiator", "responder", "both"].contains(role) else { throw ValidationError("--role must be initiator, responder or both") }
+        guard ["initiator", "responder", "both"].contains(role) else {
+            throw ValidationError("--role must be initiator, responder or both")
+        }
         if media, !(mediaTimeout > 0) { throw ValidationError("--media-timeout must be above 0") }
         if !(0...100).contains(maxConcealment) { throw ValidationError("--max-concealment must be a percentage from 0 to 100") }
         if role == "initiator", target == nil { throw ValidationError("--role initiator needs --target JID") }
@@ -116,7 +141,9 @@ struct RunCommand: ParsableCommand {
         if let rateIncrease {
             guard rateIncrease > 0, rateIncrease.isFinite else { throw ValidationError("--rate-increase must be positive") }
             guard let every, every > 0, every.isFinite else { throw ValidationError("--rate-increase needs --every SECONDS above 0") }
-            guard let rateMax, rateMax >= rate, rateMax.isFinite else { throw ValidationError("--rate-increase needs --rate-max at least --rate") }
+            guard let rateMax, rateMax >= rate, rateMax.isFinite else {
+                throw ValidationError("--rate-increase needs --rate-max at least --rate")
+            }
             if role == "responder" { throw ValidationError("--rate-increase needs a role that places calls (initiator or both)") }
         } else if every != nil || rateMax != nil || stopOnFail != nil || p99Bound != nil {
             throw ValidationError("--every, --rate-max, --stop-on-fail and --p99-bound go with --rate-increase")
@@ -158,11 +185,13 @@ struct RunCommand: ParsableCommand {
                 }
                 let (initiator, responder) = mainScenario.role == .initiator ? (mainScenario, peer) : (peer, mainScenario)
                 if responder.role == .initiator, peerName != mainScenario.name {
-                    return HarnessExit.fail(HarnessExit.usage, "both scenarios are initiators; only a scenario that names itself as peer (glare-both) may")
+                    return HarnessExit.fail(
+                        HarnessExit.usage, "both scenarios are initiators; only a scenario that names itself as peer (glare-both) may")
                 }
                 guard accountList.count >= 2 else { return HarnessExit.fail(HarnessExit.usage, "--role both needs at least two accounts") }
-                endpoints = try await HarnessSetup.pairs(accountList, initiator: initiator, responder: responder,
-                                                         devices: devices, server: settings)
+                endpoints = try await HarnessSetup.pairs(
+                    accountList, initiator: initiator, responder: responder,
+                    devices: devices, server: settings)
             case "initiator":
                 guard mainScenario.role == .initiator, let targetJID = target.flatMap(JID.init) else {
                     return HarnessExit.fail(HarnessExit.usage, "--role initiator needs an initiator scenario and a valid --target")
@@ -176,8 +205,9 @@ struct RunCommand: ParsableCommand {
                     return HarnessExit.fail(HarnessExit.usage, "--role responder needs a responder scenario")
                 }
                 for (i, account) in accountList.enumerated() {
-                    let answering = try await HarnessSetup.responders(account, index: i, scenario: mainScenario,
-                                                                      devices: devices, server: settings)
+                    let answering = try await HarnessSetup.responders(
+                        account, index: i, scenario: mainScenario,
+                        devices: devices, server: settings)
                     for endpoint in answering {
                         FileHandle.standardError.write(Data("answering as \(endpoint.localJID)\n".utf8))
                     }
@@ -190,18 +220,24 @@ struct RunCommand: ParsableCommand {
         }
 
         // Two-sided glare: when both of a pair initiate, each placement starts both at once.
-        let together = endpoints.count >= 2 && endpoints.allSatisfy { $0.scenario.role == .initiator && $0.peer != nil }
+        let together =
+            endpoints.count >= 2 && endpoints.allSatisfy { $0.scenario.role == .initiator && $0.peer != nil }
             && role == "both"
-        var options = LoadOptions(rate: rate, maxConcurrent: maxConcurrent,
-                                  totalCalls: calls ?? (duration == nil && rateIncrease == nil ? 1 : nil), durationSeconds: duration,
-                                  rampSeconds: ramp, drainSeconds: drain, together: together, maxFailures: maxFailures)
+        var options = LoadOptions(
+            rate: rate, maxConcurrent: maxConcurrent,
+            totalCalls: calls ?? (duration == nil && rateIncrease == nil ? 1 : nil), durationSeconds: duration,
+            rampSeconds: ramp, drainSeconds: drain, together: together, maxFailures: maxFailures)
         if let rateIncrease, let every, let rateMax {
-            options.stair = StepStairOptions(increase: rateIncrease, everySeconds: every, maxRate: rateMax,
-                                             stopOnFailPercent: stopOnFail, p99BoundSeconds: p99Bound.map { $0 / 1000 },
-                                             setupStep: setupStep)
+            options.stair = StepStairOptions(
+                increase: rateIncrease, everySeconds: every, maxRate: rateMax,
+                stopOnFailPercent: stopOnFail, p99BoundSeconds: p99Bound.map { $0 / 1000 },
+                setupStep: setupStep)
         }
-        let plane = media ? MediaPlane.ice(localAddresses: mediaAddress, timeout: .milliseconds(Int(mediaTimeout * 1000)),
-                                         qualityGuard: MediaQualityGuard(maximumConcealment: maxConcealment / 100)) : nil
+        let plane =
+            media
+            ? MediaPlane.ice(
+                localAddresses: mediaAddress, timeout: .milliseconds(Int(mediaTimeout * 1000)),
+                qualityGuard: MediaQualityGuard(maximumConcealment: maxConcealment / 100)) : nil
         let runner = LoadRunner(endpoints: endpoints, options: options, media: plane)
         // Traces and stats first: --trace-dir creates its folder (and the reports' beside it).
         let statsWriter: StatsCSVWriter?
@@ -216,8 +252,9 @@ struct RunCommand: ParsableCommand {
             var scenarios: [Scenario] = []
             for s in [mainScenario] + endpoints.map(\.scenario) where !scenarios.contains(s) { scenarios.append(s) }
             do {
-                let opened = try CallRecordStream(csvPath: csv, junitPath: junit,
-                                                  measureNames: CallRecordStream.measureNames(scenarios, media: media))
+                let opened = try CallRecordStream(
+                    csvPath: csv, junitPath: junit,
+                    measureNames: CallRecordStream.measureNames(scenarios, media: media))
                 stream = opened
                 await runner.setRecordSink { opened.write($0) }
             } catch {
@@ -235,9 +272,12 @@ struct RunCommand: ParsableCommand {
             let finished = c.succeeded + c.failed
             let last = lastBox.swap((c.elapsed, finished))
             let rate = c.elapsed > last.time ? Double(finished - last.finished) / (c.elapsed - last.time) : 0
-            FileHandle.standardError.write(Data((ReportWriters.liveLine(
-                elapsed: c.elapsed, started: c.started, succeeded: c.succeeded, failed: c.failed,
-                inFlight: c.inFlight, rate: rate, target: c.rate > 0 ? c.rate : nil, paused: c.paused, stopped: c.stopped) + "\n").utf8))
+            FileHandle.standardError.write(
+                Data(
+                    (ReportWriters.liveLine(
+                        elapsed: c.elapsed, started: c.started, succeeded: c.succeeded, failed: c.failed,
+                        inFlight: c.inFlight, rate: rate, target: c.rate > 0 ? c.rate : nil, paused: c.paused, stopped: c.stopped) + "\n")
+                        .utf8))
         }
         controls.finish()
         await HarnessSetup.disconnect(endpoints)

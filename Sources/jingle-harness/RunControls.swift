@@ -1,7 +1,7 @@
 import Foundation
 import Harness
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The run-time controls of `jingle-harness run`, in the manner of SIPp's: SIGINT (or `q`) stops
@@ -90,9 +90,10 @@ final class RunControls: @unchecked Sendable {
 
     private func key(_ byte: UInt8) {
         switch Character(Unicode.Scalar(byte)) {
-        case "p", "P": Task { [runner, self] in
-            if await runner.isPaused { resume() } else { pause() }
-        }
+        case "p", "P":
+            Task { [runner, self] in
+                if await runner.isPaused { resume() } else { pause() }
+            }
         case "+", "=": changeRate(up: true)
         case "-", "_": changeRate(up: false)
         case "q", "Q": stop("q key")
@@ -101,7 +102,9 @@ final class RunControls: @unchecked Sendable {
     }
 
     private func interrupt() {
-        let count = lock.withLock { interrupts += 1; return interrupts }
+        let count = lock.withLock {
+            interrupts += 1; return interrupts
+        }
         if count > 1 {
             finish()
             Foundation.exit(130)

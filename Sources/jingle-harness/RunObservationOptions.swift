@@ -18,7 +18,9 @@ extension RunCommand {
     func startObservation(_ runner: LoadRunner, scenario: String) async throws -> StatsCSVWriter? {
         if let traceDir {
             let writer = TraceWriter(directory: traceDir, maxTraces: maxTraces, all: traceAll)
-            do { try writer.createDirectory() } catch { throw ObservationError("cannot create --trace-dir \(traceDir): \(error.localizedDescription)") }
+            do { try writer.createDirectory() } catch {
+                throw ObservationError("cannot create --trace-dir \(traceDir): \(error.localizedDescription)")
+            }
             await runner.traceCalls(with: writer)
         }
         guard let statsInterval else { return nil }

@@ -9,13 +9,13 @@ struct ScenariosCommand: ParsableCommand {
         commandName: "scenarios",
         abstract: "List, print or check scenarios (the built-ins are compiled into this binary).",
         discussion: """
-        Built-in scenarios travel with the binary: `run NAME` finds them wherever jingle-harness is \
-        copied. $JINGLE_HARNESS_SCENARIOS, when set, names a directory whose NAME.xml files are \
-        looked up first. Format: docs/jingle-harness-scenarios.md.
+            Built-in scenarios travel with the binary: `run NAME` finds them wherever jingle-harness is \
+            copied. $JINGLE_HARNESS_SCENARIOS, when set, names a directory whose NAME.xml files are \
+            looked up first. Format: docs/jingle-harness-scenarios.md.
 
-        Exit codes: 0 success; 64 bad arguments or an unknown built-in name; 65 a scenario that is \
-        not valid (the message names the file, line and, for XML errors, column).
-        """,
+            Exit codes: 0 success; 64 bad arguments or an unknown built-in name; 65 a scenario that is \
+            not valid (the message names the file, line and, for XML errors, column).
+            """,
         subcommands: [List.self, Show.self, Validate.self])
 
     struct List: ParsableCommand {
@@ -31,10 +31,11 @@ struct ScenariosCommand: ParsableCommand {
                 do {
                     let scenario = try ScenarioLibrary.load(name, searchPaths: [])
                     let peer = scenario.peer.map { "peer \($0)" } ?? ""
-                    print(name.padding(toLength: width, withPad: " ", startingAt: 0)
-                          + scenario.role.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
-                          + peer.padding(toLength: 30, withPad: " ", startingAt: 0)
-                          + Self.summary(BuiltInScenarios.texts[name] ?? ""))
+                    print(
+                        name.padding(toLength: width, withPad: " ", startingAt: 0)
+                            + scenario.role.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
+                            + peer.padding(toLength: 30, withPad: " ", startingAt: 0)
+                            + Self.summary(BuiltInScenarios.texts[name] ?? ""))
                 } catch {
                     broken = true
                     FileHandle.standardError.write(Data("jingle-harness: \(error)\n".utf8))
@@ -61,7 +62,8 @@ struct ScenariosCommand: ParsableCommand {
 
         func run() throws {
             guard let (text, _) = ScenarioLibrary.builtIn(name) else {
-                FileHandle.standardError.write(Data("jingle-harness: no built-in scenario '\(name)' (see: jingle-harness scenarios list)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("jingle-harness: no built-in scenario '\(name)' (see: jingle-harness scenarios list)\n".utf8))
                 throw ExitCode(HarnessExit.usage)
             }
             print(text, terminator: "")
@@ -72,12 +74,12 @@ struct ScenariosCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check scenario files (or built-in names) without running them.",
             discussion: """
-            Parses each file with libxml2 and compiles it as `run` would: an XML error is reported as \
-            FILE:LINE:COLUMN: XML error: <libxml2's message>, any other problem (unknown step or \
-            attribute, bad value, missing label) as FILE:LINE: <element>: problem.
+                Parses each file with libxml2 and compiles it as `run` would: an XML error is reported as \
+                FILE:LINE:COLUMN: XML error: <libxml2's message>, any other problem (unknown step or \
+                attribute, bad value, missing label) as FILE:LINE: <element>: problem.
 
-            Exit codes: 0 every file is valid; 65 at least one is not (each is reported).
-            """)
+                Exit codes: 0 every file is valid; 65 at least one is not (each is reported).
+                """)
 
         @Argument(help: "Scenario files (or built-in names).") var files: [String]
 

@@ -39,7 +39,9 @@ struct JingleRelay: AsyncParsableCommand {
     var userFile: [String] = []
     @Option(name: .customLong("secret-file"), help: "File of TURN REST shared secrets, one a line (repeatable).")
     var secretFile: [String] = []
-    @Option(name: .customLong("external-ip"), help: "Behind NAT: PUBLIC or PUBLIC/PRIVATE, PUBLIC advertised for allocations relayed on PRIVATE (one per family).")
+    @Option(
+        name: .customLong("external-ip"),
+        help: "Behind NAT: PUBLIC or PUBLIC/PRIVATE, PUBLIC advertised for allocations relayed on PRIVATE (one per family).")
     var externalIP: [String] = []
     @Option(name: .customLong("allow-peer"), help: "Allow peers in this CIDR despite the default deny list (repeatable).")
     var allowPeer: [String] = []
@@ -63,8 +65,9 @@ struct JingleRelay: AsyncParsableCommand {
     var drainTimeout: String?
     @Option(help: "UDP data-plane threads (SO_REUSEPORT listeners, allocations sharded by thread; default 1).")
     var threads: String?
-    @Option(name: .customLong("fast-path"),
-            help: "Kernel fast path for UDP channels (eBPF): auto, on or off (default auto).")
+    @Option(
+        name: .customLong("fast-path"),
+        help: "Kernel fast path for UDP channels (eBPF): auto, on or off (default auto).")
     var fastPath: String?
     @Option(name: .customLong("max-lifetime"), help: "Longest allocation lifetime granted, seconds (600-86400).")
     var maxLifetime: String?
@@ -86,7 +89,9 @@ struct JingleRelay: AsyncParsableCommand {
     var permissionsPerAllocation: String?
     @Option(name: .customLong("channels-per-allocation"), help: "Channels one allocation may hold (beyond: 508).")
     var channelsPerAllocation: String?
-    @Option(name: .customLong("unauthenticated-replies-per-second"), help: "Answers to unauthenticated requests per second per source (0 = no limit).")
+    @Option(
+        name: .customLong("unauthenticated-replies-per-second"),
+        help: "Answers to unauthenticated requests per second per source (0 = no limit).")
     var unauthenticatedRepliesPerSecond: String?
     @Option(name: .customLong("max-connections"), help: "TCP+TLS client connections at once (0 = half the descriptor limit).")
     var maxConnections: String?
@@ -117,7 +122,8 @@ struct JingleRelay: AsyncParsableCommand {
             do {
                 text = try String(contentsOfFile: path, encoding: .utf8)
             } catch {
-                throw ConfigurationFailure(description: "cannot read configuration file \(path): \(RelayConfiguration.describeFileError(error))")
+                throw ConfigurationFailure(
+                    description: "cannot read configuration file \(path): \(RelayConfiguration.describeFileError(error))")
             }
             do {
                 configuration = try RelayConfiguration.parse(text, directory: URL(fileURLWithPath: path).deletingLastPathComponent().path)
@@ -140,7 +146,8 @@ struct JingleRelay: AsyncParsableCommand {
             ("ports", ports), ("max-allocations", maxAllocations), ("user-quota", userQuota), ("bandwidth", bandwidth),
             ("alternate-server", alternateServer), ("drain-timeout", drainTimeout), ("threads", threads), ("fast-path", fastPath),
             ("max-lifetime", maxLifetime), ("nonce-lifetime", nonceLifetime),
-            ("permission-lifetime", permissionLifetime), ("channel-lifetime", channelLifetime), ("software", software), ("socket-buffer", socketBuffer),
+            ("permission-lifetime", permissionLifetime), ("channel-lifetime", channelLifetime), ("software", software),
+            ("socket-buffer", socketBuffer),
             ("tcp-relay", tcpRelay), ("tcp-connections-per-allocation", tcpConnectionsPerAllocation),
             ("permissions-per-allocation", permissionsPerAllocation), ("channels-per-allocation", channelsPerAllocation),
             ("unauthenticated-replies-per-second", unauthenticatedRepliesPerSecond),
@@ -191,8 +198,12 @@ struct JingleRelay: AsyncParsableCommand {
             throw Self.exit("\(error)", code: 64)
         }
         let descriptors = RelayServer.raiseDescriptorLimit()
-        logger.info("descriptor limit", metadata: ["soft": "\(descriptors.soft)", "hard": "\(descriptors.hard)",
-                                                   "was": "\(descriptors.previous)"])
+        logger.info(
+            "descriptor limit",
+            metadata: [
+                "soft": "\(descriptors.soft)", "hard": "\(descriptors.hard)",
+                "was": "\(descriptors.previous)",
+            ])
 
         // SIGHUP: re-read users and secrets from the file and the flags.
         signal(SIGHUP, SIG_IGN)
@@ -215,10 +226,11 @@ struct JingleRelay: AsyncParsableCommand {
         let secondSignal = SecondSignalExit(logger: logger)
         defer { withExtendedLifetime(secondSignal) {} }
         server.buildVersion = JingleKitVersion.string
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: RelayService(server: server, notifier: .fromEnvironment()))],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: RelayService(server: server, notifier: .fromEnvironment()))],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         do {
             try await group.run()
         } catch {
@@ -228,4 +240,3 @@ struct JingleRelay: AsyncParsableCommand {
         hangup.cancel()
     }
 }
-

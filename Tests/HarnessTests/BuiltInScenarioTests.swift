@@ -15,8 +15,10 @@ import Testing
         .filter { $0.hasSuffix(".xml") }.map { String($0.dropLast(4)) }.sorted()
 
     @Test func theBuiltInsAreAllThere() {
-        for name in ["caller", "callee", "jmi-caller", "jmi-callee", "glare", "retract-while-ringing", "ice-restart",
-                     "content-add", "terminate-reasons", "glare-both", "jmi-glare-both"] {
+        for name in [
+            "caller", "callee", "jmi-caller", "jmi-callee", "glare", "retract-while-ringing", "ice-restart",
+            "content-add", "terminate-reasons", "glare-both", "jmi-glare-both",
+        ] {
             #expect(Self.names.contains(name), "missing \(name).xml")
         }
     }

@@ -10,15 +10,22 @@ import XMPPCore
 
     func make(_ body: String, role: String = "initiator", timeout: Int = 1000) throws -> CallInterpreter {
         let scenario = try ScenarioParser.parse("<scenario name='t' role='\(role)' timeout='\(timeout)'>\(body)</scenario>")
-        return CallInterpreter(scenario: scenario, callNumber: 7,
-                               variables: ["local_jid": "alice@localhost/a", "peer": Self.peer], seed: 1, now: 0)
+        return CallInterpreter(
+            scenario: scenario, callNumber: 7,
+            variables: ["local_jid": "alice@localhost/a", "peer": Self.peer], seed: 1, now: 0)
     }
 
-    static func jingleIQ(_ action: String, sid: String, id: String = "x1", type: String = "set",
-                         children: [XMLElement] = []) -> XMLElement {
-        XMLElement("iq", namespace: XMPPNamespace.client, ["type": type, "id": id, "from": peer],
-                   children: [XMLElement("jingle", namespace: JingleNamespace.jingle, ["action": action, "sid": sid],
-                                         children: children)])
+    static func jingleIQ(
+        _ action: String, sid: String, id: String = "x1", type: String = "set",
+        children: [XMLElement] = []
+    ) -> XMLElement {
+        XMLElement(
+            "iq", namespace: XMPPNamespace.client, ["type": type, "id": id, "from": peer],
+            children: [
+                XMLElement(
+                    "jingle", namespace: JingleNamespace.jingle, ["action": action, "sid": sid],
+                    children: children)
+            ])
     }
 
     static func result(id: String) -> XMLElement {
@@ -26,22 +33,23 @@ import XMPPCore
     }
 
     static let initiate = """
-    <send mark="initiate"><iq type="set" to="[peer]" id="[id]">
-      <jingle xmlns="urn:xmpp:jingle:1" action="session-initiate" sid="[sid]" initiator="[local_jid]">
-        <content creator="initiator" name="audio"><transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="[ufrag]" pwd="[pwd]">
-          <fingerprint xmlns="urn:xmpp:jingle:apps:dtls:0" hash="sha-256" setup="actpass">[fingerprint]</fingerprint>
-        </transport></content>
-      </jingle></iq></send>
-    """
+        <send mark="initiate"><iq type="set" to="[peer]" id="[id]">
+          <jingle xmlns="urn:xmpp:jingle:1" action="session-initiate" sid="[sid]" initiator="[local_jid]">
+            <content creator="initiator" name="audio"><transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="[ufrag]" pwd="[pwd]">
+              <fingerprint xmlns="urn:xmpp:jingle:apps:dtls:0" hash="sha-256" setup="actpass">[fingerprint]</fingerprint>
+            </transport></content>
+          </jingle></iq></send>
+        """
 
     @Test func sendFillsVariablesAndAnUnorderedGroupAcceptsEitherOrder() throws {
-        var call = try make(Self.initiate + """
-        <unordered>
-          <expect type="result" measure="initiate->result"/>
-          <expect type="set" action="transport-info" optional="true"/>
-          <expect type="set" action="session-accept" measure="initiate->accept" capture="their=transport@ufrag fp=fingerprint"/>
-        </unordered>
-        """)
+        var call = try make(
+            Self.initiate + """
+                <unordered>
+                  <expect type="result" measure="initiate->result"/>
+                  <expect type="set" action="transport-info" optional="true"/>
+                  <expect type="set" action="session-accept" measure="initiate->accept" capture="their=transport@ufrag fp=fingerprint"/>
+                </unordered>
+                """)
         let out = call.start(now: 0)
         guard case .send(let iq)? = out.first else { Issue.record("nothing sent"); return }
         let sid = try #require(call.variables["sid"])
@@ -55,8 +63,9 @@ import XMPPCore
         #expect(call.nextDeadline == 1.0)
 
         // session-accept overtakes the IQ result; transport-info (optional) is taken too.
-        let transport = XMLElement("transport", namespace: JingleNamespace.iceUDP, ["ufrag": "theirs"],
-                                   children: [XMLElement("fingerprint", namespace: JingleNamespace.dtls, text: "AA:BB")])
+        let transport = XMLElement(
+            "transport", namespace: JingleNamespace.iceUDP, ["ufrag": "theirs"],
+            children: [XMLElement("fingerprint", namespace: JingleNamespace.dtls, text: "AA:BB")])
         #expect(call.receive(Self.jingleIQ("transport-info", sid: sid), now: 0.01).isEmpty)
         #expect(call.receive(Self.jingleIQ("session-accept", sid: sid, children: [transport]), now: 0.02).isEmpty)
         #expect(call.receive(Self.result(id: "\(sid)-1"), now: 0.03) == [.finished(.passed)])
@@ -68,11 +77,12 @@ import XMPPCore
     /// `mark` on an expect and `measure` on a send: how long after a stanza arrived the harness
     /// really sent its next one (both listed among the scenario's measures).
     @Test func anExpectMarksAndASendMeasuresFromIt() throws {
-        var call = try make("""
-        <expect kind="message" mark="rang"/>
-        <pause ms="500"/>
-        <send measure="rang->answered"><message to="[peer]"><body>x</body></message></send>
-        """)
+        var call = try make(
+            """
+            <expect kind="message" mark="rang"/>
+            <pause ms="500"/>
+            <send measure="rang->answered"><message to="[peer]"><body>x</body></message></send>
+            """)
         #expect(call.scenario.measures == ["rang->answered"])
         _ = call.start(now: 0)
         _ = call.receive(XMLElement("message", namespace: XMPPNamespace.client, ["from": Self.peer]), now: 0.1)
@@ -99,14 +109,15 @@ import XMPPCore
         let out = plain.handleTimeout(now: 1.0)
         #expect(out == [.finished(.failed(.timeout(expecting: "iq set session-accept", line: 1)))])
 
-        var branching = try make("""
-        <expect type='set' action='session-accept' timeout='200' on-timeout='give-up'/>
-        <end/>
-        <label name='give-up'/>
-        <set var='outcome' value='gave up on [sid]'/>
-        <send><iq type='set' to='[peer]' id='[id]'><jingle xmlns='urn:xmpp:jingle:1' action='session-terminate' sid='[sid]'>
-          <reason><timeout/></reason></jingle></iq></send>
-        """)
+        var branching = try make(
+            """
+            <expect type='set' action='session-accept' timeout='200' on-timeout='give-up'/>
+            <end/>
+            <label name='give-up'/>
+            <set var='outcome' value='gave up on [sid]'/>
+            <send><iq type='set' to='[peer]' id='[id]'><jingle xmlns='urn:xmpp:jingle:1' action='session-terminate' sid='[sid]'>
+              <reason><timeout/></reason></jingle></iq></send>
+            """)
         _ = branching.start(now: 0)
         #expect(branching.nextDeadline == 0.2)
         let sent = branching.handleTimeout(now: 0.25)
@@ -117,15 +128,17 @@ import XMPPCore
     }
 
     @Test func optionalExpectsAreSkippedWhenALaterOneMatches() throws {
-        var call = try make("""
-        <expect kind='message' jmi='ringing' optional='true'/>
-        <expect kind='message' jmi='proceed' goto='done'/>
-        <expect kind='message' jmi='never'/>
-        <label name='done'/>
-        """)
+        var call = try make(
+            """
+            <expect kind='message' jmi='ringing' optional='true'/>
+            <expect kind='message' jmi='proceed' goto='done'/>
+            <expect kind='message' jmi='never'/>
+            <label name='done'/>
+            """)
         _ = call.start(now: 0)
-        let proceed = XMLElement("message", namespace: XMPPNamespace.client, ["from": Self.peer],
-                                 children: [XMLElement("proceed", namespace: JingleNamespace.jingleMessage, ["id": "p1"])])
+        let proceed = XMLElement(
+            "message", namespace: XMPPNamespace.client, ["from": Self.peer],
+            children: [XMLElement("proceed", namespace: JingleNamespace.jingleMessage, ["id": "p1"])])
         #expect(call.receive(proceed, now: 0.1) == [.finished(.passed)])
         #expect(call.variables["sid"] == nil || call.variables["sid"]?.hasPrefix("jh7-") == true)
     }
@@ -133,21 +146,28 @@ import XMPPCore
     @Test func unexpectedStanzasAreClassifiedByCause() throws {
         var call = try make("<expect type='set' action='session-accept'/>")
         _ = call.start(now: 0)
-        let error = XMLElement("iq", namespace: XMPPNamespace.client, ["type": "error", "id": "a", "from": Self.peer], children: [
-            XMLElement("error", namespace: XMPPNamespace.client, ["type": "cancel"], children: [
-                XMLElement("unexpected-request", namespace: XMPPNamespace.stanzas),
-                XMLElement("out-of-order", namespace: JingleNamespace.errors),
-            ]),
-        ])
+        let error = XMLElement(
+            "iq", namespace: XMPPNamespace.client, ["type": "error", "id": "a", "from": Self.peer],
+            children: [
+                XMLElement(
+                    "error", namespace: XMPPNamespace.client, ["type": "cancel"],
+                    children: [
+                        XMLElement("unexpected-request", namespace: XMPPNamespace.stanzas),
+                        XMLElement("out-of-order", namespace: JingleNamespace.errors),
+                    ])
+            ])
         let out = call.receive(error, now: 0.1)
         #expect(out == [.finished(.failed(.iqError(condition: "unexpected-request", jingleCondition: "out-of-order")))])
         #expect(FailureCause.iqError(condition: "unexpected-request", jingleCondition: "out-of-order").category == "jingle:out-of-order")
 
         var other = try make("<expect type='set' action='session-accept'/>")
         _ = other.start(now: 0)
-        let terminate = Self.jingleIQ("session-terminate", sid: "s", children: [
-            XMLElement("reason", namespace: JingleNamespace.jingle, children: [XMLElement("decline", namespace: JingleNamespace.jingle)]),
-        ])
+        let terminate = Self.jingleIQ(
+            "session-terminate", sid: "s",
+            children: [
+                XMLElement(
+                    "reason", namespace: JingleNamespace.jingle, children: [XMLElement("decline", namespace: JingleNamespace.jingle)])
+            ])
         #expect(other.receive(terminate, now: 0.1) == [.finished(.failed(.terminated(reason: "decline")))])
     }
 
@@ -177,17 +197,19 @@ import XMPPCore
     }
 
     @Test func conditionalGotoFollowsCapturedValues() throws {
-        var call = try make("""
-        <expect kind='message' capture='what=body'/>
-        <goto label='busy' if='what' equals='busy'/>
-        <set var='path' value='free'/>
-        <end/>
-        <label name='busy'/>
-        <set var='path' value='busy'/>
-        """)
+        var call = try make(
+            """
+            <expect kind='message' capture='what=body'/>
+            <goto label='busy' if='what' equals='busy'/>
+            <set var='path' value='free'/>
+            <end/>
+            <label name='busy'/>
+            <set var='path' value='busy'/>
+            """)
         _ = call.start(now: 0)
-        let message = XMLElement("message", namespace: XMPPNamespace.client, ["from": Self.peer],
-                                 children: [XMLElement("body", namespace: XMPPNamespace.client, text: "busy")])
+        let message = XMLElement(
+            "message", namespace: XMPPNamespace.client, ["from": Self.peer],
+            children: [XMLElement("body", namespace: XMPPNamespace.client, text: "busy")])
         #expect(call.receive(message, now: 0.1) == [.finished(.passed)])
         #expect(call.variables["path"] == "busy")
     }

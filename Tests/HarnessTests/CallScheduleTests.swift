@@ -55,8 +55,8 @@ import Testing
 
     @Test func aRateChangeTakesEffectFromNowAndABehindScheduleDoesNotCatchUp() {
         var schedule = CallSchedule(rate: 1, now: 0)
-        _ = drive(&schedule, from: 0, until: 0.5)          // one call at 0; the next due at 1
-        schedule.setRate(100, now: 0.5)                    // due within 10 ms, not at 1
+        _ = drive(&schedule, from: 0, until: 0.5) // one call at 0; the next due at 1
+        schedule.setRate(100, now: 0.5) // due within 10 ms, not at 1
         #expect(schedule.nextDue.map { $0 <= 0.51 } == true)
         #expect(drive(&schedule, from: 0.5, until: 1.505).count == 100)
         // Behind schedule (nothing placed for 5 s): a new rate starts from now, with no catch-up burst.
@@ -79,16 +79,21 @@ import Testing
     }
 
     static func pausedReport() -> RunReport {
-        RunReport(scenario: "caller", records: (1...10).map {
-            CallRecord(callNumber: $0, role: .initiator, scenario: "caller", verdict: .passed, startedAt: 0,
-                       durationSeconds: 0.1, measurements: [])
-        }, elapsedSeconds: 7, started: 10, pausedSeconds: 5)
+        RunReport(
+            scenario: "caller",
+            records: (1...10).map {
+                CallRecord(
+                    callNumber: $0, role: .initiator, scenario: "caller", verdict: .passed, startedAt: 0,
+                    durationSeconds: 0.1, measurements: [])
+            }, elapsedSeconds: 7, started: 10, pausedSeconds: 5)
     }
 
     @Test func theRateOfAReportExcludesPausedTimeAndTheOutputsNameIt() throws {
         let report = Self.pausedReport()
         #expect(report.activeSeconds == 2 && report.rate == 5)
-        #expect(ReportWriters.text(report).hasPrefix("caller: 10 call legs started, 10 finished, 10 passed, 0 failed in 7.0 s, 5.0 s paused (5.0 calls/s)"))
+        #expect(
+            ReportWriters.text(report).hasPrefix(
+                "caller: 10 call legs started, 10 finished, 10 passed, 0 failed in 7.0 s, 5.0 s paused (5.0 calls/s)"))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(ReportWriters.json(report).utf8)) as? [String: Any])
         #expect(object["paused_s"] as? Double == 5 && object["rate_cps"] as? Double == 5 && object["elapsed_s"] as? Double == 7)
         #expect(HTMLReport.render(report).contains("5.0 s paused"))
@@ -98,10 +103,12 @@ import Testing
     }
 
     @Test func theLiveLineShowsTheOfferedRateAndPaused() {
-        let line = ReportWriters.liveLine(elapsed: 12, started: 240, succeeded: 236, failed: 1, inFlight: 3, rate: 19.96,
-                                          target: 20, paused: true)
+        let line = ReportWriters.liveLine(
+            elapsed: 12, started: 240, succeeded: 236, failed: 1, inFlight: 3, rate: 19.96,
+            target: 20, paused: true)
         #expect(line == "   12s started 240 ok 236 failed 1 in-flight 3 rate 20.0/s target 20.0/s PAUSED")
-        #expect(!ReportWriters.liveLine(elapsed: 1, started: 1, succeeded: 0, failed: 0, inFlight: 1, rate: 0, target: 5)
-            .contains("PAUSED"))
+        #expect(
+            !ReportWriters.liveLine(elapsed: 1, started: 1, succeeded: 0, failed: 0, inFlight: 1, rate: 0, target: 5)
+                .contains("PAUSED"))
     }
 }

@@ -13,18 +13,23 @@ import XMPPCore
 
     static func caller() throws -> CallInterpreter {
         let scenario = try ScenarioLibrary.load("caller", searchPaths: [])
-        return CallInterpreter(scenario: scenario, callNumber: 3,
-                               variables: ["local_jid": "alice@localhost/a", "peer": peer], seed: 1, now: 100)
+        return CallInterpreter(
+            scenario: scenario, callNumber: 3,
+            variables: ["local_jid": "alice@localhost/a", "peer": peer], seed: 1, now: 100)
     }
 
     /// The error a broken responder answers a session-initiate with: XEP-0166 §7.2 out-of-order.
     static func outOfOrder(id: String) -> XMLElement {
-        XMLElement("iq", namespace: XMPPNamespace.client, ["type": "error", "id": id, "from": peer], children: [
-            XMLElement("error", namespace: XMPPNamespace.client, ["type": "cancel"], children: [
-                XMLElement("unexpected-request", namespace: XMPPNamespace.stanzas),
-                XMLElement("out-of-order", namespace: JingleNamespace.errors),
-            ]),
-        ])
+        XMLElement(
+            "iq", namespace: XMPPNamespace.client, ["type": "error", "id": id, "from": peer],
+            children: [
+                XMLElement(
+                    "error", namespace: XMPPNamespace.client, ["type": "cancel"],
+                    children: [
+                        XMLElement("unexpected-request", namespace: XMPPNamespace.stanzas),
+                        XMLElement("out-of-order", namespace: JingleNamespace.errors),
+                    ])
+            ])
     }
 
     /// The caller's session-initiate answered with an IQ error: the call fails at the unordered
@@ -68,12 +73,19 @@ import XMPPCore
         var call = try Self.caller()
         _ = call.start(now: 0)
         let forged = "x\nverdict: PASSED\n#9 +0.000 s sent\r\u{1B}[2J\u{2028}deciding stanza: none\u{202E}"
-        let hostile = XMLElement("iq", namespace: XMPPNamespace.client, ["type": "set", "id": "h\n1", "from": Self.peer], children: [
-            XMLElement("jingle", namespace: JingleNamespace.jingle, ["action": "session-terminate\nverdict: PASSED", "sid": "s"],
-                       children: [XMLElement("reason", namespace: JingleNamespace.jingle, children: [
-                           XMLElement("text", namespace: JingleNamespace.jingle, text: forged),
-                       ])]),
-        ])
+        let hostile = XMLElement(
+            "iq", namespace: XMPPNamespace.client, ["type": "set", "id": "h\n1", "from": Self.peer],
+            children: [
+                XMLElement(
+                    "jingle", namespace: JingleNamespace.jingle, ["action": "session-terminate\nverdict: PASSED", "sid": "s"],
+                    children: [
+                        XMLElement(
+                            "reason", namespace: JingleNamespace.jingle,
+                            children: [
+                                XMLElement("text", namespace: JingleNamespace.jingle, text: forged)
+                            ])
+                    ])
+            ])
         _ = call.receive(hostile, now: 0.5)
         let verdict = try #require(call.verdict)
         #expect(!verdict.passed)
@@ -86,7 +98,8 @@ import XMPPCore
         #expect(text.contains("x&#xA;verdict: PASSED&#xA;#9 +0.000 s sent&#13;&#x1B;[2J&#x2028;deciding stanza: none&#x202E;"))
         // Every line is a header, an entry heading, blank, or an indented stanza.
         for line in lines where !line.isEmpty {
-            #expect(line.hasPrefix("  <") || line.hasPrefix("#") || line.contains(": ") || line.hasSuffix(":")
+            #expect(
+                line.hasPrefix("  <") || line.hasPrefix("#") || line.contains(": ") || line.hasSuffix(":")
                     || line == "jingle-harness call trace", "\(line)")
         }
         #expect(TraceText.oneLine("a&b\u{0}\u{85}") == "a&amp;b&#x0;&#x85;")
@@ -102,17 +115,25 @@ import XMPPCore
         let sid = try #require(call.variables["sid"])
         // session-info is ignored and acknowledged: two trace entries each.
         for i in 0..<300 {
-            _ = call.receive(XMLElement("iq", namespace: XMPPNamespace.client, ["type": "set", "id": "i\(i)", "from": Self.peer],
-                                        children: [XMLElement("jingle", namespace: JingleNamespace.jingle,
-                                                              ["action": "session-info", "sid": sid])]),
-                             now: 100 + Double(i) / 100)
+            _ = call.receive(
+                XMLElement(
+                    "iq", namespace: XMPPNamespace.client, ["type": "set", "id": "i\(i)", "from": Self.peer],
+                    children: [
+                        XMLElement(
+                            "jingle", namespace: JingleNamespace.jingle,
+                            ["action": "session-info", "sid": sid])
+                    ]),
+                now: 100 + Double(i) / 100)
         }
         #expect(call.verdict == nil)
         let limit = CallInterpreter.transcriptLimit
         #expect(call.trace.count == limit)
         #expect(call.traceOmitted == 601 - limit)
-        #expect(call.trace[0].direction == .sent && call.trace[0].stanza.child("jingle", namespace: JingleNamespace.jingle)?
-            .attribute("action") == "session-initiate")
+        #expect(
+            call.trace[0].direction == .sent
+                && call.trace[0].stanza.child("jingle", namespace: JingleNamespace.jingle)?
+                    .attribute("action") == "session-initiate"
+        )
         #expect(call.trace.last?.stanza.attribute("id") == "i299")
         _ = call.abort(.aborted, now: 105)
         let text = CallTrace(call, verdict: try #require(call.verdict), wallClockOrigin: nil).render()
@@ -124,8 +145,9 @@ import XMPPCore
     }
 
     static func failed(_ number: Int, scenario: String = "caller", sid: String? = "jh-x") -> CallTrace {
-        CallTrace(scenario: scenario, callNumber: number, role: .initiator, sid: sid, verdict: .failed(.aborted),
-                  failedStep: nil, decidingStanza: nil, entries: [], omitted: 0, startedAt: 0, wallClockOrigin: nil)
+        CallTrace(
+            scenario: scenario, callNumber: number, role: .initiator, sid: sid, verdict: .failed(.aborted),
+            failedStep: nil, decidingStanza: nil, entries: [], omitted: 0, startedAt: 0, wallClockOrigin: nil)
     }
 
     @Test func theWriterTracesFailedCallsUpToItsLimitAndSaysHowManyItDropped() throws {
@@ -140,7 +162,8 @@ import XMPPCore
         #expect(first == folder + "/_evil-1-a_b_c.trace.txt")
         #expect(writer.write(Self.failed(2)) != nil)
         #expect(writer.write(Self.failed(3)) == nil)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == ["_evil-1-a_b_c.trace.txt", "caller-2-jh-x.trace.txt"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == ["_evil-1-a_b_c.trace.txt", "caller-2-jh-x.trace.txt"])
         let summary = writer.summary
         #expect(summary.written == 2 && summary.dropped == 1 && summary.failedWrites == 0)
         #expect(summary.description == "traces: 2 written to \(folder), 1 not written (--max-traces 2)")
@@ -152,18 +175,23 @@ import XMPPCore
 
     @Test func junitEmbedsTheStepTheTraceAndTheDecidingStanza() throws {
         let error = Self.outOfOrder(id: "x\u{1}1")
-        var failed = CallRecord(callNumber: 3, role: .initiator, scenario: "caller",
-                                verdict: .failed(.iqError(condition: "unexpected-request", jingleCondition: "out-of-order")),
-                                startedAt: 0, durationSeconds: 0.25, measurements: [], decidingStanza: error)
+        var failed = CallRecord(
+            callNumber: 3, role: .initiator, scenario: "caller",
+            verdict: .failed(.iqError(condition: "unexpected-request", jingleCondition: "out-of-order")),
+            startedAt: 0, durationSeconds: 0.25, measurements: [], decidingStanza: error)
         failed.failedStep = FailedStep(index: 1, line: 20, summary: "unordered expect iq result")
         failed.tracePath = "traces/caller-3-jh3.trace.txt"
-        let passed = CallRecord(callNumber: 1, role: .initiator, scenario: "caller", verdict: .passed, startedAt: 0,
-                                durationSeconds: 0.1, measurements: [])
+        let passed = CallRecord(
+            callNumber: 1, role: .initiator, scenario: "caller", verdict: .passed, startedAt: 0,
+            durationSeconds: 0.1, measurements: [])
         var report = RunReport(scenario: "caller", records: [passed, failed], elapsedSeconds: 1, started: 2)
         report.traces = TraceSummary(directory: "traces", maxTraces: 1, all: false, written: 1, dropped: 2, failedWrites: 0)
         let xml = ReportWriters.junit(report)
-        #expect(xml.contains("<failure type='jingle:out-of-order' message='IQ error unexpected-request (Jingle out-of-order)'>"
-            + "step: #2 unordered expect iq result (line 20)\ntrace: traces/caller-3-jh3.trace.txt\ndeciding stanza: &lt;iq xmlns='jabber:client' type='error' id='x&amp;#x1;1'"))
+        #expect(
+            xml.contains(
+                "<failure type='jingle:out-of-order' message='IQ error unexpected-request (Jingle out-of-order)'>"
+                    + "step: #2 unordered expect iq result (line 20)\ntrace: traces/caller-3-jh3.trace.txt\ndeciding stanza: &lt;iq xmlns='jabber:client' type='error' id='x&amp;#x1;1'"
+            ))
         #expect(xml.contains("&lt;out-of-order xmlns='urn:xmpp:jingle:errors:1'/&gt;"))
         #expect(xml.contains("<property name='traces' value='traces: 1 written to traces, 2 not written (--max-traces 1)'/>"))
         #expect(!xml.contains("\u{1}"))
@@ -191,8 +219,9 @@ import XMPPCore
     @Test func aRunTracesItsFailedCallsUpToTheLimit() async throws {
         let folder = NSTemporaryDirectory() + "trace-run-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let runner = LoadRunner(endpoints: [try StopReasonTests.caller()],
-                                options: LoadOptions(rate: 1000, maxConcurrent: 1, totalCalls: 3, drainSeconds: 5))
+        let runner = LoadRunner(
+            endpoints: [try StopReasonTests.caller()],
+            options: LoadOptions(rate: 1000, maxConcurrent: 1, totalCalls: 3, drainSeconds: 5))
         let writer = TraceWriter(directory: folder, maxTraces: 2)
         try writer.createDirectory()
         await runner.traceCalls(with: writer)

@@ -12,13 +12,15 @@ import XMPPCore
     static let peer = "bob@localhost/b"
 
     func call(_ scenario: String) throws -> CallInterpreter {
-        CallInterpreter(scenario: try ConformanceSuite.scenario(scenario), callNumber: 1,
-                        variables: ["local_jid": "alice@localhost/a", "peer": Self.peer], seed: 1, now: 0)
+        CallInterpreter(
+            scenario: try ConformanceSuite.scenario(scenario), callNumber: 1,
+            variables: ["local_jid": "alice@localhost/a", "peer": Self.peer], seed: 1, now: 0)
     }
 
     static func jmi(_ action: String, id: String) -> XMLElement {
-        XMLElement("message", namespace: XMPPNamespace.client, ["from": peer, "to": "alice@localhost/a", "type": "chat"],
-                   children: [XMLElement(action, namespace: JingleNamespace.jingleMessage, ["id": id])])
+        XMLElement(
+            "message", namespace: XMPPNamespace.client, ["from": peer, "to": "alice@localhost/a", "type": "chat"],
+            children: [XMLElement(action, namespace: JingleNamespace.jingleMessage, ["id": id])])
     }
 
     /// The scenario's call started at 0, its proposal answered with `<ringing/>` 4 ms later.
@@ -33,14 +35,17 @@ import XMPPCore
     func rule(_ id: String) throws -> ConformanceRule { try #require(ConformanceSuite.rules.first { $0.id == id }) }
 
     func record(_ call: CallInterpreter) -> CallRecord {
-        CallRecord(callNumber: 1, role: .initiator, scenario: call.scenario.name, verdict: call.verdict ?? .failed(.aborted),
-                   startedAt: 0, durationSeconds: 0, measurements: call.measurements, kept: call.kept,
-                   transcript: call.transcript, decidingStanza: call.decidingStanza)
+        CallRecord(
+            callNumber: 1, role: .initiator, scenario: call.scenario.name, verdict: call.verdict ?? .failed(.aborted),
+            startedAt: 0, durationSeconds: 0, measurements: call.measurements, kept: call.kept,
+            transcript: call.transcript, decidingStanza: call.decidingStanza)
     }
 
     /// Sends of the outputs: the JMI elements (propose, retract) in order.
     func sent(_ outputs: [CallInterpreter.Output]) -> [String] {
-        outputs.compactMap { if case .send(let e) = $0 { e.elements.first { $0.namespace == JingleNamespace.jingleMessage }?.name } else { nil } }
+        outputs.compactMap {
+            if case .send(let e) = $0 { e.elements.first { $0.namespace == JingleNamespace.jingleMessage }?.name } else { nil }
+        }
     }
 
     /// Times out whatever the call waits for.
@@ -76,7 +81,7 @@ import XMPPCore
 
     @Test func aProceedLongAfterTheRetractFails() throws {
         var (call, sid) = try ringing("conformance-jmi-retract")
-        _ = expire(&call)  // the retract goes out at 0.504
+        _ = expire(&call) // the retract goes out at 0.504
         _ = call.receive(Self.jmi("proceed", id: sid), now: 2.0)
         let outcome = try rule("xep0353-retract-stops-ringing").evaluate(record(call))
         #expect(outcome.status == .fail)
@@ -165,11 +170,14 @@ import XMPPCore
 
     static func report(_ statuses: [RuleOutcome.Status]) -> ConformanceReport {
         let rules = ConformanceSuite.rules
-        return ConformanceReport(target: "bob@localhost/b", outcomes: statuses.enumerated().map { i, status in
-            RuleOutcome(rule: rules[i], status: status, cause: status == .inconclusive ? "precondition:not-busy" : nil,
-                        detail: status == .inconclusive ? "it rang for the second proposal" : nil, stanza: nil,
-                        hint: status == .inconclusive ? "give it --max-concurrent 1" : nil)
-        }, elapsedSeconds: 1)
+        return ConformanceReport(
+            target: "bob@localhost/b",
+            outcomes: statuses.enumerated().map { i, status in
+                RuleOutcome(
+                    rule: rules[i], status: status, cause: status == .inconclusive ? "precondition:not-busy" : nil,
+                    detail: status == .inconclusive ? "it rang for the second proposal" : nil, stanza: nil,
+                    hint: status == .inconclusive ? "give it --max-concurrent 1" : nil)
+            }, elapsedSeconds: 1)
     }
 
     @Test func inconclusiveIsInEveryReportFormatWithItsHint() throws {
@@ -185,8 +193,9 @@ import XMPPCore
         #expect(rules[1]["status"] as? String == "INCONCLUSIVE" && rules[1]["hint"] as? String == "give it --max-concurrent 1")
 
         #expect(report.junit.contains("skipped='2'"))
-        #expect(report.junit.contains("<skipped message='INCONCLUSIVE: it rang for the second proposal; hint: give it --max-concurrent 1'/>"),
-                "\(report.junit)")
+        #expect(
+            report.junit.contains("<skipped message='INCONCLUSIVE: it rang for the second proposal; hint: give it --max-concurrent 1'/>"),
+            "\(report.junit)")
         #expect(report.html.contains("<td class=\"warn\">INCONCLUSIVE</td>"))
         #expect(report.html.contains("hint: give it --max-concurrent 1"))
     }

@@ -13,32 +13,44 @@ import XMPPCore
     static func iq(_ type: String, id: String, jingle: (action: String, sid: String)? = nil) -> XMLElement {
         var iq = XMLElement("iq", namespace: XMPPNamespace.client, ["type": type, "id": id, "from": peer])
         if let jingle {
-            iq.append(XMLElement("jingle", namespace: JingleNamespace.jingle, ["action": jingle.action, "sid": jingle.sid],
-                                 children: [XMLElement("content", namespace: JingleNamespace.jingle,
-                                                       ["creator": "initiator", "name": "video"])]))
+            iq.append(
+                XMLElement(
+                    "jingle", namespace: JingleNamespace.jingle, ["action": jingle.action, "sid": jingle.sid],
+                    children: [
+                        XMLElement(
+                            "content", namespace: JingleNamespace.jingle,
+                            ["creator": "initiator", "name": "video"])
+                    ]))
         }
         return iq
     }
 
     static func acceptElement(sid: String) -> XMLElement {
-        let transport = XMLElement("transport", namespace: JingleNamespace.iceUDP, ["ufrag": "theirs", "pwd": "theirpassword"],
-                                   children: [XMLElement("fingerprint", namespace: JingleNamespace.dtls, text: "AA:BB")])
-        let content = XMLElement("content", namespace: JingleNamespace.jingle, ["creator": "initiator", "name": "audio"],
-                                 children: [transport])
-        return XMLElement("iq", namespace: XMPPNamespace.client, ["type": "set", "id": "acc", "from": peer],
-                          children: [XMLElement("jingle", namespace: JingleNamespace.jingle,
-                                                ["action": "session-accept", "sid": sid], children: [content])])
+        let transport = XMLElement(
+            "transport", namespace: JingleNamespace.iceUDP, ["ufrag": "theirs", "pwd": "theirpassword"],
+            children: [XMLElement("fingerprint", namespace: JingleNamespace.dtls, text: "AA:BB")])
+        let content = XMLElement(
+            "content", namespace: JingleNamespace.jingle, ["creator": "initiator", "name": "audio"],
+            children: [transport])
+        return XMLElement(
+            "iq", namespace: XMPPNamespace.client, ["type": "set", "id": "acc", "from": peer],
+            children: [
+                XMLElement(
+                    "jingle", namespace: JingleNamespace.jingle,
+                    ["action": "session-accept", "sid": sid], children: [content])
+            ])
     }
 
     @Test(arguments: [("content-accept", true), ("content-accept", false), ("content-reject", true), ("content-reject", false)])
     func eitherAnswerInEitherOrderPasses(answer: String, answerFirst: Bool) throws {
         let scenario = try ScenarioLibrary.load("content-add", searchPaths: [BuiltInScenarioTests.directory])
-        var call = CallInterpreter(scenario: scenario, callNumber: 1,
-                                   variables: ["local_jid": "alice@localhost/a", "peer": Self.peer], seed: 3, now: 0)
+        var call = CallInterpreter(
+            scenario: scenario, callNumber: 1,
+            variables: ["local_jid": "alice@localhost/a", "peer": Self.peer], seed: 3, now: 0)
         _ = call.start(now: 0)
         let sid = try #require(call.variables["sid"])
         _ = call.receive(Self.iq("result", id: "\(sid)-1"), now: 0.01)
-        _ = call.receive(Self.iq("set", id: "ring", jingle: ("session-info", sid)), now: 0.02)   // ignored
+        _ = call.receive(Self.iq("set", id: "ring", jingle: ("session-info", sid)), now: 0.02) // ignored
         var out = call.receive(Self.acceptElement(sid: sid), now: 0.03)
         let add = out.compactMap { o -> XMLElement? in if case .send(let e) = o { e } else { nil } }
             .first { $0.child("jingle", namespace: JingleNamespace.jingle)?.attribute("action") == "content-add" }
@@ -60,8 +72,9 @@ import XMPPCore
 
     @Test func noAnswerToTheContentAddTimesOut() throws {
         let scenario = try ScenarioLibrary.load("content-add", searchPaths: [BuiltInScenarioTests.directory])
-        var call = CallInterpreter(scenario: scenario, callNumber: 1,
-                                   variables: ["local_jid": "alice@localhost/a", "peer": Self.peer], seed: 3, now: 0)
+        var call = CallInterpreter(
+            scenario: scenario, callNumber: 1,
+            variables: ["local_jid": "alice@localhost/a", "peer": Self.peer], seed: 3, now: 0)
         _ = call.start(now: 0)
         let sid = try #require(call.variables["sid"])
         _ = call.receive(Self.iq("result", id: "\(sid)-1"), now: 0.01)

@@ -13,7 +13,8 @@ import Testing
 
     /// The executable built next to the test bundle (whatever the scratch path), else .build/debug.
     static var built: String {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("jingle-harness").path
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("jingle-harness")
+            .path
         if FileManager.default.isExecutableFile(atPath: beside) { return beside }
         return "\(repository)/.build/debug/jingle-harness"
     }
@@ -56,9 +57,11 @@ import Testing
                     process.waitUntilExit()
                     try out.close()
                     try err.close()
-                    continuation.resume(returning: Result(status: process.terminationStatus,
-                                                          output: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
-                                                          errors: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""))
+                    continuation.resume(
+                        returning: Result(
+                            status: process.terminationStatus,
+                            output: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
+                            errors: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""))
                 } catch {
                     continuation.resume(throwing: error)
                 }
@@ -122,11 +125,14 @@ import Testing
     }
 
     /// Every subcommand's --help lists its exit codes.
-    @Test(arguments: [[], ["decode"], ["run"], ["conformance"], ["scenarios"], ["scenarios", "list"],
-                      ["scenarios", "show"], ["scenarios", "validate"]])
+    @Test(arguments: [
+        [], ["decode"], ["run"], ["conformance"], ["scenarios"], ["scenarios", "list"],
+        ["scenarios", "show"], ["scenarios", "validate"],
+    ])
     func everyHelpListsTheExitCodes(_ command: [String]) async throws {
         let help = try await Self.run(Self.built, command + ["--help"], in: NSTemporaryDirectory())
         #expect(help.status == 0)
-        #expect(help.output.lowercased().contains("exit codes: 0 "), "jingle-harness \(command.joined(separator: " ")) --help:\n\(help.output)")
+        #expect(
+            help.output.lowercased().contains("exit codes: 0 "), "jingle-harness \(command.joined(separator: " ")) --help:\n\(help.output)")
     }
 }

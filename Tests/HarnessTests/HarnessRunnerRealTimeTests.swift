@@ -12,9 +12,11 @@ import XMPPCore
     /// never connects): a row per second and a last short one, whose counts add up to the
     /// report's, and the CSV rows handed on as they close.
     @Test func aRunWritesARowPerIntervalAddingUpToItsTotals() async throws {
-        let runner = LoadRunner(endpoints: [try StopReasonTests.caller()],
-                                options: LoadOptions(rate: 8, maxConcurrent: 5, totalCalls: nil, durationSeconds: 2.5,
-                                                     drainSeconds: 5))
+        let runner = LoadRunner(
+            endpoints: [try StopReasonTests.caller()],
+            options: LoadOptions(
+                rate: 8, maxConcurrent: 5, totalCalls: nil, durationSeconds: 2.5,
+                drainSeconds: 5))
         let handed = RowBox()
         await runner.recordIntervals(every: 1) { handed.add($0) }
         #expect(await runner.measuredSteps == ["initiate->result", "initiate->accept", "terminate->result", "call"])
@@ -57,7 +59,8 @@ import XMPPCore
         // A client that never connects: each call fails at its first send.
         var options = LoadOptions(rate: 50, maxConcurrent: 10, totalCalls: nil, drainSeconds: 5)
         options.stair = StepStairOptions(increase: 50, everySeconds: 0.3, maxRate: 500, stopOnFailPercent: 10)
-        let runner = LoadRunner(endpoints: [try StepStairTests.endpoint(try ScenarioLibrary.load("caller", searchPaths: []))], options: options)
+        let runner = LoadRunner(
+            endpoints: [try StepStairTests.endpoint(try ScenarioLibrary.load("caller", searchPaths: []))], options: options)
         let report = await runner.run(scenarioName: "caller")
         guard case .stepFailures(let rate, let percent, let limit) = report.stopReason else {
             Issue.record("stopped by \(String(describing: report.stopReason))")

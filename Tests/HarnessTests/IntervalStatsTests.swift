@@ -49,13 +49,14 @@ import Testing
         timeline.callFinished(passed: true, durationSeconds: 0.1)
         timeline.close(at: 2, inFlight: 0, targetRate: 1, wallClock: 2)
         let lines = StatsCSV.render(timeline.rows, steps: timeline.stepNames).split(separator: "\n").map(String.init)
-        #expect(lines == [
-            "time_s,wall_clock,interval_s,started,passed,failed,total_started,total_passed,total_failed,in_flight,rate_cps,"
-                + "target_cps,paused,initiate->accept_count,initiate->accept_p50_ms,initiate->accept_p90_ms,initiate->accept_p99_ms,"
-                + "call_count,call_p50_ms,call_p90_ms,call_p99_ms",
-            "1.000,1970-01-01T00:00:01.000Z,1.000,1,0,0,1,0,0,1,1.000,1.000,0,1,12.000,12.000,12.000,0,,,",
-            "2.000,1970-01-01T00:00:02.000Z,1.000,0,1,0,1,1,0,0,0.000,1.000,0,0,,,,1,100.000,100.000,100.000",
-        ])
+        #expect(
+            lines == [
+                "time_s,wall_clock,interval_s,started,passed,failed,total_started,total_passed,total_failed,in_flight,rate_cps,"
+                    + "target_cps,paused,initiate->accept_count,initiate->accept_p50_ms,initiate->accept_p90_ms,initiate->accept_p99_ms,"
+                    + "call_count,call_p50_ms,call_p90_ms,call_p99_ms",
+                "1.000,1970-01-01T00:00:01.000Z,1.000,1,0,0,1,0,0,1,1.000,1.000,0,1,12.000,12.000,12.000,0,,,",
+                "2.000,1970-01-01T00:00:02.000Z,1.000,0,1,0,1,1,0,0,0.000,1.000,0,0,,,,1,100.000,100.000,100.000",
+            ])
     }
 
     @Test func theHTMLReportDrawsTheRowsAsTimeSeries() {

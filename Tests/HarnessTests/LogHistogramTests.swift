@@ -8,7 +8,8 @@ import Testing
     static func samples(_ n: Int, seed: UInt64) -> [Double] {
         var rng = SplitMix64(seed: seed)
         return (0..<n).map { i in
-            i % 3 == 0 ? 0.040 + Double.random(in: -0.005...0.005, using: &rng)
+            i % 3 == 0
+                ? 0.040 + Double.random(in: -0.005...0.005, using: &rng)
                 : pow(10, Double.random(in: -5...2, using: &rng))
         }
     }
@@ -36,9 +37,9 @@ import Testing
         #expect(h.percentile(50) == 0 && h.mean == 0 && h.isEmpty)
         h.record(0.3)
         #expect(h.percentile(0) == 0.3 && h.percentile(50) == 0.3 && h.percentile(100) == 0.3)
-        h.record(0)            // under 1 µs: the first bucket
-        h.record(-1)           // counted as 0
-        h.record(100_000)      // over the range: the last bucket, max exact
+        h.record(0) // under 1 µs: the first bucket
+        h.record(-1) // counted as 0
+        h.record(100_000) // over the range: the last bucket, max exact
         #expect(h.count == 4 && h.min == 0 && h.max == 100_000)
         #expect(h.percentile(100) == 100_000 && h.percentile(25) == 0)
     }
@@ -72,7 +73,7 @@ import Testing
             let (lower, upper) = h.bounds(ofBucket: i)
             #expect((upper - lower) / lower <= 1.0 / 128 + 1e-12)
         }
-        #expect(h.index(of: 3600) < h.bucketCount - 1)  // an hour is inside the range
+        #expect(h.index(of: 3600) < h.bucketCount - 1) // an hour is inside the range
         // Serialised sparse; decodes to the same histogram.
         let data = try JSONEncoder().encode(h)
         let back = try JSONDecoder().decode(LogHistogram.self, from: data)
@@ -88,7 +89,7 @@ import Testing
 
     @Test func runTotalsListStepsInThePreferredOrder() {
         var totals = RunTotals()
-        totals.record(step: "accept->result", 0.01)   // a responder leg finished first
+        totals.record(step: "accept->result", 0.01) // a responder leg finished first
         totals.record(step: "media", 0.01)
         totals.record(step: "initiate->accept", 0.02)
         #expect(totals.summaries.map(\.name) == ["accept->result", "media", "initiate->accept", "call"])
@@ -102,8 +103,9 @@ import Testing
             let role: Scenario.Role = i % 2 == 0 ? .initiator : .responder
             let verdict: CallVerdict = i % 7 == 0 ? .failed(.timeout(expecting: "x", line: 1)) : .passed
             let x = Double(i)
-            return CallRecord(callNumber: i, role: role, scenario: "caller", verdict: verdict, startedAt: x,
-                              durationSeconds: 0.01 * x, measurements: [m("a", 0.001 * x), m("b", 0.002 * x)])
+            return CallRecord(
+                callNumber: i, role: role, scenario: "caller", verdict: verdict, startedAt: x,
+                durationSeconds: 0.01 * x, measurements: [m("a", 0.001 * x), m("b", 0.002 * x)])
         }
         var one = RunTotals()
         records.forEach { one.add($0) }

@@ -39,8 +39,9 @@ import XMPPCore
     }
 
     static func jingle(_ action: String) -> XMLElement {
-        XMLElement("iq", namespace: XMPPNamespace.client, ["type": "set", "id": "x", "to": "bob@localhost/b"],
-                   children: [XMLElement("jingle", namespace: JingleNamespace.jingle, ["action": action, "sid": "s1"])])
+        XMLElement(
+            "iq", namespace: XMPPNamespace.client, ["type": "set", "id": "x", "to": "bob@localhost/b"],
+            children: [XMLElement("jingle", namespace: JingleNamespace.jingle, ["action": action, "sid": "s1"])])
     }
 
     /// A leg whose first audio was decoded, with 60 frames played well.

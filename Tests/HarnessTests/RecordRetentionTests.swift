@@ -7,10 +7,11 @@ import XMLStream
 /// call in its totals, and streams per-call output to files as calls finish.
 @Suite struct RecordRetentionTests {
     static func record(_ i: Int, passed: Bool) -> CallRecord {
-        CallRecord(callNumber: i, role: .initiator, scenario: "caller",
-                   verdict: passed ? .passed : .failed(.timeout(expecting: "iq result", line: 9)), startedAt: Double(i),
-                   durationSeconds: 0.1, measurements: [.init(name: "initiate->result", seconds: 0.002)],
-                   transcript: [XMLElement("iq", namespace: "jabber:client", ["id": "\(i)"])])
+        CallRecord(
+            callNumber: i, role: .initiator, scenario: "caller",
+            verdict: passed ? .passed : .failed(.timeout(expecting: "iq result", line: 9)), startedAt: Double(i),
+            durationSeconds: 0.1, measurements: [.init(name: "initiate->result", seconds: 0.002)],
+            transcript: [XMLElement("iq", namespace: "jabber:client", ["id": "\(i)"])])
     }
 
     @Test func keepsTheFirstRecordsAndDropsPassedTranscripts() {
@@ -39,7 +40,7 @@ import XMLStream
         #expect(report.records.count == 10)
         #expect(report.finished == 400 && report.succeeded == 400 && report.allPassed)
         #expect(streamed.value == 400)
-        #expect(report.steps.last?.summary.count == 400)  // call durations of every call
+        #expect(report.steps.last?.summary.count == 400) // call durations of every call
         let json = try #require(try JSONSerialization.jsonObject(with: Data(ReportWriters.json(report).utf8)) as? [String: Any])
         #expect(json["finished"] as? Int == 400 && json["records_dropped"] as? Int == 390)
         #expect(await runner.counters.succeeded == 400)

@@ -17,9 +17,10 @@ import Testing
                 verdict: failed ? .failed(.timeout(expecting: "session-accept", line: 20)) : .passed,
                 startedAt: Double(i) / 10, durationSeconds: accept + 0.05,
                 measurements: [m("initiate->result", accept / 3)] + (failed ? [] : [m("initiate->accept", accept)]))
-            let responder = CallRecord(callNumber: i, role: .responder, scenario: "callee", verdict: .passed,
-                                       startedAt: Double(i) / 10, durationSeconds: accept,
-                                       measurements: [m("accept->result", Double.random(in: 0.001...0.05, using: &rng))])
+            let responder = CallRecord(
+                callNumber: i, role: .responder, scenario: "callee", verdict: .passed,
+                startedAt: Double(i) / 10, durationSeconds: accept,
+                measurements: [m("accept->result", Double.random(in: 0.001...0.05, using: &rng))])
             return [initiator, responder]
         }
     }
@@ -68,7 +69,9 @@ import Testing
         var text = ReportWriters.json(RunReport(scenario: "caller", records: Self.records(1...3, seed: 1), elapsedSeconds: 1, started: 6))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         var stripped = object
-        stripped["steps"] = (object["steps"] as? [[String: Any]])?.map { var s = $0; s["log_histogram"] = nil; return s }
+        stripped["steps"] = (object["steps"] as? [[String: Any]])?.map {
+            var s = $0; s["log_histogram"] = nil; return s
+        }
         text = String(decoding: try JSONSerialization.data(withJSONObject: stripped), as: UTF8.self)
         #expect(throws: ReportMerge.MergeError.noHistograms("old.json", step: "initiate->result")) {
             try ReportMerge.report(fromJSON: Data(text.utf8), name: "old.json")

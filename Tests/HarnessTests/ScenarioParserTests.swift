@@ -6,29 +6,29 @@ import XMPPCore
 
 @Suite struct ScenarioParserTests {
     static let good = """
-    <?xml version="1.0"?>
-    <!-- a caller with every kind of step -->
-    <scenario name="demo" role="initiator" peer="callee" timeout="3000">
-      <send mark="initiate">
-        <iq type="set" to="[peer]" id="[id]">
-          <jingle xmlns="urn:xmpp:jingle:1" action="session-initiate" sid="[sid]" initiator="[local_jid]"/>
-        </iq>
-      </send>
-      <unordered timeout="5000" on-timeout="bye">
-        <expect type="result" measure="initiate->result"/>
-        <expect type="set" action="transport-info" optional="true"/>
-        <expect type="set" action="session-accept" capture="ufrag=transport@ufrag fp=fingerprint"/>
-      </unordered>
-      <answer-iq/>
-      <loop count="3">
-        <pause ms="10"/>
-      </loop>
-      <set var="ufrag" random="8"/>
-      <goto label="bye" if="fp"/>
-      <label name="bye"/>
-      <end/>
-    </scenario>
-    """
+        <?xml version="1.0"?>
+        <!-- a caller with every kind of step -->
+        <scenario name="demo" role="initiator" peer="callee" timeout="3000">
+          <send mark="initiate">
+            <iq type="set" to="[peer]" id="[id]">
+              <jingle xmlns="urn:xmpp:jingle:1" action="session-initiate" sid="[sid]" initiator="[local_jid]"/>
+            </iq>
+          </send>
+          <unordered timeout="5000" on-timeout="bye">
+            <expect type="result" measure="initiate->result"/>
+            <expect type="set" action="transport-info" optional="true"/>
+            <expect type="set" action="session-accept" capture="ufrag=transport@ufrag fp=fingerprint"/>
+          </unordered>
+          <answer-iq/>
+          <loop count="3">
+            <pause ms="10"/>
+          </loop>
+          <set var="ufrag" random="8"/>
+          <goto label="bye" if="fp"/>
+          <label name="bye"/>
+          <end/>
+        </scenario>
+        """
 
     @Test func aFullScenarioCompilesToInstructions() throws {
         let s = try ScenarioParser.parse(Self.good)
@@ -137,7 +137,8 @@ import XMPPCore
 
     /// Comments, CDATA, character references and whitespace read as before.
     @Test func commentsCDATAAndReferencesRead() throws {
-        let scenario = try ScenarioParser.parse("""
+        let scenario = try ScenarioParser.parse(
+            """
             <scenario name="x" role="initiator"><!-- note -->
               <send><message to="[peer]" type="chat"><body><![CDATA[a < b]]> &amp; &#x41;</body></message></send>
             </scenario>
@@ -162,22 +163,28 @@ import XMPPCore
 /// XEP-0280 carbons in scenarios: the `carbons` switch and `carbon` expectations.
 @Suite struct ScenarioCarbonTests {
     static func proceed(from: String) -> XMLElement {
-        XMLElement("message", namespace: XMPPNamespace.client, ["from": from, "to": "alice@example.com/a", "type": "chat"],
-                   children: [XMLElement("proceed", namespace: JingleNamespace.jingleMessage, ["id": "s1"])])
+        XMLElement(
+            "message", namespace: XMPPNamespace.client, ["from": from, "to": "alice@example.com/a", "type": "chat"],
+            children: [XMLElement("proceed", namespace: JingleNamespace.jingleMessage, ["id": "s1"])])
     }
 
     static let carbonOfProceed = XMLElement(
         "message", namespace: XMPPNamespace.client, ["from": "bob@example.com", "to": "bob@example.com/d2", "type": "chat"],
-        children: [XMLElement("sent", namespace: XMPPNamespace.carbons, children: [
-            XMLElement("forwarded", namespace: XMPPNamespace.forward, children: [proceed(from: "bob@example.com/d1")]),
-        ])])
+        children: [
+            XMLElement(
+                "sent", namespace: XMPPNamespace.carbons,
+                children: [
+                    XMLElement("forwarded", namespace: XMPPNamespace.forward, children: [proceed(from: "bob@example.com/d1")])
+                ])
+        ])
 
     @Test func carbonExpectationsMatchOnlyCarbonsOfTheirDirection() throws {
-        let s = try ScenarioParser.parse("""
-        <scenario name="m" role="responder" carbons="true">
-          <expect kind="message" carbon="sent" jmi="proceed" capture="by=message@from"/>
-        </scenario>
-        """)
+        let s = try ScenarioParser.parse(
+            """
+            <scenario name="m" role="responder" carbons="true">
+              <expect kind="message" carbon="sent" jmi="proceed" capture="by=message@from"/>
+            </scenario>
+            """)
         #expect(s.carbons)
         guard case .expect(let group) = s.instructions[0] else { Issue.record("not an expect"); return }
         let sent = group.expectations[0]
@@ -199,11 +206,12 @@ import XMPPCore
             try ScenarioParser.parse("<scenario name=\"m\" role=\"responder\" carbons=\"yes\"/>")
         }
         do {
-            _ = try ScenarioParser.parse("""
-            <scenario name="m" role="responder">
-              <expect carbon="sent" action="session-initiate"/>
-            </scenario>
-            """)
+            _ = try ScenarioParser.parse(
+                """
+                <scenario name="m" role="responder">
+                  <expect carbon="sent" action="session-initiate"/>
+                </scenario>
+                """)
             Issue.record("carbon on an iq expect was accepted")
         } catch {
             #expect(error.line == 2)

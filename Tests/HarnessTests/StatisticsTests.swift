@@ -16,22 +16,26 @@ import Testing
     @Test func histogramBucketsByUpperBound() {
         let counts = Histogram.counts([0.0005, 0.001, 0.0011, 0.015, 0.2, 30])
         #expect(counts.count == Histogram.boundsMS.count + 1)
-        #expect(counts[0] == 2)   // <=1ms
-        #expect(counts[1] == 1)   // <=2ms
-        #expect(counts[4] == 1)   // <=20ms
-        #expect(counts[7] == 1)   // <=200ms
+        #expect(counts[0] == 2) // <=1ms
+        #expect(counts[1] == 1) // <=2ms
+        #expect(counts[4] == 1) // <=20ms
+        #expect(counts[7] == 1) // <=200ms
         #expect(counts.last == 1) // >10000ms
         #expect(Histogram.labels.first == "<=1ms" && Histogram.labels.last == ">10000ms")
     }
 
     static func report() -> RunReport {
         let m = { (n: String, s: Double) in CallInterpreter.Measurement(name: n, seconds: s) }
-        return RunReport(scenario: "caller", records: [
-            CallRecord(callNumber: 2, role: .initiator, scenario: "caller", verdict: .failed(.timeout(expecting: "iq result", line: 9)),
-                       startedAt: 0.1, durationSeconds: 1, measurements: [m("initiate->result", 0.004)]),
-            CallRecord(callNumber: 1, role: .initiator, scenario: "caller", verdict: .passed,
-                       startedAt: 0, durationSeconds: 0.02, measurements: [m("initiate->result", 0.002), m("initiate->accept", 0.01)]),
-        ], elapsedSeconds: 2, started: 2)
+        return RunReport(
+            scenario: "caller",
+            records: [
+                CallRecord(
+                    callNumber: 2, role: .initiator, scenario: "caller", verdict: .failed(.timeout(expecting: "iq result", line: 9)),
+                    startedAt: 0.1, durationSeconds: 1, measurements: [m("initiate->result", 0.004)]),
+                CallRecord(
+                    callNumber: 1, role: .initiator, scenario: "caller", verdict: .passed,
+                    startedAt: 0, durationSeconds: 0.02, measurements: [m("initiate->result", 0.002), m("initiate->accept", 0.01)]),
+            ], elapsedSeconds: 2, started: 2)
     }
 
     @Test func reportCountsAndFailureCauses() {

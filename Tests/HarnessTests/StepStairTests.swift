@@ -10,9 +10,12 @@ import XMPPCore
     /// Drives a stair second by second against a simulated target: each second places the
     /// current rate's calls, which finish at once, passed or not as `outcome(rate)` says, with
     /// `setup(rate)` as their `initiate->accept` time. Returns how it stopped and the report.
-    static func simulate(_ options: StepStairOptions, from start: Double, seconds: Int = 1000,
-                         outcome: (Double) -> Bool, setup: (Double) -> Double = { _ in 0.05 })
-        -> (stop: StopReason?, at: Int, report: CapacityReport) {
+    static func simulate(
+        _ options: StepStairOptions, from start: Double, seconds: Int = 1000,
+        outcome: (Double) -> Bool, setup: (Double) -> Double = { _ in 0.05 }
+    )
+        -> (stop: StopReason?, at: Int, report: CapacityReport)
+    {
         var stair = StepStair(options: options, startRate: start)
         var rate = stair.rate(ofStep: 0)
         for t in 0..<seconds {
@@ -23,8 +26,9 @@ import XMPPCore
             }
             for _ in 0..<Int(rate) {
                 let step = stair.placed()
-                stair.finished(step: step, passed: outcome(rate),
-                               measurements: [.init(name: "initiate->accept", seconds: setup(rate))])
+                stair.finished(
+                    step: step, passed: outcome(rate),
+                    measurements: [.init(name: "initiate->accept", seconds: setup(rate))])
             }
         }
         return (nil, seconds, stair.report)
@@ -46,7 +50,7 @@ import XMPPCore
             return rate <= 30 || n % 10 != 0
         }
         #expect(run.stop == .stepFailures(rate: 40, percent: 10, limit: 5))
-        #expect(run.at == 31)   // the first check after the first failures, placed at 40 calls/s from t = 30
+        #expect(run.at == 31) // the first check after the first failures, placed at 40 calls/s from t = 30
         #expect(run.report.steps.map(\.rate) == [10, 20, 30, 40])
         #expect(run.report.lastGoodRate == 30 && run.report.firstBadRate == 40)
         #expect(run.stop?.description == "--stop-on-fail 5 %: 10 % of the calls at 40 calls/s failed")
@@ -67,8 +71,9 @@ import XMPPCore
 
     @Test func theP99BoundLowersTheCapacity() {
         // Every call passes, but setup slows down with the rate: 100 ms at 40 calls/s.
-        let options = StepStairOptions(increase: 10, everySeconds: 10, maxRate: 60, stopOnFailPercent: 1,
-                                       p99BoundSeconds: 0.08)
+        let options = StepStairOptions(
+            increase: 10, everySeconds: 10, maxRate: 60, stopOnFailPercent: 1,
+            p99BoundSeconds: 0.08)
         let run = Self.simulate(options, from: 10, outcome: { _ in true }, setup: { $0 / 400 })
         #expect(run.stop == .rateMax(60))
         #expect(run.report.lastGoodRate == 30)

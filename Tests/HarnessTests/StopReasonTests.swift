@@ -11,13 +11,15 @@ import XMPPCore
     static func caller() throws -> HarnessEndpoint {
         let jid = try #require(JID("alice@example.invalid/harness"))
         let client = XMPPClient(configuration: XMPPClientConfiguration(jid: jid, password: "unused", pingInterval: nil))
-        return HarnessEndpoint(client: client, localJID: jid, scenario: try ScenarioLibrary.load("caller", searchPaths: []),
-                               peer: JID("bob@example.invalid/phone"))
+        return HarnessEndpoint(
+            client: client, localJID: jid, scenario: try ScenarioLibrary.load("caller", searchPaths: []),
+            peer: JID("bob@example.invalid/phone"))
     }
 
     @Test func aRunStoppedByItsCallLimitSaysSoInItsReports() async throws {
-        let runner = LoadRunner(endpoints: [try Self.caller()],
-                                options: LoadOptions(rate: 1000, maxConcurrent: 1, totalCalls: 3, drainSeconds: 5))
+        let runner = LoadRunner(
+            endpoints: [try Self.caller()],
+            options: LoadOptions(rate: 1000, maxConcurrent: 1, totalCalls: 3, drainSeconds: 5))
         let report = await runner.run(scenarioName: "caller")
         #expect(report.stopReason == .calls(3))
         #expect(report.records.count == 3)
@@ -33,8 +35,9 @@ import XMPPCore
 
     @Test func aRunStoppedByMaxFailuresSaysSo() async throws {
         // One call at a time: each one has failed before the next is placed.
-        let runner = LoadRunner(endpoints: [try Self.caller()],
-                                options: LoadOptions(rate: 1000, maxConcurrent: 1, totalCalls: 50, drainSeconds: 5, maxFailures: 2))
+        let runner = LoadRunner(
+            endpoints: [try Self.caller()],
+            options: LoadOptions(rate: 1000, maxConcurrent: 1, totalCalls: 50, drainSeconds: 5, maxFailures: 2))
         let report = await runner.run(scenarioName: "caller")
         #expect(report.stopReason == .maxFailures(2))
         #expect(report.records.count == 2 && report.failed == 2)
@@ -51,8 +54,9 @@ import XMPPCore
     }
 
     @Test func theLiveLineSaysWhatStoppedPlacing() {
-        let line = ReportWriters.liveLine(elapsed: 10, started: 200, succeeded: 190, failed: 2, inFlight: 8, rate: 0,
-                                          target: 20, stopped: .duration(10))
+        let line = ReportWriters.liveLine(
+            elapsed: 10, started: 200, succeeded: 190, failed: 2, inFlight: 8, rate: 0,
+            target: 20, stopped: .duration(10))
         #expect(line.hasSuffix("in-flight 8 rate 0.0/s stopped: --duration 10 s elapsed"))
         #expect(!ReportWriters.liveLine(elapsed: 1, started: 1, succeeded: 0, failed: 0, inFlight: 1, rate: 1).contains("stopped"))
         #expect(StopReason.duration(2.5).description == "--duration 2.5 s elapsed")

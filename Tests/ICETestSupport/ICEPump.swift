@@ -6,8 +6,10 @@ import Transport
 public enum ICEPump {
     /// Trickles `agent`'s candidates to `peer` and reports its events as notes named `name`;
     /// the task returns every event once the agent's stream ends.
-    public static func forward(_ name: String, _ agent: ICEAgent, to peer: ICEAgent,
-                               notes: AsyncStream<String>.Continuation) -> Task<[ICEEvent], Never> {
+    public static func forward(
+        _ name: String, _ agent: ICEAgent, to peer: ICEAgent,
+        notes: AsyncStream<String>.Continuation
+    ) -> Task<[ICEEvent], Never> {
         Task.detached {
             var log: [ICEEvent] = []
             for await event in agent.events {
@@ -28,12 +30,14 @@ public enum ICEPump {
 
     /// Sends `count` datagrams each way (`a-N` from `a`, `b-N` from `b`), paced 10 ms apart as
     /// audio is, and returns the notes of those that did not arrive within `seconds`.
-    public static func exchange(_ a: ICEAgent, _ b: ICEAgent, count: Int, notes: AsyncStream<String>,
-                                seconds: Int = 60) async throws -> Set<String> {
+    public static func exchange(
+        _ a: ICEAgent, _ b: ICEAgent, count: Int, notes: AsyncStream<String>,
+        seconds: Int = 60
+    ) async throws -> Set<String> {
         for i in 0..<count {
             try a.send(Array("a-\(i)".utf8))
             try b.send(Array("b-\(i)".utf8))
-            try await Task.sleep(for: .milliseconds(10))  // a pace, like audio's
+            try await Task.sleep(for: .milliseconds(10)) // a pace, like audio's
         }
         let expected = Set((0..<count).map { "b:data:a-\($0)" } + (0..<count).map { "a:data:b-\($0)" })
         return expected.subtracting(await waitFor(expected, in: notes, seconds: seconds))
@@ -51,7 +55,9 @@ public enum ICEPump {
                 }
                 return seen
             }
-            group.addTask { try? await Task.sleep(for: .seconds(seconds)); return nil }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(seconds)); return nil
+            }
             let first = (await group.next()) ?? nil
             group.cancelAll()
             return first ?? []

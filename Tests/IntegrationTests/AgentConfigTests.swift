@@ -22,7 +22,8 @@ import Testing
 
     func settings(_ p: AgentProcess) throws -> [String: Any] {
         guard let line = p.stdout.split(separator: "\n").first,
-              let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        else {
             throw AgentTestError("no settings printed\n\(p.transcript)")
         }
         return object
@@ -32,8 +33,10 @@ import Testing
         let dir = try TempDir()
         _ = try dir.write("alice.password", "secret\n")
         _ = try dir.write("turn.password", "turn-secret\n")
-        _ = try dir.write("ca.pem", "")   // must exist: --dry-run checks the files it names
-        let config = try dir.write("agent.conf", """
+        _ = try dir.write("ca.pem", "") // must exist: --dry-run checks the files it names
+        let config = try dir.write(
+            "agent.conf",
+            """
             # the agent's account
             [account]
             jid = alice@example.com/bot
@@ -57,8 +60,11 @@ import Testing
         #expect(s["jid"] as? String == "alice@example.com/bot")
         #expect(s["server"] as? String == "127.0.0.1:15222")
         #expect(s["caFile"] as? String == "\(dir.path)/ca.pem")
-        #expect(s["iceServers"] as? [String] == ["turn:192.0.2.1:3478?transport=udp", "stun:[2001:db8::1]:3478",
-                                                "turns:192.0.2.2:5349?transport=tcp"])
+        #expect(
+            s["iceServers"] as? [String] == [
+                "turn:192.0.2.1:3478?transport=udp", "stun:[2001:db8::1]:3478",
+                "turns:192.0.2.2:5349?transport=tcp",
+            ])
         #expect(s["discoverServers"] as? Bool == false)
         #expect(s["localAddresses"] as? [String] == ["127.0.0.1"])
         #expect(s["bitrate"] as? Int == 32000)
@@ -70,9 +76,12 @@ import Testing
     @Test func flagsOverrideTheConfigFile() async throws {
         let dir = try TempDir()
         let config = try dir.write("agent.conf", "[account]\njid = alice@example.com\nserver = 127.0.0.1:1\n")
-        let (status, p) = try await run(["answer", "--config", config, "--jid", "carol@example.com/x", "--server", "127.0.0.1:2",
-                                         "--dry-run", "--ice-server", "stun:198.51.100.1:19302"],
-                                        environment: ["JINGLE_AGENT_PASSWORD": "from-env"])
+        let (status, p) = try await run(
+            [
+                "answer", "--config", config, "--jid", "carol@example.com/x", "--server", "127.0.0.1:2",
+                "--dry-run", "--ice-server", "stun:198.51.100.1:19302",
+            ],
+            environment: ["JINGLE_AGENT_PASSWORD": "from-env"])
         #expect(status == 0, "\(p.transcript)")
         let s = try settings(p)
         #expect(s["jid"] as? String == "carol@example.com/x")
@@ -103,7 +112,10 @@ import Testing
         ("[account]\njid = a@example.com\njid = b@example.com\n", ":3: 'jid'", "already set on line 2"),
         ("[account]\njid = not a jid\n", ":2: 'jid'", "not user@domain"),
         ("[account]\njid = a@example.com\npassword-file = missing.password\n", ":3: 'password-file'", "cannot read"),
-        ("[account]\njid = a@example.com\npassword = x\n[media]\nice-server = turn:exa_mple.com\n", ":5: 'ice-server'", "neither an IPv4 address nor a host name"),
+        (
+            "[account]\njid = a@example.com\npassword = x\n[media]\nice-server = turn:exa_mple.com\n", ":5: 'ice-server'",
+            "neither an IPv4 address nor a host name"
+        ),
         ("[account]\njid = a@example.com\npassword = x\n[media]\nrelay-only = maybe\n", ":5: 'relay-only'", "not true or false"),
         ("[account]\njid = a@example.com\npassword = x\n[media]\nice-server = turn:192.0.2.1\n", ":5", "needs --ice-username"),
     ]
@@ -112,8 +124,9 @@ import Testing
     func badConfigFileNamesTheLineAndKeyAndExits64(_ bad: (String, String, String)) async throws {
         let dir = try TempDir()
         let config = try dir.write("bad.conf", bad.0)
-        let (status, p) = try await run(["call", "bob@example.com", "--config", config, "--dry-run"],
-                                        environment: ["JINGLE_AGENT_PASSWORD": "x"])
+        let (status, p) = try await run(
+            ["call", "bob@example.com", "--config", config, "--dry-run"],
+            environment: ["JINGLE_AGENT_PASSWORD": "x"])
         #expect(status == 64, "\(p.transcript)")
         #expect(p.stderr.contains("bad.conf" + bad.1), "\(p.transcript)")
         #expect(p.stderr.contains(bad.2), "\(p.transcript)")
@@ -147,8 +160,10 @@ import Testing
     @Test func helpListsTheExitCodes() async throws {
         let (status, p) = try await run(["call", "--help"])
         #expect(status == 0)
-        for line in ["0  the call happened", "2  the callee declined", "3  the callee was busy", "4  no answer",
-                     "5  withdrawn", "6  signalling failed", "7  connection failed", "8  media failed", "64  bad command line"] {
+        for line in [
+            "0  the call happened", "2  the callee declined", "3  the callee was busy", "4  no answer",
+            "5  withdrawn", "6  signalling failed", "7  connection failed", "8  media failed", "64  bad command line",
+        ] {
             #expect(p.stdout.contains(line), "\(line)\n\(p.transcript)")
         }
     }
@@ -162,16 +177,18 @@ import Testing
         let existing = try dir.write("exists.wav", "x")
         let notAudio = try dir.write("notes.mp3", "text, not audio")
         let readOnly = "\(dir.path)/read-only"
-        try FileManager.default.createDirectory(atPath: readOnly, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o500])
+        try FileManager.default.createDirectory(
+            atPath: readOnly, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o500])
         let base = ["call", "bob@example.com", "--jid", "alice@example.com", "--password-file", "\(dir.path)/alice.password", "--dry-run"]
-        let cases: [([String], String)] = [
-            (["--record", "/nonexistent/x.wav"], "'/nonexistent' does not exist"),
-            (["--record", existing], "the file exists"),
-            (["--play", "\(dir.path)/missing.wav"], "missing.wav"),
-            (["--play", notAudio], "unknown audio format"),
-            (["--ca-file", "\(dir.path)/missing.pem"], "missing.pem"),
-        ] + (getuid() == 0 ? [] : [(["--record", "\(readOnly)/x.wav"], "is not writable")])
+        let cases: [([String], String)] =
+            [
+                (["--record", "/nonexistent/x.wav"], "'/nonexistent' does not exist"),
+                (["--record", existing], "the file exists"),
+                (["--play", "\(dir.path)/missing.wav"], "missing.wav"),
+                (["--play", notAudio], "unknown audio format"),
+                (["--ca-file", "\(dir.path)/missing.pem"], "missing.pem"),
+            ] + (getuid() == 0 ? [] : [(["--record", "\(readOnly)/x.wav"], "is not writable")])
         for (extra, message) in cases {
             let (status, p) = try await run(base + extra)
             #expect(status == 64, "\(extra): \(p.transcript)")
@@ -185,13 +202,17 @@ import Testing
     @Test func answerHasABoundedDefaultForConcurrentCalls() async throws {
         let dir = try TempDir()
         _ = try dir.write("alice.password", "secret\n")
-        let (status, p) = try await run(["answer", "--auto", "--jid", "alice@example.com",
-                                         "--password-file", "\(dir.path)/alice.password", "--dry-run"])
+        let (status, p) = try await run([
+            "answer", "--auto", "--jid", "alice@example.com",
+            "--password-file", "\(dir.path)/alice.password", "--dry-run",
+        ])
         #expect(status == 0, "\(p.transcript)")
         let limit = try settings(p)["maxConcurrent"] as? Int
         #expect(limit == 16 * ProcessInfo.processInfo.activeProcessorCount, "\(p.stdout)")
-        let (_, q) = try await run(["answer", "--auto", "--max-concurrent", "3", "--jid", "alice@example.com",
-                                    "--password-file", "\(dir.path)/alice.password", "--dry-run"])
+        let (_, q) = try await run([
+            "answer", "--auto", "--max-concurrent", "3", "--jid", "alice@example.com",
+            "--password-file", "\(dir.path)/alice.password", "--dry-run",
+        ])
         #expect(try settings(q)["maxConcurrent"] as? Int == 3)
     }
 }

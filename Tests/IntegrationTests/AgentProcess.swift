@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A `jingle-agent` process, the built executable, with its stdout and stderr in files so a test
@@ -24,8 +24,10 @@ final class AgentProcess: @unchecked Sendable {
 
     /// Starts `jingle-agent arguments...` (or `executable`); `environment` entries are added to
     /// ours. With `interactive`, stdin is a pipe that `type(_:)` writes to.
-    init(_ name: String, _ arguments: [String], environment: [String: String] = [:], executable: String? = nil,
-         interactive: Bool = false) throws {
+    init(
+        _ name: String, _ arguments: [String], environment: [String: String] = [:], executable: String? = nil,
+        interactive: Bool = false
+    ) throws {
         self.name = name
         self.arguments = arguments
         let base = NSTemporaryDirectory() + "jingle-agent-\(name)-\(UUID().uuidString)"
@@ -134,8 +136,10 @@ struct AgentAccounts {
     /// `--jid name@localhost/resource --password-file ... --server ... --ca-file ...` for a fresh account of this suite.
     func arguments(_ name: String, resource: String = "agent") async throws -> [String] {
         let jid = try await prosody.account(name).jid
-        return ["--jid", "\(jid)/\(resource)", "--password-file", prosody.passwordFile(name),
-                "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile]
+        return [
+            "--jid", "\(jid)/\(resource)", "--password-file", prosody.passwordFile(name),
+            "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile,
+        ]
     }
 
     func bare(_ name: String) -> String { "\(name)@\(prosody.domain)" }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `jingle-agent` calls with media (libnice ICE on loopback, DTLS-SRTP, Opus) through the shared
@@ -30,9 +30,13 @@ import Glibc
         let dir = try TempDir()
         let recording = "\(dir.path)/back.wav"
         let callee = try await echo("agentmedia-tone-b", a)
-        let caller = try AgentProcess("caller", ["call", a.bare("agentmedia-tone-b"), "--tone", "440", "--record", recording,
-                                                 "--hangup-after", "2", "--report", "json"]
-                                      + (try await a.arguments("agentmedia-tone-a")) + Self.loopback)
+        let caller = try AgentProcess(
+            "caller",
+            [
+                "call", a.bare("agentmedia-tone-b"), "--tone", "440", "--record", recording,
+                "--hangup-after", "2", "--report", "json",
+            ]
+                + (try await a.arguments("agentmedia-tone-a")) + Self.loopback)
         #expect(try await caller.exitStatus() == 0, "\(caller.transcript)")
         #expect(try await callee.exitStatus() == 0, "\(callee.transcript)")
         let report = try caller.report()
@@ -62,9 +66,13 @@ import Glibc
         try WAVReader.writeTone(prompt, frequency: 1000, seconds: 3, sampleRate: 16_000)
         let recording = "\(dir.path)/back.wav"
         let callee = try await echo("agentmedia-wav-b", a)
-        let caller = try AgentProcess("caller", ["call", a.bare("agentmedia-wav-b"), "--play", prompt, "--record", recording,
-                                                 "--hangup-after", "1.5", "--report", "json", "--no-fec", "--bitrate", "24000"]
-                                      + (try await a.arguments("agentmedia-wav-a")) + Self.loopback)
+        let caller = try AgentProcess(
+            "caller",
+            [
+                "call", a.bare("agentmedia-wav-b"), "--play", prompt, "--record", recording,
+                "--hangup-after", "1.5", "--report", "json", "--no-fec", "--bitrate", "24000",
+            ]
+                + (try await a.arguments("agentmedia-wav-a")) + Self.loopback)
         #expect(try await caller.exitStatus() == 0, "\(caller.transcript)")
         #expect(try await callee.exitStatus() == 0, "\(callee.transcript)")
         let voiced = Array(try WAVReader.samples(recording).drop(while: { abs(Int($0)) < 1000 }))
@@ -79,10 +87,14 @@ import Glibc
         let dir = try TempDir()
         let callee = try await echo("agentmedia-two-b", a, Self.loopback + ["--max-calls", "2"])
         let callers = try await [(1, 440.0), (2, 880.0)].asyncMap { i, tone in
-            try AgentProcess("caller\(i)", ["call"] + (i == 1 ? [a.bare("agentmedia-two-b")] : ["agentmedia-two-b@localhost/agent", "--no-jmi"])
-                             + ["--tone", "\(tone)",
-                                             "--record", "\(dir.path)/back\(i).wav", "--hangup-after", "2", "--report", "json"]
-                             + (try await a.arguments("agentmedia-two-a\(i)")) + Self.loopback)
+            try AgentProcess(
+                "caller\(i)",
+                ["call"] + (i == 1 ? [a.bare("agentmedia-two-b")] : ["agentmedia-two-b@localhost/agent", "--no-jmi"])
+                    + [
+                        "--tone", "\(tone)",
+                        "--record", "\(dir.path)/back\(i).wav", "--hangup-after", "2", "--report", "json",
+                    ]
+                    + (try await a.arguments("agentmedia-two-a\(i)")) + Self.loopback)
         }
         for c in callers { #expect(try await c.exitStatus() == 0, "\(c.transcript)") }
         #expect(try await callee.exitStatus() == 0, "\(callee.transcript)")
@@ -97,8 +109,12 @@ import Glibc
     @Test func dtmfDigitsArriveAsSent() async throws {
         let a = try await AgentAccounts.make()
         let callee = try await echo("agentmedia-dtmf-b", a)
-        let caller = try AgentProcess("caller", ["call", a.bare("agentmedia-dtmf-b"), "--dtmf", "1234*#9", "--hangup-after", "3",
-                                                 "--report", "json"] + (try await a.arguments("agentmedia-dtmf-a")) + Self.loopback)
+        let caller = try AgentProcess(
+            "caller",
+            [
+                "call", a.bare("agentmedia-dtmf-b"), "--dtmf", "1234*#9", "--hangup-after", "3",
+                "--report", "json",
+            ] + (try await a.arguments("agentmedia-dtmf-a")) + Self.loopback)
         #expect(try await caller.exitStatus() == 0, "\(caller.transcript)")
         #expect(try await callee.exitStatus() == 0, "\(callee.transcript)")
         #expect(try callee.report()["dtmfReceived"] as? String == "1234*#9", "\(callee.transcript)")
@@ -108,9 +124,13 @@ import Glibc
         let a = try await AgentAccounts.make()
         _ = try await RelayFixture.shared(for: a.prosody)
         let callee = try await echo("agentmedia-relay-b", a, ["--local-address", "127.0.0.1"])
-        let caller = try AgentProcess("caller", ["call", a.bare("agentmedia-relay-b"), "--relay-only", "--tone", "440",
-                                                 "--hangup-after", "1", "--report", "json", "--local-address", "127.0.0.1"]
-                                      + (try await a.arguments("agentmedia-relay-a")))
+        let caller = try AgentProcess(
+            "caller",
+            [
+                "call", a.bare("agentmedia-relay-b"), "--relay-only", "--tone", "440",
+                "--hangup-after", "1", "--report", "json", "--local-address", "127.0.0.1",
+            ]
+                + (try await a.arguments("agentmedia-relay-a")))
         #expect(try await caller.exitStatus() == 0, "\(caller.transcript)")
         #expect(try await callee.exitStatus() == 0, "\(callee.transcript)")
         let media = try caller.report()["media"] as? [String: Any] ?? [:]
@@ -129,16 +149,25 @@ import Glibc
         let made = try await Repository.run("\(Repository.root)/Tools/speech-sample", [speech])
         #expect(made.status == 0, "\(made.output)")
         let relayed = ["--local-address", "127.0.0.1", "--relay-only"]
-        let callee = try AgentProcess("callee", ["answer", "--auto", "--max-calls", "1", "--record", received,
-                                                 "--report", "json"] + (try await a.arguments("agentmedia-pesq-b")) + relayed)
+        let callee = try AgentProcess(
+            "callee",
+            [
+                "answer", "--auto", "--max-calls", "1", "--record", received,
+                "--report", "json",
+            ] + (try await a.arguments("agentmedia-pesq-b")) + relayed)
         try await callee.waitFor("waiting for calls")
-        let caller = try AgentProcess("caller", ["call", a.bare("agentmedia-pesq-b"), "--play", speech, "--hangup-after", "15",
-                                                 "--report", "json"] + (try await a.arguments("agentmedia-pesq-a")) + relayed)
+        let caller = try AgentProcess(
+            "caller",
+            [
+                "call", a.bare("agentmedia-pesq-b"), "--play", speech, "--hangup-after", "15",
+                "--report", "json",
+            ] + (try await a.arguments("agentmedia-pesq-a")) + relayed)
         #expect(try await caller.exitStatus(limit: .seconds(90)) == 0, "\(caller.transcript)")
         #expect(try await callee.exitStatus(limit: .seconds(30)) == 0, "\(callee.transcript)")
         let score = try await Repository.run("\(Repository.root)/Tools/pesq", [speech, received])
-        let mos = try #require(score.output.split(separator: "\n").lazy.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }.first,
-                               "Tools/pesq: \(score.output)")
+        let mos = try #require(
+            score.output.split(separator: "\n").lazy.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }.first,
+            "Tools/pesq: \(score.output)")
         print("AgentRealTimeMediaTests: wideband PESQ \(mos) between two agents through jingle-relay")
         #expect(mos >= 3.8)
     }
@@ -148,8 +177,10 @@ import Glibc
     @Test func audioThatStopsIsAMediaFailureAfterTheMediaTimeout() async throws {
         let a = try await AgentAccounts.make()
         let callee = try await echo("agentmedia-silent-b", a, Self.loopback + ["--media-timeout", "1"])
-        let caller = try AgentProcess("caller", ["call", a.bare("agentmedia-silent-b"), "--tone", "440"]
-                                      + (try await a.arguments("agentmedia-silent-a")) + Self.loopback)
+        let caller = try AgentProcess(
+            "caller",
+            ["call", a.bare("agentmedia-silent-b"), "--tone", "440"]
+                + (try await a.arguments("agentmedia-silent-a")) + Self.loopback)
         try await callee.waitFor("first audio received")
         caller.send(SIGKILL)
         _ = try await caller.exitStatus()
@@ -170,9 +201,13 @@ import Glibc
         let name = "agentmedia-concealed-\(maxConcealment ?? "d")"
         let guardArgs = maxConcealment.map { ["--max-concealment", $0] } ?? []
         let callee = try await echo("\(name)-b", a, Self.loopback + guardArgs)
-        let caller = try AgentProcess("caller", ["call", a.bare("\(name)-b"), "--tone", "440", "--hangup-after", "3",
-                                                 "--test-drop-outgoing-rtp", "80", "--max-concealment", "100", "--report", "json"]
-                                      + (try await a.arguments("\(name)-a")) + Self.loopback)
+        let caller = try AgentProcess(
+            "caller",
+            [
+                "call", a.bare("\(name)-b"), "--tone", "440", "--hangup-after", "3",
+                "--test-drop-outgoing-rtp", "80", "--max-concealment", "100", "--report", "json",
+            ]
+                + (try await a.arguments("\(name)-a")) + Self.loopback)
         #expect(try await caller.exitStatus() == 0, "\(caller.transcript)")
         #expect(try await callee.exitStatus() == expected, "\(callee.transcript)")
         let report = try callee.report()
@@ -192,8 +227,10 @@ import Glibc
     @Test func relayOnlyWithoutATURNServerIsAConnectionFailure() async throws {
         let a = try await AgentAccounts.make()
         let callee = try await echo("agentmedia-noturn-b", a)
-        let caller = try AgentProcess("caller", ["call", a.bare("agentmedia-noturn-b"), "--relay-only", "--report", "json"]
-                                      + (try await a.arguments("agentmedia-noturn-a")) + Self.loopback)
+        let caller = try AgentProcess(
+            "caller",
+            ["call", a.bare("agentmedia-noturn-b"), "--relay-only", "--report", "json"]
+                + (try await a.arguments("agentmedia-noturn-a")) + Self.loopback)
         #expect(try await caller.exitStatus() == 7, "\(caller.transcript)")
         #expect(caller.stderr.contains("TURN") || caller.stdout.contains("failed"), "\(caller.transcript)")
         callee.send(SIGTERM)

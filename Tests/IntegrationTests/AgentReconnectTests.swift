@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A Prosody of the test's own (the shared one must stay up for everybody else), stopped and
@@ -19,8 +19,12 @@ final class RestartableProsody: @unchecked Sendable {
     deinit { _ = try? Repository.runBlocking("/bin/bash", ["\(Repository.root)/Tools/prosody-test", "stop", directory]) }
 
     func start() async throws {
-        let (status, output) = try await Repository.run("/bin/bash", ["\(Repository.root)/Tools/prosody-test", "start", directory,
-                                                                 "--port", "\(port)"])
+        let (status, output) = try await Repository.run(
+            "/bin/bash",
+            [
+                "\(Repository.root)/Tools/prosody-test", "start", directory,
+                "--port", "\(port)",
+            ])
         guard status == 0 else { throw FixtureError(description: "Tools/prosody-test start failed:\n\(output)") }
     }
 
@@ -30,8 +34,10 @@ final class RestartableProsody: @unchecked Sendable {
 
     /// `--jid user@localhost/resource ...` against this server (or through `port`).
     func arguments(_ user: String, resource: String = "agent", port: Int? = nil) -> [String] {
-        ["--jid", "\(user)@localhost/\(resource)", "--password-file", "\(directory)/\(user).password",
-         "--server", "127.0.0.1:\(port ?? self.port)", "--ca-file", "\(directory)/ca.pem"]
+        [
+            "--jid", "\(user)@localhost/\(resource)", "--password-file", "\(directory)/\(user).password",
+            "--server", "127.0.0.1:\(port ?? self.port)", "--ca-file", "\(directory)/ca.pem",
+        ]
     }
 }
 
@@ -41,63 +47,63 @@ final class RestartableProsody: @unchecked Sendable {
 /// router or a dropped Wi-Fi would), and for a while closes new ones at once too.
 final class FreezingProxy: @unchecked Sendable {
     static let script = #"""
-    import os, socket, sys, threading, time
-    listen_port, upstream_port, ready_file, freeze_file, cut_file = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-    generation = [0]
-    hold = threading.Event()
-    lock = threading.Lock()
-    connections = []
-    refuse_until = [0.0]
-    def watch():
-        while True:
-            if os.path.exists(freeze_file):
-                generation[0] += 1
-                os.remove(freeze_file)
-            if os.path.exists(cut_file):
-                refuse_until[0] = time.time() + float(open(cut_file).read() or "0")
-                with lock:
-                    cut = list(connections)
-                    connections.clear()
-                for s in cut:
-                    try: s.shutdown(socket.SHUT_RDWR)
-                    except OSError: pass
-                os.remove(cut_file)
-            time.sleep(0.02)
-    threading.Thread(target=watch, daemon=True).start()
-    def pump(src, dst, gen):
-        try:
+        import os, socket, sys, threading, time
+        listen_port, upstream_port, ready_file, freeze_file, cut_file = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+        generation = [0]
+        hold = threading.Event()
+        lock = threading.Lock()
+        connections = []
+        refuse_until = [0.0]
+        def watch():
             while True:
-                data = src.recv(65536)
-                if not data or generation[0] != gen:
-                    break
-                dst.sendall(data)
-        except OSError:
-            return
-        if generation[0] != gen:
-            hold.wait()  # silent for ever, sockets left open
-        for s in (src, dst):
-            try: s.shutdown(socket.SHUT_RDWR)
-            except OSError: pass
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", listen_port))
-    server.listen(16)
-    open(ready_file, "w").write("ready")
-    while True:
-        try:
-            client, _ = server.accept()
-        except InterruptedError:
-            continue
-        if time.time() < refuse_until[0]:
-            client.close()  # the way back is not there yet
-            continue
-        upstream = socket.create_connection(("127.0.0.1", upstream_port))
-        with lock:
-            connections.extend([client, upstream])
-        gen = generation[0]
-        threading.Thread(target=pump, args=(client, upstream, gen), daemon=True).start()
-        threading.Thread(target=pump, args=(upstream, client, gen), daemon=True).start()
-    """#
+                if os.path.exists(freeze_file):
+                    generation[0] += 1
+                    os.remove(freeze_file)
+                if os.path.exists(cut_file):
+                    refuse_until[0] = time.time() + float(open(cut_file).read() or "0")
+                    with lock:
+                        cut = list(connections)
+                        connections.clear()
+                    for s in cut:
+                        try: s.shutdown(socket.SHUT_RDWR)
+                        except OSError: pass
+                    os.remove(cut_file)
+                time.sleep(0.02)
+        threading.Thread(target=watch, daemon=True).start()
+        def pump(src, dst, gen):
+            try:
+                while True:
+                    data = src.recv(65536)
+                    if not data or generation[0] != gen:
+                        break
+                    dst.sendall(data)
+            except OSError:
+                return
+            if generation[0] != gen:
+                hold.wait()  # silent for ever, sockets left open
+            for s in (src, dst):
+                try: s.shutdown(socket.SHUT_RDWR)
+                except OSError: pass
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", listen_port))
+        server.listen(16)
+        open(ready_file, "w").write("ready")
+        while True:
+            try:
+                client, _ = server.accept()
+            except InterruptedError:
+                continue
+            if time.time() < refuse_until[0]:
+                client.close()  # the way back is not there yet
+                continue
+            upstream = socket.create_connection(("127.0.0.1", upstream_port))
+            with lock:
+                connections.extend([client, upstream])
+            gen = generation[0]
+            threading.Thread(target=pump, args=(client, upstream, gen), daemon=True).start()
+            threading.Thread(target=pump, args=(upstream, client, gen), daemon=True).start()
+        """#
 
     let port: Int
     private let process = Process()
@@ -156,8 +162,10 @@ final class FreezingProxy: @unchecked Sendable {
 
     @Test func idleAnsweringAgentSurvivesAProsodyRestart() async throws {
         let prosody = try await RestartableProsody("restart")
-        let bob = try AgentProcess("callee", ["answer"] + prosody.arguments("bob")
-                                   + ["--auto", "--max-calls", "1", "--report", "json"] + Self.signalling)
+        let bob = try AgentProcess(
+            "callee",
+            ["answer"] + prosody.arguments("bob")
+                + ["--auto", "--max-calls", "1", "--report", "json"] + Self.signalling)
         try await bob.waitFor("waiting for calls")
         #expect(bob.stderr.contains("stream management on"), "\(bob.transcript)")
         await prosody.stop()
@@ -166,8 +174,10 @@ final class FreezingProxy: @unchecked Sendable {
         try await prosody.start()
         try await bob.waitFor("online again (new session)", limit: .seconds(20))
         // Presence went out again: a JMI call to the bare JID reaches the agent and is answered.
-        let alice = try AgentProcess("caller", ["call", "bob@localhost"] + prosody.arguments("alice")
-                                     + ["--report", "json", "--hangup-after", "0.3"] + Self.signalling)
+        let alice = try AgentProcess(
+            "caller",
+            ["call", "bob@localhost"] + prosody.arguments("alice")
+                + ["--report", "json", "--hangup-after", "0.3"] + Self.signalling)
         #expect(try await alice.exitStatus() == 0, "\(alice.transcript)\n\(bob.transcript)")
         #expect(try await bob.exitStatus() == 0, "\(bob.transcript)")
         #expect(try bob.report()["outcome"] as? String == "completed")
@@ -175,11 +185,15 @@ final class FreezingProxy: @unchecked Sendable {
 
     @Test func prosodyStoppedUnderACall() async throws {
         let prosody = try await RestartableProsody("incall")
-        let bob = try AgentProcess("callee", ["answer"] + prosody.arguments("bob")
-                                   + ["--auto", "--no-reconnect", "--report", "json"] + Self.signalling)
+        let bob = try AgentProcess(
+            "callee",
+            ["answer"] + prosody.arguments("bob")
+                + ["--auto", "--no-reconnect", "--report", "json"] + Self.signalling)
         try await bob.waitFor("waiting for calls")
-        let alice = try AgentProcess("caller", ["call", "bob@localhost"] + prosody.arguments("alice")
-                                     + ["--report", "json", "--hangup-after", "60"] + Self.signalling)
+        let alice = try AgentProcess(
+            "caller",
+            ["call", "bob@localhost"] + prosody.arguments("alice")
+                + ["--report", "json", "--hangup-after", "60"] + Self.signalling)
         try await alice.waitFor("is active")
         try await bob.waitFor("is active")
         let stopped = ContinuousClock.now
@@ -206,9 +220,13 @@ final class FreezingProxy: @unchecked Sendable {
         let prosody = try await RestartableProsody("silent")
         let proxy = try await FreezingProxy(upstream: prosody.port)
         defer { proxy.stop() }
-        let bob = try AgentProcess("callee", ["answer"] + prosody.arguments("bob", port: proxy.port)
-                                   + ["--auto", "--max-calls", "1", "--report", "json",
-                                      "--ping-interval", "1", "--ping-timeout", "1.5"] + Self.signalling)
+        let bob = try AgentProcess(
+            "callee",
+            ["answer"] + prosody.arguments("bob", port: proxy.port)
+                + [
+                    "--auto", "--max-calls", "1", "--report", "json",
+                    "--ping-interval", "1", "--ping-timeout", "1.5",
+                ] + Self.signalling)
         try await bob.waitFor("waiting for calls")
         // Pings after each second of silence are answered: the agent stays online.
         try await Task.sleep(for: .milliseconds(2500))
@@ -218,8 +236,10 @@ final class FreezingProxy: @unchecked Sendable {
         try await bob.waitFor("online again", limit: .seconds(20))
         // The server still had the old session (no FIN reached it): XEP-0198 resumes it.
         #expect(bob.stderr.contains("online again (stream resumed)"), "\(bob.transcript)")
-        let alice = try AgentProcess("caller", ["call", "bob@localhost"] + prosody.arguments("alice")
-                                     + ["--report", "json", "--hangup-after", "0.3"] + Self.signalling)
+        let alice = try AgentProcess(
+            "caller",
+            ["call", "bob@localhost"] + prosody.arguments("alice")
+                + ["--report", "json", "--hangup-after", "0.3"] + Self.signalling)
         #expect(try await alice.exitStatus() == 0, "\(alice.transcript)\n\(bob.transcript)")
         #expect(try await bob.exitStatus() == 0, "\(bob.transcript)")
         withExtendedLifetime(proxy) {}
@@ -236,13 +256,17 @@ final class FreezingProxy: @unchecked Sendable {
         let proxy = try await FreezingProxy(upstream: prosody.port)
         defer { proxy.stop() }
         let media = ["--local-address", "127.0.0.1", "--no-discover-servers", "--tone", "440", "--media-timeout", "1"]
-        let bob = try AgentProcess("callee", ["answer"] + prosody.arguments("bob", port: proxy.port)
-                                   + ["--auto", "--max-calls", "1", "--report", "json", "--reconnect-max-delay", "1"] + media)
+        let bob = try AgentProcess(
+            "callee",
+            ["answer"] + prosody.arguments("bob", port: proxy.port)
+                + ["--auto", "--max-calls", "1", "--report", "json", "--reconnect-max-delay", "1"] + media)
         defer { bob.kill() }
         try await bob.waitFor("waiting for calls")
         #expect(bob.stderr.contains("stream management on"), "\(bob.transcript)")
-        let alice = try AgentProcess("caller", ["call", "bob@localhost"] + prosody.arguments("alice")
-                                     + ["--report", "json"] + media)
+        let alice = try AgentProcess(
+            "caller",
+            ["call", "bob@localhost"] + prosody.arguments("alice")
+                + ["--report", "json"] + media)
         defer { alice.kill() }
         try await alice.waitFor("first audio received")
         try await bob.waitFor("first audio received")

@@ -4,7 +4,7 @@ import STUN
 import TURNServer
 import Testing
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `jingle-agent check --turn` and the call report's ICE server list: an Allocate on each TURN
@@ -13,8 +13,10 @@ import Glibc
     static var agent: String { AgentProcess.executable }
 
     func checkArguments(_ prosody: ProsodyFixture, _ user: String) throws -> [String] {
-        ["check", "--turn", "--turn-timeout", "2", "--jid", "\(user)@localhost", "--password-file", prosody.passwordFile(user),
-         "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile]
+        [
+            "check", "--turn", "--turn-timeout", "2", "--jid", "\(user)@localhost", "--password-file", prosody.passwordFile(user),
+            "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile,
+        ]
     }
 
     /// The relay has Prosody's secret: every TURN service allocates.
@@ -54,12 +56,16 @@ import Glibc
         _ = try await prosody.account("turn-check-name")
         let (username, passwordFile) = try restCredentials(secret: prosody.turnSecret)
         defer { try? FileManager.default.removeItem(atPath: passwordFile) }
-        let (status, output) = try await Repository.run(Self.agent, try checkArguments(prosody, "turn-check-name") + [
-            "--ice-server", "turn:localhost:\(prosody.turnPort)", "--ice-username", username, "--ice-password-file", passwordFile,
-        ])
+        let (status, output) = try await Repository.run(
+            Self.agent,
+            try checkArguments(prosody, "turn-check-name") + [
+                "--ice-server", "turn:localhost:\(prosody.turnPort)", "--ice-username", username, "--ice-password-file", passwordFile,
+            ])
         #expect(status == 0, "output:\n\(output)")
-        #expect(output.contains("turn:localhost:\(prosody.turnPort)?transport=udp (turn:127.0.0.1:\(prosody.turnPort)?transport=udp): allocated"),
-                "output:\n\(output)")
+        #expect(
+            output.contains(
+                "turn:localhost:\(prosody.turnPort)?transport=udp (turn:127.0.0.1:\(prosody.turnPort)?transport=udp): allocated"),
+            "output:\n\(output)")
     }
 
     /// A relay-only call whose only TURN server does not answer: exit 7, and the report says which
@@ -69,14 +75,20 @@ import Glibc
         let deadPort = try Repository.freeRelayPort()
         let (username, passwordFile) = try restCredentials(secret: "unused")
         defer { try? FileManager.default.removeItem(atPath: passwordFile) }
-        let callee = try AgentProcess("echo", ["echo", "--report", "json", "--max-calls", "1"]
-                                      + (try await a.arguments("turn-report-b")) + ["--local-address", "127.0.0.1", "--no-discover-servers"])
+        let callee = try AgentProcess(
+            "echo",
+            ["echo", "--report", "json", "--max-calls", "1"]
+                + (try await a.arguments("turn-report-b")) + ["--local-address", "127.0.0.1", "--no-discover-servers"])
         try await callee.waitFor("waiting for calls")
-        let caller = try AgentProcess("caller", ["call", a.bare("turn-report-b"), "--relay-only", "--report", "json",
-                                                 "--local-address", "127.0.0.1",
-                                                 "--ice-server", "turn:127.0.0.1:\(deadPort)", "--ice-username", username,
-                                                 "--ice-password-file", passwordFile]
-                                      + (try await a.arguments("turn-report-a")))
+        let caller = try AgentProcess(
+            "caller",
+            [
+                "call", a.bare("turn-report-b"), "--relay-only", "--report", "json",
+                "--local-address", "127.0.0.1",
+                "--ice-server", "turn:127.0.0.1:\(deadPort)", "--ice-username", username,
+                "--ice-password-file", passwordFile,
+            ]
+                + (try await a.arguments("turn-report-a")))
         #expect(try await caller.exitStatus(limit: .seconds(60)) == 7, "\(caller.transcript)")
         let media = try caller.report()["media"] as? [String: Any] ?? [:]
         let servers = media["iceServers"] as? [[String: Any]] ?? []
@@ -92,12 +104,18 @@ import Glibc
     @Test func relayOnlyCallReportListsTheAllocatedServers() async throws {
         let a = try await AgentAccounts.make()
         _ = try await RelayFixture.shared(for: a.prosody)
-        let callee = try AgentProcess("echo", ["echo", "--report", "json", "--max-calls", "1"]
-                                      + (try await a.arguments("turn-ok-b")) + ["--local-address", "127.0.0.1", "--no-discover-servers"])
+        let callee = try AgentProcess(
+            "echo",
+            ["echo", "--report", "json", "--max-calls", "1"]
+                + (try await a.arguments("turn-ok-b")) + ["--local-address", "127.0.0.1", "--no-discover-servers"])
         try await callee.waitFor("waiting for calls")
-        let caller = try AgentProcess("caller", ["call", a.bare("turn-ok-b"), "--relay-only", "--tone", "440", "--hangup-after", "1",
-                                                 "--report", "json", "--local-address", "127.0.0.1"]
-                                      + (try await a.arguments("turn-ok-a")))
+        let caller = try AgentProcess(
+            "caller",
+            [
+                "call", a.bare("turn-ok-b"), "--relay-only", "--tone", "440", "--hangup-after", "1",
+                "--report", "json", "--local-address", "127.0.0.1",
+            ]
+                + (try await a.arguments("turn-ok-a")))
         #expect(try await caller.exitStatus() == 0, "\(caller.transcript)")
         #expect(try await callee.exitStatus() == 0, "\(callee.transcript)")
         let media = try caller.report()["media"] as? [String: Any] ?? [:]
@@ -143,13 +161,16 @@ struct PrivateProsody {
         let port = try Repository.freeTCPPort()
         let turnPort = try Repository.freeRelayPort()
         let dir = "\(Repository.runDirectory)/prosody-turn-\(getpid())-\(port)"
-        let (status, output) = try await Repository.run("/bin/bash", [
-            "\(Repository.root)/Tools/prosody-test", "start", dir,
-            "--port", "\(port)", "--turn-host", "127.0.0.1", "--turn-port", "\(turnPort)", "--turn-secret", secret,
-        ])
+        let (status, output) = try await Repository.run(
+            "/bin/bash",
+            [
+                "\(Repository.root)/Tools/prosody-test", "start", dir,
+                "--port", "\(port)", "--turn-host", "127.0.0.1", "--turn-port", "\(turnPort)", "--turn-secret", secret,
+            ])
         guard status == 0 else { throw FixtureError(description: "Tools/prosody-test failed (status \(status)):\n\(output)") }
-        fixture = ProsodyFixture(directory: dir, port: port, caFile: "\(dir)/ca.pem", turnSecret: secret,
-                                 turnHost: "127.0.0.1", turnPort: turnPort)
+        fixture = ProsodyFixture(
+            directory: dir, port: port, caFile: "\(dir)/ca.pem", turnSecret: secret,
+            turnHost: "127.0.0.1", turnPort: turnPort)
     }
 
     /// Blocking: it runs from a `defer`, at the end of the test.

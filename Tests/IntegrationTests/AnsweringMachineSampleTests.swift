@@ -33,7 +33,7 @@ final class OutputLines: @unchecked Sendable {
         Thread.detachNewThread {
             var buffer = Data()
             while true {
-                let chunk = handle.availableData   // blocks; empty at end of file
+                let chunk = handle.availableData // blocks; empty at end of file
                 if chunk.isEmpty { break }
                 buffer += chunk
                 while let newline = buffer.firstIndex(of: 0x0A) {
@@ -65,7 +65,7 @@ final class OutputLines: @unchecked Sendable {
 @Suite(.serialized) struct AnsweringMachineSampleTests {
     @Test func theSampleAnswersPlaysItsPromptAndRecordsTheMessage() async throws {
         let prosody = try await ProsodyFixture.shared()
-        _ = try await RelayFixture.shared(for: prosody)   // the TURN service Prosody advertises
+        _ = try await RelayFixture.shared(for: prosody) // the TURN service Prosody advertises
         let machine = try await prosody.account("am-machine")
         let caller = try await prosody.account("am-caller")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("jk-am-\(UUID().uuidString)")
@@ -77,22 +77,27 @@ final class OutputLines: @unchecked Sendable {
 
         let binary = "\(Repository.root)/.build/debug/answering-machine"
         #expect(FileManager.default.isExecutableFile(atPath: binary), "build first: swift build --build-tests")
-        let program = try OutputLines(binary, [
-            "--jid", "\(machine.jid)/answering", "--password-file", prosody.passwordFile("am-machine"),
-            "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile,
-            "--prompt", dir.appendingPathComponent("prompt.wav").path, "--messages", dir.path,
-            "--max-calls", "1", "--local-address", "127.0.0.1",
-        ])
+        let program = try OutputLines(
+            binary,
+            [
+                "--jid", "\(machine.jid)/answering", "--password-file", prosody.passwordFile("am-machine"),
+                "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile,
+                "--prompt", dir.appendingPathComponent("prompt.wav").path, "--messages", dir.path,
+                "--max-calls", "1", "--local-address", "127.0.0.1",
+            ])
         defer { program.stop() }
         _ = try await program.line(containing: "ready as")
 
-        let client = XMPPClient(configuration: XMPPClientConfiguration(
-            jid: caller.jid.with(resource: "caller"), password: caller.password,
-            server: .init(host: "127.0.0.1", port: prosody.port), trustedCAFile: prosody.caFile))
+        let client = XMPPClient(
+            configuration: XMPPClientConfiguration(
+                jid: caller.jid.with(resource: "caller"), password: caller.password,
+                server: .init(host: "127.0.0.1", port: prosody.port), trustedCAFile: prosody.caFile))
         try await client.connect()
         defer { Task { await client.disconnect() } }
-        let calls = try await CallManager.forClient(client, configuration: CallConfiguration(
-            mediaTransports: ICEMediaTransportProvider(settings: CallMediaSettings(localAddresses: ["127.0.0.1"]), client: client)))
+        let calls = try await CallManager.forClient(
+            client,
+            configuration: CallConfiguration(
+                mediaTransports: ICEMediaTransportProvider(settings: CallMediaSettings(localAddresses: ["127.0.0.1"]), client: client)))
         await calls.start()
         let call = try await calls.placeCall(to: machine.jid.bare, timeout: .seconds(30))
         let events = CallEvents(call)
@@ -145,10 +150,11 @@ final class PromptListener: CallAudioSink {
             s.loudRun = level > -30 ? s.loudRun + 1 : 0
             s.quietRun = level < -60 ? s.quietRun + 1 : 0
             if s.loudRun >= 10 { s.heardPrompt = true }
-            let met: Bool = switch s.goal {
-            case .promptThenQuiet?: s.heardPrompt && s.quietRun >= 25
-            case nil: false
-            }
+            let met: Bool =
+                switch s.goal {
+                case .promptThenQuiet?: s.heardPrompt && s.quietRun >= 25
+                case nil: false
+                }
             guard met else { return nil }
             s.goal = nil
             defer { s.waiter = nil }

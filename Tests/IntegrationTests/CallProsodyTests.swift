@@ -30,7 +30,11 @@ import XMPPCore
         let aliceClient = try await connect("alice", "call-a")
         let deskClient = try await connect("bob", "call-desk")
         let phoneClient = try await connect("bob", "call-phone")
-        defer { Task { await aliceClient.disconnect(); await deskClient.disconnect(); await phoneClient.disconnect() } }
+        defer {
+            Task {
+                await aliceClient.disconnect(); await deskClient.disconnect(); await phoneClient.disconnect()
+            }
+        }
         let alice = try await manager(aliceClient)
         let desk = try await manager(deskClient)
         let phone = try await manager(phoneClient)
@@ -53,7 +57,9 @@ import XMPPCore
         #expect(await outgoing.remoteDevice == JID("bob@localhost/call-desk"))
         let stats = await outgoing.statistics
         #expect(stats.proposeToRinging != nil && stats.proposeToProceed != nil && stats.initiateToAccept != nil)
-        print("JMI call setup through Prosody: propose->ringing \(stats.proposeToRinging!), propose->proceed \(stats.proposeToProceed!), initiate->accept \(stats.initiateToAccept!), total \(stats.setup!)")
+        print(
+            "JMI call setup through Prosody: propose->ringing \(stats.proposeToRinging!), propose->proceed \(stats.proposeToProceed!), initiate->accept \(stats.initiateToAccept!), total \(stats.setup!)"
+        )
 
         await onDesk.hangUp()
         #expect(try await aliceEvents.ended() == .completed(byPeer: true))
@@ -63,7 +69,11 @@ import XMPPCore
         let aliceClient = try await connect("alice", "call-d")
         let bobClient = try await connect("bob", "call-d")
         let carolClient = try await connect("carol", "call-d")
-        defer { Task { await aliceClient.disconnect(); await bobClient.disconnect(); await carolClient.disconnect() } }
+        defer {
+            Task {
+                await aliceClient.disconnect(); await bobClient.disconnect(); await carolClient.disconnect()
+            }
+        }
         let alice = try await manager(aliceClient)
         let bob = try await manager(bobClient)
         let bobJID = JID("bob@localhost/call-d")!
@@ -97,7 +107,11 @@ import XMPPCore
     @Test func unansweredJMICallIsRetractedOnTimeout() async throws {
         let aliceClient = try await connect("alice", "call-t")
         let bobClient = try await connect("bob", "call-t")
-        defer { Task { await aliceClient.disconnect(); await bobClient.disconnect() } }
+        defer {
+            Task {
+                await aliceClient.disconnect(); await bobClient.disconnect()
+            }
+        }
         let alice = try await manager(aliceClient)
         let bob = try await manager(bobClient)
         _ = try await bobClient.ping(nil, timeout: .seconds(10))
@@ -112,7 +126,11 @@ import XMPPCore
     @Test func busyRejectAndCancelWhileRingingOverJMI() async throws {
         let aliceClient = try await connect("alice", "call-b")
         let bobClient = try await connect("bob", "call-b")
-        defer { Task { await aliceClient.disconnect(); await bobClient.disconnect() } }
+        defer {
+            Task {
+                await aliceClient.disconnect(); await bobClient.disconnect()
+            }
+        }
         let alice = try await manager(aliceClient)
         let bob = try await manager(bobClient)
         _ = try await bobClient.ping(nil, timeout: .seconds(10))

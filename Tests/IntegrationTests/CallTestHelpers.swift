@@ -7,8 +7,10 @@ struct CallWaitTimedOut: Error, CustomStringConvertible {
 }
 
 /// Runs `body`, failing after `limit` (a bounded wait, not a timing assertion).
-func callWait<T: Sendable>(_ limit: Duration = .seconds(15), _ what: String,
-                           _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+func callWait<T: Sendable>(
+    _ limit: Duration = .seconds(15), _ what: String,
+    _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await body() }
         group.addTask {
@@ -26,8 +28,10 @@ final class CallEvents: @unchecked Sendable {
     private var iterator: AsyncStream<CallEvent>.AsyncIterator
     init(_ call: Call) { iterator = call.events.makeAsyncIterator() }
 
-    func next(_ what: String, within limit: Duration = .seconds(15),
-              where match: @escaping @Sendable (CallEvent) -> Bool) async throws -> CallEvent {
+    func next(
+        _ what: String, within limit: Duration = .seconds(15),
+        where match: @escaping @Sendable (CallEvent) -> Bool
+    ) async throws -> CallEvent {
         try await callWait(limit, what) { [self] in
             while let e = await self.iterator.next() {
                 if ProcessInfo.processInfo.environment["JINGLEKIT_TRACE_CALLS"] != nil { print("call event: \(e)") }

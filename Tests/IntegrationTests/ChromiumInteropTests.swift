@@ -34,8 +34,10 @@ import Testing
 
     /// One call through Prosody between `jingle-agent` and the Chromium peer, both sides playing
     /// the speech sample and recording; returns both reports and both PESQ scores.
-    func call(_ direction: Direction, bundlePolicy: String, accounts tag: String, talk: String = talk,
-              peerExtra: [String] = [], agentExtra: [String] = []) async throws -> Outcome {
+    func call(
+        _ direction: Direction, bundlePolicy: String, accounts tag: String, talk: String = talk,
+        peerExtra: [String] = [], agentExtra: [String] = []
+    ) async throws -> Outcome {
         guard FileManager.default.isExecutableFile(atPath: Self.python) else {
             throw AgentTestError("no \(Self.python): run Tools/bootstrap (it installs slixmpp and the PESQ tools into .venv)")
         }
@@ -47,12 +49,16 @@ import Testing
         #expect(made.status == 0, "\(made.output)")
         let agentName = "chromium-\(tag)-agent", peerName = "chromium-\(tag)-webrtc"
         let peerAccount = try await a.prosody.account(peerName)
-        let peerCommon = [Self.peerProgram, "--jid", "\(peerAccount.jid)/chromium", "--password-file", a.prosody.passwordFile(peerName),
-                          "--server", "127.0.0.1:\(a.prosody.port)", "--ca-file", a.prosody.caFile,
-                          "--play", speech, "--record", chromiumRecording, "--record-rtp", chromiumRTPRecording,
-                          "--bundle-policy", bundlePolicy,
-                          "--address", "127.0.0.1", "--timeout", "60"] + peerExtra
-        let agentCommon = ["--play", speech, "--record", agentRecording, "--report", "json"]
+        let peerCommon =
+            [
+                Self.peerProgram, "--jid", "\(peerAccount.jid)/chromium", "--password-file", a.prosody.passwordFile(peerName),
+                "--server", "127.0.0.1:\(a.prosody.port)", "--ca-file", a.prosody.caFile,
+                "--play", speech, "--record", chromiumRecording, "--record-rtp", chromiumRTPRecording,
+                "--bundle-policy", bundlePolicy,
+                "--address", "127.0.0.1", "--timeout", "60",
+            ] + peerExtra
+        let agentCommon =
+            ["--play", speech, "--record", agentRecording, "--report", "json"]
             + (try await a.arguments(agentName)) + Self.loopback + agentExtra
         let agent: AgentProcess, peer: AgentProcess
         switch direction {
@@ -63,8 +69,9 @@ import Testing
         case .chromiumCallsAgent:
             agent = try AgentProcess("agent", ["answer", "--auto", "--max-calls", "1"] + agentCommon)
             try await agent.waitFor("waiting for calls")
-            peer = try AgentProcess("chromium", peerCommon + ["--call", a.bare(agentName), "--hangup-after", talk],
-                                    executable: Self.python)
+            peer = try AgentProcess(
+                "chromium", peerCommon + ["--call", a.bare(agentName), "--hangup-after", talk],
+                executable: Self.python)
         }
         let agentStatus = try await agent.exitStatus(limit: .seconds(90))
         let peerStatus = try await peer.exitStatus(limit: .seconds(60))
@@ -72,12 +79,14 @@ import Testing
         let ended = (try? peer.reports())?.last(where: { $0["event"] as? String == "ended" }) ?? [:]
         #expect(agentStatus == 0, "agent exit \(agentStatus)\n\(agent.transcript)\n\(peer.transcript)")
         #expect(peerStatus == 0, "chromium peer exit \(peerStatus)\n\(peer.transcript)")
-        let outcome = Outcome(agent: agentReport, agentTranscript: agent.transcript, peerEnded: ended, peerTranscript: peer.transcript,
-                              agentPESQ: try await Self.pesq(speech, agentRecording), chromiumPESQ: try await Self.pesq(speech, chromiumRecording),
-                              chromiumRTPPESQ: try await Self.pesq(speech, chromiumRTPRecording))
-        print("ChromiumInteropRealTimeTests: \(direction) \(bundlePolicy): PESQ received by the agent \(outcome.agentPESQ.map { "\($0)" } ?? "none"), "
-              + "received by Chromium \(outcome.chromiumPESQ.map { "\($0)" } ?? "none") (WebAudio playout), "
-              + "\(outcome.chromiumRTPPESQ.map { "\($0)" } ?? "none") (RTP timeline); agent setup \(Self.setupLine(agentReport))")
+        let outcome = Outcome(
+            agent: agentReport, agentTranscript: agent.transcript, peerEnded: ended, peerTranscript: peer.transcript,
+            agentPESQ: try await Self.pesq(speech, agentRecording), chromiumPESQ: try await Self.pesq(speech, chromiumRecording),
+            chromiumRTPPESQ: try await Self.pesq(speech, chromiumRTPRecording))
+        print(
+            "ChromiumInteropRealTimeTests: \(direction) \(bundlePolicy): PESQ received by the agent \(outcome.agentPESQ.map { "\($0)" } ?? "none"), "
+                + "received by Chromium \(outcome.chromiumPESQ.map { "\($0)" } ?? "none") (WebAudio playout), "
+                + "\(outcome.chromiumRTPPESQ.map { "\($0)" } ?? "none") (RTP timeline); agent setup \(Self.setupLine(agentReport))")
         return outcome
     }
 
@@ -140,10 +149,12 @@ import Testing
         let concealment = media["concealmentRate"] as? Double ?? 1
         #expect(concealment < 0.05, "agent concealed \(concealment * 100) %\n\(context)")
         #expect((o.agentPESQ ?? 0) >= 3.5, "PESQ of what the agent received: \(o.agentPESQ.map { "\($0)" } ?? "none")")
-        #expect((o.chromiumRTPPESQ ?? 0) >= 3.5,
-                "PESQ of what Chromium received, on the RTP timeline: \(o.chromiumRTPPESQ.map { "\($0)" } ?? "none")")
-        #expect((o.chromiumPESQ ?? 0) >= 2.5,
-                "PESQ of what Chromium played out (WebAudio): \(o.chromiumPESQ.map { "\($0)" } ?? "none")")
+        #expect(
+            (o.chromiumRTPPESQ ?? 0) >= 3.5,
+            "PESQ of what Chromium received, on the RTP timeline: \(o.chromiumRTPPESQ.map { "\($0)" } ?? "none")")
+        #expect(
+            (o.chromiumPESQ ?? 0) >= 2.5,
+            "PESQ of what Chromium played out (WebAudio): \(o.chromiumPESQ.map { "\($0)" } ?? "none")")
     }
 
     @Test func agentCallsChromiumBalanced() async throws {
@@ -176,8 +187,9 @@ import Testing
     /// durations in 8 kHz units beside 48 kHz Opus), not the one the agent itself sends on.
     /// (Chromium gives pages no received DTMF, so the other direction cannot be checked here.)
     @Test func chromiumSendsDTMFThatTheAgentReports() async throws {
-        let o = try await call(.chromiumCallsAgent, bundlePolicy: "balanced", accounts: "c2a-dtmf", talk: "4",
-                               peerExtra: ["--dtmf", "159#"])
+        let o = try await call(
+            .chromiumCallsAgent, bundlePolicy: "balanced", accounts: "c2a-dtmf", talk: "4",
+            peerExtra: ["--dtmf", "159#"])
         check(o, quality: false)
         #expect(o.agent["dtmfReceived"] as? String == "159#", "\(o.agentTranscript)")
     }
@@ -188,8 +200,9 @@ import Testing
     /// it conceals a fraction of what it lost. (The RTP-timeline recording has no concealment:
     /// the frames lost before RED starts are silence there, so it is not scored here.)
     @Test func agentSendsRedundancyThatChromiumRecovers() async throws {
-        let o = try await call(.agentCallsChromium, bundlePolicy: "balanced", accounts: "a2c-red",
-                               agentExtra: ["--test-drop-outgoing-rtp", "10"])
+        let o = try await call(
+            .agentCallsChromium, bundlePolicy: "balanced", accounts: "a2c-red",
+            agentExtra: ["--test-drop-outgoing-rtp", "10"])
         let context = "\(o.agentTranscript)\n\(o.peerTranscript)"
         let media = o.agent["media"] as? [String: Any] ?? [:]
         #expect(media["redAgreed"] as? Bool == true, "\(context)")
@@ -201,8 +214,10 @@ import Testing
         #expect((inbound["fecPacketsReceived"] as? Int ?? 0) > received / 2, "Chromium took RED's redundant blocks: \(inbound)")
         let concealed = Double(inbound["concealedSamples"] as? Int ?? 0)
         let total = Double(max(1, inbound["totalSamplesReceived"] as? Int ?? 1))
-        print("ChromiumInteropRealTimeTests: RED to Chromium: lost \(lost) of \(lost + received), concealed "
-              + "\(String(format: "%.1f", 100 * concealed / total)) % of samples, playout PESQ \(o.chromiumPESQ.map { "\($0)" } ?? "none"); \(inbound)")
+        print(
+            "ChromiumInteropRealTimeTests: RED to Chromium: lost \(lost) of \(lost + received), concealed "
+                + "\(String(format: "%.1f", 100 * concealed / total)) % of samples, playout PESQ \(o.chromiumPESQ.map { "\($0)" } ?? "none"); \(inbound)"
+        )
         #expect(concealed / total < 0.04, "Chromium concealed \(100 * concealed / total) % of samples at 10 % loss: \(inbound)")
         #expect((o.chromiumPESQ ?? 0) >= 2.5, "PESQ of Chromium's playout: \(o.chromiumPESQ.map { "\($0)" } ?? "none")")
     }
@@ -210,8 +225,9 @@ import Testing
     /// Offered telephone-event at 48000 only, the agent answers that rate, and Chromium's events
     /// carry 48 kHz durations.
     @Test func chromiumSendsDTMFAtTelephoneEvent48000() async throws {
-        let o = try await call(.chromiumCallsAgent, bundlePolicy: "balanced", accounts: "c2a-dtmf48", talk: "4",
-                               peerExtra: ["--dtmf", "73*", "--telephone-event-rate", "48000"])
+        let o = try await call(
+            .chromiumCallsAgent, bundlePolicy: "balanced", accounts: "c2a-dtmf48", talk: "4",
+            peerExtra: ["--dtmf", "73*", "--telephone-event-rate", "48000"])
         check(o, quality: false)
         #expect(o.agent["dtmfReceived"] as? String == "73*", "\(o.agentTranscript)")
     }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Real calls between jingle-agent and Dino 0.4.2 (Debian `dino-im`), both ways, through
@@ -16,8 +16,8 @@ import Glibc
         let directory: String
         let agentExit: Int32
         let report: [String: Any]
-        let agentHeard: Double?   // PESQ of the agent's recording against Dino's microphone speech
-        let dinoHeard: Double?    // PESQ of Dino's speaker against the agent's speech
+        let agentHeard: Double? // PESQ of the agent's recording against Dino's microphone speech
+        let dinoHeard: Double? // PESQ of Dino's speaker against the agent's speech
         let details: String
     }
 
@@ -28,13 +28,16 @@ import Glibc
         guard getuid() == 0 else {
             throw AgentTestError("DinoInterop: needs root (network and mount namespaces for Dino); run Tools/test as root")
         }
-        let tools = ["/usr/bin/dino-im", "/usr/bin/Xvfb", "/usr/bin/pulseaudio", "/usr/bin/parec", "/usr/bin/paplay",
-                     "/usr/bin/dbus-daemon", "/usr/bin/import", "/usr/bin/sqlite3", "/usr/bin/nsenter", "/usr/bin/unshare",
-                     "/usr/bin/prosody", "/usr/bin/espeak-ng", "/usr/bin/sox",
-                     "/usr/lib/python3/dist-packages/pyatspi/__init__.py"]
+        let tools = [
+            "/usr/bin/dino-im", "/usr/bin/Xvfb", "/usr/bin/pulseaudio", "/usr/bin/parec", "/usr/bin/paplay",
+            "/usr/bin/dbus-daemon", "/usr/bin/import", "/usr/bin/sqlite3", "/usr/bin/nsenter", "/usr/bin/unshare",
+            "/usr/bin/prosody", "/usr/bin/espeak-ng", "/usr/bin/sox",
+            "/usr/lib/python3/dist-packages/pyatspi/__init__.py",
+        ]
         let missing = tools.filter { !FileManager.default.fileExists(atPath: $0) }
         guard missing.isEmpty else {
-            throw AgentTestError("DinoInterop: missing \(missing.joined(separator: ", ")): run Tools/bootstrap (it installs dino-im and the headless stack)")
+            throw AgentTestError(
+                "DinoInterop: missing \(missing.joined(separator: ", ")): run Tools/bootstrap (it installs dino-im and the headless stack)")
         }
         guard FileManager.default.isExecutableFile(atPath: AgentProcess.executable) else {
             throw AgentTestError("DinoInterop: no jingle-agent at \(AgentProcess.executable) (swift build --build-tests)")
@@ -64,7 +67,7 @@ import Glibc
         let deadline = ContinuousClock.now + limit
         while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
         if process.isRunning {
-            process.terminate()   // the script's EXIT trap stops the session; the defer above makes sure
+            process.terminate() // the script's EXIT trap stops the session; the defer above makes sure
             try await Task.sleep(for: .seconds(3))
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             throw AgentTestError("DinoInterop \(mode): Tools/peers/dino/interop did not finish within \(limit)\n\(read(log))")
@@ -87,12 +90,14 @@ import Glibc
         }
         let lines = file("agent.json").split(separator: "\n")
         guard lines.count == 1,
-              let report = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any] else {
+            let report = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]
+        else {
             throw AgentTestError("DinoInterop \(mode): expected one JSON report from the agent, got \(lines.count)\n\(details)")
         }
         func score(_ name: String) -> Double? { Double(file(name).trimmingCharacters(in: .whitespacesAndNewlines)) }
-        return Outcome(directory: dir, agentExit: exit, report: report, agentHeard: score("pesq-agent-heard"),
-                       dinoHeard: score("pesq-dino-heard"), details: details)
+        return Outcome(
+            directory: dir, agentExit: exit, report: report, agentHeard: score("pesq-agent-heard"),
+            dinoHeard: score("pesq-dino-heard"), details: details)
     }
 
     func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
@@ -114,10 +119,15 @@ import Glibc
         let concealment = media["concealmentRate"] as? Double ?? 1
         #expect(concealment < 0.05, "concealment \(concealment * 100) % \(media)")
         #expect((media["packetsReceived"] as? Int ?? 0) > 1000, "20 s and more of Dino's audio: \(media)")
-        #expect((o.agentHeard ?? 0) >= 3.5, "PESQ of what the agent recorded against Dino's microphone speech: \(String(describing: o.agentHeard))\n\(o.details)")
-        #expect((o.dinoHeard ?? 0) >= 3.5, "PESQ of Dino's speaker against the agent's speech: \(String(describing: o.dinoHeard))\n\(o.details)")
-        print("DinoInteropRealTimeTests: \(read("\(o.directory)/summary").trimmingCharacters(in: .whitespacesAndNewlines)); "
-              + "concealment \(concealment), pair \(media["selectedPair"] ?? "-"), setup \(setup)")
+        #expect(
+            (o.agentHeard ?? 0) >= 3.5,
+            "PESQ of what the agent recorded against Dino's microphone speech: \(String(describing: o.agentHeard))\n\(o.details)")
+        #expect(
+            (o.dinoHeard ?? 0) >= 3.5, "PESQ of Dino's speaker against the agent's speech: \(String(describing: o.dinoHeard))\n\(o.details)"
+        )
+        print(
+            "DinoInteropRealTimeTests: \(read("\(o.directory)/summary").trimmingCharacters(in: .whitespacesAndNewlines)); "
+                + "concealment \(concealment), pair \(media["selectedPair"] ?? "-"), setup \(setup)")
     }
 
     func cleanUp(_ o: Outcome) {

@@ -51,31 +51,43 @@ private func withFakeServer<T: Sendable>(reply: String, _ body: (Int) async thro
         }
     }
 
-    static let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='localhost' id='fake1' version='1.0'>"
+    static let header =
+        "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='localhost' id='fake1' version='1.0'>"
 
     @Test func malformedXMLIsAClearError() async throws {
         let error = try await connectError(reply: Self.header + "<stream:features><a></b></stream:features>")
-        guard case .malformedXML(let message)? = error else { Issue.record("expected malformedXML, got \(String(describing: error))"); return }
+        guard case .malformedXML(let message)? = error else {
+            Issue.record("expected malformedXML, got \(String(describing: error))"); return
+        }
         #expect(!message.isEmpty)
     }
 
     @Test func doctypeIsRefusedAsRestrictedXML() async throws {
-        let reply = "<?xml version='1.0'?><!DOCTYPE stream [<!ENTITY boom 'boom'>]><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+        let reply =
+            "<?xml version='1.0'?><!DOCTYPE stream [<!ENTITY boom 'boom'>]><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
         let error = try await connectError(reply: reply)
-        guard case .malformedXML(let message)? = error else { Issue.record("expected malformedXML, got \(String(describing: error))"); return }
+        guard case .malformedXML(let message)? = error else {
+            Issue.record("expected malformedXML, got \(String(describing: error))"); return
+        }
         #expect(message.contains("restricted"), "message: \(message)")
     }
 
     @Test func serverWithoutSTARTTLSIsRefused() async throws {
-        let reply = Self.header + "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>"
+        let reply =
+            Self.header
+            + "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>"
         let error = try await connectError(reply: reply)
         #expect(error == .tlsRequiredButNotOffered)
     }
 
     @Test func streamErrorIsReportedWithItsCondition() async throws {
-        let reply = Self.header + "<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>no such host</text></stream:error></stream:stream>"
+        let reply =
+            Self.header
+            + "<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>no such host</text></stream:error></stream:stream>"
         let error = try await connectError(reply: reply)
-        guard case .stream(let streamError)? = error else { Issue.record("expected a stream error, got \(String(describing: error))"); return }
+        guard case .stream(let streamError)? = error else {
+            Issue.record("expected a stream error, got \(String(describing: error))"); return
+        }
         #expect("\(streamError)".contains("host-unknown"))
     }
 }

@@ -23,15 +23,20 @@ import XMPPCore
     /// above about 3.5 calls/s. The stair 2, 6, 10 calls/s stops at 6 and reports 2.
     @Test func theStairStopsWhereTheTargetStartsRefusingAndReportsTheLastGoodRate() async throws {
         let accounts = try await AgentAccounts.make()
-        let agent = try AgentProcess("capacity-target", ["answer", "--auto", "--max-concurrent", "4", "--report", "none",
-                                                         "--local-address", "127.0.0.1", "--no-discover-servers"]
-                                     + (try await accounts.arguments("hcap-agent", resource: "agent")))
+        let agent = try AgentProcess(
+            "capacity-target",
+            [
+                "answer", "--auto", "--max-concurrent", "4", "--report", "none",
+                "--local-address", "127.0.0.1", "--no-discover-servers",
+            ]
+                + (try await accounts.arguments("hcap-agent", resource: "agent")))
         try await agent.waitFor("waiting for calls")
         let target = try #require(JID("\(accounts.bare("hcap-agent"))/agent"))
         let prosody = try await ProsodyFixture.shared()
         let (jid, password) = try await prosody.account("hcap-harness")
-        let (client, bound) = try await HarnessSetup.connect(HarnessAccount(jid: jid, password: password), index: 0,
-                                                             server: server(prosody))
+        let (client, bound) = try await HarnessSetup.connect(
+            HarnessAccount(jid: jid, password: password), index: 0,
+            server: server(prosody))
         let endpoints = [HarnessEndpoint(client: client, localJID: bound, scenario: try Self.holdingCaller(1000), peer: target)]
         var options = LoadOptions(rate: 2, maxConcurrent: 100, totalCalls: nil, drainSeconds: 20)
         options.stair = StepStairOptions(increase: 4, everySeconds: 3, maxRate: 10, stopOnFailPercent: 10)
@@ -66,8 +71,11 @@ import XMPPCore
                 accounts.append(HarnessAccount(jid: jid, password: password))
             }
             let endpoints = try await HarnessSetup.pairs(accounts, initiator: caller, responder: callee, server: server(prosody))
-            let runner = LoadRunner(endpoints: endpoints, options: LoadOptions(rate: 10, maxConcurrent: 20, totalCalls: calls,
-                                                                               drainSeconds: 15))
+            let runner = LoadRunner(
+                endpoints: endpoints,
+                options: LoadOptions(
+                    rate: 10, maxConcurrent: 20, totalCalls: calls,
+                    drainSeconds: 15))
             let report = await runner.run(scenarioName: "caller")
             await HarnessSetup.disconnect(endpoints)
             return report
@@ -88,8 +96,9 @@ import XMPPCore
         let steps = Dictionary(uniqueKeysWithValues: merged.steps.map { ($0.name, $0.summary) })
         for (name, expected) in one.steps {
             let got = try #require(steps[name], "\(name)")
-            #expect(got.count == expected.count && got.p50 == expected.p50 && got.p99 == expected.p99 && got.max == expected.max,
-                    "\(name)")
+            #expect(
+                got.count == expected.count && got.p50 == expected.p50 && got.p99 == expected.p99 && got.max == expected.max,
+                "\(name)")
         }
         #expect(steps["initiate->accept"]?.count == 20)
     }

@@ -18,16 +18,23 @@ final class AgentTarget: ConformanceTargetUnderTest {
 
     init(account: String, answer options: [String] = ["--auto", "--answer-after", "2"]) async throws {
         let accounts = try await AgentAccounts.make()
-        process = try AgentProcess("conformance-target", ["answer"] + options + [
-                                                          "--report", "none", "--local-address", "127.0.0.1", "--no-discover-servers"]
-                                   + (try await accounts.arguments(account, resource: "target")))
+        process = try AgentProcess(
+            "conformance-target",
+            ["answer"] + options + [
+                "--report", "none", "--local-address", "127.0.0.1", "--no-discover-servers",
+            ]
+                + (try await accounts.arguments(account, resource: "target")))
         try await process.waitFor("waiting for calls")
         let jid = try #require(JID("\(accounts.bare(account))/target"))
         let callerArguments = try await accounts.arguments(account, resource: "caller")
         let callers = self.callers
         target = ConformanceTarget(jid: jid) { harness in
-            let caller = try AgentProcess("conformance-caller", ["call", harness.description, "--no-jmi", "--signalling-only",
-                                                                 "--report", "json", "--quiet"] + callerArguments)
+            let caller = try AgentProcess(
+                "conformance-caller",
+                [
+                    "call", harness.description, "--no-jmi", "--signalling-only",
+                    "--report", "json", "--quiet",
+                ] + callerArguments)
             callers.add(caller)
         }
     }

@@ -24,10 +24,12 @@ import XMPPCore
     }
 
     @Test func configuredAsTheHintsSayTheSameRulesPass() async throws {
-        let target = try await AgentTarget(account: "hconf-agent-hinted",
-                                                     answer: ["--auto", "--answer-after", "2", "--max-concurrent", "1"])
-        let report = try await runConformance(["xep0353-retract-stops-ringing", "xep0353-busy-reject"], against: target,
-                                              harness: "hconf-harness-agent-hinted")
+        let target = try await AgentTarget(
+            account: "hconf-agent-hinted",
+            answer: ["--auto", "--answer-after", "2", "--max-concurrent", "1"])
+        let report = try await runConformance(
+            ["xep0353-retract-stops-ringing", "xep0353-busy-reject"], against: target,
+            harness: "hconf-harness-agent-hinted")
         #expect(report.outcomes.count == 2)
         for outcome in report.outcomes {
             #expect(outcome.status == .pass, "\(ConformanceReport.line(outcome))")
@@ -44,11 +46,15 @@ import XMPPCore
         let csv = try await cli.accounts(["hconf-harness-cli"])
         let base = NSTemporaryDirectory() + "jingle-harness-inconclusive-\(UUID().uuidString)"
         let rules = ["--rule", "xep0353-busy-reject"]
-        let run = try await cli.harness(["conformance", "--target", target.target.jid.description, "--accounts", csv,
-                                         "--rule", "xep0166-unknown-session", "--junit", base + ".xml", "--json", base + ".json",
-                                         "--html", base + ".html"] + rules + (try await cli.server()))
-        let alone = try await cli.harness(["conformance", "--target", target.target.jid.description, "--accounts", csv] + rules
-                                          + (try await cli.server()))
+        let run = try await cli.harness(
+            [
+                "conformance", "--target", target.target.jid.description, "--accounts", csv,
+                "--rule", "xep0166-unknown-session", "--junit", base + ".xml", "--json", base + ".json",
+                "--html", base + ".html",
+            ] + rules + (try await cli.server()))
+        let alone = try await cli.harness(
+            ["conformance", "--target", target.target.jid.description, "--accounts", csv] + rules
+                + (try await cli.server()))
         await target.stop()
         #expect(run.status == 0, "output:\n\(run.output)")
         #expect(run.output.contains("INCONCLUSIVE xep0353-busy-reject"), "output:\n\(run.output)")

@@ -26,10 +26,11 @@ final class CallManagerTarget: ConformanceTargetUnderTest {
     init(account: String, ringPeriod: Duration = .seconds(2)) async throws {
         let prosody = try await ProsodyFixture.shared()
         let (jid, password) = try await prosody.account(account)
-        client = XMPPClient(configuration: XMPPClientConfiguration(
-            jid: JID(localpart: jid.localpart, domainpart: jid.domainpart, resourcepart: "target"), password: password,
-            server: .init(host: "127.0.0.1", port: prosody.port), trustedCAFile: prosody.caFile,
-            connectTimeout: .seconds(5), negotiationStepTimeout: .seconds(10), requestTimeout: .seconds(10)))
+        client = XMPPClient(
+            configuration: XMPPClientConfiguration(
+                jid: JID(localpart: jid.localpart, domainpart: jid.domainpart, resourcepart: "target"), password: password,
+                server: .init(host: "127.0.0.1", port: prosody.port), trustedCAFile: prosody.caFile,
+                connectTimeout: .seconds(5), negotiationStepTimeout: .seconds(10), requestTimeout: .seconds(10)))
         let info = try await client.connect()
         let manager = try await CallManager.forClient(client)
         await manager.start()
@@ -91,8 +92,9 @@ func runConformance(_ rules: [String], against target: some ConformanceTargetUnd
     let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
     let report: ConformanceReport
     do {
-        report = try await ConformanceRunner.run(try ConformanceSuite.select(rules), target: target.target,
-                                                 account: HarnessAccount(jid: jid, password: password), server: server)
+        report = try await ConformanceRunner.run(
+            try ConformanceSuite.select(rules), target: target.target,
+            account: HarnessAccount(jid: jid, password: password), server: server)
     } catch {
         await target.stop()
         throw error
@@ -129,8 +131,9 @@ func runConformance(_ rules: [String], against target: some ConformanceTargetUnd
 
     @Test func withoutAWayToMakeTheTargetCallTheTieBreakRuleIsSkippedNotPassed() async throws {
         let target = try await CallManagerTarget(account: "hconf-jinglekit-b")
-        let report = try await run(against: TargetWithoutCalls(inner: target), harness: "hconf-harness-b",
-                                   rules: ["xep0166-tie-break", "xep0166-unknown-session"])
+        let report = try await run(
+            against: TargetWithoutCalls(inner: target), harness: "hconf-harness-b",
+            rules: ["xep0166-tie-break", "xep0166-unknown-session"])
         #expect(report.outcome("xep0166-tie-break")?.status == .skip)
         #expect(report.outcome("xep0166-unknown-session")?.status == .pass)
         #expect(report.allPassed && report.skipped == 1)
@@ -138,8 +141,9 @@ func runConformance(_ rules: [String], against target: some ConformanceTargetUnd
 
     @Test func aResponderThatAnswersOutOfOrderFailsTheCallRulesWithOutOfOrder() async throws {
         let target = try await ScenarioTarget(account: "hconf-broken-ooo", scenarioFile: broken("out-of-order"))
-        let report = try await run(against: target, harness: "hconf-harness-c",
-                                   rules: ["xep0167-opus-accepted", "xep0320-fingerprint", "xep0166-unknown-session"])
+        let report = try await run(
+            against: target, harness: "hconf-harness-c",
+            rules: ["xep0167-opus-accepted", "xep0320-fingerprint", "xep0166-unknown-session"])
         for id in ["xep0167-opus-accepted", "xep0320-fingerprint"] {
             let outcome = try #require(report.outcome(id))
             #expect(outcome.status == .fail && outcome.cause == "jingle:out-of-order", "\(ConformanceReport.line(outcome))")

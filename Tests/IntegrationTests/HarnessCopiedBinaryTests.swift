@@ -11,25 +11,26 @@ import Testing
     static func run(_ binary: String, _ arguments: [String], in folder: String) async throws -> (status: Int32, output: String) {
         let result: Result<(status: Int32, output: String), Error> = await withCheckedContinuation { c in
             Thread {
-                c.resume(returning: Result {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: binary)
-                    process.arguments = arguments
-                    process.currentDirectoryURL = URL(fileURLWithPath: folder)
-                    var environment = ProcessInfo.processInfo.environment
-                    environment["JINGLE_HARNESS_SCENARIOS"] = nil
-                    process.environment = environment
-                    let log = folder + "/output.txt"
-                    _ = FileManager.default.createFile(atPath: log, contents: nil)
-                    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-                    process.standardOutput = handle
-                    process.standardError = handle
-                    process.standardInput = FileHandle.nullDevice
-                    try process.run()
-                    process.waitUntilExit()
-                    try handle.close()
-                    return (process.terminationStatus, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
-                })
+                c.resume(
+                    returning: Result {
+                        let process = Process()
+                        process.executableURL = URL(fileURLWithPath: binary)
+                        process.arguments = arguments
+                        process.currentDirectoryURL = URL(fileURLWithPath: folder)
+                        var environment = ProcessInfo.processInfo.environment
+                        environment["JINGLE_HARNESS_SCENARIOS"] = nil
+                        process.environment = environment
+                        let log = folder + "/output.txt"
+                        _ = FileManager.default.createFile(atPath: log, contents: nil)
+                        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+                        process.standardOutput = handle
+                        process.standardError = handle
+                        process.standardInput = FileHandle.nullDevice
+                        try process.run()
+                        process.waitUntilExit()
+                        try handle.close()
+                        return (process.terminationStatus, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+                    })
             }.start()
         }
         return try result.get()
@@ -42,14 +43,17 @@ import Testing
         try FileManager.default.copyItem(atPath: HarnessProsodyCLITests.harness, toPath: folder + "/jingle-harness")
         let cli = HarnessProsodyCLITests()
         let csv = try await cli.accounts(["hcopy-a", "hcopy-b"])
-        let (status, output) = try await Self.run(folder + "/jingle-harness", [
-            "run", "caller", "--accounts", csv, "--calls", "2", "--rate", "20", "--quiet", "--json", "summary.json",
-        ] + (try await cli.server()), in: folder)
+        let (status, output) = try await Self.run(
+            folder + "/jingle-harness",
+            [
+                "run", "caller", "--accounts", csv, "--calls", "2", "--rate", "20", "--quiet", "--json", "summary.json",
+            ] + (try await cli.server()), in: folder)
         #expect(status == 0, "output:\n\(output)")
         #expect(output.contains("caller: 4 call legs started, 4 finished, 4 passed, 0 failed"), "output:\n\(output)")
         #expect(output.contains("stopped: --calls 2 reached"), "output:\n\(output)")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/summary.json")))
-                                as? [String: Any])
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/summary.json")))
+                as? [String: Any])
         #expect(json["stopped_by"] as? String == "calls")
         #expect(json["stopped"] as? String == "--calls 2 reached")
     }

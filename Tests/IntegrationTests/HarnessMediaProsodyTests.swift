@@ -25,11 +25,13 @@ import Harness
         }
         let base = NSTemporaryDirectory() + "jingle-harness-media-\(UUID().uuidString)"
         try (rows.joined(separator: "\n") + "\n").write(toFile: base + "-accounts.csv", atomically: true, encoding: .utf8)
-        let (status, output) = try await harnessRunProcess(HarnessProsodyCLITests.harness, [
-            "run", scenario, "--role", "both", "--media", "--media-timeout", "8", "--accounts", base + "-accounts.csv",
-            "--calls", String(calls), "--rate", "2", "--drain", "30", "--quiet", "--json", base + ".json",
-            "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile,
-        ])
+        let (status, output) = try await harnessRunProcess(
+            HarnessProsodyCLITests.harness,
+            [
+                "run", scenario, "--role", "both", "--media", "--media-timeout", "8", "--accounts", base + "-accounts.csv",
+                "--calls", String(calls), "--rate", "2", "--drain", "30", "--quiet", "--json", base + ".json",
+                "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile,
+            ])
         let data = try Data(contentsOf: URL(fileURLWithPath: base + ".json"))
         return (status, output, try JSONDecoder().decode(Report.self, from: data))
     }
@@ -43,16 +45,18 @@ import Harness
     }
 
     @Test func builtInCallerAndCalleeReachFirstMediaOnEveryCall() async throws {
-        let (status, output, report) = try await run("\(HarnessProsodyCLITests.samples)/caller.xml",
-                                                     accounts: ["hmedia-a", "hmedia-b"], calls: 3)
+        let (status, output, report) = try await run(
+            "\(HarnessProsodyCLITests.samples)/caller.xml",
+            accounts: ["hmedia-a", "hmedia-b"], calls: 3)
         #expect(status == 0, "output:\n\(output)")
         #expect(report.passed && report.failed == 0 && report.succeeded == 6, "\(report.failures)\n\(output)")
         expectMediaSteps(report, legs: 6, output)
     }
 
     @Test func builtInJMICallerAndCalleeReachFirstMediaOnEveryCall() async throws {
-        let (status, output, report) = try await run("\(HarnessProsodyCLITests.samples)/jmi-caller.xml",
-                                                     accounts: ["hmedia-c", "hmedia-d"], calls: 2)
+        let (status, output, report) = try await run(
+            "\(HarnessProsodyCLITests.samples)/jmi-caller.xml",
+            accounts: ["hmedia-c", "hmedia-d"], calls: 2)
         #expect(status == 0, "output:\n\(output)")
         #expect(report.passed && report.failed == 0 && report.succeeded == 4, "\(report.failures)\n\(output)")
         expectMediaSteps(report, legs: 4, output)
@@ -63,51 +67,55 @@ import Harness
 @Suite(.serialized) struct HarnessMediaFailureProsodyTests {
     /// A caller that needs no fingerprint capture, so the signalling passes without one.
     static let plainCaller = """
-    <scenario name="plain-caller" role="initiator">
-      <send><iq type="set" to="[peer]" id="[id]">
-        <jingle xmlns="urn:xmpp:jingle:1" action="session-initiate" sid="[sid]" initiator="[local_jid]">
-          <content creator="initiator" name="audio" senders="both">
-            <description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio"><payload-type id="111" name="opus" clockrate="48000" channels="2"/></description>
-            <transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="[ufrag]" pwd="[pwd]">
-              <fingerprint xmlns="urn:xmpp:jingle:apps:dtls:0" hash="sha-256" setup="actpass">[fingerprint]</fingerprint>
-            </transport>
-          </content>
-        </jingle></iq></send>
-      <unordered>
-        <expect type="result"/>
-        <expect type="set" action="session-accept"/>
-      </unordered>
-      <answer-iq/>
-    </scenario>
-    """
+        <scenario name="plain-caller" role="initiator">
+          <send><iq type="set" to="[peer]" id="[id]">
+            <jingle xmlns="urn:xmpp:jingle:1" action="session-initiate" sid="[sid]" initiator="[local_jid]">
+              <content creator="initiator" name="audio" senders="both">
+                <description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio"><payload-type id="111" name="opus" clockrate="48000" channels="2"/></description>
+                <transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="[ufrag]" pwd="[pwd]">
+                  <fingerprint xmlns="urn:xmpp:jingle:apps:dtls:0" hash="sha-256" setup="actpass">[fingerprint]</fingerprint>
+                </transport>
+              </content>
+            </jingle></iq></send>
+          <unordered>
+            <expect type="result"/>
+            <expect type="set" action="session-accept"/>
+          </unordered>
+          <answer-iq/>
+        </scenario>
+        """
 
     /// Answers with ICE credentials and candidates but no DTLS fingerprint (XEP-0320 broken).
     static let acceptWithoutFingerprint = """
-    <scenario name="no-fingerprint" role="responder">
-      <expect type="set" action="session-initiate"/>
-      <answer-iq/>
-      <send><iq type="set" to="[peer]" id="[id]">
-        <jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="[sid]" responder="[local_jid]">
-          <content creator="initiator" name="audio">
-            <description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio"><payload-type id="111" name="opus" clockrate="48000" channels="2"/></description>
-            <transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="[ufrag]" pwd="[pwd]"/>
-          </content>
-        </jingle></iq></send>
-    </scenario>
-    """
+        <scenario name="no-fingerprint" role="responder">
+          <expect type="set" action="session-initiate"/>
+          <answer-iq/>
+          <send><iq type="set" to="[peer]" id="[id]">
+            <jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="[sid]" responder="[local_jid]">
+              <content creator="initiator" name="audio">
+                <description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio"><payload-type id="111" name="opus" clockrate="48000" channels="2"/></description>
+                <transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="[ufrag]" pwd="[pwd]"/>
+              </content>
+            </jingle></iq></send>
+        </scenario>
+        """
 
     @Test func anAnswerWithoutFingerprintFailsTheCallerWithDTLSFailed() async throws {
         let prosody = try await ProsodyFixture.shared()
         let caller = try await prosody.account("hmedia-e")
         let callee = try await prosody.account("hmedia-f")
-        let accounts = [HarnessAccount(jid: caller.jid, password: caller.password),
-                        HarnessAccount(jid: callee.jid, password: callee.password)]
+        let accounts = [
+            HarnessAccount(jid: caller.jid, password: caller.password),
+            HarnessAccount(jid: callee.jid, password: callee.password),
+        ]
         let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
-        let endpoints = try await HarnessSetup.pairs(accounts, initiator: try ScenarioParser.parse(Self.plainCaller),
-                                                     responder: try ScenarioParser.parse(Self.acceptWithoutFingerprint),
-                                                     server: server)
-        let runner = LoadRunner(endpoints: endpoints, options: LoadOptions(rate: 5, maxConcurrent: 5, totalCalls: 1, drainSeconds: 15),
-                                media: .ice(localAddresses: ["127.0.0.1"], timeout: .seconds(2)))
+        let endpoints = try await HarnessSetup.pairs(
+            accounts, initiator: try ScenarioParser.parse(Self.plainCaller),
+            responder: try ScenarioParser.parse(Self.acceptWithoutFingerprint),
+            server: server)
+        let runner = LoadRunner(
+            endpoints: endpoints, options: LoadOptions(rate: 5, maxConcurrent: 5, totalCalls: 1, drainSeconds: 15),
+            media: .ice(localAddresses: ["127.0.0.1"], timeout: .seconds(2)))
         let report = await runner.run(scenarioName: "plain-caller")
         await HarnessSetup.disconnect(endpoints)
         let causes = report.records.filter { $0.role == .initiator }.compactMap {

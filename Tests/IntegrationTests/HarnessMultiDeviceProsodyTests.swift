@@ -46,15 +46,18 @@ import XMPPCore
         let prosody = try await ProsodyFixture.shared()
         let agents = try await AgentAccounts.make()
         let callee = try await prosody.account("hmulti-agent-callee")
-        let endpoints = try await HarnessSetup.responders(HarnessAccount(jid: callee.jid, password: callee.password), index: 0,
-                                                          scenario: try scenario("multi-device-callee"), devices: 2,
-                                                          server: server(prosody))
+        let endpoints = try await HarnessSetup.responders(
+            HarnessAccount(jid: callee.jid, password: callee.password), index: 0,
+            scenario: try scenario("multi-device-callee"), devices: 2,
+            server: server(prosody))
         // A responder-only run ends once this many legs (one per device) have started and finished.
         let runner = LoadRunner(endpoints: endpoints, options: LoadOptions(totalCalls: 2, drainSeconds: 15))
         let run = Task { await runner.run(scenarioName: "multi-device-callee") }
-        let caller = try AgentProcess("multi-caller", ["call", agents.bare("hmulti-agent-callee")]
-                                      + (try await agents.arguments("hmulti-agent-caller"))
-                                      + ["--report", "json", "--hangup-after", "0.5", "--signalling-only"])
+        let caller = try AgentProcess(
+            "multi-caller",
+            ["call", agents.bare("hmulti-agent-callee")]
+                + (try await agents.arguments("hmulti-agent-caller"))
+                + ["--report", "json", "--hangup-after", "0.5", "--signalling-only"])
         let status = try await caller.exitStatus()
         let report = await run.value
         await HarnessSetup.disconnect(endpoints)
@@ -80,14 +83,18 @@ import XMPPCore
         try (rows.joined(separator: "\n") + "\n").write(toFile: csv, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: csv) }
         let server = ["--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile]
-        let (status, output) = try await harnessRunProcess(HarnessProsodyCLITests.harness, [
-            "run", "multi-device-caller", "--devices", "2", "--accounts", csv, "--calls", "2", "--quiet",
-        ] + server)
+        let (status, output) = try await harnessRunProcess(
+            HarnessProsodyCLITests.harness,
+            [
+                "run", "multi-device-caller", "--devices", "2", "--accounts", csv, "--calls", "2", "--quiet",
+            ] + server)
         #expect(status == 0, "output:\n\(output)")
         #expect(output.contains("multi-device-caller: 6 call legs started, 6 finished, 6 passed, 0 failed"), "output:\n\(output)")
-        let (badStatus, badOutput) = try await harnessRunProcess(HarnessProsodyCLITests.harness, [
-            "run", "multi-device-caller", "--devices", "0", "--accounts", csv,
-        ] + server)
+        let (badStatus, badOutput) = try await harnessRunProcess(
+            HarnessProsodyCLITests.harness,
+            [
+                "run", "multi-device-caller", "--devices", "0", "--accounts", csv,
+            ] + server)
         #expect(badStatus == 64, "output:\n\(badOutput)")
         #expect(badOutput.contains("--devices"), "output:\n\(badOutput)")
     }

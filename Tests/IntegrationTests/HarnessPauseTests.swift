@@ -22,8 +22,11 @@ import XMPPCore
     @Test(.timeLimit(.minutes(2)))
     func noCallStartsWhilePausedAndAfterResumeTheRunReachesItsTotal() async throws {
         let endpoints = try await endpoints("hpause-caller", "hpause-callee")
-        let runner = LoadRunner(endpoints: endpoints, options: LoadOptions(rate: 10, maxConcurrent: 10, totalCalls: 20,
-                                                                           drainSeconds: 15))
+        let runner = LoadRunner(
+            endpoints: endpoints,
+            options: LoadOptions(
+                rate: 10, maxConcurrent: 10, totalCalls: 20,
+                drainSeconds: 15))
         let (ticks, sink) = AsyncStream.makeStream(of: LiveCounters.self)
         let run = Task { await runner.run(scenarioName: "caller", progressInterval: .milliseconds(100)) { sink.yield($0) } }
 
@@ -42,7 +45,7 @@ import XMPPCore
         var ticksAfterDrain = 0
         var seen = 0
         var lastTick: LiveCounters?
-        for await tick in ticks where tick.elapsed >= atPause.elapsed {   // the stream may hold older ticks
+        for await tick in ticks where tick.elapsed >= atPause.elapsed { // the stream may hold older ticks
             seen += 1
             lastTick = tick
             #expect(tick.started == frozen, "a call started while paused: \(tick)")
@@ -104,11 +107,13 @@ import XMPPCore
         let json = NSTemporaryDirectory() + "jingle-harness-pause-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: json) }
 
-        let harness = try AgentProcess("harness-pause", [
-            "run", "\(Repository.root)/Samples/harness/caller.xml", "--accounts", csv, "--calls", "40", "--rate", "5",
-            "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile, "--json", json,
-        ], executable: HarnessProsodyCLITests.harness)
-        try await harness.waitFor(" started ")          // the first live line: the run is placing calls
+        let harness = try AgentProcess(
+            "harness-pause",
+            [
+                "run", "\(Repository.root)/Samples/harness/caller.xml", "--accounts", csv, "--calls", "40", "--rate", "5",
+                "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile, "--json", json,
+            ], executable: HarnessProsodyCLITests.harness)
+        try await harness.waitFor(" started ") // the first live line: the run is placing calls
         harness.send(SIGUSR1)
         try await harness.waitFor("pausing: no new calls")
         // Three live lines while paused, all with the same started count.
@@ -148,12 +153,16 @@ import XMPPCore
         let csv = NSTemporaryDirectory() + "jingle-harness-keys-\(UUID().uuidString).csv"
         try (rows.joined(separator: "\n") + "\n").write(toFile: csv, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: csv) }
-        let command = [HarnessProsodyCLITests.harness, "run", "\(Repository.root)/Samples/harness/caller.xml",
-                       "--accounts", csv, "--calls", "1000", "--rate", "5", "--rate-step", "5",
-                       "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile]
+        let command =
+            [
+                HarnessProsodyCLITests.harness, "run", "\(Repository.root)/Samples/harness/caller.xml",
+                "--accounts", csv, "--calls", "1000", "--rate", "5", "--rate-step", "5",
+                "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile,
+            ]
             .map { "'\($0)'" }.joined(separator: " ") + "; status=$?; stty -a; exit $status"
-        let terminal = try AgentProcess("harness-keys", ["-q", "-e", "-f", "-c", command, "/dev/null"],
-                                        executable: "/usr/bin/script", interactive: true)
+        let terminal = try AgentProcess(
+            "harness-keys", ["-q", "-e", "-f", "-c", command, "/dev/null"],
+            executable: "/usr/bin/script", interactive: true)
         try await terminal.waitFor("keys: p pause/resume", onStdout: true)
         try await terminal.waitFor(" started ", onStdout: true)
         try terminal.type("p")

@@ -8,7 +8,8 @@ import XMPPCore
 @Suite(.serialized) struct HarnessProsodyCLITests {
     /// The executable built next to the test bundle (whatever the scratch path), else .build/debug.
     static var harness: String {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("jingle-harness").path
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("jingle-harness")
+            .path
         if FileManager.default.isExecutableFile(atPath: beside) { return beside }
         return "\(Repository.root)/.build/debug/jingle-harness"
     }
@@ -43,18 +44,22 @@ import XMPPCore
 
     @Test func aPassingRunExitsZero() async throws {
         let csv = try await accounts(["hcli-a", "hcli-b"])
-        let (status, output) = try await harness(["run", "\(Self.samples)/caller.xml", "--accounts", csv, "--calls", "2",
-                                                                 "--rate", "20", "--quiet"] + (try await server()))
+        let (status, output) = try await harness(
+            [
+                "run", "\(Self.samples)/caller.xml", "--accounts", csv, "--calls", "2",
+                "--rate", "20", "--quiet",
+            ] + (try await server()))
         #expect(status == 0, "output:\n\(output)")
         #expect(output.contains("caller: 4 call legs started, 4 finished, 4 passed, 0 failed"), "output:\n\(output)")
     }
 
     @Test func failingCallsExitOneWithTheCause() async throws {
         let csv = try await accounts(["hcli-c", "hcli-d"])
-        let (status, output) = try await harness([
-            "run", "\(Self.samples)/caller.xml", "--peer-scenario", "\(Self.samples)/broken/out-of-order.xml",
-            "--accounts", csv, "--calls", "1", "--drain", "10", "--quiet",
-        ] + (try await server()))
+        let (status, output) = try await harness(
+            [
+                "run", "\(Self.samples)/caller.xml", "--peer-scenario", "\(Self.samples)/broken/out-of-order.xml",
+                "--accounts", csv, "--calls", "1", "--drain", "10", "--quiet",
+            ] + (try await server()))
         #expect(status == 1, "output:\n\(output)")
         #expect(output.contains("jingle:out-of-order"), "output:\n\(output)")
     }
@@ -69,12 +74,14 @@ import XMPPCore
     }
 
     @Test func aMalformedScenarioExits65NamingFileLineAndProblem() async throws {
-        let scenario = try temporary("bad.xml", """
-        <scenario name="bad" role="initiator" peer="callee">
-          <send><iq type="set" to="[peer]" id="[id]"/></send>
-          <expect type="result" colour="blue"/>
-        </scenario>
-        """)
+        let scenario = try temporary(
+            "bad.xml",
+            """
+            <scenario name="bad" role="initiator" peer="callee">
+              <send><iq type="set" to="[peer]" id="[id]"/></send>
+              <expect type="result" colour="blue"/>
+            </scenario>
+            """)
         let csv = try await accounts(["hcli-e", "hcli-f"])
         let (status, output) = try await harness(["run", scenario, "--accounts", csv] + (try await server()))
         #expect(status == 65, "output:\n\(output)")
@@ -105,10 +112,11 @@ import XMPPCore
         let target = try await ScenarioTarget(account: "hcli-nofp", scenarioFile: "\(Self.samples)/broken/no-fingerprint.xml")
         let csv = try await accounts(["hcli-conformance"])
         let junit = NSTemporaryDirectory() + "jingle-harness-cli-\(UUID().uuidString)-junit.xml"
-        let run = try await harness([
-            "conformance", "--target", target.target.jid.description, "--accounts", csv,
-            "--rule", "xep0320-fingerprint", "--rule", "xep0167-opus-accepted", "--junit", junit,
-        ] + (try await server()))
+        let run = try await harness(
+            [
+                "conformance", "--target", target.target.jid.description, "--accounts", csv,
+                "--rule", "xep0320-fingerprint", "--rule", "xep0167-opus-accepted", "--junit", junit,
+            ] + (try await server()))
         await target.stop()
         #expect(run.status == 1, "output:\n\(run.output)")
         #expect(run.output.contains("FAIL xep0320-fingerprint"), "output:\n\(run.output)")
@@ -138,10 +146,11 @@ import XMPPCore
         }
         let csv = try await accounts(["hcli-conformance-all"])
         let json = NSTemporaryDirectory() + "jingle-harness-cli-\(UUID().uuidString).json"
-        let run = try await harness([
-            "conformance", "--target", target.target.jid.description, "--accounts", csv,
-            "--trigger-command", "echo {jid} > \(fifo)", "--json", json,
-        ] + (try await server()))
+        let run = try await harness(
+            [
+                "conformance", "--target", target.target.jid.description, "--accounts", csv,
+                "--trigger-command", "echo {jid} > \(fifo)", "--json", json,
+            ] + (try await server()))
         // If the trigger never came, a writer that opens and closes ends the reader's wait.
         let unblock = open(fifo, O_WRONLY | O_NONBLOCK)
         if unblock >= 0 { close(unblock) }

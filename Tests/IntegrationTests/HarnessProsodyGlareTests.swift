@@ -15,13 +15,19 @@ import XMPPCore
         let b = try await prosody.account("hglare-b")
         let scenario = try ScenarioLibrary.load("glare-both", searchPaths: ["\(Repository.root)/Samples/harness"])
         let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
-        let endpoints = try await HarnessSetup.pairs([HarnessAccount(jid: a.jid, password: a.password),
-                                                      HarnessAccount(jid: b.jid, password: b.password)],
-                                                     initiator: scenario, responder: scenario, server: server)
+        let endpoints = try await HarnessSetup.pairs(
+            [
+                HarnessAccount(jid: a.jid, password: a.password),
+                HarnessAccount(jid: b.jid, password: b.password),
+            ],
+            initiator: scenario, responder: scenario, server: server)
         #expect(endpoints.allSatisfy { $0.scenario.role == .initiator && $0.peer != nil })
         let rounds = 5
-        let runner = LoadRunner(endpoints: endpoints, options: LoadOptions(rate: 8, maxConcurrent: 4, totalCalls: rounds,
-                                                                           drainSeconds: 15, together: true))
+        let runner = LoadRunner(
+            endpoints: endpoints,
+            options: LoadOptions(
+                rate: 8, maxConcurrent: 4, totalCalls: rounds,
+                drainSeconds: 15, together: true))
         let report = await runner.run(scenarioName: scenario.name)
         await HarnessSetup.disconnect(endpoints)
 
@@ -55,12 +61,18 @@ import XMPPCore
         let b = try await prosody.account("hjglare-b")
         let scenario = try ScenarioLibrary.load("jmi-glare-both", searchPaths: ["\(Repository.root)/Samples/harness"])
         let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
-        let endpoints = try await HarnessSetup.pairs([HarnessAccount(jid: a.jid, password: a.password),
-                                                      HarnessAccount(jid: b.jid, password: b.password)],
-                                                     initiator: scenario, responder: scenario, server: server)
+        let endpoints = try await HarnessSetup.pairs(
+            [
+                HarnessAccount(jid: a.jid, password: a.password),
+                HarnessAccount(jid: b.jid, password: b.password),
+            ],
+            initiator: scenario, responder: scenario, server: server)
         let rounds = 4
-        let runner = LoadRunner(endpoints: endpoints, options: LoadOptions(rate: 8, maxConcurrent: 4, totalCalls: rounds,
-                                                                           drainSeconds: 15, together: true))
+        let runner = LoadRunner(
+            endpoints: endpoints,
+            options: LoadOptions(
+                rate: 8, maxConcurrent: 4, totalCalls: rounds,
+                drainSeconds: 15, together: true))
         let report = await runner.run(scenarioName: scenario.name)
         await HarnessSetup.disconnect(endpoints)
 

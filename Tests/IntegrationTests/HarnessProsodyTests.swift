@@ -20,8 +20,11 @@ import XMPPCore
         ]
         let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
         let endpoints = try await HarnessSetup.pairs(accounts, initiator: initiator, responder: responder, server: server)
-        let runner = LoadRunner(endpoints: endpoints, options: LoadOptions(rate: 20, maxConcurrent: 10, totalCalls: calls,
-                                                                           drainSeconds: 15))
+        let runner = LoadRunner(
+            endpoints: endpoints,
+            options: LoadOptions(
+                rate: 20, maxConcurrent: 10, totalCalls: calls,
+                drainSeconds: 15))
         let report = await runner.run(scenarioName: initiator.name)
         await HarnessSetup.disconnect(endpoints)
         return report
@@ -49,18 +52,18 @@ import XMPPCore
     }
 
     static let acceptWithoutFingerprint = """
-    <scenario name="no-fingerprint" role="responder">
-      <expect type="set" action="session-initiate"/>
-      <answer-iq/>
-      <send><iq type="set" to="[peer]" id="[id]">
-        <jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="[sid]" responder="[local_jid]">
-          <content creator="initiator" name="audio">
-            <description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio"><payload-type id="111" name="opus" clockrate="48000" channels="2"/></description>
-            <transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="[ufrag]" pwd="[pwd]"/>
-          </content>
-        </jingle></iq></send>
-    </scenario>
-    """
+        <scenario name="no-fingerprint" role="responder">
+          <expect type="set" action="session-initiate"/>
+          <answer-iq/>
+          <send><iq type="set" to="[peer]" id="[id]">
+            <jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="[sid]" responder="[local_jid]">
+              <content creator="initiator" name="audio">
+                <description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio"><payload-type id="111" name="opus" clockrate="48000" channels="2"/></description>
+                <transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="[ufrag]" pwd="[pwd]"/>
+              </content>
+            </jingle></iq></send>
+        </scenario>
+        """
 
     @Test func aResponderOmittingTheFingerprintFailsTheCallerWithMissingFingerprint() async throws {
         let broken = try ScenarioParser.parse(Self.acceptWithoutFingerprint)
@@ -70,21 +73,23 @@ import XMPPCore
     }
 
     @Test func aResponderAnsweringOutOfOrderFailsTheCallerWithTheJingleCondition() async throws {
-        let broken = try ScenarioParser.parse("""
-        <scenario name="out-of-order" role="responder">
-          <expect type="set" action="session-initiate"/>
-          <answer-iq type="error" condition="unexpected-request" jingle-condition="out-of-order"/>
-        </scenario>
-        """)
+        let broken = try ScenarioParser.parse(
+            """
+            <scenario name="out-of-order" role="responder">
+              <expect type="set" action="session-initiate"/>
+              <answer-iq type="error" condition="unexpected-request" jingle-condition="out-of-order"/>
+            </scenario>
+            """)
         let report = try await run(initiator: try scenario("caller"), responder: broken, calls: 1)
         #expect(initiatorFailures(report) == ["jingle:out-of-order"])
         #expect(report.failuresByCause.first?.cause == "jingle:out-of-order")
     }
 
     @Test func aResponderThatNeverAnswersFailsTheCallerWithATimeout() async throws {
-        let silent = try ScenarioParser.parse("""
-        <scenario name="silent" role="responder"><expect type="set" action="session-initiate"/></scenario>
-        """)
+        let silent = try ScenarioParser.parse(
+            """
+            <scenario name="silent" role="responder"><expect type="set" action="session-initiate"/></scenario>
+            """)
         let report = try await run(initiator: try scenario("caller"), responder: silent, calls: 1)
         #expect(initiatorFailures(report) == ["timeout"])
         let record = try #require(report.records.first { $0.role == .initiator })

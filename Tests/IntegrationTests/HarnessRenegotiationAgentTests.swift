@@ -11,16 +11,20 @@ import Testing
     /// `jingle-agent answer --auto` on `account`; returns the process and its full JID.
     func agent(_ account: String, extra: [String] = []) async throws -> (process: AgentProcess, jid: String) {
         let accounts = try await AgentAccounts.make()
-        let process = try AgentProcess("renegotiation-\(account)", ["answer", "--auto"] + extra + [
-            "--report", "none", "--local-address", "127.0.0.1", "--no-discover-servers",
-        ] + (try await accounts.arguments(account, resource: "agent")))
+        let process = try AgentProcess(
+            "renegotiation-\(account)",
+            ["answer", "--auto"] + extra + [
+                "--report", "none", "--local-address", "127.0.0.1", "--no-discover-servers",
+            ] + (try await accounts.arguments(account, resource: "agent")))
         try await process.waitFor("waiting for calls")
         return (process, "\(accounts.bare(account))/agent")
     }
 
     /// `jingle-harness run SCENARIO` with the JSON report; `target` nil plays both roles.
-    func harness(_ scenario: String, accounts names: [String], target: String?, media: Bool,
-                 calls: Int = 1) async throws -> (status: Int32, output: String, report: Report) {
+    func harness(
+        _ scenario: String, accounts names: [String], target: String?, media: Bool,
+        calls: Int = 1
+    ) async throws -> (status: Int32, output: String, report: Report) {
         let prosody = try await ProsodyFixture.shared()
         var rows = ["jid,password"]
         for name in names {
@@ -30,11 +34,13 @@ import Testing
         let base = NSTemporaryDirectory() + "jingle-harness-renegotiation-\(UUID().uuidString)"
         try (rows.joined(separator: "\n") + "\n").write(toFile: base + "-accounts.csv", atomically: true, encoding: .utf8)
         let role = target.map { ["--role", "initiator", "--target", $0] } ?? ["--role", "both"]
-        let (status, output) = try await harnessRunProcess(HarnessProsodyCLITests.harness, [
-            "run", "\(HarnessProsodyCLITests.samples)/\(scenario).xml", "--accounts", base + "-accounts.csv",
-            "--calls", String(calls), "--rate", "2", "--drain", "30", "--quiet", "--json", base + ".json",
-            "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile,
-        ] + role + (media ? ["--media", "--media-timeout", "8"] : []))
+        let (status, output) = try await harnessRunProcess(
+            HarnessProsodyCLITests.harness,
+            [
+                "run", "\(HarnessProsodyCLITests.samples)/\(scenario).xml", "--accounts", base + "-accounts.csv",
+                "--calls", String(calls), "--rate", "2", "--drain", "30", "--quiet", "--json", base + ".json",
+                "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile,
+            ] + role + (media ? ["--media", "--media-timeout", "8"] : []))
         let data = try Data(contentsOf: URL(fileURLWithPath: base + ".json"))
         return (status, output, try JSONDecoder().decode(Report.self, from: data))
     }
@@ -47,8 +53,9 @@ import Testing
     /// new ufrag) and refuses the video content with content-reject, with media on or off.
     @Test(arguments: [false, true])
     func builtInRestartAndContentAddPassAgainstTheAgent(signallingOnly: Bool) async throws {
-        let (agent, jid) = try await agent(signallingOnly ? "reneg-agent-sig" : "reneg-agent-media",
-                                           extra: signallingOnly ? ["--signalling-only"] : [])
+        let (agent, jid) = try await agent(
+            signallingOnly ? "reneg-agent-sig" : "reneg-agent-media",
+            extra: signallingOnly ? ["--signalling-only"] : [])
         defer { agent.send(SIGTERM) }
         let caller = signallingOnly ? "reneg-caller-sig" : "reneg-caller-media"
 
@@ -65,8 +72,9 @@ import Testing
     /// With `--media` both harness legs restart for real: ICE connects again and media packets
     /// arrive after the restart on each leg (restart->ice, restart->media).
     @Test func mediaRestartBetweenHarnessLegsReconnects() async throws {
-        let (status, output, report) = try await harness("ice-restart", accounts: ["reneg-media-a", "reneg-media-b"],
-                                                         target: nil, media: true, calls: 2)
+        let (status, output, report) = try await harness(
+            "ice-restart", accounts: ["reneg-media-a", "reneg-media-b"],
+            target: nil, media: true, calls: 2)
         #expect(status == 0 && report.passed && report.succeeded == 4, "\(report.failures)\n\(output)")
         let counts = steps(report)
         for step in ["accept->ice", "dtls->first-media", "restart->ice", "restart->media"] {

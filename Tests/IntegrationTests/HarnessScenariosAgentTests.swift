@@ -20,9 +20,11 @@ import XMPPCore
     /// `jingle-agent answer EXTRA...` on `account/resource`, logged in and waiting for calls.
     func agent(_ account: String, resource: String = "agent", _ extra: [String]) async throws -> (AgentProcess, JID) {
         let accounts = try await AgentAccounts.make()
-        let process = try AgentProcess("scenario-target-\(resource)", ["answer"] + extra + [
-            "--report", "none", "--local-address", "127.0.0.1", "--no-discover-servers",
-        ] + (try await accounts.arguments(account, resource: resource)))
+        let process = try AgentProcess(
+            "scenario-target-\(resource)",
+            ["answer"] + extra + [
+                "--report", "none", "--local-address", "127.0.0.1", "--no-discover-servers",
+            ] + (try await accounts.arguments(account, resource: resource)))
         try await process.waitFor("waiting for calls")
         return (process, try #require(JID("\(accounts.bare(account))/\(resource)")))
     }
@@ -31,9 +33,11 @@ import XMPPCore
     func run(_ scenario: Scenario, to peer: JID, harness: String, calls: Int = 2, media: MediaPlane? = nil) async throws -> RunReport {
         let prosody = try await ProsodyFixture.shared()
         let (jid, password) = try await prosody.account(harness)
-        let (client, bound) = try await HarnessSetup.connect(HarnessAccount(jid: jid, password: password), index: 0,
-                                                             server: ServerSettings(host: "127.0.0.1", port: prosody.port,
-                                                                                    caFile: prosody.caFile))
+        let (client, bound) = try await HarnessSetup.connect(
+            HarnessAccount(jid: jid, password: password), index: 0,
+            server: ServerSettings(
+                host: "127.0.0.1", port: prosody.port,
+                caFile: prosody.caFile))
         let endpoints = [HarnessEndpoint(client: client, localJID: bound, scenario: scenario, peer: peer)]
         // Every record whole, transcripts included (some tests read them).
         var options = LoadOptions(rate: 5, maxConcurrent: 2, totalCalls: calls, drainSeconds: 20)
@@ -61,8 +65,9 @@ import XMPPCore
     /// only once the agent's first audio packet was decoded.
     @Test func callerWithMediaReachesFirstAudioFromTheAgent() async throws {
         let (agent, jid) = try await agent("hscen-agent-media", ["--auto"])
-        let report = try await run(try scenario("caller"), to: jid, harness: "hscen-harness-media",
-                                   media: .ice(localAddresses: ["127.0.0.1"], timeout: .seconds(10)))
+        let report = try await run(
+            try scenario("caller"), to: jid, harness: "hscen-harness-media",
+            media: .ice(localAddresses: ["127.0.0.1"], timeout: .seconds(10)))
         agent.send(SIGTERM)
         expectPassed(report, agent)
         #expect(report.steps.contains { $0.name == "dtls->first-media" && $0.summary.count == 2 }, "\(report.steps.map(\.name))")
@@ -75,8 +80,9 @@ import XMPPCore
         let (agent, jid) = try await agent("hscen-agent-concealed", ["--auto", "--test-drop-outgoing-rtp", "80"])
         let text = try String(contentsOfFile: "\(Self.library[0])/caller.xml", encoding: .utf8)
             .replacingOccurrences(of: "<pause ms=\"20\"/>", with: "<pause ms=\"2500\"/>")
-        let report = try await run(try ScenarioParser.parse(text), to: jid, harness: "hscen-harness-concealed", calls: 1,
-                                   media: .ice(localAddresses: ["127.0.0.1"], timeout: .seconds(10)))
+        let report = try await run(
+            try ScenarioParser.parse(text), to: jid, harness: "hscen-harness-concealed", calls: 1,
+            media: .ice(localAddresses: ["127.0.0.1"], timeout: .seconds(10)))
         agent.send(SIGTERM)
         #expect(!report.allPassed)
         #expect(report.failuresByCause.contains { $0.cause == "media-concealed" }, "\(report.failuresByCause)\n\(agent.transcript)")
@@ -160,21 +166,23 @@ import XMPPCore
             // The ack of session-initiate reaches the scenario on another path than the peer's
             // requests, so an early hang-up can overtake it: the ack is optional here, and one
             // that comes after the accept is dropped.
-            text = text.replacingOccurrences(of: """
-                    <expect type="result" measure="initiate->result"/>
-                    <expect type="set" action="session-terminate" reason="decline" measure="initiate->terminate"/>
-                  </unordered>
-                  <answer-iq/>
-                """, with: """
-                    <expect type="result" measure="initiate->result" optional="true"/>
-                    <expect type="set" action="session-accept" measure="initiate->accept"/>
-                  </unordered>
-                  <answer-iq/>
-                  <ignore kind="iq" type="result"/>
-                  <ignore kind="iq" type="set" action="transport-info"/>
-                  <expect type="set" action="session-terminate" reason="\(reason)" measure="initiate->terminate"/>
-                  <answer-iq/>
-                """)
+            text = text.replacingOccurrences(
+                of: """
+                        <expect type="result" measure="initiate->result"/>
+                        <expect type="set" action="session-terminate" reason="decline" measure="initiate->terminate"/>
+                      </unordered>
+                      <answer-iq/>
+                    """,
+                with: """
+                        <expect type="result" measure="initiate->result" optional="true"/>
+                        <expect type="set" action="session-accept" measure="initiate->accept"/>
+                      </unordered>
+                      <answer-iq/>
+                      <ignore kind="iq" type="result"/>
+                      <ignore kind="iq" type="set" action="transport-info"/>
+                      <expect type="set" action="session-terminate" reason="\(reason)" measure="initiate->terminate"/>
+                      <answer-iq/>
+                    """)
         } else {
             text = text.replacingOccurrences(of: "reason=\"decline\"", with: "reason=\"\(reason)\"")
         }
@@ -186,7 +194,9 @@ import XMPPCore
     @Test(arguments: 0..<4)
     func terminateReasonsPassForEachWayTheAgentEndsACall(_ index: Int) async throws {
         let (name, args, reason, afterAccept) = Self.reasons[index]
-        let script = try reason == "decline" ? scenario("terminate-reasons")
+        let script =
+            try reason == "decline"
+            ? scenario("terminate-reasons")
             : terminateScenario(reason: reason, afterAccept: afterAccept)
         let (agent, jid) = try await agent("hscen-agent-\(name)", args)
         let calls = name == "sigterm" ? 1 : 2

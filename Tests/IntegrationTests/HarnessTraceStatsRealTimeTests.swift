@@ -10,76 +10,79 @@ import XMPPCore
 /// XEP-0166 out-of-order.
 @Suite(.serialized) struct HarnessTraceStatsRealTimeTests {
     static let injectingCaller = """
-    <scenario name="caller-inject" role="initiator" peer="callee-inject" timeout="5000">
-      <set var="content" value="audio"/>
-      <goto label="inject" if="call_number" equals="3"/>
-      <goto label="go"/>
-      <label name="inject"/>
-      <set var="content" value="refused"/>
-      <label name="go"/>
-      <send mark="initiate">
-        <iq type="set" to="[peer]" id="[id]">
-          <jingle xmlns="urn:xmpp:jingle:1" action="session-initiate" sid="[sid]" initiator="[local_jid]">
-            <content creator="initiator" name="[content]" senders="both">
-              <description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio"><payload-type id="111" name="opus" clockrate="48000" channels="2"/></description>
-              <transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="[ufrag]" pwd="[pwd]">
-                <fingerprint xmlns="urn:xmpp:jingle:apps:dtls:0" hash="sha-256" setup="actpass">[fingerprint]</fingerprint>
-              </transport>
-            </content>
-          </jingle>
-        </iq>
-      </send>
-      <unordered>
-        <expect type="result" measure="initiate->result"/>
-        <expect type="set" action="session-accept" measure="initiate->accept"/>
-      </unordered>
-      <answer-iq/>
-      <send mark="terminate">
-        <iq type="set" to="[peer]" id="[id]">
-          <jingle xmlns="urn:xmpp:jingle:1" action="session-terminate" sid="[sid]"><reason><success/></reason></jingle>
-        </iq>
-      </send>
-      <expect type="result" measure="terminate->result"/>
-    </scenario>
-    """
+        <scenario name="caller-inject" role="initiator" peer="callee-inject" timeout="5000">
+          <set var="content" value="audio"/>
+          <goto label="inject" if="call_number" equals="3"/>
+          <goto label="go"/>
+          <label name="inject"/>
+          <set var="content" value="refused"/>
+          <label name="go"/>
+          <send mark="initiate">
+            <iq type="set" to="[peer]" id="[id]">
+              <jingle xmlns="urn:xmpp:jingle:1" action="session-initiate" sid="[sid]" initiator="[local_jid]">
+                <content creator="initiator" name="[content]" senders="both">
+                  <description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio"><payload-type id="111" name="opus" clockrate="48000" channels="2"/></description>
+                  <transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="[ufrag]" pwd="[pwd]">
+                    <fingerprint xmlns="urn:xmpp:jingle:apps:dtls:0" hash="sha-256" setup="actpass">[fingerprint]</fingerprint>
+                  </transport>
+                </content>
+              </jingle>
+            </iq>
+          </send>
+          <unordered>
+            <expect type="result" measure="initiate->result"/>
+            <expect type="set" action="session-accept" measure="initiate->accept"/>
+          </unordered>
+          <answer-iq/>
+          <send mark="terminate">
+            <iq type="set" to="[peer]" id="[id]">
+              <jingle xmlns="urn:xmpp:jingle:1" action="session-terminate" sid="[sid]"><reason><success/></reason></jingle>
+            </iq>
+          </send>
+          <expect type="result" measure="terminate->result"/>
+        </scenario>
+        """
 
     static let refusingCallee = """
-    <scenario name="callee-inject" role="responder" peer="caller-inject" timeout="5000">
-      <expect type="set" action="session-initiate" capture="content=content@name"/>
-      <goto label="refuse" if="content" equals="refused"/>
-      <answer-iq/>
-      <send mark="accept">
-        <iq type="set" to="[peer]" id="[id]">
-          <jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="[sid]" responder="[local_jid]">
-            <content creator="initiator" name="[content]" senders="both">
-              <description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio"><payload-type id="111" name="opus" clockrate="48000" channels="2"/></description>
-              <transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="[ufrag]" pwd="[pwd]">
-                <fingerprint xmlns="urn:xmpp:jingle:apps:dtls:0" hash="sha-256" setup="active">[fingerprint]</fingerprint>
-              </transport>
-            </content>
-          </jingle>
-        </iq>
-      </send>
-      <unordered>
-        <expect type="result" measure="accept->result"/>
-        <expect type="set" action="session-terminate" reason="success"/>
-      </unordered>
-      <answer-iq/>
-      <end/>
-      <label name="refuse"/>
-      <answer-iq type="error" condition="unexpected-request" jingle-condition="out-of-order"/>
-    </scenario>
-    """
+        <scenario name="callee-inject" role="responder" peer="caller-inject" timeout="5000">
+          <expect type="set" action="session-initiate" capture="content=content@name"/>
+          <goto label="refuse" if="content" equals="refused"/>
+          <answer-iq/>
+          <send mark="accept">
+            <iq type="set" to="[peer]" id="[id]">
+              <jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="[sid]" responder="[local_jid]">
+                <content creator="initiator" name="[content]" senders="both">
+                  <description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio"><payload-type id="111" name="opus" clockrate="48000" channels="2"/></description>
+                  <transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="[ufrag]" pwd="[pwd]">
+                    <fingerprint xmlns="urn:xmpp:jingle:apps:dtls:0" hash="sha-256" setup="active">[fingerprint]</fingerprint>
+                  </transport>
+                </content>
+              </jingle>
+            </iq>
+          </send>
+          <unordered>
+            <expect type="result" measure="accept->result"/>
+            <expect type="set" action="session-terminate" reason="success"/>
+          </unordered>
+          <answer-iq/>
+          <end/>
+          <label name="refuse"/>
+          <answer-iq type="error" condition="unexpected-request" jingle-condition="out-of-order"/>
+        </scenario>
+        """
 
     func endpoints(_ names: (String, String)) async throws -> [HarnessEndpoint] {
         let prosody = try await ProsodyFixture.shared()
         let caller = try await prosody.account(names.0)
         let callee = try await prosody.account(names.1)
-        let accounts = [HarnessAccount(jid: caller.jid, password: caller.password),
-                        HarnessAccount(jid: callee.jid, password: callee.password)]
+        let accounts = [
+            HarnessAccount(jid: caller.jid, password: caller.password),
+            HarnessAccount(jid: callee.jid, password: callee.password),
+        ]
         let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
-        return try await HarnessSetup.pairs(accounts, initiator: try ScenarioParser.parse(Self.injectingCaller),
-                                            responder: try ScenarioParser.parse(Self.refusingCallee), server: server)
+        return try await HarnessSetup.pairs(
+            accounts, initiator: try ScenarioParser.parse(Self.injectingCaller),
+            responder: try ScenarioParser.parse(Self.refusingCallee), server: server)
     }
 
     static func temporaryFolder(_ name: String) throws -> String {
@@ -92,8 +95,11 @@ import XMPPCore
         let folder = try Self.temporaryFolder("traces")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let endpoints = try await endpoints(("htrace-a", "htrace-b"))
-        let runner = LoadRunner(endpoints: endpoints, options: LoadOptions(rate: 20, maxConcurrent: 1, totalCalls: 3,
-                                                                           drainSeconds: 10))
+        let runner = LoadRunner(
+            endpoints: endpoints,
+            options: LoadOptions(
+                rate: 20, maxConcurrent: 1, totalCalls: 3,
+                drainSeconds: 10))
         let writer = TraceWriter(directory: folder)
         try writer.createDirectory()
         await runner.traceCalls(with: writer)
@@ -113,12 +119,16 @@ import XMPPCore
         let text = try String(contentsOfFile: folder + "/" + files[0], encoding: .utf8)
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.contains("verdict: FAILED jingle:out-of-order: IQ error unexpected-request (Jingle out-of-order)"), "\(text)")
-        #expect(lines.contains { $0.hasPrefix("failed step: #") && $0.contains(" unordered expect iq result + iq set session-accept (line ") }, "\(text)")
+        #expect(
+            lines.contains { $0.hasPrefix("failed step: #") && $0.contains(" unordered expect iq result + iq set session-accept (line ") },
+            "\(text)")
         #expect(lines.contains("deciding stanza: #2 (shown again at the end)"), "\(text)")
         #expect(lines.contains { $0.hasPrefix("#1 +0.0") && $0.hasSuffix(" sent") }, "\(text)")
         #expect(lines.contains { $0.hasPrefix("#2 +0.") && $0.hasSuffix(" received (deciding)") }, "\(text)")
         #expect(lines.contains { $0.hasPrefix("  <iq") && $0.contains("action='session-initiate'") && $0.contains("name='refused'") })
-        let deciding = lines.filter { $0.hasPrefix("  <iq") && $0.contains("type='error'") && $0.contains("<out-of-order xmlns='urn:xmpp:jingle:errors:1'/>") }
+        let deciding = lines.filter {
+            $0.hasPrefix("  <iq") && $0.contains("type='error'") && $0.contains("<out-of-order xmlns='urn:xmpp:jingle:errors:1'/>")
+        }
         #expect(deciding.count == 2, "\(text)")
 
         let junit = ReportWriters.junit(report)
@@ -130,8 +140,11 @@ import XMPPCore
 
     @Test func aRunOfThreeSecondsWritesARowPerSecondThatAddUp() async throws {
         let endpoints = try await endpoints(("hstats-a", "hstats-b"))
-        let runner = LoadRunner(endpoints: endpoints, options: LoadOptions(rate: 5, maxConcurrent: 1, totalCalls: nil,
-                                                                           durationSeconds: 3, drainSeconds: 10))
+        let runner = LoadRunner(
+            endpoints: endpoints,
+            options: LoadOptions(
+                rate: 5, maxConcurrent: 1, totalCalls: nil,
+                durationSeconds: 3, drainSeconds: 10))
         await runner.recordIntervals(every: 1)
         let report = await runner.run(scenarioName: "caller-inject")
         await HarnessSetup.disconnect(endpoints)
@@ -168,13 +181,15 @@ import XMPPCore
         try (rows.joined(separator: "\n") + "\n").write(toFile: folder + "/accounts.csv", atomically: true, encoding: .utf8)
         try Self.injectingCaller.write(toFile: folder + "/caller-inject.xml", atomically: true, encoding: .utf8)
         try Self.refusingCallee.write(toFile: folder + "/callee-inject.xml", atomically: true, encoding: .utf8)
-        let (status, output) = try await harnessRunProcess(HarnessProsodyCLITests.harness, [
-            "run", folder + "/caller-inject.xml", "--peer-scenario", folder + "/callee-inject.xml",
-            "--accounts", folder + "/accounts.csv", "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile,
-            "--rate", "5", "--duration", "2", "--max-concurrent", "1", "--quiet",
-            "--trace-dir", folder + "/out/traces", "--stats-interval", "1",
-            "--junit", folder + "/out/junit.xml", "--html", folder + "/out/report.html",
-        ])
+        let (status, output) = try await harnessRunProcess(
+            HarnessProsodyCLITests.harness,
+            [
+                "run", folder + "/caller-inject.xml", "--peer-scenario", folder + "/callee-inject.xml",
+                "--accounts", folder + "/accounts.csv", "--server", "127.0.0.1:\(prosody.port)", "--ca-file", prosody.caFile,
+                "--rate", "5", "--duration", "2", "--max-concurrent", "1", "--quiet",
+                "--trace-dir", folder + "/out/traces", "--stats-interval", "1",
+                "--junit", folder + "/out/junit.xml", "--html", folder + "/out/report.html",
+            ])
         #expect(status == 1, "\(output)")
         let traces = try FileManager.default.contentsOfDirectory(atPath: folder + "/out/traces")
         #expect(traces.count == 1 && traces[0].hasPrefix("caller-inject-3-"), "\(traces)")

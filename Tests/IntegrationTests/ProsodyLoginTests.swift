@@ -9,8 +9,10 @@ import XMPPCore
 /// STARTTLS with certificate verification, SCRAM, binding, messages, IQs, XEP-0215 credentials,
 /// and the errors a user sees when something is wrong.
 @Suite(.serialized) struct ProsodyLoginTests {
-    func client(_ user: String, domain: String = "localhost", password: String? = nil, caFile: String? = nil,
-                useCA: Bool = true, resource: String? = nil) async throws -> XMPPClient {
+    func client(
+        _ user: String, domain: String = "localhost", password: String? = nil, caFile: String? = nil,
+        useCA: Bool = true, resource: String? = nil
+    ) async throws -> XMPPClient {
         let prosody = try await ProsodyFixture.shared()
         // Accounts of this suite's own on localhost (see ProsodyFixture.account).
         let localpart = domain == prosody.domain ? "login-\(user)" : user
@@ -29,7 +31,11 @@ import XMPPCore
         let dave = try await client("dave", domain: "sha1.localhost", resource: "phone")
         let aliceInfo = try await alice.connect()
         let daveInfo = try await dave.connect()
-        defer { Task { await alice.disconnect(); await dave.disconnect() } }
+        defer {
+            Task {
+                await alice.disconnect(); await dave.disconnect()
+            }
+        }
 
         #expect(aliceInfo.tlsVersion?.hasPrefix("TLSv1.") == true)
         #expect(aliceInfo.saslMechanism == .scramSHA256, "Prosody stores SHA-256 hashes for localhost")
@@ -58,15 +64,17 @@ import XMPPCore
         await alice.setIQHandler(namespace: namespace) { request in
             request.result(payload: XMLElement("echo", namespace: namespace, text: request.payload?.text ?? ""))
         }
-        let request = IQ(type: .get, id: await dave.makeID(), to: aliceInfo.boundJID,
-                         payload: XMLElement("echo", namespace: namespace, text: "ping-pong"))
+        let request = IQ(
+            type: .get, id: await dave.makeID(), to: aliceInfo.boundJID,
+            payload: XMLElement("echo", namespace: namespace, text: "ping-pong"))
         let response = try await dave.sendIQ(request, timeout: .seconds(10))
         #expect(response.type == .result)
         #expect(response.payload?.text == "ping-pong")
 
         // An IQ nobody handles is answered with service-unavailable (RFC 6120 §8.4).
-        let unknown = IQ(type: .get, id: await dave.makeID(), to: aliceInfo.boundJID,
-                         payload: XMLElement("query", namespace: "urn:jinglekit:test:nobody-home"))
+        let unknown = IQ(
+            type: .get, id: await dave.makeID(), to: aliceInfo.boundJID,
+            payload: XMLElement("query", namespace: "urn:jinglekit:test:nobody-home"))
         await #expect(throws: XMPPError.self) { _ = try await dave.sendIQ(unknown, timeout: .seconds(10)) }
 
         // XEP-0199: the server answers a ping.
@@ -148,7 +156,9 @@ import XMPPCore
 func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { await body() }
-        group.addTask { try await Task.sleep(for: limit); return nil }
+        group.addTask {
+            try await Task.sleep(for: limit); return nil
+        }
         defer { group.cancelAll() }
         guard let first = try await group.next(), let value = first else {
             throw FixtureError(description: "timed out after \(limit)")

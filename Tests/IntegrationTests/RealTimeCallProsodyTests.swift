@@ -13,10 +13,11 @@ import XMPPCore
 /// Real time: Tools/test runs these on their own after the other suites.
 @Suite(.serialized) struct RealTimeCallProsodyTests {
     func connect(_ account: (jid: JID, password: String), _ resource: String, _ prosody: ProsodyFixture) async throws -> XMPPClient {
-        let client = XMPPClient(configuration: XMPPClientConfiguration(
-            jid: account.jid.with(resource: resource), password: account.password,
-            server: .init(host: "127.0.0.1", port: prosody.port), trustedCAFile: prosody.caFile,
-            connectTimeout: .seconds(5), negotiationStepTimeout: .seconds(10), requestTimeout: .seconds(10)))
+        let client = XMPPClient(
+            configuration: XMPPClientConfiguration(
+                jid: account.jid.with(resource: resource), password: account.password,
+                server: .init(host: "127.0.0.1", port: prosody.port), trustedCAFile: prosody.caFile,
+                connectTimeout: .seconds(5), negotiationStepTimeout: .seconds(10), requestTimeout: .seconds(10)))
         try await client.connect()
         return client
     }
@@ -47,10 +48,14 @@ import XMPPCore
 
         let callerClient = try await connect(try await prosody.account("rt-caller"), "agent", prosody)
         let calleeClient = try await connect(try await prosody.account("rt-callee"), "agent", prosody)
-        defer { Task { await callerClient.disconnect(); await calleeClient.disconnect() } }
+        defer {
+            Task {
+                await callerClient.disconnect(); await calleeClient.disconnect()
+            }
+        }
         let caller = try await manager(callerClient, relayOnly: true)
         let callee = try await manager(calleeClient, relayOnly: true, recorder: true)
-        _ = try await calleeClient.ping(nil, timeout: .seconds(10))   // presence settled before the proposal
+        _ = try await calleeClient.ping(nil, timeout: .seconds(10)) // presence settled before the proposal
 
         let calleeJID = try #require(await calleeClient.connectionInfo?.boundJID).bare
         let call = try await caller.placeCall(to: calleeJID, timeout: .seconds(30))
@@ -85,7 +90,9 @@ import XMPPCore
         try await call.sendDTMF("159#")
         var digits = ""
         while digits.count < 4 {
-            if case .dtmf(let d) = try await calleeEvents.next("DTMF", where: { if case .dtmf = $0 { true } else { false } }) { digits.append(d) }
+            if case .dtmf(let d) = try await calleeEvents.next("DTMF", where: { if case .dtmf = $0 { true } else { false } }) {
+                digits.append(d)
+            }
         }
         #expect(digits == "159#")
 
@@ -93,8 +100,9 @@ import XMPPCore
         #expect(try await calleeEvents.ended() == .completed(byPeer: true))
         try recorder.finish()
         let score = try await Repository.run("\(Repository.root)/Tools/pesq", [speech.path, recorder.url.path])
-        let mos = try #require(score.output.split(separator: "\n").lazy.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }.first,
-                               "Tools/pesq: \(score.output)")
+        let mos = try #require(
+            score.output.split(separator: "\n").lazy.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }.first,
+            "Tools/pesq: \(score.output)")
         print("RealTimeCallProsodyTests: wideband PESQ \(mos) through jingle-relay, pair \(pair); received \(received); sent \(sent)")
         #expect(mos >= 3.8)
     }

@@ -34,8 +34,10 @@ import Transport
         let listening = try #require(relay.udpAddresses.first)
         let server = ICEServer(address: address, port: listening.port, kind: .turnUDP(username: "alice", password: "secret"))
 
-        let a = try ICEAgent(configuration: ICEConfiguration(controlling: true, localAddresses: [address], servers: [server], relayOnly: true))
-        let b = try ICEAgent(configuration: ICEConfiguration(controlling: false, localAddresses: [address], servers: [server], relayOnly: true))
+        let a = try ICEAgent(
+            configuration: ICEConfiguration(controlling: true, localAddresses: [address], servers: [server], relayOnly: true))
+        let b = try ICEAgent(
+            configuration: ICEConfiguration(controlling: false, localAddresses: [address], servers: [server], relayOnly: true))
         let (notes, sink) = AsyncStream<String>.makeStream()
         try a.setRemoteCredentials(try b.localCredentials())
         try b.setRemoteCredentials(try a.localCredentials())
@@ -55,8 +57,9 @@ import Transport
         // hops of each datagram (A's packet to its peer, B's from its peer) in one pass.
         #expect(kernel.toPeer >= Double(count) && kernel.toClient >= Double(count), "\(kernel)")
         let statistics = try await relay.statistics()
-        #expect(statistics.packetsToPeer >= UInt64(2 * count) && statistics.packetsToClient >= UInt64(2 * count),
-                "both paths counted together: \(statistics)")
+        #expect(
+            statistics.packetsToPeer >= UInt64(2 * count) && statistics.packetsToClient >= UInt64(2 * count),
+            "both paths counted together: \(statistics)")
 
         a.close()
         b.close()

@@ -19,21 +19,25 @@ import XMPPCore
 
         // Credentials from Prosody over XEP-0215.
         let account = try await prosody.account("relay-user")
-        let client = XMPPClient(configuration: XMPPClientConfiguration(
-            jid: account.jid.with(resource: "relay"), password: account.password,
-            server: .init(host: "127.0.0.1", port: prosody.port), trustedCAFile: prosody.caFile))
+        let client = XMPPClient(
+            configuration: XMPPClientConfiguration(
+                jid: account.jid.with(resource: "relay"), password: account.password,
+                server: .init(host: "127.0.0.1", port: prosody.port), trustedCAFile: prosody.caFile))
         try await client.connect()
         let services = try await client.fetchExternalServices()
         await client.disconnect()
         let turn = try #require(services.first { $0.type == "turn" && $0.transport == "udp" })
         let username = try #require(turn.username)
         let password = try #require(turn.password)
-        let server = ICEServer(address: turn.host, port: try #require(turn.port),
-                               kind: .turnUDP(username: username, password: password))
+        let server = ICEServer(
+            address: turn.host, port: try #require(turn.port),
+            kind: .turnUDP(username: username, password: password))
 
         // Two relay-only libnice agents connect through jingle-relay and exchange a datagram.
-        let a = try ICEAgent(configuration: ICEConfiguration(controlling: true, localAddresses: ["127.0.0.1"], servers: [server], relayOnly: true))
-        let b = try ICEAgent(configuration: ICEConfiguration(controlling: false, localAddresses: ["127.0.0.1"], servers: [server], relayOnly: true))
+        let a = try ICEAgent(
+            configuration: ICEConfiguration(controlling: true, localAddresses: ["127.0.0.1"], servers: [server], relayOnly: true))
+        let b = try ICEAgent(
+            configuration: ICEConfiguration(controlling: false, localAddresses: ["127.0.0.1"], servers: [server], relayOnly: true))
         let (notes, sink) = AsyncStream<String>.makeStream()
         try a.setRemoteCredentials(try b.localCredentials())
         try b.setRemoteCredentials(try a.localCredentials())
@@ -55,14 +59,15 @@ import XMPPCore
         for i in 0..<100 {
             try a.send(Array("kernel-\(i)".utf8))
             try b.send(Array("kernel-\(i)".utf8))
-            try await Task.sleep(for: .milliseconds(10))  // a pace, like audio's
+            try await Task.sleep(for: .milliseconds(10)) // a pace, like audio's
         }
         let streamed = await ICEPump.waitFor(["a:data:kernel-99", "b:data:kernel-99"], in: notes)
         #expect(streamed.contains("a:data:kernel-99") && streamed.contains("b:data:kernel-99"))
         let after = ICEPump.fastPathPackets(try await relay.metricsText())
         if geteuid() == 0 {
-            #expect(after.toPeer > before.toPeer && after.toClient > before.toClient,
-                    "libnice's channels went through the kernel: \(before) -> \(after)")
+            #expect(
+                after.toPeer > before.toPeer && after.toClient > before.toClient,
+                "libnice's channels went through the kernel: \(before) -> \(after)")
         }
 
         a.close()

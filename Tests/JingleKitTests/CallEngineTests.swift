@@ -41,26 +41,34 @@ import XMPPCore
 
         let aliceEvents = net[Self.alice].events.filter { $0.sid == sid }.map(\.event)
         let bob = JID(Self.bob)!
-        #expect(aliceEvents == [
-            .ringing(device: bob), .proceeded(device: bob), .accepted,
-            .iceConnected(Self.pair(40000, 50000)), .mediaConnected, .firstAudio,
-            .remoteCandidates([Self.candidate("bob-2", port: 50000)]),
-            .iceRestarted(ICERestart(byPeer: false, localUfrag: "alice2", remoteUfrag: "bob2",
-                                     previousLocalUfrag: "alice1", previousRemoteUfrag: "bob1")),
-            .iceConnected(Self.pair(40000, 50000)),
-            .ended(.completed(byPeer: true)),
-        ])
+        #expect(
+            aliceEvents == [
+                .ringing(device: bob), .proceeded(device: bob), .accepted,
+                .iceConnected(Self.pair(40000, 50000)), .mediaConnected, .firstAudio,
+                .remoteCandidates([Self.candidate("bob-2", port: 50000)]),
+                .iceRestarted(
+                    ICERestart(
+                        byPeer: false, localUfrag: "alice2", remoteUfrag: "bob2",
+                        previousLocalUfrag: "alice1", previousRemoteUfrag: "bob1")),
+                .iceConnected(Self.pair(40000, 50000)),
+                .ended(.completed(byPeer: true)),
+            ])
         let bobEvents = net[Self.bob].events.filter { $0.sid == sid }.map(\.event)
-        #expect(bobEvents.contains(.iceRestarted(ICERestart(byPeer: true, localUfrag: "bob2", remoteUfrag: "alice2",
-                                                            previousLocalUfrag: "bob1", previousRemoteUfrag: "alice1"))))
+        #expect(
+            bobEvents.contains(
+                .iceRestarted(
+                    ICERestart(
+                        byPeer: true, localUfrag: "bob2", remoteUfrag: "alice2",
+                        previousLocalUfrag: "bob1", previousRemoteUfrag: "alice1"))))
         #expect(bobEvents.last == .ended(.completed(byPeer: false)))
         #expect(net[Self.bob].incoming == [sid])
 
-        #expect(Self.jingleActions(net) == [
-            "alice session-initiate", "bob session-accept",
-            "alice transport-info", "bob transport-info",
-            "bob session-terminate",
-        ])
+        #expect(
+            Self.jingleActions(net) == [
+                "alice session-initiate", "bob session-accept",
+                "alice transport-info", "bob transport-info",
+                "bob session-terminate",
+            ])
         #expect(Self.jmiElements(net) == ["alice propose", "bob ringing", "bob accept", "bob proceed", "bob finish"])
 
         // Timings on the virtual clock: 30 ms per stanza, 20 ms to make a transport.
@@ -109,8 +117,11 @@ import XMPPCore
         net.autoAnswer = [JID(Self.bob)!]
         let sid = try net.place(from: Self.alice, to: "bob@localhost")
         net.run(for: .seconds(1))
-        let video = Content(creator: .initiator, name: "video", senders: .both, description: .rtp(RTPDescription(
-            media: "video", payloadTypes: [PayloadType(id: 96, name: "VP8", clockrate: 90000)])),
+        let video = Content(
+            creator: .initiator, name: "video", senders: .both,
+            description: .rtp(
+                RTPDescription(
+                    media: "video", payloadTypes: [PayloadType(id: 96, name: "VP8", clockrate: 90000)])),
             transport: .iceUDP(ICEUDPTransport(ufrag: "alice1", pwd: "alice-password-1-0123456789")))
         net.sendJingle(Self.alice, JingleElement(action: .contentAdd, sid: sid, contents: [video]))
         net.run(for: .seconds(1))
@@ -150,7 +161,8 @@ import XMPPCore
     }
 
     static func pair(_ local: UInt16, _ remote: UInt16) -> SelectedCandidatePair {
-        SelectedCandidatePair(localType: .host, localAddress: "192.0.2.1", localPort: local, remoteType: .host,
-                              remoteAddress: "192.0.2.1", remotePort: remote, transportProtocol: "udp")
+        SelectedCandidatePair(
+            localType: .host, localAddress: "192.0.2.1", localPort: local, remoteType: .host,
+            remoteAddress: "192.0.2.1", remotePort: remote, transportProtocol: "udp")
     }
 }

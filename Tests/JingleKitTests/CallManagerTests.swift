@@ -197,10 +197,13 @@ import XMPPCore
             return iq.result()
         }
         let opus = PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2)
-        let content = Content(creator: .initiator, name: "0", senders: .both,
-                              description: .rtp(RTPDescription(media: "audio", payloadTypes: [opus], rtcpMux: true)),
-                              transport: .iceUDP(ICEUDPTransport(ufrag: "uf", pwd: "pwpwpwpwpwpwpwpwpwpwpw",
-                                                                 fingerprints: [Fingerprint(hash: "sha-256", setup: .actpass, value: "AA:BB")])))
+        let content = Content(
+            creator: .initiator, name: "0", senders: .both,
+            description: .rtp(RTPDescription(media: "audio", payloadTypes: [opus], rtcpMux: true)),
+            transport: .iceUDP(
+                ICEUDPTransport(
+                    ufrag: "uf", pwd: "pwpwpwpwpwpwpwpwpwpwpw",
+                    fingerprints: [Fingerprint(hash: "sha-256", setup: .actpass, value: "AA:BB")])))
         let initiate = JingleElement(action: .sessionInitiate, sid: "libwebrtc-sid", initiator: ac.jid, contents: [content])
         await ac.sendRequest(IQ(type: .set, id: "init1", to: bc.jid, payload: initiate.element), timeout: .seconds(5)) { _ in }
         let incoming = try await nextIncoming(bob)

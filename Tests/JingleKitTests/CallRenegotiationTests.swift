@@ -41,12 +41,16 @@ final class RawJinglePeer: Sendable {
 
     static func audioOffer(sid: String, ufrag: String, pwd: String) -> JingleElement {
         let description = RTPDescription(media: "audio", payloadTypes: [PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2)])
-        let transport = ICEUDPTransport(ufrag: ufrag, pwd: pwd, fingerprints: [
-            Fingerprint(hash: "sha-256", setup: .actpass, value: (0..<32).map { _ in "AB" }.joined(separator: ":")),
-        ])
-        return JingleElement(action: .sessionInitiate, sid: sid, contents: [
-            Content(creator: .initiator, name: "audio", senders: .both, description: .rtp(description), transport: .iceUDP(transport)),
-        ])
+        let transport = ICEUDPTransport(
+            ufrag: ufrag, pwd: pwd,
+            fingerprints: [
+                Fingerprint(hash: "sha-256", setup: .actpass, value: (0..<32).map { _ in "AB" }.joined(separator: ":"))
+            ])
+        return JingleElement(
+            action: .sessionInitiate, sid: sid,
+            contents: [
+                Content(creator: .initiator, name: "audio", senders: .both, description: .rtp(description), transport: .iceUDP(transport))
+            ])
     }
 }
 
@@ -95,12 +99,17 @@ actor RestartRecordingProvider: MediaTransportProvider {
 @Suite struct CallRenegotiationTests {
     /// Alice's manager answers a session the raw peer bob initiates; returns the active call.
     func activeCall(media: (any MediaTransportProvider)? = nil, ufrag: String = "bobUfrag1", pwd: String = "bobPassword1bobPassword1")
-        async throws -> (manager: CallManager, alice: JID, bob: RawJinglePeer, call: Call, events: EventReader, sid: String,
-                         accept: JingleElement) {
+        async throws -> (
+            manager: CallManager, alice: JID, bob: RawJinglePeer, call: Call, events: EventReader, sid: String,
+            accept: JingleElement
+        )
+    {
         let router = InMemoryRouter()
         let ac = await router.client("alice@localhost/desk")
-        let alice = CallManager(transport: ac, local: ac.jid, configuration: CallConfiguration(
-            mediaTransports: media ?? SignallingOnlyTransportProvider()))
+        let alice = CallManager(
+            transport: ac, local: ac.jid,
+            configuration: CallConfiguration(
+                mediaTransports: media ?? SignallingOnlyTransportProvider()))
         await alice.start()
         let bob = await RawJinglePeer(router: router, jid: "bob@localhost/phone")
         let sid = "raw-\(UInt32.random(in: 0...UInt32.max))"
@@ -116,8 +125,12 @@ actor RestartRecordingProvider: MediaTransportProvider {
 
     @Test func aVideoContentAddIsRejectedAndTheCallGoesOn() async throws {
         let (manager, alice, bob, call, events, sid, _) = try await activeCall()
-        let video = Content(creator: .initiator, name: "video", senders: .both, description: .rtp(RTPDescription(
-            media: "video", payloadTypes: [PayloadType(id: 96, name: "VP8", clockrate: 90000)])), transport: .iceUDP(ICEUDPTransport(ufrag: "bobUfrag1", pwd: "bobPassword1bobPassword1")))
+        let video = Content(
+            creator: .initiator, name: "video", senders: .both,
+            description: .rtp(
+                RTPDescription(
+                    media: "video", payloadTypes: [PayloadType(id: 96, name: "VP8", clockrate: 90000)])),
+            transport: .iceUDP(ICEUDPTransport(ufrag: "bobUfrag1", pwd: "bobPassword1bobPassword1")))
         let ack = await bob.send(JingleElement(action: .contentAdd, sid: sid, contents: [video]), to: alice)
         #expect(ack?.type == .result, "the content-add is acknowledged first")
         let reject = try await bob.next(.contentReject)
@@ -127,8 +140,11 @@ actor RestartRecordingProvider: MediaTransportProvider {
         #expect(event == .contentRejected(name: "video", media: "video", reason: try #require(reject.reason)))
 
         // A second audio stream is refused too, with <failed-application/>.
-        let audio2 = Content(creator: .initiator, name: "audio2", senders: .both, description: .rtp(RTPDescription(
-            media: "audio", payloadTypes: [PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2)])))
+        let audio2 = Content(
+            creator: .initiator, name: "audio2", senders: .both,
+            description: .rtp(
+                RTPDescription(
+                    media: "audio", payloadTypes: [PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2)])))
         #expect(await bob.send(JingleElement(action: .contentAdd, sid: sid, contents: [audio2]), to: alice)?.type == .result)
         let second = try await bob.next(.contentReject)
         #expect(second.contents.map(\.name) == ["audio2"] && second.reason?.condition == .failedApplication)
@@ -150,9 +166,13 @@ actor RestartRecordingProvider: MediaTransportProvider {
         guard case .iceUDP(let first)? = accept.contents.first?.transport else { Issue.record("no ICE-UDP answer"); return }
 
         // Bob restarts: new ufrag/pwd and one candidate of the new generation.
-        let fresh = Candidate(component: 1, foundation: "3", id: "new1", ip: "127.0.0.1", network: 0, port: 41000, priority: 100, type: .host)
-        let restart = Content(creator: .initiator, name: "audio", transport: .iceUDP(ICEUDPTransport(
-            ufrag: "bobUfrag2", pwd: "bobPassword2bobPassword2", candidates: [fresh])))
+        let fresh = Candidate(
+            component: 1, foundation: "3", id: "new1", ip: "127.0.0.1", network: 0, port: 41000, priority: 100, type: .host)
+        let restart = Content(
+            creator: .initiator, name: "audio",
+            transport: .iceUDP(
+                ICEUDPTransport(
+                    ufrag: "bobUfrag2", pwd: "bobPassword2bobPassword2", candidates: [fresh])))
         #expect(await bob.send(JingleElement(action: .transportInfo, sid: sid, contents: [restart]), to: alice)?.type == .result)
 
         let answer = try await bob.next(.transportInfo)
@@ -167,10 +187,13 @@ actor RestartRecordingProvider: MediaTransportProvider {
         #expect(r.previousLocalUfrag == first.ufrag && r.previousRemoteUfrag == "bobUfrag1")
 
         // A late candidate of the old generation is dropped; one of the new one goes to the transport.
-        let stale = Candidate(component: 1, foundation: "4", id: "old1", ip: "127.0.0.1", network: 0, port: 41001, priority: 100, type: .host)
-        let late = Candidate(component: 1, foundation: "5", id: "new2", ip: "127.0.0.1", network: 0, port: 41002, priority: 100, type: .host)
+        let stale = Candidate(
+            component: 1, foundation: "4", id: "old1", ip: "127.0.0.1", network: 0, port: 41001, priority: 100, type: .host)
+        let late = Candidate(
+            component: 1, foundation: "5", id: "new2", ip: "127.0.0.1", network: 0, port: 41002, priority: 100, type: .host)
         for (ufrag, candidate) in [("bobUfrag1", stale), ("bobUfrag2", late)] {
-            let info = Content(creator: .initiator, name: "audio", transport: .iceUDP(ICEUDPTransport(ufrag: ufrag, candidates: [candidate])))
+            let info = Content(
+                creator: .initiator, name: "audio", transport: .iceUDP(ICEUDPTransport(ufrag: ufrag, candidates: [candidate])))
             #expect(await bob.send(JingleElement(action: .transportInfo, sid: sid, contents: [info]), to: alice)?.type == .result)
         }
         let told = try await within(.seconds(10), "the new generation's candidate at the transport") {
@@ -196,14 +219,15 @@ actor RestartRecordingProvider: MediaTransportProvider {
         guard case .iceUDP(let first)? = accept.contents.first?.transport else { Issue.record("no ICE-UDP answer"); return }
 
         try await call.restartICE()
-        try await call.restartICE()   // still waiting for bob's answer: not offered twice
+        try await call.restartICE() // still waiting for bob's answer: not offered twice
         let offer = try await bob.next(.transportInfo)
         guard case .iceUDP(let renewed)? = offer.contents.first?.transport else { Issue.record("no ICE-UDP transport-info"); return }
         #expect(renewed.ufrag != first.ufrag && renewed.pwd != first.pwd && renewed.pwd != nil)
         #expect(renewed.fingerprints.first?.setup == first.fingerprints.first?.setup)
 
         // Bob answers with his own new credentials: alice applies them without restarting again.
-        let answer = Content(creator: .initiator, name: "audio", transport: .iceUDP(ICEUDPTransport(ufrag: "bobUfrag2", pwd: "bobPassword2bobPassword2")))
+        let answer = Content(
+            creator: .initiator, name: "audio", transport: .iceUDP(ICEUDPTransport(ufrag: "bobUfrag2", pwd: "bobPassword2bobPassword2")))
         #expect(await bob.send(JingleElement(action: .transportInfo, sid: sid, contents: [answer]), to: alice)?.type == .result)
         let restarted = try await events.next("ICE restarted") { if case .iceRestarted = $0 { true } else { false } }
         guard case .iceRestarted(let r) = restarted else { return }
@@ -239,12 +263,17 @@ actor RestartRecordingProvider: MediaTransportProvider {
         await manager.start()
         let bob = await RawJinglePeer(router: router, jid: "bob@localhost/phone")
         let sid = "raw-early-restart"
-        #expect(await bob.send(RawJinglePeer.audioOffer(sid: sid, ufrag: "bobUfrag1", pwd: "bobPassword1bobPassword1"), to: ac.jid)?.type == .result)
+        #expect(
+            await bob.send(RawJinglePeer.audioOffer(sid: sid, ufrag: "bobUfrag1", pwd: "bobPassword1bobPassword1"), to: ac.jid)?.type
+                == .result)
         let call = try await nextIncoming(manager)
-        let stale = Candidate(component: 1, foundation: "1", id: "old1", ip: "127.0.0.1", network: 0, port: 42000, priority: 100, type: .host)
-        let fresh = Candidate(component: 1, foundation: "2", id: "new1", ip: "127.0.0.1", network: 0, port: 42001, priority: 100, type: .host)
+        let stale = Candidate(
+            component: 1, foundation: "1", id: "old1", ip: "127.0.0.1", network: 0, port: 42000, priority: 100, type: .host)
+        let fresh = Candidate(
+            component: 1, foundation: "2", id: "new1", ip: "127.0.0.1", network: 0, port: 42001, priority: 100, type: .host)
         for (ufrag, pwd, candidate) in [("bobUfrag1", nil, stale), ("bobUfrag2", "bobPassword2bobPassword2", fresh)] {
-            let info = Content(creator: .initiator, name: "audio", transport: .iceUDP(ICEUDPTransport(ufrag: ufrag, pwd: pwd, candidates: [candidate])))
+            let info = Content(
+                creator: .initiator, name: "audio", transport: .iceUDP(ICEUDPTransport(ufrag: ufrag, pwd: pwd, candidates: [candidate])))
             #expect(await bob.send(JingleElement(action: .transportInfo, sid: sid, contents: [info]), to: ac.jid)?.type == .result)
         }
         try await call.accept()

@@ -9,8 +9,10 @@ struct TimedOut: Error, CustomStringConvertible {
 }
 
 /// Runs `body`, failing after `limit` (a bound on waiting, not a timing assertion).
-func within<T: Sendable>(_ limit: Duration = .seconds(10), _ what: String,
-                         _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+func within<T: Sendable>(
+    _ limit: Duration = .seconds(10), _ what: String,
+    _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await body() }
         group.addTask {
@@ -55,7 +57,8 @@ func nextIncoming(_ manager: CallManager) async throws -> Call {
 
 /// Managers for alice/desk and the given bob resources on one in-memory router.
 func makeManagers(bob resources: [String] = ["desk"], configuration: CallConfiguration = .init())
-    async -> (router: InMemoryRouter, alice: CallManager, bobs: [CallManager]) {
+    async -> (router: InMemoryRouter, alice: CallManager, bobs: [CallManager])
+{
     let router = InMemoryRouter()
     let aliceClient = await router.client("alice@localhost/desk")
     let alice = CallManager(transport: aliceClient, local: aliceClient.jid, configuration: configuration)

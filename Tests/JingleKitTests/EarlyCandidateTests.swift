@@ -17,7 +17,9 @@ actor GatedProvider: MediaTransportProvider {
 
     func makeTransport(sid: String, role: Creator) async throws -> any MediaTransport {
         if !open {
-            await withCheckedContinuation { gate = $0; waitingSink.yield() }
+            await withCheckedContinuation {
+                gate = $0; waitingSink.yield()
+            }
         }
         return try await inner.makeTransport(sid: sid, role: role)
     }
@@ -47,8 +49,9 @@ actor GatedProvider: MediaTransportProvider {
         try await first(bobMedia.waiting, "bob's transport waits at the gate")
 
         // Alice trickles a candidate while bob's transport is still being made.
-        let late = Candidate(component: 1, foundation: "9", id: "early1", ip: "127.0.0.1", network: 0, port: 40001,
-                             priority: 100, type: .host)
+        let late = Candidate(
+            component: 1, foundation: "9", id: "early1", ip: "127.0.0.1", network: 0, port: 40001,
+            priority: 100, type: .host)
         aliceTransport.emit(.localCandidates([late]))
         _ = try await bobEvents.next("remote candidates") { $0 == .remoteCandidates([late]) }
 
@@ -84,8 +87,9 @@ actor GatedProvider: MediaTransportProvider {
         let answering = Task { try await incoming.accept() }
         try await first(bobMedia.waiting, "bob's transport waits at the gate")
         let flood = (0..<500).map { i in
-            Candidate(component: 1, foundation: "\(i)", id: "c\(i)", ip: "127.0.0.1", network: 0, port: UInt16(20_000 + i),
-                      priority: 100, type: .host)
+            Candidate(
+                component: 1, foundation: "\(i)", id: "c\(i)", ip: "127.0.0.1", network: 0, port: UInt16(20_000 + i),
+                priority: 100, type: .host)
         }
         for chunk in stride(from: 0, to: flood.count, by: 50) {
             aliceTransport.emit(.localCandidates(Array(flood[chunk..<chunk + 50])))

@@ -12,14 +12,20 @@ import XMPPCore
 
     /// A direct call alice -> bob with alice's tone heard at bob; the managers are returned so
     /// the test keeps them alive.
-    func connectedCall() async throws -> (managers: [CallManager], outgoing: Call, incoming: Call, callerEvents: EventReader,
-                                          calleeEvents: EventReader, watcher: LevelWatcher) {
+    func connectedCall() async throws -> (
+        managers: [CallManager], outgoing: Call, incoming: Call, callerEvents: EventReader,
+        calleeEvents: EventReader, watcher: LevelWatcher
+    ) {
         let router = InMemoryRouter()
         let ac = await router.client("alice@localhost/desk"), bc = await router.client("bob@localhost/desk")
-        let alice = CallManager(transport: ac, local: ac.jid, configuration: CallConfiguration(
-            mediaTransports: ICEMediaTransportProvider(settings: Self.loopback)))
-        let bob = CallManager(transport: bc, local: bc.jid, configuration: CallConfiguration(
-            mediaTransports: ICEMediaTransportProvider(settings: Self.loopback)))
+        let alice = CallManager(
+            transport: ac, local: ac.jid,
+            configuration: CallConfiguration(
+                mediaTransports: ICEMediaTransportProvider(settings: Self.loopback)))
+        let bob = CallManager(
+            transport: bc, local: bc.jid,
+            configuration: CallConfiguration(
+                mediaTransports: ICEMediaTransportProvider(settings: Self.loopback)))
         await alice.start()
         await bob.start()
         let outgoing = try await alice.placeCall(to: bc.jid, useJMI: false, timeout: .seconds(30))
@@ -39,7 +45,8 @@ import XMPPCore
 
     @Test(arguments: [true, false]) func audioKeepsFlowingAcrossARestart(callerRestarts: Bool) async throws {
         let (managers, outgoing, incoming, callerEvents, calleeEvents, watcher) = try await connectedCall()
-        let (restarter, restarterEvents, answererEvents) = callerRestarts
+        let (restarter, restarterEvents, answererEvents) =
+            callerRestarts
             ? (outgoing, callerEvents, calleeEvents) : (incoming, calleeEvents, callerEvents)
         let before = try #require(await incoming.mediaStatistics).packetsReceived
 
@@ -61,8 +68,9 @@ import XMPPCore
         let atReconnect = try #require(await incoming.mediaStatistics).packetsReceived
         try await within(.seconds(15), "the tone after the restart") { await watcher.wait(consecutive: 50) { $0 > -40 } }
         let after = try #require(await incoming.mediaStatistics)
-        #expect(atReconnect >= before && after.packetsReceived >= atReconnect + 30,
-                "packets: \(before) at the restart, \(atReconnect) at reconnection, \(after.packetsReceived) after")
+        #expect(
+            atReconnect >= before && after.packetsReceived >= atReconnect + 30,
+            "packets: \(before) at the restart, \(atReconnect) at reconnection, \(after.packetsReceived) after")
         #expect(after.packetsRejected == 0, "SRTP kept its keys: no packet failed to unprotect")
         let states = (await outgoing.state, await incoming.state)
         #expect(states.0 == .active && states.1 == .active)

@@ -90,14 +90,20 @@ func toneFrequency(_ samples: [Int16]) -> Double {
 @Suite struct RealTimeMediaCallTests {
     static let loopback = CallMediaSettings(localAddresses: ["127.0.0.1"], discoverServers: false)
 
-    func managers(alice aliceSettings: CallMediaSettings = loopback, bob bobSettings: CallMediaSettings = loopback,
-                  aliceProvider: (any MediaTransportProvider)? = nil) async -> (CallManager, CallManager) {
+    func managers(
+        alice aliceSettings: CallMediaSettings = loopback, bob bobSettings: CallMediaSettings = loopback,
+        aliceProvider: (any MediaTransportProvider)? = nil
+    ) async -> (CallManager, CallManager) {
         let router = InMemoryRouter()
         let ac = await router.client("alice@localhost/desk"), bc = await router.client("bob@localhost/desk")
-        let alice = CallManager(transport: ac, local: ac.jid, configuration: CallConfiguration(
-            mediaTransports: aliceProvider ?? ICEMediaTransportProvider(settings: aliceSettings)))
-        let bob = CallManager(transport: bc, local: bc.jid, configuration: CallConfiguration(
-            mediaTransports: ICEMediaTransportProvider(settings: bobSettings)))
+        let alice = CallManager(
+            transport: ac, local: ac.jid,
+            configuration: CallConfiguration(
+                mediaTransports: aliceProvider ?? ICEMediaTransportProvider(settings: aliceSettings)))
+        let bob = CallManager(
+            transport: bc, local: bc.jid,
+            configuration: CallConfiguration(
+                mediaTransports: ICEMediaTransportProvider(settings: bobSettings)))
         await alice.start()
         await bob.start()
         return (alice, bob)
@@ -125,7 +131,8 @@ func toneFrequency(_ samples: [Int16]) -> Double {
         } catch {
             // Where the handshake stopped: records each side sent and received, sends ICE refused.
             let a = await outgoing.mediaStatistics, b = await incoming.mediaStatistics
-            let detail = "DTLS not done. alice: sent \(a?.dtlsDatagramsSent ?? -1), received \(a?.dtlsDatagramsReceived ?? -1), "
+            let detail =
+                "DTLS not done. alice: sent \(a?.dtlsDatagramsSent ?? -1), received \(a?.dtlsDatagramsReceived ?? -1), "
                 + "refused \(a?.sendFailures ?? -1); bob: sent \(b?.dtlsDatagramsSent ?? -1), "
                 + "received \(b?.dtlsDatagramsReceived ?? -1), refused \(b?.sendFailures ?? -1)"
             Issue.record(Comment(rawValue: detail))

@@ -22,12 +22,13 @@ import XMPPCore
         let found = ICEServerDiscovery.iceServers(from: services) { host in
             host.hasSuffix(".invalid") ? nil : ICEServerDiscovery.resolveIPv4OrIPv6(host)
         }
-        #expect(found.servers == [
-            // No STUN: the TURN server on the same address and port reports the reflexive address.
-            ICEServer(address: "127.0.0.1", port: 3478, kind: .turnUDP(username: "1700000000", password: "p")),
-            ICEServer(address: "::1", port: 3479, kind: .turnTCP(username: "u", password: "p")),
-            ICEServer(address: "127.0.0.1", port: 5349, kind: .turnTLS(username: "u", password: "p")),
-        ])
+        #expect(
+            found.servers == [
+                // No STUN: the TURN server on the same address and port reports the reflexive address.
+                ICEServer(address: "127.0.0.1", port: 3478, kind: .turnUDP(username: "1700000000", password: "p")),
+                ICEServer(address: "::1", port: 3479, kind: .turnTCP(username: "u", password: "p")),
+                ICEServer(address: "127.0.0.1", port: 5349, kind: .turnTLS(username: "u", password: "p")),
+            ])
         #expect(found.skipped.count == 2)
         #expect(found.skipped.contains { $0.contains("without credentials") })
         #expect(found.skipped.contains { $0.contains("cannot resolve no-such-host.invalid") })
@@ -47,13 +48,15 @@ import XMPPCore
     }
 
     @Test func candidatesMapBothWaysAndUnusableOnesAreDropped() throws {
-        let relay = ICECandidate(foundation: "4", priority: 16_777_215, address: "203.0.113.7", port: 50_000,
-                                 kind: .relayed, relatedAddress: "198.51.100.2", relatedPort: 40_000)
+        let relay = ICECandidate(
+            foundation: "4", priority: 16_777_215, address: "203.0.113.7", port: 50_000,
+            kind: .relayed, relatedAddress: "198.51.100.2", relatedPort: 40_000)
         let jingle = CandidateMapping.jingle(relay)
         #expect(jingle.type == .relay && jingle.protocol == "udp" && jingle.relAddr == "198.51.100.2" && !jingle.id.isEmpty)
         #expect(CandidateMapping.ice(jingle) == relay)
-        let tcp = Candidate(component: 1, foundation: "1", id: "x", ip: "192.0.2.1", port: 9, priority: 1, protocol: "tcp",
-                            type: .host, extraAttributes: [.init(name: "tcptype", value: "passive")])
+        let tcp = Candidate(
+            component: 1, foundation: "1", id: "x", ip: "192.0.2.1", port: 9, priority: 1, protocol: "tcp",
+            type: .host, extraAttributes: [.init(name: "tcptype", value: "passive")])
         #expect(CandidateMapping.ice(tcp)?.transport == .tcpPassive)
         var noType = tcp
         noType.extraAttributes = []

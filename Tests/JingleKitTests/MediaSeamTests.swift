@@ -71,7 +71,8 @@ func first<T: Sendable>(_ stream: AsyncStream<T>, _ what: String) async throws -
         // Each side is started with the other's ICE credentials, candidates and fingerprint;
         // the offerer (actpass) ends up DTLS server, the answerer (active) DTLS client.
         guard case .start(let aliceSaw) = try await first(aliceTransport.told, "alice started"),
-              case .start(let bobSaw) = try await first(bobTransport.told, "bob started") else {
+            case .start(let bobSaw) = try await first(bobTransport.told, "bob started")
+        else {
             Issue.record("transports were not started first"); return
         }
         #expect(aliceSaw.ufrag == (await bobTransport.localTransport()).ufrag)
@@ -82,8 +83,9 @@ func first<T: Sendable>(_ stream: AsyncStream<T>, _ what: String) async throws -
         #expect(bobSaw.dtlsRole == .client)
 
         // A candidate bob gathers later is trickled to alice.
-        let late = Candidate(component: 1, foundation: "2", id: "late1", ip: "127.0.0.1", network: 0, port: 40000,
-                             priority: 100, type: .host)
+        let late = Candidate(
+            component: 1, foundation: "2", id: "late1", ip: "127.0.0.1", network: 0, port: 40000,
+            priority: 100, type: .host)
         bobTransport.emit(.localCandidates([late]))
         _ = try await aliceEvents.next("remote candidates") { $0 == .remoteCandidates([late]) }
         #expect(try await first(aliceTransport.told, "alice told of the candidate") == .candidates([late]))

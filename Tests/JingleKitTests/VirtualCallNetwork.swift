@@ -41,8 +41,10 @@ struct VirtualCallNetwork {
     init(_ jids: [String], maximumCalls: Int = 1) {
         for s in jids {
             let jid = JID(s)!
-            parties[jid] = Party(engine: CallEngine(local: jid, policy: CallConfiguration.defaultPolicy, sessionTimeouts: .init(),
-                                                    proposalLifetime: .seconds(60), maximumCalls: maximumCalls))
+            parties[jid] = Party(
+                engine: CallEngine(
+                    local: jid, policy: CallConfiguration.defaultPolicy, sessionTimeouts: .init(),
+                    proposalLifetime: .seconds(60), maximumCalls: maximumCalls))
         }
     }
 
@@ -68,8 +70,10 @@ struct VirtualCallNetwork {
         let me = JID(jid)!
         guard let content = try parties[me]!.engine.beginRestart(sid: sid, now: now) else { return }
         let local = nextLocalTransport(me, sid: sid)
-        carryOut(try parties[me]!.engine.restartMade(sid: sid, content: content, local: local, candidates: [candidate(me, sid: sid)],
-                                                     now: now), of: me)
+        carryOut(
+            try parties[me]!.engine.restartMade(
+                sid: sid, content: content, local: local, candidates: [candidate(me, sid: sid)],
+                now: now), of: me)
     }
 
     /// A Jingle action of our own straight through a party's session engine (one `CallEngine`
@@ -203,19 +207,22 @@ struct VirtualCallNetwork {
     private func currentLocalTransport(_ jid: JID, sid: String) -> LocalTransport {
         let generation = parties[jid]!.generation[sid] ?? 0
         let user = jid.localpart ?? "x"
-        return LocalTransport(ufrag: "\(user)\(generation)", pwd: "\(user)-password-\(generation)-0123456789",
-                              fingerprint: Array(repeating: user == "alice" ? "A1" : "B2", count: 32).joined(separator: ":"))
+        return LocalTransport(
+            ufrag: "\(user)\(generation)", pwd: "\(user)-password-\(generation)-0123456789",
+            fingerprint: Array(repeating: user == "alice" ? "A1" : "B2", count: 32).joined(separator: ":"))
     }
 
     private func candidate(_ jid: JID, sid: String) -> Candidate {
         let port: UInt16 = jid.localpart == "alice" ? 40000 : 50000
-        return Candidate(component: 1, foundation: "1", id: "\(jid.localpart ?? "x")-\(parties[jid]!.generation[sid] ?? 0)",
-                         ip: "192.0.2.1", network: 0, port: port, priority: 2_130_706_431, type: .host)
+        return Candidate(
+            component: 1, foundation: "1", id: "\(jid.localpart ?? "x")-\(parties[jid]!.generation[sid] ?? 0)",
+            ip: "192.0.2.1", network: 0, port: port, priority: 2_130_706_431, type: .host)
     }
 
     private func pair(_ jid: JID) -> SelectedCandidatePair {
-        SelectedCandidatePair(localType: .host, localAddress: "192.0.2.1", localPort: jid.localpart == "alice" ? 40000 : 50000,
-                              remoteType: .host, remoteAddress: "192.0.2.1", remotePort: jid.localpart == "alice" ? 50000 : 40000,
-                              transportProtocol: "udp")
+        SelectedCandidatePair(
+            localType: .host, localAddress: "192.0.2.1", localPort: jid.localpart == "alice" ? 40000 : 50000,
+            remoteType: .host, remoteAddress: "192.0.2.1", remotePort: jid.localpart == "alice" ? 50000 : 40000,
+            transportProtocol: "udp")
     }
 }

@@ -7,7 +7,7 @@ import XMPPCore
 /// from them (XEP-0353 §3.1) with the wall clock its driver passes.
 @Suite struct DelayTests {
     @Test(arguments: [
-        ("2002-09-10T23:08:25Z", 1031699305.0),                 // XEP-0082 example
+        ("2002-09-10T23:08:25Z", 1031699305.0), // XEP-0082 example
         ("2002-09-10T23:08:25.123Z", 1031699305.123),
         ("2002-09-10T23:08:25.123456789Z", 1031699305.123456789),
         ("2002-09-10T15:08:25-08:00", 1031699305.0),
@@ -48,7 +48,8 @@ import XMPPCore
     }
 
     @Test func delayElementAndEarliestStamp() throws {
-        let m = try TestXMLReader.parse("""
+        let m = try TestXMLReader.parse(
+            """
             <message from='a@b/c'><delay xmlns='urn:xmpp:delay' from='b' stamp='2002-09-10T23:08:25Z'>Offline</delay>\
             <delay xmlns='urn:xmpp:delay' from='relay.b' stamp='2002-09-10T23:05:00Z'/>\
             <delay xmlns='urn:xmpp:delay' stamp='garbage'/></message>
@@ -68,8 +69,9 @@ import XMPPCore
     static let now = try! XMPPDateTime(parsing: "2026-11-22T03:47:09Z")
 
     static func propose(id: String, stamp: String?) -> XMLElement {
-        var m = XMLElement("message", namespace: XMPPNamespace.client, ["from": romeo.description, "to": phone.bare.description],
-                           children: [JingleMessage(action: .propose, id: id, descriptions: JMITests.audio).element])
+        var m = XMLElement(
+            "message", namespace: XMPPNamespace.client, ["from": romeo.description, "to": phone.bare.description],
+            children: [JingleMessage(action: .propose, id: id, descriptions: JMITests.audio).element])
         if let stamp { m.append(XMLElement("delay", namespace: XMPPNamespace.delay, ["from": "capulet.example", "stamp": stamp])) }
         return m
     }
@@ -78,8 +80,9 @@ import XMPPCore
         var forwarded = XMLElement("forwarded", namespace: XMPPNamespace.forward)
         if let stamp { forwarded.append(XMLElement("delay", namespace: XMPPNamespace.delay, ["stamp": stamp])) }
         forwarded.append(inner)
-        return XMLElement("message", namespace: XMPPNamespace.client, ["from": from, "to": Self.phone.description],
-                          children: [XMLElement(kind, namespace: namespace, ["id": "r1"], children: [forwarded])])
+        return XMLElement(
+            "message", namespace: XMPPNamespace.client, ["from": from, "to": Self.phone.description],
+            children: [XMLElement(kind, namespace: namespace, ["id": "r1"], children: [forwarded])])
     }
 
     @Test func offlineProposalOlderThanItsLifetimeDoesNotRing() {
@@ -116,24 +119,31 @@ import XMPPCore
     @Test func carbonAndArchiveDelaysAreRead() {
         // A carbon of a proposal stamped on the <forwarded/> wrapper.
         var m = JingleMessageMachine(local: Self.phone)
-        let carbon = wrapped("received", namespace: XMPPNamespace.carbons, Self.propose(id: "c", stamp: nil),
-                             stamp: "2026-11-22T03:00:00Z", from: Self.phone.bare.description)
+        let carbon = wrapped(
+            "received", namespace: XMPPNamespace.carbons, Self.propose(id: "c", stamp: nil),
+            stamp: "2026-11-22T03:00:00Z", from: Self.phone.bare.description)
         #expect(m.handle(carbon, now: .zero, wallClock: Self.now).isEmpty)
-        let fresh = wrapped("received", namespace: XMPPNamespace.carbons, Self.propose(id: "d", stamp: nil),
-                            stamp: "2026-11-22T03:47:00Z", from: Self.phone.bare.description)
-        #expect(m.handle(fresh, now: .zero, wallClock: Self.now) == [.event(.incoming(id: "d", from: Self.romeo, descriptions: JMITests.audio))])
+        let fresh = wrapped(
+            "received", namespace: XMPPNamespace.carbons, Self.propose(id: "d", stamp: nil),
+            stamp: "2026-11-22T03:47:00Z", from: Self.phone.bare.description)
+        #expect(
+            m.handle(fresh, now: .zero, wallClock: Self.now) == [.event(.incoming(id: "d", from: Self.romeo, descriptions: JMITests.audio))]
+        )
 
         // A XEP-0313 archive result: old is ignored, recent rings, from another account is not believed.
         var a = JingleMessageMachine(local: Self.phone)
-        let old = wrapped("result", namespace: "urn:xmpp:mam:2", Self.propose(id: "m1", stamp: nil),
-                          stamp: "2026-11-20T00:00:00Z", from: Self.phone.bare.description)
+        let old = wrapped(
+            "result", namespace: "urn:xmpp:mam:2", Self.propose(id: "m1", stamp: nil),
+            stamp: "2026-11-20T00:00:00Z", from: Self.phone.bare.description)
         #expect(a.handle(old, now: .zero, wallClock: Self.now).isEmpty)
-        let recent = wrapped("result", namespace: "urn:xmpp:mam:2", Self.propose(id: "m2", stamp: nil),
-                             stamp: "2026-11-22T03:47:00+00:00", from: Self.phone.bare.description)
+        let recent = wrapped(
+            "result", namespace: "urn:xmpp:mam:2", Self.propose(id: "m2", stamp: nil),
+            stamp: "2026-11-22T03:47:00+00:00", from: Self.phone.bare.description)
         #expect(a.handle(recent, now: .zero, wallClock: Self.now).count == 1)
         var b = JingleMessageMachine(local: Self.phone)
-        let foreign = wrapped("result", namespace: "urn:xmpp:mam:2", Self.propose(id: "m3", stamp: nil),
-                              stamp: "2026-11-22T03:47:00Z", from: "mallory@evil.example")
+        let foreign = wrapped(
+            "result", namespace: "urn:xmpp:mam:2", Self.propose(id: "m3", stamp: nil),
+            stamp: "2026-11-22T03:47:00Z", from: "mallory@evil.example")
         #expect(b.handle(foreign, now: .zero, wallClock: Self.now).isEmpty)
         // An invalid outer from is not taken for our own server.
         let invalid = wrapped("received", namespace: XMPPNamespace.carbons, Self.propose(id: "m4", stamp: nil), stamp: nil, from: "@@")

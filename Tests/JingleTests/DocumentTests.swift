@@ -144,21 +144,28 @@ import XMPPCore
 
     @Test(arguments: [
         ("<iq type='set' id='1'><jingle xmlns='urn:xmpp:jingle:1' sid='s'/></iq>", "invalid Jingle: jingle missing 'action'"),
-        ("<iq type='set' id='1'><jingle xmlns='urn:xmpp:jingle:1' action='bogus' sid='s'/></iq>",
-         "invalid Jingle: jingle has invalid 'action' value 'bogus'"),
-        ("<iq type='set' id='1'><query xmlns='jabber:iq:roster'/></iq>", "not a Jingle IQ or JMI message: <query xmlns='jabber:iq:roster'>"),
+        (
+            "<iq type='set' id='1'><jingle xmlns='urn:xmpp:jingle:1' action='bogus' sid='s'/></iq>",
+            "invalid Jingle: jingle has invalid 'action' value 'bogus'"
+        ),
+        (
+            "<iq type='set' id='1'><query xmlns='jabber:iq:roster'/></iq>",
+            "not a Jingle IQ or JMI message: <query xmlns='jabber:iq:roster'>"
+        ),
         ("<message><body>hi</body></message>", "not a Jingle IQ or JMI message: <message xmlns='jabber:client'>"),
         ("<presence/>", "not a Jingle IQ or JMI message: <presence xmlns='jabber:client'>"),
         ("<iq type='set'", "invalid XML"),
         ("<a/><b/>", "invalid XML: expected one element, found 2"),
         ("", "invalid XML: expected one element, found 0"),
         ("<message from='r@m/o'><propose xmlns='urn:xmpp:jingle-message:0'/></message>", "invalid Jingle: propose missing 'id'"),
-        ("""
-         <iq type='set' id='1'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s'>\
-         <content creator='initiator' name='a'><transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'>\
-         <candidate component='1' foundation='1' generation='0' id='c' ip='1.2.3.4' port='99999' priority='1' protocol='udp' type='host'/>\
-         </transport></content></jingle></iq>
-         """, "invalid Jingle: candidate has invalid 'port' value '99999'"),
+        (
+            """
+            <iq type='set' id='1'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s'>\
+            <content creator='initiator' name='a'><transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'>\
+            <candidate component='1' foundation='1' generation='0' id='c' ip='1.2.3.4' port='99999' priority='1' protocol='udp' type='host'/>\
+            </transport></content></jingle></iq>
+            """, "invalid Jingle: candidate has invalid 'port' value '99999'"
+        ),
     ])
     func invalidInputNamesTheProblem(_ xml: String, _ expected: String) {
         #expect { try JingleDocument.decode(xml: xml) } throws: { error in

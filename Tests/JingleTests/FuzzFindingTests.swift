@@ -21,7 +21,8 @@ import XMLStream
 
     /// fuzz-jingle: text on both sides of an unknown child of `<content/>` did not survive a round trip.
     @Test func strayTextAroundAnUnknownChildRoundTrips() throws {
-        let xml = "<jingle xmlns='urn:xmpp:jingle:1' action='content-add' sid='s'><content creator='initiator' name='a'>x<b/>y</content></jingle>"
+        let xml =
+            "<jingle xmlns='urn:xmpp:jingle:1' action='content-add' sid='s'><content creator='initiator' name='a'>x<b/>y</content></jingle>"
         let first = try JingleElement(element: TestXMLReader.parse(xml, defaultNamespace: ""))
         let again = try JingleElement(element: TestXMLReader.parse(XMLSerializer.serialize(first.element), defaultNamespace: ""))
         #expect(again == first)

@@ -40,9 +40,13 @@ struct JMIServer {
     }
 
     func carbon(_ kind: String, _ m: XMLElement, account: JID, to: JID) -> XMLElement {
-        XMLElement("message", namespace: XMPPNamespace.client, ["from": account.description, "to": to.description],
-                   children: [XMLElement(kind, namespace: XMPPNamespace.carbons,
-                                         children: [XMLElement("forwarded", namespace: XMPPNamespace.forward, children: [m])])])
+        XMLElement(
+            "message", namespace: XMPPNamespace.client, ["from": account.description, "to": to.description],
+            children: [
+                XMLElement(
+                    kind, namespace: XMPPNamespace.carbons,
+                    children: [XMLElement("forwarded", namespace: XMPPNamespace.forward, children: [m])])
+            ])
     }
 
     mutating func act(_ who: JID, _ f: (inout JingleMessageMachine) throws -> [JingleMessageMachine.Output]) rethrows {
@@ -168,15 +172,16 @@ struct JMIServer {
 
     @Test func aSessionEndedByThePeerFreesTheMachineWithoutSendingAnything() throws {
         var m = JingleMessageMachine(local: Self.phone)
-        let propose = XMLElement("message", namespace: XMPPNamespace.client, ["from": Self.romeo.description, "to": Self.phone.bare.description],
-                                 children: [JingleMessage(action: .propose, id: "s1", descriptions: Self.audio).element])
+        let propose = XMLElement(
+            "message", namespace: XMPPNamespace.client, ["from": Self.romeo.description, "to": Self.phone.bare.description],
+            children: [JingleMessage(action: .propose, id: "s1", descriptions: Self.audio).element])
         _ = m.handle(propose, now: .zero)
         _ = try m.accept(id: "s1")
         #expect(m.isBusy(except: "other"))
         m.sessionEndedByPeer(id: "s1", reason: Reason(.success))
         #expect(m.calls["s1"]?.state == .ended(.finished(Reason(.success))))
         #expect(!m.isBusy(except: "other"), "a new call may ring")
-        m.sessionEndedByPeer(id: "unknown", reason: nil)   // ignored
+        m.sessionEndedByPeer(id: "unknown", reason: nil) // ignored
     }
 
     @Test func aMachineAllowingTwoCallsTakesASecondCallerAndIsBusyForAThird() throws {
@@ -197,18 +202,30 @@ struct JMIServer {
 
     @Test func staleArchivedProposalIsIgnoredAndForeignCarbonsToo() throws {
         var m = JingleMessageMachine(local: Self.phone)
-        let propose = XMLElement("message", namespace: XMPPNamespace.client, ["from": Self.romeo.description, "to": Self.phone.bare.description],
-                                 children: [JingleMessage(action: .propose, id: "old", descriptions: Self.audio).element])
+        let propose = XMLElement(
+            "message", namespace: XMPPNamespace.client, ["from": Self.romeo.description, "to": Self.phone.bare.description],
+            children: [JingleMessage(action: .propose, id: "old", descriptions: Self.audio).element])
         #expect(m.handle(propose, age: .seconds(3600), now: .zero).isEmpty)
         #expect(m.calls.isEmpty)
         let fresh = m.handle(propose, age: .seconds(5), now: .zero)
         #expect(fresh == [.event(.incoming(id: "old", from: Self.romeo, descriptions: Self.audio))])
         // A "carbon" from someone else's account claiming we accepted is not believed.
-        let forged = XMLElement("message", namespace: XMPPNamespace.client, ["from": Self.mercutio.bare.description],
-                                children: [XMLElement("sent", namespace: XMPPNamespace.carbons, children: [
-                                    XMLElement("forwarded", namespace: XMPPNamespace.forward, children: [
-                                        XMLElement("message", namespace: XMPPNamespace.client, ["from": Self.tablet.description, "to": Self.romeo.description],
-                                                   children: [JingleMessage(action: .proceed, id: "old").element])])])])
+        let forged = XMLElement(
+            "message", namespace: XMPPNamespace.client, ["from": Self.mercutio.bare.description],
+            children: [
+                XMLElement(
+                    "sent", namespace: XMPPNamespace.carbons,
+                    children: [
+                        XMLElement(
+                            "forwarded", namespace: XMPPNamespace.forward,
+                            children: [
+                                XMLElement(
+                                    "message", namespace: XMPPNamespace.client,
+                                    ["from": Self.tablet.description, "to": Self.romeo.description],
+                                    children: [JingleMessage(action: .proceed, id: "old").element])
+                            ])
+                    ])
+            ])
         #expect(m.handle(forged, now: .zero).isEmpty)
         #expect(m.calls["old"]?.state == .incoming)
     }

@@ -5,10 +5,13 @@ import XMPPCore
 @Suite struct NegotiationTests {
     let local = LocalTransport(ufrag: "lu", pwd: "lp", fingerprint: "AA:BB")
 
-    func offer(_ codecs: [PayloadType], fingerprint: Fingerprint? = Fingerprint(hash: "sha-256", setup: .actpass, value: "CC:DD")) -> Content {
-        Content(creator: .initiator, name: "audio", senders: .both,
-                description: .rtp(RTPDescription(media: "audio", payloadTypes: codecs, rtcpMux: true)),
-                transport: .iceUDP(ICEUDPTransport(ufrag: "u", pwd: "p", fingerprints: fingerprint.map { [$0] } ?? [])))
+    func offer(_ codecs: [PayloadType], fingerprint: Fingerprint? = Fingerprint(hash: "sha-256", setup: .actpass, value: "CC:DD"))
+        -> Content
+    {
+        Content(
+            creator: .initiator, name: "audio", senders: .both,
+            description: .rtp(RTPDescription(media: "audio", payloadTypes: codecs, rtcpMux: true)),
+            transport: .iceUDP(ICEUDPTransport(ufrag: "u", pwd: "p", fingerprints: fingerprint.map { [$0] } ?? [])))
     }
 
     @Test func defaultOfferHasOpusWithFECAndTelephoneEvent() throws {
@@ -38,13 +41,25 @@ import XMPPCore
 
     @Test func nothingInCommonOrNoDTLSIsRefused() {
         let noCodec = offer([PayloadType(id: 96, name: "speex", clockrate: 16000)])
-        if case .failure(let r) = Negotiation.answer(noCodec, transport: local) { #expect(r.condition == .incompatibleParameters) } else { Issue.record("accepted") }
+        if case .failure(let r) = Negotiation.answer(noCodec, transport: local) {
+            #expect(r.condition == .incompatibleParameters)
+        } else {
+            Issue.record("accepted")
+        }
         let noDTLS = offer([PayloadType(id: 0, name: "PCMU", clockrate: 8000)], fingerprint: nil)
-        if case .failure(let r) = Negotiation.answer(noDTLS, transport: local) { #expect(r.condition == .failedApplication) } else { Issue.record("accepted") }
+        if case .failure(let r) = Negotiation.answer(noDTLS, transport: local) {
+            #expect(r.condition == .failedApplication)
+        } else {
+            Issue.record("accepted")
+        }
         let relaxed = MediaPolicy(requireDTLS: false)
         #expect((try? Negotiation.answer(noDTLS, policy: relaxed, transport: local).get()) != nil)
         let initiate = JingleElement(action: .sessionInitiate, sid: "s", contents: [noCodec])
-        if case .failure(let r) = Negotiation.accept(initiate, transport: { _ in local }) { #expect(r.condition == .incompatibleParameters) } else { Issue.record("accepted") }
+        if case .failure(let r) = Negotiation.accept(initiate, transport: { _ in local }) {
+            #expect(r.condition == .incompatibleParameters)
+        } else {
+            Issue.record("accepted")
+        }
     }
 
     @Test func dtlsRoles() {
@@ -59,10 +74,13 @@ import XMPPCore
     }
 
     @Test func acceptKeepsBundleOfAcceptedContents() throws {
-        let video = Content(creator: .initiator, name: "video", description: .other(.init("description", namespace: "urn:example")),
-                            transport: .iceUDP(ICEUDPTransport()))
-        let initiate = JingleElement(action: .sessionInitiate, sid: "s", contents: [offer([PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2)]), video],
-                              groups: [Group(semantics: "BUNDLE", contents: ["audio", "video"])])
+        let video = Content(
+            creator: .initiator, name: "video", description: .other(.init("description", namespace: "urn:example")),
+            transport: .iceUDP(ICEUDPTransport()))
+        let initiate = JingleElement(
+            action: .sessionInitiate, sid: "s",
+            contents: [offer([PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2)]), video],
+            groups: [Group(semantics: "BUNDLE", contents: ["audio", "video"])])
         let accept = try Negotiation.accept(initiate, transport: { _ in local }).get()
         #expect(accept.contents.map(\.name) == ["audio"])
         #expect(accept.groups.first?.contents == ["audio"])
@@ -72,9 +90,10 @@ import XMPPCore
     /// type is answered exactly as offered (id, parameters), and RTCP feedback we do not send
     /// is left out.
     @Test func acceptedPayloadTypesAreAnsweredAsOffered() throws {
-        let opus = PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2,
-                               parameters: [Parameter(name: "useinbandfec", value: "1"), Parameter(name: "stereo", value: "0")],
-                               feedback: [RTCPFeedback(type: "transport-cc")])
+        let opus = PayloadType(
+            id: 111, name: "opus", clockrate: 48000, channels: 2,
+            parameters: [Parameter(name: "useinbandfec", value: "1"), Parameter(name: "stereo", value: "0")],
+            feedback: [RTCPFeedback(type: "transport-cc")])
         let a = try Negotiation.answer(offer([opus]), transport: local).get()
         let answered = try #require(a.rtp?.payloadTypes.first)
         #expect(answered.parameters == opus.parameters)
@@ -87,8 +106,10 @@ import XMPPCore
     @Test(arguments: [[UInt32(8000)], [48000], [48000, 8000]])
     func telephoneEventIsAnsweredAtTheOfferedRates(rates: [UInt32]) throws {
         let events = rates.enumerated().map { PayloadType(id: UInt8(101 + $0.offset), name: "telephone-event", clockrate: $0.element) }
-        let a = try Negotiation.answer(offer([PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2)] + events),
-                                       transport: local).get()
+        let a = try Negotiation.answer(
+            offer([PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2)] + events),
+            transport: local
+        ).get()
         let answered = a.rtp?.payloadTypes.filter { $0.name == "telephone-event" }.compactMap(\.clockrate)
         #expect(answered == rates)
     }
@@ -96,10 +117,13 @@ import XMPPCore
     /// libwebrtc drops packets inside a BUNDLE group when a negotiated MID never comes: the
     /// answer carries no header extension (we send none), and announces our SSRC (XEP-0339).
     @Test func answerDropsHeaderExtensionsAndAnnouncesOurSource() throws {
-        var description = RTPDescription(media: "audio", payloadTypes: [PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2)],
-                                         rtcpMux: true)
-        description.headerExtensions = [HeaderExtension(id: 4, uri: "urn:ietf:params:rtp-hdrext:sdes:mid"),
-                                        HeaderExtension(id: 1, uri: "urn:ietf:params:rtp-hdrext:ssrc-audio-level")]
+        var description = RTPDescription(
+            media: "audio", payloadTypes: [PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2)],
+            rtcpMux: true)
+        description.headerExtensions = [
+            HeaderExtension(id: 4, uri: "urn:ietf:params:rtp-hdrext:sdes:mid"),
+            HeaderExtension(id: 1, uri: "urn:ietf:params:rtp-hdrext:ssrc-audio-level"),
+        ]
         var o = offer([])
         o.description = .rtp(description)
         let ours = LocalTransport(ufrag: "lu", pwd: "lp", fingerprint: "AA:BB", ssrc: 0x1234_5678, cname: "agent@example.org")

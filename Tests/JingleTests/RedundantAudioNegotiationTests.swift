@@ -8,18 +8,22 @@ import XMPPCore
 /// libwebrtc writes it (`a=rtpmap:63 red/48000/2`, `a=fmtp:63 111/111`).
 @Suite struct RedundantAudioNegotiationTests {
     let local = LocalTransport(ufrag: "lu", pwd: "lp", fingerprint: "AA:BB")
-    static let opus = PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2,
-                                  parameters: [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")])
+    static let opus = PayloadType(
+        id: 111, name: "opus", clockrate: 48000, channels: 2,
+        parameters: [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")])
     static func red(_ id: UInt8 = 63, _ fmtp: String? = "111/111") -> PayloadType {
         PayloadType(id: id, name: "red", clockrate: 48000, channels: 2, parameters: fmtp.map { [Parameter(name: "", value: $0)] } ?? [])
     }
     static let withRED = MediaPolicy(audioCodecs: [opus, Negotiation.redundantOpus])
 
     func offer(_ codecs: [PayloadType]) -> Content {
-        Content(creator: .initiator, name: "audio", senders: .both,
-                description: .rtp(RTPDescription(media: "audio", payloadTypes: codecs, rtcpMux: true)),
-                transport: .iceUDP(ICEUDPTransport(ufrag: "u", pwd: "p",
-                                                   fingerprints: [Fingerprint(hash: "sha-256", setup: .actpass, value: "CC:DD")])))
+        Content(
+            creator: .initiator, name: "audio", senders: .both,
+            description: .rtp(RTPDescription(media: "audio", payloadTypes: codecs, rtcpMux: true)),
+            transport: .iceUDP(
+                ICEUDPTransport(
+                    ufrag: "u", pwd: "p",
+                    fingerprints: [Fingerprint(hash: "sha-256", setup: .actpass, value: "CC:DD")])))
     }
 
     func answeredIDs(_ codecs: [PayloadType], policy: MediaPolicy = withRED) throws -> [UInt8] {
@@ -38,16 +42,24 @@ import XMPPCore
     /// RED offered before Opus stays before it, and other payload types keep the offer's order.
     @Test func redLeadsTheOpusItCarries() throws {
         let pcmu = PayloadType(id: 0, name: "PCMU", clockrate: 8000)
-        #expect(try answeredIDs([pcmu, Self.opus, Self.red()],
-                                policy: MediaPolicy(audioCodecs: [Self.opus, Negotiation.redundantOpus, pcmu])) == [0, 63, 111])
-        #expect(try answeredIDs([Self.opus, pcmu, Self.red()],
-                                policy: MediaPolicy(audioCodecs: [Self.opus, Negotiation.redundantOpus, pcmu])) == [63, 111, 0])
+        #expect(
+            try answeredIDs(
+                [pcmu, Self.opus, Self.red()],
+                policy: MediaPolicy(audioCodecs: [Self.opus, Negotiation.redundantOpus, pcmu])) == [0, 63, 111])
+        #expect(
+            try answeredIDs(
+                [Self.opus, pcmu, Self.red()],
+                policy: MediaPolicy(audioCodecs: [Self.opus, Negotiation.redundantOpus, pcmu])) == [63, 111, 0])
     }
 
     @Test func redKeepsItsPlaceBeforeOpus() throws {
-        #expect(try answeredIDs([Self.red(), Self.opus, PayloadType(id: 101, name: "telephone-event", clockrate: 48000)],
-                                policy: MediaPolicy(audioCodecs: [Self.opus, Negotiation.redundantOpus,
-                                                                  PayloadType(id: 101, name: "telephone-event", clockrate: 48000)]))
+        #expect(
+            try answeredIDs(
+                [Self.red(), Self.opus, PayloadType(id: 101, name: "telephone-event", clockrate: 48000)],
+                policy: MediaPolicy(audioCodecs: [
+                    Self.opus, Negotiation.redundantOpus,
+                    PayloadType(id: 101, name: "telephone-event", clockrate: 48000),
+                ]))
                 == [63, 111, 101])
     }
 
@@ -94,7 +106,9 @@ import XMPPCore
         #expect(Negotiation.redundantPayloadTypes(Self.red(63, "111/111/111")) == [111, 111, 111])
         #expect(Negotiation.redundantPayloadTypes(Self.red(63, " 111 / 111 ")) == [111, 111])
         #expect(Negotiation.redundantPayloadTypes(Self.red(63, nil)) == nil)
-        #expect(Negotiation.redundantPayloadTypes(PayloadType(id: 63, name: "red", parameters: [Parameter(name: "x", value: "111/111")])) == nil)
+        #expect(
+            Negotiation.redundantPayloadTypes(PayloadType(id: 63, name: "red", parameters: [Parameter(name: "x", value: "111/111")])) == nil
+        )
     }
 
     /// A Chromium offer with RED mapped to Jingle, answered, and the answer written back as SDP:
@@ -117,7 +131,8 @@ import XMPPCore
         let content = Negotiation.offer(policy: Self.withRED, transport: local)
         let initiate = JingleElement(action: .sessionInitiate, sid: "s", contents: [content])
         let xml = XMLSerializer.serialize(Negotiation.redundantOpus.element)
-        #expect(xml == "<payload-type xmlns='urn:xmpp:jingle:apps:rtp:1' id='63' name='red' clockrate='48000' channels='2'>"
+        #expect(
+            xml == "<payload-type xmlns='urn:xmpp:jingle:apps:rtp:1' id='63' name='red' clockrate='48000' channels='2'>"
                 + "<parameter name='' value='111/111'/></payload-type>")
         let sdp = try SessionDescription(parsing: SDPMapping.sessionDescription(from: initiate, party: .initiator).description)
         #expect(sdp.media[0].attributes("rtpmap").contains("63 red/48000/2"))

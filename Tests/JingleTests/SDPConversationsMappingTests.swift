@@ -54,22 +54,34 @@ import XMPPCore
     /// UDP candidates map to XEP-0176 candidates (Chromium's `ufrag` and `network-cost` have no
     /// Jingle form); the SDP written back is the candidate with its Jingle id.
     @Test(arguments: [
-        ("candidate:2999745851 1 udp 2122260223 192.0.2.10 54321 typ host generation 0 ufrag Xk3q network-id 1 network-cost 10",
-         Candidate(component: 1, foundation: "2999745851", id: "0-c0", ip: "192.0.2.10", network: 1, port: 54321,
-                   priority: 2122260223, type: .host),
-         "2999745851 1 udp 2122260223 192.0.2.10 54321 typ host generation 0 network-id 1 id 0-c0"),
-        ("candidate:3471623853 1 udp 2122262783 2001:db8::10 54322 typ host generation 0 ufrag Xk3q network-id 2",
-         Candidate(component: 1, foundation: "3471623853", id: "0-c0", ip: "2001:db8::10", network: 2, port: 54322,
-                   priority: 2122262783, type: .host),
-         "3471623853 1 udp 2122262783 2001:db8::10 54322 typ host generation 0 network-id 2 id 0-c0"),
-        ("candidate:1467250027 1 udp 1686052607 198.51.100.7 61000 typ srflx raddr 192.0.2.10 rport 54321 generation 0 ufrag Xk3q network-id 1 network-cost 10",
-         Candidate(component: 1, foundation: "1467250027", id: "0-c0", ip: "198.51.100.7", network: 1, port: 61000,
-                   priority: 1686052607, relAddr: "192.0.2.10", relPort: 54321, type: .srflx),
-         "1467250027 1 udp 1686052607 198.51.100.7 61000 typ srflx raddr 192.0.2.10 rport 54321 generation 0 network-id 1 id 0-c0"),
-        ("candidate:3845591142 1 udp 41885439 203.0.113.5 50123 typ relay raddr 198.51.100.7 rport 61000 generation 0 ufrag Xk3q network-id 1",
-         Candidate(component: 1, foundation: "3845591142", id: "0-c0", ip: "203.0.113.5", network: 1, port: 50123,
-                   priority: 41885439, relAddr: "198.51.100.7", relPort: 61000, type: .relay),
-         "3845591142 1 udp 41885439 203.0.113.5 50123 typ relay raddr 198.51.100.7 rport 61000 generation 0 network-id 1 id 0-c0"),
+        (
+            "candidate:2999745851 1 udp 2122260223 192.0.2.10 54321 typ host generation 0 ufrag Xk3q network-id 1 network-cost 10",
+            Candidate(
+                component: 1, foundation: "2999745851", id: "0-c0", ip: "192.0.2.10", network: 1, port: 54321,
+                priority: 2122260223, type: .host),
+            "2999745851 1 udp 2122260223 192.0.2.10 54321 typ host generation 0 network-id 1 id 0-c0"
+        ),
+        (
+            "candidate:3471623853 1 udp 2122262783 2001:db8::10 54322 typ host generation 0 ufrag Xk3q network-id 2",
+            Candidate(
+                component: 1, foundation: "3471623853", id: "0-c0", ip: "2001:db8::10", network: 2, port: 54322,
+                priority: 2122262783, type: .host),
+            "3471623853 1 udp 2122262783 2001:db8::10 54322 typ host generation 0 network-id 2 id 0-c0"
+        ),
+        (
+            "candidate:1467250027 1 udp 1686052607 198.51.100.7 61000 typ srflx raddr 192.0.2.10 rport 54321 generation 0 ufrag Xk3q network-id 1 network-cost 10",
+            Candidate(
+                component: 1, foundation: "1467250027", id: "0-c0", ip: "198.51.100.7", network: 1, port: 61000,
+                priority: 1686052607, relAddr: "192.0.2.10", relPort: 54321, type: .srflx),
+            "1467250027 1 udp 1686052607 198.51.100.7 61000 typ srflx raddr 192.0.2.10 rport 54321 generation 0 network-id 1 id 0-c0"
+        ),
+        (
+            "candidate:3845591142 1 udp 41885439 203.0.113.5 50123 typ relay raddr 198.51.100.7 rport 61000 generation 0 ufrag Xk3q network-id 1",
+            Candidate(
+                component: 1, foundation: "3845591142", id: "0-c0", ip: "203.0.113.5", network: 1, port: 50123,
+                priority: 41885439, relAddr: "198.51.100.7", relPort: 61000, type: .relay),
+            "3845591142 1 udp 41885439 203.0.113.5 50123 typ relay raddr 198.51.100.7 rport 61000 generation 0 network-id 1 id 0-c0"
+        ),
     ])
     func udpCandidatesMapUnchanged(_ line: String, _ expected: Candidate, _ written: String) throws {
         let r = try Self.map(Self.chromiumAudioOffer(candidates: [line], codecLines: Self.opusLines))
@@ -94,26 +106,30 @@ import XMPPCore
         let ice = try #require(r.jingle.contents.first?.transport?.iceUDP)
         #expect(ice.candidates.map(\.protocol) == ["udp"])
         #expect(ice.candidates.map(\.port) == [54321])
-        #expect(r.unmappedLines == [
-            UnmappedSDPLine(mediaIndex: nil, mid: nil, line: .attribute("msid-semantic", " WMS 9f2a1c")),
-            UnmappedSDPLine(mediaIndex: 0, mid: "0", line: SDPLine("a", tcp)),
-            UnmappedSDPLine(mediaIndex: 0, mid: "0", line: .attribute("ice-options", "trickle")),
-            UnmappedSDPLine(mediaIndex: 0, mid: "0", line: .attribute("rtcp-rsize")),
-            UnmappedSDPLine(mediaIndex: 0, mid: "0", line: .attribute("rtcp", "9 IN IP4 0.0.0.0")),
-        ])
+        #expect(
+            r.unmappedLines == [
+                UnmappedSDPLine(mediaIndex: nil, mid: nil, line: .attribute("msid-semantic", " WMS 9f2a1c")),
+                UnmappedSDPLine(mediaIndex: 0, mid: "0", line: SDPLine("a", tcp)),
+                UnmappedSDPLine(mediaIndex: 0, mid: "0", line: .attribute("ice-options", "trickle")),
+                UnmappedSDPLine(mediaIndex: 0, mid: "0", line: .attribute("rtcp-rsize")),
+                UnmappedSDPLine(mediaIndex: 0, mid: "0", line: .attribute("rtcp", "9 IN IP4 0.0.0.0")),
+            ])
         let back = try Self.sdpBack(r.jingle)
         #expect(back.media[0].attributes("candidate").map { $0.split(separator: " ")[2] } == ["udp"])
     }
 
     /// A candidate whose `ufrag` is not the section's is of an older ICE generation: not carried
     /// (Conversations drops it too); without a `ufrag` extension a candidate belongs to the section.
-    @Test(arguments: [
-        ("Xk3q", true), ("0ldU", false), (nil, true),
-    ] as [(String?, Bool)])
+    @Test(
+        arguments: [
+            ("Xk3q", true), ("0ldU", false), (nil, true),
+        ] as [(String?, Bool)])
     func candidateOfAnotherICEGenerationIsNotCarried(_ ufrag: String?, _ kept: Bool) throws {
-        let line = "candidate:2999745851 1 udp 2122260223 192.0.2.10 54321 typ host generation 0"
+        let line =
+            "candidate:2999745851 1 udp 2122260223 192.0.2.10 54321 typ host generation 0"
             + (ufrag.map { " ufrag \($0)" } ?? "") + " network-id 1 network-cost 10"
-        let current = "candidate:1467250027 1 udp 1686052607 198.51.100.7 61000 typ srflx raddr 192.0.2.10 rport 54321 generation 0 ufrag Xk3q network-id 1"
+        let current =
+            "candidate:1467250027 1 udp 1686052607 198.51.100.7 61000 typ srflx raddr 192.0.2.10 rport 54321 generation 0 ufrag Xk3q network-id 1"
         let r = try Self.map(Self.chromiumAudioOffer(candidates: [line, current], codecLines: Self.opusLines))
         let ice = try #require(r.jingle.contents.first?.transport?.iceUDP)
         #expect(ice.candidates.map(\.port) == (kept ? [54321, 61000] : [61000]))
@@ -124,17 +140,25 @@ import XMPPCore
     /// written to SDP and is named by `notCarried`; the UDP candidate next to it is.
     @Test(arguments: ["active", "passive", "so"])
     func jingleTCPCandidateIsNotWritten(_ tcptype: String) throws {
-        let tcp = Candidate(component: 1, foundation: "4233069003", id: "t1", ip: "192.0.2.10", port: 9, priority: 1518280447,
-                            protocol: "tcp", type: .host, extraAttributes: [XMLAttribute(name: "tcptype", value: tcptype)])
-        let udp = Candidate(component: 1, foundation: "2999745851", id: "u1", ip: "192.0.2.10", network: 1, port: 54321,
-                            priority: 2122260223, type: .host)
+        let tcp = Candidate(
+            component: 1, foundation: "4233069003", id: "t1", ip: "192.0.2.10", port: 9, priority: 1518280447,
+            protocol: "tcp", type: .host, extraAttributes: [XMLAttribute(name: "tcptype", value: tcptype)])
+        let udp = Candidate(
+            component: 1, foundation: "2999745851", id: "u1", ip: "192.0.2.10", network: 1, port: 54321,
+            priority: 2122260223, type: .host)
         let rtp = RTPDescription(media: "audio", payloadTypes: [PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2)])
-        let j = JingleElement(action: .sessionInitiate, sid: "s", contents: [
-            Content(creator: .initiator, name: "0", senders: .both, description: .rtp(rtp),
-                    transport: .iceUDP(ICEUDPTransport(ufrag: Self.ufrag, pwd: Self.pwd, candidates: [tcp, udp]))),
-        ])
+        let j = JingleElement(
+            action: .sessionInitiate, sid: "s",
+            contents: [
+                Content(
+                    creator: .initiator, name: "0", senders: .both, description: .rtp(rtp),
+                    transport: .iceUDP(ICEUDPTransport(ufrag: Self.ufrag, pwd: Self.pwd, candidates: [tcp, udp])))
+            ])
         let back = try Self.sdpBack(j)
-        #expect(back.media[0].attributes("candidate") == ["2999745851 1 udp 2122260223 192.0.2.10 54321 typ host generation 0 network-id 1 id u1"])
+        #expect(
+            back.media[0].attributes("candidate") == [
+                "2999745851 1 udp 2122260223 192.0.2.10 54321 typ host generation 0 network-id 1 id u1"
+            ])
         #expect(SDPMapping.notCarried(by: j) == ["content '0': tcp candidate 't1' (XEP-0176 is UDP only, not written)"])
     }
 
@@ -157,14 +181,22 @@ import XMPPCore
         (UInt8(63), "a=rtpmap:63 red/48000/2", "63 111/111/111", [Parameter(name: "", value: "111/111/111")]),
         (UInt8(101), "a=rtpmap:101 telephone-event/8000", "101 0-15", [Parameter(name: "", value: "0-15")]),
         (UInt8(110), "a=rtpmap:110 telephone-event/48000", "110 0-16", [Parameter(name: "", value: "0-16")]),
-        (UInt8(111), "a=rtpmap:111 opus/48000/2", "111 minptime=10;useinbandfec=1",
-         [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")]),
-        (UInt8(111), "a=rtpmap:111 opus/48000/2", "111 minptime=10;useinbandfec=1;usedtx=1;stereo=1;sprop-stereo=1",
-         [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1"), Parameter(name: "usedtx", value: "1"),
-          Parameter(name: "stereo", value: "1"), Parameter(name: "sprop-stereo", value: "1")]),
+        (
+            UInt8(111), "a=rtpmap:111 opus/48000/2", "111 minptime=10;useinbandfec=1",
+            [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")]
+        ),
+        (
+            UInt8(111), "a=rtpmap:111 opus/48000/2", "111 minptime=10;useinbandfec=1;usedtx=1;stereo=1;sprop-stereo=1",
+            [
+                Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1"),
+                Parameter(name: "usedtx", value: "1"),
+                Parameter(name: "stereo", value: "1"), Parameter(name: "sprop-stereo", value: "1"),
+            ]
+        ),
     ])
     func fmtpMapsAndComesBack(_ id: UInt8, _ rtpmap: String, _ fmtp: String, _ parameters: [Parameter]) throws {
-        let codecLines = id == 111 ? [rtpmap, "a=rtcp-fb:111 transport-cc", "a=fmtp:\(fmtp)"] : Self.opusLines + [rtpmap, "a=fmtp:\(fmtp)"]
+        let codecLines =
+            id == 111 ? [rtpmap, "a=rtcp-fb:111 transport-cc", "a=fmtp:\(fmtp)"] : Self.opusLines + [rtpmap, "a=fmtp:\(fmtp)"]
         let r = try Self.map(Self.chromiumAudioOffer(formats: id == 111 ? [111] : [111, id], codecLines: codecLines))
         let rtp = try #require(r.jingle.contents.first?.rtp)
         #expect(rtp.payloadTypes.first { $0.id == id }?.parameters == parameters)
@@ -176,14 +208,22 @@ import XMPPCore
     /// Jingle as Conversations, Dino and lib-jitsi-meet send it (`name=''` for a value without
     /// name) gives the `a=fmtp` line libwebrtc wrote, and survives SDP unchanged.
     @Test(arguments: [
-        ("<payload-type id='101' name='telephone-event' clockrate='8000'><parameter name='' value='0-15'/></payload-type>",
-         "101 0-15"),
-        ("<payload-type id='110' name='telephone-event' clockrate='48000'><parameter name='' value='0-16'/></payload-type>",
-         "110 0-16"),
-        ("<payload-type id='63' name='red' clockrate='48000' channels='2'><parameter name='' value='111/111'/></payload-type>",
-         "63 111/111"),
-        ("<payload-type id='111' name='opus' clockrate='48000' channels='2'><parameter name='minptime' value='10'/>"
-         + "<parameter name='useinbandfec' value='1'/></payload-type>", "111 minptime=10;useinbandfec=1"),
+        (
+            "<payload-type id='101' name='telephone-event' clockrate='8000'><parameter name='' value='0-15'/></payload-type>",
+            "101 0-15"
+        ),
+        (
+            "<payload-type id='110' name='telephone-event' clockrate='48000'><parameter name='' value='0-16'/></payload-type>",
+            "110 0-16"
+        ),
+        (
+            "<payload-type id='63' name='red' clockrate='48000' channels='2'><parameter name='' value='111/111'/></payload-type>",
+            "63 111/111"
+        ),
+        (
+            "<payload-type id='111' name='opus' clockrate='48000' channels='2'><parameter name='minptime' value='10'/>"
+                + "<parameter name='useinbandfec' value='1'/></payload-type>", "111 minptime=10;useinbandfec=1"
+        ),
     ])
     func peerJingleParametersWriteLibwebrtcFmtp(_ payloadType: String, _ fmtp: String) throws {
         let xml = """
@@ -197,8 +237,9 @@ import XMPPCore
         let j = try JingleElement(element: TestXMLReader.parse(xml, defaultNamespace: ""))
         let sdp = try Self.sdpBack(j)
         #expect(sdp.media[0].attributes("fmtp") == [fmtp])
-        let again = try SDPMapping.map(SessionDescription(parsing: sdp.description), action: j.action, sid: j.sid,
-                                       party: .initiator, initiator: j.initiator)
+        let again = try SDPMapping.map(
+            SessionDescription(parsing: sdp.description), action: j.action, sid: j.sid,
+            party: .initiator, initiator: j.initiator)
         #expect(again.jingle == j)
         #expect(again.unmappedLines.isEmpty)
     }
@@ -206,12 +247,16 @@ import XMPPCore
     /// The shape `Negotiation.defaultAudioCodecs` used to send, `<parameter name='0-15' value=''/>`,
     /// is a name with an empty value: it is written as `0-15=`, as Conversations writes it too.
     @Test func nameWithEmptyValueKeepsItsEqualsSign() throws {
-        let rtp = RTPDescription(media: "audio", payloadTypes: [
-            PayloadType(id: 101, name: "telephone-event", clockrate: 8000, parameters: [Parameter(name: "0-15", value: "")]),
-        ])
-        let j = JingleElement(action: .sessionInitiate, sid: "s", contents: [
-            Content(creator: .initiator, name: "0", senders: .both, description: .rtp(rtp)),
-        ])
+        let rtp = RTPDescription(
+            media: "audio",
+            payloadTypes: [
+                PayloadType(id: 101, name: "telephone-event", clockrate: 8000, parameters: [Parameter(name: "0-15", value: "")])
+            ])
+        let j = JingleElement(
+            action: .sessionInitiate, sid: "s",
+            contents: [
+                Content(creator: .initiator, name: "0", senders: .both, description: .rtp(rtp))
+            ])
         let sdp = try Self.sdpBack(j)
         #expect(sdp.media[0].attributes("fmtp") == ["101 0-15="])
         #expect(try SDPMapping.jingle(from: sdp, action: j.action, sid: j.sid, party: .initiator) == j)

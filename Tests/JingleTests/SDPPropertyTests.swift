@@ -14,7 +14,8 @@ import XMPPCore
         mutating func pick<T>(_ a: [T]) -> T { a[int(0...(a.count - 1))] }
         mutating func token() -> String { pick(["a", "x1", "level", "0-15", "111/111", "profile-level-id"]) }
         mutating func parameter(valueOptional: Bool) -> Parameter {
-            Parameter(name: pick(["apt", "minptime", "fec", "sprop"]), value: valueOptional && bool() ? nil : pick(["", "1", "96", "x-y"]))
+            Parameter(
+                name: pick(["apt", "minptime", "fec", "sprop"]), value: valueOptional && bool() ? nil : pick(["", "1", "96", "x-y"]))
         }
     }
 
@@ -34,8 +35,10 @@ import XMPPCore
             p.parameters = (0..<g.int(0...2)).map { _ in g.parameter(valueOptional: false) }
             for _ in 0..<g.int(0...2) {
                 let sub = (g.bool() ? g.pick(["pli", "fir", "tmmbr"]) : nil)
-                p.feedback.append(RTCPFeedback(type: g.pick(["nack", "ccm", "goog-remb"]), subtype: sub,
-                                               parameters: sub == nil ? [] : (0..<g.int(0...2)).map { _ in g.parameter(valueOptional: true) }))
+                p.feedback.append(
+                    RTCPFeedback(
+                        type: g.pick(["nack", "ccm", "goog-remb"]), subtype: sub,
+                        parameters: sub == nil ? [] : (0..<g.int(0...2)).map { _ in g.parameter(valueOptional: true) }))
             }
             p.feedbackTRRInterval = (g.bool() ? RTCPFeedbackTRRInterval(value: UInt32(g.int(0...500))) : nil)
             pts.append(p)
@@ -48,15 +51,19 @@ import XMPPCore
         rtp.feedback = g.bool() ? [RTCPFeedback(type: "nack")] : []
         rtp.feedbackTRRInterval = (g.bool() ? RTCPFeedbackTRRInterval(value: 0) : nil)
         for id in 1...UInt16(g.int(1...3)) {
-            rtp.headerExtensions.append(HeaderExtension(id: id, uri: "urn:ietf:params:rtp-hdrext:\(g.token())",
-                                                        senders: (g.bool() ? g.pick(Senders.allCases) : nil),
-                                                        parameters: g.bool() ? [g.parameter(valueOptional: true)] : []))
+            rtp.headerExtensions.append(
+                HeaderExtension(
+                    id: id, uri: "urn:ietf:params:rtp-hdrext:\(g.token())",
+                    senders: (g.bool() ? g.pick(Senders.allCases) : nil),
+                    parameters: g.bool() ? [g.parameter(valueOptional: true)] : []))
         }
         if g.bool() {
             let a = UInt32(g.int(1...1000)), b = UInt32(g.int(1001...2000))
             let msid = (g.bool() ? "stream\(g.int(0...3)) track\(g.int(0...3))" : nil)
             rtp.sources = [a, b].map { s in
-                Source(ssrc: s, parameters: [Parameter(name: "cname", value: "c\(s)")] + (msid.map { [Parameter(name: "msid", value: $0)] } ?? []))
+                Source(
+                    ssrc: s,
+                    parameters: [Parameter(name: "cname", value: "c\(s)")] + (msid.map { [Parameter(name: "msid", value: $0)] } ?? []))
             }
             if g.bool() { rtp.sourceGroups = [SourceGroup(semantics: "FID", ssrcs: [a, b])] }
         }
@@ -65,28 +72,46 @@ import XMPPCore
         case 0:
             var ice = ICEUDPTransport(ufrag: "u\(g.int(0...99))", pwd: (g.bool() ? "pwd\(g.int(100...999))xxxxxxxxxxxxxxxxxxx" : nil))
             for i in 0..<g.int(0...2) {
-                ice.candidates.append(Candidate(component: UInt8(g.int(1...2)), foundation: String(g.int(1...9)), generation: UInt32(g.int(0...2)),
-                                                id: "\(name)-\(i)", ip: "192.0.2.\(g.int(1...254))", network: (g.bool() ? UInt32(g.int(0...3)) : nil),
-                                                port: UInt16(g.int(1024...65535)), priority: UInt32(g.int(1...2_000_000_000)),
-                                                relAddr: i == 1 ? "198.51.100.1" : nil, relPort: i == 1 ? 5000 : nil,
-                                                type: i == 1 ? .srflx : .host))
+                ice.candidates.append(
+                    Candidate(
+                        component: UInt8(g.int(1...2)), foundation: String(g.int(1...9)), generation: UInt32(g.int(0...2)),
+                        id: "\(name)-\(i)", ip: "192.0.2.\(g.int(1...254))", network: (g.bool() ? UInt32(g.int(0...3)) : nil),
+                        port: UInt16(g.int(1024...65535)), priority: UInt32(g.int(1...2_000_000_000)),
+                        relAddr: i == 1 ? "198.51.100.1" : nil, relPort: i == 1 ? 5000 : nil,
+                        type: i == 1 ? .srflx : .host))
             }
-            if g.bool() { ice.fingerprints = [Fingerprint(hash: "sha-256", setup: (g.bool() ? g.pick([DTLSSetup.actpass, .active, .passive]) : nil), value: "AB:CD")] }
+            if g.bool() {
+                ice.fingerprints = [
+                    Fingerprint(hash: "sha-256", setup: (g.bool() ? g.pick([DTLSSetup.actpass, .active, .passive]) : nil), value: "AB:CD")
+                ]
+            }
             if g.bool() { ice.remoteCandidate = RemoteCandidate(component: 1, ip: "203.0.113.9", port: 7000) }
             transport = .iceUDP(ice)
             if ice.fingerprints.isEmpty, g.bool() { rtp.encryption = Encryption(required: true, crypto: []) }
         case 1:
-            var raw = RawUDPTransport(candidates: [RawUDPCandidate(component: 1, id: "\(name)-raw1", ip: "192.0.2.7", port: UInt16(g.int(1024...9000)))])
-            if g.bool() { raw.candidates.append(RawUDPCandidate(component: 2, id: "\(name)-raw2", ip: g.pick(["192.0.2.7", "2001:db8::7"]), port: 9001)) }
+            var raw = RawUDPTransport(candidates: [
+                RawUDPCandidate(component: 1, id: "\(name)-raw1", ip: "192.0.2.7", port: UInt16(g.int(1024...9000)))
+            ])
+            if g.bool() {
+                raw.candidates.append(
+                    RawUDPCandidate(component: 2, id: "\(name)-raw2", ip: g.pick(["192.0.2.7", "2001:db8::7"]), port: 9001))
+            }
             transport = .rawUDP(raw)
         default: break
         }
         if rtp.encryption == nil, g.bool() {
             let required: Bool? = transport?.iceUDP?.fingerprints.isEmpty == false ? nil : (g.bool() ? true : nil)
-            rtp.encryption = Encryption(required: required, crypto: [Crypto(cryptoSuite: "AES_CM_128_HMAC_SHA1_80", keyParams: "inline:\(g.token())",
-                                                                          sessionParams: (g.bool() ? "KDR=1 UNENCRYPTED_SRTCP" : nil), tag: "1")])
+            rtp.encryption = Encryption(
+                required: required,
+                crypto: [
+                    Crypto(
+                        cryptoSuite: "AES_CM_128_HMAC_SHA1_80", keyParams: "inline:\(g.token())",
+                        sessionParams: (g.bool() ? "KDR=1 UNENCRYPTED_SRTCP" : nil), tag: "1")
+                ])
         }
-        return Content(creator: .initiator, name: name, senders: (g.bool() ? g.pick(Senders.allCases) : nil), description: .rtp(rtp), transport: transport)
+        return Content(
+            creator: .initiator, name: name, senders: (g.bool() ? g.pick(Senders.allCases) : nil), description: .rtp(rtp),
+            transport: transport)
     }
 
     @Test(arguments: 0..<300)
@@ -96,8 +121,9 @@ import XMPPCore
         let contents = names.map { Self.randomContent(&g, name: $0) }
         let groups = g.bool() ? [Group(semantics: "BUNDLE", contents: names)] : []
         let party: Creator = g.bool() ? .initiator : .responder
-        let j = JingleElement(action: party == .initiator ? .sessionInitiate : .sessionAccept, sid: "s\(seed)",
-                              contents: contents, groups: groups)
+        let j = JingleElement(
+            action: party == .initiator ? .sessionInitiate : .sessionAccept, sid: "s\(seed)",
+            contents: contents, groups: groups)
         #expect(SDPMapping.notCarried(by: j).isEmpty, "seed \(seed)")
         let text = SDPMapping.sessionDescription(from: j, party: party).description
         let r = try SDPMapping.map(SessionDescription(parsing: text), action: j.action, sid: j.sid, party: party)

@@ -32,35 +32,60 @@ import XMPPCore
     static func fullSession() -> JingleElement {
         let fp = Fingerprint(hash: "sha-256", setup: .actpass, value: "AA:BB:CC")
         func ice(_ n: Int) -> ContentTransport {
-            .iceUDP(ICEUDPTransport(ufrag: "uf", pwd: "pwdpwdpwdpwdpwdpwdpwdpwd", candidates: [
-                Candidate(component: 1, foundation: "1", generation: 0, id: "c\(n)a", ip: "192.0.2.1", network: 1, port: 5000,
-                          priority: 2130706431, protocol: "udp", type: .host),
-                Candidate(component: 1, foundation: "2", generation: 1, id: "c\(n)b", ip: "198.51.100.1", port: 6000,
-                          priority: 1694498815, protocol: "udp", relAddr: "192.0.2.1", relPort: 5000, type: .srflx),
-            ], fingerprints: [fp]))
+            .iceUDP(
+                ICEUDPTransport(
+                    ufrag: "uf", pwd: "pwdpwdpwdpwdpwdpwdpwdpwd",
+                    candidates: [
+                        Candidate(
+                            component: 1, foundation: "1", generation: 0, id: "c\(n)a", ip: "192.0.2.1", network: 1, port: 5000,
+                            priority: 2130706431, protocol: "udp", type: .host),
+                        Candidate(
+                            component: 1, foundation: "2", generation: 1, id: "c\(n)b", ip: "198.51.100.1", port: 6000,
+                            priority: 1694498815, protocol: "udp", relAddr: "192.0.2.1", relPort: 5000, type: .srflx),
+                    ], fingerprints: [fp]))
         }
-        let audio = RTPDescription(media: "audio", payloadTypes: [
-            PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2,
-                        parameters: [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")],
-                        feedback: [RTCPFeedback(type: "transport-cc")]),
-            PayloadType(id: 0, name: "PCMU", clockrate: 8000),
-            PayloadType(id: 101, name: "telephone-event", clockrate: 8000, parameters: [Parameter(name: "", value: "0-15")]),
-        ], rtcpMux: true, headerExtensions: [
-            HeaderExtension(id: 1, uri: "urn:ietf:params:rtp-hdrext:ssrc-audio-level"),
-            HeaderExtension(id: 2, uri: "urn:ietf:params:rtp-hdrext:csrc-audio-level", senders: .responder),
-        ], extmapAllowMixed: true, sources: [Source(ssrc: 1234, parameters: [Parameter(name: "cname", value: "abc"),
-                                                                             Parameter(name: "msid", value: "s t")])])
-        let video = RTPDescription(media: "video", payloadTypes: [
-            PayloadType(id: 96, name: "VP8", clockrate: 90000, feedback: [RTCPFeedback(type: "nack", subtype: "pli"), RTCPFeedback(type: "ccm", subtype: "fir")],
-                        feedbackTRRInterval: RTCPFeedbackTRRInterval(value: 100)),
-            PayloadType(id: 97, name: "rtx", clockrate: 90000, parameters: [Parameter(name: "apt", value: "96")]),
-        ], bandwidths: [Bandwidth(type: "AS", value: "512")], rtcpMux: true, feedback: [RTCPFeedback(type: "nack")],
-           sources: [Source(ssrc: 1, parameters: [Parameter(name: "cname", value: "abc")]), Source(ssrc: 2, parameters: [Parameter(name: "cname", value: "abc")])],
-           sourceGroups: [SourceGroup(semantics: "FID", ssrcs: [1, 2])])
-        return JingleElement(action: .sessionInitiate, sid: "sid-1", initiator: alice, contents: [
-            Content(creator: .initiator, name: "audio0", senders: .both, description: .rtp(audio), transport: ice(0)),
-            Content(creator: .initiator, name: "video1", senders: .initiator, description: .rtp(video), transport: ice(1)),
-        ], groups: [Group(semantics: "BUNDLE", contents: ["audio0", "video1"])])
+        let audio = RTPDescription(
+            media: "audio",
+            payloadTypes: [
+                PayloadType(
+                    id: 111, name: "opus", clockrate: 48000, channels: 2,
+                    parameters: [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")],
+                    feedback: [RTCPFeedback(type: "transport-cc")]),
+                PayloadType(id: 0, name: "PCMU", clockrate: 8000),
+                PayloadType(id: 101, name: "telephone-event", clockrate: 8000, parameters: [Parameter(name: "", value: "0-15")]),
+            ], rtcpMux: true,
+            headerExtensions: [
+                HeaderExtension(id: 1, uri: "urn:ietf:params:rtp-hdrext:ssrc-audio-level"),
+                HeaderExtension(id: 2, uri: "urn:ietf:params:rtp-hdrext:csrc-audio-level", senders: .responder),
+            ], extmapAllowMixed: true,
+            sources: [
+                Source(
+                    ssrc: 1234,
+                    parameters: [
+                        Parameter(name: "cname", value: "abc"),
+                        Parameter(name: "msid", value: "s t"),
+                    ])
+            ])
+        let video = RTPDescription(
+            media: "video",
+            payloadTypes: [
+                PayloadType(
+                    id: 96, name: "VP8", clockrate: 90000,
+                    feedback: [RTCPFeedback(type: "nack", subtype: "pli"), RTCPFeedback(type: "ccm", subtype: "fir")],
+                    feedbackTRRInterval: RTCPFeedbackTRRInterval(value: 100)),
+                PayloadType(id: 97, name: "rtx", clockrate: 90000, parameters: [Parameter(name: "apt", value: "96")]),
+            ], bandwidths: [Bandwidth(type: "AS", value: "512")], rtcpMux: true, feedback: [RTCPFeedback(type: "nack")],
+            sources: [
+                Source(ssrc: 1, parameters: [Parameter(name: "cname", value: "abc")]),
+                Source(ssrc: 2, parameters: [Parameter(name: "cname", value: "abc")]),
+            ],
+            sourceGroups: [SourceGroup(semantics: "FID", ssrcs: [1, 2])])
+        return JingleElement(
+            action: .sessionInitiate, sid: "sid-1", initiator: alice,
+            contents: [
+                Content(creator: .initiator, name: "audio0", senders: .both, description: .rtp(audio), transport: ice(0)),
+                Content(creator: .initiator, name: "video1", senders: .initiator, description: .rtp(video), transport: ice(1)),
+            ], groups: [Group(semantics: "BUNDLE", contents: ["audio0", "video1"])])
     }
 
     @Test(arguments: [Creator.initiator, .responder])
@@ -92,16 +117,18 @@ import XMPPCore
     }
 
     /// The SDP lines that the mapping carries: what must survive SDP -> Jingle -> SDP.
-    static let mapped: Set<String> = ["mid", "ice-ufrag", "ice-pwd", "fingerprint", "setup", "extmap", "extmap-allow-mixed",
-                                      "sendrecv", "sendonly", "recvonly", "inactive", "rtcp-mux", "rtpmap", "fmtp", "rtcp-fb",
-                                      "ssrc", "ssrc-group", "candidate", "crypto", "ptime", "maxptime", "msid"]
+    static let mapped: Set<String> = [
+        "mid", "ice-ufrag", "ice-pwd", "fingerprint", "setup", "extmap", "extmap-allow-mixed",
+        "sendrecv", "sendonly", "recvonly", "inactive", "rtcp-mux", "rtpmap", "fmtp", "rtcp-fb",
+        "ssrc", "ssrc-group", "candidate", "crypto", "ptime", "maxptime", "msid",
+    ]
 
     static func mappedLines(_ m: MediaDescription, session: SessionDescription) -> Set<String> {
         var out = Set<String>()
         for l in session.lines + m.lines {
             guard let (name, value) = l.attribute, mapped.contains(name) else { continue }
             var v = value ?? ""
-            if name == "rtpmap", v.hasSuffix("/8000/1") { v = String(v.dropLast(2)) }  // channels 1 is the default
+            if name == "rtpmap", v.hasSuffix("/8000/1") { v = String(v.dropLast(2)) } // channels 1 is the default
             // a=msid and the XEP-0339 msid parameter are one fact: the a=msid line is compared.
             if name == "ssrc", v.contains(" msid:") { continue }
             if name == "candidate" { v = String(v.split(separator: " ").prefix(8).joined(separator: " ")) }

@@ -19,7 +19,8 @@ import XMPPCore
         net.collect(try net.a.initiate(sid: sid, to: Net.bob, contents: [Net.audioContent()], now: net.now), fromAlice: true)
         net.run()
         #expect(net.b[sid]?.phase == .pending)
-        net.collect(try net.b.send(JingleElement(action: .sessionAccept, sid: sid, contents: [Net.audioContent()]), now: net.now), fromAlice: false)
+        net.collect(
+            try net.b.send(JingleElement(action: .sessionAccept, sid: sid, contents: [Net.audioContent()]), now: net.now), fromAlice: false)
         net.run()
     }
 
@@ -32,7 +33,9 @@ import XMPPCore
             #expect(received(net.eventsB, .sessionInitiate).count == 1)
             #expect(received(net.eventsA, .sessionAccept).count == 1)
             let term = JingleElement(action: .sessionTerminate, sid: "s1", reason: Reason(.success))
-            if byAlice { net.collect(try net.a.send(term, now: net.now), fromAlice: true) } else {
+            if byAlice {
+                net.collect(try net.a.send(term, now: net.now), fromAlice: true)
+            } else {
                 net.collect(try net.b.send(term, now: net.now), fromAlice: false)
             }
             net.run()
@@ -49,9 +52,9 @@ import XMPPCore
         net.collect(try net.a.initiate(sid: "s1", to: Net.bob, contents: [Net.audioContent()], now: net.now), fromAlice: true)
         net.collect(try net.a.send(Net.candidateInfo(sid: "s1"), now: net.now), fromAlice: true)
         #expect(net.toB.count == 1, "transport-info held back")
-        net.deliverOne(toAlice: false)          // bob gets the initiate, answers result
+        net.deliverOne(toAlice: false) // bob gets the initiate, answers result
         #expect(net.toB.isEmpty)
-        net.deliverOne(toAlice: true)           // alice gets the result: flushes the transport-info
+        net.deliverOne(toAlice: true) // alice gets the result: flushes the transport-info
         #expect(net.toB.count == 1)
         #expect(try JingleElement(iq: net.toB[0]).action == .transportInfo)
         net.run()
@@ -66,7 +69,9 @@ import XMPPCore
         net.run()
         #expect(received(net.eventsA, .transportInfo).count == 1)
         #expect(net.a["s1"]?.phase == .pending)
-        net.collect(try net.b.send(JingleElement(action: .sessionAccept, sid: "s1", contents: [Net.audioContent()]), now: net.now), fromAlice: false)
+        net.collect(
+            try net.b.send(JingleElement(action: .sessionAccept, sid: "s1", contents: [Net.audioContent()]), now: net.now), fromAlice: false
+        )
         net.run()
         #expect(net.a["s1"]?.phase == .active)
     }
@@ -82,7 +87,9 @@ import XMPPCore
         #expect(net.b["aaa"]?.phase == .pending && net.b["aaa"]?.role == .initiator)
         let rejected = net.eventsA.compactMap { if case .rejected(_, let e) = $0.1 { JingleErrorCondition(error: e) } else { nil } }
         #expect(rejected.isEmpty, "the tie-break error for the abandoned session is ignored")
-        net.collect(try net.a.send(JingleElement(action: .sessionAccept, sid: "aaa", contents: [Net.audioContent()]), now: net.now), fromAlice: true)
+        net.collect(
+            try net.a.send(JingleElement(action: .sessionAccept, sid: "aaa", contents: [Net.audioContent()]), now: net.now), fromAlice: true
+        )
         net.run()
         #expect(net.a["aaa"]?.phase == .active && net.b["aaa"]?.phase == .active)
     }
@@ -100,7 +107,9 @@ import XMPPCore
         let screen = Content(creator: .initiator, name: "screen", description: .rtp(RTPDescription(media: "video")))
         net.collect(try net.a.send(JingleElement(action: .contentAdd, sid: "s1", contents: [screen]), now: net.now), fromAlice: true)
         net.run()
-        net.collect(try net.b.send(JingleElement(action: .contentReject, sid: "s1", contents: [screen], reason: Reason(.decline)), now: net.now), fromAlice: false)
+        net.collect(
+            try net.b.send(JingleElement(action: .contentReject, sid: "s1", contents: [screen], reason: Reason(.decline)), now: net.now),
+            fromAlice: false)
         net.run()
         #expect(net.a["s1"]?.contents.count == 2 && net.b["s1"]?.contents.count == 2)
         #expect(net.a["s1"]?.isPending(screen.key) == false && net.b["s1"]?.isPending(screen.key) == false)
@@ -118,7 +127,9 @@ import XMPPCore
         net.collect(try net.a.send(JingleElement(action: .contentAdd, sid: "s1", contents: [fromA]), now: net.now), fromAlice: true)
         net.collect(try net.b.send(JingleElement(action: .contentAdd, sid: "s1", contents: [fromB]), now: net.now), fromAlice: false)
         net.run()
-        let bobLost = net.eventsB.contains { if case .rejected(.contentAdd, let e) = $0.1 { JingleErrorCondition(error: e) == .tieBreak } else { false } }
+        let bobLost = net.eventsB.contains {
+            if case .rejected(.contentAdd, let e) = $0.1 { JingleErrorCondition(error: e) == .tieBreak } else { false }
+        }
         #expect(bobLost)
         #expect(net.b["s1"]?.isPending(fromA.key) == true, "bob holds alice's add for an answer")
         #expect(net.b["s1"]?.isPending(fromB.key) == false)
@@ -151,7 +162,9 @@ import XMPPCore
         var net = Net()
         try establish(&net)
         func req(_ payload: String, from: JID = Net.bob) throws -> IQ {
-            IQ(type: .set, id: "x\(payload.count)", from: from, to: Net.alice, payload: try TestXMLReader.parse(payload, defaultNamespace: ""))
+            IQ(
+                type: .set, id: "x\(payload.count)", from: from, to: Net.alice,
+                payload: try TestXMLReader.parse(payload, defaultNamespace: ""))
         }
         func condition(_ iq: IQ?) -> (StanzaError.Condition?, JingleErrorCondition?) {
             (iq?.error?.condition, iq?.error.flatMap(JingleErrorCondition.init(error:)))
@@ -159,12 +172,30 @@ import XMPPCore
         let cases: [(String, JID, StanzaError.Condition, JingleErrorCondition?)] = [
             ("<jingle xmlns='urn:xmpp:jingle:1' action='session-accept' sid='s1'/>", Net.bob, .unexpectedRequest, .outOfOrder),
             ("<jingle xmlns='urn:xmpp:jingle:1' action='session-info' sid='nope'/>", Net.bob, .itemNotFound, .unknownSession),
-            ("<jingle xmlns='urn:xmpp:jingle:1' action='session-info' sid='s1'/>", JID("mallory@evil.example/x")!, .itemNotFound, .unknownSession),
-            ("<jingle xmlns='urn:xmpp:jingle:1' action='session-info' sid='s1'/>", JID("bob@example.net/other")!, .itemNotFound, .unknownSession),
-            ("<jingle xmlns='urn:xmpp:jingle:1' action='session-info' sid='s1'><dance xmlns='urn:example'/></jingle>", Net.bob, .featureNotImplemented, .unsupportedInfo),
-            ("<jingle xmlns='urn:xmpp:jingle:1' action='content-modify' sid='s1'><content creator='initiator'/></jingle>", Net.bob, .badRequest, nil),
-            ("<jingle xmlns='urn:xmpp:jingle:1' action='content-accept' sid='s1'><content creator='initiator' name='voice'/></jingle>", Net.bob, .unexpectedRequest, .outOfOrder),
-            ("<jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s1'><content creator='initiator' name='ghost'/></jingle>", Net.bob, .badRequest, nil),
+            (
+                "<jingle xmlns='urn:xmpp:jingle:1' action='session-info' sid='s1'/>", JID("mallory@evil.example/x")!, .itemNotFound,
+                .unknownSession
+            ),
+            (
+                "<jingle xmlns='urn:xmpp:jingle:1' action='session-info' sid='s1'/>", JID("bob@example.net/other")!, .itemNotFound,
+                .unknownSession
+            ),
+            (
+                "<jingle xmlns='urn:xmpp:jingle:1' action='session-info' sid='s1'><dance xmlns='urn:example'/></jingle>", Net.bob,
+                .featureNotImplemented, .unsupportedInfo
+            ),
+            (
+                "<jingle xmlns='urn:xmpp:jingle:1' action='content-modify' sid='s1'><content creator='initiator'/></jingle>", Net.bob,
+                .badRequest, nil
+            ),
+            (
+                "<jingle xmlns='urn:xmpp:jingle:1' action='content-accept' sid='s1'><content creator='initiator' name='voice'/></jingle>",
+                Net.bob, .unexpectedRequest, .outOfOrder
+            ),
+            (
+                "<jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s1'><content creator='initiator' name='ghost'/></jingle>",
+                Net.bob, .badRequest, nil
+            ),
             ("<jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s1'/>", Net.bob, .unexpectedRequest, .outOfOrder),
         ]
         for (payload, from, cond, jc) in cases {
@@ -177,10 +208,14 @@ import XMPPCore
         }
         // A ping and a ringing still work, and so does termination.
         #expect(answer(&net, toAlice: try req("<jingle xmlns='urn:xmpp:jingle:1' action='session-info' sid='s1'/>"))?.type == .result)
-        net.collect(try net.b.send(JingleElement(action: .sessionInfo, sid: "s1", info: [.rtp(.mute(creator: .responder, name: nil))]), now: net.now), fromAlice: false)
+        net.collect(
+            try net.b.send(
+                JingleElement(action: .sessionInfo, sid: "s1", info: [.rtp(.mute(creator: .responder, name: nil))]), now: net.now),
+            fromAlice: false)
         net.run()
         #expect(received(net.eventsA, .sessionInfo).count == 2, "the ping and the mute")
-        net.collect(try net.b.send(JingleElement(action: .sessionTerminate, sid: "s1", reason: Reason(.success)), now: net.now), fromAlice: false)
+        net.collect(
+            try net.b.send(JingleElement(action: .sessionTerminate, sid: "s1", reason: Reason(.success)), now: net.now), fromAlice: false)
         net.run()
         #expect(net.a["s1"]?.phase == .ended)
         // After the end, the sid is unknown.
@@ -195,7 +230,9 @@ import XMPPCore
             try net.a.send(JingleElement(action: .sessionAccept, sid: "s1"), now: net.now)
         }
         #expect(throws: JingleSessionError.self) { try net.a.send(JingleElement(action: .sessionInitiate, sid: "s1"), now: net.now) }
-        #expect(throws: JingleSessionError.wrongSession("zz")) { try net.a.send(JingleElement(action: .sessionInfo, sid: "zz"), now: net.now) }
+        #expect(throws: JingleSessionError.wrongSession("zz")) {
+            try net.a.send(JingleElement(action: .sessionInfo, sid: "zz"), now: net.now)
+        }
     }
 
     @Test func noAnswerTerminatesWithTimeout() throws {
@@ -216,7 +253,7 @@ import XMPPCore
         var net = Net()
         try establish(&net)
         net.collect(try net.a.send(JingleElement(action: .sessionInfo, sid: "s1", info: [.rtp(.hold)]), now: net.now), fromAlice: true)
-        net.toB.removeAll()                    // lost on the way
+        net.toB.removeAll() // lost on the way
         #expect(net.a.nextDeadline == .seconds(30))
         net.advance(to: .seconds(31))
         #expect(net.eventsA.contains { if case .timedOut(.sessionInfo) = $0.1 { true } else { false } })
@@ -235,7 +272,9 @@ import XMPPCore
         // alice@example.com sorts before bob@example.net: alice's initiate wins.
         #expect(net.a["same"]?.role == .initiator && net.a["same"]?.phase == .pending)
         #expect(net.b["same"]?.role == .responder && net.b["same"]?.phase == .pending, "bob's session was replaced by alice's")
-        net.collect(try net.b.send(JingleElement(action: .sessionAccept, sid: "same", contents: [Net.audioContent()]), now: net.now), fromAlice: false)
+        net.collect(
+            try net.b.send(JingleElement(action: .sessionAccept, sid: "same", contents: [Net.audioContent()]), now: net.now),
+            fromAlice: false)
         net.run()
         #expect(net.a["same"]?.phase == .active && net.b["same"]?.phase == .active)
     }
@@ -244,13 +283,16 @@ import XMPPCore
         var net = Net()
         net.collect(try net.a.initiate(sid: "s", to: Net.bob, contents: [Net.audioContent()], now: net.now), fromAlice: true)
         net.run()
-        net.collect(try net.b.send(JingleElement(action: .sessionAccept, sid: "s", contents: [Net.audioContent()]), now: net.now), fromAlice: false)
+        net.collect(
+            try net.b.send(JingleElement(action: .sessionAccept, sid: "s", contents: [Net.audioContent()]), now: net.now), fromAlice: false)
         net.run()
         let raw = Content(creator: .initiator, name: "voice", transport: .rawUDP(RawUDPTransport()))
         net.collect(try net.a.send(JingleElement(action: .transportReplace, sid: "s", contents: [raw]), now: net.now), fromAlice: true)
         net.collect(try net.b.send(JingleElement(action: .transportReplace, sid: "s", contents: [raw]), now: net.now), fromAlice: false)
         net.run()
-        let bobLost = net.eventsB.contains { if case .rejected(.transportReplace, let e) = $0.1 { JingleErrorCondition(error: e) == .tieBreak } else { false } }
+        let bobLost = net.eventsB.contains {
+            if case .rejected(.transportReplace, let e) = $0.1 { JingleErrorCondition(error: e) == .tieBreak } else { false }
+        }
         #expect(bobLost)
         net.collect(try net.b.send(JingleElement(action: .transportAccept, sid: "s", contents: [raw]), now: net.now), fromAlice: false)
         net.run()
@@ -261,10 +303,12 @@ import XMPPCore
 @Suite struct ForgedAnswerTests {
     @Test func answersFromAnotherJIDAreIgnored() throws {
         var net = PairedNetwork()
-        net.collect(try net.a.initiate(sid: "s", to: PairedNetwork.bob, contents: [PairedNetwork.audioContent()], now: net.now), fromAlice: true)
+        net.collect(
+            try net.a.initiate(sid: "s", to: PairedNetwork.bob, contents: [PairedNetwork.audioContent()], now: net.now), fromAlice: true)
         let id = net.toB[0].id
-        let forged = IQ(type: .error, id: id, from: JID("mallory@evil.example/x")!, to: PairedNetwork.alice,
-                        error: StanzaError(.forbidden))
+        let forged = IQ(
+            type: .error, id: id, from: JID("mallory@evil.example/x")!, to: PairedNetwork.alice,
+            error: StanzaError(.forbidden))
         net.collect(net.a.handle(forged, now: net.now) ?? [], fromAlice: true)
         #expect(net.a["s"]?.phase == .pending)
         #expect(net.a["s"]?.isAwaiting(id) == true)
@@ -277,11 +321,17 @@ import XMPPCore
 @Suite struct ContentRemoveTests {
     @Test func removingTheLastContentEndsTheSession() throws {
         var net = PairedNetwork()
-        net.collect(try net.a.initiate(sid: "s", to: PairedNetwork.bob, contents: [PairedNetwork.audioContent()], now: net.now), fromAlice: true)
+        net.collect(
+            try net.a.initiate(sid: "s", to: PairedNetwork.bob, contents: [PairedNetwork.audioContent()], now: net.now), fromAlice: true)
         net.run()
-        net.collect(try net.b.send(JingleElement(action: .sessionAccept, sid: "s", contents: [PairedNetwork.audioContent()]), now: net.now), fromAlice: false)
+        net.collect(
+            try net.b.send(JingleElement(action: .sessionAccept, sid: "s", contents: [PairedNetwork.audioContent()]), now: net.now),
+            fromAlice: false)
         net.run()
-        net.collect(try net.b.send(JingleElement(action: .contentRemove, sid: "s", contents: [Content(creator: .initiator, name: "voice")]), now: net.now), fromAlice: false)
+        net.collect(
+            try net.b.send(
+                JingleElement(action: .contentRemove, sid: "s", contents: [Content(creator: .initiator, name: "voice")]), now: net.now),
+            fromAlice: false)
         net.run()
         #expect(net.a["s"]?.phase == .ended)
         #expect(net.b["s"]?.phase == .ended)
@@ -298,7 +348,8 @@ import XMPPCore
         net.collect(try net.a.initiate(sid: "s", to: Net.bob, contents: [Net.audioContent()], now: net.now), fromAlice: true)
         // Candidates trickled right away wait for the initiate's acknowledgement.
         let cand = Candidate(component: 1, foundation: "1", id: "c1", ip: "192.0.2.1", port: 4000, priority: 1, type: .host)
-        let held = try net.a.transportInfo(sid: "s", content: ContentKey(.initiator, "voice"), ufrag: "u", pwd: "p", candidates: [cand], now: net.now)
+        let held = try net.a.transportInfo(
+            sid: "s", content: ContentKey(.initiator, "voice"), ufrag: "u", pwd: "p", candidates: [cand], now: net.now)
         #expect(held.isEmpty)
         net.run()
         let infos = net.eventsB.compactMap { if case .received(let j) = $0.1, j.action == .transportInfo { j } else { nil } }

@@ -22,7 +22,8 @@ struct SeededGenerator: RandomNumberGenerator {
         let action = JingleAction.allCases.randomElement(using: &rng)!
         var contents: [Content] = []
         for _ in 0..<Int.random(in: 0...2, using: &rng) {
-            var c = PairedNetwork.audioContent(names.randomElement(using: &rng)!, creator: Bool.random(using: &rng) ? .initiator : .responder)
+            var c = PairedNetwork.audioContent(
+                names.randomElement(using: &rng)!, creator: Bool.random(using: &rng) ? .initiator : .responder)
             c.senders = Senders.allCases.randomElement(using: &rng)
             if action == .transportReplace, Bool.random(using: &rng) { c.transport = .rawUDP(RawUDPTransport()) }
             contents.append(c)
@@ -50,7 +51,8 @@ struct SeededGenerator: RandomNumberGenerator {
     func randomSequencesLeaveBothSidesConsistent(seed: Int) throws {
         var rng = SeededGenerator(state: UInt64(seed) &* 7919 &+ 1)
         var net = PairedNetwork()
-        net.collect(try net.a.initiate(sid: "s", to: PairedNetwork.bob, contents: [PairedNetwork.audioContent()], now: net.now), fromAlice: true)
+        net.collect(
+            try net.a.initiate(sid: "s", to: PairedNetwork.bob, contents: [PairedNetwork.audioContent()], now: net.now), fromAlice: true)
         for _ in 0..<Int.random(in: 5...40, using: &rng) {
             switch Int.random(in: 0..<10, using: &rng) {
             case 0, 1, 2:
@@ -63,7 +65,8 @@ struct SeededGenerator: RandomNumberGenerator {
                 net.deliverOne(toAlice: Bool.random(using: &rng))
             case 8:
                 let toAlice = Bool.random(using: &rng)
-                let iq = Self.garbage(&rng, to: toAlice ? PairedNetwork.alice : PairedNetwork.bob, from: toAlice ? PairedNetwork.bob : PairedNetwork.alice)
+                let iq = Self.garbage(
+                    &rng, to: toAlice ? PairedNetwork.alice : PairedNetwork.bob, from: toAlice ? PairedNetwork.bob : PairedNetwork.alice)
                 if toAlice { net.toA.append(iq) } else { net.toB.append(iq) }
             default:
                 net.advance(to: net.now + .seconds(Int64.random(in: 0...3, using: &rng)))
@@ -73,7 +76,8 @@ struct SeededGenerator: RandomNumberGenerator {
         // Let every outstanding answer arrive, then compare.
         let a = try #require(net.a["s"])
         guard let b = net.b["s"] else {
-            #expect(a.phase == .pending || a.phase == .ended, "bob never saw the initiate only if it is still in flight or the session ended")
+            #expect(
+                a.phase == .pending || a.phase == .ended, "bob never saw the initiate only if it is still in flight or the session ended")
             return
         }
         #expect(a.phase == b.phase, "seed \(seed): alice \(a.phase) bob \(b.phase)")

@@ -13,33 +13,34 @@ import XMPPCore
     }
 
     @Test func rtpModelReadsEveryExtension() throws {
-        let j = try jingle("""
-        <jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' initiator='a@b/c' sid='s1'>
-          <group xmlns='urn:xmpp:jingle:apps:grouping:0' semantics='BUNDLE'><content name='0'/></group>
-          <content creator='initiator' name='0' senders='both'>
-            <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio' ssrc='42'>
-              <payload-type id='111' name='opus' clockrate='48000' channels='2' maxptime='120' ptime='20'>
-                <parameter name='useinbandfec' value='1'/>
-                <rtcp-fb xmlns='urn:xmpp:jingle:apps:rtp:rtcp-fb:0' type='transport-cc'/>
-              </payload-type>
-              <rtcp-fb xmlns='urn:xmpp:jingle:apps:rtp:rtcp-fb:0' type='nack' subtype='pli'/>
-              <rtcp-fb-trr-int xmlns='urn:xmpp:jingle:apps:rtp:rtcp-fb:0' value='100'/>
-              <rtp-hdrext xmlns='urn:xmpp:jingle:apps:rtp:rtp-hdrext:0' id='1' uri='urn:ietf:params:rtp-hdrext:ssrc-audio-level' senders='initiator'/>
-              <extmap-allow-mixed xmlns='urn:xmpp:jingle:apps:rtp:rtp-hdrext:0'/>
-              <source xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' id='42'><parameter name='cname' value='x'/></source>
-              <ssrc-group xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' semantics='FID'><source ssrc='42'/><source ssrc='43'/></ssrc-group>
-              <bandwidth type='AS'>64</bandwidth>
-              <rtcp-mux/>
-              <encryption required='1'><crypto crypto-suite='AES_CM_128_HMAC_SHA1_80' key-params='inline:abc' tag='1'/></encryption>
-            </description>
-            <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='u' pwd='p'>
-              <fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' hash='sha-256' setup='actpass'>AB:CD</fingerprint>
-              <candidate component='1' foundation='f' generation='0' id='c1' ip='192.0.2.1' network='1' port='5000'
-                         priority='2130706431' protocol='udp' rel-addr='10.0.0.1' rel-port='9' type='srflx'/>
-            </transport>
-          </content>
-        </jingle>
-        """)
+        let j = try jingle(
+            """
+            <jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' initiator='a@b/c' sid='s1'>
+              <group xmlns='urn:xmpp:jingle:apps:grouping:0' semantics='BUNDLE'><content name='0'/></group>
+              <content creator='initiator' name='0' senders='both'>
+                <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio' ssrc='42'>
+                  <payload-type id='111' name='opus' clockrate='48000' channels='2' maxptime='120' ptime='20'>
+                    <parameter name='useinbandfec' value='1'/>
+                    <rtcp-fb xmlns='urn:xmpp:jingle:apps:rtp:rtcp-fb:0' type='transport-cc'/>
+                  </payload-type>
+                  <rtcp-fb xmlns='urn:xmpp:jingle:apps:rtp:rtcp-fb:0' type='nack' subtype='pli'/>
+                  <rtcp-fb-trr-int xmlns='urn:xmpp:jingle:apps:rtp:rtcp-fb:0' value='100'/>
+                  <rtp-hdrext xmlns='urn:xmpp:jingle:apps:rtp:rtp-hdrext:0' id='1' uri='urn:ietf:params:rtp-hdrext:ssrc-audio-level' senders='initiator'/>
+                  <extmap-allow-mixed xmlns='urn:xmpp:jingle:apps:rtp:rtp-hdrext:0'/>
+                  <source xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' id='42'><parameter name='cname' value='x'/></source>
+                  <ssrc-group xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' semantics='FID'><source ssrc='42'/><source ssrc='43'/></ssrc-group>
+                  <bandwidth type='AS'>64</bandwidth>
+                  <rtcp-mux/>
+                  <encryption required='1'><crypto crypto-suite='AES_CM_128_HMAC_SHA1_80' key-params='inline:abc' tag='1'/></encryption>
+                </description>
+                <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='u' pwd='p'>
+                  <fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' hash='sha-256' setup='actpass'>AB:CD</fingerprint>
+                  <candidate component='1' foundation='f' generation='0' id='c1' ip='192.0.2.1' network='1' port='5000'
+                             priority='2130706431' protocol='udp' rel-addr='10.0.0.1' rel-port='9' type='srflx'/>
+                </transport>
+              </content>
+            </jingle>
+            """)
         #expect(j.groups.first?.contents == ["0"])
         let c = try #require(j.contents.first)
         #expect(c.senders == .both)
@@ -69,22 +70,25 @@ import XMPPCore
     }
 
     @Test func unknownElementsAndAttributesAreKeptVerbatim() throws {
-        let j = try jingle("""
-        <jingle xmlns='urn:xmpp:jingle:1' action='session-accept' sid='s' x-custom='1'>
-          <content creator='responder' name='a' foo='bar'>
-            <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'>
-              <payload-type id='0' name='PCMU' weird='yes'><vendor xmlns='urn:example'>k</vendor></payload-type>
-              <ssrc-info xmlns='http://jitsi.org/jitmeet' owner='x'/>
-            </description>
-            <transport xmlns='urn:example:transport'><thing/></transport>
-          </content>
-          <private xmlns='urn:example:p'/>
-        </jingle>
-        """)
+        let j = try jingle(
+            """
+            <jingle xmlns='urn:xmpp:jingle:1' action='session-accept' sid='s' x-custom='1'>
+              <content creator='responder' name='a' foo='bar'>
+                <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'>
+                  <payload-type id='0' name='PCMU' weird='yes'><vendor xmlns='urn:example'>k</vendor></payload-type>
+                  <ssrc-info xmlns='http://jitsi.org/jitmeet' owner='x'/>
+                </description>
+                <transport xmlns='urn:example:transport'><thing/></transport>
+              </content>
+              <private xmlns='urn:example:p'/>
+            </jingle>
+            """)
         let text = XMLSerializer.serialize(j.element)
-        for needle in ["x-custom='1'", "foo='bar'", "weird='yes'", "<vendor xmlns='urn:example'>k</vendor>",
-                       "<ssrc-info xmlns='http://jitsi.org/jitmeet' owner='x'/>", "<transport xmlns='urn:example:transport'><thing/></transport>",
-                       "<private xmlns='urn:example:p'/>"] {
+        for needle in [
+            "x-custom='1'", "foo='bar'", "weird='yes'", "<vendor xmlns='urn:example'>k</vendor>",
+            "<ssrc-info xmlns='http://jitsi.org/jitmeet' owner='x'/>", "<transport xmlns='urn:example:transport'><thing/></transport>",
+            "<private xmlns='urn:example:p'/>",
+        ] {
             #expect(text.contains(needle), "\(needle) lost in \(text)")
         }
         #expect(try roundTrip(j) == j)
@@ -106,22 +110,45 @@ import XMPPCore
         ("<jingle xmlns='urn:xmpp:jingle:1' action='session-accept'/>", "jingle missing 'sid'"),
         ("<jingle xmlns='urn:xmpp:jingle:1' action='session-accept' sid='s' initiator='@x'/>", "jingle has invalid 'initiator' value '@x'"),
         ("<jingle xmlns='urn:xmpp:jingle:1' action='content-add' sid='s'><content name='a'/></jingle>", "content missing 'creator'"),
-        ("<jingle xmlns='urn:xmpp:jingle:1' action='content-add' sid='s'><content creator='me' name='a'/></jingle>", "content has invalid 'creator' value 'me'"),
-        ("<jingle xmlns='urn:xmpp:jingle:1' action='content-add' sid='s'><content creator='initiator' name='a' senders='all'/></jingle>", "content has invalid 'senders' value 'all'"),
-        ("<jingle xmlns='urn:xmpp:jingle:1' action='session-terminate' sid='s'><reason><text>x</text></reason></jingle>", "reason missing <condition/>"),
-        ("<jingle xmlns='urn:xmpp:jingle:1' action='session-terminate' sid='s'><reason><sleepy/></reason></jingle>", "reason has invalid <sleepy/>: not a reason condition"),
-        ("<jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s'><content creator='initiator' name='a'><transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'><candidate component='1' foundation='1' generation='0' id='x' ip='1.2.3.4' port='70000' priority='1' protocol='udp' type='host'/></transport></content></jingle>", "candidate has invalid 'port' value '70000'"),
-        ("<jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s'><content creator='initiator' name='a'><transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'><candidate component='1' foundation='1' generation='0' id='x' ip='1.2.3.4' port='7' priority='1' protocol='udp' type='magic'/></transport></content></jingle>", "candidate has invalid 'type' value 'magic'"),
-        ("<jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s'><content creator='initiator' name='a'><transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'><fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' hash='sha-256' setup='sideways'>AA</fingerprint></transport></content></jingle>", "fingerprint has invalid 'setup' value 'sideways'"),
+        (
+            "<jingle xmlns='urn:xmpp:jingle:1' action='content-add' sid='s'><content creator='me' name='a'/></jingle>",
+            "content has invalid 'creator' value 'me'"
+        ),
+        (
+            "<jingle xmlns='urn:xmpp:jingle:1' action='content-add' sid='s'><content creator='initiator' name='a' senders='all'/></jingle>",
+            "content has invalid 'senders' value 'all'"
+        ),
+        (
+            "<jingle xmlns='urn:xmpp:jingle:1' action='session-terminate' sid='s'><reason><text>x</text></reason></jingle>",
+            "reason missing <condition/>"
+        ),
+        (
+            "<jingle xmlns='urn:xmpp:jingle:1' action='session-terminate' sid='s'><reason><sleepy/></reason></jingle>",
+            "reason has invalid <sleepy/>: not a reason condition"
+        ),
+        (
+            "<jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s'><content creator='initiator' name='a'><transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'><candidate component='1' foundation='1' generation='0' id='x' ip='1.2.3.4' port='70000' priority='1' protocol='udp' type='host'/></transport></content></jingle>",
+            "candidate has invalid 'port' value '70000'"
+        ),
+        (
+            "<jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s'><content creator='initiator' name='a'><transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'><candidate component='1' foundation='1' generation='0' id='x' ip='1.2.3.4' port='7' priority='1' protocol='udp' type='magic'/></transport></content></jingle>",
+            "candidate has invalid 'type' value 'magic'"
+        ),
+        (
+            "<jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s'><content creator='initiator' name='a'><transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'><fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' hash='sha-256' setup='sideways'>AA</fingerprint></transport></content></jingle>",
+            "fingerprint has invalid 'setup' value 'sideways'"
+        ),
     ])
     func jingleErrorsNameTheProblem(_ xml: String, _ message: String) throws {
         #expect { try self.jingle(xml) } throws: { "\($0)" == message }
     }
 
     @Test func everyReasonConditionRoundTrips() throws {
-        let all: [ReasonCondition] = [.alternativeSession(sid: "b"), .busy, .cancel, .connectivityError, .decline, .expired,
-                                      .failedApplication, .failedTransport, .generalError, .gone, .incompatibleParameters,
-                                      .mediaError, .securityError, .success, .timeout, .unsupportedApplications, .unsupportedTransports]
+        let all: [ReasonCondition] = [
+            .alternativeSession(sid: "b"), .busy, .cancel, .connectivityError, .decline, .expired,
+            .failedApplication, .failedTransport, .generalError, .gone, .incompatibleParameters,
+            .mediaError, .securityError, .success, .timeout, .unsupportedApplications, .unsupportedTransports,
+        ]
         for c in all {
             let j = JingleElement(action: .sessionTerminate, sid: "s", reason: Reason(c, text: "why"))
             #expect(try roundTrip(j) == j)
@@ -133,7 +160,9 @@ import XMPPCore
             let j = JingleElement(action: a, sid: "s", initiator: JID("a@b/c"))
             #expect(try roundTrip(j) == j)
         }
-        let infos: [RTPSessionInfo] = [.active, .hold, .unhold, .ringing, .mute(creator: .initiator, name: "voice"), .unmute(creator: .responder, name: nil)]
+        let infos: [RTPSessionInfo] = [
+            .active, .hold, .unhold, .ringing, .mute(creator: .initiator, name: "voice"), .unmute(creator: .responder, name: nil),
+        ]
         let j = JingleElement(action: .sessionInfo, sid: "s", info: infos.map { .rtp($0) })
         #expect(try roundTrip(j) == j)
     }
@@ -143,7 +172,8 @@ import XMPPCore
             let err = c.stanzaError
             #expect(err.condition == c.stanzaCondition)
             #expect(JingleErrorCondition(error: err) == c)
-            let reparsed = try #require(StanzaError(element: TestXMLReader.parse(XMLSerializer.serialize(err.element), defaultNamespace: "")))
+            let reparsed = try #require(
+                StanzaError(element: TestXMLReader.parse(XMLSerializer.serialize(err.element), defaultNamespace: "")))
             #expect(JingleErrorCondition(error: reparsed) == c)
         }
         #expect(JingleErrorCondition.unknownSession.stanzaCondition == .itemNotFound)
@@ -153,10 +183,11 @@ import XMPPCore
     }
 
     @Test func jingleMessageTieBreakAndReason() throws {
-        let e = try TestXMLReader.parse("""
-        <message xmlns='jabber:client' to='a@b'><reject xmlns='urn:xmpp:jingle-message:0' id='x'>
-          <reason xmlns='urn:xmpp:jingle:1'><expired/><text>Tie-Break</text></reason><tie-break/></reject></message>
-        """)
+        let e = try TestXMLReader.parse(
+            """
+            <message xmlns='jabber:client' to='a@b'><reject xmlns='urn:xmpp:jingle-message:0' id='x'>
+              <reason xmlns='urn:xmpp:jingle:1'><expired/><text>Tie-Break</text></reason><tie-break/></reject></message>
+            """)
         let m = try #require(try JingleMessage.find(in: e))
         #expect(m.action == .reject)
         #expect(m.tieBreak)
@@ -178,8 +209,10 @@ import XMPPCore
 
 @Suite struct ErrorVectorTests {
     /// The errors we send are the ones XEP-0166's examples show (condition and type).
-    @Test(arguments: [("0166/example-29.xml", JingleErrorCondition.unknownSession), ("0166/example-31.xml", .unsupportedInfo),
-                      ("0166/example-34.xml", .tieBreak), ("0166/example-37.xml", .securityRequired)])
+    @Test(arguments: [
+        ("0166/example-29.xml", JingleErrorCondition.unknownSession), ("0166/example-31.xml", .unsupportedInfo),
+        ("0166/example-34.xml", .tieBreak), ("0166/example-37.xml", .securityRequired),
+    ])
     func ourErrorsMatchTheExamples(_ path: String, _ condition: JingleErrorCondition) throws {
         let iq = try #require(IQ(element: TestXMLReader.parse(Vectors.text(path))))
         let error = try #require(iq.error)

@@ -14,15 +14,17 @@ import Testing
             let payload = try encoder.encode(tone.nextFrame(samplesPerChannel: 960))
             let now = t0 + .milliseconds(seq * 20)
             if seq != 30 && seq != 40 && seq != 41 {
-                playout.insert(RTPPacket(payloadType: 111, sequenceNumber: UInt16(seq), timestamp: UInt32(seq * 960),
-                                         ssrc: 5, payload: payload), at: now)
+                playout.insert(
+                    RTPPacket(
+                        payloadType: 111, sequenceNumber: UInt16(seq), timestamp: UInt32(seq * 960),
+                        ssrc: 5, payload: payload), at: now)
             }
             let frame = playout.pull(at: now + .milliseconds(10))
             #expect(frame.count == 960)
             out += frame
         }
-        #expect(playout.statistics.fecRecoveredFrames == 2)  // 30 from 31, 41 from 42
-        #expect(playout.statistics.concealedFrames >= 1)     // 40 (and waiting while the buffer ran dry)
+        #expect(playout.statistics.fecRecoveredFrames == 2) // 30 from 31, 41 from 42
+        #expect(playout.statistics.concealedFrames >= 1) // 40 (and waiting while the buffer ran dry)
         #expect(playout.decodeErrors == 0)
         #expect(rms(out[(960 * 45)...]) > 3000)
     }
@@ -44,7 +46,9 @@ import Testing
         var repairedAtHalf = 0
         var pulls = 0
         for e in events {
-            if let p = e.packet { playout.insert(p, at: t0 + .milliseconds(e.ms)) } else {
+            if let p = e.packet {
+                playout.insert(p, at: t0 + .milliseconds(e.ms))
+            } else {
                 _ = playout.pull(at: t0 + .milliseconds(e.ms))
                 pulls += 1
                 if pulls == 150 { repairedAtHalf = playout.statistics.fecRecoveredFrames + playout.statistics.latePackets }
@@ -58,7 +62,7 @@ import Testing
     }
 
     @Test func timeStretchChangesLengthByAPitchPeriod() {
-        var tone = ToneGenerator(frequency: 200, amplitude: 0.5)  // period 240 samples
+        var tone = ToneGenerator(frequency: 200, amplitude: 0.5) // period 240 samples
         let frame = tone.nextFrame(samplesPerChannel: 960)
         let shorter = TimeStretcher.accelerate(frame, channels: 1, sampleRate: 48_000)
         let longer = TimeStretcher.expand(frame, channels: 1, sampleRate: 48_000)

@@ -15,8 +15,9 @@ struct JitterSimulation {
     /// A 20 ms packet: the payload starts with an Opus TOC byte for one 20 ms CELT frame
     /// (configuration 31, RFC 6716 §3.1), then the sequence number.
     static func packet(_ seq: UInt16) -> RTPPacket {
-        RTPPacket(payloadType: 111, sequenceNumber: seq, timestamp: UInt32(seq) &* 960 &+ 1000, ssrc: 1,
-                  payload: [0xF8, UInt8(truncatingIfNeeded: seq)])
+        RTPPacket(
+            payloadType: 111, sequenceNumber: seq, timestamp: UInt32(seq) &* 960 &+ 1000, ssrc: 1,
+            payload: [0xF8, UInt8(truncatingIfNeeded: seq)])
     }
 
     /// `arrivals`: (sequence number, arrival in ms). Pulls start at `firstPull` ms.
@@ -26,8 +27,11 @@ struct JitterSimulation {
         events.sort { ($0.ms, $0.order) < ($1.ms, $1.order) }
         for e in events {
             let now = t0 + .milliseconds(e.ms)
-            if let seq = e.seq { insertResults[seq] = buffer.insert(Self.packet(seq), at: now) }
-            else { decisions.append(buffer.pull(at: now)) }
+            if let seq = e.seq {
+                insertResults[seq] = buffer.insert(Self.packet(seq), at: now)
+            } else {
+                decisions.append(buffer.pull(at: now))
+            }
         }
     }
 
@@ -77,7 +81,7 @@ struct JitterSimulation {
     @Test func reorderedPacketsAreStillPlayedInOrder() {
         var sim = JitterSimulation()
         var arrivals: [(UInt16, Int)] = (0..<30).map { ($0, Int($0) * 20) }
-        arrivals[10].1 = 215; arrivals[11].1 = 205  // 11 arrives before 10
+        arrivals[10].1 = 215; arrivals[11].1 = 205 // 11 arrives before 10
         sim.run(arrivals: arrivals, firstPull: 25, pulls: 28)
         #expect(Array(sim.played.prefix(28)) == (0..<28).map { "d\($0)" })
         #expect(sim.buffer.statistics.concealedFrames == 0 && sim.buffer.statistics.latePackets == 0)
@@ -114,7 +118,7 @@ struct JitterSimulation {
     @Test func latePacketIsCountedAndConcealed() {
         var sim = JitterSimulation()
         var arrivals: [(UInt16, Int)] = (0..<30).map { ($0, Int($0) * 20) }
-        arrivals[10].1 = 400  // far too late
+        arrivals[10].1 = 400 // far too late
         arrivals[11].1 = 400
         sim.run(arrivals: arrivals, firstPull: 25, pulls: 28)
         #expect(sim.insertResults[10] == .late)

@@ -14,8 +14,9 @@ struct RTPSender {
 
     /// The next packet; `step` overrides the timestamp step to the packet after it.
     mutating func next(step: UInt32? = nil, marker: Bool = false) -> RTPPacket {
-        let packet = RTPPacket(marker: marker, payloadType: 111, sequenceNumber: sequence, timestamp: timestamp, ssrc: ssrc,
-                               payload: toc + [UInt8(truncatingIfNeeded: packetsSent)])
+        let packet = RTPPacket(
+            marker: marker, payloadType: 111, sequenceNumber: sequence, timestamp: timestamp, ssrc: ssrc,
+            payload: toc + [UInt8(truncatingIfNeeded: packetsSent)])
         sequence &+= 1
         timestamp &+= step ?? samples
         packetsSent += 1
@@ -86,8 +87,10 @@ struct StreamSimulation {
 /// at least 99 % of the frames sent.
 @Suite struct JitterBufferTimestampTests {
     /// Packets every `period` us from `start`, each `samples` long.
-    static func stream(_ sender: inout RTPSender, count: Int, start: Int = 0, period: Int = 20_000,
-                       firstStep: UInt32? = nil) -> [(RTPPacket, Int)] {
+    static func stream(
+        _ sender: inout RTPSender, count: Int, start: Int = 0, period: Int = 20_000,
+        firstStep: UInt32? = nil
+    ) -> [(RTPPacket, Int)] {
         (0..<count).map { i in (sender.next(step: i == 0 ? firstStep : nil), start + i * period) }
     }
 
@@ -116,10 +119,10 @@ struct StreamSimulation {
     }
 
     @Test(arguments: [
-        ([UInt8(0x50)], UInt32(1920)),  // SILK wideband 40 ms, one frame (config 10)
-        ([UInt8(0x58)], UInt32(2880)),  // SILK wideband 60 ms, one frame (config 11)
-        ([UInt8(0xFB), 0x03], UInt32(2880)),  // CELT fullband 20 ms, three frames (code 3)
-        ([UInt8(0xF0)], UInt32(480)),  // CELT fullband 10 ms
+        ([UInt8(0x50)], UInt32(1920)), // SILK wideband 40 ms, one frame (config 10)
+        ([UInt8(0x58)], UInt32(2880)), // SILK wideband 60 ms, one frame (config 11)
+        ([UInt8(0xFB), 0x03], UInt32(2880)), // CELT fullband 20 ms, three frames (code 3)
+        ([UInt8(0xF0)], UInt32(480)), // CELT fullband 10 ms
     ])
     func packetDurationsComeFromTheTOC(toc: [UInt8], samples: UInt32) {
         var sender = RTPSender(toc: toc, samples: samples)
@@ -197,7 +200,7 @@ struct StreamSimulation {
         var at = 0
         for _ in 0..<3 {
             for _ in 0..<100 { arrivals.append((sender.next(), at)); at += 20_000 }
-            sender.skip(19_200)  // 400 ms
+            sender.skip(19_200) // 400 ms
             at += 400_000
         }
         var sim = StreamSimulation()
@@ -235,8 +238,9 @@ struct StreamSimulation {
         let s = sim.buffer.statistics
         #expect(Self.decodedShare(sim, framesSent: 1_000) >= 0.99)
         #expect(s.duplicatePackets > 20)
-        #expect(Set(sim.decodedPayloads).count == sim.decodedPayloads.count || sim.decodedPayloads.count > 256,
-                "each packet decoded once")
+        #expect(
+            Set(sim.decodedPayloads).count == sim.decodedPayloads.count || sim.decodedPayloads.count > 256,
+            "each packet decoded once")
     }
 
     @Test func lossIsStillConcealedAndRepaired() {

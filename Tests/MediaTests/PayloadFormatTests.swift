@@ -14,7 +14,9 @@ import Testing
         #expect(celt.mode == .celt && celt.frameCount == 3 && celt.totalSamples == 2880)
         #expect(throws: MediaWireError.self) { try OpusPacketInfo(parsing: []) }
         #expect(throws: MediaWireError.self) { try OpusPacketInfo(parsing: [31 << 3 | 3]) }
-        #expect(throws: MediaWireError.valueOutOfRange(what: "Opus frame count", value: 0)) { try OpusPacketInfo(parsing: [31 << 3 | 3, 0]) }
+        #expect(throws: MediaWireError.valueOutOfRange(what: "Opus frame count", value: 0)) {
+            try OpusPacketInfo(parsing: [31 << 3 | 3, 0])
+        }
         // 7 frames of 20 ms = 140 ms > 120 ms.
         #expect(throws: MediaWireError.self) { try OpusPacketInfo(parsing: [31 << 3 | 3, 7]) }
     }
@@ -22,9 +24,11 @@ import Testing
     @Test func telephoneEventWire() throws {
         let e = try TelephoneEvent(event: 5, isEnd: true, volume: 10, duration: 1600)
         #expect(e.serialized() == [5, 0x8A, 0x06, 0x40])
-        #expect(try TelephoneEvent(parsing: [5, 0xCA, 0x06, 0x40]) == e)  // reserved bit ignored
+        #expect(try TelephoneEvent(parsing: [5, 0xCA, 0x06, 0x40]) == e) // reserved bit ignored
         #expect(throws: MediaWireError.self) { try TelephoneEvent(parsing: [1, 2, 3]) }
-        #expect(throws: MediaWireError.invalidLength(what: "telephone-event payload", value: 5)) { try TelephoneEvent(parsing: [1, 2, 3, 4, 5]) }
+        #expect(throws: MediaWireError.invalidLength(what: "telephone-event payload", value: 5)) {
+            try TelephoneEvent(parsing: [1, 2, 3, 4, 5])
+        }
         #expect(throws: MediaWireError.self) { try TelephoneEvent(event: 1, isEnd: false, volume: 64, duration: 0) }
         #expect(TelephoneEvent.dtmf("#") == 11 && TelephoneEvent.dtmf("7") == 7 && TelephoneEvent.dtmf("x") == nil)
     }
@@ -51,10 +55,11 @@ import Testing
         let a = try TelephoneEvent(event: 1, isEnd: false, volume: 10, duration: 960)
         let b = try TelephoneEvent(event: 2, isEnd: true, volume: 10, duration: 960)
         #expect(rx.receive(timestamp: 100, payload: a) == [.began(event: 1, timestamp: 100)])
-        #expect(rx.receive(timestamp: 5000, payload: b) == [
-            .ended(event: 1, timestamp: 100, duration: 960), .began(event: 2, timestamp: 5000),
-            .ended(event: 2, timestamp: 5000, duration: 960),
-        ])
+        #expect(
+            rx.receive(timestamp: 5000, payload: b) == [
+                .ended(event: 1, timestamp: 100, duration: 960), .began(event: 2, timestamp: 5000),
+                .ended(event: 2, timestamp: 5000, duration: 960),
+            ])
         // A late end packet of the first event is ignored.
         #expect(rx.receive(timestamp: 100, payload: try TelephoneEvent(event: 1, isEnd: true, volume: 10, duration: 1920)) == [])
     }

@@ -2,15 +2,21 @@ import Testing
 @testable import Media
 
 @Suite struct RTCPTests {
-    let block = RTCPReportBlock(ssrc: 0x0102_0304, fractionLost: 56, cumulativeLost: -3, extendedHighestSequence: 0x1_0002,
-                                jitter: 27, lastSenderReport: 0x03E8_8000, delaySinceLastSenderReport: 98_304)
+    let block = RTCPReportBlock(
+        ssrc: 0x0102_0304, fractionLost: 56, cumulativeLost: -3, extendedHighestSequence: 0x1_0002,
+        jitter: 27, lastSenderReport: 0x03E8_8000, delaySinceLastSenderReport: 98_304)
 
     @Test func compoundSenderReportSDESByeRoundTrip() throws {
         let packets: [RTCPPacket] = [
-            .senderReport(RTCPSenderReport(ssrc: 7, ntpTimestamp: NTPTimestamp(seconds: 1000, fraction: 0x8000_0000),
-                                           rtpTimestamp: 48_000, packetCount: 50, octetCount: 4000, reportBlocks: [block])),
-            .sourceDescription(RTCPSourceDescription(chunks: [.init(source: 7, items: [.cname("alice@example.org")]),
-                                                              .init(source: 8, items: [])])),
+            .senderReport(
+                RTCPSenderReport(
+                    ssrc: 7, ntpTimestamp: NTPTimestamp(seconds: 1000, fraction: 0x8000_0000),
+                    rtpTimestamp: 48_000, packetCount: 50, octetCount: 4000, reportBlocks: [block])),
+            .sourceDescription(
+                RTCPSourceDescription(chunks: [
+                    .init(source: 7, items: [.cname("alice@example.org")]),
+                    .init(source: 8, items: []),
+                ])),
             .bye(RTCPBye(sources: [7], reason: "hang up")),
             .other(packetType: 204, count: 1, body: [1, 2, 3, 4, 5, 6, 7, 8]),
         ]
@@ -31,7 +37,7 @@ import Testing
     @Test func paddingOnLastPacketIsStripped() throws {
         var bytes = RTCPCompound.serialize([.receiverReport(RTCPReceiverReport(ssrc: 1)), .bye(RTCPBye(sources: [1]))])
         bytes[8] |= 0x20
-        bytes[11] += 1  // BYE length grows by one word of padding
+        bytes[11] += 1 // BYE length grows by one word of padding
         bytes += [0, 0, 0, 4]
         let parsed = try RTCPCompound.parse(bytes)
         #expect(parsed.last == .bye(RTCPBye(sources: [1])))
@@ -56,9 +62,10 @@ import Testing
 
     @Test func roundTripTimeFromLSRAndDLSR() {
         let sent = NTPTimestamp(seconds: 1000, fraction: 0x8000_0000)
-        let b = RTCPReportBlock(ssrc: 1, fractionLost: 0, cumulativeLost: 0, extendedHighestSequence: 0, jitter: 0,
-                                lastSenderReport: sent.compact, delaySinceLastSenderReport: 98_304)  // 1.5 s
-        let arrival = NTPTimestamp(seconds: 1002, fraction: 0x4000_0000)  // 1.75 s later
+        let b = RTCPReportBlock(
+            ssrc: 1, fractionLost: 0, cumulativeLost: 0, extendedHighestSequence: 0, jitter: 0,
+            lastSenderReport: sent.compact, delaySinceLastSenderReport: 98_304) // 1.5 s
+        let arrival = NTPTimestamp(seconds: 1002, fraction: 0x4000_0000) // 1.75 s later
         #expect(rtcpRoundTripTime(block: b, arrival: arrival) == .milliseconds(250))
         var none = b; none.lastSenderReport = 0
         #expect(rtcpRoundTripTime(block: none, arrival: arrival) == nil)

@@ -3,10 +3,11 @@ import Testing
 
 @Suite struct RTPPacketTests {
     @Test func roundTripWithCSRCExtensionAndPadding() throws {
-        let p = RTPPacket(marker: true, payloadType: 111, sequenceNumber: 0xFFFE, timestamp: 0xDEAD_BEEF,
-                          ssrc: 0x1234_5678, csrcs: [1, 2, 3],
-                          headerExtension: RTPHeaderExtension(profile: 0xBEDE, data: [0x10, 0xAA, 0, 0]),
-                          payload: [9, 8, 7, 6, 5], paddingLength: 3)
+        let p = RTPPacket(
+            marker: true, payloadType: 111, sequenceNumber: 0xFFFE, timestamp: 0xDEAD_BEEF,
+            ssrc: 0x1234_5678, csrcs: [1, 2, 3],
+            headerExtension: RTPHeaderExtension(profile: 0xBEDE, data: [0x10, 0xAA, 0, 0]),
+            payload: [9, 8, 7, 6, 5], paddingLength: 3)
         let bytes = p.serialized()
         #expect(bytes.count == 12 + 12 + 8 + 5 + 3)
         #expect(bytes[0] == 0x80 | 0x20 | 0x10 | 3)
@@ -34,17 +35,26 @@ import Testing
         // Extension header claims 100 words.
         #expect(throws: MediaWireError.self) { try RTPPacket(parsing: [0x90] + [UInt8](repeating: 0, count: 11) + [0xBE, 0xDE, 0, 100]) }
         // Padding count 0 and padding larger than the packet.
-        #expect(throws: MediaWireError.invalidPadding(count: 0, available: 1)) { try RTPPacket(parsing: [0xA0] + [UInt8](repeating: 0, count: 12)) }
-        #expect(throws: MediaWireError.invalidPadding(count: 200, available: 1)) { try RTPPacket(parsing: [0xA0] + [UInt8](repeating: 0, count: 11) + [200]) }
+        #expect(throws: MediaWireError.invalidPadding(count: 0, available: 1)) {
+            try RTPPacket(parsing: [0xA0] + [UInt8](repeating: 0, count: 12))
+        }
+        #expect(throws: MediaWireError.invalidPadding(count: 200, available: 1)) {
+            try RTPPacket(parsing: [0xA0] + [UInt8](repeating: 0, count: 11) + [200])
+        }
     }
 
     @Test func everyPrefixOfAValidPacketFailsCleanlyOrParses() {
-        let bytes = RTPPacket(payloadType: 0, sequenceNumber: 1, timestamp: 2, ssrc: 3, csrcs: [4],
-                              headerExtension: .init(profile: 1, data: [1, 2, 3, 4]), payload: [1, 2]).serialized()
+        let bytes = RTPPacket(
+            payloadType: 0, sequenceNumber: 1, timestamp: 2, ssrc: 3, csrcs: [4],
+            headerExtension: .init(profile: 1, data: [1, 2, 3, 4]), payload: [1, 2]
+        ).serialized()
         for n in 0..<bytes.count {
             let prefix = Array(bytes[0..<n])
-            if n < 24 { #expect(throws: MediaWireError.self) { try RTPPacket(parsing: prefix) } }
-            else { _ = try? RTPPacket(parsing: prefix) }
+            if n < 24 {
+                #expect(throws: MediaWireError.self) { try RTPPacket(parsing: prefix) }
+            } else {
+                _ = try? RTPPacket(parsing: prefix)
+            }
         }
     }
 

@@ -50,8 +50,8 @@ import Testing
             stats.receive(sequenceNumber: seq, timestamp: UInt32(seq) * 960, at: t0 + .milliseconds(Int(seq) * 20))
         }
         let block = stats.makeReportBlock(at: t0 + .seconds(1))
-        #expect(block.cumulativeLost == 2)  // expected 2...10 = 9, received 7
-        #expect(block.fractionLost == 56)   // 2 * 256 / 9
+        #expect(block.cumulativeLost == 2) // expected 2...10 = 9, received 7
+        #expect(block.fractionLost == 56) // 2 * 256 / 9
         #expect(block.extendedHighestSequence == 10)
         #expect(block.ssrc == 9)
         // The next interval has no loss.

@@ -13,9 +13,11 @@ import Testing
     static let unsmoothed = ExpectedLossEstimator(initialPercent: 0, riseWeight: 1, decayWeight: 1)
 
     /// Three levels, as a deployment with a tighter budget might set them.
-    static let threeLevels = [RedundancyController.Level(distance: 0, opusBitrate: 48_000, fromLossPercent: 0),
-                              .init(distance: 1, opusBitrate: 32_000, fromLossPercent: 1),
-                              .init(distance: 2, opusBitrate: 24_000, fromLossPercent: 4)]
+    static let threeLevels = [
+        RedundancyController.Level(distance: 0, opusBitrate: 48_000, fromLossPercent: 0),
+        .init(distance: 1, opusBitrate: 32_000, fromLossPercent: 1),
+        .init(distance: 2, opusBitrate: 24_000, fromLossPercent: 4),
+    ]
 
     @Test func theDefaultRepeatsOneFrameFromOnePercentAndThreeFromEightAtTheSameRate() {
         var c = RedundancyController(lossSmoothing: Self.unsmoothed)

@@ -3,7 +3,7 @@ import Testing
 
 /// Splitting received RED packets into Opus packets for the jitter buffer.
 @Suite struct RedundancyRecoveryTests {
-    static let firstSequence: UInt16 = 65_530  // wraps during the stream
+    static let firstSequence: UInt16 = 65_530 // wraps during the stream
     static let firstTimestamp: UInt32 = 4_000
 
     /// Packet `i` of a 20 ms stream: its Opus frame (TOC 0xF8, then `i`), sequence number and timestamp.
@@ -15,8 +15,9 @@ import Testing
     static func redStream(_ count: Int, distance: Int = 2, ssrc: UInt32 = 7) -> [RTPPacket] {
         var encoder = RedundantAudioEncoder(distance: distance)
         return (0..<count).map { i in
-            RTPPacket(marker: i == 0, payloadType: 63, sequenceNumber: sequence(i), timestamp: timestamp(i), ssrc: ssrc,
-                      payload: encoder.encode(payloadType: 111, timestamp: timestamp(i), payload: opus(i)).serialized())
+            RTPPacket(
+                marker: i == 0, payloadType: 63, sequenceNumber: sequence(i), timestamp: timestamp(i), ssrc: ssrc,
+                payload: encoder.encode(payloadType: 111, timestamp: timestamp(i), payload: opus(i)).serialized())
         }
     }
 
@@ -47,7 +48,7 @@ import Testing
         #expect(out.allSatisfy { !$0.isRecovered })
         #expect(out.first?.packet.marker == true)
         #expect(r.statistics.recoveredFrames == 0 && r.statistics.redPackets == 20)
-        #expect(r.statistics.repeatedFrames == 37)  // 1 + 2 * 18 redundant blocks, all already received
+        #expect(r.statistics.repeatedFrames == 37) // 1 + 2 * 18 redundant blocks, all already received
         Self.expectConsistent(out)
     }
 
@@ -93,8 +94,9 @@ import Testing
         // Then 60 packets repeating one frame each.
         var encoder = RedundantAudioEncoder(distance: 1)
         packets += (12..<72).map { i in
-            RTPPacket(payloadType: 63, sequenceNumber: Self.sequence(i), timestamp: Self.timestamp(i), ssrc: 7,
-                      payload: encoder.encode(payloadType: 111, timestamp: Self.timestamp(i), payload: Self.opus(i)).serialized())
+            RTPPacket(
+                payloadType: 63, sequenceNumber: Self.sequence(i), timestamp: Self.timestamp(i), ssrc: 7,
+                payload: encoder.encode(payloadType: 111, timestamp: Self.timestamp(i), payload: Self.opus(i)).serialized())
         }
         var recovery = RedundancyRecovery()
         var seen: [Int] = []
@@ -145,7 +147,7 @@ import Testing
     @Test func nothingFromBeforeTheFirstPacket() {
         let (out, r) = Self.receive(Self.redStream(6), losing: [0, 1, 2])
         #expect(out.map { Int($0.packet.payload[1]) } == [3, 4, 5])
-        #expect(r.statistics.recoveredFrames == 0 && r.statistics.skippedBlocks == 3)  // 1 and 2 in packet 3, 2 again in 4
+        #expect(r.statistics.recoveredFrames == 0 && r.statistics.skippedBlocks == 3) // 1 and 2 in packet 3, 2 again in 4
     }
 
     /// When the offset is not a whole number of the block's frames (or its TOC cannot be read),
@@ -153,10 +155,12 @@ import Testing
     @Test func positionRuleWhenTimestampsAreUneven() throws {
         var recovery = RedundancyRecovery()
         _ = recovery.process(RTPPacket(payloadType: 111, sequenceNumber: 100, timestamp: 10_000, ssrc: 1, payload: [0xF8, 0]))
-        let red = try RedundantAudioPayload(primaryPayloadType: 111, primary: [0xF8, 3], redundant: [
-            try .init(payloadType: 111, timestampOffset: 2000, data: [0xF8, 1]),  // not a multiple of 960
-            try .init(payloadType: 111, timestampOffset: 1000, data: []),         // no TOC
-        ])
+        let red = try RedundantAudioPayload(
+            primaryPayloadType: 111, primary: [0xF8, 3],
+            redundant: [
+                try .init(payloadType: 111, timestampOffset: 2000, data: [0xF8, 1]), // not a multiple of 960
+                try .init(payloadType: 111, timestampOffset: 1000, data: []), // no TOC
+            ])
         let out = recovery.process(RTPPacket(payloadType: 63, sequenceNumber: 103, timestamp: 13_000, ssrc: 1, payload: red.serialized()))
         #expect(out.map(\.packet.sequenceNumber) == [101, 102, 103])
         #expect(out.map(\.packet.timestamp) == [11_000, 12_000, 13_000])
@@ -167,9 +171,11 @@ import Testing
         var recovery = RedundancyRecovery()
         _ = recovery.process(Self.plain(0))
         // A redundant block of another payload type (PCMU) is skipped; the primary still comes out.
-        let red = try RedundantAudioPayload(primaryPayloadType: 111, primary: Self.opus(2), redundant: [
-            try .init(payloadType: 0, timestampOffset: 960, data: [0xFF, 0xFF]),
-        ])
+        let red = try RedundantAudioPayload(
+            primaryPayloadType: 111, primary: Self.opus(2),
+            redundant: [
+                try .init(payloadType: 0, timestampOffset: 960, data: [0xFF, 0xFF])
+            ])
         var p = Self.plain(2)
         p.payloadType = 63
         p.payload = red.serialized()

@@ -50,8 +50,9 @@ import Testing
         let red = try RedundantAudioPayload(parsing: max)
         #expect(red.redundant.first?.timestampOffset == 16383 && red.redundant.first?.data.count == 1023 && red.primary.isEmpty)
         #expect(red.serialized() == max)
-        let mid = try RedundantAudioPayload(primaryPayloadType: 111, primary: [1],
-                                            redundant: [try .init(payloadType: 111, timestampOffset: 960, data: .init(repeating: 9, count: 300))])
+        let mid = try RedundantAudioPayload(
+            primaryPayloadType: 111, primary: [1],
+            redundant: [try .init(payloadType: 111, timestampOffset: 960, data: .init(repeating: 9, count: 300))])
         #expect(Array(mid.serialized().prefix(5)) == [0xEF, 0x0F, 0x01, 0x2C, 0x6F])
     }
 
@@ -121,7 +122,7 @@ import Testing
     @Test func encoderRepeatsTheFramesBefore() throws {
         var encoder = RedundantAudioEncoder(distance: 2)
         let f = (0..<4).map { Self.frame($0) }
-        let base: UInt32 = 0xFFFF_FC40  // wraps between the second and third frames
+        let base: UInt32 = 0xFFFF_FC40 // wraps between the second and third frames
         let p = (0..<4).map { encoder.encode(payloadType: 111, timestamp: base &+ UInt32($0) * 960, payload: f[$0]).serialized() }
         #expect(p[0] == [0x6F] + f[0])
         #expect(p[1] == [0xEF, 0x0F, 0x00, 0x03, 0x6F] + f[0] + f[1])

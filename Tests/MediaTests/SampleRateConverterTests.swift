@@ -32,7 +32,7 @@ import Testing
         let input = Self.tone(frequency, rate: rate, seconds: 1, amplitude: 0.5)
         let output = try SampleRateConverter.convert(input, from: rate, to: 48_000)
         #expect(abs(output.count - 48_000) <= 1, "\(output.count) samples")
-        let body = Array(output[4800..<43_200])   // away from the edges
+        let body = Array(output[4800..<43_200]) // away from the edges
         let toneLevel = Self.level(body, at: frequency, rate: 48_000)
         #expect(toneLevel > -6.02 - 1.5 && toneLevel < -6.02 + 0.5, "the \(frequency) Hz tone at \(toneLevel) dB (written at -6.02)")
         // Nothing from the source's Nyquist frequency up to 24 kHz: scan every 25 Hz.

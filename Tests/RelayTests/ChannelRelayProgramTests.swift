@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Testing
 import STUN
@@ -23,10 +23,13 @@ import TURNServer
         return try ChannelRelayProgram()
     }
 
-    static func route(expiresIn seconds: Double, client: TransportAddress = client, server: TransportAddress = server,
-                      peer: TransportAddress = peer, relay: TransportAddress = relay) -> KernelChannelRoute {
-        KernelChannelRoute(client: client, server: server, channel: channel, peer: peer, relay: relay,
-                           expires: currentTime() + seconds)
+    static func route(
+        expiresIn seconds: Double, client: TransportAddress = client, server: TransportAddress = server,
+        peer: TransportAddress = peer, relay: TransportAddress = relay
+    ) -> KernelChannelRoute {
+        KernelChannelRoute(
+            client: client, server: server, channel: channel, peer: peer, relay: relay,
+            expires: currentTime() + seconds)
     }
 
     // MARK: Frames and checksums, written here without the program's code
@@ -48,22 +51,28 @@ import TURNServer
     static func ipBytes(_ ip: IPAddress) -> [UInt8] {
         switch ip {
         case .v4(let a): (0..<4).map { UInt8(truncatingIfNeeded: a >> (24 - 8 * $0)) }
-        case .v6(let hi, let lo): (0..<8).map { UInt8(truncatingIfNeeded: hi >> (56 - 8 * $0)) }
-            + (0..<8).map { UInt8(truncatingIfNeeded: lo >> (56 - 8 * $0)) }
+        case .v6(let hi, let lo):
+            (0..<8).map { UInt8(truncatingIfNeeded: hi >> (56 - 8 * $0)) }
+                + (0..<8).map { UInt8(truncatingIfNeeded: lo >> (56 - 8 * $0)) }
         }
     }
 
     static func be16(_ v: Int) -> [UInt8] { [UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
 
     /// An Ethernet frame carrying one UDP datagram; `checksum: false` leaves it zero (IPv4).
-    static func frame(from source: TransportAddress, to destination: TransportAddress, payload: [UInt8],
-                      checksum: Bool = true) -> [UInt8] {
+    static func frame(
+        from source: TransportAddress, to destination: TransportAddress, payload: [UInt8],
+        checksum: Bool = true
+    ) -> [UInt8] {
         let v6 = source.ip.family == .ipv6
         let udpLength = 8 + payload.count
         var udp = be16(Int(source.port)) + be16(Int(destination.port)) + be16(udpLength) + [0, 0] + payload
         if checksum || v6 {
-            let pseudo = ipBytes(source.ip) + ipBytes(destination.ip) + (v6 ? [0, 0] + be16(udpLength) + [0, 0, 0, 17]
-                                                                            : [0, 17] + be16(udpLength))
+            let pseudo =
+                ipBytes(source.ip) + ipBytes(destination.ip)
+                + (v6
+                    ? [0, 0] + be16(udpLength) + [0, 0, 0, 17]
+                    : [0, 17] + be16(udpLength))
             var c = ~fold(sum(pseudo) + sum(udp))
             if c == 0 { c = 0xFFFF }
             udp[6] = UInt8(c >> 8); udp[7] = UInt8(c & 0xFF)
@@ -81,8 +90,10 @@ import TURNServer
 
     /// Checks a frame's IPv4 header checksum and UDP checksum (zero allowed for IPv4 when
     /// `zeroAllowed`), and returns its addresses and payload.
-    static func parse(_ frame: [UInt8], zeroAllowed: Bool = false) -> (source: TransportAddress, destination: TransportAddress,
-                                                                      payload: [UInt8], checksumsGood: Bool)? {
+    static func parse(_ frame: [UInt8], zeroAllowed: Bool = false) -> (
+        source: TransportAddress, destination: TransportAddress,
+        payload: [UInt8], checksumsGood: Bool
+    )? {
         guard frame.count >= 14 + 28 else { return nil }
         let v6 = frame[12] == 0x86
         let ipLength = v6 ? 40 : 20
@@ -106,12 +117,17 @@ import TURNServer
         let udpLength = Int(udp[4]) << 8 | Int(udp[5])
         good = good && udpLength == udp.count
         if !(zeroAllowed && !v6 && udp[6] == 0 && udp[7] == 0) {
-            let pseudo = ipBytes(sourceIP) + ipBytes(destinationIP) + (v6 ? [0, 0] + be16(udp.count) + [0, 0, 0, 17]
-                                                                          : [0, 17] + be16(udp.count))
+            let pseudo =
+                ipBytes(sourceIP) + ipBytes(destinationIP)
+                + (v6
+                    ? [0, 0] + be16(udp.count) + [0, 0, 0, 17]
+                    : [0, 17] + be16(udp.count))
             good = good && fold(sum(pseudo) + sum(udp)) == 0xFFFF
         }
-        return (TransportAddress(ip: sourceIP, port: UInt16(udp[0]) << 8 | UInt16(udp[1])),
-                TransportAddress(ip: destinationIP, port: UInt16(udp[2]) << 8 | UInt16(udp[3])), Array(udp[8...]), good)
+        return (
+            TransportAddress(ip: sourceIP, port: UInt16(udp[0]) << 8 | UInt16(udp[1])),
+            TransportAddress(ip: destinationIP, port: UInt16(udp[2]) << 8 | UInt16(udp[3])), Array(udp[8...]), good
+        )
     }
 
     static func channelData(_ payload: [UInt8], padded: Bool = false) -> [UInt8] {
@@ -130,9 +146,12 @@ import TURNServer
     @Test(arguments: [false, true])
     func channelDataBecomesTheDatagramToThePeer(ipv6: Bool) throws {
         let program = try Self.program()
-        let (client, server, peer, relay) = ipv6
-            ? (TransportAddress("[2001:db8::10]:40000")!, TransportAddress("[2001:db8::1]:3478")!,
-               TransportAddress("[::1]:7000")!, TransportAddress("[::1]:50000")!)
+        let (client, server, peer, relay) =
+            ipv6
+            ? (
+                TransportAddress("[2001:db8::10]:40000")!, TransportAddress("[2001:db8::1]:3478")!,
+                TransportAddress("[::1]:7000")!, TransportAddress("[::1]:50000")!
+            )
             : (Self.client, Self.server, Self.peer, Self.relay)
         var table = KernelChannelTable(program: program)
         _ = table.sync([Self.route(expiresIn: 60, client: client, server: server, peer: peer, relay: relay)], wallNow: currentTime())
@@ -147,23 +166,31 @@ import TURNServer
             let (verdict, output) = try program.testRun(frame: input)
             #expect(verdict == Self.TC_ACT_OK, "a local peer: delivered by the stack")
             guard let out = Self.parse(output, zeroAllowed: true), out.source == relay, out.destination == peer,
-                  out.payload == payload, out.checksumsGood else { wrong.append(length); continue }
+                out.payload == payload, out.checksumsGood
+            else { wrong.append(length); continue }
             if !ipv6 && !checksum { #expect(output[14 + 20 + 6] == 0 && output[14 + 20 + 7] == 0, "a zero checksum stays zero") }
         }
         #expect(wrong.isEmpty, "lengths rewritten wrongly: \(wrong.prefix(20))")
-        let relayed = table.sync([Self.route(expiresIn: 60, client: client, server: server, peer: peer, relay: relay)], wallNow: currentTime())
-        #expect(relayed[FiveTuple(client: client, server: server, transport: .udp)]?.packetsToPeer == UInt64(cases.count), "per-route counters")
+        let relayed = table.sync(
+            [Self.route(expiresIn: 60, client: client, server: server, peer: peer, relay: relay)], wallNow: currentTime())
+        #expect(
+            relayed[FiveTuple(client: client, server: server, transport: .udp)]?.packetsToPeer == UInt64(cases.count), "per-route counters")
     }
 
     @Test(arguments: [false, true])
     func thePeersDatagramBecomesChannelDataToTheClient(ipv6: Bool) throws {
         let program = try Self.program()
         // Here the client is the local one, so the frame toward it is delivered by the stack.
-        let (client, server, peer, relay) = ipv6
-            ? (TransportAddress("[::1]:40000")!, TransportAddress("[::1]:3478")!,
-               TransportAddress("[2001:db8::77]:7000")!, TransportAddress("[2001:db8::1]:50000")!)
-            : (TransportAddress("127.0.0.1:40000")!, TransportAddress("127.0.0.1:3478")!,
-               TransportAddress("198.51.100.77:7000")!, TransportAddress("192.0.2.1:50000")!)
+        let (client, server, peer, relay) =
+            ipv6
+            ? (
+                TransportAddress("[::1]:40000")!, TransportAddress("[::1]:3478")!,
+                TransportAddress("[2001:db8::77]:7000")!, TransportAddress("[2001:db8::1]:50000")!
+            )
+            : (
+                TransportAddress("127.0.0.1:40000")!, TransportAddress("127.0.0.1:3478")!,
+                TransportAddress("198.51.100.77:7000")!, TransportAddress("192.0.2.1:50000")!
+            )
         var table = KernelChannelTable(program: program)
         _ = table.sync([Self.route(expiresIn: 60, client: client, server: server, peer: peer, relay: relay)], wallNow: currentTime())
         defer { _ = table.removeAll() }
@@ -186,10 +213,12 @@ import TURNServer
     @Test(arguments: [false, true])
     func theClientsAndThePeersLegsMayBeOfDifferentFamilies(clientIPv6: Bool) throws {
         let program = try Self.program()
-        let (client, server) = clientIPv6
+        let (client, server) =
+            clientIPv6
             ? (TransportAddress("[2001:db8::10]:40000")!, TransportAddress("[2001:db8::1]:3478")!)
             : (Self.client, Self.server)
-        let (peer, relay) = clientIPv6
+        let (peer, relay) =
+            clientIPv6
             ? (TransportAddress("198.51.100.77:7000")!, TransportAddress("192.0.2.1:50000")!)
             : (TransportAddress("[2001:db8::77]:7000")!, TransportAddress("[2001:db8::1]:50000")!)
         var table = KernelChannelTable(program: program)
@@ -201,7 +230,8 @@ import TURNServer
             let input = Self.frame(from: client, to: server, payload: Self.channelData(payload, padded: padded))
             let (verdict, output) = try program.testRun(frame: input)
             guard verdict == Self.TC_ACT_REDIRECT, let out = Self.parse(output), out.source == relay, out.destination == peer,
-                  out.payload == payload, out.checksumsGood else { wrong.append(length); continue }
+                out.payload == payload, out.checksumsGood
+            else { wrong.append(length); continue }
         }
         #expect(wrong.isEmpty, "to the peer, lengths rewritten wrongly: \(wrong)")
         for length in [1, 3, 160, 1200, 1500] {
@@ -216,8 +246,9 @@ import TURNServer
         // A peer on this host in the other family: user space.
         let localPeer = clientIPv6 ? TransportAddress("127.0.0.1:7000")! : TransportAddress("[::1]:7000")!
         let localRelay = clientIPv6 ? TransportAddress("127.0.0.1:50000")! : TransportAddress("[::1]:50000")!
-        _ = table.sync([Self.route(expiresIn: 60, client: client, server: server, peer: localPeer, relay: localRelay)],
-                       wallNow: currentTime())
+        _ = table.sync(
+            [Self.route(expiresIn: 60, client: client, server: server, peer: localPeer, relay: localRelay)],
+            wallNow: currentTime())
         let input = Self.frame(from: client, to: server, payload: Self.channelData([1, 2, 3]))
         let (verdict, output) = try program.testRun(frame: input)
         #expect(verdict == Self.TC_ACT_UNSPEC && output == input)
@@ -295,8 +326,10 @@ import TURNServer
         defer { _ = table.removeAll() }
         let payload: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
         _ = table.sync([Self.route(expiresIn: -1)], wallNow: currentTime())
-        for input in [Self.frame(from: Self.client, to: Self.server, payload: Self.channelData(payload)),
-                      Self.frame(from: Self.peer, to: Self.relay, payload: payload)] {
+        for input in [
+            Self.frame(from: Self.client, to: Self.server, payload: Self.channelData(payload)),
+            Self.frame(from: Self.peer, to: Self.relay, payload: payload),
+        ] {
             let (verdict, output) = try program.testRun(frame: input)
             #expect(verdict == Self.TC_ACT_UNSPEC && output == input, "expired: untouched, passed on")
         }

@@ -69,7 +69,8 @@ import TURNServer
         throw POSIXError(.ETIMEDOUT)
     }
 
-    static func relay(tls: (certificate: String, key: String)? = nil, threads: Int = 1, ipv6Relay: Bool = false) async throws -> RelayServer {
+    static func relay(tls: (certificate: String, key: String)? = nil, threads: Int = 1, ipv6Relay: Bool = false) async throws -> RelayServer
+    {
         var c = RelayConfiguration()
         c.threads = threads
         if ipv6Relay { c.relayIPv6 = IPAddress("::1") }
@@ -114,7 +115,13 @@ import TURNServer
 
     enum Transport: Sendable, CustomStringConvertible {
         case udp, tcp, tls
-        var description: String { switch self { case .udp: "udp"; case .tcp: "tcp"; case .tls: "tls" } }
+        var description: String {
+            switch self {
+            case .udp: "udp";
+            case .tcp: "tcp";
+            case .tls: "tls"
+            }
+        }
     }
 
     /// A throwaway self-signed certificate made with the openssl command-line tool.
@@ -123,35 +130,45 @@ import TURNServer
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let cert = directory.appendingPathComponent("cert.pem").path
         let key = directory.appendingPathComponent("key.pem").path
-        _ = try run(try tool("openssl"), ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                                          "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"], limit: 20)
+        _ = try run(
+            try tool("openssl"),
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+            ], limit: 20)
         guard FileManager.default.fileExists(atPath: cert) else { throw POSIXError(.ENOENT) }
         return (cert, key)
     }
 
     /// uclient's relayed round trips through our relay; `sendIndications` makes it use Send and
     /// Data indications (`-s`, RFC 8656 §11) instead of ChannelBind and ChannelData.
-    func exchange(credentials: [String], transport: Transport = .udp, threads: Int = 1, sendIndications: Bool = false,
-                  flags extra: [String] = []) async throws {
+    func exchange(
+        credentials: [String], transport: Transport = .udp, threads: Int = 1, sendIndications: Bool = false,
+        flags extra: [String] = []
+    ) async throws {
         let uclient = try Self.tool("turnutils_uclient")
         let (peer, peerPort) = try Self.startPeer()
         defer { Self.stop(peer) }
         let server = try await Self.relay(tls: transport == .tls ? try Self.certificate() : nil, threads: threads)
         defer { Task { try? await server.stop() } }
         let listen = try #require(transport == .tls ? server.tlsAddresses.first : server.udpAddresses.first)
-        let flags: [String] = switch transport {
-        case .udp: []
-        case .tcp: ["-t"]
-        case .tls: ["-t", "-S"]
-        }
+        let flags: [String] =
+            switch transport {
+            case .udp: []
+            case .tcp: ["-t"]
+            case .tls: ["-t", "-S"]
+            }
         // 10 sessions x 100 messages at 20 ms intervals: 500 packets/s each way. Over streams an
         // odd length exercises ChannelData padding.
         let length = transport == .udp ? "120" : "121"
         // uclient picks a TLS version per session at random, and TLS 1.0/1.1 are refused by
         // policy; over TLS run single sessions until one negotiates TLS 1.2+ (bounded tries).
         let sessions = transport == .tls ? 1 : 10
-        let args = credentials + flags + (sendIndications ? ["-s"] : []) + extra + ["-p", String(listen.port), "-e", "127.0.0.1", "-r", String(peerPort),
-                                          "-n", "100", "-m", String(sessions), "-l", length, "-c", "127.0.0.1"]
+        let args =
+            credentials + flags + (sendIndications ? ["-s"] : []) + extra + [
+                "-p", String(listen.port), "-e", "127.0.0.1", "-r", String(peerPort),
+                "-n", "100", "-m", String(sessions), "-l", length, "-c", "127.0.0.1",
+            ]
         var (_, output) = try Self.run(uclient, args, limit: 60)
         var t = Self.totals(output)
         var attempts = 1
@@ -199,8 +216,12 @@ import TURNServer
         let server = try await Self.relay(ipv6Relay: true)
         defer { Task { try? await server.stop() } }
         let listen = try #require(server.udpAddresses.first)
-        let (_, output) = try Self.run(uclient, ["-u", "alice", "-w", "secret", "-Z", "-p", String(listen.port), "-e", "::1",
-                                                 "-r", String(peerPort), "-n", "50", "-m", "5", "-l", "120", "-c", "127.0.0.1"], limit: 60)
+        let (_, output) = try Self.run(
+            uclient,
+            [
+                "-u", "alice", "-w", "secret", "-Z", "-p", String(listen.port), "-e", "::1",
+                "-r", String(peerPort), "-n", "50", "-m", "5", "-l", "120", "-c", "127.0.0.1",
+            ], limit: 60)
         let t = Self.totals(output)
         #expect(t.sent == 250, "uclient output:\n\(output.suffix(2000))")
         #expect(t.received == t.sent)
@@ -236,15 +257,18 @@ import TURNServer
     /// (or TLS), Connect to each other's relayed addresses (the other side hears a
     /// ConnectionAttempt), bind a new data connection for each and send every message through
     /// them; afterwards nothing is left open.
-    @Test(arguments: [(["-u", "alice", "-w", "secret"], 1, false), (["-u", "carol", "-W", "s3cret"], 1, false),
-                      (["-u", "alice", "-w", "secret"], 2, false), (["-u", "alice", "-w", "secret"], 1, true)])
+    @Test(arguments: [
+        (["-u", "alice", "-w", "secret"], 1, false), (["-u", "carol", "-W", "s3cret"], 1, false),
+        (["-u", "alice", "-w", "secret"], 2, false), (["-u", "alice", "-w", "secret"], 1, true),
+    ])
     func uclientTCPRelay(credentials: [String], threads: Int, tls: Bool) async throws {
         let uclient = try Self.tool("turnutils_uclient")
         let server = try await Self.relay(tls: tls ? try Self.certificate() : nil, threads: threads)
         defer { Task { try? await server.stop() } }
         let listen = try #require(tls ? server.tlsAddresses.first : server.udpAddresses.first)
         // 4 sessions: 6 Connects, 6 ConnectionAttempts, 12 data connections, 50 messages each.
-        let args = credentials + ["-T"] + (tls ? ["-S"] : []) + ["-p", String(listen.port), "-n", "50", "-m", "4", "-l", "121", "127.0.0.1"]
+        let args =
+            credentials + ["-T"] + (tls ? ["-S"] : []) + ["-p", String(listen.port), "-n", "50", "-m", "4", "-l", "121", "127.0.0.1"]
         var (_, output) = try Self.run(uclient, args, limit: 90)
         var t = Self.totals(output)
         var attempts = 1
@@ -265,8 +289,10 @@ import TURNServer
         #expect(statistics.authFailures == 0)
         // uclient deletes its allocations and closes its connections: everything goes.
         var sizes = try await server.runtimeSizes()
-        for _ in 0..<100 where sizes.engine.allocations + sizes.engine.peerConnections + sizes.peerConnectionChannels
-            + sizes.tcpRelayListeners > 0 {
+        for _ in 0..<100
+        where sizes.engine.allocations + sizes.engine.peerConnections + sizes.peerConnectionChannels
+            + sizes.tcpRelayListeners > 0
+        {
             try await Task.sleep(for: .milliseconds(50))
             sizes = try await server.runtimeSizes()
         }
@@ -280,8 +306,12 @@ import TURNServer
         let server = try await Self.relay()
         defer { Task { try? await server.stop() } }
         let listen = try #require(server.udpAddresses.first)
-        _ = try Self.run(uclient, ["-u", "alice", "-w", "wrong", "-p", String(listen.port), "-e", "127.0.0.1",
-                                   "-r", "9", "-n", "1", "-m", "1", "-c", "127.0.0.1"], limit: 10)
+        _ = try Self.run(
+            uclient,
+            [
+                "-u", "alice", "-w", "wrong", "-p", String(listen.port), "-e", "127.0.0.1",
+                "-r", "9", "-n", "1", "-m", "1", "-c", "127.0.0.1",
+            ], limit: 10)
         #expect(try await server.allocationCount() == 0)
         #expect(try await server.statistics().authFailures >= 1)
     }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import ICETestSupport
@@ -24,12 +24,15 @@ import Transport
         defer { relay.stop() }
         #expect(relay.wait(for: "relay started"), "\(relay.output)")
         let near = KernelFastPathTests.Addresses.of(ipv6: clientIPv6), far = KernelFastPathTests.Addresses.of(ipv6: peerIPv6)
-        let server = ICEServer(address: "\(near.listen.ip)", port: near.listen.port,
-                               kind: .turnUDP(username: "alice", password: "secret"))
+        let server = ICEServer(
+            address: "\(near.listen.ip)", port: near.listen.port,
+            kind: .turnUDP(username: "alice", password: "secret"))
         // Each agent gathers inside its namespace, so its sockets live there.
         let a = try RelayTestNetwork.withNamespace(net.client) {
-            let agent = try ICEAgent(configuration: ICEConfiguration(controlling: true, localAddresses: ["\(near.client)"],
-                                                                     servers: [server], relayOnly: true))
+            let agent = try ICEAgent(
+                configuration: ICEConfiguration(
+                    controlling: true, localAddresses: ["\(near.client)"],
+                    servers: [server], relayOnly: true))
             try agent.gather()
             return agent
         }

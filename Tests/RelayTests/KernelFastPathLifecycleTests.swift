@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import Testing
@@ -59,8 +59,10 @@ import TURNServer
 
     static func fastPathPackets(_ net: RelayTestNetwork, instance: Int = 0) throws -> (toPeer: Double, toClient: Double) {
         let text = try KernelFastPathTests.metricsText(net, instance: instance)
-        return (metricValue(text, "turn_fast_path_packets_total{direction=\"to_peer\"}"),
-                metricValue(text, "turn_fast_path_packets_total{direction=\"to_client\"}"))
+        return (
+            metricValue(text, "turn_fast_path_packets_total{direction=\"to_peer\"}"),
+            metricValue(text, "turn_fast_path_packets_total{direction=\"to_client\"}")
+        )
     }
 
     /// Waits until `instant`: the test is about what happens once a lifetime has run out.
@@ -77,9 +79,9 @@ import TURNServer
         let relay = try KernelFastPathTests.relay(net, extra: ["--permission-lifetime", "3"])
         defer { relay.stop() }
         #expect(relay.wait(for: "relay started"), "\(relay.output)")
-        let asked = Date()  // the permission ends no earlier than 3 s from here
+        let asked = Date() // the permission ends no earlier than 3 s from here
         let session = try Session(net)
-        let answered = Date()  // and no later than 3 s from here
+        let answered = Date() // and no later than 3 s from here
         #expect(try KernelFastPathTests.waitForRoutes(net, 1))
         var exchanged = 0
         while Date() < asked.addingTimeInterval(2) {
@@ -89,8 +91,9 @@ import TURNServer
             usleep(100_000)
         }
         let before = try Self.fastPathPackets(net)
-        #expect(exchanged > 0 && before.toPeer == Double(exchanged) && before.toClient == Double(exchanged),
-                "all through the kernel: \(before) of \(exchanged)")
+        #expect(
+            exchanged > 0 && before.toPeer == Double(exchanged) && before.toClient == Double(exchanged),
+            "all through the kernel: \(before) of \(exchanged)")
 
         Self.waitUntil(answered.addingTimeInterval(3.3))
         #expect(!session.anyArrives(10), "relayed after the permission ended")
@@ -114,8 +117,9 @@ import TURNServer
         var lastRefresh = Date()
         while Date() < start.addingTimeInterval(5) {
             if Date().timeIntervalSince(lastRefresh) > 1 {
-                let number = try KernelFastPathTests.channelBind(&session.turn, session.client, server: session.server,
-                                                                 peer: session.peer.address)
+                let number = try KernelFastPathTests.channelBind(
+                    &session.turn, session.client, server: session.server,
+                    peer: session.peer.address)
                 #expect(number == session.channel)
                 lastRefresh = Date()
             }
@@ -166,7 +170,7 @@ import TURNServer
         let session = try Session(net)
         #expect(try KernelFastPathTests.waitForRoutes(net, 1))
         #expect(session.exchange(0) == (true, true))
-        relay.stop()  // SIGKILL
+        relay.stop() // SIGKILL
         #expect(!session.anyArrives(10), "a dead relay's channel was still relayed")
 
         let again = try KernelFastPathTests.relay(net)
@@ -209,7 +213,8 @@ import TURNServer
         if hook == "clsact" {
             let tc = try CoturnInteropTests.tool("tc")
             for device in [net.relayClientSide, net.relayPeerSide] {
-                let r = try RelayDeploymentTests.run(RelayTestNetwork.ip, ["netns", "exec", net.relay, tc, "filter", "del", "dev", device, "ingress"])
+                let r = try RelayDeploymentTests.run(
+                    RelayTestNetwork.ip, ["netns", "exec", net.relay, tc, "filter", "del", "dev", device, "ingress"])
                 #expect(r.status == 0, "\(r.err)")
             }
             return

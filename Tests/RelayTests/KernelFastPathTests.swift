@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import Testing
@@ -20,10 +20,13 @@ import TURNServer
         var peerPrefix: String
 
         static func of(ipv6: Bool) -> Addresses {
-            ipv6 ? Addresses(client: IPAddress("fd77:1::2")!, listen: TransportAddress(ip: IPAddress("fd77:1::1")!, port: 3478),
-                             relay: IPAddress("fd77:2::1")!, peer: IPAddress("fd77:2::2")!, peerPrefix: "fd77:2::/64")
-                 : Addresses(client: IPAddress("10.77.1.2")!, listen: TransportAddress(ip: IPAddress("10.77.1.1")!, port: 3478),
-                             relay: IPAddress("10.77.2.1")!, peer: IPAddress("10.77.2.2")!, peerPrefix: "10.77.2.0/24")
+            ipv6
+                ? Addresses(
+                    client: IPAddress("fd77:1::2")!, listen: TransportAddress(ip: IPAddress("fd77:1::1")!, port: 3478),
+                    relay: IPAddress("fd77:2::1")!, peer: IPAddress("fd77:2::2")!, peerPrefix: "fd77:2::/64")
+                : Addresses(
+                    client: IPAddress("10.77.1.2")!, listen: TransportAddress(ip: IPAddress("10.77.1.1")!, port: 3478),
+                    relay: IPAddress("10.77.2.1")!, peer: IPAddress("10.77.2.2")!, peerPrefix: "10.77.2.0/24")
         }
     }
 
@@ -34,18 +37,23 @@ import TURNServer
 
     /// A relay in the network's relay namespace, listening on both families. `instance` n
     /// listens on port 3478 + n, serves /metrics on 9641 + n and relays from 40000 + 1000n.
-    static func relay(_ net: RelayTestNetwork, fastPath: String = "on", prefix: [String]? = nil,
-                      extra: [String] = [], environment: [String: String] = [:],
-                      instance: Int = 0) throws -> RelayDeploymentTests.Child {
+    static func relay(
+        _ net: RelayTestNetwork, fastPath: String = "on", prefix: [String]? = nil,
+        extra: [String] = [], environment: [String: String] = [:],
+        instance: Int = 0
+    ) throws -> RelayDeploymentTests.Child {
         let port = 3478 + instance, ports = 40000 + 1000 * instance
-        return try RelayDeploymentTests.Child(["--listen", "10.77.1.1:\(port)", "--listen", "[fd77:1::1]:\(port)",
-                                        "--relay-ip", "10.77.2.1", "--relay-ip", "fd77:2::1", "--user", "alice:secret",
-                                        "--realm", "fast.test", "--allow-peer", "10.77.2.0/24", "--allow-peer", "fd77:2::/64",
-                                        "--metrics", "\(metrics(instance))", "--fast-path", fastPath,
-                                        "--ports", "\(ports)-\(ports + 999)",
-                                        // coturn's uclient picks channel numbers up to 0x7FFF (RFC 5766).
-                                        "--rfc5766-channels"] + extra,
-                                       environment: environment, prefix: prefix ?? net.inside(net.relay))
+        return try RelayDeploymentTests.Child(
+            [
+                "--listen", "10.77.1.1:\(port)", "--listen", "[fd77:1::1]:\(port)",
+                "--relay-ip", "10.77.2.1", "--relay-ip", "fd77:2::1", "--user", "alice:secret",
+                "--realm", "fast.test", "--allow-peer", "10.77.2.0/24", "--allow-peer", "fd77:2::/64",
+                "--metrics", "\(metrics(instance))", "--fast-path", fastPath,
+                "--ports", "\(ports)-\(ports + 999)",
+                // coturn's uclient picks channel numbers up to 0x7FFF (RFC 5766).
+                "--rfc5766-channels",
+            ] + extra,
+            environment: environment, prefix: prefix ?? net.inside(net.relay))
     }
 
     static func metricsText(_ net: RelayTestNetwork, instance: Int = 0) throws -> String {
@@ -63,18 +71,23 @@ import TURNServer
     }
 
     /// Allocates, permits the peer and binds a channel to it; the relayed address and channel.
-    static func bindChannel(_ client: inout TURNClient, _ socket: UDPTestSocket, server: TransportAddress,
-                            peer: TransportAddress) throws -> (relayed: TransportAddress, channel: UInt16) {
+    static func bindChannel(
+        _ client: inout TURNClient, _ socket: UDPTestSocket, server: TransportAddress,
+        peer: TransportAddress
+    ) throws -> (relayed: TransportAddress, channel: UInt16) {
         guard case .allocated(let relays, _, _, _)? = RelayDeploymentTests.allocate(&client, socket, server: server),
-              let relayed = relays.first(where: { $0.ip.family == peer.ip.family }) else {
+            let relayed = relays.first(where: { $0.ip.family == peer.ip.family })
+        else {
             throw RelayTestNetwork.Failure(description: "no allocation")
         }
         return (relayed, try channelBind(&client, socket, server: server, peer: peer))
     }
 
     /// A ChannelBind for `peer` (a new binding, or the refresh of its existing one): the number.
-    static func channelBind(_ client: inout TURNClient, _ socket: UDPTestSocket, server: TransportAddress,
-                            peer: TransportAddress) throws -> UInt16 {
+    static func channelBind(
+        _ client: inout TURNClient, _ socket: UDPTestSocket, server: TransportAddress,
+        peer: TransportAddress
+    ) throws -> UInt16 {
         var queue = client.bindChannel(peer, now: currentTime())
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
@@ -194,15 +207,20 @@ import TURNServer
         let peer = try RelayDeploymentTests.Child(["-L", "\(a.peer)", "-p", "3480"], prefix: net.inside(net.peer), program: peerTool)
         defer { peer.stop() }
         let uclient = try CoturnInteropTests.tool("turnutils_uclient")
-        let (status, output) = try CoturnInteropTests.run(RelayTestNetwork.ip, ["netns", "exec", net.client, uclient,
-            "-u", "alice", "-w", "secret", "-p", "3478", "-e", "\(a.peer)", "-r", "3480", "-n", "200", "-m", "5", "-l", "120",
-            "\(a.listen.ip)"], limit: 60)
+        let (status, output) = try CoturnInteropTests.run(
+            RelayTestNetwork.ip,
+            [
+                "netns", "exec", net.client, uclient,
+                "-u", "alice", "-w", "secret", "-p", "3478", "-e", "\(a.peer)", "-r", "3480", "-n", "200", "-m", "5", "-l", "120",
+                "\(a.listen.ip)",
+            ], limit: 60)
         let t = CoturnInteropTests.totals(output)
         #expect(t.sent >= 1000 && t.received == t.sent && t.lost == 0, "uclient (status \(status)):\n\(output.suffix(1500))")
         let text = try Self.metricsText(net)
         #expect(metricValue(text, "turn_packets_total{direction=\"to_peer\"}") == Double(t.sent), "\(text)")
         #expect(metricValue(text, "turn_packets_total{direction=\"to_client\"}") == Double(t.received))
-        #expect(metricValue(text, "turn_fast_path_packets_total{direction=\"to_peer\"}") > Double(t.sent) / 2, "most went through the kernel")
+        #expect(
+            metricValue(text, "turn_fast_path_packets_total{direction=\"to_peer\"}") > Double(t.sent) / 2, "most went through the kernel")
     }
 
     /// Without CAP_BPF and CAP_NET_ADMIN (capabilities dropped with setpriv), `auto` says why in

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import CLinuxCalls
 import Foundation
@@ -104,7 +104,9 @@ final class RelayTestNetwork {
             setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             var storage = sockaddr_storage()
             let length = SocketAddressBytes.write(address, family: address.ip.family, into: &storage)
-            let connected = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) } }
+            let connected = withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
+            }
             guard connected == 0 else { throw Failure(description: "connect \(address): errno \(errno)") }
             let request = Array("GET \(path) HTTP/1.0\r\nHost: relay\r\n\r\n".utf8)
             _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
@@ -136,10 +138,12 @@ final class NamespaceWork: @unchecked Sendable {
     func runOnOwnThread() throws {
         var thread = pthread_t()
         let context = Unmanaged.passRetained(self).toOpaque()
-        let created = pthread_create(&thread, nil, { argument in
-            Unmanaged<NamespaceWork>.fromOpaque(argument!).takeRetainedValue().run()
-            return nil
-        }, context)
+        let created = pthread_create(
+            &thread, nil,
+            { argument in
+                Unmanaged<NamespaceWork>.fromOpaque(argument!).takeRetainedValue().run()
+                return nil
+            }, context)
         guard created == 0 else {
             Unmanaged<NamespaceWork>.fromOpaque(context).release()
             throw RelayTestNetwork.Failure(description: "pthread_create: \(created)")

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import Testing
@@ -14,7 +14,8 @@ import TURNServer
 @Suite struct RelayConfigurationRulesTests {
     /// Item 11: `#` starts a comment only first on a line or after whitespace.
     @Test func hashInsideAValueIsNotAComment() throws {
-        let c = try RelayConfiguration.parse("""
+        let c = try RelayConfiguration.parse(
+            """
             # a comment
             user = alice:pa#ss
             user = bob:x # trailing comment
@@ -72,7 +73,8 @@ import TURNServer
     }
 
     @Test func connectionLimitKeys() throws {
-        let c = try RelayConfiguration.parse("""
+        let c = try RelayConfiguration.parse(
+            """
             max-connections = 500
             max-connections-per-ip = 20
             tls-handshake-timeout = 2.5
@@ -100,8 +102,10 @@ import TURNServer
     static var tools: String { URL(fileURLWithPath: executable).deletingLastPathComponent().path }
 
     /// Runs a process to completion (bounded): status, standard output, standard error.
-    static func run(_ path: String, _ arguments: [String], environment: [String: String]? = nil,
-                    limit: Double = 20) throws -> (status: Int32, out: String, err: String) {
+    static func run(
+        _ path: String, _ arguments: [String], environment: [String: String]? = nil,
+        limit: Double = 20
+    ) throws -> (status: Int32, out: String, err: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -122,8 +126,10 @@ import TURNServer
         CoturnInteropTests.stop(process)
         try out.close()
         try err.close()
-        return (process.terminationStatus, (try? String(contentsOfFile: directory + "/out", encoding: .utf8)) ?? "",
-                (try? String(contentsOfFile: directory + "/err", encoding: .utf8)) ?? "")
+        return (
+            process.terminationStatus, (try? String(contentsOfFile: directory + "/out", encoding: .utf8)) ?? "",
+            (try? String(contentsOfFile: directory + "/err", encoding: .utf8)) ?? ""
+        )
     }
 
     /// A relay child process, its standard error in a file.
@@ -133,8 +139,10 @@ import TURNServer
 
         /// `prefix`: a command the relay runs under (`ip netns exec NAME`, `setpriv ...`);
         /// `program`: another program than the relay to run so.
-        init(_ arguments: [String], environment: [String: String] = [:], descriptorLimit: Int? = nil, prefix: [String] = [],
-             program: String = RelayDeploymentTests.executable) throws {
+        init(
+            _ arguments: [String], environment: [String: String] = [:], descriptorLimit: Int? = nil, prefix: [String] = [],
+            program: String = RelayDeploymentTests.executable
+        ) throws {
             log = NSTemporaryDirectory() + "relay-child-\(UUID().uuidString.prefix(8)).log"
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -235,16 +243,21 @@ import TURNServer
 
         // A listening port another socket holds: the error names it.
         let busy = try UDPTestSocket()
-        r = try Self.run(Self.executable, ["--listen", "\(busy.address)", "--relay-ip", "127.0.0.1", "--secret", "s",
-                                           "--log-level", "error"])
+        r = try Self.run(
+            Self.executable,
+            [
+                "--listen", "\(busy.address)", "--relay-ip", "127.0.0.1", "--secret", "s",
+                "--log-level", "error",
+            ])
         #expect(r.status != 0)
         #expect(r.err.contains("cannot listen on udp \(busy.address): Address already in use"), "\(r.err)")
     }
 
     /// Item 11: every key the sample configuration documents (commented out or not) is a flag.
     @Test func everySampleKeyIsAFlag() throws {
-        let sample = try String(contentsOfFile: FileManager.default.currentDirectoryPath + "/Samples/jingle-relay/jingle-relay.conf",
-                                encoding: .utf8)
+        let sample = try String(
+            contentsOfFile: FileManager.default.currentDirectoryPath + "/Samples/jingle-relay/jingle-relay.conf",
+            encoding: .utf8)
         var keys: Set<String> = []
         for line in sample.split(separator: "\n") {
             var text = line.drop { $0 == " " }
@@ -277,9 +290,12 @@ import TURNServer
         try "alice:pass#word-from-file\n".write(toFile: directory + "/users", atomically: true, encoding: .utf8)
         let port = try TestPorts.freeUDPPort()
         let range = TestPorts.relayRange()
-        let relay = try Child(["--listen", "127.0.0.1:\(port)", "--relay-ip", "127.0.0.1", "--realm", "relay.test",
-                               "--user-file", directory + "/users", "--ports", "\(range.lowerBound)-\(range.upperBound)"],
-                              environment: ["JINGLE_RELAY_SECRET": "env-secret-value"])
+        let relay = try Child(
+            [
+                "--listen", "127.0.0.1:\(port)", "--relay-ip", "127.0.0.1", "--realm", "relay.test",
+                "--user-file", directory + "/users", "--ports", "\(range.lowerBound)-\(range.upperBound)",
+            ],
+            environment: ["JINGLE_RELAY_SECRET": "env-secret-value"])
         defer { relay.stop() }
         #expect(relay.wait(for: "relay started"), "\(relay.output)")
         let commandLine = (try? String(contentsOfFile: "/proc/\(relay.process.processIdentifier)/cmdline", encoding: .utf8)) ?? ""
@@ -288,8 +304,10 @@ import TURNServer
 
         let server = TransportAddress(ip: IPAddress("127.0.0.1")!, port: port)
         let username = CredentialStore.restUsername(expiry: Int(Date().timeIntervalSince1970) + 600, name: "bob")
-        var rest = TURNClient(configuration: .init(username: username,
-                                                   password: CredentialStore.restPassword(username: username, secret: "env-secret-value")))
+        var rest = TURNClient(
+            configuration: .init(
+                username: username,
+                password: CredentialStore.restPassword(username: username, secret: "env-secret-value")))
         #expect(Self.isAllocated(Self.allocate(&rest, try UDPTestSocket(), server: server)))
         var user = TURNClient(configuration: .init(username: "alice", password: "pass#word-from-file"))
         #expect(Self.isAllocated(Self.allocate(&user, try UDPTestSocket(), server: server)))
@@ -306,10 +324,12 @@ import TURNServer
         var tlsPort = try TestPorts.freeUDPPort()
         while tlsPort == port { tlsPort = try TestPorts.freeUDPPort() }
         let range = TestPorts.relayRange()
-        let relay = try Child(["--listen", "127.0.0.1:\(port)", "--tls-listen", "127.0.0.1:\(tlsPort)",
-                               "--tls-certificate", certificate.certificate, "--tls-private-key", certificate.key,
-                               "--relay-ip", "127.0.0.1", "--realm", "relay.test", "--user-file", directory + "/users",
-                               "--ports", "\(range.lowerBound)-\(range.upperBound)"])
+        let relay = try Child([
+            "--listen", "127.0.0.1:\(port)", "--tls-listen", "127.0.0.1:\(tlsPort)",
+            "--tls-certificate", certificate.certificate, "--tls-private-key", certificate.key,
+            "--relay-ip", "127.0.0.1", "--realm", "relay.test", "--user-file", directory + "/users",
+            "--ports", "\(range.lowerBound)-\(range.upperBound)",
+        ])
         defer { relay.stop() }
         #expect(relay.wait(for: "relay started"), "\(relay.output)")
         let server = TransportAddress(ip: IPAddress("127.0.0.1")!, port: port)
@@ -373,9 +393,13 @@ import TURNServer
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let openssl = try CoturnInteropTests.tool("openssl")
         func makeCertificate(_ name: String) throws {
-            _ = try Self.run(openssl, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                                       "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem", "-days", "1",
-                                       "-subj", "/CN=\(name)"])
+            _ = try Self.run(
+                openssl,
+                [
+                    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem", "-days", "1",
+                    "-subj", "/CN=\(name)",
+                ])
         }
         try makeCertificate("first-certificate")
         var c = RelayUDPTests.configuration()
@@ -413,8 +437,14 @@ import TURNServer
         let allocated = try #require(TCPTestStream.connect(to: listen))
         allocated.send(STUNMessage(.allocate, .request, attributes: [.requestedTransport(17)]).encode())
         let nonce = try #require(allocated.message(timeout: 5)?.nonce)
-        allocated.send(STUNMessage(.allocate, .request, attributes: [.requestedTransport(17), .username("alice"), .realm("relay.test"),
-                                                                    .nonce(nonce)]).encode(key: RelayTCPAllocationTests.key))
+        allocated.send(
+            STUNMessage(
+                .allocate, .request,
+                attributes: [
+                    .requestedTransport(17), .username("alice"), .realm("relay.test"),
+                    .nonce(nonce),
+                ]
+            ).encode(key: RelayTCPAllocationTests.key))
         #expect(allocated.message(timeout: 5)?.type.messageClass == .successResponse)
 
         let binding = try #require(TCPTestStream.connect(to: listen))
@@ -485,13 +515,16 @@ import TURNServer
         var tlsPort = try TestPorts.freeUDPPort()
         while tlsPort == port { tlsPort = try TestPorts.freeUDPPort() }
         let range = TestPorts.relayRange()
-        let relay = try Child(["--listen", "127.0.0.1:\(port)", "--tls-listen", "127.0.0.1:\(tlsPort)",
-                               "--tls-certificate", certificate.certificate, "--tls-private-key", certificate.key,
-                               "--relay-ip", "127.0.0.1", "--realm", "relay.test", "--user-file", directory + "/users",
-                               "--ports", "\(range.lowerBound)-\(range.upperBound)", "--socket-buffer", "0",
-                               "--tls-handshake-timeout", "2", "--first-message-timeout", "3", "--idle-timeout", "3",
-                               "--max-connections-per-ip", "1000"],
-                              descriptorLimit: 128)
+        let relay = try Child(
+            [
+                "--listen", "127.0.0.1:\(port)", "--tls-listen", "127.0.0.1:\(tlsPort)",
+                "--tls-certificate", certificate.certificate, "--tls-private-key", certificate.key,
+                "--relay-ip", "127.0.0.1", "--realm", "relay.test", "--user-file", directory + "/users",
+                "--ports", "\(range.lowerBound)-\(range.upperBound)", "--socket-buffer", "0",
+                "--tls-handshake-timeout", "2", "--first-message-timeout", "3", "--idle-timeout", "3",
+                "--max-connections-per-ip", "1000",
+            ],
+            descriptorLimit: 128)
         defer { relay.stop() }
         #expect(relay.wait(for: "relay started"), "\(relay.output)")
         #expect(relay.output.contains("descriptor limit") && relay.output.contains("soft=128"), "\(relay.output)")

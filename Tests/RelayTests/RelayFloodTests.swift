@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import Testing
@@ -42,9 +42,14 @@ import TURNServer
             return (bytes, .dropped)
         case 1:
             // A real request cut short anywhere.
-            let whole = STUNMessage(.allocate, .request, attributes: [.requestedTransport(17), .username("alice"),
-                                                                       .realm("relay.test"), .nonce(nonce)])
-                .encode(key: randomBytes(16, &rng))
+            let whole = STUNMessage(
+                .allocate, .request,
+                attributes: [
+                    .requestedTransport(17), .username("alice"),
+                    .realm("relay.test"), .nonce(nonce),
+                ]
+            )
+            .encode(key: randomBytes(16, &rng))
             return (Array(whole.prefix(Int.random(in: 1..<whole.count, using: &rng))), .dropped)
         case 2:
             // ChannelData with a random channel and length from a client with no allocation.
@@ -57,8 +62,12 @@ import TURNServer
             return (STUNMessage(.send, .indication, attributes: [.xorPeerAddress(peer), .data(randomBytes(64, &rng))]).encode(), .dropped)
         default:
             // An Allocate with a valid nonce but an integrity made with the wrong key.
-            let request = STUNMessage(.allocate, .request, attributes: [.requestedTransport(17), .username("alice"),
-                                                                         .realm("relay.test"), .nonce(nonce)])
+            let request = STUNMessage(
+                .allocate, .request,
+                attributes: [
+                    .requestedTransport(17), .username("alice"),
+                    .realm("relay.test"), .nonce(nonce),
+                ])
             return (request.encode(key: randomBytes(16, &rng)), .authFailure)
         }
     }
@@ -181,7 +190,9 @@ import TURNServer
         binds.send(probe.encode())
         var bindFramer = STUNStreamFramer()
         bindFramer.append(try #require(binds.receive(timeout: 10), "no Binding answer after the ConnectionBind junk"))
-        guard case .stun(let probeAnswer)? = try bindFramer.next() else { Issue.record("no STUN answer after the ConnectionBind junk"); return }
+        guard case .stun(let probeAnswer)? = try bindFramer.next() else {
+            Issue.record("no STUN answer after the ConnectionBind junk"); return
+        }
         #expect(try STUNMessage.decode(probeAnswer).transactionID == probe.transactionID)
         let afterBinds = try await server.statistics()
         #expect(afterBinds.drops[.malformed, default: 0] - beforeBinds.drops[.malformed, default: 0] == 200)

@@ -21,8 +21,10 @@ import TURNServer
     }
 
     /// Both directions through a channel between `client` and `peer`.
-    func roundTrip(_ client: inout TURNClient, _ socket: UDPTestSocket, listen: TransportAddress, relay: TransportAddress,
-                   peer: UDPTestSocket, tag: UInt8) throws {
+    func roundTrip(
+        _ client: inout TURNClient, _ socket: UDPTestSocket, listen: TransportAddress, relay: TransportAddress,
+        peer: UDPTestSocket, tag: UInt8
+    ) throws {
         let driver = RelayUDPTests()
         let bound = driver.drive(&client, socket, server: listen, client.bindChannel(peer.address, now: currentTime())) {
             if case .channelBound = $0 { true } else if case .failed = $0 { true } else { false }
@@ -50,15 +52,18 @@ import TURNServer
         let driver = RelayUDPTests()
 
         // REQUESTED-ADDRESS-FAMILY IPv6: one relayed address on ::1.
-        var client = TURNClient(configuration: {
-            var c = TURNClient.Configuration(username: "alice", password: "secret")
-            c.requestedFamily = .ipv6
-            return c
-        }())
+        var client = TURNClient(
+            configuration: {
+                var c = TURNClient.Configuration(username: "alice", password: "secret")
+                c.requestedFamily = .ipv6
+                return c
+            }())
         var events = driver.drive(&client, socket, server: listen, client.allocate(now: currentTime())) {
             if case .allocated = $0 { true } else if case .failed = $0 { true } else { false }
         }
-        guard case .allocated(let relays, let mapped, _, _)? = events.last else { Issue.record("IPv6 allocation failed: \(events)"); return }
+        guard case .allocated(let relays, let mapped, _, _)? = events.last else {
+            Issue.record("IPv6 allocation failed: \(events)"); return
+        }
         #expect(relays.count == 1)
         let relay6 = try #require(relays.first)
         #expect(relay6.ip == IPAddress("::1"))
@@ -73,11 +78,12 @@ import TURNServer
         // ADDITIONAL-ADDRESS-FAMILY IPv6: an IPv4 and an IPv6 relayed address, both relaying.
         let dualSocket = try UDPTestSocket(family: .ipv6)
         let peer4 = try UDPTestSocket()
-        var dual = TURNClient(configuration: {
-            var c = TURNClient.Configuration(username: "alice", password: "secret")
-            c.additionalFamily = .ipv6
-            return c
-        }())
+        var dual = TURNClient(
+            configuration: {
+                var c = TURNClient.Configuration(username: "alice", password: "secret")
+                c.additionalFamily = .ipv6
+                return c
+            }())
         events = driver.drive(&dual, dualSocket, server: listen, dual.allocate(now: currentTime())) {
             if case .allocated = $0 { true } else if case .failed = $0 { true } else { false }
         }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import CLinuxCalls
 import Testing
@@ -14,11 +14,11 @@ import Testing
         #expect(LinuxCalls.eventSize == jk_epoll_event_size())
         #expect(LinuxCalls.eventTokenOffset == jk_epoll_event_data_offset())
         #if arch(x86_64)
-        #expect(LinuxCalls.eventSize == 12)
-        #expect(LinuxCalls.eventTokenOffset == 4)
+            #expect(LinuxCalls.eventSize == 12)
+            #expect(LinuxCalls.eventTokenOffset == 4)
         #elseif arch(arm64)
-        #expect(LinuxCalls.eventSize == 16)
-        #expect(LinuxCalls.eventTokenOffset == 8)
+            #expect(LinuxCalls.eventSize == 16)
+            #expect(LinuxCalls.eventTokenOffset == 8)
         #endif
     }
 
@@ -54,7 +54,8 @@ import Testing
     /// recvmmsg/sendmmsg through the shim: a batch of three datagrams sent with one `sendmmsg`
     /// arrives in one `recvmmsg` with each length and source right.
     @Test func batchedSendAndReceive() throws {
-        let receiver = try DirectUDPSocket(binding: .init(ip: .v4(0x7F00_0001), port: 0), bufferBytes: 0, reuseAddress: false, batched: false)
+        let receiver = try DirectUDPSocket(
+            binding: .init(ip: .v4(0x7F00_0001), port: 0), bufferBytes: 0, reuseAddress: false, batched: false)
         let sender = try DirectUDPSocket(binding: .init(ip: .v4(0x7F00_0001), port: 0), bufferBytes: 0, reuseAddress: false, batched: true)
         let sizes = [1, 100, 1200]
         for size in sizes {

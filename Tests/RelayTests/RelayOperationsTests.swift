@@ -59,13 +59,16 @@ import TURNServer
         #expect(Self.body(health) == "serving\n")
 
         // A query string does not change the route.
-        let metrics = try Self.http("GET /metrics?name[]=turn_allocations&x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", to: endpoint)
+        let metrics = try Self.http(
+            "GET /metrics?name[]=turn_allocations&x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", to: endpoint)
         #expect(Self.status(metrics) == 200)
         #expect(metrics.lowercased().contains("content-type: text/plain; version=0.0.4"))
         let text = Self.body(metrics)
         #expect(text.contains("turn_allocations 0"))
-        for name in ["process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds", "process_max_fds",
-                     "process_start_time_seconds", "process_virtual_memory_bytes"] {
+        for name in [
+            "process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds", "process_max_fds",
+            "process_start_time_seconds", "process_virtual_memory_bytes",
+        ] {
             let line = text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
             let value = try #require(line.flatMap { Double($0.split(separator: " ")[1]) }, "\(name) missing")
             #expect(value > 0, "\(name) = \(value)")
@@ -95,8 +98,9 @@ import TURNServer
         #expect(Self.status(garbage) == 400)
 
         // Keep-alive: two pipelined requests on one connection, answered in order.
-        let both = try Self.http("GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health?verbose HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                                 to: endpoint)
+        let both = try Self.http(
+            "GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health?verbose HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            to: endpoint)
         #expect(both.components(separatedBy: "HTTP/1.1 200 OK").count == 3, "\(both)")
 
         // Draining: 503.

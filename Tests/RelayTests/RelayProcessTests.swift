@@ -73,9 +73,11 @@ import TURNServer
             metrics = TransportAddress("127.0.0.1:\(metricsPort)")!
             let range = TestPorts.relayRange()
             process.executableURL = URL(fileURLWithPath: RelayProcessTests.executable)
-            process.arguments = ["--listen", "\(listen)", "--relay-ip", "127.0.0.1", "--realm", "relay.test",
-                                 "--user", "alice:secret", "--allow-loopback-peers", "--ports", "\(range.lowerBound)-\(range.upperBound)",
-                                 "--metrics", "\(metrics)", "--drain-timeout", "\(drainTimeout)"]
+            process.arguments = [
+                "--listen", "\(listen)", "--relay-ip", "127.0.0.1", "--realm", "relay.test",
+                "--user", "alice:secret", "--allow-loopback-peers", "--ports", "\(range.lowerBound)-\(range.upperBound)",
+                "--metrics", "\(metrics)", "--drain-timeout", "\(drainTimeout)",
+            ]
             var environment = ProcessInfo.processInfo.environment
             environment["NOTIFY_SOCKET"] = notify.path
             environment["WATCHDOG_USEC"] = watchdogMicroseconds.map { "\($0)" }

@@ -30,7 +30,9 @@ import TURNServer
             Issue.record("no allocation: \(events)")
             throw POSIXError(.EIO)
         }
-        events = RelayUDPTests().drive(&client, socket, server: listen, client.createPermission([IPAddress("127.0.0.1")!], now: currentTime())) {
+        events = RelayUDPTests().drive(
+            &client, socket, server: listen, client.createPermission([IPAddress("127.0.0.1")!], now: currentTime())
+        ) {
             if case .permissionCreated = $0 { true } else if case .failed = $0 { true } else { false }
         }
         #expect(events.last == .permissionCreated([IPAddress("127.0.0.1")!]))
@@ -87,15 +89,19 @@ import TURNServer
         let metrics = try #require(server.metricsAddress)
         let control = try RelayTCPAllocationTests.allocateTCP(server)
         for target in [metrics, try #require(server.tcpAddresses.first)] {
-            let response = try #require(RelayTCPAllocationTests.request(control.stream, .connect, [.xorPeerAddress(target)],
-                                                                        nonce: control.nonce))
+            let response = try #require(
+                RelayTCPAllocationTests.request(
+                    control.stream, .connect, [.xorPeerAddress(target)],
+                    nonce: control.nonce))
             #expect(response.errorCode?.code == 403, "Connect to \(target): \(response)")
         }
         // A TCP peer on 127.0.0.1 is still reached.
         let (listener, port) = try TCPTestStream.listen()
-        let response = try #require(RelayTCPAllocationTests.request(control.stream, .connect,
-                                                                    [.xorPeerAddress(TransportAddress("127.0.0.1:\(port)")!)],
-                                                                    nonce: control.nonce))
+        let response = try #require(
+            RelayTCPAllocationTests.request(
+                control.stream, .connect,
+                [.xorPeerAddress(TransportAddress("127.0.0.1:\(port)")!)],
+                nonce: control.nonce))
         #expect(response.connectionID != nil, "\(response)")
         #expect(listener.accept(timeout: 5) != nil)
     }

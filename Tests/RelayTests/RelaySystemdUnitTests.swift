@@ -31,8 +31,10 @@ import Testing
         #expect(s["WatchdogSec"] != nil)
         #expect(s["AmbientCapabilities"] == ["CAP_NET_BIND_SERVICE"])
         #expect(s["CapabilityBoundingSet"] == ["CAP_NET_BIND_SERVICE"])
-        for (key, value) in [("ProtectSystem", "strict"), ("NoNewPrivileges", "yes"), ("PrivateTmp", "yes"),
-                             ("ProtectHome", "yes"), ("PrivateDevices", "yes"), ("DynamicUser", "yes")] {
+        for (key, value) in [
+            ("ProtectSystem", "strict"), ("NoNewPrivileges", "yes"), ("PrivateTmp", "yes"),
+            ("ProtectHome", "yes"), ("PrivateDevices", "yes"), ("DynamicUser", "yes"),
+        ] {
             #expect(s[key] == [value], "\(key)")
         }
         // Stopping waits for the drain (the sample's drain-timeout is 30 s).

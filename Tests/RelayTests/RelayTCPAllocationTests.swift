@@ -19,8 +19,9 @@ import TURNServer
     }
 
     static func request(_ stream: TCPTestStream, _ method: STUNMethod, _ attributes: [STUNAttribute], nonce: String) -> STUNMessage? {
-        stream.send(STUNMessage(method, .request, attributes: attributes + [.username("alice"), .realm("relay.test"), .nonce(nonce)])
-            .encode(key: key))
+        stream.send(
+            STUNMessage(method, .request, attributes: attributes + [.username("alice"), .realm("relay.test"), .nonce(nonce)])
+                .encode(key: key))
         return stream.message(timeout: 10)
     }
 
@@ -98,9 +99,11 @@ import TURNServer
         // Connect to a port nobody listens on: 447.
         let (closed, closedPort) = try TCPTestStream.listen()
         closed.shutdownBoth()
-        let refused = try #require(Self.request(control.stream, .connect,
-                                                [.xorPeerAddress(TransportAddress(ip: .v4(0x7F00_0001), port: closedPort))],
-                                                nonce: control.nonce))
+        let refused = try #require(
+            Self.request(
+                control.stream, .connect,
+                [.xorPeerAddress(TransportAddress(ip: .v4(0x7F00_0001), port: closedPort))],
+                nonce: control.nonce))
         #expect(refused.errorCode?.code == 447)
         #expect(try await server.statistics().peerConnectionsFailed == 1)
     }
@@ -112,8 +115,10 @@ import TURNServer
         // No permission yet: the relay closes the peer's connection at once.
         let early = try #require(TCPTestStream.connect(to: control.relay))
         #expect(early.closedByPeer(timeout: 10))
-        let permitted = try #require(Self.request(control.stream, .createPermission,
-                                                  [.xorPeerAddress(TransportAddress(ip: .v4(0x7F00_0001), port: 0))], nonce: control.nonce))
+        let permitted = try #require(
+            Self.request(
+                control.stream, .createPermission,
+                [.xorPeerAddress(TransportAddress(ip: .v4(0x7F00_0001), port: 0))], nonce: control.nonce))
         #expect(permitted.type.messageClass == .successResponse)
         let peer = try #require(TCPTestStream.connect(to: control.relay))
         let hello = Array("hello before the bind".utf8)
@@ -190,9 +195,11 @@ import TURNServer
         }
         peerThread.start()
         let control = try Self.allocateTCP(server)
-        let connected = try #require(Self.request(control.stream, .connect,
-                                                  [.xorPeerAddress(TransportAddress(ip: .v4(0x7F00_0001), port: peerPort))],
-                                                  nonce: control.nonce))
+        let connected = try #require(
+            Self.request(
+                control.stream, .connect,
+                [.xorPeerAddress(TransportAddress(ip: .v4(0x7F00_0001), port: peerPort))],
+                nonce: control.nonce))
         let id = try #require(connected.connectionID)
         let (data, bound) = try Self.bind(server, control, id: id)
         #expect(bound.type == STUNMessageType(method: .connectionBind, messageClass: .successResponse))

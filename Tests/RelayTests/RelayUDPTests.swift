@@ -22,8 +22,10 @@ import TURNServer
     }
 
     /// Drives a TURN client over a socket until `done` says so or 5 seconds pass.
-    func drive(_ client: inout TURNClient, _ socket: UDPTestSocket, server: TransportAddress,
-               _ actions: [TURNClient.Action], until done: (TURNClient.Event) -> Bool) -> [TURNClient.Event] {
+    func drive(
+        _ client: inout TURNClient, _ socket: UDPTestSocket, server: TransportAddress,
+        _ actions: [TURNClient.Action], until done: (TURNClient.Event) -> Bool
+    ) -> [TURNClient.Event] {
         var events: [TURNClient.Event] = []
         var queue = actions
         let limit = Date().addingTimeInterval(5)
@@ -108,8 +110,10 @@ import TURNServer
         let listen = try #require(server.udpAddresses.first)
         let socket = try UDPTestSocket()
         let username = CredentialStore.restUsername(expiry: Int(Date().timeIntervalSince1970) + 600, name: "carol")
-        var client = TURNClient(configuration: .init(username: username,
-                                                     password: CredentialStore.restPassword(username: username, secret: "s3cret")))
+        var client = TURNClient(
+            configuration: .init(
+                username: username,
+                password: CredentialStore.restPassword(username: username, secret: "s3cret")))
         var events = drive(&client, socket, server: listen, client.allocate(now: currentTime())) {
             if case .allocated = $0 { true } else if case .failed = $0 { true } else { false }
         }
@@ -122,8 +126,10 @@ import TURNServer
         // Rotate the secret away: a new client with the old secret is refused.
         try await server.reloadCredentials(users: [:], secrets: ["fresh"])
         let other = try UDPTestSocket()
-        var stale = TURNClient(configuration: .init(username: username,
-                                                    password: CredentialStore.restPassword(username: username, secret: "s3cret")))
+        var stale = TURNClient(
+            configuration: .init(
+                username: username,
+                password: CredentialStore.restPassword(username: username, secret: "s3cret")))
         events = drive(&stale, other, server: listen, stale.allocate(now: currentTime())) {
             if case .failed = $0 { true } else { false }
         }
@@ -157,26 +163,30 @@ import TURNServer
 
     @Test func configurationFileErrorsNameKeyAndLine() throws {
         let text = """
-        # comment
-        listen = 127.0.0.1:3478
-        relay-ip = 127.0.0.1
-        user = alice:secret
-        ports = 5000-4000
-        """
+            # comment
+            listen = 127.0.0.1:3478
+            relay-ip = 127.0.0.1
+            user = alice:secret
+            ports = 5000-4000
+            """
         #expect(throws: RelayConfigurationError(key: "ports", line: 5, reason: "expected MIN-MAX, got \"5000-4000\"")) {
             try RelayConfiguration.parse(text)
         }
         #expect(throws: RelayConfigurationError(key: "colour", line: 1, reason: "unknown key")) {
             try RelayConfiguration.parse("colour = blue")
         }
-        let ok = try RelayConfiguration.parse("listen = 127.0.0.1:3478\nrelay-ip = 127.0.0.1\nsecret = x # trailing\nallow-peer = 10.0.0.0/8\n")
+        let ok = try RelayConfiguration.parse(
+            "listen = 127.0.0.1:3478\nrelay-ip = 127.0.0.1\nsecret = x # trailing\nallow-peer = 10.0.0.0/8\n")
         #expect(ok.secrets == ["x"])
         #expect(ok.allowPeers == [CIDR("10.0.0.0/8")!])
         #expect(ok.tcpRelay && ok.engineConfiguration.tcpAllocations, "TCP allocations are on by default")
         let tcp = try RelayConfiguration.parse("tcp-relay = no\ntcp-connections-per-allocation = 8\n")
         #expect(!tcp.engineConfiguration.tcpAllocations)
         #expect(tcp.engineConfiguration.maxPeerConnectionsPerAllocation == 8)
-        #expect(throws: RelayConfigurationError(key: "tcp-connections-per-allocation", line: 2, reason: "expected an integer in 1...10000, got \"0\"")) {
+        #expect(
+            throws: RelayConfigurationError(
+                key: "tcp-connections-per-allocation", line: 2, reason: "expected an integer in 1...10000, got \"0\"")
+        ) {
             try RelayConfiguration.parse("tcp-relay = yes\ntcp-connections-per-allocation = 0\n")
         }
         try ok.validate()
@@ -189,8 +199,9 @@ import TURNServer
     @Test func sampleConfigurationParses() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Samples/jingle-relay/jingle-relay.conf")
-        let configuration = try RelayConfiguration.parse(try String(contentsOf: url, encoding: .utf8),
-                                                         directory: url.deletingLastPathComponent().path)
+        let configuration = try RelayConfiguration.parse(
+            try String(contentsOf: url, encoding: .utf8),
+            directory: url.deletingLastPathComponent().path)
         try configuration.validate()
         #expect(!configuration.redactedSummary.contains("change-me"))
         // Credentials come from the files next to it, not from the configuration text.

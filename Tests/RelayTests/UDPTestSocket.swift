@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import STUN
@@ -27,7 +27,9 @@ final class UDPTestSocket {
         guard ok == 0 else { close(fd); throw POSIXError(family == .ipv6 ? .EADDRNOTAVAIL : .EADDRINUSE) }
         var bound = sockaddr_storage()
         var boundLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &boundLength) } }
+        _ = withUnsafeMutablePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &boundLength) }
+        }
         self.fd = fd
         self.family = family
         address = SocketAddressBytes.read(&bound) ?? TransportAddress(ip: loopback, port: port)
@@ -40,9 +42,11 @@ final class UDPTestSocket {
         let length = SocketAddressBytes.write(destination, family: family, into: &storage)
         guard length > 0 else { return }
         _ = bytes.withUnsafeBytes { raw in
-            withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                sendto(fd, raw.baseAddress, raw.count, 0, $0, length)
-            } }
+            withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, raw.baseAddress, raw.count, 0, $0, length)
+                }
+            }
         }
     }
 
@@ -54,9 +58,11 @@ final class UDPTestSocket {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let n = buffer.withUnsafeMutableBytes { raw in
-            withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                recvfrom(fd, raw.baseAddress, raw.count, 0, $0, &length)
-            } }
+            withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(fd, raw.baseAddress, raw.count, 0, $0, &length)
+                }
+            }
         }
         guard n >= 0, let from = SocketAddressBytes.read(&storage) else { return nil }
         return (Array(buffer[0..<n]), from)

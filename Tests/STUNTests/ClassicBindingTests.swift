@@ -9,10 +9,13 @@ import TURNServer
 
     @Test func aClassicBindingRequestGetsItsMappedAddress() {
         let harness = TURNHarness()
-        let tuple = TURNHarness.tuple(7)   // 203.0.113.7:40000
+        let tuple = TURNHarness.tuple(7) // 203.0.113.7:40000
         let replies = harness.raw([0x00, 0x01, 0x00, 0x00] + transaction, from: tuple)
-        #expect(replies == [[0x01, 0x01, 0x00, 0x0C] + transaction
-            + [0x00, 0x01, 0x00, 0x08, 0x00, 0x01, 0x9C, 0x40, 203, 0, 113, 7]])
+        #expect(
+            replies == [
+                [0x01, 0x01, 0x00, 0x0C] + transaction
+                    + [0x00, 0x01, 0x00, 0x08, 0x00, 0x01, 0x9C, 0x40, 203, 0, 113, 7]
+            ])
         #expect(replies.first.map { $0.count <= 20 + 12 } == true, "no larger than the request plus the address")
     }
 

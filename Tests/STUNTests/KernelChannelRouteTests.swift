@@ -21,8 +21,12 @@ import STUN
         #expect(h.server.kernelChannelRoutes(now: h.now).isEmpty)
         let relay = try Self.bound(h, t)
         let routes = h.server.kernelChannelRoutes(now: h.now)
-        #expect(routes == [KernelChannelRoute(client: t.client, server: t.server, channel: 0x4000, peer: Self.peer, relay: relay,
-                                              expires: h.now + 300)], "the permission (300 s) ends before the channel (600 s)")
+        #expect(
+            routes == [
+                KernelChannelRoute(
+                    client: t.client, server: t.server, channel: 0x4000, peer: Self.peer, relay: relay,
+                    expires: h.now + 300)
+            ], "the permission (300 s) ends before the channel (600 s)")
         // After the permission's end without a refresh (the engine's clock only), nothing for
         // the kernel.
         h.now = h.now + 301
@@ -59,8 +63,10 @@ import STUN
     /// IP header).
     @Test func legsOfDifferentFamiliesAreARoute() throws {
         let h = TURNHarness()
-        let t = h.addClient(FiveTuple(client: TransportAddress("[2001:db8::77]:4000")!, server: TransportAddress("[2001:db8::1]:3478")!,
-                                      transport: .udp))
+        let t = h.addClient(
+            FiveTuple(
+                client: TransportAddress("[2001:db8::77]:4000")!, server: TransportAddress("[2001:db8::1]:3478")!,
+                transport: .udp))
         let relay = try Self.bound(h, t)
         #expect(relay.ip.family == .ipv4)
         #expect(h.server.kernelChannelRoutes(now: h.now).map(\.relay) == [relay])
@@ -68,8 +74,10 @@ import STUN
 
     @Test func aListenerOnTheUnspecifiedAddressIsNotTaken() throws {
         let h = TURNHarness()
-        let t = h.addClient(FiveTuple(client: TransportAddress("203.0.113.77:4000")!, server: TransportAddress("0.0.0.0:3478")!,
-                                      transport: .udp))
+        let t = h.addClient(
+            FiveTuple(
+                client: TransportAddress("203.0.113.77:4000")!, server: TransportAddress("0.0.0.0:3478")!,
+                transport: .udp))
         _ = try Self.bound(h, t)
         #expect(h.server.kernelChannelRoutes(now: h.now).isEmpty)
     }

@@ -14,12 +14,15 @@ import Testing
     }
 
     static let shortTermVectors: [Vector] = [
-        Vector(file: "rfc5769-sample-request.hex", type: STUNMessageType(method: .binding, messageClass: .request),
-               mapped: nil, software: "STUN test client"),
-        Vector(file: "rfc5769-ipv4-response.hex", type: STUNMessageType(method: .binding, messageClass: .successResponse),
-               mapped: "192.0.2.1:32853", software: "test vector"),
-        Vector(file: "rfc5769-ipv6-response.hex", type: STUNMessageType(method: .binding, messageClass: .successResponse),
-               mapped: "[2001:db8:1234:5678:11:2233:4455:6677]:32853", software: "test vector"),
+        Vector(
+            file: "rfc5769-sample-request.hex", type: STUNMessageType(method: .binding, messageClass: .request),
+            mapped: nil, software: "STUN test client"),
+        Vector(
+            file: "rfc5769-ipv4-response.hex", type: STUNMessageType(method: .binding, messageClass: .successResponse),
+            mapped: "192.0.2.1:32853", software: "test vector"),
+        Vector(
+            file: "rfc5769-ipv6-response.hex", type: STUNMessageType(method: .binding, messageClass: .successResponse),
+            mapped: "[2001:db8:1234:5678:11:2233:4455:6677]:32853", software: "test vector"),
     ]
 
     @Test(arguments: shortTermVectors)
@@ -55,8 +58,9 @@ import Testing
         let key = STUNKey.shortTerm(password: Self.shortTermPassword)
         let encoded = message.encode(key: key, integrity: .sha1, fingerprint: true)
         let again = try STUNMessage.decode(encoded)
-        #expect(again.attributes == message.attributes.filter { $0.type != .messageIntegrity && $0.type != .fingerprint }
-            + [again.attribute(.messageIntegrity)!, again.attribute(.fingerprint)!])
+        #expect(
+            again.attributes == message.attributes.filter { $0.type != .messageIntegrity && $0.type != .fingerprint }
+                + [again.attribute(.messageIntegrity)!, again.attribute(.fingerprint)!])
         #expect(again.verifyIntegrity(key: key) == .valid(.sha1))
         #expect(again.fingerprintMatches == true)
     }

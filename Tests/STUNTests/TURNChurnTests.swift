@@ -9,15 +9,17 @@ import STUN
     static let peer = TransportAddress("203.0.113.7:7000")!
 
     static func tuple(_ i: Int) -> FiveTuple {
-        FiveTuple(client: TransportAddress(ip: .v4(0xCB00_7100 | UInt32(i % 200)), port: UInt16(20000 + i % 30000)),
-                  server: TURNHarness.serverAddress, transport: .udp)
+        FiveTuple(
+            client: TransportAddress(ip: .v4(0xCB00_7100 | UInt32(i % 200)), port: UInt16(20000 + i % 30000)),
+            server: TURNHarness.serverAddress, transport: .udp)
     }
 
     @Test func churnLeavesNoStateBehind() throws {
-        let h = TURNHarness(configuration: TURNHarness.configuration {
-            $0.relayIPv6 = TURNHarness.relayIPv6
-            $0.maxAllocationsPerUser = 10_000
-        })
+        let h = TURNHarness(
+            configuration: TURNHarness.configuration {
+                $0.relayIPv6 = TURNHarness.relayIPv6
+                $0.maxAllocationsPerUser = 10_000
+            })
         let cycles = 5000
         var expiring: [FiveTuple] = []
         for i in 0..<cycles {
@@ -104,7 +106,9 @@ import STUN
         h.relayPortsInUse = 3
         let t = h.addClient(TURNHarness.tuple(4)) { $0.evenPort = true }
         h.client(t) { $0.allocate(now: $1) }
-        guard case .allocated(let relays, _, _, let token?)? = h.lastEvent(t) else { Issue.record("\(String(describing: h.events[t]))"); return }
+        guard case .allocated(let relays, _, _, let token?)? = h.lastEvent(t) else {
+            Issue.record("\(String(describing: h.events[t]))"); return
+        }
         #expect(relays[0].port % 2 == 0)
         #expect(h.server.stateSizes.usedPorts == 2, "the even port and its reserved neighbour, nothing left behind")
         let t2 = h.addClient(TURNHarness.tuple(5)) { $0.reservationToken = token }

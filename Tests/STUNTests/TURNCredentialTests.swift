@@ -6,8 +6,9 @@ import STUN
 @Suite struct TURNCredentialTests {
     func restClient(_ h: TURNHarness, _ n: Int, secret: String, expiry: Int) -> FiveTuple {
         let username = CredentialStore.restUsername(expiry: expiry, name: "carol")
-        return h.addClient(TURNHarness.tuple(n), username: username,
-                           password: CredentialStore.restPassword(username: username, secret: secret))
+        return h.addClient(
+            TURNHarness.tuple(n), username: username,
+            password: CredentialStore.restPassword(username: username, secret: secret))
     }
 
     @Test func restCredentialValidAndExpired() {

@@ -44,11 +44,21 @@ import STUN
         #expect(h.lastErrorCode(t) == 400)
         _ = h.raw(h.signedRequest(.allocate, [], from: t), from: t)
         #expect(h.lastErrorCode(t) == 400)
-        _ = h.raw(h.signedRequest(.allocate, [.requestedTransport(17), .reservationToken([1, 2, 3, 4, 5, 6, 7, 8]),
-                                              .evenPort(reserveNext: false)], from: t), from: t)
+        _ = h.raw(
+            h.signedRequest(
+                .allocate,
+                [
+                    .requestedTransport(17), .reservationToken([1, 2, 3, 4, 5, 6, 7, 8]),
+                    .evenPort(reserveNext: false),
+                ], from: t), from: t)
         #expect(h.lastErrorCode(t) == 400)
-        _ = h.raw(h.signedRequest(.allocate, [.requestedTransport(17), .requestedAddressFamily(.ipv4),
-                                              .additionalAddressFamily(.ipv6)], from: t), from: t)
+        _ = h.raw(
+            h.signedRequest(
+                .allocate,
+                [
+                    .requestedTransport(17), .requestedAddressFamily(.ipv4),
+                    .additionalAddressFamily(.ipv6),
+                ], from: t), from: t)
         #expect(h.lastErrorCode(t) == 400)
         _ = h.raw(h.signedRequest(.allocate, [.requestedTransport(17), .additionalAddressFamily(.ipv4)], from: t), from: t)
         #expect(h.lastErrorCode(t) == 400)
@@ -58,7 +68,8 @@ import STUN
     @Test func unauthenticated401() throws {
         let h = TURNHarness()
         let t = TURNHarness.tuple(1)
-        let first = try STUNMessage.decode(try #require(h.raw(STUNMessage(.allocate, .request, attributes: [.requestedTransport(17)]).encode(), from: t).last))
+        let first = try STUNMessage.decode(
+            try #require(h.raw(STUNMessage(.allocate, .request, attributes: [.requestedTransport(17)]).encode(), from: t).last))
         #expect(first.errorCode?.code == 401)
         #expect(first.realm == "example.org")
         #expect(first.nonce != nil)
@@ -86,8 +97,13 @@ import STUN
     @Test func passwordAlgorithmMismatchIs400() {
         let h = TURNHarness()
         let t = TURNHarness.tuple(1)
-        _ = h.raw(h.signedRequest(.allocate, [.requestedTransport(17), .passwordAlgorithms([.sha256]),
-                                              .passwordAlgorithm(.sha256)], from: t), from: t)
+        _ = h.raw(
+            h.signedRequest(
+                .allocate,
+                [
+                    .requestedTransport(17), .passwordAlgorithms([.sha256]),
+                    .passwordAlgorithm(.sha256),
+                ], from: t), from: t)
         #expect(h.lastErrorCode(t) == 400)
         _ = h.raw(h.signedRequest(.allocate, [.requestedTransport(17), .passwordAlgorithm(.md5)], from: t), from: t)
         #expect(h.lastErrorCode(t) == 400)
@@ -121,11 +137,11 @@ import STUN
         let other = TransportAddress("203.0.113.6:7000")!
         h.client(t) { $0.bindChannel(Self.peer, number: 0x4001, now: $1) }
         #expect(h.lastEvent(t) == .channelBound(0x4001, Self.peer))
-        h.client(t) { $0.bindChannel(other, number: 0x4001, now: $1) }       // number taken by another peer
+        h.client(t) { $0.bindChannel(other, number: 0x4001, now: $1) } // number taken by another peer
         #expect(h.lastEvent(t) == .failed(.channelBind, STUNErrorCode(400)))
-        h.client(t) { $0.bindChannel(Self.peer, number: 0x4002, now: $1) }   // peer already on another number
+        h.client(t) { $0.bindChannel(Self.peer, number: 0x4002, now: $1) } // peer already on another number
         #expect(h.lastEvent(t) == .failed(.channelBind, STUNErrorCode(400)))
-        h.client(t) { $0.bindChannel(other, number: 0x3FFF, now: $1) }       // outside 0x4000-0x4FFF
+        h.client(t) { $0.bindChannel(other, number: 0x3FFF, now: $1) } // outside 0x4000-0x4FFF
         #expect(h.lastEvent(t) == .failed(.channelBind, STUNErrorCode(400)))
         h.client(t) { $0.bindChannel(other, number: 0x5000, now: $1) }
         #expect(h.lastEvent(t) == .failed(.channelBind, STUNErrorCode(400)))
@@ -135,12 +151,15 @@ import STUN
         legacy.client(l) { $0.allocate(now: $1) }
         legacy.client(l) { $0.bindChannel(other, number: 0x7ABC, now: $1) }
         #expect(legacy.lastEvent(l) == .channelBound(0x7ABC, other))
-        h.client(t) { $0.bindChannel(Self.peer, number: 0x4001, now: $1) }   // rebinding the same pair refreshes
+        h.client(t) { $0.bindChannel(Self.peer, number: 0x4001, now: $1) } // rebinding the same pair refreshes
         #expect(h.lastEvent(t) == .channelBound(0x4001, Self.peer))
     }
 
     @Test func capacity508AndQuota486() {
-        let h = TURNHarness(configuration: TURNHarness.configuration { $0.maxAllocations = 2; $0.maxAllocationsPerUser = 1 })
+        let h = TURNHarness(
+            configuration: TURNHarness.configuration {
+                $0.maxAllocations = 2; $0.maxAllocationsPerUser = 1
+            })
         let a = h.addClient(TURNHarness.tuple(1))
         h.client(a) { $0.allocate(now: $1) }
         let a2 = h.addClient(TURNHarness.tuple(2))
@@ -190,7 +209,8 @@ import STUN
     @Test func unknownComprehensionRequired420() throws {
         let h = TURNHarness()
         let t = TURNHarness.tuple(1)
-        let request = STUNMessage(.allocate, .request, attributes: [.requestedTransport(17), .unknown(type: 0x0031, value: [1, 2, 3, 4])]).encode()
+        let request = STUNMessage(.allocate, .request, attributes: [.requestedTransport(17), .unknown(type: 0x0031, value: [1, 2, 3, 4])])
+            .encode()
         let reply = try STUNMessage.decode(try #require(h.raw(request, from: t).last))
         #expect(reply.errorCode?.code == 420)
         #expect(reply.attribute(.unknownAttributes) == .unknownAttributes([0x0031]))
@@ -203,7 +223,7 @@ import STUN
         let denied = TransportAddress("10.1.2.3:80")!
         h.client(t) { $0.createPermission([denied.ip], now: $1) }
         #expect(h.lastEvent(t) == .failed(.createPermission, STUNErrorCode(403)))
-        h.client(t) { $0.createPermission([Self.peer.ip, denied.ip], now: $1) }  // all or nothing
+        h.client(t) { $0.createPermission([Self.peer.ip, denied.ip], now: $1) } // all or nothing
         #expect(h.lastEvent(t) == .failed(.createPermission, STUNErrorCode(403)))
         h.client(t) { $0.bindChannel(denied, now: $1) }
         #expect(h.lastEvent(t) == .failed(.channelBind, STUNErrorCode(403)))
@@ -219,8 +239,10 @@ import STUN
     @Test(arguments: [false, true])
     func bindingDoesNotAmplify(fingerprint: Bool) throws {
         let h = TURNHarness()
-        for t in [TURNHarness.tuple(1),
-                  FiveTuple(client: TransportAddress("[2001:db8:ffff::9]:5000")!, server: TURNHarness.serverAddress, transport: .udp)] {
+        for t in [
+            TURNHarness.tuple(1),
+            FiveTuple(client: TransportAddress("[2001:db8:ffff::9]:5000")!, server: TURNHarness.serverAddress, transport: .udp),
+        ] {
             let request = STUNMessage(.binding, .request).encode(fingerprint: fingerprint)
             let reply = try #require(h.raw(request, from: t).last)
             let mapped = t.client.ip.family == .ipv4 ? 12 : 24

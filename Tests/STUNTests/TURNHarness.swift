@@ -35,10 +35,13 @@ final class TURNHarness {
         return c
     }
 
-    init(configuration: TURNServerConfiguration = TURNHarness.configuration(),
-         users: [String: String] = ["alice": "secret", "bob": "hunter2"], secrets: [String] = []) {
-        server = TURNServerEngine(configuration: configuration,
-                                  credentials: CredentialStore(realm: configuration.realm, users: users, secrets: secrets))
+    init(
+        configuration: TURNServerConfiguration = TURNHarness.configuration(),
+        users: [String: String] = ["alice": "secret", "bob": "hunter2"], secrets: [String] = []
+    ) {
+        server = TURNServerEngine(
+            configuration: configuration,
+            credentials: CredentialStore(realm: configuration.realm, users: users, secrets: secrets))
     }
 
     static func tuple(_ n: Int) -> FiveTuple {
@@ -46,8 +49,10 @@ final class TURNHarness {
     }
 
     @discardableResult
-    func addClient(_ tuple: FiveTuple, username: String = "alice", password: String = "secret",
-                   _ edit: (inout TURNClient.Configuration) -> Void = { _ in }) -> FiveTuple {
+    func addClient(
+        _ tuple: FiveTuple, username: String = "alice", password: String = "secret",
+        _ edit: (inout TURNClient.Configuration) -> Void = { _ in }
+    ) -> FiveTuple {
         var c = TURNClient.Configuration(username: username, password: password)
         edit(&c)
         clients[tuple] = TURNClient(configuration: c)
@@ -150,8 +155,10 @@ final class TURNHarness {
     func relay(_ tuple: FiveTuple) -> TransportAddress? { clients[tuple]?.relayedAddresses.first }
 
     /// A request signed with long-term credentials after fetching a nonce (for raw tests).
-    func signedRequest(_ method: STUNMethod, _ attributes: [STUNAttribute], from tuple: FiveTuple,
-                       username: String = "alice", password: String = "secret", nonce: String? = nil) -> [UInt8] {
+    func signedRequest(
+        _ method: STUNMethod, _ attributes: [STUNAttribute], from tuple: FiveTuple,
+        username: String = "alice", password: String = "secret", nonce: String? = nil
+    ) -> [UInt8] {
         let n = nonce ?? fetchNonce(from: tuple)
         let key = STUNKey.longTerm(username: username, realm: "example.org", password: password)
         return STUNMessage(method, .request, attributes: attributes + [.username(username), .realm("example.org"), .nonce(n)])

@@ -85,7 +85,7 @@ import STUN
         let t = h.addClient(TURNHarness.tuple(1))
         h.client(t) { $0.allocate(now: $1) }
         let relay = try #require(h.relay(t))
-        h.clients[t] = nil   // the client goes away without refreshing
+        h.clients[t] = nil // the client goes away without refreshing
         h.advance(by: 599)
         #expect(h.server.allocationCount == 1)
         h.advance(by: 2)
@@ -102,7 +102,7 @@ import STUN
         h.client(t) { $0.allocate(now: $1) }
         let relay = try #require(h.relay(t))
         h.client(t) { $0.createPermission([Self.peer.ip], now: $1) }
-        h.clients[t] = nil   // stop the client's automatic permission refresh
+        h.clients[t] = nil // stop the client's automatic permission refresh
         h.advance(by: 301)
         h.peerSend([1], from: Self.peer, to: relay)
         #expect(h.server.statistics.packetsToClient == 0)
@@ -121,7 +121,7 @@ import STUN
         h.client(t) { c, _ in [.send(c.frame([1], to: Self.peer))] }
         #expect(h.peerReceived.count == 1)
         let client = h.clients[t]
-        h.clients[t] = nil   // no automatic refreshes meanwhile
+        h.clients[t] = nil // no automatic refreshes meanwhile
         h.advance(by: 301)
         h.clients[t] = client
         h.client(t) { c, _ in [.send(c.frame([2], to: Self.peer))] }
@@ -161,7 +161,9 @@ import STUN
 
     @Test func sha256AndUserhash() throws {
         let h = TURNHarness()
-        let t = h.addClient(TURNHarness.tuple(1)) { $0.preferSHA256 = true; $0.useUserhash = true }
+        let t = h.addClient(TURNHarness.tuple(1)) {
+            $0.preferSHA256 = true; $0.useUserhash = true
+        }
         h.client(t) { $0.allocate(now: $1) }
         #expect(allocated(h, t))
         let success = try STUNMessage.decode(try #require(h.toClient[t]?.last))

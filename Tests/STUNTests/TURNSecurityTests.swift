@@ -7,17 +7,18 @@ import STUN
 /// against: the relay's own addresses as peers, caps and timers on permissions and channels,
 /// reflection, log forgery, REST quotas and EVEN-PORT reservations.
 @Suite struct TURNSecurityTests {
-    static let listener = TURNHarness.serverAddress                    // 192.0.2.10:3478
+    static let listener = TURNHarness.serverAddress // 192.0.2.10:3478
     static let metrics = TransportAddress("192.0.2.10:9641")!
 
     /// A relay whose relayed and listening addresses are public as far as the address rules go
     /// (a broad allow-peer covers them), so only the own-address rules stand in the way.
     static func ownHarness(_ edit: (inout TURNServerConfiguration) -> Void = { _ in }) -> TURNHarness {
-        let h = TURNHarness(configuration: TURNHarness.configuration {
-            $0.peerFilter.allowList += [CIDR("198.51.100.0/24")!, CIDR("192.0.2.0/24")!]
-            $0.peerFilter.relayPorts = $0.portRange
-            edit(&$0)
-        })
+        let h = TURNHarness(
+            configuration: TURNHarness.configuration {
+                $0.peerFilter.allowList += [CIDR("198.51.100.0/24")!, CIDR("192.0.2.0/24")!]
+                $0.peerFilter.relayPorts = $0.portRange
+                edit(&$0)
+            })
         h.server.setOwnAddresses([TURNHarness.relayIP, listener.ip], services: [listener, metrics])
         return h
     }
@@ -32,18 +33,23 @@ import STUN
     @Test func peerFilterOnOwnAddresses() throws {
         var f = PeerFilter()
         f.relayPorts = 50000...50999
-        f.setOwnAddresses([IPAddress("11.0.0.7")!, IPAddress("127.0.0.1")!], host: [IPAddress("198.51.100.9")!],
-                          services: [TransportAddress("11.0.0.7:3478")!, TransportAddress("127.0.0.1:9641")!,
-                                     TransportAddress("0.0.0.0:5349")!])
+        f.setOwnAddresses(
+            [IPAddress("11.0.0.7")!, IPAddress("127.0.0.1")!], host: [IPAddress("198.51.100.9")!],
+            services: [
+                TransportAddress("11.0.0.7:3478")!, TransportAddress("127.0.0.1:9641")!,
+                TransportAddress("0.0.0.0:5349")!,
+            ])
         func allows(_ text: String) -> Bool { f.allows(TransportAddress(text)!) }
         // Other allocations' relayed addresses (the hairpin), in every form.
         #expect(allows("11.0.0.7:50000"))
         #expect(allows("[::ffff:11.0.0.7]:50999"))
         #expect(f.allows(IPAddress("11.0.0.7")!), "a permission for the own address (its ports are checked on send)")
         // Listeners, metrics, a wildcard listener, other ports, in mapped and SIIT forms.
-        for denied in ["11.0.0.7:3478", "11.0.0.7:22", "11.0.0.7:49151", "[::ffff:11.0.0.7]:3478",
-                       "[::ffff:0:b00:7]:22", "[64:ff9b::b00:7]:9641", "11.0.0.7:5349", "127.0.0.1:9641",
-                       "127.0.0.1:22", "127.0.0.2:22", "[::1]:8080"] {
+        for denied in [
+            "11.0.0.7:3478", "11.0.0.7:22", "11.0.0.7:49151", "[::ffff:11.0.0.7]:3478",
+            "[::ffff:0:b00:7]:22", "[64:ff9b::b00:7]:9641", "11.0.0.7:5349", "127.0.0.1:9641",
+            "127.0.0.1:22", "127.0.0.2:22", "[::1]:8080",
+        ] {
             #expect(!allows(denied), "\(denied) should be denied")
         }
         // The host's other interface addresses: no port at all.
@@ -93,8 +99,10 @@ import STUN
         // The listener, the metrics endpoint and any other port of the relay's addresses: dropped.
         let sent = h.peerReceived.count
         let denied = h.server.statistics.drops[.peerDenied, default: 0]
-        for target in [Self.listener, Self.metrics, TransportAddress(ip: TURNHarness.relayIP, port: 22),
-                       TransportAddress(ip: TURNHarness.relayIP, port: 3478)] {
+        for target in [
+            Self.listener, Self.metrics, TransportAddress(ip: TURNHarness.relayIP, port: 22),
+            TransportAddress(ip: TURNHarness.relayIP, port: 3478),
+        ] {
             send(h, a, [3], to: target)
         }
         #expect(h.peerReceived.count == sent)
@@ -129,10 +137,11 @@ import STUN
     // MARK: - Item 4: caps, O(1) inserts, timers
 
     @Test func permissionAndChannelCapsAnswer508() {
-        let h = TURNHarness(configuration: TURNHarness.configuration {
-            $0.maxPermissionsPerAllocation = 3
-            $0.maxChannelsPerAllocation = 2
-        })
+        let h = TURNHarness(
+            configuration: TURNHarness.configuration {
+                $0.maxPermissionsPerAllocation = 3
+                $0.maxChannelsPerAllocation = 2
+            })
         let t = h.addClient(TURNHarness.tuple(1))
         h.client(t) { $0.allocate(now: $1) }
         let peers = (1...5).map { IPAddress("203.0.113.\($0)")! }
@@ -165,15 +174,19 @@ import STUN
         h.client(small) { $0.allocate(now: $1) }
         for i in 0..<300 {
             if i > 0 { h.advance(by: 1) }
-            _ = h.raw(h.signedRequest(.createPermission, [.xorPeerAddress(TransportAddress(ip: .v4(0x0900_0000 | UInt32(i)), port: 1))],
-                                      from: small), from: small)
+            _ = h.raw(
+                h.signedRequest(
+                    .createPermission, [.xorPeerAddress(TransportAddress(ip: .v4(0x0900_0000 | UInt32(i)), port: 1))],
+                    from: small), from: small)
         }
         #expect(h.server.stateSizes.permissions == 300)
         let big = h.addClient(TURNHarness.tuple(2))
         h.client(big) { $0.allocate(now: $1) }
         let nonce = h.fetchNonce(from: big)
         let requests = (0..<20).map { request in
-            let peers = (0..<5000).map { STUNAttribute.xorPeerAddress(TransportAddress(ip: .v4(0x0800_0000 | UInt32(request * 5000 + $0)), port: 1)) }
+            let peers = (0..<5000).map {
+                STUNAttribute.xorPeerAddress(TransportAddress(ip: .v4(0x0800_0000 | UInt32(request * 5000 + $0)), port: 1))
+            }
             return h.signedRequest(.createPermission, peers, from: big, nonce: nonce)
         }
         let clock = ContinuousClock()
@@ -215,8 +228,9 @@ import STUN
         var source: UInt32 = 0
         func fresh(_ transport: ClientTransport = .udp) -> FiveTuple {
             source += 1
-            return FiveTuple(client: TransportAddress(ip: .v4(0x0A00_0000 | source), port: 40000), server: TURNHarness.serverAddress,
-                             transport: transport)
+            return FiveTuple(
+                client: TransportAddress(ip: .v4(0x0A00_0000 | source), port: 40000), server: TURNHarness.serverAddress,
+                transport: transport)
         }
         func ratio(_ bytes: [UInt8], _ transport: ClientTransport = .udp) -> Double {
             let t = fresh(transport)
@@ -227,7 +241,7 @@ import STUN
         var classic: [UInt8] = [0x00, 0x01, 0x00, 0x00]
         classic += [0xDE, 0xAD, 0xBE, 0xEF] + Array(repeating: 7, count: 12)
         var unknownMethod = STUNMessage(.binding, .request).encode()
-        unknownMethod[1] = 0x20                                     // method 0x010
+        unknownMethod[1] = 0x20 // method 0x010
         let kinds: [(String, [UInt8])] = [
             ("Binding", STUNMessage(.binding, .request).encode()),
             ("classic Binding", classic),
@@ -241,8 +255,10 @@ import STUN
             ("Connect", STUNMessage(.connect, .request).encode()),
             ("ConnectionBind", STUNMessage(.connectionBind, .request).encode()),
             ("unknown method", unknownMethod),
-            ("unknown comprehension-required attribute",
-             STUNMessage(.refresh, .request, attributes: [.unknown(type: 0x0077, value: [0, 0, 0, 0])]).encode()),
+            (
+                "unknown comprehension-required attribute",
+                STUNMessage(.refresh, .request, attributes: [.unknown(type: 0x0077, value: [0, 0, 0, 0])]).encode()
+            ),
             ("Send", STUNMessage(.send, .indication, attributes: [peer, .data([1])]).encode()),
             ("ChannelData", ChannelData.encode(channel: 0x4000, data: [1, 2, 3, 4])),
         ]
@@ -308,8 +324,9 @@ import STUN
         #expect(failures.count == 10)
         #expect(h.server.statistics.authFailures == 50)
         #expect(h.server.statistics.authFailureEventsSuppressed == 40)
-        _ = h.raw(h.signedRequest(.allocate, [.requestedTransport(17)], from: TURNHarness.tuple(2), password: "wrong"),
-                  from: TURNHarness.tuple(2))
+        _ = h.raw(
+            h.signedRequest(.allocate, [.requestedTransport(17)], from: TURNHarness.tuple(2), password: "wrong"),
+            from: TURNHarness.tuple(2))
         #expect(h.serverEvents.filter { if case .authenticationFailed = $0 { true } else { false } }.count == 11)
     }
 
@@ -320,8 +337,9 @@ import STUN
         let now = Int(h.now.seconds)
         func rest(_ n: Int, _ name: String, expiry: Int) -> FiveTuple {
             let username = CredentialStore.restUsername(expiry: expiry, name: name)
-            return h.addClient(TURNHarness.tuple(n), username: username,
-                               password: CredentialStore.restPassword(username: username, secret: "s"))
+            return h.addClient(
+                TURNHarness.tuple(n), username: username,
+                password: CredentialStore.restPassword(username: username, secret: "s"))
         }
         let first = rest(1, "carol", expiry: now + 3600)
         h.client(first) { $0.allocate(now: $1) }

@@ -10,8 +10,9 @@ import STUN
     static let otherPeer = TransportAddress("203.0.113.6:7000")!
 
     static func tcpTuple(_ n: Int, port: UInt16 = 40000) -> FiveTuple {
-        FiveTuple(client: TransportAddress(ip: .v4(0xCB00_7100 | UInt32(n)), port: port), server: TURNHarness.serverAddress,
-                  transport: .tcp)
+        FiveTuple(
+            client: TransportAddress(ip: .v4(0xCB00_7100 | UInt32(n)), port: port), server: TURNHarness.serverAddress,
+            transport: .tcp)
     }
 
     func last(_ h: TURNHarness, _ t: FiveTuple) throws -> STUNMessage {
@@ -41,8 +42,10 @@ import STUN
     @Test func tcpAllocationListensAndRefusesUDPOnlyOptions() throws {
         let h = TURNHarness()
         let t = Self.tcpTuple(1)
-        for extra: [STUNAttribute] in [[.dontFragment], [.evenPort(reserveNext: false)], [.reservationToken([1, 2, 3, 4, 5, 6, 7, 8])],
-                                       [.additionalAddressFamily(.ipv6)]] {
+        for extra: [STUNAttribute] in [
+            [.dontFragment], [.evenPort(reserveNext: false)], [.reservationToken([1, 2, 3, 4, 5, 6, 7, 8])],
+            [.additionalAddressFamily(.ipv6)],
+        ] {
             _ = h.raw(h.signedRequest(.allocate, [.requestedTransport(6)] + extra, from: t), from: t)
             #expect(h.lastErrorCode(t) == 400, "\(extra)")
         }

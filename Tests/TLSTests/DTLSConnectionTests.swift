@@ -16,22 +16,28 @@ struct DTLSLink {
     /// Sizes of every datagram delivered, in order: positive to the server, negative to the client.
     var sizes: [Int] = []
 
-    init(clientProfiles: [SRTPProtectionProfile] = [.aeadAES128GCM, .aes128CMHMACSHA1_80],
-         serverProfiles: [SRTPProtectionProfile] = [.aeadAES128GCM, .aes128CMHMACSHA1_80],
-         clientExpects: String? = nil, mtu: Int = 1200) throws {
+    init(
+        clientProfiles: [SRTPProtectionProfile] = [.aeadAES128GCM, .aes128CMHMACSHA1_80],
+        serverProfiles: [SRTPProtectionProfile] = [.aeadAES128GCM, .aes128CMHMACSHA1_80],
+        clientExpects: String? = nil, mtu: Int = 1200
+    ) throws {
         let clientCertificate = try DTLSCertificate.generate()
         let serverCertificate = try DTLSCertificate.generate()
-        client = try DTLSConnection(role: .client, certificate: clientCertificate,
-                                    expectedPeerFingerprint: ("sha-256", clientExpects ?? serverCertificate.fingerprint(.sha256)),
-                                    profiles: clientProfiles, mtu: mtu)
-        server = try DTLSConnection(role: .server, certificate: serverCertificate,
-                                    expectedPeerFingerprint: ("SHA-256", clientCertificate.fingerprint(.sha256).lowercased()),
-                                    profiles: serverProfiles, mtu: mtu)
+        client = try DTLSConnection(
+            role: .client, certificate: clientCertificate,
+            expectedPeerFingerprint: ("sha-256", clientExpects ?? serverCertificate.fingerprint(.sha256)),
+            profiles: clientProfiles, mtu: mtu)
+        server = try DTLSConnection(
+            role: .server, certificate: serverCertificate,
+            expectedPeerFingerprint: ("SHA-256", clientCertificate.fingerprint(.sha256).lowercased()),
+            profiles: serverProfiles, mtu: mtu)
     }
 
     /// Delivers datagrams both ways until quiet; `drop` decides per (direction, index) what is lost.
-    mutating func run(toServer: [[UInt8]], toClient: [[UInt8]] = [],
-                      drop: (_ toServer: Bool, _ index: Int) -> Bool = { _, _ in false }) throws(DTLSError) {
+    mutating func run(
+        toServer: [[UInt8]], toClient: [[UInt8]] = [],
+        drop: (_ toServer: Bool, _ index: Int) -> Bool = { _, _ in false }
+    ) throws(DTLSError) {
         var toServer = toServer
         var toClient = toClient
         for _ in 0..<50 where !toServer.isEmpty || !toClient.isEmpty {
@@ -85,24 +91,31 @@ struct DTLSLink {
         #expect(client.localKey != client.remoteKey)
         #expect(link.client.state == .established && link.server.state == .established)
 
-        try link.run(toServer: try link.client.send(applicationData: [1, 2, 3]),
-                     toClient: try link.server.send(applicationData: [4, 5]))
+        try link.run(
+            toServer: try link.client.send(applicationData: [1, 2, 3]),
+            toClient: try link.server.send(applicationData: [4, 5]))
         #expect(link.serverData == [[1, 2, 3]])
         #expect(link.clientData == [[4, 5]])
     }
 
     @Test(arguments: [
-        ([SRTPProtectionProfile.aes128CMHMACSHA1_80], [SRTPProtectionProfile.aeadAES128GCM, .aes128CMHMACSHA1_80], SRTPProtectionProfile.aes128CMHMACSHA1_80),
+        (
+            [SRTPProtectionProfile.aes128CMHMACSHA1_80], [SRTPProtectionProfile.aeadAES128GCM, .aes128CMHMACSHA1_80],
+            SRTPProtectionProfile.aes128CMHMACSHA1_80
+        ),
         ([.aeadAES128GCM, .aes128CMHMACSHA1_80], [.aes128CMHMACSHA1_80], .aes128CMHMACSHA1_80),
         ([.aeadAES128GCM, .aes128CMHMACSHA1_80], [.aeadAES128GCM], .aeadAES128GCM),
     ])
-    func bothProfilesAreNegotiable(client: [SRTPProtectionProfile], server: [SRTPProtectionProfile],
-                                   expected: SRTPProtectionProfile) throws {
+    func bothProfilesAreNegotiable(
+        client: [SRTPProtectionProfile], server: [SRTPProtectionProfile],
+        expected: SRTPProtectionProfile
+    ) throws {
         var link = try DTLSLink(clientProfiles: client, serverProfiles: server)
         try link.run(toServer: link.client.start(now: link.now))
         let material = try #require(link.clientMaterial)
         #expect(material.profile == expected)
-        #expect(material.localKey.count + material.localSalt.count + material.remoteKey.count + material.remoteSalt.count
+        #expect(
+            material.localKey.count + material.localSalt.count + material.remoteKey.count + material.remoteSalt.count
                 == (expected == .aeadAES128GCM ? 56 : 60))
         #expect(link.serverMaterial?.remoteKey == material.localKey)
     }
@@ -140,23 +153,27 @@ struct DTLSLink {
     @Test func droppedClientHelloIsRetransmittedWhenTheTimerFires() throws {
         var link = try DTLSLink()
         let start = link.now
-        try link.run(toServer: link.client.start(now: link.now), drop: { toServer, _ in toServer })  // lose flight 1
+        try link.run(toServer: link.client.start(now: link.now), drop: { toServer, _ in toServer }) // lose flight 1
         #expect(link.serverMaterial == nil)
         let deadline = try #require(link.client.nextDeadline)
         #expect(deadline > start && deadline <= start + .seconds(1))
-        #expect(link.client.handleTimeout(now: start + .milliseconds(500)).isEmpty)  // too early: nothing
+        #expect(link.client.handleTimeout(now: start + .milliseconds(500)).isEmpty) // too early: nothing
 
         try link.fireTimers()
         #expect(link.clientMaterial != nil)
-        #expect(link.serverMaterial == link.clientMaterial.map {
-            SRTPKeyingMaterial(profile: $0.profile, localKey: $0.remoteKey, localSalt: $0.remoteSalt, remoteKey: $0.localKey, remoteSalt: $0.localSalt)
-        })
+        #expect(
+            link.serverMaterial
+                == link.clientMaterial.map {
+                    SRTPKeyingMaterial(
+                        profile: $0.profile, localKey: $0.remoteKey, localSalt: $0.remoteSalt, remoteKey: $0.localKey,
+                        remoteSalt: $0.localSalt)
+                })
     }
 
     @Test func retransmissionsBackOffThenGiveUp() throws {
         let link = try DTLSLink()
         var now = link.now
-        #expect(!link.client.start(now: now).isEmpty)  // lost, as is everything after it
+        #expect(!link.client.start(now: now).isEmpty) // lost, as is everything after it
         var intervals: [Duration] = []
         var retransmissions = 0
         for _ in 0..<30 {
@@ -175,7 +192,7 @@ struct DTLSLink {
             return
         }
         #expect(link.client.nextDeadline == nil)
-        #expect(now - link.now > .seconds(300))  // minutes of virtual time, no real waiting
+        #expect(now - link.now > .seconds(300)) // minutes of virtual time, no real waiting
     }
 
     @Test func lostFinalFlightIsRecoveredByRetransmission() throws {
@@ -194,7 +211,7 @@ struct DTLSLink {
             finalFlight += output.datagrams
             link.serverMaterial = output.handshakeCompleted ?? link.serverMaterial
         }
-        #expect(!finalFlight.isEmpty)  // lost on the way
+        #expect(!finalFlight.isEmpty) // lost on the way
         #expect(link.serverMaterial != nil)
         #expect(link.client.state == .handshaking)
         let before = link.now

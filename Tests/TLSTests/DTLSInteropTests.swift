@@ -21,9 +21,12 @@ final class DTLSServerDriver: ChannelInboundHandler {
         do {
             let output = try connection.receive(datagram: Array(envelope.data.readableBytesView), now: .now)
             for datagram in output.datagrams {
-                context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress,
-                                                                data: context.channel.allocator.buffer(bytes: datagram))),
-                              promise: nil)
+                context.write(
+                    wrapOutboundOut(
+                        AddressedEnvelope(
+                            remoteAddress: envelope.remoteAddress,
+                            data: context.channel.allocator.buffer(bytes: datagram))),
+                    promise: nil)
             }
             context.flush()
             if let material = output.handshakeCompleted { done.succeed(material) }
@@ -36,8 +39,10 @@ final class DTLSServerDriver: ChannelInboundHandler {
 /// Our DTLS server against `openssl s_client -dtls1_2 -use_srtp`, an independent process that
 /// prints the RFC 5764 keying material it exported: ours must be the same bytes, split by role.
 @Suite struct DTLSInteropTests {
-    @Test(arguments: [(SRTPProtectionProfile.aes128CMHMACSHA1_80, "SRTP_AES128_CM_SHA1_80"),
-                      (SRTPProtectionProfile.aeadAES128GCM, "SRTP_AEAD_AES_128_GCM")])
+    @Test(arguments: [
+        (SRTPProtectionProfile.aes128CMHMACSHA1_80, "SRTP_AES128_CM_SHA1_80"),
+        (SRTPProtectionProfile.aeadAES128GCM, "SRTP_AEAD_AES_128_GCM"),
+    ])
     func keysMatchOpenSSLClient(profile: SRTPProtectionProfile, openSSLName: String) async throws {
         let peer = try CertificateFiles(commonName: "peer", subjectAlternativeNames: [])
         defer { peer.remove() }
@@ -51,8 +56,9 @@ final class DTLSServerDriver: ChannelInboundHandler {
         let channel = try await DatagramBootstrap(group: loop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let connection = try DTLSConnection(role: .server, certificate: certificate,
-                                                        expectedPeerFingerprint: ("sha-256", expected))
+                    let connection = try DTLSConnection(
+                        role: .server, certificate: certificate,
+                        expectedPeerFingerprint: ("sha-256", expected))
                     try channel.pipeline.syncOperations.addHandler(DTLSServerDriver(connection: connection, done: done))
                 }
             }
@@ -62,9 +68,11 @@ final class DTLSServerDriver: ChannelInboundHandler {
         let keyLength = 2 * (profile.keyLength + profile.saltLength)
         let client = Process()
         client.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        client.arguments = ["s_client", "-dtls1_2", "-connect", "127.0.0.1:\(port)", "-cert", peer.certificateFile,
-                            "-key", peer.privateKeyFile, "-use_srtp", openSSLName,
-                            "-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", "\(keyLength)"]
+        client.arguments = [
+            "s_client", "-dtls1_2", "-connect", "127.0.0.1:\(port)", "-cert", peer.certificateFile,
+            "-key", peer.privateKeyFile, "-use_srtp", openSSLName,
+            "-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", "\(keyLength)",
+        ]
         let input = Pipe()
         let output = Pipe()
         client.standardInput = input

@@ -29,8 +29,10 @@ import Testing
             let length = Int(datagram[offset + 11]) << 8 | Int(datagram[offset + 12])
             guard offset + 13 + length <= datagram.count else { return nil }
             let sequence = datagram[(offset + 5)..<(offset + 11)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            out.append(Record(type: datagram[offset], epoch: UInt16(datagram[offset + 3]) << 8 | UInt16(datagram[offset + 4]),
-                              sequence: sequence, fragment: Array(datagram[(offset + 13)..<(offset + 13 + length)])))
+            out.append(
+                Record(
+                    type: datagram[offset], epoch: UInt16(datagram[offset + 3]) << 8 | UInt16(datagram[offset + 4]),
+                    sequence: sequence, fragment: Array(datagram[(offset + 13)..<(offset + 13 + length)])))
             offset += 13 + length
         }
         return out
@@ -39,22 +41,25 @@ import Testing
     func pack(_ bytes: [UInt8]) -> [UInt8] { bytes.withUnsafeBytes { DTLSRecordPacking.pack($0) } }
 
     @Test func consecutivePlaintextHandshakeRecordsBecomeOne() throws {
-        let datagram = Self.record(22, epoch: 0, sequence: 3, [11, 0, 0, 1, 0xaa])
+        let datagram =
+            Self.record(22, epoch: 0, sequence: 3, [11, 0, 0, 1, 0xaa])
             + Self.record(22, epoch: 0, sequence: 4, [16, 0, 0, 2, 0xbb, 0xcc])
             + Self.record(22, epoch: 0, sequence: 5, [15, 0, 0, 1, 0xdd])
             + Self.record(20, epoch: 0, sequence: 6, [1])
             + Self.record(22, epoch: 1, sequence: 0, [0x99, 0x98, 0x97])
         let packed = try #require(Self.records(pack(datagram)))
-        #expect(packed == [
-            Record(type: 22, epoch: 0, sequence: 3, fragment: [11, 0, 0, 1, 0xaa, 16, 0, 0, 2, 0xbb, 0xcc, 15, 0, 0, 1, 0xdd]),
-            Record(type: 20, epoch: 0, sequence: 6, fragment: [1]),
-            Record(type: 22, epoch: 1, sequence: 0, fragment: [0x99, 0x98, 0x97]),
-        ])
+        #expect(
+            packed == [
+                Record(type: 22, epoch: 0, sequence: 3, fragment: [11, 0, 0, 1, 0xaa, 16, 0, 0, 2, 0xbb, 0xcc, 15, 0, 0, 1, 0xdd]),
+                Record(type: 20, epoch: 0, sequence: 6, fragment: [1]),
+                Record(type: 22, epoch: 1, sequence: 0, fragment: [0x99, 0x98, 0x97]),
+            ])
         #expect(pack(datagram).count == datagram.count - 2 * 13)
     }
 
     @Test func encryptedAndOtherRecordsAreNotMerged() {
-        let datagram = Self.record(22, epoch: 1, sequence: 1, [1, 2]) + Self.record(22, epoch: 1, sequence: 2, [3])
+        let datagram =
+            Self.record(22, epoch: 1, sequence: 1, [1, 2]) + Self.record(22, epoch: 1, sequence: 2, [3])
             + Self.record(21, epoch: 0, sequence: 7, [2, 40]) + Self.record(21, epoch: 0, sequence: 8, [2, 40])
         #expect(pack(datagram) == datagram)
     }

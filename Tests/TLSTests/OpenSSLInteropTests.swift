@@ -12,8 +12,10 @@ import TLS
         defer { files.remove() }
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        server.arguments = ["s_server", "-rev", "-tls1_2", "-accept", "127.0.0.1:0", "-naccept", "1",
-                            "-cert", files.certificateFile, "-key", files.privateKeyFile]
+        server.arguments = [
+            "s_server", "-rev", "-tls1_2", "-accept", "127.0.0.1:0", "-naccept", "1",
+            "-cert", files.certificateFile, "-key", files.privateKeyFile,
+        ]
         let output = Pipe()
         server.standardOutput = output
         server.standardError = FileHandle.nullDevice
@@ -23,7 +25,9 @@ import TLS
 
         // "ACCEPT 127.0.0.1:<port>" once it listens; EOF (empty read) if it died.
         var banner = ""
-        func listening() -> Bool { banner.split(separator: "\n", omittingEmptySubsequences: false).dropLast().contains { $0.hasPrefix("ACCEPT ") } }
+        func listening() -> Bool {
+            banner.split(separator: "\n", omittingEmptySubsequences: false).dropLast().contains { $0.hasPrefix("ACCEPT ") }
+        }
         while !listening(), banner.utf8.count < 4096 {
             let chunk = output.fileHandleForReading.availableData
             if chunk.isEmpty { break }

@@ -48,8 +48,9 @@ import Testing
     @Test func bothSidesExportTheSameChannelBinding() throws {
         let files = try CertificateFiles()
         defer { files.remove() }
-        var pair = TLSPair(client: try TLSConnection.client(TLSClientConfiguration(serverName: "localhost", trustedCAFile: files.certificateFile)),
-                           server: try TLSConnection.server(files.serverConfiguration))
+        var pair = TLSPair(
+            client: try TLSConnection.client(TLSClientConfiguration(serverName: "localhost", trustedCAFile: files.certificateFile)),
+            server: try TLSConnection.server(files.serverConfiguration))
         #expect(throws: TLSError.self) { _ = try pair.client.exportKeyingMaterial(label: "EXPORTER-Channel-Binding", length: 32) }
         try pair.handshake()
         let client = try pair.client.exportKeyingMaterial(label: "EXPORTER-Channel-Binding", length: 32)
@@ -62,13 +63,18 @@ import Testing
     @Test func partialWildcardIsNotAccepted() throws {
         let files = try CertificateFiles(commonName: "wild", subjectAlternativeNames: ["x*.example.org", "*.example.net"])
         defer { files.remove() }
-        var partial = TLSPair(client: try TLSConnection.client(TLSClientConfiguration(serverName: "xmpp.example.org", trustedCAFile: files.certificateFile)),
-                              server: try TLSConnection.server(files.serverConfiguration))
-        #expect(throws: TLSError.certificateVerificationFailed(reason: "certificate verify failed: hostname mismatch (hostname xmpp.example.org)")) {
+        var partial = TLSPair(
+            client: try TLSConnection.client(TLSClientConfiguration(serverName: "xmpp.example.org", trustedCAFile: files.certificateFile)),
+            server: try TLSConnection.server(files.serverConfiguration))
+        #expect(
+            throws: TLSError.certificateVerificationFailed(
+                reason: "certificate verify failed: hostname mismatch (hostname xmpp.example.org)")
+        ) {
             try partial.handshake()
         }
-        var whole = TLSPair(client: try TLSConnection.client(TLSClientConfiguration(serverName: "chat.example.net", trustedCAFile: files.certificateFile)),
-                            server: try TLSConnection.server(files.serverConfiguration))
+        var whole = TLSPair(
+            client: try TLSConnection.client(TLSClientConfiguration(serverName: "chat.example.net", trustedCAFile: files.certificateFile)),
+            server: try TLSConnection.server(files.serverConfiguration))
         try whole.handshake()
         #expect(whole.client.state == .established)
     }
@@ -109,19 +115,22 @@ import Testing
         let client = try TLSConnection.client(TLSClientConfiguration(serverName: "other.example.net", trustedCAFile: files.certificateFile))
         var pair = TLSPair(client: client, server: try TLSConnection.server(files.serverConfiguration))
         let error = #expect(throws: TLSError.self) { try pair.handshake() }
-        #expect(error == .certificateVerificationFailed(reason: "certificate verify failed: hostname mismatch (hostname other.example.net)"))
+        #expect(
+            error == .certificateVerificationFailed(reason: "certificate verify failed: hostname mismatch (hostname other.example.net)"))
     }
 
     @Test func ipAddressIsVerifiedAgainstTheIPSubjectAltName() throws {
         let files = try CertificateFiles(commonName: "relay", subjectAlternativeNames: ["127.0.0.1"])
         defer { files.remove() }
-        var good = TLSPair(client: try TLSConnection.client(TLSClientConfiguration(serverName: "127.0.0.1", trustedCAFile: files.certificateFile)),
-                           server: try TLSConnection.server(files.serverConfiguration))
+        var good = TLSPair(
+            client: try TLSConnection.client(TLSClientConfiguration(serverName: "127.0.0.1", trustedCAFile: files.certificateFile)),
+            server: try TLSConnection.server(files.serverConfiguration))
         try good.handshake()
         #expect(good.client.state == .established)
 
-        var bad = TLSPair(client: try TLSConnection.client(TLSClientConfiguration(serverName: "127.0.0.2", trustedCAFile: files.certificateFile)),
-                          server: try TLSConnection.server(files.serverConfiguration))
+        var bad = TLSPair(
+            client: try TLSConnection.client(TLSClientConfiguration(serverName: "127.0.0.2", trustedCAFile: files.certificateFile)),
+            server: try TLSConnection.server(files.serverConfiguration))
         let error = #expect(throws: TLSError.self) { try bad.handshake() }
         #expect(error == .certificateVerificationFailed(reason: "certificate verify failed: IP address mismatch (hostname 127.0.0.2)"))
     }
@@ -183,8 +192,9 @@ import Testing
     @Test func corruptedRecordAfterHandshakeIsAProtocolError() throws {
         let files = try CertificateFiles()
         defer { files.remove() }
-        var pair = TLSPair(client: try TLSConnection.client(TLSClientConfiguration(serverName: "localhost", trustedCAFile: files.certificateFile)),
-                           server: try TLSConnection.server(files.serverConfiguration))
+        var pair = TLSPair(
+            client: try TLSConnection.client(TLSClientConfiguration(serverName: "localhost", trustedCAFile: files.certificateFile)),
+            server: try TLSConnection.server(files.serverConfiguration))
         try pair.handshake()
         var record = try pair.client.write(plaintext: Array("hello".utf8))
         record[record.count - 1] ^= 0xFF

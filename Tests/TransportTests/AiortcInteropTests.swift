@@ -65,9 +65,10 @@ import TLS
     static func scored(_ call: () async throws -> Outcome) async throws -> Outcome {
         let first = try await call()
         guard first.mosReceivedByUs < minimumMOS || first.mosReceivedByAiortc < minimumMOS else { return first }
-        print("PESQ \(first.mosReceivedByUs) received by us, \(first.mosReceivedByAiortc) by aiortc, under \(minimumMOS) on the first call "
-              + "(\(first.ours.packetsLost) packets lost, \(first.ours.concealedFrames) frames concealed, "
-              + "\(first.ours.acceleratedFrames) buffer-high pulls): calling again")
+        print(
+            "PESQ \(first.mosReceivedByUs) received by us, \(first.mosReceivedByAiortc) by aiortc, under \(minimumMOS) on the first call "
+                + "(\(first.ours.packetsLost) packets lost, \(first.ours.concealedFrames) frames concealed, "
+                + "\(first.ours.acceleratedFrames) buffer-high pulls): calling again")
         return try await call()
     }
 
@@ -76,8 +77,9 @@ import TLS
         let dir = try CallSupport.temporaryDirectory()
         defer { CallSupport.removeTemporary(dir) }
         let speech = try CallSupport.makeSpeech(in: dir)
-        let peer = try AiortcPeer(role: .answerer, play: speech.url, record: dir.appendingPathComponent("received-by-\(label).wav"), in: dir,
-                                  options: options)
+        let peer = try AiortcPeer(
+            role: .answerer, play: speech.url, record: dir.appendingPathComponent("received-by-\(label).wav"), in: dir,
+            options: options)
         defer { peer.terminate() }
         let call = try AiortcCall(controlling: true)
         defer { call.close() }
@@ -85,10 +87,13 @@ import TLS
         // Our session-initiate: Opus offer, ICE credentials and candidates, DTLS fingerprint (actpass).
         let candidates = try await call.gather()
         let credentials = try call.agent.localCredentials()
-        var offer = Negotiation.offer(transport: LocalTransport(ufrag: credentials.usernameFragment, pwd: credentials.password,
-                                                                fingerprint: call.certificate.fingerprint(.sha256)))
+        var offer = Negotiation.offer(
+            transport: LocalTransport(
+                ufrag: credentials.usernameFragment, pwd: credentials.password,
+                fingerprint: call.certificate.fingerprint(.sha256)))
         offer = try AiortcSignalling.adding(candidates, to: offer)
-        let initiate = JingleElement(action: .sessionInitiate, sid: AiortcSignalling.sid, initiator: AiortcSignalling.ourJID, contents: [offer])
+        let initiate = JingleElement(
+            action: .sessionInitiate, sid: AiortcSignalling.sid, initiator: AiortcSignalling.ourJID, contents: [offer])
         try peer.send(type: "offer", sdp: try AiortcSignalling.sdp(of: initiate, party: .initiator))
 
         // aiortc's SDP answer, read back as a session-accept.
@@ -96,7 +101,8 @@ import TLS
         let (accept, unmapped) = try AiortcSignalling.jingle(fromSDP: answerSDP, action: .sessionAccept, party: .responder)
         print("aiortc answer: SDP lines without a Jingle form: \(unmapped.map(\.description))")
         Self.checkOnlyFormless(unmapped)
-        let content = try #require(accept.content(offer.name), "aiortc's answer has no content '\(offer.name)': \(accept.contents.map(\.name))")
+        let content = try #require(
+            accept.content(offer.name), "aiortc's answer has no content '\(offer.name)': \(accept.contents.map(\.name))")
         let remote = try AiortcSignalling.RemoteAudio(content)
         #expect(remote.setup == .active, "aiortc answers actpass with active (RFC 8842 §5.5)")
         let role = try #require(Negotiation.dtlsRole(local: .actpass, remote: remote.setup))
@@ -107,9 +113,12 @@ import TLS
         #expect(remote.redPayloadTypes.isEmpty, "aiortc answered RED: \(answerSDP)")
         #expect(!remote.candidates.isEmpty && remote.candidates.allSatisfy { $0.address == "127.0.0.1" })
 
-        let session = try MediaSession(agent: call.agent, configuration: MediaSessionConfiguration(
-            role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
-            payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false), now: .now, wallClock: .wallClockNow())
+        let session = try MediaSession(
+            agent: call.agent,
+            configuration: MediaSessionConfiguration(
+                role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
+                payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false), now: .now,
+            wallClock: .wallClockNow())
         try call.start(session, remote: remote)
 
         return try await Self.run(call, session, peer: peer, speech: speech, dir: dir, label: label)
@@ -120,8 +129,9 @@ import TLS
         let dir = try CallSupport.temporaryDirectory()
         defer { CallSupport.removeTemporary(dir) }
         let speech = try CallSupport.makeSpeech(in: dir)
-        let peer = try AiortcPeer(role: .offerer, play: speech.url, record: dir.appendingPathComponent("received-by-\(label).wav"), in: dir,
-                                  options: options)
+        let peer = try AiortcPeer(
+            role: .offerer, play: speech.url, record: dir.appendingPathComponent("received-by-\(label).wav"), in: dir,
+            options: options)
         defer { peer.terminate() }
 
         // aiortc's SDP offer, read as a session-initiate.
@@ -138,8 +148,9 @@ import TLS
         defer { call.close() }
         let candidates = try await call.gather()
         let credentials = try call.agent.localCredentials()
-        let local = LocalTransport(ufrag: credentials.usernameFragment, pwd: credentials.password,
-                                   fingerprint: call.certificate.fingerprint(.sha256))
+        let local = LocalTransport(
+            ufrag: credentials.usernameFragment, pwd: credentials.password,
+            fingerprint: call.certificate.fingerprint(.sha256))
         var accept: JingleElement
         switch Negotiation.accept(initiate, transport: { _ in local }) {
         case .success(let a): accept = a
@@ -151,16 +162,20 @@ import TLS
         let ourSetup = try #require(answered.transport?.iceUDP?.fingerprints.first?.setup)
         #expect(ourSetup == .active, "we answer actpass with active (RFC 8842 §5.5)")
         let role = try #require(Negotiation.dtlsRole(local: ourSetup, remote: remote.setup))
-        let opus = try #require(answered.rtp?.payloadTypes.first { $0.name?.lowercased() == "opus" }?.id,
-                                "we answered without Opus: \(answered)")
+        let opus = try #require(
+            answered.rtp?.payloadTypes.first { $0.name?.lowercased() == "opus" }?.id,
+            "we answered without Opus: \(answered)")
         #expect(remote.opusPayloadTypes.contains(opus))
         // aiortc offers no RED, so our answer is plain Opus.
         #expect(remote.redPayloadTypes.isEmpty, "aiortc offered RED: \(offerSDP)")
         #expect(answered.rtp?.payloadTypes.contains { $0.name?.lowercased() == "red" } == false, "we answered RED to a peer without it")
 
-        let session = try MediaSession(agent: call.agent, configuration: MediaSessionConfiguration(
-            role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
-            payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false), now: .now, wallClock: .wallClockNow())
+        let session = try MediaSession(
+            agent: call.agent,
+            configuration: MediaSessionConfiguration(
+                role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
+                payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false), now: .now,
+            wallClock: .wallClockNow())
         try call.start(session, remote: remote)
         try peer.send(type: "answer", sdp: try AiortcSignalling.sdp(of: accept, party: .responder))
 
@@ -178,14 +193,17 @@ import TLS
 
     /// Waits for DTLS-SRTP on both ends, exchanges the speech both ways in real time, stops aiortc
     /// and scores both recordings.
-    static func run(_ call: AiortcCall, _ session: MediaSession, peer: AiortcPeer, speech: (url: URL, wav: WAVFile),
-                    dir: URL, label: String) async throws -> Outcome {
+    static func run(
+        _ call: AiortcCall, _ session: MediaSession, peer: AiortcPeer, speech: (url: URL, wav: WAVFile),
+        dir: URL, label: String
+    ) async throws -> Outcome {
         let timers = CallSupport.driveTimers([session])
         let event = await CallSupport.outcome(of: session)
         timers.cancel()
         guard case .established(let profile) = event else {
-            throw AiortcSignalling.Failure(description: "\(label): our session did not establish: \(String(describing: event)); "
-                                           + "ICE \(call.iceStates.withLock { $0 }); aiortc log: \(peer.logTail())")
+            throw AiortcSignalling.Failure(
+                description: "\(label): our session did not establish: \(String(describing: event)); "
+                    + "ICE \(call.iceStates.withLock { $0 }); aiortc log: \(peer.logTail())")
         }
         // aiortc starts playing as soon as its DTLS is up, so our 20 ms clock starts now too: audio
         // left unpulled meanwhile would only pile up in the jitter buffer as extra delay.
@@ -200,11 +218,13 @@ import TLS
         let theirs = dir.appendingPathComponent("received-by-\(label).wav")
         let mosUs = try CallSupport.pesq(reference: speech.url, degraded: ours)
         let mosThem = try CallSupport.pesq(reference: speech.url, degraded: theirs)
-        print("\(label): SRTP \(profile); PESQ received by JingleKit \(mosUs), received by aiortc \(mosThem); "
-              + "ours \(exchange.statistics); aiortc \(stopped)")
-        return Outcome(profile: profile, connected: connected, stopped: stopped, ours: exchange.statistics,
-                       iceStates: call.iceStates.withLock { $0 }, mosReceivedByUs: mosUs, mosReceivedByAiortc: mosThem,
-                       frames: speech.wav.samples.count / MediaSession.samplesPerFrame)
+        print(
+            "\(label): SRTP \(profile); PESQ received by JingleKit \(mosUs), received by aiortc \(mosThem); "
+                + "ours \(exchange.statistics); aiortc \(stopped)")
+        return Outcome(
+            profile: profile, connected: connected, stopped: stopped, ours: exchange.statistics,
+            iceStates: call.iceStates.withLock { $0 }, mosReceivedByUs: mosUs, mosReceivedByAiortc: mosThem,
+            frames: speech.wav.samples.count / MediaSession.samplesPerFrame)
     }
 
     /// aiortc's SDP lines the mapping drops must be the ones Jingle has no form for: WebRTC's
@@ -224,10 +244,14 @@ import TLS
         }
         #expect(o.iceStates.contains(.connected) || o.iceStates.contains(.ready), "ICE states \(o.iceStates)")
         #expect(o.ours.selectedPair?.hasPrefix("127.0.0.1:") == true, "selected pair \(String(describing: o.ours.selectedPair))")
-        #expect(o.connected.srtpProfile == AiortcSignalling.openSSLName(o.profile), "aiortc negotiated \(String(describing: o.connected.srtpProfile))")
+        #expect(
+            o.connected.srtpProfile == AiortcSignalling.openSSLName(o.profile),
+            "aiortc negotiated \(String(describing: o.connected.srtpProfile))")
         #expect(o.connected.dtlsRole == dtlsRoleOfAiortc)
         #expect(o.ours.packetsSent == o.frames)
-        #expect((o.stopped.packetsReceived ?? 0) >= o.frames - 2, "aiortc received \(String(describing: o.stopped.packetsReceived)) of \(o.frames)")
+        #expect(
+            (o.stopped.packetsReceived ?? 0) >= o.frames - 2,
+            "aiortc received \(String(describing: o.stopped.packetsReceived)) of \(o.frames)")
         #expect((o.stopped.recordedFrames ?? 0) > 0)
         #expect(o.ours.packetsReceived >= o.frames - 2, "we received \(o.ours.packetsReceived) of about \(o.frames)")
         #expect(o.ours.packetsRejected == 0)

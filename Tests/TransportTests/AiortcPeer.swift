@@ -97,7 +97,8 @@ final class AiortcPeer: @unchecked Sendable {
                 ("reason", reason), ("packetsSent", packetsSent.map(String.init)),
                 ("packetsReceived", packetsReceived.map(String.init)), ("packetsLost", packetsLost.map(String.init)),
                 ("recordedFrames", recordedFrames.map(String.init)), ("bytesReceived", bytesReceived.map(String.init)),
-                ("firstTimestampSteps", firstTimestampSteps.map { "\($0)" }), ("sdp", sdp.map { _ in "..." })]
+                ("firstTimestampSteps", firstTimestampSteps.map { "\($0)" }), ("sdp", sdp.map { _ in "..." }),
+            ]
             return fields.compactMap { k, v in v.map { "\(k)=\($0)" } }.joined(separator: " ")
         }
     }
@@ -130,10 +131,13 @@ final class AiortcPeer: @unchecked Sendable {
     /// `options` go to aiortc_peer.py after the others (for example `--srtp-profile`).
     convenience init(role: Role, play: URL, record: URL, in dir: URL, duration: Int = 60, options: [String] = []) throws {
         try Self.checkInstalled()
-        try self.init(executable: Self.python,
-                      arguments: [Self.program.path, "--role", role.rawValue, "--play", play.path,
-                                  "--record", record.path, "--duration", String(duration)] + options,
-                      log: dir.appendingPathComponent("aiortc-\(role.rawValue).log"))
+        try self.init(
+            executable: Self.python,
+            arguments: [
+                Self.program.path, "--role", role.rawValue, "--play", play.path,
+                "--record", record.path, "--duration", String(duration),
+            ] + options,
+            log: dir.appendingPathComponent("aiortc-\(role.rawValue).log"))
     }
 
     /// Starts any program speaking the same JSON-lines protocol (gst_peer.py does), its standard
@@ -197,7 +201,7 @@ final class AiortcPeer: @unchecked Sendable {
     func stop() async throws -> Message {
         try send(type: "stop")
         let stopped = try await next("stopped")
-        _ = await messages.next(within: .seconds(10)) { _ in false }  // returns at end of output
+        _ = await messages.next(within: .seconds(10)) { _ in false } // returns at end of output
         guard messages.isClosed else { throw Failure(description: "aiortc did not exit after stopping; log: \(logTail())") }
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {

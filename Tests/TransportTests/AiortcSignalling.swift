@@ -46,21 +46,25 @@ enum AiortcSignalling {
 
     /// An agent's candidate as XEP-0176 `<candidate/>`.
     static func jingleCandidate(_ c: ICECandidate, index: Int) -> Candidate {
-        Candidate(component: UInt8(clamping: c.component), foundation: c.foundation, id: "jk\(index)", ip: c.address,
-                  port: c.port, priority: c.priority, protocol: "udp", relAddr: c.relatedAddress, relPort: c.relatedPort,
-                  type: CandidateType(rawValue: c.kind.rawValue) ?? .host)
+        Candidate(
+            component: UInt8(clamping: c.component), foundation: c.foundation, id: "jk\(index)", ip: c.address,
+            port: c.port, priority: c.priority, protocol: "udp", relAddr: c.relatedAddress, relPort: c.relatedPort,
+            type: CandidateType(rawValue: c.kind.rawValue) ?? .host)
     }
 
     /// A signalled UDP candidate for the agent; nil for other transports.
     static func iceCandidate(_ c: Candidate) -> ICECandidate? {
         guard c.protocol.lowercased() == "udp", let kind = ICECandidate.Kind(rawValue: c.type.rawValue) else { return nil }
-        return ICECandidate(foundation: c.foundation, component: Int(c.component), transport: .udp, priority: c.priority,
-                            address: c.ip, port: c.port, kind: kind, relatedAddress: c.relAddr, relatedPort: c.relPort)
+        return ICECandidate(
+            foundation: c.foundation, component: Int(c.component), transport: .udp, priority: c.priority,
+            address: c.ip, port: c.port, kind: kind, relatedAddress: c.relAddr, relatedPort: c.relPort)
     }
 
     /// `content` with our gathered candidates in its ICE-UDP transport.
     static func adding(_ candidates: [Candidate], to content: Content) throws -> Content {
-        guard case .iceUDP(var ice)? = content.transport else { throw Failure(description: "content \(content.name) has no ICE-UDP transport") }
+        guard case .iceUDP(var ice)? = content.transport else {
+            throw Failure(description: "content \(content.name) has no ICE-UDP transport")
+        }
         ice.candidates = candidates
         var c = content
         c.transport = .iceUDP(ice)
@@ -79,7 +83,9 @@ enum AiortcSignalling {
         var redPayloadTypes: [UInt8]
 
         init(_ content: Content) throws {
-            guard let rtp = content.rtp, rtp.media == "audio" else { throw Failure(description: "content \(content.name) is not RTP audio") }
+            guard let rtp = content.rtp, rtp.media == "audio" else {
+                throw Failure(description: "content \(content.name) is not RTP audio")
+            }
             guard case .iceUDP(let ice)? = content.transport, let ufrag = ice.ufrag, let pwd = ice.pwd else {
                 throw Failure(description: "content \(content.name) has no ICE ufrag/pwd")
             }

@@ -36,10 +36,12 @@ import Transport
     static func sides(speech: [Int16]) throws -> (EmulatedMediaSessionCall.Side, EmulatedMediaSessionCall.Side) {
         let certA = try DTLSCertificate.generate(commonName: "a")
         let certB = try DTLSCertificate.generate(commonName: "b")
-        let a = MediaSessionConfiguration(role: .client, certificate: certA, remoteFingerprint: ("sha-256", certB.fingerprint(.sha256)),
-                                          redPayloadType: 63, ssrc: 0x1111_1111, cname: "a@emulator")
-        let b = MediaSessionConfiguration(role: .server, certificate: certB, remoteFingerprint: ("sha-256", certA.fingerprint(.sha256)),
-                                          redPayloadType: 63, ssrc: 0x2222_2222, cname: "b@emulator")
+        let a = MediaSessionConfiguration(
+            role: .client, certificate: certA, remoteFingerprint: ("sha-256", certB.fingerprint(.sha256)),
+            redPayloadType: 63, ssrc: 0x1111_1111, cname: "a@emulator")
+        let b = MediaSessionConfiguration(
+            role: .server, certificate: certB, remoteFingerprint: ("sha-256", certA.fingerprint(.sha256)),
+            redPayloadType: 63, ssrc: 0x2222_2222, cname: "b@emulator")
         return (.init(configuration: a, speech: speech), .init(configuration: b, speech: speech))
     }
 
@@ -67,15 +69,17 @@ import Transport
             try Data(WAVFile(sampleRate: 48_000, channels: 1, samples: got.played).serialized()).write(to: file)
             let mos = try CallSupport.pesq(reference: speech.url, degraded: file)
             let s = got.statistics
-            lines.append("\(name): PESQ \(mos), RTP lost \(got.rtpLost)/\(got.rtpSent), FEC \(s.fecRecoveredFrames), "
-                         + "RED \(s.redRecoveredFrames) recovered of \(s.redPacketsReceived) packets, concealed \(s.concealedFrames)")
+            lines.append(
+                "\(name): PESQ \(mos), RTP lost \(got.rtpLost)/\(got.rtpSent), FEC \(s.fecRecoveredFrames), "
+                    + "RED \(s.redRecoveredFrames) recovered of \(s.redPacketsReceived) packets, concealed \(s.concealedFrames)")
             #expect(mos >= c.minimumMOS, "\(c.name) \(name): PESQ \(mos) < \(c.minimumMOS)")
             #expect(sender.statistics.packetsSent == frames)
             // Every RTP packet the path delivered unprotects and counts; nothing else does.
             #expect(s.packetsReceived == got.rtpDelivered, "\(c.name) \(name): \(s.packetsReceived) counted, \(got.rtpDelivered) delivered")
             #expect(s.packetsRejected == 0)
             // Loss counted from sequence numbers misses only losses after the last packet received.
-            #expect(s.packetsLost <= got.rtpLost && s.packetsLost >= got.rtpLost - 10, "\(c.name) \(name): \(s.packetsLost) of \(got.rtpLost)")
+            #expect(
+                s.packetsLost <= got.rtpLost && s.packetsLost >= got.rtpLost - 10, "\(c.name) \(name): \(s.packetsLost) of \(got.rtpLost)")
             #expect(sender.statistics.rtcpReceived > 0)
             if got.rtpLost > 0 {
                 // The receiver's RTCP told the sender, which turned redundancy on.
@@ -85,8 +89,9 @@ import Transport
                 #expect(s.concealedFrames <= 110, "\(c.name) \(name): \(s.concealedFrames) concealed with nothing lost")
             }
         }
-        print("EmulatedMediaSessionTests \(c.name) (\(elapsed) for \(frames / 50) s of call each way):\n  "
-              + lines.joined(separator: "\n  "))
+        print(
+            "EmulatedMediaSessionTests \(c.name) (\(elapsed) for \(frames / 50) s of call each way):\n  "
+                + lines.joined(separator: "\n  "))
     }
 
     /// The same seed gives the same call, sample for sample: nothing in the engine reads a clock

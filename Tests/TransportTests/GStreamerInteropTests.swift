@@ -33,24 +33,29 @@ import TLS
         let dir = try CallSupport.temporaryDirectory()
         defer { CallSupport.removeTemporary(dir) }
         let speech = try CallSupport.makeSpeech(in: dir)
-        let peer = try GStreamerPeer.start(role: .answerer, play: speech.url, record: dir.appendingPathComponent("received-by-gst-answerer.wav"), in: dir)
+        let peer = try GStreamerPeer.start(
+            role: .answerer, play: speech.url, record: dir.appendingPathComponent("received-by-gst-answerer.wav"), in: dir)
         defer { peer.terminate() }
         let call = try AiortcCall(controlling: true)
         defer { call.close() }
 
         let candidates = try await call.gather()
         let credentials = try call.agent.localCredentials()
-        var offer = Negotiation.offer(transport: LocalTransport(ufrag: credentials.usernameFragment, pwd: credentials.password,
-                                                                fingerprint: call.certificate.fingerprint(.sha256)))
+        var offer = Negotiation.offer(
+            transport: LocalTransport(
+                ufrag: credentials.usernameFragment, pwd: credentials.password,
+                fingerprint: call.certificate.fingerprint(.sha256)))
         offer = try AiortcSignalling.adding(candidates, to: offer)
-        let initiate = JingleElement(action: .sessionInitiate, sid: AiortcSignalling.sid, initiator: AiortcSignalling.ourJID, contents: [offer])
+        let initiate = JingleElement(
+            action: .sessionInitiate, sid: AiortcSignalling.sid, initiator: AiortcSignalling.ourJID, contents: [offer])
         try peer.send(type: "offer", sdp: try AiortcSignalling.sdp(of: initiate, party: .initiator))
 
         let answerSDP = try #require(try await peer.next("answer").sdp)
         let (accept, unmapped) = try AiortcSignalling.jingle(fromSDP: answerSDP, action: .sessionAccept, party: .responder)
         print("GStreamer answer: SDP lines without a Jingle form: \(unmapped.map(\.description))")
         Self.checkOnlyFormless(unmapped)
-        let content = try #require(accept.content(offer.name), "GStreamer's answer has no content '\(offer.name)': \(accept.contents.map(\.name)); \(answerSDP)")
+        let content = try #require(
+            accept.content(offer.name), "GStreamer's answer has no content '\(offer.name)': \(accept.contents.map(\.name)); \(answerSDP)")
         let remote = try AiortcSignalling.RemoteAudio(content)
         #expect(remote.setup == .active, "webrtcbin answers actpass with active (RFC 8842 §5.5)")
         let role = try #require(Negotiation.dtlsRole(local: .actpass, remote: remote.setup))
@@ -61,9 +66,12 @@ import TLS
         #expect(remote.redPayloadTypes.isEmpty, "GStreamer answered RED: \(answerSDP)")
         #expect(!remote.candidates.isEmpty && remote.candidates.allSatisfy { $0.address == "127.0.0.1" })
 
-        let session = try MediaSession(agent: call.agent, configuration: MediaSessionConfiguration(
-            role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
-            payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false), now: .now, wallClock: .wallClockNow())
+        let session = try MediaSession(
+            agent: call.agent,
+            configuration: MediaSessionConfiguration(
+                role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
+                payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false), now: .now,
+            wallClock: .wallClockNow())
         try call.start(session, remote: remote)
 
         let outcome = try await Self.run(call, session, peer: peer, speech: speech, dir: dir, label: "gst-answerer")
@@ -74,7 +82,8 @@ import TLS
         let dir = try CallSupport.temporaryDirectory()
         defer { CallSupport.removeTemporary(dir) }
         let speech = try CallSupport.makeSpeech(in: dir)
-        let peer = try GStreamerPeer.start(role: .offerer, play: speech.url, record: dir.appendingPathComponent("received-by-gst-offerer.wav"), in: dir)
+        let peer = try GStreamerPeer.start(
+            role: .offerer, play: speech.url, record: dir.appendingPathComponent("received-by-gst-offerer.wav"), in: dir)
         defer { peer.terminate() }
 
         let offerSDP = try #require(try await peer.next("offer").sdp)
@@ -90,8 +99,9 @@ import TLS
         defer { call.close() }
         let candidates = try await call.gather()
         let credentials = try call.agent.localCredentials()
-        let local = LocalTransport(ufrag: credentials.usernameFragment, pwd: credentials.password,
-                                   fingerprint: call.certificate.fingerprint(.sha256))
+        let local = LocalTransport(
+            ufrag: credentials.usernameFragment, pwd: credentials.password,
+            fingerprint: call.certificate.fingerprint(.sha256))
         var accept: JingleElement
         switch Negotiation.accept(initiate, transport: { _ in local }) {
         case .success(let a): accept = a
@@ -103,16 +113,20 @@ import TLS
         let ourSetup = try #require(answered.transport?.iceUDP?.fingerprints.first?.setup)
         #expect(ourSetup == .active, "we answer actpass with active (RFC 8842 §5.5)")
         let role = try #require(Negotiation.dtlsRole(local: ourSetup, remote: remote.setup))
-        let opus = try #require(answered.rtp?.payloadTypes.first { $0.name?.lowercased() == "opus" }?.id,
-                                "we answered without Opus: \(answered)")
+        let opus = try #require(
+            answered.rtp?.payloadTypes.first { $0.name?.lowercased() == "opus" }?.id,
+            "we answered without Opus: \(answered)")
         #expect(remote.opusPayloadTypes.contains(opus))
         // GStreamer offers no RED, so our answer is plain Opus.
         #expect(remote.redPayloadTypes.isEmpty, "GStreamer offered RED: \(offerSDP)")
         #expect(answered.rtp?.payloadTypes.contains { $0.name?.lowercased() == "red" } == false, "we answered RED to a peer without it")
 
-        let session = try MediaSession(agent: call.agent, configuration: MediaSessionConfiguration(
-            role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
-            payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false), now: .now, wallClock: .wallClockNow())
+        let session = try MediaSession(
+            agent: call.agent,
+            configuration: MediaSessionConfiguration(
+                role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
+                payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false), now: .now,
+            wallClock: .wallClockNow())
         try call.start(session, remote: remote)
         try peer.send(type: "answer", sdp: try AiortcSignalling.sdp(of: accept, party: .responder))
 
@@ -127,14 +141,17 @@ import TLS
     /// GStreamer clock, so the floor is generous here.
     static let jitterBuffer = AdaptiveJitterBufferSettings(minimumDelay: .milliseconds(200))
 
-    static func run(_ call: AiortcCall, _ session: MediaSession, peer: AiortcPeer, speech: (url: URL, wav: WAVFile),
-                    dir: URL, label: String) async throws -> Outcome {
+    static func run(
+        _ call: AiortcCall, _ session: MediaSession, peer: AiortcPeer, speech: (url: URL, wav: WAVFile),
+        dir: URL, label: String
+    ) async throws -> Outcome {
         let timers = CallSupport.driveTimers([session])
         let event = await CallSupport.outcome(of: session)
         timers.cancel()
         guard case .established(let profile) = event else {
-            throw AiortcSignalling.Failure(description: "\(label): our session did not establish: \(String(describing: event)); "
-                                           + "ICE \(call.iceStates.withLock { $0 }); GStreamer log: \(peer.logTail())")
+            throw AiortcSignalling.Failure(
+                description: "\(label): our session did not establish: \(String(describing: event)); "
+                    + "ICE \(call.iceStates.withLock { $0 }); GStreamer log: \(peer.logTail())")
         }
         // gst_peer.py starts its speech when webrtcbin reports DTLS-SRTP up, so ours starts now.
         let exchange = try await GStreamerPeer.exchange(session, speech: speech.wav.samples, tailFrames: 100)
@@ -148,15 +165,17 @@ import TLS
         let mosUs = try CallSupport.pesq(reference: speech.url, degraded: ours)
         let mosThem = try CallSupport.pesq(reference: speech.url, degraded: theirs)
         let s = exchange.whileSending
-        print("\(label): SRTP \(profile); PESQ received by JingleKit \(mosUs), received by GStreamer \(mosThem); "
-              + "our receive side while sending: decoded \(s.decodedFrames) concealed \(s.concealedFrames) "
-              + "fec \(s.fecRecoveredFrames) (\(String(format: "%.1f", s.concealedShare * 100)) % concealed), "
-              + "expanded \(s.expandedFrames) accelerated \(s.acceleratedFrames); "
-              + "ours \(exchange.statistics); GStreamer \(stopped)")
-        return Outcome(profile: profile, connected: connected, stopped: stopped, ours: exchange.statistics,
-                       oursWhileSending: exchange.whileSending, iceStates: call.iceStates.withLock { $0 },
-                       mosReceivedByUs: mosUs, mosReceivedByGStreamer: mosThem,
-                       frames: speech.wav.samples.count / MediaSession.samplesPerFrame)
+        print(
+            "\(label): SRTP \(profile); PESQ received by JingleKit \(mosUs), received by GStreamer \(mosThem); "
+                + "our receive side while sending: decoded \(s.decodedFrames) concealed \(s.concealedFrames) "
+                + "fec \(s.fecRecoveredFrames) (\(String(format: "%.1f", s.concealedShare * 100)) % concealed), "
+                + "expanded \(s.expandedFrames) accelerated \(s.acceleratedFrames); "
+                + "ours \(exchange.statistics); GStreamer \(stopped)")
+        return Outcome(
+            profile: profile, connected: connected, stopped: stopped, ours: exchange.statistics,
+            oursWhileSending: exchange.whileSending, iceStates: call.iceStates.withLock { $0 },
+            mosReceivedByUs: mosUs, mosReceivedByGStreamer: mosThem,
+            frames: speech.wav.samples.count / MediaSession.samplesPerFrame)
     }
 
     /// webrtcbin's SDP lines the mapping drops must be ones Jingle has no form for. GStreamer
@@ -175,19 +194,27 @@ import TLS
         #expect(o.ours.selectedPair?.hasPrefix("127.0.0.1:") == true, "selected pair \(String(describing: o.ours.selectedPair))")
         #expect(o.profile == .aes128CMHMACSHA1_80, "GStreamer 1.22's DTLS offers AES_CM only; negotiated \(o.profile)")
         #expect(o.ours.srtpProfile == .aes128CMHMACSHA1_80)
-        #expect(o.connected.srtpProfile == AiortcSignalling.openSSLName(o.profile), "GStreamer negotiated \(String(describing: o.connected.srtpProfile))")
+        #expect(
+            o.connected.srtpProfile == AiortcSignalling.openSSLName(o.profile),
+            "GStreamer negotiated \(String(describing: o.connected.srtpProfile))")
         #expect(o.connected.dtlsRole == dtlsRoleOfGStreamer)
         // The field case under test: rtpopuspay's first timestamp step is 648, then 960.
-        #expect(o.stopped.firstTimestampSteps?.first == 648, "rtpopuspay's first steps: \(String(describing: o.stopped.firstTimestampSteps))")
+        #expect(
+            o.stopped.firstTimestampSteps?.first == 648, "rtpopuspay's first steps: \(String(describing: o.stopped.firstTimestampSteps))")
         #expect(o.stopped.firstTimestampSteps?.dropFirst().allSatisfy { $0 == 960 } == true)
         #expect(o.ours.packetsSent == o.frames)
-        #expect((o.stopped.packetsReceived ?? 0) >= o.frames - 2, "GStreamer received \(String(describing: o.stopped.packetsReceived)) of \(o.frames)")
+        #expect(
+            (o.stopped.packetsReceived ?? 0) >= o.frames - 2,
+            "GStreamer received \(String(describing: o.stopped.packetsReceived)) of \(o.frames)")
         #expect((o.stopped.recordedFrames ?? 0) > 0)
         #expect(o.ours.packetsReceived >= o.frames - 2, "we received \(o.ours.packetsReceived) of about \(o.frames)")
         #expect(o.ours.packetsRejected == 0)
         #expect(o.ours.rtcpReceived > 0, "GStreamer's RTCP unprotects and parses")
         let s = o.oursWhileSending
-        #expect(s.concealedShare < 0.05, "we concealed \(s.concealedFrames) of \(s.decodedFrames + s.concealedFrames + s.fecRecoveredFrames) frames while GStreamer was sending")
+        #expect(
+            s.concealedShare < 0.05,
+            "we concealed \(s.concealedFrames) of \(s.decodedFrames + s.concealedFrames + s.fecRecoveredFrames) frames while GStreamer was sending"
+        )
         #expect(o.mosReceivedByUs >= 3.5)
         #expect(o.mosReceivedByGStreamer >= 3.5)
     }

@@ -27,7 +27,8 @@ enum GStreamerPeer {
         do {
             try CallSupport.run(python.path, ["-c", probe])
         } catch {
-            throw AiortcPeer.Failure(description: "GStreamer's WebRTC stack is not usable from \(python.path) (\(error)): run Tools/bootstrap")
+            throw AiortcPeer.Failure(
+                description: "GStreamer's WebRTC stack is not usable from \(python.path) (\(error)): run Tools/bootstrap")
         }
         // Tools/pesq scores the recordings from the venv.
         guard FileManager.default.isExecutableFile(atPath: AiortcPeer.python.path) else {
@@ -38,10 +39,13 @@ enum GStreamerPeer {
     /// Starts gst_peer.py; it plays `play` once DTLS-SRTP is up and records what it receives to `record`.
     static func start(role: AiortcPeer.Role, play: URL, record: URL, in dir: URL, duration: Int = 60) throws -> AiortcPeer {
         try checkInstalled()
-        return try AiortcPeer(executable: python,
-                              arguments: [program.path, "--role", role.rawValue, "--play", play.path,
-                                          "--record", record.path, "--duration", String(duration)],
-                              log: dir.appendingPathComponent("gst-\(role.rawValue).log"))
+        return try AiortcPeer(
+            executable: python,
+            arguments: [
+                program.path, "--role", role.rawValue, "--play", play.path,
+                "--record", record.path, "--duration", String(duration),
+            ],
+            log: dir.appendingPathComponent("gst-\(role.rawValue).log"))
     }
 
     struct Exchange {

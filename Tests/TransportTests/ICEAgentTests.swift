@@ -26,7 +26,7 @@ import Testing
 
         a.close()
         b.close()
-        a.close()  // idempotent
+        a.close() // idempotent
         #expect(throws: ICEError.closed) { try a.send([1]) }
         let logA = await pumpA.value, logB = await pumpB.value
         sink.finish()
@@ -45,9 +45,12 @@ import Testing
             try ICEAgent(configuration: ICEConfiguration(controlling: true, localAddresses: ["not-an-ip"]))
         }
         #expect(throws: ICEError.invalidAddress("turn.example.org")) {
-            try ICEAgent(configuration: ICEConfiguration(controlling: true, servers: [
-                ICEServer(address: "turn.example.org", port: 3478, kind: .turnUDP(username: "u", password: "p")),
-            ]))
+            try ICEAgent(
+                configuration: ICEConfiguration(
+                    controlling: true,
+                    servers: [
+                        ICEServer(address: "turn.example.org", port: 3478, kind: .turnUDP(username: "u", password: "p"))
+                    ]))
         }
         let agent = try ICEAgent(configuration: ICEConfiguration(controlling: true, localAddresses: ["127.0.0.1"]))
         #expect(throws: ICEError.invalidAddress("nowhere")) {

@@ -8,7 +8,8 @@ import ICETestSupport
 @Suite(.serialized) struct ICEDatagramDeliveryTests {
     /// Connects two loopback agents (b holding its datagrams) and returns their event pumps.
     private func connectedPair(notes: AsyncStream<String>, sink: AsyncStream<String>.Continuation) async throws
-        -> (ICEAgent, ICEAgent, Task<[ICEEvent], Never>, Task<[ICEEvent], Never>) {
+        -> (ICEAgent, ICEAgent, Task<[ICEEvent], Never>, Task<[ICEEvent], Never>)
+    {
         let a = try ICEAgent(configuration: ICEConfiguration(controlling: true, localAddresses: ["127.0.0.1"]))
         let b = try ICEAgent(configuration: ICEConfiguration(controlling: false, localAddresses: ["127.0.0.1"]))
         b.holdDatagrams()
@@ -53,7 +54,7 @@ import ICETestSupport
         let (a, b, pumpA, pumpB) = try await connectedPair(notes: notes, sink: sink)
         b.deliverDatagrams { bytes in
             guard String(decoding: bytes, as: UTF8.self) == "bye" else { return }
-            b.close()   // on the shared GLib thread: must return without waiting for that thread
+            b.close() // on the shared GLib thread: must return without waiting for that thread
             sink.yield("closed-from-receiver")
         }
         try a.send(Array("bye".utf8))
@@ -63,7 +64,7 @@ import ICETestSupport
         a.close()
         sink.finish()
         _ = await pumpA.value
-        _ = await pumpB.value   // b's events end once it is closed
+        _ = await pumpB.value // b's events end once it is closed
     }
 
     @Test func manyAgentsShareOneGLibContextAndAllTearDown() throws {

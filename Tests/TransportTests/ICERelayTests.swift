@@ -70,8 +70,10 @@ final class CoturnProcess: @unchecked Sendable {
         let ready = await turn.waitUntilReady()
         #expect(ready)
         let server = ICEServer(address: "127.0.0.1", port: port, kind: .turnUDP(username: "jk", password: "secret"))
-        let a = try ICEAgent(configuration: ICEConfiguration(controlling: true, localAddresses: ["127.0.0.1"], servers: [server], relayOnly: true))
-        let b = try ICEAgent(configuration: ICEConfiguration(controlling: false, localAddresses: ["127.0.0.1"], servers: [server], relayOnly: true))
+        let a = try ICEAgent(
+            configuration: ICEConfiguration(controlling: true, localAddresses: ["127.0.0.1"], servers: [server], relayOnly: true))
+        let b = try ICEAgent(
+            configuration: ICEConfiguration(controlling: false, localAddresses: ["127.0.0.1"], servers: [server], relayOnly: true))
         let (notes, sink) = AsyncStream<String>.makeStream()
         try a.setRemoteCredentials(try b.localCredentials())
         try b.setRemoteCredentials(try a.localCredentials())

@@ -26,7 +26,7 @@ extension MediaSessionCallTests {
         configuration.relayIPv4 = IPAddress("127.0.0.1")
         configuration.realm = "jinglekit.test"
         configuration.users = ["jk-call": "call-secret"]
-        configuration.allowLoopbackPeers = true  // both agents live on 127.0.0.1
+        configuration.allowLoopbackPeers = true // both agents live on 127.0.0.1
         let base = UInt16(50_000 + Int(getpid() % 40) * 100)
         configuration.portRange = base...(base + 99)
         configuration.socketBufferBytes = 0
@@ -53,10 +53,12 @@ extension MediaSessionCallTests {
         let s = result.sender, r = result.receiver
         print("MOS via \(label): \(mos); sender \(s); receiver \(r)")
         #expect(mos >= 3.8)
-        #expect(s.selectedLocalCandidateKind == .relayed || r.selectedLocalCandidateKind == .relayed,
-                "pairs: \(String(describing: s.selectedPair)) / \(String(describing: r.selectedPair))")
-        #expect(s.selectedLocalCandidateKind == .relayed && r.selectedLocalCandidateKind == .relayed,
-                "relay-only agents offer nothing else")
+        #expect(
+            s.selectedLocalCandidateKind == .relayed || r.selectedLocalCandidateKind == .relayed,
+            "pairs: \(String(describing: s.selectedPair)) / \(String(describing: r.selectedPair))")
+        #expect(
+            s.selectedLocalCandidateKind == .relayed && r.selectedLocalCandidateKind == .relayed,
+            "relay-only agents offer nothing else")
         let frames = speech.wav.samples.count / MediaSession.samplesPerFrame
         #expect(r.packetsReceived == frames && r.packetsLost == 0)
         #expect(s.srtpProfile != nil && s.roundTripTime != nil)

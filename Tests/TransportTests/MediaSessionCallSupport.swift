@@ -51,11 +51,15 @@ enum CallSupport {
     static func makeSpeech(in dir: URL) throws -> (url: URL, wav: WAVFile) {
         let raw = dir.appendingPathComponent("espeak.wav")
         let speech = dir.appendingPathComponent("speech.wav")
-        try run("espeak-ng", ["-s", "150", "-w", raw.path,
-                              "The quick brown fox jumps over the lazy dog. "
-                              + "A voice call carries speech in small packets, fifty every second. "
-                              + "Each one is encrypted, numbered and timed, then played out on the far side."])
-        try run("sox", ["-D", raw.path, "-r", "48000", "-c", "1", "-b", "16", speech.path])  // -D: no dither, the same speech every run
+        try run(
+            "espeak-ng",
+            [
+                "-s", "150", "-w", raw.path,
+                "The quick brown fox jumps over the lazy dog. "
+                    + "A voice call carries speech in small packets, fifty every second. "
+                    + "Each one is encrypted, numbered and timed, then played out on the far side.",
+            ])
+        try run("sox", ["-D", raw.path, "-r", "48000", "-c", "1", "-b", "16", speech.path]) // -D: no dither, the same speech every run
         let wav = try WAVFile(parsing: Array(try Data(contentsOf: speech)), requireSampleRate: 48_000)
         return (speech, wav)
     }
@@ -119,24 +123,33 @@ enum CallSupport {
     static func makePeers(_ options: CallOptions = CallOptions(), bFingerprintOverride: String? = nil) throws -> (Peer, Peer) {
         let certA = try DTLSCertificate.generate(commonName: "a")
         let certB = try DTLSCertificate.generate(commonName: "b")
-        let agentA = try ICEAgent(configuration: ICEConfiguration(controlling: true, localAddresses: ["127.0.0.1"],
-                                                                  servers: options.servers, relayOnly: options.relayOnly))
-        let agentB = try ICEAgent(configuration: ICEConfiguration(controlling: false, localAddresses: ["127.0.0.1"],
-                                                                  servers: options.servers, relayOnly: options.relayOnly))
+        let agentA = try ICEAgent(
+            configuration: ICEConfiguration(
+                controlling: true, localAddresses: ["127.0.0.1"],
+                servers: options.servers, relayOnly: options.relayOnly))
+        let agentB = try ICEAgent(
+            configuration: ICEConfiguration(
+                controlling: false, localAddresses: ["127.0.0.1"],
+                servers: options.servers, relayOnly: options.relayOnly))
         try agentA.setRemoteCredentials(try agentB.localCredentials())
         try agentB.setRemoteCredentials(try agentA.localCredentials())
         var configurationA = MediaSessionConfiguration(
             role: .client, certificate: certA, remoteFingerprint: ("sha-256", certB.fingerprint(.sha256)),
             telephoneEventPayloadType: options.telephoneEventClockRate == 48_000 ? 101 : 126,
-            telephoneEventClockRate: options.telephoneEventClockRate, redPayloadType: options.red ? 63 : nil, ssrc: 0x1111_1111, cname: "a@loopback", opusBitrate: options.bitrate, opusComplexity: options.complexity, forwardErrorCorrection: options.fec,
+            telephoneEventClockRate: options.telephoneEventClockRate, redPayloadType: options.red ? 63 : nil, ssrc: 0x1111_1111,
+            cname: "a@loopback", opusBitrate: options.bitrate, opusComplexity: options.complexity, forwardErrorCorrection: options.fec,
             expectedLossPercent: options.initialLossPercent,
             testOnlyOutgoingRTPLoss: options.loss > 0 ? (options.loss, options.seed) : nil)
         configurationA.testOnlyOutgoingLossMeanBurst = options.lossBurst
         let a = try MediaSession(agent: agentA, configuration: configurationA, now: .now, wallClock: .wallClockNow())
-        let b = try MediaSession(agent: agentB, configuration: MediaSessionConfiguration(
-            role: .server, certificate: certB,
-            remoteFingerprint: ("sha-256", bFingerprintOverride ?? certA.fingerprint(.sha256)),
-            receivedTelephoneEvents: [101: 48_000, 126: 8_000], redPayloadType: options.red ? 63 : nil, ssrc: 0x2222_2222, cname: "b@loopback", jitterBuffer: options.jitterBuffer, timeStretching: options.timeStretching), now: .now, wallClock: .wallClockNow())
+        let b = try MediaSession(
+            agent: agentB,
+            configuration: MediaSessionConfiguration(
+                role: .server, certificate: certB,
+                remoteFingerprint: ("sha-256", bFingerprintOverride ?? certA.fingerprint(.sha256)),
+                receivedTelephoneEvents: [101: 48_000, 126: 8_000], redPayloadType: options.red ? 63 : nil, ssrc: 0x2222_2222,
+                cname: "b@loopback", jitterBuffer: options.jitterBuffer, timeStretching: options.timeStretching), now: .now,
+            wallClock: .wallClockNow())
         return (Peer(agent: agentA, session: a), Peer(agent: agentB, session: b))
     }
 
@@ -224,7 +237,7 @@ enum CallSupport {
 
         let frame = MediaSession.samplesPerFrame
         let frames = speech.count / frame
-        let tail = 40  // 800 ms for the jitter buffer to drain
+        let tail = 40 // 800 ms for the jitter buffer to drain
         var recorded: [Int16] = []
         var recording = false
         var whileSending = MediaSessionStatistics()
@@ -249,18 +262,23 @@ enum CallSupport {
             tick += .milliseconds(20)
             try await clock.sleep(until: tick)
         }
-        var result = CallResult(recorded: recorded, sender: a.session.statistics, receiver: b.session.statistics,
-                                receiverWhileSending: whileSending)
+        var result = CallResult(
+            recorded: recorded, sender: a.session.statistics, receiver: b.session.statistics,
+            receiverWhileSending: whileSending)
         b.session.close(now: .now)
         result.dtmf = await digits.value
         return result
     }
 
     /// Runs a call, writes the recording, and scores it.
-    static func scoredCall(speech: (url: URL, wav: WAVFile), in dir: URL, _ options: CallOptions,
-                           label: String = "call") async throws -> (mos: Double, result: CallResult) {
+    static func scoredCall(
+        speech: (url: URL, wav: WAVFile), in dir: URL, _ options: CallOptions,
+        label: String = "call"
+    ) async throws -> (mos: Double, result: CallResult) {
         let result = try await call(speech: speech.wav.samples, options)
-        let out = dir.appendingPathComponent("received-\(label)-\(options.bitrate / 1000)k-\(Int(options.loss * 100))-\(options.fec ? "fec" : "nofec")-\(options.timeStretching ? "stretch" : "fixed")\(options.red ? "-red" : "").wav")
+        let out = dir.appendingPathComponent(
+            "received-\(label)-\(options.bitrate / 1000)k-\(Int(options.loss * 100))-\(options.fec ? "fec" : "nofec")-\(options.timeStretching ? "stretch" : "fixed")\(options.red ? "-red" : "").wav"
+        )
         try Data(WAVFile(sampleRate: 48_000, channels: 1, samples: result.recorded).serialized()).write(to: out)
         let mos = try pesq(reference: speech.url, degraded: out)
         return (mos, result)

@@ -103,9 +103,10 @@ import TLS
         let (fecMOS, fec) = try await CallSupport.scoredCall(speech: speech, in: dir, options, label: "bursty")
         options.red = true
         let (redMOS, red) = try await CallSupport.scoredCall(speech: speech, in: dir, options, label: "bursty")
-        print("MOS 10% bursty loss (mean burst 3): FEC alone \(fecMOS) (\(fec.receiver.concealedFrames) concealed of "
-              + "\(fec.receiver.packetsLost) lost), RED \(redMOS) (\(red.receiver.redRecoveredFrames) recovered, "
-              + "\(red.receiver.concealedFrames) concealed of \(red.receiver.packetsLost) lost)")
+        print(
+            "MOS 10% bursty loss (mean burst 3): FEC alone \(fecMOS) (\(fec.receiver.concealedFrames) concealed of "
+                + "\(fec.receiver.packetsLost) lost), RED \(redMOS) (\(red.receiver.redRecoveredFrames) recovered, "
+                + "\(red.receiver.concealedFrames) concealed of \(red.receiver.packetsLost) lost)")
         #expect(fec.sender.packetsDroppedByLossStage == red.sender.packetsDroppedByLossStage, "the same seed drops the same packets")
         #expect(red.sender.redDistance >= 1)
         #expect(red.receiver.redRecoveredFrames > 0)
@@ -137,8 +138,9 @@ import TLS
         let dir = try CallSupport.temporaryDirectory()
         defer { CallSupport.removeTemporary(dir) }
         let speech = try CallSupport.makeSpeech(in: dir)
-        let result = try await CallSupport.call(speech: Array(speech.wav.samples.prefix(48_000 * 3)),
-                                                .init(dtmf: "90*", telephoneEventClockRate: 8_000))
+        let result = try await CallSupport.call(
+            speech: Array(speech.wav.samples.prefix(48_000 * 3)),
+            .init(dtmf: "90*", telephoneEventClockRate: 8_000))
         let s = result.sender, r = result.receiver
         #expect(result.dtmf == Array("90*"))
         #expect(s.telephoneEventPacketsSent == 3 * 7)
@@ -196,9 +198,11 @@ import TLS
         #expect(throws: MediaSessionError.closed) { try a.session.sendDTMF("1") }
         // Without a negotiated telephone-event payload type there is nothing to send DTMF on.
         let cert = try DTLSCertificate.generate(commonName: "c")
-        let plain = try MediaSession(agent: b.agent, configuration: MediaSessionConfiguration(
-            role: .client, certificate: cert, remoteFingerprint: ("sha-256", cert.fingerprint(.sha256)),
-            telephoneEventPayloadType: nil), now: .now, wallClock: .wallClockNow())
+        let plain = try MediaSession(
+            agent: b.agent,
+            configuration: MediaSessionConfiguration(
+                role: .client, certificate: cert, remoteFingerprint: ("sha-256", cert.fingerprint(.sha256)),
+                telephoneEventPayloadType: nil), now: .now, wallClock: .wallClockNow())
         #expect(throws: MediaSessionError.telephoneEventNotNegotiated) { try plain.sendDTMF("1") }
     }
 
@@ -210,7 +214,9 @@ import TLS
         for bitrate in [32_000, 40_000, 48_000] {
             let (mos, result) = try await CallSupport.scoredCall(
                 speech: speech, in: dir, .init(loss: 0.10, bitrate: bitrate, jitterBuffer: .init()), label: "bitrates")
-            print("MOS-BITRATE bitrate=\(bitrate) mos=\(mos) fecRecovered=\(result.receiver.fecRecoveredFrames) bytes=\(result.sender.bytesSent)")
+            print(
+                "MOS-BITRATE bitrate=\(bitrate) mos=\(mos) fecRecovered=\(result.receiver.fecRecoveredFrames) bytes=\(result.sender.bytesSent)"
+            )
             #expect(mos > 1.0)
         }
     }
@@ -228,7 +234,9 @@ import TLS
             for loss in [0.0, 0.05, 0.10, 0.20] {
                 let (mos, result) = try await CallSupport.scoredCall(
                     speech: speech, in: dir, .init(loss: loss, fec: fec, bitrate: bitrate, jitterBuffer: .init()), label: "matrix")
-                print("MOS-MATRIX bitrate=\(bitrate) loss=\(Int(loss * 100))% fec=\(fec) mos=\(mos) dropped=\(result.sender.packetsDroppedByLossStage) fecRecovered=\(result.receiver.fecRecoveredFrames) concealed=\(result.receiver.concealedFrames) encoderLoss=\(result.sender.encoderExpectedLossPercent)% accel=\(result.receiverWhileSending.acceleratedFrames) expand=\(result.receiverWhileSending.expandedFrames) jbDelay=\(result.receiver.jitterBufferDelay)")
+                print(
+                    "MOS-MATRIX bitrate=\(bitrate) loss=\(Int(loss * 100))% fec=\(fec) mos=\(mos) dropped=\(result.sender.packetsDroppedByLossStage) fecRecovered=\(result.receiver.fecRecoveredFrames) concealed=\(result.receiver.concealedFrames) encoderLoss=\(result.sender.encoderExpectedLossPercent)% accel=\(result.receiverWhileSending.acceleratedFrames) expand=\(result.receiverWhileSending.expandedFrames) jbDelay=\(result.receiver.jitterBufferDelay)"
+                )
                 #expect(mos > 1.0)
             }
         }
@@ -247,7 +255,9 @@ import TLS
                     let (mos, result) = try await CallSupport.scoredCall(
                         speech: speech, in: dir, .init(loss: loss, bitrate: bitrate, initialLossPercent: initial, jitterBuffer: .init()),
                         label: "initial\(initial)")
-                    print("MOS-INITIAL bitrate=\(bitrate) initial=\(initial)% loss=\(Int(loss * 100))% mos=\(mos) encoderLoss=\(result.sender.encoderExpectedLossPercent)% fecRecovered=\(result.receiver.fecRecoveredFrames) accel=\(result.receiverWhileSending.acceleratedFrames) expand=\(result.receiverWhileSending.expandedFrames)")
+                    print(
+                        "MOS-INITIAL bitrate=\(bitrate) initial=\(initial)% loss=\(Int(loss * 100))% mos=\(mos) encoderLoss=\(result.sender.encoderExpectedLossPercent)% fecRecovered=\(result.receiver.fecRecoveredFrames) accel=\(result.receiverWhileSending.acceleratedFrames) expand=\(result.receiverWhileSending.expandedFrames)"
+                    )
                     #expect(mos > 1.0)
                 }
             }

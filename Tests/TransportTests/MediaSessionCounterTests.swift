@@ -10,11 +10,13 @@ import Transport
         let agent = try ICEAgent(configuration: ICEConfiguration(controlling: true, localAddresses: ["127.0.0.1"]))
         defer { agent.close() }
         let peer = try DTLSCertificate.generate(commonName: "peer")
-        let session = try MediaSession(agent: agent, configuration: MediaSessionConfiguration(
-            role: .client, certificate: try DTLSCertificate.generate(commonName: "us"),
-            remoteFingerprint: ("sha-256", peer.fingerprint(.sha256))), now: .now, wallClock: .wallClockNow())
+        let session = try MediaSession(
+            agent: agent,
+            configuration: MediaSessionConfiguration(
+                role: .client, certificate: try DTLSCertificate.generate(commonName: "us"),
+                remoteFingerprint: ("sha-256", peer.fingerprint(.sha256))), now: .now, wallClock: .wallClockNow())
         defer { session.close(now: .now) }
-        session.handle(.stateChanged(.connected), now: .now)   // as if ICE had connected: DTLS starts
+        session.handle(.stateChanged(.connected), now: .now) // as if ICE had connected: DTLS starts
         let s = session.statistics
         #expect(s.dtlsDatagramsSent >= 1)
         #expect(s.sendFailures == s.dtlsDatagramsSent, "no pair was selected, so ICE refused every record")

@@ -20,8 +20,9 @@ import NetworkEmulator
     }
 
     @Test func sameSeedSameRunAndAnotherSeedAnother() {
-        let c = NetworkPath<Int>.Configuration(loss: .random(0.1), jitter: .milliseconds(30), reorderRate: 0.05,
-                                               duplicateRate: 0.02, seed: 7)
+        let c = NetworkPath<Int>.Configuration(
+            loss: .random(0.1), jitter: .milliseconds(30), reorderRate: 0.05,
+            duplicateRate: 0.02, seed: 7)
         var other = c
         other.seed = 8
         #expect(Self.carry(c, count: 2000).out == Self.carry(c, count: 2000).out)
@@ -58,8 +59,10 @@ import NetworkEmulator
     }
 
     @Test func reorderingAndDuplicationHappenOnlyAtTheirRates() {
-        let (out, path) = Self.carry(.init(reorderRate: 0.05, reorderDelay: .milliseconds(50),
-                                           duplicateRate: 0.03, seed: 9), count: 20_000)
+        let (out, path) = Self.carry(
+            .init(
+                reorderRate: 0.05, reorderDelay: .milliseconds(50),
+                duplicateRate: 0.03, seed: 9), count: 20_000)
         let s = path.statistics
         #expect(abs(Double(s.reordered) / 20_000 - 0.05) < 0.01)
         #expect(abs(Double(s.duplicated) / 20_000 - 0.03) < 0.01)
@@ -101,8 +104,9 @@ import NetworkEmulator
 
     @Test func sameSeedSamePlayout() throws {
         func once() throws -> EmulatedAudioCall.Result {
-            try EmulatedAudioCall.run(sender: try EmulatedOpusSender(speech: Array(Self.signal.prefix(48_000 * 5))),
-                                      path: .init(loss: .random(0.1), jitter: .milliseconds(20), seed: 77))
+            try EmulatedAudioCall.run(
+                sender: try EmulatedOpusSender(speech: Array(Self.signal.prefix(48_000 * 5))),
+                path: .init(loss: .random(0.1), jitter: .milliseconds(20), seed: 77))
         }
         let a = try once(), b = try once()
         #expect(a.played == b.played)
@@ -111,8 +115,11 @@ import NetworkEmulator
 
     @Test func reorderedAndDuplicatedPacketsAreStillPlayed() throws {
         let sender = try EmulatedOpusSender(speech: Self.signal)
-        let r = try EmulatedAudioCall.run(sender: sender, path: .init(jitter: .milliseconds(10), reorderRate: 0.05,
-                                                                       reorderDelay: .milliseconds(25), duplicateRate: 0.05, seed: 4))
+        let r = try EmulatedAudioCall.run(
+            sender: sender,
+            path: .init(
+                jitter: .milliseconds(10), reorderRate: 0.05,
+                reorderDelay: .milliseconds(25), duplicateRate: 0.05, seed: 4))
         #expect(r.path.duplicated > 20 && r.path.reordered > 20)
         #expect(Self.decodedShare(r) >= 0.99, "\(r.playout)")
         #expect(r.playout.duplicatePackets > 0)
@@ -141,8 +148,10 @@ import NetworkEmulator
             let out = dir.appendingPathComponent("emulated-\(lines.count).wav")
             try Data(WAVFile(sampleRate: 48_000, channels: 1, samples: r.played).serialized()).write(to: out)
             let mos = try CallSupport.pesq(reference: speech.url, degraded: out)
-            lines.append("\(name): PESQ \(mos), lost \(r.path.lost)/\(r.path.sent), FEC \(r.playout.fecRecoveredFrames), "
-                         + "concealed \(r.playout.concealedFrames), accelerated \(r.playout.acceleratedFrames), expanded \(r.playout.expandedFrames)")
+            lines.append(
+                "\(name): PESQ \(mos), lost \(r.path.lost)/\(r.path.sent), FEC \(r.playout.fecRecoveredFrames), "
+                    + "concealed \(r.playout.concealedFrames), accelerated \(r.playout.acceleratedFrames), expanded \(r.playout.expandedFrames)"
+            )
             #expect(mos >= bound, "\(name): PESQ \(mos) < \(bound)")
         }
         print("EmulatedAudioCallTests.speechQualityAcrossLoss:\n  " + lines.joined(separator: "\n  "))
@@ -165,16 +174,21 @@ import NetworkEmulator
     /// loss reports.
     static let defaults = Variant(name: "default", bitrate: 48_000, distance: 0, adaptive: true)
 
-    static func score(_ speech: (url: URL, wav: WAVFile), in dir: URL, _ v: Variant, _ loss: NetworkPath<RTPPacket>.Loss,
-                      seed: UInt64, warmUp: Bool = false) throws -> (mos: Double, result: EmulatedAudioCall.Result) {
+    static func score(
+        _ speech: (url: URL, wav: WAVFile), in dir: URL, _ v: Variant, _ loss: NetworkPath<RTPPacket>.Loss,
+        seed: UInt64, warmUp: Bool = false
+    ) throws -> (mos: Double, result: EmulatedAudioCall.Result) {
         // With `warmUp` the call starts with three seconds of speech that are not scored: the
         // sender has heard the first loss reports by the time the sentence starts, as it would
         // a minute into a call, and the encoder is past its first frames.
         let lead = warmUp ? min(speech.wav.samples.count, 48_000 * 3) : 0
-        let sender = try EmulatedOpusSender(speech: Array(speech.wav.samples[0..<lead]) + speech.wav.samples, settings: .init(
-            bitrate: v.bitrate, redundancy: v.distance.map { (63, $0) }))
-        var r = try EmulatedAudioCall.run(sender: sender, path: .init(loss: loss, jitter: .milliseconds(10), seed: seed),
-                                          redundancy: v.adaptive ? RedundancyController() : nil)
+        let sender = try EmulatedOpusSender(
+            speech: Array(speech.wav.samples[0..<lead]) + speech.wav.samples,
+            settings: .init(
+                bitrate: v.bitrate, redundancy: v.distance.map { (63, $0) }))
+        var r = try EmulatedAudioCall.run(
+            sender: sender, path: .init(loss: loss, jitter: .milliseconds(10), seed: seed),
+            redundancy: v.adaptive ? RedundancyController() : nil)
         r.played.removeFirst(min(lead, r.played.count))
         let out = dir.appendingPathComponent("red-\(v.name)-\(seed).wav")
         try Data(WAVFile(sampleRate: 48_000, channels: 1, samples: r.played).serialized()).write(to: out)
@@ -194,9 +208,10 @@ import NetworkEmulator
         let f = try Self.score(speech, in: dir, fecOnly, random, seed: 21)
         let r = try Self.score(speech, in: dir, red, random, seed: 21)
         let bursty = try Self.score(speech, in: dir, red, .bursty(average: 0.10, meanBurst: 3), seed: 21)
-        print("EmulatedRedundancyTests: 20 % random: FEC PESQ \(f.mos) (\(f.result.playout.concealedFrames) concealed), "
-              + "RED PESQ \(r.mos) (\(r.result.redundancy.recoveredFrames) recovered, \(r.result.playout.concealedFrames) concealed, "
-              + "\(Int(r.result.payloadKilobitsPerSecond)) kbit/s); 10 % bursty RED \(bursty.mos)")
+        print(
+            "EmulatedRedundancyTests: 20 % random: FEC PESQ \(f.mos) (\(f.result.playout.concealedFrames) concealed), "
+                + "RED PESQ \(r.mos) (\(r.result.redundancy.recoveredFrames) recovered, \(r.result.playout.concealedFrames) concealed, "
+                + "\(Int(r.result.payloadKilobitsPerSecond)) kbit/s); 10 % bursty RED \(bursty.mos)")
         #expect(r.result.redundancy.recoveredFrames > r.result.path.lost / 2, "\(r.result.redundancy)")
         #expect(r.result.playout.concealedFrames * 2 < f.result.playout.concealedFrames)
         #expect(r.mos >= 3.3 && r.mos > f.mos + 0.5, "RED \(r.mos) vs FEC \(f.mos)")
@@ -214,10 +229,11 @@ import NetworkEmulator
         let bursty = NetworkPath<RTPPacket>.Loss.bursty(average: 0.10, meanBurst: 3)
         let fec = try Self.score(speech, in: dir, Variant(name: "fec", bitrate: 48_000, distance: nil), bursty, seed: 21, warmUp: true)
         let red = try Self.score(speech, in: dir, Self.defaults, bursty, seed: 21, warmUp: true)
-        print("EmulatedRedundancyTests: 10 % bursty: FEC PESQ \(fec.mos) (\(fec.result.playout.concealedFrames) concealed), "
-              + "defaults PESQ \(red.mos) (\(red.result.redundancy.recoveredFrames) recovered by RED, "
-              + "\(red.result.playout.concealedFrames) concealed, mean distance \(red.result.meanRedundancyDistance), "
-              + "\(Int(red.result.payloadKilobitsPerSecond)) kbit/s)")
+        print(
+            "EmulatedRedundancyTests: 10 % bursty: FEC PESQ \(fec.mos) (\(fec.result.playout.concealedFrames) concealed), "
+                + "defaults PESQ \(red.mos) (\(red.result.redundancy.recoveredFrames) recovered by RED, "
+                + "\(red.result.playout.concealedFrames) concealed, mean distance \(red.result.meanRedundancyDistance), "
+                + "\(Int(red.result.payloadKilobitsPerSecond)) kbit/s)")
         #expect(red.result.meanRedundancyDistance > 2.5, "the reports took the sender to three repeats")
         #expect(red.result.playout.targetDelay >= .milliseconds(80), "the receiver waits for the repeats")
         #expect(red.result.playout.concealedFrames * 2 < fec.result.playout.concealedFrames)

@@ -12,10 +12,10 @@ import Testing
     }
 
     @Test func rtcpIsToldFromRTPByPayloadType() {
-        #expect(DatagramKind(classifying: [0x80, 200]) == .rtcp)   // SR
-        #expect(DatagramKind(classifying: [0x81, 201]) == .rtcp)   // RR
-        #expect(DatagramKind(classifying: [0x80, 111]) == .rtp)    // Opus
-        #expect(DatagramKind(classifying: [0x80, 0x80 | 111]) == .rtp)  // marker set
+        #expect(DatagramKind(classifying: [0x80, 200]) == .rtcp) // SR
+        #expect(DatagramKind(classifying: [0x81, 201]) == .rtcp) // RR
+        #expect(DatagramKind(classifying: [0x80, 111]) == .rtp) // Opus
+        #expect(DatagramKind(classifying: [0x80, 0x80 | 111]) == .rtp) // marker set
         #expect(DatagramKind(classifying: [0x80]) == .rtp)
         #expect(DatagramKind(classifying: [UInt8]()) == .unknown)
     }

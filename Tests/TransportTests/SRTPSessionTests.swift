@@ -10,8 +10,9 @@ struct SRTPVector: Decodable, Sendable, CustomTestStringConvertible {
 
     static func load() -> [SRTPVector] {
         guard let url = Bundle.module.url(forResource: "srtp-known-answers", withExtension: "json", subdirectory: "Vectors"),
-              let data = try? Data(contentsOf: url),
-              let vectors = try? JSONDecoder().decode([SRTPVector].self, from: data) else { return [] }
+            let data = try? Data(contentsOf: url),
+            let vectors = try? JSONDecoder().decode([SRTPVector].self, from: data)
+        else { return [] }
         return vectors
     }
 }
@@ -49,8 +50,10 @@ func makeRTP(seq: UInt16, payload: [UInt8] = [UInt8](repeating: 0x42, count: 60)
     static func pair(_ profile: SRTPProfile) throws -> (SRTPSession, SRTPSession) {
         let k1 = [UInt8](repeating: 1, count: 16), k2 = [UInt8](repeating: 2, count: 16)
         let s1 = [UInt8](repeating: 3, count: profile.saltLength), s2 = [UInt8](repeating: 4, count: profile.saltLength)
-        return (try SRTPSession(profile: profile, localKey: k1, localSalt: s1, remoteKey: k2, remoteSalt: s2),
-                try SRTPSession(profile: profile, localKey: k2, localSalt: s2, remoteKey: k1, remoteSalt: s1))
+        return (
+            try SRTPSession(profile: profile, localKey: k1, localSalt: s1, remoteKey: k2, remoteSalt: s2),
+            try SRTPSession(profile: profile, localKey: k2, localSalt: s2, remoteKey: k1, remoteSalt: s1)
+        )
     }
 
     @Test(arguments: SRTPProfile.allCases) func roundTripBothWays(profile: SRTPProfile) throws {
@@ -99,12 +102,14 @@ func makeRTP(seq: UInt16, payload: [UInt8] = [UInt8](repeating: 0x42, count: 60)
 
     @Test func badKeysAndShortPacketsAreTypedErrors() throws {
         #expect(throws: SRTPError.invalidKeyLength(expected: 16, actual: 15)) {
-            try SRTPSession(profile: .aeadAES128GCM, localKey: [UInt8](repeating: 0, count: 15), localSalt: [UInt8](repeating: 0, count: 12),
-                            remoteKey: [UInt8](repeating: 0, count: 16), remoteSalt: [UInt8](repeating: 0, count: 12))
+            try SRTPSession(
+                profile: .aeadAES128GCM, localKey: [UInt8](repeating: 0, count: 15), localSalt: [UInt8](repeating: 0, count: 12),
+                remoteKey: [UInt8](repeating: 0, count: 16), remoteSalt: [UInt8](repeating: 0, count: 12))
         }
         #expect(throws: SRTPError.invalidSaltLength(expected: 14, actual: 12)) {
-            try SRTPSession(profile: .aes128CMHMACSHA1_80, localKey: [UInt8](repeating: 0, count: 16), localSalt: [UInt8](repeating: 0, count: 12),
-                            remoteKey: [UInt8](repeating: 0, count: 16), remoteSalt: [UInt8](repeating: 0, count: 12))
+            try SRTPSession(
+                profile: .aes128CMHMACSHA1_80, localKey: [UInt8](repeating: 0, count: 16), localSalt: [UInt8](repeating: 0, count: 12),
+                remoteKey: [UInt8](repeating: 0, count: 16), remoteSalt: [UInt8](repeating: 0, count: 12))
         }
         let (alice, _) = try Self.pair(.aeadAES128GCM)
         #expect(throws: SRTPError.packetTooShort(length: 3)) { try alice.protect([0x80, 0, 0]) }
@@ -118,7 +123,7 @@ func makeRTP(seq: UInt16, payload: [UInt8] = [UInt8](repeating: 0x42, count: 60)
         for i in 0..<3000 {
             let n = Int.random(in: 0..<200, using: &rng)
             var bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            if i % 2 == 0, !bytes.isEmpty { bytes[0] = 0x80 | (bytes[0] & 0x1F) }  // look like RTP v2
+            if i % 2 == 0, !bytes.isEmpty { bytes[0] = 0x80 | (bytes[0] & 0x1F) } // look like RTP v2
             if (try? bob.unprotect(bytes)) != nil { accepted += 1 }
             if (try? bob.unprotectRTCP(bytes)) != nil { accepted += 1 }
         }

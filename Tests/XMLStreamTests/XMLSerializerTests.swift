@@ -12,8 +12,9 @@ import Testing
     @Test func declaresNamespaceOnlyWhereItChanges() {
         let inner = XMLElement("jingle", namespace: "urn:xmpp:jingle:1", ["sid": "s1"])
         let iq = XMLElement("iq", namespace: "jabber:client", ["type": "set"], children: [inner])
-        #expect(XMLSerializer.serialize(iq, parentNamespace: "jabber:client")
-            == "<iq type='set'><jingle xmlns='urn:xmpp:jingle:1' sid='s1'/></iq>")
+        #expect(
+            XMLSerializer.serialize(iq, parentNamespace: "jabber:client")
+                == "<iq type='set'><jingle xmlns='urn:xmpp:jingle:1' sid='s1'/></iq>")
     }
 
     @Test func writesXMLLangWithItsPrefix() {

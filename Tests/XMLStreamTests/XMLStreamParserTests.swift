@@ -2,12 +2,15 @@ import Foundation
 import Testing
 @testable import XMLStream
 
-private let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+private let header =
+    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
     + "xmlns:stream='http://etherx.jabber.org/streams' to='example.test' version='1.0'>"
 
 private func transcript() throws -> [UInt8] {
-    let url = try #require(Bundle.module.url(forResource: "c2s-server-session", withExtension: "xml",
-                                             subdirectory: "Transcripts"))
+    let url = try #require(
+        Bundle.module.url(
+            forResource: "c2s-server-session", withExtension: "xml",
+            subdirectory: "Transcripts"))
     return try [UInt8](Data(contentsOf: url))
 }
 
@@ -53,8 +56,13 @@ private func stanzas(_ events: [XMLStreamEvent]) -> [XMLElement] {
         #expect(parser.isStreamOpen)
         #expect(try parser.feed("<message to='a@b'><body>hi</body></message").isEmpty)
         let events = try parser.feed(">")
-        #expect(events == [.element(XMLElement("message", namespace: "jabber:client", ["to": "a@b"],
-            children: [XMLElement("body", namespace: "jabber:client", text: "hi")]))])
+        #expect(
+            events == [
+                .element(
+                    XMLElement(
+                        "message", namespace: "jabber:client", ["to": "a@b"],
+                        children: [XMLElement("body", namespace: "jabber:client", text: "hi")]))
+            ])
         #expect(try parser.feed("<presence/").isEmpty)
         #expect(try parser.feed(">") == [.element(XMLElement("presence", namespace: "jabber:client"))])
         #expect(try parser.feed("</stream:stream>") == [.streamClosed])
@@ -147,11 +155,12 @@ private func stanzas(_ events: [XMLStreamEvent]) -> [XMLElement] {
         let parser = XMLStreamParser()
         let input = "<stream xmlns='http://etherx.jabber.org/streams'><features/></stream>"
         let events = try parser.feed(Array(input.utf8).lazy.map { $0 })
-        #expect(events == [
-            .streamOpened(XMLElement(name: "stream", namespace: "http://etherx.jabber.org/streams")),
-            .element(XMLElement(name: "features", namespace: "http://etherx.jabber.org/streams")),
-            .streamClosed,
-        ])
+        #expect(
+            events == [
+                .streamOpened(XMLElement(name: "stream", namespace: "http://etherx.jabber.org/streams")),
+                .element(XMLElement(name: "features", namespace: "http://etherx.jabber.org/streams")),
+                .streamClosed,
+            ])
     }
 
     @Test func buildsWideAndDeepTreesInOrder() throws {
@@ -199,8 +208,9 @@ private func stanzas(_ events: [XMLStreamEvent]) -> [XMLElement] {
         BadInput("malformed tag", header + "<message to='a></message>", .notWellFormed),
         BadInput("mismatched close", header + "<message><body></message>", .notWellFormed),
         BadInput("undefined prefix", header + "<x:message/>", .notWellFormed),
-        BadInput("wrong root name", "<?xml version='1.0'?><stream:features xmlns:stream='http://etherx.jabber.org/streams'>",
-                 .invalidStreamHeader),
+        BadInput(
+            "wrong root name", "<?xml version='1.0'?><stream:features xmlns:stream='http://etherx.jabber.org/streams'>",
+            .invalidStreamHeader),
         BadInput("wrong root namespace", "<stream:stream xmlns:stream='urn:not-streams'>", .invalidStreamHeader),
         BadInput("unprefixed root in jabber:client", "<stream xmlns='jabber:client'>", .invalidStreamHeader),
     ])
@@ -215,7 +225,8 @@ private func stanzas(_ events: [XMLStreamEvent]) -> [XMLElement] {
     }
 
     @Test func encodingDeclarationsDoNotSwitchAwayFromUTF8() throws {
-        let latin1Header = "<?xml version='1.0' encoding='ISO-8859-1'?>"
+        let latin1Header =
+            "<?xml version='1.0' encoding='ISO-8859-1'?>"
             + "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
         let parser = XMLStreamParser()
         _ = try parser.feed(latin1Header)
@@ -295,15 +306,17 @@ private func stanzas(_ events: [XMLStreamEvent]) -> [XMLElement] {
 
     @Test func resetStartsANewStreamAfterStartTLS() throws {
         let parser = XMLStreamParser()
-        let opening = try parser.feed(header + "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
-            + "</stream:features><proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        let opening = try parser.feed(
+            header + "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+                + "</stream:features><proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
         #expect(opening.count == 3)
         #expect(parser.isStreamOpen)
         parser.reset()
         #expect(!parser.isStreamOpen)
         // The restarted stream sends a second XML declaration and header: fine only on a fresh context.
-        let restarted = try parser.feed(header + "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"
-            + "</stream:features>")
+        let restarted = try parser.feed(
+            header + "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"
+                + "</stream:features>")
         #expect(restarted.count == 2)
         #expect(stanzas(restarted).first?.child("bind")?.namespace == "urn:ietf:params:xml:ns:xmpp-bind")
         #expect(parser.isStreamOpen)

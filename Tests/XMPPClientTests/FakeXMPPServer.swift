@@ -1,6 +1,6 @@
 import CryptoPrimitives
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import NIOCore
 import NIOPosix
@@ -103,10 +103,15 @@ final class FakeXMPPServerConnection: ChannelInboundHandler, @unchecked Sendable
         for event in events {
             switch event {
             case .streamOpened:
-                write("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='localhost' id='fake\(phase)' version='1.0'>")
+                write(
+                    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='localhost' id='fake\(phase)' version='1.0'>"
+                )
                 switch phase {
                 case 0: write("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>")
-                case 1: write("<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>")
+                case 1:
+                    write(
+                        "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>"
+                    )
                 default: write("<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>")
                 }
             case .streamClosed:
@@ -117,8 +122,10 @@ final class FakeXMPPServerConnection: ChannelInboundHandler, @unchecked Sendable
                 if element.name == "starttls" {
                     write("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
                     do {
-                        let tls = try NIOTLSHandler.server(TLSServerConfiguration(certificateChainFile: server.certificateFile,
-                                                                                  privateKeyFile: server.keyFile))
+                        let tls = try NIOTLSHandler.server(
+                            TLSServerConfiguration(
+                                certificateChainFile: server.certificateFile,
+                                privateKeyFile: server.keyFile))
                         try context.pipeline.syncOperations.addHandler(tls, position: .first)
                     } catch {
                         context.close(promise: nil)

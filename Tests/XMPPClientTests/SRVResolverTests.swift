@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import Synchronization
@@ -28,9 +28,10 @@ import XMPPCore
     @Test func truncatedUDPAnswerIsAskedAgainOverTCP() async throws {
         let server = try FakeDNSServer.start(mode: .truncateUDP(["_xmpp-client._tcp.example.test": [Self.record]]))
         defer { server.stop() }
-        let records = await SRVResolver.lookup(domain: "example.test",
-                                               configuration: ResolverConfiguration(nameservers: [server.server], search: []),
-                                               timeout: .seconds(3))
+        let records = await SRVResolver.lookup(
+            domain: "example.test",
+            configuration: ResolverConfiguration(nameservers: [server.server], search: []),
+            timeout: .seconds(3))
         #expect(records == [Self.record])
         #expect(server.udpQueries == ["_xmpp-client._tcp.example.test"])
         #expect(server.tcpQueries == ["_xmpp-client._tcp.example.test"])
@@ -47,16 +48,20 @@ import XMPPCore
 
         let asGivenFirst = ResolverConfiguration(nameservers: [server.server], search: ["other.test", "corp.test"], ndots: 1, attempts: 1)
         #expect(await SRVResolver.lookup(domain: "chat", configuration: asGivenFirst, timeout: .seconds(3)) == [Self.record])
-        #expect(server.udpQueries.dropFirst(2) == ["_xmpp-client._tcp.chat", "_xmpp-client._tcp.chat.other.test",
-                                                   "_xmpp-client._tcp.chat.corp.test"])
+        #expect(
+            server.udpQueries.dropFirst(2) == [
+                "_xmpp-client._tcp.chat", "_xmpp-client._tcp.chat.other.test",
+                "_xmpp-client._tcp.chat.corp.test",
+            ])
     }
 
     @Test func overrideTakesSeveralServersSeparatedByCommas() async throws {
         let dead = try FakeDNSServer.start(mode: .silent)
         let live = try FakeDNSServer.start(mode: .answer(["_xmpp-client._tcp.example.test": [Self.record]]))
         defer { dead.stop(); live.stop() }
-        let records = await SRVResolver.lookup(domain: "example.test", nameserver: "127.0.0.1:\(dead.port),127.0.0.1:\(live.port)",
-                                               timeout: .seconds(3), group: .singletonMultiThreadedEventLoopGroup)
+        let records = await SRVResolver.lookup(
+            domain: "example.test", nameserver: "127.0.0.1:\(dead.port),127.0.0.1:\(live.port)",
+            timeout: .seconds(3), group: .singletonMultiThreadedEventLoopGroup)
         #expect(records == [Self.record])
         #expect(ResolverConfiguration.server("[::1]:53") == .init(host: "::1", port: 53))
         // An IPv6 server goes into the state's extended list (nothing listens there: no answer).
@@ -66,24 +71,29 @@ import XMPPCore
             return
         }
         #expect(ResolverConfiguration.server("example.test:53") == nil)
-        #expect(await SRVResolver.resolve(domain: "example.test", nameserver: "not-an-address", timeout: .seconds(1))
+        #expect(
+            await SRVResolver.resolve(domain: "example.test", nameserver: "not-an-address", timeout: .seconds(1))
                 == .failure(.resolverFailure("'not-an-address' is not a list of name server addresses")))
     }
 
     /// NXDOMAIN, a name without SRV records, the "." target, and no answer at all say different things.
     @Test func failuresSayWhy() async throws {
-        let server = try FakeDNSServer.start(mode: .answer([
-            "_xmpp-client._tcp.empty.test": [],
-            "_xmpp-client._tcp.none.test": [SRVRecord(priority: 0, weight: 0, port: 0, target: "")],
-        ]))
+        let server = try FakeDNSServer.start(
+            mode: .answer([
+                "_xmpp-client._tcp.empty.test": [],
+                "_xmpp-client._tcp.none.test": [SRVRecord(priority: 0, weight: 0, port: 0, target: "")],
+            ]))
         let dead = try FakeDNSServer.start(mode: .silent)
         defer { server.stop(); dead.stop() }
         let live = ResolverConfiguration(nameservers: [server.server], search: [], attempts: 1)
-        #expect(await SRVResolver.resolve(domain: "missing.test", configuration: live, timeout: .seconds(3))
+        #expect(
+            await SRVResolver.resolve(domain: "missing.test", configuration: live, timeout: .seconds(3))
                 == .failure(.noSuchName("_xmpp-client._tcp.missing.test")))
-        #expect(await SRVResolver.resolve(domain: "empty.test", configuration: live, timeout: .seconds(3))
+        #expect(
+            await SRVResolver.resolve(domain: "empty.test", configuration: live, timeout: .seconds(3))
                 == .failure(.noRecords("_xmpp-client._tcp.empty.test")))
-        #expect(await SRVResolver.resolve(domain: "none.test", configuration: live, timeout: .seconds(3))
+        #expect(
+            await SRVResolver.resolve(domain: "none.test", configuration: live, timeout: .seconds(3))
                 == .failure(.noRecords("_xmpp-client._tcp.none.test")))
         let silent = ResolverConfiguration(nameservers: [dead.server], search: [], attempts: 1)
         let result = await SRVResolver.resolve(domain: "example.test", configuration: silent, timeout: .seconds(2))
@@ -240,8 +250,10 @@ final class FakeDNSServer: Sendable {
         out += question
         for r in records ?? [] {
             out += [0xC0, 12, 0, 33, 0, 1, 0, 0, 0x0E, 0x10]
-            var data: [UInt8] = [UInt8(r.priority >> 8), UInt8(r.priority & 0xFF), UInt8(r.weight >> 8), UInt8(r.weight & 0xFF),
-                                 UInt8(r.port >> 8), UInt8(r.port & 0xFF)]
+            var data: [UInt8] = [
+                UInt8(r.priority >> 8), UInt8(r.priority & 0xFF), UInt8(r.weight >> 8), UInt8(r.weight & 0xFF),
+                UInt8(r.port >> 8), UInt8(r.port & 0xFF),
+            ]
             for label in r.target.split(separator: ".") { data += [UInt8(label.utf8.count)] + Array(label.utf8) }
             data.append(0)
             out += [UInt8(data.count >> 8), UInt8(data.count & 0xFF)] + data

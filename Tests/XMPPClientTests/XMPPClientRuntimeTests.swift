@@ -9,9 +9,10 @@ import XMPPCore
 /// spoofed responses, timeouts, malformed XML. Waits are bounded by request timeouts, never sleeps.
 @Suite struct XMPPClientRuntimeTests {
     func configuration(_ server: FakeXMPPServer, port: Int, password: String = "secret") -> XMPPClientConfiguration {
-        XMPPClientConfiguration(jid: JID("alice@localhost/fake")!, password: password,
-                                server: .init(host: "127.0.0.1", port: port), trustedCAFile: server.certificateFile,
-                                connectTimeout: .seconds(5), negotiationStepTimeout: .seconds(5), requestTimeout: .seconds(5))
+        XMPPClientConfiguration(
+            jid: JID("alice@localhost/fake")!, password: password,
+            server: .init(host: "127.0.0.1", port: port), trustedCAFile: server.certificateFile,
+            connectTimeout: .seconds(5), negotiationStepTimeout: .seconds(5), requestTimeout: .seconds(5))
     }
 
     @Test func connectsOverSTARTTLSAndAnswersServerRequests() async throws {
@@ -70,16 +71,20 @@ import XMPPCore
         let (seen, seenSink) = AsyncStream.makeStream(of: XMLElement.self)
         client.receiveStanzas { seenSink.yield($0) }
         var replies = server.received.makeAsyncIterator()
-        server.send("<iq type='set' id='j1' from='bob@localhost/b' extra='kept'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s'/>"
-                    + "<second xmlns='urn:example:x'/></iq>"
-                    + "<message from='bob@localhost/b' type='chat'><body>between</body></message>"
-                    + "<iq type='set' id='j2' from='bob@localhost/b'><jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s'/></iq>")
+        server.send(
+            "<iq type='set' id='j1' from='bob@localhost/b' extra='kept'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s'/>"
+                + "<second xmlns='urn:example:x'/></iq>"
+                + "<message from='bob@localhost/b' type='chat'><body>between</body></message>"
+                + "<iq type='set' id='j2' from='bob@localhost/b'><jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s'/></iq>")
         var elements: [XMLElement] = []
         for await element in seen {
             elements.append(element)
             if elements.count == 3 { break }
         }
-        #expect(elements.map { $0.attribute("id") ?? $0.child("body", namespace: XMPPNamespace.client)?.text ?? "?" } == ["j1", "between", "j2"])
+        #expect(
+            elements.map { $0.attribute("id") ?? $0.child("body", namespace: XMPPNamespace.client)?.text ?? "?" } == [
+                "j1", "between", "j2",
+            ])
         // Each element as it was read: nothing the parsed IQ has no field for is lost.
         #expect(elements.first?.attribute("extra") == "kept" && elements.first?.elements.count == 2)
         // Nothing was answered for us: the first thing the server gets is our own answer.
@@ -125,8 +130,9 @@ import XMPPCore
             return IQ(type: .result, id: iq.id, to: iq.from)
         }
         var replies = server.received.makeAsyncIterator()
-        server.send("<iq type='set' id='j1' from='bob@localhost/b'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s'/></iq>"
-                    + "<iq type='set' id='j2' from='bob@localhost/b'><jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s'/></iq>")
+        server.send(
+            "<iq type='set' id='j1' from='bob@localhost/b'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s'/></iq>"
+                + "<iq type='set' id='j2' from='bob@localhost/b'><jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s'/></iq>")
         var answered: [String] = []
         while answered.count < 2, let element = await replies.next() {
             if let iq = IQ(element: element), iq.type == .result { answered.append(iq.id) }
@@ -141,16 +147,19 @@ import XMPPCore
         let server = try FakeXMPPServer(password: "secret") { element in
             guard let iq = IQ(element: element), iq.type == .get, let to = iq.to else { return [] }
             // First a forged answer from another entity with the same id, then the real one.
-            let forged = IQ(type: .result, id: iq.id, from: JID("mallory@localhost/m"),
-                            payload: XMLElement("query", namespace: "urn:example:q", ["who": "mallory"]))
+            let forged = IQ(
+                type: .result, id: iq.id, from: JID("mallory@localhost/m"),
+                payload: XMLElement("query", namespace: "urn:example:q", ["who": "mallory"]))
             let real = IQ(type: .result, id: iq.id, from: to, payload: XMLElement("query", namespace: "urn:example:q", ["who": "bob"]))
             return [forged, real].map { XMLSerializer.serialize($0.element, parentNamespace: XMPPNamespace.client) }
         }
         let port = try await server.start()
         let client = XMPPClient(configuration: configuration(server, port: port))
         try await client.connect()
-        let response = try await client.sendIQ(IQ(type: .get, id: "", to: JID("bob@localhost/b"),
-                                                  payload: XMLElement("query", namespace: "urn:example:q")))
+        let response = try await client.sendIQ(
+            IQ(
+                type: .get, id: "", to: JID("bob@localhost/b"),
+                payload: XMLElement("query", namespace: "urn:example:q")))
         #expect(response.payload?.attribute("who") == "bob")
         await client.disconnect()
         await server.stop()
@@ -165,8 +174,9 @@ import XMPPCore
         let client = XMPPClient(configuration: configuration(server, port: port))
         try await client.connect()
         await #expect(throws: XMPPError.timeout(what: "the answer to IQ 'silent-1'")) {
-            _ = try await client.sendIQ(IQ(type: .get, id: "silent-1", payload: XMLElement("quiet", namespace: "urn:example:q")),
-                                        timeout: .milliseconds(200))
+            _ = try await client.sendIQ(
+                IQ(type: .get, id: "silent-1", payload: XMLElement("quiet", namespace: "urn:example:q")),
+                timeout: .milliseconds(200))
         }
         await #expect(throws: XMPPError.stanza(StanzaError(.itemNotFound))) {
             _ = try await client.sendIQ(IQ(type: .get, id: "", payload: XMLElement("fail", namespace: "urn:example:q")))
@@ -209,7 +219,9 @@ import XMPPCore
         var received = server.received.makeAsyncIterator()
         server.send("<message><a></b></message>")
         guard case .disconnected(let error)? = await events.next() else { Issue.record("no disconnected event"); return }
-        guard case .malformedXML(let message)? = error else { Issue.record("expected malformedXML, got \(String(describing: error))"); return }
+        guard case .malformedXML(let message)? = error else {
+            Issue.record("expected malformedXML, got \(String(describing: error))"); return
+        }
         #expect(message.contains("mismatch"))
         // The client told the server why before closing.
         let streamError = await received.next()
@@ -220,8 +232,9 @@ import XMPPCore
     }
 
     @Test func unreachableServer() async throws {
-        let client = XMPPClient(configuration: XMPPClientConfiguration(
-            jid: JID("alice@localhost")!, password: "x", server: .init(host: "127.0.0.1", port: 1), connectTimeout: .seconds(2)))
+        let client = XMPPClient(
+            configuration: XMPPClientConfiguration(
+                jid: JID("alice@localhost")!, password: "x", server: .init(host: "127.0.0.1", port: 1), connectTimeout: .seconds(2)))
         do {
             try await client.connect()
             Issue.record("connected to port 1")

@@ -7,10 +7,14 @@ import XMLStream
     let t0 = ContinuousClock.now
     let sha1 = SCRAMVector.all.first { $0.mechanism == "SCRAM-SHA-1" }
 
-    func negotiator(jid: String = "user@example.com/phone", password: String = "pencil",
-                    allowPlaintext: Bool = false, nonce: String? = "fyko+d2lbbFgONRv9qkxdawL") -> ClientStreamNegotiator {
-        ClientStreamNegotiator(configuration: .init(jid: JID(jid)!, password: password, allowPlaintext: allowPlaintext,
-                                                    clientNonce: nonce))
+    func negotiator(
+        jid: String = "user@example.com/phone", password: String = "pencil",
+        allowPlaintext: Bool = false, nonce: String? = "fyko+d2lbbFgONRv9qkxdawL"
+    ) -> ClientStreamNegotiator {
+        ClientStreamNegotiator(
+            configuration: .init(
+                jid: JID(jid)!, password: password, allowPlaintext: allowPlaintext,
+                clientNonce: nonce))
     }
 
     /// Runs the negotiator up to the point where it has sent `<auth/>` after TLS.
@@ -30,10 +34,12 @@ import XMLStream
         #expect(n.start(now: t0) == [.send(XMLSerializer.streamHeader(to: "example.com"))])
         #expect(n.handle(FakeServer.header(), now: t0) == [])
         #expect(n.nextDeadline == t0 + .seconds(30))
-        #expect(n.handle(FakeServer.features([FakeServer.startTLS(), FakeServer.mechanisms(["PLAIN"])]), now: t0)
+        #expect(
+            n.handle(FakeServer.features([FakeServer.startTLS(), FakeServer.mechanisms(["PLAIN"])]), now: t0)
                 == [.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")])
         #expect(n.handle(FakeServer.proceed, now: t0) == [.startTLS])
-        #expect(n.tlsEstablished(now: t0) == [.resetParser, .send(XMLSerializer.streamHeader(to: "example.com", from: "user@example.com"))])
+        #expect(
+            n.tlsEstablished(now: t0) == [.resetParser, .send(XMLSerializer.streamHeader(to: "example.com", from: "user@example.com"))])
         #expect(n.isTLSEstablished)
         _ = n.handle(FakeServer.header(id: "s2"), now: t0)
 
@@ -46,12 +52,16 @@ import XMLStream
         guard case .send(let responseText)? = response.first else { Issue.record("no response: \(response)"); return }
         #expect(FakeServer.saslPayload(of: responseText) == v.clientFinal)
 
-        #expect(n.handle(FakeServer.sasl("success", v.serverFinal), now: t0)
+        #expect(
+            n.handle(FakeServer.sasl("success", v.serverFinal), now: t0)
                 == [.resetParser, .send(XMLSerializer.streamHeader(to: "example.com", from: "user@example.com"))])
         #expect(n.saslMechanism == .scramSHA1)
         _ = n.handle(FakeServer.header(id: "s3"), now: t0)
         let bind = n.handle(FakeServer.features([FakeServer.bind, FakeServer.session(optional: true)]), now: t0)
-        #expect(bind == [.send("<iq type='set' id='bind_1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>phone</resource></bind></iq>")])
+        #expect(
+            bind == [
+                .send("<iq type='set' id='bind_1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>phone</resource></bind></iq>")
+            ])
 
         let ready = n.handle(FakeServer.bindResult(jid: "user@example.com/phone"), now: t0)
         guard case .ready(let jid, let features)? = ready.first else { Issue.record("not ready: \(ready)"); return }
@@ -65,7 +75,8 @@ import XMLStream
         _ = throughTLS(&n, mechanisms: ["PLAIN"])
         _ = n.handle(FakeServer.sasl("success", nil), now: t0)
         _ = n.handle(FakeServer.header(id: "s3"), now: t0)
-        #expect(n.handle(FakeServer.features([FakeServer.bind]), now: t0)
+        #expect(
+            n.handle(FakeServer.features([FakeServer.bind]), now: t0)
                 == [.send("<iq type='set' id='bind_1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")])
         let ready = n.handle(FakeServer.bindResult(jid: "user@example.com/4f2a"), now: t0)
         #expect(ready.count == 1)
@@ -163,7 +174,8 @@ import XMLStream
         _ = n.handle(FakeServer.sasl("success", nil), now: t0)
         _ = n.handle(FakeServer.header(id: "s3"), now: t0)
         _ = n.handle(FakeServer.features([FakeServer.bind, FakeServer.session(optional: false)]), now: t0)
-        #expect(n.handle(FakeServer.bindResult(jid: "user@example.com/phone"), now: t0)
+        #expect(
+            n.handle(FakeServer.bindResult(jid: "user@example.com/phone"), now: t0)
                 == [.send("<iq type='set' id='sess_1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>")])
         #expect(!n.isReady)
         let ready = n.handle(.element(IQ(type: .result, id: "sess_1").element), now: t0)

@@ -5,8 +5,10 @@ import XMLStream
 /// Builds what a server sends during negotiation, for scripted negotiator tests.
 enum FakeServer {
     static func header(id: String = "s1", version: String = "1.0") -> XMLStreamEvent {
-        .streamOpened(XMLElement("stream", namespace: XMPPNamespace.stream,
-                                 ["from": "example.com", "id": id, "version": version]))
+        .streamOpened(
+            XMLElement(
+                "stream", namespace: XMPPNamespace.stream,
+                ["from": "example.com", "id": id, "version": version]))
     }
 
     static func features(_ children: [XMLElement]) -> XMLStreamEvent {
@@ -14,20 +16,23 @@ enum FakeServer {
     }
 
     static func startTLS(required: Bool = false) -> XMLElement {
-        XMLElement("starttls", namespace: XMPPNamespace.tls,
-                   children: required ? [XMLElement("required", namespace: XMPPNamespace.tls)] : [])
+        XMLElement(
+            "starttls", namespace: XMPPNamespace.tls,
+            children: required ? [XMLElement("required", namespace: XMPPNamespace.tls)] : [])
     }
 
     static func mechanisms(_ names: [String]) -> XMLElement {
-        XMLElement("mechanisms", namespace: XMPPNamespace.sasl,
-                   children: names.map { XMLElement("mechanism", namespace: XMPPNamespace.sasl, text: $0) })
+        XMLElement(
+            "mechanisms", namespace: XMPPNamespace.sasl,
+            children: names.map { XMLElement("mechanism", namespace: XMPPNamespace.sasl, text: $0) })
     }
 
     static let bind = XMLElement("bind", namespace: XMPPNamespace.bind)
 
     static func session(optional: Bool) -> XMLElement {
-        XMLElement("session", namespace: XMPPNamespace.session,
-                   children: optional ? [XMLElement("optional", namespace: XMPPNamespace.session)] : [])
+        XMLElement(
+            "session", namespace: XMPPNamespace.session,
+            children: optional ? [XMLElement("optional", namespace: XMPPNamespace.session)] : [])
     }
 
     static let proceed = XMLStreamEvent.element(XMLElement("proceed", namespace: XMPPNamespace.tls))
@@ -44,8 +49,9 @@ enum FakeServer {
     }
 
     static func bindResult(id: String = "bind_1", jid: String) -> XMLStreamEvent {
-        let bind = XMLElement("bind", namespace: XMPPNamespace.bind,
-                              children: [XMLElement("jid", namespace: XMPPNamespace.bind, text: jid)])
+        let bind = XMLElement(
+            "bind", namespace: XMPPNamespace.bind,
+            children: [XMLElement("jid", namespace: XMPPNamespace.bind, text: jid)])
         return .element(IQ(type: .result, id: id, payload: bind).element)
     }
 

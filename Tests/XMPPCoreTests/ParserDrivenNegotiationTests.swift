@@ -7,17 +7,21 @@ import XMLStream
 /// Prosody 0.12's, delivered in chunks of every size from 1 byte up: checks that the parser
 /// resets the negotiator asks for line up with the server's stream restarts.
 @Suite struct ParserDrivenNegotiationTests {
-    static let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xml:lang='en' xmlns:stream='http://etherx.jabber.org/streams' from='example.com' id='ID' version='1.0'>"
+    static let header =
+        "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xml:lang='en' xmlns:stream='http://etherx.jabber.org/streams' from='example.com' id='ID' version='1.0'>"
 
     /// What the server sends after each thing the client sends, keyed by the step.
     static func serverScript(_ v: SCRAMVector) -> [String] {
         [
-            header.replacingID("s1") + "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>",
+            header.replacingID("s1")
+                + "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>",
             "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
-            header.replacingID("s2") + "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms></stream:features>",
+            header.replacingID("s2")
+                + "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms></stream:features>",
             "<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\(Base64.encode(Array(v.serverFirst.utf8)))</challenge>",
             "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\(Base64.encode(Array(v.serverFinal.utf8)))</success>",
-            header.replacingID("s3") + "<stream:features><sub xmlns='urn:xmpp:features:pre-approval'/><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><required/></bind><session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='http://prosody.im' ver='abc='/><ver xmlns='urn:xmpp:features:rosterver'/></stream:features>",
+            header.replacingID("s3")
+                + "<stream:features><sub xmlns='urn:xmpp:features:pre-approval'/><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><required/></bind><session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='http://prosody.im' ver='abc='/><ver xmlns='urn:xmpp:features:rosterver'/></stream:features>",
             "<iq id='bind_1' type='result'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>user@example.com/phone</jid></bind></iq>",
         ]
     }
@@ -26,8 +30,10 @@ import XMLStream
     func prosodyShapedNegotiation(chunkSize: Int) throws {
         let v = try #require(SCRAMVector.all.first { $0.mechanism == "SCRAM-SHA-1" })
         let now = ContinuousClock.now
-        var negotiator = ClientStreamNegotiator(configuration: .init(jid: JID("user@example.com/phone")!, password: v.password,
-                                                                     clientNonce: v.clientNonce))
+        var negotiator = ClientStreamNegotiator(
+            configuration: .init(
+                jid: JID("user@example.com/phone")!, password: v.password,
+                clientNonce: v.clientNonce))
         let parser = XMLStreamParser()
         var sent: [String] = []
         var ready: JID? = nil

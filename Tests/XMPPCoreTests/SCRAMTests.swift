@@ -57,11 +57,11 @@ import Testing
     }
 
     @Test(arguments: [
-        "r=abcdef,s=QSXCR+Q6sek8bf92",            // no iteration count
-        "r=abcdef,i=4096",                         // no salt
-        "r=abcdef,s=!!!,i=4096",                   // salt not base64
-        "r=abcdef,s=QSXCR+Q6sek8bf92,i=0",         // zero iterations
-        "r=abcdef,s=QSXCR+Q6sek8bf92,i=99999999",  // above the cap
+        "r=abcdef,s=QSXCR+Q6sek8bf92", // no iteration count
+        "r=abcdef,i=4096", // no salt
+        "r=abcdef,s=!!!,i=4096", // salt not base64
+        "r=abcdef,s=QSXCR+Q6sek8bf92,i=0", // zero iterations
+        "r=abcdef,s=QSXCR+Q6sek8bf92,i=99999999", // above the cap
         "m=ext,r=abcdef,s=QSXCR+Q6sek8bf92,i=4096", // mandatory extension
         "e=other-error",
         "garbage",

@@ -6,15 +6,18 @@ import XMLStream
 @Suite struct DiscoTests {
     @Test func responderAnswersWithIdentityAndFeatures() throws {
         let responder = DiscoResponder(identityType: "phone", name: "Agent")
-        let request = IQ(type: .get, id: "d1", from: JID("example.com"), to: JID("a@example.com/r"),
-                         payload: XMLElement("query", namespace: XMPPNamespace.discoInfo))
+        let request = IQ(
+            type: .get, id: "d1", from: JID("example.com"), to: JID("a@example.com/r"),
+            payload: XMLElement("query", namespace: XMPPNamespace.discoInfo))
         let answer = try #require(responder.answer(request))
         #expect(answer.type == .result && answer.id == "d1" && answer.to == JID("example.com"))
         let info = try #require(answer.payload.flatMap(DiscoInfo.init(element:)))
         #expect(info.identities == [DiscoInfo.Identity(category: "client", type: "phone", name: "Agent")])
-        for feature in [XMPPNamespace.discoInfo, XMPPNamespace.ping, "urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:rtp:1",
-                        "urn:xmpp:jingle:apps:rtp:audio", "urn:xmpp:jingle:transports:ice-udp:1",
-                        "urn:xmpp:jingle:apps:dtls:0", "urn:xmpp:jingle-message:0"] {
+        for feature in [
+            XMPPNamespace.discoInfo, XMPPNamespace.ping, "urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:rtp:1",
+            "urn:xmpp:jingle:apps:rtp:audio", "urn:xmpp:jingle:transports:ice-udp:1",
+            "urn:xmpp:jingle:apps:dtls:0", "urn:xmpp:jingle-message:0",
+        ] {
             #expect(info.supports(feature), "missing \(feature)")
         }
     }
@@ -37,7 +40,8 @@ import XMLStream
         #expect(info.supports(XMPPNamespace.extdisco2) && info.extensions.count == 1)
         #expect(DiscoInfo(element: info.element) == info)
         let request = DiscoInfo.request(id: "q", to: JID("example.com"))
-        #expect(XMLSerializer.serialize(request.element, parentNamespace: XMPPNamespace.client)
+        #expect(
+            XMLSerializer.serialize(request.element, parentNamespace: XMPPNamespace.client)
                 == "<iq type='get' id='q' to='example.com'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
     }
 }
@@ -126,12 +130,16 @@ struct ProsodyExtdiscoVector: Decodable, Sendable, CustomStringConvertible {
 
     @Test func requestShapes() {
         let services = ExternalServiceDiscovery.servicesRequest(id: "s1", to: JID("example.com")!, type: "turn")
-        #expect(XMLSerializer.serialize(services.element, parentNamespace: XMPPNamespace.client)
+        #expect(
+            XMLSerializer.serialize(services.element, parentNamespace: XMPPNamespace.client)
                 == "<iq type='get' id='s1' to='example.com'><services xmlns='urn:xmpp:extdisco:2' type='turn'/></iq>")
-        let credentials = ExternalServiceDiscovery.credentialsRequest(id: "c1", to: JID("example.com")!, host: "turn.example.com",
-                                                                      type: "turn", port: 3478)
-        #expect(XMLSerializer.serialize(credentials.element, parentNamespace: XMPPNamespace.client)
-                == "<iq type='get' id='c1' to='example.com'><credentials xmlns='urn:xmpp:extdisco:2'><service host='turn.example.com' type='turn' port='3478'/></credentials></iq>")
+        let credentials = ExternalServiceDiscovery.credentialsRequest(
+            id: "c1", to: JID("example.com")!, host: "turn.example.com",
+            type: "turn", port: 3478)
+        #expect(
+            XMLSerializer.serialize(credentials.element, parentNamespace: XMPPNamespace.client)
+                == "<iq type='get' id='c1' to='example.com'><credentials xmlns='urn:xmpp:extdisco:2'><service host='turn.example.com' type='turn' port='3478'/></credentials></iq>"
+        )
         let v1 = ExternalServiceDiscovery.servicesRequest(id: "s2", to: JID("example.com")!, namespace: XMPPNamespace.extdisco1)
         #expect(v1.payload?.namespace == "urn:xmpp:extdisco:1")
     }
@@ -178,8 +186,11 @@ struct ProsodyExtdiscoVector: Decodable, Sendable, CustomStringConvertible {
         r[2] = 0x81; r[3] = 0x80 | rcode
         r[7] = 2 // ANCOUNT
         func answer(priority: UInt16, weight: UInt16, port: UInt16, target: [UInt8]) -> [UInt8] {
-            let rdata: [UInt8] = [UInt8(priority >> 8), UInt8(priority & 0xFF), UInt8(weight >> 8), UInt8(weight & 0xFF),
-                                  UInt8(port >> 8), UInt8(port & 0xFF)] + target
+            let rdata: [UInt8] =
+                [
+                    UInt8(priority >> 8), UInt8(priority & 0xFF), UInt8(weight >> 8), UInt8(weight & 0xFF),
+                    UInt8(port >> 8), UInt8(port & 0xFF),
+                ] + target
             return [0xC0, 12, 0, 33, 0, 1, 0, 0, 0x0E, 0x10, 0, UInt8(rdata.count)] + rdata
         }
         // "xmpp" + pointer to "example.com" inside the question (offset 12 + 13 + 5 = 30).
@@ -190,8 +201,11 @@ struct ProsodyExtdiscoVector: Decodable, Sendable, CustomStringConvertible {
 
     @Test func parsesCompressedAnswers() throws {
         let records = try DNSSRVCodec.parseResponse(response(id: 7), id: 7)
-        #expect(records == [SRVRecord(priority: 10, weight: 5, port: 5222, target: "xmpp.example.com"),
-                            SRVRecord(priority: 5, weight: 0, port: 15222, target: "alt.example.com")])
+        #expect(
+            records == [
+                SRVRecord(priority: 10, weight: 5, port: 5222, target: "xmpp.example.com"),
+                SRVRecord(priority: 5, weight: 0, port: 15222, target: "alt.example.com"),
+            ])
         #expect(SRVRecord.connectionOrder(records).map(\.port) == [15222, 5222])
     }
 

@@ -5,13 +5,16 @@ import XMLStream
 @Suite struct StanzaTests {
     @Test func messageRoundTripKeepsUnknownPayload() throws {
         let extra = XMLElement("x", namespace: "urn:example:extra", ["a": "1"], text: "kept")
-        let message = Message(type: .chat, id: "m1", from: JID("a@example.com/r"), to: JID("b@example.com"),
-                              body: "hello <world> & co", thread: "t1", payloads: [extra])
+        let message = Message(
+            type: .chat, id: "m1", from: JID("a@example.com/r"), to: JID("b@example.com"),
+            body: "hello <world> & co", thread: "t1", payloads: [extra])
         let parsed = try #require(Message(element: message.element))
         #expect(parsed == message)
         #expect(parsed.payload("x", namespace: "urn:example:extra")?.text == "kept")
-        #expect(XMLSerializer.serialize(message.element, parentNamespace: XMPPNamespace.client)
-                == "<message type='chat' id='m1' from='a@example.com/r' to='b@example.com'><body>hello &lt;world&gt; &amp; co</body><thread>t1</thread><x xmlns='urn:example:extra' a='1'>kept</x></message>")
+        #expect(
+            XMLSerializer.serialize(message.element, parentNamespace: XMPPNamespace.client)
+                == "<message type='chat' id='m1' from='a@example.com/r' to='b@example.com'><body>hello &lt;world&gt; &amp; co</body><thread>t1</thread><x xmlns='urn:example:extra' a='1'>kept</x></message>"
+        )
     }
 
     @Test func messageWithoutTypeIsNormal() throws {
@@ -26,13 +29,15 @@ import XMLStream
         let parsed = try #require(Presence(element: p.element))
         #expect(parsed == p)
         #expect(parsed.type == .available)
-        #expect(XMLSerializer.serialize(p.element, parentNamespace: XMPPNamespace.client)
+        #expect(
+            XMLSerializer.serialize(p.element, parentNamespace: XMPPNamespace.client)
                 == "<presence><show>dnd</show><status>in a call</status><priority>-5</priority></presence>")
     }
 
     @Test func presenceTypesAndBadPriority() throws {
-        let e = XMLElement("presence", namespace: XMPPNamespace.client, ["type": "unavailable"],
-                           children: [XMLElement("priority", namespace: XMPPNamespace.client, text: "500")])
+        let e = XMLElement(
+            "presence", namespace: XMPPNamespace.client, ["type": "unavailable"],
+            children: [XMLElement("priority", namespace: XMPPNamespace.client, text: "500")])
         let p = try #require(Presence(element: e))
         #expect(p.type == .unavailable && p.priority == 0)
         #expect(Presence(element: XMLElement("presence", namespace: XMPPNamespace.client, ["type": "bogus"])) == nil)
@@ -54,7 +59,8 @@ import XMLStream
         var unknown = XMLElement("error", namespace: XMPPNamespace.stream)
         unknown.append(XMLElement("made-up", namespace: XMPPNamespace.streams))
         #expect(StreamError(element: unknown)?.condition == .undefinedCondition)
-        #expect(StreamError(.conflict).serialized
+        #expect(
+            StreamError(.conflict).serialized
                 == "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>")
     }
 
@@ -74,22 +80,25 @@ import XMLStream
 }
 
 @Suite struct JIDTests {
-    @Test(arguments: [
-        ("juliet@example.com/balcony", "juliet", "example.com", "balcony"),
-        ("example.com", nil, "example.com", nil),
-        ("EXAMPLE.com.", nil, "example.com", nil),
-        ("a@b/c/d", "a", "b", "c/d"),
-        ("a@b/c@d", "a", "b", "c@d"),
-        ("b/res", nil, "b", "res"),
-        ("[::1]", nil, "[::1]", nil),
-    ] as [(String, String?, String, String?)])
+    @Test(
+        arguments: [
+            ("juliet@example.com/balcony", "juliet", "example.com", "balcony"),
+            ("example.com", nil, "example.com", nil),
+            ("EXAMPLE.com.", nil, "example.com", nil),
+            ("a@b/c/d", "a", "b", "c/d"),
+            ("a@b/c@d", "a", "b", "c@d"),
+            ("b/res", nil, "b", "res"),
+            ("[::1]", nil, "[::1]", nil),
+        ] as [(String, String?, String, String?)])
     func valid(_ input: String, _ local: String?, _ domain: String, _ resource: String?) throws {
         let jid = try #require(JID(input))
         #expect(jid.localpart == local && jid.domainpart == domain && jid.resourcepart == resource)
     }
 
-    @Test(arguments: ["", "@example.com", "user@", "example.com/", "a@b@c", "a b@c", "user@exa mple.com", "/res",
-                      String(repeating: "a", count: 1024) + "@example.com"])
+    @Test(arguments: [
+        "", "@example.com", "user@", "example.com/", "a@b@c", "a b@c", "user@exa mple.com", "/res",
+        String(repeating: "a", count: 1024) + "@example.com",
+    ])
     func invalid(_ input: String) {
         #expect(JID(input) == nil)
     }

@@ -43,7 +43,9 @@ struct FakeSMServer {
     static let jid = JID("alice@example.com/agent")!
 
     /// Runs the client engine against the fake server until nothing more is said.
-    func exchange(_ outputs: [StreamManagement.Output], _ sm: inout StreamManagement, _ server: inout FakeSMServer) -> [StreamManagement.Output] {
+    func exchange(_ outputs: [StreamManagement.Output], _ sm: inout StreamManagement, _ server: inout FakeSMServer) -> [StreamManagement
+        .Output]
+    {
         var all: [StreamManagement.Output] = []
         var pending = outputs
         while !pending.isEmpty {
@@ -189,7 +191,9 @@ struct FakeSMServer {
 
     // MARK: Negotiation with resumption
 
-    func negotiatedToBind(resumption: StreamManagement.Resumption?, sm: Bool = true) -> (ClientStreamNegotiator, [ClientStreamNegotiator.Action]) {
+    func negotiatedToBind(resumption: StreamManagement.Resumption?, sm: Bool = true) -> (
+        ClientStreamNegotiator, [ClientStreamNegotiator.Action]
+    ) {
         let t0 = ContinuousClock.now
         var n = ClientStreamNegotiator(configuration: .init(jid: Self.jid, password: "pw", resumption: resumption))
         _ = n.start(now: t0)
@@ -211,8 +215,9 @@ struct FakeSMServer {
         let resumption = StreamManagement.Resumption(id: "sm-1", handled: 7, boundJID: Self.jid)
         var (n, actions) = negotiatedToBind(resumption: resumption)
         #expect(actions == [.send("<resume xmlns='urn:xmpp:sm:3' previd='sm-1' h='7'/>")])
-        let ready = n.handle(.element(XMLElement("resumed", namespace: XMPPNamespace.streamManagement, ["previd": "sm-1", "h": "3"])),
-                             now: .now)
+        let ready = n.handle(
+            .element(XMLElement("resumed", namespace: XMPPNamespace.streamManagement, ["previd": "sm-1", "h": "3"])),
+            now: .now)
         guard case .ready(let jid, let features)? = ready.first else { Issue.record("\(ready)"); return }
         #expect(jid == Self.jid && features.streamManagement)
         #expect(n.resumeOutcome == .resumed(serverHandled: 3))
@@ -225,7 +230,10 @@ struct FakeSMServer {
         var failed = XMLElement("failed", namespace: XMPPNamespace.streamManagement)
         failed.append(XMLElement("item-not-found", namespace: XMPPNamespace.stanzas))
         let bind = n.handle(.element(failed), now: .now)
-        #expect(bind == [.send("<iq type='set' id='bind_1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>agent</resource></bind></iq>")])
+        #expect(
+            bind == [
+                .send("<iq type='set' id='bind_1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>agent</resource></bind></iq>")
+            ])
         #expect(n.resumeOutcome == .failed(reason: "item-not-found"))
         let ready = n.handle(FakeServer.bindResult(jid: "alice@example.com/agent"), now: .now)
         #expect(ready.count == 1 && n.isReady)

@@ -30,8 +30,9 @@ public struct ConformanceReport: Sendable {
 
     /// `conformance of JID: 13 passed, 0 failed, 1 skipped, 2 inconclusive in 9.5 s`.
     public var summary: String {
-        String(format: "conformance of %@: %d passed, %d failed, %d skipped, %d inconclusive in %.1f s",
-               target, passed, failed, skipped, inconclusive, elapsedSeconds)
+        String(
+            format: "conformance of %@: %d passed, %d failed, %d skipped, %d inconclusive in %.1f s",
+            target, passed, failed, skipped, inconclusive, elapsedSeconds)
     }
 
     public func outcome(_ id: String) -> RuleOutcome? { outcomes.first { $0.rule.id == id } }
@@ -71,13 +72,15 @@ public struct ConformanceReport: Sendable {
     }
 
     public var json: String {
-        let report = JSONReport(target: target, passed: passed, failed: failed, skipped: skipped, inconclusive: inconclusive,
-                                elapsed_s: (elapsedSeconds * 1000).rounded() / 1000,
-                                rules: outcomes.map {
-                                    JSONRule(id: $0.rule.id, spec: $0.rule.spec, summary: $0.rule.summary, status: $0.status.rawValue,
-                                             cause: $0.cause, detail: $0.detail, stanza: $0.stanza.map { XMLSerializer.serialize($0) },
-                                             hint: $0.hint)
-                                })
+        let report = JSONReport(
+            target: target, passed: passed, failed: failed, skipped: skipped, inconclusive: inconclusive,
+            elapsed_s: (elapsedSeconds * 1000).rounded() / 1000,
+            rules: outcomes.map {
+                JSONRule(
+                    id: $0.rule.id, spec: $0.rule.spec, summary: $0.rule.summary, status: $0.status.rawValue,
+                    cause: $0.cause, detail: $0.detail, stanza: $0.stanza.map { XMLSerializer.serialize($0) },
+                    hint: $0.hint)
+            })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return String(decoding: (try? encoder.encode(report)) ?? Data("{}".utf8), as: UTF8.self) + "\n"
@@ -87,12 +90,15 @@ public struct ConformanceReport: Sendable {
     /// `<skipped/>`, an inconclusive one `<skipped message="INCONCLUSIVE: what happened; hint: ..."/>`
     /// (JUnit has no such verdict; skipped is what CI shows as neither passed nor failed).
     public var junit: String {
-        var suite = XMLElement("testsuite", namespace: "", [
-            "name": "jingle-conformance \(target)", "tests": String(outcomes.count), "failures": String(failed),
-            "skipped": String(skipped + inconclusive), "errors": "0", "time": String(format: "%.3f", elapsedSeconds),
-        ])
+        var suite = XMLElement(
+            "testsuite", namespace: "",
+            [
+                "name": "jingle-conformance \(target)", "tests": String(outcomes.count), "failures": String(failed),
+                "skipped": String(skipped + inconclusive), "errors": "0", "time": String(format: "%.3f", elapsedSeconds),
+            ])
         for o in outcomes {
-            var testcase = XMLElement("testcase", namespace: "", ["classname": "jingle-conformance", "name": "\(o.rule.id) (\(o.rule.spec))"])
+            var testcase = XMLElement(
+                "testcase", namespace: "", ["classname": "jingle-conformance", "name": "\(o.rule.id) (\(o.rule.spec))"])
             switch o.status {
             case .pass: break
             case .fail:
@@ -102,7 +108,8 @@ public struct ConformanceReport: Sendable {
             case .skip:
                 testcase.append(XMLElement("skipped", namespace: "", ["message": o.detail ?? "skipped"]))
             case .inconclusive:
-                let message = "INCONCLUSIVE: \(o.detail ?? o.cause ?? "the precondition was not given")"
+                let message =
+                    "INCONCLUSIVE: \(o.detail ?? o.cause ?? "the precondition was not given")"
                     + (o.hint.map { "; hint: \($0)" } ?? "")
                 var skipped = XMLElement("skipped", namespace: "", ["message": message])
                 if let stanza = o.stanza { skipped.append(text: XMLSerializer.serialize(stanza)) }
@@ -110,6 +117,7 @@ public struct ConformanceReport: Sendable {
             }
             suite.append(testcase)
         }
-        return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + XMLSerializer.serialize(XMLElement("testsuites", namespace: "", children: [suite])) + "\n"
+        return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            + XMLSerializer.serialize(XMLElement("testsuites", namespace: "", children: [suite])) + "\n"
     }
 }

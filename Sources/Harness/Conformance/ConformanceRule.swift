@@ -24,8 +24,10 @@ public struct ConformanceRule: Sendable, Hashable {
     /// INCONCLUSIVE with a hint on configuring the target, never FAIL.
     public var preconditions: [Precondition]
 
-    public init(id: String, spec: String, summary: String, scenario: String, decidedBy: String? = nil,
-                checks: [StanzaCheck] = [], needsTargetCall: Bool = false, preconditions: [Precondition] = []) {
+    public init(
+        id: String, spec: String, summary: String, scenario: String, decidedBy: String? = nil,
+        checks: [StanzaCheck] = [], needsTargetCall: Bool = false, preconditions: [Precondition] = []
+    ) {
         self.preconditions = preconditions
         self.id = id
         self.spec = spec
@@ -48,16 +50,18 @@ public struct ConformanceRule: Sendable, Hashable {
     public func evaluate(_ record: CallRecord) -> RuleOutcome {
         for precondition in preconditions {
             if let missed = precondition.missed(record) {
-                return RuleOutcome(rule: self, status: .inconclusive, cause: precondition.cause, detail: missed.detail,
-                                   stanza: missed.stanza, hint: precondition.hint)
+                return RuleOutcome(
+                    rule: self, status: .inconclusive, cause: precondition.cause, detail: missed.detail,
+                    stanza: missed.stanza, hint: precondition.hint)
             }
         }
         let required = requiredStanzas
         if !required.isEmpty, required.allSatisfy({ record.kept[$0] != nil }) {
             for check in checks {
                 if let failure = check.failure(kept: record.kept, transcript: record.transcript) {
-                    return RuleOutcome(rule: self, status: .fail, cause: failure.cause, detail: failure.detail,
-                                       stanza: failure.stanza)
+                    return RuleOutcome(
+                        rule: self, status: .fail, cause: failure.cause, detail: failure.detail,
+                        stanza: failure.stanza)
                 }
             }
             let deciding = decidedBy.flatMap { record.kept[$0] } ?? required.compactMap { record.kept[$0] }.first
@@ -65,12 +69,14 @@ public struct ConformanceRule: Sendable, Hashable {
         }
         switch record.verdict {
         case .failed(let cause):
-            return RuleOutcome(rule: self, status: .fail, cause: cause.category, detail: cause.description,
-                               stanza: record.decidingStanza)
+            return RuleOutcome(
+                rule: self, status: .fail, cause: cause.category, detail: cause.description,
+                stanza: record.decidingStanza)
         case .passed:
             if let missing = required.first(where: { record.kept[$0] == nil }) {
-                return RuleOutcome(rule: self, status: .fail, cause: "missing:\(missing)", detail: "no \(missing) was received",
-                                   stanza: record.decidingStanza)
+                return RuleOutcome(
+                    rule: self, status: .fail, cause: "missing:\(missing)", detail: "no \(missing) was received",
+                    stanza: record.decidingStanza)
             }
             for check in checks {
                 if let failure = check.failure(kept: record.kept, transcript: record.transcript) {
@@ -153,7 +159,8 @@ public struct Precondition: Sendable, Hashable {
             return (detail, record.kept[show ?? names[0]] ?? record.kept[names[0]])
         case .crossed(let name, let measure, let roundTrip):
             guard let stanza = record.kept[name], let after = ms(measure), let trip = ms(roundTrip),
-                  after <= 2 * trip + 20 else { return nil }
+                after <= 2 * trip + 20
+            else { return nil }
             return (detail + String(format: " (%.0f ms after it was sent; a round trip takes %.0f ms)", after, trip), stanza)
         case .late(let name, let measure, let due, let slack):
             guard let stanza = record.kept[name], let took = ms(measure), took > due + slack else { return nil }

@@ -20,8 +20,10 @@ public struct ConformanceTarget: Sendable {
 /// once, as one call from a fresh login of the harness account, and every rule using it is judged
 /// on that call.
 public enum ConformanceRunner {
-    public static func run(_ rules: [ConformanceRule], target: ConformanceTarget, account: HarnessAccount,
-                           server: ServerSettings, progress: (@Sendable (RuleOutcome) -> Void)? = nil) async throws -> ConformanceReport {
+    public static func run(
+        _ rules: [ConformanceRule], target: ConformanceTarget, account: HarnessAccount,
+        server: ServerSettings, progress: (@Sendable (RuleOutcome) -> Void)? = nil
+    ) async throws -> ConformanceReport {
         var outcomes: [RuleOutcome] = []
         var order: [String] = []
         for rule in rules where !order.contains(rule.scenario) { order.append(rule.scenario) }
@@ -30,8 +32,9 @@ public enum ConformanceRunner {
             let scenarioRules = rules.filter { $0.scenario == name }
             if scenarioRules.contains(where: \.needsTargetCall), target.placeCall == nil {
                 for rule in scenarioRules {
-                    let outcome = RuleOutcome(rule: rule, status: .skip, cause: "needs-target-call",
-                                              detail: "needs the target to call the harness (--trigger-command)", stanza: nil)
+                    let outcome = RuleOutcome(
+                        rule: rule, status: .skip, cause: "needs-target-call",
+                        detail: "needs the target to call the harness (--trigger-command)", stanza: nil)
                     outcomes.append(outcome)
                     progress?(outcome)
                 }
@@ -46,18 +49,22 @@ public enum ConformanceRunner {
             }
         }
         let elapsed = ContinuousClock.now - started
-        return ConformanceReport(target: target.jid.description, outcomes: outcomes,
-                                 elapsedSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        return ConformanceReport(
+            target: target.jid.description, outcomes: outcomes,
+            elapsedSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
     }
 
-    private static func runOnce(_ scenario: Scenario, index: Int, target: ConformanceTarget, account: HarnessAccount,
-                                server: ServerSettings) async throws -> CallRecord {
+    private static func runOnce(
+        _ scenario: Scenario, index: Int, target: ConformanceTarget, account: HarnessAccount,
+        server: ServerSettings
+    ) async throws -> CallRecord {
         let (client, jid) = try await HarnessSetup.connect(account, index: index, server: server)
         // The rules read the call's transcript (kept whole: a passed call's would be dropped by default).
         var options = LoadOptions(rate: 1, maxConcurrent: 1, totalCalls: 1, drainSeconds: 20)
         options.retention = .all
-        let runner = LoadRunner(endpoints: [HarnessEndpoint(client: client, localJID: jid, scenario: scenario, peer: target.jid)],
-                                options: options)
+        let runner = LoadRunner(
+            endpoints: [HarnessEndpoint(client: client, localJID: jid, scenario: scenario, peer: target.jid)],
+            options: options)
         var trigger: Task<Void, Never>?
         let failure = TriggerFailure()
         if scenario.instructions.first.map(Self.waitsForInitiate) == true, let placeCall = target.placeCall {
@@ -70,8 +77,9 @@ public enum ConformanceRunner {
         await trigger?.value
         await client.disconnect()
         guard var record = report.records.first else {
-            return CallRecord(callNumber: 1, role: .initiator, scenario: scenario.name, verdict: .failed(.aborted),
-                              startedAt: 0, durationSeconds: 0, measurements: [])
+            return CallRecord(
+                callNumber: 1, role: .initiator, scenario: scenario.name, verdict: .failed(.aborted),
+                startedAt: 0, durationSeconds: 0, measurements: [])
         }
         if let message = failure.get(), !record.verdict.passed {
             record.verdict = .failed(.transport("the target could not be asked to call: \(message)"))

@@ -37,27 +37,27 @@ enum ConformanceScenarios {
     static func jmi(_ action: String, id: String = "[sid]", description: Bool = false) -> String {
         let body = description ? "<description xmlns=\"urn:xmpp:jingle:apps:rtp:1\" media=\"audio\"/>" : ""
         return """
-        <message type="chat" to="[peer]" id="[id]">
-          <\(action) xmlns="urn:xmpp:jingle-message:0" id="\(id)">\(body)</\(action)>
-          <store xmlns="urn:xmpp:hints"/>
-        </message>
-        """
+            <message type="chat" to="[peer]" id="[id]">
+              <\(action) xmlns="urn:xmpp:jingle-message:0" id="\(id)">\(body)</\(action)>
+              <store xmlns="urn:xmpp:hints"/>
+            </message>
+            """
     }
 
     /// What a target may send at any time during these scenarios and that no rule here judges:
     /// acknowledged (IQs) and otherwise dropped.
     static let ignores = """
-      <ignore type="set" action="session-info"/>
-      <ignore type="set" action="transport-info"/>
-      <ignore kind="message" jmi="ringing"/>
-      <ignore kind="message" jmi="finish"/>
-    """
+          <ignore type="set" action="session-info"/>
+          <ignore type="set" action="transport-info"/>
+          <ignore kind="message" jmi="ringing"/>
+          <ignore kind="message" jmi="finish"/>
+        """
 
     /// Ends the session `[sid]` and waits briefly for the acknowledgement.
     static let cleanup = """
-      <send>\(terminate())</send>
-      <expect type="result" optional="true" timeout="2000"/>
-    """
+          <send>\(terminate())</send>
+          <expect type="result" optional="true" timeout="2000"/>
+        """
 
     /// Scenario name to file text.
     static let all: [String: String] = [

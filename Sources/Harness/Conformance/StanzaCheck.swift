@@ -27,7 +27,7 @@ public enum StanzaCheck: Sendable, Hashable {
     public var stanzas: [String] {
         switch self {
         case .present(let s, _), .minLength(let s, _, _), .oneOf(let s, _, _), .hexPairs(let s, _),
-             .containsElement(let s, _, _):
+            .containsElement(let s, _, _):
             [s]
         case .subset(let s, let reference, _, _, _): [s, reference]
         case .candidatesWellFormed: []
@@ -94,8 +94,10 @@ public enum StanzaCheck: Sendable, Hashable {
         }
     }
 
-    private static func order(_ name: String, before otherName: String, kept: [String: XMLElement],
-                              transcript: [XMLElement]) -> (cause: String, detail: String, stanza: XMLElement?)? {
+    private static func order(
+        _ name: String, before otherName: String, kept: [String: XMLElement],
+        transcript: [XMLElement]
+    ) -> (cause: String, detail: String, stanza: XMLElement?)? {
         guard let stanza = kept[name] else { return absent(name) }
         guard let other = kept[otherName], let j = transcript.firstIndex(of: other) else { return nil }
         if let i = transcript.firstIndex(of: stanza), i < j { return nil }
@@ -126,13 +128,17 @@ enum CandidateShape {
     static func problem(_ c: XMLElement) -> String? {
         for name in required where (c.attribute(name) ?? "").isEmpty { return "no \(name)" }
         guard let component = Int(c.attribute("component") ?? ""), (1...255).contains(component) else { return "component is not 1-255" }
-        guard let generation = Int(c.attribute("generation") ?? ""), (0...255).contains(generation) else { return "generation is not 0-255" }
+        guard let generation = Int(c.attribute("generation") ?? ""), (0...255).contains(generation) else {
+            return "generation is not 0-255"
+        }
         guard let port = Int(c.attribute("port") ?? ""), (0...65535).contains(port) else { return "port is not 0-65535" }
         guard let priority = UInt64(c.attribute("priority") ?? ""), (1...UInt64(Int32.max)).contains(priority) else {
             return "priority is not 1 to 2^31-1"
         }
         guard ["udp", "tcp"].contains((c.attribute("protocol") ?? "").lowercased()) else { return "protocol is not udp or tcp" }
-        guard ["host", "prflx", "srflx", "relay"].contains(c.attribute("type") ?? "") else { return "type is not host, prflx, srflx or relay" }
+        guard ["host", "prflx", "srflx", "relay"].contains(c.attribute("type") ?? "") else {
+            return "type is not host, prflx, srflx or relay"
+        }
         let ip = c.attribute("ip") ?? ""
         let v4 = ip.split(separator: ".", omittingEmptySubsequences: false)
         let isV4 = v4.count == 4 && v4.allSatisfy { UInt8($0) != nil }

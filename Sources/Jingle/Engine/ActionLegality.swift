@@ -31,8 +31,9 @@ public enum ActionLegality {
         case (.descriptionInfo, .pending), (.descriptionInfo, .active): true
         case (.securityInfo, .pending), (.securityInfo, .active): true
         case (.sessionInfo, _), (.transportInfo, _), (.transportReplace, _), (.transportAccept, _), (.transportReject, _),
-             (.contentAdd, _), (.contentAccept, _), (.contentReject, _), (.contentModify, _), (.contentRemove, _),
-             (.descriptionInfo, _), (.securityInfo, _): false
+            (.contentAdd, _), (.contentAccept, _), (.contentReject, _), (.contentModify, _), (.contentRemove, _),
+            (.descriptionInfo, _), (.securityInfo, _):
+            false
         }
     }
 }

@@ -108,10 +108,13 @@ public struct JingleMessageMachine: Sendable {
     // MARK: Our actions
 
     /// Proposes a call to `peer`'s bare JID.
-    public mutating func propose(id: String, to peer: JID, descriptions: [ApplicationDescription], now: EngineInstant) throws(MisuseError) -> [Output] {
+    public mutating func propose(id: String, to peer: JID, descriptions: [ApplicationDescription], now: EngineInstant) throws(MisuseError)
+        -> [Output]
+    {
         guard calls[id] == nil else { throw .duplicateID(id) }
-        calls[id] = Call(id: id, outgoing: true, peer: peer.bare, descriptions: descriptions, state: .proposing(ringing: false),
-                         deadline: now + proposalLifetime)
+        calls[id] = Call(
+            id: id, outgoing: true, peer: peer.bare, descriptions: descriptions, state: .proposing(ringing: false),
+            deadline: now + proposalLifetime)
         return [.send(message(to: peer.bare, JingleMessage(action: .propose, id: id, descriptions: descriptions)))]
     }
 
@@ -126,8 +129,10 @@ public struct JingleMessageMachine: Sendable {
         let c = try call(id, in: .incoming)
         calls[id]?.state = .accepted
         calls[id]?.deadline = nil
-        return [.send(message(to: local.bare, JingleMessage(action: .accept, id: id))),
-                .send(message(to: c.peer, JingleMessage(action: .proceed, id: id)))]
+        return [
+            .send(message(to: local.bare, JingleMessage(action: .accept, id: id))),
+            .send(message(to: c.peer, JingleMessage(action: .proceed, id: id))),
+        ]
     }
 
     /// Rejects an incoming call, to the caller and mirrored to our own account.
@@ -135,8 +140,10 @@ public struct JingleMessageMachine: Sendable {
         let c = try call(id, in: .incoming)
         calls[id]?.state = .ended(.rejected(reason))
         calls[id]?.deadline = nil
-        return [.send(message(to: c.peer, JingleMessage(action: .reject, id: id, reason: reason))),
-                .send(message(to: local.bare, JingleMessage(action: .reject, id: id, reason: reason)))]
+        return [
+            .send(message(to: c.peer, JingleMessage(action: .reject, id: id, reason: reason))),
+            .send(message(to: local.bare, JingleMessage(action: .reject, id: id, reason: reason))),
+        ]
     }
 
     /// Withdraws our proposal before it is answered.
@@ -146,7 +153,9 @@ public struct JingleMessageMachine: Sendable {
         }
         calls[id]?.state = .ended(.retracted(reason))
         calls[id]?.deadline = nil
-        return [.send(message(to: c.peer, JingleMessage(action: .retract, id: id, reason: reason))), .event(.ended(id: id, .retracted(reason)))]
+        return [
+            .send(message(to: c.peer, JingleMessage(action: .retract, id: id, reason: reason))), .event(.ended(id: id, .retracted(reason))),
+        ]
     }
 
     /// Ends an established call: `<finish/>` to the peer's full JID.
@@ -213,15 +222,17 @@ public struct JingleMessageMachine: Sendable {
     /// older than `proposalLifetime` is ignored; a younger one rings only for what is left of it.
     /// `wallClock` is the driver's wall-clock time (no clock is read here); without it delays are
     /// not judged. `age`, when given, is used instead of the stamps. Unreadable stamps are skipped.
-    public mutating func handle(_ stanza: XMLElement, age: Duration? = nil, now: EngineInstant,
-                                wallClock: XMPPDateTime? = nil) -> [Output] {
+    public mutating func handle(
+        _ stanza: XMLElement, age: Duration? = nil, now: EngineInstant,
+        wallClock: XMPPDateTime? = nil
+    ) -> [Output] {
         guard stanza.name == "message" else { return [] }
         let outerFrom: JID
         if let raw = stanza.attribute("from") {
             guard let j = JID(raw) else { return [] }
             outerFrom = j
         } else {
-            outerFrom = local.bare   // from our own server on behalf of our account
+            outerFrom = local.bare // from our own server on behalf of our account
         }
         // Carbons (XEP-0280 §11) and archive results (XEP-0313 §5) are only believed from our own account.
         let wrappers: [(XMLElement?, Bool)] = [
@@ -231,7 +242,8 @@ public struct JingleMessageMachine: Sendable {
         ]
         for case let (wrapper?, sentByUs) in wrappers {
             guard let forwarded = wrapper.child("forwarded", namespace: XMPPNamespace.forward),
-                  let inner = forwarded.child("message", namespace: XMPPNamespace.client) else { return [] }
+                let inner = forwarded.child("message", namespace: XMPPNamespace.client)
+            else { return [] }
             guard outerFrom == local.bare else { return [] }
             let messageAge = age ?? Self.age(Delay.earliest(in: [forwarded, inner, stanza]), wallClock: wallClock)
             return handleInner(inner, sentByUs: sentByUs, age: messageAge, now: now)
@@ -248,7 +260,7 @@ public struct JingleMessageMachine: Sendable {
 
     private mutating func handleInner(_ m: XMLElement, sentByUs: Bool, age: Duration?, now: EngineInstant) -> [Output] {
         guard let jmi = try? JingleMessage.find(in: m), let from = m.attribute("from").flatMap(JID.init) else { return [] }
-        if from == local { return [] }   // our own echo
+        if from == local { return [] } // our own echo
         let fromOwnAccount = from.bare == local.bare
         if sentByUs || (fromOwnAccount && jmi.action != .propose) {
             // Another of our devices acted on this call.
@@ -291,7 +303,9 @@ public struct JingleMessageMachine: Sendable {
         case .retract:
             guard let c = calls[jmi.id], !c.outgoing, c.peer.bare == from.bare else {
                 // A retract for a proposal we never saw live (e.g. archive order): remember it as ended.
-                if calls[jmi.id] == nil { calls[jmi.id] = Call(id: jmi.id, outgoing: false, peer: from, descriptions: [], state: .ended(.retracted(jmi.reason))) }
+                if calls[jmi.id] == nil {
+                    calls[jmi.id] = Call(id: jmi.id, outgoing: false, peer: from, descriptions: [], state: .ended(.retracted(jmi.reason)))
+                }
                 return []
             }
             switch c.state {
@@ -315,9 +329,9 @@ public struct JingleMessageMachine: Sendable {
     }
 
     private mutating func receivePropose(_ jmi: JingleMessage, from: JID, age: Duration?, now: EngineInstant) -> [Output] {
-        if let age, age > proposalLifetime { return [] }     // stale archived proposal
-        if calls[jmi.id] != nil { return [] }                // duplicate, or already retracted/finished
-        if from.bare == local.bare { return [] }             // a proposal by one of our own devices
+        if let age, age > proposalLifetime { return [] } // stale archived proposal
+        if calls[jmi.id] != nil { return [] } // duplicate, or already retracted/finished
+        if from.bare == local.bare { return [] } // a proposal by one of our own devices
         var out: [Output] = []
         // Crossing proposals with the same peer: the lower id wins (XEP-0353 §5).
         if let mine = calls.values.first(where: { c in
@@ -327,21 +341,33 @@ public struct JingleMessageMachine: Sendable {
             if theirsWins {
                 calls[mine.id]?.state = .ended(.lostTieBreak)
                 calls[mine.id]?.deadline = nil
-                out.append(.send(message(to: mine.peer, JingleMessage(action: .retract, id: mine.id,
-                                                                        reason: Reason(.expired, text: "Tie-Break"), tieBreak: true))))
+                out.append(
+                    .send(
+                        message(
+                            to: mine.peer,
+                            JingleMessage(
+                                action: .retract, id: mine.id,
+                                reason: Reason(.expired, text: "Tie-Break"), tieBreak: true))))
                 out.append(.event(.ended(id: mine.id, .lostTieBreak)))
             } else {
                 calls[jmi.id] = Call(id: jmi.id, outgoing: false, peer: from, descriptions: jmi.descriptions, state: .ended(.lostTieBreak))
-                return [.send(message(to: from, JingleMessage(action: .reject, id: jmi.id,
-                                                              reason: Reason(.expired, text: "Tie-Break"), tieBreak: true)))]
+                return [
+                    .send(
+                        message(
+                            to: from,
+                            JingleMessage(
+                                action: .reject, id: jmi.id,
+                                reason: Reason(.expired, text: "Tie-Break"), tieBreak: true)))
+                ]
             }
         }
         if isBusy(except: jmi.id) {
             calls[jmi.id] = Call(id: jmi.id, outgoing: false, peer: from, descriptions: jmi.descriptions, state: .ended(.busy))
             return out + [.send(message(to: from, JingleMessage(action: .reject, id: jmi.id, reason: Reason(.busy))))]
         }
-        calls[jmi.id] = Call(id: jmi.id, outgoing: false, peer: from, descriptions: jmi.descriptions, state: .incoming,
-                             deadline: now + proposalLifetime - (age ?? .zero))
+        calls[jmi.id] = Call(
+            id: jmi.id, outgoing: false, peer: from, descriptions: jmi.descriptions, state: .incoming,
+            deadline: now + proposalLifetime - (age ?? .zero))
         return out + [.event(.incoming(id: jmi.id, from: from, descriptions: jmi.descriptions))]
     }
 }

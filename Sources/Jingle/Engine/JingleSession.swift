@@ -50,8 +50,10 @@ public struct JingleSession: Sendable {
     // MARK: Creation
 
     /// Starts a session as initiator: returns the session and its `session-initiate`.
-    public static func initiate(sid: String, local: JID, peer: JID, contents: [Content], groups: [Group] = [],
-                                timeouts: JingleSessionTimeouts = .init(), now: EngineInstant) -> (JingleSession, [JingleSessionOutput]) {
+    public static func initiate(
+        sid: String, local: JID, peer: JID, contents: [Content], groups: [Group] = [],
+        timeouts: JingleSessionTimeouts = .init(), now: EngineInstant
+    ) -> (JingleSession, [JingleSessionOutput]) {
         var s = JingleSession(sid: sid, role: .initiator, local: local, peer: peer, timeouts: timeouts)
         let j = JingleElement(action: .sessionInitiate, sid: sid, initiator: local, contents: contents, groups: groups)
         let out = (try? s.send(j, now: now)) ?? []
@@ -60,8 +62,10 @@ public struct JingleSession: Sendable {
 
     /// Creates the responder's session from a received `session-initiate` (already routed and
     /// parsed); returns the session and the IQ result plus the `received` event.
-    public static func incoming(initiate jingle: JingleElement, iq: IQ, local: JID, timeouts: JingleSessionTimeouts = .init(),
-                              now: EngineInstant) -> (JingleSession, [JingleSessionOutput])? {
+    public static func incoming(
+        initiate jingle: JingleElement, iq: IQ, local: JID, timeouts: JingleSessionTimeouts = .init(),
+        now: EngineInstant
+    ) -> (JingleSession, [JingleSessionOutput])? {
         guard jingle.action == .sessionInitiate, let from = iq.from else { return nil }
         var s = JingleSession(sid: jingle.sid, role: .responder, local: local, peer: from, timeouts: timeouts)
         s.phase = .pending
@@ -268,7 +272,9 @@ public struct JingleSession: Sendable {
         case .contentAdd:
             for c in j.contents {
                 if c.creator != peerRole { return badRequest(iq, "content-add of '\(c.name)' with creator \(c.creator.rawValue)") }
-                if hasContent(c.key) || pendingAdds[c.key]?.proposer == peerRole { return badRequest(iq, "content '\(c.name)' already exists") }
+                if hasContent(c.key) || pendingAdds[c.key]?.proposer == peerRole {
+                    return badRequest(iq, "content '\(c.name)' already exists")
+                }
                 if let p = pendingAdds[c.key] ?? pendingAdds.first(where: { $0.key.name == c.name })?.value, p.proposer == role {
                     // Racing content-adds (XEP-0166 §7.2.16): the initiator's action wins.
                     if role == .initiator { return [.send(iq.error(JingleErrorCondition.tieBreak.stanzaError))] }
@@ -292,7 +298,9 @@ public struct JingleSession: Sendable {
             return out
         case .transportReplace:
             for c in j.contents {
-                guard hasContent(c.key), c.transport != nil else { return badRequest(iq, "transport-replace for unknown content '\(c.name)'") }
+                guard hasContent(c.key), c.transport != nil else {
+                    return badRequest(iq, "transport-replace for unknown content '\(c.name)'")
+                }
                 if let p = pendingReplaces[c.key], p.proposer == role, role == .initiator {
                     return [.send(iq.error(JingleErrorCondition.tieBreak.stanzaError))]
                 }
@@ -307,7 +315,9 @@ public struct JingleSession: Sendable {
                 _ = p
             }
             for c in j.contents {
-                if let p = pendingReplaces.removeValue(forKey: c.key), j.action == .transportAccept { setTransport(p.transport, for: c.key) }
+                if let p = pendingReplaces.removeValue(forKey: c.key), j.action == .transportAccept {
+                    setTransport(p.transport, for: c.key)
+                }
             }
             return ack
         }

@@ -5,13 +5,17 @@ import XMPPCore
 /// `send(_:now:)`, so the legality table applies and misuse throws.
 extension JingleSessionManager {
     /// `session-accept` (XEP-0166 §7.2.8) with our answer's contents and groups.
-    public mutating func accept(sid: String, contents: [Content], groups: [Group] = [],
-                                now: EngineInstant) throws(JingleSessionError) -> [Output] {
+    public mutating func accept(
+        sid: String, contents: [Content], groups: [Group] = [],
+        now: EngineInstant
+    ) throws(JingleSessionError) -> [Output] {
         try send(JingleElement(action: .sessionAccept, sid: sid, contents: contents, groups: groups), now: now)
     }
 
     /// `session-terminate` (XEP-0166 §7.2.15); the session ends at once, the peer's answer is awaited.
-    public mutating func terminate(sid: String, reason: Reason = Reason(.success), now: EngineInstant) throws(JingleSessionError) -> [Output] {
+    public mutating func terminate(sid: String, reason: Reason = Reason(.success), now: EngineInstant) throws(JingleSessionError)
+        -> [Output]
+    {
         try send(JingleElement(action: .sessionTerminate, sid: sid, reason: reason), now: now)
     }
 
@@ -22,12 +26,17 @@ extension JingleSessionManager {
 
     /// `transport-info` (XEP-0176 §5.2) trickling ICE candidates for one content; it is held back
     /// until the action that introduced the content is acknowledged.
-    public mutating func transportInfo(sid: String, content: ContentKey, ufrag: String?, pwd: String?,
-                                       candidates: [Candidate], now: EngineInstant) throws(JingleSessionError) -> [Output] {
+    public mutating func transportInfo(
+        sid: String, content: ContentKey, ufrag: String?, pwd: String?,
+        candidates: [Candidate], now: EngineInstant
+    ) throws(JingleSessionError) -> [Output] {
         let transport = ICEUDPTransport(ufrag: ufrag, pwd: pwd, candidates: candidates)
-        return try send(JingleElement(action: .transportInfo, sid: sid, contents: [
-            Content(creator: content.creator, name: content.name, transport: .iceUDP(transport)),
-        ]), now: now)
+        return try send(
+            JingleElement(
+                action: .transportInfo, sid: sid,
+                contents: [
+                    Content(creator: content.creator, name: content.name, transport: .iceUDP(transport))
+                ]), now: now)
     }
 
     /// Drops every ended session (after its `ended` event was handled). Later IQs for it are

@@ -35,11 +35,14 @@ public struct JingleSessionManager: Sendable {
     public mutating func forget(sid: String) { sessions[sid] = nil }
 
     /// Starts an outgoing session.
-    public mutating func initiate(sid: String, to peer: JID, contents: [Content], groups: [Group] = [],
-                                  now: EngineInstant) throws(JingleSessionError) -> [Output] {
+    public mutating func initiate(
+        sid: String, to peer: JID, contents: [Content], groups: [Group] = [],
+        now: EngineInstant
+    ) throws(JingleSessionError) -> [Output] {
         guard sessions[sid] == nil else { throw .wrongSession(sid) }
-        let (s, out) = JingleSession.initiate(sid: sid, local: local, peer: peer, contents: contents, groups: groups,
-                                              timeouts: timeouts, now: now)
+        let (s, out) = JingleSession.initiate(
+            sid: sid, local: local, peer: peer, contents: contents, groups: groups,
+            timeouts: timeouts, now: now)
         sessions[sid] = s
         return wrap(sid, out)
     }
@@ -97,7 +100,8 @@ public struct JingleSessionManager: Sendable {
         // Crossing initiates with the same peer: the lower sid (i;octet) wins, then the lower initiator JID.
         for (sid, var mine) in sessions.sorted(by: { $0.key < $1.key })
         where mine.role == .initiator && mine.phase == .pending && mine.initiateUnanswered && mine.peer.bare == from.bare {
-            let theirsWins = Self.octetLess(jingle.sid, sid)
+            let theirsWins =
+                Self.octetLess(jingle.sid, sid)
                 || (jingle.sid == sid && Self.octetLess(from.description, local.description))
             if !theirsWins { return [.send(iq.error(JingleErrorCondition.tieBreak.stanzaError))] }
             out += wrap(sid, mine.abandon(Reason(.alternativeSession(sid: jingle.sid), text: "tie-break")))

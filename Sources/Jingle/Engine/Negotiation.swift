@@ -29,8 +29,10 @@ public struct LocalTransport: Sendable, Hashable {
     public var ssrc: UInt32?
     public var cname: String?
 
-    public init(ufrag: String, pwd: String, fingerprintHash: String = "sha-256", fingerprint: String?,
-                ssrc: UInt32? = nil, cname: String? = nil) {
+    public init(
+        ufrag: String, pwd: String, fingerprintHash: String = "sha-256", fingerprint: String?,
+        ssrc: UInt32? = nil, cname: String? = nil
+    ) {
         self.ufrag = ufrag
         self.pwd = pwd
         self.fingerprintHash = fingerprintHash
@@ -58,8 +60,9 @@ public enum Negotiation {
     /// Opus 48000/2 with in-band FEC (RFC 7587), RED over it (RFC 2198), PCMU, telephone-event
     /// at 48000 and 8000.
     public static let defaultAudioCodecs: [PayloadType] = [
-        PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2,
-                    parameters: [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")]),
+        PayloadType(
+            id: 111, name: "opus", clockrate: 48000, channels: 2,
+            parameters: [Parameter(name: "minptime", value: "10"), Parameter(name: "useinbandfec", value: "1")]),
         redundantOpus,
         PayloadType(id: 0, name: "PCMU", clockrate: 8000),
         PayloadType(id: 101, name: "telephone-event", clockrate: 48000, parameters: [Parameter(name: "", value: "0-15")]),
@@ -72,8 +75,9 @@ public enum Negotiation {
     /// when a peer offers it (so libwebrtc sends RED to us); the media session takes RED packets
     /// and sends redundancy when the loss the peer reports calls for it. Its format parameter
     /// must name the policy's Opus id.
-    public static let redundantOpus = PayloadType(id: 63, name: "red", clockrate: 48000, channels: 2,
-                                                  parameters: [Parameter(name: "", value: "111/111")])
+    public static let redundantOpus = PayloadType(
+        id: 63, name: "red", clockrate: 48000, channels: 2,
+        parameters: [Parameter(name: "", value: "111/111")])
 
     static func isTelephoneEvent(_ p: PayloadType) -> Bool { p.name?.lowercased() == "telephone-event" }
     static func isRedundancy(_ p: PayloadType) -> Bool { p.name?.lowercased() == "red" }
@@ -103,13 +107,18 @@ public enum Negotiation {
     }
 
     /// Our offer for one audio content.
-    public static func offer(name: ContentName = "audio", policy: MediaPolicy = .init(), transport: LocalTransport,
-                             senders: Senders = .both) -> Content {
+    public static func offer(
+        name: ContentName = "audio", policy: MediaPolicy = .init(), transport: LocalTransport,
+        senders: Senders = .both
+    ) -> Content {
         let fp = transport.fingerprint.map { Fingerprint(hash: transport.fingerprintHash, setup: .actpass, value: $0) }
-        return Content(creator: .initiator, name: name, senders: senders,
-                       description: .rtp(RTPDescription(media: "audio", payloadTypes: policy.audioCodecs, rtcpMux: true,
-                                                        sources: transport.sources)),
-                       transport: .iceUDP(ICEUDPTransport(ufrag: transport.ufrag, pwd: transport.pwd, fingerprints: fp.map { [$0] } ?? [])))
+        return Content(
+            creator: .initiator, name: name, senders: senders,
+            description: .rtp(
+                RTPDescription(
+                    media: "audio", payloadTypes: policy.audioCodecs, rtcpMux: true,
+                    sources: transport.sources)),
+            transport: .iceUDP(ICEUDPTransport(ufrag: transport.ufrag, pwd: transport.pwd, fingerprints: fp.map { [$0] } ?? [])))
     }
 
     /// The setup we answer with: the offerer's `actpass` gets `active` (RFC 8842 §5.5).
@@ -185,20 +194,25 @@ public enum Negotiation {
         }
         // No header extensions: we send none (RFC 8285 §6: answer only what will be used; a
         // negotiated MID that never comes makes libwebrtc drop our packets inside BUNDLE).
-        let description = RTPDescription(media: rtp.media, payloadTypes: chosen, rtcpMux: rtp.rtcpMux,
-                                         sources: transport.sources)
+        let description = RTPDescription(
+            media: rtp.media, payloadTypes: chosen, rtcpMux: rtp.rtcpMux,
+            sources: transport.sources)
         var t = ICEUDPTransport(ufrag: transport.ufrag, pwd: transport.pwd)
         if let setup, let value = transport.fingerprint {
             t.fingerprints = [Fingerprint(hash: transport.fingerprintHash, setup: setup, value: value)]
         }
-        return .success(Content(creator: offered.creator, name: offered.name, senders: offered.senders,
-                                description: .rtp(description), transport: .iceUDP(t)))
+        return .success(
+            Content(
+                creator: offered.creator, name: offered.name, senders: offered.senders,
+                description: .rtp(description), transport: .iceUDP(t)))
     }
 
     /// Our session-accept for a session-initiate, or the reason to terminate: contents that cannot
     /// be answered are left out; when none can, the first refusal's reason is returned.
-    public static func accept(_ initiate: JingleElement, policy: MediaPolicy = .init(),
-                              transport: (ContentName) -> LocalTransport) -> Result<JingleElement, Reason> {
+    public static func accept(
+        _ initiate: JingleElement, policy: MediaPolicy = .init(),
+        transport: (ContentName) -> LocalTransport
+    ) -> Result<JingleElement, Reason> {
         var accepted: [Content] = []
         var firstFailure: Reason? = nil
         for c in initiate.contents {
@@ -212,8 +226,10 @@ public enum Negotiation {
         let groups = initiate.groups.map { g in
             Group(semantics: g.semantics, contents: g.contents.filter { names.contains($0) })
         }.filter { !$0.contents.isEmpty }
-        return .success(JingleElement(action: .sessionAccept, sid: initiate.sid, initiator: initiate.initiator,
-                               contents: accepted, groups: groups))
+        return .success(
+            JingleElement(
+                action: .sessionAccept, sid: initiate.sid, initiator: initiate.initiator,
+                contents: accepted, groups: groups))
     }
 }
 

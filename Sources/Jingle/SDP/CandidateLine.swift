@@ -32,8 +32,9 @@ extension Candidate {
         guard let priority = UInt32(f[3]) else { throw bad("invalid priority") }
         guard let port = UInt16(f[5]) else { throw bad("invalid port") }
         guard let type = CandidateType(rawValue: f[7]) else { throw bad("invalid type '\(f[7])'") }
-        var c = Candidate(component: component, foundation: f[0], generation: 0, id: fallbackID, ip: f[4], port: port,
-                          priority: priority, protocol: f[2].lowercased(), type: type)
+        var c = Candidate(
+            component: component, foundation: f[0], generation: 0, id: fallbackID, ip: f[4], port: port,
+            priority: priority, protocol: f[2].lowercased(), type: type)
         var i = 8
         while i + 1 < f.count {
             let (k, val) = (f[i], f[i + 1])

@@ -59,9 +59,13 @@ public enum SDPMapping {
     static func mediaDescription(content: Content, rtp: RTPDescription, party: Creator) -> MediaDescription {
         let ice = content.transport?.iceUDP
         let proto: String
-        if let ice, !ice.fingerprints.isEmpty { proto = "UDP/TLS/RTP/SAVPF" }
-        else if rtp.encryption?.required == true { proto = "RTP/SAVPF" }
-        else { proto = "RTP/AVPF" }
+        if let ice, !ice.fingerprints.isEmpty {
+            proto = "UDP/TLS/RTP/SAVPF"
+        } else if rtp.encryption?.required == true {
+            proto = "RTP/SAVPF"
+        } else {
+            proto = "RTP/AVPF"
+        }
         var port: UInt16 = 9
         var connection = "IN IP4 0.0.0.0"
         var rtcp: String? = nil

@@ -15,10 +15,13 @@ extension SDPMapping {
             }
             switch c.transport {
             case .rawUDP(let raw):
-                for cand in raw.candidates where cand.id != "\(c.name.rawValue)-raw\(cand.component)" || cand.generation != 0 || cand.type != nil {
+                for cand in raw.candidates
+                where cand.id != "\(c.name.rawValue)-raw\(cand.component)" || cand.generation != 0 || cand.type != nil {
                     out.append("\(n): raw-udp candidate '\(cand.id)' id, generation or type")
                 }
-                if raw.candidates.first(where: { $0.component == 1 }) == nil { out.append("\(n): raw-udp transport without an RTP candidate") }
+                if raw.candidates.first(where: { $0.component == 1 }) == nil {
+                    out.append("\(n): raw-udp transport without an RTP candidate")
+                }
             case .other: out.append("\(n): transport \(c.transport?.namespace ?? "")")
             case .iceUDP(let ice):
                 for cand in ice.candidates where cand.protocol.lowercased() != "udp" {

@@ -37,15 +37,19 @@ extension SDPMapping {
     /// The Jingle action whose contents the SDP describes: `party` is the session role that
     /// produced the SDP, `creator` the creator of its contents. Session-level ICE credentials,
     /// fingerprints and setup (as Firefox sends them) apply to every media section.
-    public static func jingle(from sdp: SessionDescription, action: JingleAction, sid: String, party: Creator,
-                              creator: Creator = .initiator, initiator: JID? = nil, responder: JID? = nil) throws(SDPParseError) -> JingleElement {
+    public static func jingle(
+        from sdp: SessionDescription, action: JingleAction, sid: String, party: Creator,
+        creator: Creator = .initiator, initiator: JID? = nil, responder: JID? = nil
+    ) throws(SDPParseError) -> JingleElement {
         try map(sdp, action: action, sid: sid, party: party, creator: creator, initiator: initiator, responder: responder).jingle
     }
 
     /// Like `jingle(from:...)`, and also reports the SDP lines that have no Jingle form.
-    public static func map(_ sdp: SessionDescription, action: JingleAction, sid: String, party: Creator,
-                           creator: Creator = .initiator, initiator: JID? = nil,
-                           responder: JID? = nil) throws(SDPParseError) -> SDPToJingleResult {
+    public static func map(
+        _ sdp: SessionDescription, action: JingleAction, sid: String, party: Creator,
+        creator: Creator = .initiator, initiator: JID? = nil,
+        responder: JID? = nil
+    ) throws(SDPParseError) -> SDPToJingleResult {
         var j = JingleElement(action: action, sid: sid, initiator: initiator, responder: responder)
         var unmapped: [UnmappedSDPLine] = []
         for line in sdp.lines {
@@ -117,8 +121,10 @@ extension SDPMapping {
     }
 
     /// One media description as a content, with the lines that have no Jingle form.
-    static func content(_ m: MediaDescription, index: Int, session: SessionLevel, party: Creator,
-                        creator: Creator) throws(SDPParseError) -> (Content, [SDPLine]) {
+    static func content(
+        _ m: MediaDescription, index: Int, session: SessionLevel, party: Creator,
+        creator: Creator
+    ) throws(SDPParseError) -> (Content, [SDPLine]) {
         func bad(_ why: String) -> SDPParseError { SDPParseError(line: 0, reason: "m=\(m.media) section \(index): \(why)") }
         let name = ContentName(m.attributes("mid").first ?? String(index))
         var rtp = RTPDescription(media: m.media)
@@ -245,7 +251,9 @@ extension SDPMapping {
                 }
                 seenSourceLine = true
                 let at: Int
-                if let existing = sources.firstIndex(where: { $0.ssrc == ssrc }) { at = existing } else {
+                if let existing = sources.firstIndex(where: { $0.ssrc == ssrc }) {
+                    at = existing
+                } else {
                     sources.append(Source(ssrc: ssrc))
                     at = sources.count - 1
                 }
@@ -269,8 +277,9 @@ extension SDPMapping {
                 rtp.sourceGroups.append(SourceGroup(semantics: String(sem), ssrcs: ids))
             case "crypto":
                 guard words.count >= 3 else { throw bad("invalid crypto '\(v)'") }
-                let c = Crypto(cryptoSuite: String(words[1]), keyParams: String(words[2]),
-                               sessionParams: words.count > 3 ? words[3...].joined(separator: " ") : nil, tag: String(words[0]))
+                let c = Crypto(
+                    cryptoSuite: String(words[1]), keyParams: String(words[2]),
+                    sessionParams: words.count > 3 ? words[3...].joined(separator: " ") : nil, tag: String(words[0]))
                 if rtp.encryption == nil { rtp.encryption = Encryption(crypto: []) }
                 rtp.encryption?.crypto.append(c)
             case "candidate":
@@ -285,7 +294,9 @@ extension SDPMapping {
                 }
                 ice.candidates.append(c)
             case "remote-candidates":
-                guard words.count >= 3, let comp = UInt8(words[0]), let port = UInt16(words[2]) else { throw bad("invalid remote-candidates '\(v)'") }
+                guard words.count >= 3, let comp = UInt8(words[0]), let port = UInt16(words[2]) else {
+                    throw bad("invalid remote-candidates '\(v)'")
+                }
                 ice.remoteCandidate = RemoteCandidate(component: comp, ip: String(words[1]), port: port)
             default: unmapped.append(line)
             }

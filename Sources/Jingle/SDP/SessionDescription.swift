@@ -36,8 +36,10 @@ public struct SDPOrigin: Sendable, Hashable {
     public var addressType: String
     public var address: String
 
-    public init(username: String = "-", sessionID: String, sessionVersion: String = "2", networkType: String = "IN",
-                addressType: String = "IP4", address: String = "127.0.0.1") {
+    public init(
+        username: String = "-", sessionID: String, sessionVersion: String = "2", networkType: String = "IN",
+        addressType: String = "IP4", address: String = "127.0.0.1"
+    ) {
         self.username = username
         self.sessionID = sessionID
         self.sessionVersion = sessionVersion
@@ -92,8 +94,10 @@ public struct SessionDescription: Sendable, Hashable, CustomStringConvertible {
     public var lines: [SDPLine]
     public var media: [MediaDescription]
 
-    public init(version: Int = 0, origin: SDPOrigin, sessionName: String = "-", lines: [SDPLine] = [SDPLine("t", "0 0")],
-                media: [MediaDescription] = []) {
+    public init(
+        version: Int = 0, origin: SDPOrigin, sessionName: String = "-", lines: [SDPLine] = [SDPLine("t", "0 0")],
+        media: [MediaDescription] = []
+    ) {
         self.version = version
         self.origin = origin
         self.sessionName = sessionName

@@ -74,7 +74,9 @@ extension CallEngine {
     mutating func sendInfo(sid: String, _ info: RTPSessionInfo, now: EngineInstant) throws(CallError) -> [Action] {
         guard let r = calls[sid] else { throw .managerUnavailable }
         guard r.state == .active else { throw .wrongState(r.state) }
-        do { return carryingOut(try sessions.send(JingleElement(action: .sessionInfo, sid: sid, info: [.rtp(info)]), now: now), now: now) } catch {
+        do {
+            return carryingOut(try sessions.send(JingleElement(action: .sessionInfo, sid: sid, info: [.rtp(info)]), now: now), now: now)
+        } catch {
             throw .sessionRefused(error)
         }
     }

@@ -29,7 +29,9 @@ extension CallEngine {
             actions.append(.addRemoteCandidates(sid: sid, candidates))
         } else {
             // Our transport is still being made: keep them, bounded like the transport's own list.
-            update(sid) { $0.earlyCandidates += candidates.prefix(max(0, CallMediaSettings.maximumRemoteCandidates - $0.earlyCandidates.count)) }
+            update(sid) {
+                $0.earlyCandidates += candidates.prefix(max(0, CallMediaSettings.maximumRemoteCandidates - $0.earlyCandidates.count))
+            }
         }
         return actions
     }
@@ -64,15 +66,23 @@ extension CallEngine {
             return actions
         }
         insert(r)
-        let remote = RemoteMediaParameters(ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates, fingerprint: t.fingerprints.first, dtlsRole: nil)
-        return actions + [.restartMedia(sid: sid, PeerRestart(remote: remote, answering: answering, content: content.key,
-                                                             previousRemoteUfrag: previousRemote))]
+        let remote = RemoteMediaParameters(
+            ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates, fingerprint: t.fingerprints.first, dtlsRole: nil)
+        return actions + [
+            .restartMedia(
+                sid: sid,
+                PeerRestart(
+                    remote: remote, answering: answering, content: content.key,
+                    previousRemoteUfrag: previousRemote))
+        ]
     }
 
     /// The transport restarted for the peer's restart: `local` is nil when it cannot. Answers a
     /// restart the peer began with our new credentials and `candidates`.
-    mutating func peerRestartDone(sid: String, _ restart: PeerRestart, local: LocalTransport?, candidates: [Candidate],
-                                  now: EngineInstant) -> [Action] {
+    mutating func peerRestartDone(
+        sid: String, _ restart: PeerRestart, local: LocalTransport?, candidates: [Candidate],
+        now: EngineInstant
+    ) -> [Action] {
         guard let local else {
             return [.notice(sid: sid, "ICE restart not possible with this transport; keeping the old credentials")]
         }
@@ -83,9 +93,13 @@ extension CallEngine {
         if restart.answering {
             actions += restartTransportInfo(sid: sid, content: restart.content, local: local, candidates: candidates, now: now)
         }
-        actions.append(.event(sid: sid, .iceRestarted(ICERestart(
-            byPeer: restart.answering, localUfrag: local.ufrag, remoteUfrag: restart.remote.ufrag ?? "",
-            previousLocalUfrag: previousLocal, previousRemoteUfrag: restart.previousRemoteUfrag))))
+        actions.append(
+            .event(
+                sid: sid,
+                .iceRestarted(
+                    ICERestart(
+                        byPeer: restart.answering, localUfrag: local.ufrag, remoteUfrag: restart.remote.ufrag ?? "",
+                        previousLocalUfrag: previousLocal, previousRemoteUfrag: restart.previousRemoteUfrag))))
         return actions
     }
 
@@ -109,8 +123,10 @@ extension CallEngine {
 
     /// Our restart, step two: the transport's new credentials (nil: it cannot restart) and
     /// candidates go to the peer in a transport-info.
-    mutating func restartMade(sid: String, content: ContentKey, local: LocalTransport?, candidates: [Candidate],
-                              now: EngineInstant) throws(CallError) -> [Action] {
+    mutating func restartMade(
+        sid: String, content: ContentKey, local: LocalTransport?, candidates: [Candidate],
+        now: EngineInstant
+    ) throws(CallError) -> [Action] {
         guard let local else {
             update(sid) { $0.restartPending = false }
             throw .transportFailed("this media transport cannot restart ICE")
@@ -121,11 +137,14 @@ extension CallEngine {
     }
 
     /// transport-info with our ufrag, pwd, fingerprint (XEP-0320: the DTLS association stays) and candidates.
-    private mutating func restartTransportInfo(sid: String, content: ContentKey, local: LocalTransport, candidates: [Candidate],
-                                               now: EngineInstant) -> [Action] {
-        let fingerprints = local.fingerprint.map {
-            [Fingerprint(hash: local.fingerprintHash, setup: calls[sid]?.localSetup, value: $0)]
-        } ?? []
+    private mutating func restartTransportInfo(
+        sid: String, content: ContentKey, local: LocalTransport, candidates: [Candidate],
+        now: EngineInstant
+    ) -> [Action] {
+        let fingerprints =
+            local.fingerprint.map {
+                [Fingerprint(hash: local.fingerprintHash, setup: calls[sid]?.localSetup, value: $0)]
+            } ?? []
         let transport = ICEUDPTransport(ufrag: local.ufrag, pwd: local.pwd, candidates: candidates, fingerprints: fingerprints)
         let info = Content(creator: content.creator, name: content.name, transport: .iceUDP(transport))
         return send(JingleElement(action: .transportInfo, sid: sid, contents: [info]), "transport-info for the ICE restart", now: now)
@@ -142,12 +161,15 @@ extension CallEngine {
         var actions: [Action] = []
         for content in j.contents {
             let media = content.rtp?.media
-            let reason = media == "audio"
+            let reason =
+                media == "audio"
                 ? Reason(.failedApplication, text: "this call carries one audio stream only")
                 : Reason(.unsupportedApplications, text: "only audio is supported; \(media ?? "this application") is not")
-            let reject = JingleElement(action: .contentReject, sid: sid, contents: [
-                Content(creator: content.creator, name: content.name, senders: content.senders),
-            ], reason: reason)
+            let reject = JingleElement(
+                action: .contentReject, sid: sid,
+                contents: [
+                    Content(creator: content.creator, name: content.name, senders: content.senders)
+                ], reason: reason)
             do { actions += carryingOut(try sessions.send(reject, now: now), now: now) } catch {
                 actions.append(.notice(sid: sid, "content-reject not sent: \(error)"))
                 continue

@@ -6,8 +6,10 @@ import XMPPCore
 extension CallEngine {
     // MARK: Session and JMI events
 
-    mutating func sessionEvent(sid: String, _ e: JingleSessionEvent, now: EngineInstant, into actions: inout [Action],
-                               afterAnswer: inout [Action]) {
+    mutating func sessionEvent(
+        sid: String, _ e: JingleSessionEvent, now: EngineInstant, into actions: inout [Action],
+        afterAnswer: inout [Action]
+    ) {
         switch e {
         case .received(let j):
             switch j.action {
@@ -56,7 +58,8 @@ extension CallEngine {
         case .incoming(let id, let from, _):
             guard calls[id] == nil else { return [] }
             insert(CallRecord(sid: id, peer: from, direction: .incoming, usesJMI: true, state: .ringing, device: from, placedAt: now))
-            let ringing = sendMessage("ringing", sid: id, now: now) { (m) throws(JingleMessageMachine.MisuseError) in try m.ringing(id: id) }
+            let ringing = sendMessage("ringing", sid: id, now: now) { (m) throws(JingleMessageMachine.MisuseError) in try m.ringing(id: id)
+            }
             return ringing + [.incoming(sid: id)]
         case .ringing(let id, let device):
             guard let r = calls[id], r.state == .proposing || r.state == .ringing else { return [] }
@@ -80,7 +83,9 @@ extension CallEngine {
             switch end {
             case .rejected(let why):
                 let cond = why?.condition
-                reason = cond == .busy ? .busy(byPeer: true) : cond == .decline || cond == nil ? .declined(byPeer: true) : .failed(why, byPeer: true)
+                reason =
+                    cond == .busy
+                    ? .busy(byPeer: true) : cond == .decline || cond == nil ? .declined(byPeer: true) : .failed(why, byPeer: true)
             case .retracted(let why): reason = why?.condition == .timeout ? .noAnswer : .cancelled(byPeer: r.direction == .incoming)
             case .finished(let why): reason = .from(why, byPeer: true, wasActive: r.state == .active)
             case .answeredElsewhere: reason = .answeredElsewhere
@@ -116,8 +121,9 @@ extension CallEngine {
         if let r = calls[j.sid] {
             // The session of a JMI call we accepted: only its caller may start it.
             guard r.direction == .incoming, r.awaitingInitiate, r.device == session.peer else {
-                return send(JingleElement(action: .sessionTerminate, sid: j.sid, reason: Reason(.generalError, text: "unexpected session")),
-                            "session-terminate of an unexpected session", now: now)
+                return send(
+                    JingleElement(action: .sessionTerminate, sid: j.sid, reason: Reason(.generalError, text: "unexpected session")),
+                    "session-terminate of an unexpected session", now: now)
             }
             update(j.sid) {
                 $0.initiate = j
@@ -127,8 +133,9 @@ extension CallEngine {
             }
             return answer(sid: j.sid)
         }
-        var r = CallRecord(sid: j.sid, peer: session.peer, direction: .incoming, usesJMI: false, state: .ringing,
-                           device: session.peer, placedAt: now)
+        var r = CallRecord(
+            sid: j.sid, peer: session.peer, direction: .incoming, usesJMI: false, state: .ringing,
+            device: session.peer, placedAt: now)
         r.initiate = j
         r.remoteUfrag = Self.ufrag(of: j)
         r.sessionStarted = true
@@ -146,8 +153,13 @@ extension CallEngine {
             $0.remoteUfrag = t.ufrag
             $0.localSetup = role.map { $0 == .client ? .active : .passive }
         }
-        return [.startMedia(sid: sid, RemoteMediaParameters(ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates, fingerprint: fp,
-                                                           dtlsRole: role, payloadTypes: Self.payloadTypes(of: content)))]
+        return [
+            .startMedia(
+                sid: sid,
+                RemoteMediaParameters(
+                    ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates, fingerprint: fp,
+                    dtlsRole: role, payloadTypes: Self.payloadTypes(of: content)))
+        ]
     }
 
     /// The ICE ufrag of an offer's first content (XEP-0176 §5).
@@ -173,8 +185,10 @@ extension CallEngine {
             $0.earlyCandidates = []
         }
         var actions: [Action] = early.isEmpty ? [] : [.addRemoteCandidates(sid: sid, early)]
-        actions += r.direction == .outgoing ? sendOffer(sid: sid, local: local, candidates: candidates, now: now)
-                                            : sendAnswer(sid: sid, local: local, candidates: candidates, now: now)
+        actions +=
+            r.direction == .outgoing
+            ? sendOffer(sid: sid, local: local, candidates: candidates, now: now)
+            : sendAnswer(sid: sid, local: local, candidates: candidates, now: now)
         return actions
     }
 
@@ -224,8 +238,12 @@ extension CallEngine {
                     $0.localSetup = ours
                 }
                 let agreed = accept.contents.first.map(Self.payloadTypes(of:)) ?? []
-                actions.append(.startMedia(sid: sid, RemoteMediaParameters(ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates,
-                                                                          fingerprint: fp, dtlsRole: role, payloadTypes: agreed)))
+                actions.append(
+                    .startMedia(
+                        sid: sid,
+                        RemoteMediaParameters(
+                            ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates,
+                            fingerprint: fp, dtlsRole: role, payloadTypes: agreed)))
             }
             return actions
         }
@@ -246,12 +264,13 @@ extension CallEngine {
             return [.event(sid: sid, .firstAudio)]
         case .dtmf(let digit): return [.event(sid: sid, .dtmf(digit))]
         case .audioSourceFinished: return [.event(sid: sid, .audioSourceFinished)]
-        case .iceRestarted, .mediaResumed: return []   // the call reports restarts from the signalling
+        case .iceRestarted, .mediaResumed: return [] // the call reports restarts from the signalling
         case .failed(let reason): return giveUp(sid: sid, reason: reason, now: now)
         case .localCandidates(let candidates):
             guard let content = sessions[sid]?.contents.first else { return [] }
-            let info = Content(creator: content.creator, name: content.name,
-                               transport: .iceUDP(ICEUDPTransport(ufrag: r.localUfrag, pwd: nil, candidates: candidates)))
+            let info = Content(
+                creator: content.creator, name: content.name,
+                transport: .iceUDP(ICEUDPTransport(ufrag: r.localUfrag, pwd: nil, candidates: candidates)))
             return send(JingleElement(action: .transportInfo, sid: sid, contents: [info]), "transport-info with new candidates", now: now)
         }
     }

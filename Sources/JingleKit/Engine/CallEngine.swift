@@ -52,8 +52,10 @@ struct CallEngine {
         var previousRemoteUfrag: String?
     }
 
-    init(local: JID, policy: MediaPolicy, sessionTimeouts: JingleSessionTimeouts, proposalLifetime: Duration,
-         maximumCalls: Int) {
+    init(
+        local: JID, policy: MediaPolicy, sessionTimeouts: JingleSessionTimeouts, proposalLifetime: Duration,
+        maximumCalls: Int
+    ) {
         self.local = local
         self.policy = policy
         sessions = JingleSessionManager(local: local, timeouts: sessionTimeouts)
@@ -139,8 +141,10 @@ struct CallEngine {
         return actions + after
     }
 
-    mutating func carryOut(_ out: [JingleSessionManager.Output], now: EngineInstant, into actions: inout [Action],
-                           afterAnswer: inout [Action]) {
+    mutating func carryOut(
+        _ out: [JingleSessionManager.Output], now: EngineInstant, into actions: inout [Action],
+        afterAnswer: inout [Action]
+    ) {
         for o in out {
             switch o {
             case .send(let iq):
@@ -171,9 +175,12 @@ struct CallEngine {
     }
 
     /// Our own XEP-0353 `action` on `sid` through the JMI engine: its outputs, or its refusal.
-    mutating func sendMessage(_ action: String, sid: String, now: EngineInstant,
-                              _ body: (inout JingleMessageMachine) throws(JingleMessageMachine.MisuseError) -> [JingleMessageMachine.Output])
-        -> [Action] {
+    mutating func sendMessage(
+        _ action: String, sid: String, now: EngineInstant,
+        _ body: (inout JingleMessageMachine) throws(JingleMessageMachine.MisuseError) -> [JingleMessageMachine.Output]
+    )
+        -> [Action]
+    {
         do { return carryingOut(try body(&jmi), now: now) } catch {
             return [.notice(sid: sid, "the signalling engine refused our \(action): \(error)")]
         }

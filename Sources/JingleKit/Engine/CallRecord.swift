@@ -48,8 +48,10 @@ struct CallRecord: Sendable {
     var dtlsConnectedAt: EngineInstant?
     var firstAudioAt: EngineInstant?
 
-    init(sid: String, peer: JID, direction: CallDirection, usesJMI: Bool, state: CallState, device: JID? = nil,
-         placedAt: EngineInstant) {
+    init(
+        sid: String, peer: JID, direction: CallDirection, usesJMI: Bool, state: CallState, device: JID? = nil,
+        placedAt: EngineInstant
+    ) {
         self.sid = sid
         self.peer = peer
         self.direction = direction

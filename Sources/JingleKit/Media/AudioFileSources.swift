@@ -68,12 +68,14 @@ public final class CallAudioFile: Sendable {
         case .oggOpus:
             let file = try OggOpusFileSource.parse(url)
             if let packets = OggOpusFileSource.passThroughPackets(file) {
-                return CallAudioFile(path: url.path, format: "Ogg Opus, \(packets.count) packets of 20 ms, sent as they are",
-                                     content: .opus(packets))
+                return CallAudioFile(
+                    path: url.path, format: "Ogg Opus, \(packets.count) packets of 20 ms, sent as they are",
+                    content: .opus(packets))
             }
             let pcm = try OggOpusFileSource.decode(file, path: url.path)
-            return CallAudioFile(path: url.path, format: "Ogg Opus, \(file.head.channels) channel(s), decoded and re-encoded",
-                                 content: .pcm(pcm))
+            return CallAudioFile(
+                path: url.path, format: "Ogg Opus, \(file.head.channels) channel(s), decoded and re-encoded",
+                content: .pcm(pcm))
         case .soundFile:
             let (pcm, format) = try WAVFileSource.decode(url)
             return CallAudioFile(path: url.path, format: format, content: .pcm(pcm))
@@ -216,12 +218,14 @@ public enum WAVFileSource {
                 head = [UInt8]((try? h.read(upToCount: 4)) ?? Data())
                 try? h.close()
             }
-            let looksWAV = [Array("RIFF".utf8), Array("RIFX".utf8), Array("RF64".utf8)].contains(head)
+            let looksWAV =
+                [Array("RIFF".utf8), Array("RIFX".utf8), Array("RF64".utf8)].contains(head)
                 || ["wav", "wave"].contains(url.pathExtension.lowercased())
             if !FileManager.default.isReadableFile(atPath: url.path) {
                 throw .unreadable(path: url.path, reason: error.reason)
             }
-            throw looksWAV ? .invalidWAV(path: url.path, reason: error.reason)
+            throw looksWAV
+                ? .invalidWAV(path: url.path, reason: error.reason)
                 : .unsupportedFormat(path: url.path, reason: "libsndfile: \(error.reason)")
         }
         let mono = AudioConversion.mixToMono(file.samples, channels: file.channels)

@@ -44,11 +44,13 @@ public struct CallMediaSettings: Sendable {
     /// of candidate pairs (RFC 8445 §6.1.2.5 prunes, but only after forming them).
     public static let maximumRemoteCandidates = 64
 
-    public init(localAddresses: [String] = [], iceServers: [ICEServer] = [], discoverServers: Bool = true,
-                relayOnly: Bool = false, opusBitrate: Int = MediaSessionConfiguration.defaultOpusBitrate, forwardErrorCorrection: Bool = true,
-                discontinuousTransmission: Bool = false, jitterBuffer: AdaptiveJitterBufferSettings = .init(),
-                timeStretching: Bool = true, gatheringWait: Duration = .seconds(2),
-                connectTimeout: Duration = .seconds(30), opusComplexity: Int? = nil) {
+    public init(
+        localAddresses: [String] = [], iceServers: [ICEServer] = [], discoverServers: Bool = true,
+        relayOnly: Bool = false, opusBitrate: Int = MediaSessionConfiguration.defaultOpusBitrate, forwardErrorCorrection: Bool = true,
+        discontinuousTransmission: Bool = false, jitterBuffer: AdaptiveJitterBufferSettings = .init(),
+        timeStretching: Bool = true, gatheringWait: Duration = .seconds(2),
+        connectTimeout: Duration = .seconds(30), opusComplexity: Int? = nil
+    ) {
         self.localAddresses = localAddresses
         self.iceServers = iceServers
         self.discoverServers = discoverServers

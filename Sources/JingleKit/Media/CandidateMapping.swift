@@ -15,10 +15,11 @@ enum CandidateMapping {
         case .tcpPassive: proto = "tcp"; extra.append(XMLAttribute(name: "tcptype", value: "passive"))
         case .tcpSimultaneousOpen: proto = "tcp"; extra.append(XMLAttribute(name: "tcptype", value: "so"))
         }
-        return Candidate(component: UInt8(clamping: c.component), foundation: c.foundation, generation: 0,
-                         id: token(10), ip: c.address, network: 0, port: c.port, priority: c.priority,
-                         protocol: proto, relAddr: c.relatedAddress, relPort: c.relatedPort, type: type,
-                         extraAttributes: extra)
+        return Candidate(
+            component: UInt8(clamping: c.component), foundation: c.foundation, generation: 0,
+            id: token(10), ip: c.address, network: 0, port: c.port, priority: c.priority,
+            protocol: proto, relAddr: c.relatedAddress, relPort: c.relatedPort, type: type,
+            extraAttributes: extra)
     }
 
     /// The XEP-0176 type of a libnice candidate kind.
@@ -35,12 +36,13 @@ enum CandidateMapping {
     /// without a known tcptype, an unknown protocol).
     static func ice(_ c: Candidate) -> ICECandidate? {
         guard c.component == 1 else { return nil }
-        let kind: ICECandidate.Kind = switch c.type {
-        case .host: .host
-        case .srflx: .serverReflexive
-        case .prflx: .peerReflexive
-        case .relay: .relayed
-        }
+        let kind: ICECandidate.Kind =
+            switch c.type {
+            case .host: .host
+            case .srflx: .serverReflexive
+            case .prflx: .peerReflexive
+            case .relay: .relayed
+            }
         let transport: ICECandidate.TransportProtocol
         switch c.protocol.lowercased() {
         case "udp": transport = .udp
@@ -53,8 +55,9 @@ enum CandidateMapping {
             }
         default: return nil
         }
-        return ICECandidate(foundation: c.foundation, component: 1, transport: transport, priority: c.priority,
-                            address: c.ip, port: c.port, kind: kind, relatedAddress: c.relAddr, relatedPort: c.relPort)
+        return ICECandidate(
+            foundation: c.foundation, component: 1, transport: transport, priority: c.priority,
+            address: c.ip, port: c.port, kind: kind, relatedAddress: c.relAddr, relatedPort: c.relPort)
     }
 
     private static func token(_ n: Int) -> String {

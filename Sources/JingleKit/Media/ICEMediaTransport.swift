@@ -120,8 +120,9 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
 
     func localTransport() async -> LocalTransport {
         let credentials = (try? agent.localCredentials()) ?? ICECredentials(usernameFragment: "", password: "")
-        return LocalTransport(ufrag: credentials.usernameFragment, pwd: credentials.password,
-                              fingerprintHash: "sha-256", fingerprint: certificate.fingerprint(.sha256), ssrc: ssrc, cname: cname)
+        return LocalTransport(
+            ufrag: credentials.usernameFragment, pwd: credentials.password,
+            fingerprintHash: "sha-256", fingerprint: certificate.fingerprint(.sha256), ssrc: ssrc, cname: cname)
     }
 
     func localCandidates() async -> [Candidate] {
@@ -154,10 +155,11 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
             return s.earlyCandidates
         }
         addCandidates(remote.candidates + early)
-        let dtlsRole: DTLSConnection.Role = switch remote.dtlsRole ?? (role == .initiator ? .server : .client) {
-        case .client: .client
-        case .server: .server
-        }
+        let dtlsRole: DTLSConnection.Role =
+            switch remote.dtlsRole ?? (role == .initiator ? .server : .client) {
+            case .client: .client
+            case .server: .server
+            }
         let opus = remote.payloadTypes.first { $0.name?.lowercased() == "opus" }?.id ?? 111
         // RFC 4733 events: sent at Opus's 48 kHz clock where agreed, else at 8 kHz; received on
         // every agreed rate (libwebrtc sends on the lowest); nil when the peer agreed to none.
@@ -182,7 +184,8 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
             testOnlyOutgoingRTPLoss: settings.testOnlyOutgoingRTPLoss.map { ($0, 0x5EED) })
         configuration.testOnlyOutgoingLossMeanBurst = settings.testOnlyOutgoingLossMeanBurst
         let session: MediaSession
-        do { session = try MediaSession(agent: agent, configuration: configuration, now: clock.now, wallClock: Self.wallClockNow()) } catch {
+        do { session = try MediaSession(agent: agent, configuration: configuration, now: clock.now, wallClock: Self.wallClockNow()) } catch
+        {
             return fail(Reason(.failedApplication, text: "\(error)"))
         }
         let installed = state.withLock { s -> Bool in
@@ -223,7 +226,9 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
             return (s.session, w)
         }
         waiters.forEach { $0.resume() }
-        let running = tasks.withLock { t in defer { t = [] }; return t }
+        let running = tasks.withLock { t in
+            defer { t = [] }; return t
+        }
         guard !running.isEmpty || session != nil else { return }
         running.forEach { $0.cancel() }
         session?.close(now: clock.now)
@@ -431,7 +436,9 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
             if let p = source.nextOpusPacket() {
                 packet = p
             } else if let f = source.nextFrame() {
-                frame = f.count == CallAudio.samplesPerFrame ? f
+                frame =
+                    f.count == CallAudio.samplesPerFrame
+                    ? f
                     : Array(f.prefix(CallAudio.samplesPerFrame)) + [Int16](repeating: 0, count: max(0, CallAudio.samplesPerFrame - f.count))
             } else if audio?.clearSource(ifStill: source) == true {
                 sink.yield(.audioSourceFinished)
@@ -496,7 +503,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
                 s.packetsAtReconnect = nil
                 s.remoteKnown = true
                 s.earlyCandidates = []
-                s.remoteCandidatesAdded = 0   // a new generation of candidates (RFC 8838 §4)
+                s.remoteCandidatesAdded = 0 // a new generation of candidates (RFC 8838 §4)
                 // Before DTLS is up the connect deadline starts again; once media flows, a restart
                 // that never reconnects leaves the old pair carrying it rather than ending the call.
                 if !s.established { s.connectDeadline = clock.now + timeout }

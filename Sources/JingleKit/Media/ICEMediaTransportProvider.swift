@@ -21,8 +21,10 @@ public struct ICEMediaTransportProvider: MediaTransportProvider {
     ///   - client: the XMPP client whose server is asked for STUN/TURN services per call
     ///     (when `settings.discoverServers`); nil uses `settings.iceServers` only.
     ///   - logger: where ICE and DTLS progress is logged.
-    public init(settings: CallMediaSettings = .init(), client: XMPPClient? = nil,
-                logger: Logger = Logger(label: "jinglekit.media")) {
+    public init(
+        settings: CallMediaSettings = .init(), client: XMPPClient? = nil,
+        logger: Logger = Logger(label: "jinglekit.media")
+    ) {
         self.settings = settings
         self.logger = logger
         if let client, settings.discoverServers {
@@ -33,8 +35,10 @@ public struct ICEMediaTransportProvider: MediaTransportProvider {
     }
 
     /// With another source of XEP-0215 services (tests, a cache).
-    public init(settings: CallMediaSettings, externalServices: @escaping @Sendable () async throws -> [ExternalService],
-                logger: Logger = Logger(label: "jinglekit.media")) {
+    public init(
+        settings: CallMediaSettings, externalServices: @escaping @Sendable () async throws -> [ExternalService],
+        logger: Logger = Logger(label: "jinglekit.media")
+    ) {
         self.settings = settings
         self.externalServices = externalServices
         self.logger = logger
@@ -58,13 +62,15 @@ public struct ICEMediaTransportProvider: MediaTransportProvider {
         }
         servers = ICEServerDiscovery.usable(ICEServerDiscovery.reachable(servers, from: settings.localAddresses))
         if settings.relayOnly && !servers.contains(where: \.isTURN) {
-            throw CallError.transportFailed("relay-only needs a TURN server: none configured and none offered by the XMPP server (XEP-0215)")
+            throw CallError.transportFailed(
+                "relay-only needs a TURN server: none configured and none offered by the XMPP server (XEP-0215)")
         }
         let agent: ICEAgent
         do {
-            agent = try ICEAgent(configuration: ICEConfiguration(
-                controlling: role == .initiator, localAddresses: settings.localAddresses, servers: servers,
-                relayOnly: settings.relayOnly))
+            agent = try ICEAgent(
+                configuration: ICEConfiguration(
+                    controlling: role == .initiator, localAddresses: settings.localAddresses, servers: servers,
+                    relayOnly: settings.relayOnly))
         } catch {
             throw CallError.transportFailed("cannot start ICE: \(error)")
         }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Transport
 import XMPPCore
@@ -10,8 +10,10 @@ import XMPPCore
 public enum ICEServerDiscovery {
     /// The ICE servers among `services`, resolved; entries without a usable port, credentials
     /// (for TURN) or address are left out, each with the reason in `skipped`.
-    public static func iceServers(from services: [ExternalService],
-                                  resolve: (String) -> String? = resolveIPv4OrIPv6) -> (servers: [ICEServer], skipped: [String]) {
+    public static func iceServers(
+        from services: [ExternalService],
+        resolve: (String) -> String? = resolveIPv4OrIPv6
+    ) -> (servers: [ICEServer], skipped: [String]) {
         var servers: [ICEServer] = []
         var skipped: [String] = []
         for s in services {
@@ -46,9 +48,10 @@ public enum ICEServerDiscovery {
     /// separate Binding on the TURN socket is never answered in a form it accepts there, and
     /// gathering would wait for its retransmissions to time out.
     public static func usable(_ servers: [ICEServer]) -> [ICEServer] {
-        let turnUDP = Set(servers.compactMap { s -> String? in
-            if case .turnUDP = s.kind { "\(s.address)|\(s.port)" } else { nil }
-        })
+        let turnUDP = Set(
+            servers.compactMap { s -> String? in
+                if case .turnUDP = s.kind { "\(s.address)|\(s.port)" } else { nil }
+            })
         var stunTaken = false
         return servers.filter { s in
             guard case .stun = s.kind else { return true }

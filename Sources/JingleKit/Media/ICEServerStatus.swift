@@ -71,11 +71,13 @@ public struct ICEServerStatus: Sendable, Hashable, Codable, CustomStringConverti
         let uri = Self.uri(server)
         switch probe {
         case .allocated(let relayed, _, _):
-            self.init(server: uri, outcome: .allocated, addresses: relayed,
-                      detail: "libnice got no relayed candidate, but a separate Allocate succeeded")
+            self.init(
+                server: uri, outcome: .allocated, addresses: relayed,
+                detail: "libnice got no relayed candidate, but a separate Allocate succeeded")
         case .error(let code, let reason):
-            self.init(server: uri, outcome: .error, errorCode: code,
-                      detail: reason + (TURNProbeOutcome.hint(code).map { ": \($0)" } ?? ""))
+            self.init(
+                server: uri, outcome: .error, errorCode: code,
+                detail: reason + (TURNProbeOutcome.hint(code).map { ": \($0)" } ?? ""))
         case .noAnswer(let why):
             self.init(server: uri, outcome: .noAnswer, detail: why)
         case .notTried(let why):
@@ -100,9 +102,11 @@ final class ICEServerTracker: Sendable {
     init(servers: [ICEServer], probeTimeout: Duration = .seconds(3)) {
         self.servers = servers
         self.probeTimeout = probeTimeout
-        state = Mutex(State(statuses: servers.map { s in
-            ICEServerStatus(server: ICEServerStatus.uri(s), outcome: s.isTURN ? .pending : .noReflexive)
-        }, fromLibnice: servers.map { _ in false }))
+        state = Mutex(
+            State(
+                statuses: servers.map { s in
+                    ICEServerStatus(server: ICEServerStatus.uri(s), outcome: s.isTURN ? .pending : .noReflexive)
+                }, fromLibnice: servers.map { _ in false }))
     }
 
     var statuses: [ICEServerStatus] { state.withLock { $0.statuses } }

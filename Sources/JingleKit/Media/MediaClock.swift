@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Something the media clock ticks every 20 ms (one call's media).
@@ -34,7 +34,7 @@ final class MediaClock: Sendable {
     /// One thread and the members it ticks. It sleeps on a condition while it has none.
     final class Lane: @unchecked Sendable {
         private let condition = NSCondition()
-        private var members: [any MediaClockMember] = []   // guarded by `condition`
+        private var members: [any MediaClockMember] = [] // guarded by `condition`
         private var started = false
         private let index: Int
 
@@ -62,7 +62,7 @@ final class MediaClock: Sendable {
                 while members.isEmpty { condition.wait() }
                 let current = members
                 condition.unlock()
-                if clock.now - tick > .milliseconds(200) { tick = clock.now }   // idle, or a long stall
+                if clock.now - tick > .milliseconds(200) { tick = clock.now } // idle, or a long stall
 
                 var leaving: [ObjectIdentifier] = []
                 for member in current where !member.tick(scheduled: tick, now: clock.now) {

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import Synchronization
@@ -50,10 +50,11 @@ public final class WAVFileRecorder: CallAudioSink {
     /// `-`, `_` and `.` are kept (others become `_`), a leading `.` becomes `_`, and at most 64
     /// characters, so the value can name a file but never a folder or a path.
     public static func safeFileName(_ value: String) -> String {
-        var out = String(value.unicodeScalars.prefix(64).map { c -> Character in
-            let ok = (c.isASCII && (CharacterSet.alphanumerics.contains(c))) || c == "-" || c == "_" || c == "."
-            return ok ? Character(c) : "_"
-        })
+        var out = String(
+            value.unicodeScalars.prefix(64).map { c -> Character in
+                let ok = (c.isASCII && (CharacterSet.alphanumerics.contains(c))) || c == "-" || c == "_" || c == "."
+                return ok ? Character(c) : "_"
+            })
         if out.hasPrefix(".") { out = "_" + out.dropFirst() }
         return out.isEmpty ? "_" : out
     }

@@ -81,8 +81,10 @@ public final class MediaSession: @unchecked Sendable {
     ///     `events` (the owner forwards them to `handle(_:now:)`).
     ///   - now: the session's start, on the clock every later `now` comes from.
     ///   - wallClock: the wall clock at `now` (RTCP's NTP timestamps count on from it).
-    public init(agent: any ICEComponentSender, configuration: MediaSessionConfiguration, now: ContinuousClock.Instant,
-                wallClock: NTPTimestamp) throws(MediaSessionError) {
+    public init(
+        agent: any ICEComponentSender, configuration: MediaSessionConfiguration, now: ContinuousClock.Instant,
+        wallClock: NTPTimestamp
+    ) throws(MediaSessionError) {
         self.agent = agent
         self.configuration = configuration
         (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
@@ -94,23 +96,26 @@ public final class MediaSession: @unchecked Sendable {
             RedundancyRecovery(configuration: .init(redPayloadType: $0, opusPayloadType: configuration.payloadType))
         }
         do {
-            dtmfOut = try TelephoneEventQueue(packetSamples: Self.samplesPerFrame,
-                                              eventClockRate: configuration.telephoneEventClockRate,
-                                              audioClockRate: Self.sampleRate)
+            dtmfOut = try TelephoneEventQueue(
+                packetSamples: Self.samplesPerFrame,
+                eventClockRate: configuration.telephoneEventClockRate,
+                audioClockRate: Self.sampleRate)
         } catch {
             throw .codec("\(error)")
         }
         do {
-            dtls = try DTLSConnection(role: configuration.role, certificate: configuration.certificate,
-                                      expectedPeerFingerprint: configuration.remoteFingerprint)
+            dtls = try DTLSConnection(
+                role: configuration.role, certificate: configuration.certificate,
+                expectedPeerFingerprint: configuration.remoteFingerprint)
         } catch {
             throw MediaSessionError(error)
         }
         do {
             encoder = try OpusEncoder(sampleRate: Self.sampleRate, channels: 1, application: .voip)
             try encoder.setBitrate(configuration.opusBitrate)
-            try encoder.setInbandFEC(configuration.forwardErrorCorrection,
-                                     expectedPacketLossPercent: configuration.forwardErrorCorrection ? lossEstimator.percent : 0)
+            try encoder.setInbandFEC(
+                configuration.forwardErrorCorrection,
+                expectedPacketLossPercent: configuration.forwardErrorCorrection ? lossEstimator.percent : 0)
             try encoder.setDTX(configuration.discontinuousTransmission)
             try encoder.setVoiceSignal()
             if let complexity = configuration.opusComplexity { try encoder.setComplexity(complexity) }
@@ -255,18 +260,25 @@ public final class MediaSession: @unchecked Sendable {
                 var bytes = payload
                 if let red = configuration.redPayloadType, redEncoder.distance > 0 {
                     payloadType = red
-                    bytes = redEncoder.encode(payloadType: configuration.payloadType, timestamp: timestamp,
-                                              payload: payload).serialized()
+                    bytes = redEncoder.encode(
+                        payloadType: configuration.payloadType, timestamp: timestamp,
+                        payload: payload
+                    ).serialized()
                 }
-                packets.append(RTPPacket(marker: packetsSentTotal == 0, payloadType: payloadType,
-                                         sequenceNumber: sequenceNumber, timestamp: timestamp,
-                                         ssrc: configuration.ssrc, payload: bytes))
+                packets.append(
+                    RTPPacket(
+                        marker: packetsSentTotal == 0, payloadType: payloadType,
+                        sequenceNumber: sequenceNumber, timestamp: timestamp,
+                        ssrc: configuration.ssrc, payload: bytes))
             case .events(let events):
                 let pt = configuration.telephoneEventPayloadType ?? configuration.payloadType
                 for event in events {
-                    packets.append(RTPPacket(marker: event.marker, payloadType: pt, sequenceNumber: sequenceNumber &+ UInt16(truncatingIfNeeded: packets.count),
-                                             timestamp: event.timestamp, ssrc: configuration.ssrc,
-                                             payload: event.event.serialized()))
+                    packets.append(
+                        RTPPacket(
+                            marker: event.marker, payloadType: pt,
+                            sequenceNumber: sequenceNumber &+ UInt16(truncatingIfNeeded: packets.count),
+                            timestamp: event.timestamp, ssrc: configuration.ssrc,
+                            payload: event.event.serialized()))
                 }
                 stats.telephoneEventPacketsSent += events.count
             }
@@ -361,8 +373,10 @@ public final class MediaSession: @unchecked Sendable {
 
     // MARK: - Internals (called with `lock` held)
 
-    private func receiveDatagram(_ bytes: UnsafeRawBufferPointer, now: ContinuousClock.Instant,
-                                 _ outgoing: inout [[UInt8]], _ notices: inout [MediaSessionEvent]) {
+    private func receiveDatagram(
+        _ bytes: UnsafeRawBufferPointer, now: ContinuousClock.Instant,
+        _ outgoing: inout [[UInt8]], _ notices: inout [MediaSessionEvent]
+    ) {
         switch DatagramKind(classifying: bytes) {
         case .dtls:
             guard phase == .handshaking || phase == .established || phase == .waitingForICE else { return }
@@ -414,7 +428,8 @@ public final class MediaSession: @unchecked Sendable {
         case .rtcp:
             guard phase == .established, let srtp else { return }
             guard let plain = try? srtp.unprotectRTCP(bytes),
-                  let packets = try? RTCPCompound.parse(plain) else {
+                let packets = try? RTCPCompound.parse(plain)
+            else {
                 stats.packetsRejected += 1
                 return
             }
@@ -431,7 +446,7 @@ public final class MediaSession: @unchecked Sendable {
                 }
             }
         case .stun, .zrtp, .turnChannel, .unknown:
-            break  // libnice consumes STUN itself; nothing else belongs on this component.
+            break // libnice consumes STUN itself; nothing else belongs on this component.
         }
     }
 
@@ -442,8 +457,9 @@ public final class MediaSession: @unchecked Sendable {
         }
         stats.telephoneEventPacketsReceived += 1
         // The duration counts in the event payload type's clock; the playout's is the audio's.
-        playout.noteNoAudio(from: packet.timestamp,
-                            duration: Int(event.duration) * Self.sampleRate / max(1, clockRate))
+        playout.noteNoAudio(
+            from: packet.timestamp,
+            duration: Int(event.duration) * Self.sampleRate / max(1, clockRate))
         for note in dtmfIn.receive(timestamp: packet.timestamp, payload: event) {
             if case .began(let code, _) = note, let digit = TelephoneEvent.dtmfDigit(code) {
                 stats.dtmfDigitsReceived += 1
@@ -471,7 +487,8 @@ public final class MediaSession: @unchecked Sendable {
                 }
             }
             if configuration.redPayloadType != nil,
-               let level = redundancy.update(lossPercent: Double(block.fractionLost) * 100 / 256) {
+                let level = redundancy.update(lossPercent: Double(block.fractionLost) * 100 / 256)
+            {
                 applyRedundancy(level)
             }
             stats.remoteFractionLost = Double(block.fractionLost) / 256
@@ -487,8 +504,9 @@ public final class MediaSession: @unchecked Sendable {
             return
         }
         do {
-            srtp = try SRTPSession(profile: profile, localKey: keys.localKey, localSalt: keys.localSalt,
-                                   remoteKey: keys.remoteKey, remoteSalt: keys.remoteSalt)
+            srtp = try SRTPSession(
+                profile: profile, localKey: keys.localKey, localSalt: keys.localSalt,
+                remoteKey: keys.remoteKey, remoteSalt: keys.remoteSalt)
         } catch {
             fail(.srtp(error), &notices)
             return
@@ -530,9 +548,10 @@ public final class MediaSession: @unchecked Sendable {
         }
         if sentSinceLastReport {
             sentSinceLastReport = false
-            return .senderReport(RTCPSenderReport(
-                ssrc: configuration.ssrc, ntpTimestamp: wallClock(at: now), rtpTimestamp: timestamp,
-                packetCount: packetsSentTotal, octetCount: payloadOctetsSent, reportBlocks: blocks))
+            return .senderReport(
+                RTCPSenderReport(
+                    ssrc: configuration.ssrc, ntpTimestamp: wallClock(at: now), rtpTimestamp: timestamp,
+                    packetCount: packetsSentTotal, octetCount: payloadOctetsSent, reportBlocks: blocks))
         }
         return .receiverReport(RTCPReceiverReport(ssrc: configuration.ssrc, reportBlocks: blocks))
     }
@@ -541,9 +560,10 @@ public final class MediaSession: @unchecked Sendable {
         guard let srtp else { return nil }
         let compound = RTCPCompound.serialize([
             reportPacket(now: now),
-            .sourceDescription(RTCPSourceDescription(chunks: [
-                .init(source: configuration.ssrc, items: [.cname(configuration.cname)]),
-            ])),
+            .sourceDescription(
+                RTCPSourceDescription(chunks: [
+                    .init(source: configuration.ssrc, items: [.cname(configuration.cname)])
+                ])),
         ])
         guard let protected = try? srtp.protectRTCP(compound) else { return nil }
         stats.rtcpSent += 1

@@ -67,15 +67,17 @@ public struct MediaSessionConfiguration: Sendable {
     /// Gilbert-Elliott) instead of independently.
     public var testOnlyOutgoingLossMeanBurst: Double?
 
-    public init(role: DTLSConnection.Role, certificate: DTLSCertificate, remoteFingerprint: (hash: String, value: String),
-                payloadType: UInt8 = 111, telephoneEventPayloadType: UInt8? = 101, telephoneEventClockRate: Int = 48_000,
-                receivedTelephoneEvents: [UInt8: Int]? = nil, redPayloadType: UInt8? = nil,
-                redundancy: RedundancyController? = nil, ssrc: UInt32 = UInt32.random(in: 1...UInt32.max), cname: String = "jinglekit",
-                opusBitrate: Int = MediaSessionConfiguration.defaultOpusBitrate, opusComplexity: Int? = nil,
-                forwardErrorCorrection: Bool = true, expectedLossPercent: Int = MediaSessionConfiguration.defaultExpectedLossPercent,
-                discontinuousTransmission: Bool = false, rtcpInterval: Duration = .seconds(1),
-                jitterBuffer: AdaptiveJitterBufferSettings = .init(), timeStretching: Bool = true,
-                testOnlyOutgoingRTPLoss: (fraction: Double, seed: UInt64)? = nil) {
+    public init(
+        role: DTLSConnection.Role, certificate: DTLSCertificate, remoteFingerprint: (hash: String, value: String),
+        payloadType: UInt8 = 111, telephoneEventPayloadType: UInt8? = 101, telephoneEventClockRate: Int = 48_000,
+        receivedTelephoneEvents: [UInt8: Int]? = nil, redPayloadType: UInt8? = nil,
+        redundancy: RedundancyController? = nil, ssrc: UInt32 = UInt32.random(in: 1...UInt32.max), cname: String = "jinglekit",
+        opusBitrate: Int = MediaSessionConfiguration.defaultOpusBitrate, opusComplexity: Int? = nil,
+        forwardErrorCorrection: Bool = true, expectedLossPercent: Int = MediaSessionConfiguration.defaultExpectedLossPercent,
+        discontinuousTransmission: Bool = false, rtcpInterval: Duration = .seconds(1),
+        jitterBuffer: AdaptiveJitterBufferSettings = .init(), timeStretching: Bool = true,
+        testOnlyOutgoingRTPLoss: (fraction: Double, seed: UInt64)? = nil
+    ) {
         self.role = role
         self.certificate = certificate
         self.remoteFingerprint = remoteFingerprint
@@ -84,7 +86,8 @@ public struct MediaSessionConfiguration: Sendable {
         self.telephoneEventClockRate = telephoneEventClockRate
         self.redPayloadType = redPayloadType
         self.redundancy = redundancy ?? RedundancyController(levels: RedundancyController.defaultLevels(cleanBitrate: opusBitrate))
-        self.receivedTelephoneEvents = receivedTelephoneEvents
+        self.receivedTelephoneEvents =
+            receivedTelephoneEvents
             ?? telephoneEventPayloadType.map { [$0: telephoneEventClockRate] } ?? [:]
         self.ssrc = ssrc
         self.cname = cname

@@ -51,7 +51,7 @@ public enum DNSSRVCodec {
         var out: [UInt8] = []
         out.append16(id)
         out.append16(0x0100) // RD
-        out.append16(1)      // QDCOUNT
+        out.append16(1) // QDCOUNT
         out.append16(0); out.append16(0); out.append16(0)
         for label in name.split(separator: ".") where !label.isEmpty {
             let bytes = Array(label.utf8.prefix(63))

@@ -27,15 +27,18 @@ public struct SASLClient: Sendable {
 
     /// Picks the first mechanism of `preference` the server offers. PLAIN is only chosen when TLS
     /// is established (the password would otherwise travel in the clear).
-    public static func select(offered: [String], tlsEstablished: Bool,
-                              preference: [SASLMechanismName] = SASLMechanismName.preferenceOrder) throws(XMPPError) -> SASLMechanismName {
+    public static func select(
+        offered: [String], tlsEstablished: Bool,
+        preference: [SASLMechanismName] = SASLMechanismName.preferenceOrder
+    ) throws(XMPPError) -> SASLMechanismName {
         let offeredSet = Set(offered.map { $0.uppercased() })
         var plainRefused = false
         for mechanism in preference where offeredSet.contains(mechanism.rawValue) {
             if mechanism == .plain && !tlsEstablished { plainRefused = true; continue }
             return mechanism
         }
-        let reason = plainRefused
+        let reason =
+            plainRefused
             ? "PLAIN is refused without TLS"
             : "none of \(preference.map(\.rawValue).joined(separator: ", ")) is offered"
         throw .noUsableMechanism(offered: offered, reason: reason)
@@ -50,7 +53,8 @@ public struct SASLClient: Sendable {
         self.password = password
         switch mechanism {
         case .scramSHA256:
-            state = .scram(SCRAMClient(algorithm: .sha256, username: authcid, password: password, clientNonce: clientNonce), sentFinal: false)
+            state = .scram(
+                SCRAMClient(algorithm: .sha256, username: authcid, password: password, clientNonce: clientNonce), sentFinal: false)
         case .scramSHA1:
             state = .scram(SCRAMClient(algorithm: .sha1, username: authcid, password: password, clientNonce: clientNonce), sentFinal: false)
         case .plain:

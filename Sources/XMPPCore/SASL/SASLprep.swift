@@ -18,7 +18,8 @@ public enum SASLprep {
         let normalized = String(mapped).precomposedStringWithCompatibilityMapping
         for scalar in normalized.unicodeScalars where isProhibited(scalar.value) {
             let hex = String(scalar.value, radix: 16, uppercase: true)
-            throw .authentication(reason: "the password contains U+\(String(repeating: "0", count: max(0, 4 - hex.count)))\(hex), which SASLprep prohibits")
+            throw .authentication(
+                reason: "the password contains U+\(String(repeating: "0", count: max(0, 4 - hex.count)))\(hex), which SASLprep prohibits")
         }
         return normalized
     }
@@ -36,15 +37,15 @@ public enum SASLprep {
 
     /// RFC 4013 §2.3: RFC 3454 tables C.1.2 (spaces are already mapped), C.2.1-C.9.
     static func isProhibited(_ v: UInt32) -> Bool {
-        if v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v) { return true }                       // C.2.1, C.2.2
+        if v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v) { return true } // C.2.1, C.2.2
         if [0x06DD, 0x070F, 0x180E, 0x200C, 0x200D, 0x2028, 0x2029, 0xFEFF].contains(v) { return true } // C.2.2
         if (0x2060...0x2063).contains(v) || (0x206A...0x206F).contains(v) || (0xFFF9...0xFFFD).contains(v) { return true }
         if (0x1D173...0x1D17A).contains(v) { return true }
         if (0xE000...0xF8FF).contains(v) || (0xF0000...0xFFFFD).contains(v) || (0x100000...0x10FFFD).contains(v) { return true } // C.3
-        if (0xFDD0...0xFDEF).contains(v) || v & 0xFFFE == 0xFFFE { return true }                     // C.4
-        if (0x2FF0...0x2FFB).contains(v) { return true }                                              // C.7
+        if (0xFDD0...0xFDEF).contains(v) || v & 0xFFFE == 0xFFFE { return true } // C.4
+        if (0x2FF0...0x2FFB).contains(v) { return true } // C.7
         if v == 0x0340 || v == 0x0341 || v == 0x200E || v == 0x200F || (0x202A...0x202E).contains(v) { return true } // C.8
-        if v == 0xE0001 || (0xE0020...0xE007F).contains(v) { return true }                           // C.9
+        if v == 0xE0001 || (0xE0020...0xE007F).contains(v) { return true } // C.9
         return false
     }
 }

@@ -58,11 +58,13 @@ public struct SCRAMClient: Sendable {
             throw .authentication(reason: "SCRAM server nonce does not extend the client nonce")
         }
         guard let saltText = attributes.first(where: { $0.key == "s" })?.value,
-              let salt = Base64.decode(saltText), !salt.isEmpty else {
+            let salt = Base64.decode(saltText), !salt.isEmpty
+        else {
             throw .authentication(reason: "SCRAM server-first-message has no valid salt")
         }
         guard let iterationText = attributes.first(where: { $0.key == "i" })?.value,
-              let iterations = Int(iterationText), iterations > 0 else {
+            let iterations = Int(iterationText), iterations > 0
+        else {
             throw .authentication(reason: "SCRAM server-first-message has no valid iteration count")
         }
         guard iterations <= SCRAMClient.maxIterations else {
@@ -73,8 +75,9 @@ public struct SCRAMClient: Sendable {
         let authMessage = Array("\(clientFirstBare),\(serverFirst),\(withoutProof)".utf8)
 
         let prepared = try SASLprep.prepare(password)
-        let salted = Digest.pbkdf2(algorithm, password: Array(prepared.utf8), salt: salt,
-                                   iterations: iterations, keyLength: algorithm.byteCount)
+        let salted = Digest.pbkdf2(
+            algorithm, password: Array(prepared.utf8), salt: salt,
+            iterations: iterations, keyLength: algorithm.byteCount)
         let clientKey = Digest.hmac(algorithm, key: salted, data: Array("Client Key".utf8))
         let storedKey = Digest.hash(algorithm, clientKey)
         let clientSignature = Digest.hmac(algorithm, key: storedKey, data: authMessage)

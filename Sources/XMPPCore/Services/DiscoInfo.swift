@@ -45,8 +45,10 @@ public struct DiscoInfo: Sendable, Hashable {
         for child in element.elements {
             if child.namespace == XMPPNamespace.discoInfo, child.name == "identity" {
                 guard let category = child.attribute("category"), let type = child.attribute("type") else { continue }
-                identities.append(Identity(category: category, type: type, name: child.attribute("name"),
-                                           lang: child.attribute("lang", namespace: xmlNamespaceURI)))
+                identities.append(
+                    Identity(
+                        category: category, type: type, name: child.attribute("name"),
+                        lang: child.attribute("lang", namespace: xmlNamespaceURI)))
             } else if child.namespace == XMPPNamespace.discoInfo, child.name == "feature" {
                 if let v = child.attribute("var") { features.append(v) }
             } else {
@@ -59,8 +61,9 @@ public struct DiscoInfo: Sendable, Hashable {
         var query = XMLElement("query", namespace: XMPPNamespace.discoInfo)
         query.setAttribute("node", node)
         for identity in identities {
-            var e = XMLElement("identity", namespace: XMPPNamespace.discoInfo,
-                               ["category": identity.category, "type": identity.type])
+            var e = XMLElement(
+                "identity", namespace: XMPPNamespace.discoInfo,
+                ["category": identity.category, "type": identity.type])
             e.setAttribute("name", identity.name)
             e.setAttribute("lang", identity.lang, namespace: xmlNamespaceURI)
             query.append(e)
@@ -111,8 +114,10 @@ public struct DiscoResponder: Sendable, Hashable {
     }
 
     /// A Jingle voice client: `client/<type>` named `name`, with disco#info, ping and the Jingle features.
-    public init(identityType: String = "bot", name: String = "JingleKit",
-                features: [String] = JingleFeatures.voiceClient) {
+    public init(
+        identityType: String = "bot", name: String = "JingleKit",
+        features: [String] = JingleFeatures.voiceClient
+    ) {
         var all = [XMPPNamespace.discoInfo, XMPPNamespace.ping]
         for f in features where !all.contains(f) { all.append(f) }
         info = DiscoInfo(identities: [.init(category: "client", type: identityType, name: name)], features: all)
@@ -121,7 +126,8 @@ public struct DiscoResponder: Sendable, Hashable {
     /// The answer to `request` when it is a disco#info get; nil when it is not one.
     public func answer(_ request: IQ) -> IQ? {
         guard request.type == .get, let query = request.payload,
-              query.name == "query", query.namespace == XMPPNamespace.discoInfo else { return nil }
+            query.name == "query", query.namespace == XMPPNamespace.discoInfo
+        else { return nil }
         if let node = query.attribute("node") {
             guard node == info.node else { return request.error(StanzaError(.itemNotFound)) }
         }

@@ -18,9 +18,11 @@ public struct ExternalService: Sendable, Hashable, CustomStringConvertible {
     /// In pushes: `add`, `modify` or `delete` (XEP-0215 §3.4).
     public var action: String?
 
-    public init(type: String, host: String, port: UInt16? = nil, transport: String? = nil,
-                username: String? = nil, password: String? = nil, expires: String? = nil,
-                restricted: Bool = false, name: String? = nil, action: String? = nil) {
+    public init(
+        type: String, host: String, port: UInt16? = nil, transport: String? = nil,
+        username: String? = nil, password: String? = nil, expires: String? = nil,
+        restricted: Bool = false, name: String? = nil, action: String? = nil
+    ) {
         self.type = type
         self.host = host
         self.port = port
@@ -52,11 +54,12 @@ public struct ExternalService: Sendable, Hashable, CustomStringConvertible {
             port = parsed
         }
         let restrictedText = element.attribute("restricted") ?? "false"
-        self.init(type: type, host: host, port: port, transport: element.attribute("transport"),
-                  username: element.attribute("username"), password: element.attribute("password"),
-                  expires: element.attribute("expires"),
-                  restricted: restrictedText == "1" || restrictedText == "true",
-                  name: element.attribute("name"), action: element.attribute("action"))
+        self.init(
+            type: type, host: host, port: port, transport: element.attribute("transport"),
+            username: element.attribute("username"), password: element.attribute("password"),
+            expires: element.attribute("expires"),
+            restricted: restrictedText == "1" || restrictedText == "true",
+            name: element.attribute("name"), action: element.attribute("action"))
     }
 
     /// The `<service/>` element in `namespace`.
@@ -95,16 +98,20 @@ public struct ExternalService: Sendable, Hashable, CustomStringConvertible {
 /// the fallback to `urn:xmpp:extdisco:1` for servers that only know the old namespace.
 public enum ExternalServiceDiscovery {
     /// `<services/>` request (XEP-0215 §3.1), optionally only of `type` (e.g. `turn`).
-    public static func servicesRequest(id: String, to server: JID, type: String? = nil,
-                                       namespace: String = XMPPNamespace.extdisco2) -> IQ {
+    public static func servicesRequest(
+        id: String, to server: JID, type: String? = nil,
+        namespace: String = XMPPNamespace.extdisco2
+    ) -> IQ {
         var services = XMLElement("services", namespace: namespace)
         services.setAttribute("type", type)
         return IQ(type: .get, id: id, to: server, payload: services)
     }
 
     /// `<credentials/>` request for a restricted service (XEP-0215 §3.2).
-    public static func credentialsRequest(id: String, to server: JID, host: String, type: String,
-                                          port: UInt16? = nil, namespace: String = XMPPNamespace.extdisco2) -> IQ {
+    public static func credentialsRequest(
+        id: String, to server: JID, host: String, type: String,
+        port: UInt16? = nil, namespace: String = XMPPNamespace.extdisco2
+    ) -> IQ {
         var service = XMLElement("service", namespace: namespace, ["host": host, "type": type])
         service.setAttribute("port", port.map(String.init))
         var credentials = XMLElement("credentials", namespace: namespace)
@@ -118,7 +125,8 @@ public enum ExternalServiceDiscovery {
         if result.type == .error { throw .stanza(result.error ?? StanzaError(.undefinedCondition)) }
         guard let payload = result.payload else { return [] }
         guard payload.name == "services" || payload.name == "credentials",
-              payload.namespace == XMPPNamespace.extdisco2 || payload.namespace == XMPPNamespace.extdisco1 else {
+            payload.namespace == XMPPNamespace.extdisco2 || payload.namespace == XMPPNamespace.extdisco1
+        else {
             throw .protocolViolation("expected external services, got <\(payload.name) xmlns='\(payload.namespace)'/>")
         }
         var services: [ExternalService] = []

@@ -14,8 +14,10 @@ public struct ReconnectPolicy: Sendable, Hashable {
     /// Attempts made since the last success.
     public private(set) var attempt: Int = 0
 
-    public init(initialDelay: Duration = .seconds(1), multiplier: Double = 2, maxDelay: Duration = .seconds(60),
-                jitter: Double = 0.5, maxAttempts: Int? = nil) {
+    public init(
+        initialDelay: Duration = .seconds(1), multiplier: Double = 2, maxDelay: Duration = .seconds(60),
+        jitter: Double = 0.5, maxAttempts: Int? = nil
+    ) {
         self.initialDelay = initialDelay
         self.multiplier = max(1, multiplier)
         self.maxDelay = maxDelay

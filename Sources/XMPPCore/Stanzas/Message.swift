@@ -16,9 +16,11 @@ public struct Message: Sendable, Hashable {
     public var payloads: [XMLElement]
     public var error: StanzaError?
 
-    public init(type: MessageType = .normal, id: String? = nil, from: JID? = nil, to: JID? = nil,
-                body: String? = nil, subject: String? = nil, thread: String? = nil,
-                payloads: [XMLElement] = [], error: StanzaError? = nil) {
+    public init(
+        type: MessageType = .normal, id: String? = nil, from: JID? = nil, to: JID? = nil,
+        body: String? = nil, subject: String? = nil, thread: String? = nil,
+        payloads: [XMLElement] = [], error: StanzaError? = nil
+    ) {
         self.type = type
         self.id = id
         self.from = from

@@ -22,9 +22,11 @@ public struct Presence: Sendable, Hashable {
     public var payloads: [XMLElement]
     public var error: StanzaError?
 
-    public init(type: PresenceType = .available, id: String? = nil, from: JID? = nil, to: JID? = nil,
-                show: Show? = nil, status: String? = nil, priority: Int8 = 0,
-                payloads: [XMLElement] = [], error: StanzaError? = nil) {
+    public init(
+        type: PresenceType = .available, id: String? = nil, from: JID? = nil, to: JID? = nil,
+        show: Show? = nil, status: String? = nil, priority: Int8 = 0,
+        payloads: [XMLElement] = [], error: StanzaError? = nil
+    ) {
         self.type = type
         self.id = id
         self.from = from
@@ -40,7 +42,8 @@ public struct Presence: Sendable, Hashable {
     /// An out-of-range or non-numeric priority is read as 0.
     public init?(element: XMLElement) {
         guard element.name == "presence", element.namespace == XMPPNamespace.client,
-              let addresses = StanzaAddresses(element) else { return nil }
+            let addresses = StanzaAddresses(element)
+        else { return nil }
         if let t = element.attribute("type") {
             guard let parsed = PresenceType(rawValue: t), parsed != .available else { return nil }
             type = parsed

@@ -27,10 +27,12 @@ public struct ClientStreamNegotiator: Sendable {
         /// `urn:xmpp:sm:3`; on `<failed/>` the negotiator binds afresh.
         public var resumption: StreamManagement.Resumption?
 
-        public init(jid: JID, password: String, allowPlaintext: Bool = false,
-                    mechanisms: [SASLMechanismName] = SASLMechanismName.preferenceOrder,
-                    stepTimeout: Duration = .seconds(30), clientNonce: String? = nil,
-                    resumption: StreamManagement.Resumption? = nil) {
+        public init(
+            jid: JID, password: String, allowPlaintext: Bool = false,
+            mechanisms: [SASLMechanismName] = SASLMechanismName.preferenceOrder,
+            stepTimeout: Duration = .seconds(30), clientNonce: String? = nil,
+            resumption: StreamManagement.Resumption? = nil
+        ) {
             self.jid = jid
             self.password = password
             self.allowPlaintext = allowPlaintext
@@ -220,7 +222,8 @@ public struct ClientStreamNegotiator: Sendable {
                 return fail(.bind(reason: "\(error)"))
             }
             guard let jidText = iq.payload?.child("jid", namespace: XMPPNamespace.bind)?.text,
-                  let jid = JID(jidText.trimmingSpaces), jid.isFull else {
+                let jid = JID(jidText.trimmingSpaces), jid.isFull
+            else {
                 return fail(.bind(reason: "the server's bind result carries no valid full JID"))
             }
             boundJID = jid
@@ -278,8 +281,12 @@ public struct ClientStreamNegotiator: Sendable {
             if features.startTLS {
                 state = .awaitingProceed
                 nextDeadline = now + configuration.stepTimeout
-                return [.send(XMLSerializer.serialize(XMLElement("starttls", namespace: XMPPNamespace.tls),
-                                                      parentNamespace: XMPPNamespace.client))]
+                return [
+                    .send(
+                        XMLSerializer.serialize(
+                            XMLElement("starttls", namespace: XMPPNamespace.tls),
+                            parentNamespace: XMPPNamespace.client))
+                ]
             }
             guard configuration.allowPlaintext else { return fail(.tlsRequiredButNotOffered) }
             return authenticate(features, now: now)
@@ -312,14 +319,16 @@ public struct ClientStreamNegotiator: Sendable {
     private mutating func authenticate(_ features: StreamFeatures, now: ContinuousClock.Instant) -> [Action] {
         let mechanism: SASLMechanismName
         do {
-            mechanism = try SASLClient.select(offered: features.saslMechanisms, tlsEstablished: isTLSEstablished,
-                                              preference: configuration.mechanisms)
+            mechanism = try SASLClient.select(
+                offered: features.saslMechanisms, tlsEstablished: isTLSEstablished,
+                preference: configuration.mechanisms)
         } catch {
             return fail(error)
         }
         let authcid = configuration.jid.localpart ?? ""
-        var sasl = SASLClient(mechanism: mechanism, authcid: authcid, password: configuration.password,
-                              clientNonce: configuration.clientNonce)
+        var sasl = SASLClient(
+            mechanism: mechanism, authcid: authcid, password: configuration.password,
+            clientNonce: configuration.clientNonce)
         let initial = sasl.initialResponse()
         state = .authenticating(sasl)
         nextDeadline = now + configuration.stepTimeout

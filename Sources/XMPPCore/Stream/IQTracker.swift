@@ -42,8 +42,9 @@ public struct IQTracker: Sendable {
     /// Matches a response; nil when it is not a result/error, not one we wait for, or from the wrong sender.
     public mutating func match(_ response: IQ) -> Completion? {
         guard response.type == .result || response.type == .error,
-              let request = pending[response.id],
-              isExpectedSender(response.from, for: request.to) else { return nil }
+            let request = pending[response.id],
+            isExpectedSender(response.from, for: request.to)
+        else { return nil }
         pending[response.id] = nil
         return Completion(id: response.id, response: response)
     }

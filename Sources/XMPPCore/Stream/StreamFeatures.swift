@@ -23,7 +23,8 @@ public struct StreamFeatures: Sendable, Hashable, CustomStringConvertible {
         let tls = element.child("starttls", namespace: XMPPNamespace.tls)
         startTLS = tls != nil
         startTLSRequired = tls?.child("required", namespace: XMPPNamespace.tls) != nil
-        saslMechanisms = element.child("mechanisms", namespace: XMPPNamespace.sasl)?
+        saslMechanisms =
+            element.child("mechanisms", namespace: XMPPNamespace.sasl)?
             .children("mechanism", namespace: XMPPNamespace.sasl).map { $0.text.trimmingSpaces } ?? []
         bind = element.child("bind", namespace: XMPPNamespace.bind) != nil
         let sessionElement = element.child("session", namespace: XMPPNamespace.session)

@@ -173,8 +173,10 @@ public struct StreamManagement: Sendable {
 
     /// `<resume xmlns='urn:xmpp:sm:3' previd='…' h='…'/>`.
     public static func resumeRequest(_ resumption: Resumption) -> String {
-        serialize(XMLElement("resume", namespace: XMPPNamespace.streamManagement,
-                             ["previd": resumption.id, "h": String(resumption.handled)]))
+        serialize(
+            XMLElement(
+                "resume", namespace: XMPPNamespace.streamManagement,
+                ["previd": resumption.id, "h": String(resumption.handled)]))
     }
 
     static func serialize(_ element: XMLElement) -> String {

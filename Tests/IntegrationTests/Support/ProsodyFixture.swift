@@ -139,29 +139,35 @@ private actor ProsodyStarter {
 
     func register(_ name: String, in fixture: ProsodyFixture) async throws {
         if ["alice", "bob", "carol"].contains(name) { return }
-        let registration = registrations[name] ?? Task {
-            let password = "\(name)-pass"
-            do {
-                let (status, output) = try await Repository.run("/usr/bin/prosodyctl", [
-                    "--config", "\(fixture.directory)/prosody.cfg.lua", "register", name, fixture.domain, password,
-                ])
-                guard status == 0 else { return .failure(FixtureError(description: "prosodyctl register \(name) failed: \(output)")) }
-                try password.write(toFile: fixture.passwordFile(name), atomically: true, encoding: .utf8)
-                return .success(())
-            } catch {
-                return .failure(FixtureError(description: "prosodyctl register \(name): \(error)"))
+        let registration =
+            registrations[name]
+            ?? Task {
+                let password = "\(name)-pass"
+                do {
+                    let (status, output) = try await Repository.run(
+                        "/usr/bin/prosodyctl",
+                        [
+                            "--config", "\(fixture.directory)/prosody.cfg.lua", "register", name, fixture.domain, password,
+                        ])
+                    guard status == 0 else { return .failure(FixtureError(description: "prosodyctl register \(name) failed: \(output)")) }
+                    try password.write(toFile: fixture.passwordFile(name), atomically: true, encoding: .utf8)
+                    return .success(())
+                } catch {
+                    return .failure(FixtureError(description: "prosodyctl register \(name): \(error)"))
+                }
             }
-        }
         registrations[name] = registration
         try await registration.value.get()
     }
 
     func fixture() async throws -> ProsodyFixture {
-        let start = starting ?? Task {
-            do { return .success(try await Self.start()) } catch let e as FixtureError { return .failure(e) } catch {
-                return .failure(FixtureError(description: "\(error)"))
+        let start =
+            starting
+            ?? Task {
+                do { return .success(try await Self.start()) } catch let e as FixtureError { return .failure(e) } catch {
+                    return .failure(FixtureError(description: "\(error)"))
+                }
             }
-        }
         starting = start
         return try await start.value.get()
     }
@@ -171,16 +177,19 @@ private actor ProsodyStarter {
         let turnPort = try Repository.freeRelayPort()
         let dir = "\(Repository.runDirectory)/prosody-\(ProcessInfo.processInfo.processIdentifier)"
         let secret = "integration-secret-\(port)"
-        let (status, output) = try await Repository.run("/bin/bash", [
-            "\(Repository.root)/Tools/prosody-test", "start", dir,
-            "--port", "\(port)", "--turn-host", "127.0.0.1", "--turn-port", "\(turnPort)", "--turn-secret", secret,
-        ])
+        let (status, output) = try await Repository.run(
+            "/bin/bash",
+            [
+                "\(Repository.root)/Tools/prosody-test", "start", dir,
+                "--port", "\(port)", "--turn-host", "127.0.0.1", "--turn-port", "\(turnPort)", "--turn-secret", secret,
+            ])
         guard status == 0 else {
             throw FixtureError(description: "Tools/prosody-test failed (status \(status)):\n\(output)")
         }
         prosodyDirectoryToStop = dir
         atexit { stopProsodyAtExit() }
-        return ProsodyFixture(directory: dir, port: port, caFile: "\(dir)/ca.pem", turnSecret: secret,
-                              turnHost: "127.0.0.1", turnPort: turnPort)
+        return ProsodyFixture(
+            directory: dir, port: port, caFile: "\(dir)/ca.pem", turnSecret: secret,
+            turnHost: "127.0.0.1", turnPort: turnPort)
     }
 }

@@ -31,7 +31,7 @@ private actor RelayStarter {
         configuration.relayIPv4 = IPAddress("127.0.0.1")
         configuration.realm = "localhost"
         configuration.secrets = [prosody.turnSecret]
-        configuration.allowLoopbackPeers = true     // the ICE agents of these tests live on 127.0.0.1
+        configuration.allowLoopbackPeers = true // the ICE agents of these tests live on 127.0.0.1
         let base = UInt16(25_000 + Int(getpid() % 40) * 100)
         configuration.portRange = base...(base + 99)
         configuration.socketBufferBytes = 0

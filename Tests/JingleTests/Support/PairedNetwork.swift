@@ -72,14 +72,28 @@ struct PairedNetwork {
     }
 
     static func audioContent(_ name: ContentName = "voice", creator: Creator = .initiator) -> Content {
-        Content(creator: creator, name: name, senders: .both,
-                description: .rtp(RTPDescription(media: "audio", payloadTypes: [PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2)])),
-                transport: .iceUDP(ICEUDPTransport(ufrag: "u", pwd: "p")))
+        Content(
+            creator: creator, name: name, senders: .both,
+            description: .rtp(
+                RTPDescription(media: "audio", payloadTypes: [PayloadType(id: 111, name: "opus", clockrate: 48000, channels: 2)])),
+            transport: .iceUDP(ICEUDPTransport(ufrag: "u", pwd: "p")))
     }
 
-    static func candidateInfo(sid: String, name: ContentName = "voice", creator: Creator = .initiator, ufrag: String = "u") -> JingleElement {
-        JingleElement(action: .transportInfo, sid: sid, contents: [Content(creator: creator, name: name, transport: .iceUDP(ICEUDPTransport(
-            ufrag: ufrag, pwd: "p", candidates: [Candidate(component: 1, foundation: "1", id: "c1", ip: "192.0.2.1", port: 4000,
-                                                           priority: 1, type: .host)])))])
+    static func candidateInfo(sid: String, name: ContentName = "voice", creator: Creator = .initiator, ufrag: String = "u") -> JingleElement
+    {
+        JingleElement(
+            action: .transportInfo, sid: sid,
+            contents: [
+                Content(
+                    creator: creator, name: name,
+                    transport: .iceUDP(
+                        ICEUDPTransport(
+                            ufrag: ufrag, pwd: "p",
+                            candidates: [
+                                Candidate(
+                                    component: 1, foundation: "1", id: "c1", ip: "192.0.2.1", port: 4000,
+                                    priority: 1, type: .host)
+                            ])))
+            ])
     }
 }

@@ -61,8 +61,10 @@ struct TestXMLReader {
 
     private mutating func name() throws -> String {
         let start = i
-        while let c = peek, !(c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D || c == UInt8(ascii: "/")
-                             || c == UInt8(ascii: ">") || c == UInt8(ascii: "=")) { i += 1 }
+        while let c = peek,
+            !(c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D || c == UInt8(ascii: "/")
+                || c == UInt8(ascii: ">") || c == UInt8(ascii: "="))
+        { i += 1 }
         guard i > start else { throw fail("expected a name") }
         return String(decoding: bytes[start..<i], as: UTF8.self)
     }
@@ -89,7 +91,11 @@ struct TestXMLReader {
             case "apos": out += "'"
             default:
                 var code: UInt32? = nil
-                if ent.hasPrefix("#x") { code = UInt32(ent.dropFirst(2), radix: 16) } else if ent.hasPrefix("#") { code = UInt32(ent.dropFirst()) }
+                if ent.hasPrefix("#x") {
+                    code = UInt32(ent.dropFirst(2), radix: 16)
+                } else if ent.hasPrefix("#") {
+                    code = UInt32(ent.dropFirst())
+                }
                 guard let code, let scalar = Unicode.Scalar(code) else { throw fail("unknown entity &\(ent);") }
                 out.unicodeScalars.append(scalar)
             }
@@ -137,7 +143,8 @@ struct TestXMLReader {
         var e = XMLElement(name: local, namespace: ns)
         for (k, v) in rawAttrs where k != "xmlns" && !k.hasPrefix("xmlns:") {
             if let colon = k.firstIndex(of: ":") {
-                e.attributes.append(XMLAttribute(name: String(k[k.index(after: colon)...]), namespace: try resolve(String(k[..<colon])), value: v))
+                e.attributes.append(
+                    XMLAttribute(name: String(k[k.index(after: colon)...]), namespace: try resolve(String(k[..<colon])), value: v))
             } else {
                 e.attributes.append(XMLAttribute(name: k, value: v))
             }

@@ -65,7 +65,11 @@ enum DecodedStanza: Equatable {
             if let m = try JingleMessage.find(in: e) {
                 var envelope = e
                 envelope.children.removeAll {
-                    if case .element(let c) = $0 { c.namespace == JingleNamespace.jingleMessage && c.name == m.action.rawValue } else { true }
+                    if case .element(let c) = $0 {
+                        c.namespace == JingleNamespace.jingleMessage && c.name == m.action.rawValue
+                    } else {
+                        true
+                    }
                 }
                 return .jingleMessage(envelope: envelope, m)
             }
@@ -76,7 +80,8 @@ enum DecodedStanza: Equatable {
         case (JingleNamespace.ssma, "ssrc-group"): return .sourceGroup(try SourceGroup(element: e))
         case (_, "description"): return .description(try ApplicationDescription(element: e))
         case (_, "content"), (_, "group"), (_, "source"):
-            throw JingleParseError.unexpectedElement(expected: e.name, namespace: "a Jingle namespace", found: e.name, foundNamespace: e.namespace)
+            throw JingleParseError.unexpectedElement(
+                expected: e.name, namespace: "a Jingle namespace", found: e.name, foundNamespace: e.namespace)
         default: return .other(e)
         }
     }
