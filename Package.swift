@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "JingleKit", targets: ["JingleKit"]),
         .library(name: "XMLModel", targets: ["XMLModel"]),
         .library(name: "XMLStream", targets: ["XMLStream"]),
+        .library(name: "EngineTime", targets: ["EngineTime"]),
         .library(name: "XMPPCore", targets: ["XMPPCore"]),
         .library(name: "Jingle", targets: ["Jingle"]),
         .library(name: "JingleJSON", targets: ["JingleJSON"]),
@@ -79,6 +80,8 @@ let package = Package(
         // The XML element model, its serialiser and the stream events: pure Swift, so engines
         // that only build and read elements link no libxml2.
         .target(name: "XMLModel", path: "Sources/XMLModel", swiftSettings: swiftSettings),
+        // The engines' one time type (`EngineInstant`) and a driver's clock for it.
+        .target(name: "EngineTime", path: "Sources/EngineTime", swiftSettings: swiftSettings),
         // The streaming parser (libxml2's push parser) that makes `XMLModel`'s elements; it
         // re-exports XMLModel.
         .target(
@@ -89,7 +92,7 @@ let package = Package(
 
         // MARK: 3. Protocols: wire + sans-IO engines.
         .target(
-            name: "XMPPCore", dependencies: ["XMLModel", "CryptoPrimitives"],
+            name: "XMPPCore", dependencies: ["EngineTime", "XMLModel", "CryptoPrimitives"],
             path: "Sources/XMPPCore", swiftSettings: swiftSettings),
         .target(
             name: "Jingle", dependencies: ["XMLModel", "XMPPCore"],
@@ -118,18 +121,19 @@ let package = Package(
             name: "TLS",
             dependencies: [
                 "COpenSSL",
+                "EngineTime",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Sources/TLS", swiftSettings: swiftSettings),
         .target(
-            name: "Media", dependencies: ["COpus", "CSndFile", "CSoxr"],
+            name: "Media", dependencies: ["COpus", "CSndFile", "CSoxr", "EngineTime"],
             path: "Sources/Media", swiftSettings: swiftSettings),
         .target(
-            name: "Transport", dependencies: ["CNice", "CSRTP", "TLS", "STUN", "TURNClientEngine", "Media"],
+            name: "Transport", dependencies: ["CNice", "CSRTP", "EngineTime", "TLS", "STUN", "TURNClientEngine", "Media"],
             path: "Sources/Transport", swiftSettings: swiftSettings),
         // Virtual-time network paths and senders for media tests and benchmarks (not a product).
         .target(
-            name: "NetworkEmulator", dependencies: ["Media", "Transport"],
+            name: "NetworkEmulator", dependencies: ["EngineTime", "Media", "Transport"],
             path: "Sources/NetworkEmulator", swiftSettings: swiftSettings),
 
         // MARK: 5. Runtime: sockets, clocks, threads.
@@ -264,21 +268,22 @@ let package = Package(
         .testTarget(
             name: "TLSTests",
             dependencies: [
-                "TLS",
+                "EngineTime", "TLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "MediaTests", dependencies: ["Media"],
+            name: "MediaTests", dependencies: ["EngineTime", "Media"],
             resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         // Test support the test targets share: two libnice agents wired to each other.
         .target(name: "ICETestSupport", dependencies: ["Transport"], path: "Tests/ICETestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "TransportTests",
             dependencies: [
-                "ICETestSupport", "Transport", "Media", "NetworkEmulator", "MediaBenchmarks", "TLS", "Jingle", "JingleJSON", "XMPPCore",
+                "EngineTime", "ICETestSupport", "Transport", "Media", "NetworkEmulator", "MediaBenchmarks", "TLS", "Jingle", "JingleJSON",
+                "XMPPCore",
                 "XMLStream", "RelayServer", "TURNServer", "STUN",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

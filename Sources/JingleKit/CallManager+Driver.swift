@@ -39,10 +39,9 @@ extension CallManager {
     func rearm() {
         timer?.cancel()
         guard let next = engine.nextDeadline else { timer = nil; return }
-        let at = origin + next
-        let clock = self.clock
+        let at = clock.continuousInstant(next)
         timer = Task { [weak self] in
-            do { try await clock.sleep(until: at, tolerance: nil) } catch { return }
+            do { try await ContinuousClock().sleep(until: at, tolerance: nil) } catch { return }
             await self?.fireTimer()
         }
     }

@@ -19,8 +19,8 @@ public actor CallManager {
     public let configuration: CallConfiguration
     let transport: any XMPPStanzaTransport
     private let logger: Logger
-    let clock = ContinuousClock()
-    let origin: ContinuousClock.Instant
+    /// The engine's clock: `now` counts from when this manager was made.
+    let clock = EngineClock()
 
     /// The decisions; this actor only moves stanzas, time and media-transport calls.
     var engine: CallEngine
@@ -55,7 +55,6 @@ public actor CallManager {
         self.local = local
         self.configuration = configuration
         self.logger = logger
-        origin = clock.now
         engine = CallEngine(
             local: local, policy: configuration.policy, sessionTimeouts: configuration.sessionTimeouts,
             proposalLifetime: configuration.proposalLifetime, maximumCalls: configuration.maximumConcurrentCalls)
@@ -159,7 +158,7 @@ public actor CallManager {
         logger.notice("\(text)", metadata: ["sid": "\(sid)"])
     }
 
-    var now: EngineInstant { clock.now - origin }
+    var now: EngineInstant { clock.now }
 }
 
 /// A weak reference that can cross tasks.

@@ -1,3 +1,5 @@
+import EngineTime
+
 /// An adaptive jitter buffer engine modelled on WebRTC NetEq's decision logic (sans-IO). Packets
 /// are inserted with their arrival time; each `pull(at:pendingSamples:)` says what to do for the
 /// next stretch of media: decode a packet (perhaps shortened by accelerate), recover a missing
@@ -167,8 +169,8 @@ public struct AdaptiveJitterBuffer: Sendable {
     private var playedSequence: Int64?
     /// The playout point: media time (extended timestamp) of the next sample to play.
     private var playout: Int64?
-    private var origin: ContinuousClock.Instant?
-    private var firstArrival: ContinuousClock.Instant?
+    private var origin: EngineInstant?
+    private var firstArrival: EngineInstant?
     private var transits: [Int64] = []
     private var transitIndex = 0
     /// `transits` kept in ascending order as packets arrive (one binary search and one shift per
@@ -262,7 +264,7 @@ public struct AdaptiveJitterBuffer: Sendable {
 
     /// Inserts one RTP packet (its payload, timestamp, sequence number and SSRC) that arrived at `now`.
     @discardableResult
-    public mutating func insert(_ packet: RTPPacket, at now: ContinuousClock.Instant) -> InsertResult {
+    public mutating func insert(_ packet: RTPPacket, at now: EngineInstant) -> InsertResult {
         if let known = ssrc, known != packet.ssrc { restart() }
         ssrc = packet.ssrc
         var ts = extend(packet.timestamp)
@@ -308,7 +310,7 @@ public struct AdaptiveJitterBuffer: Sendable {
         return low
     }
 
-    private mutating func recordTransit(ts: Int64, now: ContinuousClock.Instant) {
+    private mutating func recordTransit(ts: Int64, now: EngineInstant) {
         let base = origin ?? now
         origin = base
         let transit = Self.samples(now - base, rate: configuration.clockRate) - ts
@@ -412,7 +414,7 @@ public struct AdaptiveJitterBuffer: Sendable {
 
     /// Decides what to play next at `now`. `pendingSamples`: decoded samples the caller holds and
     /// has not played yet; they count in the buffer level.
-    public mutating func pull(at now: ContinuousClock.Instant, pendingSamples: Int = 0) -> Decision {
+    public mutating func pull(at now: EngineInstant, pendingSamples: Int = 0) -> Decision {
         defer { updateLevel() }
         guard var p = playout else {
             guard let first = firstArrival, let oldest = packets.keys.min() else { return .buffering }

@@ -1,3 +1,5 @@
+import EngineTime
+
 /// The receive side of an Opus stream (RFC 7587): an `AdaptiveJitterBuffer` driving an
 /// `OpusDecoder`, with FEC recovery (RFC 6716 §2.1.7), concealment, silence through the sender's
 /// DTX gaps and time stretching; every `pull` returns exactly one frame of interleaved PCM. An
@@ -29,7 +31,7 @@ public final class AudioPlayout {
     public var statistics: AdaptiveJitterBuffer.Statistics { jitterBuffer.statistics }
 
     @discardableResult
-    public func insert(_ packet: RTPPacket, at now: ContinuousClock.Instant) -> AdaptiveJitterBuffer.InsertResult {
+    public func insert(_ packet: RTPPacket, at now: EngineInstant) -> AdaptiveJitterBuffer.InsertResult {
         jitterBuffer.insert(packet, at: now)
     }
 
@@ -45,7 +47,7 @@ public final class AudioPlayout {
     }
 
     /// One frame (`samplesPerFrame * channels` samples) for playout at `now`.
-    public func pull(at now: ContinuousClock.Instant) -> [Int16] {
+    public func pull(at now: EngineInstant) -> [Int16] {
         let frame = jitterBuffer.configuration.samplesPerFrame
         let needed = frame * channels
         var rounds = 0

@@ -1,3 +1,5 @@
+import EngineTime
+
 /// Per-source reception statistics (RFC 3550 §6.4.1 and Appendix A.1, A.3, A.8): validation,
 /// extended highest sequence, cumulative and interval loss, interarrival jitter, LSR/DLSR;
 /// produces report blocks. Sans-IO: arrival times are arguments.
@@ -8,10 +10,10 @@ public struct RTPReceiverStatistics: Sendable {
     /// Interarrival jitter estimate in timestamp units (A.8), unrounded.
     public private(set) var jitter: Double = 0
     private var lastTransit: Int64?
-    private var origin: ContinuousClock.Instant?
+    private var origin: EngineInstant?
     private var expectedPrior: UInt64 = 0
     private var receivedPrior: UInt64 = 0
-    private var lastSenderReport: (compact: UInt32, arrival: ContinuousClock.Instant)?
+    private var lastSenderReport: (compact: UInt32, arrival: EngineInstant)?
 
     public init(ssrc: UInt32, clockRate: Int) {
         self.ssrc = ssrc
@@ -22,7 +24,7 @@ public struct RTPReceiverStatistics: Sendable {
     @discardableResult
     public mutating func receive(
         sequenceNumber: UInt16, timestamp: UInt32,
-        at now: ContinuousClock.Instant
+        at now: EngineInstant
     ) -> RTPSequenceTracker.Verdict {
         let verdict = sequence.update(sequenceNumber)
         switch verdict {
@@ -34,7 +36,7 @@ public struct RTPReceiverStatistics: Sendable {
         return verdict
     }
 
-    private mutating func updateJitter(timestamp: UInt32, at now: ContinuousClock.Instant) {
+    private mutating func updateJitter(timestamp: UInt32, at now: EngineInstant) {
         let base = origin ?? now
         origin = base
         let arrivalUnits = Self.units(now - base, clockRate: clockRate)
@@ -53,7 +55,7 @@ public struct RTPReceiverStatistics: Sendable {
     }
 
     /// Records a sender report from this source (for LSR/DLSR).
-    public mutating func receiveSenderReport(_ ntp: NTPTimestamp, at now: ContinuousClock.Instant) {
+    public mutating func receiveSenderReport(_ ntp: NTPTimestamp, at now: EngineInstant) {
         lastSenderReport = (ntp.compact, now)
     }
 
@@ -64,7 +66,7 @@ public struct RTPReceiverStatistics: Sendable {
     }
 
     /// Builds the report block for this source and starts a new interval for the fraction lost.
-    public mutating func makeReportBlock(at now: ContinuousClock.Instant) -> RTCPReportBlock {
+    public mutating func makeReportBlock(at now: EngineInstant) -> RTCPReportBlock {
         let expected = sequence.expected
         let received = sequence.received
         let expectedInterval = Int64(expected) - Int64(expectedPrior)

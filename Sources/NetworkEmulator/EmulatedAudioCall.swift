@@ -1,3 +1,4 @@
+import EngineTime
 import Media
 
 /// One direction of a voice call in virtual time: an `EmulatedOpusSender` feeding a
@@ -48,8 +49,8 @@ public enum EmulatedAudioCall {
             RedundancyRecovery(configuration: .init(redPayloadType: $0.payloadType, opusPayloadType: sender.settings.payloadType))
         }
         let playout = try AudioPlayout(configuration: jitterBuffer, channels: 1, timeStretching: timeStretching)
-        // The playout's clock is ContinuousClock's; virtual time is an offset from one instant.
-        let base = ContinuousClock.now
+        // Virtual time: the engines' instants count from zero.
+        let base = EngineInstant.zero
         var played: [Int16] = []
         var refused = 0
         var nextPull = firstPull

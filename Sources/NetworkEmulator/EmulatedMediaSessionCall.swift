@@ -1,3 +1,4 @@
+import EngineTime
 import Media
 import Synchronization
 import Transport
@@ -51,7 +52,7 @@ public enum EmulatedMediaSessionCall {
         _ a: Side, _ b: Side, path: NetworkPath<[UInt8]>.Configuration,
         tail: Duration = .seconds(1)
     ) throws(MediaSessionError) -> Result {
-        let start = ContinuousClock.now
+        let start = EngineInstant.zero
         let wall = NTPTimestamp(seconds: 3_900_000_000, fraction: 0)
         var ends = [End(a, path: path, seed: path.seed), End(b, path: path, seed: path.seed &+ 1)]
         var sessions: [MediaSession] = []

@@ -1,4 +1,5 @@
 internal import COpenSSL
+import EngineTime
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -13,7 +14,7 @@ internal import COpenSSL
 /// what it returns; after each call re-arm one timer at `nextDeadline` and call `handleTimeout(now:)`
 /// when it fires (RFC 6347 §4.2.4: flights are retransmitted, doubling from 1 s to 60 s).
 ///
-/// Time: `now` is a `ContinuousClock.Instant` supplied by the caller; tests may pass a virtual one.
+/// Time: `now` is an `EngineInstant` supplied by the caller; tests may pass a virtual one.
 /// OpenSSL 3 also keeps its own wall-clock retransmission deadline; on OpenSSL 3.0 and 3.1,
 /// `handleTimeout` moves that deadline to the caller's so that a virtual clock drives
 /// retransmissions. On later versions OpenSSL's clock must also agree that the timer expired.
@@ -33,7 +34,7 @@ public final class DTLSConnection {
     /// The keying material, once established.
     public private(set) var keyingMaterial: SRTPKeyingMaterial?
     /// When `handleTimeout(now:)` should next be called; `nil` when no retransmission is pending.
-    public private(set) var nextDeadline: ContinuousClock.Instant?
+    public private(set) var nextDeadline: EngineInstant?
     /// The error that failed the association, including one found inside `handleTimeout(now:)`.
     public private(set) var failure: DTLSError?
 
@@ -110,7 +111,7 @@ public final class DTLSConnection {
     }
 
     /// Starts the handshake: the client returns its ClientHello flight; the server returns nothing.
-    public func start(now: ContinuousClock.Instant) -> [[UInt8]] {
+    public func start(now: EngineInstant) -> [[UInt8]] {
         guard state == .new else { return [] }
         state = .handshaking
         guard role == .client else { return [] }
@@ -128,7 +129,7 @@ public final class DTLSConnection {
     /// Feeds one DTLS datagram from the peer. Datagrams that are not DTLS (first byte outside
     /// 20...63, RFC 7983) throw `protocolError` and leave the association as it was; malformed or
     /// unauthenticated records inside DTLS are silently discarded (RFC 6347 §4.1.2.7).
-    public func receive(datagram: [UInt8], now: ContinuousClock.Instant) throws(DTLSError) -> DTLSOutput {
+    public func receive(datagram: [UInt8], now: EngineInstant) throws(DTLSError) -> DTLSOutput {
         switch state {
         case .closed, .failed: throw .closed
         case .new, .handshaking, .established: break
@@ -162,7 +163,7 @@ public final class DTLSConnection {
 
     /// Retransmits the last flight if `now` reached `nextDeadline` (RFC 6347 §4.2.4.1).
     /// If retransmissions are exhausted the association fails (`state == .failed`, `failure` set).
-    public func handleTimeout(now: ContinuousClock.Instant) -> [[UInt8]] {
+    public func handleTimeout(now: EngineInstant) -> [[UInt8]] {
         guard let deadline = nextDeadline, now >= deadline, state == .handshaking || state == .established else { return [] }
         OpenSSLErrorQueue.clear()
         expireOpenSSLTimer()
@@ -290,7 +291,7 @@ public final class DTLSConnection {
 
     /// OpenSSL reports how long its retransmission timer has left; the caller's deadline is that
     /// much after the caller's `now`.
-    private func updateDeadline(now: ContinuousClock.Instant) {
+    private func updateDeadline(now: EngineInstant) {
         guard state == .handshaking || state == .established else {
             nextDeadline = nil
             return

@@ -40,7 +40,9 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     private var tlsInfo: TLSHandshakeCompleted?
     private var context: ChannelHandlerContext?
     private var timer: Scheduled<Void>?
-    private var timerDeadline: ContinuousClock.Instant?
+    private var timerDeadline: EngineInstant?
+    /// The engines' clock: `now` counts from when this handler was made.
+    private let clock = EngineClock()
     private var closeTimer: Scheduled<Void>?
     /// XEP-0198 state: carried in from the previous connection (to resume it) and out again
     /// when this one ends (`streamManagement`, read on the event loop once `closed` completes).
@@ -105,7 +107,7 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     private func start() {
         guard !started else { return }
         started = true
-        apply(negotiator.start(now: .now))
+        apply(negotiator.start(now: clock.now))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -126,7 +128,7 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
         if let completed = event as? TLSHandshakeCompleted {
             tlsInfo = completed
             logger.debug("TLS established", metadata: ["version": "\(completed.protocolVersion)", "cipher": "\(completed.cipherSuite)"])
-            apply(negotiator.tlsEstablished(now: .now))
+            apply(negotiator.tlsEstablished(now: clock.now))
             rearmTimer()
             return
         }
@@ -136,7 +138,7 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !terminated else { return }
         let buffer = unwrapInboundIn(data)
-        keepAlive?.heard(now: .now)
+        keepAlive?.heard(now: clock.now)
         let events: [XMLStreamEvent]
         do {
             events = try parser.feed(buffer.readableBytesView)
@@ -159,7 +161,7 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private func handle(_ event: XMLStreamEvent) {
         guard negotiator.isReady else {
-            apply(negotiator.handle(event, now: .now))
+            apply(negotiator.handle(event, now: clock.now))
             return
         }
         switch event {
@@ -276,7 +278,7 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
                 }
                 streamManagement.boundJID = jid
                 if let interval = configuration.pingInterval {
-                    keepAlive = KeepAlive(interval: interval, timeout: configuration.pingTimeout, now: .now)
+                    keepAlive = KeepAlive(interval: interval, timeout: configuration.pingTimeout, now: clock.now)
                 }
                 var info = ConnectionInfo(
                     host: host, port: port, tlsVersion: tlsInfo?.protocolVersion,
@@ -320,7 +322,7 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
             waiter.fail(.notConnected)
             return
         }
-        tracker.register(iq, deadline: .now + timeout)
+        tracker.register(iq, deadline: clock.now + timeout)
         pending[iq.id] = waiter
         write(element: element)
         rearmTimer()
@@ -413,7 +415,7 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private func rearmTimer() {
         guard !terminated, let context else { return }
-        func earlier(_ a: ContinuousClock.Instant?, _ b: ContinuousClock.Instant?) -> ContinuousClock.Instant? {
+        func earlier(_ a: EngineInstant?, _ b: EngineInstant?) -> EngineInstant? {
             guard let a else { return b }
             guard let b else { return a }
             return min(a, b)
@@ -429,7 +431,7 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
         if let armed = timerDeadline, timer != nil, armed <= next { return }
         timer?.cancel()
         timerDeadline = next
-        let delay = ContinuousClock.now.duration(to: next)
+        let delay = next - clock.now
         let (seconds, attoseconds) = delay.components
         let nanos = max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         timer = context.eventLoop.scheduleTask(in: .nanoseconds(nanos)) { [self] in
@@ -441,7 +443,7 @@ final class XMPPStreamHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private func timerFired() {
         guard !terminated else { return }
-        let now = ContinuousClock.now
+        let now = clock.now
         apply(negotiator.handleTimeout(now: now))
         for id in tracker.handleTimeout(now: now) {
             pending.removeValue(forKey: id)?.fail(XMPPError.timeout(what: "the answer to IQ '\(id)'"))

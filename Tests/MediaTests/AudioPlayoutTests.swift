@@ -1,3 +1,4 @@
+import EngineTime
 import Testing
 @testable import Media
 
@@ -8,7 +9,7 @@ import Testing
         try encoder.setInbandFEC(true, expectedPacketLossPercent: 20)
         var tone = ToneGenerator(frequency: 300, amplitude: 0.4)
         let playout = try AudioPlayout()
-        let t0 = ContinuousClock.now
+        let t0 = EngineClock.process.now
         var out: [Int16] = []
         for seq in 0..<60 {
             let payload = try encoder.encode(tone.nextFrame(samplesPerChannel: 960))
@@ -33,7 +34,7 @@ import Testing
         let encoder = try OpusEncoder()
         var tone = ToneGenerator(frequency: 300, amplitude: 0.4)
         let playout = try AudioPlayout()
-        let t0 = ContinuousClock.now
+        let t0 = EngineClock.process.now
         // Every fifth packet is 60 ms late; frames are pulled every 20 ms.
         var events: [(ms: Int, packet: RTPPacket?)] = []
         for seq in 0..<300 {

@@ -1,3 +1,4 @@
+import EngineTime
 import Testing
 @testable import Media
 
@@ -6,7 +7,7 @@ import Testing
 /// 20 ms, and the samples held are reported back with each pull.
 struct PlayoutSimulation {
     var buffer: AdaptiveJitterBuffer
-    let t0 = ContinuousClock.now
+    let t0 = EngineClock.process.now
     let removed = 240
     var pending = 0
     var decisions: [AdaptiveJitterBuffer.Decision] = []
@@ -145,7 +146,7 @@ struct PlayoutSimulation {
 
     @Test func aDeclinedAccelerateIsNotCountedAndIsAskedAgain() {
         var buffer = AdaptiveJitterBuffer(configuration: Self.session)
-        let t0 = ContinuousClock.now
+        let t0 = EngineClock.process.now
         // Eight packets on time but nothing played for 160 ms: above the 60 ms high limit of the
         // 40 ms target, below the 240 ms where every frame is shortened.
         for seq in 0..<8 { buffer.insert(JitterSimulation.packet(UInt16(seq)), at: t0 + .milliseconds(20 * seq)) }
@@ -177,7 +178,7 @@ struct PlayoutSimulation {
 
     @Test func aStallsBacklogIsShortenedEveryFrame() {
         var buffer = AdaptiveJitterBuffer(configuration: Self.session)
-        let t0 = ContinuousClock.now
+        let t0 = EngineClock.process.now
         // Forty packets on time, nothing played for 800 ms: far above four times the high limit
         // (60 ms for the 40 ms target).
         for seq in 0..<40 { buffer.insert(JitterSimulation.packet(UInt16(seq)), at: t0 + .milliseconds(20 * seq)) }

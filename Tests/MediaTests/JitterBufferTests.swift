@@ -1,10 +1,11 @@
+import EngineTime
 import Testing
 @testable import Media
 
 /// Drives a jitter buffer on a virtual clock: arrivals at given times, one pull every 20 ms.
 struct JitterSimulation {
     var buffer: AdaptiveJitterBuffer
-    let t0 = ContinuousClock.now
+    let t0 = EngineClock.process.now
     var decisions: [AdaptiveJitterBuffer.Decision] = []
     var insertResults: [UInt16: AdaptiveJitterBuffer.InsertResult] = [:]
 

@@ -1,3 +1,4 @@
+import EngineTime
 import Testing
 @testable import Media
 
@@ -32,7 +33,7 @@ struct RTPSender {
 /// samples, and the samples held reported back.
 struct StreamSimulation {
     var buffer = AdaptiveJitterBuffer(configuration: .init(minimumDelay: .milliseconds(40)))
-    let t0 = ContinuousClock.now
+    let t0 = EngineClock.process.now
     let removed = 240
     var pending = 0
     var decisions: [AdaptiveJitterBuffer.Decision] = []
@@ -54,7 +55,7 @@ struct StreamSimulation {
         }
     }
 
-    mutating func pull(at now: ContinuousClock.Instant) {
+    mutating func pull(at now: EngineInstant) {
         var rounds = 0
         while pending < 960 && rounds < 4 {
             rounds += 1

@@ -1,8 +1,9 @@
+import EngineTime
 import Testing
 @testable import Media
 
 @Suite struct ReceiverStatisticsTests {
-    let t0 = ContinuousClock.now
+    let t0 = EngineClock.process.now
 
     @Test func sequenceRolloverExtendsNumbers() {
         var tracker = RTPSequenceTracker()

@@ -1,3 +1,4 @@
+import EngineTime
 import Testing
 @testable import Media
 
@@ -198,7 +199,7 @@ import Testing
         func played(recovering: Bool) -> AdaptiveJitterBuffer.Statistics {
             var buffer = AdaptiveJitterBuffer(configuration: .init(minimumDelay: .milliseconds(80)))
             var recovery = RedundancyRecovery()
-            let t0 = ContinuousClock.now
+            let t0 = EngineClock.process.now
             let stream = Self.redStream(50)
             for i in 0..<50 {
                 let now = t0 + .milliseconds(20 * i)

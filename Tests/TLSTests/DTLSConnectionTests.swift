@@ -1,3 +1,4 @@
+import EngineTime
 import Testing
 import TLS
 
@@ -5,7 +6,7 @@ import TLS
 struct DTLSLink {
     let client: DTLSConnection
     let server: DTLSConnection
-    var now = ContinuousClock.now
+    var now = EngineClock.process.now
     var clientMaterial: SRTPKeyingMaterial?
     var serverMaterial: SRTPKeyingMaterial?
     var clientData: [[UInt8]] = []

@@ -1,3 +1,4 @@
+import EngineTime
 import Foundation
 import NIOCore
 import NIOPosix
@@ -19,7 +20,7 @@ final class DTLSServerDriver: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         do {
-            let output = try connection.receive(datagram: Array(envelope.data.readableBytesView), now: .now)
+            let output = try connection.receive(datagram: Array(envelope.data.readableBytesView), now: EngineClock.process.now)
             for datagram in output.datagrams {
                 context.write(
                     wrapOutboundOut(

@@ -1,3 +1,4 @@
+import EngineTime
 import Foundation
 import Jingle
 import Media
@@ -33,7 +34,7 @@ final class AiortcCall: @unchecked Sendable {
                 default: break
                 }
                 route.withLock { r in
-                    if let session = r.session { session.handle(event, now: .now) } else { r.held.append(event) }
+                    if let session = r.session { session.handle(event, now: EngineClock.process.now) } else { r.held.append(event) }
                 }
             }
         }
@@ -59,7 +60,7 @@ final class AiortcCall: @unchecked Sendable {
     func start(_ session: MediaSession, remote: AiortcSignalling.RemoteAudio) throws {
         route.withLock { r in
             r.session = session
-            r.held.forEach { session.handle($0, now: .now) }
+            r.held.forEach { session.handle($0, now: EngineClock.process.now) }
             r.held = []
         }
         try agent.setRemoteCredentials(remote.credentials)
@@ -70,7 +71,7 @@ final class AiortcCall: @unchecked Sendable {
 
     func close() {
         // The session is closed before the agent it sends on.
-        route.withLock { $0.session }?.close(now: .now)
+        route.withLock { $0.session }?.close(now: EngineClock.process.now)
         agent.close()
         pump?.cancel()
     }
@@ -90,13 +91,13 @@ final class AiortcCall: @unchecked Sendable {
         let clock = ContinuousClock()
         var tick = clock.now
         for i in 0..<(frames + tailFrames) {
-            session.handleTimeout(now: .now)
+            session.handleTimeout(now: EngineClock.process.now)
             if i < frames {
                 try session.send(frame: Array(speech[(i * frame)..<((i + 1) * frame)]))
             }
             // Pull 10 ms out of phase with our own send clock, as an independent device would.
             try await clock.sleep(until: tick + .milliseconds(10))
-            let pcm = session.pullFrame(now: .now)
+            let pcm = session.pullFrame(now: EngineClock.process.now)
             if !recording {
                 let s = session.statistics
                 recording = s.decodedFrames + s.fecRecoveredFrames + s.concealedFrames > 0

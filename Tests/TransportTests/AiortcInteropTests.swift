@@ -1,3 +1,4 @@
+import EngineTime
 import Foundation
 import Jingle
 import Media
@@ -117,7 +118,8 @@ import TLS
             agent: call.agent,
             configuration: MediaSessionConfiguration(
                 role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
-                payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false), now: .now,
+                payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false),
+            now: EngineClock.process.now,
             wallClock: .wallClockNow())
         try call.start(session, remote: remote)
 
@@ -174,7 +176,8 @@ import TLS
             agent: call.agent,
             configuration: MediaSessionConfiguration(
                 role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
-                payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false), now: .now,
+                payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false),
+            now: EngineClock.process.now,
             wallClock: .wallClockNow())
         try call.start(session, remote: remote)
         try peer.send(type: "answer", sdp: try AiortcSignalling.sdp(of: accept, party: .responder))
@@ -210,7 +213,7 @@ import TLS
         // The tail covers that delay and the difference between the two starts.
         let exchange = try await AiortcCall.exchange(session, speech: speech.wav.samples, tailFrames: 100)
         let connected = try await peer.next("connected", seconds: 1)
-        session.close(now: .now)
+        session.close(now: EngineClock.process.now)
         let stopped = try await peer.stop()
 
         let ours = dir.appendingPathComponent("received-by-jinglekit-\(label).wav")

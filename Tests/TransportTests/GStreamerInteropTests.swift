@@ -1,3 +1,4 @@
+import EngineTime
 import Foundation
 import Jingle
 import Media
@@ -70,7 +71,8 @@ import TLS
             agent: call.agent,
             configuration: MediaSessionConfiguration(
                 role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
-                payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false), now: .now,
+                payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false),
+            now: EngineClock.process.now,
             wallClock: .wallClockNow())
         try call.start(session, remote: remote)
 
@@ -125,7 +127,8 @@ import TLS
             agent: call.agent,
             configuration: MediaSessionConfiguration(
                 role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
-                payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false), now: .now,
+                payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false),
+            now: EngineClock.process.now,
             wallClock: .wallClockNow())
         try call.start(session, remote: remote)
         try peer.send(type: "answer", sdp: try AiortcSignalling.sdp(of: accept, party: .responder))
@@ -156,7 +159,7 @@ import TLS
         // gst_peer.py starts its speech when webrtcbin reports DTLS-SRTP up, so ours starts now.
         let exchange = try await GStreamerPeer.exchange(session, speech: speech.wav.samples, tailFrames: 100)
         let connected = try await peer.next("connected", seconds: 1)
-        session.close(now: .now)
+        session.close(now: EngineClock.process.now)
         let stopped = try await peer.stop()
 
         let ours = dir.appendingPathComponent("received-by-jinglekit-\(label).wav")

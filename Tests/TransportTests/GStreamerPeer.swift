@@ -1,3 +1,4 @@
+import EngineTime
 import Foundation
 @testable import Transport
 
@@ -66,13 +67,13 @@ enum GStreamerPeer {
         let clock = ContinuousClock()
         var tick = clock.now
         for i in 0..<(frames + tailFrames) {
-            session.handleTimeout(now: .now)
+            session.handleTimeout(now: EngineClock.process.now)
             if i < frames {
                 try session.send(frame: Array(speech[(i * frame)..<((i + 1) * frame)]))
             }
             // Pull 10 ms out of phase with our own send clock, as an independent device would.
             try await clock.sleep(until: tick + .milliseconds(10))
-            let pcm = session.pullFrame(now: .now)
+            let pcm = session.pullFrame(now: EngineClock.process.now)
             if !recording {
                 let s = session.statistics
                 recording = s.decodedFrames + s.fecRecoveredFrames + s.concealedFrames > 0

@@ -1,3 +1,4 @@
+import EngineTime
 import Foundation
 import Media
 import TLS
@@ -141,14 +142,15 @@ enum CallSupport {
             expectedLossPercent: options.initialLossPercent,
             testOnlyOutgoingRTPLoss: options.loss > 0 ? (options.loss, options.seed) : nil)
         configurationA.testOnlyOutgoingLossMeanBurst = options.lossBurst
-        let a = try MediaSession(agent: agentA, configuration: configurationA, now: .now, wallClock: .wallClockNow())
+        let a = try MediaSession(agent: agentA, configuration: configurationA, now: EngineClock.process.now, wallClock: .wallClockNow())
         let b = try MediaSession(
             agent: agentB,
             configuration: MediaSessionConfiguration(
                 role: .server, certificate: certB,
                 remoteFingerprint: ("sha-256", bFingerprintOverride ?? certA.fingerprint(.sha256)),
                 receivedTelephoneEvents: [101: 48_000, 126: 8_000], redPayloadType: options.red ? 63 : nil, ssrc: 0x2222_2222,
-                cname: "b@loopback", jitterBuffer: options.jitterBuffer, timeStretching: options.timeStretching), now: .now,
+                cname: "b@loopback", jitterBuffer: options.jitterBuffer, timeStretching: options.timeStretching),
+            now: EngineClock.process.now,
             wallClock: .wallClockNow())
         return (Peer(agent: agentA, session: a), Peer(agent: agentB, session: b))
     }
@@ -162,7 +164,7 @@ enum CallSupport {
                 case .gatheringDone: try? other.remoteGatheringDone()
                 default: break
                 }
-                peer.session.handle(event, now: .now)
+                peer.session.handle(event, now: EngineClock.process.now)
             }
         }
     }
@@ -196,7 +198,7 @@ enum CallSupport {
             let clock = ContinuousClock()
             var tick = clock.now
             while !Task.isCancelled {
-                sessions.forEach { $0.handleTimeout(now: .now) }
+                sessions.forEach { $0.handleTimeout(now: EngineClock.process.now) }
                 tick += .milliseconds(20)
                 try? await clock.sleep(until: tick)
             }
@@ -210,8 +212,8 @@ enum CallSupport {
         let timers = driveTimers([a.session, b.session])
         defer {
             timers.cancel()
-            a.session.close(now: .now)
-            b.session.close(now: .now)
+            a.session.close(now: EngineClock.process.now)
+            b.session.close(now: EngineClock.process.now)
             a.agent.close()
             b.agent.close()
             pumps.forEach { $0.cancel() }
@@ -244,15 +246,15 @@ enum CallSupport {
         let clock = ContinuousClock()
         var tick = clock.now
         for i in 0..<(frames + tail) {
-            a.session.handleTimeout(now: .now)
-            b.session.handleTimeout(now: .now)
+            a.session.handleTimeout(now: EngineClock.process.now)
+            b.session.handleTimeout(now: EngineClock.process.now)
             if i < frames {
                 try a.session.send(frame: Array(speech[(i * frame)..<((i + 1) * frame)]))
             }
             // The receiver's 20 ms clock runs 10 ms out of phase with the sender's, as two
             // devices' would, so arrivals do not race the pull.
             try await clock.sleep(until: tick + .milliseconds(10))
-            let pcm = b.session.pullFrame(now: .now)
+            let pcm = b.session.pullFrame(now: EngineClock.process.now)
             if !recording {
                 let s = b.session.statistics
                 recording = s.decodedFrames + s.fecRecoveredFrames + s.concealedFrames > 0
@@ -265,7 +267,7 @@ enum CallSupport {
         var result = CallResult(
             recorded: recorded, sender: a.session.statistics, receiver: b.session.statistics,
             receiverWhileSending: whileSending)
-        b.session.close(now: .now)
+        b.session.close(now: EngineClock.process.now)
         result.dtmf = await digits.value
         return result
     }

@@ -1,3 +1,4 @@
+import EngineTime
 import Foundation
 import Testing
 import TLS
@@ -194,7 +195,7 @@ import TLS
         #expect(throws: MediaSessionError.invalidDTMFDigit("x")) { try a.session.sendDTMF("12x4") }
         #expect(throws: MediaSessionError.invalidDTMFDigit("E")) { try a.session.sendDTMF("E") }
         try a.session.sendDTMF("0123456789*#ABCDabcd")
-        a.session.close(now: .now)
+        a.session.close(now: EngineClock.process.now)
         #expect(throws: MediaSessionError.closed) { try a.session.sendDTMF("1") }
         // Without a negotiated telephone-event payload type there is nothing to send DTMF on.
         let cert = try DTLSCertificate.generate(commonName: "c")
@@ -202,7 +203,7 @@ import TLS
             agent: b.agent,
             configuration: MediaSessionConfiguration(
                 role: .client, certificate: cert, remoteFingerprint: ("sha-256", cert.fingerprint(.sha256)),
-                telephoneEventPayloadType: nil), now: .now, wallClock: .wallClockNow())
+                telephoneEventPayloadType: nil), now: EngineClock.process.now, wallClock: .wallClockNow())
         #expect(throws: MediaSessionError.telephoneEventNotNegotiated) { try plain.sendDTMF("1") }
     }
 

@@ -1,3 +1,4 @@
+import EngineTime
 import Testing
 import TLS
 import Transport
@@ -14,9 +15,9 @@ import Transport
             agent: agent,
             configuration: MediaSessionConfiguration(
                 role: .client, certificate: try DTLSCertificate.generate(commonName: "us"),
-                remoteFingerprint: ("sha-256", peer.fingerprint(.sha256))), now: .now, wallClock: .wallClockNow())
-        defer { session.close(now: .now) }
-        session.handle(.stateChanged(.connected), now: .now) // as if ICE had connected: DTLS starts
+                remoteFingerprint: ("sha-256", peer.fingerprint(.sha256))), now: EngineClock.process.now, wallClock: .wallClockNow())
+        defer { session.close(now: EngineClock.process.now) }
+        session.handle(.stateChanged(.connected), now: EngineClock.process.now) // as if ICE had connected: DTLS starts
         let s = session.statistics
         #expect(s.dtlsDatagramsSent >= 1)
         #expect(s.sendFailures == s.dtlsDatagramsSent, "no pair was selected, so ICE refused every record")

@@ -4,7 +4,7 @@ import XMLStream
 @testable import XMPPCore
 
 @Suite struct ClientStreamNegotiatorTests {
-    let t0 = ContinuousClock.now
+    let t0 = EngineInstant.zero
     let sha1 = SCRAMVector.all.first { $0.mechanism == "SCRAM-SHA-1" }
 
     func negotiator(

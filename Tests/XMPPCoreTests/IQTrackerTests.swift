@@ -3,7 +3,7 @@ import XMLStream
 @testable import XMPPCore
 
 @Suite struct IQTrackerTests {
-    let t0 = ContinuousClock.now
+    let t0 = EngineInstant.zero
     let me = JID("juliet@example.com/balcony")!
     let romeo = JID("romeo@example.net/orchard")!
 

@@ -167,7 +167,7 @@ struct FakeSMServer {
     // MARK: Keep-alive
 
     @Test func keepAlivePingsAfterSilenceAndDeclaresDeath() {
-        let t0 = ContinuousClock.now
+        let t0 = EngineInstant.zero
         let server = JID(localpart: nil, domainpart: "example.com")
         var k = KeepAlive(interval: .seconds(30), timeout: .seconds(10), now: t0)
         #expect(k.nextDeadline == t0 + .seconds(30))
@@ -194,7 +194,7 @@ struct FakeSMServer {
     func negotiatedToBind(resumption: StreamManagement.Resumption?, sm: Bool = true) -> (
         ClientStreamNegotiator, [ClientStreamNegotiator.Action]
     ) {
-        let t0 = ContinuousClock.now
+        let t0 = EngineInstant.zero
         var n = ClientStreamNegotiator(configuration: .init(jid: Self.jid, password: "pw", resumption: resumption))
         _ = n.start(now: t0)
         _ = n.handle(FakeServer.header(), now: t0)
@@ -217,7 +217,7 @@ struct FakeSMServer {
         #expect(actions == [.send("<resume xmlns='urn:xmpp:sm:3' previd='sm-1' h='7'/>")])
         let ready = n.handle(
             .element(XMLElement("resumed", namespace: XMPPNamespace.streamManagement, ["previd": "sm-1", "h": "3"])),
-            now: .now)
+            now: .zero)
         guard case .ready(let jid, let features)? = ready.first else { Issue.record("\(ready)"); return }
         #expect(jid == Self.jid && features.streamManagement)
         #expect(n.resumeOutcome == .resumed(serverHandled: 3))
@@ -229,13 +229,13 @@ struct FakeSMServer {
         var (n, _) = negotiatedToBind(resumption: resumption)
         var failed = XMLElement("failed", namespace: XMPPNamespace.streamManagement)
         failed.append(XMLElement("item-not-found", namespace: XMPPNamespace.stanzas))
-        let bind = n.handle(.element(failed), now: .now)
+        let bind = n.handle(.element(failed), now: .zero)
         #expect(
             bind == [
                 .send("<iq type='set' id='bind_1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>agent</resource></bind></iq>")
             ])
         #expect(n.resumeOutcome == .failed(reason: "item-not-found"))
-        let ready = n.handle(FakeServer.bindResult(jid: "alice@example.com/agent"), now: .now)
+        let ready = n.handle(FakeServer.bindResult(jid: "alice@example.com/agent"), now: .zero)
         #expect(ready.count == 1 && n.isReady)
     }
 

@@ -1,9 +1,5 @@
 import XMPPCore
 
-/// Time as the engines see it: a duration since an origin the driver chooses (sans-IO; the
-/// driver passes `now` with every input).
-public typealias EngineInstant = Duration
-
 /// A content's identity within a session: its creator and name (XEP-0166 §7.3).
 public struct ContentKey: Sendable, Hashable {
     public var creator: Creator

@@ -21,7 +21,8 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
     private let cname: String
     /// Our RTP SSRC, chosen now so the offer or answer can announce it (XEP-0339).
     private let ssrc = UInt32.random(in: 1...UInt32.max)
-    private let clock = ContinuousClock()
+    /// The media engines' clock (`EngineInstant` from when this transport was made).
+    private let clock = EngineClock()
     private let state = Mutex(State())
     private let tasks = Mutex([Task<Void, Never>]())
     /// What came of each STUN/TURN server (reported in the media statistics).
@@ -48,7 +49,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         var firstAudio = false
         var ended = false
         var closed = false
-        var connectDeadline: ContinuousClock.Instant?
+        var connectDeadline: EngineInstant?
         /// The peer's credentials are set: candidates can go to libnice (else they wait here).
         var remoteKnown = false
         var earlyCandidates: [Candidate] = []
@@ -198,7 +199,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
             session.close(now: clock.now)
             return
         }
-        let receiveClock = ContinuousClock()
+        let receiveClock = clock
         agent.deliverDatagrams { [weak session] datagram in session?.receive(datagram: datagram, now: receiveClock.now) }
         let watcher = Task.detached { [weak self] in
             for await event in session.events { self?.sessionEvent(event) }
@@ -289,13 +290,14 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         _ = try? agent.addRemoteCandidates(usable)
     }
 
-    private func waitForGathering(at deadline: ContinuousClock.Instant) async {
+    private func waitForGathering(at deadline: EngineInstant) async {
         let id = state.withLock { s -> UInt64 in
             s.nextWaiter += 1
             return s.nextWaiter
         }
+        let wake = clock.continuousInstant(deadline)
         let timer = Task.detached { [weak self] in
-            try? await ContinuousClock().sleep(until: deadline, tolerance: .milliseconds(5))
+            try? await ContinuousClock().sleep(until: wake, tolerance: .milliseconds(5))
             self?.resumeWaiter(id)
         }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
@@ -416,7 +418,8 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
 
     /// One media-clock tick: timers, the connect deadline, then one frame each way once DTLS is done.
     /// Returns false when the transport is closed.
-    func tick(scheduled: ContinuousClock.Instant, now: ContinuousClock.Instant) -> Bool {
+    func tick(scheduled: ContinuousClock.Instant, now instant: ContinuousClock.Instant) -> Bool {
+        let now = instant - clock.origin
         let (session, established, audio, overdue, closed) = state.withLock { s in
             (s.session, s.established && !s.ended, s.audio, s.connectDeadline.map { now >= $0 } ?? false, s.closed)
         }
@@ -450,7 +453,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         let played = session.pullFrame(now: now)
         audio?.sink?.receive(frame: played)
 
-        let late = now - scheduled > CallAudio.frameDuration
+        let late = instant - scheduled > CallAudio.frameDuration
         let sendLevel = packet == nil ? CallAudio.level(of: frame) : state.withLock { $0.sendLevel }
         let receiveLevel = CallAudio.level(of: played)
         let checkFirstAudio = state.withLock { s -> Bool in

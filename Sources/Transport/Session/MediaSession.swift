@@ -1,6 +1,7 @@
 import Foundation
 import Media
 import Synchronization
+import EngineTime
 import TLS
 
 /// What a `MediaSession` reports to its owner.
@@ -42,7 +43,7 @@ public final class MediaSession: @unchecked Sendable {
     private let agent: any ICEComponentSender
     private let lock = Mutex(())
     private let continuation: AsyncStream<MediaSessionEvent>.Continuation
-    private let started: ContinuousClock.Instant
+    private let started: EngineInstant
     /// The wall clock at `started`, for RTCP's NTP timestamps (RFC 3550 §6.4.1).
     private let wallClockAtStart: NTPTimestamp
 
@@ -66,7 +67,7 @@ public final class MediaSession: @unchecked Sendable {
     private var payloadOctetsSent: UInt32 = 0
     private var sentSinceLastReport = false
     private var receiver: RTPReceiverStatistics?
-    private var nextRTCP: ContinuousClock.Instant?
+    private var nextRTCP: EngineInstant?
     private var stats = MediaSessionStatistics()
     private var lossEstimator: ExpectedLossEstimator
     private var dtmfOut: TelephoneEventQueue
@@ -82,7 +83,7 @@ public final class MediaSession: @unchecked Sendable {
     ///   - now: the session's start, on the clock every later `now` comes from.
     ///   - wallClock: the wall clock at `now` (RTCP's NTP timestamps count on from it).
     public init(
-        agent: any ICEComponentSender, configuration: MediaSessionConfiguration, now: ContinuousClock.Instant,
+        agent: any ICEComponentSender, configuration: MediaSessionConfiguration, now: EngineInstant,
         wallClock: NTPTimestamp
     ) throws(MediaSessionError) {
         self.agent = agent
@@ -143,7 +144,7 @@ public final class MediaSession: @unchecked Sendable {
 
     /// Feeds one event of the agent: ICE state starts DTLS once connected, datagrams are
     /// demultiplexed (RFC 7983), the selected pair is recorded. Candidate events are ignored here.
-    public func handle(_ event: ICEEvent, now: ContinuousClock.Instant) {
+    public func handle(_ event: ICEEvent, now: EngineInstant) {
         var outgoing: [[UInt8]] = []
         var notices: [MediaSessionEvent] = []
         lock.withLock { _ in
@@ -182,7 +183,7 @@ public final class MediaSession: @unchecked Sendable {
     /// straight from `ICEAgent.deliverDatagrams(to:)`): demultiplexed by first byte (RFC 7983),
     /// DTLS to the handshake, SRTP/SRTCP unprotected into the jitter buffer and statistics.
     /// The same as `handle(.datagram(...), now:)` without copying the bytes first.
-    public func receive(datagram: UnsafeRawBufferPointer, now: ContinuousClock.Instant) {
+    public func receive(datagram: UnsafeRawBufferPointer, now: EngineInstant) {
         var outgoing: [[UInt8]] = []
         var notices: [MediaSessionEvent] = []
         lock.withLock { _ in receiveDatagram(datagram, now: now, &outgoing, &notices) }
@@ -191,14 +192,14 @@ public final class MediaSession: @unchecked Sendable {
     }
 
     /// When `handleTimeout(now:)` next has work (a DTLS retransmission or an RTCP report).
-    public var nextDeadline: ContinuousClock.Instant? {
+    public var nextDeadline: EngineInstant? {
         lock.withLock { _ in
             [dtls.nextDeadline, nextRTCP].compactMap { $0 }.min()
         }
     }
 
     /// Runs what is due: DTLS retransmissions (RFC 6347 §4.2.4) and RTCP reports.
-    public func handleTimeout(now: ContinuousClock.Instant) {
+    public func handleTimeout(now: EngineInstant) {
         var outgoing: [[UInt8]] = []
         var notices: [MediaSessionEvent] = []
         lock.withLock { _ in
@@ -326,12 +327,12 @@ public final class MediaSession: @unchecked Sendable {
     }
 
     /// One 20 ms frame of received audio (silence until the first packet arrives).
-    public func pullFrame(now: ContinuousClock.Instant) -> [Int16] {
+    public func pullFrame(now: EngineInstant) -> [Int16] {
         lock.withLock { _ in playout.pull(at: now) }
     }
 
     /// Sends RTCP BYE and DTLS close_notify; media stops.
-    public func close(now: ContinuousClock.Instant) {
+    public func close(now: EngineInstant) {
         var outgoing: [[UInt8]] = []
         let wasOpen: Bool = lock.withLock { _ in
             guard phase != .closed else { return false }
@@ -374,7 +375,7 @@ public final class MediaSession: @unchecked Sendable {
     // MARK: - Internals (called with `lock` held)
 
     private func receiveDatagram(
-        _ bytes: UnsafeRawBufferPointer, now: ContinuousClock.Instant,
+        _ bytes: UnsafeRawBufferPointer, now: EngineInstant,
         _ outgoing: inout [[UInt8]], _ notices: inout [MediaSessionEvent]
     ) {
         switch DatagramKind(classifying: bytes) {
@@ -498,7 +499,7 @@ public final class MediaSession: @unchecked Sendable {
         }
     }
 
-    private func install(_ keys: SRTPKeyingMaterial, now: ContinuousClock.Instant, _ notices: inout [MediaSessionEvent]) {
+    private func install(_ keys: SRTPKeyingMaterial, now: EngineInstant, _ notices: inout [MediaSessionEvent]) {
         guard let profile = SRTPProfile(dtlsProtectionProfileID: keys.profile.identifier) else {
             fail(.unsupportedSRTPProfile(keys.profile.identifier), &notices)
             return
@@ -538,7 +539,7 @@ public final class MediaSession: @unchecked Sendable {
         notices.append(.failed(error))
     }
 
-    private func reportPacket(now: ContinuousClock.Instant) -> RTCPPacket {
+    private func reportPacket(now: EngineInstant) -> RTCPPacket {
         var blocks: [RTCPReportBlock] = []
         if var r = receiver, r.sequence.received > 0 {
             let block = r.makeReportBlock(at: now)
@@ -556,7 +557,7 @@ public final class MediaSession: @unchecked Sendable {
         return .receiverReport(RTCPReceiverReport(ssrc: configuration.ssrc, reportBlocks: blocks))
     }
 
-    private func makeRTCP(now: ContinuousClock.Instant) -> [UInt8]? {
+    private func makeRTCP(now: EngineInstant) -> [UInt8]? {
         guard let srtp else { return nil }
         let compound = RTCPCompound.serialize([
             reportPacket(now: now),
@@ -571,7 +572,7 @@ public final class MediaSession: @unchecked Sendable {
     }
 
     /// The wall clock at `now`: the one read at the start, moved on by the monotonic time since.
-    private func wallClock(at now: ContinuousClock.Instant) -> NTPTimestamp {
+    private func wallClock(at now: EngineInstant) -> NTPTimestamp {
         wallClockAtStart.advanced(by: now - started)
     }
 

@@ -97,7 +97,7 @@ public struct ClientStreamNegotiator: Sendable {
         case failed(reason: String)
     }
     /// When the current step times out; nil when nothing is awaited.
-    public private(set) var nextDeadline: ContinuousClock.Instant?
+    public private(set) var nextDeadline: EngineInstant?
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -112,13 +112,13 @@ public struct ClientStreamNegotiator: Sendable {
     }
 
     /// Opens the first stream.
-    public mutating func start(now: ContinuousClock.Instant) -> [Action] {
+    public mutating func start(now: EngineInstant) -> [Action] {
         guard case .idle = state else { return [] }
         return openStream(.initial, now: now)
     }
 
     /// Reports that the TLS handshake requested by `.startTLS` completed.
-    public mutating func tlsEstablished(now: ContinuousClock.Instant) -> [Action] {
+    public mutating func tlsEstablished(now: EngineInstant) -> [Action] {
         guard case .awaitingTLSHandshake = state else {
             return fail(.protocolViolation("TLS established when no STARTTLS was under way"))
         }
@@ -127,13 +127,13 @@ public struct ClientStreamNegotiator: Sendable {
     }
 
     /// Fails negotiation when the current step has waited past its deadline.
-    public mutating func handleTimeout(now: ContinuousClock.Instant) -> [Action] {
+    public mutating func handleTimeout(now: EngineInstant) -> [Action] {
         guard let deadline = nextDeadline, now >= deadline else { return [] }
         return fail(.timeout(what: waitingFor))
     }
 
     /// Feeds one parser event.
-    public mutating func handle(_ event: XMLStreamEvent, now: ContinuousClock.Instant) -> [Action] {
+    public mutating func handle(_ event: XMLStreamEvent, now: EngineInstant) -> [Action] {
         switch event {
         case .streamClosed:
             switch state {
@@ -161,7 +161,7 @@ public struct ClientStreamNegotiator: Sendable {
         }
     }
 
-    private mutating func handle(element: XMLElement, now: ContinuousClock.Instant) -> [Action] {
+    private mutating func handle(element: XMLElement, now: EngineInstant) -> [Action] {
         switch state {
         case .awaitingFeatures(let phase):
             guard element.name == "features", element.namespace == XMPPNamespace.stream else {
@@ -275,7 +275,7 @@ public struct ClientStreamNegotiator: Sendable {
         }
     }
 
-    private mutating func negotiate(_ features: StreamFeatures, phase: Phase, now: ContinuousClock.Instant) -> [Action] {
+    private mutating func negotiate(_ features: StreamFeatures, phase: Phase, now: EngineInstant) -> [Action] {
         switch phase {
         case .initial:
             if features.startTLS {
@@ -302,7 +302,7 @@ public struct ClientStreamNegotiator: Sendable {
         }
     }
 
-    private mutating func bind(now: ContinuousClock.Instant) -> [Action] {
+    private mutating func bind(now: EngineInstant) -> [Action] {
         let features = self.features ?? StreamFeatures(element: XMLElement("features", namespace: XMPPNamespace.stream))
         guard features.bind else { return fail(.bind(reason: "the server does not offer resource binding")) }
         let id = "bind_1"
@@ -316,7 +316,7 @@ public struct ClientStreamNegotiator: Sendable {
         return [.send(XMLSerializer.serialize(request.element, parentNamespace: XMPPNamespace.client))]
     }
 
-    private mutating func authenticate(_ features: StreamFeatures, now: ContinuousClock.Instant) -> [Action] {
+    private mutating func authenticate(_ features: StreamFeatures, now: EngineInstant) -> [Action] {
         let mechanism: SASLMechanismName
         do {
             mechanism = try SASLClient.select(
@@ -337,7 +337,7 @@ public struct ClientStreamNegotiator: Sendable {
         return [.send(XMLSerializer.serialize(auth, parentNamespace: XMPPNamespace.client))]
     }
 
-    private mutating func openStream(_ phase: Phase, now: ContinuousClock.Instant) -> [Action] {
+    private mutating func openStream(_ phase: Phase, now: EngineInstant) -> [Action] {
         state = .awaitingHeader(phase)
         nextDeadline = now + configuration.stepTimeout
         // RFC 6120 §4.7.1: include 'from' once the stream is protected.

@@ -9,7 +9,7 @@ public struct IQTracker: Sendable {
     public struct Pending: Sendable, Hashable {
         public var id: String
         public var to: JID?
-        public var deadline: ContinuousClock.Instant
+        public var deadline: EngineInstant
     }
 
     /// A matched response: the request's id and the outcome.
@@ -35,7 +35,7 @@ public struct IQTracker: Sendable {
     public func isPending(_ id: String) -> Bool { pending[id] != nil }
 
     /// Starts tracking a request that is about to be sent.
-    public mutating func register(_ request: IQ, deadline: ContinuousClock.Instant) {
+    public mutating func register(_ request: IQ, deadline: EngineInstant) {
         pending[request.id] = Pending(id: request.id, to: request.to, deadline: deadline)
     }
 
@@ -50,7 +50,7 @@ public struct IQTracker: Sendable {
     }
 
     /// Removes and returns the ids of requests whose deadline is at or before `now`.
-    public mutating func handleTimeout(now: ContinuousClock.Instant) -> [String] {
+    public mutating func handleTimeout(now: EngineInstant) -> [String] {
         let expired = pending.values.filter { $0.deadline <= now }.sorted { $0.deadline < $1.deadline }.map(\.id)
         for id in expired { pending[id] = nil }
         return expired
@@ -69,7 +69,7 @@ public struct IQTracker: Sendable {
     }
 
     /// The earliest deadline among outstanding requests.
-    public var nextDeadline: ContinuousClock.Instant? {
+    public var nextDeadline: EngineInstant? {
         pending.values.lazy.map(\.deadline).min()
     }
 

@@ -197,26 +197,26 @@ public struct KeepAlive: Sendable {
 
     public var interval: Duration
     public var timeout: Duration
-    private var lastHeard: ContinuousClock.Instant
-    private var pingSentAt: ContinuousClock.Instant?
+    private var lastHeard: EngineInstant
+    private var pingSentAt: EngineInstant?
     private var counter = 0
     /// The id prefix of our pings, so their answers are recognised.
     public static let idPrefix = "keepalive-"
 
-    public init(interval: Duration, timeout: Duration, now: ContinuousClock.Instant) {
+    public init(interval: Duration, timeout: Duration, now: EngineInstant) {
         self.interval = interval
         self.timeout = timeout
         self.lastHeard = now
     }
 
     /// When the next ping goes out, or when the outstanding one is given up.
-    public var nextDeadline: ContinuousClock.Instant {
+    public var nextDeadline: EngineInstant {
         if let pingSentAt { return pingSentAt + timeout }
         return lastHeard + interval
     }
 
     /// Something arrived from the server.
-    public mutating func heard(now: ContinuousClock.Instant) {
+    public mutating func heard(now: EngineInstant) {
         lastHeard = now
         pingSentAt = nil
     }
@@ -226,7 +226,7 @@ public struct KeepAlive: Sendable {
         (iq.type == .result || iq.type == .error) && iq.id.hasPrefix(idPrefix)
     }
 
-    public mutating func handleTimeout(now: ContinuousClock.Instant, server: JID) -> Output? {
+    public mutating func handleTimeout(now: EngineInstant, server: JID) -> Output? {
         if let pingSentAt {
             guard now >= pingSentAt + timeout else { return nil }
             return .dead(silence: now - lastHeard)
