@@ -1,4 +1,5 @@
 import Jingle
+import Synchronization
 import XMPPCore
 
 /// One voice call (XEP-0166 session with an XEP-0167 audio content, optionally set up through
@@ -16,6 +17,17 @@ public final class Call: Sendable, CustomStringConvertible {
     /// The PCM source and sink the media transport reads.
     let audio = CallAudioRouting()
     private weak let manager: CallManager?
+    /// What the call ended with, kept here for when the manager has dropped it.
+    private let final = Mutex<Final?>(nil)
+
+    struct Final: Sendable {
+        var state: CallState
+        var device: JID?
+        var statistics: CallStatistics
+        var media: CallMediaStatistics?
+    }
+
+    func keepFinal(_ figures: Final) { final.withLock { $0 = figures } }
 
     init(sid: String, peer: JID, direction: CallDirection, usesJMI: Bool, manager: CallManager) {
         self.sid = sid
@@ -29,16 +41,25 @@ public final class Call: Sendable, CustomStringConvertible {
     public var description: String { "call \(sid) \(direction == .outgoing ? "to" : "from") \(peer)" }
 
     public var state: CallState {
-        get async { await manager?.state(of: sid) ?? .ended(.failed(nil, byPeer: false)) }
+        get async {
+            if let state = await manager?.state(of: sid) { return state }
+            return final.withLock { $0?.state } ?? .ended(.failed(nil, byPeer: false))
+        }
     }
 
     /// The peer's full JID once known (the device that answered, or the caller).
     public var remoteDevice: JID? {
-        get async { await manager?.remoteDevice(of: sid) }
+        get async {
+            if let device = await manager?.remoteDevice(of: sid) { return device }
+            return final.withLock { $0?.device }
+        }
     }
 
     public var statistics: CallStatistics {
-        get async { await manager?.statistics(of: sid) ?? CallStatistics() }
+        get async {
+            if let statistics = await manager?.statistics(of: sid) { return statistics }
+            return final.withLock { $0?.statistics } ?? CallStatistics()
+        }
     }
 
     /// Answers an incoming ringing call.
@@ -73,7 +94,10 @@ public final class Call: Sendable, CustomStringConvertible {
     /// Media counters (packets, loss, jitter, RTT, concealment, FEC, selected pair); nil before
     /// the media session exists or with a signalling-only transport.
     public var mediaStatistics: CallMediaStatistics? {
-        get async { await manager?.mediaStatistics(of: sid) }
+        get async {
+            if let media = await manager?.mediaStatistics(of: sid) { return media }
+            return final.withLock { $0?.media }
+        }
     }
 
     /// Sends DTMF digits (0-9, *, #, A-D) as RFC 4733 telephone-events, about 100 ms each with

@@ -46,6 +46,12 @@ extension CallManager {
         engine.calls.values.filter { !$0.state.isEnded }.compactMap { calls[$0.sid] }
     }
 
+    /// How many calls the engine, the handles and the media transports still hold (ended ones
+    /// until their retention is over).
+    func retainedCallCounts() -> (engine: Int, handles: Int, transports: Int) {
+        (engine.calls.count, calls.count, media.count)
+    }
+
     func state(of sid: String) -> CallState? { engine.calls[sid]?.state }
     func remoteDevice(of sid: String) -> JID? { engine.calls[sid]?.device }
     func statistics(of sid: String) -> CallStatistics? { engine.calls[sid]?.statistics }

@@ -70,6 +70,10 @@ extension CallManager {
                 if let media = media[sid] { Task { await self.restartMedia(sid: sid, media: media, restart) } }
             case .ended(let sid, let end, let statistics): ended(sid: sid, end, statistics)
             case .closeMedia(let sid): closeMedia(sid: sid)
+            case .forget(let sid):
+                calls.removeValue(forKey: sid)
+                media.removeValue(forKey: sid)
+                mediaEvents.removeValue(forKey: sid)?.cancel()
             case .notice(let sid, let text): notice(sid: sid, text)
             }
         }
@@ -113,6 +117,10 @@ extension CallManager {
 
     private func ended(sid: String, _ end: CallEndReason, _ statistics: CallStatistics) {
         let call = calls[sid]
+        call?.keepFinal(
+            Call.Final(
+                state: .ended(end), device: engine.calls[sid]?.device, statistics: statistics,
+                media: (media[sid] as? any AudioMediaTransport)?.mediaStatistics))
         call?.sink.yield(.ended(end))
         call?.sink.finish()
         if let call {

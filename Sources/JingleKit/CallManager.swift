@@ -57,7 +57,8 @@ public actor CallManager {
         self.logger = logger
         engine = CallEngine(
             local: local, policy: configuration.policy, sessionTimeouts: configuration.sessionTimeouts,
-            proposalLifetime: configuration.proposalLifetime, maximumCalls: configuration.maximumConcurrentCalls)
+            proposalLifetime: configuration.proposalLifetime, maximumCalls: configuration.maximumConcurrentCalls,
+            endedCallRetention: configuration.endedCallRetention)
         (incomingCalls, incomingSink) = AsyncStream.makeStream(of: Call.self)
         (otherStanzas, otherSink) = AsyncStream.makeStream(of: Stanza.self, bufferingPolicy: .bufferingNewest(256))
         (outboxStream, outbox) = AsyncStream.makeStream(of: Outgoing.self)

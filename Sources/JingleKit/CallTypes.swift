@@ -221,6 +221,10 @@ public struct CallConfiguration: Sendable {
     /// Where `CallMetrics` go; nil: the process's `MetricsSystem` (whatever the application
     /// bootstrapped, nothing by default).
     public var metricsFactory: (any MetricsFactory)?
+    /// How long the manager keeps an ended call (its state, statistics and media counters, and
+    /// its session for late stanzas) before dropping it; a `Call` handle still answers with the
+    /// figures it had at the end. Bounds the memory of a runtime that lives for weeks.
+    public var endedCallRetention: Duration
 
     public static let defaultPolicy = MediaPolicy(audioCodecs: [
         PayloadType(
@@ -235,7 +239,8 @@ public struct CallConfiguration: Sendable {
         policy: MediaPolicy = CallConfiguration.defaultPolicy, sessionTimeouts: JingleSessionTimeouts = .init(),
         proposalLifetime: Duration = .seconds(60), enableCarbons: Bool = true, sendPresence: Bool = true,
         mediaTransports: any MediaTransportProvider = SignallingOnlyTransportProvider(),
-        maximumConcurrentCalls: Int = 1, metricsFactory: (any MetricsFactory)? = nil
+        maximumConcurrentCalls: Int = 1, metricsFactory: (any MetricsFactory)? = nil,
+        endedCallRetention: Duration = .seconds(300)
     ) {
         self.policy = policy
         self.sessionTimeouts = sessionTimeouts
@@ -245,5 +250,6 @@ public struct CallConfiguration: Sendable {
         self.mediaTransports = mediaTransports
         self.maximumConcurrentCalls = maximumConcurrentCalls
         self.metricsFactory = metricsFactory
+        self.endedCallRetention = endedCallRetention
     }
 }

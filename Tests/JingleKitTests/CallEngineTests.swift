@@ -80,7 +80,36 @@ import XMPPCore
         #expect(stats.initiateToAccept == .milliseconds(80))
         #expect(stats.setup == .milliseconds(160))
         #expect(net[Self.alice].notices.isEmpty && net[Self.bob].notices.isEmpty)
+        // Kept until the retention ends, then nothing is left and nothing is due.
+        #expect(net[Self.alice].forgotten.isEmpty)
+        net.run(for: .seconds(300))
+        #expect(net[Self.alice].forgotten == [sid] && net[Self.bob].forgotten == [sid])
         #expect(net[Self.alice].engine.nextDeadline == nil && net[Self.bob].engine.nextDeadline == nil)
+    }
+
+    @Test func anEndedCallIsForgottenWhenItsRetentionEnds() throws {
+        var net = VirtualCallNetwork([Self.alice, Self.bob], endedCallRetention: .seconds(60))
+        net.autoAnswer = [JID(Self.bob)!]
+        let sid = try net.place(from: Self.alice, to: "bob@localhost")
+        net.run(for: .seconds(1))
+        net.hangUp(Self.alice, sid: sid)
+        net.run(for: .seconds(59))
+        // Within the retention the ended call is still known, state and figures.
+        #expect(net[Self.alice].engine.calls[sid]?.state == .ended(.completed(byPeer: false)))
+        #expect(net[Self.bob].engine.calls[sid]?.state == .ended(.completed(byPeer: true)))
+        #expect(net[Self.alice].engine.calls[sid]?.statistics.setup != nil)
+        net.run(for: .seconds(2))
+        for party in [net[Self.alice], net[Self.bob]] {
+            #expect(party.forgotten == [sid])
+            #expect(party.engine.calls.isEmpty)
+            #expect(party.engine.sessions[sid] == nil)
+            #expect(party.engine.jmi.calls.isEmpty)
+            #expect(party.engine.nextDeadline == nil)
+        }
+        // A new call after that is a call like the first.
+        let second = try net.place(from: Self.alice, to: "bob@localhost")
+        net.run(for: .seconds(1))
+        #expect(net[Self.alice].engine.calls[second]?.state == .active)
     }
 
     @Test func anUnansweredProposalIsRetractedAtItsDeadline() throws {

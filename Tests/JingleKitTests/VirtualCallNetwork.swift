@@ -15,6 +15,8 @@ struct VirtualCallNetwork {
         var incoming: [String] = []
         var ended: [String: CallEndReason] = [:]
         var closedTransports: [String] = []
+        /// Calls whose retention ended (the driver dropped them).
+        var forgotten: [String] = []
         var notices: [String] = []
         /// How many times each call's transport was made or restarted: the ufrag's generation.
         var generation: [String: Int] = [:]
@@ -38,13 +40,13 @@ struct VirtualCallNetwork {
     private var order = 0
     private let wallClock = XMPPDateTime(secondsSince1970: 1_800_000_000)
 
-    init(_ jids: [String], maximumCalls: Int = 1) {
+    init(_ jids: [String], maximumCalls: Int = 1, endedCallRetention: Duration = .seconds(300)) {
         for s in jids {
             let jid = JID(s)!
             parties[jid] = Party(
                 engine: CallEngine(
                     local: jid, policy: CallConfiguration.defaultPolicy, sessionTimeouts: .init(),
-                    proposalLifetime: .seconds(60), maximumCalls: maximumCalls))
+                    proposalLifetime: .seconds(60), maximumCalls: maximumCalls, endedCallRetention: endedCallRetention))
         }
     }
 
@@ -194,6 +196,7 @@ struct VirtualCallNetwork {
                 parties[jid]!.events.append((sid, .ended(end), now))
                 parties[jid]!.ended[sid] = end
             case .closeMedia(let sid): parties[jid]!.closedTransports.append(sid)
+            case .forget(let sid): parties[jid]!.forgotten.append(sid)
             case .notice(_, let text): parties[jid]!.notices.append(text)
             }
         }

@@ -169,6 +169,10 @@ public struct JingleMessageMachine: Sendable {
         return [.send(message(to: peer, JingleMessage(action: .finish, id: id, reason: reason)))]
     }
 
+    /// Drops everything kept about call `id` (once its runtime no longer needs it ended); a
+    /// later stanza with that id is treated as about an unknown call.
+    public mutating func forget(id: String) { calls[id] = nil }
+
     /// The peer ended the call's Jingle session (its session-terminate, or its `<finish/>` already
     /// handled): the call ends here too and nothing is sent, so it no longer counts toward busy.
     public mutating func sessionEndedByPeer(id: String, reason: Reason?) {

@@ -311,9 +311,11 @@ extension CallEngine {
 
     mutating func finish(sid: String, _ end: CallEndReason, now: EngineInstant) -> [Action] {
         guard let r = calls[sid], !r.state.isEnded else { return [] }
+        let forgetAt = now + endedCallRetention
         update(sid) {
             $0.state = .ended(end)
             $0.deadline = nil
+            $0.forgetAt = forgetAt
         }
         var actions: [Action] = [.ended(sid: sid, end, r.statistics)]
         // A JMI call that reached Jingle ends in the JMI machine too (else it would answer every

@@ -12,6 +12,10 @@ import XMPPCore
 struct CallEngine {
     let local: JID
     let policy: MediaPolicy
+    /// How long an ended call stays known (its state, statistics, late stanzas answered in its
+    /// context) before the engine drops it, so a runtime that lives for weeks keeps only its
+    /// recent calls.
+    let endedCallRetention: Duration
     var sessions: JingleSessionManager
     var jmi: JingleMessageMachine
     private(set) var calls: [String: CallRecord] = [:]
@@ -39,6 +43,8 @@ struct CallEngine {
         case ended(sid: String, CallEndReason, CallStatistics)
         /// A transport made for a call that ended meanwhile: close it.
         case closeMedia(sid: String)
+        /// The ended call's retention is over: drop whatever the driver keeps for it.
+        case forget(sid: String)
         /// Something the operator should see in the log (a refusal, a transport that cannot restart).
         case notice(sid: String, String)
     }
@@ -54,18 +60,19 @@ struct CallEngine {
 
     init(
         local: JID, policy: MediaPolicy, sessionTimeouts: JingleSessionTimeouts, proposalLifetime: Duration,
-        maximumCalls: Int
+        maximumCalls: Int, endedCallRetention: Duration = .seconds(300)
     ) {
         self.local = local
         self.policy = policy
+        self.endedCallRetention = endedCallRetention
         sessions = JingleSessionManager(local: local, timeouts: sessionTimeouts)
         jmi = JingleMessageMachine(local: local, proposalLifetime: proposalLifetime, maximumCalls: maximumCalls)
     }
 
-    /// The earliest instant `handleTimeout(now:)` has work: a session's or proposal's timer, or
-    /// an outgoing call's no-answer deadline.
+    /// The earliest instant `handleTimeout(now:)` has work: a session's or proposal's timer, an
+    /// outgoing call's no-answer deadline, or the end of an ended call's retention.
     var nextDeadline: EngineInstant? {
-        ([sessions.nextDeadline, jmi.nextDeadline] + calls.values.map(\.deadline)).compactMap { $0 }.min()
+        ([sessions.nextDeadline, jmi.nextDeadline] + calls.values.flatMap { [$0.deadline, $0.forgetAt] }).compactMap { $0 }.min()
     }
 
     // MARK: Inputs
@@ -128,6 +135,13 @@ struct CallEngine {
                 if r.direction == .outgoing { actions += giveUp(sid: sid, reason: Reason(.timeout), now: now) }
             case .active, .ended: break
             }
+        }
+        for sid in calls.keys.sorted() {
+            guard let at = calls[sid]?.forgetAt, at <= now else { continue }
+            calls[sid] = nil
+            sessions.forget(sid: sid)
+            jmi.forget(id: sid)
+            actions.append(.forget(sid: sid))
         }
         return actions
     }

@@ -37,6 +37,8 @@ struct CallRecord: Sendable {
     var restartPending = false
     var ufragBeforeRestart: String?
     var restartOfferedAt: EngineInstant?
+    /// When an ended call's record, session and proposal are dropped (`CallEngine.endedCallRetention`).
+    var forgetAt: EngineInstant?
 
     // Timings (the engine's clock, as passed in).
     var placedAt: EngineInstant
