@@ -279,6 +279,8 @@ let package = Package(
             resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         // Test support the test targets share: two libnice agents wired to each other.
         .target(name: "ICETestSupport", dependencies: ["Transport"], path: "Tests/ICETestSupport", swiftSettings: swiftSettings),
+        // Test support for call tests: bounded waits and readers of a call's events.
+        .target(name: "CallTestSupport", dependencies: ["JingleKit"], path: "Tests/CallTestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "TransportTests",
             dependencies: [
@@ -303,7 +305,7 @@ let package = Package(
         .testTarget(
             name: "JingleKitTests",
             dependencies: [
-                "JingleKit", "Jingle", "XMPPCore", "XMLStream", "Transport", "Media",
+                "CallTestSupport", "JingleKit", "Jingle", "XMPPCore", "XMLStream", "Transport", "Media",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings),
@@ -311,7 +313,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "XMPPClient", "XMPPCore", "XMLStream", "CryptoPrimitives", "RelayServer",
-                "JingleKit", "Jingle", "Harness", "Transport", "STUN", "TURNServer", "ICETestSupport",
+                "CallTestSupport", "JingleKit", "Jingle", "Harness", "Transport", "STUN", "TURNServer", "ICETestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -1,3 +1,4 @@
+import CallTestSupport
 import Foundation
 import Jingle
 import JingleKit
@@ -49,9 +50,9 @@ final class OutputLines: @unchecked Sendable {
 
     /// The next line containing `text` (bounded).
     func line(containing text: String, within limit: Duration = .seconds(30)) async throws -> String {
-        try await callWait(limit, "a line with '\(text)'; output so far:\n\(output)") { [self] in
+        try await within(limit, "a line with '\(text)'; output so far:\n\(output)") { [self] in
             while let line = await self.iterator.next() { if line.contains(text) { return line } }
-            throw CallWaitTimedOut(what: "'\(text)' (output ended):\n\(self.output)")
+            throw TimedOut(what: "'\(text)' (output ended):\n\(self.output)")
         }
     }
 
@@ -100,11 +101,11 @@ final class OutputLines: @unchecked Sendable {
                 mediaTransports: ICEMediaTransportProvider(settings: CallMediaSettings(localAddresses: ["127.0.0.1"]), client: client)))
         await calls.start()
         let call = try await calls.placeCall(to: machine.jid.bare, timeout: .seconds(30))
-        let events = CallEvents(call)
+        let events = EventReader(call)
         let listener = PromptListener()
         call.setAudioSink(listener)
         _ = try await program.line(containing: "answered")
-        try await callWait(.seconds(30), "the prompt") { await listener.heardPromptAndItsEnd() }
+        try await within(.seconds(30), "the prompt") { await listener.heardPromptAndItsEnd() }
 
         // The message: a second of 1200 Hz, then we hang up.
         var messageTone = ToneGenerator(frequency: 1200, amplitude: 0.3)

@@ -1,3 +1,4 @@
+import CallTestSupport
 import Jingle
 import JingleKit
 import Testing
@@ -44,11 +45,11 @@ import XMPPCore
         _ = try await phoneClient.ping(nil, timeout: .seconds(10))
 
         let outgoing = try await alice.placeCall(to: JID("bob@localhost")!, timeout: .seconds(30))
-        let aliceEvents = CallEvents(outgoing)
-        let onDesk = try await nextCall(desk)
-        let onPhone = try await nextCall(phone)
-        let phoneEvents = CallEvents(onPhone)
-        let deskEvents = CallEvents(onDesk)
+        let aliceEvents = EventReader(outgoing)
+        let onDesk = try await nextIncoming(desk)
+        let onPhone = try await nextIncoming(phone)
+        let phoneEvents = EventReader(onPhone)
+        let deskEvents = EventReader(onDesk)
         _ = try await aliceEvents.next("ringing") { if case .ringing = $0 { true } else { false } }
         try await onDesk.accept()
         #expect(try await phoneEvents.ended() == .answeredElsewhere)
@@ -80,14 +81,14 @@ import XMPPCore
 
         // Declined.
         let first = try await alice.placeCall(to: bobJID, useJMI: false, timeout: .seconds(30))
-        let firstEvents = CallEvents(first)
-        try await nextCall(bob).reject()
+        let firstEvents = EventReader(first)
+        try await nextIncoming(bob).reject()
         #expect(try await firstEvents.ended() == .declined(byPeer: true))
 
         // Answered; carol's terminate for the same sid is refused and the call goes on.
         let second = try await alice.placeCall(to: bobJID, useJMI: false, timeout: .seconds(30))
-        let secondEvents = CallEvents(second)
-        let incoming = try await nextCall(bob)
+        let secondEvents = EventReader(second)
+        let incoming = try await nextIncoming(bob)
         try await incoming.accept()
         _ = try await secondEvents.next("accepted") { $0 == .accepted }
         let forged = JingleElement(action: .sessionTerminate, sid: second.sid, reason: Reason(.success))
@@ -101,7 +102,7 @@ import XMPPCore
         }
         #expect(await second.state == .active)
         await second.hangUp()
-        #expect(try await CallEvents(incoming).ended() == .completed(byPeer: true))
+        #expect(try await EventReader(incoming).ended() == .completed(byPeer: true))
     }
 
     @Test func unansweredJMICallIsRetractedOnTimeout() async throws {
@@ -116,9 +117,9 @@ import XMPPCore
         let bob = try await manager(bobClient)
         _ = try await bobClient.ping(nil, timeout: .seconds(10))
         let outgoing = try await alice.placeCall(to: JID("bob@localhost")!, timeout: .milliseconds(800))
-        let aliceEvents = CallEvents(outgoing)
-        let incoming = try await nextCall(bob)
-        let bobEvents = CallEvents(incoming)
+        let aliceEvents = EventReader(outgoing)
+        let incoming = try await nextIncoming(bob)
+        let bobEvents = EventReader(incoming)
         #expect(try await aliceEvents.ended() == .noAnswer)
         #expect(try await bobEvents.ended() == .noAnswer)
     }
@@ -136,14 +137,14 @@ import XMPPCore
         _ = try await bobClient.ping(nil, timeout: .seconds(10))
 
         let busy = try await alice.placeCall(to: JID("bob@localhost")!, timeout: .seconds(30))
-        let busyEvents = CallEvents(busy)
-        try await nextCall(bob).reject(reason: Reason(.busy))
+        let busyEvents = EventReader(busy)
+        try await nextIncoming(bob).reject(reason: Reason(.busy))
         #expect(try await busyEvents.ended() == .busy(byPeer: true))
 
         let cancelled = try await alice.placeCall(to: JID("bob@localhost")!, timeout: .seconds(30))
-        let cancelledEvents = CallEvents(cancelled)
-        let incoming = try await nextCall(bob)
-        let bobEvents = CallEvents(incoming)
+        let cancelledEvents = EventReader(cancelled)
+        let incoming = try await nextIncoming(bob)
+        let bobEvents = EventReader(incoming)
         _ = try await cancelledEvents.next("ringing") { if case .ringing = $0 { true } else { false } }
         await cancelled.hangUp()
         #expect(try await bobEvents.ended() == .cancelled(byPeer: true))

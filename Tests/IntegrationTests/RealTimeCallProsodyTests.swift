@@ -1,3 +1,4 @@
+import CallTestSupport
 import Foundation
 import Jingle
 import JingleKit
@@ -59,12 +60,12 @@ import XMPPCore
 
         let calleeJID = try #require(await calleeClient.connectionInfo?.boundJID).bare
         let call = try await caller.placeCall(to: calleeJID, timeout: .seconds(30))
-        let callerEvents = CallEvents(call)
-        let incoming = try await nextCall(callee)
+        let callerEvents = EventReader(call)
+        let incoming = try await nextIncoming(callee)
         let recorder = try WAVFileRecorder(url: dir.appendingPathComponent("received.wav"))
         let silence = SilenceAfterSound()
         incoming.setAudioSink(TeeSink([recorder, silence]))
-        let calleeEvents = CallEvents(incoming)
+        let calleeEvents = EventReader(incoming)
         try await incoming.accept()
 
         let ice = try await callerEvents.next("ICE connected") { if case .iceConnected = $0 { true } else { false } }
@@ -75,7 +76,7 @@ import XMPPCore
         _ = try await callerEvents.next("speech sent", within: .seconds(60)) { $0 == .audioSourceFinished }
         _ = try await calleeEvents.next("first audio") { $0 == .firstAudio }
         // The jitter buffer drains: wait for half a second of silence after the speech.
-        try await callWait(.seconds(15), "silence after the speech") { await silence.wait() }
+        try await within(.seconds(15), "silence after the speech") { await silence.wait() }
 
         let sent = try #require(await call.mediaStatistics)
         let received = try #require(await incoming.mediaStatistics)

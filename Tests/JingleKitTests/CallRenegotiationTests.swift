@@ -1,3 +1,4 @@
+import CallTestSupport
 import Jingle
 import JingleKit
 import Testing

@@ -1,3 +1,4 @@
+import CallTestSupport
 import Jingle
 @testable import JingleKit
 import Testing

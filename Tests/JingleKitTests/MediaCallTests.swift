@@ -1,3 +1,4 @@
+import CallTestSupport
 import Foundation
 import Jingle
 import JingleKit

@@ -79,15 +79,20 @@ final class AiortcCall: @unchecked Sendable {
     struct Exchange {
         var recorded: [Int16]
         var statistics: MediaSessionStatistics
+        /// Our statistics when the last speech frame was sent: the far side's stream is still
+        /// arriving then, so its concealment is the stream's, not the silence after it ends.
+        var whileSending: MediaSessionStatistics
     }
 
     /// Sends `speech` paced in real time (a 20 ms frame per tick) and records what arrives from
-    /// the first decoded frame on, for the speech's length plus `tailFrames`.
+    /// the first decoded frame on, for the speech's length plus `tailFrames` (the same loop for
+    /// aiortc and GStreamer peers).
     static func exchange(_ session: MediaSession, speech: [Int16], tailFrames: Int) async throws -> Exchange {
         let frame = MediaSession.samplesPerFrame
         let frames = speech.count / frame
         var recorded: [Int16] = []
         var recording = false
+        var whileSending = MediaSessionStatistics()
         let clock = ContinuousClock()
         var tick = clock.now
         for i in 0..<(frames + tailFrames) {
@@ -103,10 +108,11 @@ final class AiortcCall: @unchecked Sendable {
                 recording = s.decodedFrames + s.fecRecoveredFrames + s.concealedFrames > 0
             }
             if recording { recorded += pcm }
+            if i == frames - 1 { whileSending = session.statistics }
             tick += .milliseconds(20)
             try await clock.sleep(until: tick)
         }
-        return Exchange(recorded: recorded, statistics: session.statistics)
+        return Exchange(recorded: recorded, statistics: session.statistics, whileSending: whileSending)
     }
 }
 

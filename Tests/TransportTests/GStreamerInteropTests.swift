@@ -39,42 +39,8 @@ import TLS
         defer { peer.terminate() }
         let call = try AiortcCall(controlling: true)
         defer { call.close() }
-
-        let candidates = try await call.gather()
-        let credentials = try call.agent.localCredentials()
-        var offer = Negotiation.offer(
-            transport: LocalTransport(
-                ufrag: credentials.usernameFragment, pwd: credentials.password,
-                fingerprint: call.certificate.fingerprint(.sha256)))
-        offer = try AiortcSignalling.adding(candidates, to: offer)
-        let initiate = JingleElement(
-            action: .sessionInitiate, sid: AiortcSignalling.sid, initiator: AiortcSignalling.ourJID, contents: [offer])
-        try peer.send(type: "offer", sdp: try AiortcSignalling.sdp(of: initiate, party: .initiator))
-
-        let answerSDP = try #require(try await peer.next("answer").sdp)
-        let (accept, unmapped) = try AiortcSignalling.jingle(fromSDP: answerSDP, action: .sessionAccept, party: .responder)
-        print("GStreamer answer: SDP lines without a Jingle form: \(unmapped.map(\.description))")
-        Self.checkOnlyFormless(unmapped)
-        let content = try #require(
-            accept.content(offer.name), "GStreamer's answer has no content '\(offer.name)': \(accept.contents.map(\.name)); \(answerSDP)")
-        let remote = try AiortcSignalling.RemoteAudio(content)
-        #expect(remote.setup == .active, "webrtcbin answers actpass with active (RFC 8842 §5.5)")
-        let role = try #require(Negotiation.dtlsRole(local: .actpass, remote: remote.setup))
-        let opus = try #require(remote.opusPayloadTypes.first, "GStreamer answered without Opus: \(answerSDP)")
-        #expect(opus == 111, "an answer keeps the offerer's payload type")
-        // We offer RED (RFC 2198); GStreamer does not speak it and answers plain Opus, which we then send.
-        #expect(offer.rtp?.payloadTypes.contains { $0.name?.lowercased() == "red" } == true, "we offer RED")
-        #expect(remote.redPayloadTypes.isEmpty, "GStreamer answered RED: \(answerSDP)")
-        #expect(!remote.candidates.isEmpty && remote.candidates.allSatisfy { $0.address == "127.0.0.1" })
-
-        let session = try MediaSession(
-            agent: call.agent,
-            configuration: MediaSessionConfiguration(
-                role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
-                payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false),
-            now: EngineClock.process.now,
-            wallClock: .wallClockNow())
-        try call.start(session, remote: remote)
+        let agreed = try await WebRTCPeerNegotiation.weOffer(call, to: peer, name: "GStreamer", checkFormless: Self.checkOnlyFormless)
+        let session = try WebRTCPeerNegotiation.startSession(call, agreed, jitterBuffer: Self.jitterBuffer)
 
         let outcome = try await Self.run(call, session, peer: peer, speech: speech, dir: dir, label: "gst-answerer")
         Self.check(outcome, dtlsRoleOfGStreamer: "client")
@@ -88,50 +54,12 @@ import TLS
             role: .offerer, play: speech.url, record: dir.appendingPathComponent("received-by-gst-offerer.wav"), in: dir)
         defer { peer.terminate() }
 
-        let offerSDP = try #require(try await peer.next("offer").sdp)
-        let (initiate, unmapped) = try AiortcSignalling.jingle(fromSDP: offerSDP, action: .sessionInitiate, party: .initiator)
-        print("GStreamer offer: SDP lines without a Jingle form: \(unmapped.map(\.description))")
-        Self.checkOnlyFormless(unmapped)
-        let offered = try #require(initiate.contents.first, "GStreamer's offer has no content: \(offerSDP)")
-        let remote = try AiortcSignalling.RemoteAudio(offered)
-        #expect(remote.setup == .actpass)
-        #expect(!remote.candidates.isEmpty && remote.candidates.allSatisfy { $0.address == "127.0.0.1" })
-
         let call = try AiortcCall(controlling: false)
         defer { call.close() }
-        let candidates = try await call.gather()
-        let credentials = try call.agent.localCredentials()
-        let local = LocalTransport(
-            ufrag: credentials.usernameFragment, pwd: credentials.password,
-            fingerprint: call.certificate.fingerprint(.sha256))
-        var accept: JingleElement
-        switch Negotiation.accept(initiate, transport: { _ in local }) {
-        case .success(let a): accept = a
-        case .failure(let reason): throw AiortcSignalling.Failure(description: "we refused GStreamer's offer: \(reason)")
-        }
-        accept.responder = AiortcSignalling.ourJID
-        let answered = try #require(accept.content(offered.name))
-        accept.contents = [try AiortcSignalling.adding(candidates, to: answered)]
-        let ourSetup = try #require(answered.transport?.iceUDP?.fingerprints.first?.setup)
-        #expect(ourSetup == .active, "we answer actpass with active (RFC 8842 §5.5)")
-        let role = try #require(Negotiation.dtlsRole(local: ourSetup, remote: remote.setup))
-        let opus = try #require(
-            answered.rtp?.payloadTypes.first { $0.name?.lowercased() == "opus" }?.id,
-            "we answered without Opus: \(answered)")
-        #expect(remote.opusPayloadTypes.contains(opus))
-        // GStreamer offers no RED, so our answer is plain Opus.
-        #expect(remote.redPayloadTypes.isEmpty, "GStreamer offered RED: \(offerSDP)")
-        #expect(answered.rtp?.payloadTypes.contains { $0.name?.lowercased() == "red" } == false, "we answered RED to a peer without it")
-
-        let session = try MediaSession(
-            agent: call.agent,
-            configuration: MediaSessionConfiguration(
-                role: role == .client ? .client : .server, certificate: call.certificate, remoteFingerprint: remote.fingerprint,
-                payloadType: opus, cname: "romeo@localhost", jitterBuffer: Self.jitterBuffer, timeStretching: false),
-            now: EngineClock.process.now,
-            wallClock: .wallClockNow())
-        try call.start(session, remote: remote)
-        try peer.send(type: "answer", sdp: try AiortcSignalling.sdp(of: accept, party: .responder))
+        let (agreed, answer) = try await WebRTCPeerNegotiation.weAnswer(
+            call, offerFrom: peer, name: "GStreamer", expectLoopbackOffer: true, checkFormless: Self.checkOnlyFormless)
+        let session = try WebRTCPeerNegotiation.startSession(call, agreed, jitterBuffer: Self.jitterBuffer)
+        try peer.send(type: "answer", sdp: answer)
 
         let outcome = try await Self.run(call, session, peer: peer, speech: speech, dir: dir, label: "gst-offerer")
         Self.check(outcome, dtlsRoleOfGStreamer: "server")
@@ -157,7 +85,7 @@ import TLS
                     + "ICE \(call.iceStates.withLock { $0 }); GStreamer log: \(peer.logTail())")
         }
         // gst_peer.py starts its speech when webrtcbin reports DTLS-SRTP up, so ours starts now.
-        let exchange = try await GStreamerPeer.exchange(session, speech: speech.wav.samples, tailFrames: 100)
+        let exchange = try await AiortcCall.exchange(session, speech: speech.wav.samples, tailFrames: 100)
         let connected = try await peer.next("connected", seconds: 1)
         session.close(now: EngineClock.process.now)
         let stopped = try await peer.stop()

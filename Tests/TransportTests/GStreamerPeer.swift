@@ -48,43 +48,6 @@ enum GStreamerPeer {
             ],
             log: dir.appendingPathComponent("gst-\(role.rawValue).log"))
     }
-
-    struct Exchange {
-        var recorded: [Int16]
-        var statistics: MediaSessionStatistics
-        /// Our statistics when the last speech frame was sent: the far side's stream is still
-        /// arriving then, so its concealment is the stream's, not the silence after it ends.
-        var whileSending: MediaSessionStatistics
-    }
-
-    /// `AiortcCall.exchange`, plus a snapshot of our statistics at the end of our speech.
-    static func exchange(_ session: MediaSession, speech: [Int16], tailFrames: Int) async throws -> Exchange {
-        let frame = MediaSession.samplesPerFrame
-        let frames = speech.count / frame
-        var recorded: [Int16] = []
-        var recording = false
-        var whileSending = MediaSessionStatistics()
-        let clock = ContinuousClock()
-        var tick = clock.now
-        for i in 0..<(frames + tailFrames) {
-            session.handleTimeout(now: EngineClock.process.now)
-            if i < frames {
-                try session.send(frame: Array(speech[(i * frame)..<((i + 1) * frame)]))
-            }
-            // Pull 10 ms out of phase with our own send clock, as an independent device would.
-            try await clock.sleep(until: tick + .milliseconds(10))
-            let pcm = session.pullFrame(now: EngineClock.process.now)
-            if !recording {
-                let s = session.statistics
-                recording = s.decodedFrames + s.fecRecoveredFrames + s.concealedFrames > 0
-            }
-            if recording { recorded += pcm }
-            if i == frames - 1 { whileSending = session.statistics }
-            tick += .milliseconds(20)
-            try await clock.sleep(until: tick)
-        }
-        return Exchange(recorded: recorded, statistics: session.statistics, whileSending: whileSending)
-    }
 }
 
 extension MediaSessionStatistics {
