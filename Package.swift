@@ -82,6 +82,8 @@ let package = Package(
         .target(name: "XMLModel", path: "Sources/XMLModel", swiftSettings: swiftSettings),
         // The engines' one time type (`EngineInstant`) and a driver's clock for it.
         .target(name: "EngineTime", path: "Sources/EngineTime", swiftSettings: swiftSettings),
+        // Drivers' clock for the engines (`EngineClock`): the only reader of the clock beside I/O code.
+        .target(name: "DriverClock", dependencies: ["EngineTime"], path: "Sources/DriverClock", swiftSettings: swiftSettings),
         // The streaming parser (libxml2's push parser) that makes `XMLModel`'s elements; it
         // re-exports XMLModel.
         .target(
@@ -140,7 +142,7 @@ let package = Package(
         .target(
             name: "XMPPClient",
             dependencies: [
-                "XMPPCore", "XMLStream", "TLS", "CResolv",
+                "DriverClock", "XMPPCore", "XMLStream", "TLS", "CResolv",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -172,7 +174,7 @@ let package = Package(
         .target(
             name: "JingleKit",
             dependencies: [
-                "XMPPClient", "XMPPCore", "Jingle", "Transport", "Media",
+                "DriverClock", "XMPPClient", "XMPPCore", "Jingle", "Transport", "Media",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -268,14 +270,14 @@ let package = Package(
         .testTarget(
             name: "TLSTests",
             dependencies: [
-                "EngineTime", "TLS",
+                "DriverClock", "EngineTime", "TLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "MediaTests", dependencies: ["EngineTime", "Media"],
+            name: "MediaTests", dependencies: ["DriverClock", "EngineTime", "Media"],
             resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         // Test support the test targets share: two libnice agents wired to each other.
         .target(name: "ICETestSupport", dependencies: ["Transport"], path: "Tests/ICETestSupport", swiftSettings: swiftSettings),
@@ -284,7 +286,8 @@ let package = Package(
         .testTarget(
             name: "TransportTests",
             dependencies: [
-                "EngineTime", "ICETestSupport", "Transport", "Media", "NetworkEmulator", "MediaBenchmarks", "TLS", "Jingle", "JingleJSON",
+                "DriverClock", "EngineTime", "ICETestSupport", "Transport", "Media", "NetworkEmulator", "MediaBenchmarks", "TLS", "Jingle",
+                "JingleJSON",
                 "XMPPCore",
                 "XMLStream", "RelayServer", "TURNServer", "STUN",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import DriverClock
 import Jingle
 import Logging
 import XMLStream

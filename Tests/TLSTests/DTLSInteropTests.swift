@@ -1,3 +1,4 @@
+import DriverClock
 import EngineTime
 import Foundation
 import NIOCore

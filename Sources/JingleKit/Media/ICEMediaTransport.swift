@@ -1,3 +1,4 @@
+import DriverClock
 import Foundation
 import Jingle
 import Media
