@@ -1,5 +1,6 @@
 import Foundation
 import JingleKit
+import Synchronization
 
 /// A bounded wait ran out.
 public struct TimedOut: Error, CustomStringConvertible {
@@ -25,21 +26,34 @@ public func within<T: Sendable>(
     }
 }
 
-/// Reads a call's events in order, for tests (JINGLEKIT_TRACE_CALLS prints each).
+/// Reads a call's events in order, for tests (JINGLEKIT_TRACE_CALLS prints each). A wait that
+/// fails names the events it skipped, so a stall says what the call did see.
 public final class EventReader: @unchecked Sendable {
     private var iterator: AsyncStream<CallEvent>.AsyncIterator
+    private let skipped = Mutex<[String]>([])
     public init(_ call: Call) { iterator = call.events.makeAsyncIterator() }
+
+    /// The events skipped by the waits so far (the last 32), oldest first.
+    public var skippedEvents: [String] { skipped.withLock { $0 } }
 
     /// The next event that matches, skipping others; fails if the stream ends first.
     public func next(
         _ what: String, within limit: Duration = .seconds(15), where match: @escaping @Sendable (CallEvent) -> Bool
     ) async throws -> CallEvent {
-        try await CallTestSupport.within(limit, what) { [self] in
-            while let e = await self.iterator.next() {
-                if ProcessInfo.processInfo.environment["JINGLEKIT_TRACE_CALLS"] != nil { print("call event: \(e)") }
-                if match(e) { return e }
+        do {
+            return try await CallTestSupport.within(limit, what) { [self] in
+                while let e = await self.iterator.next() {
+                    if ProcessInfo.processInfo.environment["JINGLEKIT_TRACE_CALLS"] != nil { print("call event: \(e)") }
+                    if match(e) { return e }
+                    skipped.withLock { s in
+                        s.append("\(e)")
+                        if s.count > 32 { s.removeFirst() }
+                    }
+                }
+                throw TimedOut(what: "\(what) (events ended)")
             }
-            throw TimedOut(what: "\(what) (events ended)")
+        } catch let timedOut as TimedOut {
+            throw TimedOut(what: "\(timedOut.what); skipped before it: \(skippedEvents)")
         }
     }
 

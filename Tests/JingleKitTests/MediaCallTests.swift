@@ -135,7 +135,9 @@ func toneFrequency(_ samples: [Int16]) -> Double {
             let detail =
                 "DTLS not done. alice: sent \(a?.dtlsDatagramsSent ?? -1), received \(a?.dtlsDatagramsReceived ?? -1), "
                 + "refused \(a?.sendFailures ?? -1); bob: sent \(b?.dtlsDatagramsSent ?? -1), "
-                + "received \(b?.dtlsDatagramsReceived ?? -1), refused \(b?.sendFailures ?? -1)"
+                + "received \(b?.dtlsDatagramsReceived ?? -1), refused \(b?.sendFailures ?? -1); "
+                + "SRTP alice \(a?.srtpProfile ?? "none"), bob \(b?.srtpProfile ?? "none"); "
+                + "call alice \(await outgoing.state), bob \(await incoming.state)"
             Issue.record(Comment(rawValue: detail))
             throw error
         }
