@@ -183,7 +183,7 @@ let package = Package(
         .target(
             name: "Harness",
             dependencies: [
-                "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "JingleKit", "Media", "CLibXML2",
+                "EngineTime", "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "JingleKit", "Media", "CLibXML2",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -303,7 +303,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "HarnessTests", dependencies: ["Harness", "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "Media"],
+            name: "HarnessTests", dependencies: ["Harness", "EngineTime", "Jingle", "XMPPCore", "XMPPClient", "XMLStream", "Media"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "JingleKitTests",

@@ -1,10 +1,11 @@
+import EngineTime
 import Jingle
 import Media
 import XMLStream
 import XMPPCore
 
 /// Plays one call of a `Scenario`, sans-IO: feed it stanzas and the time, it returns stanzas to
-/// send and, at the end, a verdict. Times are seconds on any monotonic clock. The driver calls
+/// send and, at the end, a verdict. `now` is an `EngineInstant` on the driver's clock. The driver calls
 /// `handleTimeout(now:)` when `nextDeadline` has passed.
 ///
 /// Stanzas that arrive while the scenario is sending or pausing wait until the next `<expect>`.
@@ -44,16 +45,16 @@ public struct CallInterpreter: Sendable {
     /// The step the call was at when it failed (nil while it goes on or when it passed).
     public private(set) var failedStep: FailedStep?
     public private(set) var verdict: CallVerdict?
-    public private(set) var nextDeadline: Double?
-    public let startedAt: Double
-    public private(set) var finishedAt: Double?
+    public private(set) var nextDeadline: EngineInstant?
+    public let startedAt: EngineInstant
+    public private(set) var finishedAt: EngineInstant?
 
     private var pc = 0
-    private var marks: [String: Double] = [:]
+    private var marks: [String: EngineInstant] = [:]
     private var loopCounters: [Int: Int] = [:]
     private var matchedInGroup: Set<Int> = []
-    private var pauseUntil: Double?
-    private var waitingSince: Double?
+    private var pauseUntil: EngineInstant?
+    private var waitingSince: EngineInstant?
     private var buffered: [XMLElement] = []
     private var unanswered: [(id: String, from: String?)] = []
     private var idCounter = 0
@@ -62,7 +63,7 @@ public struct CallInterpreter: Sendable {
     /// - Parameters:
     ///   - variables: initial values: at least `local_jid`; `peer` for an initiator; others
     ///     (`sid`, `ufrag`, `pwd`, `fingerprint`) are generated when absent.
-    public init(scenario: Scenario, callNumber: Int, variables: [String: String], seed: UInt64, now: Double) {
+    public init(scenario: Scenario, callNumber: Int, variables: [String: String], seed: UInt64, now: EngineInstant) {
         self.scenario = scenario
         self.startedAt = now
         random = SplitMix64(seed: seed)
@@ -76,7 +77,7 @@ public struct CallInterpreter: Sendable {
     }
 
     /// Runs the scenario up to its first wait.
-    public mutating func start(now: Double) -> [Output] {
+    public mutating func start(now: EngineInstant) -> [Output] {
         var out: [Output] = []
         advance(now: now, into: &out)
         traceSent(out, now: now)
@@ -84,7 +85,7 @@ public struct CallInterpreter: Sendable {
     }
 
     /// A stanza for this call arrived.
-    public mutating func receive(_ stanza: XMLElement, now: Double) -> [Output] {
+    public mutating func receive(_ stanza: XMLElement, now: EngineInstant) -> [Output] {
         guard verdict == nil else { return [] }
         if transcript.count < Self.transcriptLimit { transcript.append(stanza) }
         traceAppend(TraceEntry(direction: .received, at: now, stanza: stanza))
@@ -96,7 +97,7 @@ public struct CallInterpreter: Sendable {
     }
 
     /// Time passed: fires a pause's end or an expect's timeout when due.
-    public mutating func handleTimeout(now: Double) -> [Output] {
+    public mutating func handleTimeout(now: EngineInstant) -> [Output] {
         guard verdict == nil else { return [] }
         var out: [Output] = []
         if let until = pauseUntil, now >= until {
@@ -142,7 +143,7 @@ public struct CallInterpreter: Sendable {
     }
 
     /// Stops the call now as failed with `cause` (for the driver: send failure, shutdown).
-    public mutating func abort(_ cause: FailureCause, now: Double) -> [Output] {
+    public mutating func abort(_ cause: FailureCause, now: EngineInstant) -> [Output] {
         guard verdict == nil else { return [] }
         var out: [Output] = []
         finish(.failed(cause), now: now, into: &out)
@@ -151,7 +152,7 @@ public struct CallInterpreter: Sendable {
 
     // MARK: Program
 
-    private mutating func advance(now: Double, into out: inout [Output]) {
+    private mutating func advance(now: EngineInstant, into out: inout [Output]) {
         var steps = 0
         while verdict == nil {
             steps += 1
@@ -170,7 +171,7 @@ public struct CallInterpreter: Sendable {
                     finish(.failed(.template(error.description, line: line)), now: now, into: &out)
                 }
             case .pause(let ms, _):
-                if pauseUntil == nil { pauseUntil = now + Double(ms) / 1000 }
+                if pauseUntil == nil { pauseUntil = now + .milliseconds(ms) }
                 nextDeadline = pauseUntil
                 if let until = pauseUntil, now >= until { pauseUntil = nil; pc += 1; continue }
                 return
@@ -229,7 +230,7 @@ public struct CallInterpreter: Sendable {
             case .expect(let group):
                 if waitingSince == nil {
                     waitingSince = now
-                    nextDeadline = now + Double(group.timeoutMS ?? scenario.defaultTimeoutMS) / 1000
+                    nextDeadline = now + .milliseconds(group.timeoutMS ?? scenario.defaultTimeoutMS)
                 }
                 guard !buffered.isEmpty else { return }
                 let stanza = buffered.removeFirst()
@@ -238,7 +239,7 @@ public struct CallInterpreter: Sendable {
         }
     }
 
-    private mutating func matchStanza(_ stanza: XMLElement, now: Double, into out: inout [Output]) {
+    private mutating func matchStanza(_ stanza: XMLElement, now: EngineInstant, into out: inout [Output]) {
         guard case .expect(let current) = scenario.instructions[pc] else { return }
         // Candidates: the current group, then following groups while the ones before are optional.
         var index = pc
@@ -248,7 +249,7 @@ public struct CallInterpreter: Sendable {
                 guard Self.matches(expectation, stanza) else { continue }
                 if index != pc {
                     pc = index; resetWait(); waitingSince = now
-                    nextDeadline = now + Double(group.timeoutMS ?? scenario.defaultTimeoutMS) / 1000
+                    nextDeadline = now + .milliseconds(group.timeoutMS ?? scenario.defaultTimeoutMS)
                 }
                 accept(expectation, memberIndex: i, group: group, stanza: stanza, now: now, into: &out)
                 return
@@ -280,7 +281,7 @@ public struct CallInterpreter: Sendable {
 
     private mutating func accept(
         _ expectation: Expectation, memberIndex: Int, group: ExpectGroup, stanza: XMLElement,
-        now: Double, into out: inout [Output]
+        now: EngineInstant, into out: inout [Output]
     ) {
         decidingStanza = stanza
         if let keep = expectation.keep { kept[keep] = stanza }
@@ -321,10 +322,10 @@ public struct CallInterpreter: Sendable {
 
     /// Records `mark->name` as the time since that mark (what comes before the first `->`), when
     /// it was set.
-    private mutating func record(_ measure: String, now: Double) {
+    private mutating func record(_ measure: String, now: EngineInstant) {
         let mark = measure.firstRange(of: "->").map { String(measure[..<$0.lowerBound]) } ?? measure
         if let at = marks[mark] {
-            measurements.append(Measurement(name: measure, seconds: max(0, now - at)))
+            measurements.append(Measurement(name: measure, seconds: max(0, (now - at).inSeconds)))
         }
     }
 
@@ -339,7 +340,7 @@ public struct CallInterpreter: Sendable {
         nextDeadline = nil
     }
 
-    private mutating func finish(_ verdict: CallVerdict, now: Double, into out: inout [Output]) {
+    private mutating func finish(_ verdict: CallVerdict, now: EngineInstant, into out: inout [Output]) {
         self.verdict = verdict
         if !verdict.passed, pc < scenario.instructions.count { failedStep = FailedStep(scenario.instructions[pc], index: pc) }
         finishedAt = now
@@ -348,7 +349,7 @@ public struct CallInterpreter: Sendable {
     }
 
     /// Adds the stanzas among `outputs` to the trace as sent at `now`.
-    private mutating func traceSent(_ outputs: [Output], now: Double) {
+    private mutating func traceSent(_ outputs: [Output], now: EngineInstant) {
         for output in outputs {
             switch output {
             case .send(let element), .answerIQ(_, let element): traceAppend(TraceEntry(direction: .sent, at: now, stanza: element))

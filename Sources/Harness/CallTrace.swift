@@ -1,15 +1,16 @@
+import EngineTime
 import Foundation
 import Jingle
 import XMLStream
 
-/// One stanza of a call's trace: which way it went and when (seconds on the runner's clock).
+/// One stanza of a call's trace: which way it went and when (on the runner's clock).
 public struct TraceEntry: Sendable, Hashable {
     public enum Direction: String, Sendable, Hashable { case sent, received }
     public var direction: Direction
-    public var at: Double
+    public var at: EngineInstant
     public var stanza: XMLElement
 
-    public init(direction: Direction, at: Double, stanza: XMLElement) {
+    public init(direction: Direction, at: EngineInstant, stanza: XMLElement) {
         self.direction = direction
         self.at = at
         self.stanza = stanza
@@ -135,14 +136,14 @@ public struct CallTrace: Sendable {
     /// Stanzas left out of `entries` (after the first half of `CallInterpreter.transcriptLimit`).
     public var omitted: Int
     /// When the call started, on the runner's clock.
-    public var startedAt: Double
+    public var startedAt: EngineInstant
     /// The wall-clock time (seconds since 1970) of the runner clock's zero, if known.
     public var wallClockOrigin: Double?
 
     public init(
         scenario: String, callNumber: Int, role: Scenario.Role, sid: String?, verdict: CallVerdict,
         failedStep: FailedStep?, decidingStanza: XMLElement?, entries: [TraceEntry], omitted: Int,
-        startedAt: Double, wallClockOrigin: Double?
+        startedAt: EngineInstant, wallClockOrigin: Double?
     ) {
         self.scenario = scenario
         self.callNumber = callNumber
@@ -181,8 +182,8 @@ public struct CallTrace: Sendable {
     public func render() -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        func wall(_ t: Double) -> String {
-            wallClockOrigin.map { " " + formatter.string(from: Date(timeIntervalSince1970: $0 + t)) } ?? ""
+        func wall(_ t: EngineInstant) -> String {
+            wallClockOrigin.map { " " + formatter.string(from: Date(timeIntervalSince1970: $0 + t.inSeconds)) } ?? ""
         }
         func text(_ s: String) -> String { TraceText.oneLine(s) }
         func stanza(_ e: XMLElement) -> String { "  " + TraceText.oneLine(XMLSerializer.serialize(e), ampersands: false) }
@@ -193,7 +194,7 @@ public struct CallTrace: Sendable {
         lines.append("scenario: \(text(scenario))")
         lines.append("call: \(callNumber) (\(role.rawValue))")
         lines.append("sid: \(text(sid ?? "-"))")
-        lines.append("started:\(wall(startedAt)) (run +\(String(format: "%.3f", startedAt)) s)")
+        lines.append("started:\(wall(startedAt)) (run +\(String(format: "%.3f", startedAt.inSeconds)) s)")
         switch verdict {
         case .passed: lines.append("verdict: PASSED")
         case .failed(let cause): lines.append("verdict: FAILED \(text(cause.category)): \(text(cause.description))")
@@ -212,7 +213,7 @@ public struct CallTrace: Sendable {
                 lines.append("... \(omitted) stanzas not kept ...")
             }
             lines.append(
-                String(format: "#%d +%.3f s", entryNumber(i), entry.at - startedAt) + wall(entry.at)
+                String(format: "#%d +%.3f s", entryNumber(i), (entry.at - startedAt).inSeconds) + wall(entry.at)
                     + " " + entry.direction.rawValue + (i == decidingIndex ? " (deciding)" : ""))
             lines.append(stanza(entry.stanza))
         }

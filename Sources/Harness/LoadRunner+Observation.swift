@@ -1,4 +1,5 @@
 import Foundation
+import EngineTime
 
 /// What a `LoadRunner` records besides its calls: statistics per interval (`--stats-interval`)
 /// and the traces of failed calls (`--trace-dir`).
@@ -57,7 +58,7 @@ extension LoadRunner {
             var k = 1.0
             while !Task.isCancelled {
                 guard let self else { return }
-                let wait = k * interval - (await self.now)
+                let wait = k * interval - (await self.now).inSeconds
                 if wait > 0 { try? await Task.sleep(for: .seconds(wait)) }
                 if Task.isCancelled { return }
                 await self.closeInterval(at: k * interval)
@@ -81,7 +82,7 @@ extension LoadRunner {
     /// puts the rows and the trace summary into `report`.
     func finishObserving(_ report: inout RunReport) {
         if let timeline = observation.timeline, !observation.closed {
-            let t = now
+            let t = now.inSeconds
             if t > timeline.openedAt || timeline.rows.isEmpty { closeInterval(at: t) }
         }
         observation.closed = true

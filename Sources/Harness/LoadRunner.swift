@@ -1,3 +1,4 @@
+import EngineTime
 import Jingle
 import JingleKit
 import NIOCore
@@ -145,7 +146,7 @@ public actor LoadRunner {
     private var aliases: [CallKey: CallKey] = [:]
     /// Each call's next deadline (its interpreter's), kept apart so finding the due calls copies
     /// no call.
-    private var deadlines: [CallKey: Double] = [:]
+    private var deadlines: [CallKey: EngineInstant] = [:]
     /// The aliases of each call, to drop them with it.
     private var aliasesOf: [CallKey: [CallKey]] = [:]
     /// Each endpoint's own variables (`local_jid`, `peer`...), made once.
@@ -172,7 +173,7 @@ public actor LoadRunner {
     private var failedCalls = 0
     private var schedule: CallSchedule
     /// When placing calls ended (nil while it goes on); later pauses have no effect.
-    private var placingEndedAt: Double?
+    private var placingEndedAt: EngineInstant?
     private let origin = ContinuousClock.now
     private var seed: UInt64 = UInt64.random(in: 0...UInt64.max)
     /// Statistics per interval and call traces (LoadRunner+Observation.swift).
@@ -188,7 +189,7 @@ public actor LoadRunner {
         endpointVariables = endpoints.map(Self.variables)
         self.options = options
         self.media = media
-        schedule = CallSchedule(rate: options.rate, rampSeconds: options.rampSeconds, now: 0)
+        schedule = CallSchedule(rate: options.rate, ramp: .seconds(options.rampSeconds), now: .zero)
         stair = options.stair.map { StepStair(options: $0, startRate: options.rate) }
         // Reports list the initiators' measures first, as a call's legs are sorted.
         let scenarios =
@@ -246,18 +247,16 @@ public actor LoadRunner {
         let placing = endpoints.contains { $0.scenario.role == .initiator }
         let t = now
         return LiveCounters(
-            elapsed: t, started: placing ? initiatorsStarted : started, succeeded: passedCalls,
+            elapsed: t.inSeconds, started: placing ? initiatorsStarted : started, succeeded: passedCalls,
             failed: failedCalls, inFlight: placing ? inFlightInitiators : calls.count,
             paused: schedule.isPaused && placingEndedAt == nil, rate: placing ? schedule.currentRate(now: t) : 0,
             pausedSeconds: pausedSeconds, stopped: placingEndedAt == nil ? nil : stopReason)
     }
 
-    private var pausedSeconds: Double { schedule.pausedSeconds(now: placingEndedAt ?? now) }
+    private var pausedSeconds: Double { schedule.paused(now: placingEndedAt ?? now).inSeconds }
 
-    var now: Double {
-        let d = ContinuousClock.now - origin
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
+    /// The runner's clock: the time since it was made.
+    var now: EngineInstant { ContinuousClock.now - origin }
 
     /// Places calls until the total, the duration or `stop()`, lets them finish, and reports.
     /// `progress` gets the counters every `progressInterval`.
@@ -285,15 +284,15 @@ public actor LoadRunner {
         let placingFrom = now
         await placeCalls()
         placingEndedAt = now
-        let placing = max(0, now - placingFrom - pausedSeconds)
-        let drainUntil = now + options.drainSeconds
+        let placing = max(0, (now - placingFrom).inSeconds - pausedSeconds)
+        let drainUntil = now + .seconds(options.drainSeconds)
         while !calls.isEmpty || pendingMedia > 0, now < drainUntil {
             await wait(seconds: 0.01)
         }
         for key in Array(calls.keys) {
             if var call = calls.removeValue(forKey: key) { perform(call.interpreter.abort(.aborted, now: now), key: key, call: &call) }
         }
-        let mediaUntil = now + 10 + (media.map { Self.seconds($0.timeout) } ?? 0)
+        let mediaUntil = now + .seconds(10) + (media?.timeout ?? .zero)
         while pendingMedia > 0, now < mediaUntil {
             await wait(seconds: 0.01)
         }
@@ -308,7 +307,7 @@ public actor LoadRunner {
         }
         intervals?.cancel()
         var report = RunReport(
-            scenario: scenarioName, totals: totals, records: records, elapsedSeconds: now, started: started,
+            scenario: scenarioName, totals: totals, records: records, elapsedSeconds: now.inSeconds, started: started,
             pausedSeconds: pausedSeconds, placingSeconds: placing, stopReason: stopReason,
             capacity: stair?.report)
         finishObserving(&report)
@@ -341,12 +340,12 @@ public actor LoadRunner {
         if !schedule.isPaused { schedule.setRate(schedule.rate, now: now) }
         func limit(_ reason: StopReason) { if stopReason == nil { stopReason = reason } }
         // The stair's steps count from here (placing time, pauses left out).
-        let stairFrom = schedule.activeSeconds(now: now)
+        let stairFrom = schedule.active(now: now)
         placing: while !stopRequested {
             if let total = options.totalCalls, issued >= total { limit(.calls(total)); break }
-            if let duration = options.durationSeconds, schedule.activeSeconds(now: now) >= duration { limit(.duration(duration)); break }
+            if let duration = options.durationSeconds, schedule.active(now: now) >= .seconds(duration) { limit(.duration(duration)); break }
             if let most = options.maxFailures, failedCalls >= most { limit(.maxFailures(most)); break }
-            switch stair?.advance(activeSeconds: schedule.activeSeconds(now: now) - stairFrom) {
+            switch stair?.advance(activeSeconds: (schedule.active(now: now) - stairFrom).inSeconds) {
             case .rate(let stepRate): schedule.setRate(stepRate, now: now)
             case .stop(let reason): limit(reason); break placing
             case .keep, nil: break
@@ -365,7 +364,7 @@ public actor LoadRunner {
                 continue
             }
             if due > now {
-                await wait(seconds: min(due - now, 0.05))
+                await wait(seconds: min((due - now).inSeconds, 0.05))
                 continue
             }
             if inFlightInitiators >= options.maxConcurrent {
@@ -498,10 +497,6 @@ public actor LoadRunner {
         }
     }
 
-    private static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
-
     private func deliver(_ key: CallKey, _ stanza: XMLElement) {
         guard var call = calls.removeValue(forKey: key) else { return }
         let outputs = call.interpreter.receive(stanza, now: now)
@@ -515,14 +510,14 @@ public actor LoadRunner {
 
     /// Fires at the earliest deadline of the calls (a pause's end, an expect's timeout) on the
     /// event loop; none while no call waits on time.
-    private var tick: (at: Double, task: Scheduled<Void>)?
+    private var tick: (at: EngineInstant, task: Scheduled<Void>)?
 
     /// Makes sure the tick fires by `deadline`.
-    private func armTick(by deadline: Double) {
+    private func armTick(by deadline: EngineInstant) {
         guard !finished else { return }
         if let tick, tick.at <= deadline { return }
         tick?.task.cancel()
-        let delay = TimeAmount.nanoseconds(Int64(max(0, deadline - now) * 1e9))
+        let delay = TimeAmount.nanoseconds(Int64(max(0, (deadline - now).inSeconds) * 1e9))
         let task = HarnessSetup.eventLoop.scheduleTask(in: delay) { [weak self] () -> Void in
             guard let self else { return }
             self.assumeIsolated { $0.tickAll() }
@@ -625,7 +620,8 @@ public actor LoadRunner {
         var record = CallRecord(
             callNumber: interpreter.variables["call_number"].flatMap(Int.init) ?? 0,
             role: interpreter.scenario.role, scenario: interpreter.scenario.name, verdict: verdict,
-            startedAt: interpreter.startedAt, durationSeconds: (interpreter.finishedAt ?? now) - interpreter.startedAt,
+            startedAt: interpreter.startedAt.inSeconds,
+            durationSeconds: ((interpreter.finishedAt ?? now) - interpreter.startedAt).inSeconds,
             measurements: interpreter.measurements + (outcome?.measurements ?? []), kept: interpreter.kept,
             transcript: interpreter.transcript, decidingStanza: interpreter.decidingStanza)
         observeFinished(&record, interpreter: interpreter)

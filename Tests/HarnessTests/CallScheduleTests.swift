@@ -1,3 +1,4 @@
+import EngineTime
 import Foundation
 import Testing
 @testable import Harness
@@ -11,9 +12,9 @@ import Testing
         var i = 0
         while from + Double(i) * step < until {
             let t = from + Double(i) * step
-            while schedule.isDue(now: t) {
+            while schedule.isDue(now: .seconds(t)) {
                 starts.append(t)
-                schedule.placed(now: t)
+                schedule.placed(now: .seconds(t))
             }
             i += 1
         }
@@ -21,61 +22,61 @@ import Testing
     }
 
     @Test func callsComeDueAtTheRate() {
-        var schedule = CallSchedule(rate: 10, now: 0)
+        var schedule = CallSchedule(rate: 10, now: .seconds(0))
         let starts = drive(&schedule, from: 0, until: 1.0)
         #expect(starts.count == 10)
-        #expect(schedule.currentRate(now: 1) == 10)
+        #expect(schedule.currentRate(now: .seconds(1)) == 10)
     }
 
     @Test func nothingComesDueWhilePausedAndResumeRestartsFromNowWithoutABurst() {
-        var schedule = CallSchedule(rate: 10, now: 0)
+        var schedule = CallSchedule(rate: 10, now: .seconds(0))
         #expect(drive(&schedule, from: 0, until: 0.45).count == 5)
-        schedule.pause(now: 0.45)
+        schedule.pause(now: .seconds(0.45))
         #expect(schedule.isPaused && schedule.nextDue == nil)
         #expect(drive(&schedule, from: 0.45, until: 10.45).isEmpty)
-        schedule.resume(now: 10.45)
+        schedule.resume(now: .seconds(10.45))
         // Exactly one call at the resume, then one every 0.1 s: not the 100 "missed" ones.
         let after = drive(&schedule, from: 10.45, until: 10.9)
         #expect(after.count == 5)
         #expect(after.first.map { abs($0 - 10.45) < 1e-9 } == true)
-        #expect(abs(schedule.pausedSeconds(now: 20) - 10) < 1e-9)
-        #expect(abs(schedule.activeSeconds(now: 20) - 10) < 1e-9)
+        #expect(abs((schedule.paused(now: .seconds(20)) - .seconds(10)).inSeconds) < 1e-9)
+        #expect(abs((schedule.active(now: .seconds(20)) - .seconds(10)).inSeconds) < 1e-9)
     }
 
     @Test func pausedTimeCountsTheCurrentPauseAndRepeatedPauseOrResumeChangesNothing() {
-        var schedule = CallSchedule(rate: 5, now: 0)
-        schedule.pause(now: 1)
-        schedule.pause(now: 2)
-        #expect(schedule.pausedSeconds(now: 4) == 3)
-        schedule.resume(now: 4)
-        schedule.resume(now: 6)
-        #expect(schedule.pausedSeconds(now: 8) == 3)
+        var schedule = CallSchedule(rate: 5, now: .seconds(0))
+        schedule.pause(now: .seconds(1))
+        schedule.pause(now: .seconds(2))
+        #expect(schedule.paused(now: .seconds(4)) == .seconds(3))
+        schedule.resume(now: .seconds(4))
+        schedule.resume(now: .seconds(6))
+        #expect(schedule.paused(now: .seconds(8)) == .seconds(3))
         #expect(!schedule.isPaused)
     }
 
     @Test func aRateChangeTakesEffectFromNowAndABehindScheduleDoesNotCatchUp() {
-        var schedule = CallSchedule(rate: 1, now: 0)
+        var schedule = CallSchedule(rate: 1, now: .seconds(0))
         _ = drive(&schedule, from: 0, until: 0.5) // one call at 0; the next due at 1
-        schedule.setRate(100, now: 0.5) // due within 10 ms, not at 1
-        #expect(schedule.nextDue.map { $0 <= 0.51 } == true)
+        schedule.setRate(100, now: .seconds(0.5)) // due within 10 ms, not at 1
+        #expect(schedule.nextDue.map { $0 <= .seconds(0.51) } == true)
         #expect(drive(&schedule, from: 0.5, until: 1.505).count == 100)
         // Behind schedule (nothing placed for 5 s): a new rate starts from now, with no catch-up burst.
-        schedule.setRate(10, now: 6.5)
-        #expect(schedule.nextDue == 6.5)
+        schedule.setRate(10, now: .seconds(6.5))
+        #expect(schedule.nextDue == .seconds(6.5))
         #expect(drive(&schedule, from: 6.5, until: 6.95).count == 5)
-        schedule.setRate(0, now: 7)
+        schedule.setRate(0, now: .seconds(7))
         #expect(schedule.rate == CallSchedule.minimumRate)
-        schedule.setRate(.nan, now: 7)
+        schedule.setRate(.nan, now: .seconds(7))
         #expect(schedule.rate == CallSchedule.minimumRate)
     }
 
     @Test func theRampCountsActiveTimeOnly() {
-        var schedule = CallSchedule(rate: 100, rampSeconds: 10, now: 0)
-        #expect(schedule.currentRate(now: 5) == 50)
-        schedule.pause(now: 5)
-        schedule.resume(now: 105)
-        #expect(schedule.currentRate(now: 105) == 50)
-        #expect(schedule.currentRate(now: 110) == 100)
+        var schedule = CallSchedule(rate: 100, ramp: .seconds(10), now: .seconds(0))
+        #expect(schedule.currentRate(now: .seconds(5)) == 50)
+        schedule.pause(now: .seconds(5))
+        schedule.resume(now: .seconds(105))
+        #expect(schedule.currentRate(now: .seconds(105)) == 50)
+        #expect(schedule.currentRate(now: .seconds(110)) == 100)
     }
 
     static func pausedReport() -> RunReport {

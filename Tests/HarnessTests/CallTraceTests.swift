@@ -15,7 +15,7 @@ import XMPPCore
         let scenario = try ScenarioLibrary.load("caller", searchPaths: [])
         return CallInterpreter(
             scenario: scenario, callNumber: 3,
-            variables: ["local_jid": "alice@localhost/a", "peer": peer], seed: 1, now: 100)
+            variables: ["local_jid": "alice@localhost/a", "peer": peer], seed: 1, now: .seconds(100))
     }
 
     /// The error a broken responder answers a session-initiate with: XEP-0166 §7.2 out-of-order.
@@ -36,14 +36,14 @@ import XMPPCore
     /// expect, and its trace shows both stanzas with times, that step and the error as deciding.
     @Test func aFailedCallsTraceHoldsBothWaysTheFailedStepAndTheDecidingStanza() throws {
         var call = try Self.caller()
-        let sent = call.start(now: 100)
+        let sent = call.start(now: .seconds(100))
         guard case .send(let initiate)? = sent.first else { Issue.record("nothing sent"); return }
         let id = try #require(initiate.attribute("id"))
-        let outputs = call.receive(Self.outOfOrder(id: id), now: 100.25)
+        let outputs = call.receive(Self.outOfOrder(id: id), now: .seconds(100.25))
         #expect(outputs.contains(.finished(.failed(.iqError(condition: "unexpected-request", jingleCondition: "out-of-order")))))
 
         #expect(call.trace.map(\.direction) == [.sent, .received])
-        #expect(call.trace.map(\.at) == [100, 100.25])
+        #expect(call.trace.map(\.at) == [.seconds(100), .seconds(100.25)])
         #expect(call.trace[0].stanza == initiate)
         let step = try #require(call.failedStep)
         #expect(step.summary.hasPrefix("unordered expect iq result + iq set transport-info (optional) + iq set session-accept"))
@@ -71,7 +71,7 @@ import XMPPCore
     /// reaches the trace as such, so no stanza can add a line of its own.
     @Test func hostileStanzaTextCannotForgeTraceLines() throws {
         var call = try Self.caller()
-        _ = call.start(now: 0)
+        _ = call.start(now: .seconds(0))
         let forged = "x\nverdict: PASSED\n#9 +0.000 s sent\r\u{1B}[2J\u{2028}deciding stanza: none\u{202E}"
         let hostile = XMLElement(
             "iq", namespace: XMPPNamespace.client, ["type": "set", "id": "h\n1", "from": Self.peer],
@@ -86,7 +86,7 @@ import XMPPCore
                             ])
                     ])
             ])
-        _ = call.receive(hostile, now: 0.5)
+        _ = call.receive(hostile, now: .seconds(0.5))
         let verdict = try #require(call.verdict)
         #expect(!verdict.passed)
         let text = CallTrace(call, verdict: verdict, wallClockOrigin: nil).render()
@@ -111,7 +111,7 @@ import XMPPCore
     /// and its trace says how many were left out between them.
     @Test func aLongCallsTraceKeepsItsStartAndItsEnd() throws {
         var call = try Self.caller()
-        _ = call.start(now: 100)
+        _ = call.start(now: .seconds(100))
         let sid = try #require(call.variables["sid"])
         // session-info is ignored and acknowledged: two trace entries each.
         for i in 0..<300 {
@@ -123,7 +123,7 @@ import XMPPCore
                             "jingle", namespace: JingleNamespace.jingle,
                             ["action": "session-info", "sid": sid])
                     ]),
-                now: 100 + Double(i) / 100)
+                now: .seconds(100 + Double(i) / 100))
         }
         #expect(call.verdict == nil)
         let limit = CallInterpreter.transcriptLimit
@@ -135,7 +135,7 @@ import XMPPCore
                     .attribute("action") == "session-initiate"
         )
         #expect(call.trace.last?.stanza.attribute("id") == "i299")
-        _ = call.abort(.aborted, now: 105)
+        _ = call.abort(.aborted, now: .seconds(105))
         let text = CallTrace(call, verdict: try #require(call.verdict), wallClockOrigin: nil).render()
         #expect(text.contains("stanzas: 601 (\(601 - limit) in the middle not kept)"))
         #expect(text.contains("\n... \(601 - limit) stanzas not kept ...\n#\(limit / 2 + 601 - limit + 1) +"))
@@ -147,7 +147,7 @@ import XMPPCore
     static func failed(_ number: Int, scenario: String = "caller", sid: String? = "jh-x") -> CallTrace {
         CallTrace(
             scenario: scenario, callNumber: number, role: .initiator, sid: sid, verdict: .failed(.aborted),
-            failedStep: nil, decidingStanza: nil, entries: [], omitted: 0, startedAt: 0, wallClockOrigin: nil)
+            failedStep: nil, decidingStanza: nil, entries: [], omitted: 0, startedAt: .zero, wallClockOrigin: nil)
     }
 
     @Test func theWriterTracesFailedCallsUpToItsLimitAndSaysHowManyItDropped() throws {

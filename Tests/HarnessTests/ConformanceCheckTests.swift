@@ -19,15 +19,15 @@ import XMPPCore
             <ignore type="set" action="session-info" keep="ringing"/>
             <expect type="set" action="session-accept" keep="answer"/>
             """)
-        _ = call.start(now: 0)
+        _ = call.start(now: .seconds(0))
         let ringing = T.jingleIQ("session-info", sid: "s", id: "r1", children: [XMLElement("ringing", namespace: JingleNamespace.rtpInfo)])
-        let out = call.receive(ringing, now: 0.1)
+        let out = call.receive(ringing, now: .seconds(0.1))
         guard case .answerIQ(let id, let response)? = out.first else { Issue.record("not acknowledged: \(out)"); return }
         #expect(id == "r1" && response.attribute("type") == "result" && response.attribute("to") == T.peer)
-        _ = call.receive(T.jingleIQ("session-info", sid: "s", id: "r2"), now: 0.2)
+        _ = call.receive(T.jingleIQ("session-info", sid: "s", id: "r2"), now: .seconds(0.2))
         #expect(call.kept["ringing"]?.attribute("id") == "r1")
         #expect(call.verdict == nil)
-        _ = call.receive(T.jingleIQ("session-accept", sid: "s", id: "a1"), now: 0.3)
+        _ = call.receive(T.jingleIQ("session-accept", sid: "s", id: "a1"), now: .seconds(0.3))
         #expect(call.verdict == .passed)
         #expect(call.kept["answer"]?.attribute("id") == "a1")
         #expect(call.decidingStanza?.attribute("id") == "a1")
@@ -41,14 +41,14 @@ import XMPPCore
             <expect type="set" action="transport-info" optional="true"/>
             <expect type="set" action="session-terminate"/>
             """)
-        _ = call.start(now: 0)
+        _ = call.start(now: .seconds(0))
         #expect(call.wants(T.jingleIQ("session-initiate", sid: "s")))
         #expect(!call.wants(T.jingleIQ("transport-info", sid: "s")))
-        _ = call.receive(T.jingleIQ("session-initiate", sid: "s"), now: 0.1)
+        _ = call.receive(T.jingleIQ("session-initiate", sid: "s"), now: .seconds(0.1))
         // Past the initiate: the optional transport-info and the terminate after it are wanted.
         #expect(!call.wants(T.jingleIQ("session-initiate", sid: "s2")))
         #expect(call.wants(T.jingleIQ("transport-info", sid: "s")) && call.wants(T.jingleIQ("session-terminate", sid: "s")))
-        _ = call.receive(T.jingleIQ("session-terminate", sid: "s"), now: 0.2)
+        _ = call.receive(T.jingleIQ("session-terminate", sid: "s"), now: .seconds(0.2))
         #expect(call.verdict == .passed && !call.wants(T.jingleIQ("session-terminate", sid: "s")))
     }
 
@@ -67,12 +67,12 @@ import XMPPCore
         }
         let body = "<expect type='error' condition='item-not-found' jingle-condition='unknown-session'/>"
         var good = try make(body)
-        _ = good.start(now: 0)
-        _ = good.receive(reply("unknown-session"), now: 0.1)
+        _ = good.start(now: .seconds(0))
+        _ = good.receive(reply("unknown-session"), now: .seconds(0.1))
         #expect(good.verdict == .passed)
         var bad = try make(body)
-        _ = bad.start(now: 0)
-        _ = bad.receive(reply("out-of-order"), now: 0.1)
+        _ = bad.start(now: .seconds(0))
+        _ = bad.receive(reply("out-of-order"), now: .seconds(0.1))
         #expect(bad.verdict == .failed(.iqError(condition: "item-not-found", jingleCondition: "out-of-order")))
         #expect(bad.decidingStanza?.attribute("type") == "error")
     }
@@ -89,10 +89,10 @@ import XMPPCore
             <fail message="b sorted first"/>
             """
         var call = try make(body)
-        _ = call.start(now: 0)
+        _ = call.start(now: .seconds(0))
         #expect(call.verdict == .passed)
         var failing = try make("<fail message='nope'/>")
-        _ = failing.start(now: 0)
+        _ = failing.start(now: .seconds(0))
         #expect(failing.verdict == .failed(.asserted("nope", line: 1)))
         #expect(throws: ScenarioError.self) {
             try ScenarioParser.parse("<scenario name='x' role='initiator'><goto label='l' less-than='b'/><label name='l'/></scenario>")

@@ -14,7 +14,7 @@ import XMPPCore
     func call(_ scenario: String) throws -> CallInterpreter {
         CallInterpreter(
             scenario: try ConformanceSuite.scenario(scenario), callNumber: 1,
-            variables: ["local_jid": "alice@localhost/a", "peer": Self.peer], seed: 1, now: 0)
+            variables: ["local_jid": "alice@localhost/a", "peer": Self.peer], seed: 1, now: .seconds(0))
     }
 
     static func jmi(_ action: String, id: String) -> XMLElement {
@@ -26,9 +26,9 @@ import XMPPCore
     /// The scenario's call started at 0, its proposal answered with `<ringing/>` 4 ms later.
     func ringing(_ scenario: String) throws -> (CallInterpreter, sid: String) {
         var call = try call(scenario)
-        _ = call.start(now: 0)
+        _ = call.start(now: .seconds(0))
         let sid = try #require(call.variables["sid"])
-        _ = call.receive(Self.jmi("ringing", id: sid), now: 0.004)
+        _ = call.receive(Self.jmi("ringing", id: sid), now: .seconds(0.004))
         return (call, sid)
     }
 
@@ -58,11 +58,11 @@ import XMPPCore
 
     @Test func aTargetThatAnswersAtOnceMakesTheRetractRuleInconclusive() throws {
         var call = try call("conformance-jmi-retract")
-        #expect(sent(call.start(now: 0)) == ["propose"])
+        #expect(sent(call.start(now: .seconds(0))) == ["propose"])
         let sid = try #require(call.variables["sid"])
-        _ = call.receive(Self.jmi("ringing", id: sid), now: 0.004)
+        _ = call.receive(Self.jmi("ringing", id: sid), now: .seconds(0.004))
         // `jingle-agent answer --auto`: proceed right after ringing, before any retract.
-        #expect(sent(call.receive(Self.jmi("proceed", id: sid), now: 0.005)) == ["retract"])
+        #expect(sent(call.receive(Self.jmi("proceed", id: sid), now: .seconds(0.005))) == ["retract"])
         #expect(call.verdict == .passed)
         let outcome = try rule("xep0353-retract-stops-ringing").evaluate(record(call))
         #expect(outcome.status == .inconclusive)
@@ -82,7 +82,7 @@ import XMPPCore
     @Test func aProceedLongAfterTheRetractFails() throws {
         var (call, sid) = try ringing("conformance-jmi-retract")
         _ = expire(&call) // the retract goes out at 0.504
-        _ = call.receive(Self.jmi("proceed", id: sid), now: 2.0)
+        _ = call.receive(Self.jmi("proceed", id: sid), now: .seconds(2.0))
         let outcome = try rule("xep0353-retract-stops-ringing").evaluate(record(call))
         #expect(outcome.status == .fail)
         #expect(outcome.hint == nil)
@@ -93,7 +93,7 @@ import XMPPCore
         let retractAt = try #require(call.nextDeadline)
         _ = call.handleTimeout(now: retractAt)
         // 3 ms after the retract left, within a round trip (4 ms): the proceed was already on its way.
-        _ = call.receive(Self.jmi("proceed", id: sid), now: retractAt + 0.003)
+        _ = call.receive(Self.jmi("proceed", id: sid), now: retractAt + .seconds(0.003))
         let outcome = try rule("xep0353-retract-stops-ringing").evaluate(record(call))
         #expect(outcome.status == .inconclusive && outcome.cause == "precondition:proceed-crossed-retract")
         #expect(outcome.detail?.contains("3 ms after it was sent; a round trip takes 4 ms") == true, "\(outcome.detail ?? "")")
@@ -105,8 +105,8 @@ import XMPPCore
     /// to ring for 2 s, answered. The proceed is not the target's fault.
     @Test func aProceedAfterTheHarnessSentItsRetractLateIsInconclusive() throws {
         var (call, sid) = try ringing("conformance-jmi-retract")
-        #expect(sent(call.handleTimeout(now: 2.004)) == ["retract"])
-        _ = call.receive(Self.jmi("proceed", id: sid), now: 2.2)
+        #expect(sent(call.handleTimeout(now: .seconds(2.004))) == ["retract"])
+        _ = call.receive(Self.jmi("proceed", id: sid), now: .seconds(2.2))
         let outcome = try rule("xep0353-retract-stops-ringing").evaluate(record(call))
         #expect(outcome.status == .inconclusive && outcome.cause == "precondition:harness-late", "\(ConformanceReport.line(outcome))")
         #expect(outcome.detail?.contains("2000 ms where the scenario waits 500 ms") == true, "\(outcome.detail ?? "")")
@@ -116,7 +116,7 @@ import XMPPCore
     /// Late but with nothing after it: the target stopped ringing, and that passes.
     @Test func aLateRetractWithNoProceedStillPasses() throws {
         var (call, _) = try ringing("conformance-jmi-retract")
-        #expect(sent(call.handleTimeout(now: 2.004)) == ["retract"])
+        #expect(sent(call.handleTimeout(now: .seconds(2.004))) == ["retract"])
         _ = expire(&call)
         #expect(try rule("xep0353-retract-stops-ringing").evaluate(record(call)).status == .pass)
     }
@@ -125,12 +125,12 @@ import XMPPCore
 
     @Test func aBusyTargetRejectingTheSecondProposalPasses() throws {
         var call = try call("conformance-jmi-busy")
-        _ = call.start(now: 0)
+        _ = call.start(now: .seconds(0))
         let sid = try #require(call.variables["sid"])
-        #expect(sent(call.receive(Self.jmi("ringing", id: sid), now: 0.004)) == ["propose"])
+        #expect(sent(call.receive(Self.jmi("ringing", id: sid), now: .seconds(0.004))) == ["propose"])
         // A busy target may ring for the second proposal before it rejects it.
-        #expect(sent(call.receive(Self.jmi("ringing", id: sid + "-second"), now: 0.006)).isEmpty)
-        #expect(sent(call.receive(Self.jmi("reject", id: sid + "-second"), now: 0.008)) == ["retract"])
+        #expect(sent(call.receive(Self.jmi("ringing", id: sid + "-second"), now: .seconds(0.006))).isEmpty)
+        #expect(sent(call.receive(Self.jmi("reject", id: sid + "-second"), now: .seconds(0.008))) == ["retract"])
         #expect(call.verdict == .passed)
         #expect(try rule("xep0353-busy-reject").evaluate(record(call)).status == .pass)
     }
@@ -138,9 +138,9 @@ import XMPPCore
     @Test func aTargetTakingTheSecondCallMakesTheBusyRuleInconclusive() throws {
         var (call, sid) = try ringing("conformance-jmi-busy")
         // `jingle-agent answer --auto`: the first proposal is answered at once, then the second.
-        #expect(sent(call.receive(Self.jmi("proceed", id: sid), now: 0.005)).isEmpty)
-        _ = call.receive(Self.jmi("ringing", id: sid + "-second"), now: 0.008)
-        #expect(sent(call.receive(Self.jmi("proceed", id: sid + "-second"), now: 0.009)) == ["retract", "retract"])
+        #expect(sent(call.receive(Self.jmi("proceed", id: sid), now: .seconds(0.005))).isEmpty)
+        _ = call.receive(Self.jmi("ringing", id: sid + "-second"), now: .seconds(0.008))
+        #expect(sent(call.receive(Self.jmi("proceed", id: sid + "-second"), now: .seconds(0.009))) == ["retract", "retract"])
         #expect(call.verdict == .passed)
         let outcome = try rule("xep0353-busy-reject").evaluate(record(call))
         #expect(outcome.status == .inconclusive && outcome.cause == "precondition:not-busy")
@@ -150,7 +150,7 @@ import XMPPCore
 
     @Test func aTargetRingingOnForTheSecondCallMakesTheBusyRuleInconclusive() throws {
         var (call, sid) = try ringing("conformance-jmi-busy")
-        _ = call.receive(Self.jmi("ringing", id: sid + "-second"), now: 0.008)
+        _ = call.receive(Self.jmi("ringing", id: sid + "-second"), now: .seconds(0.008))
         _ = expire(&call)
         #expect(sent(expire(&call)) == ["retract", "retract"])
         let outcome = try rule("xep0353-busy-reject").evaluate(record(call))

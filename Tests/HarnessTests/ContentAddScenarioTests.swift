@@ -46,24 +46,24 @@ import XMPPCore
         let scenario = try ScenarioLibrary.load("content-add", searchPaths: [BuiltInScenarioTests.directory])
         var call = CallInterpreter(
             scenario: scenario, callNumber: 1,
-            variables: ["local_jid": "alice@localhost/a", "peer": Self.peer], seed: 3, now: 0)
-        _ = call.start(now: 0)
+            variables: ["local_jid": "alice@localhost/a", "peer": Self.peer], seed: 3, now: .seconds(0))
+        _ = call.start(now: .seconds(0))
         let sid = try #require(call.variables["sid"])
-        _ = call.receive(Self.iq("result", id: "\(sid)-1"), now: 0.01)
-        _ = call.receive(Self.iq("set", id: "ring", jingle: ("session-info", sid)), now: 0.02) // ignored
-        var out = call.receive(Self.acceptElement(sid: sid), now: 0.03)
+        _ = call.receive(Self.iq("result", id: "\(sid)-1"), now: .seconds(0.01))
+        _ = call.receive(Self.iq("set", id: "ring", jingle: ("session-info", sid)), now: .seconds(0.02)) // ignored
+        var out = call.receive(Self.acceptElement(sid: sid), now: .seconds(0.03))
         let add = out.compactMap { o -> XMLElement? in if case .send(let e) = o { e } else { nil } }
             .first { $0.child("jingle", namespace: JingleNamespace.jingle)?.attribute("action") == "content-add" }
         let addID = try #require(add?.attribute("id"))
 
         let result = Self.iq("result", id: addID)
         let reply = Self.iq("set", id: "ans", jingle: (answer, sid))
-        for stanza in answerFirst ? [reply, result] : [result, reply] { out = call.receive(stanza, now: 0.05) }
+        for stanza in answerFirst ? [reply, result] : [result, reply] { out = call.receive(stanza, now: .seconds(0.05)) }
         #expect(call.variables["content_answer"] == answer)
         let terminate = out.compactMap { o -> XMLElement? in if case .send(let e) = o { e } else { nil } }
             .first { $0.child("jingle", namespace: JingleNamespace.jingle)?.attribute("action") == "session-terminate" }
         let terminateID = try #require(terminate?.attribute("id"), "the call goes on to hang up")
-        _ = call.receive(Self.iq("result", id: terminateID), now: 0.06)
+        _ = call.receive(Self.iq("result", id: terminateID), now: .seconds(0.06))
         #expect(call.verdict == .passed)
         let names = Set(call.measurements.map(\.name))
         #expect(names.contains(answer == "content-accept" ? "add->accept" : "add->reject"))
@@ -74,15 +74,15 @@ import XMPPCore
         let scenario = try ScenarioLibrary.load("content-add", searchPaths: [BuiltInScenarioTests.directory])
         var call = CallInterpreter(
             scenario: scenario, callNumber: 1,
-            variables: ["local_jid": "alice@localhost/a", "peer": Self.peer], seed: 3, now: 0)
-        _ = call.start(now: 0)
+            variables: ["local_jid": "alice@localhost/a", "peer": Self.peer], seed: 3, now: .seconds(0))
+        _ = call.start(now: .seconds(0))
         let sid = try #require(call.variables["sid"])
-        _ = call.receive(Self.iq("result", id: "\(sid)-1"), now: 0.01)
-        let out = call.receive(Self.acceptElement(sid: sid), now: 0.02)
+        _ = call.receive(Self.iq("result", id: "\(sid)-1"), now: .seconds(0.01))
+        let out = call.receive(Self.acceptElement(sid: sid), now: .seconds(0.02))
         let add = out.compactMap { o -> XMLElement? in if case .send(let e) = o { e } else { nil } }.last
-        _ = call.receive(Self.iq("result", id: try #require(add?.attribute("id"))), now: 0.03)
-        var t = 0.03
-        while call.verdict == nil, let deadline = call.nextDeadline, t < 100 {
+        _ = call.receive(Self.iq("result", id: try #require(add?.attribute("id"))), now: .seconds(0.03))
+        var t: Duration = .seconds(0.03)
+        while call.verdict == nil, let deadline = call.nextDeadline, t < .seconds(100) {
             t = deadline
             _ = call.handleTimeout(now: t)
         }
