@@ -44,52 +44,20 @@ extension CallEngine {
     /// The peer sent new ICE credentials: restart ours (unless it answers our restart), hand over
     /// its credentials and candidates, and answer with our new ufrag/pwd and candidates.
     private mutating func peerRestartedICE(sid: String, content: Content, transport t: ICEUDPTransport) -> [Action] {
-        guard var r = calls[sid], var media = r.media, let ufrag = t.ufrag else { return [] }
-        let previousRemote = media.remoteUfrag
-        if let old = media.remoteUfrag { media.retiredRemoteUfrags.insert(old) }
-        media.remoteUfrag = ufrag
-        if case .awaited(let requested, _) = media.transport {
-            // Our transport is still being made: the candidates of the old credentials are void.
-            media.transport = .awaited(requested: requested, earlyCandidates: [])
+        guard let ufrag = t.ufrag, let restarted = update(sid, { $0.peerRestarted(content.key, t, ufrag: ufrag) }) ?? nil else {
+            return []
         }
-        var answering = true
-        switch r.stage {
-        case .active(var a):
-            // We restarted: this answers our restart, else the peer restarts.
-            answering = a.restartOfferedAt == nil
-            a.restartOfferedAt = nil
-            a.media = media
-            r.stage = .active(a)
-        case .pending(var p):
-            if !media.hasTransport, case .theirs(var initiate) = p.offer {
-                // Not answered yet: the offer's credentials and candidates are replaced; the
-                // session-accept we send later carries our credentials.
-                initiate.contents = initiate.contents.map { c in
-                    guard c.key == content.key, case .iceUDP(var old)? = c.transport else { return c }
-                    old.ufrag = t.ufrag
-                    old.pwd = t.pwd
-                    old.candidates = t.candidates
-                    var c = c
-                    c.transport = .iceUDP(old)
-                    return c
-                }
-                p.offer = .theirs(initiate)
-            }
-            p.media = media
-            r.stage = .pending(p)
-        case .proposed, .ringing, .proceeded, .ended: return [] // no session, no media
-        }
-        insert(r)
         let actions: [Action] = t.candidates.isEmpty ? [] : [.event(sid: sid, .remoteCandidates(t.candidates))]
-        guard media.hasTransport else { return actions }
+        // No transport yet, nothing to restart: it is made with what we know now.
+        guard calls[sid]?.media?.hasTransport == true else { return actions }
         let remote = RemoteMediaParameters(
             ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates, fingerprint: t.fingerprints.first, dtlsRole: nil)
         return actions + [
             .restartMedia(
                 sid: sid,
                 PeerRestart(
-                    remote: remote, answering: answering, content: content.key,
-                    previousRemoteUfrag: previousRemote))
+                    remote: remote, answering: restarted.answering, content: content.key,
+                    previousRemoteUfrag: restarted.previousRemoteUfrag))
         ]
     }
 
@@ -131,14 +99,12 @@ extension CallEngine {
     /// as the peer's own restart.
     mutating func beginRestart(sid: String, now: EngineInstant) throws(CallError) -> ContentKey? {
         guard let r = calls[sid] else { throw .managerUnavailable }
-        guard case .active(var a) = r.stage else { throw .wrongState(r.state) }
+        guard case .active(let a) = r.stage else { throw .wrongState(r.state) }
         guard a.media.hasTransport, let content = sessions[sid]?.contents.first?.key else {
             throw .transportFailed("the call has no media transport")
         }
         if let offered = a.restartOfferedAt, now - offered < .seconds(10) { return nil }
-        a.restartOfferedAt = now
-        a.ufragBeforeRestart = a.media.localUfrag
-        update(sid) { $0.stage = .active(a) }
+        update(sid) { _ = $0.offeredRestart(now: now) }
         return content
     }
 
@@ -149,11 +115,7 @@ extension CallEngine {
         now: EngineInstant
     ) throws(CallError) -> [Action] {
         guard let local else {
-            update(sid) {
-                guard case .active(var a) = $0.stage else { return }
-                a.restartOfferedAt = nil
-                $0.stage = .active(a)
-            }
+            update(sid) { $0.restartAbandoned() }
             throw .transportFailed("this media transport cannot restart ICE")
         }
         update(sid) { $0.updateMedia { $0.restarted(localUfrag: local.ufrag) } }

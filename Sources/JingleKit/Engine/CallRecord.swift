@@ -282,6 +282,66 @@ struct CallRecord: Sendable {
         return true
     }
 
+    /// Our ICE restart (RFC 8445 §9) is offered at `now`, from our current ufrag. False unless
+    /// the call is active with its transport made.
+    mutating func offeredRestart(now: EngineInstant) -> Bool {
+        guard case .active(var a) = stage, a.media.hasTransport else { return false }
+        a.restartOfferedAt = now
+        a.ufragBeforeRestart = a.media.localUfrag
+        stage = .active(a)
+        return true
+    }
+
+    /// Our restart is not going out (the transport cannot restart): no answer is awaited.
+    mutating func restartAbandoned() {
+        guard case .active(var a) = stage else { return }
+        a.restartOfferedAt = nil
+        stage = .active(a)
+    }
+
+    /// The peer signalled new ICE credentials for `content` (XEP-0176 §2.4): its old ufrag is
+    /// retired. While our transport is not made, its early candidates are void and an offer we
+    /// have not answered yet takes the new credentials. `answering`: the peer restarted (else it
+    /// answered our restart). Nil in a stage without media.
+    mutating func peerRestarted(_ content: ContentKey, _ t: ICEUDPTransport, ufrag: String) -> (
+        previousRemoteUfrag: String?, answering: Bool
+    )? {
+        guard var media else { return nil }
+        let previous = media.remoteUfrag
+        if let previous { media.retiredRemoteUfrags.insert(previous) }
+        media.remoteUfrag = ufrag
+        if case .awaited(let requested, _) = media.transport {
+            media.transport = .awaited(requested: requested, earlyCandidates: [])
+        }
+        switch stage {
+        case .active(var a):
+            let answering = a.restartOfferedAt == nil
+            a.restartOfferedAt = nil
+            a.media = media
+            stage = .active(a)
+            return (previous, answering)
+        case .pending(var p):
+            if !media.hasTransport, case .theirs(var initiate) = p.offer {
+                // Not answered yet: the offer's credentials and candidates are replaced; the
+                // session-accept we send later carries our credentials.
+                initiate.contents = initiate.contents.map { c in
+                    guard c.key == content, case .iceUDP(var old)? = c.transport else { return c }
+                    old.ufrag = t.ufrag
+                    old.pwd = t.pwd
+                    old.candidates = t.candidates
+                    var c = c
+                    c.transport = .iceUDP(old)
+                    return c
+                }
+                p.offer = .theirs(initiate)
+            }
+            p.media = media
+            stage = .pending(p)
+            return (previous, true)
+        case .proposed, .ringing, .proceeded, .ended: return nil
+        }
+    }
+
     /// The call ends with `end`. False when it had ended already.
     mutating func ended(_ end: CallEndReason, forgetAt: EngineInstant) -> Bool {
         let session: SessionAtEnd
