@@ -112,6 +112,85 @@ import XMPPCore
         #expect(net[Self.alice].engine.calls[second]?.state == .active)
     }
 
+    /// The no-answer deadline belongs to an unanswered call's stage: once the session is active
+    /// it is gone (the old record kept it beside `state` and had to clear it by hand), and an
+    /// ended call holds nothing but its end and when it is forgotten.
+    @Test func theNoAnswerDeadlineEndsWithTheUnansweredStages() throws {
+        var net = VirtualCallNetwork([Self.alice, Self.bob])
+        net.autoAnswer = [JID(Self.bob)!]
+        let sid = try net.place(from: Self.alice, to: "bob@localhost", timeout: .seconds(1))
+        #expect(net[Self.alice].engine.calls[sid]?.deadline == .seconds(1))
+        guard case .proposed(ringing: false, deadline: .seconds(1))? = net[Self.alice].engine.calls[sid]?.stage else {
+            Issue.record("a placed JMI call is a proposal with its deadline")
+            return
+        }
+        net.run(for: .seconds(3))
+        let alice = try #require(net[Self.alice].engine.calls[sid])
+        guard case .active(let active) = alice.stage else {
+            Issue.record("the call is not active: \(alice.state)")
+            return
+        }
+        #expect(alice.deadline == nil)
+        #expect(active.media.localUfrag == "alice1" && active.media.remoteUfrag == "bob1")
+        #expect(active.restartOfferedAt == nil)
+        #expect(net[Self.alice].ended[sid] == nil, "past its no-answer deadline the active call goes on")
+
+        net.hangUp(Self.alice, sid: sid)
+        let ended = try #require(net[Self.alice].engine.calls[sid])
+        guard case .ended(.completed(byPeer: false), session: .started, forgetAt: let forgetAt) = ended.stage else {
+            Issue.record("the call did not end as completed: \(ended.state)")
+            return
+        }
+        #expect(forgetAt == .seconds(3) + .seconds(300))
+        #expect(ended.media == nil && ended.deadline == nil)
+        net.run(for: .seconds(60))
+        #expect(net[Self.alice].events.filter { $0.sid == sid && $0.event == .ended(.completed(byPeer: false)) }.count == 1)
+        #expect(net[Self.alice].engine.calls[sid]?.forgetAt == forgetAt)
+    }
+
+    /// Candidates the caller trickles while the call rings here are kept with the transport that
+    /// is still awaited, handed over once when it is made, and never kept after: a made transport
+    /// has no list of early candidates (the old record could hold both).
+    @Test func earlyCandidatesAreHandedOverOnceWhenTheTransportIsMade() throws {
+        var net = VirtualCallNetwork([Self.alice, Self.bob])
+        let sid = try net.place(from: Self.alice, to: Self.bob, useJMI: false)
+        net.run(for: .seconds(1))
+        #expect(net[Self.bob].engine.calls[sid]?.state == .ringing)
+        let content = try #require(net[Self.alice].engine.sessions[sid]?.contents.first)
+        func trickle(_ candidate: Candidate) -> JingleElement {
+            let transport = ICEUDPTransport(ufrag: "alice1", pwd: nil, candidates: [candidate])
+            return JingleElement(
+                action: .transportInfo, sid: sid,
+                contents: [Content(creator: content.creator, name: content.name, transport: .iceUDP(transport))])
+        }
+        let early = Self.candidate("alice-early", port: 40001)
+        net.sendJingle(Self.alice, trickle(early))
+        net.run(for: .seconds(1))
+        guard case .pending(let pending)? = net[Self.bob].engine.calls[sid]?.stage,
+            case .awaited(requested: false, earlyCandidates: let kept) = pending.media.transport
+        else {
+            Issue.record("a ringing session keeps early candidates for the transport it has not asked for yet")
+            return
+        }
+        #expect(kept == [early])
+        #expect(net[Self.bob].remoteCandidates[sid] == nil)
+
+        try net.accept(Self.bob, sid: sid)
+        net.run(for: .seconds(1))
+        guard case .active(let active)? = net[Self.bob].engine.calls[sid]?.stage else {
+            Issue.record("the call is not active")
+            return
+        }
+        #expect(active.media.localUfrag == "bob1")
+        #expect(net[Self.bob].remoteCandidates[sid] == [early])
+
+        let late = Self.candidate("alice-late", port: 40002)
+        net.sendJingle(Self.alice, trickle(late))
+        net.run(for: .seconds(1))
+        #expect(net[Self.bob].remoteCandidates[sid] == [early, late], "later candidates go straight to the transport")
+        #expect(net[Self.alice].notices.isEmpty && net[Self.bob].notices.isEmpty)
+    }
+
     @Test func anUnansweredProposalIsRetractedAtItsDeadline() throws {
         var net = VirtualCallNetwork([Self.alice, Self.bob])
         let sid = try net.place(from: Self.alice, to: "bob@localhost", timeout: .seconds(20))

@@ -20,6 +20,8 @@ struct VirtualCallNetwork {
         var notices: [String] = []
         /// How many times each call's transport was made or restarted: the ufrag's generation.
         var generation: [String: Int] = [:]
+        /// The peer's candidates handed to each call's transport, in order.
+        var remoteCandidates: [String: [Candidate]] = [:]
     }
 
     enum Work {
@@ -60,6 +62,12 @@ struct VirtualCallNetwork {
         let actions = try parties[me]!.engine.place(sid: sid, to: JID(peer)!, useJMI: useJMI, timeout: timeout, now: now)
         carryOut(actions, of: me)
         return sid
+    }
+
+    /// Accepts an incoming call ringing at `jid`.
+    mutating func accept(_ jid: String, sid: String) throws {
+        let me = JID(jid)!
+        carryOut(try parties[me]!.engine.accept(sid: sid, now: now), of: me)
     }
 
     mutating func hangUp(_ jid: String, sid: String) {
@@ -188,7 +196,7 @@ struct VirtualCallNetwork {
                 schedule(.milliseconds(50), .media(jid, sid: sid, .iceConnected(pair(jid))))
                 schedule(.milliseconds(100), .media(jid, sid: sid, .connected))
                 schedule(.milliseconds(120), .media(jid, sid: sid, .firstAudio))
-            case .addRemoteCandidates: break
+            case .addRemoteCandidates(let sid, let candidates): parties[jid]!.remoteCandidates[sid, default: []] += candidates
             case .restartMedia(let sid, let restart):
                 schedule(.milliseconds(20), .restartDone(jid, sid: sid, restart))
                 schedule(.milliseconds(60), .media(jid, sid: sid, .iceConnected(pair(jid))))

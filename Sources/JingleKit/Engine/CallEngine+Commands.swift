@@ -8,8 +8,9 @@ extension CallEngine {
     /// unanswered at `now + timeout`.
     mutating func place(sid: String, to peer: JID, useJMI: Bool, timeout: Duration, now: EngineInstant) throws(CallError) -> [Action] {
         if useJMI {
-            var r = CallRecord(sid: sid, peer: peer.bare, direction: .outgoing, usesJMI: true, state: .proposing, placedAt: now)
-            r.deadline = now + timeout
+            let r = CallRecord(
+                sid: sid, peer: peer.bare, direction: .outgoing, usesJMI: true,
+                stage: .proposed(ringing: false, deadline: now + timeout), placedAt: now)
             let description = ApplicationDescription.rtp(RTPDescription(media: "audio", payloadTypes: policy.audioCodecs))
             let out: [JingleMessageMachine.Output]
             do { out = try jmi.propose(id: sid, to: peer.bare, descriptions: [description], now: now) } catch {
@@ -19,10 +20,13 @@ extension CallEngine {
             return carryingOut(out, now: now)
         }
         guard peer.resourcepart != nil else { throw .fullJIDRequired(peer) }
-        var r = CallRecord(sid: sid, peer: peer, direction: .outgoing, usesJMI: false, state: .proposing, device: peer, placedAt: now)
-        r.deadline = now + timeout
-        insert(r)
-        return initiateSession(sid: sid)
+        // Without a proposal the session starts at once: the session-initiate goes once the transport is made.
+        let pending = CallRecord.Pending(
+            progress: .proposing, offer: .ours(deadline: now + timeout),
+            media: CallRecord.Media(transport: .awaited(requested: true, earlyCandidates: [])))
+        insert(
+            CallRecord(sid: sid, peer: peer, direction: .outgoing, usesJMI: false, stage: .pending(pending), device: peer, placedAt: now))
+        return [.makeTransport(sid: sid, role: .initiator)]
     }
 
     /// Answers an incoming ringing call: a JMI `<proceed/>` (the session comes from the caller),
@@ -30,17 +34,20 @@ extension CallEngine {
     mutating func accept(sid: String, now: EngineInstant) throws(CallError) -> [Action] {
         guard let r = calls[sid] else { throw .managerUnavailable }
         guard r.direction == .incoming, r.state == .ringing else { throw .wrongState(r.state) }
-        if r.usesJMI && !r.sessionStarted {
+        switch r.stage {
+        case .ringing:
+            // A proposal: proceed (XEP-0353 §3.3); the caller's session-initiate follows.
             let out: [JingleMessageMachine.Output]
             do { out = try jmi.accept(id: sid) } catch { throw .messageRefused(error) }
-            update(sid) {
-                $0.state = .connecting
-                $0.awaitingInitiate = true
-            }
+            update(sid) { _ = $0.accepted() }
             return carryingOut(out, now: now)
+        case .pending:
+            update(sid) { _ = $0.accepted() }
+            return answer(sid: sid)
+        case .proposed, .proceeded, .active, .ended:
+            // An incoming call rings here only as a proposal or a pending session.
+            throw .wrongState(r.state)
         }
-        update(sid) { $0.state = .connecting }
-        return answer(sid: sid)
     }
 
     mutating func reject(sid: String, reason: Reason, now: EngineInstant) throws(CallError) -> [Action] {

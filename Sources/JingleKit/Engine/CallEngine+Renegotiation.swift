@@ -10,13 +10,14 @@ extension CallEngine {
     /// A transport-info from the peer: trickled candidates of the current generation, new
     /// credentials (an ICE restart), or candidates of a retired ufrag (dropped).
     mutating func receivedTransportInfo(sid: String, _ j: JingleElement) -> [Action] {
-        guard let r = calls[sid], !r.state.isEnded else { return [] }
+        // Only a session's stages have media; a transport-info comes from a session.
+        guard let retired = calls[sid]?.media?.retiredRemoteUfrags else { return [] }
         var actions: [Action] = []
         var candidates: [Candidate] = []
         for content in j.contents {
             guard case .iceUDP(let t)? = content.transport else { continue }
-            if let ufrag = t.ufrag, r.retiredRemoteUfrags.contains(ufrag) { continue }
-            if let ufrag = t.ufrag, let current = calls[sid]?.remoteUfrag, ufrag != current {
+            if let ufrag = t.ufrag, retired.contains(ufrag) { continue }
+            if let ufrag = t.ufrag, let current = calls[sid]?.media?.remoteUfrag, ufrag != current {
                 // New credentials: a restart. A new ufrag without a pwd cannot be used.
                 if let pwd = t.pwd, !pwd.isEmpty { actions += peerRestartedICE(sid: sid, content: content, transport: t) }
                 continue
@@ -25,12 +26,16 @@ extension CallEngine {
         }
         guard !candidates.isEmpty else { return actions }
         actions.append(.event(sid: sid, .remoteCandidates(candidates)))
-        if calls[sid]?.hasMedia == true {
+        if calls[sid]?.media?.hasTransport == true {
             actions.append(.addRemoteCandidates(sid: sid, candidates))
         } else {
             // Our transport is still being made: keep them, bounded like the transport's own list.
             update(sid) {
-                $0.earlyCandidates += candidates.prefix(max(0, CallMediaSettings.maximumRemoteCandidates - $0.earlyCandidates.count))
+                $0.updateMedia { m in
+                    guard case .awaited(let requested, let early) = m.transport else { return }
+                    let room = max(0, CallMediaSettings.maximumRemoteCandidates - early.count)
+                    m.transport = .awaited(requested: requested, earlyCandidates: early + candidates.prefix(room))
+                }
             }
         }
         return actions
@@ -39,41 +44,20 @@ extension CallEngine {
     /// The peer sent new ICE credentials: restart ours (unless it answers our restart), hand over
     /// its credentials and candidates, and answer with our new ufrag/pwd and candidates.
     private mutating func peerRestartedICE(sid: String, content: Content, transport t: ICEUDPTransport) -> [Action] {
-        guard var r = calls[sid], let ufrag = t.ufrag else { return [] }
-        let previousRemote = r.remoteUfrag
-        if let old = r.remoteUfrag { r.retiredRemoteUfrags.insert(old) }
-        r.remoteUfrag = ufrag
-        let answering = !r.restartPending
-        r.restartPending = false
-        let actions: [Action] = t.candidates.isEmpty ? [] : [.event(sid: sid, .remoteCandidates(t.candidates))]
-        guard r.hasMedia else {
-            // Not answered yet: the offer's credentials and candidates are replaced; the
-            // session-accept we send later carries our credentials.
-            r.earlyCandidates = []
-            if var initiate = r.initiate {
-                initiate.contents = initiate.contents.map { c in
-                    guard c.key == content.key, case .iceUDP(var old)? = c.transport else { return c }
-                    old.ufrag = t.ufrag
-                    old.pwd = t.pwd
-                    old.candidates = t.candidates
-                    var c = c
-                    c.transport = .iceUDP(old)
-                    return c
-                }
-                r.initiate = initiate
-            }
-            insert(r)
-            return actions
+        guard let ufrag = t.ufrag, let restarted = update(sid, { $0.peerRestarted(content.key, t, ufrag: ufrag) }) ?? nil else {
+            return []
         }
-        insert(r)
+        let actions: [Action] = t.candidates.isEmpty ? [] : [.event(sid: sid, .remoteCandidates(t.candidates))]
+        // No transport yet, nothing to restart: it is made with what we know now.
+        guard calls[sid]?.media?.hasTransport == true else { return actions }
         let remote = RemoteMediaParameters(
             ufrag: t.ufrag, pwd: t.pwd, candidates: t.candidates, fingerprint: t.fingerprints.first, dtlsRole: nil)
         return actions + [
             .restartMedia(
                 sid: sid,
                 PeerRestart(
-                    remote: remote, answering: answering, content: content.key,
-                    previousRemoteUfrag: previousRemote))
+                    remote: remote, answering: restarted.answering, content: content.key,
+                    previousRemoteUfrag: restarted.previousRemoteUfrag))
         ]
     }
 
@@ -86,9 +70,16 @@ extension CallEngine {
         guard let local else {
             return [.notice(sid: sid, "ICE restart not possible with this transport; keeping the old credentials")]
         }
-        guard let r = calls[sid], !r.state.isEnded else { return [] }
-        let previousLocal = restart.answering ? r.localUfrag : r.ufragBeforeRestart
-        update(sid) { $0.localUfrag = local.ufrag }
+        guard let r = calls[sid], !r.isEnded else { return [] }
+        let previousLocal: String?
+        if restart.answering {
+            previousLocal = r.media?.localUfrag
+        } else if case .active(let a) = r.stage {
+            previousLocal = a.ufragBeforeRestart
+        } else {
+            previousLocal = nil // only an active call restarts ICE itself
+        }
+        update(sid) { $0.updateMedia { $0.restarted(localUfrag: local.ufrag) } }
         var actions: [Action] = []
         if restart.answering {
             actions += restartTransportInfo(sid: sid, content: restart.content, local: local, candidates: candidates, now: now)
@@ -108,16 +99,12 @@ extension CallEngine {
     /// as the peer's own restart.
     mutating func beginRestart(sid: String, now: EngineInstant) throws(CallError) -> ContentKey? {
         guard let r = calls[sid] else { throw .managerUnavailable }
-        guard r.state == .active else { throw .wrongState(r.state) }
-        guard r.hasMedia, let content = sessions[sid]?.contents.first?.key else {
+        guard case .active(let a) = r.stage else { throw .wrongState(r.state) }
+        guard a.media.hasTransport, let content = sessions[sid]?.contents.first?.key else {
             throw .transportFailed("the call has no media transport")
         }
-        if r.restartPending, let offered = r.restartOfferedAt, now - offered < .seconds(10) { return nil }
-        update(sid) {
-            $0.restartPending = true
-            $0.restartOfferedAt = now
-            $0.ufragBeforeRestart = r.localUfrag
-        }
+        if let offered = a.restartOfferedAt, now - offered < .seconds(10) { return nil }
+        update(sid) { _ = $0.offeredRestart(now: now) }
         return content
     }
 
@@ -128,10 +115,10 @@ extension CallEngine {
         now: EngineInstant
     ) throws(CallError) -> [Action] {
         guard let local else {
-            update(sid) { $0.restartPending = false }
+            update(sid) { $0.restartAbandoned() }
             throw .transportFailed("this media transport cannot restart ICE")
         }
-        update(sid) { $0.localUfrag = local.ufrag }
+        update(sid) { $0.updateMedia { $0.restarted(localUfrag: local.ufrag) } }
         guard let state = calls[sid]?.state, !state.isEnded else { throw .wrongState(calls[sid]?.state ?? .ended(.noAnswer)) }
         return restartTransportInfo(sid: sid, content: content, local: local, candidates: candidates, now: now)
     }
@@ -143,7 +130,7 @@ extension CallEngine {
     ) -> [Action] {
         let fingerprints =
             local.fingerprint.map {
-                [Fingerprint(hash: local.fingerprintHash, setup: calls[sid]?.localSetup, value: $0)]
+                [Fingerprint(hash: local.fingerprintHash, setup: calls[sid]?.media?.localSetup, value: $0)]
             } ?? []
         let transport = ICEUDPTransport(ufrag: local.ufrag, pwd: local.pwd, candidates: candidates, fingerprints: fingerprints)
         let info = Content(creator: content.creator, name: content.name, transport: .iceUDP(transport))

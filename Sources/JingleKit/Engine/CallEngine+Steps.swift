@@ -21,12 +21,8 @@ extension CallEngine {
             default: break
             }
         case .active:
-            guard let r = calls[sid], !r.state.isEnded else { return }
-            update(sid) {
-                $0.state = .active
-                $0.acceptedAt = now
-                $0.deadline = nil
-            }
+            // Only a pending session becomes active; the no-answer deadline goes with it.
+            guard update(sid, { $0.sessionActivated(now: now) }) == true else { return }
             actions.append(.event(sid: sid, .accepted))
         case .ended(let reason, let byPeer):
             guard let r = calls[sid], !r.state.isEnded else { return }
@@ -42,7 +38,7 @@ extension CallEngine {
         case .ringing:
             guard r.direction == .outgoing else { return [] }
             update(sid) {
-                if $0.state == .proposing { $0.state = .ringing }
+                $0.sessionRang()
                 if $0.ringingAt == nil { $0.ringingAt = now }
             }
             return [.event(sid: sid, .ringing(device: r.device ?? r.peer))]
@@ -57,26 +53,20 @@ extension CallEngine {
         switch e {
         case .incoming(let id, let from, _):
             guard calls[id] == nil else { return [] }
-            insert(CallRecord(sid: id, peer: from, direction: .incoming, usesJMI: true, state: .ringing, device: from, placedAt: now))
+            insert(CallRecord(sid: id, peer: from, direction: .incoming, usesJMI: true, stage: .ringing, device: from, placedAt: now))
             let ringing = sendMessage("ringing", sid: id, now: now) { (m) throws(JingleMessageMachine.MisuseError) in try m.ringing(id: id)
             }
             return ringing + [.incoming(sid: id)]
         case .ringing(let id, let device):
-            guard let r = calls[id], r.state == .proposing || r.state == .ringing else { return [] }
+            guard var r = calls[id], r.proposalRang() else { return [] }
             let first = r.ringingAt == nil
-            update(id) {
-                $0.state = .ringing
-                if first { $0.ringingAt = now }
-            }
+            if first { r.ringingAt = now }
+            insert(r)
             return first ? [.event(sid: id, .ringing(device: device))] : []
         case .proceeded(let id, let device):
-            guard let r = calls[id], !r.state.isEnded, !r.sessionStarted else { return [] }
-            update(id) {
-                $0.state = .connecting
-                $0.device = device
-                $0.proceededAt = now
-            }
-            return [.event(sid: id, .proceeded(device: device))] + initiateSession(sid: id)
+            // Our session starts: the session-initiate goes once its transport is made.
+            guard update(id, { $0.proposalProceeded(device: device, now: now) }) == true else { return [] }
+            return [.event(sid: id, .proceeded(device: device)), .makeTransport(sid: id, role: .initiator)]
         case .ended(let id, let end):
             guard let r = calls[id], !r.state.isEnded, !r.sessionStarted else { return [] }
             let reason: CallEndReason
@@ -99,59 +89,55 @@ extension CallEngine {
 
     // MARK: Offer and answer
 
-    /// Outgoing: ask for the media transport; the session-initiate goes once it is made.
-    mutating func initiateSession(sid: String) -> [Action] {
-        guard let r = calls[sid], !r.state.isEnded, !r.sessionStarted, r.device != nil else { return [] }
-        update(sid) {
-            $0.sessionStarted = true
-            $0.transportRequested = true
-        }
-        return [.makeTransport(sid: sid, role: .initiator)]
-    }
-
     /// Incoming: ask for the media transport (once); the session-accept goes once it is made.
     mutating func answer(sid: String) -> [Action] {
-        guard let r = calls[sid], r.initiate != nil, !r.state.isEnded, !r.transportRequested else { return [] }
-        update(sid) { $0.transportRequested = true }
+        guard update(sid, { $0.requestAnswerTransport() }) == true else { return [] }
         return [.makeTransport(sid: sid, role: .responder)]
     }
 
     private mutating func incomingInitiate(_ j: JingleElement, now: EngineInstant) -> [Action] {
         guard let session = sessions[j.sid] else { return [] }
-        if let r = calls[j.sid] {
+        if var r = calls[j.sid] {
             // The session of a JMI call we accepted: only its caller may start it.
-            guard r.direction == .incoming, r.awaitingInitiate, r.device == session.peer else {
-                return send(
-                    JingleElement(action: .sessionTerminate, sid: j.sid, reason: Reason(.generalError, text: "unexpected session")),
-                    "session-terminate of an unexpected session", now: now)
+            guard r.direction == .incoming, r.device == session.peer else { return terminateUnexpected(j.sid, now: now) }
+            if case .ended(_, .awaited, _) = r.stage {
+                // We ended the call while its session was on the way: it gets no answer.
+                r.initiatedAt = now
+                insert(r)
+                return []
             }
-            update(j.sid) {
-                $0.initiate = j
-                $0.remoteUfrag = Self.ufrag(of: j)
-                $0.sessionStarted = true
-                $0.initiatedAt = now
-            }
+            guard r.sessionInitiated(j, remoteUfrag: Self.ufrag(of: j), now: now) else { return terminateUnexpected(j.sid, now: now) }
+            insert(r)
             return answer(sid: j.sid)
         }
         var r = CallRecord(
-            sid: j.sid, peer: session.peer, direction: .incoming, usesJMI: false, state: .ringing,
+            sid: j.sid, peer: session.peer, direction: .incoming, usesJMI: false,
+            stage: .pending(
+                CallRecord.Pending(progress: .ringing, offer: .theirs(j), media: CallRecord.Media(remoteUfrag: Self.ufrag(of: j)))),
             device: session.peer, placedAt: now)
-        r.initiate = j
-        r.remoteUfrag = Self.ufrag(of: j)
-        r.sessionStarted = true
         r.initiatedAt = now
         insert(r)
         return send(JingleElement(action: .sessionInfo, sid: j.sid, info: [.rtp(.ringing)]), "ringing", now: now)
             + [.incoming(sid: j.sid)]
     }
 
+    private mutating func terminateUnexpected(_ sid: String, now: EngineInstant) -> [Action] {
+        send(
+            JingleElement(action: .sessionTerminate, sid: sid, reason: Reason(.generalError, text: "unexpected session")),
+            "session-terminate of an unexpected session", now: now)
+    }
+
     private mutating func remoteAccepted(sid: String, _ j: JingleElement) -> [Action] {
-        guard let r = calls[sid], r.hasMedia, let content = j.contents.first, case .iceUDP(let t)? = content.transport else { return [] }
+        guard calls[sid]?.media?.hasTransport == true, let content = j.contents.first, case .iceUDP(let t)? = content.transport else {
+            return []
+        }
         let fp = t.fingerprints.first
         let role = fp.flatMap { $0.setup }.flatMap { Negotiation.dtlsRole(local: .actpass, remote: $0) }
         update(sid) {
-            $0.remoteUfrag = t.ufrag
-            $0.localSetup = role.map { $0 == .client ? .active : .passive }
+            $0.updateMedia { m in
+                m.remoteUfrag = t.ufrag
+                m.localSetup = role.map { $0 == .client ? .active : .passive }
+            }
         }
         return [
             .startMedia(
@@ -177,13 +163,12 @@ extension CallEngine {
     /// The driver made the call's transport: `local` credentials and the `candidates` gathered so
     /// far. Sends our offer or answer. When the call ended meanwhile the transport is closed.
     mutating func transportMade(sid: String, local: LocalTransport, candidates: [Candidate], now: EngineInstant) -> [Action] {
-        guard let r = calls[sid], !r.state.isEnded else { return [.closeMedia(sid: sid)] }
-        let early = r.earlyCandidates
-        update(sid) {
-            $0.hasMedia = true
-            $0.localUfrag = local.ufrag
-            $0.earlyCandidates = []
+        guard var r = calls[sid], !r.isEnded else { return [.closeMedia(sid: sid)] }
+        guard let early = r.transportMade(localUfrag: local.ufrag) else {
+            // Only a pending session asks for its transport, once.
+            return [.notice(sid: sid, "a media transport made for a call in state \(r.state) that awaits none: ignored")]
         }
+        insert(r)
         var actions: [Action] = early.isEmpty ? [] : [.addRemoteCandidates(sid: sid, early)]
         actions +=
             r.direction == .outgoing
@@ -206,14 +191,15 @@ extension CallEngine {
             update(sid) { $0.initiatedAt = now }
             return carryingOut(out, now: now)
         } catch {
-            update(sid) { $0.sessionStarted = false }
-            return giveUp(sid: sid, reason: Reason(.generalError, text: error.description), now: now)
+            let actions = giveUp(sid: sid, reason: Reason(.generalError, text: error.description), now: now)
+            update(sid) { $0.sessionRefused() }
+            return actions
         }
     }
 
     private mutating func sendAnswer(sid: String, local: LocalTransport, candidates: [Candidate], now: EngineInstant) -> [Action] {
         // Read now: an ICE restart while the transport was made may have replaced the offer's credentials.
-        guard let initiate = calls[sid]?.initiate else { return [] }
+        guard case .pending(let p) = calls[sid]?.stage, case .theirs(let initiate) = p.offer else { return [] }
         switch Negotiation.accept(initiate, policy: policy, transport: { _ in local }) {
         case .failure(let reason):
             return giveUp(sid: sid, reason: reason, now: now)
@@ -234,8 +220,10 @@ extension CallEngine {
                 }
                 let role = ours.flatMap { o in fp?.setup.flatMap { Negotiation.dtlsRole(local: o, remote: $0) } }
                 update(sid) {
-                    $0.remoteUfrag = t.ufrag
-                    $0.localSetup = ours
+                    $0.updateMedia {
+                        $0.remoteUfrag = t.ufrag
+                        $0.localSetup = ours
+                    }
                 }
                 let agreed = accept.contents.first.map(Self.payloadTypes(of:)) ?? []
                 actions.append(
@@ -251,7 +239,7 @@ extension CallEngine {
 
     /// A report of the call's media transport.
     mutating func handle(_ event: MediaTransportEvent, sid: String, now: EngineInstant) -> [Action] {
-        guard let r = calls[sid], !r.state.isEnded else { return [] }
+        guard let r = calls[sid], !r.isEnded else { return [] }
         switch event {
         case .iceConnected(let pair):
             update(sid) { $0.iceConnectedAt = now }
@@ -270,7 +258,7 @@ extension CallEngine {
             guard let content = sessions[sid]?.contents.first else { return [] }
             let info = Content(
                 creator: content.creator, name: content.name,
-                transport: .iceUDP(ICEUDPTransport(ufrag: r.localUfrag, pwd: nil, candidates: candidates)))
+                transport: .iceUDP(ICEUDPTransport(ufrag: r.media?.localUfrag, pwd: nil, candidates: candidates)))
             return send(JingleElement(action: .transportInfo, sid: sid, contents: [info]), "transport-info with new candidates", now: now)
         }
     }
@@ -312,11 +300,7 @@ extension CallEngine {
     mutating func finish(sid: String, _ end: CallEndReason, now: EngineInstant) -> [Action] {
         guard let r = calls[sid], !r.state.isEnded else { return [] }
         let forgetAt = now + endedCallRetention
-        update(sid) {
-            $0.state = .ended(end)
-            $0.deadline = nil
-            $0.forgetAt = forgetAt
-        }
+        update(sid) { _ = $0.ended(end, forgetAt: forgetAt) }
         var actions: [Action] = [.ended(sid: sid, end, r.statistics)]
         // A JMI call that reached Jingle ends in the JMI machine too (else it would answer every
         // later proposal busy); the side that ended it sends `<finish/>` (XEP-0353 §3.6).

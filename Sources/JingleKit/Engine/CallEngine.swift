@@ -129,12 +129,9 @@ struct CallEngine {
         actions += carryingOut(jmi.handleTimeout(now: now), now: now)
         for sid in calls.keys.sorted() {
             guard let r = calls[sid], let d = r.deadline, d <= now else { continue }
-            calls[sid]?.deadline = nil
-            switch r.state {
-            case .proposing, .ringing, .connecting:
-                if r.direction == .outgoing { actions += giveUp(sid: sid, reason: Reason(.timeout), now: now) }
-            case .active, .ended: break
-            }
+            update(sid) { $0.clearDeadline() }
+            // Only an outgoing call's proposal or pending session has a deadline.
+            if r.direction == .outgoing { actions += giveUp(sid: sid, reason: Reason(.timeout), now: now) }
         }
         for sid in calls.keys.sorted() {
             guard let at = calls[sid]?.forgetAt, at <= now else { continue }
@@ -200,11 +197,13 @@ struct CallEngine {
         }
     }
 
-    /// Changes one call's record (no-op for an unknown sid).
-    mutating func update(_ sid: String, _ change: (inout CallRecord) -> Void) {
-        guard var r = calls[sid] else { return }
-        change(&r)
+    /// Changes one call's record: what `change` returns, or nil (no change) for an unknown sid.
+    @discardableResult
+    mutating func update<T>(_ sid: String, _ change: (inout CallRecord) -> T) -> T? {
+        guard var r = calls[sid] else { return nil }
+        let result = change(&r)
         calls[sid] = r
+        return result
     }
 
     mutating func insert(_ record: CallRecord) { calls[record.sid] = record }
