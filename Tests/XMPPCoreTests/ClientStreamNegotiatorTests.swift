@@ -19,13 +19,7 @@ import XMLStream
 
     /// Runs the negotiator up to the point where it has sent `<auth/>` after TLS.
     func throughTLS(_ n: inout ClientStreamNegotiator, mechanisms: [String]) -> [ClientStreamNegotiator.Action] {
-        _ = n.start(now: t0)
-        _ = n.handle(FakeServer.header(), now: t0)
-        _ = n.handle(FakeServer.features([FakeServer.startTLS(required: true)]), now: t0)
-        _ = n.handle(FakeServer.proceed, now: t0)
-        _ = n.tlsEstablished(now: t0)
-        _ = n.handle(FakeServer.header(id: "s2"), now: t0)
-        return n.handle(FakeServer.features([FakeServer.mechanisms(mechanisms)]), now: t0)
+        FakeServer.negotiateThroughTLS(&n, mechanisms: mechanisms, now: t0)
     }
 
     @Test func fullNegotiationWithSCRAMSHA1Vector() throws {
