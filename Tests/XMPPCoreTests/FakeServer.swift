@@ -18,6 +18,14 @@ enum FakeServer {
         return n.handle(features([self.mechanisms(mechanisms)]), now: t0)
     }
 
+    /// Runs `n` through TLS and a successful PLAIN authentication, up to the post-SASL stream
+    /// header; the features come next.
+    static func negotiateThroughPLAIN(_ n: inout ClientStreamNegotiator, now t0: EngineInstant) {
+        _ = negotiateThroughTLS(&n, mechanisms: ["PLAIN"], now: t0)
+        _ = n.handle(sasl("success", nil), now: t0)
+        _ = n.handle(header(id: "s3"), now: t0)
+    }
+
     static func header(id: String = "s1", version: String = "1.0") -> XMLStreamEvent {
         .streamOpened(
             XMLElement(
