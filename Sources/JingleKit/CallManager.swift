@@ -111,16 +111,7 @@ public actor CallManager {
                 await self.receive(stanza)
             }
         }
-        if configuration.sendPresence {
-            outbox.yield(.stanza(XMLElement("presence", namespace: XMPPNamespace.client)))
-        }
-        guard configuration.enableCarbons else { return false }
-        let enable = IQ(
-            type: .set, id: "carbons-\(UInt32.random(in: 0...UInt32.max))",
-            payload: XMLElement("enable", namespace: XMPPNamespace.carbons))
-        return await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
-            outbox.yield(.request(enable, { response in c.resume(returning: response?.type == .result) }))
-        }
+        return await announce()
     }
 
     /// After the transport reconnected with a new XMPP session (not a XEP-0198 resumption, which
@@ -130,6 +121,12 @@ public actor CallManager {
     @discardableResult
     public func reannounce() async -> Bool {
         guard stanzaLoop != nil else { return false }
+        return await announce()
+    }
+
+    /// Sends presence and enables carbons (XEP-0280), per `configuration`; returns whether
+    /// carbons were enabled.
+    private func announce() async -> Bool {
         if configuration.sendPresence {
             outbox.yield(.stanza(XMLElement("presence", namespace: XMPPNamespace.client)))
         }

@@ -16,12 +16,9 @@ final class RelayMetrics: @unchecked Sendable {
     let allocations: Gauge
     let created: Counter
     let deleted: Counter
-    let packetsToPeer: Counter
-    let packetsToClient: Counter
-    let bytesToPeer: Counter
-    let bytesToClient: Counter
-    let indicationsToPeer: Counter
-    let indicationsToClient: Counter
+    let packets: DirectedCounter
+    let bytes: DirectedCounter
+    let indications: DirectedCounter
     let authFailures: Counter
     let unauthenticatedRepliesLimited: Counter
     let authFailureLogsSuppressed: Counter
@@ -33,12 +30,9 @@ final class RelayMetrics: @unchecked Sendable {
     let peerConnectionsAccepted: Counter
     let peerConnectionsFailed: Counter
     let peerConnectionsJoined: Counter
-    let tcpBytesToPeer: Counter
-    let tcpBytesToClient: Counter
-    let fastPathPacketsToPeer: Counter
-    let fastPathPacketsToClient: Counter
-    let fastPathBytesToPeer: Counter
-    let fastPathBytesToClient: Counter
+    let tcpBytes: DirectedCounter
+    let fastPathPackets: DirectedCounter
+    let fastPathBytes: DirectedCounter
     let fastPathRoutes: Gauge
     /// What each counter has been raised to so far, by counter name (under `lock`).
     private let lock = Mutex<[String: UInt64]>([:])
@@ -49,80 +43,40 @@ final class RelayMetrics: @unchecked Sendable {
 
     init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        allocations = registry.makeGauge(
-            descriptor: MetricNameDescriptor(metricName: "turn_allocations", unitName: "", helpText: "Live TURN allocations"))
-        created = registry.makeCounter(
-            descriptor: MetricNameDescriptor(metricName: "turn_allocations_created", unitName: "total", helpText: "Allocations created"))
-        deleted = registry.makeCounter(
-            descriptor: MetricNameDescriptor(metricName: "turn_allocations_deleted", unitName: "total", helpText: "Allocations deleted"))
-        packetsToPeer = registry.makeCounter(
-            descriptor: MetricNameDescriptor(metricName: "turn_packets", unitName: "total", helpText: "Relayed packets"),
-            labels: [("direction", "to_peer")])
-        packetsToClient = registry.makeCounter(
-            descriptor: MetricNameDescriptor(metricName: "turn_packets", unitName: "total", helpText: "Relayed packets"),
-            labels: [("direction", "to_client")])
-        bytesToPeer = registry.makeCounter(
-            descriptor: MetricNameDescriptor(metricName: "turn_bytes", unitName: "total", helpText: "Relayed payload bytes"),
-            labels: [("direction", "to_peer")])
-        bytesToClient = registry.makeCounter(
-            descriptor: MetricNameDescriptor(metricName: "turn_bytes", unitName: "total", helpText: "Relayed payload bytes"),
-            labels: [("direction", "to_client")])
-        indicationsToPeer = registry.makeCounter(
-            descriptor: MetricNameDescriptor(
-                metricName: "turn_indications", unitName: "total",
-                helpText: "Relayed packets carried in Send/Data indications rather than ChannelData"), labels: [("direction", "to_peer")])
-        indicationsToClient = registry.makeCounter(
-            descriptor: MetricNameDescriptor(
-                metricName: "turn_indications", unitName: "total",
-                helpText: "Relayed packets carried in Send/Data indications rather than ChannelData"), labels: [("direction", "to_client")])
-        authFailures = registry.makeCounter(
-            descriptor: MetricNameDescriptor(metricName: "turn_auth_failures", unitName: "total", helpText: "Failed authentications"))
-        unauthenticatedRepliesLimited = registry.makeCounter(
-            descriptor: MetricNameDescriptor(
-                metricName: "turn_unauthenticated_replies_limited", unitName: "total",
-                helpText: "Answers to unauthenticated requests not sent because their source had had its share per second"))
-        authFailureLogsSuppressed = registry.makeCounter(
-            descriptor: MetricNameDescriptor(
-                metricName: "turn_auth_failure_logs_suppressed", unitName: "total",
-                helpText: "Failed authentications not logged because their source had had its share (all are in turn_auth_failures_total)"))
-        receiveErrors = registry.makeCounter(
-            descriptor: MetricNameDescriptor(metricName: "turn_receive_errors", unitName: "total", helpText: "Socket receive errors"))
-        sendErrors = registry.makeCounter(
-            descriptor: MetricNameDescriptor(
-                metricName: "turn_send_errors", unitName: "total", helpText: "Datagrams the kernel refused to send"))
-        let connectionsName = MetricNameDescriptor(
-            metricName: "turn_tcp_peer_connections", unitName: "total",
-            helpText: "TCP allocations' peer connections (RFC 6062) by outcome")
-        peerConnections = registry.makeGauge(
-            descriptor: MetricNameDescriptor(
-                metricName: "turn_tcp_peer_connections", unitName: "",
-                helpText: "Live peer connections of TCP allocations"))
-        peerConnectionsConnected = registry.makeCounter(descriptor: connectionsName, labels: [("outcome", "connected")])
-        peerConnectionsAccepted = registry.makeCounter(descriptor: connectionsName, labels: [("outcome", "accepted")])
-        peerConnectionsFailed = registry.makeCounter(descriptor: connectionsName, labels: [("outcome", "failed")])
-        peerConnectionsJoined = registry.makeCounter(descriptor: connectionsName, labels: [("outcome", "joined")])
-        let tcpBytesName = MetricNameDescriptor(
-            metricName: "turn_tcp_bytes", unitName: "total", helpText: "Bytes relayed over TCP allocations' data connections")
-        tcpBytesToPeer = registry.makeCounter(descriptor: tcpBytesName, labels: [("direction", "to_peer")])
-        tcpBytesToClient = registry.makeCounter(descriptor: tcpBytesName, labels: [("direction", "to_client")])
-        let fastPackets = MetricNameDescriptor(
-            metricName: "turn_fast_path_packets", unitName: "total",
-            helpText: "Packets the kernel fast path relayed (also in turn_packets_total)")
-        let fastBytes = MetricNameDescriptor(
-            metricName: "turn_fast_path_bytes", unitName: "total",
-            helpText: "Payload bytes the kernel fast path relayed (also in turn_bytes_total)")
-        fastPathPacketsToPeer = registry.makeCounter(descriptor: fastPackets, labels: [("direction", "to_peer")])
-        fastPathPacketsToClient = registry.makeCounter(descriptor: fastPackets, labels: [("direction", "to_client")])
-        fastPathBytesToPeer = registry.makeCounter(descriptor: fastBytes, labels: [("direction", "to_peer")])
-        fastPathBytesToClient = registry.makeCounter(descriptor: fastBytes, labels: [("direction", "to_client")])
-        fastPathRoutes = registry.makeGauge(
-            descriptor: MetricNameDescriptor(
-                metricName: "turn_fast_path_routes", unitName: "",
-                helpText: "Channels the kernel fast path relays"))
+        allocations = registry.gauge("turn_allocations", help: "Live TURN allocations")
+        created = registry.totalCounter("turn_allocations_created", help: "Allocations created")
+        deleted = registry.totalCounter("turn_allocations_deleted", help: "Allocations deleted")
+        packets = DirectedCounter(registry, "turn_packets", help: "Relayed packets")
+        bytes = DirectedCounter(registry, "turn_bytes", help: "Relayed payload bytes")
+        indications = DirectedCounter(
+            registry, "turn_indications", help: "Relayed packets carried in Send/Data indications rather than ChannelData")
+        authFailures = registry.totalCounter("turn_auth_failures", help: "Failed authentications")
+        unauthenticatedRepliesLimited = registry.totalCounter(
+            "turn_unauthenticated_replies_limited",
+            help: "Answers to unauthenticated requests not sent because their source had had its share per second")
+        authFailureLogsSuppressed = registry.totalCounter(
+            "turn_auth_failure_logs_suppressed",
+            help: "Failed authentications not logged because their source had had its share (all are in turn_auth_failures_total)")
+        receiveErrors = registry.totalCounter("turn_receive_errors", help: "Socket receive errors")
+        sendErrors = registry.totalCounter("turn_send_errors", help: "Datagrams the kernel refused to send")
+        peerConnections = registry.gauge("turn_tcp_peer_connections", help: "Live peer connections of TCP allocations")
+        func connections(_ outcome: String) -> Counter {
+            registry.totalCounter(
+                "turn_tcp_peer_connections", help: "TCP allocations' peer connections (RFC 6062) by outcome",
+                labels: [("outcome", outcome)])
+        }
+        peerConnectionsConnected = connections("connected")
+        peerConnectionsAccepted = connections("accepted")
+        peerConnectionsFailed = connections("failed")
+        peerConnectionsJoined = connections("joined")
+        tcpBytes = DirectedCounter(registry, "turn_tcp_bytes", help: "Bytes relayed over TCP allocations' data connections")
+        fastPathPackets = DirectedCounter(
+            registry, "turn_fast_path_packets", help: "Packets the kernel fast path relayed (also in turn_packets_total)")
+        fastPathBytes = DirectedCounter(
+            registry, "turn_fast_path_bytes", help: "Payload bytes the kernel fast path relayed (also in turn_bytes_total)")
+        fastPathRoutes = registry.gauge("turn_fast_path_routes", help: "Channels the kernel fast path relays")
         for reason in DropReason.allCases {
-            drops[reason] = registry.makeCounter(
-                descriptor: MetricNameDescriptor(metricName: "turn_drops", unitName: "total", helpText: "Dropped packets by cause"),
-                labels: [("cause", reason.rawValue)])
+            drops[reason] = registry.totalCounter("turn_drops", help: "Dropped packets by cause", labels: [("cause", reason.rawValue)])
         }
     }
 
@@ -140,15 +94,16 @@ final class RelayMetrics: @unchecked Sendable {
                 counter.increment(by: Int64(value - old))
                 seen[key] = value
             }
+            func advance(_ counter: DirectedCounter, _ key: String, toPeer: UInt64, toClient: UInt64) {
+                advance(counter.toPeer, key + "ToPeer", to: toPeer)
+                advance(counter.toClient, key + "ToClient", to: toClient)
+            }
             allocations.set(Int64(allocationCount))
             advance(created, "created", to: s.allocationsCreated)
             advance(deleted, "deleted", to: s.allocationsDeleted)
-            advance(packetsToPeer, "packetsToPeer", to: s.packetsToPeer)
-            advance(packetsToClient, "packetsToClient", to: s.packetsToClient)
-            advance(bytesToPeer, "bytesToPeer", to: s.bytesToPeer)
-            advance(bytesToClient, "bytesToClient", to: s.bytesToClient)
-            advance(indicationsToPeer, "indicationsToPeer", to: s.indicationsToPeer)
-            advance(indicationsToClient, "indicationsToClient", to: s.indicationsToClient)
+            advance(packets, "packets", toPeer: s.packetsToPeer, toClient: s.packetsToClient)
+            advance(bytes, "bytes", toPeer: s.bytesToPeer, toClient: s.bytesToClient)
+            advance(indications, "indications", toPeer: s.indicationsToPeer, toClient: s.indicationsToClient)
             advance(authFailures, "authFailures", to: s.authFailures)
             advance(unauthenticatedRepliesLimited, "unauthenticatedRepliesLimited", to: s.unauthenticatedRepliesLimited)
             advance(authFailureLogsSuppressed, "authFailureEventsSuppressed", to: s.authFailureEventsSuppressed)
@@ -159,13 +114,10 @@ final class RelayMetrics: @unchecked Sendable {
             advance(peerConnectionsAccepted, "tcpAccepted", to: s.peerConnectionsAccepted)
             advance(peerConnectionsFailed, "tcpFailed", to: s.peerConnectionsFailed)
             advance(peerConnectionsJoined, "tcpJoined", to: s.peerConnectionsJoined)
-            advance(tcpBytesToPeer, "tcpBytesToPeer", to: tcp.bytesToPeer)
-            advance(tcpBytesToClient, "tcpBytesToClient", to: tcp.bytesToClient)
+            advance(tcpBytes, "tcpBytes", toPeer: tcp.bytesToPeer, toClient: tcp.bytesToClient)
             fastPathRoutes.set(Int64(kernelRoutes))
-            advance(fastPathPacketsToPeer, "fastPathPacketsToPeer", to: kernel.packetsToPeer)
-            advance(fastPathPacketsToClient, "fastPathPacketsToClient", to: kernel.packetsToClient)
-            advance(fastPathBytesToPeer, "fastPathBytesToPeer", to: kernel.bytesToPeer)
-            advance(fastPathBytesToClient, "fastPathBytesToClient", to: kernel.bytesToClient)
+            advance(fastPathPackets, "fastPathPackets", toPeer: kernel.packetsToPeer, toClient: kernel.packetsToClient)
+            advance(fastPathBytes, "fastPathBytes", toPeer: kernel.bytesToPeer, toClient: kernel.bytesToClient)
             for reason in DropReason.allCases {
                 if let counter = drops[reason] { advance(counter, "drop." + reason.rawValue, to: s.drops[reason, default: 0]) }
             }
@@ -297,5 +249,28 @@ enum ProcessMetrics {
             bytes += chunk[0..<n]
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// One relay metric counted per direction, as `direction="to_peer"` and `direction="to_client"`.
+struct DirectedCounter {
+    let toPeer: Counter
+    let toClient: Counter
+
+    init(_ registry: PrometheusCollectorRegistry, _ name: String, help: String) {
+        toPeer = registry.totalCounter(name, help: help, labels: [("direction", "to_peer")])
+        toClient = registry.totalCounter(name, help: help, labels: [("direction", "to_client")])
+    }
+}
+
+extension PrometheusCollectorRegistry {
+    /// The counter `NAME_total` (with `labels`).
+    fileprivate func totalCounter(_ name: String, help: String, labels: [(String, String)] = []) -> Counter {
+        makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "total", helpText: help), labels: labels)
+    }
+
+    /// The gauge `NAME`.
+    fileprivate func gauge(_ name: String, help: String) -> Gauge {
+        makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help))
     }
 }

@@ -146,17 +146,7 @@ import XMPPCore
     @Test func unexpectedStanzasAreClassifiedByCause() throws {
         var call = try make("<expect type='set' action='session-accept'/>")
         _ = call.start(now: .seconds(0))
-        let error = XMLElement(
-            "iq", namespace: XMPPNamespace.client, ["type": "error", "id": "a", "from": Self.peer],
-            children: [
-                XMLElement(
-                    "error", namespace: XMPPNamespace.client, ["type": "cancel"],
-                    children: [
-                        XMLElement("unexpected-request", namespace: XMPPNamespace.stanzas),
-                        XMLElement("out-of-order", namespace: JingleNamespace.errors),
-                    ])
-            ])
-        let out = call.receive(error, now: .seconds(0.1))
+        let out = call.receive(CallTraceTests.outOfOrder(id: "a"), now: .seconds(0.1))
         #expect(out == [.finished(.failed(.iqError(condition: "unexpected-request", jingleCondition: "out-of-order")))])
         #expect(FailureCause.iqError(condition: "unexpected-request", jingleCondition: "out-of-order").category == "jingle:out-of-order")
 

@@ -41,15 +41,23 @@ import XMPPCore
             ])
     }
 
-    @Test(arguments: [("content-accept", true), ("content-accept", false), ("content-reject", true), ("content-reject", false)])
-    func eitherAnswerInEitherOrderPasses(answer: String, answerFirst: Bool) throws {
+    /// Alice's call playing the built-in content-add scenario, its session-initiate sent and
+    /// acknowledged.
+    static func initiatedCall() throws -> CallInterpreter {
         let scenario = try ScenarioLibrary.load("content-add", searchPaths: [BuiltInScenarioTests.directory])
         var call = CallInterpreter(
             scenario: scenario, callNumber: 1,
-            variables: ["local_jid": "alice@localhost/a", "peer": Self.peer], seed: 3, now: .seconds(0))
+            variables: ["local_jid": "alice@localhost/a", "peer": peer], seed: 3, now: .seconds(0))
         _ = call.start(now: .seconds(0))
         let sid = try #require(call.variables["sid"])
-        _ = call.receive(Self.iq("result", id: "\(sid)-1"), now: .seconds(0.01))
+        _ = call.receive(iq("result", id: "\(sid)-1"), now: .seconds(0.01))
+        return call
+    }
+
+    @Test(arguments: [("content-accept", true), ("content-accept", false), ("content-reject", true), ("content-reject", false)])
+    func eitherAnswerInEitherOrderPasses(answer: String, answerFirst: Bool) throws {
+        var call = try Self.initiatedCall()
+        let sid = try #require(call.variables["sid"])
         _ = call.receive(Self.iq("set", id: "ring", jingle: ("session-info", sid)), now: .seconds(0.02)) // ignored
         var out = call.receive(Self.acceptElement(sid: sid), now: .seconds(0.03))
         let add = out.compactMap { o -> XMLElement? in if case .send(let e) = o { e } else { nil } }
@@ -71,13 +79,8 @@ import XMPPCore
     }
 
     @Test func noAnswerToTheContentAddTimesOut() throws {
-        let scenario = try ScenarioLibrary.load("content-add", searchPaths: [BuiltInScenarioTests.directory])
-        var call = CallInterpreter(
-            scenario: scenario, callNumber: 1,
-            variables: ["local_jid": "alice@localhost/a", "peer": Self.peer], seed: 3, now: .seconds(0))
-        _ = call.start(now: .seconds(0))
+        var call = try Self.initiatedCall()
         let sid = try #require(call.variables["sid"])
-        _ = call.receive(Self.iq("result", id: "\(sid)-1"), now: .seconds(0.01))
         let out = call.receive(Self.acceptElement(sid: sid), now: .seconds(0.02))
         let add = out.compactMap { o -> XMLElement? in if case .send(let e) = o { e } else { nil } }.last
         _ = call.receive(Self.iq("result", id: try #require(add?.attribute("id"))), now: .seconds(0.03))

@@ -64,3 +64,41 @@ public enum ICEPump {
         }
     }
 }
+
+/// Two agents wired to each other by `ICEPump.connect`: the notes of both, the continuation
+/// that feeds them (to add notes of a test's own, and to finish), and each agent's pump.
+public struct ICEAgentPair: Sendable {
+    public let a: ICEAgent
+    public let b: ICEAgent
+    public let notes: AsyncStream<String>
+    public let sink: AsyncStream<String>.Continuation
+    public let pumpA: Task<[ICEEvent], Never>
+    public let pumpB: Task<[ICEEvent], Never>
+    /// The notes seen while waiting for the agents to connect.
+    public let connected: Set<String>
+}
+
+extension ICEPump {
+    /// Two relay-only agents on `address` (`a` controlling) that gather through one TURN `server`.
+    public static func relayOnlyAgents(address: String = "127.0.0.1", server: ICEServer) throws -> (ICEAgent, ICEAgent) {
+        let a = try ICEAgent(
+            configuration: ICEConfiguration(controlling: true, localAddresses: [address], servers: [server], relayOnly: true))
+        let b = try ICEAgent(
+            configuration: ICEConfiguration(controlling: false, localAddresses: [address], servers: [server], relayOnly: true))
+        return (a, b)
+    }
+
+    /// Gives each agent the other's credentials, forwards each one's candidates and events
+    /// (`forward`, as "a" and "b"), gathers both, and waits up to `seconds` for both to be ready.
+    public static func connect(_ a: ICEAgent, _ b: ICEAgent, seconds: Int = 60) async throws -> ICEAgentPair {
+        let (notes, sink) = AsyncStream<String>.makeStream()
+        try a.setRemoteCredentials(try b.localCredentials())
+        try b.setRemoteCredentials(try a.localCredentials())
+        let pumpA = forward("a", a, to: b, notes: sink)
+        let pumpB = forward("b", b, to: a, notes: sink)
+        try a.gather()
+        try b.gather()
+        let connected = await waitFor(["a:ready", "b:ready"], in: notes, seconds: seconds)
+        return ICEAgentPair(a: a, b: b, notes: notes, sink: sink, pumpA: pumpA, pumpB: pumpB, connected: connected)
+    }
+}

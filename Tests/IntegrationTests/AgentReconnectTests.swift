@@ -160,6 +160,17 @@ final class FreezingProxy: @unchecked Sendable {
 @Suite(.serialized) struct AgentReconnectTests {
     static let signalling = ["--signalling-only", "--reconnect-max-delay", "1"]
 
+    /// alice calls bob's bare JID (JMI, signalling only, hanging up after 0.3 s): the call reaches
+    /// bob's agent and both agents exit 0.
+    static func aliceCallsBob(_ prosody: RestartableProsody, _ bob: AgentProcess) async throws {
+        let alice = try AgentProcess(
+            "caller",
+            ["call", "bob@localhost"] + prosody.arguments("alice")
+                + ["--report", "json", "--hangup-after", "0.3"] + signalling)
+        #expect(try await alice.exitStatus() == 0, "\(alice.transcript)\n\(bob.transcript)")
+        #expect(try await bob.exitStatus() == 0, "\(bob.transcript)")
+    }
+
     @Test func idleAnsweringAgentSurvivesAProsodyRestart() async throws {
         let prosody = try await RestartableProsody("restart")
         let bob = try AgentProcess(
@@ -174,12 +185,7 @@ final class FreezingProxy: @unchecked Sendable {
         try await prosody.start()
         try await bob.waitFor("online again (new session)", limit: .seconds(20))
         // Presence went out again: a JMI call to the bare JID reaches the agent and is answered.
-        let alice = try AgentProcess(
-            "caller",
-            ["call", "bob@localhost"] + prosody.arguments("alice")
-                + ["--report", "json", "--hangup-after", "0.3"] + Self.signalling)
-        #expect(try await alice.exitStatus() == 0, "\(alice.transcript)\n\(bob.transcript)")
-        #expect(try await bob.exitStatus() == 0, "\(bob.transcript)")
+        try await Self.aliceCallsBob(prosody, bob)
         #expect(try bob.report()["outcome"] as? String == "completed")
     }
 
@@ -236,12 +242,7 @@ final class FreezingProxy: @unchecked Sendable {
         try await bob.waitFor("online again", limit: .seconds(20))
         // The server still had the old session (no FIN reached it): XEP-0198 resumes it.
         #expect(bob.stderr.contains("online again (stream resumed)"), "\(bob.transcript)")
-        let alice = try AgentProcess(
-            "caller",
-            ["call", "bob@localhost"] + prosody.arguments("alice")
-                + ["--report", "json", "--hangup-after", "0.3"] + Self.signalling)
-        #expect(try await alice.exitStatus() == 0, "\(alice.transcript)\n\(bob.transcript)")
-        #expect(try await bob.exitStatus() == 0, "\(bob.transcript)")
+        try await Self.aliceCallsBob(prosody, bob)
         withExtendedLifetime(proxy) {}
     }
 

@@ -27,6 +27,27 @@ import XMPPCore
         return m
     }
 
+    /// alice and bob logged in as `resource`, each with a started call manager, bob's presence
+    /// settled by a round trip through the server before anyone calls him.
+    func aliceAndBob(_ resource: String) async throws -> (clients: [XMPPClient], alice: CallManager, bob: CallManager) {
+        let clients = [try await connect("alice", resource), try await connect("bob", resource)]
+        do {
+            let alice = try await manager(clients[0])
+            let bob = try await manager(clients[1])
+            _ = try await clients[1].ping(nil, timeout: .seconds(10))
+            return (clients, alice, bob)
+        } catch {
+            disconnect(clients)
+            throw error
+        }
+    }
+
+    func disconnect(_ clients: [XMPPClient]) {
+        Task {
+            for client in clients { await client.disconnect() }
+        }
+    }
+
     @Test func jmiCallToTwoDevicesIsAnsweredOnOneAndTheOtherStopsRinging() async throws {
         let aliceClient = try await connect("alice", "call-a")
         let deskClient = try await connect("bob", "call-desk")
@@ -106,16 +127,8 @@ import XMPPCore
     }
 
     @Test func unansweredJMICallIsRetractedOnTimeout() async throws {
-        let aliceClient = try await connect("alice", "call-t")
-        let bobClient = try await connect("bob", "call-t")
-        defer {
-            Task {
-                await aliceClient.disconnect(); await bobClient.disconnect()
-            }
-        }
-        let alice = try await manager(aliceClient)
-        let bob = try await manager(bobClient)
-        _ = try await bobClient.ping(nil, timeout: .seconds(10))
+        let (clients, alice, bob) = try await aliceAndBob("call-t")
+        defer { disconnect(clients) }
         let outgoing = try await alice.placeCall(to: JID("bob@localhost")!, timeout: .milliseconds(800))
         let aliceEvents = EventReader(outgoing)
         let incoming = try await nextIncoming(bob)
@@ -125,16 +138,8 @@ import XMPPCore
     }
 
     @Test func busyRejectAndCancelWhileRingingOverJMI() async throws {
-        let aliceClient = try await connect("alice", "call-b")
-        let bobClient = try await connect("bob", "call-b")
-        defer {
-            Task {
-                await aliceClient.disconnect(); await bobClient.disconnect()
-            }
-        }
-        let alice = try await manager(aliceClient)
-        let bob = try await manager(bobClient)
-        _ = try await bobClient.ping(nil, timeout: .seconds(10))
+        let (clients, alice, bob) = try await aliceAndBob("call-b")
+        defer { disconnect(clients) }
 
         let busy = try await alice.placeCall(to: JID("bob@localhost")!, timeout: .seconds(30))
         let busyEvents = EventReader(busy)

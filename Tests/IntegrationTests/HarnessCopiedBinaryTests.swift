@@ -6,34 +6,12 @@ import Testing
 /// so `run caller` places a real call through the shared Prosody, and the JSON report says the
 /// call limit stopped the run.
 @Suite struct HarnessCopiedBinaryTests {
-    /// Runs `binary` in `folder` on a thread of its own (not a cooperative one); output to files
-    /// read after the exit.
+    /// Runs `binary` in `folder` without $JINGLE_HARNESS_SCENARIOS (`Repository.run`: on a
+    /// thread of its own, not a cooperative one).
     static func run(_ binary: String, _ arguments: [String], in folder: String) async throws -> (status: Int32, output: String) {
-        let result: Result<(status: Int32, output: String), Error> = await withCheckedContinuation { c in
-            Thread {
-                c.resume(
-                    returning: Result {
-                        let process = Process()
-                        process.executableURL = URL(fileURLWithPath: binary)
-                        process.arguments = arguments
-                        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-                        var environment = ProcessInfo.processInfo.environment
-                        environment["JINGLE_HARNESS_SCENARIOS"] = nil
-                        process.environment = environment
-                        let log = folder + "/output.txt"
-                        _ = FileManager.default.createFile(atPath: log, contents: nil)
-                        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-                        process.standardOutput = handle
-                        process.standardError = handle
-                        process.standardInput = FileHandle.nullDevice
-                        try process.run()
-                        process.waitUntilExit()
-                        try handle.close()
-                        return (process.terminationStatus, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
-                    })
-            }.start()
-        }
-        return try result.get()
+        var environment = ProcessInfo.processInfo.environment
+        environment["JINGLE_HARNESS_SCENARIOS"] = nil
+        return try await Repository.run(binary, arguments, in: folder, environment: environment)
     }
 
     @Test func aCopiedBinaryRunsABuiltInScenarioThroughProsody() async throws {

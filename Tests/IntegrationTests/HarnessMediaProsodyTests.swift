@@ -44,22 +44,22 @@ import Harness
         }
     }
 
-    @Test func builtInCallerAndCalleeReachFirstMediaOnEveryCall() async throws {
+    /// The sample `scenario` with media between `accounts` for `calls` calls: the run exits 0,
+    /// both legs of every call pass, and each reaches first media.
+    func expectEveryCallReachesFirstMedia(_ scenario: String, accounts: [String], calls: Int) async throws {
         let (status, output, report) = try await run(
-            "\(HarnessProsodyCLITests.samples)/caller.xml",
-            accounts: ["hmedia-a", "hmedia-b"], calls: 3)
+            "\(HarnessProsodyCLITests.samples)/\(scenario).xml", accounts: accounts, calls: calls)
         #expect(status == 0, "output:\n\(output)")
-        #expect(report.passed && report.failed == 0 && report.succeeded == 6, "\(report.failures)\n\(output)")
-        expectMediaSteps(report, legs: 6, output)
+        #expect(report.passed && report.failed == 0 && report.succeeded == 2 * calls, "\(report.failures)\n\(output)")
+        expectMediaSteps(report, legs: 2 * calls, output)
+    }
+
+    @Test func builtInCallerAndCalleeReachFirstMediaOnEveryCall() async throws {
+        try await expectEveryCallReachesFirstMedia("caller", accounts: ["hmedia-a", "hmedia-b"], calls: 3)
     }
 
     @Test func builtInJMICallerAndCalleeReachFirstMediaOnEveryCall() async throws {
-        let (status, output, report) = try await run(
-            "\(HarnessProsodyCLITests.samples)/jmi-caller.xml",
-            accounts: ["hmedia-c", "hmedia-d"], calls: 2)
-        #expect(status == 0, "output:\n\(output)")
-        #expect(report.passed && report.failed == 0 && report.succeeded == 4, "\(report.failures)\n\(output)")
-        expectMediaSteps(report, legs: 4, output)
+        try await expectEveryCallReachesFirstMedia("jmi-caller", accounts: ["hmedia-c", "hmedia-d"], calls: 2)
     }
 }
 
@@ -85,39 +85,13 @@ import Harness
         </scenario>
         """
 
-    /// Answers with ICE credentials and candidates but no DTLS fingerprint (XEP-0320 broken).
-    static let acceptWithoutFingerprint = """
-        <scenario name="no-fingerprint" role="responder">
-          <expect type="set" action="session-initiate"/>
-          <answer-iq/>
-          <send><iq type="set" to="[peer]" id="[id]">
-            <jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="[sid]" responder="[local_jid]">
-              <content creator="initiator" name="audio">
-                <description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio"><payload-type id="111" name="opus" clockrate="48000" channels="2"/></description>
-                <transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="[ufrag]" pwd="[pwd]"/>
-              </content>
-            </jingle></iq></send>
-        </scenario>
-        """
-
     @Test func anAnswerWithoutFingerprintFailsTheCallerWithDTLSFailed() async throws {
-        let prosody = try await ProsodyFixture.shared()
-        let caller = try await prosody.account("hmedia-e")
-        let callee = try await prosody.account("hmedia-f")
-        let accounts = [
-            HarnessAccount(jid: caller.jid, password: caller.password),
-            HarnessAccount(jid: callee.jid, password: callee.password),
-        ]
-        let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
-        let endpoints = try await HarnessSetup.pairs(
-            accounts, initiator: try ScenarioParser.parse(Self.plainCaller),
-            responder: try ScenarioParser.parse(Self.acceptWithoutFingerprint),
-            server: server)
-        let runner = LoadRunner(
-            endpoints: endpoints, options: LoadOptions(rate: 5, maxConcurrent: 5, totalCalls: 1, drainSeconds: 15),
-            media: .ice(localAddresses: ["127.0.0.1"], timeout: .seconds(2)))
-        let report = await runner.run(scenarioName: "plain-caller")
-        await HarnessSetup.disconnect(endpoints)
+        let report = try await ProsodyFixture.shared().runHarness(
+            ["hmedia-e", "hmedia-f"], initiator: try ScenarioParser.parse(Self.plainCaller),
+            responder: try ScenarioParser.parse(ProsodyFixture.acceptWithoutFingerprint),
+            options: LoadOptions(rate: 5, maxConcurrent: 5, totalCalls: 1, drainSeconds: 15),
+            media: .ice(localAddresses: ["127.0.0.1"], timeout: .seconds(2))
+        ).report
         let causes = report.records.filter { $0.role == .initiator }.compactMap {
             if case .failed(let cause) = $0.verdict { cause.category } else { nil }
         }

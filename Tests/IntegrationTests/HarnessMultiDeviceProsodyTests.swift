@@ -8,11 +8,11 @@ import XMPPCore
 /// ringing when device 1's proceed reaches it as a carbon.
 @Suite(.serialized) struct HarnessMultiDeviceProsodyTests {
     func scenario(_ name: String) throws -> Scenario {
-        try ScenarioLibrary.load(name, searchPaths: ["\(Repository.root)/Samples/harness"])
+        try ProsodyFixture.sampleScenario(name)
     }
 
     func server(_ prosody: ProsodyFixture) -> ServerSettings {
-        ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
+        prosody.harnessServer
     }
 
     @Test func harnessCallerAndTwoDeviceCalleePass() async throws {

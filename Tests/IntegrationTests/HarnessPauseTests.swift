@@ -8,15 +8,9 @@ import XMPPCore
 /// `jingle-harness run` with SIGUSR1 / SIGUSR2, as SIPp users drive a load.
 @Suite(.serialized) struct HarnessPauseTests {
     func endpoints(_ caller: String, _ callee: String) async throws -> [HarnessEndpoint] {
-        let prosody = try await ProsodyFixture.shared()
-        let a = try await prosody.account(caller)
-        let b = try await prosody.account(callee)
-        let library = ["\(Repository.root)/Samples/harness"]
-        return try await HarnessSetup.pairs(
-            [HarnessAccount(jid: a.jid, password: a.password), HarnessAccount(jid: b.jid, password: b.password)],
-            initiator: try ScenarioLibrary.load("caller", searchPaths: library),
-            responder: try ScenarioLibrary.load("callee", searchPaths: library),
-            server: ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile))
+        try await ProsodyFixture.shared().harnessPairs(
+            [caller, callee], initiator: try ProsodyFixture.sampleScenario("caller"),
+            responder: try ProsodyFixture.sampleScenario("callee"))
     }
 
     @Test(.timeLimit(.minutes(2)))

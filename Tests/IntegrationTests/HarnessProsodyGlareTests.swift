@@ -9,27 +9,21 @@ import XMPPCore
 /// §7.2.16 / XEP-0353 §4.1 (lower id wins) leaves exactly one session per round, started by the
 /// side with the lower id.
 @Suite(.serialized) struct HarnessProsodyGlareTests {
-    @Test func crossingInitiatesResolveToTheLowerSidsSession() async throws {
-        let prosody = try await ProsodyFixture.shared()
-        let a = try await prosody.account("hglare-a")
-        let b = try await prosody.account("hglare-b")
-        let scenario = try ScenarioLibrary.load("glare-both", searchPaths: ["\(Repository.root)/Samples/harness"])
-        let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
-        let endpoints = try await HarnessSetup.pairs(
-            [
-                HarnessAccount(jid: a.jid, password: a.password),
-                HarnessAccount(jid: b.jid, password: b.password),
-            ],
-            initiator: scenario, responder: scenario, server: server)
-        #expect(endpoints.allSatisfy { $0.scenario.role == .initiator && $0.peer != nil })
-        let rounds = 5
-        let runner = LoadRunner(
-            endpoints: endpoints,
+    /// Both `accounts` run the sample scenario `name` against each other for `rounds` rounds,
+    /// together; the endpoints (disconnected by then) and the report.
+    func glare(_ name: String, accounts: (String, String), rounds: Int) async throws -> ([HarnessEndpoint], RunReport) {
+        let scenario = try ProsodyFixture.sampleScenario(name)
+        return try await ProsodyFixture.shared().runHarness(
+            [accounts.0, accounts.1], initiator: scenario, responder: scenario,
             options: LoadOptions(
                 rate: 8, maxConcurrent: 4, totalCalls: rounds,
                 drainSeconds: 15, together: true))
-        let report = await runner.run(scenarioName: scenario.name)
-        await HarnessSetup.disconnect(endpoints)
+    }
+
+    @Test func crossingInitiatesResolveToTheLowerSidsSession() async throws {
+        let rounds = 5
+        let (endpoints, report) = try await glare("glare-both", accounts: ("hglare-a", "hglare-b"), rounds: rounds)
+        #expect(endpoints.allSatisfy { $0.scenario.role == .initiator && $0.peer != nil })
 
         #expect(report.allPassed, "\(report.records.map { "\($0.callNumber): \($0.verdict)" })")
         #expect(report.records.count == 2 * rounds)
@@ -56,25 +50,8 @@ import XMPPCore
     }
 
     @Test func crossingJMIProposalsResolveToTheLowerIdsSession() async throws {
-        let prosody = try await ProsodyFixture.shared()
-        let a = try await prosody.account("hjglare-a")
-        let b = try await prosody.account("hjglare-b")
-        let scenario = try ScenarioLibrary.load("jmi-glare-both", searchPaths: ["\(Repository.root)/Samples/harness"])
-        let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
-        let endpoints = try await HarnessSetup.pairs(
-            [
-                HarnessAccount(jid: a.jid, password: a.password),
-                HarnessAccount(jid: b.jid, password: b.password),
-            ],
-            initiator: scenario, responder: scenario, server: server)
         let rounds = 4
-        let runner = LoadRunner(
-            endpoints: endpoints,
-            options: LoadOptions(
-                rate: 8, maxConcurrent: 4, totalCalls: rounds,
-                drainSeconds: 15, together: true))
-        let report = await runner.run(scenarioName: scenario.name)
-        await HarnessSetup.disconnect(endpoints)
+        let (_, report) = try await glare("jmi-glare-both", accounts: ("hjglare-a", "hjglare-b"), rounds: rounds)
 
         #expect(report.allPassed, "\(report.failuresByCause)")
         #expect(report.records.count == 2 * rounds)

@@ -49,18 +49,11 @@ import Testing
 
     @Test func theReportOfARealRunRendersWithItsHistograms() async throws {
         // A real run: caller/callee through Prosody.
-        let prosody = try await ProsodyFixture.shared()
-        let a = try await prosody.account("hshot-a")
-        let b = try await prosody.account("hshot-b")
-        let directory = "\(Repository.root)/Samples/harness"
-        let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
-        let endpoints = try await HarnessSetup.pairs(
-            [HarnessAccount(jid: a.jid, password: a.password), HarnessAccount(jid: b.jid, password: b.password)],
-            initiator: try ScenarioLibrary.load("caller", searchPaths: [directory]),
-            responder: try ScenarioLibrary.load("callee", searchPaths: [directory]), server: server)
-        let runner = LoadRunner(endpoints: endpoints, options: LoadOptions(rate: 40, maxConcurrent: 20, totalCalls: 30, drainSeconds: 15))
-        let report = await runner.run(scenarioName: "caller")
-        await HarnessSetup.disconnect(endpoints)
+        let report = try await ProsodyFixture.shared().runHarness(
+            ["hshot-a", "hshot-b"], initiator: try ProsodyFixture.sampleScenario("caller"),
+            responder: try ProsodyFixture.sampleScenario("callee"),
+            options: LoadOptions(rate: 40, maxConcurrent: 20, totalCalls: 30, drainSeconds: 15)
+        ).report
         #expect(report.allPassed)
 
         let base = NSTemporaryDirectory() + "harness-report-\(UUID().uuidString)"

@@ -7,27 +7,16 @@ import XMPPCore
 /// caller/callee pair passes, and responders that misbehave fail the caller with the right cause.
 @Suite(.serialized) struct HarnessProsodyTests {
     func scenario(_ name: String) throws -> Scenario {
-        try ScenarioLibrary.load(name, searchPaths: ["\(Repository.root)/Samples/harness"])
+        try ProsodyFixture.sampleScenario(name)
     }
 
     func run(initiator: Scenario, responder: Scenario, calls: Int) async throws -> RunReport {
-        let prosody = try await ProsodyFixture.shared()
-        let caller = try await prosody.account("harness-caller")
-        let callee = try await prosody.account("harness-callee")
-        let accounts = [
-            HarnessAccount(jid: caller.jid, password: caller.password),
-            HarnessAccount(jid: callee.jid, password: callee.password),
-        ]
-        let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
-        let endpoints = try await HarnessSetup.pairs(accounts, initiator: initiator, responder: responder, server: server)
-        let runner = LoadRunner(
-            endpoints: endpoints,
+        try await ProsodyFixture.shared().runHarness(
+            ["harness-caller", "harness-callee"], initiator: initiator, responder: responder,
             options: LoadOptions(
                 rate: 20, maxConcurrent: 10, totalCalls: calls,
-                drainSeconds: 15))
-        let report = await runner.run(scenarioName: initiator.name)
-        await HarnessSetup.disconnect(endpoints)
-        return report
+                drainSeconds: 15)
+        ).report
     }
 
     func initiatorFailures(_ report: RunReport) -> [String] {
@@ -51,22 +40,8 @@ import XMPPCore
         #expect(report.steps.contains { $0.name == "propose->proceed" && $0.summary.count == 2 })
     }
 
-    static let acceptWithoutFingerprint = """
-        <scenario name="no-fingerprint" role="responder">
-          <expect type="set" action="session-initiate"/>
-          <answer-iq/>
-          <send><iq type="set" to="[peer]" id="[id]">
-            <jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="[sid]" responder="[local_jid]">
-              <content creator="initiator" name="audio">
-                <description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio"><payload-type id="111" name="opus" clockrate="48000" channels="2"/></description>
-                <transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="[ufrag]" pwd="[pwd]"/>
-              </content>
-            </jingle></iq></send>
-        </scenario>
-        """
-
     @Test func aResponderOmittingTheFingerprintFailsTheCallerWithMissingFingerprint() async throws {
-        let broken = try ScenarioParser.parse(Self.acceptWithoutFingerprint)
+        let broken = try ScenarioParser.parse(ProsodyFixture.acceptWithoutFingerprint)
         let report = try await run(initiator: try scenario("caller"), responder: broken, calls: 2)
         #expect(!report.allPassed)
         #expect(initiatorFailures(report) == ["missing:fingerprint", "missing:fingerprint"])

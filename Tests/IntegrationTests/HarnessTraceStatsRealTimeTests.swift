@@ -72,17 +72,9 @@ import XMPPCore
         """
 
     func endpoints(_ names: (String, String)) async throws -> [HarnessEndpoint] {
-        let prosody = try await ProsodyFixture.shared()
-        let caller = try await prosody.account(names.0)
-        let callee = try await prosody.account(names.1)
-        let accounts = [
-            HarnessAccount(jid: caller.jid, password: caller.password),
-            HarnessAccount(jid: callee.jid, password: callee.password),
-        ]
-        let server = ServerSettings(host: "127.0.0.1", port: prosody.port, caFile: prosody.caFile)
-        return try await HarnessSetup.pairs(
-            accounts, initiator: try ScenarioParser.parse(Self.injectingCaller),
-            responder: try ScenarioParser.parse(Self.refusingCallee), server: server)
+        try await ProsodyFixture.shared().harnessPairs(
+            [names.0, names.1], initiator: try ScenarioParser.parse(Self.injectingCaller),
+            responder: try ScenarioParser.parse(Self.refusingCallee))
     }
 
     static func temporaryFolder(_ name: String) throws -> String {

@@ -34,19 +34,10 @@ import Transport
         let listening = try #require(relay.udpAddresses.first)
         let server = ICEServer(address: address, port: listening.port, kind: .turnUDP(username: "alice", password: "secret"))
 
-        let a = try ICEAgent(
-            configuration: ICEConfiguration(controlling: true, localAddresses: [address], servers: [server], relayOnly: true))
-        let b = try ICEAgent(
-            configuration: ICEConfiguration(controlling: false, localAddresses: [address], servers: [server], relayOnly: true))
-        let (notes, sink) = AsyncStream<String>.makeStream()
-        try a.setRemoteCredentials(try b.localCredentials())
-        try b.setRemoteCredentials(try a.localCredentials())
-        let pumpA = ICEPump.forward("a", a, to: b, notes: sink)
-        let pumpB = ICEPump.forward("b", b, to: a, notes: sink)
-        try a.gather()
-        try b.gather()
-        let connected = await ICEPump.waitFor(["a:ready", "b:ready"], in: notes)
-        #expect(connected.isSuperset(of: ["a:ready", "b:ready"]), "\(connected)")
+        let (a, b) = try ICEPump.relayOnlyAgents(address: address, server: server)
+        let agents = try await ICEPump.connect(a, b)
+        let (notes, sink, pumpA, pumpB) = (agents.notes, agents.sink, agents.pumpA, agents.pumpB)
+        #expect(agents.connected.isSuperset(of: ["a:ready", "b:ready"]), "\(agents.connected)")
 
         let count = 200
         let lost = try await ICEPump.exchange(a, b, count: count, notes: notes)

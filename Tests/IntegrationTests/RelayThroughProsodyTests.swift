@@ -34,19 +34,10 @@ import XMPPCore
             kind: .turnUDP(username: username, password: password))
 
         // Two relay-only libnice agents connect through jingle-relay and exchange a datagram.
-        let a = try ICEAgent(
-            configuration: ICEConfiguration(controlling: true, localAddresses: ["127.0.0.1"], servers: [server], relayOnly: true))
-        let b = try ICEAgent(
-            configuration: ICEConfiguration(controlling: false, localAddresses: ["127.0.0.1"], servers: [server], relayOnly: true))
-        let (notes, sink) = AsyncStream<String>.makeStream()
-        try a.setRemoteCredentials(try b.localCredentials())
-        try b.setRemoteCredentials(try a.localCredentials())
-        let pumpA = ICEPump.forward("a", a, to: b, notes: sink)
-        let pumpB = ICEPump.forward("b", b, to: a, notes: sink)
-        try a.gather()
-        try b.gather()
-        let connected = await ICEPump.waitFor(["a:ready", "b:ready"], in: notes)
-        #expect(connected.isSuperset(of: ["a:ready", "b:ready"]), "\(connected)")
+        let (a, b) = try ICEPump.relayOnlyAgents(server: server)
+        let agents = try await ICEPump.connect(a, b)
+        let (notes, sink, pumpA, pumpB) = (agents.notes, agents.sink, agents.pumpA, agents.pumpB)
+        #expect(agents.connected.isSuperset(of: ["a:ready", "b:ready"]), "\(agents.connected)")
         try a.send(Array("through jingle-relay".utf8))
         let got = await ICEPump.waitFor(["b:data:through jingle-relay"], in: notes)
         #expect(got.contains("b:data:through jingle-relay"))

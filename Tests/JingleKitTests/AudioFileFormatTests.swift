@@ -79,6 +79,25 @@ func temporaryFolder() throws -> URL {
     return dir
 }
 
+/// Writes `packets` Opus packets of `samplesPerPacket` samples of a tone at `frequency` (libopus,
+/// mono, 312 samples pre-skip) as an Ogg Opus file named `name` in `dir`, with our OggOpusWriter.
+func writeOggOpusTone(
+    frequency: Double, packets: Int, samplesPerPacket: Int = 960, serial: UInt32, named name: String, in dir: URL
+) throws -> URL {
+    let encoder = try OpusEncoder(sampleRate: 48_000, channels: 1, application: .audio)
+    var tone = ToneGenerator(frequency: frequency, amplitude: 0.3)
+    var writer = OggOpusWriter(head: OpusHead(channels: 1, preSkip: 312), serial: serial)
+    var bytes = writer.headerPages()
+    for _ in 0..<packets {
+        bytes += writer.append(
+            packet: try encoder.encode(tone.nextFrame(samplesPerChannel: samplesPerPacket)), samples: samplesPerPacket)
+    }
+    bytes += writer.finish()
+    let url = dir.appendingPathComponent(name)
+    try Data(bytes).write(to: url)
+    return url
+}
+
 /// Runs sox (Debian `sox`, installed by Tools/bootstrap) and fails the test if it fails.
 func runSox(_ arguments: [String]) throws {
     let process = Process()

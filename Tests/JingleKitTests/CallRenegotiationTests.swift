@@ -55,46 +55,6 @@ final class RawJinglePeer: Sendable {
     }
 }
 
-/// Records what the call hands its transport, including ICE restarts; credentials come from a
-/// `SignallingOnlyTransport`, which gives fresh ones on restart.
-actor RestartRecordingTransport: MediaTransport {
-    let inner = SignallingOnlyTransport()
-    nonisolated let events: AsyncStream<MediaTransportEvent>
-    private let sink: AsyncStream<MediaTransportEvent>.Continuation
-    nonisolated let told: AsyncStream<Told>
-    private let toldSink: AsyncStream<Told>.Continuation
-
-    enum Told: Sendable, Hashable {
-        case start(RemoteMediaParameters), candidates([Candidate]), restart(RemoteMediaParameters?)
-    }
-
-    init() {
-        (events, sink) = AsyncStream.makeStream(of: MediaTransportEvent.self)
-        (told, toldSink) = AsyncStream.makeStream(of: Told.self)
-    }
-
-    func localTransport() async -> LocalTransport { await inner.localTransport() }
-    func localCandidates() async -> [Candidate] { await inner.localCandidates() }
-    func start(remote: RemoteMediaParameters) async { toldSink.yield(.start(remote)) }
-    func addRemoteCandidates(_ candidates: [Candidate]) async { toldSink.yield(.candidates(candidates)) }
-    func close() async { sink.finish() }
-    func restartICE(remote: RemoteMediaParameters?) async -> LocalTransport? {
-        toldSink.yield(.restart(remote))
-        return await inner.restartICE(remote: remote)
-    }
-}
-
-actor RestartRecordingProvider: MediaTransportProvider {
-    nonisolated let made: AsyncStream<RestartRecordingTransport>
-    private let madeSink: AsyncStream<RestartRecordingTransport>.Continuation
-    init() { (made, madeSink) = AsyncStream.makeStream(of: RestartRecordingTransport.self) }
-    func makeTransport(sid: String, role: Creator) async throws -> any MediaTransport {
-        let t = RestartRecordingTransport()
-        madeSink.yield(t)
-        return t
-    }
-}
-
 /// What a call does after setup: content-add answered with content-reject (XEP-0166 §7.2.1,
 /// §7.2.4), ICE restart by the peer and candidates by ufrag generation (XEP-0176, RFC 8838).
 @Suite struct CallRenegotiationTests {
@@ -161,7 +121,7 @@ actor RestartRecordingProvider: MediaTransportProvider {
     }
 
     @Test func aPeerRestartIsAnsweredWithNewCredentialsAndOldCandidatesAreDropped() async throws {
-        let media = RestartRecordingProvider()
+        let media = RecordingProvider(restarts: true)
         let (manager, alice, bob, call, events, sid, accept) = try await activeCall(media: media)
         let transport = try await first(media.made, "alice's transport")
         guard case .iceUDP(let first)? = accept.contents.first?.transport else { Issue.record("no ICE-UDP answer"); return }
@@ -198,7 +158,7 @@ actor RestartRecordingProvider: MediaTransportProvider {
             #expect(await bob.send(JingleElement(action: .transportInfo, sid: sid, contents: [info]), to: alice)?.type == .result)
         }
         let told = try await within(.seconds(10), "the new generation's candidate at the transport") {
-            var seen: [RestartRecordingTransport.Told] = []
+            var seen: [RecordingTransport.Told] = []
             for await t in transport.told {
                 seen.append(t)
                 if t == .candidates([late]) { break }
@@ -214,7 +174,7 @@ actor RestartRecordingProvider: MediaTransportProvider {
     }
 
     @Test func restartICEOnACallSendsNewCredentialsAndTakesThePeersAnswer() async throws {
-        let media = RestartRecordingProvider()
+        let media = RecordingProvider(restarts: true)
         let (manager, alice, bob, call, events, sid, accept) = try await activeCall(media: media)
         let transport = try await first(media.made, "alice's transport")
         guard case .iceUDP(let first)? = accept.contents.first?.transport else { Issue.record("no ICE-UDP answer"); return }
@@ -258,7 +218,7 @@ actor RestartRecordingProvider: MediaTransportProvider {
 
     @Test func aRestartBeforeWeAnswerReplacesTheOffersCredentials() async throws {
         let router = InMemoryRouter()
-        let media = RestartRecordingProvider()
+        let media = RecordingProvider(restarts: true)
         let ac = await router.client("alice@localhost/desk")
         let manager = CallManager(transport: ac, local: ac.jid, configuration: CallConfiguration(mediaTransports: media))
         await manager.start()

@@ -33,21 +33,36 @@ actor GatedProvider: MediaTransportProvider {
 }
 
 @Suite struct EarlyCandidateTests {
-    @Test func candidatesTrickledBeforeOurTransportExistsAreHandedToIt() async throws {
-        let router = InMemoryRouter()
-        let aliceMedia = RecordingProvider(), bobMedia = GatedProvider()
-        let ac = await router.client("alice@localhost/desk"), bc = await router.client("bob@localhost/desk")
-        let alice = CallManager(transport: ac, local: ac.jid, configuration: CallConfiguration(mediaTransports: aliceMedia))
-        let bob = CallManager(transport: bc, local: bc.jid, configuration: CallConfiguration(mediaTransports: bobMedia))
-        await alice.start()
-        await bob.start()
+    /// A direct call from alice to bob that bob is answering while his transport waits at the gate.
+    struct GatedAnswer {
+        /// Kept alive for the call.
+        let managers: [CallManager]
+        let outgoing: Call
+        let aliceTransport: RecordingTransport
+        let bobEvents: EventReader
+        let bobMedia: GatedProvider
+        let answering: Task<Void, any Error>
+    }
 
-        let outgoing = try await alice.placeCall(to: bc.jid, useJMI: false, timeout: .seconds(30))
+    static func answeringAtTheGate() async throws -> GatedAnswer {
+        let aliceMedia = RecordingProvider(), bobMedia = GatedProvider()
+        let (alice, bob, bobJID) = await startedAliceAndBob(aliceMedia: aliceMedia, bobMedia: bobMedia)
+        let outgoing = try await alice.placeCall(to: bobJID, useJMI: false, timeout: .seconds(30))
         let aliceTransport = try await first(aliceMedia.made, "alice's transport")
         let incoming = try await nextIncoming(bob)
         let bobEvents = EventReader(incoming)
         let answering = Task { try await incoming.accept() }
         try await first(bobMedia.waiting, "bob's transport waits at the gate")
+        return GatedAnswer(
+            managers: [alice, bob], outgoing: outgoing, aliceTransport: aliceTransport, bobEvents: bobEvents, bobMedia: bobMedia,
+            answering: answering)
+    }
+
+    @Test func candidatesTrickledBeforeOurTransportExistsAreHandedToIt() async throws {
+        let call = try await Self.answeringAtTheGate()
+        let (outgoing, aliceTransport, bobEvents, bobMedia, answering) = (
+            call.outgoing, call.aliceTransport, call.bobEvents, call.bobMedia, call.answering
+        )
 
         // Alice trickles a candidate while bob's transport is still being made.
         let late = Candidate(
@@ -74,19 +89,10 @@ actor GatedProvider: MediaTransportProvider {
     /// A hostile peer trickling thousands of candidates before our transport exists: only
     /// `CallMediaSettings.maximumRemoteCandidates` are kept and handed over.
     @Test func earlyCandidatesAreBounded() async throws {
-        let router = InMemoryRouter()
-        let aliceMedia = RecordingProvider(), bobMedia = GatedProvider()
-        let ac = await router.client("alice@localhost/desk"), bc = await router.client("bob@localhost/desk")
-        let alice = CallManager(transport: ac, local: ac.jid, configuration: CallConfiguration(mediaTransports: aliceMedia))
-        let bob = CallManager(transport: bc, local: bc.jid, configuration: CallConfiguration(mediaTransports: bobMedia))
-        await alice.start()
-        await bob.start()
-        let outgoing = try await alice.placeCall(to: bc.jid, useJMI: false, timeout: .seconds(30))
-        let aliceTransport = try await first(aliceMedia.made, "alice's transport")
-        let incoming = try await nextIncoming(bob)
-        let bobEvents = EventReader(incoming)
-        let answering = Task { try await incoming.accept() }
-        try await first(bobMedia.waiting, "bob's transport waits at the gate")
+        let call = try await Self.answeringAtTheGate()
+        let (outgoing, aliceTransport, bobEvents, bobMedia, answering) = (
+            call.outgoing, call.aliceTransport, call.bobEvents, call.bobMedia, call.answering
+        )
         let flood = (0..<500).map { i in
             Candidate(
                 component: 1, foundation: "\(i)", id: "c\(i)", ip: "127.0.0.1", network: 0, port: UInt16(20_000 + i),

@@ -124,14 +124,7 @@ import XMPPCore
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("jk-audio-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let encoder = try OpusEncoder(sampleRate: 48_000, channels: 1, application: .audio)
-        var tone = ToneGenerator(frequency: 440, amplitude: 0.3)
-        var writer = OggOpusWriter(head: OpusHead(channels: 1, preSkip: 312), serial: 7)
-        var bytes = writer.headerPages()
-        for _ in 0..<50 { bytes += writer.append(packet: try encoder.encode(tone.nextFrame(samplesPerChannel: 960)), samples: 960) }
-        bytes += writer.finish()
-        let url = dir.appendingPathComponent("tone.opus")
-        try Data(bytes).write(to: url)
+        let url = try writeOggOpusTone(frequency: 440, packets: 50, serial: 7, named: "tone.opus", in: dir)
         let source = try PCMBufferSource.file(url)
         var pcm: [Int16] = []
         while let frame = source.nextFrame() { pcm += frame }

@@ -4,9 +4,11 @@ import JingleKit
 import Testing
 import XMPPCore
 
-/// A media transport that records what the call hands it and lets the test speak for ICE/DTLS.
+/// A media transport that records what the call hands it and lets the test speak for ICE/DTLS;
+/// with `restarts`, it restarts ICE as `SignallingOnlyTransport` does and records each restart.
 actor RecordingTransport: MediaTransport {
     let inner = SignallingOnlyTransport()
+    let restarts: Bool
     nonisolated let events: AsyncStream<MediaTransportEvent>
     let sink: AsyncStream<MediaTransportEvent>.Continuation
     /// What the call told us, in order: the remote parameters, then trickled candidates.
@@ -14,10 +16,11 @@ actor RecordingTransport: MediaTransport {
     private let toldSink: AsyncStream<Told>.Continuation
 
     enum Told: Sendable, Hashable {
-        case start(RemoteMediaParameters), candidates([Candidate]), closed
+        case start(RemoteMediaParameters), candidates([Candidate]), restart(RemoteMediaParameters?), closed
     }
 
-    init() {
+    init(restarts: Bool = false) {
+        self.restarts = restarts
         (events, sink) = AsyncStream.makeStream(of: MediaTransportEvent.self)
         (told, toldSink) = AsyncStream.makeStream(of: Told.self)
     }
@@ -27,15 +30,25 @@ actor RecordingTransport: MediaTransport {
     func start(remote: RemoteMediaParameters) async { toldSink.yield(.start(remote)) }
     func addRemoteCandidates(_ candidates: [Candidate]) async { toldSink.yield(.candidates(candidates)) }
     func close() async { toldSink.yield(.closed); sink.finish() }
+    func restartICE(remote: RemoteMediaParameters?) async -> LocalTransport? {
+        guard restarts else { return nil }
+        toldSink.yield(.restart(remote))
+        return await inner.restartICE(remote: remote)
+    }
     nonisolated func emit(_ e: MediaTransportEvent) { sink.yield(e) }
 }
 
 actor RecordingProvider: MediaTransportProvider {
     nonisolated let made: AsyncStream<RecordingTransport>
     private let madeSink: AsyncStream<RecordingTransport>.Continuation
-    init() { (made, madeSink) = AsyncStream.makeStream(of: RecordingTransport.self) }
+    /// Whether the transports restart ICE (`RecordingTransport.restarts`).
+    let restarts: Bool
+    init(restarts: Bool = false) {
+        self.restarts = restarts
+        (made, madeSink) = AsyncStream.makeStream(of: RecordingTransport.self)
+    }
     func makeTransport(sid: String, role: Creator) async throws -> any MediaTransport {
-        let t = RecordingTransport()
+        let t = RecordingTransport(restarts: restarts)
         madeSink.yield(t)
         return t
     }
@@ -48,19 +61,27 @@ func first<T: Sendable>(_ stream: AsyncStream<T>, _ what: String) async throws -
     }
 }
 
+/// Alice and bob (`…/desk`) on one in-memory router, each with its own media transports, both started.
+func startedAliceAndBob(
+    aliceMedia: any MediaTransportProvider, bobMedia: any MediaTransportProvider
+) async -> (alice: CallManager, bob: CallManager, bobJID: JID) {
+    let router = InMemoryRouter()
+    let ac = await router.client("alice@localhost/desk"), bc = await router.client("bob@localhost/desk")
+    let alice = CallManager(transport: ac, local: ac.jid, configuration: CallConfiguration(mediaTransports: aliceMedia))
+    let bob = CallManager(transport: bc, local: bc.jid, configuration: CallConfiguration(mediaTransports: bobMedia))
+    await alice.start()
+    await bob.start()
+    return (alice, bob, bc.jid)
+}
+
 /// The seam where ICE + DTLS-SRTP plug in: what each side's transport is given, and how its
 /// reports become signalling (transport-info) and call events.
 @Suite struct MediaSeamTests {
     @Test func transportsGetThePeersParametersAndTheirReportsReachTheCall() async throws {
-        let router = InMemoryRouter()
         let aliceMedia = RecordingProvider(), bobMedia = RecordingProvider()
-        let ac = await router.client("alice@localhost/desk"), bc = await router.client("bob@localhost/desk")
-        let alice = CallManager(transport: ac, local: ac.jid, configuration: CallConfiguration(mediaTransports: aliceMedia))
-        let bob = CallManager(transport: bc, local: bc.jid, configuration: CallConfiguration(mediaTransports: bobMedia))
-        await alice.start()
-        await bob.start()
+        let (alice, bob, bobJID) = await startedAliceAndBob(aliceMedia: aliceMedia, bobMedia: bobMedia)
 
-        let outgoing = try await alice.placeCall(to: bc.jid, useJMI: false, timeout: .seconds(30))
+        let outgoing = try await alice.placeCall(to: bobJID, useJMI: false, timeout: .seconds(30))
         let aliceEvents = EventReader(outgoing)
         let aliceTransport = try await first(aliceMedia.made, "alice's transport")
         let incoming = try await nextIncoming(bob)

@@ -13,15 +13,7 @@ import XMPPCore
     /// Two seconds of a tone in an Ogg Opus file written with our OggOpusWriter (libopus,
     /// 20 ms packets, as opusenc writes them).
     static func opusPrompt(frequency: Double, in dir: URL) throws -> URL {
-        let encoder = try OpusEncoder(sampleRate: 48_000, channels: 1, application: .audio)
-        var tone = ToneGenerator(frequency: frequency, amplitude: 0.3)
-        var writer = OggOpusWriter(head: OpusHead(channels: 1, preSkip: 312), serial: 9)
-        var bytes = writer.headerPages()
-        for _ in 0..<100 { bytes += writer.append(packet: try encoder.encode(tone.nextFrame(samplesPerChannel: 960)), samples: 960) }
-        bytes += writer.finish()
-        let url = dir.appendingPathComponent("prompt.opus")
-        try Data(bytes).write(to: url)
-        return url
+        try writeOggOpusTone(frequency: frequency, packets: 100, serial: 9, named: "prompt.opus", in: dir)
     }
 
     @Test func anOggOpusPromptIsSentWithoutEncodingAndHeardAtItsFrequency() async throws {
@@ -56,15 +48,8 @@ import XMPPCore
     @Test func opusFilesWhosePacketsAreNot20msAreDecodedAndReEncoded() throws {
         let dir = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let encoder = try OpusEncoder(sampleRate: 48_000, channels: 1, application: .audio)
-        var tone = ToneGenerator(frequency: 500, amplitude: 0.3)
-        var writer = OggOpusWriter(head: OpusHead(channels: 1, preSkip: 312), serial: 3)
-        var bytes = writer.headerPages()
         // 40 ms packets (two 20 ms frames each would need repacketising; 60 ms etc. likewise).
-        for _ in 0..<25 { bytes += writer.append(packet: try encoder.encode(tone.nextFrame(samplesPerChannel: 1920)), samples: 1920) }
-        bytes += writer.finish()
-        let url = dir.appendingPathComponent("forty.opus")
-        try Data(bytes).write(to: url)
+        let url = try writeOggOpusTone(frequency: 500, packets: 25, samplesPerPacket: 1920, serial: 3, named: "forty.opus", in: dir)
         let file = try CallAudioFile.load(url)
         #expect(!file.sendsOpusPackets, "\(file.format)")
         let source = file.makeSource()

@@ -56,6 +56,13 @@ struct JMIServer {
         apply(out, from: who)
     }
 
+    /// `caller` proposes an audio call `id` to every device of `callee`'s account, and the
+    /// messages go round until none is left.
+    mutating func propose(_ id: String, from caller: JID, to callee: JID) throws {
+        try act(caller) { try $0.propose(id: id, to: callee.bare, descriptions: JMITests.audio, now: .zero) }
+        run()
+    }
+
     mutating func run() {
         var steps = 0
         while !queue.isEmpty && steps < 1000 {
@@ -89,8 +96,7 @@ struct JMIServer {
 
     @Test func callViaJMIThenJingleAndFinish() throws {
         var s = JMIServer([Self.romeo, Self.phone, Self.tablet])
-        try s.act(Self.romeo) { try $0.propose(id: "call1", to: Self.phone.bare, descriptions: Self.audio, now: .zero) }
-        s.run()
+        try s.propose("call1", from: Self.romeo, to: Self.phone)
         #expect(incomingIDs(s, Self.phone) == ["call1"] && incomingIDs(s, Self.tablet) == ["call1"])
         try s.act(Self.phone) { try $0.ringing(id: "call1") }
         try s.act(Self.tablet) { try $0.ringing(id: "call1") }
@@ -123,8 +129,7 @@ struct JMIServer {
 
     @Test func retractWhileRinging() throws {
         var s = JMIServer([Self.romeo, Self.phone, Self.tablet])
-        try s.act(Self.romeo) { try $0.propose(id: "c", to: Self.phone.bare, descriptions: Self.audio, now: .zero) }
-        s.run()
+        try s.propose("c", from: Self.romeo, to: Self.phone)
         try s.act(Self.phone) { try $0.ringing(id: "c") }
         s.run()
         try s.act(Self.romeo) { try $0.retract(id: "c") }
@@ -136,8 +141,7 @@ struct JMIServer {
 
     @Test func rejectOnOneDeviceStopsTheOthers() throws {
         var s = JMIServer([Self.romeo, Self.phone, Self.tablet])
-        try s.act(Self.romeo) { try $0.propose(id: "c", to: Self.phone.bare, descriptions: Self.audio, now: .zero) }
-        s.run()
+        try s.propose("c", from: Self.romeo, to: Self.phone)
         try s.act(Self.tablet) { try $0.reject(id: "c", reason: Reason(.decline)) }
         s.run()
         #expect(s.ends(Self.romeo) == [.rejected(Reason(.decline))])
@@ -147,8 +151,7 @@ struct JMIServer {
     @Test func crossingProposalsLowerIDWins() throws {
         var s = JMIServer([Self.romeo, Self.phone])
         try s.act(Self.romeo) { try $0.propose(id: "b-higher", to: Self.phone.bare, descriptions: Self.audio, now: .zero) }
-        try s.act(Self.phone) { try $0.propose(id: "a-lower", to: Self.romeo.bare, descriptions: Self.audio, now: .zero) }
-        s.run()
+        try s.propose("a-lower", from: Self.phone, to: Self.romeo)
         #expect(s.devices[Self.romeo]?.calls["b-higher"]?.state == .ended(.lostTieBreak))
         #expect(s.devices[Self.romeo]?.calls["a-lower"]?.state == .incoming)
         #expect(s.devices[Self.phone]?.calls["a-lower"]?.state == .proposing(ringing: false))
@@ -160,12 +163,10 @@ struct JMIServer {
 
     @Test func busyWhileInACall() throws {
         var s = JMIServer([Self.romeo, Self.phone, Self.mercutio])
-        try s.act(Self.romeo) { try $0.propose(id: "c1", to: Self.phone.bare, descriptions: Self.audio, now: .zero) }
-        s.run()
+        try s.propose("c1", from: Self.romeo, to: Self.phone)
         try s.act(Self.phone) { try $0.accept(id: "c1") }
         s.run()
-        try s.act(Self.mercutio) { try $0.propose(id: "c2", to: Self.phone.bare, descriptions: Self.audio, now: .zero) }
-        s.run()
+        try s.propose("c2", from: Self.mercutio, to: Self.phone)
         #expect(s.ends(Self.mercutio) == [.rejected(Reason(.busy))])
         #expect(s.devices[Self.phone]?.calls["c1"]?.state == .accepted)
     }
@@ -188,12 +189,10 @@ struct JMIServer {
         let tybalt = JID("tybalt@verona.example/sword")!
         var s = JMIServer([Self.romeo, Self.phone, Self.mercutio, tybalt])
         s.devices[Self.phone] = JingleMessageMachine(local: Self.phone, maximumCalls: 2)
-        try s.act(Self.romeo) { try $0.propose(id: "c1", to: Self.phone.bare, descriptions: Self.audio, now: .zero) }
-        s.run()
+        try s.propose("c1", from: Self.romeo, to: Self.phone)
         try s.act(Self.phone) { try $0.accept(id: "c1") }
         s.run()
-        try s.act(Self.mercutio) { try $0.propose(id: "c2", to: Self.phone.bare, descriptions: Self.audio, now: .zero) }
-        s.run()
+        try s.propose("c2", from: Self.mercutio, to: Self.phone)
         #expect(s.devices[Self.phone]?.calls["c2"]?.state == .incoming, "a second call rings")
         try s.act(tybalt) { try $0.propose(id: "c3", to: Self.phone.bare, descriptions: Self.audio, now: .zero) }
         s.run()
@@ -232,8 +231,7 @@ struct JMIServer {
 
     @Test func unansweredProposalIsRetractedAfterItsLifetime() throws {
         var s = JMIServer([Self.romeo, Self.phone])
-        try s.act(Self.romeo) { try $0.propose(id: "c", to: Self.phone.bare, descriptions: Self.audio, now: .zero) }
-        s.run()
+        try s.propose("c", from: Self.romeo, to: Self.phone)
         #expect(s.devices[Self.romeo]?.nextDeadline == .seconds(60))
         s.advance(to: .seconds(61))
         s.run()

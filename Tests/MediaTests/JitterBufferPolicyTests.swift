@@ -18,10 +18,7 @@ struct PlayoutSimulation {
     }
 
     mutating func run(arrivals: [(UInt16, Int)], firstPull: Int, pulls: Int) {
-        var events: [(ms: Int, order: Int, seq: UInt16?)] = arrivals.map { ($0.1, 0, $0.0) }
-        for i in 0..<pulls { events.append((firstPull + 20 * i, 1, nil)) }
-        events.sort { ($0.ms, $0.order) < ($1.ms, $1.order) }
-        for e in events {
+        for e in JitterSimulation.timeline(arrivals: arrivals, firstPull: firstPull, pulls: pulls) {
             let now = t0 + .milliseconds(e.ms)
             if let seq = e.seq {
                 buffer.insert(JitterSimulation.packet(seq), at: now)

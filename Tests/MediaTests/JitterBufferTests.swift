@@ -22,12 +22,18 @@ struct JitterSimulation {
             payload: [0xF8, UInt8(truncatingIfNeeded: seq)])
     }
 
-    /// `arrivals`: (sequence number, arrival in ms). Pulls start at `firstPull` ms.
-    mutating func run(arrivals: [(UInt16, Int)], firstPull: Int, pulls: Int) {
+    /// The arrivals and the pulls (every 20 ms from `firstPull` ms) in time order, an arrival
+    /// before a pull in the same millisecond; `seq` is nil for a pull.
+    static func timeline(arrivals: [(UInt16, Int)], firstPull: Int, pulls: Int) -> [(ms: Int, seq: UInt16?)] {
         var events: [(ms: Int, order: Int, seq: UInt16?)] = arrivals.map { ($0.1, 0, $0.0) }
         for i in 0..<pulls { events.append((firstPull + 20 * i, 1, nil)) }
         events.sort { ($0.ms, $0.order) < ($1.ms, $1.order) }
-        for e in events {
+        return events.map { ($0.ms, $0.seq) }
+    }
+
+    /// `arrivals`: (sequence number, arrival in ms). Pulls start at `firstPull` ms.
+    mutating func run(arrivals: [(UInt16, Int)], firstPull: Int, pulls: Int) {
+        for e in JitterSimulation.timeline(arrivals: arrivals, firstPull: firstPull, pulls: pulls) {
             let now = t0 + .milliseconds(e.ms)
             if let seq = e.seq {
                 insertResults[seq] = buffer.insert(Self.packet(seq), at: now)

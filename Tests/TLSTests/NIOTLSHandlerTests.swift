@@ -42,15 +42,22 @@ final class Recorder: ChannelInboundHandler {
         }
     }
 
-    @Test func starttlsAfterPlaintextPhaseBuffersWritesAndFiresEvent() throws {
-        let files = try CertificateFiles()
-        defer { files.remove() }
+    /// A client and a server channel, each with a `Recorder` behind what the test puts in front.
+    func recordedChannels() throws -> (client: EmbeddedChannel, server: EmbeddedChannel, clientRecorder: Recorder, serverRecorder: Recorder)
+    {
         let client = EmbeddedChannel()
         let server = EmbeddedChannel()
         let clientRecorder = Recorder()
         let serverRecorder = Recorder()
         try client.pipeline.syncOperations.addHandler(clientRecorder)
         try server.pipeline.syncOperations.addHandler(serverRecorder)
+        return (client, server, clientRecorder, serverRecorder)
+    }
+
+    @Test func starttlsAfterPlaintextPhaseBuffersWritesAndFiresEvent() throws {
+        let files = try CertificateFiles()
+        defer { files.remove() }
+        let (client, server, clientRecorder, serverRecorder) = try recordedChannels()
         try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5222)).wait()
         try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).wait()
 
@@ -96,12 +103,7 @@ final class Recorder: ChannelInboundHandler {
     @Test func verificationFailureFailsTheChannelWithTLSError() throws {
         let files = try CertificateFiles()
         defer { files.remove() }
-        let client = EmbeddedChannel()
-        let server = EmbeddedChannel()
-        let clientRecorder = Recorder()
-        let serverRecorder = Recorder()
-        try client.pipeline.syncOperations.addHandler(clientRecorder)
-        try server.pipeline.syncOperations.addHandler(serverRecorder)
+        let (client, server, clientRecorder, serverRecorder) = try recordedChannels()
         try server.pipeline.syncOperations.addHandler(try NIOTLSHandler.server(files.serverConfiguration), position: .first)
         try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).wait()
         try client.pipeline.syncOperations.addHandler(

@@ -16,18 +16,16 @@ import TLS
 /// The name contains `MediaSessionCallTests` so Tools/test runs it with the other real-time suites,
 /// alone, after the CPU-heavy ones.
 @Suite(.serialized) struct AiortcMediaSessionCallTests {
-    /// What one call delivered.
-    struct Outcome {
-        var profile: SRTPProfile
-        var connected: AiortcPeer.Message
-        var stopped: AiortcPeer.Message
-        var ours: MediaSessionStatistics
-        var iceStates: [ICEComponentState]
-        /// What we recorded, scored against the speech aiortc played.
-        var mosReceivedByUs: Double
-        /// What aiortc recorded, scored against the speech we sent.
-        var mosReceivedByAiortc: Double
-        var frames: Int
+    typealias Outcome = WebRTCPeerCall.Outcome
+
+    /// aiortc_peer.py with `options`.
+    static func aiortc(options: [String]) -> WebRTCPeerCall {
+        WebRTCPeerCall(
+            name: "aiortc",
+            startPeer: { role, play, record, dir in
+                try AiortcPeer(role: role, play: play, record: record, in: dir, options: options)
+            },
+            checkFormless: checkOnlyFormless)
     }
 
     @Test func aiortcAnswersOurJingleOffer() async throws {
@@ -66,9 +64,9 @@ import TLS
     /// in the codec or SRTP path being wrong. A real defect fails both calls.
     static func scored(_ call: () async throws -> Outcome) async throws -> Outcome {
         let first = try await call()
-        guard first.mosReceivedByUs < minimumMOS || first.mosReceivedByAiortc < minimumMOS else { return first }
+        guard first.mosReceivedByUs < minimumMOS || first.mosReceivedByPeer < minimumMOS else { return first }
         print(
-            "PESQ \(first.mosReceivedByUs) received by us, \(first.mosReceivedByAiortc) by aiortc, under \(minimumMOS) on the first call "
+            "PESQ \(first.mosReceivedByUs) received by us, \(first.mosReceivedByPeer) by aiortc, under \(minimumMOS) on the first call "
                 + "(\(first.ours.packetsLost) packets lost, \(first.ours.concealedFrames) frames concealed, "
                 + "\(first.ours.acceleratedFrames) buffer-high pulls): calling again")
         return try await call()
@@ -76,83 +74,12 @@ import TLS
 
     /// Our Jingle offer, aiortc's answer (aiortc_peer.py with `options`), the call.
     static func aiortcAnswers(options: [String] = [], label: String = "aiortc-answerer") async throws -> Outcome {
-        let dir = try CallSupport.temporaryDirectory()
-        defer { CallSupport.removeTemporary(dir) }
-        let speech = try CallSupport.makeSpeech(in: dir)
-        let peer = try AiortcPeer(
-            role: .answerer, play: speech.url, record: dir.appendingPathComponent("received-by-\(label).wav"), in: dir,
-            options: options)
-        defer { peer.terminate() }
-        let call = try AiortcCall(controlling: true)
-        defer { call.close() }
-        let agreed = try await WebRTCPeerNegotiation.weOffer(call, to: peer, name: "aiortc", checkFormless: Self.checkOnlyFormless)
-        let session = try WebRTCPeerNegotiation.startSession(call, agreed, jitterBuffer: Self.jitterBuffer)
-        return try await Self.run(call, session, peer: peer, speech: speech, dir: dir, label: label)
+        try await aiortc(options: options).peerAnswers(label: label)
     }
 
     /// aiortc's offer (aiortc_peer.py with `options`), our Jingle answer, the call.
     static func weAnswerAiortc(options: [String] = [], label: String = "aiortc-offerer") async throws -> Outcome {
-        let dir = try CallSupport.temporaryDirectory()
-        defer { CallSupport.removeTemporary(dir) }
-        let speech = try CallSupport.makeSpeech(in: dir)
-        let peer = try AiortcPeer(
-            role: .offerer, play: speech.url, record: dir.appendingPathComponent("received-by-\(label).wav"), in: dir,
-            options: options)
-        defer { peer.terminate() }
-
-        let call = try AiortcCall(controlling: false)
-        defer { call.close() }
-        let (agreed, answer) = try await WebRTCPeerNegotiation.weAnswer(
-            call, offerFrom: peer, name: "aiortc", expectLoopbackOffer: false, checkFormless: Self.checkOnlyFormless)
-        let session = try WebRTCPeerNegotiation.startSession(call, agreed, jitterBuffer: Self.jitterBuffer)
-        try peer.send(type: "answer", sdp: answer)
-
-        return try await Self.run(call, session, peer: peer, speech: speech, dir: dir, label: label)
-    }
-
-    // MARK: - The call itself, the same in both directions
-
-    /// aiortc paces its audio from Python's event loop, in bursts (a WAV chunk becomes several
-    /// packets at once), and on a loaded two-core machine it can stall for over 100 ms. A 200 ms
-    /// floor absorbs that, and with time stretching off every played frame stays 20 ms, so the
-    /// recording is what the codec and SRTP path delivered, sample-aligned, rather than how the
-    /// jitter buffer steered around the other process's scheduling.
-    static let jitterBuffer = AdaptiveJitterBufferSettings(minimumDelay: .milliseconds(200))
-
-    /// Waits for DTLS-SRTP on both ends, exchanges the speech both ways in real time, stops aiortc
-    /// and scores both recordings.
-    static func run(
-        _ call: AiortcCall, _ session: MediaSession, peer: AiortcPeer, speech: (url: URL, wav: WAVFile),
-        dir: URL, label: String
-    ) async throws -> Outcome {
-        let timers = CallSupport.driveTimers([session])
-        let event = await CallSupport.outcome(of: session)
-        timers.cancel()
-        guard case .established(let profile) = event else {
-            throw AiortcSignalling.Failure(
-                description: "\(label): our session did not establish: \(String(describing: event)); "
-                    + "ICE \(call.iceStates.withLock { $0 }); aiortc log: \(peer.logTail())")
-        }
-        // aiortc starts playing as soon as its DTLS is up, so our 20 ms clock starts now too: audio
-        // left unpulled meanwhile would only pile up in the jitter buffer as extra delay.
-        // The tail covers that delay and the difference between the two starts.
-        let exchange = try await AiortcCall.exchange(session, speech: speech.wav.samples, tailFrames: 100)
-        let connected = try await peer.next("connected", seconds: 1)
-        session.close(now: EngineClock.process.now)
-        let stopped = try await peer.stop()
-
-        let ours = dir.appendingPathComponent("received-by-jinglekit-\(label).wav")
-        try Data(WAVFile(sampleRate: 48_000, channels: 1, samples: exchange.recorded).serialized()).write(to: ours)
-        let theirs = dir.appendingPathComponent("received-by-\(label).wav")
-        let mosUs = try CallSupport.pesq(reference: speech.url, degraded: ours)
-        let mosThem = try CallSupport.pesq(reference: speech.url, degraded: theirs)
-        print(
-            "\(label): SRTP \(profile); PESQ received by JingleKit \(mosUs), received by aiortc \(mosThem); "
-                + "ours \(exchange.statistics); aiortc \(stopped)")
-        return Outcome(
-            profile: profile, connected: connected, stopped: stopped, ours: exchange.statistics,
-            iceStates: call.iceStates.withLock { $0 }, mosReceivedByUs: mosUs, mosReceivedByAiortc: mosThem,
-            frames: speech.wav.samples.count / MediaSession.samplesPerFrame)
+        try await aiortc(options: options).peerOffers(label: label, expectLoopbackOffer: false)
     }
 
     /// aiortc's SDP lines the mapping drops must be the ones Jingle has no form for: WebRTC's
@@ -185,6 +112,6 @@ import TLS
         #expect(o.ours.packetsRejected == 0)
         #expect(o.ours.rtcpReceived > 0, "aiortc's RTCP unprotects and parses")
         #expect(o.mosReceivedByUs >= minimumMOS)
-        #expect(o.mosReceivedByAiortc >= minimumMOS)
+        #expect(o.mosReceivedByPeer >= minimumMOS)
     }
 }

@@ -6,27 +6,19 @@ import ICETestSupport
 /// Datagrams handed straight from the shared GLib thread to a receiver (`holdDatagrams()`,
 /// `deliverDatagrams(to:)`), and teardown of agents that share that thread.
 @Suite(.serialized) struct ICEDatagramDeliveryTests {
-    /// Connects two loopback agents (b holding its datagrams) and returns their event pumps.
-    private func connectedPair(notes: AsyncStream<String>, sink: AsyncStream<String>.Continuation) async throws
-        -> (ICEAgent, ICEAgent, Task<[ICEEvent], Never>, Task<[ICEEvent], Never>)
-    {
+    /// Connects two loopback agents (b holding its datagrams).
+    private func connectedPair() async throws -> ICEAgentPair {
         let a = try ICEAgent(configuration: ICEConfiguration(controlling: true, localAddresses: ["127.0.0.1"]))
         let b = try ICEAgent(configuration: ICEConfiguration(controlling: false, localAddresses: ["127.0.0.1"]))
         b.holdDatagrams()
-        try a.setRemoteCredentials(try b.localCredentials())
-        try b.setRemoteCredentials(try a.localCredentials())
-        let pumpA = ICEPump.forward("a", a, to: b, notes: sink)
-        let pumpB = ICEPump.forward("b", b, to: a, notes: sink)
-        try a.gather()
-        try b.gather()
-        let connected = await ICEPump.waitFor(["a:ready", "b:ready"], in: notes)
-        #expect(connected.isSuperset(of: ["a:ready", "b:ready"]), "\(connected)")
-        return (a, b, pumpA, pumpB)
+        let pair = try await ICEPump.connect(a, b)
+        #expect(pair.connected.isSuperset(of: ["a:ready", "b:ready"]), "\(pair.connected)")
+        return pair
     }
 
     @Test func heldDatagramsReachTheReceiverInOrderAndNeverTheEventStream() async throws {
-        let (notes, sink) = AsyncStream<String>.makeStream()
-        let (a, b, pumpA, pumpB) = try await connectedPair(notes: notes, sink: sink)
+        let pair = try await connectedPair()
+        let (a, b, notes, sink) = (pair.a, pair.b, pair.notes, pair.sink)
         for word in ["one", "two", "three"] { try a.send(Array(word.utf8)) }
 
         let received = Mutex<[String]>([])
@@ -44,14 +36,14 @@ import ICETestSupport
         a.close()
         b.close()
         sink.finish()
-        let logB = await pumpB.value
-        _ = await pumpA.value
+        let logB = await pair.pumpB.value
+        _ = await pair.pumpA.value
         #expect(!logB.contains { if case .datagram = $0 { true } else { false } })
     }
 
     @Test func closingFromTheReceiverOnTheGLibThreadDoesNotWaitForItself() async throws {
-        let (notes, sink) = AsyncStream<String>.makeStream()
-        let (a, b, pumpA, pumpB) = try await connectedPair(notes: notes, sink: sink)
+        let pair = try await connectedPair()
+        let (a, b, notes, sink) = (pair.a, pair.b, pair.notes, pair.sink)
         b.deliverDatagrams { bytes in
             guard String(decoding: bytes, as: UTF8.self) == "bye" else { return }
             b.close() // on the shared GLib thread: must return without waiting for that thread
@@ -63,8 +55,8 @@ import ICETestSupport
         #expect(throws: ICEError.closed) { try b.send([1]) }
         a.close()
         sink.finish()
-        _ = await pumpA.value
-        _ = await pumpB.value // b's events end once it is closed
+        _ = await pair.pumpA.value
+        _ = await pair.pumpB.value // b's events end once it is closed
     }
 
     @Test func manyAgentsShareOneGLibContextAndAllTearDown() throws {

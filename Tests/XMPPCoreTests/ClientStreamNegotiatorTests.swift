@@ -19,13 +19,7 @@ import XMLStream
 
     /// Runs the negotiator up to the point where it has sent `<auth/>` after TLS.
     func throughTLS(_ n: inout ClientStreamNegotiator, mechanisms: [String]) -> [ClientStreamNegotiator.Action] {
-        _ = n.start(now: t0)
-        _ = n.handle(FakeServer.header(), now: t0)
-        _ = n.handle(FakeServer.features([FakeServer.startTLS(required: true)]), now: t0)
-        _ = n.handle(FakeServer.proceed, now: t0)
-        _ = n.tlsEstablished(now: t0)
-        _ = n.handle(FakeServer.header(id: "s2"), now: t0)
-        return n.handle(FakeServer.features([FakeServer.mechanisms(mechanisms)]), now: t0)
+        FakeServer.negotiateThroughTLS(&n, mechanisms: mechanisms, now: t0)
     }
 
     @Test func fullNegotiationWithSCRAMSHA1Vector() throws {
@@ -72,9 +66,7 @@ import XMLStream
 
     @Test func serverAssignedResourceWhenNoneRequested() {
         var n = negotiator(jid: "user@example.com")
-        _ = throughTLS(&n, mechanisms: ["PLAIN"])
-        _ = n.handle(FakeServer.sasl("success", nil), now: t0)
-        _ = n.handle(FakeServer.header(id: "s3"), now: t0)
+        FakeServer.negotiateThroughPLAIN(&n, now: t0)
         #expect(
             n.handle(FakeServer.features([FakeServer.bind]), now: t0)
                 == [.send("<iq type='set' id='bind_1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")])
@@ -140,9 +132,7 @@ import XMLStream
 
     @Test func bindConflict() {
         var n = negotiator()
-        _ = throughTLS(&n, mechanisms: ["PLAIN"])
-        _ = n.handle(FakeServer.sasl("success", nil), now: t0)
-        _ = n.handle(FakeServer.header(id: "s3"), now: t0)
+        FakeServer.negotiateThroughPLAIN(&n, now: t0)
         _ = n.handle(FakeServer.features([FakeServer.bind]), now: t0)
         let error = IQ(type: .error, id: "bind_1", error: StanzaError(.conflict))
         let actions = n.handle(.element(error.element), now: t0)
@@ -152,17 +142,13 @@ import XMLStream
 
     @Test func bindNotOffered() {
         var n = negotiator()
-        _ = throughTLS(&n, mechanisms: ["PLAIN"])
-        _ = n.handle(FakeServer.sasl("success", nil), now: t0)
-        _ = n.handle(FakeServer.header(id: "s3"), now: t0)
+        FakeServer.negotiateThroughPLAIN(&n, now: t0)
         #expect(n.handle(FakeServer.features([]), now: t0) == [.failed(.bind(reason: "the server does not offer resource binding"))])
     }
 
     @Test func bindResultWithoutJID() {
         var n = negotiator()
-        _ = throughTLS(&n, mechanisms: ["PLAIN"])
-        _ = n.handle(FakeServer.sasl("success", nil), now: t0)
-        _ = n.handle(FakeServer.header(id: "s3"), now: t0)
+        FakeServer.negotiateThroughPLAIN(&n, now: t0)
         _ = n.handle(FakeServer.features([FakeServer.bind]), now: t0)
         let actions = n.handle(.element(IQ(type: .result, id: "bind_1").element), now: t0)
         #expect(actions.count == 1 && actions.first?.isFailure == true)
@@ -170,9 +156,7 @@ import XMLStream
 
     @Test func requiredLegacySessionIsEstablished() {
         var n = negotiator()
-        _ = throughTLS(&n, mechanisms: ["PLAIN"])
-        _ = n.handle(FakeServer.sasl("success", nil), now: t0)
-        _ = n.handle(FakeServer.header(id: "s3"), now: t0)
+        FakeServer.negotiateThroughPLAIN(&n, now: t0)
         _ = n.handle(FakeServer.features([FakeServer.bind, FakeServer.session(optional: false)]), now: t0)
         #expect(
             n.handle(FakeServer.bindResult(jid: "user@example.com/phone"), now: t0)

@@ -4,6 +4,28 @@ import XMLStream
 
 /// Builds what a server sends during negotiation, for scripted negotiator tests.
 enum FakeServer {
+    /// Runs `n` against this server up to the point where it has sent `<auth/>` after TLS
+    /// (offered `mechanisms`); the actions of that last step.
+    static func negotiateThroughTLS(
+        _ n: inout ClientStreamNegotiator, mechanisms: [String], now t0: EngineInstant
+    ) -> [ClientStreamNegotiator.Action] {
+        _ = n.start(now: t0)
+        _ = n.handle(header(), now: t0)
+        _ = n.handle(features([startTLS(required: true)]), now: t0)
+        _ = n.handle(proceed, now: t0)
+        _ = n.tlsEstablished(now: t0)
+        _ = n.handle(header(id: "s2"), now: t0)
+        return n.handle(features([self.mechanisms(mechanisms)]), now: t0)
+    }
+
+    /// Runs `n` through TLS and a successful PLAIN authentication, up to the post-SASL stream
+    /// header; the features come next.
+    static func negotiateThroughPLAIN(_ n: inout ClientStreamNegotiator, now t0: EngineInstant) {
+        _ = negotiateThroughTLS(&n, mechanisms: ["PLAIN"], now: t0)
+        _ = n.handle(sasl("success", nil), now: t0)
+        _ = n.handle(header(id: "s3"), now: t0)
+    }
+
     static func header(id: String = "s1", version: String = "1.0") -> XMLStreamEvent {
         .streamOpened(
             XMLElement(

@@ -196,15 +196,7 @@ struct FakeSMServer {
     ) {
         let t0 = EngineInstant.zero
         var n = ClientStreamNegotiator(configuration: .init(jid: Self.jid, password: "pw", resumption: resumption))
-        _ = n.start(now: t0)
-        _ = n.handle(FakeServer.header(), now: t0)
-        _ = n.handle(FakeServer.features([FakeServer.startTLS(required: true)]), now: t0)
-        _ = n.handle(FakeServer.proceed, now: t0)
-        _ = n.tlsEstablished(now: t0)
-        _ = n.handle(FakeServer.header(id: "s2"), now: t0)
-        _ = n.handle(FakeServer.features([FakeServer.mechanisms(["PLAIN"])]), now: t0)
-        _ = n.handle(FakeServer.sasl("success", nil), now: t0)
-        _ = n.handle(FakeServer.header(id: "s3"), now: t0)
+        FakeServer.negotiateThroughPLAIN(&n, now: t0)
         var features = [FakeServer.bind]
         if sm { features.append(XMLElement("sm", namespace: XMPPNamespace.streamManagement)) }
         let actions = n.handle(FakeServer.features(features), now: t0)

@@ -5,21 +5,9 @@ It offers or answers one audio stream over ICE + DTLS-SRTP with Opus, plays a WA
 far side and records what it receives to another WAV file. The test on the other end maps SDP
 to and from Jingle with JingleKit's own mapping, so this program only ever sees plain SDP.
 
-Protocol: one JSON object per line. Messages to this program arrive on standard input, messages
-from it leave on standard output (diagnostics go to standard error).
-
-    answerer:  stdin  {"type": "offer", "sdp": "..."}
-               stdout {"type": "answer", "sdp": "..."}
-    offerer:   stdout {"type": "offer", "sdp": "..."}
-               stdin  {"type": "answer", "sdp": "..."}
-    both:      stdout {"type": "state", "connection": "connecting" | "connected" | "failed" | ...}
-               stdout {"type": "connected", "srtpProfile": "SRTP_AEAD_AES_128_GCM", "dtlsRole": "client"}
-               stdin  {"type": "stop"}   (or end of input, or --duration elapsed)
-               stdout {"type": "stopped", "reason": "...", "packetsSent": n, "packetsReceived": n,
-                       "packetsLost": n, "recordedFrames": n}
-
-The SDP from aiortc is complete (it gathers before it returns a description), so no candidate
-trickles afterwards. Only 127.0.0.1 is used: aioice leaves loopback out of its host candidates,
+It speaks the JSON-lines protocol of peer_control.py on standard input and output. The SDP from
+aiortc is complete (it gathers before it returns a description), so no candidate trickles
+afterwards. Only 127.0.0.1 is used: aioice leaves loopback out of its host candidates,
 so this program replaces aioice's address lookup, and the ICE server list is empty so nothing
 is sent anywhere but loopback.
 
@@ -41,6 +29,8 @@ import aioice.ice
 import aiortc.rtcdtlstransport
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer, MediaRecorder
+
+from peer_control import argument_parser, emit
 
 
 def loopback_only(use_ipv4: bool, use_ipv6: bool) -> list[str]:
@@ -66,12 +56,6 @@ def restrict_srtp_profiles(name: str) -> None:
         known = ", ".join(p.openssl_profile.decode() for p in profiles)
         raise SystemExit(f"aiortc_peer: unknown SRTP profile {name!r} (aiortc has {known})")
     aiortc.rtcdtlstransport.SRTP_PROFILES = chosen
-
-
-def emit(message: dict) -> None:
-    """Writes one JSON line to the test."""
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
 
 
 class Input:
@@ -227,12 +211,7 @@ def dtls_summary(pc: RTCPeerConnection) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--role", choices=["answerer", "offerer"], required=True)
-    parser.add_argument("--play", required=True, help="WAV file sent to the far side")
-    parser.add_argument("--record", required=True, help="WAV file for what the far side sends")
-    parser.add_argument("--duration", type=float, default=60.0,
-                        help="upper bound in seconds before stopping on its own (default 60)")
+    parser = argument_parser(__doc__, record_help="WAV file for what the far side sends")
     parser.add_argument("--srtp-profile", help="the only DTLS-SRTP profile to offer or accept (OpenSSL name)")
     parser.add_argument("--verbose", action="store_true", help="aiortc debug logging on standard error")
     args = parser.parse_args()

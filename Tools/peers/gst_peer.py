@@ -8,19 +8,8 @@ samples (960 minus opusenc's 312-sample look-ahead), then 960: a receiver must f
 This program keeps that behaviour; it is the point of the test. Run it with Debian's Python
 (/usr/bin/python3, where python3-gst-1.0 lives), not the venv.
 
-It speaks the JSON-lines protocol of aiortc_peer.py (one JSON object per line; messages to this
-program on standard input, from it on standard output, diagnostics on standard error):
-
-    answerer:  stdin  {"type": "offer", "sdp": "..."}
-               stdout {"type": "answer", "sdp": "..."}
-    offerer:   stdout {"type": "offer", "sdp": "..."}
-               stdin  {"type": "answer", "sdp": "..."}
-    both:      stdout {"type": "state", "connection": "connecting" | "connected" | "failed" | ...}
-               stdout {"type": "connected", "srtpProfile": "SRTP_AES128_CM_SHA1_80", "dtlsRole": "client"}
-               stdin  {"type": "stop"}   (or end of input, or --duration elapsed)
-               stdout {"type": "stopped", "reason": "...", "packetsSent": n, "packetsReceived": n,
-                       "packetsLost": n, "bytesReceived": n, "recordedFrames": n,
-                       "firstTimestampSteps": [648, 960, ...]}
+It speaks the JSON-lines protocol of peer_control.py (as aiortc_peer.py does); its "stopped"
+message adds "bytesReceived": n and "firstTimestampSteps": [648, 960, ...].
 
 The SDP it sends is complete: it waits for ICE gathering to finish and puts every candidate in
 the description, so nothing trickles afterwards.
@@ -56,6 +45,8 @@ import wave
 
 import gi
 
+from peer_control import argument_parser, emit
+
 gi.require_version("Gst", "1.0")
 gi.require_version("GstWebRTC", "1.0")
 gi.require_version("GstSdp", "1.0")
@@ -73,16 +64,6 @@ SRTP_PROFILES = {
     ("aes-128-gcm", "null"): "SRTP_AEAD_AES_128_GCM",
     ("aes-256-gcm", "null"): "SRTP_AEAD_AES_256_GCM",
 }
-
-_out_lock = threading.Lock()
-
-
-def emit(message: dict) -> None:
-    """Writes one JSON line to the test (from any GStreamer thread)."""
-    with _out_lock:
-        sys.stdout.write(json.dumps(message) + "\n")
-        sys.stdout.flush()
-
 
 def log(text: str) -> None:
     sys.stderr.write("gst_peer: " + text + "\n")
@@ -441,12 +422,7 @@ def read_message(stream, kind: str | None) -> dict | None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--role", choices=["answerer", "offerer"], required=True)
-    parser.add_argument("--play", required=True, help="WAV file sent to the far side")
-    parser.add_argument("--record", required=True, help="WAV file (48 kHz mono s16) for what the far side sends")
-    parser.add_argument("--duration", type=float, default=60.0,
-                        help="upper bound in seconds before stopping on its own (default 60)")
+    parser = argument_parser(__doc__, record_help="WAV file (48 kHz mono s16) for what the far side sends")
     args = parser.parse_args()
     Gst.init(None)
     return Peer(args).run()

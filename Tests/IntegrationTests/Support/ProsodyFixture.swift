@@ -56,9 +56,14 @@ enum Repository {
     /// combined output. Waiting must not hold one of the few cooperative threads (two on a
     /// two-core machine): in-process XMPP clients, call managers and harness runners of suites
     /// running in parallel need them, and a harness starved for a second judges timings wrongly.
-    static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+    /// `folder`: its working directory (else ours); `environment`: its whole environment (else ours).
+    static func run(
+        _ executable: String, _ arguments: [String], in folder: String? = nil, environment: [String: String]? = nil
+    ) async throws -> (status: Int32, output: String) {
         let result: Result<(status: Int32, output: String), Error> = await withCheckedContinuation { c in
-            Thread { c.resume(returning: Result { try runBlocking(executable, arguments) }) }.start()
+            Thread {
+                c.resume(returning: Result { try runBlocking(executable, arguments, in: folder, environment: environment) })
+            }.start()
         }
         return try result.get()
     }
@@ -66,7 +71,9 @@ enum Repository {
     /// `run` on the calling thread, for where no task is waiting (the exit handler).
     /// Output goes through a file, not a pipe: a daemon the command leaves running may inherit
     /// the pipe and would keep it open forever.
-    static func runBlocking(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    static func runBlocking(
+        _ executable: String, _ arguments: [String], in folder: String? = nil, environment: [String: String]? = nil
+    ) throws -> (status: Int32, output: String) {
         let outputPath = NSTemporaryDirectory() + "jinglekit-run-\(UUID().uuidString).log"
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
@@ -74,6 +81,8 @@ enum Repository {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
+        if let environment { process.environment = environment }
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
