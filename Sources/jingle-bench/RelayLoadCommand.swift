@@ -1,4 +1,6 @@
 import ArgumentParser
+import DriverClock
+import EngineTime
 import Foundation
 import STUN
 import TURNClientEngine
@@ -154,7 +156,7 @@ struct EchoSessions {
         guard pending.isEmpty else { throw ValidationError("\(pending.count) of \(count) sessions got no channel within 30 s") }
     }
 
-    static func now() -> Timestamp { Timestamp(seconds: Date().timeIntervalSince1970) }
+    static func now() -> EngineInstant { EngineClock.process.now }
 
     static func monotonic() -> Double {
         var t = timespec()
