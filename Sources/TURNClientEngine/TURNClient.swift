@@ -166,7 +166,8 @@ public struct TURNClient: Sendable {
 
     // MARK: - Input
 
-    public mutating func handleDatagram(_ bytes: [UInt8], now: EngineInstant) -> [Action] {
+    /// A datagram (or framed stream message) from the server.
+    public mutating func handle(_ bytes: [UInt8], now: EngineInstant) -> [Action] {
         guard let first = bytes.first else { return [] }
         if ChannelData.isChannelData(first) {
             guard let (number, payload) = try? bytes.withUnsafeBytes({ try ChannelData.parse($0) }),

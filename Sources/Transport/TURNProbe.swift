@@ -161,9 +161,9 @@ public enum TURNProbe {
                 }
                 if tcp {
                     stream += buffer[..<n]
-                    while let frame = nextFrame(&stream) { perform(client.handleDatagram(frame, now: now())) }
+                    while let frame = nextFrame(&stream) { perform(client.handle(frame, now: now())) }
                 } else {
-                    perform(client.handleDatagram(Array(buffer[..<n]), now: now()))
+                    perform(client.handle(Array(buffer[..<n]), now: now()))
                 }
             } else {
                 perform(client.handleTimeout(now: now()))

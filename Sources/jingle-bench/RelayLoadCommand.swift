@@ -148,7 +148,7 @@ struct EchoSessions {
                 while true {
                     let n = buffer.withUnsafeMutableBytes { recv(sockets[i], $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
                     guard n > 0, var client = clients[i] else { break }
-                    work[i] += client.handleDatagram(Array(buffer[0..<n]), now: Self.now())
+                    work[i] += client.handle(Array(buffer[0..<n]), now: Self.now())
                     clients[i] = client
                 }
             }

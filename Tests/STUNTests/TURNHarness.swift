@@ -95,7 +95,7 @@ final class TURNHarness {
             case .sendToClient(let tuple, let bytes):
                 toClient[tuple, default: []].append(bytes)
                 if var c = clients[tuple] {
-                    let next = c.handleDatagram(bytes, now: now)
+                    let next = c.handle(bytes, now: now)
                     clients[tuple] = c
                     process(tuple, next)
                 }
