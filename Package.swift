@@ -104,7 +104,7 @@ let package = Package(
             path: "Sources/STUN", swiftSettings: swiftSettings),
         // The TURN client engine (RFC 8656 §6-§12, RFC 6062) over the STUN wire types.
         .target(
-            name: "TURNClientEngine", dependencies: ["STUN", "CryptoPrimitives"],
+            name: "TURNClientEngine", dependencies: ["EngineTime", "STUN", "CryptoPrimitives"],
             path: "Sources/TURNClientEngine", swiftSettings: swiftSettings),
         // Jingle IQs and JMI messages as the tools' JSON, and Jingle <-> SDP from text.
         .target(
@@ -113,7 +113,7 @@ let package = Package(
         .target(
             name: "TURNServer",
             dependencies: [
-                "STUN", "CryptoPrimitives",
+                "EngineTime", "STUN", "CryptoPrimitives",
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
             path: "Sources/TURNServer", swiftSettings: swiftSettings),
@@ -131,7 +131,7 @@ let package = Package(
             name: "Media", dependencies: ["COpus", "CSndFile", "CSoxr", "EngineTime"],
             path: "Sources/Media", swiftSettings: swiftSettings),
         .target(
-            name: "Transport", dependencies: ["CNice", "CSRTP", "EngineTime", "TLS", "STUN", "TURNClientEngine", "Media"],
+            name: "Transport", dependencies: ["CNice", "CSRTP", "DriverClock", "EngineTime", "TLS", "STUN", "TURNClientEngine", "Media"],
             path: "Sources/Transport", swiftSettings: swiftSettings),
         // Virtual-time network paths and senders for media tests and benchmarks (not a product).
         .target(
@@ -152,7 +152,7 @@ let package = Package(
         // The relay's kernel fast path: a TC program built from BPF/*.bpf.c by CompileBPF at build
         // time, its loader and its maps.
         .target(
-            name: "RelayFastPath", dependencies: ["TURNServer", "STUN", "CBPF"],
+            name: "RelayFastPath", dependencies: ["EngineTime", "TURNServer", "STUN", "CBPF"],
             path: "Sources/RelayFastPath", exclude: ["BPF"], swiftSettings: swiftSettings, plugins: ["CompileBPF"]),
         .executableTarget(name: "compile-bpf", path: "Sources/compile-bpf"),
         .plugin(
@@ -161,7 +161,7 @@ let package = Package(
         .target(
             name: "RelayServer",
             dependencies: [
-                "TURNServer", "STUN", "TLS", "CLinuxCalls", "RelayFastPath",
+                "DriverClock", "EngineTime", "TURNServer", "STUN", "TLS", "CLinuxCalls", "RelayFastPath",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -227,7 +227,8 @@ let package = Package(
         .executableTarget(
             name: "jingle-bench",
             dependencies: [
-                "XMLStream", "CXMLBenchLoop", "MediaBenchmarks", "STUN", "TURNClientEngine", "Media", "Transport",
+                "XMLStream", "CXMLBenchLoop", "MediaBenchmarks", "DriverClock", "EngineTime", "STUN", "TURNClientEngine", "Media",
+                "Transport",
                 "JingleKit", "Jingle", "XMPPClient", "XMPPCore", "JingleKitVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -265,7 +266,7 @@ let package = Package(
             name: "JingleTests", dependencies: ["Jingle", "JingleJSON", "XMLStream", "XMPPCore"],
             resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(
-            name: "STUNTests", dependencies: ["STUN", "TURNClientEngine", "TURNServer"],
+            name: "STUNTests", dependencies: ["EngineTime", "STUN", "TURNClientEngine", "TURNServer"],
             resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(
             name: "TLSTests",
@@ -297,7 +298,9 @@ let package = Package(
         .testTarget(
             name: "RelayTests",
             dependencies: [
-                "RelayServer", "RelayFastPath", "TURNServer", "STUN", "TURNClientEngine", "CLinuxCalls", "Transport", "ICETestSupport",
+                "DriverClock", "EngineTime", "RelayServer", "RelayFastPath", "TURNServer", "STUN", "TURNClientEngine", "CLinuxCalls",
+                "Transport",
+                "ICETestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -2,6 +2,7 @@
     import Glibc
 #endif
 internal import CBPF
+import EngineTime
 import STUN
 import TURNServer
 
@@ -61,9 +62,9 @@ public struct KernelChannelTable {
     public var count: Int { installed.count }
 
     /// Makes the maps hold exactly `routes`, with expiry stamps converted from the engine's
-    /// clock (`wallNow`) to the kernel's monotonic one; returns what the kernel relayed since the
+    /// clock (`now`) to the kernel's monotonic one; returns what the kernel relayed since the
     /// last sync, per allocation.
-    public mutating func sync(_ routes: [KernelChannelRoute], wallNow: Timestamp) -> [FiveTuple: Relayed] {
+    public mutating func sync(_ routes: [KernelChannelRoute], now: EngineInstant) -> [FiveTuple: Relayed] {
         let monotonicNow = Self.monotonicNanoseconds()
         let interfaces = InterfaceRoutes.current()
         var relayed: [FiveTuple: Relayed] = [:]
@@ -72,8 +73,8 @@ public struct KernelChannelTable {
         for route in routes {
             let key = Key(client: route.client, server: route.server, channel: route.channel)
             wanted.insert(key)
-            let remaining = max(0, route.expires - wallNow)
-            let expires = monotonicNow &+ UInt64(min(remaining, 86_400) * 1_000_000_000)
+            let remaining = min(max(.zero, route.expires - now), .seconds(86_400)).components
+            let expires = monotonicNow &+ UInt64(remaining.seconds) * 1_000_000_000 &+ UInt64(remaining.attoseconds / 1_000_000_000)
             if var entry = installed[key] {
                 if entry.route.peer != route.peer || entry.route.relay != route.relay { deletePeerEntry(entry.route) }
                 entry.route = route

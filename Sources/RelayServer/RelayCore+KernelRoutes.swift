@@ -1,3 +1,4 @@
+import EngineTime
 import RelayFastPath
 import STUN
 import TURNServer
@@ -6,20 +7,20 @@ extension RelayCore {
     /// How often the kernel's routes follow the engine: new channels are relayed in user space
     /// until then, refreshed ones have their expiry stamps moved on, ended ones are removed
     /// (each entry also stops by itself at its own expiry).
-    static let kernelSyncInterval = 1.0
+    static let kernelSyncInterval = Duration.seconds(1)
     /// After a ChannelBind or CreatePermission, at most this long (and no more often).
-    static let kernelSyncSoon = 0.05
+    static let kernelSyncSoon = Duration.milliseconds(50)
 
     /// Starts keeping the kernel fast path's maps equal to this thread's channels.
     func useKernelRoutes(_ program: ChannelRelayProgram) {
         kernelTable = KernelChannelTable(program: program)
-        nextKernelSync = wallClock()
+        nextKernelSync = engineNow()
     }
 
     /// Brings the maps up to date with the engine and counts what the kernel relayed.
-    func syncKernelRoutes(now: Timestamp) {
+    func syncKernelRoutes(now: EngineInstant) {
         guard var table = kernelTable else { return }
-        let relayed = table.sync(engine.kernelChannelRoutes(now: now), wallNow: now)
+        let relayed = table.sync(engine.kernelChannelRoutes(now: now), now: now)
         kernelTable = table
         absorb(relayed)
         lastKernelSync = now

@@ -26,7 +26,7 @@ extension RelayCore {
         // SO_REUSEPORT would let the listener share a port another socket already listens on
         // (another relay process of the same user): probe without it first.
         guard RelayCore.tcpPortIsFree(relay) else {
-            execute(engine.relayAddressInUse(relay, now: wallClock()))
+            execute(engine.relayAddressInUse(relay, now: engineNow()))
             return
         }
         let core = self
@@ -43,12 +43,12 @@ extension RelayCore {
                     switch result {
                     case .success(let channel):
                         core.tcpRelays[relay] = channel
-                        core.execute(core.engine.relayOpened(relay, now: wallClock()))
+                        core.execute(core.engine.relayOpened(relay, now: engineNow()))
                     case .failure(let error as IOError) where error.errnoCode == EADDRINUSE:
-                        core.execute(core.engine.relayAddressInUse(relay, now: wallClock()))
+                        core.execute(core.engine.relayAddressInUse(relay, now: engineNow()))
                     case .failure(let error):
                         core.logger.warning("relay listener bind failed", metadata: ["relay": "\(relay)", "error": "\(error)"])
-                        core.execute(core.engine.relayFailed(relay, now: wallClock()))
+                        core.execute(core.engine.relayFailed(relay, now: engineNow()))
                     }
                 }
             }
@@ -101,9 +101,9 @@ extension RelayCore {
                     case .success(let channel):
                         core.peerChannels[id] = channel
                         core.peerIDs[ObjectIdentifier(channel)] = id
-                        core.execute(core.engine.peerConnectionEstablished(id, now: wallClock()))
+                        core.execute(core.engine.peerConnectionEstablished(id, now: engineNow()))
                     case .failure:
-                        core.execute(core.engine.peerConnectionFailed(id, now: wallClock()))
+                        core.execute(core.engine.peerConnectionFailed(id, now: engineNow()))
                     }
                 }
             }
@@ -112,7 +112,7 @@ extension RelayCore {
     /// A peer connected to a relayed address (RFC 6062 §5.3): kept if the engine announces it
     /// with ConnectionAttempt, closed otherwise.
     func peerAccepted(_ channel: Channel, from peer: TransportAddress, on relay: TransportAddress) {
-        let (id, actions) = engine.peerConnectionAccepted(from: peer, on: relay, now: wallClock())
+        let (id, actions) = engine.peerConnectionAccepted(from: peer, on: relay, now: engineNow())
         if let id {
             peerChannels[id] = channel
             peerIDs[ObjectIdentifier(channel)] = id
@@ -128,7 +128,7 @@ extension RelayCore {
         guard let peer = peerChannels[id], let client = connections[tuple], let handler = streamHandlers[tuple] else {
             // One side is already gone: end both (the client's connection is past STUN now).
             connections[tuple]?.close(promise: nil)
-            execute(engine.peerConnectionClosed(id, now: wallClock()))
+            execute(engine.peerConnectionClosed(id, now: engineNow()))
             return
         }
         dataConnections[id] = tuple
@@ -141,7 +141,7 @@ extension RelayCore {
     /// The peer side closed (RFC 6062 §5.5).
     func peerChannelClosed(_ channel: Channel) {
         guard let id = peerIDs[ObjectIdentifier(channel)] else { return }
-        execute(engine.peerConnectionClosed(id, now: wallClock()))
+        execute(engine.peerConnectionClosed(id, now: engineNow()))
     }
 
     /// Closes a peer connection and its data connection, each after what was already written

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import EngineTime
 import Logging
 import NIOCore
 import STUN
@@ -54,8 +55,8 @@ final class RelayCore: @unchecked Sendable {
     /// kernel relayed for them so far, and when the routes are next brought up to date.
     var kernelTable: KernelChannelTable?
     var kernelRelayed = KernelChannelTable.Relayed()
-    var nextKernelSync = Timestamp(seconds: 0)
-    var lastKernelSync = Timestamp(seconds: 0)
+    var nextKernelSync = EngineInstant.zero
+    var lastKernelSync = EngineInstant.zero
 
     enum Endpoint {
         case listener(DirectUDPSocket)
@@ -133,10 +134,11 @@ final class RelayCore: @unchecked Sendable {
         while !stopRequested {
             poll.wait(timeoutMilliseconds: waitTimeout()) { token in readable(Int(token)) }
             runInbox()
-            if let deadline = engine.nextDeadline, deadline <= wallClock() {
-                execute(engine.handleTimeout(now: wallClock()))
+            let now = engineNow()
+            if let deadline = engine.nextDeadline, deadline <= now {
+                execute(engine.handleTimeout(now: now))
             }
-            if kernelTable != nil, wallClock() >= nextKernelSync { syncKernelRoutes(now: wallClock()) }
+            if kernelTable != nil, now >= nextKernelSync { syncKernelRoutes(now: now) }
             flush()
         }
         runInbox()
@@ -147,7 +149,8 @@ final class RelayCore: @unchecked Sendable {
     private func waitTimeout() -> CInt {
         if inbox.withLock({ !$0.work.isEmpty }) { return 0 }
         guard let deadline = engine.nextDeadline else { return 1000 }
-        let milliseconds = (deadline - wallClock()) * 1000
+        let remaining = (deadline - engineNow()).components
+        let milliseconds = Double(remaining.seconds) * 1000 + Double(remaining.attoseconds) / 1e15
         return CInt(max(0, min(1000, milliseconds.rounded(.up))))
     }
 
@@ -193,7 +196,7 @@ final class RelayCore: @unchecked Sendable {
                 let n = receiveBatch.receive(fd: socket.fd, limit: receiveBatch.capacity)
                 if n < 0 { receiveErrors += 1; return }
                 // One clock read per batch: the datagrams arrived within microseconds.
-                let now = wallClock()
+                let now = engineNow()
                 for i in 0..<n {
                     guard let bytes = receiveBatch.bytes(i), let client = receiveBatch.source(i) else { receiveErrors += 1; continue }
                     clientDatagram(bytes, from: client, listener: socket, now: now)
@@ -203,7 +206,7 @@ final class RelayCore: @unchecked Sendable {
         case .relay(let socket, let relay):
             let n = receiveBatch.receive(fd: socket.fd, limit: 16)
             if n < 0 { receiveErrors += 1; return }
-            let now = wallClock()
+            let now = engineNow()
             for i in 0..<n {
                 guard let bytes = receiveBatch.bytes(i), let peer = receiveBatch.source(i) else { receiveErrors += 1; continue }
                 if peerDatagram(bytes, from: peer, relay: relay, now: now) { socket.countIn(bytes.count) }
@@ -214,7 +217,7 @@ final class RelayCore: @unchecked Sendable {
     // MARK: - Hot paths
 
     /// A UDP datagram from a client on `listener`.
-    func clientDatagram(_ bytes: UnsafeRawBufferPointer, from client: TransportAddress, listener: DirectUDPSocket, now: Timestamp) {
+    func clientDatagram(_ bytes: UnsafeRawBufferPointer, from client: TransportAddress, listener: DirectUDPSocket, now: EngineInstant) {
         guard let first = bytes.first else { return }
         let tuple = FiveTuple(client: client, server: listener.local, transport: .udp)
         if ChannelData.isChannelData(first) {
@@ -225,12 +228,12 @@ final class RelayCore: @unchecked Sendable {
             }
             return
         }
-        execute(engine.handleClientDatagram(Array(bytes), from: tuple, now: now))
+        execute(engine.handleClientDatagram(Array(bytes), from: tuple, now: now, wallClock: unixTime()))
     }
 
     /// A datagram from a peer on a relayed address; whether it went on to the client.
     @discardableResult
-    func peerDatagram(_ bytes: UnsafeRawBufferPointer, from peer: TransportAddress, relay: TransportAddress, now: Timestamp) -> Bool {
+    func peerDatagram(_ bytes: UnsafeRawBufferPointer, from peer: TransportAddress, relay: TransportAddress, now: EngineInstant) -> Bool {
         let length = bytes.count
         switch engine.routePeerData(from: peer, to: relay, length: length, now: now) {
         case .dropped:
@@ -259,7 +262,7 @@ final class RelayCore: @unchecked Sendable {
 
     /// A framed message from a TCP or TLS client.
     func streamMessage(_ bytes: [UInt8], tuple: FiveTuple) {
-        let actions = engine.handleClientDatagram(bytes, from: tuple, now: wallClock())
+        let actions = engine.handleClientDatagram(bytes, from: tuple, now: engineNow(), wallClock: unixTime())
         execute(actions)
         // Only a ConnectionBind that decodes held the connection (`StreamClientHandler`); one
         // that does not came with other frames and must not release a later bind's hold.
@@ -276,7 +279,7 @@ final class RelayCore: @unchecked Sendable {
     func streamChannelData(channel number: UInt16, payload: [UInt8], tuple: FiveTuple) {
         let bytes = ChannelData.encode(channel: number, data: payload)
         bytes.withUnsafeBytes { raw in
-            if case .toPeer(let relay, let peer, let range) = engine.routeChannelData(raw, from: tuple, now: wallClock()),
+            if case .toPeer(let relay, let peer, let range) = engine.routeChannelData(raw, from: tuple, now: engineNow()),
                 let out = relays[relay]
             {
                 out.send(UnsafeRawBufferPointer(rebasing: raw[range]), to: peer)
@@ -298,7 +301,7 @@ final class RelayCore: @unchecked Sendable {
     func streamClosed(_ tuple: FiveTuple) {
         connections[tuple] = nil
         streamHandlers[tuple] = nil
-        execute(engine.clientDisconnected(tuple, now: wallClock()))
+        execute(engine.clientDisconnected(tuple, now: engineNow()))
     }
 
     // MARK: - Output
@@ -370,14 +373,14 @@ final class RelayCore: @unchecked Sendable {
             let socket = try DirectUDPSocket(binding: relay, bufferBytes: socketBufferBytes / 4, reuseAddress: false, batched: false)
             relays[relay] = socket
             track(socket.fd, .relay(socket, relay))
-            return engine.relayOpened(relay, now: wallClock())
+            return engine.relayOpened(relay, now: engineNow())
         } catch DirectUDPSocket.SocketError.bind(_, EADDRINUSE) {
             // Another process holds the port (the range may overlap ephemeral ports): move.
             logger.debug("relay port in use, trying another", metadata: ["relay": "\(relay)"])
-            return engine.relayAddressInUse(relay, now: wallClock())
+            return engine.relayAddressInUse(relay, now: engineNow())
         } catch {
             logger.warning("relay socket bind failed", metadata: ["relay": "\(relay)", "error": "\(error)"])
-            return engine.relayFailed(relay, now: wallClock())
+            return engine.relayFailed(relay, now: engineNow())
         }
     }
 
@@ -418,7 +421,7 @@ final class RelayCore: @unchecked Sendable {
     func log(_ event: TURNServerEvent) {
         switch event {
         case .allocationCreated(let tuple, let username, let relays, let lifetime):
-            allocationRecords[tuple] = AllocationRecord(user: username, start: wallClock(), relays: relays)
+            allocationRecords[tuple] = AllocationRecord(user: username, start: engineNow(), relays: relays)
             logger.info(
                 "allocation created",
                 metadata: [
@@ -436,7 +439,7 @@ final class RelayCore: @unchecked Sendable {
                     if let c = closedRelayCounts.removeValue(forKey: relay) { counts = counts + c }
                 }
                 metadata["user"] = "\(record.user)"
-                metadata["duration"] = "\(AllocationRecord.seconds(wallClock() - record.start))"
+                metadata["duration"] = "\(AllocationRecord.seconds(engineNow() - record.start))"
                 metadata["packets"] = "\(counts.packetsToPeer + counts.packetsToClient)"
                 metadata["bytes"] = "\(counts.bytesToPeer + counts.bytesToClient)"
                 metadata["to_peer"] = "\(counts.packetsToPeer)/\(counts.bytesToPeer)"
@@ -482,7 +485,7 @@ final class RelayCore: @unchecked Sendable {
 /// An allocation as the driver's log sees it: who made it, when, and its relayed addresses.
 struct AllocationRecord {
     var user: String
-    var start: Timestamp
+    var start: EngineInstant
     var relays: [TransportAddress]
     /// What the kernel fast path relayed for it (not through its relay sockets).
     var kernel = Counts()
@@ -516,8 +519,9 @@ struct AllocationRecord {
     }
 
     /// Seconds with millisecond precision, e.g. "12.345s".
-    static func seconds(_ interval: Double) -> String {
-        let ms = Int((max(interval, 0) * 1000).rounded())
+    static func seconds(_ interval: Duration) -> String {
+        let c = interval.components
+        let ms = Int((max(Double(c.seconds) + Double(c.attoseconds) * 1e-18, 0) * 1000).rounded())
         let fraction = String(ms % 1000)
         return "\(ms / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)s"
     }

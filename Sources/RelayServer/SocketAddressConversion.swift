@@ -3,8 +3,11 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import DriverClock
+import EngineTime
 import NIOCore
 import STUN
+import TURNServer
 
 extension TransportAddress {
     /// Reads the address and port out of a NIO socket address without going through text.
@@ -49,9 +52,13 @@ extension TransportAddress {
     }
 }
 
-/// Wall-clock time for the engine's `now`.
-func wallClock() -> Timestamp {
+/// The engines' `now`: one monotonic clock for every data-plane thread, so a nonce one thread
+/// issued ages alike on the others.
+func engineNow() -> EngineInstant { EngineClock.process.now }
+
+/// The wall clock, for TURN REST usernames' expiry only (`handleClientDatagram`'s `wallClock`).
+func unixTime() -> UnixTime {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
-    return Timestamp(seconds: Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9)
+    return UnixTime(seconds: Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9)
 }

@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import EngineTime
 import STUN
 
 /// A TURN client (RFC 8656 §7-12), sans-IO: client transactions with retransmission
@@ -59,7 +60,7 @@ public struct TURNClient: Sendable {
         var bytes: [UInt8]
         var transmissions: Int
         var rto: Double
-        var deadline: Timestamp
+        var deadline: EngineInstant
         var authRetries: Int
     }
 
@@ -72,11 +73,11 @@ public struct TURNClient: Sendable {
     var algorithm: PasswordAlgorithm = .md5
     var key: [UInt8]?
     var pending: [TransactionID: Pending] = [:]
-    var allocationRefreshAt: Timestamp?
-    var permissionRefreshAt: [IPAddress: Timestamp] = [:]
+    var allocationRefreshAt: EngineInstant?
+    var permissionRefreshAt: [IPAddress: EngineInstant] = [:]
     var channels: [UInt16: TransportAddress] = [:]
     var channelByPeer: [TransportAddress: UInt16] = [:]
-    var channelRefreshAt: [UInt16: Timestamp] = [:]
+    var channelRefreshAt: [UInt16: EngineInstant] = [:]
     var nextChannel: UInt16 = 0x4000
 
     public init(configuration: Configuration) {
@@ -88,7 +89,7 @@ public struct TURNClient: Sendable {
 
     // MARK: - Requests
 
-    public mutating func allocate(now: Timestamp) -> [Action] {
+    public mutating func allocate(now: EngineInstant) -> [Action] {
         state = .allocating
         var attributes: [STUNAttribute] = [.requestedTransport(17), .lifetime(configuration.requestedLifetime)]
         if let f = configuration.requestedFamily { attributes.append(.requestedAddressFamily(f)) }
@@ -100,16 +101,16 @@ public struct TURNClient: Sendable {
     }
 
     /// Refresh; lifetime 0 deletes the allocation.
-    public mutating func refresh(lifetime: UInt32, now: Timestamp) -> [Action] {
+    public mutating func refresh(lifetime: UInt32, now: EngineInstant) -> [Action] {
         start(.refresh, [.lifetime(lifetime)], now: now)
     }
 
-    public mutating func createPermission(_ peers: [IPAddress], now: Timestamp) -> [Action] {
+    public mutating func createPermission(_ peers: [IPAddress], now: EngineInstant) -> [Action] {
         start(.createPermission, peers.map { .xorPeerAddress(TransportAddress(ip: $0, port: 0)) }, now: now)
     }
 
     /// Binds `peer` to a channel (the next free number unless `number` is given).
-    public mutating func bindChannel(_ peer: TransportAddress, number: UInt16? = nil, now: Timestamp) -> [Action] {
+    public mutating func bindChannel(_ peer: TransportAddress, number: UInt16? = nil, now: EngineInstant) -> [Action] {
         let n: UInt16
         if let number {
             n = number
@@ -133,13 +134,13 @@ public struct TURNClient: Sendable {
         return STUNMessage(.send, .indication, attributes: attributes).encode()
     }
 
-    mutating func start(_ method: STUNMethod, _ attributes: [STUNAttribute], now: Timestamp, authRetries: Int = 0) -> [Action] {
+    mutating func start(_ method: STUNMethod, _ attributes: [STUNAttribute], now: EngineInstant, authRetries: Int = 0) -> [Action] {
         let id = TransactionID.random()
         let bytes = encodeRequest(method, attributes, id: id)
         let rto = configuration.reliable ? 39.5 : configuration.rto
         pending[id] = Pending(
             method: method, attributes: attributes, bytes: bytes, transmissions: 1, rto: rto,
-            deadline: now + rto, authRetries: authRetries)
+            deadline: now + .seconds(rto), authRetries: authRetries)
         return [.send(bytes)]
     }
 
@@ -165,7 +166,8 @@ public struct TURNClient: Sendable {
 
     // MARK: - Input
 
-    public mutating func handleDatagram(_ bytes: [UInt8], now: Timestamp) -> [Action] {
+    /// A datagram (or framed stream message) from the server.
+    public mutating func handle(_ bytes: [UInt8], now: EngineInstant) -> [Action] {
         guard let first = bytes.first else { return [] }
         if ChannelData.isChannelData(first) {
             guard let (number, payload) = try? bytes.withUnsafeBytes({ try ChannelData.parse($0) }),
@@ -192,7 +194,7 @@ public struct TURNClient: Sendable {
         }
     }
 
-    mutating func handleError(_ response: STUNMessage, request: Pending, now: Timestamp) -> [Action] {
+    mutating func handleError(_ response: STUNMessage, request: Pending, now: EngineInstant) -> [Action] {
         let error = response.errorCode ?? .serverError
         if (error.code == 401 || error.code == 438), request.authRetries < 2,
             let realm = response.realm ?? self.realm, let nonce = response.nonce
@@ -225,13 +227,13 @@ public struct TURNClient: Sendable {
         return [.event(.failed(method, error))]
     }
 
-    mutating func handleSuccess(_ response: STUNMessage, request: Pending, now: Timestamp) -> [Action] {
+    mutating func handleSuccess(_ response: STUNMessage, request: Pending, now: EngineInstant) -> [Action] {
         switch request.method {
         case .allocate:
             state = .allocated
             relayedAddresses = response.xorRelayedAddresses
             let lifetime = response.lifetime ?? 600
-            allocationRefreshAt = now + refreshDelay(lifetime)
+            allocationRefreshAt = now + .seconds(refreshDelay(lifetime))
             return [
                 .event(
                     .allocated(
@@ -247,13 +249,13 @@ public struct TURNClient: Sendable {
                 channelRefreshAt = [:]
                 return [.event(.deallocated)]
             }
-            allocationRefreshAt = now + refreshDelay(lifetime)
+            allocationRefreshAt = now + .seconds(refreshDelay(lifetime))
             return [.event(.refreshed(lifetime: lifetime))]
         case .createPermission:
             var peers: [IPAddress] = []
             for case .xorPeerAddress(let p) in request.attributes {
                 peers.append(p.ip)
-                permissionRefreshAt[p.ip] = now + 240
+                permissionRefreshAt[p.ip] = now + .seconds(240)
             }
             return [.event(.permissionCreated(peers))]
         case .channelBind:
@@ -266,7 +268,7 @@ public struct TURNClient: Sendable {
             guard let peer else { return [] }
             channels[number] = peer
             channelByPeer[peer] = number
-            channelRefreshAt[number] = now + 240
+            channelRefreshAt[number] = now + .seconds(240)
             permissionRefreshAt[peer.ip] = nil
             return [.event(.channelBound(number, peer))]
         default:
@@ -281,9 +283,9 @@ public struct TURNClient: Sendable {
 
     // MARK: - Timers
 
-    public var nextDeadline: Timestamp? {
-        var next: Timestamp?
-        func consider(_ t: Timestamp?) { if let t, next.map({ t < $0 }) ?? true { next = t } }
+    public var nextDeadline: EngineInstant? {
+        var next: EngineInstant?
+        func consider(_ t: EngineInstant?) { if let t, next.map({ t < $0 }) ?? true { next = t } }
         for p in pending.values { consider(p.deadline) }
         guard state == .allocated else { return next }
         consider(allocationRefreshAt)
@@ -292,7 +294,7 @@ public struct TURNClient: Sendable {
         return next
     }
 
-    public mutating func handleTimeout(now: Timestamp) -> [Action] {
+    public mutating func handleTimeout(now: EngineInstant) -> [Action] {
         var actions: [Action] = []
         for (id, var p) in pending where p.deadline <= now {
             if p.transmissions >= (configuration.reliable ? 1 : configuration.maxTransmissions) {
@@ -303,7 +305,7 @@ public struct TURNClient: Sendable {
             }
             p.transmissions += 1
             p.rto *= 2
-            p.deadline = now + (p.transmissions == configuration.maxTransmissions ? configuration.rto * 16 : p.rto)
+            p.deadline = now + .seconds(p.transmissions == configuration.maxTransmissions ? configuration.rto * 16 : p.rto)
             pending[id] = p
             actions.append(.send(p.bytes))
         }

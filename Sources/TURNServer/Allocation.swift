@@ -1,3 +1,4 @@
+import EngineTime
 import STUN
 
 /// One allocation's state (RFC 8656 §2.2): relayed addresses, lifetime, permissions (§9),
@@ -5,7 +6,7 @@ import STUN
 struct Allocation: Sendable {
     struct Channel: Sendable {
         var peer: TransportAddress
-        var expiry: Timestamp
+        var expiry: EngineInstant
     }
 
     let tuple: FiveTuple
@@ -16,8 +17,8 @@ struct Allocation: Sendable {
     var key: [UInt8]
     var integrity: IntegrityAlgorithms
     var relays: [TransportAddress]
-    var expiry: Timestamp
-    var permissions: [IPAddress: Timestamp] = [:]
+    var expiry: EngineInstant
+    var permissions: [IPAddress: EngineInstant] = [:]
     var channels: [UInt16: Channel] = [:]
     var channelByPeer: [TransportAddress: UInt16] = [:]
     /// Channel numbers by peer IP, so refreshing a permission finds its channels at once.
@@ -44,8 +45,8 @@ struct Allocation: Sendable {
     /// reached by Connect and ConnectionAttempt, never by Send, ChannelBind or ChannelData.
     var tcp = false
 
-    func hasPermission(_ ip: IPAddress, now: Timestamp) -> Bool {
-        if let e = permissions[ip] { return e > now }
+    func hasPermission(_ ip: IPAddress, now: EngineInstant) -> Bool {
+        if let e = permissions[ip] { return e.isAfter(now) }
         return false
     }
 
@@ -66,8 +67,8 @@ struct ChannelKey: Hashable, Sendable {
 struct ChannelRoute: Sendable {
     var peer: TransportAddress
     var relay: TransportAddress
-    var expiry: Timestamp
-    var permissionExpiry: Timestamp
+    var expiry: EngineInstant
+    var permissionExpiry: EngineInstant
 }
 
 struct PeerKey: Hashable, Sendable {
@@ -79,9 +80,9 @@ struct PeerKey: Hashable, Sendable {
 /// datagram on a channel takes one look-up.
 struct PeerRoute: Sendable {
     var number: UInt16
-    var expiry: Timestamp
+    var expiry: EngineInstant
     var tuple: FiveTuple
-    var permissionExpiry: Timestamp
+    var permissionExpiry: EngineInstant
 }
 
 struct PermissionKey: Hashable, Sendable {
@@ -94,18 +95,17 @@ struct PermissionKey: Hashable, Sendable {
 struct TokenBucket: Sendable {
     let rate: Double
     var tokens: Double
-    var last: Timestamp
+    var last: EngineInstant
 
-    init(rate: Int, now: Timestamp) {
+    init(rate: Int, now: EngineInstant) {
         self.rate = Double(rate)
         self.tokens = Double(rate)
         self.last = now
     }
 
-    mutating func take(_ bytes: Int, now: Timestamp) -> Bool {
-        let elapsed = now - last
-        if elapsed > 0 {
-            tokens = min(rate, tokens + elapsed * rate)
+    mutating func take(_ bytes: Int, now: EngineInstant) -> Bool {
+        if now.isAfter(last) {
+            tokens = min(rate, tokens + now.seconds(since: last) * rate)
             last = now
         }
         guard tokens >= Double(bytes) else { return false }

@@ -68,15 +68,16 @@ public struct CredentialStore: Sendable {
         case expired
     }
 
-    /// Candidate long-term keys for `username` under `algorithm`.
-    func keys(for username: String, algorithm: PasswordAlgorithm, now: Timestamp) -> Lookup {
+    /// Candidate long-term keys for `username` under `algorithm`; a REST username has expired
+    /// once `wallClock` reaches its expiry.
+    func keys(for username: String, algorithm: PasswordAlgorithm, wallClock: UnixTime) -> Lookup {
         if let keys = userKeys[username] {
             return .keys([algorithm == .sha256 ? keys.sha256 : keys.md5])
         }
         guard !secrets.isEmpty else { return .unknownUser }
         let expiryText = username.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         guard let expiry = Int(expiryText) else { return .unknownUser }
-        guard Double(expiry) > now.seconds else { return .expired }
+        guard Double(expiry) > wallClock.seconds else { return .expired }
         return .keys(
             secrets.map { secret in
                 STUNKey.longTerm(

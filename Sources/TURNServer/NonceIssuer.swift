@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import EngineTime
 import STUN
 
 /// Stateless nonces (RFC 8489 §9.2): `obMatJos2` + security feature bits + base64(expiry ||
@@ -25,8 +26,8 @@ public struct NonceIssuer: Sendable {
         return Array(Digest.hmac(.sha256, key: secret, data: input).prefix(12))
     }
 
-    public func issue(for client: IPAddress, now: Timestamp) -> String {
-        let expiry = UInt64(max(0, (now + lifetime).seconds))
+    public func issue(for client: IPAddress, now: EngineInstant) -> String {
+        let expiry = UInt64(max(0, now.inSeconds + lifetime))
         var body = [UInt8]()
         for shift in stride(from: 56, through: 0, by: -8) { body.append(UInt8(expiry >> UInt64(shift) & 0xFF)) }
         body += mac(expiry: expiry, client: client)
@@ -35,7 +36,7 @@ public struct NonceIssuer: Sendable {
 
     public enum Check: Equatable, Sendable { case valid, stale, invalid }
 
-    public func check(_ nonce: String, for client: IPAddress, now: Timestamp) -> Check {
+    public func check(_ nonce: String, for client: IPAddress, now: EngineInstant) -> Check {
         let prefix = NonceIssuer.cookie + NonceIssuer.features
         guard nonce.hasPrefix(prefix), let body = Base64.decode(String(nonce.dropFirst(prefix.count))), body.count == 20 else {
             return .invalid
@@ -43,6 +44,6 @@ public struct NonceIssuer: Sendable {
         var expiry: UInt64 = 0
         for i in 0..<8 { expiry = expiry << 8 | UInt64(body[i]) }
         guard Digest.constantTimeEqual(mac(expiry: expiry, client: client), body[8...]) else { return .invalid }
-        return Double(expiry) > now.seconds ? .valid : .stale
+        return Double(expiry) > now.inSeconds ? .valid : .stale
     }
 }

@@ -1,3 +1,4 @@
+import EngineTime
 import STUN
 
 /// Token buckets per source address (an IPv6 source by its /64) in a fixed table of slots, for
@@ -9,7 +10,7 @@ public struct SourceRateLimiter: Sendable {
     struct Slot: Sendable {
         var source: IPAddress?
         var tokens: Double
-        var last: Timestamp
+        var last: EngineInstant
     }
 
     public let rate: Double
@@ -20,7 +21,7 @@ public struct SourceRateLimiter: Sendable {
     public init(rate: Double, burst: Double, slots: Int = 4096) {
         self.rate = rate
         self.burst = max(burst, 1)
-        self.slots = Array(repeating: Slot(source: nil, tokens: max(burst, 1), last: Timestamp(seconds: 0)), count: max(slots, 1))
+        self.slots = Array(repeating: Slot(source: nil, tokens: max(burst, 1), last: .zero), count: max(slots, 1))
     }
 
     static func key(_ ip: IPAddress) -> IPAddress {
@@ -35,13 +36,12 @@ public struct SourceRateLimiter: Sendable {
     }
 
     /// Takes one token for `source`; false when its bucket is empty.
-    public mutating func allow(_ source: IPAddress, now: Timestamp) -> Bool {
+    public mutating func allow(_ source: IPAddress, now: EngineInstant) -> Bool {
         let key = SourceRateLimiter.key(source)
         let index = slot(of: key)
         var s = slots[index]
-        let elapsed = now - s.last
-        if elapsed > 0 {
-            s.tokens = min(burst, s.tokens + elapsed * rate)
+        if now.isAfter(s.last) {
+            s.tokens = min(burst, s.tokens + now.seconds(since: s.last) * rate)
             s.last = now
         }
         if s.source != key && s.tokens >= burst { s.source = key }

@@ -1,9 +1,11 @@
 import CryptoPrimitives
+import EngineTime
 import STUN
 
 extension TURNServerEngine {
     /// Allocate (RFC 8656 §7.2, RFC 6156 §4, RFC 8656 §7.2 EVEN-PORT/RESERVATION-TOKEN).
-    mutating func handleAllocate(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction]
+    mutating func handleAllocate(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: EngineInstant)
+        -> [TURNServerAction]
     {
         // Retransmission of the request that created the allocation: same answer again.
         if let existing = allocations[tuple] {
@@ -68,9 +70,9 @@ extension TURNServerEngine {
                     let tokenBytes = SecureRandom.bytes(8)
                     let value = tokenBytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
                     let next = TransportAddress(ip: ip, port: port + 1)
-                    reservations[value] = (next, now + configuration.reservationLifetime)
+                    reservations[value] = (next, now + .seconds(configuration.reservationLifetime))
                     reservedNext = value
-                    schedule(.reservation(value), at: now + configuration.reservationLifetime)
+                    schedule(.reservation(value), at: now + .seconds(configuration.reservationLifetime))
                     extra.append(.reservationToken(tokenBytes))
                 }
             } else {
@@ -91,7 +93,7 @@ extension TURNServerEngine {
         let lifetime = grantedLifetime(request.lifetime)
         var allocation = Allocation(
             tuple: tuple, username: context.username, key: context.key, integrity: context.integrity,
-            relays: relays, expiry: now + Double(lifetime), allocateTransaction: request.transactionID)
+            relays: relays, expiry: now + .seconds(lifetime), allocateTransaction: request.transactionID)
         if let rate = configuration.bandwidthBytesPerSecond { allocation.bucket = TokenBucket(rate: rate, now: now) }
         allocation.quotaKey = context.quotaKey
         allocation.responseExtra = extra
@@ -136,7 +138,7 @@ extension TURNServerEngine {
     /// allocation moves to another free port (another even one for EVEN-PORT, whose reserved
     /// odd neighbour moves with it), up to `maximumBindRetries` times, then fails with 508 like
     /// `relayFailed`. A port fixed by a RESERVATION-TOKEN does not move.
-    public mutating func relayAddressInUse(_ relay: TransportAddress, now: Timestamp) -> [TURNServerAction] {
+    public mutating func relayAddressInUse(_ relay: TransportAddress, now: EngineInstant) -> [TURNServerAction] {
         guard let tuple = relayOwners[relay], var allocation = allocations[tuple], allocation.pendingResponse != nil,
             allocation.portsMovable, allocation.bindRetries < TURNServerEngine.maximumBindRetries
         else {
@@ -222,7 +224,7 @@ extension TURNServerEngine {
     }
 
     /// The driver bound the relayed address's socket.
-    public mutating func relayOpened(_ relay: TransportAddress, now: Timestamp) -> [TURNServerAction] {
+    public mutating func relayOpened(_ relay: TransportAddress, now: EngineInstant) -> [TURNServerAction] {
         guard let tuple = relayOwners[relay], var allocation = allocations[tuple] else { return [.closeRelay(relay)] }
         allocation.pendingRelays.remove(relay)
         guard allocation.pendingRelays.isEmpty, let response = allocation.pendingResponse else {
@@ -232,7 +234,7 @@ extension TURNServerEngine {
         allocation.pendingResponse = nil
         allocations[tuple] = allocation
         statistics.allocationsCreated += 1
-        let lifetime = UInt32(max(0, (allocation.expiry - now).rounded()))
+        let lifetime = UInt32(max(0, (allocation.expiry - now).inSeconds.rounded()))
         return [
             .sendToClient(tuple, response),
             .event(.allocationCreated(tuple, username: LogText.escape(allocation.username), relays: allocation.relays, lifetime: lifetime)),
@@ -240,7 +242,7 @@ extension TURNServerEngine {
     }
 
     /// The driver could not bind the relayed address: the allocation fails with 508.
-    public mutating func relayFailed(_ relay: TransportAddress, now: Timestamp) -> [TURNServerAction] {
+    public mutating func relayFailed(_ relay: TransportAddress, now: EngineInstant) -> [TURNServerAction] {
         guard let tuple = relayOwners[relay], let allocation = allocations[tuple] else { return [] }
         var actions: [TURNServerAction] = []
         if allocation.pendingResponse != nil, let request = try? STUNMessage.decode(allocation.allocateResponse) {

@@ -1,3 +1,4 @@
+import EngineTime
 import STUN
 
 /// The credentials a request was authenticated with.
@@ -18,7 +19,8 @@ enum AuthOutcome {
 extension TURNServerEngine {
     /// The long-term credential mechanism, server side (RFC 8489 §9.2.4), with password
     /// algorithms (§9.2.4 steps on PASSWORD-ALGORITHM(S)) and USERHASH (§14.4).
-    mutating func authenticate(_ request: STUNMessage, from tuple: FiveTuple, now: Timestamp) -> AuthOutcome {
+    /// `wallClock` is for TURN REST usernames' expiry only; everything else goes by `now`.
+    mutating func authenticate(_ request: STUNMessage, from tuple: FiveTuple, now: EngineInstant, wallClock: UnixTime) -> AuthOutcome {
         let offered: [PasswordAlgorithm] = [.md5, .sha256]
         func challenge(_ error: STUNErrorCode) -> [STUNAttribute] {
             [.realm(credentials.realm), .nonce(nonces.issue(for: tuple.client.ip, now: now)), .passwordAlgorithms(offered)]
@@ -69,7 +71,7 @@ extension TURNServerEngine {
             return fail(.badRequest, .badPasswordAlgorithm, username: username, challengeAgain: false)
         }
         guard let name = username else { return fail(.unauthenticated, .unknownUser, username: nil) }
-        switch credentials.keys(for: name, algorithm: algorithm, now: now) {
+        switch credentials.keys(for: name, algorithm: algorithm, wallClock: wallClock) {
         case .unknownUser:
             return fail(.unauthenticated, .unknownUser, username: name)
         case .expired:

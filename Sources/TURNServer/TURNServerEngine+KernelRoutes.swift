@@ -1,3 +1,4 @@
+import EngineTime
 import STUN
 
 /// A channel the engine lets a kernel fast path relay without it (RFC 8656 §12: a channel bound
@@ -11,11 +12,11 @@ public struct KernelChannelRoute: Hashable, Sendable {
     public var channel: UInt16
     public var peer: TransportAddress
     public var relay: TransportAddress
-    public var expires: Timestamp
+    public var expires: EngineInstant
 
     public init(
         client: TransportAddress, server: TransportAddress, channel: UInt16, peer: TransportAddress,
-        relay: TransportAddress, expires: Timestamp
+        relay: TransportAddress, expires: EngineInstant
     ) {
         self.client = client
         self.server = server
@@ -36,7 +37,7 @@ extension TURNServerEngine {
     /// client given an IPv4 relayed address). None while a bandwidth cap is set (the engine must
     /// count every byte). Everything else stays with the engine: TCP and TLS clients, Send and
     /// Data indications, listeners on the unspecified address.
-    public func kernelChannelRoutes(now: Timestamp) -> [KernelChannelRoute] {
+    public func kernelChannelRoutes(now: EngineInstant) -> [KernelChannelRoute] {
         guard configuration.bandwidthBytesPerSecond == nil else { return [] }
         var routes: [KernelChannelRoute] = []
         routes.reserveCapacity(channelRoutes.count)

@@ -1,3 +1,4 @@
+import EngineTime
 import STUN
 
 /// Why a ChannelBind was refused (400, 443, 403, 508).
@@ -5,7 +6,9 @@ enum ChannelBindRefusal: Error { case bad, family, denied, capacity }
 
 extension TURNServerEngine {
     /// Refresh (RFC 8656 §8.2): lifetime 0 deletes; otherwise the lifetime is renewed.
-    mutating func handleRefresh(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+    mutating func handleRefresh(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: EngineInstant)
+        -> [TURNServerAction]
+    {
         guard let allocation = allocations[tuple], allocation.pendingResponse == nil else {
             return reject(request, .allocationMismatch, context: context, from: tuple)
         }
@@ -22,7 +25,7 @@ extension TURNServerEngine {
         }
         let lifetime = grantedLifetime(requested)
         // Its timer entry, now early, re-queues itself for the new expiry when it comes due.
-        allocations[tuple]?.expiry = now + Double(lifetime)
+        allocations[tuple]?.expiry = now + .seconds(lifetime)
         let response = successResponse(to: request, [.lifetime(lifetime)], key: context.key, integrity: context.integrity)
         return [.sendToClient(tuple, response), .event(.allocationRefreshed(tuple, lifetime: lifetime))]
     }
@@ -40,7 +43,7 @@ extension TURNServerEngine {
 
     /// CreatePermission (RFC 8656 §10.2): every XOR-PEER-ADDRESS must be acceptable or none is
     /// installed; 403 for filtered peers, 443 for a family with no relay.
-    mutating func handleCreatePermission(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp)
+    mutating func handleCreatePermission(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: EngineInstant)
         -> [TURNServerAction]
     {
         if let failure = requireAllocation(request, context: context, from: tuple) { return failure }
@@ -66,7 +69,7 @@ extension TURNServerEngine {
         if let failure { return failure }
         var events: [TURNServerAction] = []
         for peer in peers {
-            setPermission(tuple, peer.ip, expiry: now + configuration.permissionLifetime)
+            setPermission(tuple, peer.ip, expiry: now + .seconds(configuration.permissionLifetime))
             events.append(.event(.permissionCreated(tuple, peer: peer.ip)))
         }
         return [.sendToClient(tuple, successResponse(to: request, [], key: context.key, integrity: context.integrity))] + events
@@ -76,7 +79,7 @@ extension TURNServerEngine {
     /// permission index and the routes of the channels bound to peers at that IP.
     /// O(1) (plus the channels bound at that IP): the allocation is changed in place, never
     /// copied, and a new permission gets one timer entry (a refresh moves none).
-    mutating func setPermission(_ tuple: FiveTuple, _ ip: IPAddress, expiry: Timestamp) {
+    mutating func setPermission(_ tuple: FiveTuple, _ ip: IPAddress, expiry: EngineInstant) {
         guard allocations[tuple] != nil else { return }
         allocations[tuple]?.permissions[ip] = expiry
         if permissionIndex.updateValue(expiry, forKey: PermissionKey(tuple: tuple, ip: ip)) == nil {
@@ -94,7 +97,7 @@ extension TURNServerEngine {
     /// ChannelBind (RFC 8656 §11.2): number in 0x4000-0x4FFF, a number bound to one peer and a
     /// peer to one number (including during the cooldown after expiry), installs or refreshes
     /// the permission too.
-    mutating func handleChannelBind(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp)
+    mutating func handleChannelBind(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: EngineInstant)
         -> [TURNServerAction]
     {
         if let failure = requireAllocation(request, context: context, from: tuple) { return failure }
@@ -129,15 +132,15 @@ extension TURNServerEngine {
             return reject(request, .forbidden, context: context, from: tuple) + [.event(.peerDenied(tuple, peer: peer.ip))]
         case .failure(.capacity): return reject(request, .insufficientCapacity, context: context, from: tuple)
         }
-        allocations[tuple]?.channels[number] = Allocation.Channel(peer: peer, expiry: now + configuration.channelLifetime)
+        allocations[tuple]?.channels[number] = Allocation.Channel(peer: peer, expiry: now + .seconds(configuration.channelLifetime))
         if isNew {
             allocations[tuple]?.channelByPeer[peer] = number
             allocations[tuple]?.channelsByIP[peer.ip, default: []].append(number)
-            schedule(.channel(tuple, number), at: now + configuration.channelLifetime + configuration.channelCooldown)
+            schedule(.channel(tuple, number), at: now + .seconds(configuration.channelLifetime) + .seconds(configuration.channelCooldown))
         }
-        let permissionExpiry = now + configuration.permissionLifetime
+        let permissionExpiry = now + .seconds(configuration.permissionLifetime)
         do {
-            let expiry = now + configuration.channelLifetime
+            let expiry = now + .seconds(configuration.channelLifetime)
             channelRoutes[ChannelKey(tuple: tuple, number: number)] = ChannelRoute(
                 peer: peer, relay: relay, expiry: expiry,
                 permissionExpiry: permissionExpiry)

@@ -1,9 +1,10 @@
+import EngineTime
 import STUN
 
 extension TURNServerEngine {
     /// Send indication (RFC 8656 §11.2-11.3): relayed if a permission exists; otherwise, or
     /// for a filtered peer, silently dropped and counted.
-    mutating func handleSendIndication(_ indication: STUNMessage, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+    mutating func handleSendIndication(_ indication: STUNMessage, from tuple: FiveTuple, now: EngineInstant) -> [TURNServerAction] {
         guard let allocation = allocations[tuple], allocation.pendingResponse == nil else { countDrop(.noAllocation); return [] }
         // A TCP allocation reaches peers only by Connect and ConnectionAttempt (RFC 6062 §3).
         guard !allocation.tcp else { countDrop(.noPermission); return [] }
@@ -18,22 +19,22 @@ extension TURNServerEngine {
         return [.sendToPeer(from: relay, to: peer, data)]
     }
 
-    mutating func takeBandwidth(_ tuple: FiveTuple, _ bytes: Int, now: Timestamp) -> Bool {
+    mutating func takeBandwidth(_ tuple: FiveTuple, _ bytes: Int, now: EngineInstant) -> Bool {
         guard allocations[tuple]?.bucket != nil else { return true }
         return allocations[tuple]?.bucket?.take(bytes, now: now) ?? true
     }
 
     /// Hot path, client to peer: a ChannelData message (RFC 8656 §12.5). Returns where its
     /// payload goes without copying it.
-    public mutating func routeChannelData(_ bytes: UnsafeRawBufferPointer, from tuple: FiveTuple, now: Timestamp) -> ClientDataRoute {
+    public mutating func routeChannelData(_ bytes: UnsafeRawBufferPointer, from tuple: FiveTuple, now: EngineInstant) -> ClientDataRoute {
         guard let (number, payload) = try? ChannelData.parse(bytes) else { countDrop(.malformed); return .dropped(.malformed) }
         // Plain-value indexes: no allocation is copied on the hot path.
-        guard let route = channelRoutes[ChannelKey(tuple: tuple, number: number)], route.expiry > now else {
+        guard let route = channelRoutes[ChannelKey(tuple: tuple, number: number)], route.expiry.isAfter(now) else {
             if allocations[tuple] == nil { countDrop(.noAllocation); return .dropped(.noAllocation) }
             countDrop(.unknownChannel)
             return .dropped(.unknownChannel)
         }
-        guard route.permissionExpiry > now else {
+        guard route.permissionExpiry.isAfter(now) else {
             countDrop(.noPermission)
             return .dropped(.noPermission)
         }
@@ -48,11 +49,11 @@ extension TURNServerEngine {
 
     /// Hot path, peer to client (RFC 8656 §11.3, §12.6): `length` bytes arrived from `peer`
     /// on `relay`. Returns the channel to use or that a Data indication is needed.
-    public mutating func routePeerData(from peer: TransportAddress, to relay: TransportAddress, length: Int, now: Timestamp)
+    public mutating func routePeerData(from peer: TransportAddress, to relay: TransportAddress, length: Int, now: EngineInstant)
         -> PeerDataRoute
     {
         // A bound channel with a live permission: one look-up.
-        if let route = peerRoutes[PeerKey(relay: relay, peer: peer)], route.expiry > now, route.permissionExpiry > now {
+        if let route = peerRoutes[PeerKey(relay: relay, peer: peer)], route.expiry.isAfter(now), route.permissionExpiry.isAfter(now) {
             if configuration.bandwidthBytesPerSecond != nil, !takeBandwidth(route.tuple, length, now: now) {
                 countDrop(.bandwidth)
                 return .dropped(.bandwidth)
@@ -65,7 +66,7 @@ extension TURNServerEngine {
             countDrop(.noAllocation)
             return .dropped(.noAllocation)
         }
-        guard let permission = permissionIndex[PermissionKey(tuple: tuple, ip: peer.ip)], permission > now else {
+        guard let permission = permissionIndex[PermissionKey(tuple: tuple, ip: peer.ip)], permission.isAfter(now) else {
             countDrop(.noPermission)
             return .dropped(.noPermission)
         }
@@ -87,7 +88,7 @@ extension TURNServerEngine {
 
     /// A peer's datagram on a relayed address, as actions (general path; the driver may use
     /// `routePeerData` instead to avoid copies).
-    public mutating func handlePeerDatagram(_ bytes: [UInt8], from peer: TransportAddress, to relay: TransportAddress, now: Timestamp)
+    public mutating func handlePeerDatagram(_ bytes: [UInt8], from peer: TransportAddress, to relay: TransportAddress, now: EngineInstant)
         -> [TURNServerAction]
     {
         switch routePeerData(from: peer, to: relay, length: bytes.count, now: now) {
@@ -110,7 +111,7 @@ extension TURNServerEngine {
     /// Expires allocations, permissions, channels, reservations and unbound peer connections
     /// due at `now`. Only the timer entries that are due are looked at (O(log n) each), never
     /// every allocation; an entry for something refreshed since goes back for its new time.
-    public mutating func handleTimeout(now: Timestamp) -> [TURNServerAction] {
+    public mutating func handleTimeout(now: EngineInstant) -> [TURNServerAction] {
         var actions: [TURNServerAction] = []
         while let entry = timers.popDue(now) {
             switch entry.item {
@@ -132,7 +133,7 @@ extension TURNServerEngine {
                 }
             case .channel(let tuple, let number):
                 guard let channel = allocations[tuple]?.channels[number] else { continue }
-                let release = channel.expiry + configuration.channelCooldown
+                let release = channel.expiry + .seconds(configuration.channelCooldown)
                 if release > now {
                     schedule(entry.item, at: release)
                     continue
@@ -180,7 +181,7 @@ extension TURNServerEngine {
 extension TURNServerEngine {
     /// The client's TCP or TLS connection closed: its allocation ends (RFC 8656 §3.1).
     /// A closed client data connection ends its peer connection (RFC 6062 §5.5).
-    public mutating func clientDisconnected(_ tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+    public mutating func clientDisconnected(_ tuple: FiveTuple, now: EngineInstant) -> [TURNServerAction] {
         allocations[tuple] != nil ? removeAllocation(tuple, reason: .connectionClosed) : closePeerConnections(of: tuple)
     }
 }

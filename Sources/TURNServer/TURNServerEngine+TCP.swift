@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import EngineTime
 import STUN
 
 /// One peer TCP connection of a TCP allocation (RFC 6062 §3): made by Connect or accepted
@@ -8,7 +9,7 @@ struct PeerConnection: Sendable {
         /// Connect sent to the driver; the request waits for the outcome (§5.2).
         case connecting(transaction: TransactionID, key: [UInt8], integrity: IntegrityAlgorithms, fingerprint: Bool)
         /// Up, waiting for ConnectionBind until the deadline (§5.2, §5.3: 30 s).
-        case awaitingBind(deadline: Timestamp)
+        case awaitingBind(deadline: EngineInstant)
         /// Joined to the client data connection on this 5-tuple (§5.4).
         case joined(FiveTuple)
     }
@@ -27,7 +28,9 @@ extension TURNServerEngine {
     /// 437 without an allocation, 400 for a UDP allocation or a missing peer, 443 for a family
     /// with no relay, 403 for a filtered peer, 446 when this allocation already has a
     /// connection (or a Connect under way) to the same peer address.
-    mutating func handleConnect(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+    mutating func handleConnect(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: EngineInstant)
+        -> [TURNServerAction]
+    {
         if let failure = requireAllocation(request, context: context, from: tuple) { return failure }
         guard let allocation = allocations[tuple], allocation.tcp, let peer = request.xorPeerAddresses.first else {
             return reject(request, .badRequest, context: context, from: tuple)
@@ -59,7 +62,7 @@ extension TURNServerEngine {
 
     /// The driver's connection to the peer is up: Connect succeeds with CONNECTION-ID and the
     /// 30 s wait for ConnectionBind starts (RFC 6062 §5.2).
-    public mutating func peerConnectionEstablished(_ id: PeerConnectionID, now: Timestamp) -> [TURNServerAction] {
+    public mutating func peerConnectionEstablished(_ id: PeerConnectionID, now: EngineInstant) -> [TURNServerAction] {
         // Gone meanwhile (its allocation ended): the driver's new connection must close.
         guard let connection = peerConnections[id],
             case .connecting(let transaction, let key, let integrity, let fingerprint) = connection.state
@@ -70,7 +73,7 @@ extension TURNServerEngine {
             peerConnections.remove(id)
             return [.closePeerConnection(id)]
         }
-        let deadline = now + TURNServerEngine.connectionBindTimeout
+        let deadline = now + .seconds(TURNServerEngine.connectionBindTimeout)
         peerConnections.update(id, to: .awaitingBind(deadline: deadline))
         schedule(.peerConnection(id), at: deadline)
         statistics.peerConnectionsConnected += 1
@@ -84,7 +87,7 @@ extension TURNServerEngine {
 
     /// The driver could not reach the peer (refused, unreachable, or no answer in 30 s):
     /// Connect fails with 447 (RFC 6062 §5.2).
-    public mutating func peerConnectionFailed(_ id: PeerConnectionID, now: Timestamp) -> [TURNServerAction] {
+    public mutating func peerConnectionFailed(_ id: PeerConnectionID, now: EngineInstant) -> [TURNServerAction] {
         guard let connection = peerConnections[id],
             case .connecting(let transaction, let key, let integrity, let fingerprint) = connection.state
         else { return [] }
@@ -109,7 +112,7 @@ extension TURNServerEngine {
     /// driver closes the connection at once.
     public mutating func peerConnectionAccepted(
         from peer: TransportAddress, on relay: TransportAddress,
-        now: Timestamp
+        now: EngineInstant
     ) -> (id: PeerConnectionID?, actions: [TURNServerAction]) {
         guard let tuple = relayOwners[relay], let allocation = allocations[tuple], allocation.tcp,
             allocation.pendingResponse == nil
@@ -130,7 +133,7 @@ extension TURNServerEngine {
             return (nil, [])
         }
         let id = newPeerConnectionID()
-        let deadline = now + TURNServerEngine.connectionBindTimeout
+        let deadline = now + .seconds(TURNServerEngine.connectionBindTimeout)
         peerConnections.insert(PeerConnection(owner: tuple, relay: relay, peer: peer, state: .awaitingBind(deadline: deadline)), id: id)
         schedule(.peerConnection(id), at: deadline)
         statistics.peerConnectionsAccepted += 1
@@ -142,7 +145,7 @@ extension TURNServerEngine {
     /// allocation's user, naming a peer connection waiting for its bind. The connection becomes
     /// that peer's data connection. 400 over UDP, on a control connection, or for an unknown
     /// or already joined CONNECTION-ID; 441 for another user.
-    mutating func handleConnectionBind(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: Timestamp)
+    mutating func handleConnectionBind(_ request: STUNMessage, context: AuthContext, from tuple: FiveTuple, now: EngineInstant)
         -> [TURNServerAction]
     {
         guard tuple.transport != .udp, allocations[tuple] == nil, peerConnections.id(joinedTo: tuple) == nil,
@@ -164,7 +167,7 @@ extension TURNServerEngine {
 
     /// The peer side of a connection closed, or the driver gave it up: the connection and its
     /// client data connection end (RFC 6062 §5.5).
-    public mutating func peerConnectionClosed(_ id: PeerConnectionID, now: Timestamp) -> [TURNServerAction] {
+    public mutating func peerConnectionClosed(_ id: PeerConnectionID, now: EngineInstant) -> [TURNServerAction] {
         guard let connection = peerConnections[id] else { return [] }
         if case .connecting = connection.state { return peerConnectionFailed(id, now: now) }
         peerConnections.remove(id)

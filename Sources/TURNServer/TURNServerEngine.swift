@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import EngineTime
 import STUN
 
 /// The TURN server's allocation engine (RFC 8656 over RFC 8489, IPv6 per RFC 6156), sans-IO:
@@ -13,7 +14,7 @@ public struct TURNServerEngine: Sendable {
     var allocations: [FiveTuple: Allocation] = [:]
     var relayOwners: [TransportAddress: FiveTuple] = [:]
     var usedPorts: [IPAddress: Set<UInt16>] = [:]
-    var reservations: [UInt64: (relay: TransportAddress, expiry: Timestamp)] = [:]
+    var reservations: [UInt64: (relay: TransportAddress, expiry: EngineInstant)] = [:]
     var allocationsPerUser: [String: Int] = [:]
     var timers = TimerQueue()
     /// Answers sent without authentication (challenges, 400s), per source address.
@@ -22,7 +23,7 @@ public struct TURNServerEngine: Sendable {
     var authFailureLog = SourceRateLimiter(rate: 1, burst: 10)
     var channelRoutes: [ChannelKey: ChannelRoute] = [:]
     var peerRoutes: [PeerKey: PeerRoute] = [:]
-    var permissionIndex: [PermissionKey: Timestamp] = [:]
+    var permissionIndex: [PermissionKey: EngineInstant] = [:]
     var peerConnections = PeerConnectionTable()
     var draining = false
 
@@ -42,7 +43,7 @@ public struct TURNServerEngine: Sendable {
     public func relayedAddresses(of tuple: FiveTuple) -> [TransportAddress] { allocations[tuple]?.relays ?? [] }
 
     /// The next time `handleTimeout` has work to do.
-    public var nextDeadline: Timestamp? { timers.earliest }
+    public var nextDeadline: EngineInstant? { timers.earliest }
 
     /// Replaces users and REST secrets (configuration reload); live allocations keep their keys.
     public mutating func replaceCredentials(users: [String: String], secrets: [String]) {
@@ -58,13 +59,13 @@ public struct TURNServerEngine: Sendable {
         configuration.peerFilter.setOwnAddresses(own, host: host, services: services)
     }
 
-    mutating func schedule(_ item: TimerItem, at time: Timestamp) {
+    mutating func schedule(_ item: TimerItem, at time: EngineInstant) {
         timers.push(item, at: time)
     }
 
     /// `reply` to a request that was not authenticated, unless its source has had its share
     /// of such answers (reflection: RFC 8489 §16.1); then nothing, counted.
-    mutating func unauthenticatedReply(_ reply: [UInt8], to tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+    mutating func unauthenticatedReply(_ reply: [UInt8], to tuple: FiveTuple, now: EngineInstant) -> [TURNServerAction] {
         if tuple.transport == .udp, replyLimiter != nil, replyLimiter?.allow(tuple.client.ip, now: now) == false {
             statistics.unauthenticatedRepliesLimited += 1
             return []
@@ -91,8 +92,11 @@ public struct TURNServerEngine: Sendable {
 
     // MARK: - Client datagrams
 
-    /// A datagram (or framed stream message) from a client on `tuple`.
-    public mutating func handleClientDatagram(_ bytes: [UInt8], from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+    /// A datagram (or framed stream message) from a client on `tuple`. `wallClock` is read only
+    /// to check a TURN REST username's expiry.
+    public mutating func handleClientDatagram(
+        _ bytes: [UInt8], from tuple: FiveTuple, now: EngineInstant, wallClock: UnixTime
+    ) -> [TURNServerAction] {
         guard let first = bytes.first else { return [] }
         if ChannelData.isChannelData(first) {
             let route = bytes.withUnsafeBytes { routeChannelData($0, from: tuple, now: now) }
@@ -113,7 +117,7 @@ public struct TURNServerEngine: Sendable {
         }
         switch message.type.messageClass {
         case .request:
-            return handleRequest(message, requestSize: bytes.count, from: tuple, now: now)
+            return handleRequest(message, requestSize: bytes.count, from: tuple, now: now, wallClock: wallClock)
         case .indication:
             if message.type.method == .send { return handleSendIndication(message, from: tuple, now: now) }
             return []
@@ -122,7 +126,9 @@ public struct TURNServerEngine: Sendable {
         }
     }
 
-    mutating func handleRequest(_ request: STUNMessage, requestSize: Int, from tuple: FiveTuple, now: Timestamp) -> [TURNServerAction] {
+    mutating func handleRequest(
+        _ request: STUNMessage, requestSize: Int, from tuple: FiveTuple, now: EngineInstant, wallClock: UnixTime
+    ) -> [TURNServerAction] {
         let unknown = request.unknownComprehensionRequired
         if !unknown.isEmpty {
             let response = errorResponse(to: request, .unknownAttribute, extra: [.unknownAttributes(unknown)], key: nil)
@@ -138,7 +144,7 @@ public struct TURNServerEngine: Sendable {
                 countDrop(.malformed)
                 return []
             }
-            let auth = authenticate(request, from: tuple, now: now)
+            let auth = authenticate(request, from: tuple, now: now, wallClock: wallClock)
             switch auth {
             case .reject(let actions):
                 return actions

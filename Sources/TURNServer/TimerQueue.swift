@@ -1,3 +1,4 @@
+import EngineTime
 import STUN
 
 /// What a timer entry stands for. An entry may be early (the item was refreshed since): when
@@ -16,16 +17,16 @@ enum TimerItem: Hashable, Sendable {
 /// one entry (a refresh moves no entry; the entry is re-queued when it comes due early).
 struct TimerQueue: Sendable {
     struct Entry: Sendable {
-        var time: Timestamp
+        var time: EngineInstant
         var item: TimerItem
     }
 
     private(set) var heap: [Entry] = []
 
     var count: Int { heap.count }
-    var earliest: Timestamp? { heap.first?.time }
+    var earliest: EngineInstant? { heap.first?.time }
 
-    mutating func push(_ item: TimerItem, at time: Timestamp) {
+    mutating func push(_ item: TimerItem, at time: EngineInstant) {
         heap.append(Entry(time: time, item: item))
         var i = heap.count - 1
         while i > 0 {
@@ -37,7 +38,7 @@ struct TimerQueue: Sendable {
     }
 
     /// Removes and returns the earliest entry if it is due at `now`.
-    mutating func popDue(_ now: Timestamp) -> Entry? {
+    mutating func popDue(_ now: EngineInstant) -> Entry? {
         guard let first = heap.first, first.time <= now else { return nil }
         let last = heap.removeLast()
         guard !heap.isEmpty else { return first }

@@ -1,6 +1,8 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import DriverClock
+import EngineTime
 import Foundation
 import STUN
 import TURNClientEngine
@@ -80,14 +82,15 @@ public enum TURNProbe {
         guard fd >= 0 else { return .notTried("cannot open a socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        let deadline = Date().timeIntervalSince1970 + timeout
+        let clock = EngineClock()
+        let deadline = clock.now + .seconds(timeout)
         let transport = tcp ? "TCP" : "UDP"
         // Connected, so a UDP socket reports ICMP port unreachable as ECONNREFUSED.
         let connected = address.withSockaddr { connect(fd, $0, $1) }
         if connected != 0 {
             guard errno == EINPROGRESS else { return .noAnswer(connectError(errno, transport)) }
             var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            let ms = Int32(max(0, (deadline - Date().timeIntervalSince1970) * 1000))
+            let ms = Int32(max(0, milliseconds(deadline - clock.now)))
             guard poll(&p, 1, ms) == 1 else { return .noAnswer("no TCP connection within \(format(timeout)) s") }
             var error: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
@@ -101,7 +104,7 @@ public enum TURNProbe {
         var stream: [UInt8] = []
         var outcome: TURNProbeOutcome?
         var released = false
-        func now() -> Timestamp { Timestamp(seconds: Date().timeIntervalSince1970) }
+        func now() -> EngineInstant { clock.now }
         func perform(_ actions: [TURNClient.Action]) {
             for action in actions {
                 switch action {
@@ -122,23 +125,23 @@ public enum TURNProbe {
         }
         perform(client.allocate(now: now()))
         // Waits for the outcome, then (after a success) briefly for the release.
-        var releaseBy: Double?
+        var releaseBy: EngineInstant?
         while true {
             if outcome != nil, releaseBy == nil {
                 guard outcome?.isAllocated == true else { break }
-                releaseBy = Date().timeIntervalSince1970 + 1
+                releaseBy = now() + .seconds(1)
                 perform(client.refresh(lifetime: 0, now: now()))
             }
             if released { break }
             let limit = releaseBy ?? deadline
-            let current = Date().timeIntervalSince1970
+            let current = now()
             if current >= limit {
                 if outcome == nil { outcome = .noAnswer("no response within \(format(timeout)) s over \(transport)") }
                 break
             }
-            let wake = min(limit, client.nextDeadline?.seconds ?? limit)
+            let wake = min(limit, client.nextDeadline ?? limit)
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&p, 1, Int32(max(0, min(1000, (wake - current) * 1000)).rounded(.up)))
+            let ready = poll(&p, 1, Int32(max(0, min(1000, milliseconds(wake - current))).rounded(.up)))
             if ready == 1 {
                 var buffer = [UInt8](repeating: 0, count: 65_536)
                 let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
@@ -158,9 +161,9 @@ public enum TURNProbe {
                 }
                 if tcp {
                     stream += buffer[..<n]
-                    while let frame = nextFrame(&stream) { perform(client.handleDatagram(frame, now: now())) }
+                    while let frame = nextFrame(&stream) { perform(client.handle(frame, now: now())) }
                 } else {
-                    perform(client.handleDatagram(Array(buffer[..<n]), now: now()))
+                    perform(client.handle(Array(buffer[..<n]), now: now()))
                 }
             } else {
                 perform(client.handleTimeout(now: now()))
@@ -183,6 +186,12 @@ public enum TURNProbe {
 
     static func connectError(_ code: Int32, _ transport: String) -> String {
         code == ECONNREFUSED ? "\(transport) connection refused" : "\(transport) connect failed: \(String(cString: strerror(code)))"
+    }
+
+    /// `interval` in milliseconds, for `poll`'s timeout.
+    static func milliseconds(_ interval: Duration) -> Double {
+        let c = interval.components
+        return Double(c.seconds) * 1000 + Double(c.attoseconds) / 1e15
     }
 
     static func format(_ seconds: Double) -> String {

@@ -1,4 +1,6 @@
 import ArgumentParser
+import DriverClock
+import EngineTime
 import Foundation
 import STUN
 import TURNClientEngine
@@ -146,7 +148,7 @@ struct EchoSessions {
                 while true {
                     let n = buffer.withUnsafeMutableBytes { recv(sockets[i], $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
                     guard n > 0, var client = clients[i] else { break }
-                    work[i] += client.handleDatagram(Array(buffer[0..<n]), now: Self.now())
+                    work[i] += client.handle(Array(buffer[0..<n]), now: Self.now())
                     clients[i] = client
                 }
             }
@@ -154,7 +156,7 @@ struct EchoSessions {
         guard pending.isEmpty else { throw ValidationError("\(pending.count) of \(count) sessions got no channel within 30 s") }
     }
 
-    static func now() -> Timestamp { Timestamp(seconds: Date().timeIntervalSince1970) }
+    static func now() -> EngineInstant { EngineClock.process.now }
 
     static func monotonic() -> Double {
         var t = timespec()

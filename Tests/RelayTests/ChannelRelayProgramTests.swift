@@ -29,7 +29,7 @@ import TURNServer
     ) -> KernelChannelRoute {
         KernelChannelRoute(
             client: client, server: server, channel: channel, peer: peer, relay: relay,
-            expires: currentTime() + seconds)
+            expires: currentTime() + .seconds(seconds))
     }
 
     // MARK: Frames and checksums, written here without the program's code
@@ -154,7 +154,7 @@ import TURNServer
             )
             : (Self.client, Self.server, Self.peer, Self.relay)
         var table = KernelChannelTable(program: program)
-        _ = table.sync([Self.route(expiresIn: 60, client: client, server: server, peer: peer, relay: relay)], wallNow: currentTime())
+        _ = table.sync([Self.route(expiresIn: 60, client: client, server: server, peer: peer, relay: relay)], now: currentTime())
         defer { _ = table.removeAll() }
         // Every length from 1 to 1500 bytes, unpadded with a checksum; then padding and a zero
         // checksum (IPv4) at a few.
@@ -172,7 +172,7 @@ import TURNServer
         }
         #expect(wrong.isEmpty, "lengths rewritten wrongly: \(wrong.prefix(20))")
         let relayed = table.sync(
-            [Self.route(expiresIn: 60, client: client, server: server, peer: peer, relay: relay)], wallNow: currentTime())
+            [Self.route(expiresIn: 60, client: client, server: server, peer: peer, relay: relay)], now: currentTime())
         #expect(
             relayed[FiveTuple(client: client, server: server, transport: .udp)]?.packetsToPeer == UInt64(cases.count), "per-route counters")
     }
@@ -192,7 +192,7 @@ import TURNServer
                 TransportAddress("198.51.100.77:7000")!, TransportAddress("192.0.2.1:50000")!
             )
         var table = KernelChannelTable(program: program)
-        _ = table.sync([Self.route(expiresIn: 60, client: client, server: server, peer: peer, relay: relay)], wallNow: currentTime())
+        _ = table.sync([Self.route(expiresIn: 60, client: client, server: server, peer: peer, relay: relay)], now: currentTime())
         defer { _ = table.removeAll() }
         for length in [1, 3, 160, 1200] {
             let payload = (0..<length).map { UInt8(truncatingIfNeeded: $0 * 13 + 1) }
@@ -222,7 +222,7 @@ import TURNServer
             ? (TransportAddress("198.51.100.77:7000")!, TransportAddress("192.0.2.1:50000")!)
             : (TransportAddress("[2001:db8::77]:7000")!, TransportAddress("[2001:db8::1]:50000")!)
         var table = KernelChannelTable(program: program)
-        _ = table.sync([Self.route(expiresIn: 60, client: client, server: server, peer: peer, relay: relay)], wallNow: currentTime())
+        _ = table.sync([Self.route(expiresIn: 60, client: client, server: server, peer: peer, relay: relay)], now: currentTime())
         defer { _ = table.removeAll() }
         var wrong: [Int] = []
         for (length, padded) in [(1, false), (2, true), (3, false), (160, true), (333, true), (1200, false), (1500, false)] {
@@ -248,7 +248,7 @@ import TURNServer
         let localRelay = clientIPv6 ? TransportAddress("127.0.0.1:50000")! : TransportAddress("[::1]:50000")!
         _ = table.sync(
             [Self.route(expiresIn: 60, client: client, server: server, peer: localPeer, relay: localRelay)],
-            wallNow: currentTime())
+            now: currentTime())
         let input = Self.frame(from: client, to: server, payload: Self.channelData([1, 2, 3]))
         let (verdict, output) = try program.testRun(frame: input)
         #expect(verdict == Self.TC_ACT_UNSPEC && output == input)
@@ -260,7 +260,7 @@ import TURNServer
     @Test func theChecksumIsCarriedOverNotRecomputed() throws {
         let program = try Self.program()
         var table = KernelChannelTable(program: program)
-        _ = table.sync([Self.route(expiresIn: 60)], wallNow: currentTime())
+        _ = table.sync([Self.route(expiresIn: 60)], now: currentTime())
         defer { _ = table.removeAll() }
         var wrong: [Int] = []
         for length in Array(1...12) + [159, 1001, 1002, 1003] {
@@ -290,11 +290,13 @@ import TURNServer
         let (clientA, relayA) = (TransportAddress("127.0.0.1:40000")!, TransportAddress("127.0.0.1:50000")!)
         let (clientB, relayB) = (TransportAddress("127.0.0.1:40002")!, TransportAddress("127.0.0.1:50002")!)
         let routes = [
-            KernelChannelRoute(client: clientA, server: server, channel: 0x4001, peer: relayB, relay: relayA, expires: currentTime() + 60),
-            KernelChannelRoute(client: clientB, server: server, channel: 0x4ABC, peer: relayA, relay: relayB, expires: currentTime() + 60),
+            KernelChannelRoute(
+                client: clientA, server: server, channel: 0x4001, peer: relayB, relay: relayA, expires: currentTime() + .seconds(60)),
+            KernelChannelRoute(
+                client: clientB, server: server, channel: 0x4ABC, peer: relayA, relay: relayB, expires: currentTime() + .seconds(60)),
         ]
         var table = KernelChannelTable(program: program)
-        _ = table.sync(routes, wallNow: currentTime())
+        _ = table.sync(routes, now: currentTime())
         defer { _ = table.removeAll() }
         for length in [1, 2, 160, 1200] {
             let payload = (0..<length).map { UInt8(truncatingIfNeeded: $0 * 5 + 3) }
@@ -311,7 +313,7 @@ import TURNServer
             #expect(out.payload == expected, "ChannelData on B's channel")
             #expect(out.checksumsGood)
         }
-        let relayed = table.sync(routes, wallNow: currentTime())
+        let relayed = table.sync(routes, now: currentTime())
         #expect(relayed[FiveTuple(client: clientA, server: server, transport: .udp)]?.packetsToPeer == 4)
         #expect(relayed[FiveTuple(client: clientB, server: server, transport: .udp)]?.packetsToClient == 4)
     }
@@ -325,7 +327,7 @@ import TURNServer
         var table = KernelChannelTable(program: program)
         defer { _ = table.removeAll() }
         let payload: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
-        _ = table.sync([Self.route(expiresIn: -1)], wallNow: currentTime())
+        _ = table.sync([Self.route(expiresIn: -1)], now: currentTime())
         for input in [
             Self.frame(from: Self.client, to: Self.server, payload: Self.channelData(payload)),
             Self.frame(from: Self.peer, to: Self.relay, payload: payload),
@@ -333,7 +335,7 @@ import TURNServer
             let (verdict, output) = try program.testRun(frame: input)
             #expect(verdict == Self.TC_ACT_UNSPEC && output == input, "expired: untouched, passed on")
         }
-        _ = table.sync([Self.route(expiresIn: 60)], wallNow: currentTime())
+        _ = table.sync([Self.route(expiresIn: 60)], now: currentTime())
         var unknown = Self.channelData(payload)
         unknown[1] = 0x02
         let trailing = Self.channelData(payload) + [0, 0, 0, 0, 9]

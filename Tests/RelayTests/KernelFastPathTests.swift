@@ -98,7 +98,7 @@ import TURNServer
                 case .event(let other): throw RelayTestNetwork.Failure(description: "ChannelBind: \(other)")
                 }
             }
-            queue = socket.receive(timeout: 0.2).map { client.handleDatagram($0.bytes, now: currentTime()) } ?? []
+            queue = socket.receive(timeout: 0.2).map { client.handle($0.bytes, now: currentTime()) } ?? []
         }
         throw RelayTestNetwork.Failure(description: "no ChannelBind answer")
     }

@@ -200,7 +200,7 @@ import TURNServer
             }
             queue = []
             if let (bytes, _) = socket.receive(timeout: 0.2) {
-                queue = client.handleDatagram(bytes, now: currentTime())
+                queue = client.handle(bytes, now: currentTime())
             } else if let deadline = client.nextDeadline, deadline <= currentTime() {
                 queue = client.handleTimeout(now: currentTime())
             }
@@ -374,7 +374,7 @@ import TURNServer
             let permitted = Date().addingTimeInterval(5)
             var granted = false
             while !granted, Date() < permitted, let (bytes, _) = socket.receive(timeout: 1) {
-                queue = client.handleDatagram(bytes, now: currentTime())
+                queue = client.handle(bytes, now: currentTime())
                 granted = queue.contains { if case .event(.permissionCreated) = $0 { true } else { false } }
             }
             #expect(granted)

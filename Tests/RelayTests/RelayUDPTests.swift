@@ -39,7 +39,7 @@ import TURNServer
             queue = []
             if events.contains(where: done) { return events }
             if let (bytes, _) = socket.receive(timeout: 0.2) {
-                queue = client.handleDatagram(bytes, now: currentTime())
+                queue = client.handle(bytes, now: currentTime())
             } else if let deadline = client.nextDeadline, deadline <= currentTime() {
                 queue = client.handleTimeout(now: currentTime())
             }

@@ -1,6 +1,8 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import DriverClock
+import EngineTime
 import Foundation
 import STUN
 @testable import RelayServer
@@ -86,4 +88,4 @@ enum TestPorts {
     }
 }
 
-func currentTime() -> Timestamp { Timestamp(seconds: Date().timeIntervalSince1970) }
+func currentTime() -> EngineInstant { EngineClock.process.now }

@@ -25,11 +25,11 @@ import STUN
             routes == [
                 KernelChannelRoute(
                     client: t.client, server: t.server, channel: 0x4000, peer: Self.peer, relay: relay,
-                    expires: h.now + 300)
+                    expires: h.now + .seconds(300))
             ], "the permission (300 s) ends before the channel (600 s)")
         // After the permission's end without a refresh (the engine's clock only), nothing for
         // the kernel.
-        h.now = h.now + 301
+        h.now = h.now + .seconds(301)
         #expect(h.server.kernelChannelRoutes(now: h.now).isEmpty)
     }
 
@@ -37,9 +37,9 @@ import STUN
         let h = TURNHarness()
         let t = h.addClient(TURNHarness.tuple(1))
         _ = try Self.bound(h, t)
-        h.now = h.now + 200
+        h.now = h.now + .seconds(200)
         h.client(t) { $0.bindChannel(Self.peer, now: $1) }
-        #expect(h.server.kernelChannelRoutes(now: h.now).first?.expires == h.now + 300)
+        #expect(h.server.kernelChannelRoutes(now: h.now).first?.expires == h.now + .seconds(300))
     }
 
     @Test func aBandwidthCapKeepsEverythingInUserSpace() throws {

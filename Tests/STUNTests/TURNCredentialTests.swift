@@ -1,4 +1,5 @@
 import Testing
+import EngineTime
 import STUN
 @testable import TURNServer
 
@@ -13,7 +14,7 @@ import STUN
 
     @Test func restCredentialValidAndExpired() {
         let h = TURNHarness(users: [:], secrets: ["s3cret"])
-        let now = Int(h.now.seconds)
+        let now = Int(h.wallClock.seconds)
         let ok = restClient(h, 1, secret: "s3cret", expiry: now + 3600)
         h.client(ok) { $0.allocate(now: $1) }
         #expect(h.server.allocationCount == 1)
@@ -39,7 +40,7 @@ import STUN
 
     @Test func rotationAcceptsEverySecretThenDropsRetired() {
         let h = TURNHarness(users: [:], secrets: ["old", "new"])
-        let expiry = Int(h.now.seconds) + 86_400
+        let expiry = Int(h.wallClock.seconds) + 86_400
         let a = restClient(h, 1, secret: "old", expiry: expiry)
         let b = restClient(h, 2, secret: "new", expiry: expiry)
         h.client(a) { $0.allocate(now: $1) }
@@ -56,7 +57,7 @@ import STUN
 
     @Test func credentialExpiryDuringAllocationStopsRefresh() {
         let h = TURNHarness(users: [:], secrets: ["s"])
-        let t = restClient(h, 1, secret: "s", expiry: Int(h.now.seconds) + 1000)
+        let t = restClient(h, 1, secret: "s", expiry: Int(h.wallClock.seconds) + 1000)
         h.client(t) { $0.allocate(now: $1) }
         h.advance(by: 3000)
         #expect(h.server.allocationCount == 0)
@@ -66,11 +67,11 @@ import STUN
     @Test func nonceIssuerChecks() {
         let issuer = NonceIssuer(secret: [1, 2, 3], lifetime: 10)
         let ip = IPAddress("203.0.113.1")!
-        let now = Timestamp(seconds: 1000)
+        let now: EngineInstant = .seconds(1000)
         let nonce = issuer.issue(for: ip, now: now)
         #expect(nonce.hasPrefix("obMatJos2"))
-        #expect(issuer.check(nonce, for: ip, now: now + 5) == .valid)
-        #expect(issuer.check(nonce, for: ip, now: now + 11) == .stale)
+        #expect(issuer.check(nonce, for: ip, now: now + .seconds(5)) == .valid)
+        #expect(issuer.check(nonce, for: ip, now: now + .seconds(11)) == .stale)
         #expect(issuer.check(nonce, for: IPAddress("203.0.113.2")!, now: now) == .invalid)
         #expect(issuer.check("garbage", for: ip, now: now) == .invalid)
         #expect(NonceIssuer(secret: [9], lifetime: 10).check(nonce, for: ip, now: now) == .invalid)

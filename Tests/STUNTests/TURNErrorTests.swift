@@ -113,7 +113,7 @@ import STUN
         let h = TURNHarness()
         let t = TURNHarness.tuple(1)
         let nonce = h.fetchNonce(from: t)
-        h.now = h.now + 601
+        h.now = h.now + .seconds(601)
         _ = h.raw(h.signedRequest(.allocate, [.requestedTransport(17)], from: t, nonce: nonce), from: t)
         #expect(h.lastErrorCode(t) == 438)
         let fresh = try STUNMessage.decode(try #require(h.toClient[t]?.last))

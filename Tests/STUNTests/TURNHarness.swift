@@ -1,3 +1,4 @@
+import EngineTime
 import STUN
 import TURNClientEngine
 import TURNServer
@@ -21,7 +22,10 @@ final class TURNHarness {
     var failRelayOpen = false
     /// How many more relay binds report "address in use".
     var relayPortsInUse = 0
-    var now = Timestamp(seconds: 1_700_000_000)
+    /// The engines' virtual monotonic clock, and beside it the wall clock (for TURN REST
+    /// usernames' expiry), which moves with it from its own origin.
+    var now: EngineInstant = .seconds(1000)
+    var wallClock: UnixTime { UnixTime(seconds: 1_700_000_000 + (now - .seconds(1000)).inSeconds) }
     static let serverAddress = TransportAddress("192.0.2.10:3478")!
     static let relayIP = IPAddress("198.51.100.1")!
     static let relayIPv6 = IPAddress("2001:db8::1")!
@@ -60,7 +64,7 @@ final class TURNHarness {
     }
 
     /// Runs a client operation and delivers everything that follows until the network is quiet.
-    func client(_ tuple: FiveTuple, _ op: (inout TURNClient, Timestamp) -> [TURNClient.Action]) {
+    func client(_ tuple: FiveTuple, _ op: (inout TURNClient, EngineInstant) -> [TURNClient.Action]) {
         guard var c = clients[tuple] else { return }
         let actions = op(&c, now)
         clients[tuple] = c
@@ -71,7 +75,7 @@ final class TURNHarness {
         for action in actions {
             switch action {
             case .send(let bytes):
-                serve(server.handleClientDatagram(bytes, from: tuple, now: now))
+                serve(server.handleClientDatagram(bytes, from: tuple, now: now, wallClock: wallClock))
             case .event(let e):
                 events[tuple, default: []].append(e)
             }
@@ -81,7 +85,7 @@ final class TURNHarness {
     /// Sends raw bytes from a 5-tuple and returns what the server answered to it.
     func raw(_ bytes: [UInt8], from tuple: FiveTuple) -> [[UInt8]] {
         let before = toClient[tuple]?.count ?? 0
-        serve(server.handleClientDatagram(bytes, from: tuple, now: now))
+        serve(server.handleClientDatagram(bytes, from: tuple, now: now, wallClock: wallClock))
         return Array((toClient[tuple] ?? []).dropFirst(before))
     }
 
@@ -91,7 +95,7 @@ final class TURNHarness {
             case .sendToClient(let tuple, let bytes):
                 toClient[tuple, default: []].append(bytes)
                 if var c = clients[tuple] {
-                    let next = c.handleDatagram(bytes, now: now)
+                    let next = c.handle(bytes, now: now)
                     clients[tuple] = c
                     process(tuple, next)
                 }
@@ -132,7 +136,7 @@ final class TURNHarness {
 
     /// Advances the virtual clock to `target`, firing every client and server deadline on the way.
     func advance(by seconds: Double) {
-        let target = now + seconds
+        let target = now + .seconds(seconds)
         while true {
             var next = server.nextDeadline
             for c in clients.values { if let d = c.nextDeadline, next.map({ d < $0 }) ?? true { next = d } }
@@ -173,5 +177,13 @@ final class TURNHarness {
     /// The error code of the last thing the server sent to `tuple`.
     func lastErrorCode(_ tuple: FiveTuple) -> Int? {
         toClient[tuple]?.last.flatMap { try? STUNMessage.decode($0) }?.errorCode?.code
+    }
+}
+
+extension EngineInstant {
+    /// The duration in seconds.
+    var inSeconds: Double {
+        let c = components
+        return Double(c.seconds) + Double(c.attoseconds) / 1e18
     }
 }

@@ -290,7 +290,7 @@ import STUN
         #expect(answered == 20)
         #expect(h.server.statistics.unauthenticatedRepliesLimited == 80)
         #expect(h.raw(refresh(), from: fresh()).count == 1)
-        h.now = h.now + 0.5
+        h.now = h.now + .seconds(0.5)
         answered = 0
         for _ in 0..<100 { answered += h.raw(refresh(), from: victim).count }
         #expect(answered == 10)
@@ -334,7 +334,7 @@ import STUN
 
     @Test func restQuotaCountsTheNamePart() {
         let h = TURNHarness(configuration: TURNHarness.configuration { $0.maxAllocationsPerUser = 1 }, users: [:], secrets: ["s"])
-        let now = Int(h.now.seconds)
+        let now = Int(h.wallClock.seconds)
         func rest(_ n: Int, _ name: String, expiry: Int) -> FiveTuple {
             let username = CredentialStore.restUsername(expiry: expiry, name: name)
             return h.addClient(
