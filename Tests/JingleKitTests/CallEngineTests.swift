@@ -259,6 +259,103 @@ import XMPPCore
         #expect(Self.jingleActions(net).last == "alice session-terminate")
     }
 
+    /// XEP-0353: the callee proceeds, then hangs up while the caller's session-initiate is on its
+    /// way. The callee's `<finish/>` reaches the caller after the session-initiate left: the caller
+    /// ends at once with the finish's reason, not at its no-answer deadline as "no answer", and
+    /// terminates the session it started (XEP-0166 §6.7: `<cancel/>`, the initiator withdrawing
+    /// its request). The callee acknowledges the late session-initiate, then terminates it with
+    /// the reason it ended with, rather than leaving it pending.
+    @Test func aCalleeThatHangsUpWhileTheSessionInitiateIsOnItsWayEndsTheCallOnBothSides() throws {
+        var net = VirtualCallNetwork([Self.alice, Self.bob])
+        let sid = try net.place(from: Self.alice, to: "bob@localhost", timeout: .seconds(30))
+        net.run(for: .seconds(1))
+        #expect(net[Self.bob].incoming == [sid])
+        try net.accept(Self.bob, sid: sid)
+        // The proceed reaches alice at +30 ms, her transport is made at +50 ms: the
+        // session-initiate leaves then and reaches bob at +80 ms. Bob hangs up at +60 ms, so his
+        // finish reaches alice at +90 ms, after her session-initiate left.
+        net.run(for: .milliseconds(60))
+        #expect(Self.jingleActions(net) == ["alice session-initiate"])
+        net.hangUp(Self.bob, sid: sid)
+        net.run(for: .seconds(5))
+        #expect(!net.stalled)
+
+        #expect(net[Self.bob].ended[sid] == .cancelled(byPeer: false))
+        #expect(net[Self.alice].ended[sid] == .cancelled(byPeer: true))
+        let aliceEnd = try #require(net[Self.alice].events.last { $0.sid == sid })
+        #expect(aliceEnd.event == .ended(.cancelled(byPeer: true)))
+        #expect(aliceEnd.at == .seconds(1) + .milliseconds(90), "the caller ends when the finish arrives, not at its deadline")
+
+        #expect(Self.jmiElements(net) == ["alice propose", "bob ringing", "bob accept", "bob proceed", "bob finish"])
+        #expect(Self.jingleActions(net) == ["alice session-initiate", "bob session-terminate", "alice session-terminate"])
+        // Bob acknowledged the session-initiate before terminating it.
+        let fromBob = net.routed.filter { $0.attribute("from") == Self.bob && $0.name == "iq" }.compactMap { IQ(element: $0) }
+        let initiateID = try #require(Self.requestID(net, action: .sessionInitiate))
+        let ackIndex = try #require(fromBob.firstIndex { $0.type == .result && $0.id == initiateID })
+        let terminateIndex = try #require(fromBob.firstIndex { (try? JingleElement(iq: $0))?.action == .sessionTerminate })
+        #expect(ackIndex < terminateIndex)
+        #expect(Self.terminateReasons(net) == [Self.bob: .cancel, Self.alice: .cancel])
+        #expect(net[Self.alice].engine.sessions[sid]?.phase == .ended)
+        #expect(net[Self.bob].engine.sessions[sid]?.phase == .ended)
+        #expect(net[Self.alice].notices.isEmpty && net[Self.bob].notices.isEmpty)
+        #expect(net[Self.alice].engine.nextDeadline.map { $0 >= .seconds(300) } ?? true, "no deadline is left but forgetting")
+    }
+
+    /// The same with the finish held back (by the callee's server, say) until after the callee's
+    /// session-terminate: the caller ends on that session-terminate, the late finish changes nothing.
+    @Test func aCalleeThatHangsUpBeforeTheSessionInitiateTerminatesItWhenItArrives() throws {
+        var net = VirtualCallNetwork([Self.alice, Self.bob])
+        net.delay = { e in (try? JingleMessage.find(in: e))?.action == .finish ? .seconds(10) : .zero }
+        let sid = try net.place(from: Self.alice, to: "bob@localhost", timeout: .seconds(30))
+        net.run(for: .seconds(1))
+        try net.accept(Self.bob, sid: sid)
+        net.run(for: .milliseconds(60))
+        net.hangUp(Self.bob, sid: sid)
+        net.run(for: .seconds(15))
+        #expect(!net.stalled)
+
+        #expect(net[Self.bob].ended[sid] == .cancelled(byPeer: false))
+        #expect(net[Self.alice].ended[sid] == .cancelled(byPeer: true))
+        let aliceEnd = try #require(net[Self.alice].events.last { $0.sid == sid })
+        // Bob's session-terminate left when the session-initiate reached him (+80 ms).
+        #expect(aliceEnd.at == .seconds(1) + .milliseconds(110))
+        #expect(Self.jmiElements(net) == ["alice propose", "bob ringing", "bob accept", "bob proceed", "bob finish"])
+        #expect(Self.jingleActions(net) == ["alice session-initiate", "bob session-terminate"])
+        #expect(Self.terminateReasons(net) == [Self.bob: .cancel])
+        #expect(net[Self.alice].notices.isEmpty && net[Self.bob].notices.isEmpty)
+    }
+
+    /// The callee hangs up as soon as it proceeded: its finish reaches the caller while the
+    /// transport for the session-initiate is being made. The call ends there; no session starts.
+    @Test func aFinishBeforeTheSessionInitiateLeftEndsTheCallWithoutASession() throws {
+        var net = VirtualCallNetwork([Self.alice, Self.bob])
+        let sid = try net.place(from: Self.alice, to: "bob@localhost", timeout: .seconds(30))
+        net.run(for: .seconds(1))
+        try net.accept(Self.bob, sid: sid)
+        net.hangUp(Self.bob, sid: sid)
+        net.run(for: .seconds(5))
+
+        #expect(net[Self.bob].ended[sid] == .cancelled(byPeer: false))
+        #expect(net[Self.alice].ended[sid] == .cancelled(byPeer: true))
+        #expect(net[Self.alice].events.last { $0.sid == sid }?.at == .seconds(1) + .milliseconds(30))
+        #expect(net[Self.alice].closedTransports == [sid], "the transport made for the offer is closed")
+        #expect(Self.jingleActions(net).isEmpty)
+        #expect(Self.jmiElements(net) == ["alice propose", "bob ringing", "bob accept", "bob proceed", "bob finish"])
+        #expect(net[Self.alice].notices.isEmpty && net[Self.bob].notices.isEmpty)
+    }
+
+    /// The reason condition of each party's session-terminate on the wire, by sender.
+    static func terminateReasons(_ net: VirtualCallNetwork) -> [String: ReasonCondition] {
+        var reasons: [String: ReasonCondition] = [:]
+        for e in net.routed {
+            guard let iq = IQ(element: e), iq.type == .set, let j = try? JingleElement(iq: iq), j.action == .sessionTerminate,
+                let from = iq.from
+            else { continue }
+            reasons[from.description] = j.reason?.condition
+        }
+        return reasons
+    }
+
     /// The id of the first Jingle request with `action` on the wire.
     static func requestID(_ net: VirtualCallNetwork, action: JingleAction) -> String? {
         net.routed.compactMap { IQ(element: $0) }.first { (try? JingleElement(iq: $0))?.action == action }?.id

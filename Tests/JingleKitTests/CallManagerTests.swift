@@ -99,6 +99,30 @@ import XMPPCore
         #expect(await alice.activeCalls.isEmpty)
     }
 
+    /// XEP-0353: the callee proceeds and hangs up at once, before the caller's session-initiate
+    /// reaches it. The caller ends promptly as cancelled by the callee (not after its 30 s
+    /// no-answer deadline as "no answer"), and both are free for the next call.
+    @Test func aCalleeThatHangsUpRightAfterProceedingEndsTheCallerPromptly() async throws {
+        let (_, alice, bobs) = await makeManagers()
+        let outgoing = try await alice.placeCall(to: bobBare, timeout: .seconds(30))
+        let aliceEvents = EventReader(outgoing)
+        let incoming = try await nextIncoming(bobs[0])
+        try await incoming.accept()
+        await incoming.hangUp()
+        #expect(await incoming.state == .ended(.cancelled(byPeer: false)))
+        let end = try await aliceEvents.next("ended", within: .seconds(5)) { if case .ended = $0 { true } else { false } }
+        #expect(end == .ended(.cancelled(byPeer: true)))
+
+        let next = try await alice.placeCall(to: bobBare, timeout: .seconds(30))
+        let nextEvents = EventReader(next)
+        let ringing = try await nextIncoming(bobs[0])
+        #expect(await ringing.state == .ringing, "not refused as busy")
+        try await ringing.accept()
+        _ = try await nextEvents.next("accepted") { $0 == .accepted }
+        await next.hangUp()
+        #expect(try await EventReader(ringing).ended() == .completed(byPeer: true))
+    }
+
     @Test(arguments: [true, false]) func declineEndsTheCallerAsDeclined(useJMI: Bool) async throws {
         let (_, alice, bobs) = await makeManagers()
         let outgoing = try await alice.placeCall(to: useJMI ? bobBare : bobDesk, useJMI: useJMI, timeout: .seconds(30))

@@ -38,6 +38,9 @@ struct VirtualCallNetwork {
     /// Resources that accept an incoming call as soon as it rings.
     var autoAnswer: Set<JID> = []
     let latency: Duration = .milliseconds(30)
+    /// Extra time on the way for some stanzas (a message held in the peer's server, a slow
+    /// route): added to `latency`, so one stanza can be overtaken by a later one.
+    var delay: (XMLElement) -> Duration = { _ in .zero }
     private var pending: [(at: EngineInstant, order: Int, work: Work)] = []
     private var order = 0
     private let wallClock = XMPPDateTime(secondsSince1970: 1_800_000_000)
@@ -175,7 +178,8 @@ struct VirtualCallNetwork {
         routed.append(e)
         guard let to = e.attribute("to").flatMap(JID.init) else { return }
         let targets = to.resourcepart != nil ? [to] : parties.keys.filter { $0.bare == to }.sorted { $0.description < $1.description }
-        for target in targets { schedule(latency, .deliver(e, to: target)) }
+        let extra = delay(e)
+        for target in targets { schedule(latency + extra, .deliver(e, to: target)) }
     }
 
     // MARK: Carrying out what an engine asks, as `CallManager` does with real transports

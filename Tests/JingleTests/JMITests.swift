@@ -185,6 +185,22 @@ struct JMIServer {
         m.sessionEndedByPeer(id: "unknown", reason: nil) // ignored
     }
 
+    /// Once a device proceeded, only that device's `<finish/>` ends the caller's call: another
+    /// device of the callee's account is not in it.
+    @Test func onlyTheDeviceThatProceededFinishesTheCall() throws {
+        var m = JingleMessageMachine(local: Self.romeo)
+        _ = try m.propose(id: "s1", to: Self.phone.bare, descriptions: Self.audio, now: .zero)
+        func message(_ action: JingleMessageAction, from: JID) -> XMLElement {
+            XMLElement(
+                "message", namespace: XMPPNamespace.client, ["from": from.description, "to": Self.romeo.description],
+                children: [JingleMessage(action: action, id: "s1", reason: action == .finish ? Reason(.cancel) : nil).element])
+        }
+        #expect(m.handle(message(.proceed, from: Self.phone), now: .zero) == [.event(.proceeded(id: "s1", device: Self.phone))])
+        #expect(m.handle(message(.finish, from: Self.tablet), now: .zero).isEmpty)
+        #expect(m.calls["s1"]?.state == .proceeded(Self.phone))
+        #expect(m.handle(message(.finish, from: Self.phone), now: .zero) == [.event(.ended(id: "s1", .finished(Reason(.cancel))))])
+    }
+
     @Test func aMachineAllowingTwoCallsTakesASecondCallerAndIsBusyForAThird() throws {
         let tybalt = JID("tybalt@verona.example/sword")!
         var s = JMIServer([Self.romeo, Self.phone, Self.mercutio, tybalt])

@@ -322,6 +322,8 @@ public struct JingleMessageMachine: Sendable {
         case .finish:
             guard let c = calls[jmi.id], c.peer.bare == from.bare else { return [] }
             switch c.state {
+            case .proceeded(let device) where device != from:
+                return [] // only the device that proceeded is in the call
             case .proceeded, .accepted:
                 calls[jmi.id]?.state = .ended(.finished(jmi.reason))
                 return [.event(.ended(id: jmi.id, .finished(jmi.reason)))]

@@ -13,7 +13,7 @@ extension CallEngine {
         switch e {
         case .received(let j):
             switch j.action {
-            case .sessionInitiate: actions += incomingInitiate(j, now: now)
+            case .sessionInitiate: actions += incomingInitiate(j, now: now, afterAnswer: &afterAnswer)
             case .sessionAccept: actions += remoteAccepted(sid: sid, j)
             case .sessionInfo: for i in j.info { if case .rtp(let info) = i { actions += sessionInfo(sid: sid, info, now: now) } }
             case .transportInfo: actions += receivedTransportInfo(sid: sid, j)
@@ -68,7 +68,13 @@ extension CallEngine {
             guard update(id, { $0.proposalProceeded(device: device, now: now) }) == true else { return [] }
             return [.event(sid: id, .proceeded(device: device)), .makeTransport(sid: id, role: .initiator)]
         case .ended(let id, let end):
-            guard let r = calls[id], !r.state.isEnded, !r.sessionStarted else { return [] }
+            guard let r = calls[id], !r.state.isEnded else { return [] }
+            if r.sessionStarted {
+                // Once its session started the call ends with the session, but for a finish
+                // that overtook our session-initiate.
+                guard case .finished(let why) = end else { return [] }
+                return finishedBeforeAnswer(sid: id, why, now: now)
+            }
             let reason: CallEndReason
             switch end {
             case .rejected(let why):
@@ -87,6 +93,25 @@ extension CallEngine {
         }
     }
 
+    /// Outgoing, XEP-0353 "Finishing a Started Session": the callee's device that proceeded
+    /// finished the call before it answered our session, e.g. it hung up before our
+    /// session-initiate reached it. The call ends at once with the reason the finish carried,
+    /// rather than at its no-answer deadline. The session we started, if our session-initiate
+    /// left, is terminated with `<cancel/>`: XEP-0166 §6.7 has the party that ends a session
+    /// send session-terminate, and §7.4's `<cancel/>` is the initiator withdrawing its request.
+    /// An active call ends with its session, as before.
+    private mutating func finishedBeforeAnswer(sid: String, _ why: Reason?, now: EngineInstant) -> [Action] {
+        guard let r = calls[sid], r.direction == .outgoing, case .pending = r.stage else { return [] }
+        // Finished first: the JMI call is over already and the session's end adds nothing.
+        var actions = finish(sid: sid, CallEndReason.from(why, byPeer: true, wasActive: false), now: now)
+        if let session = sessions[sid], session.phase != .ended {
+            actions += send(
+                JingleElement(action: .sessionTerminate, sid: sid, reason: Reason(.cancel)), "session-terminate after the peer's finish",
+                now: now)
+        }
+        return actions
+    }
+
     // MARK: Offer and answer
 
     /// Incoming: ask for the media transport (once); the session-accept goes once it is made.
@@ -95,15 +120,23 @@ extension CallEngine {
         return [.makeTransport(sid: sid, role: .responder)]
     }
 
-    private mutating func incomingInitiate(_ j: JingleElement, now: EngineInstant) -> [Action] {
+    private mutating func incomingInitiate(_ j: JingleElement, now: EngineInstant, afterAnswer: inout [Action]) -> [Action] {
         guard let session = sessions[j.sid] else { return [] }
         if var r = calls[j.sid] {
             // The session of a JMI call we accepted: only its caller may start it.
             guard r.direction == .incoming, r.device == session.peer else { return terminateUnexpected(j.sid, now: now) }
-            if case .ended(_, .awaited, _) = r.stage {
-                // We ended the call while its session was on the way: it gets no answer.
+            if case .ended(let end, .awaited, _) = r.stage {
+                // The call ended while its session was on the way (our finish may not have
+                // reached the caller yet): acknowledged, then terminated (XEP-0166 §6.7) with
+                // the reason the call's finish carried (else the one its end implies), so that
+                // the caller does not wait for an answer that never comes.
                 r.initiatedAt = now
                 insert(r)
+                let reason: Reason
+                if case .ended(.finished(let finished?))? = jmi.calls[j.sid]?.state { reason = finished } else { reason = end.jingleReason }
+                afterAnswer += send(
+                    JingleElement(action: .sessionTerminate, sid: j.sid, reason: reason), "session-terminate of a call that had ended",
+                    now: now)
                 return []
             }
             guard r.sessionInitiated(j, remoteUfrag: Self.ufrag(of: j), now: now) else { return terminateUnexpected(j.sid, now: now) }

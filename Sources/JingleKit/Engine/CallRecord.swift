@@ -60,7 +60,8 @@ struct CallRecord: Sendable {
     /// The Jingle session when the call ended.
     enum SessionAtEnd: Sendable, Hashable {
         case none
-        /// An incoming JMI call we had proceeded: the caller's session-initiate may still come.
+        /// An incoming JMI call we had proceeded: the caller's session-initiate may still come
+        /// (it is acknowledged, then terminated).
         case awaited
         /// A session was under way (XEP-0166 pending or active).
         case started
