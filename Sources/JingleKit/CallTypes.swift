@@ -62,7 +62,9 @@ public enum CallEndReason: Sendable, Hashable {
     /// The reason for a Jingle end, by condition, knowing whether the call had become active.
     static func from(_ reason: Reason?, byPeer: Bool, wasActive: Bool) -> CallEndReason {
         switch reason?.condition {
-        case .success?: return .completed(byPeer: byPeer)
+        // A call that never became active was not completed, whatever the reason says: the
+        // `<success/>` of a party that leaves before answering is it calling the call off.
+        case .success?: return wasActive ? .completed(byPeer: byPeer) : .cancelled(byPeer: byPeer)
         case .decline?: return .declined(byPeer: byPeer)
         case .busy?: return .busy(byPeer: byPeer)
         case .cancel?, nil: return wasActive ? .completed(byPeer: byPeer) : .cancelled(byPeer: byPeer)

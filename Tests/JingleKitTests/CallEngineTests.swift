@@ -344,6 +344,21 @@ import XMPPCore
         #expect(net[Self.alice].notices.isEmpty && net[Self.bob].notices.isEmpty)
     }
 
+    /// A callee device that finishes with `<success/>` before it answered (XEP-0353 leaves the
+    /// reason to the device) gave the caller no call: the caller reports it cancelled by the
+    /// peer, never completed.
+    @Test func aSuccessfulFinishBeforeAnyAnswerIsACancelledCall() throws {
+        var net = VirtualCallNetwork([Self.alice, Self.bob])
+        let sid = try net.place(from: Self.alice, to: "bob@localhost", timeout: .seconds(30))
+        net.run(for: .seconds(1))
+        try net.accept(Self.bob, sid: sid)
+        net.hangUp(Self.bob, sid: sid, reason: Reason(.success))
+        net.run(for: .seconds(5))
+
+        #expect(net[Self.alice].ended[sid] == .cancelled(byPeer: true))
+        #expect(Self.jmiElements(net) == ["alice propose", "bob ringing", "bob accept", "bob proceed", "bob finish"])
+    }
+
     /// The reason condition of each party's session-terminate on the wire, by sender.
     static func terminateReasons(_ net: VirtualCallNetwork) -> [String: ReasonCondition] {
         var reasons: [String: ReasonCondition] = [:]

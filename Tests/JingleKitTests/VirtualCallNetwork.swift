@@ -73,9 +73,9 @@ struct VirtualCallNetwork {
         carryOut(try parties[me]!.engine.accept(sid: sid, now: now), of: me)
     }
 
-    mutating func hangUp(_ jid: String, sid: String) {
+    mutating func hangUp(_ jid: String, sid: String, reason: Reason? = nil) {
         let me = JID(jid)!
-        carryOut(parties[me]!.engine.hangUp(sid: sid, reason: nil, now: now), of: me)
+        carryOut(parties[me]!.engine.hangUp(sid: sid, reason: reason, now: now), of: me)
     }
 
     /// Our ICE restart: new credentials from the (virtual) transport, sent in a transport-info.
