@@ -47,6 +47,10 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
         var reportedICE = false
         var pair: SelectedCandidatePair?
         var established = false
+        /// DTLS finished before ICE was reported (datagrams reach the session straight from
+        /// libnice's thread, ahead of the ICE events' task): `connected` waits for `iceConnected`,
+        /// so the call's events keep their order; `heldSince` bounds the wait.
+        var connectedHeldSince: EngineInstant?
         var firstAudio = false
         var ended = false
         var closed = false
@@ -355,33 +359,50 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
 
     /// Updates the ICE bookkeeping and reports `iceConnected` once both the state and the pair are known.
     private func reportICE(_ update: (inout State) -> Void) {
-        let (report, session) = state.withLock { s -> (SelectedCandidatePair?, MediaSession?) in
+        // Reported under the lock, so `iceConnected` and `connected` reach the sink in order.
+        let session = state.withLock { s -> MediaSession? in
             update(&s)
-            guard s.iceConnected, !s.reportedICE, let pair = s.pair else { return (nil, nil) }
+            guard s.iceConnected, !s.reportedICE, let pair = s.pair else { return nil }
             s.reportedICE = true
-            guard s.restarting else { return (pair, nil) }
+            sink.yield(.iceConnected(pair))
+            if s.connectedHeldSince != nil {
+                s.connectedHeldSince = nil
+                sink.yield(.connected)
+            }
+            guard s.restarting else { return nil }
             s.restarting = false
             if s.established { s.connectDeadline = nil }
-            return (pair, s.session)
+            return s.session
         }
         if let session {
             // Reconnected after a restart: media counts as resumed once more packets arrive.
             let base = session.statistics.packetsReceived
             state.withLock { $0.packetsAtReconnect = base }
         }
-        if let report { sink.yield(.iceConnected(report)) }
     }
 
     private func sessionEvent(_ event: MediaSessionEvent) {
         switch event {
         case .established:
-            let first = state.withLock { s -> Bool in
-                guard !s.established, !s.ended else { return false }
+            let now = clock.now
+            // Reported under the lock, in order with `reportICE`.
+            state.withLock { s in
+                guard !s.established, !s.ended else { return }
                 s.established = true
                 s.connectDeadline = nil
-                return true
+                if !s.reportedICE {
+                    // A finished handshake proves connectivity: with the pair known, ICE is
+                    // reported now; without it, `connected` waits for the pair.
+                    guard let pair = s.pair, !s.restarting else {
+                        s.connectedHeldSince = now
+                        return
+                    }
+                    s.iceConnected = true
+                    s.reportedICE = true
+                    sink.yield(.iceConnected(pair))
+                }
+                sink.yield(.connected)
             }
-            if first { sink.yield(.connected) }
         case .failed(let error):
             fail(Self.reason(for: error))
         case .dtmf(let digit):
@@ -433,6 +454,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
             return true
         }
         guard established, let session else { return true }
+        releaseHeldConnected(now: now)
 
         var frame = silence
         var packet: [UInt8]?
@@ -463,7 +485,7 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
             if late { s.lateTicks += 1 }
             s.sendLevel = sendLevel
             s.receiveLevel = receiveLevel
-            return !s.firstAudio
+            return !s.firstAudio && s.connectedHeldSince == nil
         }
         if checkFirstAudio, session.statistics.decodedFrames > 0 {
             state.withLock { $0.firstAudio = true }
@@ -474,6 +496,16 @@ final class ICEMediaTransport: AudioMediaTransport, MediaClockMember, @unchecked
     }
 
     private let silence = [Int16](repeating: 0, count: CallAudio.samplesPerFrame)
+
+    /// `connected` held for the ICE pair goes out anyway after a second: media flows, and a pair
+    /// report that never came must not hide that.
+    private func releaseHeldConnected(now: EngineInstant) {
+        state.withLock { s in
+            guard let since = s.connectedHeldSince, now - since >= .seconds(1) else { return }
+            s.connectedHeldSince = nil
+            sink.yield(.connected)
+        }
+    }
 
     // MARK: ICE restart
 
