@@ -1,3 +1,4 @@
+import EngineTime
 import Jingle
 import JingleKit
 import XMLStream
@@ -280,7 +281,7 @@ actor MediaLeg {
         func seconds(_ from: ContinuousClock.Instant?, _ to: ContinuousClock.Instant?) -> Double? {
             guard let from, let to else { return nil }
             let d = to - from
-            return max(0, Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+            return max(0, d.inSeconds)
         }
         if let s = seconds(acceptAt, iceAt) { measurements.append(.init(name: "accept->ice", seconds: s)) }
         if let s = seconds(iceAt, dtlsAt) { measurements.append(.init(name: "ice->dtls", seconds: s)) }

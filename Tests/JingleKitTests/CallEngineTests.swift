@@ -328,12 +328,7 @@ import XMPPCore
     /// The callee hangs up as soon as it proceeded: its finish reaches the caller while the
     /// transport for the session-initiate is being made. The call ends there; no session starts.
     @Test func aFinishBeforeTheSessionInitiateLeftEndsTheCallWithoutASession() throws {
-        var net = VirtualCallNetwork([Self.alice, Self.bob])
-        let sid = try net.place(from: Self.alice, to: "bob@localhost", timeout: .seconds(30))
-        net.run(for: .seconds(1))
-        try net.accept(Self.bob, sid: sid)
-        net.hangUp(Self.bob, sid: sid)
-        net.run(for: .seconds(5))
+        let (net, sid) = try Self.calleeHangsUpOnProceeding(reason: nil)
 
         #expect(net[Self.bob].ended[sid] == .cancelled(byPeer: false))
         #expect(net[Self.alice].ended[sid] == .cancelled(byPeer: true))
@@ -348,15 +343,21 @@ import XMPPCore
     /// reason to the device) gave the caller no call: the caller reports it cancelled by the
     /// peer, never completed.
     @Test func aSuccessfulFinishBeforeAnyAnswerIsACancelledCall() throws {
-        var net = VirtualCallNetwork([Self.alice, Self.bob])
-        let sid = try net.place(from: Self.alice, to: "bob@localhost", timeout: .seconds(30))
-        net.run(for: .seconds(1))
-        try net.accept(Self.bob, sid: sid)
-        net.hangUp(Self.bob, sid: sid, reason: Reason(.success))
-        net.run(for: .seconds(5))
+        let (net, sid) = try Self.calleeHangsUpOnProceeding(reason: Reason(.success))
 
         #expect(net[Self.alice].ended[sid] == .cancelled(byPeer: true))
         #expect(Self.jmiElements(net) == ["alice propose", "bob ringing", "bob accept", "bob proceed", "bob finish"])
+    }
+
+    /// Alice calls bob by JMI; bob accepts and hangs up at once with `reason`; 5 s pass.
+    static func calleeHangsUpOnProceeding(reason: Reason?) throws -> (VirtualCallNetwork, String) {
+        var net = VirtualCallNetwork([alice, bob])
+        let sid = try net.place(from: alice, to: "bob@localhost", timeout: .seconds(30))
+        net.run(for: .seconds(1))
+        try net.accept(bob, sid: sid)
+        net.hangUp(bob, sid: sid, reason: reason)
+        net.run(for: .seconds(5))
+        return (net, sid)
     }
 
     /// The reason condition of each party's session-terminate on the wire, by sender.

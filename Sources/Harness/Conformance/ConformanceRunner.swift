@@ -1,3 +1,4 @@
+import EngineTime
 import Foundation
 import XMPPClient
 import XMPPCore
@@ -51,7 +52,7 @@ public enum ConformanceRunner {
         let elapsed = ContinuousClock.now - started
         return ConformanceReport(
             target: target.jid.description, outcomes: outcomes,
-            elapsedSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            elapsedSeconds: elapsed.inSeconds)
     }
 
     private static func runOnce(
